@@ -283,7 +283,7 @@ impl SampleGen {
     pub fn new(seed: i64) -> Self {
         SampleGen { k: seed }
     }
-    pub fn next(&mut self) -> i64 {
+    pub fn next_value(&mut self) -> i64 {
         self.k = self.k.wrapping_add(1);
         self.k
     }
@@ -302,37 +302,37 @@ mod sample_impls {
 
     impl Sample for i8 {
         fn sample(g: &mut SampleGen) -> Self {
-            g.next().wrapping_mul(37) as i8
+            g.next_value().wrapping_mul(37) as i8
         }
     }
     impl Sample for bool {
         fn sample(g: &mut SampleGen) -> Self {
-            g.next() & 1 == 1
+            g.next_value() & 1 == 1
         }
     }
     impl Sample for i32 {
         fn sample(g: &mut SampleGen) -> Self {
-            (g.next() as i32).wrapping_mul(-1640531535)
+            (g.next_value() as i32).wrapping_mul(-1640531535)
         }
     }
     impl Sample for i64 {
         fn sample(g: &mut SampleGen) -> Self {
-            g.next().wrapping_mul(-7046029254386353131)
+            g.next_value().wrapping_mul(-7046029254386353131)
         }
     }
     impl Sample for f32 {
         fn sample(g: &mut SampleGen) -> Self {
-            g.next() as f32 * 0.5
+            g.next_value() as f32 * 0.5
         }
     }
     impl Sample for f64 {
         fn sample(g: &mut SampleGen) -> Self {
-            g.next() as f64 * 0.25
+            g.next_value() as f64 * 0.25
         }
     }
     impl Sample for String {
         fn sample(g: &mut SampleGen) -> Self {
-            let k = g.next();
+            let k = g.next_value();
             let tail = match k.rem_euclid(3) {
                 0 => "é",
                 1 => "/ü€",
@@ -343,7 +343,7 @@ mod sample_impls {
     }
     impl Sample for Option<Bytes> {
         fn sample(g: &mut SampleGen) -> Self {
-            let k = g.next();
+            let k = g.next_value();
             if k.rem_euclid(5) == 0 {
                 return None;
             }
@@ -353,7 +353,7 @@ mod sample_impls {
     }
     impl<T: Sample> Sample for Vec<T> {
         fn sample(g: &mut SampleGen) -> Self {
-            let n = g.next().rem_euclid(3);
+            let n = g.next_value().rem_euclid(3);
             (0..n).map(|_| T::sample(g)).collect()
         }
     }
