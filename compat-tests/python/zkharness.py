@@ -1,0 +1,350 @@
+"""Start the Java ZooKeeper 3.8 server or zk-rs's zkserver on a free local port.
+
+Stable API (other suites build on it):
+
+    free_port() -> int
+    start_server(impl, tmp_path, extra_cfg=None, port=None) -> Server
+    class Server:
+        impl, host, port, data_dir, proc, connect_string   (attributes)
+        cfg_path, log_path, workdir                          (attributes)
+        stop(); kill(); restart(); four_letter(cmd) -> str
+        client(**kazoo_kwargs) -> started KazooClient        (helper)
+    ServerStartError  (raised when a server does not become ready)
+
+`impl` is "java" or "zkrs". Both servers run with extended types (TTL nodes)
+enabled, the four-letter words whitelisted and the AdminServer disabled.
+Readiness means a real session can be established, not just an open port.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IMPLS = ("java", "zkrs")
+HOST = "127.0.0.1"
+READY_TIMEOUT = float(os.environ.get("ZK_READY_TIMEOUT", "30"))
+
+JAVA_BIN = os.environ.get("JAVA", "/usr/bin/java")
+JAVA_CLASSPATH = [
+    "/usr/share/java/zookeeper.jar",  # its manifest pulls in jute, netty, metrics, ...
+    "/usr/share/java/zookeeper-jute.jar",
+    "/usr/share/java/slf4j-api.jar",
+    "/usr/share/java/slf4j-log4j12.jar",
+    "/usr/share/java/log4j-1.2.jar",
+]
+JAVA_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+
+LOG4J_PROPERTIES = """\
+log4j.rootLogger=INFO, FILE
+log4j.appender.FILE=org.apache.log4j.FileAppender
+log4j.appender.FILE.File={path}
+log4j.appender.FILE.Append=true
+log4j.appender.FILE.layout=org.apache.log4j.PatternLayout
+log4j.appender.FILE.layout.ConversionPattern=%d{{ISO8601}} - %-5p [%t:%C{{1}}@%L] - %m%n
+"""
+
+_handed_out_ports = set()
+_live_servers = []
+
+
+class ServerStartError(RuntimeError):
+    """The server process did not start or did not accept a session in time."""
+
+
+def zkrs_bin() -> Path:
+    return Path(os.environ.get("ZKRS_BIN", REPO_ROOT / "target" / "release" / "zkserver"))
+
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1 (never the same one twice per process)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out_ports:
+            _handed_out_ports.add(port)
+            return port
+    raise RuntimeError("could not find a free port")
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def four_letter(host: str, port: int, cmd: str, timeout: float = 10.0) -> str:
+    """Send a four-letter word and return everything the server answers until it closes."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(cmd.encode("ascii"))
+        chunks = []
+        while True:
+            try:
+                data = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log file at %s)" % path
+    return "\n".join(text.splitlines()[-lines:]) or "(log file %s is empty)" % path
+
+
+class Server:
+    def __init__(self, impl: str, workdir: Path, port: int, extra_cfg: Optional[Dict] = None,
+                 myid: Optional[int] = None):
+        if impl not in IMPLS:
+            raise ValueError("impl must be one of %s, not %r" % (IMPLS, impl))
+        self.impl = impl
+        self.host = HOST
+        self.port = port
+        self.workdir = Path(workdir)
+        self.data_dir = self.workdir / "data"
+        self.cfg_path = self.workdir / "zoo.cfg"
+        self.log_path = self.workdir / "server.log"
+        self.extra_cfg = dict(extra_cfg or {})
+        self.myid = myid
+        self.proc: Optional[subprocess.Popen] = None
+        self.connect_string = "%s:%d" % (self.host, self.port)
+        self._write_config()
+
+    # -- configuration -------------------------------------------------------------------
+    def cfg(self) -> Dict[str, str]:
+        cfg = {
+            "tickTime": "2000",
+            "initLimit": "10",
+            "syncLimit": "5",
+            "dataDir": str(self.data_dir),
+            "clientPort": str(self.port),
+            "clientPortAddress": self.host,
+            "4lw.commands.whitelist": "*",
+            "admin.enableServer": "false",
+            # Java turns unknown keys into zookeeper.* system properties; ours reads it.
+            "extendedTypesEnabled": "true",
+        }
+        for k, v in self.extra_cfg.items():
+            if v is None:
+                cfg.pop(k, None)
+            else:
+                cfg[k] = str(v)
+        return cfg
+
+    def _write_config(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.myid is not None:
+            (self.data_dir / "myid").write_text("%d\n" % self.myid)
+        self.cfg_path.write_text("".join("%s=%s\n" % kv for kv in self.cfg().items()))
+        if self.impl == "java":
+            (self.workdir / "log4j.properties").write_text(
+                LOG4J_PROPERTIES.format(path=self.log_path))
+
+    # -- process control -----------------------------------------------------------------
+    def _command(self):
+        if self.impl == "java":
+            return [
+                JAVA_BIN,
+                "-Xmx256m",
+                "-cp", ":".join(JAVA_CLASSPATH),
+                "-Dlog4j.configuration=file:%s" % (self.workdir / "log4j.properties"),
+                "-Dzookeeper.log.dir=%s" % self.workdir,
+                "-Dzookeeper.extendedTypesEnabled=true",
+                "-Dzookeeper.admin.enableServer=false",
+                "-Dzookeeper.jmx.log4j.disable=true",
+                JAVA_MAIN,
+                str(self.cfg_path),
+            ]
+        binary = zkrs_bin()
+        if not binary.exists():
+            raise ServerStartError(
+                "zkrs server failed to start: binary %s does not exist "
+                "(build it with `cargo build --release --bin zkserver` or set ZKRS_BIN)" % binary)
+        return [str(binary), str(self.cfg_path)]
+
+    def start(self, wait: bool = True, timeout: float = READY_TIMEOUT) -> "Server":
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("server already running")
+        cmd = self._command()
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "info")
+        env.setdefault("RUST_BACKTRACE", "1")
+        out = open(self.workdir / ("stdout.log" if self.impl == "java" else "server.log"), "ab")
+        try:
+            self.proc = subprocess.Popen(
+                cmd, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as e:
+            raise ServerStartError("%s server failed to start: %s" % (self.impl, e)) from e
+        finally:
+            out.close()
+        _live_servers.append(self)
+        if wait:
+            try:
+                self.wait_ready(timeout)
+            except BaseException:
+                self.kill()
+                raise
+        return self
+
+    def _failure(self, why: str) -> ServerStartError:
+        msg = ["%s server failed to start on %s: %s" % (self.impl, self.connect_string, why),
+               "command: %s" % " ".join(self._command()),
+               "--- tail of %s ---" % self.log_path, _tail(self.log_path)]
+        if self.impl == "java":
+            msg += ["--- tail of stdout.log ---", _tail(self.workdir / "stdout.log", 15)]
+        return ServerStartError("\n".join(msg))
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        """Poll until a session can be established, the process dies, or `timeout` passes."""
+        from kazoo.client import KazooClient
+
+        deadline = time.monotonic() + timeout
+        last_error = "port never opened"
+        while time.monotonic() < deadline:
+            rc = self.proc.poll()
+            if rc is not None:
+                raise self._failure("process exited with code %s" % rc)
+            if not _port_open(self.host, self.port):
+                time.sleep(0.1)
+                continue
+            remaining = max(1.0, min(5.0, deadline - time.monotonic()))
+            zk = KazooClient(hosts=self.connect_string, timeout=remaining,
+                             logger=_quiet_logger())
+            try:
+                zk.start(timeout=remaining)
+                zk.get("/")
+                return
+            except Exception as e:  # noqa: BLE001 -- anything means "not ready yet"
+                last_error = "%s: %s" % (type(e).__name__, e)
+                time.sleep(0.2)
+            finally:
+                try:
+                    zk.stop()
+                    zk.close()
+                except Exception:  # noqa: BLE001
+                    pass
+        raise self._failure("no session established within %.0fs (%s)" % (timeout, last_error))
+
+    def _wait_exit(self, timeout: float) -> bool:
+        try:
+            self.proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.proc.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        if not self._wait_exit(timeout):
+            self.kill()
+        self._forget()
+
+    def kill(self) -> None:
+        """SIGKILL (a crash: nothing is flushed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._forget()
+            return
+        try:
+            self.proc.kill()
+        except ProcessLookupError:
+            pass
+        self._wait_exit(10.0)
+        self._forget()
+
+    def _forget(self) -> None:
+        if self in _live_servers:
+            _live_servers.remove(self)
+
+    def restart(self, wait: bool = True, timeout: float = READY_TIMEOUT) -> "Server":
+        """Stop gracefully and start again with the same config, port and data."""
+        self.stop()
+        self._write_config()
+        return self.start(wait=wait, timeout=timeout)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- clients -------------------------------------------------------------------------
+    def four_letter(self, cmd: str) -> str:
+        return four_letter(self.host, self.port, cmd)
+
+    def client(self, timeout: float = 10.0, **kwargs):
+        """A started kazoo client connected to this server (caller stops/closes it)."""
+        from kazoo.client import KazooClient
+
+        kwargs.setdefault("logger", _quiet_logger())
+        zk = KazooClient(hosts=self.connect_string, timeout=timeout, **kwargs)
+        zk.start(timeout=timeout)
+        return zk
+
+    def __repr__(self) -> str:
+        return "Server(%s, %s)" % (self.impl, self.connect_string)
+
+
+def start_server(impl: str, tmp_path, extra_cfg: Optional[Dict] = None, port: Optional[int] = None,
+                 myid: Optional[int] = None, wait: bool = True) -> Server:
+    """Write a zoo.cfg under tmp_path/<impl>-<port>/ and start that server.
+
+    extra_cfg entries are added to (or override; value None removes) the defaults.
+    Waits (up to 30 s) until a real session can be established unless wait=False; raises
+    ServerStartError with the tail of the server log otherwise. If the port was chosen
+    here and turns out to be taken, a few other ports are tried.
+    """
+    attempts = 1 if port is not None else 3
+    last = None
+    for _ in range(attempts):
+        p = port if port is not None else free_port()
+        server = Server(impl, Path(tmp_path) / ("%s-%d" % (impl, p)), p, extra_cfg, myid)
+        try:
+            return server.start(wait=wait)
+        except ServerStartError as e:
+            last = e
+            if "Address already in use" not in str(e) and "AddrInUse" not in str(e):
+                raise
+    raise last
+
+
+_QUIET = None
+
+
+def _quiet_logger():
+    """Kazoo logs every failed connection attempt at WARNING/ERROR; keep that out of test output."""
+    global _QUIET
+    if _QUIET is None:
+        _QUIET = logging.getLogger("zkharness.kazoo")
+        _QUIET.setLevel(logging.CRITICAL)
+        _QUIET.propagate = False
+    return _QUIET
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for server in list(_live_servers):
+        try:
+            server.kill()
+        except Exception:  # noqa: BLE001
+            pass
