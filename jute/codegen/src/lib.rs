@@ -78,6 +78,34 @@ pub fn generate(files: &[File]) -> Result<String, IdlError> {
         }
     }
 
+    // Records without float/double fields (transitively) also derive Eq and Hash.
+    let mut hashable: HashMap<String, bool> = HashMap::new();
+    loop {
+        let mut changed = false;
+        for f in files {
+            for m in &f.modules {
+                for c in &m.classes {
+                    let full = format!("{}.{}", m.name, c.name);
+                    if hashable.contains_key(&full) {
+                        continue;
+                    }
+                    let verdict = c
+                        .fields
+                        .iter()
+                        .map(|fld| type_hashable(&fld.ty, &m.name, &hashable))
+                        .try_fold(true, |acc, v| v.map(|v| acc && v));
+                    if let Some(v) = verdict {
+                        hashable.insert(full, v);
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+
     // Pass 2: emit, grouping classes by Rust module.
     let mut by_module: Vec<(String, String)> = Vec::new(); // (rust module, code)
     let mut all_records: Vec<String> = Vec::new();
@@ -112,7 +140,8 @@ pub fn generate(files: &[File]) -> Result<String, IdlError> {
                 }
                 let name = rust_type_name(&c.name);
                 let java = format!("{}.{}", m.name, c.name);
-                emit_class(&mut code, &name, &java, &fields);
+                let eq = hashable.get(&java).copied().unwrap_or(false);
+                emit_class(&mut code, &name, &java, &fields, eq);
                 all_records.push(format!("{rust_module}::{name}"));
             }
             match by_module.iter_mut().find(|(n, _)| *n == rust_module) {
@@ -139,9 +168,36 @@ pub fn generate(files: &[File]) -> Result<String, IdlError> {
     Ok(out)
 }
 
-fn emit_class(code: &mut String, name: &str, java: &str, fields: &[(String, String, String)]) {
+/// `Some(true)` if values of `t` can derive Eq/Hash, `None` while a referenced record is
+/// still undecided (or recursive).
+fn type_hashable(t: &Type, module: &str, known: &HashMap<String, bool>) -> Option<bool> {
+    match t {
+        Type::Float | Type::Double => Some(false),
+        Type::Vector(e) => type_hashable(e, module, known),
+        Type::Map(k, v) => {
+            Some(type_hashable(k, module, known)? && type_hashable(v, module, known)?)
+        }
+        Type::Record(n) => known
+            .get(n)
+            .or_else(|| known.get(&format!("{module}.{n}")))
+            .copied(),
+        _ => Some(true),
+    }
+}
+
+fn emit_class(
+    code: &mut String,
+    name: &str,
+    java: &str,
+    fields: &[(String, String, String)],
+    eq: bool,
+) {
     let _ = writeln!(code, "    /// Jute record `{java}`.");
-    let _ = writeln!(code, "    #[derive(Debug, Clone, PartialEq, Default)]");
+    let derives = if eq { ", Eq, Hash" } else { "" };
+    let _ = writeln!(
+        code,
+        "    #[derive(Debug, Clone, PartialEq, Default{derives})]"
+    );
     let _ = writeln!(code, "    pub struct {name} {{");
     for (f, t, _) in fields {
         let _ = writeln!(code, "        pub {f}: {t},");
