@@ -67,27 +67,24 @@ impl AuthId {
     }
 }
 
-/// One ACL entry (Java's `ACL{perms, Id{scheme, id}}`, flattened).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Acl {
-    pub perms: i32,
-    pub scheme: String,
-    pub id: String,
-}
+/// One ACL entry: the generated wire record `ACL{perms, Id{scheme, id}}`, stored as is in
+/// the tree so no conversion is needed on the request path.
+pub use jute::data::Acl;
 
-impl Acl {
-    pub fn new(perms: i32, scheme: impl Into<String>, id: impl Into<String>) -> Self {
-        Acl {
-            perms,
+/// An ACL entry from its parts.
+pub fn new_acl(perms: i32, scheme: impl Into<String>, id: impl Into<String>) -> Acl {
+    Acl {
+        perms,
+        id: jute::data::Id {
             scheme: scheme.into(),
             id: id.into(),
-        }
+        },
     }
+}
 
-    /// `ZooDefs.Ids.OPEN_ACL_UNSAFE`'s single entry: `31 world:anyone`.
-    pub fn open_unsafe() -> Self {
-        Acl::new(perms::ALL, SCHEME_WORLD, ID_ANYONE)
-    }
+/// `ZooDefs.Ids.OPEN_ACL_UNSAFE`'s single entry: `31 world:anyone`.
+pub fn open_unsafe_acl() -> Acl {
+    new_acl(perms::ALL, SCHEME_WORLD, ID_ANYONE)
 }
 
 /// The settings Java reads from system properties.
@@ -287,13 +284,13 @@ pub fn check_acl(acl: &[Acl], perm: i32, ids: &[AuthId], cfg: &AuthConfig) -> bo
         if a.perms & perm == 0 {
             return false;
         }
-        if a.scheme == SCHEME_WORLD && a.id == ID_ANYONE {
+        if a.id.scheme == SCHEME_WORLD && a.id.id == ID_ANYONE {
             return true;
         }
-        match provider(&a.scheme, cfg) {
+        match provider(&a.id.scheme, cfg) {
             Some(p) => ids
                 .iter()
-                .any(|id| id.scheme == a.scheme && p.matches(&id.id, &a.id)),
+                .any(|id| id.scheme == a.id.scheme && p.matches(&id.id, &a.id.id)),
             None => false,
         }
     })
@@ -323,22 +320,22 @@ pub fn fixup_acl(acl: &[Acl], ids: &[AuthId], cfg: &AuthConfig) -> Result<Vec<Ac
     }
     let mut out = Vec::with_capacity(unique.len());
     for a in unique {
-        if a.scheme == SCHEME_WORLD && a.id == ID_ANYONE {
+        if a.id.scheme == SCHEME_WORLD && a.id.id == ID_ANYONE {
             out.push(a.clone());
-        } else if a.scheme == SCHEME_AUTH {
+        } else if a.id.scheme == SCHEME_AUTH {
             let mut any = false;
             for cid in ids {
                 if provider(&cid.scheme, cfg).is_some_and(Provider::is_authenticated) {
                     any = true;
-                    out.push(Acl::new(a.perms, cid.scheme.clone(), cid.id.clone()));
+                    out.push(new_acl(a.perms, cid.scheme.clone(), cid.id.clone()));
                 }
             }
             if !any {
                 return Err(AclError::InvalidAcl);
             }
         } else {
-            match provider(&a.scheme, cfg) {
-                Some(p) if p.is_valid(&a.id) => out.push(a.clone()),
+            match provider(&a.id.scheme, cfg) {
+                Some(p) if p.is_valid(&a.id.id) => out.push(a.clone()),
                 _ => return Err(AclError::InvalidAcl),
             }
         }
@@ -352,8 +349,8 @@ pub fn fixup_acl(acl: &[Acl], ids: &[AuthId], cfg: &AuthConfig) -> Result<Vec<Ac
 pub fn redact_digests(acl: &[Acl]) -> Vec<Acl> {
     acl.iter()
         .map(|a| {
-            if a.scheme == SCHEME_DIGEST {
-                Acl::new(a.perms, a.scheme.clone(), replace_colon_rest(&a.id))
+            if a.id.scheme == SCHEME_DIGEST {
+                new_acl(a.perms, a.id.scheme.clone(), replace_colon_rest(&a.id.id))
             } else {
                 a.clone()
             }
@@ -796,7 +793,7 @@ mod tests {
     }
 
     fn acls(v: Acls) -> Vec<Acl> {
-        v.iter().map(|&(p, s, i)| Acl::new(p, s, i)).collect()
+        v.iter().map(|&(p, s, i)| new_acl(p, s, i)).collect()
     }
 
     fn no_digest() -> AuthConfig {
@@ -898,7 +895,7 @@ mod tests {
         );
         let got = authenticate("digest", b"super:wrong", &remote, &cfg).unwrap();
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].scheme, "digest");
+        assert_eq!(got[0].id.scheme, "digest");
         // The super id passes any non-empty ACL for any permission, even 0.
         let acl = acls(&[(31, "digest", "alice:h1")]);
         let super_ids = ids(&[("ip", "10.0.0.9"), ("super", "")]);
@@ -2299,7 +2296,7 @@ mod tests {
         let remote = v4([127, 0, 0, 1]);
         let mut info = AuthInfo::for_connection(&remote);
         // Without an authenticated id, `auth` is invalid.
-        let auth_acl = [Acl::new(perms::ALL, "auth", "")];
+        let auth_acl = [new_acl(perms::ALL, "auth", "")];
         assert_eq!(
             fixup_acl(&auth_acl, &info.to_vec(), &cfg),
             Err(AclError::InvalidAcl)
@@ -2310,7 +2307,7 @@ mod tests {
         let fixed = fixup_acl(&auth_acl, &info.to_vec(), &cfg).unwrap();
         assert_eq!(
             fixed,
-            vec![Acl::new(31, "digest", digest_id("alice:secret"))]
+            vec![new_acl(31, "digest", digest_id("alice:secret"))]
         );
         assert!(check_acl(&fixed, perms::WRITE, &info.to_vec(), &cfg));
         let other = AuthInfo::for_connection(&remote);

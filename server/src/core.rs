@@ -1,0 +1,899 @@
+//! The request pipeline: one task owns the tree, the sessions and the pending changes, and
+//! takes every client message in arrival order. Writes are prepped into txns (zxid
+//! assigned), committed, applied, and answered; reads are answered from the tree in FIFO
+//! order with their session's earlier requests. Watch events are queued to the watching
+//! connection before the reply of the write that fired them, as Java does.
+//!
+//! Commit is synchronous for now (in-memory standalone); the durability issue replaces
+//! `commit` with the txn log's group commit.
+
+use crate::auth::{self, AuthConfig, AuthId};
+use crate::config::Config;
+use crate::error::{self, Code};
+use crate::prep::{self, Pending, PrepContext};
+use crate::session_id;
+use crate::sessions::SessionTracker;
+use crate::tree::{ApplyResult, DataTree, NodeKind};
+use crate::txn::{Txn, TxnBody};
+use crate::watch::{WatchKind, WatcherType};
+use bytes::{Buf, Bytes, BytesMut};
+use jute::connect::{encode_connect_response, Connect};
+use jute::data::{ClientInfo, Stat};
+use jute::frame::write_frame;
+use jute::multi::{MultiOp, MultiResult};
+use jute::ops;
+use jute::proto::*;
+use jute::txn::{CreateSessionTxn, TxnHeader};
+use jute::{Decode, Encode};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+pub type ConnId = u64;
+
+/// What a connection's writer task is asked to do.
+#[derive(Debug)]
+pub enum Out {
+    Frame(Bytes),
+    /// Flush what was queued, then close the connection.
+    Close,
+}
+
+pub type Outbox = mpsc::UnboundedSender<Out>;
+
+/// Messages into the pipeline.
+pub enum CoreMsg {
+    /// The first frame of a connection (its ConnectRequest).
+    Connect {
+        conn: ConnId,
+        addr: SocketAddr,
+        frame: Bytes,
+        out: Outbox,
+    },
+    /// Frames after the handshake, in arrival order.
+    Requests { conn: ConnId, frames: Vec<Bytes> },
+    Closed { conn: ConnId },
+    /// A four-letter word; the reply is the text to send.
+    FourLetter { cmd: String, reply: oneshot::Sender<String> },
+    /// Periodic housekeeping: session expiry, containers and TTL nodes.
+    Tick,
+}
+
+/// A client connection as the pipeline knows it.
+pub struct Conn {
+    pub addr: SocketAddr,
+    pub out: Outbox,
+    /// 0 until the handshake completed.
+    pub session: i64,
+    pub auth: Vec<AuthId>,
+    /// `None` for clients that sent no readOnly byte.
+    pub read_only: Option<bool>,
+    pub timeout_ms: i32,
+    pub established: SystemTime,
+    pub stats: ConnCounters,
+}
+
+#[derive(Default, Debug, Clone)]
+pub struct ConnCounters {
+    pub received: u64,
+    pub sent: u64,
+    pub last_op: &'static str,
+    pub last_cxid: i32,
+    pub last_zxid: i64,
+}
+
+pub struct Core {
+    pub cfg: Config,
+    pub tree: DataTree,
+    pub sessions: SessionTracker,
+    pending: Pending,
+    pub conns: HashMap<ConnId, Conn>,
+    session_conn: HashMap<i64, ConnId>,
+    last_zxid: i64,
+    pub auth_cfg: AuthConfig,
+    started: Instant,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The frame of a reply: header plus optional body.
+fn reply_frame(xid: i32, zxid: i64, err: Code, body: Option<&dyn Fn(&mut BytesMut)>) -> Bytes {
+    let mut b = BytesMut::with_capacity(64);
+    write_frame(&mut b, |b| {
+        ReplyHeader { xid, zxid, err }.encode(b);
+        if let Some(f) = body {
+            f(b)
+        }
+    });
+    b.freeze()
+}
+
+fn reply_with<R: Encode>(xid: i32, zxid: i64, r: &R) -> Bytes {
+    reply_frame(xid, zxid, 0, Some(&|b: &mut BytesMut| r.encode(b)))
+}
+
+fn op_name(op: i32) -> &'static str {
+    match op {
+        ops::PING => "PING",
+        ops::CREATE | ops::CREATE2 | ops::CREATE_TTL | ops::CREATE_CONTAINER => "CREA",
+        ops::DELETE | ops::DELETE_CONTAINER => "DELE",
+        ops::SET_DATA => "SETD",
+        ops::SET_ACL => "SETA",
+        ops::GET_DATA => "GETD",
+        ops::GET_CHILDREN | ops::GET_CHILDREN2 => "GETC",
+        ops::EXISTS => "EXIS",
+        ops::GET_ACL => "GETA",
+        ops::SYNC => "SYNC",
+        ops::MULTI => "MULT",
+        ops::MULTI_READ => "MLTR",
+        ops::CHECK => "CHEC",
+        ops::CLOSE_SESSION => "CLOS",
+        ops::SET_WATCHES => "SETW",
+        ops::SET_WATCHES2 => "STW2",
+        ops::ADD_WATCH => "ADDW",
+        ops::CHECK_WATCHES => "CHKW",
+        ops::REMOVE_WATCHES => "REMW",
+        ops::WHO_AM_I => "HOMI",
+        ops::GET_EPHEMERALS => "GETE",
+        ops::GET_ALL_CHILDREN_NUMBER => "GETACN",
+        ops::RECONFIG => "RECO",
+        _ => "NA",
+    }
+}
+
+/// Op codes Java's `Request.isValid` accepts from clients.
+fn is_valid_op(op: i32) -> bool {
+    matches!(
+        op,
+        ops::NOTIFICATION
+            | ops::CHECK
+            | ops::CLOSE_SESSION
+            | ops::CREATE
+            | ops::CREATE2
+            | ops::CREATE_TTL
+            | ops::CREATE_CONTAINER
+            | ops::CREATE_SESSION
+            | ops::DELETE
+            | ops::DELETE_CONTAINER
+            | ops::EXISTS
+            | ops::GET_ACL
+            | ops::GET_CHILDREN
+            | ops::GET_ALL_CHILDREN_NUMBER
+            | ops::GET_CHILDREN2
+            | ops::GET_DATA
+            | ops::MULTI
+            | ops::MULTI_READ
+            | ops::PING
+            | ops::RECONFIG
+            | ops::SET_ACL
+            | ops::SET_DATA
+            | ops::SET_WATCHES
+            | ops::SET_WATCHES2
+            | ops::SYNC
+            | ops::CHECK_WATCHES
+            | ops::REMOVE_WATCHES
+            | ops::GET_EPHEMERALS
+            | ops::ADD_WATCH
+            | ops::WHO_AM_I
+            | ops::SASL
+    )
+}
+
+fn is_write(op: i32) -> bool {
+    matches!(
+        op,
+        ops::CREATE
+            | ops::CREATE2
+            | ops::CREATE_TTL
+            | ops::CREATE_CONTAINER
+            | ops::DELETE
+            | ops::DELETE_CONTAINER
+            | ops::SET_DATA
+            | ops::SET_ACL
+            | ops::CHECK
+            | ops::MULTI
+            | ops::RECONFIG
+            | ops::CLOSE_SESSION
+    )
+}
+
+impl Core {
+    pub fn new(cfg: Config) -> Core {
+        let server_id = cfg.my_id.unwrap_or(0);
+        let first_id = session_id::initial_session_id(wall_ms(), server_id);
+        let auth_cfg = AuthConfig {
+            super_digest: cfg.super_digest.clone(),
+            skip_acl: cfg.skip_acl,
+            digest_enabled: cfg.digest_enabled,
+        };
+        Core {
+            tree: DataTree::new(cfg.extended_types_enabled),
+            sessions: SessionTracker::new(first_id, cfg.tick_time_ms),
+            pending: Pending::default(),
+            conns: HashMap::new(),
+            session_conn: HashMap::new(),
+            last_zxid: 0,
+            auth_cfg,
+            started: Instant::now(),
+            packets_received: 0,
+            packets_sent: 0,
+            cfg,
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    pub fn last_zxid(&self) -> i64 {
+        self.tree.last_zxid
+    }
+
+    /// Handle one message.
+    pub fn handle(&mut self, msg: CoreMsg) {
+        match msg {
+            CoreMsg::Connect {
+                conn,
+                addr,
+                frame,
+                out,
+            } => self.connect(conn, addr, frame, out),
+            CoreMsg::Requests { conn, frames } => {
+                for f in frames {
+                    if !self.conns.contains_key(&conn) {
+                        break;
+                    }
+                    self.request(conn, f);
+                }
+            }
+            CoreMsg::Closed { conn } => self.drop_conn(conn),
+            CoreMsg::FourLetter { cmd, reply } => {
+                let _ = reply.send(crate::fourlw_glue::respond(self, &cmd));
+            }
+            CoreMsg::Tick => self.tick(),
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Bytes) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.sent += 1;
+            self.packets_sent += 1;
+            let _ = c.out.send(Out::Frame(frame));
+        }
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get(&conn) {
+            let _ = c.out.send(Out::Close);
+        }
+        self.drop_conn(conn);
+    }
+
+    fn drop_conn(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            if c.session != 0 && self.session_conn.get(&c.session) == Some(&conn) {
+                self.session_conn.remove(&c.session);
+            }
+            self.tree.watches.remove_watcher(conn);
+        }
+    }
+
+    // ---- handshake ----
+
+    fn connect(&mut self, conn: ConnId, addr: SocketAddr, frame: Bytes, out: Outbox) {
+        self.packets_received += 1;
+        let c = match Connect::decode(frame) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(%addr, "closing connection: bad ConnectRequest: {e}");
+                let _ = out.send(Out::Close);
+                return;
+            }
+        };
+        if c.read_only.is_none() {
+            warn!(%addr, "Connection request from old client; will be dropped if server is in r-o mode");
+        }
+        let req = &c.request;
+        if req.last_zxid_seen > self.tree.last_zxid {
+            info!(
+                %addr,
+                "Refusing session request for client as it has seen zxid 0x{:x} our last zxid is 0x{:x} client must try another server",
+                req.last_zxid_seen, self.tree.last_zxid
+            );
+            let _ = out.send(Out::Close);
+            return;
+        }
+        let timeout = req
+            .time_out
+            .clamp(self.cfg.min_session_timeout_ms as i32, self.cfg.max_session_timeout_ms as i32);
+        self.conns.insert(
+            conn,
+            Conn {
+                addr,
+                out,
+                session: 0,
+                auth: vec![AuthId::new(auth::SCHEME_IP, addr.ip().to_string())],
+                read_only: c.read_only,
+                timeout_ms: timeout,
+                established: SystemTime::now(),
+                stats: ConnCounters {
+                    received: 1,
+                    ..Default::default()
+                },
+            },
+        );
+        if req.session_id == 0 {
+            let id = self.sessions.next_session_id();
+            info!(%addr, "creating new session 0x{id:x} with timeout {timeout}");
+            let txn = Txn {
+                hdr: self.next_header(id, 0, ops::CREATE_SESSION),
+                body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
+            };
+            self.commit(txn, None);
+            self.finish_session(conn, id, true);
+        } else {
+            let id = req.session_id;
+            let pw_ok = req
+                .passwd
+                .as_ref()
+                .is_some_and(|p| p[..] == session_id::session_password(id)[..]);
+            let now = self.now();
+            let valid = pw_ok && self.sessions.touch(id, now);
+            if valid {
+                // A session lives on one connection: close the old one (client reconnect).
+                if let Some(old) = self.session_conn.get(&id).copied() {
+                    if old != conn {
+                        info!("closing old connection of session 0x{id:x} (client reconnected)");
+                        self.close(old);
+                    }
+                }
+                self.sessions.set_timeout(id, timeout);
+                self.sessions.touch(id, now);
+            } else if !pw_ok {
+                info!(%addr, "invalid password for session 0x{id:x}");
+            } else {
+                info!(%addr, "invalid session 0x{id:x} (expired or unknown)");
+            }
+            self.finish_session(conn, id, valid);
+        }
+    }
+
+    fn finish_session(&mut self, conn: ConnId, id: i64, valid: bool) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let resp = ConnectResponse {
+            protocol_version: 0,
+            time_out: if valid { c.timeout_ms } else { 0 },
+            session_id: if valid { id } else { 0 },
+            passwd: Some(Bytes::copy_from_slice(&if valid {
+                session_id::session_password(id)
+            } else {
+                [0u8; 16]
+            })),
+        };
+        let mut b = BytesMut::with_capacity(48);
+        let ro = c.read_only.map(|_| false);
+        write_frame(&mut b, |b| encode_connect_response(&resp, ro, b));
+        self.send(conn, b.freeze());
+        if valid {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.session = id;
+            }
+            self.session_conn.insert(id, conn);
+        } else {
+            self.close(conn);
+        }
+    }
+
+    fn next_header(&mut self, session: i64, cxid: i32, op: i32) -> TxnHeader {
+        self.last_zxid += 1;
+        TxnHeader {
+            client_id: session,
+            cxid,
+            zxid: self.last_zxid,
+            time: wall_ms(),
+            r#type: op,
+        }
+    }
+
+    // ---- requests ----
+
+    fn request(&mut self, conn: ConnId, mut frame: Bytes) {
+        self.packets_received += 1;
+        let hdr = match RequestHeader::decode(&mut frame) {
+            Ok(h) => h,
+            Err(e) => {
+                warn!(conn, "closing connection: bad request header: {e}");
+                self.close(conn);
+                return;
+            }
+        };
+        let (session, addr) = match self.conns.get_mut(&conn) {
+            Some(c) => {
+                c.stats.received += 1;
+                c.stats.last_cxid = hdr.xid;
+                c.stats.last_op = op_name(hdr.r#type);
+                (c.session, c.addr)
+            }
+            None => return,
+        };
+        let now = self.now();
+        if !self.sessions.touch(session, now) && hdr.r#type != ops::CLOSE_SESSION {
+            // The session expired or is closing: Java drops the connection.
+            debug!("request on dead session 0x{session:x}; closing");
+            self.close(conn);
+            return;
+        }
+        match hdr.r#type {
+            ops::PING => {
+                let z = self.last_zxid();
+                self.send(conn, reply_frame(ops::XID_PING, z, 0, None));
+            }
+            ops::AUTH => self.auth(conn, hdr.xid, frame, addr),
+            ops::SASL => {
+                // No SASL provider configured: Java answers AuthFailed and closes.
+                self.send(conn, reply_frame(hdr.xid, 0, error::AUTH_FAILED, None));
+                self.close(conn);
+            }
+            op if !is_valid_op(op) || op == ops::CREATE_SESSION || op == ops::NOTIFICATION => {
+                warn!("Received packet at server of unknown type {op}");
+                self.send(conn, reply_frame(hdr.xid, -1, error::UNIMPLEMENTED, None));
+                self.close(conn);
+            }
+            op if is_write(op) => self.write(conn, session, hdr.xid, op, frame),
+            op => self.read(conn, hdr.xid, op, frame),
+        }
+    }
+
+    fn auth(&mut self, conn: ConnId, xid: i32, mut frame: Bytes, addr: SocketAddr) {
+        let result = AuthPacket::decode(&mut frame)
+            .ok()
+            .and_then(|p| auth::authenticate(&p.scheme, p.auth.as_deref().unwrap_or(&[]), &addr, &self.auth_cfg).ok());
+        match result {
+            Some(ids) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    for id in ids {
+                        if !c.auth.contains(&id) {
+                            c.auth.push(id);
+                        }
+                    }
+                }
+                self.send(conn, reply_frame(xid, 0, 0, None));
+            }
+            None => {
+                warn!(%addr, "authentication failed");
+                self.send(conn, reply_frame(xid, 0, error::AUTH_FAILED, None));
+                self.close(conn);
+            }
+        }
+    }
+
+    fn write(&mut self, conn: ConnId, session: i64, xid: i32, op: i32, body: Bytes) {
+        let hdr = self.next_header(session, xid, op);
+        let no_auth = Vec::new();
+        let auth_ids = self.conns.get(&conn).map_or(&no_auth, |c| &c.auth);
+        let ctx = PrepContext {
+            tree: &self.tree,
+            session,
+            auth: auth_ids,
+            auth_cfg: &self.auth_cfg,
+            extended_types: self.cfg.extended_types_enabled,
+            reconfig_enabled: self.cfg.reconfig_enabled,
+        };
+        let txn = prep::prep_write(&ctx, &mut self.pending, op, xid, body, hdr.zxid, hdr.time);
+        if op == ops::CLOSE_SESSION {
+            self.sessions.set_closing(session);
+        }
+        self.commit(txn, Some((conn, xid)));
+    }
+
+    /// Make a txn durable and apply it. (Synchronous in-memory commit for now.)
+    fn commit(&mut self, txn: Txn, reply_to: Option<(ConnId, i32)>) {
+        let mut events = Vec::new();
+        let rc = self.tree.apply(&txn, &mut events);
+        self.pending.applied(txn.hdr.zxid);
+        match &txn.body {
+            TxnBody::CreateSession(t) => {
+                let now = self.now();
+                self.sessions.add(txn.hdr.client_id, t.time_out, now);
+            }
+            TxnBody::CloseSession(_) => self.sessions.remove(txn.hdr.client_id),
+            _ => {}
+        }
+        self.deliver(events);
+        if let Some((conn, xid)) = reply_to {
+            let frame = self.write_reply(&txn, &rc, xid);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.stats.last_zxid = txn.hdr.zxid;
+            }
+            self.send(conn, frame);
+            if txn.hdr.r#type == ops::CLOSE_SESSION {
+                self.close(conn);
+            }
+        } else if txn.hdr.r#type == ops::CLOSE_SESSION {
+            if let Some(conn) = self.session_conn.get(&txn.hdr.client_id).copied() {
+                self.close(conn);
+            }
+        }
+    }
+
+    /// Queue watch notifications, each only to a connection that may read the node
+    /// (CVE-2024-23944), before any reply of the write that fired them.
+    fn deliver(&mut self, events: Vec<crate::tree::Notification>) {
+        for (conn, ev, acl) in events {
+            let Some(c) = self.conns.get(&conn) else {
+                continue;
+            };
+            if !auth::check_acl(&acl, jute::ops::perms::READ, &c.auth, &self.auth_cfg) {
+                continue;
+            }
+            let frame = reply_with(
+                ops::XID_NOTIFICATION,
+                -1,
+                &WatcherEvent {
+                    r#type: ev.kind.code(),
+                    state: 3,
+                    path: ev.path,
+                },
+            );
+            self.send(conn, frame);
+        }
+    }
+
+    fn write_reply(&self, txn: &Txn, rc: &ApplyResult, xid: i32) -> Bytes {
+        let z = self.tree.last_zxid;
+        if txn.hdr.r#type == ops::ERROR || (rc.err != 0 && txn.hdr.r#type != ops::MULTI) {
+            return reply_frame(xid, z, rc.err, None);
+        }
+        let stat = || rc.stat.clone().unwrap_or_default();
+        match txn.hdr.r#type {
+            ops::CREATE => reply_with(xid, z, &CreateResponse { path: rc.path.clone() }),
+            ops::CREATE2 | ops::CREATE_TTL | ops::CREATE_CONTAINER => reply_with(
+                xid,
+                z,
+                &Create2Response {
+                    path: rc.path.clone(),
+                    stat: stat(),
+                },
+            ),
+            ops::SET_DATA | ops::CHECK => reply_with(xid, z, &SetDataResponse { stat: stat() }),
+            ops::SET_ACL => reply_with(xid, z, &SetACLResponse { stat: stat() }),
+            ops::MULTI => {
+                let results: Vec<MultiResult> = rc
+                    .multi
+                    .iter()
+                    .map(|r| match r.op {
+                        ops::CHECK => MultiResult::Check,
+                        ops::CREATE => MultiResult::Create(r.path.clone()),
+                        ops::CREATE2 | ops::CREATE_TTL | ops::CREATE_CONTAINER => {
+                            MultiResult::Create2(r.path.clone(), r.stat.clone().unwrap_or_default())
+                        }
+                        ops::DELETE | ops::DELETE_CONTAINER => MultiResult::Delete,
+                        ops::SET_DATA => MultiResult::SetData(r.stat.clone().unwrap_or_default()),
+                        _ => MultiResult::Error(r.err),
+                    })
+                    .collect();
+                reply_frame(
+                    xid,
+                    z,
+                    0,
+                    Some(&|b: &mut BytesMut| jute::multi::encode_multi_response(&results, b)),
+                )
+            }
+            _ => reply_frame(xid, z, 0, None),
+        }
+    }
+
+    // ---- reads ----
+
+    fn read(&mut self, conn: ConnId, xid: i32, op: i32, mut body: Bytes) {
+        let z = self.tree.last_zxid;
+        let frame = match self.read_body(conn, op, &mut body) {
+            Ok(Some(f)) => reply_frame(xid, z, 0, Some(&*f)),
+            Ok(None) => reply_frame(xid, z, 0, None),
+            Err(code) => reply_frame(xid, z, code, None),
+        };
+        self.send(conn, frame);
+    }
+
+    fn check_read(&self, conn: ConnId, acl: &[jute::data::Acl], perm: i32) -> Result<(), Code> {
+        let c = self.conns.get(&conn).ok_or(error::SESSION_EXPIRED)?;
+        if auth::check_acl(acl, perm, &c.auth, &self.auth_cfg) {
+            Ok(())
+        } else {
+            Err(error::NO_AUTH)
+        }
+    }
+
+    fn get_data(&mut self, conn: ConnId, r: &GetDataRequest) -> Result<(Option<Bytes>, Stat), Code> {
+        let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
+        self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
+        let out = (n.data.clone(), n.stat());
+        if r.watch {
+            self.tree.watches.add(&r.path, conn, WatchKind::Data);
+        }
+        Ok(out)
+    }
+
+    fn get_children(&mut self, conn: ConnId, path: &str, watch: bool) -> Result<(Vec<String>, Stat), Code> {
+        let n = self.tree.node(path).ok_or(error::NO_NODE)?;
+        self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
+        let out = (n.children.iter().map(|c| c.to_string()).collect(), n.stat());
+        if watch {
+            self.tree.watches.add(path, conn, WatchKind::Child);
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn read_body(&mut self, conn: ConnId, op: i32, body: &mut Bytes) -> Result<Option<Box<dyn Fn(&mut BytesMut)>>, Code> {
+        fn dec<T: Decode>(b: &mut Bytes) -> Result<T, Code> {
+            T::decode(b).map_err(|_| error::MARSHALLING_ERROR)
+        }
+        fn boxed<R: Encode + 'static>(r: R) -> Option<Box<dyn Fn(&mut BytesMut)>> {
+            Some(Box::new(move |b: &mut BytesMut| r.encode(b)))
+        }
+        match op {
+            ops::EXISTS => {
+                let r: ExistsRequest = dec(body)?;
+                if r.path.contains('\0') {
+                    return Err(error::BAD_ARGUMENTS);
+                }
+                if r.watch {
+                    self.tree.watches.add(&r.path, conn, WatchKind::Exist);
+                }
+                let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
+                Ok(boxed(ExistsResponse { stat: n.stat() }))
+            }
+            ops::GET_DATA => {
+                let r: GetDataRequest = dec(body)?;
+                let (data, stat) = self.get_data(conn, &r)?;
+                Ok(boxed(GetDataResponse { data, stat }))
+            }
+            ops::GET_CHILDREN => {
+                let r: GetChildrenRequest = dec(body)?;
+                let (children, _) = self.get_children(conn, &r.path, r.watch)?;
+                Ok(boxed(GetChildrenResponse { children }))
+            }
+            ops::GET_CHILDREN2 => {
+                let r: GetChildren2Request = dec(body)?;
+                let (children, stat) = self.get_children(conn, &r.path, r.watch)?;
+                Ok(boxed(GetChildren2Response { children, stat }))
+            }
+            ops::GET_ALL_CHILDREN_NUMBER => {
+                let r: GetAllChildrenNumberRequest = dec(body)?;
+                let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
+                self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
+                Ok(boxed(GetAllChildrenNumberResponse {
+                    total_number: self.tree.all_children_number(&r.path),
+                }))
+            }
+            ops::GET_ACL => {
+                let r: GetACLRequest = dec(body)?;
+                let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
+                self.check_read(conn, &n.acl, jute::ops::perms::READ | jute::ops::perms::ADMIN)?;
+                let acl = if self.check_read(conn, &n.acl, jute::ops::perms::ADMIN).is_ok() {
+                    n.acl.to_vec()
+                } else {
+                    auth::redact_digests(&n.acl)
+                };
+                Ok(boxed(GetACLResponse { acl, stat: n.stat() }))
+            }
+            ops::SYNC => {
+                let r: SyncRequest = dec(body)?;
+                Ok(boxed(SyncResponse { path: r.path }))
+            }
+            ops::SET_WATCHES | ops::SET_WATCHES2 => {
+                let w = if op == ops::SET_WATCHES {
+                    let s: SetWatches = dec(body)?;
+                    SetWatches2 {
+                        relative_zxid: s.relative_zxid,
+                        data_watches: s.data_watches,
+                        exist_watches: s.exist_watches,
+                        child_watches: s.child_watches,
+                        ..Default::default()
+                    }
+                } else {
+                    dec(body)?
+                };
+                self.set_watches(conn, w);
+                Ok(None)
+            }
+            ops::ADD_WATCH => {
+                let r: AddWatchRequest = dec(body)?;
+                let kind = WatchKind::from_add_watch_mode(r.mode).ok_or(error::MARSHALLING_ERROR)?;
+                self.tree.watches.add(&r.path, conn, kind);
+                Ok(boxed(ErrorResponse { err: 0 }))
+            }
+            ops::CHECK_WATCHES | ops::REMOVE_WATCHES => {
+                let r: CheckWatchesRequest = dec(body)?;
+                let ty = WatcherType::from_code(r.r#type).ok_or(error::MARSHALLING_ERROR)?;
+                let found = if op == ops::CHECK_WATCHES {
+                    self.tree.watches.check(&r.path, conn, ty)
+                } else {
+                    self.tree.watches.remove(&r.path, conn, ty)
+                };
+                if found {
+                    Ok(None)
+                } else {
+                    Err(error::NO_WATCHER)
+                }
+            }
+            ops::WHO_AM_I => {
+                let c = self.conns.get(&conn).ok_or(error::SESSION_EXPIRED)?;
+                let client_info = c
+                    .auth
+                    .iter()
+                    .map(|id| ClientInfo {
+                        auth_scheme: id.scheme.clone(),
+                        user: auth::user_name(id, &self.auth_cfg),
+                    })
+                    .collect();
+                Ok(boxed(WhoAmIResponse { client_info }))
+            }
+            ops::GET_EPHEMERALS => {
+                let r: GetEphemeralsRequest = dec(body)?;
+                let session = self.conns.get(&conn).map_or(0, |c| c.session);
+                let prefix = r.prefix_path.trim();
+                let ephemerals = self
+                    .tree
+                    .ephemerals_of(session)
+                    .filter(|p| prefix.is_empty() || prefix == "/" || p.starts_with(&r.prefix_path))
+                    .cloned()
+                    .collect();
+                Ok(boxed(GetEphemeralsResponse { ephemerals }))
+            }
+            ops::MULTI_READ => {
+                let ops_ = jute::multi::decode_multi_request(body).map_err(|_| error::MARSHALLING_ERROR)?;
+                if ops_.iter().any(|o| !o.is_read()) {
+                    return Err(error::MARSHALLING_ERROR);
+                }
+                let mut results = Vec::with_capacity(ops_.len());
+                for o in ops_ {
+                    results.push(match o {
+                        MultiOp::GetChildren(r) => match self.get_children(conn, &r.path, false) {
+                            Ok((c, _)) => MultiResult::GetChildren(c),
+                            Err(e) => MultiResult::Error(e),
+                        },
+                        MultiOp::GetData(r) => match self.get_data(conn, &GetDataRequest { path: r.path, watch: false }) {
+                            Ok((d, s)) => MultiResult::GetData(d, s),
+                            Err(e) => MultiResult::Error(e),
+                        },
+                        _ => MultiResult::Error(error::MARSHALLING_ERROR),
+                    });
+                }
+                Ok(Some(Box::new(move |b: &mut BytesMut| jute::multi::encode_multi_response(&results, b))))
+            }
+            _ => Err(error::UNIMPLEMENTED),
+        }
+    }
+
+    /// Re-register a reconnecting client's watches, firing at once what it missed since
+    /// `relative_zxid` (Java's DataTree.setWatches).
+    fn set_watches(&mut self, conn: ConnId, w: SetWatches2) {
+        use crate::watch::EventType as E;
+        let mut fire: Vec<(E, String)> = Vec::new();
+        for p in w.data_watches {
+            match self.tree.node(&p) {
+                None => fire.push((E::NodeDeleted, p)),
+                Some(n) if n.stat.mzxid > w.relative_zxid => fire.push((E::NodeDataChanged, p)),
+                Some(_) => self.tree.watches.add(&p, conn, WatchKind::Data),
+            }
+        }
+        for p in w.exist_watches {
+            if self.tree.node(&p).is_some() {
+                fire.push((E::NodeCreated, p));
+            } else {
+                self.tree.watches.add(&p, conn, WatchKind::Exist);
+            }
+        }
+        for p in w.child_watches {
+            match self.tree.node(&p) {
+                None => fire.push((E::NodeDeleted, p)),
+                Some(n) if n.stat.pzxid > w.relative_zxid => fire.push((E::NodeChildrenChanged, p)),
+                Some(_) => self.tree.watches.add(&p, conn, WatchKind::Child),
+            }
+        }
+        for p in w.persistent_watches {
+            self.tree.watches.add(&p, conn, WatchKind::Persistent);
+        }
+        for p in w.persistent_recursive_watches {
+            self.tree.watches.add(&p, conn, WatchKind::PersistentRecursive);
+        }
+        for (kind, path) in fire {
+            let frame = reply_with(
+                ops::XID_NOTIFICATION,
+                -1,
+                &WatcherEvent {
+                    r#type: kind.code(),
+                    state: 3,
+                    path,
+                },
+            );
+            self.send(conn, frame);
+        }
+    }
+
+    // ---- housekeeping ----
+
+    fn tick(&mut self) {
+        let now = self.now();
+        for id in self.sessions.expire(now) {
+            info!("Expiring session 0x{id:x}, timeout of {}ms exceeded", self.sessions.get(id).map_or(0, |s| s.timeout_ms));
+            self.internal_write(id, ops::CLOSE_SESSION, Bytes::new());
+        }
+        self.check_containers();
+    }
+
+    /// A write the server issues itself (session expiry, container cleanup).
+    fn internal_write(&mut self, session: i64, op: i32, body: Bytes) {
+        let hdr = self.next_header(session, 0, op);
+        let ids: Vec<AuthId> = vec![AuthId::new(auth::SCHEME_SUPER, "")];
+        let ctx = PrepContext {
+            tree: &self.tree,
+            session,
+            auth: &ids,
+            auth_cfg: &self.auth_cfg,
+            extended_types: self.cfg.extended_types_enabled,
+            reconfig_enabled: self.cfg.reconfig_enabled,
+        };
+        let txn = prep::prep_write(&ctx, &mut self.pending, op, 0, body, hdr.zxid, hdr.time);
+        self.commit(txn, None);
+    }
+
+    fn container_interval_ms(&self) -> u64 {
+        self.cfg
+            .other
+            .get("znode.container.checkIntervalMs")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60_000)
+    }
+
+    /// Java's ContainerManager: delete empty containers that once had children, and TTL
+    /// nodes without children whose mtime is older than their TTL.
+    fn check_containers(&mut self) {
+        static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let now = self.now();
+        let interval = self.container_interval_ms();
+        let last = LAST.load(std::sync::atomic::Ordering::Relaxed);
+        if now < last + interval {
+            return;
+        }
+        LAST.store(now, std::sync::atomic::Ordering::Relaxed);
+        let wall = wall_ms();
+        let mut victims = Vec::new();
+        for p in self.tree.containers() {
+            if let Some(n) = self.tree.node(p) {
+                if n.stat.cversion > 0 && n.children.is_empty() {
+                    victims.push(p.clone());
+                }
+            }
+        }
+        for p in self.tree.ttls() {
+            if let Some(n) = self.tree.node(p) {
+                if let NodeKind::Ttl(ttl) = crate::tree::node_kind(n.stat.ephemeral_owner, true) {
+                    if n.children.is_empty() && ttl != 0 && wall - n.stat.mtime > ttl {
+                        victims.push(p.clone());
+                    }
+                }
+            }
+        }
+        for p in victims.into_iter().take(10_000) {
+            self.internal_write(0, ops::DELETE_CONTAINER, Bytes::from(p.into_bytes()));
+        }
+    }
+
+    pub fn remaining(&self, b: &Bytes) -> usize {
+        b.remaining()
+    }
+}

@@ -1,0 +1,14 @@
+//! zk-server: a ZooKeeper 3.8 compatible server (standalone for now).
+
+pub mod auth;
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod fourlw_glue;
+pub mod net;
+pub mod prep;
+pub mod session_id;
+pub mod sessions;
+pub mod tree;
+pub mod txn;
+pub mod watch;

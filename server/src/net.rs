@@ -1,0 +1,224 @@
+//! Client network: accepts TCP connections, answers four-letter words, splits the stream
+//! into frames (with the jute.maxbuffer limit) and feeds them to the pipeline; a writer
+//! task per connection sends queued replies in batches (one syscall for many replies).
+
+use crate::core::{ConnId, CoreMsg, Out};
+use bytes::{Bytes, BytesMut};
+use jute::frame::FrameCodec;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::Decoder;
+use tracing::{debug, info, warn};
+
+/// Connections allowed per client IP (maxClientCnxns; 0 = unlimited).
+#[derive(Clone)]
+struct PerIpLimit {
+    max: u32,
+    counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
+impl PerIpLimit {
+    fn try_acquire(&self, ip: IpAddr) -> bool {
+        let mut m = self.counts.lock().unwrap();
+        let n = m.entry(ip).or_insert(0);
+        if self.max != 0 && *n >= self.max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn release(&self, ip: IpAddr) {
+        let mut m = self.counts.lock().unwrap();
+        if let Some(n) = m.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&ip);
+            }
+        }
+    }
+}
+
+/// How long a connection may stay without a session (Java's sessionless timeout, 10 s).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn serve(listener: TcpListener, core: mpsc::Sender<CoreMsg>, max_buffer: usize, max_client_cnxns: u32) {
+    let next_id = AtomicU64::new(1);
+    let limit = PerIpLimit {
+        max: max_client_cnxns,
+        counts: Arc::default(),
+    };
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if !limit.try_acquire(addr.ip()) {
+            warn!("Too many connections from {} - max is {}", addr.ip(), limit.max);
+            drop(stream);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        let core = core.clone();
+        let limit = limit.clone();
+        tokio::spawn(async move {
+            connection(stream, addr, id, core.clone(), max_buffer).await;
+            let _ = core.send(CoreMsg::Closed { conn: id }).await;
+            limit.release(addr.ip());
+        });
+    }
+}
+
+async fn connection(stream: TcpStream, addr: SocketAddr, conn: ConnId, core: mpsc::Sender<CoreMsg>, max_buffer: usize) {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = BytesMut::with_capacity(4096);
+
+    // The first four bytes are either a four-letter word or the handshake's length.
+    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        while buf.len() < 4 {
+            if rd.read_buf(&mut buf).await? == 0 {
+                return Ok::<bool, std::io::Error>(false);
+            }
+        }
+        Ok(true)
+    })
+    .await;
+    match first {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => return,
+        Ok(Err(e)) => {
+            debug!(%addr, "read error before handshake: {e}");
+            return;
+        }
+        Err(_) => {
+            info!(%addr, "closing connection: no handshake within {HANDSHAKE_TIMEOUT:?}");
+            return;
+        }
+    }
+    if let Some(cmd) = crate::fourlw_glue::command_from_bytes([buf[0], buf[1], buf[2], buf[3]]) {
+        let (tx, rx) = oneshot::channel();
+        if core
+            .send(CoreMsg::FourLetter {
+                cmd: cmd.to_string(),
+                reply: tx,
+            })
+            .await
+            .is_ok()
+        {
+            if let Ok(text) = rx.await {
+                let _ = wr.write_all(text.as_bytes()).await;
+            }
+        }
+        let _ = wr.shutdown().await;
+        return;
+    }
+
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Out>();
+    let (closed_tx, mut closed_rx) = oneshot::channel::<()>();
+    // Writer: batch everything queued into one write.
+    let writer = tokio::spawn(async move {
+        let mut batch = BytesMut::with_capacity(16 * 1024);
+        let mut closing = false;
+        while let Some(first) = out_rx.recv().await {
+            let mut next = Some(first);
+            while let Some(o) = next.take() {
+                match o {
+                    Out::Frame(f) => batch.extend_from_slice(&f),
+                    Out::Close => closing = true,
+                }
+                if closing || batch.len() > 256 * 1024 {
+                    break;
+                }
+                next = out_rx.try_recv().ok();
+            }
+            if !batch.is_empty() {
+                if wr.write_all(&batch).await.is_err() {
+                    break;
+                }
+                batch.clear();
+            }
+            if closing {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+        let _ = closed_tx.send(());
+    });
+
+    let mut codec = FrameCodec::new(max_buffer);
+    let mut handshaken = false;
+    let handshake_deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
+    loop {
+        // Hand every complete frame buffered so far to the pipeline in one message.
+        let mut frames: Vec<Bytes> = Vec::new();
+        loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(f)) => frames.push(f),
+                Ok(None) => break,
+                Err(e) => {
+                    warn!(%addr, "closing connection: {e}");
+                    writer.abort();
+                    return;
+                }
+            }
+        }
+        if !frames.is_empty() {
+            let mut frames = frames.into_iter();
+            if !handshaken {
+                handshaken = true;
+                let frame = frames.next().unwrap();
+                if core
+                    .send(CoreMsg::Connect {
+                        conn,
+                        addr,
+                        frame,
+                        out: out_tx.clone(),
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            let rest: Vec<Bytes> = frames.collect();
+            if !rest.is_empty() && core.send(CoreMsg::Requests { conn, frames: rest }).await.is_err() {
+                return;
+            }
+        }
+        let read = async {
+            if handshaken {
+                rd.read_buf(&mut buf).await
+            } else {
+                match tokio::time::timeout_at(handshake_deadline, rd.read_buf(&mut buf)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no handshake")),
+                }
+            }
+        };
+        tokio::select! {
+            r = read => match r {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    debug!(%addr, "connection read ended: {e}");
+                    break;
+                }
+            },
+            _ = &mut closed_rx => break,
+        }
+    }
+    drop(out_tx);
+    // Let queued replies go out before the socket closes.
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+}

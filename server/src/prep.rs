@@ -1,0 +1,651 @@
+//! Request prep: turns a write request into a transaction, checking it against the tree
+//! *plus* the changes already prepped but not yet applied (Java's PrepRequestProcessor and
+//! its outstanding ChangeRecords). Every write gets a zxid, failures included: a failed
+//! write becomes an error txn, a failed multi a multi txn with error sub-txns, as in Java.
+
+use crate::auth::{self, AuthConfig, AuthId};
+use crate::error::{self, Code};
+use crate::tree::{self, split_path, AclList, DataTree, NodeKind};
+use crate::txn::{Txn, TxnBody};
+use bytes::Bytes;
+use jute::data::{Acl, StatPersisted};
+use jute::multi::MultiOp;
+use jute::ops;
+use jute::ops::perms;
+use jute::proto::*;
+use jute::txn::*;
+use jute::Decode;
+use std::collections::{HashMap, VecDeque};
+
+/// A node as prep sees it: the tree's state with pending changes applied.
+#[derive(Debug, Clone)]
+pub struct ChangeRecord {
+    pub zxid: i64,
+    /// `None` once the node is (pending) deleted.
+    pub stat: Option<StatPersisted>,
+    pub child_count: i32,
+    pub acl: AclList,
+}
+
+/// Changes prepped but not yet applied to the tree, newest per path.
+#[derive(Default)]
+pub struct Pending {
+    by_path: HashMap<String, ChangeRecord>,
+    order: VecDeque<(i64, String)>,
+}
+
+impl Pending {
+    /// Forget the changes of every txn up to `zxid` (now applied to the tree).
+    pub fn applied(&mut self, zxid: i64) {
+        while let Some((z, _)) = self.order.front() {
+            if *z > zxid {
+                break;
+            }
+            let (z, path) = self.order.pop_front().unwrap();
+            if self.by_path.get(&path).is_some_and(|r| r.zxid == z) {
+                self.by_path.remove(&path);
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Paths of pending records (for closeSession: ephemerals created or deleted meanwhile).
+    fn records(&self) -> impl Iterator<Item = (&String, &ChangeRecord)> {
+        self.by_path.iter()
+    }
+}
+
+/// Everything prep needs about the requester and the server.
+pub struct PrepContext<'a> {
+    pub tree: &'a DataTree,
+    pub session: i64,
+    pub auth: &'a [AuthId],
+    pub auth_cfg: &'a AuthConfig,
+    pub extended_types: bool,
+    pub reconfig_enabled: bool,
+}
+
+/// Local view for one request: changes made by earlier ops of the same multi are visible,
+/// and dropped if the multi fails.
+struct View<'a, 'b> {
+    ctx: &'a PrepContext<'b>,
+    pending: &'a Pending,
+    local: HashMap<String, ChangeRecord>,
+    local_order: Vec<String>,
+}
+
+impl View<'_, '_> {
+    fn get(&self, path: &str) -> Result<ChangeRecord, Code> {
+        let path = if path.is_empty() { "/" } else { path };
+        let rec = if let Some(r) = self.local.get(path) {
+            Some(r.clone())
+        } else if let Some(r) = self.pending.by_path.get(path) {
+            Some(r.clone())
+        } else {
+            self.ctx.tree.node(path).map(|n| ChangeRecord {
+                zxid: n.stat.mzxid,
+                stat: Some(n.stat.clone()),
+                child_count: n.children.len() as i32,
+                acl: n.acl.clone(),
+            })
+        };
+        match rec {
+            Some(r) if r.stat.is_some() => Ok(r),
+            _ => Err(error::NO_NODE),
+        }
+    }
+
+    fn put(&mut self, path: &str, rec: ChangeRecord) {
+        let path = if path.is_empty() { "/" } else { path };
+        self.local.insert(path.to_string(), rec);
+        self.local_order.push(path.to_string());
+    }
+
+    fn check_acl(&self, acl: &[Acl], perm: i32) -> Result<(), Code> {
+        if auth::check_acl(acl, perm, self.ctx.auth, self.ctx.auth_cfg) {
+            Ok(())
+        } else {
+            Err(error::NO_AUTH)
+        }
+    }
+}
+
+/// Java's `PathUtils.validatePath`.
+pub fn validate_path(path: &str) -> Result<(), Code> {
+    let bytes = path.as_bytes();
+    if bytes.is_empty() || bytes[0] != b'/' {
+        return Err(error::BAD_ARGUMENTS);
+    }
+    if path.len() == 1 {
+        return Ok(());
+    }
+    if path.ends_with('/') {
+        return Err(error::BAD_ARGUMENTS);
+    }
+    for seg in path[1..].split('/') {
+        if seg.is_empty() || seg == "." || seg == ".." {
+            return Err(error::BAD_ARGUMENTS);
+        }
+    }
+    for c in path.chars() {
+        let c = c as u32;
+        if c == 0
+            || (c <= 0x1f)
+            || (0x7f..=0x9f).contains(&c)
+            || (0xd800..=0xf8ff).contains(&c)
+            || (0xfff0..=0xffff).contains(&c)
+            || c > 0xffff
+        {
+            return Err(error::BAD_ARGUMENTS);
+        }
+    }
+    Ok(())
+}
+
+fn check_version(current: i32, expected: i32) -> Result<i32, Code> {
+    if expected != -1 && expected != current {
+        Err(error::BAD_VERSION)
+    } else {
+        Ok(current.wrapping_add(1))
+    }
+}
+
+fn is_special(path: &str) -> bool {
+    matches!(path, "/" | tree::ZOOKEEPER | tree::QUOTA | tree::CONFIG)
+}
+
+/// Parent of a path for delete-like ops (Java's getParentPathAndValidate).
+fn parent_for_delete(path: &str) -> Result<&str, Code> {
+    match path.rfind('/') {
+        Some(i) if !path.contains('\0') && !is_special(path) => Ok(&path[..i]),
+        _ => Err(error::BAD_ARGUMENTS),
+    }
+}
+
+/// Create flags (Java's `CreateMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreateMode {
+    pub ephemeral: bool,
+    pub sequential: bool,
+    pub container: bool,
+    pub ttl: bool,
+}
+
+impl CreateMode {
+    pub fn from_flags(flags: i32) -> Result<CreateMode, Code> {
+        let m = |ephemeral, sequential, container, ttl| CreateMode {
+            ephemeral,
+            sequential,
+            container,
+            ttl,
+        };
+        Ok(match flags {
+            0 => m(false, false, false, false),
+            1 => m(true, false, false, false),
+            2 => m(false, true, false, false),
+            3 => m(true, true, false, false),
+            4 => m(false, false, true, false),
+            5 => m(false, false, false, true),
+            6 => m(false, true, false, true),
+            _ => return Err(error::BAD_ARGUMENTS),
+        })
+    }
+}
+
+struct CreateArgs {
+    op: i32,
+    path: String,
+    data: Option<Bytes>,
+    acl: Vec<Acl>,
+    flags: i32,
+    ttl: i64,
+}
+
+fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnBody, Code> {
+    let mode = CreateMode::from_flags(a.flags)?;
+    if mode.ttl && !v.ctx.extended_types {
+        return Err(error::UNIMPLEMENTED);
+    }
+    // EphemeralType.validateTTL
+    if mode.ttl {
+        if a.ttl <= 0 || a.ttl > tree::MAX_TTL {
+            return Err(error::BAD_ARGUMENTS);
+        }
+    } else if a.ttl >= 0 {
+        return Err(error::BAD_ARGUMENTS);
+    }
+    let last_slash = match a.path.rfind('/') {
+        Some(i) if !a.path.contains('\0') => i,
+        _ => return Err(error::BAD_ARGUMENTS),
+    };
+    let parent_path = a.path[..last_slash].to_string();
+    let acl = auth::fixup_acl(&a.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| error::INVALID_ACL)?;
+    let parent = v.get(&parent_path)?;
+    v.check_acl(&parent.acl, perms::CREATE)?;
+    let pstat = parent.stat.clone().unwrap_or_default();
+    let mut path = a.path;
+    if mode.sequential {
+        path.push_str(&format!("{:010}", pstat.cversion));
+    }
+    validate_path(&path)?;
+    if v.get(&path).is_ok() {
+        return Err(error::NODE_EXISTS);
+    }
+    if matches!(
+        tree::node_kind(pstat.ephemeral_owner, v.ctx.extended_types),
+        NodeKind::Ephemeral(_)
+    ) {
+        return Err(error::NO_CHILDREN_FOR_EPHEMERALS);
+    }
+    let new_cversion = pstat.cversion.wrapping_add(1);
+    let body = match a.op {
+        ops::CREATE_CONTAINER => TxnBody::CreateContainer(CreateContainerTxn {
+            path: path.clone(),
+            data: a.data,
+            acl: acl.clone(),
+            parent_c_version: new_cversion,
+        }),
+        ops::CREATE_TTL => TxnBody::CreateTtl(CreateTTLTxn {
+            path: path.clone(),
+            data: a.data,
+            acl: acl.clone(),
+            parent_c_version: new_cversion,
+            ttl: a.ttl,
+        }),
+        _ => TxnBody::Create(CreateTxn {
+            path: path.clone(),
+            data: a.data,
+            acl: acl.clone(),
+            ephemeral: mode.ephemeral,
+            parent_c_version: new_cversion,
+        }),
+    };
+    let owner = if mode.container {
+        tree::CONTAINER_OWNER
+    } else if mode.ttl {
+        tree::ttl_owner(a.ttl)
+    } else if mode.ephemeral {
+        v.ctx.session
+    } else {
+        0
+    };
+    let mut p = parent;
+    p.zxid = zxid;
+    p.child_count += 1;
+    if let Some(s) = p.stat.as_mut() {
+        s.cversion = new_cversion;
+        s.pzxid = zxid;
+    }
+    v.put(&parent_path, p);
+    let acl_list = std::sync::Arc::new(acl);
+    v.put(
+        &path,
+        ChangeRecord {
+            zxid,
+            stat: Some(StatPersisted {
+                czxid: zxid,
+                mzxid: zxid,
+                ctime: time,
+                mtime: time,
+                version: 0,
+                cversion: 0,
+                aversion: 0,
+                ephemeral_owner: owner,
+                pzxid: zxid,
+            }),
+            child_count: 0,
+            acl: acl_list,
+        },
+    );
+    Ok(body)
+}
+
+fn prep_delete(v: &mut View, path: &str, version: i32, zxid: i64) -> Result<TxnBody, Code> {
+    let parent_path = parent_for_delete(path)?;
+    let parent = v.get(parent_path)?;
+    v.check_acl(&parent.acl, perms::DELETE)?;
+    let node = v.get(path)?;
+    check_version(node.stat.as_ref().map_or(0, |s| s.version), version)?;
+    if node.child_count > 0 {
+        return Err(error::NOT_EMPTY);
+    }
+    let mut p = parent;
+    p.zxid = zxid;
+    p.child_count -= 1;
+    if let Some(s) = p.stat.as_mut() {
+        s.pzxid = zxid;
+    }
+    v.put(parent_path, p);
+    v.put(
+        path,
+        ChangeRecord {
+            zxid,
+            stat: None,
+            child_count: 0,
+            acl: node.acl,
+        },
+    );
+    Ok(TxnBody::Delete(DeleteTxn { path: path.to_string() }))
+}
+
+fn prep_set_data(v: &mut View, r: SetDataRequest, zxid: i64, time: i64) -> Result<TxnBody, Code> {
+    validate_path(&r.path)?;
+    let mut node = v.get(&r.path)?;
+    v.check_acl(&node.acl, perms::WRITE)?;
+    let s = node.stat.as_mut().expect("live record");
+    let version = check_version(s.version, r.version)?;
+    s.version = version;
+    s.mtime = time;
+    s.mzxid = zxid;
+    node.zxid = zxid;
+    v.put(&r.path, node);
+    Ok(TxnBody::SetData(SetDataTxn {
+        path: r.path,
+        data: r.data,
+        version,
+    }))
+}
+
+fn prep_check(v: &mut View, r: CheckVersionRequest) -> Result<TxnBody, Code> {
+    validate_path(&r.path)?;
+    let node = v.get(&r.path)?;
+    v.check_acl(&node.acl, perms::READ)?;
+    let version = check_version(node.stat.as_ref().map_or(0, |s| s.version), r.version)?;
+    Ok(TxnBody::Check(CheckVersionTxn { path: r.path, version }))
+}
+
+fn prep_set_acl(v: &mut View, r: SetACLRequest, zxid: i64) -> Result<TxnBody, Code> {
+    validate_path(&r.path)?;
+    let acl = auth::fixup_acl(&r.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| error::INVALID_ACL)?;
+    let mut node = v.get(&r.path)?;
+    v.check_acl(&node.acl, perms::ADMIN)?;
+    let s = node.stat.as_mut().expect("live record");
+    let version = check_version(s.aversion, r.version)?;
+    s.aversion = version;
+    node.zxid = zxid;
+    node.acl = std::sync::Arc::new(acl.clone());
+    v.put(&r.path, node);
+    Ok(TxnBody::SetAcl(SetACLTxn {
+        path: r.path,
+        acl,
+        version,
+    }))
+}
+
+fn decode<T: Decode>(body: &mut Bytes) -> Result<T, Code> {
+    T::decode(body).map_err(|_| error::MARSHALLING_ERROR)
+}
+
+/// Prep one write request (`op` is its op code, `body` the bytes after the RequestHeader).
+/// Returns the txn to log and apply; `pending` is updated with its changes.
+pub fn prep_write(
+    ctx: &PrepContext,
+    pending: &mut Pending,
+    op: i32,
+    cxid: i32,
+    mut body: Bytes,
+    zxid: i64,
+    time: i64,
+) -> Txn {
+    let hdr = TxnHeader {
+        client_id: ctx.session,
+        cxid,
+        zxid,
+        time,
+        r#type: op,
+    };
+    let mut v = View {
+        ctx,
+        pending,
+        local: HashMap::new(),
+        local_order: Vec::new(),
+    };
+    let result: Result<TxnBody, Code> = (|| match op {
+        ops::CREATE | ops::CREATE2 | ops::CREATE_CONTAINER => {
+            let r: CreateRequest = decode(&mut body)?;
+            prep_create(
+                &mut v,
+                CreateArgs {
+                    op,
+                    path: r.path,
+                    data: r.data,
+                    acl: r.acl,
+                    flags: r.flags,
+                    ttl: -1,
+                },
+                zxid,
+                time,
+            )
+        }
+        ops::CREATE_TTL => {
+            let r: CreateTTLRequest = decode(&mut body)?;
+            prep_create(
+                &mut v,
+                CreateArgs {
+                    op,
+                    path: r.path,
+                    data: r.data,
+                    acl: r.acl,
+                    flags: r.flags,
+                    ttl: r.ttl,
+                },
+                zxid,
+                time,
+            )
+        }
+        ops::DELETE => {
+            let r: DeleteRequest = decode(&mut body)?;
+            prep_delete(&mut v, &r.path, r.version, zxid)
+        }
+        ops::DELETE_CONTAINER => {
+            // The container manager's request: the path as raw bytes.
+            let path = String::from_utf8_lossy(&body).into_owned();
+            let node = v.get(&path)?;
+            if node.child_count > 0 {
+                return Err(error::NOT_EMPTY);
+            }
+            let owner = node.stat.as_ref().map_or(0, |s| s.ephemeral_owner);
+            if matches!(tree::node_kind(owner, ctx.extended_types), NodeKind::Ephemeral(_)) {
+                return Err(error::BAD_VERSION);
+            }
+            let parent_path = parent_for_delete(&path)?;
+            let mut p = v.get(parent_path)?;
+            p.zxid = zxid;
+            p.child_count -= 1;
+            if let Some(s) = p.stat.as_mut() {
+                s.pzxid = zxid;
+            }
+            v.put(parent_path, p);
+            v.put(
+                &path,
+                ChangeRecord {
+                    zxid,
+                    stat: None,
+                    child_count: 0,
+                    acl: node.acl,
+                },
+            );
+            Ok(TxnBody::Delete(DeleteTxn { path }))
+        }
+        ops::SET_DATA => {
+            let r: SetDataRequest = decode(&mut body)?;
+            prep_set_data(&mut v, r, zxid, time)
+        }
+        ops::SET_ACL => {
+            let r: SetACLRequest = decode(&mut body)?;
+            prep_set_acl(&mut v, r, zxid)
+        }
+        ops::CHECK => {
+            let r: CheckVersionRequest = decode(&mut body)?;
+            prep_check(&mut v, r)
+        }
+        ops::RECONFIG => {
+            let _r: ReconfigRequest = decode(&mut body)?;
+            if !ctx.reconfig_enabled {
+                return Err(error::RECONFIG_DISABLED);
+            }
+            // A standalone server is not a leader: Java answers Unimplemented.
+            Err(error::UNIMPLEMENTED)
+        }
+        ops::MULTI => {
+            let ops_ = jute::multi::decode_multi_request(&mut body).map_err(|_| error::MARSHALLING_ERROR)?;
+            if ops_.iter().any(|o| o.is_read()) {
+                // Java: "Mixing different kind of ops" while deserializing.
+                return Err(error::MARSHALLING_ERROR);
+            }
+            Ok(prep_multi(&mut v, ops_, zxid, time))
+        }
+        ops::CLOSE_SESSION => Ok(prep_close_session(&mut v)),
+        _ => Err(error::UNIMPLEMENTED),
+    })();
+    let txn = match result {
+        Ok(body) => Txn { hdr, body },
+        Err(code) => {
+            v.local.clear();
+            v.local_order.clear();
+            Txn::error(hdr, code)
+        }
+    };
+    let View { local, local_order, .. } = v;
+    let mut local = local;
+    for path in local_order {
+        if let Some(rec) = local.remove(&path) {
+            pending.order.push_back((zxid, path.clone()));
+            pending.by_path.insert(path, rec);
+        }
+    }
+    txn
+}
+
+fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> TxnBody {
+    let mut subs: Vec<(i32, TxnBody)> = Vec::with_capacity(ops_.len());
+    let mut failed = false;
+    for op in ops_ {
+        if failed {
+            subs.push((
+                ops::ERROR,
+                TxnBody::Error(ErrorTxn {
+                    err: error::RUNTIME_INCONSISTENCY,
+                }),
+            ));
+            continue;
+        }
+        // Java rebuilds each op from its flags: a create's op type follows its create mode.
+        let r = match op {
+            MultiOp::Create(_, r) => {
+                let ty = match CreateMode::from_flags(r.flags) {
+                    Ok(m) if m.ttl => ops::CREATE_TTL,
+                    Ok(m) if m.container => ops::CREATE_CONTAINER,
+                    _ => ops::CREATE,
+                };
+                let res = prep_create(
+                    v,
+                    CreateArgs {
+                        op: ty,
+                        path: r.path,
+                        data: r.data,
+                        acl: r.acl,
+                        flags: r.flags,
+                        ttl: -1,
+                    },
+                    zxid,
+                    time,
+                );
+                (ty, res)
+            }
+            MultiOp::CreateTtl(r) => {
+                let ty = match CreateMode::from_flags(r.flags) {
+                    Ok(m) if m.container => ops::CREATE_CONTAINER,
+                    Ok(m) if !m.ttl => ops::CREATE,
+                    _ => ops::CREATE_TTL,
+                };
+                let res = prep_create(
+                    v,
+                    CreateArgs {
+                        op: ty,
+                        path: r.path,
+                        data: r.data,
+                        acl: r.acl,
+                        flags: r.flags,
+                        ttl: r.ttl,
+                    },
+                    zxid,
+                    time,
+                );
+                (ty, res)
+            }
+            MultiOp::Delete(r) => (ops::DELETE, prep_delete(v, &r.path, r.version, zxid)),
+            MultiOp::SetData(r) => (ops::SET_DATA, prep_set_data(v, r, zxid, time)),
+            MultiOp::Check(r) => (ops::CHECK, prep_check(v, r)),
+            MultiOp::GetChildren(_) | MultiOp::GetData(_) => (ops::ERROR, Err(error::MARSHALLING_ERROR)),
+        };
+        match r {
+            (ty, Ok(body)) => subs.push((ty, body)),
+            (_, Err(code)) => {
+                failed = true;
+                // Roll back this multi's changes.
+                v.local.clear();
+                v.local_order.clear();
+                subs.push((ops::ERROR, TxnBody::Error(ErrorTxn { err: code })));
+            }
+        }
+    }
+    TxnBody::Multi(subs)
+}
+
+fn prep_close_session(v: &mut View) -> TxnBody {
+    let session = v.ctx.session;
+    let mut paths: Vec<String> = v.ctx.tree.ephemerals_of(session).cloned().collect();
+    for (path, rec) in v.pending.records() {
+        match &rec.stat {
+            None => paths.retain(|p| p != path),
+            Some(s) if s.ephemeral_owner == session && !paths.contains(path) => paths.push(path.clone()),
+            _ => {}
+        }
+    }
+    let zxid = 0;
+    for p in &paths {
+        let _ = zxid;
+        v.put(
+            p,
+            ChangeRecord {
+                zxid: 0,
+                stat: None,
+                child_count: 0,
+                acl: std::sync::Arc::new(Vec::new()),
+            },
+        );
+    }
+    TxnBody::CloseSession(Some(CloseSessionTxn { paths2_delete: paths }))
+}
+
+/// The parent's ACL check for paths split like Java does ("" is the root).
+pub fn parent_of(path: &str) -> &str {
+    split_path(path).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_validation_matches_java() {
+        for ok in ["/", "/a", "/a/b", "/a.b", "/é", "/a b"] {
+            assert_eq!(validate_path(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "a", "/a/", "//a", "/a//b", "/.", "/a/..", "/a\u{0}", "/\u{1}", "/\u{7f}"] {
+            assert_eq!(validate_path(bad), Err(error::BAD_ARGUMENTS), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn create_modes() {
+        assert!(CreateMode::from_flags(3).unwrap().ephemeral);
+        assert!(CreateMode::from_flags(6).unwrap().sequential);
+        assert_eq!(CreateMode::from_flags(7), Err(error::BAD_ARGUMENTS));
+        assert_eq!(CreateMode::from_flags(-1), Err(error::BAD_ARGUMENTS));
+    }
+}

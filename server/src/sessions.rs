@@ -1,0 +1,176 @@
+//! Session tracking: ids, negotiated timeouts, and expiry in tick-sized buckets (Java's
+//! SessionTrackerImpl with its ExpiryQueue). Sans-IO: callers pass the clock in.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub timeout_ms: i32,
+    /// Bucket (ms since start) in which the session expires unless touched.
+    pub expires_at: u64,
+    /// Set once a closeSession was prepped: no more requests are accepted.
+    pub closing: bool,
+}
+
+pub struct SessionTracker {
+    sessions: HashMap<i64, Session>,
+    buckets: BTreeMap<u64, HashSet<i64>>,
+    next_id: i64,
+    tick_ms: u64,
+}
+
+impl SessionTracker {
+    pub fn new(first_id: i64, tick_ms: u32) -> Self {
+        SessionTracker {
+            sessions: HashMap::new(),
+            buckets: BTreeMap::new(),
+            next_id: first_id,
+            tick_ms: tick_ms.max(1) as u64,
+        }
+    }
+
+    fn round_up(&self, t: u64) -> u64 {
+        (t / self.tick_ms + 1) * self.tick_ms
+    }
+
+    /// Allocate the next session id (Java: nextSessionId++).
+    pub fn next_session_id(&mut self) -> i64 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        id
+    }
+
+    /// Start tracking a session (on createSession commit, or from a snapshot).
+    pub fn add(&mut self, id: i64, timeout_ms: i32, now: u64) {
+        if let Some(old) = self.sessions.remove(&id) {
+            self.unbucket(id, old.expires_at);
+        }
+        let expires_at = self.round_up(now + timeout_ms.max(0) as u64);
+        self.sessions.insert(
+            id,
+            Session {
+                timeout_ms,
+                expires_at,
+                closing: false,
+            },
+        );
+        self.buckets.entry(expires_at).or_default().insert(id);
+    }
+
+    fn unbucket(&mut self, id: i64, at: u64) {
+        if let Some(b) = self.buckets.get_mut(&at) {
+            b.remove(&id);
+            if b.is_empty() {
+                self.buckets.remove(&at);
+            }
+        }
+    }
+
+    /// Push a live session's expiry forward; false if it is unknown or closing.
+    pub fn touch(&mut self, id: i64, now: u64) -> bool {
+        let Some(s) = self.sessions.get(&id) else {
+            return false;
+        };
+        if s.closing {
+            return false;
+        }
+        let new_at = self.round_up(now + s.timeout_ms.max(0) as u64);
+        let old_at = s.expires_at;
+        if new_at > old_at {
+            self.unbucket(id, old_at);
+            self.buckets.entry(new_at).or_default().insert(id);
+            self.sessions.get_mut(&id).unwrap().expires_at = new_at;
+        }
+        true
+    }
+
+    /// Change a session's timeout (a client reconnecting may negotiate a new one).
+    pub fn set_timeout(&mut self, id: i64, timeout_ms: i32) {
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.timeout_ms = timeout_ms;
+        }
+    }
+
+    pub fn get(&self, id: i64) -> Option<&Session> {
+        self.sessions.get(&id)
+    }
+
+    pub fn is_live(&self, id: i64) -> bool {
+        self.sessions.get(&id).is_some_and(|s| !s.closing)
+    }
+
+    pub fn set_closing(&mut self, id: i64) {
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.closing = true;
+        }
+    }
+
+    pub fn remove(&mut self, id: i64) {
+        if let Some(s) = self.sessions.remove(&id) {
+            self.unbucket(id, s.expires_at);
+        }
+    }
+
+    /// Sessions whose bucket has passed; they are marked closing (the caller submits a
+    /// closeSession for each).
+    pub fn expire(&mut self, now: u64) -> Vec<i64> {
+        let mut out = Vec::new();
+        while let Some((&at, _)) = self.buckets.first_key_value() {
+            if at > now {
+                break;
+            }
+            let ids = self.buckets.remove(&at).unwrap_or_default();
+            for id in ids {
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    if !s.closing {
+                        s.closing = true;
+                        out.push(id);
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Sessions grouped by expiry bucket, for `dump`.
+    pub fn by_expiry(&self) -> Vec<(u64, Vec<(i64, i32)>)> {
+        self.buckets
+            .iter()
+            .map(|(at, ids)| {
+                let mut v: Vec<_> = ids.iter().map(|id| (*id, self.sessions[id].timeout_ms)).collect();
+                v.sort_unstable();
+                (*at, v)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_in_tick_buckets() {
+        let mut t = SessionTracker::new(100, 2000);
+        let a = t.next_session_id();
+        assert_eq!(a, 100);
+        t.add(a, 4000, 500); // 4500 -> bucket 6000
+        assert_eq!(t.get(a).unwrap().expires_at, 6000);
+        assert!(t.expire(5999).is_empty());
+        assert!(t.touch(a, 3000)); // 7000 -> 8000
+        assert!(t.expire(6000).is_empty());
+        assert_eq!(t.expire(8000), vec![a]);
+        assert!(!t.touch(a, 8001));
+        t.remove(a);
+        assert!(t.is_empty());
+    }
+}
