@@ -895,7 +895,7 @@ mod tests {
         );
         let got = authenticate("digest", b"super:wrong", &remote, &cfg).unwrap();
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].id.scheme, "digest");
+        assert_eq!(got[0].scheme, "digest");
         // The super id passes any non-empty ACL for any permission, even 0.
         let acl = acls(&[(31, "digest", "alice:h1")]);
         let super_ids = ids(&[("ip", "10.0.0.9"), ("super", "")]);

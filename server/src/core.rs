@@ -53,10 +53,18 @@ pub enum CoreMsg {
         out: Outbox,
     },
     /// Frames after the handshake, in arrival order.
-    Requests { conn: ConnId, frames: Vec<Bytes> },
-    Closed { conn: ConnId },
+    Requests {
+        conn: ConnId,
+        frames: Vec<Bytes>,
+    },
+    Closed {
+        conn: ConnId,
+    },
     /// A four-letter word; the reply is the text to send.
-    FourLetter { cmd: String, reply: oneshot::Sender<String> },
+    FourLetter {
+        cmd: String,
+        reply: oneshot::Sender<String>,
+    },
     /// Periodic housekeeping: session expiry, containers and TTL nodes.
     Tick,
 }
@@ -312,9 +320,10 @@ impl Core {
             let _ = out.send(Out::Close);
             return;
         }
-        let timeout = req
-            .time_out
-            .clamp(self.cfg.min_session_timeout_ms as i32, self.cfg.max_session_timeout_ms as i32);
+        let timeout = req.time_out.clamp(
+            self.cfg.min_session_timeout_ms as i32,
+            self.cfg.max_session_timeout_ms as i32,
+        );
         self.conns.insert(
             conn,
             Conn {
@@ -456,9 +465,15 @@ impl Core {
     }
 
     fn auth(&mut self, conn: ConnId, xid: i32, mut frame: Bytes, addr: SocketAddr) {
-        let result = AuthPacket::decode(&mut frame)
+        let result = AuthPacket::decode(&mut frame).ok().and_then(|p| {
+            auth::authenticate(
+                &p.scheme,
+                p.auth.as_deref().unwrap_or(&[]),
+                &addr,
+                &self.auth_cfg,
+            )
             .ok()
-            .and_then(|p| auth::authenticate(&p.scheme, p.auth.as_deref().unwrap_or(&[]), &addr, &self.auth_cfg).ok());
+        });
         match result {
             Some(ids) => {
                 if let Some(c) = self.conns.get_mut(&conn) {
@@ -557,7 +572,13 @@ impl Core {
         }
         let stat = || rc.stat.clone().unwrap_or_default();
         match txn.hdr.r#type {
-            ops::CREATE => reply_with(xid, z, &CreateResponse { path: rc.path.clone() }),
+            ops::CREATE => reply_with(
+                xid,
+                z,
+                &CreateResponse {
+                    path: rc.path.clone(),
+                },
+            ),
             ops::CREATE2 | ops::CREATE_TTL | ops::CREATE_CONTAINER => reply_with(
                 xid,
                 z,
@@ -615,7 +636,11 @@ impl Core {
         }
     }
 
-    fn get_data(&mut self, conn: ConnId, r: &GetDataRequest) -> Result<(Option<Bytes>, Stat), Code> {
+    fn get_data(
+        &mut self,
+        conn: ConnId,
+        r: &GetDataRequest,
+    ) -> Result<(Option<Bytes>, Stat), Code> {
         let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
         self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
         let out = (n.data.clone(), n.stat());
@@ -625,7 +650,12 @@ impl Core {
         Ok(out)
     }
 
-    fn get_children(&mut self, conn: ConnId, path: &str, watch: bool) -> Result<(Vec<String>, Stat), Code> {
+    fn get_children(
+        &mut self,
+        conn: ConnId,
+        path: &str,
+        watch: bool,
+    ) -> Result<(Vec<String>, Stat), Code> {
         let n = self.tree.node(path).ok_or(error::NO_NODE)?;
         self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
         let out = (n.children.iter().map(|c| c.to_string()).collect(), n.stat());
@@ -636,7 +666,12 @@ impl Core {
     }
 
     #[allow(clippy::type_complexity)]
-    fn read_body(&mut self, conn: ConnId, op: i32, body: &mut Bytes) -> Result<Option<Box<dyn Fn(&mut BytesMut)>>, Code> {
+    fn read_body(
+        &mut self,
+        conn: ConnId,
+        op: i32,
+        body: &mut Bytes,
+    ) -> Result<Option<Box<dyn Fn(&mut BytesMut)>>, Code> {
         fn dec<T: Decode>(b: &mut Bytes) -> Result<T, Code> {
             T::decode(b).map_err(|_| error::MARSHALLING_ERROR)
         }
@@ -681,13 +716,23 @@ impl Core {
             ops::GET_ACL => {
                 let r: GetACLRequest = dec(body)?;
                 let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
-                self.check_read(conn, &n.acl, jute::ops::perms::READ | jute::ops::perms::ADMIN)?;
-                let acl = if self.check_read(conn, &n.acl, jute::ops::perms::ADMIN).is_ok() {
+                self.check_read(
+                    conn,
+                    &n.acl,
+                    jute::ops::perms::READ | jute::ops::perms::ADMIN,
+                )?;
+                let acl = if self
+                    .check_read(conn, &n.acl, jute::ops::perms::ADMIN)
+                    .is_ok()
+                {
                     n.acl.to_vec()
                 } else {
                     auth::redact_digests(&n.acl)
                 };
-                Ok(boxed(GetACLResponse { acl, stat: n.stat() }))
+                Ok(boxed(GetACLResponse {
+                    acl,
+                    stat: n.stat(),
+                }))
             }
             ops::SYNC => {
                 let r: SyncRequest = dec(body)?;
@@ -711,7 +756,8 @@ impl Core {
             }
             ops::ADD_WATCH => {
                 let r: AddWatchRequest = dec(body)?;
-                let kind = WatchKind::from_add_watch_mode(r.mode).ok_or(error::MARSHALLING_ERROR)?;
+                let kind =
+                    WatchKind::from_add_watch_mode(r.mode).ok_or(error::MARSHALLING_ERROR)?;
                 self.tree.watches.add(&r.path, conn, kind);
                 Ok(boxed(ErrorResponse { err: 0 }))
             }
@@ -754,7 +800,8 @@ impl Core {
                 Ok(boxed(GetEphemeralsResponse { ephemerals }))
             }
             ops::MULTI_READ => {
-                let ops_ = jute::multi::decode_multi_request(body).map_err(|_| error::MARSHALLING_ERROR)?;
+                let ops_ = jute::multi::decode_multi_request(body)
+                    .map_err(|_| error::MARSHALLING_ERROR)?;
                 if ops_.iter().any(|o| !o.is_read()) {
                     return Err(error::MARSHALLING_ERROR);
                 }
@@ -765,14 +812,22 @@ impl Core {
                             Ok((c, _)) => MultiResult::GetChildren(c),
                             Err(e) => MultiResult::Error(e),
                         },
-                        MultiOp::GetData(r) => match self.get_data(conn, &GetDataRequest { path: r.path, watch: false }) {
+                        MultiOp::GetData(r) => match self.get_data(
+                            conn,
+                            &GetDataRequest {
+                                path: r.path,
+                                watch: false,
+                            },
+                        ) {
                             Ok((d, s)) => MultiResult::GetData(d, s),
                             Err(e) => MultiResult::Error(e),
                         },
                         _ => MultiResult::Error(error::MARSHALLING_ERROR),
                     });
                 }
-                Ok(Some(Box::new(move |b: &mut BytesMut| jute::multi::encode_multi_response(&results, b))))
+                Ok(Some(Box::new(move |b: &mut BytesMut| {
+                    jute::multi::encode_multi_response(&results, b)
+                })))
             }
             _ => Err(error::UNIMPLEMENTED),
         }
@@ -808,7 +863,9 @@ impl Core {
             self.tree.watches.add(&p, conn, WatchKind::Persistent);
         }
         for p in w.persistent_recursive_watches {
-            self.tree.watches.add(&p, conn, WatchKind::PersistentRecursive);
+            self.tree
+                .watches
+                .add(&p, conn, WatchKind::PersistentRecursive);
         }
         for (kind, path) in fire {
             let frame = reply_with(
@@ -829,7 +886,10 @@ impl Core {
     fn tick(&mut self) {
         let now = self.now();
         for id in self.sessions.expire(now) {
-            info!("Expiring session 0x{id:x}, timeout of {}ms exceeded", self.sessions.get(id).map_or(0, |s| s.timeout_ms));
+            info!(
+                "Expiring session 0x{id:x}, timeout of {}ms exceeded",
+                self.sessions.get(id).map_or(0, |s| s.timeout_ms)
+            );
             self.internal_write(id, ops::CLOSE_SESSION, Bytes::new());
         }
         self.check_containers();

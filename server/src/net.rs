@@ -48,7 +48,12 @@ impl PerIpLimit {
 /// How long a connection may stay without a session (Java's sessionless timeout, 10 s).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn serve(listener: TcpListener, core: mpsc::Sender<CoreMsg>, max_buffer: usize, max_client_cnxns: u32) {
+pub async fn serve(
+    listener: TcpListener,
+    core: mpsc::Sender<CoreMsg>,
+    max_buffer: usize,
+    max_client_cnxns: u32,
+) {
     let next_id = AtomicU64::new(1);
     let limit = PerIpLimit {
         max: max_client_cnxns,
@@ -64,7 +69,11 @@ pub async fn serve(listener: TcpListener, core: mpsc::Sender<CoreMsg>, max_buffe
             }
         };
         if !limit.try_acquire(addr.ip()) {
-            warn!("Too many connections from {} - max is {}", addr.ip(), limit.max);
+            warn!(
+                "Too many connections from {} - max is {}",
+                addr.ip(),
+                limit.max
+            );
             drop(stream);
             continue;
         }
@@ -80,7 +89,13 @@ pub async fn serve(listener: TcpListener, core: mpsc::Sender<CoreMsg>, max_buffe
     }
 }
 
-async fn connection(stream: TcpStream, addr: SocketAddr, conn: ConnId, core: mpsc::Sender<CoreMsg>, max_buffer: usize) {
+async fn connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    conn: ConnId,
+    core: mpsc::Sender<CoreMsg>,
+    max_buffer: usize,
+) {
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = BytesMut::with_capacity(4096);
 
@@ -192,7 +207,12 @@ async fn connection(stream: TcpStream, addr: SocketAddr, conn: ConnId, core: mps
                 }
             }
             let rest: Vec<Bytes> = frames.collect();
-            if !rest.is_empty() && core.send(CoreMsg::Requests { conn, frames: rest }).await.is_err() {
+            if !rest.is_empty()
+                && core
+                    .send(CoreMsg::Requests { conn, frames: rest })
+                    .await
+                    .is_err()
+            {
                 return;
             }
         }
@@ -202,7 +222,10 @@ async fn connection(stream: TcpStream, addr: SocketAddr, conn: ConnId, core: mps
             } else {
                 match tokio::time::timeout_at(handshake_deadline, rd.read_buf(&mut buf)).await {
                     Ok(r) => r,
-                    Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no handshake")),
+                    Err(_) => Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "no handshake",
+                    )),
                 }
             }
         };

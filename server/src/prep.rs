@@ -222,7 +222,8 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
         _ => return Err(error::BAD_ARGUMENTS),
     };
     let parent_path = a.path[..last_slash].to_string();
-    let acl = auth::fixup_acl(&a.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| error::INVALID_ACL)?;
+    let acl =
+        auth::fixup_acl(&a.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| error::INVALID_ACL)?;
     let parent = v.get(&parent_path)?;
     v.check_acl(&parent.acl, perms::CREATE)?;
     let pstat = parent.stat.clone().unwrap_or_default();
@@ -328,7 +329,9 @@ fn prep_delete(v: &mut View, path: &str, version: i32, zxid: i64) -> Result<TxnB
             acl: node.acl,
         },
     );
-    Ok(TxnBody::Delete(DeleteTxn { path: path.to_string() }))
+    Ok(TxnBody::Delete(DeleteTxn {
+        path: path.to_string(),
+    }))
 }
 
 fn prep_set_data(v: &mut View, r: SetDataRequest, zxid: i64, time: i64) -> Result<TxnBody, Code> {
@@ -354,12 +357,16 @@ fn prep_check(v: &mut View, r: CheckVersionRequest) -> Result<TxnBody, Code> {
     let node = v.get(&r.path)?;
     v.check_acl(&node.acl, perms::READ)?;
     let version = check_version(node.stat.as_ref().map_or(0, |s| s.version), r.version)?;
-    Ok(TxnBody::Check(CheckVersionTxn { path: r.path, version }))
+    Ok(TxnBody::Check(CheckVersionTxn {
+        path: r.path,
+        version,
+    }))
 }
 
 fn prep_set_acl(v: &mut View, r: SetACLRequest, zxid: i64) -> Result<TxnBody, Code> {
     validate_path(&r.path)?;
-    let acl = auth::fixup_acl(&r.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| error::INVALID_ACL)?;
+    let acl =
+        auth::fixup_acl(&r.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| error::INVALID_ACL)?;
     let mut node = v.get(&r.path)?;
     v.check_acl(&node.acl, perms::ADMIN)?;
     let s = node.stat.as_mut().expect("live record");
@@ -448,7 +455,10 @@ pub fn prep_write(
                 return Err(error::NOT_EMPTY);
             }
             let owner = node.stat.as_ref().map_or(0, |s| s.ephemeral_owner);
-            if matches!(tree::node_kind(owner, ctx.extended_types), NodeKind::Ephemeral(_)) {
+            if matches!(
+                tree::node_kind(owner, ctx.extended_types),
+                NodeKind::Ephemeral(_)
+            ) {
                 return Err(error::BAD_VERSION);
             }
             let parent_path = parent_for_delete(&path)?;
@@ -491,7 +501,8 @@ pub fn prep_write(
             Err(error::UNIMPLEMENTED)
         }
         ops::MULTI => {
-            let ops_ = jute::multi::decode_multi_request(&mut body).map_err(|_| error::MARSHALLING_ERROR)?;
+            let ops_ = jute::multi::decode_multi_request(&mut body)
+                .map_err(|_| error::MARSHALLING_ERROR)?;
             if ops_.iter().any(|o| o.is_read()) {
                 // Java: "Mixing different kind of ops" while deserializing.
                 return Err(error::MARSHALLING_ERROR);
@@ -509,7 +520,9 @@ pub fn prep_write(
             Txn::error(hdr, code)
         }
     };
-    let View { local, local_order, .. } = v;
+    let View {
+        local, local_order, ..
+    } = v;
     let mut local = local;
     for path in local_order {
         if let Some(rec) = local.remove(&path) {
@@ -580,7 +593,9 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> TxnBody
             MultiOp::Delete(r) => (ops::DELETE, prep_delete(v, &r.path, r.version, zxid)),
             MultiOp::SetData(r) => (ops::SET_DATA, prep_set_data(v, r, zxid, time)),
             MultiOp::Check(r) => (ops::CHECK, prep_check(v, r)),
-            MultiOp::GetChildren(_) | MultiOp::GetData(_) => (ops::ERROR, Err(error::MARSHALLING_ERROR)),
+            MultiOp::GetChildren(_) | MultiOp::GetData(_) => {
+                (ops::ERROR, Err(error::MARSHALLING_ERROR))
+            }
         };
         match r {
             (ty, Ok(body)) => subs.push((ty, body)),
@@ -602,7 +617,9 @@ fn prep_close_session(v: &mut View) -> TxnBody {
     for (path, rec) in v.pending.records() {
         match &rec.stat {
             None => paths.retain(|p| p != path),
-            Some(s) if s.ephemeral_owner == session && !paths.contains(path) => paths.push(path.clone()),
+            Some(s) if s.ephemeral_owner == session && !paths.contains(path) => {
+                paths.push(path.clone())
+            }
             _ => {}
         }
     }
@@ -619,7 +636,9 @@ fn prep_close_session(v: &mut View) -> TxnBody {
             },
         );
     }
-    TxnBody::CloseSession(Some(CloseSessionTxn { paths2_delete: paths }))
+    TxnBody::CloseSession(Some(CloseSessionTxn {
+        paths2_delete: paths,
+    }))
 }
 
 /// The parent's ACL check for paths split like Java does ("" is the root).
@@ -636,7 +655,9 @@ mod tests {
         for ok in ["/", "/a", "/a/b", "/a.b", "/é", "/a b"] {
             assert_eq!(validate_path(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "a", "/a/", "//a", "/a//b", "/.", "/a/..", "/a\u{0}", "/\u{1}", "/\u{7f}"] {
+        for bad in [
+            "", "a", "/a/", "//a", "/a//b", "/.", "/a/..", "/a\u{0}", "/\u{1}", "/\u{7f}",
+        ] {
             assert_eq!(validate_path(bad), Err(error::BAD_ARGUMENTS), "{bad:?}");
         }
     }

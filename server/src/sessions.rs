@@ -146,7 +146,10 @@ impl SessionTracker {
         self.buckets
             .iter()
             .map(|(at, ids)| {
-                let mut v: Vec<_> = ids.iter().map(|id| (*id, self.sessions[id].timeout_ms)).collect();
+                let mut v: Vec<_> = ids
+                    .iter()
+                    .map(|id| (*id, self.sessions[id].timeout_ms))
+                    .collect();
                 v.sort_unstable();
                 (*at, v)
             })

@@ -34,7 +34,10 @@ pub fn node_kind(owner: i64, extended_types: bool) -> NodeKind {
         NodeKind::Persistent
     } else if owner == CONTAINER_OWNER {
         NodeKind::Container
-    } else if extended_types && owner & EXTENDED_MASK == EXTENDED_MASK && owner & EXTENDED_TYPE_MASK == 0 {
+    } else if extended_types
+        && owner & EXTENDED_MASK == EXTENDED_MASK
+        && owner & EXTENDED_TYPE_MASK == 0
+    {
         NodeKind::Ttl(owner & MAX_TTL)
     } else {
         NodeKind::Ephemeral(owner)
@@ -52,9 +55,19 @@ pub type AclList = Arc<Vec<Acl>>;
 pub type Notification = (WatcherId, Event, AclList);
 
 /// Attach ACLs: events on `path` get `own`, the parent's NodeChildrenChanged gets `parent`.
-fn with_acls(path: &str, fired: Vec<(WatcherId, Event)>, own: &AclList, parent: &AclList, out: &mut Vec<Notification>) {
+fn with_acls(
+    path: &str,
+    fired: Vec<(WatcherId, Event)>,
+    own: &AclList,
+    parent: &AclList,
+    out: &mut Vec<Notification>,
+) {
     for (w, e) in fired {
-        let acl = if e.path == path { own.clone() } else { parent.clone() };
+        let acl = if e.path == path {
+            own.clone()
+        } else {
+            parent.clone()
+        };
         out.push((w, e, acl));
     }
 }
@@ -280,15 +293,42 @@ impl DataTree {
             TxnBody::Create(t) => {
                 rc.path = t.path.clone();
                 let owner = if t.ephemeral { hdr.client_id } else { 0 };
-                self.create_node(&t.path, &t.data, &t.acl, owner, t.parent_c_version, zxid, time, events)
+                self.create_node(
+                    &t.path,
+                    &t.data,
+                    &t.acl,
+                    owner,
+                    t.parent_c_version,
+                    zxid,
+                    time,
+                    events,
+                )
             }
             TxnBody::CreateContainer(t) => {
                 rc.path = t.path.clone();
-                self.create_node(&t.path, &t.data, &t.acl, CONTAINER_OWNER, t.parent_c_version, zxid, time, events)
+                self.create_node(
+                    &t.path,
+                    &t.data,
+                    &t.acl,
+                    CONTAINER_OWNER,
+                    t.parent_c_version,
+                    zxid,
+                    time,
+                    events,
+                )
             }
             TxnBody::CreateTtl(t) => {
                 rc.path = t.path.clone();
-                self.create_node(&t.path, &t.data, &t.acl, ttl_owner(t.ttl), t.parent_c_version, zxid, time, events)
+                self.create_node(
+                    &t.path,
+                    &t.data,
+                    &t.acl,
+                    ttl_owner(t.ttl),
+                    t.parent_c_version,
+                    zxid,
+                    time,
+                    events,
+                )
             }
             TxnBody::Delete(t) => {
                 rc.path = t.path.clone();
@@ -296,7 +336,8 @@ impl DataTree {
             }
             TxnBody::SetData(t) => {
                 rc.path = t.path.clone();
-                self.set_data(&t.path, &t.data, t.version, zxid, time, events).map(Some)
+                self.set_data(&t.path, &t.data, t.version, zxid, time, events)
+                    .map(Some)
             }
             TxnBody::SetAcl(t) => {
                 rc.path = t.path.clone();
@@ -311,7 +352,12 @@ impl DataTree {
                 Ok(None)
             }
             TxnBody::CloseSession(t) => {
-                self.kill_session(hdr.client_id, zxid, t.as_ref().map(|t| &t.paths2_delete[..]), events);
+                self.kill_session(
+                    hdr.client_id,
+                    zxid,
+                    t.as_ref().map(|t| &t.paths2_delete[..]),
+                    events,
+                );
                 Ok(None)
             }
             TxnBody::Error(e) => Err(e.err),
@@ -327,7 +373,11 @@ impl DataTree {
                     } else if failed {
                         ApplyResult {
                             op: ops::ERROR,
-                            err: if post_failed { error::RUNTIME_INCONSISTENCY } else { error::OK },
+                            err: if post_failed {
+                                error::RUNTIME_INCONSISTENCY
+                            } else {
+                                error::OK
+                            },
                             ..Default::default()
                         }
                     } else {
@@ -414,7 +464,11 @@ impl DataTree {
         };
         let stat = node.stat();
         let own_acl = node.acl.clone();
-        let parent_acl = self.nodes.get(parent_path).map(|p| p.acl.clone()).unwrap_or_default();
+        let parent_acl = self
+            .nodes
+            .get(parent_path)
+            .map(|p| p.acl.clone())
+            .unwrap_or_default();
         self.insert(path, node);
         match node_kind(owner, self.extended_types) {
             NodeKind::Persistent => {}
@@ -425,7 +479,10 @@ impl DataTree {
                 self.ttls.insert(path.to_string());
             }
             NodeKind::Ephemeral(s) => {
-                self.ephemerals.entry(s).or_default().insert(path.to_string());
+                self.ephemerals
+                    .entry(s)
+                    .or_default()
+                    .insert(path.to_string());
             }
         }
         let fired = self.watches.on_create(path, parent_path);
@@ -433,7 +490,12 @@ impl DataTree {
         Ok(Some(stat))
     }
 
-    fn delete_node(&mut self, path: &str, zxid: i64, events: &mut Vec<Notification>) -> Result<(), Code> {
+    fn delete_node(
+        &mut self,
+        path: &str,
+        zxid: i64,
+        events: &mut Vec<Notification>,
+    ) -> Result<(), Code> {
         let (parent_path, name) = split_path(path);
         if path == "/" {
             return Err(error::NO_NODE);
@@ -459,7 +521,11 @@ impl DataTree {
                 }
             }
         }
-        let parent_acl = self.nodes.get(parent_path).map(|p| p.acl.clone()).unwrap_or_default();
+        let parent_acl = self
+            .nodes
+            .get(parent_path)
+            .map(|p| p.acl.clone())
+            .unwrap_or_default();
         let fired = self.watches.on_delete(path, parent_path);
         with_acls(path, fired, &node.acl, &parent_acl, events);
         Ok(())
@@ -600,7 +666,12 @@ mod tests {
             hdr: hdr(3, ops::MULTI),
             body: TxnBody::Multi(vec![
                 (ops::CREATE, create(3, "/x", 1, false).body),
-                (ops::ERROR, TxnBody::Error(jute::txn::ErrorTxn { err: error::NO_NODE })),
+                (
+                    ops::ERROR,
+                    TxnBody::Error(jute::txn::ErrorTxn {
+                        err: error::NO_NODE,
+                    }),
+                ),
                 (
                     ops::SET_DATA,
                     TxnBody::SetData(SetDataTxn {
@@ -623,7 +694,10 @@ mod tests {
         assert_eq!(node_kind(0, true), NodeKind::Persistent);
         assert_eq!(node_kind(CONTAINER_OWNER, false), NodeKind::Container);
         assert_eq!(node_kind(ttl_owner(500), true), NodeKind::Ttl(500));
-        assert_eq!(node_kind(ttl_owner(500), false), NodeKind::Ephemeral(ttl_owner(500)));
+        assert_eq!(
+            node_kind(ttl_owner(500), false),
+            NodeKind::Ephemeral(ttl_owner(500))
+        );
         assert_eq!(node_kind(0x100, true), NodeKind::Ephemeral(0x100));
         assert_eq!(split_path("/a"), ("/", "a"));
         assert_eq!(split_path("/a/b"), ("/a", "b"));
