@@ -25,7 +25,7 @@ use jute::ops;
 use jute::proto::*;
 use jute::txn::{CreateSessionTxn, TxnHeader};
 use jute::{Decode, Encode};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
@@ -67,6 +67,25 @@ pub enum CoreMsg {
     },
     /// Periodic housekeeping: session expiry, containers and TTL nodes.
     Tick,
+    /// Every txn up to this zxid is durable (sent by the txn log after its fsync).
+    Durable(i64),
+}
+
+/// Where txns go to become durable (the txn log). `submit` must lead, after the txn is
+/// safely stored, to `CoreMsg::Durable` with its zxid (or a later one).
+pub trait Durability: Send {
+    fn submit(&mut self, txn: &Txn);
+}
+
+/// Who waits for a txn.
+#[derive(Debug, Clone, Copy)]
+enum Waiter {
+    /// Issued by the server itself (expiry, container cleanup).
+    Server,
+    /// A client request: reply with this xid.
+    Request(ConnId, i32),
+    /// A new session: send the ConnectResponse.
+    Handshake(ConnId),
 }
 
 /// A client connection as the pipeline knows it.
@@ -81,6 +100,10 @@ pub struct Conn {
     pub timeout_ms: i32,
     pub established: SystemTime,
     pub stats: ConnCounters,
+    /// Writes (or the session's creation) submitted but not yet applied.
+    pending_writes: u32,
+    /// Frames held back to keep FIFO order behind pending writes.
+    queued: VecDeque<Bytes>,
 }
 
 #[derive(Default, Debug, Clone)]
@@ -104,6 +127,9 @@ pub struct Core {
     started: Instant,
     pub packets_received: u64,
     pub packets_sent: u64,
+    /// Txns submitted for durability, in zxid order, with who waits for them.
+    inflight: VecDeque<(Txn, Waiter)>,
+    log: Option<Box<dyn Durability>>,
 }
 
 fn wall_ms() -> i64 {
@@ -234,8 +260,25 @@ impl Core {
             started: Instant::now(),
             packets_received: 0,
             packets_sent: 0,
+            inflight: VecDeque::new(),
+            log: None,
             cfg,
         }
+    }
+
+    /// Make writes durable through `log` before they are applied and answered.
+    pub fn set_durability(&mut self, log: Box<dyn Durability>) {
+        self.log = Some(log);
+    }
+
+    /// Continue from a recovered tree (zxids go on from its last one).
+    pub fn set_tree(&mut self, tree: DataTree) {
+        self.last_zxid = tree.last_zxid;
+        let now = self.now();
+        for (id, timeout) in &tree.sessions {
+            self.sessions.add(*id, *timeout, now);
+        }
+        self.tree = tree;
     }
 
     fn now(&self) -> u64 {
@@ -268,6 +311,16 @@ impl Core {
                 let _ = reply.send(crate::fourlw_glue::respond(self, &cmd));
             }
             CoreMsg::Tick => self.tick(),
+            CoreMsg::Durable(zxid) => {
+                while self
+                    .inflight
+                    .front()
+                    .is_some_and(|(t, _)| t.hdr.zxid <= zxid)
+                {
+                    let (txn, waiter) = self.inflight.pop_front().unwrap();
+                    self.apply(txn, waiter);
+                }
+            }
         }
     }
 
@@ -338,6 +391,8 @@ impl Core {
                     received: 1,
                     ..Default::default()
                 },
+                pending_writes: 0,
+                queued: VecDeque::new(),
             },
         );
         if req.session_id == 0 {
@@ -347,8 +402,10 @@ impl Core {
                 hdr: self.next_header(id, 0, ops::CREATE_SESSION),
                 body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
             };
-            self.commit(txn, None);
-            self.finish_session(conn, id, true);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.pending_writes += 1;
+            }
+            self.commit(txn, Waiter::Handshake(conn));
         } else {
             let id = req.session_id;
             let pw_ok = req
@@ -417,8 +474,39 @@ impl Core {
 
     // ---- requests ----
 
-    fn request(&mut self, conn: ConnId, mut frame: Bytes) {
+    /// Take a frame in order: it waits behind queued frames, and a read waits until the
+    /// connection's earlier writes are applied (FIFO per session).
+    fn request(&mut self, conn: ConnId, frame: Bytes) {
         self.packets_received += 1;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let write = frame.len() >= 8
+            && is_write(i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]));
+        if !c.queued.is_empty() || (c.pending_writes > 0 && !write) {
+            c.queued.push_back(frame);
+            return;
+        }
+        self.process(conn, frame);
+    }
+
+    /// Process queued frames until one has to wait again.
+    fn drain(&mut self, conn: ConnId) {
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            if c.pending_writes > 0 {
+                return;
+            }
+            let Some(frame) = c.queued.pop_front() else {
+                return;
+            };
+            self.process(conn, frame);
+        }
+    }
+
+    fn process(&mut self, conn: ConnId, mut frame: Bytes) {
         let hdr = match RequestHeader::decode(&mut frame) {
             Ok(h) => h,
             Err(e) => {
@@ -509,11 +597,25 @@ impl Core {
         if op == ops::CLOSE_SESSION {
             self.sessions.set_closing(session);
         }
-        self.commit(txn, Some((conn, xid)));
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.pending_writes += 1;
+        }
+        self.commit(txn, Waiter::Request(conn, xid));
     }
 
-    /// Make a txn durable and apply it. (Synchronous in-memory commit for now.)
-    fn commit(&mut self, txn: Txn, reply_to: Option<(ConnId, i32)>) {
+    /// Make a txn durable, then apply it. Without a txn log it is applied at once.
+    fn commit(&mut self, txn: Txn, waiter: Waiter) {
+        match self.log.as_mut() {
+            Some(log) => {
+                log.submit(&txn);
+                self.inflight.push_back((txn, waiter));
+            }
+            None => self.apply(txn, waiter),
+        }
+    }
+
+    /// Apply a durable txn, deliver its watch events, then answer whoever waits for it.
+    fn apply(&mut self, txn: Txn, waiter: Waiter) {
         let mut events = Vec::new();
         let rc = self.tree.apply(&txn, &mut events);
         self.pending.applied(txn.hdr.zxid);
@@ -526,18 +628,32 @@ impl Core {
             _ => {}
         }
         self.deliver(events);
-        if let Some((conn, xid)) = reply_to {
-            let frame = self.write_reply(&txn, &rc, xid);
-            if let Some(c) = self.conns.get_mut(&conn) {
-                c.stats.last_zxid = txn.hdr.zxid;
+        match waiter {
+            Waiter::Request(conn, xid) => {
+                let frame = self.write_reply(&txn, &rc, xid);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.stats.last_zxid = txn.hdr.zxid;
+                    c.pending_writes -= 1;
+                }
+                self.send(conn, frame);
+                if txn.hdr.r#type == ops::CLOSE_SESSION {
+                    self.close(conn);
+                }
+                self.drain(conn);
             }
-            self.send(conn, frame);
-            if txn.hdr.r#type == ops::CLOSE_SESSION {
-                self.close(conn);
+            Waiter::Handshake(conn) => {
+                self.finish_session(conn, txn.hdr.client_id, true);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.pending_writes -= 1;
+                }
+                self.drain(conn);
             }
-        } else if txn.hdr.r#type == ops::CLOSE_SESSION {
-            if let Some(conn) = self.session_conn.get(&txn.hdr.client_id).copied() {
-                self.close(conn);
+            Waiter::Server => {
+                if txn.hdr.r#type == ops::CLOSE_SESSION {
+                    if let Some(conn) = self.session_conn.get(&txn.hdr.client_id).copied() {
+                        self.close(conn);
+                    }
+                }
             }
         }
     }
@@ -908,7 +1024,7 @@ impl Core {
             reconfig_enabled: self.cfg.reconfig_enabled,
         };
         let txn = prep::prep_write(&ctx, &mut self.pending, op, 0, body, hdr.zxid, hdr.time);
-        self.commit(txn, None);
+        self.commit(txn, Waiter::Server);
     }
 
     fn container_interval_ms(&self) -> u64 {
