@@ -193,7 +193,7 @@ impl Encode for String {
 
 /// A null string (-1) decodes as empty: the server treats a null and an empty path, scheme or
 /// id alike (both are rejected or ignored the same way by Java). Invalid UTF-8 is replaced
-/// with U+FFFD, as Java's `new String(bytes, UTF_8)` does.
+/// with U+FFFD exactly as Java's `new String(bytes, UTF_8)` does (see `java_utf8_lossy`).
 impl Decode for String {
     fn decode(input: &mut Bytes) -> Result<Self, DecodeError> {
         let Some(n) = read_len(input, 1)? else {
@@ -202,9 +202,106 @@ impl Decode for String {
         let raw = input.split_to(n);
         Ok(match std::str::from_utf8(&raw) {
             Ok(s) => s.to_owned(),
-            Err(_) => String::from_utf8_lossy(&raw).into_owned(),
+            Err(_) => java_utf8_lossy(&raw),
         })
     }
+}
+
+/// Java's (JDK 17 `String.decodeUTF8_UTF16`) decoding of malformed UTF-8, which differs from
+/// `String::from_utf8_lossy` in one respect: Java accepts any continuation byte after 0xED and
+/// replaces an encoded surrogate (`ED A0..BF xx`, e.g. each half of a CESU-8 pair, which is
+/// how Java itself writes characters above U+FFFF) or its truncated start (`ED A0..BF`) with
+/// one U+FFFD, where Rust emits one per byte. Otherwise the two agree; checked against Java by
+/// `jute/tests/golden.rs`.
+fn java_utf8_lossy(src: &[u8]) -> String {
+    const REPL: u16 = 0xFFFD;
+    let cont = |b: u8| b & 0xC0 == 0x80;
+    let malformed3_2 = |b1: u8, b2: u8| (b1 == 0xE0 && b2 & 0xE0 == 0x80) || !cont(b2);
+    let malformed4_2 = |b1: u8, b2: u8| {
+        (b1 == 0xF0 && !(0x90..=0xBF).contains(&b2))
+            || (b1 == 0xF4 && b2 & 0xF0 != 0x80)
+            || !cont(b2)
+    };
+    let mut out: Vec<u16> = Vec::with_capacity(src.len());
+    let sl = src.len();
+    let mut sp = 0;
+    while sp < sl {
+        let b1 = src[sp];
+        sp += 1;
+        if b1 < 0x80 {
+            out.push(b1 as u16);
+        } else if b1 >> 5 == 0b110 && b1 & 0x1E != 0 {
+            if sp < sl {
+                let b2 = src[sp];
+                if cont(b2) {
+                    sp += 1;
+                    out.push((b1 as u16 & 0x1F) << 6 | (b2 as u16 & 0x3F));
+                } else {
+                    out.push(REPL);
+                }
+                continue;
+            }
+            out.push(REPL);
+            break;
+        } else if b1 >> 4 == 0b1110 {
+            if sp + 1 < sl {
+                let (b2, b3) = (src[sp], src[sp + 1]);
+                if malformed3_2(b1, b2) {
+                    out.push(REPL);
+                } else if !cont(b3) {
+                    out.push(REPL);
+                    sp += 1;
+                } else {
+                    sp += 2;
+                    let c = (b1 as u16 & 0x0F) << 12 | (b2 as u16 & 0x3F) << 6 | (b3 as u16 & 0x3F);
+                    out.push(if (0xD800..0xE000).contains(&c) {
+                        REPL
+                    } else {
+                        c
+                    });
+                }
+                continue;
+            }
+            out.push(REPL);
+            if sp < sl && malformed3_2(b1, src[sp]) {
+                continue;
+            }
+            break;
+        } else if b1 >> 3 == 0b11110 {
+            if sp + 2 < sl {
+                let (b2, b3, b4) = (src[sp], src[sp + 1], src[sp + 2]);
+                let uc = (b1 as u32 & 0x07) << 18
+                    | (b2 as u32 & 0x3F) << 12
+                    | (b3 as u32 & 0x3F) << 6
+                    | (b4 as u32 & 0x3F);
+                if !cont(b2) || !cont(b3) || !cont(b4) || !(0x10000..=0x10FFFF).contains(&uc) {
+                    out.push(REPL);
+                    // Skip the longest valid prefix, as Java's malformed4 does.
+                    if !(b1 > 0xF4 || malformed4_2(b1, b2)) {
+                        sp += if cont(b3) { 2 } else { 1 };
+                    }
+                } else {
+                    sp += 3;
+                    let u = uc - 0x10000;
+                    out.push(0xD800 | (u >> 10) as u16);
+                    out.push(0xDC00 | (u & 0x3FF) as u16);
+                }
+                continue;
+            }
+            out.push(REPL);
+            if b1 > 0xF4 || (sp < sl && malformed4_2(b1, src[sp])) {
+                continue;
+            }
+            sp += 1;
+            if sp < sl && !cont(src[sp]) {
+                continue;
+            }
+            break;
+        } else {
+            out.push(REPL);
+        }
+    }
+    String::from_utf16_lossy(&out)
 }
 
 /// `buffer`: `None` is Java's null (-1), distinct from an empty buffer.
@@ -435,5 +532,9 @@ mod tests {
         );
         let mut b = Bytes::from_static(&[0, 0, 0, 2, 0xff, b'a']);
         assert_eq!(String::decode(&mut b).unwrap(), "\u{FFFD}a");
+        // Java reads each CESU-8 surrogate back as a single U+FFFD (Rust's lossy UTF-8
+        // decoder would give three per surrogate).
+        let mut b = Bytes::from_static(&[0, 0, 0, 7, 0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80, b'a']);
+        assert_eq!(String::decode(&mut b).unwrap(), "\u{FFFD}\u{FFFD}a");
     }
 }
