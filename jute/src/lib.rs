@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod connect;
 pub mod frame;
+pub mod fuzz_support;
 pub mod multi;
 pub mod ops;
 
