@@ -10,6 +10,7 @@
 
 import os
 import re
+import signal
 import sys
 import uuid
 from pathlib import Path
@@ -29,6 +30,10 @@ def _impls():
         raise pytest.UsageError("ZK_IMPLS: unknown impl(s) %s (known: %s)" % (bad, zkharness.IMPLS))
     return impls
 
+
+# Servers are killed at exit (zkharness registers an atexit hook); make SIGTERM an exit too.
+if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 IMPL_PARAMS = [pytest.param(i, id=i) for i in _impls()]
 
@@ -105,3 +110,29 @@ def zk(server, request):
     finally:
         client.stop()
         client.close()
+
+
+@pytest.fixture
+def raw_factory(server):
+    """Make raw protocol clients (zkraw.RawClient) on `server`; all closed afterwards."""
+    import zkraw
+
+    made = []
+
+    def make(**kwargs):
+        c = zkraw.RawClient(server.host, server.port, **kwargs)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        try:
+            c.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+@pytest.fixture
+def raw(raw_factory):
+    """A raw protocol client (zkraw.RawClient) with a fresh session on `server`."""
+    return raw_factory()

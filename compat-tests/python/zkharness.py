@@ -190,7 +190,7 @@ class Server:
         try:
             self.proc = subprocess.Popen(
                 cmd, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=out, stderr=subprocess.STDOUT)
         except OSError as e:
             raise ServerStartError("%s server failed to start: %s" % (self.impl, e)) from e
         finally:
