@@ -80,30 +80,30 @@ pub fn monotonic_ms() -> i64 {
 /// its case was reached also leaves `"NA"`).
 pub fn op_name(op_code: i32) -> &'static str {
     match op_code {
-        11 => "PING",                     // ping
-        -10 => "SESS",                    // createSession
-        14 => "MULT",                     // multi
-        22 => "MLTR",                     // multiRead
-        1 | 15 | 19 | 21 => "CREA",       // create, create2, createTTL, createContainer
-        2 | 20 => "DELE",                 // delete, deleteContainer
-        5 => "SETD",                      // setData
-        16 => "RECO",                     // reconfig
-        7 => "SETA",                      // setACL
-        -11 => "CLOS",                    // closeSession
-        9 => "SYNC",                      // sync
-        13 => "CHEC",                     // check
-        3 => "EXIS",                      // exists
-        4 => "GETD",                      // getData
-        101 => "SETW",                    // setWatches
-        105 => "STW2",                    // setWatches2
-        106 => "ADDW",                    // addWatch
-        6 => "GETA",                      // getACL
-        8 | 12 => "GETC",                 // getChildren, getChildren2
-        104 => "GETACN",                  // getAllChildrenNumber
-        17 => "CHKW",                     // checkWatches
-        18 => "REMW",                     // removeWatches
-        107 => "HOMI",                    // whoAmI
-        103 => "GETE",                    // getEphemerals
+        11 => "PING",               // ping
+        -10 => "SESS",              // createSession
+        14 => "MULT",               // multi
+        22 => "MLTR",               // multiRead
+        1 | 15 | 19 | 21 => "CREA", // create, create2, createTTL, createContainer
+        2 | 20 => "DELE",           // delete, deleteContainer
+        5 => "SETD",                // setData
+        16 => "RECO",               // reconfig
+        7 => "SETA",                // setACL
+        -11 => "CLOS",              // closeSession
+        9 => "SYNC",                // sync
+        13 => "CHEC",               // check
+        3 => "EXIS",                // exists
+        4 => "GETD",                // getData
+        101 => "SETW",              // setWatches
+        105 => "STW2",              // setWatches2
+        106 => "ADDW",              // addWatch
+        6 => "GETA",                // getACL
+        8 | 12 => "GETC",           // getChildren, getChildren2
+        104 => "GETACN",            // getAllChildrenNumber
+        17 => "CHKW",               // checkWatches
+        18 => "REMW",               // removeWatches
+        107 => "HOMI",              // whoAmI
+        103 => "GETE",              // getEphemerals
         _ => "NA",
     }
 }
@@ -756,7 +756,9 @@ impl ServerStats {
         self.quota_exceeded_per_namespace
             .values_mut()
             .for_each(|c| *c = 0);
-        self.read_per_namespace.values_mut().for_each(AvgMinMax::reset);
+        self.read_per_namespace
+            .values_mut()
+            .for_each(AvgMinMax::reset);
         self.write_per_namespace
             .values_mut()
             .for_each(AvgMinMax::reset);
@@ -1031,8 +1033,12 @@ mod tests {
         assert_eq!(round4_half_up(22.0 / 7.0), 3.1429);
         // 0.00005 as a double is slightly above 5e-5: HALF_UP on the exact value gives 1e-4.
         assert_eq!(round4_half_up(0.00005), 0.0001);
-        // 1.00005 is slightly below: rounds down.
-        assert_eq!(round4_half_up(1.00005), 1.0);
+        // Values checked with Java's BigDecimal: the exact binary value decides.
+        assert_eq!(round4_half_up(1.00005), 1.0001);
+        assert_eq!(round4_half_up(1.23455), 1.2346);
+        assert_eq!(round4_half_up(1.30005), 1.3);
+        assert_eq!(round4_half_up(0.00045), 0.0004);
+        assert_eq!(round4_half_up(1.45675), 1.4567);
         assert_eq!(round4_half_up(2.5), 2.5);
         assert_eq!(round4_half_up(123456789.123456), 123456789.1235);
         s.reset_max();
@@ -1087,8 +1093,16 @@ mod tests {
         s.record_namespace_write("/", 1);
         assert_eq!(s.packets_received_count(), 2);
         assert_eq!(s.counter(Counter::BytesReceivedCount), 52);
-        assert_eq!((s.min_latency(), s.avg_latency(), s.max_latency()), (1, 2.0, 3));
-        assert_eq!(s.percentile_summary(PercentileSummary::UpdateLatency).summary().count(), 1);
+        assert_eq!(
+            (s.min_latency(), s.avg_latency(), s.max_latency()),
+            (1, 2.0, 3)
+        );
+        assert_eq!(
+            s.percentile_summary(PercentileSummary::UpdateLatency)
+                .summary()
+                .count(),
+            1
+        );
         assert_eq!(s.client_response_stats().to_string(), "55/16/93");
         assert_eq!(s.read_per_namespace()["a"].total(), 2 + 5 + 68);
         assert_eq!(s.write_per_namespace()["a"].total(), 5 + 1);
@@ -1096,7 +1110,10 @@ mod tests {
         assert_eq!(s.uptime_ms(18921), 17921);
         s.reset();
         assert_eq!((s.packets_received_count(), s.packets_sent_count()), (0, 0));
-        assert_eq!((s.min_latency(), s.avg_latency(), s.max_latency()), (0, 0.0, 0));
+        assert_eq!(
+            (s.min_latency(), s.avg_latency(), s.max_latency()),
+            (0, 0.0, 0)
+        );
         assert_eq!(s.client_response_stats(), BufferStats::default());
         assert_eq!(s.counter(Counter::SnapCount), 0);
         assert_eq!(s.summary(Summary::FsyncTime).count(), 0);
@@ -1114,11 +1131,17 @@ mod tests {
         // min starts at 0 and stays there (Java quirk).
         assert_eq!(c.min_latency(), 0);
         assert_eq!((c.last_op(), c.last_cxid(), c.last_zxid()), ("EXIS", 5, 7));
-        assert_eq!((c.last_latency(), c.avg_latency(), c.max_latency()), (1, 3, 8));
+        assert_eq!(
+            (c.last_latency(), c.avg_latency(), c.max_latency()),
+            (1, 3, 8)
+        );
         assert_eq!(c.last_response_time(), 301);
         c.reset();
         assert_eq!((c.last_op(), c.last_cxid(), c.last_zxid()), ("NA", -1, -1));
-        assert_eq!((c.min_latency(), c.avg_latency(), c.max_latency()), (0, 0, 0));
+        assert_eq!(
+            (c.min_latency(), c.avg_latency(), c.max_latency()),
+            (0, 0, 0)
+        );
         assert_eq!(c.established_ms(), 1_795_619_424_634);
         c.record_response(6, 8, op_name(4), 10, 13);
         assert_eq!(c.min_latency(), 3);
