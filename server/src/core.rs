@@ -13,6 +13,7 @@ use crate::error::{self, Code};
 use crate::prep::{self, Pending, PrepContext};
 use crate::session_id;
 use crate::sessions::SessionTracker;
+use crate::stats::{op_name, ConnStats, ServerStats};
 use crate::tree::{ApplyResult, DataTree, NodeKind};
 use crate::txn::{Txn, TxnBody};
 use crate::watch::{WatchKind, WatcherType};
@@ -63,6 +64,7 @@ pub enum CoreMsg {
     /// A four-letter word; the reply is the text to send.
     FourLetter {
         cmd: String,
+        addr: SocketAddr,
         reply: oneshot::Sender<String>,
     },
     /// Periodic housekeeping: session expiry, containers and TTL nodes.
@@ -82,10 +84,20 @@ pub trait Durability: Send {
 enum Waiter {
     /// Issued by the server itself (expiry, container cleanup).
     Server,
-    /// A client request: reply with this xid.
-    Request(ConnId, i32),
+    /// A client request: reply with this xid; `start_ms` times its latency.
+    Request {
+        conn: ConnId,
+        xid: i32,
+        start_ms: i64,
+    },
     /// A new session: send the ConnectResponse.
     Handshake(ConnId),
+}
+
+impl Conn {
+    pub fn queued_len(&self) -> usize {
+        self.queued.len()
+    }
 }
 
 /// A client connection as the pipeline knows it.
@@ -98,21 +110,11 @@ pub struct Conn {
     /// `None` for clients that sent no readOnly byte.
     pub read_only: Option<bool>,
     pub timeout_ms: i32,
-    pub established: SystemTime,
-    pub stats: ConnCounters,
+    pub stats: ConnStats,
     /// Writes (or the session's creation) submitted but not yet applied.
     pending_writes: u32,
     /// Frames held back to keep FIFO order behind pending writes.
     queued: VecDeque<Bytes>,
-}
-
-#[derive(Default, Debug, Clone)]
-pub struct ConnCounters {
-    pub received: u64,
-    pub sent: u64,
-    pub last_op: &'static str,
-    pub last_cxid: i32,
-    pub last_zxid: i64,
 }
 
 pub struct Core {
@@ -125,8 +127,7 @@ pub struct Core {
     last_zxid: i64,
     pub auth_cfg: AuthConfig,
     started: Instant,
-    pub packets_received: u64,
-    pub packets_sent: u64,
+    pub stats: ServerStats,
     /// Txns submitted for durability, in zxid order, with who waits for them.
     inflight: VecDeque<(Txn, Waiter)>,
     log: Option<Box<dyn Durability>>,
@@ -153,35 +154,6 @@ fn reply_frame(xid: i32, zxid: i64, err: Code, body: Option<&dyn Fn(&mut BytesMu
 
 fn reply_with<R: Encode>(xid: i32, zxid: i64, r: &R) -> Bytes {
     reply_frame(xid, zxid, 0, Some(&|b: &mut BytesMut| r.encode(b)))
-}
-
-fn op_name(op: i32) -> &'static str {
-    match op {
-        ops::PING => "PING",
-        ops::CREATE | ops::CREATE2 | ops::CREATE_TTL | ops::CREATE_CONTAINER => "CREA",
-        ops::DELETE | ops::DELETE_CONTAINER => "DELE",
-        ops::SET_DATA => "SETD",
-        ops::SET_ACL => "SETA",
-        ops::GET_DATA => "GETD",
-        ops::GET_CHILDREN | ops::GET_CHILDREN2 => "GETC",
-        ops::EXISTS => "EXIS",
-        ops::GET_ACL => "GETA",
-        ops::SYNC => "SYNC",
-        ops::MULTI => "MULT",
-        ops::MULTI_READ => "MLTR",
-        ops::CHECK => "CHEC",
-        ops::CLOSE_SESSION => "CLOS",
-        ops::SET_WATCHES => "SETW",
-        ops::SET_WATCHES2 => "STW2",
-        ops::ADD_WATCH => "ADDW",
-        ops::CHECK_WATCHES => "CHKW",
-        ops::REMOVE_WATCHES => "REMW",
-        ops::WHO_AM_I => "HOMI",
-        ops::GET_EPHEMERALS => "GETE",
-        ops::GET_ALL_CHILDREN_NUMBER => "GETACN",
-        ops::RECONFIG => "RECO",
-        _ => "NA",
-    }
 }
 
 /// Op codes Java's `Request.isValid` accepts from clients.
@@ -258,12 +230,20 @@ impl Core {
             last_zxid: 0,
             auth_cfg,
             started: Instant::now(),
-            packets_received: 0,
-            packets_sent: 0,
+            stats: ServerStats::new(crate::stats::wall_ms()),
             inflight: VecDeque::new(),
             log: None,
             cfg,
         }
+    }
+
+    /// Requests accepted but not answered yet.
+    pub fn outstanding(&self) -> usize {
+        self.inflight.len() + self.conns.values().map(|c| c.queued.len()).sum::<usize>()
+    }
+
+    pub fn uptime_ms(&self) -> u64 {
+        self.now()
     }
 
     /// Make writes durable through `log` before they are applied and answered.
@@ -307,8 +287,8 @@ impl Core {
                 }
             }
             CoreMsg::Closed { conn } => self.drop_conn(conn),
-            CoreMsg::FourLetter { cmd, reply } => {
-                let _ = reply.send(crate::fourlw_glue::respond(self, &cmd));
+            CoreMsg::FourLetter { cmd, addr, reply } => {
+                let _ = reply.send(crate::fourlw_glue::respond(self, &cmd, addr));
             }
             CoreMsg::Tick => self.tick(),
             CoreMsg::Durable(zxid) => {
@@ -326,8 +306,8 @@ impl Core {
 
     fn send(&mut self, conn: ConnId, frame: Bytes) {
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.stats.sent += 1;
-            self.packets_sent += 1;
+            c.stats.packet_sent();
+            self.stats.packet_sent();
             let _ = c.out.send(Out::Frame(frame));
         }
     }
@@ -351,7 +331,7 @@ impl Core {
     // ---- handshake ----
 
     fn connect(&mut self, conn: ConnId, addr: SocketAddr, frame: Bytes, out: Outbox) {
-        self.packets_received += 1;
+        self.stats.packet_received(frame.len() as u64 + 4);
         let c = match Connect::decode(frame) {
             Ok(c) => c,
             Err(e) => {
@@ -386,10 +366,10 @@ impl Core {
                 auth: vec![AuthId::new(auth::SCHEME_IP, addr.ip().to_string())],
                 read_only: c.read_only,
                 timeout_ms: timeout,
-                established: SystemTime::now(),
-                stats: ConnCounters {
-                    received: 1,
-                    ..Default::default()
+                stats: {
+                    let mut st = ConnStats::new(crate::stats::wall_ms());
+                    st.packet_received();
+                    st
                 },
                 pending_writes: 0,
                 queued: VecDeque::new(),
@@ -477,10 +457,11 @@ impl Core {
     /// Take a frame in order: it waits behind queued frames, and a read waits until the
     /// connection's earlier writes are applied (FIFO per session).
     fn request(&mut self, conn: ConnId, frame: Bytes) {
-        self.packets_received += 1;
+        self.stats.packet_received(frame.len() as u64 + 4);
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        c.stats.packet_received();
         let write = frame.len() >= 8
             && is_write(i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]));
         if !c.queued.is_empty() || (c.pending_writes > 0 && !write) {
@@ -516,12 +497,7 @@ impl Core {
             }
         };
         let (session, addr) = match self.conns.get_mut(&conn) {
-            Some(c) => {
-                c.stats.received += 1;
-                c.stats.last_cxid = hdr.xid;
-                c.stats.last_op = op_name(hdr.r#type);
-                (c.session, c.addr)
-            }
+            Some(c) => (c.session, c.addr),
             None => return,
         };
         let now = self.now();
@@ -533,6 +509,7 @@ impl Core {
         }
         match hdr.r#type {
             ops::PING => {
+                self.record_read(conn, ops::XID_PING, ops::PING);
                 let z = self.last_zxid();
                 self.send(conn, reply_frame(ops::XID_PING, z, 0, None));
             }
@@ -600,7 +577,14 @@ impl Core {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.pending_writes += 1;
         }
-        self.commit(txn, Waiter::Request(conn, xid));
+        self.commit(
+            txn,
+            Waiter::Request {
+                conn,
+                xid,
+                start_ms: crate::stats::monotonic_ms(),
+            },
+        );
     }
 
     /// Make a txn durable, then apply it. Without a txn log it is applied at once.
@@ -629,10 +613,18 @@ impl Core {
         }
         self.deliver(events);
         match waiter {
-            Waiter::Request(conn, xid) => {
+            Waiter::Request {
+                conn,
+                xid,
+                start_ms,
+            } => {
                 let frame = self.write_reply(&txn, &rc, xid);
+                let now = crate::stats::monotonic_ms();
+                let z = self.tree.last_zxid;
+                self.stats.record_request(now - start_ms, true);
                 if let Some(c) = self.conns.get_mut(&conn) {
-                    c.stats.last_zxid = txn.hdr.zxid;
+                    c.stats
+                        .record_response(xid, z, op_name(txn.hdr.r#type), start_ms, now);
                     c.pending_writes -= 1;
                 }
                 self.send(conn, frame);
@@ -740,7 +732,18 @@ impl Core {
             Ok(None) => reply_frame(xid, z, 0, None),
             Err(code) => reply_frame(xid, z, code, None),
         };
+        self.record_read(conn, xid, op);
         self.send(conn, frame);
+    }
+
+    /// Reads are answered at once: latency 0 ms, as Java measures within the server.
+    fn record_read(&mut self, conn: ConnId, xid: i32, op: i32) {
+        let now = crate::stats::monotonic_ms();
+        let z = self.tree.last_zxid;
+        self.stats.record_request(0, false);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.record_response(xid, z, op_name(op), now, now);
+        }
     }
 
     fn check_read(&self, conn: ConnId, acl: &[jute::data::Acl], perm: i32) -> Result<(), Code> {

@@ -121,11 +121,12 @@ async fn connection(
             return;
         }
     }
-    if let Some(cmd) = crate::fourlw_glue::command_from_bytes([buf[0], buf[1], buf[2], buf[3]]) {
+    if let Some(cmd) = crate::fourlw::command_from_bytes([buf[0], buf[1], buf[2], buf[3]]) {
         let (tx, rx) = oneshot::channel();
         if core
             .send(CoreMsg::FourLetter {
                 cmd: cmd.to_string(),
+                addr,
                 reply: tx,
             })
             .await
