@@ -7,6 +7,7 @@ pub mod error;
 pub mod fourlw;
 pub mod fourlw_glue;
 pub mod net;
+pub mod persist;
 pub mod prep;
 pub mod session_id;
 pub mod sessions;

@@ -586,6 +586,118 @@ impl DataTree {
     }
 }
 
+// ---- snapshot support (persist) ----
+// Used by `crate::persist` to serialize a tree and to rebuild one from a snapshot.
+
+impl DataTree {
+    /// Visit every node parents-first, as Java's `DataTree.serializeNode` walks them: the root
+    /// first with path "" (as snapshots store it), then "/a", "/a/b", ... Children in any order.
+    pub fn for_each_node<E>(
+        &self,
+        mut f: impl FnMut(&str, &Node) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let Some(root) = self.nodes.get("/") else {
+            return Ok(());
+        };
+        f("", root)?;
+        let mut path = String::new();
+        let mut stack = vec![(0usize, root.children.iter())];
+        while let Some((len, iter)) = stack.last_mut() {
+            let len = *len;
+            let Some(child) = iter.next() else {
+                stack.pop();
+                continue;
+            };
+            path.truncate(len);
+            path.push('/');
+            path.push_str(child);
+            if let Some(n) = self.nodes.get(path.as_str()) {
+                f(&path, n)?;
+                if !n.children.is_empty() {
+                    stack.push((path.len(), n.children.iter()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A tree without any node (not even the root), to be filled by `load_node`.
+    pub fn empty_for_load(extended_types: bool) -> DataTree {
+        let mut t = DataTree::new(extended_types);
+        t.nodes.clear();
+        t.acls.clear();
+        t.data_size = 0;
+        t
+    }
+
+    /// Add a node read from a snapshot (Java's `DataTree.deserialize`): the root has path ""
+    /// (or "/"); any other node's parent must already be loaded. Links it to its parent and
+    /// indexes it as ephemeral / container / TTL by its ephemeralOwner.
+    pub fn load_node(
+        &mut self,
+        path: &str,
+        data: Option<Bytes>,
+        acl: AclList,
+        stat: StatPersisted,
+    ) -> Result<(), String> {
+        let acl = match self.acls.get(acl.as_slice()) {
+            Some(a) => a.clone(),
+            None => {
+                self.acls.insert(acl.as_ref().clone(), acl.clone());
+                acl
+            }
+        };
+        let node = Node {
+            data,
+            acl,
+            stat,
+            children: HashSet::new(),
+        };
+        if path.is_empty() || path == "/" {
+            if let Some(old) = self.nodes.remove("/") {
+                self.data_size -= 1 + old.data.as_ref().map_or(0, |d| d.len() as i64);
+            }
+            self.insert("/", node);
+            return Ok(());
+        }
+        let (parent, name) = split_path(path);
+        if !path.starts_with('/') || name.is_empty() {
+            return Err(format!("invalid path {path:?}"));
+        }
+        if !self.nodes.contains_key(parent) {
+            return Err(format!("unable to find parent {parent} of path {path}"));
+        }
+        if let Some(old) = self.nodes.remove(path) {
+            self.data_size -= path.len() as i64 + old.data.as_ref().map_or(0, |d| d.len() as i64);
+        }
+        let owner = node.stat.ephemeral_owner;
+        self.insert(path, node);
+        self.link(parent, name);
+        match node_kind(owner, self.extended_types) {
+            NodeKind::Persistent => {}
+            NodeKind::Container => {
+                self.containers.insert(path.to_string());
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.insert(path.to_string());
+            }
+            NodeKind::Ephemeral(s) => {
+                self.ephemerals
+                    .entry(s)
+                    .or_default()
+                    .insert(path.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Finish a load: the tree now reflects every txn up to `last_zxid`.
+    pub fn finish_load(&mut self, sessions: HashMap<i64, i32>, last_zxid: i64) {
+        self.sessions = sessions;
+        self.last_zxid = last_zxid;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,765 @@
+//! The transaction log, in Java's `FileTxnLog` format.
+//!
+//! A file `log.<hex zxid of its first txn>` starts with `FileHeader{magic "ZKLG", version 2,
+//! dbid 0}` (16 bytes) and holds entries
+//!
+//! ```text
+//! long  checksum   Adler32 of the entry bytes (java.util.zip.Adler32.getValue())
+//! int   length     of the entry bytes
+//! byte[length]     TxnHeader, the txn record (none for the old body-less closeSession),
+//!                  then TxnDigest{int version, long treeDigest} when digests are enabled
+//! byte  0x42       end of record ('B')
+//! ```
+//!
+//! A reader knows a TxnDigest is there when bytes remain after the txn record (Java's
+//! `SerializeUtils.deserializeTxn`: it tries to read one and takes EOF as "none").
+//!
+//! Files are preallocated with zeros in `preAllocSize` blocks (64 MiB default, Java's
+//! `zookeeper.preAllocSize` in KiB): the file is extended whenever the write position comes
+//! within 4 KiB of its end (`FilePadding.calculateFileSizeWithPadding`). So the end of the log
+//! is a zero checksum / zero length, and a crash leaves either zeros or a partial record.
+//!
+//! Reading (`FileTxnLog.FileTxnIterator`): a zero length, end of file, or a missing 0x42 ends a
+//! file and the reader goes on with the next one. We also check that what lies after the last
+//! good entry is zeros; if not, the file has a *torn tail* (a record cut short by a crash),
+//! which is reported so recovery can truncate it. A checksum mismatch is a torn tail in the
+//! newest file and corruption elsewhere (Java refuses to start on any checksum mismatch).
+//! Java never appends to an existing log after a restart: it starts a new file, and so do we.
+
+use super::{Adler32, Error, IoContext, Result, LOG_PREFIX, TXNLOG_MAGIC};
+use crate::txn::{Txn, TxnBody};
+use bytes::{Bytes, BytesMut};
+use jute::codec::DecodeErrorKind;
+use jute::persistence::FileHeader;
+use jute::txn::{CreateTxn, CreateTxnV0, TxnDigest, TxnHeader};
+use jute::{ops, Decode, Encode};
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// Java's default `preAllocSize`: 64 MiB.
+pub const DEFAULT_PREALLOC_SIZE: u64 = 64 * 1024 * 1024;
+/// The end-of-record byte.
+pub const EOR: u8 = 0x42;
+/// Entries longer than this are treated as garbage (Java's own limit is jute.maxbuffer + 1 KiB,
+/// 1 MiB by default; we accept more so that a log written with a larger jute.maxbuffer loads).
+pub const MAX_ENTRY_LEN: usize = 256 * 1024 * 1024;
+const HEADER_LEN: u64 = 16;
+
+/// Writer options (`zoo.cfg` / system properties of the same names).
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    /// `preAllocSize` in bytes (the config value is KiB); 0 or negative disables padding.
+    pub prealloc_size: u64,
+    /// `forceSync` (`zookeeper.forceSync`, default yes): fdatasync on every `flush_and_sync`.
+    pub force_sync: bool,
+    /// Written in each file header; Java always uses 0.
+    pub dbid: i64,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            prealloc_size: DEFAULT_PREALLOC_SIZE,
+            force_sync: true,
+            dbid: 0,
+        }
+    }
+}
+
+/// Java's `FilePadding.calculateFileSizeWithPadding`.
+pub fn padded_size(position: u64, file_size: u64, prealloc: u64) -> u64 {
+    if prealloc > 0 && position + 4096 >= file_size {
+        if position > file_size {
+            let s = position + prealloc;
+            s - s % prealloc
+        } else {
+            file_size + prealloc
+        }
+    } else {
+        file_size
+    }
+}
+
+/// The entry bytes of a txn (Java's `Util.marshallTxnEntry`): header, body, optional digest.
+pub fn encode_entry(txn: &Txn, digest: Option<&TxnDigest>) -> Bytes {
+    let mut b = BytesMut::with_capacity(64);
+    txn.encode(&mut b);
+    if let Some(d) = digest {
+        d.encode(&mut b);
+    }
+    b.freeze()
+}
+
+/// Append one framed entry (checksum, length, bytes, 0x42) to `out`.
+pub fn frame_entry(entry: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&Adler32::of(entry).to_be_bytes());
+    out.extend_from_slice(&(entry.len() as i32).to_be_bytes());
+    out.extend_from_slice(entry);
+    out.push(EOR);
+}
+
+fn file_header(dbid: i64) -> [u8; 16] {
+    let mut h = [0u8; 16];
+    h[0..4].copy_from_slice(&TXNLOG_MAGIC.to_be_bytes());
+    h[4..8].copy_from_slice(&super::FORMAT_VERSION.to_be_bytes());
+    h[8..16].copy_from_slice(&dbid.to_be_bytes());
+    h
+}
+
+struct OpenLog {
+    path: PathBuf,
+    file: File,
+    /// Bytes written to the file so far (header + entries).
+    written: u64,
+    /// The file's size after padding.
+    padded: u64,
+}
+
+/// Appends txns to `log.*` files in one folder (`<dataLogDir>/version-2`). Not thread-safe;
+/// the caller batches: `append` many, then one `flush_and_sync` (group commit).
+pub struct TxnLogWriter {
+    dir: PathBuf,
+    opts: LogOptions,
+    cur: Option<OpenLog>,
+    /// Framed entries not yet written to the file.
+    buf: Vec<u8>,
+    /// Rolled files whose last bytes are written but not yet synced.
+    rolled: Vec<OpenLog>,
+    /// A file was created since the last sync: its folder entry must be synced too.
+    dir_dirty: bool,
+    last_zxid: i64,
+}
+
+impl TxnLogWriter {
+    /// A writer for the folder `dir` (created if missing). No file is opened until the first
+    /// append: like Java, every writer starts a new `log.<zxid>` file.
+    pub fn new(dir: impl Into<PathBuf>, opts: LogOptions) -> Result<Self> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).at(&dir)?;
+        Ok(TxnLogWriter {
+            dir,
+            opts,
+            cur: None,
+            buf: Vec::with_capacity(64 * 1024),
+            rolled: Vec::new(),
+            dir_dirty: false,
+            last_zxid: 0,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file being appended to, if any.
+    pub fn current_file(&self) -> Option<&Path> {
+        self.cur.as_ref().map(|c| c.path.as_path())
+    }
+
+    /// Bytes appended to the current file so far, including unflushed ones (not the padding).
+    pub fn current_size(&self) -> u64 {
+        self.cur
+            .as_ref()
+            .map_or(0, |c| c.written + self.buf.len() as u64)
+    }
+
+    /// The zxid of the last appended txn.
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// Append a txn (and, with digests enabled, the tree digest after it). Buffered: durable
+    /// only after `flush_and_sync`.
+    pub fn append(&mut self, txn: &Txn, digest: Option<&TxnDigest>) -> Result<()> {
+        let entry = encode_entry(txn, digest);
+        self.append_entry(txn.hdr.zxid, &entry)
+    }
+
+    /// Append an already encoded entry (TxnHeader + txn [+ TxnDigest]) for txn `zxid`, e.g. a
+    /// proposal received from a leader.
+    pub fn append_entry(&mut self, zxid: i64, entry: &[u8]) -> Result<()> {
+        if entry.is_empty() {
+            return Err(Error::Invalid("empty txn log entry".into()));
+        }
+        if zxid <= self.last_zxid {
+            tracing::warn!("Current zxid 0x{:x} is <= 0x{:x}", zxid, self.last_zxid);
+        } else {
+            self.last_zxid = zxid;
+        }
+        if self.cur.is_none() {
+            self.open_file(zxid)?;
+        }
+        let cur = self.cur.as_mut().expect("open");
+        let position = cur.written + self.buf.len() as u64;
+        let size = padded_size(position, cur.padded, self.opts.prealloc_size);
+        if size != cur.padded {
+            cur.file.set_len(size).at(&cur.path)?;
+            cur.padded = size;
+        }
+        frame_entry(entry, &mut self.buf);
+        Ok(())
+    }
+
+    fn open_file(&mut self, zxid: i64) -> Result<()> {
+        let path = self.dir.join(super::log_name(zxid));
+        tracing::info!("Creating new log file: {}", super::log_name(zxid));
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .at(&path)?;
+        file.write_all(&file_header(self.opts.dbid)).at(&path)?;
+        self.dir_dirty = true;
+        self.cur = Some(OpenLog {
+            path,
+            file,
+            written: HEADER_LEN,
+            padded: HEADER_LEN,
+        });
+        Ok(())
+    }
+
+    fn write_buffered(&mut self) -> Result<()> {
+        if let Some(cur) = self.cur.as_mut() {
+            if !self.buf.is_empty() {
+                cur.file.write_all(&self.buf).at(&cur.path)?;
+                cur.written += self.buf.len() as u64;
+                self.buf.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Write everything appended so far and, with `force_sync`, fdatasync it (and any file
+    /// rolled since the last sync, and the folder when a file was created). Java's `commit`.
+    pub fn flush_and_sync(&mut self) -> Result<()> {
+        self.write_buffered()?;
+        if self.opts.force_sync {
+            for r in &self.rolled {
+                r.file.sync_data().at(&r.path)?;
+            }
+            if let Some(cur) = &self.cur {
+                cur.file.sync_data().at(&cur.path)?;
+            }
+            if self.dir_dirty {
+                super::sync_dir(&self.dir)?;
+                self.dir_dirty = false;
+            }
+        }
+        self.rolled.clear();
+        Ok(())
+    }
+
+    /// Java's `rollLog`: write out the current file; the next append starts a new one. The old
+    /// file is synced by the next `flush_and_sync`.
+    pub fn roll(&mut self) -> Result<()> {
+        self.write_buffered()?;
+        if let Some(cur) = self.cur.take() {
+            self.rolled.push(cur);
+        }
+        Ok(())
+    }
+}
+
+/// One txn read from a log.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub txn: Txn,
+    pub digest: Option<TxnDigest>,
+    /// The entry bytes (TxnHeader + txn [+ digest]), e.g. to forward in a learner DIFF.
+    pub raw: Bytes,
+    /// Offset of the entry's checksum in its file.
+    pub offset: u64,
+}
+
+/// A file whose valid entries end before its data does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    pub file: PathBuf,
+    /// End of the last valid entry: truncating the file here removes the torn record.
+    pub valid_len: u64,
+    pub file_len: u64,
+    pub reason: String,
+    /// Zxid of the last valid entry in that file, if any.
+    pub last_zxid: Option<i64>,
+}
+
+/// Decode entry bytes as Java's `SerializeUtils.deserializeTxn`: TxnHeader, the body for its
+/// type (a pre-3.3 create without parentCVersion becomes a create with -1), then a TxnDigest
+/// if bytes remain.
+pub fn decode_entry(
+    raw: &Bytes,
+) -> std::result::Result<(Txn, Option<TxnDigest>), jute::DecodeError> {
+    let mut input = raw.clone();
+    let hdr = TxnHeader::decode(&mut input)?;
+    let body_start = input.clone();
+    let body = match TxnBody::decode(hdr.r#type, &mut input) {
+        Ok(b) => b,
+        Err(e)
+            if hdr.r#type == ops::CREATE && matches!(e.kind, DecodeErrorKind::Truncated { .. }) =>
+        {
+            input = body_start;
+            let v0 = CreateTxnV0::decode(&mut input)?;
+            TxnBody::Create(CreateTxn {
+                path: v0.path,
+                data: v0.data,
+                acl: v0.acl,
+                ephemeral: v0.ephemeral,
+                parent_c_version: -1,
+            })
+        }
+        Err(e) => return Err(e),
+    };
+    let digest = if input.len() >= 12 {
+        Some(TxnDigest::decode(&mut input)?)
+    } else {
+        None
+    };
+    Ok((Txn { hdr, body }, digest))
+}
+
+struct Cursor {
+    path: PathBuf,
+    reader: BufReader<File>,
+    pos: u64,
+    len: u64,
+    last: bool,
+    last_zxid: Option<i64>,
+}
+
+enum Step {
+    Entry(LogEntry),
+    /// The file ended (cleanly or torn) at the given offset.
+    End {
+        at: u64,
+        reason: &'static str,
+        bad_crc: bool,
+    },
+}
+
+/// Reads the txns with zxid >= `from` across the log files of a folder, in order.
+pub struct TxnLogReader {
+    files: VecDeque<(PathBuf, bool)>,
+    cur: Option<Cursor>,
+    from: i64,
+    torn: Vec<TornTail>,
+    header: Option<FileHeader>,
+}
+
+/// Java's `FileTxnLog.getLogFiles`: the newest log starting at or before `zxid` and all later
+/// ones, ascending.
+pub fn log_files_from(dir: &Path, zxid: i64) -> Result<Vec<(i64, PathBuf)>> {
+    let files = super::list_files(dir, LOG_PREFIX)?;
+    let mut start = 0;
+    for (z, _) in &files {
+        if *z > zxid {
+            break;
+        }
+        if *z > start {
+            start = *z;
+        }
+    }
+    Ok(files.into_iter().filter(|(z, _)| *z >= start).collect())
+}
+
+impl TxnLogReader {
+    /// Txns with zxid >= `from` in the folder `dir` (`<dataLogDir>/version-2`).
+    pub fn open(dir: &Path, from: i64) -> Result<Self> {
+        let files = log_files_from(dir, from)?;
+        let n = files.len();
+        let files = files
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, p))| (p, i + 1 == n))
+            .collect();
+        Ok(TxnLogReader {
+            files,
+            cur: None,
+            from,
+            torn: Vec::new(),
+            header: None,
+        })
+    }
+
+    /// Every txn of one file (for dump tools). A checksum mismatch is reported as a torn tail.
+    pub fn open_file(path: &Path) -> Result<Self> {
+        Ok(TxnLogReader {
+            files: VecDeque::from([(path.to_path_buf(), true)]),
+            cur: None,
+            from: i64::MIN,
+            torn: Vec::new(),
+            header: None,
+        })
+    }
+
+    /// Files whose tail was torn, seen so far.
+    pub fn torn_tails(&self) -> &[TornTail] {
+        &self.torn
+    }
+
+    /// The header of the file being read.
+    pub fn header(&self) -> Option<&FileHeader> {
+        self.header.as_ref()
+    }
+
+    /// The file being read.
+    pub fn current_file(&self) -> Option<&Path> {
+        self.cur.as_ref().map(|c| c.path.as_path())
+    }
+
+    fn open_next(&mut self) -> Result<bool> {
+        let Some((path, last)) = self.files.pop_front() else {
+            return Ok(false);
+        };
+        let file = File::open(&path).at(&path)?;
+        let len = file.metadata().at(&path)?.len();
+        let mut reader = BufReader::with_capacity(256 * 1024, file);
+        let mut h = [0u8; 16];
+        read_full(&mut reader, &mut h)
+            .at(&path)?
+            .then_some(())
+            .ok_or_else(|| Error::Corrupt {
+                path: path.clone(),
+                offset: 0,
+                reason: "file shorter than its header".into(),
+            })?;
+        let header = FileHeader::from_bytes_exact(Bytes::copy_from_slice(&h)).map_err(|e| {
+            Error::Corrupt {
+                path: path.clone(),
+                offset: 0,
+                reason: e.to_string(),
+            }
+        })?;
+        if header.magic != TXNLOG_MAGIC {
+            return Err(Error::Corrupt {
+                path,
+                offset: 0,
+                reason: format!("invalid magic number {} != {}", header.magic, TXNLOG_MAGIC),
+            });
+        }
+        self.header = Some(header);
+        self.cur = Some(Cursor {
+            path,
+            reader,
+            pos: HEADER_LEN,
+            len,
+            last,
+            last_zxid: None,
+        });
+        Ok(true)
+    }
+
+    /// The next txn, `None` at the end of the last file.
+    pub fn next_entry(&mut self) -> Result<Option<LogEntry>> {
+        loop {
+            if self.cur.is_none() && !self.open_next()? {
+                return Ok(None);
+            }
+            let cur = self.cur.as_mut().expect("open");
+            match read_step(cur)? {
+                Step::Entry(e) => {
+                    cur.last_zxid = Some(e.txn.hdr.zxid);
+                    if e.txn.hdr.zxid < self.from {
+                        continue;
+                    }
+                    return Ok(Some(e));
+                }
+                Step::End {
+                    at,
+                    reason,
+                    bad_crc,
+                } => {
+                    let cur = self.cur.take().expect("open");
+                    let clean = !bad_crc && zeros_from(&cur.path, at, cur.len)?;
+                    if !clean {
+                        if bad_crc && !cur.last {
+                            return Err(Error::Corrupt {
+                                path: cur.path,
+                                offset: at,
+                                reason: "CRC check failed".into(),
+                            });
+                        }
+                        self.torn.push(TornTail {
+                            file: cur.path,
+                            valid_len: at,
+                            file_len: cur.len,
+                            reason: reason.into(),
+                            last_zxid: cur.last_zxid,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for TxnLogReader {
+    type Item = Result<LogEntry>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_entry().transpose()
+    }
+}
+
+/// Fill `buf`; false if the input ended first (what was there is consumed).
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => return Ok(false),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+fn read_step(cur: &mut Cursor) -> Result<Step> {
+    let at = cur.pos;
+    let end = |reason| {
+        Ok(Step::End {
+            at,
+            reason,
+            bad_crc: false,
+        })
+    };
+    let mut head = [0u8; 12];
+    if !read_full(&mut cur.reader, &mut head).at(&cur.path)? {
+        return end("end of file inside an entry header");
+    }
+    let crc = i64::from_be_bytes(head[0..8].try_into().expect("8"));
+    let len = i32::from_be_bytes(head[8..12].try_into().expect("4"));
+    if len == 0 {
+        return end("zero length");
+    }
+    if len < 0 || len as usize > MAX_ENTRY_LEN || len as u64 > cur.len.saturating_sub(at + 12) {
+        return end("unreasonable entry length");
+    }
+    let mut body = vec![0u8; len as usize + 1];
+    if !read_full(&mut cur.reader, &mut body).at(&cur.path)? {
+        return end("end of file inside an entry");
+    }
+    if body[len as usize] != EOR {
+        return end("last transaction was partial (no end-of-record byte)");
+    }
+    body.truncate(len as usize);
+    if Adler32::of(&body) != crc {
+        return Ok(Step::End {
+            at,
+            reason: "CRC check failed",
+            bad_crc: true,
+        });
+    }
+    cur.pos = at + 12 + len as u64 + 1;
+    let raw = Bytes::from(body);
+    let (txn, digest) = decode_entry(&raw).map_err(|e| Error::Corrupt {
+        path: cur.path.clone(),
+        offset: at,
+        reason: format!("undecodable txn: {e}"),
+    })?;
+    Ok(Step::Entry(LogEntry {
+        txn,
+        digest,
+        raw,
+        offset: at,
+    }))
+}
+
+/// Whether the bytes of `path` from `at` to the end (at most one window past a record header,
+/// where a torn record would be) are all zero.
+fn zeros_from(path: &Path, at: u64, len: u64) -> Result<bool> {
+    let file = File::open(path).at(path)?;
+    let window = (len.saturating_sub(at)).min(64 * 1024);
+    let mut buf = vec![0u8; window as usize];
+    file.read_exact_at(&mut buf, at).at(path)?;
+    Ok(buf.iter().all(|&b| b == 0))
+}
+
+/// Cut a torn tail off (the file keeps its valid entries; Java reads it the same way).
+pub fn truncate_torn(t: &TornTail) -> Result<()> {
+    let f = OpenOptions::new().write(true).open(&t.file).at(&t.file)?;
+    f.set_len(t.valid_len).at(&t.file)?;
+    f.sync_all().at(&t.file)
+}
+
+/// Java's `FileTxnLog.truncate(zxid)` (a learner's TRUNC): keep the txns up to and including
+/// `zxid`, cut the file holding it right after it and delete every later log file.
+pub fn truncate_after(dir: &Path, zxid: i64) -> Result<()> {
+    let files = log_files_from(dir, zxid)?;
+    let Some(((_, first), rest)) = files.split_first() else {
+        return Err(Error::Invalid(
+            "No log files found to truncate! This could happen if you still have snapshots from an old setup or \
+             log files were deleted accidentally or dataLogDir was changed in zoo.cfg."
+                .into(),
+        ));
+    };
+    // Find the end of the last entry with zxid <= `zxid` in the first file.
+    let mut r = TxnLogReader::open_file(first)?;
+    let mut cut = HEADER_LEN;
+    while let Some(e) = r.next_entry()? {
+        if e.txn.hdr.zxid > zxid {
+            break;
+        }
+        cut = e.offset + 12 + e.raw.len() as u64 + 1;
+    }
+    let f = OpenOptions::new().write(true).open(first).at(first)?;
+    f.set_len(cut).at(first)?;
+    f.sync_all().at(first)?;
+    for (_, p) in rest {
+        std::fs::remove_file(p).at(p)?;
+    }
+    super::sync_dir(dir)
+}
+
+/// The zxid of the last valid txn in the folder, or -1 (Java's `getLastLoggedZxid`).
+pub fn last_logged_zxid(dir: &Path) -> Result<i64> {
+    let files = super::list_files(dir, LOG_PREFIX)?;
+    let Some((start, _)) = files.last() else {
+        return Ok(-1);
+    };
+    let mut z = *start;
+    let mut r = TxnLogReader::open(dir, *start)?;
+    while let Some(e) = r.next_entry()? {
+        z = e.txn.hdr.zxid;
+    }
+    Ok(z)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use jute::txn::{CreateSessionTxn, SetDataTxn};
+
+    fn txn(zxid: i64) -> Txn {
+        Txn {
+            hdr: TxnHeader {
+                client_id: 0x1234,
+                cxid: zxid as i32,
+                zxid,
+                time: 1_700_000_000_000 + zxid,
+                r#type: if zxid % 2 == 0 {
+                    ops::SET_DATA
+                } else {
+                    ops::CREATE_SESSION
+                },
+            },
+            body: if zxid % 2 == 0 {
+                TxnBody::SetData(SetDataTxn {
+                    path: "/a".into(),
+                    data: Some(Bytes::from(vec![7u8; zxid as usize % 50])),
+                    version: 1,
+                })
+            } else {
+                TxnBody::CreateSession(CreateSessionTxn { time_out: 30000 })
+            },
+        }
+    }
+
+    #[test]
+    fn padding_like_java() {
+        let p = 65536;
+        assert_eq!(padded_size(16, 16, p), 16 + p);
+        assert_eq!(padded_size(1000, 16 + p, p), 16 + p);
+        assert_eq!(padded_size(62000, 16 + p, p), 16 + 2 * p);
+        assert_eq!(padded_size(140000, 16 + p, p), 3 * p);
+        assert_eq!(padded_size(5000, 1016, 0), 1016);
+    }
+
+    #[test]
+    fn write_read_roll_and_torn_tail() {
+        let dir = tempdir();
+        let opts = LogOptions {
+            prealloc_size: 4096,
+            ..Default::default()
+        };
+        let mut w = TxnLogWriter::new(&dir, opts).unwrap();
+        for z in 1..=50 {
+            let d = TxnDigest {
+                version: 2,
+                tree_digest: z * 11,
+            };
+            w.append(&txn(z), (z % 3 == 0).then_some(&d)).unwrap();
+            if z % 10 == 0 {
+                w.flush_and_sync().unwrap();
+            }
+            if z == 25 {
+                w.roll().unwrap();
+            }
+        }
+        w.flush_and_sync().unwrap();
+        let files = super::super::list_files(&dir, "log").unwrap();
+        assert_eq!(files.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1, 26]);
+        let len1 = std::fs::metadata(&files[0].1).unwrap().len();
+        assert_eq!(len1 % 4096, 16, "preallocated like Java");
+
+        let all: Vec<_> = TxnLogReader::open(&dir, 0)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect();
+        assert_eq!(all.len(), 50);
+        for (i, e) in all.iter().enumerate() {
+            assert_eq!(e.txn, txn(i as i64 + 1));
+            assert_eq!(e.digest.is_some(), (i + 1) % 3 == 0);
+        }
+        let from: Vec<_> = TxnLogReader::open(&dir, 30)
+            .unwrap()
+            .map(|e| e.unwrap().txn.hdr.zxid)
+            .collect();
+        assert_eq!(from, (30..=50).collect::<Vec<_>>());
+
+        // Tear the last record: zero its last bytes (EOR included) as a crash mid-write would.
+        let last = all.last().unwrap();
+        let end = last.offset + 12 + last.raw.len() as u64 + 1;
+        let f = OpenOptions::new().write(true).open(&files[1].1).unwrap();
+        f.write_all_at(&[0, 0, 0], end - 3).unwrap();
+        let mut r = TxnLogReader::open(&dir, 0).unwrap();
+        let n = r.by_ref().inspect(|e| assert!(e.is_ok())).count();
+        assert_eq!(n, 49);
+        assert_eq!(r.torn_tails().len(), 1);
+        let t = r.torn_tails()[0].clone();
+        assert_eq!(t.valid_len, last.offset);
+        assert_eq!(t.last_zxid, Some(49));
+        truncate_torn(&t).unwrap();
+        let mut r = TxnLogReader::open(&dir, 0).unwrap();
+        assert_eq!(r.by_ref().count(), 49);
+        assert!(r.torn_tails().is_empty());
+        assert_eq!(last_logged_zxid(&dir).unwrap(), 49);
+
+        // A bad checksum in an older file is corruption.
+        let first = &all[3];
+        let f = OpenOptions::new().write(true).open(&files[0].1).unwrap();
+        f.write_all_at(&[0xff], first.offset + 13).unwrap();
+        let err = TxnLogReader::open(&dir, 0)
+            .unwrap()
+            .find_map(|e| e.err())
+            .unwrap();
+        assert!(err.to_string().contains("CRC"), "{err}");
+
+        truncate_after(&dir, 2).unwrap();
+        let files = super::super::list_files(&dir, "log").unwrap();
+        assert_eq!(files.len(), 1);
+        let left: Vec<_> = TxnLogReader::open(&dir, 0)
+            .unwrap()
+            .map(|e| e.unwrap().txn.hdr.zxid)
+            .collect();
+        assert_eq!(left, vec![1, 2]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    pub(crate) fn tempdir() -> PathBuf {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let d = std::env::temp_dir().join(format!(
+            "zkrs-persist-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}
