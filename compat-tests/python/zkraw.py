@@ -318,6 +318,8 @@ class RawClient:
     def send(self, op: int, body: bytes = b"", xid: Optional[int] = None) -> "queue.Queue":
         slot: "queue.Queue" = queue.Queue(1)
         with self._lock:
+            if self.closed.is_set():
+                raise ConnectionError("connection closed")
             if xid is None:
                 self._xid += 1
                 xid = self._xid
