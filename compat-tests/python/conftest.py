@@ -84,8 +84,16 @@ class _Clients:
                 pass
 
 
+def _alive(server):
+    try:
+        server.check_alive()
+    except zkharness.ServerDiedError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
 @pytest.fixture
 def zk_factory(server):
+    _alive(server)
     clients = _Clients(server)
     yield clients
     clients.close_all()
@@ -98,6 +106,7 @@ def _base_path(request):
 
 @pytest.fixture
 def zk(server, request):
+    _alive(server)
     client = server.client()
     client.base = _base_path(request)
     client.ensure_path(client.base)
@@ -117,6 +126,7 @@ def raw_factory(server):
     """Make raw protocol clients (zkraw.RawClient) on `server`; all closed afterwards."""
     import zkraw
 
+    _alive(server)
     made = []
 
     def make(**kwargs):

@@ -9,7 +9,9 @@ Stable API (other suites build on it):
         cfg_path, log_path, workdir                          (attributes)
         stop(); kill(); restart(); four_letter(cmd) -> str
         client(**kazoo_kwargs) -> started KazooClient        (helper)
+        start(wait=True); wait_ready(); check_alive(); running  (helpers)
     ServerStartError  (raised when a server does not become ready)
+    ServerDiedError   (check_alive: the process exited under the tests)
 
 `impl` is "java" or "zkrs". Both servers run with extended types (TTL nodes)
 enabled, the four-letter words whitelisted and the AdminServer disabled.
@@ -58,6 +60,10 @@ _live_servers = []
 
 class ServerStartError(RuntimeError):
     """The server process did not start or did not accept a session in time."""
+
+
+class ServerDiedError(RuntimeError):
+    """The server process exited while tests were using it."""
 
 
 def zkrs_bin() -> Path:
@@ -283,6 +289,12 @@ class Server:
         self.stop()
         self._write_config()
         return self.start(wait=wait, timeout=timeout)
+
+    def check_alive(self) -> None:
+        """Raise ServerDiedError (with the log tail) if the server process has exited."""
+        if self.proc is not None and self.proc.poll() is not None:
+            err = self._failure("process exited with code %s" % self.proc.returncode)
+            raise ServerDiedError(str(err).replace("failed to start", "died", 1))
 
     @property
     def running(self) -> bool:
