@@ -214,7 +214,8 @@ fn is_write(op: i32) -> bool {
 
 impl Core {
     pub fn new(cfg: Config) -> Core {
-        let server_id = cfg.my_id.unwrap_or(0);
+        // A standalone Java server creates sessions as server 1.
+        let server_id = cfg.my_id.unwrap_or(1);
         let first_id = session_id::initial_session_id(wall_ms(), server_id);
         let auth_cfg = AuthConfig {
             super_digest: cfg.super_digest.clone(),
@@ -388,6 +389,14 @@ impl Core {
             self.commit(txn, Waiter::Handshake(conn));
         } else {
             let id = req.session_id;
+            // Java first closes any other connection of this session (client reconnect),
+            // whether or not the password turns out to be right.
+            if let Some(old) = self.session_conn.get(&id).copied() {
+                if old != conn {
+                    info!("closing old connection of session 0x{id:x} (client reconnected)");
+                    self.close(old);
+                }
+            }
             let pw_ok = req
                 .passwd
                 .as_ref()
@@ -395,13 +404,6 @@ impl Core {
             let now = self.now();
             let valid = pw_ok && self.sessions.touch(id, now);
             if valid {
-                // A session lives on one connection: close the old one (client reconnect).
-                if let Some(old) = self.session_conn.get(&id).copied() {
-                    if old != conn {
-                        info!("closing old connection of session 0x{id:x} (client reconnected)");
-                        self.close(old);
-                    }
-                }
                 self.sessions.set_timeout(id, timeout);
                 self.sessions.touch(id, now);
             } else if !pw_ok {
@@ -762,7 +764,7 @@ impl Core {
     ) -> Result<(Option<Bytes>, Stat), Code> {
         let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
         self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
-        let out = (n.data.clone(), n.stat());
+        let out = (n.data.clone(), n.stat(self.tree.extended_types()));
         if r.watch {
             self.tree.watches.add(&r.path, conn, WatchKind::Data);
         }
@@ -777,7 +779,10 @@ impl Core {
     ) -> Result<(Vec<String>, Stat), Code> {
         let n = self.tree.node(path).ok_or(error::NO_NODE)?;
         self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
-        let out = (n.children.iter().map(|c| c.to_string()).collect(), n.stat());
+        let out = (
+            n.children.iter().map(|c| c.to_string()).collect(),
+            n.stat(self.tree.extended_types()),
+        );
         if watch {
             self.tree.watches.add(path, conn, WatchKind::Child);
         }
@@ -807,7 +812,9 @@ impl Core {
                     self.tree.watches.add(&r.path, conn, WatchKind::Exist);
                 }
                 let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
-                Ok(boxed(ExistsResponse { stat: n.stat() }))
+                Ok(boxed(ExistsResponse {
+                    stat: n.stat(self.tree.extended_types()),
+                }))
             }
             ops::GET_DATA => {
                 let r: GetDataRequest = dec(body)?;
@@ -850,7 +857,7 @@ impl Core {
                 };
                 Ok(boxed(GetACLResponse {
                     acl,
-                    stat: n.stat(),
+                    stat: n.stat(self.tree.extended_types()),
                 }))
             }
             ops::SYNC => {

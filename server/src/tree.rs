@@ -16,9 +16,9 @@ use std::sync::Arc;
 /// `ephemeralOwner` of container nodes.
 pub const CONTAINER_OWNER: i64 = i64::MIN;
 const EXTENDED_MASK: i64 = 0xff00_0000_0000_0000u64 as i64;
-const EXTENDED_TYPE_MASK: i64 = 0x00ff_0000_0000_0000;
+const EXTENDED_TYPE_MASK: i64 = 0x00ff_ff00_0000_0000;
 /// Largest TTL (ms) an extended-type ephemeralOwner can hold.
-pub const MAX_TTL: i64 = 0x0000_ffff_ffff_ffff;
+pub const MAX_TTL: i64 = 0x0000_00ff_ffff_ffff;
 
 /// What kind of node an `ephemeralOwner` denotes (Java's `EphemeralType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,19 +82,27 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn stat(&self) -> Stat {
+    /// The Stat clients see (Java's DataNode.copyStat): the stored cversion counts child
+    /// creates, clients get `2*creates - children` (creates plus deletes); containers and TTL
+    /// nodes show ephemeralOwner 0.
+    pub fn stat(&self, extended_types: bool) -> Stat {
         let s = &self.stat;
+        let num_children = self.children.len() as i32;
+        let owner = match node_kind(s.ephemeral_owner, extended_types) {
+            NodeKind::Ephemeral(o) => o,
+            _ => 0,
+        };
         Stat {
             czxid: s.czxid,
             mzxid: s.mzxid,
             ctime: s.ctime,
             mtime: s.mtime,
             version: s.version,
-            cversion: s.cversion,
+            cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
             aversion: s.aversion,
-            ephemeral_owner: s.ephemeral_owner,
+            ephemeral_owner: owner,
             data_length: self.data.as_ref().map_or(0, |d| d.len() as i32),
-            num_children: self.children.len() as i32,
+            num_children,
             pzxid: s.pzxid,
         }
     }
@@ -462,7 +470,7 @@ impl DataTree {
             },
             children: HashSet::new(),
         };
-        let stat = node.stat();
+        let stat = node.stat(self.extended_types);
         let own_acl = node.acl.clone();
         let parent_acl = self
             .nodes
@@ -540,13 +548,14 @@ impl DataTree {
         time: i64,
         events: &mut Vec<Notification>,
     ) -> Result<Stat, Code> {
+        let ext = self.extended_types;
         let n = self.nodes.get_mut(path).ok_or(error::NO_NODE)?;
         let old = n.data.as_ref().map_or(0, |d| d.len() as i64);
         n.data = data.clone();
         n.stat.mtime = time;
         n.stat.mzxid = zxid;
         n.stat.version = version;
-        let stat = n.stat();
+        let stat = n.stat(ext);
         let acl = n.acl.clone();
         self.data_size += data.as_ref().map_or(0, |d| d.len() as i64) - old;
         let fired = self.watches.on_set_data(path);
@@ -556,10 +565,11 @@ impl DataTree {
 
     fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, Code> {
         let acl = self.intern_acl(acl.to_vec());
+        let ext = self.extended_types;
         let n = self.nodes.get_mut(path).ok_or(error::NO_NODE)?;
         n.stat.aversion = version;
         n.acl = acl;
-        Ok(n.stat())
+        Ok(n.stat(ext))
     }
 
     fn kill_session(
@@ -730,7 +740,7 @@ mod tests {
     fn fresh_tree_matches_java() {
         let t = DataTree::new(false);
         assert_eq!(t.node_count(), 4);
-        let root = t.node("/").unwrap().stat();
+        let root = t.node("/").unwrap().stat(false);
         assert_eq!((root.num_children, root.cversion, root.czxid), (1, 0, 0));
         assert_eq!(t.node(CONFIG).unwrap().stat.aversion, -1);
         assert_eq!(t.node(CONFIG).unwrap().acl[0].perms, 1);
@@ -744,12 +754,12 @@ mod tests {
         assert_eq!(rc.err, 0);
         let s = rc.stat.unwrap();
         assert_eq!((s.czxid, s.mzxid, s.pzxid, s.data_length), (5, 5, 5, 1));
-        let root = t.node("/").unwrap().stat();
+        let root = t.node("/").unwrap().stat(false);
         assert_eq!((root.cversion, root.pzxid, root.num_children), (1, 5, 2));
         // Replay: NodeExists, tree unchanged.
         let rc = t.apply(&create(5, "/a", 1, false), &mut ev);
         assert_eq!(rc.err, error::NODE_EXISTS);
-        assert_eq!(t.node("/").unwrap().stat().cversion, 1);
+        assert_eq!(t.node("/").unwrap().stat(false).cversion, 1);
         assert_eq!(t.last_zxid, 5);
     }
 
@@ -764,7 +774,7 @@ mod tests {
             body: TxnBody::Delete(DeleteTxn { path: "/e".into() }),
         };
         assert_eq!(t.apply(&del, &mut ev).err, 0);
-        let root = t.node("/").unwrap().stat();
+        let root = t.node("/").unwrap().stat(false);
         assert_eq!((root.cversion, root.pzxid), (1, 2));
         assert_eq!(t.ephemerals_of(0x42).count(), 0);
         assert_eq!(t.apply(&del, &mut ev).err, error::NO_NODE);
