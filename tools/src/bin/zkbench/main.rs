@@ -1,0 +1,340 @@
+//! zkbench: a ZooKeeper load generator, and a side-by-side report of Java 3.8 and zkserver.
+//!
+//! ```text
+//! zkbench [run] --server 127.0.0.1:2181 --workload get[,set,...] [--sessions 16] [--depth 32]
+//!         [--duration 10s] [--warmup 3s] [--value-size 100] [--read-pct 90] [--keys 1000]
+//!         [--root /zkbench] [--json] [--quiet]
+//! zkbench report [--zkrs-bin PATH] [--out DIR] [--znodes N] [--workloads LIST] [...same...]
+//! ```
+//! See docs/benchmarks.md.
+
+mod json;
+mod load;
+mod proto;
+mod report;
+mod server;
+mod svg;
+
+use load::{BenchCfg, Workload};
+use std::path::PathBuf;
+use std::process::exit;
+use std::time::Duration;
+
+const USAGE: &str = "\
+usage:
+  zkbench [run] [options]      load one server (default 127.0.0.1:2181)
+  zkbench report [options]     start Java 3.8 and zkserver in turn, same workloads, side by side
+
+workload options:
+  --server HOST:PORT   server to load (run mode)                        [127.0.0.1:2181]
+  --workload LIST      create,set,get,mix,exists,watch,ephemeral (run)   [get]
+  --workloads LIST     same, for report                                  [all seven]
+  --sessions N         sessions (connections)                            [16]
+  --depth D            outstanding requests per session                  [32]
+  --duration T         measured time per workload (10s, 500ms, 2m)       [10s]
+  --warmup T           unmeasured time before it                         [3s]
+  --value-size B       bytes per znode value                             [100]
+  --read-pct P         reads in the mix workload                         [90]
+  --keys K             znodes that set/get/mix/exists pick from          [1000]
+  --root PATH          parent znode of everything zkbench creates        [/zkbench]
+  --server-pid PID     report the server's CPU time per op (run mode, local server)
+  --json               machine-readable result on stdout (run mode)
+  --quiet              no progress line on stderr
+
+report options:
+  --zkrs-bin PATH      zkserver binary   [$ZKRS_BIN, else target/release/zkserver]
+  --java PATH          java binary       [java]
+  --java-cp CP         classpath         [/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-api.jar]
+  --java-opts \"OPTS\"   extra JVM options (e.g. \"-Xmx2g\")
+  --servers LIST       java,zkrs         [java,zkrs]
+  --znodes K           znodes loaded for the memory/restart test (1000000 for the real run) [100000]
+  --out DIR            report, JSON, SVG plots, server logs                [zkbench-report]
+  --skip-latency       no 1x1 latency section
+  --skip-memory        no memory/restart section
+  --keep               keep the servers' temp data folders
+";
+
+fn die(msg: &str) -> ! {
+    eprintln!("zkbench: {msg}\n\n{USAGE}");
+    exit(2)
+}
+
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, mult) = if let Some(v) = s.strip_suffix("ms") {
+        (v, 0.001)
+    } else if let Some(v) = s.strip_suffix('s') {
+        (v, 1.0)
+    } else if let Some(v) = s.strip_suffix('m') {
+        (v, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    if !(0.0..1e7).contains(&v) {
+        return None;
+    }
+    Some(Duration::from_secs_f64(v * mult))
+}
+
+fn parse_workloads(s: &str) -> Vec<Workload> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(|x| Workload::parse(x.trim()).unwrap_or_else(|| die(&format!("unknown workload {x}"))))
+        .collect()
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = match args.first().map(String::as_str) {
+        Some("report") => {
+            args.remove(0);
+            "report"
+        }
+        Some("run") => {
+            args.remove(0);
+            "run"
+        }
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            return;
+        }
+        _ => "run",
+    };
+    let mut base = BenchCfg {
+        addr: "127.0.0.1:2181".into(),
+        workload: Workload::Get,
+        sessions: 16,
+        depth: 32,
+        read_pct: 90,
+        value_size: 100,
+        duration: Duration::from_secs(10),
+        warmup: Duration::from_secs(3),
+        keys: 1000,
+        root: "/zkbench".into(),
+        progress: true,
+        label: String::new(),
+        server_pid: None,
+    };
+    let mut workloads: Option<Vec<Workload>> = None;
+    let mut json_out = false;
+    let mut spec = server::Spec {
+        java: "java".into(),
+        java_cp: "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-api.jar"
+            .into(),
+        java_opts: Vec::new(),
+        zkrs_bin: std::env::var_os("ZKRS_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("target/release/zkserver")),
+        extra_cfg: Vec::new(),
+    };
+    let mut impls = vec![server::Impl::Java, server::Impl::Zkrs];
+    let mut znodes = 100_000u64;
+    let mut out = PathBuf::from("zkbench-report");
+    let (mut keep, mut skip_latency, mut skip_memory) = (false, false, false);
+
+    let mut i = 0;
+    while i < args.len() {
+        let (flag, inline) = match args[i].split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (args[i].clone(), None),
+        };
+        let mut val = || -> String {
+            if let Some(v) = &inline {
+                return v.clone();
+            }
+            i += 1;
+            args.get(i)
+                .cloned()
+                .unwrap_or_else(|| die(&format!("{flag} needs a value")))
+        };
+        let num = |v: String| -> u64 {
+            v.replace('_', "")
+                .parse()
+                .unwrap_or_else(|_| die(&format!("{flag}: not a number: {v}")))
+        };
+        let dur = |v: String| -> Duration {
+            parse_duration(&v).unwrap_or_else(|| die(&format!("{flag}: not a duration: {v}")))
+        };
+        match flag.as_str() {
+            "--server" => base.addr = val(),
+            "--workload" | "--workloads" => workloads = Some(parse_workloads(&val())),
+            "--sessions" => base.sessions = num(val()).max(1) as usize,
+            "--depth" => base.depth = num(val()).max(1) as usize,
+            "--duration" => base.duration = dur(val()),
+            "--warmup" => base.warmup = dur(val()),
+            "--value-size" => base.value_size = num(val()) as usize,
+            "--read-pct" => base.read_pct = num(val()).min(100) as u32,
+            "--keys" => base.keys = num(val()).max(1) as usize,
+            "--root" => {
+                let r = val();
+                if !r.starts_with('/') || r.ends_with('/') {
+                    die("--root must be an absolute znode path, not /");
+                }
+                base.root = r;
+            }
+            "--server-pid" => base.server_pid = Some(num(val()) as u32),
+            "--json" => json_out = true,
+            "--quiet" => base.progress = false,
+            "--zkrs-bin" => spec.zkrs_bin = PathBuf::from(val()),
+            "--java" => spec.java = val(),
+            "--java-cp" => spec.java_cp = val(),
+            "--java-opts" => spec.java_opts = val().split_whitespace().map(String::from).collect(),
+            "--zoo-cfg-line" => spec.extra_cfg.push(val()),
+            "--servers" => {
+                impls = val()
+                    .split(',')
+                    .map(|s| match s.trim() {
+                        "java" => server::Impl::Java,
+                        "zkrs" => server::Impl::Zkrs,
+                        o => die(&format!("unknown server {o}")),
+                    })
+                    .collect()
+            }
+            "--znodes" => znodes = num(val()),
+            "--out" => out = PathBuf::from(val()),
+            "--keep" => keep = true,
+            "--skip-latency" => skip_latency = true,
+            "--skip-memory" => skip_memory = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return;
+            }
+            o => die(&format!("unknown option {o}")),
+        }
+        i += 1;
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let local = tokio::task::LocalSet::new();
+    let code = local.block_on(&rt, async move {
+        if mode == "report" {
+            if !spec.zkrs_bin.exists() && impls.contains(&server::Impl::Zkrs) {
+                eprintln!(
+                    "zkbench: zkserver binary {} not found (build it with `cargo build --release --bin zkserver`, pass --zkrs-bin or ZKRS_BIN)",
+                    spec.zkrs_bin.display()
+                );
+                return 2;
+            }
+            let cfg = report::ReportCfg {
+                base,
+                workloads: workloads.unwrap_or_else(|| {
+                    Workload::ALL
+                        .iter()
+                        .map(|w| Workload::parse(w).unwrap())
+                        .collect()
+                }),
+                impls,
+                spec,
+                znodes,
+                out,
+                keep,
+                skip_latency,
+                skip_memory,
+            };
+            match report::run(cfg).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("zkbench: report failed: {e}");
+                    1
+                }
+            }
+        } else {
+            let ws = workloads.unwrap_or_else(|| vec![Workload::Get]);
+            let mut results = Vec::new();
+            let mut code = 0;
+            for w in ws {
+                let mut c = base.clone();
+                c.workload = w;
+                c.label = w.name().into();
+                match load::run(&c).await {
+                    Ok(r) => {
+                        if json_out {
+                            results.push(json::result(&r, None));
+                        } else {
+                            print_human(&r);
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("zkbench: {} failed: {e}", w.name());
+                        code = 1;
+                    }
+                }
+            }
+            if json_out {
+                if results.len() == 1 {
+                    println!("{}", results[0]);
+                } else {
+                    println!("{}", json::array(&results));
+                }
+            }
+            code
+        }
+    });
+    exit(code);
+}
+
+fn print_human(r: &load::RunResult) {
+    println!(
+        "{}: {} sessions × {} outstanding, {:.1} s: {:.0} ops/s",
+        r.workload,
+        r.sessions,
+        r.depth,
+        r.secs,
+        r.ops_per_sec()
+    );
+    println!(
+        "  latency µs: p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}",
+        r.q_us(0.5),
+        r.q_us(0.9),
+        r.q_us(0.99),
+        r.q_us(0.999),
+        r.max_us()
+    );
+    let cpu = |c: Option<f64>| match r.cpu_us_per_op(c) {
+        Some(v) => format!("{v:.1} µs/op"),
+        None => "?".into(),
+    };
+    if r.server_cpu.is_some() {
+        println!(
+            "  cpu: server {}, zkbench {}",
+            cpu(r.server_cpu),
+            cpu(r.client_cpu)
+        );
+    } else {
+        println!("  cpu: zkbench {}", cpu(r.client_cpu));
+    }
+    if r.error_count() > 0 {
+        println!("  errors: {}", r.errors_text());
+    }
+    if r.disconnects > 0 || r.stuck > 0 || r.zero_secs() > 0 {
+        println!(
+            "  trouble: {} disconnects, {} requests lost, {} stuck sessions, {} s without completions",
+            r.disconnects,
+            r.lost,
+            r.stuck,
+            r.zero_secs()
+        );
+    }
+    for n in &r.notes {
+        println!("  note: {n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_duration("x"), None);
+        assert_eq!(parse_duration("-1s"), None);
+    }
+}
