@@ -780,7 +780,11 @@ impl Core {
         let n = self.tree.node(path).ok_or(error::NO_NODE)?;
         self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
         let out = (
-            n.children.iter().map(|c| c.to_string()).collect(),
+            n.children
+                .java_order()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             n.stat(self.tree.extended_types()),
         );
         if watch {

@@ -1,6 +1,7 @@
 //! zk-server: a ZooKeeper 3.8 compatible server (standalone for now).
 
 pub mod auth;
+pub mod children;
 pub mod config;
 pub mod core;
 pub mod error;

@@ -4,13 +4,14 @@
 //! except to register watches. Applying the same txn again after it was applied is harmless
 //! (fuzzy snapshots and log replay rely on it), as in Java's DataTree.
 
+use crate::children::Children;
 use crate::error::{self, Code};
 use crate::txn::{Txn, TxnBody};
 use crate::watch::{Event, WatchManager, WatcherId};
 use bytes::Bytes;
 use jute::data::{Acl, Id, Stat, StatPersisted};
 use jute::ops;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// `ephemeralOwner` of container nodes.
@@ -78,7 +79,7 @@ pub struct Node {
     pub data: Option<Bytes>,
     pub acl: AclList,
     pub stat: StatPersisted,
-    pub children: HashSet<Box<str>>,
+    pub children: Children,
 }
 
 impl Node {
@@ -176,7 +177,7 @@ impl DataTree {
             data: Some(Bytes::new()),
             acl: acl.clone(),
             stat: StatPersisted::default(),
-            children: HashSet::new(),
+            children: Children::new(),
         };
         t.insert("/", blank(&open));
         t.insert(ZOOKEEPER, blank(&open));
@@ -204,7 +205,7 @@ impl DataTree {
 
     fn link(&mut self, parent: &str, child: &str) {
         if let Some(p) = self.nodes.get_mut(parent) {
-            p.children.insert(child.into());
+            p.children.insert(child);
         }
     }
 
@@ -261,7 +262,7 @@ impl DataTree {
         let mut stack = vec![path.to_string()];
         while let Some(p) = stack.pop() {
             if let Some(n) = self.nodes.get(p.as_str()) {
-                for c in &n.children {
+                for c in n.children.iter() {
                     count += 1;
                     stack.push(if p == "/" {
                         format!("/{c}")
@@ -453,7 +454,7 @@ impl DataTree {
             parent.stat.cversion = cv;
             parent.stat.pzxid = zxid;
         }
-        parent.children.insert(name.into());
+        parent.children.insert(name);
         let node = Node {
             data: data.clone(),
             acl,
@@ -468,7 +469,7 @@ impl DataTree {
                 ephemeral_owner: owner,
                 pzxid: zxid,
             },
-            children: HashSet::new(),
+            children: Children::new(),
         };
         let stat = node.stat(self.extended_types);
         let own_acl = node.acl.clone();
@@ -611,7 +612,7 @@ impl DataTree {
         };
         f("", root)?;
         let mut path = String::new();
-        let mut stack = vec![(0usize, root.children.iter())];
+        let mut stack = vec![(0usize, root.children.java_order().into_iter())];
         while let Some((len, iter)) = stack.last_mut() {
             let len = *len;
             let Some(child) = iter.next() else {
@@ -624,7 +625,7 @@ impl DataTree {
             if let Some(n) = self.nodes.get(path.as_str()) {
                 f(&path, n)?;
                 if !n.children.is_empty() {
-                    stack.push((path.len(), n.children.iter()));
+                    stack.push((path.len(), n.children.java_order().into_iter()));
                 }
             }
         }
@@ -661,7 +662,7 @@ impl DataTree {
             data,
             acl,
             stat,
-            children: HashSet::new(),
+            children: Children::new(),
         };
         if path.is_empty() || path == "/" {
             if let Some(old) = self.nodes.remove("/") {
@@ -741,7 +742,9 @@ mod tests {
         let t = DataTree::new(false);
         assert_eq!(t.node_count(), 4);
         let root = t.node("/").unwrap().stat(false);
-        assert_eq!((root.num_children, root.cversion, root.czxid), (1, 0, 0));
+        // Clients see cversion = 2*creates - children: -1 for "/", -2 for "/zookeeper".
+        assert_eq!((root.num_children, root.cversion, root.czxid), (1, -1, 0));
+        assert_eq!(t.node(ZOOKEEPER).unwrap().stat(false).cversion, -2);
         assert_eq!(t.node(CONFIG).unwrap().stat.aversion, -1);
         assert_eq!(t.node(CONFIG).unwrap().acl[0].perms, 1);
     }
@@ -754,12 +757,15 @@ mod tests {
         assert_eq!(rc.err, 0);
         let s = rc.stat.unwrap();
         assert_eq!((s.czxid, s.mzxid, s.pzxid, s.data_length), (5, 5, 5, 1));
-        let root = t.node("/").unwrap().stat(false);
-        assert_eq!((root.cversion, root.pzxid, root.num_children), (1, 5, 2));
+        let root = t.node("/").unwrap();
+        assert_eq!(
+            (root.stat.cversion, root.stat.pzxid, root.children.len()),
+            (1, 5, 2)
+        );
         // Replay: NodeExists, tree unchanged.
         let rc = t.apply(&create(5, "/a", 1, false), &mut ev);
         assert_eq!(rc.err, error::NODE_EXISTS);
-        assert_eq!(t.node("/").unwrap().stat(false).cversion, 1);
+        assert_eq!(t.node("/").unwrap().stat.cversion, 1);
         assert_eq!(t.last_zxid, 5);
     }
 
