@@ -77,6 +77,8 @@ pub enum CoreMsg {
 /// safely stored, to `CoreMsg::Durable` with its zxid (or a later one).
 pub trait Durability: Send {
     fn submit(&mut self, txn: &Txn);
+    /// Start a new log file with the next txn (a snapshot is being taken).
+    fn roll(&mut self) {}
 }
 
 /// Who waits for a txn.
@@ -131,6 +133,10 @@ pub struct Core {
     /// Txns submitted for durability, in zxid order, with who waits for them.
     inflight: VecDeque<(Txn, Waiter)>,
     log: Option<Box<dyn Durability>>,
+    snapshots: Option<crate::durability::Snapshotter>,
+    /// Txns applied since the last snapshot, and how many trigger the next one.
+    txns_since_snapshot: u64,
+    snapshot_after: u64,
 }
 
 fn wall_ms() -> i64 {
@@ -234,6 +240,9 @@ impl Core {
             stats: ServerStats::new(crate::stats::wall_ms()),
             inflight: VecDeque::new(),
             log: None,
+            snapshots: None,
+            txns_since_snapshot: 0,
+            snapshot_after: u64::MAX,
             cfg,
         }
     }
@@ -250,6 +259,36 @@ impl Core {
     /// Make writes durable through `log` before they are applied and answered.
     pub fn set_durability(&mut self, log: Box<dyn Durability>) {
         self.log = Some(log);
+    }
+
+    /// Take a snapshot every snapCount txns or so (Java: after snapCount/2 plus a random
+    /// part of snapCount/2, so ensemble members do not snapshot together).
+    pub fn set_snapshots(&mut self, s: crate::durability::Snapshotter) {
+        self.snapshots = Some(s);
+        self.snapshot_after = self.next_snapshot_threshold();
+    }
+
+    fn next_snapshot_threshold(&self) -> u64 {
+        let half = (self.cfg.snap_count / 2).max(1);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as u64)
+            .unwrap_or(0);
+        half + nanos % half
+    }
+
+    /// Snapshot a consistent copy of the tree in the background and roll the log.
+    pub fn snapshot_now(&mut self) {
+        let Some(s) = self.snapshots.as_ref() else {
+            return;
+        };
+        if s.start(self.tree.snapshot_copy()) {
+            if let Some(log) = self.log.as_mut() {
+                log.roll();
+            }
+        }
+        self.txns_since_snapshot = 0;
+        self.snapshot_after = self.next_snapshot_threshold();
     }
 
     /// Continue from a recovered tree (zxids go on from its last one).
@@ -602,6 +641,10 @@ impl Core {
 
     /// Apply a durable txn, deliver its watch events, then answer whoever waits for it.
     fn apply(&mut self, txn: Txn, waiter: Waiter) {
+        self.txns_since_snapshot += 1;
+        if self.txns_since_snapshot > self.snapshot_after {
+            self.snapshot_now();
+        }
         let mut events = Vec::new();
         let rc = self.tree.apply(&txn, &mut events);
         self.pending.applied(txn.hdr.zxid);

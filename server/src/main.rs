@@ -7,6 +7,68 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 use zk_server::config;
 use zk_server::core::{Core, CoreMsg};
+use zk_server::durability::{Snapshotter, TxnLog};
+use zk_server::persist::{recovery, snapshot, txnlog};
+use zk_server::tree::DataTree;
+
+/// Recover the tree from dataDir/dataLogDir and open the txn log and snapshotter.
+fn open_database(
+    cfg: &config::Config,
+    core: mpsc::Sender<CoreMsg>,
+) -> Result<(DataTree, TxnLog, Snapshotter, u64), Box<dyn std::error::Error>> {
+    let t0 = std::time::Instant::now();
+    let opts = recovery::LoadOptions {
+        extended_types: cfg.extended_types_enabled,
+        digest_enabled: cfg.digest_enabled,
+        ..Default::default()
+    };
+    let loaded = recovery::load_with(&cfg.data_dir, &cfg.data_log_dir, &opts)?;
+    for (path, why) in &loaded.bad_snapshots {
+        warn!("skipped snapshot {}: {why}", path.display());
+    }
+    for t in &loaded.torn_tails {
+        warn!("txn log tail was torn and truncated: {t:?}");
+    }
+    if loaded.digest_mismatches > 0 {
+        warn!(
+            "{} digest mismatches while replaying the txn log",
+            loaded.digest_mismatches
+        );
+    }
+    info!(
+        "loaded {} znodes and {} sessions at zxid 0x{:x} ({} txns replayed) in {:?}",
+        loaded.tree.node_count(),
+        loaded.tree.sessions.len(),
+        loaded.last_zxid,
+        loaded.txns_replayed,
+        t0.elapsed()
+    );
+    let log = TxnLog::start(
+        loaded.log_dir.clone(),
+        txnlog::LogOptions {
+            prealloc_size: cfg.pre_alloc_size_kb * 1024,
+            force_sync: cfg.force_sync,
+            dbid: 0,
+        },
+        core,
+    )?;
+    let snaps = Snapshotter::new(
+        loaded.snap_dir.clone(),
+        snapshot::SnapshotOptions {
+            digest: cfg.digest_enabled,
+            ..Default::default()
+        },
+    );
+    if cfg.autopurge_purge_interval_hours > 0 {
+        zk_server::durability::start_autopurge(
+            cfg.data_dir.clone(),
+            cfg.data_log_dir.clone(),
+            cfg.autopurge_snap_retain_count as usize,
+            Duration::from_secs(cfg.autopurge_purge_interval_hours as u64 * 3600),
+        );
+    }
+    Ok((loaded.tree, log, snaps, loaded.txns_replayed))
+}
 
 fn main() {
     tracing_subscriber::fmt()
@@ -63,8 +125,28 @@ async fn run(cfg: config::Config) {
     });
     let max_buffer = cfg.jute_maxbuffer;
     let max_cnxns = cfg.max_client_cnxns;
+    let mut core = Core::new(cfg.clone());
+    // Load the database before the client port answers anything but four-letter words
+    // from the listener's backlog: sessions are served only once it is loaded.
+    match open_database(&cfg, tx.clone()) {
+        Ok((tree, log, snaps, replayed)) => {
+            core.set_tree(tree);
+            core.set_durability(Box::new(log));
+            core.set_snapshots(snaps);
+            if replayed > 0 {
+                // Next start-up reads this snapshot instead of replaying the logs again.
+                core.snapshot_now();
+            }
+        }
+        Err(e) => {
+            error!(
+                "cannot open the database in {}: {e}",
+                cfg.data_dir.display()
+            );
+            std::process::exit(1);
+        }
+    }
     tokio::spawn(zk_server::net::serve(listener, tx, max_buffer, max_cnxns));
-    let mut core = Core::new(cfg);
     // The pipeline: one thread-confined owner of all state.
     while let Some(msg) = rx.recv().await {
         core.handle(msg);

@@ -6,6 +6,7 @@
 
 use crate::children::Children;
 use crate::error::{self, Code};
+use crate::quota::{self, Quotas};
 use crate::txn::{Txn, TxnBody};
 use crate::watch::{Event, WatchManager, WatcherId};
 use bytes::Bytes;
@@ -119,6 +120,17 @@ pub struct ApplyResult {
     pub multi: Vec<ApplyResult>,
 }
 
+/// Data kept in the tree gets its own allocation: a slice of a request frame would keep the
+/// whole read buffer alive.
+fn detach(data: &Option<Bytes>) -> Option<Bytes> {
+    data.as_ref().map(|d| Bytes::copy_from_slice(d))
+}
+
+/// A node to change, copied first if a snapshot still shares it.
+fn node_mut<'a>(nodes: &'a mut HashMap<Arc<str>, Arc<Node>>, path: &str) -> Option<&'a mut Node> {
+    nodes.get_mut(path).map(Arc::make_mut)
+}
+
 /// The parent path of `path` ("/" for top-level nodes) and the child's name.
 pub fn split_path(path: &str) -> (&str, &str) {
     match path.rfind('/') {
@@ -139,7 +151,9 @@ pub fn open_acl() -> Vec<Acl> {
 }
 
 pub struct DataTree {
-    nodes: HashMap<Box<str>, Node>,
+    /// Path -> node. Nodes are shared (`Arc`) so a snapshot can take a consistent copy of the
+    /// whole map cheaply; a node is copied on its next change while a snapshot holds it.
+    nodes: HashMap<Arc<str>, Arc<Node>>,
     acls: HashMap<Vec<Acl>, AclList>,
     /// Live sessions and their timeouts (as snapshots record them).
     pub sessions: HashMap<i64, i32>,
@@ -150,6 +164,8 @@ pub struct DataTree {
     pub watches: WatchManager,
     extended_types: bool,
     data_size: i64,
+    /// Quota roots (`/zookeeper/quota/<path>/zookeeper_limits`); see `crate::quota`.
+    quotas: Quotas,
 }
 
 pub const ZOOKEEPER: &str = "/zookeeper";
@@ -171,6 +187,7 @@ impl DataTree {
             watches: WatchManager::default(),
             extended_types,
             data_size: 0,
+            quotas: Quotas::new(),
         };
         let open = t.intern_acl(open_acl());
         let blank = |acl: &AclList| Node {
@@ -200,11 +217,11 @@ impl DataTree {
 
     fn insert(&mut self, path: &str, node: Node) {
         self.data_size += path.len() as i64 + node.data.as_ref().map_or(0, |d| d.len() as i64);
-        self.nodes.insert(path.into(), node);
+        self.nodes.insert(Arc::from(path), Arc::new(node));
     }
 
     fn link(&mut self, parent: &str, child: &str) {
-        if let Some(p) = self.nodes.get_mut(parent) {
+        if let Some(p) = node_mut(&mut self.nodes, parent) {
             p.children.insert(child);
         }
     }
@@ -224,7 +241,25 @@ impl DataTree {
     }
 
     pub fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(path).map(|n| &**n)
+    }
+
+    /// A copy of the tree's state for a snapshot, consistent at `last_zxid`: nodes are shared,
+    /// not copied (watches are not part of it).
+    pub fn snapshot_copy(&self) -> DataTree {
+        DataTree {
+            nodes: self.nodes.clone(),
+            acls: self.acls.clone(),
+            sessions: self.sessions.clone(),
+            ephemerals: self.ephemerals.clone(),
+            containers: self.containers.clone(),
+            ttls: self.ttls.clone(),
+            last_zxid: self.last_zxid,
+            watches: WatchManager::default(),
+            extended_types: self.extended_types,
+            data_size: self.data_size,
+            quotas: self.quotas.clone(),
+        }
     }
 
     pub fn node_count(&self) -> usize {
@@ -415,7 +450,7 @@ impl DataTree {
             };
             if let Some(cv) = parent_cversion {
                 let (parent, _) = split_path(&rc.path);
-                if let Some(p) = self.nodes.get_mut(parent) {
+                if let Some(p) = node_mut(&mut self.nodes, parent) {
                     let cv = if cv == -1 { p.stat.cversion + 1 } else { cv };
                     if cv > p.stat.cversion {
                         p.stat.cversion = cv;
@@ -441,7 +476,7 @@ impl DataTree {
     ) -> Result<Option<Stat>, Code> {
         let (parent_path, name) = split_path(path);
         let acl = self.intern_acl(acl.to_vec());
-        let parent = self.nodes.get_mut(parent_path).ok_or(error::NO_NODE)?;
+        let parent = node_mut(&mut self.nodes, parent_path).ok_or(error::NO_NODE)?;
         if parent.children.contains(name) {
             return Err(error::NODE_EXISTS);
         }
@@ -456,7 +491,7 @@ impl DataTree {
         }
         parent.children.insert(name);
         let node = Node {
-            data: data.clone(),
+            data: detach(data),
             acl,
             stat: StatPersisted {
                 czxid: zxid,
@@ -494,6 +529,9 @@ impl DataTree {
                     .insert(path.to_string());
             }
         }
+        // Quotas: Java's createNode tail (limits/stats nodes, the deepest root's stats).
+        let len = data.as_ref().map_or(0, |d| d.len() as i64);
+        self.with_quotas(|q, t| q.after_create(t, path, len));
         let fired = self.watches.on_create(path, parent_path);
         with_acls(path, fired, &own_acl, &parent_acl, events);
         Ok(Some(stat))
@@ -509,7 +547,7 @@ impl DataTree {
         if path == "/" {
             return Err(error::NO_NODE);
         }
-        let parent = self.nodes.get_mut(parent_path).ok_or(error::NO_NODE)?;
+        let parent = node_mut(&mut self.nodes, parent_path).ok_or(error::NO_NODE)?;
         parent.children.remove(name);
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
@@ -530,6 +568,9 @@ impl DataTree {
                 }
             }
         }
+        // Quotas: Java's deleteNode tail (a limits node drops its root; the root's stats).
+        let len = node.data.as_ref().map_or(0, |d| d.len() as i64);
+        self.with_quotas(|q, t| q.after_delete(t, path, len));
         let parent_acl = self
             .nodes
             .get(parent_path)
@@ -550,15 +591,18 @@ impl DataTree {
         events: &mut Vec<Notification>,
     ) -> Result<Stat, Code> {
         let ext = self.extended_types;
-        let n = self.nodes.get_mut(path).ok_or(error::NO_NODE)?;
+        let n = node_mut(&mut self.nodes, path).ok_or(error::NO_NODE)?;
         let old = n.data.as_ref().map_or(0, |d| d.len() as i64);
-        n.data = data.clone();
+        n.data = detach(data);
         n.stat.mtime = time;
         n.stat.mzxid = zxid;
         n.stat.version = version;
         let stat = n.stat(ext);
         let acl = n.acl.clone();
-        self.data_size += data.as_ref().map_or(0, |d| d.len() as i64) - old;
+        let new = data.as_ref().map_or(0, |d| d.len() as i64);
+        self.data_size += new - old;
+        // Quotas: Java's setData tail (the deepest root's stats).
+        self.with_quotas(|q, t| q.after_set_data(t, path, old, new));
         let fired = self.watches.on_set_data(path);
         with_acls(path, fired, &acl, &acl, events);
         Ok(stat)
@@ -567,7 +611,7 @@ impl DataTree {
     fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, Code> {
         let acl = self.intern_acl(acl.to_vec());
         let ext = self.extended_types;
-        let n = self.nodes.get_mut(path).ok_or(error::NO_NODE)?;
+        let n = node_mut(&mut self.nodes, path).ok_or(error::NO_NODE)?;
         n.stat.aversion = version;
         n.acl = acl;
         Ok(n.stat(ext))
@@ -706,6 +750,68 @@ impl DataTree {
     pub fn finish_load(&mut self, sessions: HashMap<i64, i32>, last_zxid: i64) {
         self.sessions = sessions;
         self.last_zxid = last_zxid;
+        // Quotas: Java's deserialize ends with setupQuota (rebuild the roots, recount stats).
+        self.with_quotas(|q, t| q.rebuild(t));
+    }
+}
+
+// ---- quotas (crate::quota) ----
+
+impl DataTree {
+    /// Run quota bookkeeping that needs both the roots and the tree.
+    fn with_quotas(&mut self, f: impl FnOnce(&mut Quotas, &mut DataTree)) {
+        let mut q = std::mem::take(&mut self.quotas);
+        f(&mut q, self);
+        self.quotas = q;
+    }
+
+    /// The deepest quota root of `path` (Java's `getMaxPrefixWithQuota`).
+    pub fn quota_prefix(&self, path: &str) -> Option<String> {
+        self.quotas.max_prefix(path)
+    }
+
+    /// Java's `ZooKeeperServer.checkQuota` for prep when `zookeeper.enforceQuota` is on: a
+    /// create checks (data length, 1), a setData (new length - old length, 0). `Err` means
+    /// QuotaExceeded (-125); `Ok` lists the soft limits passed (Java logs them).
+    pub fn check_quota(
+        &self,
+        path: &str,
+        bytes_diff: i64,
+        count_diff: i64,
+    ) -> Result<Vec<String>, quota::QuotaExceeded> {
+        self.quotas.check(self, path, bytes_diff, count_diff)
+    }
+}
+
+impl quota::QuotaTree for DataTree {
+    fn quota_node_data(&self, path: &str) -> Option<Option<&[u8]>> {
+        let path = if path.is_empty() { "/" } else { path };
+        self.node(path).map(|n| n.data.as_deref())
+    }
+
+    fn quota_children(&self, path: &str) -> Option<Vec<String>> {
+        let path = if path.is_empty() { "/" } else { path };
+        let n = self.node(path)?;
+        Some(
+            n.children
+                .java_order()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        )
+    }
+
+    /// Java assigns the stats node's `data` directly: stat and approximate data size stay.
+    fn quota_replace_data(&mut self, path: &str, data: Vec<u8>) {
+        let path = if path.is_empty() { "/" } else { path };
+        let Some(mut node) = self.node(path).cloned() else {
+            return;
+        };
+        node.data = Some(Bytes::from(data));
+        let size = self.data_size;
+        self.nodes.remove(path);
+        self.insert(path, node);
+        self.data_size = size;
     }
 }
 

@@ -1,0 +1,178 @@
+//! The IO side of durability: a txn-log thread doing group commit, and background snapshots.
+//!
+//! The pipeline hands each txn's encoded log entry to the log thread; the thread appends
+//! everything that queued up while its previous fsync ran, syncs once, and tells the
+//! pipeline the highest zxid now durable. A write is applied and answered only after that
+//! (Java's SyncRequestProcessor, with `forceSync`). An IO error on the log is fatal: we exit
+//! rather than acknowledge writes that are not on disk, as Java does.
+
+use crate::core::{CoreMsg, Durability};
+use crate::persist::snapshot::{self, SnapshotOptions};
+use crate::persist::txnlog::{encode_entry, LogOptions, TxnLogWriter};
+use crate::tree::DataTree;
+use crate::txn::Txn;
+use bytes::Bytes;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+enum LogCmd {
+    Entry(i64, Bytes),
+    /// Start a new log file with the next entry (before a snapshot, as Java's rollLog).
+    Roll,
+}
+
+/// The pipeline's handle on the log thread.
+pub struct TxnLog {
+    tx: std_mpsc::Sender<LogCmd>,
+}
+
+/// Most entries one sync covers (bounds the latency of the first txn in a batch).
+const MAX_BATCH: usize = 10_000;
+
+impl TxnLog {
+    /// Start the log thread writing into `log_dir` (`<dataLogDir>/version-2`).
+    pub fn start(
+        log_dir: PathBuf,
+        opts: LogOptions,
+        core: mpsc::Sender<CoreMsg>,
+    ) -> std::io::Result<TxnLog> {
+        let mut writer =
+            TxnLogWriter::new(log_dir, opts).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let (tx, rx) = std_mpsc::channel::<LogCmd>();
+        std::thread::Builder::new()
+            .name("txn-log".into())
+            .spawn(move || {
+                let fatal = |what: &str, e: &dyn std::fmt::Display| -> ! {
+                    error!(
+                        "txn log {what} failed: {e}; exiting so no unsynced write is acknowledged"
+                    );
+                    std::process::exit(3);
+                };
+                while let Ok(first) = rx.recv() {
+                    let mut last = None;
+                    let mut next = Some(first);
+                    let mut n = 0;
+                    while let Some(cmd) = next.take() {
+                        match cmd {
+                            LogCmd::Entry(zxid, entry) => {
+                                if let Err(e) = writer.append_entry(zxid, &entry) {
+                                    fatal("append", &e);
+                                }
+                                last = Some(zxid);
+                                n += 1;
+                            }
+                            LogCmd::Roll => {
+                                if let Err(e) = writer.roll() {
+                                    fatal("roll", &e);
+                                }
+                            }
+                        }
+                        if n < MAX_BATCH {
+                            next = rx.try_recv().ok();
+                        }
+                    }
+                    if let Err(e) = writer.flush_and_sync() {
+                        fatal("fsync", &e);
+                    }
+                    if let Some(z) = last {
+                        if core.blocking_send(CoreMsg::Durable(z)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            })?;
+        Ok(TxnLog { tx })
+    }
+
+    /// Roll to a new log file before the next entry.
+    pub fn roll(&self) {
+        let _ = self.tx.send(LogCmd::Roll);
+    }
+}
+
+impl Durability for TxnLog {
+    fn submit(&mut self, txn: &Txn) {
+        let entry = encode_entry(txn, None);
+        if self.tx.send(LogCmd::Entry(txn.hdr.zxid, entry)).is_err() {
+            error!("txn log thread is gone; exiting");
+            std::process::exit(3);
+        }
+    }
+
+    fn roll(&mut self) {
+        TxnLog::roll(self);
+    }
+}
+
+/// Takes snapshots in a background thread, one at a time.
+pub struct Snapshotter {
+    snap_dir: PathBuf,
+    opts: SnapshotOptions,
+    busy: Arc<AtomicBool>,
+}
+
+impl Snapshotter {
+    pub fn new(snap_dir: PathBuf, opts: SnapshotOptions) -> Self {
+        Snapshotter {
+            snap_dir,
+            opts,
+            busy: Arc::default(),
+        }
+    }
+
+    /// Write `tree` (a consistent copy) as `snapshot.<zxid>` in the background. Returns false
+    /// if the previous snapshot is still being written (Java: "Too busy to snap, skipping").
+    pub fn start(&self, tree: DataTree) -> bool {
+        if self.busy.swap(true, Ordering::AcqRel) {
+            warn!("Too busy to snap, skipping");
+            return false;
+        }
+        let busy = self.busy.clone();
+        let dir = self.snap_dir.clone();
+        let opts = self.opts.clone();
+        let spawned = std::thread::Builder::new()
+            .name("snapshot".into())
+            .spawn(move || {
+                let zxid = tree.last_zxid;
+                let t0 = std::time::Instant::now();
+                match snapshot::write_snapshot(&tree, &dir, zxid, &opts) {
+                    Ok(path) => info!(
+                        "snapshot of {} nodes at zxid 0x{zxid:x} written to {} in {:?}",
+                        tree.node_count(),
+                        path.display(),
+                        t0.elapsed()
+                    ),
+                    Err(e) => error!("snapshot at zxid 0x{zxid:x} failed: {e}"),
+                }
+                drop(tree);
+                busy.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            self.busy.store(false, Ordering::Release);
+            return false;
+        }
+        true
+    }
+}
+
+/// Java's autopurge: every `interval`, keep the newest `retain` snapshots and the logs they
+/// need, delete the rest.
+pub fn start_autopurge(
+    data_dir: PathBuf,
+    log_dir: PathBuf,
+    retain: usize,
+    interval: std::time::Duration,
+) {
+    let _ = std::thread::Builder::new()
+        .name("autopurge".into())
+        .spawn(move || loop {
+            std::thread::sleep(interval);
+            match crate::persist::purge::purge(&data_dir, &log_dir, retain) {
+                Ok(removed) => info!("autopurge: removed {} files", removed.len()),
+                Err(e) => warn!("autopurge failed: {e}"),
+            }
+        });
+}
