@@ -1,0 +1,21 @@
+//! The differential runner as a test: 10,000 seeded random operations on 3 sessions against
+//! Java 3.8 and zkserver (which must be built: `cargo build --release --bin zkserver`, as
+//! tools/test.sh does). Every reply and watch event must match after normalisation.
+
+use compat_tests::differential::{run, Config};
+use compat_tests::server::Impl;
+
+#[test]
+fn java_and_zkrs_agree_on_10000_random_ops() {
+    let cfg = Config {
+        seed: 20240601,
+        ops: 10_000,
+        sessions: 3,
+        left: Impl::Java,
+        right: Impl::Zkrs,
+        ..Config::default()
+    };
+    let report = run(&cfg).unwrap_or_else(|e| panic!("could not start the servers: {e}"));
+    println!("{report}");
+    assert!(report.passed(), "the servers disagree:\n{report}");
+}
