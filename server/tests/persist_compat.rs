@@ -980,6 +980,25 @@ fn rust_writes_java_reads() {
     }
     assert_eq!(total, n);
 
+    // Java reads our compressed snapshots (gz, snappy-java framing) as the plain one.
+    let plain = snapshot::write_snapshot(
+        &b.tree,
+        &work.join("plain"),
+        last_zxid,
+        &SnapshotOptions::default(),
+    )
+    .unwrap();
+    let want = java_format_snapshot(&plain);
+    for c in [snapshot::Compression::Gzip, snapshot::Compression::Snappy] {
+        let opts = SnapshotOptions {
+            compression: c,
+            ..Default::default()
+        };
+        let f =
+            snapshot::write_snapshot(&b.tree, &work.join("compressed"), last_zxid, &opts).unwrap();
+        assert_eq!(java_format_snapshot(&f), want, "{c:?}");
+    }
+
     // Java starts on our dataDir and its client sees our tree.
     let server = JavaServer::start(&data, &work);
     let (java_view, _) = dump_with_java(&server, &work.join("dump.txt"));

@@ -14,6 +14,7 @@
 //! - [`purge`]: `PurgeTxnLog` (keep the newest N snapshots and the logs they need).
 
 pub mod digest;
+pub mod dump;
 pub mod purge;
 pub mod recovery;
 pub mod snapshot;
