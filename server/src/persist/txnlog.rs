@@ -419,14 +419,19 @@ impl TxnLogReader {
         let len = file.metadata().at(&path)?.len();
         let mut reader = BufReader::with_capacity(256 * 1024, file);
         let mut h = [0u8; 16];
-        read_full(&mut reader, &mut h)
-            .at(&path)?
-            .then_some(())
-            .ok_or_else(|| Error::Corrupt {
-                path: path.clone(),
-                offset: 0,
-                reason: "file shorter than its header".into(),
-            })?;
+        let complete = read_full(&mut reader, &mut h).at(&path)?;
+        if !complete || (h == [0u8; 16] && zeros_from(&path, 0, len)?) {
+            // Created by a crash before its header was written: it holds no entries. (Java
+            // cannot read such a file; recovery removes it.)
+            self.torn.push(TornTail {
+                file: path,
+                valid_len: 0,
+                file_len: len,
+                reason: "no file header".into(),
+                last_zxid: None,
+            });
+            return self.open_next();
+        }
         let header = FileHeader::from_bytes_exact(Bytes::copy_from_slice(&h)).map_err(|e| {
             Error::Corrupt {
                 path: path.clone(),
@@ -579,8 +584,13 @@ fn zeros_from(path: &Path, at: u64, len: u64) -> Result<bool> {
     Ok(buf.iter().all(|&b| b == 0))
 }
 
-/// Cut a torn tail off (the file keeps its valid entries; Java reads it the same way).
+/// Cut a torn tail off (the file keeps its valid entries; Java reads it the same way). A file
+/// without a complete header holds nothing and is removed (Java would refuse it).
 pub fn truncate_torn(t: &TornTail) -> Result<()> {
+    if t.valid_len < HEADER_LEN {
+        std::fs::remove_file(&t.file).at(&t.file)?;
+        return t.file.parent().map_or(Ok(()), super::sync_dir);
+    }
     let f = OpenOptions::new().write(true).open(&t.file).at(&t.file)?;
     f.set_len(t.valid_len).at(&t.file)?;
     f.sync_all().at(&t.file)
@@ -738,6 +748,15 @@ pub(crate) mod tests {
             .find_map(|e| e.err())
             .unwrap();
         assert!(err.to_string().contains("CRC"), "{err}");
+
+        // A file created by a crash before its header: reported, then removed by recovery.
+        let empty = dir.join("log.ff");
+        std::fs::write(&empty, b"").unwrap();
+        let mut r = TxnLogReader::open(&dir, 60).unwrap();
+        assert!(r.next_entry().unwrap().is_none());
+        assert_eq!(r.torn_tails()[0].valid_len, 0);
+        truncate_torn(&r.torn_tails()[0]).unwrap();
+        assert!(!empty.exists());
 
         truncate_after(&dir, 2).unwrap();
         let files = super::super::list_files(&dir, "log").unwrap();
