@@ -22,7 +22,12 @@ fn open_database(
         digest_enabled: cfg.digest_enabled,
         ..Default::default()
     };
-    let loaded = recovery::load_with(&cfg.data_dir, &cfg.data_log_dir, &opts)?;
+    let mut loaded = recovery::load_with(&cfg.data_dir, &cfg.data_log_dir, &opts)?;
+    // Ephemerals whose session is not in the session table belong to nobody any more
+    // (Java's loadData "clean up dead sessions").
+    for s in recovery::kill_orphan_sessions(&mut loaded.tree) {
+        info!("removed the ephemerals of dead session 0x{s:x}");
+    }
     for (path, why) in &loaded.bad_snapshots {
         warn!("skipped snapshot {}: {why}", path.display());
     }

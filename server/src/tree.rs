@@ -441,11 +441,11 @@ impl DataTree {
         }
         // Java repairs the parent's cversion/pzxid when replaying a create that already
         // happened (NodeExists on replay).
-        if rc.err == error::NODE_EXISTS {
+        // (Only for plain `create` txns, exactly as Java's processTxn does; the digests of
+        // mixed ensembles depend on it.)
+        if rc.err == error::NODE_EXISTS && ty == ops::CREATE {
             let parent_cversion = match body {
                 TxnBody::Create(t) => Some(t.parent_c_version),
-                TxnBody::CreateContainer(t) => Some(t.parent_c_version),
-                TxnBody::CreateTtl(t) => Some(t.parent_c_version),
                 _ => None,
             };
             if let Some(cv) = parent_cversion {
