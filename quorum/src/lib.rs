@@ -4,9 +4,10 @@
 //!   configuration text Java exchanges.
 //! * [`election`]: fast leader election on the election port (handshake, notifications, the
 //!   sans-IO election state machine, its tokio shell).
-//!
-//! ZAB (broadcast, learner sync) is still to come; it will know the data tree only through a
-//! small trait the server implements.
+//! * [`zab`]: ZAB on the quorum port; so far the learner side (handshake, DIFF / TRUNC / SNAP
+//!   sync, broadcast) as a sans-IO state machine and its tokio shell. It knows the data tree
+//!   only through [`zab::db::LearnerDb`], which the server implements.
 
 pub mod election;
 pub mod verifier;
+pub mod zab;

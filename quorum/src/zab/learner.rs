@@ -1,0 +1,1025 @@
+//! The learner side of ZAB as a sans-IO state machine: a follower or observer connecting to a
+//! leader, synchronising with it, then following its broadcast. It is fed the bytes the
+//! leader sends ([`Learner::receive`]) and returns [`Action`]s for the shell to carry out, in
+//! order, against the database and the socket. Modelled on Java 3.8's `Learner`
+//! (`registerWithLeader`, `syncWithLeader`), `Follower.processPacket` and
+//! `Observer.processPacket`.
+//!
+//! ```text
+//! learner                                leader
+//!   FOLLOWERINFO(zxid=(acceptedEpoch,0), LearnerInfo) ─▶
+//!   ◀─ LEADERINFO(zxid=(newEpoch,0), 0x10000)            acceptedEpoch := newEpoch (if newer)
+//!   ACKEPOCH(zxid=lastZxid, currentEpoch | -1) ─▶
+//!   ◀─ DIFF | TRUNC(zxid) | SNAP(zxid) + snapshot stream
+//!   ◀─ PROPOSAL/COMMIT ... (INFORM for observers)
+//!   ◀─ NEWLEADER(zxid=(newEpoch,0), config)              [snapshot], currentEpoch := newEpoch,
+//!   ACK(newLeaderZxid) ─▶                                 log what is pending
+//!   ◀─ PROPOSAL/COMMIT ...
+//!   ◀─ UPTODATE                                          start serving
+//!   ACK((newEpoch,0)) ─▶
+//!   broadcast: PROPOSAL → log, ACK; COMMIT → apply; PING → PING(touch table)
+//! ```
+//!
+//! What happens to the txns of the sync phase depends on the sync mode, as in Java: after a
+//! DIFF they go to the txn log (logged at NEWLEADER, committed at UPTODATE); after a SNAP or
+//! TRUNC they are applied in memory only until NEWLEADER, where a snapshot makes them durable.
+//!
+//! Durability rule for the shell: actions are carried out in order, and a [`Action::Send`]
+//! must not reach the socket before every earlier [`Action::Log`] is durable (so an ACK
+//! always follows the fsync of what it acknowledges). A shell may therefore batch: append
+//! every `Log` of a batch, sync once, then write the batch's packets.
+//!
+//! Not supported yet: dynamic reconfig (COMMITANDACTIVATE and INFORMANDACTIVATE are treated
+//! as COMMIT and INFORM; the leader's config in NEWLEADER is only kept), leaders that speak
+//! the pre-3.4 protocol (NEWLEADER instead of LEADERINFO), and the "forced initial snapshot"
+//! of a server started with `zookeeper.snapshot.trust.empty`.
+
+use crate::zab::packet::{self, *};
+use crate::zab::snap_stream::{SnapDecoder, SnapItem};
+use crate::zab::Error;
+use bytes::{Bytes, BytesMut};
+use jute::quorum::QuorumPacket;
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+/// Whether we follow (vote on proposals) or observe (only learn committed txns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LearnerKind {
+    Follower,
+    Observer,
+}
+
+/// The learner's settings.
+#[derive(Debug, Clone)]
+pub struct LearnerConfig {
+    /// Our server id (`myid`).
+    pub sid: i64,
+    pub kind: LearnerKind,
+    /// The version of our quorum config (`QuorumVerifier.getVersion()`; 0 for a static
+    /// `zoo.cfg`). A leader refuses a learner whose config is newer than its own.
+    pub config_version: i64,
+    /// `tickTime`.
+    pub tick_time: Duration,
+    /// `initLimit`: ticks the leader may take before NEWLEADER.
+    pub init_limit: u32,
+    /// `syncLimit`: ticks the leader may stay silent after NEWLEADER.
+    pub sync_limit: u32,
+    /// `jute.maxbuffer` (+ extra size): the largest buffer or string accepted.
+    pub max_buffer: usize,
+}
+
+impl LearnerConfig {
+    /// A follower with Java's defaults for the timing (tickTime 2000, initLimit 10,
+    /// syncLimit 5) and buffer limit.
+    pub fn follower(sid: i64) -> Self {
+        LearnerConfig {
+            sid,
+            kind: LearnerKind::Follower,
+            config_version: 0,
+            tick_time: Duration::from_millis(2000),
+            init_limit: 10,
+            sync_limit: 5,
+            max_buffer: DEFAULT_MAX_BUFFER,
+        }
+    }
+}
+
+/// What the learner knows from its disk when it connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PersistedState {
+    /// `acceptedEpoch`: the newest epoch we acknowledged in ACKEPOCH.
+    pub accepted_epoch: i64,
+    /// `currentEpoch`: the epoch of the last leader we synced with (set at NEWLEADER).
+    pub current_epoch: i64,
+    /// The last zxid in our database (`getLastLoggedZxid`: the tree after replaying the log).
+    pub last_zxid: i64,
+}
+
+/// How the leader brings us up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Txns we miss follow as PROPOSAL/COMMIT pairs.
+    Diff,
+    /// We have txns the leader does not: drop those after the zxid, then a DIFF follows.
+    Trunc,
+    /// A full snapshot follows.
+    Snap,
+}
+
+/// Where the learner is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// FOLLOWERINFO/OBSERVERINFO sent; waiting for LEADERINFO.
+    Discovery,
+    /// ACKEPOCH sent; waiting for DIFF, TRUNC or SNAP.
+    SyncStart,
+    /// Reading the snapshot stream after SNAP.
+    Snapshot,
+    /// Receiving sync txns, up to UPTODATE.
+    Sync,
+    /// Synced and serving: following the leader's broadcast.
+    Broadcast,
+    /// A protocol error ended the session; the connection must be closed.
+    Closed,
+}
+
+/// What the shell must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Write a packet to the leader (after every earlier `Log` is durable).
+    Send(QuorumPacket),
+    /// Persist `acceptedEpoch` (durably, before going on).
+    SetAcceptedEpoch(i64),
+    /// Persist `currentEpoch` (durably, before going on).
+    SetCurrentEpoch(i64),
+    /// The leader chose how to sync us; `zxid` is the DIFF/TRUNC/SNAP packet's.
+    SyncStarted { mode: SyncMode, zxid: i64 },
+    /// TRUNC: drop every logged txn after `zxid` and reload the database up to it.
+    Truncate { zxid: i64 },
+    /// SNAP: the database is about to be replaced by the snapshot that follows.
+    SnapshotBegin { zxid: i64 },
+    /// One item of the snapshot, in stream order.
+    SnapshotItem(SnapItem),
+    /// The snapshot is complete: the database now reflects every txn up to `zxid`.
+    SnapshotEnd { zxid: i64 },
+    /// Write a snapshot of the database as it is now (`takeSnapshot(sync)`; `sync` asks for
+    /// it to be durable before going on).
+    TakeSnapshot { sync: bool },
+    /// Append a txn (TxnHeader, txn, optional TxnDigest: the txn log entry bytes) to the log.
+    Log { zxid: i64, entry: Bytes },
+    /// Apply a committed txn (same bytes as `Log`) to the data tree.
+    Apply { zxid: i64, entry: Bytes },
+    /// UPTODATE: sync is over; serve clients. `epoch` is the leader's.
+    StartServing { epoch: i64 },
+    /// The leader's answer to a REVALIDATE we sent.
+    Revalidated { session_id: i64, valid: bool },
+    /// The leader's SYNC: the oldest pending client `sync` may be answered.
+    Synced,
+}
+
+/// A txn received from the leader and not yet committed.
+#[derive(Debug, Clone, PartialEq)]
+struct Proposal {
+    zxid: i64,
+    entry: Bytes,
+}
+
+/// The learner state machine. One per connection to a leader.
+#[derive(Debug)]
+pub struct Learner {
+    cfg: LearnerConfig,
+    state: PersistedState,
+    phase: Phase,
+    /// The leader's epoch (from LEADERINFO).
+    new_epoch: i64,
+    leader_protocol: i32,
+    sync_mode: Option<SyncMode>,
+    snap: Option<(SnapDecoder, i64)>,
+    /// SNAP and TRUNC need a snapshot at NEWLEADER; DIFF does not.
+    snapshot_needed: bool,
+    /// The NEWLEADER snapshot must be synced to disk (after a SNAP).
+    sync_snapshot: bool,
+    /// Sync txns go to the log (after DIFF, and after NEWLEADER) rather than straight into
+    /// the tree.
+    write_to_txn_log: bool,
+    /// No NEWLEADER seen during sync (a pre-1.0 leader): snapshot and epoch at UPTODATE.
+    pre_zab_1_0: bool,
+    /// Sync txns not logged yet (Java's `packetsNotCommitted`).
+    not_committed: VecDeque<Proposal>,
+    /// Zxids committed during sync, to apply at UPTODATE (Java's `packetsCommitted`).
+    committed: VecDeque<i64>,
+    /// Logged txns waiting for their COMMIT (Java's `FollowerZooKeeperServer.pendingTxns`).
+    pending: VecDeque<Proposal>,
+    last_queued: i64,
+    last_applied: i64,
+    /// Sessions touched since the last PING, for the PING reply.
+    touches: HashMap<i64, i32>,
+    leader_config: Option<Bytes>,
+}
+
+fn hex(z: i64) -> String {
+    format!("0x{z:x}")
+}
+
+impl Learner {
+    pub fn new(cfg: LearnerConfig, state: PersistedState) -> Self {
+        Learner {
+            cfg,
+            state,
+            phase: Phase::Discovery,
+            new_epoch: -1,
+            leader_protocol: 0,
+            sync_mode: None,
+            snap: None,
+            snapshot_needed: true,
+            sync_snapshot: false,
+            write_to_txn_log: false,
+            pre_zab_1_0: true,
+            not_committed: VecDeque::new(),
+            committed: VecDeque::new(),
+            pending: VecDeque::new(),
+            last_queued: 0,
+            last_applied: state.last_zxid,
+            touches: HashMap::new(),
+            leader_config: None,
+        }
+    }
+
+    /// The first packet: FOLLOWERINFO or OBSERVERINFO with our sid and accepted epoch.
+    pub fn start(&mut self) -> Vec<Action> {
+        let t = match self.cfg.kind {
+            LearnerKind::Follower => FOLLOWERINFO,
+            LearnerKind::Observer => OBSERVERINFO,
+        };
+        vec![Action::Send(learner_info(
+            t,
+            self.cfg.sid,
+            self.state.accepted_epoch,
+            self.cfg.config_version,
+        ))]
+    }
+
+    pub fn config(&self) -> &LearnerConfig {
+        &self.cfg
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The epochs and last zxid as they are now (epochs change at LEADERINFO and NEWLEADER).
+    pub fn persisted(&self) -> PersistedState {
+        self.state
+    }
+
+    /// The leader's epoch, once LEADERINFO is in (-1 before).
+    pub fn leader_epoch(&self) -> i64 {
+        self.new_epoch
+    }
+
+    /// The protocol version the leader announced in LEADERINFO.
+    pub fn leader_protocol(&self) -> i32 {
+        self.leader_protocol
+    }
+
+    pub fn sync_mode(&self) -> Option<SyncMode> {
+        self.sync_mode
+    }
+
+    /// The zxid of the last txn handed out in an `Apply` (or the starting last zxid).
+    pub fn last_applied(&self) -> i64 {
+        self.last_applied
+    }
+
+    /// Txns logged and waiting for their COMMIT.
+    pub fn pending_commits(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The leader's quorum config as sent in NEWLEADER (`QuorumVerifier.toString()`).
+    pub fn leader_config(&self) -> Option<&Bytes> {
+        self.leader_config.as_ref()
+    }
+
+    /// How long the leader may stay silent before we give up on it: `tickTime * initLimit`
+    /// until NEWLEADER, `tickTime * syncLimit` after (Java's socket timeouts).
+    pub fn read_timeout(&self) -> Duration {
+        let ticks = if self.pre_zab_1_0 && self.phase != Phase::Broadcast {
+            self.cfg.init_limit
+        } else {
+            self.cfg.sync_limit
+        };
+        self.cfg.tick_time * ticks.max(1)
+    }
+
+    /// Record that a client session on this server was active (Java's
+    /// `LearnerSessionTracker.touchSession`); reported to the leader in the next PING reply.
+    pub fn touch(&mut self, session_id: i64, timeout: i32) {
+        self.touches.insert(session_id, timeout);
+    }
+
+    /// Take every complete packet (or snapshot item) off the front of `buf` and handle it,
+    /// pushing the resulting actions to `out`. Bytes of an incomplete packet stay in `buf`.
+    /// After an error the learner is [`Phase::Closed`].
+    pub fn receive(&mut self, buf: &mut BytesMut, out: &mut Vec<Action>) -> Result<(), Error> {
+        let r = self.receive_inner(buf, out);
+        if r.is_err() {
+            self.phase = Phase::Closed;
+        }
+        r
+    }
+
+    fn receive_inner(&mut self, buf: &mut BytesMut, out: &mut Vec<Action>) -> Result<(), Error> {
+        loop {
+            if let Some((decoder, zxid)) = self.snap.as_mut() {
+                let mut items = Vec::new();
+                let done = decoder.decode(buf, &mut items)?;
+                out.extend(items.into_iter().map(Action::SnapshotItem));
+                if !done {
+                    return Ok(());
+                }
+                let zxid = *zxid;
+                tracing::info!(
+                    "snapshot from the leader complete: {} nodes, zxid {}",
+                    decoder.nodes(),
+                    hex(zxid)
+                );
+                self.snap = None;
+                out.push(Action::SnapshotEnd { zxid });
+                self.state.last_zxid = zxid;
+                self.last_applied = zxid;
+                self.phase = Phase::Sync;
+                continue;
+            }
+            match decode_packet(buf, self.cfg.max_buffer)? {
+                Some(qp) => self.handle(qp, out)?,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Handle one packet from the leader (what `receive` does for each complete packet).
+    /// A SNAP packet must be followed by its stream through `receive`.
+    pub fn handle(&mut self, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), Error> {
+        tracing::trace!("from leader: {} {}", type_name(qp.r#type), hex(qp.zxid));
+        let r = match self.phase {
+            Phase::Discovery => self.on_discovery(qp, out),
+            Phase::SyncStart => self.on_sync_start(qp, out),
+            Phase::Snapshot => Err(Error::Protocol(
+                "a packet was handed over in the middle of the snapshot stream".into(),
+            )),
+            Phase::Sync => self.on_sync(qp, out),
+            Phase::Broadcast => self.on_broadcast(qp, out),
+            Phase::Closed => Err(Error::Protocol("the learner session is closed".into())),
+        };
+        if r.is_err() {
+            self.phase = Phase::Closed;
+        }
+        r
+    }
+
+    fn on_discovery(&mut self, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), Error> {
+        match qp.r#type {
+            LEADERINFO => {
+                let new_epoch = epoch_of(qp.zxid);
+                self.leader_protocol = leader_info_version(&qp)?;
+                let epoch_ack = if new_epoch > self.state.accepted_epoch {
+                    out.push(Action::SetAcceptedEpoch(new_epoch));
+                    let current = self.state.current_epoch as i32;
+                    self.state.accepted_epoch = new_epoch;
+                    current
+                } else if new_epoch == self.state.accepted_epoch {
+                    // Already acked this epoch (to this or another leader): say so with -1, but
+                    // still send our last zxid so that the leader can sync us.
+                    -1
+                } else {
+                    return Err(Error::Protocol(format!(
+                        "Leaders epoch, {new_epoch} is less than accepted epoch, {}",
+                        self.state.accepted_epoch
+                    )));
+                };
+                out.push(Action::Send(ack_epoch(self.state.last_zxid, epoch_ack)));
+                self.new_epoch = new_epoch;
+                self.phase = Phase::SyncStart;
+                Ok(())
+            }
+            NEWLEADER => Err(Error::Protocol(
+                "the leader speaks the pre-3.4 protocol (NEWLEADER before LEADERINFO); not supported"
+                    .into(),
+            )),
+            t => Err(Error::Protocol(format!(
+                "expected LEADERINFO from the leader, got {}",
+                type_name(t)
+            ))),
+        }
+    }
+
+    fn on_sync_start(&mut self, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), Error> {
+        let mode = match qp.r#type {
+            DIFF => SyncMode::Diff,
+            SNAP => SyncMode::Snap,
+            TRUNC => SyncMode::Trunc,
+            t => {
+                return Err(Error::Protocol(format!(
+                    "Got unexpected packet from leader: {} {}",
+                    type_name(t),
+                    hex(qp.zxid)
+                )))
+            }
+        };
+        tracing::info!(
+            "syncing with the leader by {mode:?} {} (our last zxid {})",
+            hex(qp.zxid),
+            hex(self.state.last_zxid)
+        );
+        self.sync_mode = Some(mode);
+        out.push(Action::SyncStarted {
+            mode,
+            zxid: qp.zxid,
+        });
+        match mode {
+            SyncMode::Diff => {
+                self.snapshot_needed = false;
+                self.write_to_txn_log = true;
+                self.phase = Phase::Sync;
+            }
+            SyncMode::Snap => {
+                self.snapshot_needed = true;
+                self.sync_snapshot = true;
+                out.push(Action::SnapshotBegin { zxid: qp.zxid });
+                self.snap = Some((SnapDecoder::new(self.cfg.max_buffer), qp.zxid));
+                self.phase = Phase::Snapshot;
+            }
+            SyncMode::Trunc => {
+                out.push(Action::Truncate { zxid: qp.zxid });
+                self.state.last_zxid = qp.zxid;
+                self.last_applied = qp.zxid;
+                self.phase = Phase::Sync;
+            }
+        }
+        Ok(())
+    }
+
+    fn proposal(&mut self, entry: Bytes, check_order: bool) -> Result<Proposal, Error> {
+        let zxid = txn_zxid(&entry)?;
+        if check_order {
+            if zxid != self.last_queued + 1 {
+                tracing::warn!(
+                    "Got zxid {} expected {}",
+                    hex(zxid),
+                    hex(self.last_queued + 1)
+                );
+            }
+            self.last_queued = zxid;
+        }
+        Ok(Proposal { zxid, entry })
+    }
+
+    fn apply(&mut self, p: Proposal, out: &mut Vec<Action>) {
+        self.last_applied = p.zxid;
+        out.push(Action::Apply {
+            zxid: p.zxid,
+            entry: p.entry,
+        });
+    }
+
+    /// INFORM / INFORMANDACTIVATE data: the txn entry (after the leader id for the latter).
+    fn inform_entry(qp: &QuorumPacket) -> Result<Bytes, Error> {
+        let d = qp.data.clone().unwrap_or_default();
+        if qp.r#type == INFORMANDACTIVATE {
+            activate_leader_id(qp)?;
+            Ok(d.slice(8..))
+        } else {
+            Ok(d)
+        }
+    }
+
+    fn on_sync(&mut self, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), Error> {
+        match qp.r#type {
+            PROPOSAL => {
+                let p = self.proposal(qp.data.unwrap_or_default(), true)?;
+                self.not_committed.push_back(p);
+            }
+            COMMIT | COMMITANDACTIVATE => {
+                if self.write_to_txn_log {
+                    self.committed.push_back(qp.zxid);
+                } else {
+                    match self.not_committed.front() {
+                        Some(p) if p.zxid == qp.zxid => {
+                            let p = self.not_committed.pop_front().expect("front");
+                            self.apply(p, out);
+                        }
+                        Some(p) => tracing::warn!(
+                            "Committing {}, but next proposal is {}",
+                            hex(qp.zxid),
+                            hex(p.zxid)
+                        ),
+                        None => tracing::warn!("Committing {} without seeing txn", hex(qp.zxid)),
+                    }
+                }
+            }
+            INFORM | INFORMANDACTIVATE => {
+                let entry = Self::inform_entry(&qp)?;
+                let p = self.proposal(entry, qp.r#type == INFORM)?;
+                if self.write_to_txn_log {
+                    self.not_committed.push_back(p);
+                    self.committed.push_back(qp.zxid);
+                } else {
+                    self.apply(p, out);
+                }
+            }
+            NEWLEADER => self.on_new_leader(qp, out),
+            UPTODATE => self.on_up_to_date(out)?,
+            // Java's sync loop ignores everything else (PINGs included).
+            t => tracing::debug!("ignoring {} during sync", type_name(t)),
+        }
+        Ok(())
+    }
+
+    fn on_new_leader(&mut self, qp: QuorumPacket, out: &mut Vec<Action>) {
+        tracing::info!("Learner received NEWLEADER message");
+        if let Some(d) = qp.data.filter(|d| d.len() > 1) {
+            self.leader_config = Some(d);
+        }
+        if self.snapshot_needed {
+            out.push(Action::TakeSnapshot {
+                sync: self.sync_snapshot,
+            });
+        }
+        out.push(Action::SetCurrentEpoch(self.new_epoch));
+        self.state.current_epoch = self.new_epoch;
+        self.write_to_txn_log = true;
+        self.pre_zab_1_0 = false;
+        let new_leader_zxid = make_zxid(self.new_epoch, 0);
+        match self.cfg.kind {
+            LearnerKind::Follower => {
+                // Log what came so far, then ACK NEWLEADER (the shell syncs the log before
+                // sending), then acknowledge each logged txn as the follower's ack processor
+                // would; the leader expects the NEWLEADER ACK first.
+                let logged: Vec<Proposal> = self.not_committed.drain(..).collect();
+                for p in &logged {
+                    out.push(Action::Log {
+                        zxid: p.zxid,
+                        entry: p.entry.clone(),
+                    });
+                }
+                out.push(Action::Send(packet(ACK, new_leader_zxid)));
+                for p in logged {
+                    out.push(Action::Send(packet(ACK, p.zxid)));
+                    self.pending.push_back(p);
+                }
+            }
+            LearnerKind::Observer => out.push(Action::Send(packet(ACK, new_leader_zxid))),
+        }
+    }
+
+    fn on_up_to_date(&mut self, out: &mut Vec<Action>) -> Result<(), Error> {
+        tracing::info!("Learner received UPTODATE message");
+        if self.pre_zab_1_0 {
+            out.push(Action::TakeSnapshot {
+                sync: self.sync_snapshot,
+            });
+            out.push(Action::SetCurrentEpoch(self.new_epoch));
+            self.state.current_epoch = self.new_epoch;
+        }
+        out.push(Action::Send(packet(ACK, make_zxid(self.new_epoch, 0))));
+        out.push(Action::StartServing {
+            epoch: self.new_epoch,
+        });
+        self.phase = Phase::Broadcast;
+        match self.cfg.kind {
+            LearnerKind::Follower => {
+                for p in std::mem::take(&mut self.not_committed) {
+                    self.log_and_ack(p, out);
+                }
+                for zxid in std::mem::take(&mut self.committed) {
+                    self.commit(zxid, out)?;
+                }
+            }
+            LearnerKind::Observer => {
+                for p in std::mem::take(&mut self.not_committed) {
+                    if self.committed.front() != Some(&p.zxid) {
+                        tracing::warn!(
+                            "Committing {}, but next proposal is {}",
+                            self.committed.front().map_or("none".into(), |z| hex(*z)),
+                            hex(p.zxid)
+                        );
+                        continue;
+                    }
+                    self.committed.pop_front();
+                    out.push(Action::Log {
+                        zxid: p.zxid,
+                        entry: p.entry.clone(),
+                    });
+                    self.apply(p, out);
+                }
+                self.committed.clear();
+            }
+        }
+        Ok(())
+    }
+
+    fn log_and_ack(&mut self, p: Proposal, out: &mut Vec<Action>) {
+        out.push(Action::Log {
+            zxid: p.zxid,
+            entry: p.entry.clone(),
+        });
+        out.push(Action::Send(packet(ACK, p.zxid)));
+        self.pending.push_back(p);
+    }
+
+    /// `FollowerZooKeeperServer.commit`: the COMMIT must be for the oldest pending txn.
+    fn commit(&mut self, zxid: i64, out: &mut Vec<Action>) -> Result<(), Error> {
+        match self.pending.front() {
+            None => {
+                tracing::warn!("Committing {} without seeing txn", hex(zxid));
+                Ok(())
+            }
+            Some(p) if p.zxid != zxid => Err(Error::Protocol(format!(
+                "Committing zxid {} but next pending txn {}",
+                hex(zxid),
+                hex(p.zxid)
+            ))),
+            Some(_) => {
+                let p = self.pending.pop_front().expect("front");
+                self.apply(p, out);
+                Ok(())
+            }
+        }
+    }
+
+    fn ping_reply(&mut self, qp: QuorumPacket) -> Action {
+        let touches = encode_touches(self.touches.drain());
+        Action::Send(QuorumPacket {
+            r#type: PING,
+            zxid: qp.zxid,
+            data: Some(touches),
+            authinfo: qp.authinfo,
+        })
+    }
+
+    fn on_broadcast(&mut self, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), Error> {
+        let observer = self.cfg.kind == LearnerKind::Observer;
+        match qp.r#type {
+            PING => out.push(self.ping_reply(qp)),
+            REVALIDATE => {
+                let (session_id, valid) = decode_revalidate_reply(&qp)?;
+                out.push(Action::Revalidated { session_id, valid });
+            }
+            SYNC => out.push(Action::Synced),
+            UPTODATE => tracing::error!("Received an UPTODATE message after the learner started"),
+            PROPOSAL if !observer => {
+                let p = self.proposal(qp.data.unwrap_or_default(), true)?;
+                self.log_and_ack(p, out);
+            }
+            COMMIT | COMMITANDACTIVATE if !observer => self.commit(qp.zxid, out)?,
+            INFORM | INFORMANDACTIVATE if observer => {
+                let entry = Self::inform_entry(&qp)?;
+                let p = self.proposal(entry, false)?;
+                out.push(Action::Log {
+                    zxid: p.zxid,
+                    entry: p.entry.clone(),
+                });
+                self.apply(p, out);
+            }
+            t => tracing::warn!(
+                "Unknown or unexpected packet type: {}",
+                packet::type_name(t)
+            ),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BufMut;
+    use jute::Encode;
+
+    fn entry(zxid: i64) -> Bytes {
+        let mut b = BytesMut::new();
+        b.put_i64(0x77); // clientId
+        b.put_i32(1); // cxid
+        b.put_i64(zxid);
+        b.put_i64(1000); // time
+        b.put_i32(jute::ops::SET_DATA);
+        b.extend_from_slice(b"body");
+        b.freeze()
+    }
+
+    fn proposal(zxid: i64) -> QuorumPacket {
+        QuorumPacket {
+            r#type: PROPOSAL,
+            zxid,
+            data: Some(entry(zxid)),
+            authinfo: vec![],
+        }
+    }
+
+    fn feed(l: &mut Learner, pkts: &[QuorumPacket]) -> Vec<Action> {
+        let mut buf = BytesMut::new();
+        for p in pkts {
+            p.encode(&mut buf);
+        }
+        let mut out = Vec::new();
+        l.receive(&mut buf, &mut out).unwrap();
+        assert!(buf.is_empty());
+        out
+    }
+
+    fn sent(actions: &[Action]) -> Vec<(i32, i64)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Send(p) => Some((p.r#type, p.zxid)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn learner(accepted: i64, current: i64, last: i64) -> Learner {
+        Learner::new(
+            LearnerConfig::follower(3),
+            PersistedState {
+                accepted_epoch: accepted,
+                current_epoch: current,
+                last_zxid: last,
+            },
+        )
+    }
+
+    #[test]
+    fn handshake_new_epoch() {
+        let mut l = learner(1, 1, 0x1_0000_0005);
+        let a = l.start();
+        assert_eq!(sent(&a), vec![(FOLLOWERINFO, 0x1_0000_0000)]);
+        let a = feed(&mut l, &[leader_info(2, PROTOCOL_VERSION)]);
+        assert_eq!(a[0], Action::SetAcceptedEpoch(2));
+        let Action::Send(ack) = &a[1] else { panic!() };
+        assert_eq!((ack.r#type, ack.zxid), (ACKEPOCH, 0x1_0000_0005));
+        assert_eq!(ack_epoch_value(ack).unwrap(), 1);
+        assert_eq!(l.phase(), Phase::SyncStart);
+        assert_eq!(l.persisted().accepted_epoch, 2);
+    }
+
+    #[test]
+    fn handshake_same_epoch_acks_minus_one() {
+        let mut l = learner(2, 1, 7);
+        let a = feed(&mut l, &[leader_info(2, PROTOCOL_VERSION)]);
+        assert_eq!(a.len(), 1);
+        let Action::Send(ack) = &a[0] else { panic!() };
+        assert_eq!(ack_epoch_value(ack).unwrap(), -1);
+    }
+
+    #[test]
+    fn handshake_older_epoch_is_refused() {
+        let mut l = learner(3, 3, 0);
+        let mut buf = BytesMut::new();
+        leader_info(2, PROTOCOL_VERSION).encode(&mut buf);
+        assert!(l.receive(&mut buf, &mut Vec::new()).is_err());
+        assert_eq!(l.phase(), Phase::Closed);
+    }
+
+    #[test]
+    fn diff_sync_logs_at_newleader_and_commits_at_uptodate() {
+        let mut l = learner(1, 1, 0x1_0000_0002);
+        feed(&mut l, &[leader_info(2, PROTOCOL_VERSION)]);
+        let a = feed(
+            &mut l,
+            &[
+                packet(DIFF, 0x1_0000_0004),
+                proposal(0x1_0000_0003),
+                packet(COMMIT, 0x1_0000_0003),
+                proposal(0x1_0000_0004),
+                packet(COMMIT, 0x1_0000_0004),
+            ],
+        );
+        assert_eq!(
+            a,
+            vec![Action::SyncStarted {
+                mode: SyncMode::Diff,
+                zxid: 0x1_0000_0004
+            }]
+        );
+        let a = feed(&mut l, &[packet(NEWLEADER, 0x2_0000_0000)]);
+        assert_eq!(a[0], Action::SetCurrentEpoch(2));
+        assert!(matches!(
+            a[1],
+            Action::Log {
+                zxid: 0x1_0000_0003,
+                ..
+            }
+        ));
+        assert!(matches!(
+            a[2],
+            Action::Log {
+                zxid: 0x1_0000_0004,
+                ..
+            }
+        ));
+        assert_eq!(
+            sent(&a),
+            vec![
+                (ACK, 0x2_0000_0000),
+                (ACK, 0x1_0000_0003),
+                (ACK, 0x1_0000_0004)
+            ]
+        );
+        // A proposal between NEWLEADER and UPTODATE waits for UPTODATE.
+        let a = feed(&mut l, &[proposal(0x2_0000_0001), packet(PING, 0)]);
+        assert!(a.is_empty());
+        let a = feed(&mut l, &[packet(UPTODATE, -1)]);
+        assert_eq!(a[0], Action::Send(packet(ACK, 0x2_0000_0000)));
+        assert_eq!(a[1], Action::StartServing { epoch: 2 });
+        assert!(matches!(
+            a[2],
+            Action::Log {
+                zxid: 0x2_0000_0001,
+                ..
+            }
+        ));
+        assert_eq!(a[3], Action::Send(packet(ACK, 0x2_0000_0001)));
+        assert!(matches!(
+            a[4],
+            Action::Apply {
+                zxid: 0x1_0000_0003,
+                ..
+            }
+        ));
+        assert!(matches!(
+            a[5],
+            Action::Apply {
+                zxid: 0x1_0000_0004,
+                ..
+            }
+        ));
+        assert_eq!(a.len(), 6);
+        assert_eq!(l.pending_commits(), 1);
+        let a = feed(&mut l, &[packet(COMMIT, 0x2_0000_0001)]);
+        assert!(matches!(
+            a[0],
+            Action::Apply {
+                zxid: 0x2_0000_0001,
+                ..
+            }
+        ));
+        assert_eq!(l.phase(), Phase::Broadcast);
+        assert_eq!(l.persisted().current_epoch, 2);
+    }
+
+    #[test]
+    fn snap_sync_applies_in_memory_then_snapshots() {
+        use crate::zab::snap_stream::SnapEncoder;
+        use jute::data::StatPersisted;
+        let mut l = learner(0, 0, 0);
+        feed(&mut l, &[leader_info(1, PROTOCOL_VERSION)]);
+        let mut wire = BytesMut::new();
+        packet(SNAP, 0x1_0000_0002).encode(&mut wire);
+        SnapEncoder::sessions(&mut wire, &[(5, 4000)]);
+        SnapEncoder::acls(&mut wire, &[]);
+        SnapEncoder::node(&mut wire, "", None, -1, &StatPersisted::default());
+        SnapEncoder::finish(&mut wire);
+        proposal(0x1_0000_0003).encode(&mut wire);
+        packet(COMMIT, 0x1_0000_0003).encode(&mut wire);
+        proposal(0x1_0000_0004).encode(&mut wire);
+        packet(NEWLEADER, 0x1_0000_0000).encode(&mut wire);
+        packet(UPTODATE, -1).encode(&mut wire);
+        packet(COMMIT, 0x1_0000_0004).encode(&mut wire);
+        packet(PING, 0x1_0000_0004).encode(&mut wire);
+        // Byte by byte: every split must work.
+        let mut out = Vec::new();
+        let mut buf = BytesMut::new();
+        for b in wire.iter() {
+            buf.put_u8(*b);
+            l.receive(&mut buf, &mut out).unwrap();
+        }
+        assert!(buf.is_empty());
+        let kinds: Vec<String> = out
+            .iter()
+            .map(|a| match a {
+                Action::Send(p) => format!("send {} {:x}", type_name(p.r#type), p.zxid),
+                Action::SnapshotItem(SnapItem::Session { .. }) => "session".into(),
+                Action::SnapshotItem(SnapItem::Node { .. }) => "node".into(),
+                Action::Log { zxid, .. } => format!("log {zxid:x}"),
+                Action::Apply { zxid, .. } => format!("apply {zxid:x}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                "SyncStarted { mode: Snap, zxid: 4294967298 }",
+                "SnapshotBegin { zxid: 4294967298 }",
+                "session",
+                "node",
+                "SnapshotEnd { zxid: 4294967298 }",
+                "apply 100000003",
+                "TakeSnapshot { sync: true }",
+                "SetCurrentEpoch(1)",
+                "log 100000004",
+                "send ACK 100000000",
+                "send ACK 100000004",
+                "send ACK 100000000",
+                "StartServing { epoch: 1 }",
+                "apply 100000004",
+                "send PING 100000004",
+            ]
+        );
+    }
+
+    #[test]
+    fn trunc_then_broadcast() {
+        let mut l = learner(1, 1, 0x1_0000_0009);
+        feed(&mut l, &[leader_info(1, PROTOCOL_VERSION)]);
+        let a = feed(
+            &mut l,
+            &[
+                packet(TRUNC, 0x1_0000_0007),
+                packet(NEWLEADER, 0x1_0000_0000),
+                packet(UPTODATE, -1),
+            ],
+        );
+        assert_eq!(
+            a[1],
+            Action::Truncate {
+                zxid: 0x1_0000_0007
+            }
+        );
+        assert_eq!(a[2], Action::TakeSnapshot { sync: false });
+        assert_eq!(l.persisted().last_zxid, 0x1_0000_0007);
+        l.touch(0x42, 6000);
+        let a = feed(&mut l, &[proposal(0x1_0000_0008), packet(PING, 9)]);
+        assert!(matches!(
+            a[0],
+            Action::Log {
+                zxid: 0x1_0000_0008,
+                ..
+            }
+        ));
+        assert_eq!(a[1], Action::Send(packet(ACK, 0x1_0000_0008)));
+        let Action::Send(ping) = &a[2] else { panic!() };
+        assert_eq!(ping.r#type, PING);
+        assert_eq!(ping.zxid, 9);
+        assert_eq!(
+            decode_touches(ping.data.as_deref().unwrap()).unwrap(),
+            vec![(0x42, 6000)]
+        );
+        // The table is emptied by the reply.
+        let a = feed(&mut l, &[packet(PING, 10)]);
+        let Action::Send(ping) = &a[0] else { panic!() };
+        assert_eq!(ping.data.as_deref(), Some(&[][..]));
+    }
+
+    #[test]
+    fn out_of_order_commit_closes() {
+        let mut l = learner(1, 1, 0);
+        feed(
+            &mut l,
+            &[
+                leader_info(1, PROTOCOL_VERSION),
+                packet(DIFF, 0),
+                packet(NEWLEADER, 0x1_0000_0000),
+                packet(UPTODATE, -1),
+                proposal(0x1_0000_0001),
+                proposal(0x1_0000_0002),
+            ],
+        );
+        let mut buf = BytesMut::new();
+        packet(COMMIT, 0x1_0000_0002).encode(&mut buf);
+        assert!(l.receive(&mut buf, &mut Vec::new()).is_err());
+        assert_eq!(l.phase(), Phase::Closed);
+    }
+
+    #[test]
+    fn observer_learns_from_inform() {
+        let mut cfg = LearnerConfig::follower(4);
+        cfg.kind = LearnerKind::Observer;
+        let mut l = Learner::new(cfg, PersistedState::default());
+        assert_eq!(sent(&l.start()), vec![(OBSERVERINFO, 0)]);
+        let inform = QuorumPacket {
+            r#type: INFORM,
+            zxid: 0x1_0000_0001,
+            data: Some(entry(0x1_0000_0001)),
+            authinfo: vec![],
+        };
+        let a = feed(
+            &mut l,
+            &[
+                leader_info(1, PROTOCOL_VERSION),
+                packet(DIFF, 0),
+                inform.clone(),
+                packet(NEWLEADER, 0x1_0000_0000),
+                packet(UPTODATE, -1),
+            ],
+        );
+        let tail: Vec<_> = a.iter().rev().take(2).collect();
+        assert!(matches!(
+            tail[0],
+            Action::Apply {
+                zxid: 0x1_0000_0001,
+                ..
+            }
+        ));
+        assert!(matches!(
+            tail[1],
+            Action::Log {
+                zxid: 0x1_0000_0001,
+                ..
+            }
+        ));
+        // Observers never ACK proposals; PROPOSAL/COMMIT are ignored.
+        let mut inform2 = inform;
+        inform2.zxid = 0x1_0000_0002;
+        inform2.data = Some(entry(0x1_0000_0002));
+        let a = feed(&mut l, &[proposal(0x1_0000_0002), inform2]);
+        assert_eq!(sent(&a), vec![]);
+        assert!(matches!(
+            a[1],
+            Action::Apply {
+                zxid: 0x1_0000_0002,
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,232 @@
+//! The tokio shell of a learner: connect to the leader's quorum port, run the
+//! [`Learner`] state machine on the bytes it sends, carry out its actions against a
+//! [`LearnerDb`] ([`execute`]: log sync before the ACKs go out) and write its packets back.
+//!
+//! One call of [`follow_leader`] is one session with one leader (Java's `Follower.followLeader`
+//! / `Observer.observeLeader`): it returns when the leader closes the connection, goes silent
+//! for longer than the learner's read timeout (`initLimit` ticks during sync, `syncLimit`
+//! after), breaks the protocol, the database fails, or the server asks it to stop. The caller
+//! then goes back to leader election.
+//!
+//! The database calls are made inline on the task (they may fsync); a server that cannot
+//! afford that on its runtime gives the shell a [`LearnerDb`] that hands work to its own
+//! thread.
+
+use crate::zab::db::{execute, DbError, LearnerDb};
+use crate::zab::learner::{Learner, LearnerConfig, Phase};
+use crate::zab::packet::encode_packet;
+use crate::zab::Error;
+use bytes::BytesMut;
+use jute::quorum::QuorumPacket;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Java's `leaderConnectDelayDuringRetryMs` default.
+pub const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(100);
+/// Java tries to connect to the leader 5 times.
+pub const CONNECT_TRIES: u32 = 5;
+
+/// What the server tells a running learner.
+#[derive(Debug)]
+pub enum Control {
+    /// A client session on this server was active (goes into the next PING reply).
+    Touch { session_id: i64, timeout: i32 },
+    /// Send a packet to the leader (REQUEST, REVALIDATE). Held back until the learner is
+    /// synced (packets during sync would break the leader's handshake).
+    Send(QuorumPacket),
+    /// Close the connection and return [`Exit::Shutdown`].
+    Shutdown,
+}
+
+/// The server's side of the control channel.
+#[derive(Debug, Clone)]
+pub struct LearnerHandle {
+    tx: mpsc::UnboundedSender<Control>,
+}
+
+impl LearnerHandle {
+    pub fn touch(&self, session_id: i64, timeout: i32) {
+        let _ = self.tx.send(Control::Touch {
+            session_id,
+            timeout,
+        });
+    }
+    pub fn send(&self, qp: QuorumPacket) {
+        let _ = self.tx.send(Control::Send(qp));
+    }
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Control::Shutdown);
+    }
+}
+
+/// A control channel: the handle for the server, the receiver for [`follow_leader`].
+pub fn control_channel() -> (LearnerHandle, mpsc::UnboundedReceiver<Control>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (LearnerHandle { tx }, rx)
+}
+
+/// Why a session with the leader ended normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// [`Control::Shutdown`].
+    Shutdown,
+    /// The leader closed the connection.
+    LeaderClosed,
+}
+
+/// Why a session with the leader failed.
+#[derive(Debug)]
+pub enum NetError {
+    /// No connection to the leader's quorum port after every try.
+    Connect(io::Error),
+    Io(io::Error),
+    /// The leader sent nothing for this long.
+    Timeout(Duration, Phase),
+    Protocol(Error),
+    Db(DbError),
+}
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetError::Connect(e) => write!(f, "cannot connect to the leader: {e}"),
+            NetError::Io(e) => write!(f, "connection to the leader failed: {e}"),
+            NetError::Timeout(d, p) => write!(f, "no packet from the leader for {d:?} ({p:?})"),
+            NetError::Protocol(e) => write!(f, "protocol error: {e}"),
+            NetError::Db(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for NetError {}
+
+/// Connect to the leader's quorum port as Java's `LeaderConnector` does: up to
+/// [`CONNECT_TRIES`] attempts [`CONNECT_RETRY_DELAY`] apart, all within `limit`
+/// (`tickTime * initLimit`); TCP_NODELAY on.
+pub async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, NetError> {
+    let deadline = Instant::now() + limit;
+    let mut last = io::Error::new(
+        io::ErrorKind::TimedOut,
+        "connectToLeader exceeded on retries",
+    );
+    for attempt in 0..CONNECT_TRIES {
+        if attempt > 0 {
+            if Instant::now() + CONNECT_RETRY_DELAY >= deadline {
+                break;
+            }
+            tokio::time::sleep(CONNECT_RETRY_DELAY).await;
+        }
+        match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                s.set_nodelay(true).map_err(NetError::Connect)?;
+                return Ok(s);
+            }
+            Ok(Err(e)) => {
+                tracing::warn!("connecting to the leader at {addr} (try {attempt}): {e}");
+                last = e;
+            }
+            Err(_) => break,
+        }
+    }
+    Err(NetError::Connect(last))
+}
+
+/// Connect to the leader at `addr` and follow (or observe) it until the session ends.
+pub async fn follow_leader<D: LearnerDb + ?Sized>(
+    addr: SocketAddr,
+    cfg: LearnerConfig,
+    db: &mut D,
+    control: &mut mpsc::UnboundedReceiver<Control>,
+) -> Result<Exit, NetError> {
+    let limit = cfg.tick_time * cfg.init_limit.max(1);
+    let stream = connect(addr, limit).await?;
+    tracing::info!("connected to the leader at {addr}");
+    follow(stream, cfg, db, control).await
+}
+
+/// Run one learner session on an established connection.
+pub async fn follow<D: LearnerDb + ?Sized>(
+    stream: TcpStream,
+    cfg: LearnerConfig,
+    db: &mut D,
+    control: &mut mpsc::UnboundedReceiver<Control>,
+) -> Result<Exit, NetError> {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut learner = Learner::new(cfg, db.persisted_state());
+    let mut outbox = Vec::new();
+    let mut held_back = Vec::new();
+    let mut wire = BytesMut::new();
+    execute(db, learner.start(), &mut outbox).map_err(NetError::Db)?;
+    write(&mut wr, &mut outbox, &mut wire).await?;
+
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut control_open = true;
+    let mut deadline = Instant::now() + learner.read_timeout();
+    loop {
+        tokio::select! {
+            r = tokio::time::timeout_at(deadline, rd.read_buf(&mut buf)) => {
+                match r {
+                    Err(_) => return Err(NetError::Timeout(learner.read_timeout(), learner.phase())),
+                    Ok(Err(e)) => return Err(NetError::Io(e)),
+                    Ok(Ok(0)) => return Ok(Exit::LeaderClosed),
+                    Ok(Ok(_)) => {}
+                }
+                let mut actions = Vec::new();
+                let res = learner.receive(&mut buf, &mut actions);
+                // What came before a bad packet is still carried out (as Java would have).
+                execute(db, actions, &mut outbox).map_err(NetError::Db)?;
+                res.map_err(NetError::Protocol)?;
+                if learner.phase() == Phase::Broadcast {
+                    outbox.append(&mut held_back);
+                }
+                write(&mut wr, &mut outbox, &mut wire).await?;
+                deadline = Instant::now() + learner.read_timeout();
+                if buf.capacity() - buf.len() < 16 * 1024 {
+                    buf.reserve(64 * 1024);
+                }
+            }
+            c = control.recv(), if control_open => match c {
+                None => control_open = false,
+                Some(Control::Touch { session_id, timeout }) => learner.touch(session_id, timeout),
+                Some(Control::Send(qp)) => {
+                    if learner.phase() == Phase::Broadcast {
+                        outbox.push(qp);
+                        write(&mut wr, &mut outbox, &mut wire).await?;
+                    } else {
+                        held_back.push(qp);
+                    }
+                }
+                Some(Control::Shutdown) => {
+                    let _ = wr.shutdown().await;
+                    return Ok(Exit::Shutdown);
+                }
+            },
+        }
+    }
+}
+
+async fn write(
+    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    outbox: &mut Vec<QuorumPacket>,
+    wire: &mut BytesMut,
+) -> Result<(), NetError> {
+    if outbox.is_empty() {
+        return Ok(());
+    }
+    wire.clear();
+    for p in outbox.drain(..) {
+        tracing::trace!(
+            "to leader: {} 0x{:x}",
+            crate::zab::packet::type_name(p.r#type),
+            p.zxid
+        );
+        encode_packet(&p, wire);
+    }
+    wr.write_all(wire).await.map_err(NetError::Io)
+}
