@@ -8,7 +8,7 @@ use jute::connect::{decode_connect_response, Connect};
 use jute::frame::write_frame;
 use jute::ops;
 use jute::proto::{
-    AuthPacket, ConnectRequest, ReplyHeader, RequestHeader, SetWatches2, WatcherEvent,
+    AuthPacket, ConnectRequest, ReplyHeader, RequestHeader, SetWatches, SetWatches2, WatcherEvent,
 };
 use jute::{Decode, Encode};
 use std::io::{self, BufReader, Read, Write};
@@ -64,7 +64,15 @@ impl Client {
         session_timeout_ms: i32,
         io_timeout: Duration,
     ) -> io::Result<Client> {
-        let c = Client::handshake(addr, session_timeout_ms, 0, &[0; 16], 0, io_timeout)?;
+        let c = Client::handshake(
+            addr,
+            session_timeout_ms,
+            0,
+            &[0; 16],
+            0,
+            Some(false),
+            io_timeout,
+        )?;
         if c.session.session_id == 0 {
             return Err(invalid("server refused the session (session id 0)"));
         }
@@ -72,14 +80,16 @@ impl Client {
     }
 
     /// The handshake with every field chosen by the caller (`session_id` non-zero resumes a
-    /// session). A refused session is returned as is (session id 0, timeout 0): the server
-    /// closes the connection after it.
+    /// session; `read_only` None is an old client without the trailing byte). A refused
+    /// session is returned as is (session id 0, timeout 0): the server closes the connection
+    /// after it.
     pub fn handshake(
         addr: SocketAddr,
         session_timeout_ms: i32,
         session_id: i64,
         passwd: &[u8],
         last_zxid_seen: i64,
+        read_only: Option<bool>,
         io_timeout: Duration,
     ) -> io::Result<Client> {
         let stream = TcpStream::connect_timeout(&addr, io_timeout)?;
@@ -97,7 +107,7 @@ impl Client {
                 session_id,
                 passwd: Some(Bytes::copy_from_slice(passwd)),
             },
-            read_only: Some(false),
+            read_only,
         };
         let mut out = BytesMut::new();
         write_frame(&mut out, |b| connect.encode(b));
@@ -179,22 +189,15 @@ impl Client {
         Ok(r)
     }
 
-    /// Read frames until the reply with `xid`; returns every frame read, that reply last.
-    /// A reply with another xid is an error (servers answer in order).
-    pub fn read_until_reply(&mut self, xid: i32) -> io::Result<Vec<Received>> {
+    /// Read frames up to the next reply; returns every frame read, that reply last. Servers
+    /// answer in order, so it is the reply to the oldest outstanding request; its xid is
+    /// left to the caller to check (Java answers a ping sent with an ordinary xid with
+    /// xid -2, for one).
+    pub fn read_until_reply(&mut self) -> io::Result<Vec<Received>> {
         let mut got = Vec::new();
         loop {
             let r = self.read()?;
-            let done = match &r {
-                Received::Reply { header, .. } if header.xid == xid => true,
-                Received::Reply { header, .. } => {
-                    return Err(invalid(format!(
-                        "expected the reply to xid {xid}, got one to xid {} (err {})",
-                        header.xid, header.err
-                    )))
-                }
-                Received::Event { .. } => false,
-            };
+            let done = matches!(r, Received::Reply { .. });
             got.push(r);
             if done {
                 return Ok(got);
@@ -204,8 +207,8 @@ impl Client {
 
     /// Send a request and read up to its reply (see [`Client::read_until_reply`]).
     pub fn call(&mut self, op: i32, body: &[u8]) -> io::Result<Vec<Received>> {
-        let xid = self.send(op, body)?;
-        self.read_until_reply(xid)
+        self.send(op, body)?;
+        self.read_until_reply()
     }
 
     /// `call` with a record body.
@@ -216,7 +219,7 @@ impl Client {
     /// A ping (xid -2); returns the frames up to its reply.
     pub fn ping(&mut self) -> io::Result<Vec<Received>> {
         self.send_with_xid(ops::XID_PING, ops::PING, &[])?;
-        self.read_until_reply(ops::XID_PING)
+        self.read_until_reply()
     }
 
     /// An auth packet (xid -4), e.g. `auth("digest", b"user:password")`.
@@ -228,14 +231,20 @@ impl Client {
         }
         .to_bytes();
         self.send_with_xid(ops::XID_AUTH, ops::AUTH, &body)?;
-        self.read_until_reply(ops::XID_AUTH)
+        self.read_until_reply()
     }
 
     /// SetWatches2 (xid -8): re-register watches after a reconnect; the server fires at once
     /// the ones whose node changed after `relative_zxid`.
     pub fn set_watches(&mut self, w: &SetWatches2) -> io::Result<Vec<Received>> {
         self.send_with_xid(ops::XID_SET_WATCHES, ops::SET_WATCHES2, &w.to_bytes())?;
-        self.read_until_reply(ops::XID_SET_WATCHES)
+        self.read_until_reply()
+    }
+
+    /// SetWatches (op 101, before persistent watches existed), xid -8.
+    pub fn set_watches_v1(&mut self, w: &SetWatches) -> io::Result<Vec<Received>> {
+        self.send_with_xid(ops::XID_SET_WATCHES, ops::SET_WATCHES, &w.to_bytes())?;
+        self.read_until_reply()
     }
 
     /// closeSession; returns the frames up to its reply. The connection is unusable after.

@@ -209,12 +209,18 @@ enum Action {
         auth: &'static str,
     },
     Ping,
-    /// closeSession on the slot's session, then a new session in that slot.
-    Reconnect,
+    /// closeSession on the slot's session, then a new session in that slot, asking for
+    /// `timeout_ms`, as an old client (no readOnly byte) if asked.
+    Reconnect {
+        timeout_ms: i32,
+        old_client: bool,
+    },
     /// Drop the TCP connection (the session lives on) and resume the session on a new one,
-    /// first with a wrong password if asked; then maybe SetWatches2.
+    /// first with a wrong password and/or a lastZxidSeen ahead of the server if asked; then
+    /// maybe SetWatches.
     Resume {
         wrong_password: bool,
+        stale_zxid: bool,
         watches: Option<WatchSpec>,
     },
 }
@@ -223,6 +229,8 @@ enum Action {
 /// client saw its `relativeZxid` lies.
 #[derive(Debug, Clone)]
 struct WatchSpec {
+    /// SetWatches (op 101, no persistent lists) rather than SetWatches2.
+    v1: bool,
     back: i64,
     data: Vec<String>,
     exist: Vec<String>,
@@ -576,10 +584,17 @@ impl Gen {
             }
             2 => {
                 let (mut r, d) = self.create_request();
-                r.flags = 4;
+                // Mostly the container flag; sometimes whatever create_request chose (Java
+                // goes by the flags, not by the op code, inside a multi).
+                let d = if self.rng.chance(75) {
+                    r.flags = 4;
+                    format!("{d} (flags set to 4)")
+                } else {
+                    d
+                };
                 (
                     MultiOp::Create(ops::CREATE_CONTAINER, r),
-                    format!("createContainer {d} (flags forced to 4)"),
+                    format!("createContainer {d}"),
                 )
             }
             3 => {
@@ -662,6 +677,9 @@ impl Gen {
             ("ping", 10),
             ("reconnect", 10),
             ("resume", 10),
+            ("badOp", 6),
+            ("bigData", 2),
+            ("garbage", 6),
             ("setQuota", 3),
             ("delQuota", 2),
         ];
@@ -842,48 +860,242 @@ impl Gen {
             }
             "whoAmI" => (req(ops::WHO_AM_I, Bytes::new()), String::new()),
             "addAuth" => {
-                let auth = *self.rng.pick(&["alice:pw", "bob:pw", "alice:wrong"]);
+                // An unknown scheme fails and Java closes the connection (not the session).
+                let (scheme, auth) = *self.rng.pick(&[
+                    ("digest", "alice:pw"),
+                    ("digest", "alice:pw"),
+                    ("digest", "bob:pw"),
+                    ("digest", "bob:pw"),
+                    ("digest", "alice:wrong"),
+                    ("digest", "alice"),
+                    ("digest", ""),
+                    ("ip", "10.0.0.1"),
+                    ("nosuch", "x"),
+                    ("world", "anyone"),
+                ]);
                 (
-                    Action::Auth {
-                        scheme: "digest",
-                        auth,
-                    },
-                    format!("digest {auth}"),
+                    Action::Auth { scheme, auth },
+                    format!("{scheme} {}", show_str(auth)),
                 )
             }
             "ping" => (Action::Ping, String::new()),
-            "reconnect" => (Action::Reconnect, String::new()),
+            "reconnect" => {
+                // Java bounds the timeout to [2, 20] ticks: 4000..40000 here.
+                let timeout_ms = *self
+                    .rng
+                    .pick(&[30_000, 30_000, 30_000, 20_000, 100_000, 40_001]);
+                let old_client = self.rng.chance(25);
+                (
+                    Action::Reconnect {
+                        timeout_ms,
+                        old_client,
+                    },
+                    format!("timeout={timeout_ms} old_client={old_client}"),
+                )
+            }
+            "badOp" => {
+                // Op codes a client should not send, or not like this. Java answers some and
+                // closes the connection after others (the session lives on).
+                let path = self.path(&[]);
+                let (opcode, body, d) = match self.rng.below(7) {
+                    0 => (
+                        ops::NOTIFICATION,
+                        Bytes::new(),
+                        "notification(0)".to_string(),
+                    ),
+                    1 => (
+                        ops::RECONFIG,
+                        ReconfigRequest {
+                            joining_servers: String::new(),
+                            leaving_servers: String::new(),
+                            new_members: String::new(),
+                            cur_config_id: -1,
+                        }
+                        .to_bytes(),
+                        "reconfig".to_string(),
+                    ),
+                    2 => (
+                        ops::DELETE_CONTAINER,
+                        Bytes::from(path.clone().into_bytes()),
+                        format!("deleteContainer {}", show_str(&path)),
+                    ),
+                    3 => (
+                        ops::PING,
+                        Bytes::new(),
+                        "ping with an ordinary xid".to_string(),
+                    ),
+                    4 => (50, Bytes::new(), "op 50".to_string()),
+                    5 => (999, Bytes::from_static(b"junk"), "op 999".to_string()),
+                    _ => (
+                        ops::SET_WATCHES,
+                        SetWatches {
+                            relative_zxid: 0,
+                            data_watches: vec![path.clone()],
+                            exist_watches: vec![],
+                            child_watches: vec![],
+                        }
+                        .to_bytes(),
+                        format!("setWatches with an ordinary xid, relZxid 0, data [{path}]"),
+                    ),
+                };
+                (req(opcode, body), d)
+            }
+            "bigData" => {
+                // Requests around Java's frame limit (jute.maxbuffer 0xfffff plus the
+                // server's 1024 extra bytes): above it Java closes the connection, the session
+                // lives on.
+                const BIG: &str = "/d/big";
+                let frame = *self.rng.pick(&[
+                    0xfffff - 1000,
+                    0xfffff,
+                    0xfffff + 1,
+                    0xfffff + 1024,
+                    0xfffff + 1025,
+                    0x1f_ffff,
+                ]);
+                let create = self.rng.chance(40);
+                // RequestHeader 8, path 4 + len, data 4 + len, then the version, or the ACL
+                // list (count 4, perms 4, "world" 4 + 5, "anyone" 4 + 6) and the flags: 4 each.
+                let fixed = 8 + 4 + BIG.len() + 4 + 4 + if create { 27 } else { 0 };
+                let data = Some(Bytes::from(vec![b'x'; frame - fixed]));
+                if create {
+                    let r = CreateRequest {
+                        path: BIG.into(),
+                        data,
+                        acl: acl_list("open"),
+                        flags: 0,
+                    };
+                    debug_assert_eq!(r.to_bytes().len() + 8, frame);
+                    (
+                        req(ops::CREATE, r.to_bytes()),
+                        format!("create {BIG} frame={frame}"),
+                    )
+                } else {
+                    let r = SetDataRequest {
+                        path: BIG.into(),
+                        data,
+                        version: -1,
+                    };
+                    debug_assert_eq!(r.to_bytes().len() + 8, frame);
+                    (
+                        req(ops::SET_DATA, r.to_bytes()),
+                        format!("setData {BIG} frame={frame}"),
+                    )
+                }
+            }
+            "garbage" => {
+                // A valid request body cut short, or with junk after it.
+                let path = self.path(&[]);
+                let (opcode, body) = match self.rng.below(8) {
+                    0 => (
+                        ops::CREATE,
+                        CreateRequest {
+                            path,
+                            data: Some(Bytes::from_static(b"g")),
+                            acl: acl_list("open"),
+                            flags: 0,
+                        }
+                        .to_bytes(),
+                    ),
+                    1 => (ops::DELETE, DeleteRequest { path, version: -1 }.to_bytes()),
+                    2 => (
+                        ops::SET_DATA,
+                        SetDataRequest {
+                            path,
+                            data: Some(Bytes::from_static(b"g")),
+                            version: -1,
+                        }
+                        .to_bytes(),
+                    ),
+                    3 => (
+                        ops::GET_DATA,
+                        GetDataRequest { path, watch: true }.to_bytes(),
+                    ),
+                    4 => (ops::EXISTS, ExistsRequest { path, watch: true }.to_bytes()),
+                    5 => (
+                        ops::GET_CHILDREN2,
+                        GetChildren2Request { path, watch: true }.to_bytes(),
+                    ),
+                    6 => (
+                        ops::SET_ACL,
+                        SetACLRequest {
+                            path,
+                            acl: acl_list("open"),
+                            version: -1,
+                        }
+                        .to_bytes(),
+                    ),
+                    _ => {
+                        let mut b = BytesMut::new();
+                        encode_multi_request(
+                            &[MultiOp::Delete(DeleteRequest { path, version: -1 })],
+                            &mut b,
+                        );
+                        (ops::MULTI, b.freeze())
+                    }
+                };
+                let (body, d) = if self.rng.chance(50) && body.len() > 1 {
+                    let cut = 1 + self.rng.below(body.len() - 1);
+                    (
+                        body.slice(..cut),
+                        format!("op {opcode} cut to {cut} of {} bytes", body.len()),
+                    )
+                } else {
+                    let mut b = BytesMut::from(&body[..]);
+                    b.extend_from_slice(b"\x00\x01junk");
+                    (
+                        b.freeze(),
+                        format!("op {opcode} with 6 junk bytes after {} bytes", body.len()),
+                    )
+                };
+                (req(opcode, body), d)
+            }
             "resume" => {
                 let wrong_password = self.rng.chance(20);
+                let stale_zxid = self.rng.chance(10);
                 let watches = if self.rng.chance(70) {
+                    let v1 = self.rng.chance(30);
                     let back = self.rng.below(30) as i64;
                     let list = |me: &mut Gen, n: usize| -> Vec<String> {
                         (0..me.rng.below(n + 1)).map(|_| me.path(&[])).collect()
                     };
-                    Some(WatchSpec {
+                    let mut w = WatchSpec {
+                        v1,
                         back,
                         data: list(self, 3),
                         exist: list(self, 3),
                         child: list(self, 3),
                         persistent: list(self, 1),
                         recursive: list(self, 1),
-                    })
+                    };
+                    if v1 {
+                        w.persistent.clear();
+                        w.recursive.clear();
+                    }
+                    Some(w)
                 } else {
                     None
                 };
                 let d = format!(
-                    "wrong_password_first={wrong_password} setWatches={}",
+                    "wrong_password_first={wrong_password} stale_zxid_first={stale_zxid} setWatches={}",
                     match &watches {
                         None => "none".to_string(),
                         Some(w) => format!(
-                            "relZxid=last-{} data={:?} exist={:?} child={:?} persistent={:?} recursive={:?}",
-                            w.back, w.data, w.exist, w.child, w.persistent, w.recursive
+                            "v{} relZxid=last-{} data={:?} exist={:?} child={:?} persistent={:?} recursive={:?}",
+                            if w.v1 { 1 } else { 2 },
+                            w.back,
+                            w.data,
+                            w.exist,
+                            w.child,
+                            w.persistent,
+                            w.recursive
                         ),
                     }
                 );
                 (
                     Action::Resume {
                         wrong_password,
+                        stale_zxid,
                         watches,
                     },
                     d,
@@ -963,7 +1175,7 @@ impl Gen {
 
     /// Update the model of existing nodes from the reference server's outcome.
     fn observe(&mut self, op: &Op, reply: &str, created: &[String]) {
-        if matches!(op.action, Action::Reconnect) {
+        if matches!(op.action, Action::Reconnect { .. }) {
             self.known.retain(|_, owner| *owner != Some(op.session));
             return;
         }
@@ -1335,6 +1547,16 @@ fn io_msg(e: &io::Error) -> String {
     }
 }
 
+fn is_closed(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
 impl Side {
     fn start(imp: Impl, cfg: &Config) -> Result<Side, String> {
         let server = ServerProcess::start(imp)?;
@@ -1379,8 +1601,12 @@ impl Side {
         }
     }
 
-    fn header(&self, h: &ReplyHeader) -> String {
-        format!("{} {}", err_name(h.err), self.norm().zxid(h.zxid))
+    fn header(&self, h: &ReplyHeader, expect_xid: i32) -> String {
+        let mut s = format!("{} {}", err_name(h.err), self.norm().zxid(h.zxid));
+        if h.xid != expect_xid {
+            let _ = write!(s, " xid={}", h.xid);
+        }
+        s
     }
 
     fn event(&self, zxid: i64, e: &WatcherEvent) -> String {
@@ -1402,10 +1628,12 @@ impl Side {
         s
     }
 
-    /// Record the frames of one call into `stream`; returns the reply's rendering.
+    /// Record the frames of one call into `stream` (the reply as `reply_marker`); returns
+    /// the reply's rendering.
     fn absorb(
         &self,
         opcode: i32,
+        expect_xid: i32,
         frames: &[Received],
         stream: &mut Vec<String>,
         created: &mut Vec<String>,
@@ -1419,9 +1647,9 @@ impl Side {
                     stream.push(reply_marker.to_string());
                     let b = self.norm().body(opcode, body, created);
                     reply = if b.is_empty() {
-                        self.header(header)
+                        self.header(header, expect_xid)
                     } else {
-                        format!("{} {b}", self.header(header))
+                        format!("{} {b}", self.header(header, expect_xid))
                     };
                 }
             }
@@ -1429,45 +1657,255 @@ impl Side {
         reply
     }
 
-    /// Drop the connection of slot `s` and resume its session on a new one.
+    fn client(&mut self, s: usize) -> &mut Client {
+        self.slots[s].as_mut().expect("live session slot")
+    }
+
+    /// Resume slot `s`'s session on a new connection, after the server closed the old one.
+    fn reattach(&mut self, s: usize) -> Result<String, String> {
+        let old = self.slots[s].take().expect("live session slot");
+        let (sid, passwd, last) = (old.session_id(), old.session.passwd.clone(), old.last_zxid);
+        drop(old);
+        match Client::handshake(
+            self.server.addr(),
+            self.session_timeout_ms,
+            sid,
+            &passwd,
+            last,
+            Some(false),
+            self.io_timeout,
+        ) {
+            Ok(mut c) if c.session_id() == sid => {
+                let mut txt = format!("session {} resumed", self.norm().owner(sid));
+                if s == 0 {
+                    // Auth is per connection: slot 0 is always alice (see `reconnect`).
+                    match c.auth("digest", b"alice:pw") {
+                        Ok(frames) => {
+                            let mut ignore = (Vec::new(), Vec::new());
+                            let r = self.absorb(
+                                ops::AUTH,
+                                ops::XID_AUTH,
+                                &frames,
+                                &mut ignore.0,
+                                &mut ignore.1,
+                                "",
+                            );
+                            let _ = write!(txt, ", auth {r}");
+                        }
+                        Err(e) => return Err(format!("auth after resuming: {}", io_msg(&e))),
+                    }
+                }
+                self.slots[s] = Some(c);
+                Ok(txt)
+            }
+            Ok(c) => Err(format!("resuming was refused: {:?}", c.session)),
+            Err(e) => Err(format!("resuming failed: {}", io_msg(&e))),
+        }
+    }
+
+    /// One exchange on slot `s` (`call` sends and reads up to the reply), recorded into
+    /// `stream`. A connection the server closes is recorded and the session resumed on a new
+    /// one (Java does that to a session after a failed auth or an unknown op code).
+    #[allow(clippy::too_many_arguments)]
+    fn exchange(
+        &mut self,
+        s: usize,
+        opcode: i32,
+        expect_xid: i32,
+        call: impl FnOnce(&mut Client) -> io::Result<Vec<Received>>,
+        stream: &mut Vec<String>,
+        created: &mut Vec<String>,
+        fatal: &mut Option<String>,
+    ) -> String {
+        match call(self.client(s)) {
+            Ok(frames) => {
+                let reply = self.absorb(opcode, expect_xid, &frames, stream, created, "<reply>");
+                let err = match frames.last() {
+                    Some(Received::Reply { header, .. }) => header.err,
+                    _ => 0,
+                };
+                if err == -6 || err == -115 {
+                    // Java closes the connection after Unimplemented and AuthFailed replies,
+                    // at its own pace: wait for that here rather than racing a barrier.
+                    match self.client(s).read() {
+                        Ok(_) => stream.push("unexpected frame after the reply".into()),
+                        Err(e) if is_closed(&e) => {
+                            stream.push(io_msg(&e));
+                            match self.reattach(s) {
+                                Ok(t) => stream.push(t),
+                                Err(x) => *fatal = Some(format!("s{s}: {x}")),
+                            }
+                        }
+                        Err(e) => stream.push(format!("connection left open ({})", io_msg(&e))),
+                    }
+                }
+                reply
+            }
+            Err(e) if is_closed(&e) => {
+                let msg = io_msg(&e);
+                stream.push(msg.clone());
+                match self.reattach(s) {
+                    Ok(t) => format!("{msg}; {t}"),
+                    Err(x) => {
+                        *fatal = Some(format!("s{s}: {msg}; {x}"));
+                        msg
+                    }
+                }
+            }
+            Err(e) => {
+                *fatal = Some(format!("s{s}: {}", io_msg(&e)));
+                io_msg(&e)
+            }
+        }
+    }
+
+    /// closeSession, then a new session in the slot.
+    fn reconnect(
+        &mut self,
+        s: usize,
+        timeout_ms: i32,
+        old_client: bool,
+        streams: &mut [Vec<String>],
+        created: &mut Vec<String>,
+        fatal: &mut Option<String>,
+    ) -> String {
+        let mut old = self.slots[s].take().expect("live session slot");
+        let expect = old.peek_xid();
+        let close = match old.close_session() {
+            Ok(frames) => self.absorb(
+                ops::CLOSE_SESSION,
+                expect,
+                &frames,
+                &mut streams[s],
+                created,
+                "<reply>",
+            ),
+            Err(e) => {
+                *fatal = Some(format!("s{s} closeSession: {}", io_msg(&e)));
+                io_msg(&e)
+            }
+        };
+        // After closeSession's reply the server closes the connection: nothing more may
+        // arrive on it.
+        let after = match old.read() {
+            Ok(f) => format!(", then unexpected frame {f:?}"),
+            Err(e) if is_closed(&e) => String::new(),
+            Err(e) => format!(", then {}", io_msg(&e)),
+        };
+        drop(old);
+        self.generation[s] += 1;
+        let open = match Client::handshake(
+            self.server.addr(),
+            timeout_ms,
+            0,
+            &[0; 16],
+            0,
+            if old_client { None } else { Some(false) },
+            self.io_timeout,
+        ) {
+            Ok(mut c) if c.session_id() != 0 => {
+                self.labels
+                    .insert(c.session_id(), format!("s{s}.{}", self.generation[s]));
+                let sess = c.session.clone();
+                let mut txt = format!(
+                    "connect: session {} proto {} timeout {} passwd {}B readOnly {:?}",
+                    self.norm().owner(sess.session_id),
+                    sess.protocol_version,
+                    sess.timeout,
+                    sess.passwd.len(),
+                    sess.read_only
+                );
+                if s == 0 {
+                    // Slot 0 is always alice, so the structural nodes stay writable.
+                    let expect = ops::XID_AUTH;
+                    match c.auth("digest", b"alice:pw") {
+                        Ok(frames) => {
+                            let r = self.absorb(
+                                ops::AUTH,
+                                expect,
+                                &frames,
+                                &mut streams[s],
+                                created,
+                                "<auth>",
+                            );
+                            let _ = write!(txt, "; auth {r}");
+                        }
+                        Err(e) => *fatal = Some(format!("s{s} auth: {}", io_msg(&e))),
+                    }
+                }
+                self.slots[s] = Some(c);
+                txt
+            }
+            Ok(c) => {
+                *fatal = Some(format!("s{s}: new session refused"));
+                format!("connect refused: {:?}", c.session)
+            }
+            Err(e) => {
+                *fatal = Some(format!("s{s} connect: {}", io_msg(&e)));
+                format!("connect failed: {}", io_msg(&e))
+            }
+        };
+        format!("close: {close}{after}; {open}")
+    }
+
+    /// A handshake meant to be refused; renders what the server did.
+    fn refused_handshake(&self, sid: i64, passwd: &[u8], last: i64) -> String {
+        match Client::handshake(
+            self.server.addr(),
+            self.session_timeout_ms,
+            sid,
+            passwd,
+            last,
+            Some(false),
+            self.io_timeout,
+        ) {
+            Ok(mut c) => {
+                let sess = c.session.clone();
+                let after = match c.read() {
+                    Ok(f) => format!("then {f:?}"),
+                    Err(e) => format!("then {}", io_msg(&e)),
+                };
+                format!(
+                    "session {} timeout {} passwd {}, {after}",
+                    self.norm().owner(sess.session_id),
+                    sess.timeout,
+                    hex(&sess.passwd)
+                )
+            }
+            Err(e) => io_msg(&e),
+        }
+    }
+
+    /// Drop the connection of slot `s` (the session lives on) and resume its session on a
+    /// new one, after the refused attempts asked for; then maybe SetWatches.
+    #[allow(clippy::too_many_arguments)]
     fn resume(
         &mut self,
         s: usize,
         wrong_password: bool,
+        stale_zxid: bool,
         watches: &Option<WatchSpec>,
         streams: &mut [Vec<String>],
         created: &mut Vec<String>,
         fatal: &mut Option<String>,
     ) -> String {
-        let old = self.slots[s].take().expect("live slot");
+        let old = self.slots[s].take().expect("live session slot");
         let (sid, passwd, last) = (old.session_id(), old.session.passwd.clone(), old.last_zxid);
         drop(old);
         let mut parts = Vec::new();
         if wrong_password {
             let bad: Vec<u8> = passwd.iter().map(|b| b ^ 0x5a).collect();
-            match Client::handshake(
-                self.server.addr(),
-                self.session_timeout_ms,
-                sid,
-                &bad,
-                last,
-                self.io_timeout,
-            ) {
-                Ok(mut c) => {
-                    let sess = c.session.clone();
-                    let after = match c.read() {
-                        Ok(f) => format!("then {f:?}"),
-                        Err(e) => format!("then {}", io_msg(&e)),
-                    };
-                    parts.push(format!(
-                        "wrong password: session {} timeout {} passwd {:?}, {after}",
-                        self.norm().owner(sess.session_id),
-                        sess.timeout,
-                        hex(&sess.passwd)
-                    ));
-                }
-                Err(e) => parts.push(format!("wrong password: {}", io_msg(&e))),
-            }
+            parts.push(format!(
+                "wrong password: {}",
+                self.refused_handshake(sid, &bad, last)
+            ));
+        }
+        if stale_zxid {
+            // A client that has seen a later zxid than the server's must be turned away.
+            parts.push(format!(
+                "lastZxidSeen ahead of the server: {}",
+                self.refused_handshake(sid, &passwd, last + 1000)
+            ));
         }
         match Client::handshake(
             self.server.addr(),
@@ -1475,6 +1913,7 @@ impl Side {
             sid,
             &passwd,
             last,
+            Some(false),
             self.io_timeout,
         ) {
             Ok(mut c) if c.session_id() != 0 => {
@@ -1486,19 +1925,53 @@ impl Side {
                     sess.passwd == passwd,
                     sess.read_only
                 ));
-                if let Some(w) = watches {
-                    let sw = SetWatches2 {
-                        relative_zxid: last - w.back,
-                        data_watches: w.data.clone(),
-                        exist_watches: w.exist.clone(),
-                        child_watches: w.child.clone(),
-                        persistent_watches: w.persistent.clone(),
-                        persistent_recursive_watches: w.recursive.clone(),
-                    };
-                    match c.set_watches(&sw) {
+                if s == 0 {
+                    // Auth is per connection: slot 0 is always alice (see `reconnect`).
+                    match c.auth("digest", b"alice:pw") {
                         Ok(frames) => {
                             let r = self.absorb(
-                                ops::SET_WATCHES2,
+                                ops::AUTH,
+                                ops::XID_AUTH,
+                                &frames,
+                                &mut streams[s],
+                                created,
+                                "<auth>",
+                            );
+                            parts.push(format!("auth {r}"));
+                        }
+                        Err(e) => *fatal = Some(format!("s{s} auth: {}", io_msg(&e))),
+                    }
+                }
+                if let Some(w) = watches {
+                    let r = if w.v1 {
+                        let sw = SetWatches {
+                            relative_zxid: last - w.back,
+                            data_watches: w.data.clone(),
+                            exist_watches: w.exist.clone(),
+                            child_watches: w.child.clone(),
+                        };
+                        c.set_watches_v1(&sw)
+                    } else {
+                        let sw = SetWatches2 {
+                            relative_zxid: last - w.back,
+                            data_watches: w.data.clone(),
+                            exist_watches: w.exist.clone(),
+                            child_watches: w.child.clone(),
+                            persistent_watches: w.persistent.clone(),
+                            persistent_recursive_watches: w.recursive.clone(),
+                        };
+                        c.set_watches(&sw)
+                    };
+                    match r {
+                        Ok(frames) => {
+                            let opcode = if w.v1 {
+                                ops::SET_WATCHES
+                            } else {
+                                ops::SET_WATCHES2
+                            };
+                            let r = self.absorb(
+                                opcode,
+                                ops::XID_SET_WATCHES,
                                 &frames,
                                 &mut streams[s],
                                 created,
@@ -1531,164 +2004,104 @@ impl Side {
         let s = op.session;
         let mut streams = vec![Vec::new(); n];
         let mut fatal = None;
-        let reply;
-        match &op.action {
+        let reply = match &op.action {
             Action::Request { opcode, body } => {
-                let r = self.slots[s]
-                    .as_mut()
-                    .expect("live slot")
-                    .call(*opcode, body);
-                reply = match r {
-                    Ok(frames) => {
-                        self.absorb(*opcode, &frames, &mut streams[s], created, "<reply>")
-                    }
-                    Err(e) => {
-                        fatal = Some(format!("s{s}: {}", io_msg(&e)));
-                        io_msg(&e)
-                    }
-                };
-            }
-            Action::Auth { scheme, auth } => {
-                let r = self.slots[s]
-                    .as_mut()
-                    .expect("live slot")
-                    .auth(scheme, auth.as_bytes());
-                reply = match r {
-                    Ok(frames) => {
-                        self.absorb(ops::AUTH, &frames, &mut streams[s], created, "<reply>")
-                    }
-                    Err(e) => {
-                        fatal = Some(format!("s{s}: {}", io_msg(&e)));
-                        io_msg(&e)
-                    }
-                };
-            }
-            Action::Ping => {
-                let r = self.slots[s].as_mut().expect("live slot").ping();
-                reply = match r {
-                    Ok(frames) => {
-                        self.absorb(ops::PING, &frames, &mut streams[s], created, "<reply>")
-                    }
-                    Err(e) => {
-                        fatal = Some(format!("s{s}: {}", io_msg(&e)));
-                        io_msg(&e)
-                    }
-                };
-            }
-            Action::Resume {
-                wrong_password,
-                watches,
-            } => {
-                reply = self.resume(
+                let expect = self.client(s).peek_xid();
+                self.exchange(
                     s,
-                    *wrong_password,
-                    watches,
-                    &mut streams,
+                    *opcode,
+                    expect,
+                    |c| c.call(*opcode, body),
+                    &mut streams[s],
                     created,
                     &mut fatal,
-                );
+                )
             }
-            Action::Reconnect => {
-                let mut old = self.slots[s].take().expect("live slot");
-                let close = match old.close_session() {
-                    Ok(frames) => self.absorb(
-                        ops::CLOSE_SESSION,
-                        &frames,
-                        &mut streams[s],
-                        created,
-                        "<reply>",
-                    ),
-                    Err(e) => {
-                        fatal = Some(format!("s{s} closeSession: {}", io_msg(&e)));
-                        io_msg(&e)
-                    }
-                };
-                // After closeSession's reply the server closes the connection: nothing more
-                // may arrive on it.
-                let after = match old.read() {
-                    Ok(f) => format!("unexpected frame after closeSession: {f:?}"),
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => String::new(),
-                    Err(e) => format!("after closeSession: {}", io_msg(&e)),
-                };
-                drop(old);
-                self.generation[s] += 1;
-                let open = match Client::connect(
-                    self.server.addr(),
-                    self.session_timeout_ms,
-                    self.io_timeout,
-                ) {
-                    Ok(mut c) => {
-                        self.labels
-                            .insert(c.session_id(), format!("s{s}.{}", self.generation[s]));
-                        let sess = c.session.clone();
-                        let mut txt = format!(
-                            "connect: proto {} timeout {} passwd {}B readOnly {:?}",
-                            sess.protocol_version,
-                            sess.timeout,
-                            sess.passwd.len(),
-                            sess.read_only
-                        );
-                        if s == 0 {
-                            // Slot 0 is always alice, so the structural nodes stay writable.
-                            match c.auth("digest", b"alice:pw") {
-                                Ok(frames) => {
-                                    let r = self.absorb(
-                                        ops::AUTH,
-                                        &frames,
-                                        &mut streams[s],
-                                        created,
-                                        "<auth>",
-                                    );
-                                    let _ = write!(txt, "; auth {r}");
-                                }
-                                Err(e) => {
-                                    fatal = Some(format!("s{s} auth: {}", io_msg(&e)));
-                                }
-                            }
-                        }
-                        self.slots[s] = Some(c);
-                        txt
-                    }
-                    Err(e) => {
-                        fatal = Some(format!("s{s} reconnect: {e}"));
-                        format!("connect failed: {}", io_msg(&e))
-                    }
-                };
-                reply = format!("close: {close}{after}; {open}");
-            }
+            Action::Auth { scheme, auth } => self.exchange(
+                s,
+                ops::AUTH,
+                ops::XID_AUTH,
+                |c| c.auth(scheme, auth.as_bytes()),
+                &mut streams[s],
+                created,
+                &mut fatal,
+            ),
+            Action::Ping => self.exchange(
+                s,
+                ops::PING,
+                ops::XID_PING,
+                |c| c.ping(),
+                &mut streams[s],
+                created,
+                &mut fatal,
+            ),
+            Action::Reconnect {
+                timeout_ms,
+                old_client,
+            } => self.reconnect(
+                s,
+                *timeout_ms,
+                *old_client,
+                &mut streams,
+                created,
+                &mut fatal,
+            ),
+            Action::Resume {
+                wrong_password,
+                stale_zxid,
+                watches,
+            } => self.resume(
+                s,
+                *wrong_password,
+                *stale_zxid,
+                watches,
+                &mut streams,
+                created,
+                &mut fatal,
+            ),
+        };
+        // Barrier: a read on every session flushes the notifications this op triggered. A
+        // connection the server closed after the op's reply shows up here: it is recorded and
+        // the session resumed.
+        let exists = ExistsRequest {
+            path: "/".into(),
+            watch: false,
         }
-        // Barrier: a read on every session flushes the notifications this op triggered.
-        if fatal.is_none() {
-            let exists = ExistsRequest {
-                path: "/".into(),
-                watch: false,
-            }
-            .to_bytes();
-            for (i, stream) in streams.iter_mut().enumerate() {
-                let r = self.slots[i]
-                    .as_mut()
-                    .expect("live slot")
-                    .call(ops::EXISTS, &exists);
-                match r {
+        .to_bytes();
+        for (i, stream) in streams.iter_mut().enumerate() {
+            for attempt in 0..2 {
+                if fatal.is_some() || self.slots[i].is_none() {
+                    break;
+                }
+                let expect = self.client(i).peek_xid();
+                match self.client(i).call(ops::EXISTS, &exists) {
                     Ok(frames) => {
                         let mut ignore = Vec::new();
                         let mut tmp = Vec::new();
-                        let rep = self.absorb(ops::EXISTS, &frames, &mut tmp, &mut ignore, "");
+                        let rep =
+                            self.absorb(ops::EXISTS, expect, &frames, &mut tmp, &mut ignore, "");
                         tmp.pop(); // the barrier's own marker
                         stream.extend(tmp);
                         // Only the header: the root's stat is compared elsewhere.
                         let hdr = rep.split(" {").next().unwrap_or("").to_string();
                         stream.push(format!("barrier {hdr}"));
+                        break;
+                    }
+                    Err(e) if is_closed(&e) && attempt == 0 => {
+                        stream.push(format!("barrier: {}", io_msg(&e)));
+                        match self.reattach(i) {
+                            Ok(t) => stream.push(t),
+                            Err(x) => fatal = Some(format!("s{i} barrier: {x}")),
+                        }
                     }
                     Err(e) => {
                         fatal = Some(format!("s{i} barrier: {}", io_msg(&e)));
                         stream.push(io_msg(&e));
-                        break;
                     }
                 }
             }
         }
-        if matches!(op.action, Action::Reconnect) {
+        if matches!(op.action, Action::Reconnect { .. }) {
             // closeSession deletes the session's ephemerals in HashSet order.
             for st in &mut streams {
                 st.sort();
@@ -1744,7 +2157,7 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
         report.replies_compared += 1 + lo.streams.len();
         report.events_compared += count_events(&lo);
         let err = lo.reply.split(' ').next().unwrap_or("").to_string();
-        if err != "OK" && !matches!(op.action, Action::Reconnect | Action::Resume { .. }) {
+        if err != "OK" && !matches!(op.action, Action::Reconnect { .. } | Action::Resume { .. }) {
             *report.per_error.entry(err).or_default() += 1;
         }
         gen.observe(&op, &lo.reply, &created_l);
