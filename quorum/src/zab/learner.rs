@@ -218,7 +218,7 @@ impl Learner {
             not_committed: VecDeque::new(),
             committed: VecDeque::new(),
             pending: VecDeque::new(),
-            last_queued: 0,
+            last_queued: state.last_zxid,
             last_applied: state.last_zxid,
             touches: HashMap::new(),
             leader_config: None,
@@ -269,6 +269,11 @@ impl Learner {
     /// The zxid of the last txn handed out in an `Apply` (or the starting last zxid).
     pub fn last_applied(&self) -> i64 {
         self.last_applied
+    }
+
+    /// The zxid of the last PROPOSAL / INFORM received.
+    pub fn last_queued(&self) -> i64 {
+        self.last_queued
     }
 
     /// Txns logged and waiting for their COMMIT.
@@ -328,6 +333,7 @@ impl Learner {
                 out.push(Action::SnapshotEnd { zxid });
                 self.state.last_zxid = zxid;
                 self.last_applied = zxid;
+                self.last_queued = zxid;
                 self.phase = Phase::Sync;
                 continue;
             }
@@ -434,6 +440,7 @@ impl Learner {
                 out.push(Action::Truncate { zxid: qp.zxid });
                 self.state.last_zxid = qp.zxid;
                 self.last_applied = qp.zxid;
+                self.last_queued = qp.zxid;
                 self.phase = Phase::Sync;
             }
         }
@@ -443,7 +450,9 @@ impl Learner {
     fn proposal(&mut self, entry: Bytes, check_order: bool) -> Result<Proposal, Error> {
         let zxid = txn_zxid(&entry)?;
         if check_order {
-            if zxid != self.last_queued + 1 {
+            // Java warns on any gap; the first txn of a new epoch is (epoch, 1), no gap.
+            let next_epoch = epoch_of(zxid) > epoch_of(self.last_queued) && counter_of(zxid) == 1;
+            if zxid != self.last_queued + 1 && !next_epoch {
                 tracing::warn!(
                     "Got zxid {} expected {}",
                     hex(zxid),
