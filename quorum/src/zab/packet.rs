@@ -217,7 +217,7 @@ pub fn encode_touches(touches: impl IntoIterator<Item = (i64, i32)>) -> Bytes {
 
 /// The touch table of a PING reply, as `LearnerHandler` reads it (pairs while data is left).
 pub fn decode_touches(data: &[u8]) -> Result<Vec<(i64, i32)>, Error> {
-    if data.len() % 12 != 0 {
+    if !data.len().is_multiple_of(12) {
         return Err(Error::Protocol(format!(
             "PING touch table of {} bytes is not a multiple of 12",
             data.len()

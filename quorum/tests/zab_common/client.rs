@@ -71,7 +71,7 @@ impl Client {
         let (resp, _) = decode_connect_response(read_frame(&mut stream)?)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         if resp.session_id == 0 {
-            return Err(io::Error::new(io::ErrorKind::Other, "session refused"));
+            return Err(io::Error::other("session refused"));
         }
         Ok(Client {
             stream,
