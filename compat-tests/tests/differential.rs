@@ -16,6 +16,6 @@ fn java_and_zkrs_agree_on_10000_random_ops() {
         ..Config::default()
     };
     let report = run(&cfg).unwrap_or_else(|e| panic!("could not start the servers: {e}"));
-    println!("{report}");
     assert!(report.passed(), "the servers disagree:\n{report}");
+    println!("{report}");
 }
