@@ -437,3 +437,34 @@ async fn ours_joins_a_running_java_ensemble() {
     drop(javas);
     let _ = std::fs::remove_dir_all(&ens.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_wins_by_epoch_after_a_restart() {
+    require_java();
+    let ens = Ensemble::new("epoch", 3);
+    // A first life of the Java pair moves their currentEpoch to 1.
+    {
+        let mut javas = vec![ens.java(1), ens.java(2)];
+        assert_eq!(javas[1].serving_mode().await, "leader");
+        assert_eq!(javas[0].serving_mode().await, "follower");
+    }
+    // Second life: ours (highest sid, a big zxid, but epoch 0) is LOOKING before they start.
+    let ours = ens.ours(3).await;
+    let (outcome, mut javas) = tokio::join!(elect(&ours, 0xffff, 0), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        vec![ens.java(1), ens.java(2)]
+    });
+    assert_eq!(outcome.state, ServerState::Following, "{outcome:?}");
+    assert!([1, 2].contains(&outcome.vote.leader), "{outcome:?}");
+    assert_eq!(
+        outcome.vote.peer_epoch, 1,
+        "the Java nodes' epoch beats our zxid: {outcome:?}"
+    );
+    for java in &mut javas {
+        let n = java.decided_vote().await;
+        assert_java_follows(&n, outcome.vote.leader, java.sid);
+    }
+    ours.shutdown().await;
+    drop(javas);
+    let _ = std::fs::remove_dir_all(&ens.dir);
+}
