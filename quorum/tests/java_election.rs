@@ -219,6 +219,32 @@ impl JavaNode {
         );
     }
 
+    /// Fails if Java complained about anything we sent on the election port.
+    fn assert_no_election_complaints(&self) {
+        const COMPLAINTS: &[&str] = &[
+            "Initial message parsing error",
+            "Got a short response",
+            "Skipping the processing of a partial / malformed",
+            "Something went wrong while processing config",
+            "Ignoring notification",
+            "connection request from a server with our own ID",
+        ];
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        assert!(
+            log.contains("Notification:"),
+            "java node {}: no election log at {}",
+            self.sid,
+            self.log.display()
+        );
+        for line in log.lines() {
+            assert!(
+                !COMPLAINTS.iter().any(|c| line.contains(c)),
+                "java node {} complained: {line}",
+                self.sid
+            );
+        }
+    }
+
     /// Waits until the node runs `lookForLeader` (its answers carry a round >= 1).
     async fn wait_electing(&mut self) {
         let deadline = Instant::now() + TIMEOUT;
@@ -375,6 +401,9 @@ async fn mixed(name: &str, our_sid: i64, zxid: i64, epoch: i64, leader: i64) {
             );
         }
     }
+    for java in &javas {
+        java.assert_no_election_complaints();
+    }
     if leader != our_sid {
         // The two Java nodes are a quorum on their own: they really serve now.
         for java in &mut javas {
@@ -433,6 +462,9 @@ async fn ours_joins_a_running_java_ensemble() {
     assert_eq!(outcome.vote.peer_epoch, 1, "the ensemble's new epoch");
     // Java's ensemble was not disturbed.
     assert_eq!(javas[1].serving_mode().await, "leader");
+    for java in &javas {
+        java.assert_no_election_complaints();
+    }
     ours.shutdown().await;
     drop(javas);
     let _ = std::fs::remove_dir_all(&ens.dir);
