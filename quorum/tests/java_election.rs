@@ -476,7 +476,7 @@ async fn java_wins_by_epoch_after_a_restart() {
     let ens = Ensemble::new("epoch", 3);
     // A first life of the Java pair moves their currentEpoch to 1.
     {
-        let mut javas = vec![ens.java(1), ens.java(2)];
+        let mut javas = [ens.java(1), ens.java(2)];
         assert_eq!(javas[1].serving_mode().await, "leader");
         assert_eq!(javas[0].serving_mode().await, "follower");
     }
