@@ -38,7 +38,7 @@ use tracing::{debug, info, warn};
 use super::fle::{Action, Election, FleConfig, Outcome, Vote};
 use super::wire::{
     check_frame_length, encode_frame, Decoded, InitialMessage, Notification, ServerState,
-    OBSERVER_ID,
+    OBSERVER_ID, PROTOCOL_VERSION_V1, PROTOCOL_VERSION_V2,
 };
 
 /// Java's default `zookeeper.cnxTimeout`.
@@ -486,7 +486,13 @@ async fn read_handshake(stream: &mut TcpStream) -> io::Result<InitialMessage> {
     let mut first = [0u8; 8];
     stream.read_exact(&mut first).await?;
     buf.extend_from_slice(&first);
-    if i64::from_be_bytes(first) < 0 {
+    let version = i64::from_be_bytes(first);
+    if version < 0 && version != PROTOCOL_VERSION_V1 && version != PROTOCOL_VERSION_V2 {
+        // Refused before reading on, as Java does.
+        let e = super::wire::WireError::UnknownProtocolVersion(version);
+        return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+    }
+    if version < 0 {
         let mut head = [0u8; 12];
         stream.read_exact(&mut head).await?;
         buf.extend_from_slice(&head);
