@@ -26,7 +26,7 @@ use zab_common::db::ServerDb;
 use zab_common::java::{Ensemble, INIT_LIMIT, SYNC_LIMIT, TICK_MS};
 use zk_quorum::zab::learner::{LearnerConfig, LearnerKind, SyncMode};
 use zk_quorum::zab::learner_net::{control_channel, follow_leader, Exit, LearnerHandle, NetError};
-use zk_quorum::zab::packet::{epoch_of, DEFAULT_MAX_BUFFER};
+use zk_quorum::zab::packet::{self, epoch_of, DEFAULT_MAX_BUFFER};
 use zk_server::txn::{Txn, TxnBody};
 
 const OURS: i64 = 3;
@@ -99,12 +99,13 @@ fn assert_in_sync(ens: &Ensemble, leader: i64, c: &mut Client, db: &ServerDb, ru
     c.sync("/");
     let target = ens.member(leader).zxid().expect("leader zxid");
     wait_until(
-        "our tree to reach the leader's zxid",
+        "UPTODATE and the leader's zxid",
         Duration::from_secs(20),
         ens,
         || {
             run.assert_alive();
-            db.state().tree.last_zxid >= target
+            let s = db.state();
+            s.serving.is_some() && s.tree.last_zxid >= target
         },
     );
     assert_same_tree(c, db);
@@ -223,6 +224,36 @@ fn fresh_learner_syncs_by_snap_and_follows_a_java_leader() {
         assert!(s.snapshots_taken >= 1, "the SNAP is saved at NEWLEADER");
     }
     assert_in_sync(&ens, leader, &mut c, &db, &run);
+
+    // REVALIDATE of a live session and of an unknown one; then a client `sync` forwarded as a
+    // REQUEST (the leader answers it with SYNC). The revalidated session is ours from then on
+    // (the leader makes us its owner), so it is a separate one.
+    let other = Client::connect(ens.member(leader).client_addr(), SESSION_TIMEOUT).unwrap();
+    let bogus = 0x7f00_0000_0000_0001;
+    run.handle.send(packet::revalidate_request(
+        other.session_id,
+        SESSION_TIMEOUT,
+    ));
+    run.handle
+        .send(packet::revalidate_request(bogus, SESSION_TIMEOUT));
+    wait_until("REVALIDATE answers", Duration::from_secs(10), &ens, || {
+        db.state().revalidations.len() == 2
+    });
+    assert_eq!(
+        db.state().revalidations,
+        vec![(other.session_id, true), (bogus, false)]
+    );
+    let sync_body = jute::proto::SyncRequest { path: "/".into() };
+    run.handle.send(packet::request(
+        other.session_id,
+        1,
+        ops::SYNC,
+        &jute::Encode::to_bytes(&sync_body),
+        vec![],
+    ));
+    wait_until("the leader's SYNC", Duration::from_secs(10), &ens, || {
+        db.state().syncs_answered == 1
+    });
 
     // Proposals after the sync, written through the Java follower (forwarded to the leader).
     let mut cf = Client::connect(ens.member(follower).client_addr(), SESSION_TIMEOUT).unwrap();

@@ -42,6 +42,10 @@ pub struct State {
     pub snapshots_taken: u64,
     pub digests_checked: u64,
     pub digest_mismatches: Vec<i64>,
+    /// REVALIDATE answers: (session id, valid).
+    pub revalidations: Vec<(i64, bool)>,
+    /// SYNC packets received.
+    pub syncs_answered: u64,
 }
 
 /// The database; clones share it (the test reads it while the learner runs).
@@ -77,6 +81,8 @@ impl ServerDb {
             snapshots_taken: 0,
             digests_checked: 0,
             digest_mismatches: Vec::new(),
+            revalidations: Vec::new(),
+            syncs_answered: 0,
         })))
     }
 
@@ -257,5 +263,13 @@ impl LearnerDb for ServerDb {
     fn start_serving(&mut self, epoch: i64) -> Result<(), DbError> {
         self.state().serving = Some(epoch);
         Ok(())
+    }
+
+    fn revalidated(&mut self, session_id: i64, valid: bool) {
+        self.state().revalidations.push((session_id, valid));
+    }
+
+    fn synced(&mut self) {
+        self.state().syncs_answered += 1;
     }
 }
