@@ -529,6 +529,7 @@ impl Core {
     }
 
     fn process(&mut self, conn: ConnId, mut frame: Bytes) {
+        let whole = frame.clone();
         let hdr = match RequestHeader::decode(&mut frame) {
             Ok(h) => h,
             Err(e) => {
@@ -564,6 +565,11 @@ impl Core {
                 warn!("Received packet at server of unknown type {op}");
                 self.send(conn, reply_frame(hdr.xid, -1, error::UNIMPLEMENTED, None));
                 self.close(conn);
+            }
+            // Java takes deleteContainer's path from the whole request buffer, header
+            // included, so a client's deleteContainer is always BadArguments.
+            ops::DELETE_CONTAINER => {
+                self.write(conn, session, hdr.xid, ops::DELETE_CONTAINER, whole)
             }
             op if is_write(op) => self.write(conn, session, hdr.xid, op, frame),
             op => self.read(conn, hdr.xid, op, frame),
@@ -938,7 +944,10 @@ impl Core {
                 let r: CheckWatchesRequest = dec(body)?;
                 let ty = WatcherType::from_code(r.r#type).ok_or(error::MARSHALLING_ERROR)?;
                 let found = if op == ops::CHECK_WATCHES {
-                    self.tree.watches.check(&r.path, conn, ty)
+                    self.tree
+                        .watches
+                        .check(&r.path, conn, ty)
+                        .ok_or(error::MARSHALLING_ERROR)?
                 } else {
                     self.tree.watches.remove(&r.path, conn, ty)
                 };

@@ -450,6 +450,7 @@ pub fn prep_write(
         ops::DELETE_CONTAINER => {
             // The container manager's request: the path as raw bytes.
             let path = String::from_utf8_lossy(&body).into_owned();
+            let parent_path = parent_for_delete(&path)?;
             let node = v.get(&path)?;
             if node.child_count > 0 {
                 return Err(error::NOT_EMPTY);
@@ -461,7 +462,6 @@ pub fn prep_write(
             ) {
                 return Err(error::BAD_VERSION);
             }
-            let parent_path = parent_for_delete(&path)?;
             let mut p = v.get(parent_path)?;
             p.zxid = zxid;
             p.child_count -= 1;
@@ -507,7 +507,7 @@ pub fn prep_write(
                 // Java: "Mixing different kind of ops" while deserializing.
                 return Err(error::MARSHALLING_ERROR);
             }
-            Ok(prep_multi(&mut v, ops_, zxid, time))
+            prep_multi(&mut v, ops_, zxid, time)
         }
         ops::CLOSE_SESSION => Ok(prep_close_session(&mut v)),
         _ => Err(error::UNIMPLEMENTED),
@@ -533,7 +533,10 @@ pub fn prep_write(
     txn
 }
 
-fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> TxnBody {
+/// The multi txn: each op prepped in turn against the changes of the ones before it; after
+/// a failure the rest become RuntimeInconsistency and the earlier changes are dropped. An
+/// error for the whole request (`Err`) is what Java's prep throws outside any single op.
+fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> Result<TxnBody, Code> {
     let mut subs: Vec<(i32, TxnBody)> = Vec::with_capacity(ops_.len());
     let mut failed = false;
     for op in ops_ {
@@ -548,6 +551,14 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> TxnBody
         }
         // Java rebuilds each op from its flags: a create's op type follows its create mode.
         let r = match op {
+            MultiOp::Create(_, r) if CreateMode::from_flags(r.flags).is_ok_and(|m| m.ttl) => {
+                // Java makes this a TTL op whose request record is a plain CreateRequest:
+                // the cast fails and the whole multi is MarshallingError. (Java also keeps
+                // the earlier ops' pending changes by mistake; we drop them.)
+                v.local.clear();
+                v.local_order.clear();
+                return Err(error::MARSHALLING_ERROR);
+            }
             MultiOp::Create(_, r) => {
                 let ty = match CreateMode::from_flags(r.flags) {
                     Ok(m) if m.ttl => ops::CREATE_TTL,
@@ -570,10 +581,11 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> TxnBody
                 (ty, res)
             }
             MultiOp::CreateTtl(r) => {
-                let ty = match CreateMode::from_flags(r.flags) {
-                    Ok(m) if m.container => ops::CREATE_CONTAINER,
-                    Ok(m) if !m.ttl => ops::CREATE,
-                    _ => ops::CREATE_TTL,
+                // Without TTL flags Java makes it a plain create and ignores the ttl.
+                let (ty, ttl) = match CreateMode::from_flags(r.flags) {
+                    Ok(m) if m.container => (ops::CREATE_CONTAINER, -1),
+                    Ok(m) if !m.ttl => (ops::CREATE, -1),
+                    _ => (ops::CREATE_TTL, r.ttl),
                 };
                 let res = prep_create(
                     v,
@@ -583,7 +595,7 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> TxnBody
                         data: r.data,
                         acl: r.acl,
                         flags: r.flags,
-                        ttl: r.ttl,
+                        ttl,
                     },
                     zxid,
                     time,
@@ -608,7 +620,7 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> TxnBody
             }
         }
     }
-    TxnBody::Multi(subs)
+    Ok(TxnBody::Multi(subs))
 }
 
 fn prep_close_session(v: &mut View) -> TxnBody {

@@ -240,7 +240,9 @@ impl DataTree {
         self.extended_types
     }
 
+    /// The node at `path`; "" is the root too, as in Java's DataTree.
     pub fn node(&self, path: &str) -> Option<&Node> {
+        let path = if path.is_empty() { "/" } else { path };
         self.nodes.get(path).map(|n| &**n)
     }
 
@@ -293,6 +295,11 @@ impl DataTree {
 
     /// Number of descendants of `path` (not counting itself).
     pub fn all_children_number(&self, path: &str) -> i32 {
+        // Java counts keys starting with `path + "/"` in a map that also holds "" for the
+        // root: for "" that is every node but "" itself.
+        if path.is_empty() {
+            return self.nodes.len() as i32;
+        }
         let mut count = 0;
         let mut stack = vec![path.to_string()];
         while let Some(p) = stack.pop() {

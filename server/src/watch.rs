@@ -220,15 +220,19 @@ impl WatchManager {
     ///
     /// Reproduces 3.8: true when *any* connection watches exactly `path` in the
     /// manager(s) of `kind`; `watcher` does not influence the answer.
-    pub fn check(&self, path: &str, watcher: WatcherId, kind: WatcherType) -> bool {
+    ///
+    /// `None` where Java's check throws (and the client gets MarshallingError): a path
+    /// without a leading `/` that nobody watches, asked of a manager holding a recursive
+    /// watch (Java then walks the path's parents and fails to cut it).
+    pub fn check(&self, path: &str, watcher: WatcherId, kind: WatcherType) -> Option<bool> {
         match kind {
             WatcherType::Children => self.child.contains(path, watcher),
             WatcherType::Data => self.data.contains(path, watcher),
             WatcherType::Any => {
-                // Java evaluates both; neither has side effects.
-                let c = self.child.contains(path, watcher);
-                let d = self.data.contains(path, watcher);
-                c || d
+                // Java evaluates both, children first.
+                let c = self.child.contains(path, watcher)?;
+                let d = self.data.contains(path, watcher)?;
+                Some(c || d)
             }
         }
     }
@@ -446,8 +450,23 @@ impl Manager {
 
     /// Java 3.8 `containsWatcher`: the leaf lookup ignores which watcher is in the set, and a
     /// recursive mode for (watcher, path) implies the set is there, so this is a path lookup.
-    fn contains(&self, path: &str, _watcher: WatcherId) -> bool {
-        self.table.contains_key(path)
+    fn contains(&self, path: &str, _watcher: WatcherId) -> Option<bool> {
+        // Java walks `path` and, while the manager has recursive watches, its parents
+        // (PathParentIterator): "" yields nothing; taking the parent of a path without '/'
+        // throws (before the leaf is even looked at).
+        if path.is_empty() {
+            return Some(false);
+        }
+        if path != "/" && !path.contains('/') {
+            return None;
+        }
+        if self.table.contains_key(path) {
+            return Some(true);
+        }
+        if self.recursive > 0 && !path.starts_with('/') {
+            return None;
+        }
+        Some(false)
     }
 
     fn remove(&mut self, path: &str, watcher: WatcherId) -> bool {
@@ -786,7 +805,7 @@ mod tests {
         );
         // The suppressed child watch of A was consumed too.
         assert_eq!(wm.watch_count(), 0);
-        assert!(!wm.check("/a", A, WatcherType::Any));
+        assert!(!wm.check("/a", A, WatcherType::Any).unwrap());
     }
 
     #[test]
@@ -1026,16 +1045,29 @@ mod tests {
         wm.add("/p", A, WatchKind::Persistent);
         wm.add("/r", A, WatchKind::PersistentRecursive);
         use WatcherType::*;
-        assert!(wm.check("/d", A, Data) && wm.check("/d", A, Any));
-        assert!(!wm.check("/d", A, Children));
-        assert!(wm.check("/c", A, Children) && wm.check("/c", A, Any));
-        assert!(!wm.check("/c", A, Data));
+        assert!(wm.check("/d", A, Data).unwrap() && wm.check("/d", A, Any).unwrap());
+        assert!(!wm.check("/d", A, Children).unwrap());
+        assert!(wm.check("/c", A, Children).unwrap() && wm.check("/c", A, Any).unwrap());
+        assert!(!wm.check("/c", A, Data).unwrap());
         for p in ["/p", "/r"] {
-            assert!(wm.check(p, A, Data) && wm.check(p, A, Children) && wm.check(p, A, Any));
+            assert!(
+                wm.check(p, A, Data).unwrap()
+                    && wm.check(p, A, Children).unwrap()
+                    && wm.check(p, A, Any).unwrap()
+            );
         }
         // A recursive watch covers descendants for events, not for checkWatches.
-        assert!(!wm.check("/r/x", A, Any));
-        assert!(!wm.check("/x", A, Any));
+        assert!(!wm.check("/r/x", A, Any).unwrap());
+        assert!(!wm.check("/x", A, Any).unwrap());
+        // Java throws taking the parent of a path without '/'; "" yields nothing.
+        assert_eq!(wm.check("x", A, Any), None);
+        assert_eq!(wm.check("x", A, Data), None);
+        assert_eq!(wm.check("", A, Data), Some(false));
+        // "x/y" is looked up first; its parent "x" is only reached by the recursive walk.
+        assert_eq!(wm.check("x/y", A, Data), None);
+        let empty = WatchManager::new();
+        assert_eq!(empty.check("x/y", A, Data), Some(false));
+        assert_eq!(empty.check("x", A, Data), None);
     }
 
     #[test]
@@ -1044,11 +1076,11 @@ mod tests {
         // looking for the asking connection in it.
         let mut wm = WatchManager::new();
         wm.add("/a", A, WatchKind::Data);
-        assert!(wm.check("/a", B, WatcherType::Data));
-        assert!(!wm.check("/a", B, WatcherType::Children));
+        assert!(wm.check("/a", B, WatcherType::Data).unwrap());
+        assert!(!wm.check("/a", B, WatcherType::Children).unwrap());
         // removeWatches, by contrast, only removes the connection's own watch.
         assert!(!wm.remove("/a", B, WatcherType::Data));
-        assert!(wm.check("/a", A, WatcherType::Data));
+        assert!(wm.check("/a", A, WatcherType::Data).unwrap());
     }
 
     #[test]
@@ -1061,8 +1093,8 @@ mod tests {
         assert!(wm.remove("/a", A, Data));
         check(&wm);
         assert!(!wm.remove("/a", A, Data), "already gone");
-        assert!(!wm.check("/a", A, Data));
-        assert!(wm.check("/a", A, Children));
+        assert!(!wm.check("/a", A, Data).unwrap());
+        assert!(wm.check("/a", A, Children).unwrap());
         assert!(set(&mut wm, "/a").is_empty());
         assert!(wm.remove("/a", A, Any));
         assert!(!wm.remove("/a", A, Any));
