@@ -175,6 +175,11 @@ class Server:
                 "-Dzookeeper.extendedTypesEnabled=true",
                 "-Dzookeeper.admin.enableServer=false",
                 "-Dzookeeper.jmx.log4j.disable=true",
+            ] + [
+                # Settings Java reads only as JVM system properties (zkserver reads them from
+                # zoo.cfg): pass them both ways.
+                "-D%s=%s" % (k, v) for k, v in self.cfg().items() if k.startswith("znode.")
+            ] + [
                 JAVA_MAIN,
                 str(self.cfg_path),
             ]
