@@ -76,7 +76,8 @@ pub enum CoreMsg {
 /// Where txns go to become durable (the txn log). `submit` must lead, after the txn is
 /// safely stored, to `CoreMsg::Durable` with its zxid (or a later one).
 pub trait Durability: Send {
-    fn submit(&mut self, txn: &Txn);
+    /// Log `txn`, with the tree digest after it when digests are enabled.
+    fn submit(&mut self, txn: &Txn, digest: Option<&jute::txn::TxnDigest>);
     /// Start a new log file with the next txn (a snapshot is being taken).
     fn roll(&mut self) {}
 }
@@ -133,6 +134,8 @@ pub struct Core {
     /// Txns submitted for durability, in zxid order, with who waits for them.
     inflight: VecDeque<(Txn, Waiter)>,
     log: Option<Box<dyn Durability>>,
+    /// Whether logged txns carry a TxnDigest (`digest.enabled`, default true).
+    digest_enabled: bool,
     snapshots: Option<crate::durability::Snapshotter>,
     /// Txns applied since the last snapshot, and how many trigger the next one.
     txns_since_snapshot: u64,
@@ -228,10 +231,13 @@ impl Core {
             skip_acl: cfg.skip_acl,
             digest_enabled: cfg.digest_enabled,
         };
+        let tree = DataTree::new(cfg.extended_types_enabled);
+        let mut pending = Pending::default();
+        pending.digest = crate::persist::digest::tree_digest(&tree);
         Core {
-            tree: DataTree::new(cfg.extended_types_enabled),
+            tree,
             sessions: SessionTracker::new(first_id, cfg.tick_time_ms),
-            pending: Pending::default(),
+            pending,
             conns: HashMap::new(),
             session_conn: HashMap::new(),
             last_zxid: 0,
@@ -240,6 +246,7 @@ impl Core {
             stats: ServerStats::new(crate::stats::wall_ms()),
             inflight: VecDeque::new(),
             log: None,
+            digest_enabled: cfg.digest_enabled,
             snapshots: None,
             txns_since_snapshot: 0,
             snapshot_after: u64::MAX,
@@ -291,8 +298,17 @@ impl Core {
         self.snapshot_after = self.next_snapshot_threshold();
     }
 
-    /// Continue from a recovered tree (zxids go on from its last one).
-    pub fn set_tree(&mut self, tree: DataTree) {
+    /// The tree digest once every prepped txn is applied.
+    fn current_digest(&self) -> jute::txn::TxnDigest {
+        jute::txn::TxnDigest {
+            version: crate::persist::digest::DIGEST_VERSION,
+            tree_digest: self.pending.digest,
+        }
+    }
+
+    /// Continue from a recovered tree whose digest is `digest` (zxids go on from its last).
+    pub fn set_tree(&mut self, tree: DataTree, digest: i64) {
+        self.pending.digest = digest;
         self.last_zxid = tree.last_zxid;
         let now = self.now();
         for (id, timeout) in &tree.sessions {
@@ -425,7 +441,8 @@ impl Core {
             if let Some(c) = self.conns.get_mut(&conn) {
                 c.pending_writes += 1;
             }
-            self.commit(txn, Waiter::Handshake(conn));
+            let digest = self.current_digest();
+            self.commit(txn, digest, Waiter::Handshake(conn));
         } else {
             let id = req.session_id;
             // Java first closes any other connection of this session (client reconnect),
@@ -617,7 +634,8 @@ impl Core {
             extended_types: self.cfg.extended_types_enabled,
             reconfig_enabled: self.cfg.reconfig_enabled,
         };
-        let txn = prep::prep_write(&ctx, &mut self.pending, op, xid, body, hdr.zxid, hdr.time);
+        let (txn, digest) =
+            prep::prep_write(&ctx, &mut self.pending, op, xid, body, hdr.zxid, hdr.time);
         if op == ops::CLOSE_SESSION {
             self.sessions.set_closing(session);
         }
@@ -626,6 +644,7 @@ impl Core {
         }
         self.commit(
             txn,
+            digest,
             Waiter::Request {
                 conn,
                 xid,
@@ -635,10 +654,11 @@ impl Core {
     }
 
     /// Make a txn durable, then apply it. Without a txn log it is applied at once.
-    fn commit(&mut self, txn: Txn, waiter: Waiter) {
+    fn commit(&mut self, txn: Txn, digest: jute::txn::TxnDigest, waiter: Waiter) {
+        let digest = self.digest_enabled.then_some(digest);
         match self.log.as_mut() {
             Some(log) => {
-                log.submit(&txn);
+                log.submit(&txn, digest.as_ref());
                 self.inflight.push_back((txn, waiter));
             }
             None => self.apply(txn, waiter),
@@ -1089,8 +1109,9 @@ impl Core {
             extended_types: self.cfg.extended_types_enabled,
             reconfig_enabled: self.cfg.reconfig_enabled,
         };
-        let txn = prep::prep_write(&ctx, &mut self.pending, op, 0, body, hdr.zxid, hdr.time);
-        self.commit(txn, Waiter::Server);
+        let (txn, digest) =
+            prep::prep_write(&ctx, &mut self.pending, op, 0, body, hdr.zxid, hdr.time);
+        self.commit(txn, digest, Waiter::Server);
     }
 
     fn container_interval_ms(&self) -> u64 {

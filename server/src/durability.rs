@@ -4,7 +4,8 @@
 //! everything that queued up while its previous fsync ran, syncs once, and tells the
 //! pipeline the highest zxid now durable. A write is applied and answered only after that
 //! (Java's SyncRequestProcessor, with `forceSync`). An IO error on the log is fatal: we exit
-//! rather than acknowledge writes that are not on disk, as Java does.
+//! rather than acknowledge writes that are not on disk, as Java does. Entries carry the
+//! TxnDigest prep computed (the tree digest after the txn), as Java writes them.
 
 use crate::core::{CoreMsg, Durability};
 use crate::persist::snapshot::{self, SnapshotOptions};
@@ -94,8 +95,8 @@ impl TxnLog {
 }
 
 impl Durability for TxnLog {
-    fn submit(&mut self, txn: &Txn) {
-        let entry = encode_entry(txn, None);
+    fn submit(&mut self, txn: &Txn, digest: Option<&jute::txn::TxnDigest>) {
+        let entry = encode_entry(txn, digest);
         if self.tx.send(LogCmd::Entry(txn.hdr.zxid, entry)).is_err() {
             error!("txn log thread is gone; exiting");
             std::process::exit(3);

@@ -15,7 +15,7 @@ use zk_server::tree::DataTree;
 fn open_database(
     cfg: &config::Config,
     core: mpsc::Sender<CoreMsg>,
-) -> Result<(DataTree, TxnLog, Snapshotter, u64), Box<dyn std::error::Error>> {
+) -> Result<(DataTree, i64, TxnLog, Snapshotter, u64), Box<dyn std::error::Error>> {
     let t0 = std::time::Instant::now();
     let opts = recovery::LoadOptions {
         extended_types: cfg.extended_types_enabled,
@@ -25,9 +25,11 @@ fn open_database(
     let mut loaded = recovery::load_with(&cfg.data_dir, &cfg.data_log_dir, &opts)?;
     // Ephemerals whose session is not in the session table belong to nobody any more
     // (Java's loadData "clean up dead sessions").
-    for s in recovery::kill_orphan_sessions(&mut loaded.tree) {
+    let orphans = recovery::kill_orphan_sessions(&mut loaded.tree);
+    for s in &orphans {
         info!("removed the ephemerals of dead session 0x{s:x}");
     }
+    let orphans_removed = !orphans.is_empty();
     for (path, why) in &loaded.bad_snapshots {
         warn!("skipped snapshot {}: {why}", path.display());
     }
@@ -36,8 +38,13 @@ fn open_database(
     }
     if loaded.digest_mismatches > 0 {
         warn!(
-            "{} digest mismatches while replaying the txn log",
-            loaded.digest_mismatches
+            "{} of {} txn digests did not match the replayed tree",
+            loaded.digest_mismatches, loaded.digests_checked
+        );
+    } else {
+        info!(
+            "{} txn digests checked against the replayed tree",
+            loaded.digests_checked
         );
     }
     info!(
@@ -72,7 +79,13 @@ fn open_database(
             Duration::from_secs(cfg.autopurge_purge_interval_hours as u64 * 3600),
         );
     }
-    Ok((loaded.tree, log, snaps, loaded.txns_replayed))
+    // Orphaned ephemerals removed above changed the tree: take its digest afresh then.
+    let digest = if orphans_removed {
+        zk_server::persist::digest::tree_digest(&loaded.tree)
+    } else {
+        loaded.digest
+    };
+    Ok((loaded.tree, digest, log, snaps, loaded.txns_replayed))
 }
 
 fn main() {
@@ -134,8 +147,8 @@ async fn run(cfg: config::Config) {
     // Load the database before the client port answers anything but four-letter words
     // from the listener's backlog: sessions are served only once it is loaded.
     match open_database(&cfg, tx.clone()) {
-        Ok((tree, log, snaps, replayed)) => {
-            core.set_tree(tree);
+        Ok((tree, digest, log, snaps, replayed)) => {
+            core.set_tree(tree, digest);
             core.set_durability(Box::new(log));
             core.set_snapshots(snaps);
             if replayed > 0 {

@@ -25,6 +25,8 @@ pub struct ChangeRecord {
     pub stat: Option<StatPersisted>,
     pub child_count: i32,
     pub acl: AclList,
+    /// The node's data (for its digest).
+    pub data: Option<Bytes>,
 }
 
 /// Changes prepped but not yet applied to the tree, newest per path.
@@ -32,6 +34,9 @@ pub struct ChangeRecord {
 pub struct Pending {
     by_path: HashMap<String, ChangeRecord>,
     order: VecDeque<(i64, String)>,
+    /// The tree digest once every prepped txn is applied (Java's "current tree digest":
+    /// the last outstanding change's precalculated digest). Each txn is logged with it.
+    pub digest: i64,
 }
 
 impl Pending {
@@ -75,6 +80,14 @@ struct View<'a, 'b> {
     pending: &'a Pending,
     local: HashMap<String, ChangeRecord>,
     local_order: Vec<String>,
+    /// What the changes so far do to the tree digest.
+    delta: i64,
+}
+
+fn record_digest(path: &str, r: &ChangeRecord) -> i64 {
+    r.stat.as_ref().map_or(0, |s| {
+        crate::persist::digest::node_digest(path, r.data.as_deref(), s)
+    })
 }
 
 impl View<'_, '_> {
@@ -90,6 +103,7 @@ impl View<'_, '_> {
                 stat: Some(n.stat.clone()),
                 child_count: n.children.len() as i32,
                 acl: n.acl.clone(),
+                data: n.data.clone(),
             })
         };
         match rec {
@@ -98,10 +112,22 @@ impl View<'_, '_> {
         }
     }
 
+    /// Record a change, and what it does to the tree digest (Java's precalculateDigest:
+    /// remove the node's old digest, add its new one).
     fn put(&mut self, path: &str, rec: ChangeRecord) {
         let path = if path.is_empty() { "/" } else { path };
+        let old = self.get(path).ok().map_or(0, |r| record_digest(path, &r));
+        let new = record_digest(path, &rec);
+        self.delta = self.delta.wrapping_add(new.wrapping_sub(old));
         self.local.insert(path.to_string(), rec);
         self.local_order.push(path.to_string());
+    }
+
+    /// Drop this request's changes (a failed op or multi).
+    fn rollback(&mut self) {
+        self.local.clear();
+        self.local_order.clear();
+        self.delta = 0;
     }
 
     fn check_acl(&self, acl: &[Acl], perm: i32) -> Result<(), Code> {
@@ -242,6 +268,7 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
         return Err(error::NO_CHILDREN_FOR_EPHEMERALS);
     }
     let new_cversion = pstat.cversion.wrapping_add(1);
+    let created_data = a.data.clone();
     let body = match a.op {
         ops::CREATE_CONTAINER => TxnBody::CreateContainer(CreateContainerTxn {
             path: path.clone(),
@@ -264,14 +291,15 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
             parent_c_version: new_cversion,
         }),
     };
-    let owner = if mode.container {
-        tree::CONTAINER_OWNER
-    } else if mode.ttl {
-        tree::ttl_owner(a.ttl)
-    } else if mode.ephemeral {
-        v.ctx.session
-    } else {
-        0
+    // The owner the node will have once the txn is applied: the txn type decides (a
+    // CONTAINER mode sent with create/create2 makes a persistent node). Java's prep takes
+    // it from the mode instead, so its predicted digest can disagree with its own tree in
+    // that corner (a digest mismatch Java logs); ours matches the tree.
+    let owner = match a.op {
+        ops::CREATE_CONTAINER => tree::CONTAINER_OWNER,
+        ops::CREATE_TTL => tree::ttl_owner(a.ttl),
+        _ if mode.ephemeral => v.ctx.session,
+        _ => 0,
     };
     let mut p = parent;
     p.zxid = zxid;
@@ -299,6 +327,7 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
             }),
             child_count: 0,
             acl: acl_list,
+            data: created_data,
         },
     );
     Ok(body)
@@ -327,6 +356,7 @@ fn prep_delete(v: &mut View, path: &str, version: i32, zxid: i64) -> Result<TxnB
             stat: None,
             child_count: 0,
             acl: node.acl,
+            data: None,
         },
     );
     Ok(TxnBody::Delete(DeleteTxn {
@@ -344,6 +374,7 @@ fn prep_set_data(v: &mut View, r: SetDataRequest, zxid: i64, time: i64) -> Resul
     s.mtime = time;
     s.mzxid = zxid;
     node.zxid = zxid;
+    node.data = r.data.clone();
     v.put(&r.path, node);
     Ok(TxnBody::SetData(SetDataTxn {
         path: r.path,
@@ -387,7 +418,9 @@ fn decode<T: Decode>(body: &mut Bytes) -> Result<T, Code> {
 }
 
 /// Prep one write request (`op` is its op code, `body` the bytes after the RequestHeader).
-/// Returns the txn to log and apply; `pending` is updated with its changes.
+/// Returns the txn to log and apply, with the tree digest it leads to (what Java logs as
+/// its TxnDigest; a failed write keeps the current digest); `pending` is updated with its
+/// changes.
 pub fn prep_write(
     ctx: &PrepContext,
     pending: &mut Pending,
@@ -396,7 +429,7 @@ pub fn prep_write(
     mut body: Bytes,
     zxid: i64,
     time: i64,
-) -> Txn {
+) -> (Txn, TxnDigest) {
     let hdr = TxnHeader {
         client_id: ctx.session,
         cxid,
@@ -409,6 +442,7 @@ pub fn prep_write(
         pending,
         local: HashMap::new(),
         local_order: Vec::new(),
+        delta: 0,
     };
     let result: Result<TxnBody, Code> = (|| match op {
         ops::CREATE | ops::CREATE2 | ops::CREATE_CONTAINER => {
@@ -476,6 +510,7 @@ pub fn prep_write(
                     stat: None,
                     child_count: 0,
                     acl: node.acl,
+                    data: None,
                 },
             );
             Ok(TxnBody::Delete(DeleteTxn { path }))
@@ -509,20 +544,23 @@ pub fn prep_write(
             }
             prep_multi(&mut v, ops_, zxid, time)
         }
-        ops::CLOSE_SESSION => Ok(prep_close_session(&mut v)),
+        ops::CLOSE_SESSION => Ok(prep_close_session(&mut v, zxid)),
         _ => Err(error::UNIMPLEMENTED),
     })();
     let txn = match result {
         Ok(body) => Txn { hdr, body },
         Err(code) => {
-            v.local.clear();
-            v.local_order.clear();
+            v.rollback();
             Txn::error(hdr, code)
         }
     };
     let View {
-        local, local_order, ..
+        local,
+        local_order,
+        delta,
+        ..
     } = v;
+    pending.digest = pending.digest.wrapping_add(delta);
     let mut local = local;
     for path in local_order {
         if let Some(rec) = local.remove(&path) {
@@ -530,7 +568,11 @@ pub fn prep_write(
             pending.by_path.insert(path, rec);
         }
     }
-    txn
+    let digest = TxnDigest {
+        version: crate::persist::digest::DIGEST_VERSION,
+        tree_digest: pending.digest,
+    };
+    (txn, digest)
 }
 
 /// The multi txn: each op prepped in turn against the changes of the ones before it; after
@@ -555,8 +597,7 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> Result<
                 // Java makes this a TTL op whose request record is a plain CreateRequest:
                 // the cast fails and the whole multi is MarshallingError. (Java also keeps
                 // the earlier ops' pending changes by mistake; we drop them.)
-                v.local.clear();
-                v.local_order.clear();
+                v.rollback();
                 return Err(error::MARSHALLING_ERROR);
             }
             MultiOp::Create(_, r) => {
@@ -614,8 +655,7 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> Result<
             (_, Err(code)) => {
                 failed = true;
                 // Roll back this multi's changes.
-                v.local.clear();
-                v.local_order.clear();
+                v.rollback();
                 subs.push((ops::ERROR, TxnBody::Error(ErrorTxn { err: code })));
             }
         }
@@ -623,7 +663,7 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> Result<
     Ok(TxnBody::Multi(subs))
 }
 
-fn prep_close_session(v: &mut View) -> TxnBody {
+fn prep_close_session(v: &mut View, zxid: i64) -> TxnBody {
     let session = v.ctx.session;
     let mut paths: Vec<String> = v.ctx.tree.ephemerals_of(session).cloned().collect();
     for (path, rec) in v.pending.records() {
@@ -635,16 +675,25 @@ fn prep_close_session(v: &mut View) -> TxnBody {
             _ => {}
         }
     }
-    let zxid = 0;
     for p in &paths {
-        let _ = zxid;
+        // As Java with digests on: the parent's pzxid moves, then the node goes.
+        if let Ok(parent_path) = parent_for_delete(p) {
+            if let Ok(mut parent) = v.get(parent_path) {
+                parent.zxid = zxid;
+                if let Some(s) = parent.stat.as_mut() {
+                    s.pzxid = zxid;
+                }
+                v.put(parent_path, parent);
+            }
+        }
         v.put(
             p,
             ChangeRecord {
-                zxid: 0,
+                zxid,
                 stat: None,
                 child_count: 0,
                 acl: std::sync::Arc::new(Vec::new()),
+                data: None,
             },
         );
     }
@@ -680,5 +729,155 @@ mod tests {
         assert!(CreateMode::from_flags(6).unwrap().sequential);
         assert_eq!(CreateMode::from_flags(7), Err(error::BAD_ARGUMENTS));
         assert_eq!(CreateMode::from_flags(-1), Err(error::BAD_ARGUMENTS));
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    use super::*;
+    use crate::persist::digest::tree_digest;
+    use bytes::BytesMut;
+    use jute::Encode;
+
+    fn body<R: Encode>(r: &R) -> Bytes {
+        let mut b = BytesMut::new();
+        r.encode(&mut b);
+        b.freeze()
+    }
+
+    fn create(path: &str, flags: i32) -> (i32, Bytes) {
+        let r = CreateRequest {
+            path: path.into(),
+            data: Some(Bytes::from(format!("data of {path}"))),
+            acl: tree::open_acl(),
+            flags,
+        };
+        (ops::CREATE2, body(&r))
+    }
+
+    /// The digest prep predicts for each txn equals the digest of the tree once the txn is
+    /// applied, whether txns are applied at once or a few behind.
+    #[test]
+    fn predicted_digest_matches_the_applied_tree() {
+        for lag in [0usize, 3] {
+            let mut tree = DataTree::new(true);
+            let mut pending = Pending {
+                digest: tree_digest(&tree),
+                ..Pending::default()
+            };
+            let auth = vec![AuthId::new("ip", "127.0.0.1")];
+            let cfg = AuthConfig::default();
+            let session = 0x0100_0000_0000_0001;
+            let set = |p: &str, v: i32| {
+                (
+                    ops::SET_DATA,
+                    body(&SetDataRequest {
+                        path: p.into(),
+                        data: Some(Bytes::from_static(b"new")),
+                        version: v,
+                    }),
+                )
+            };
+            let del = |p: &str| {
+                (
+                    ops::DELETE,
+                    body(&DeleteRequest {
+                        path: p.into(),
+                        version: -1,
+                    }),
+                )
+            };
+            let mut multi_ok = BytesMut::new();
+            jute::multi::encode_multi_request(
+                &[
+                    MultiOp::Create(
+                        ops::CREATE,
+                        CreateRequest {
+                            path: "/m".into(),
+                            data: None,
+                            acl: tree::open_acl(),
+                            flags: 0,
+                        },
+                    ),
+                    MultiOp::SetData(SetDataRequest {
+                        path: "/m".into(),
+                        data: Some(Bytes::from_static(b"x")),
+                        version: 0,
+                    }),
+                ],
+                &mut multi_ok,
+            );
+            let mut multi_bad = BytesMut::new();
+            jute::multi::encode_multi_request(
+                &[
+                    MultiOp::Delete(DeleteRequest {
+                        path: "/m".into(),
+                        version: -1,
+                    }),
+                    MultiOp::Check(CheckVersionRequest {
+                        path: "/nope".into(),
+                        version: 0,
+                    }),
+                ],
+                &mut multi_bad,
+            );
+            let writes: Vec<(i32, Bytes)> = vec![
+                create("/a", 0),
+                create("/a/s-", 2),
+                create("/a/e", 1),
+                create("/a/es-", 3),
+                create("/c", 4),
+                create("/c/x", 0),
+                set("/a", 0),
+                set("/a", 7),    // BadVersion: error txn, digest unchanged
+                create("/a", 0), // NodeExists
+                (
+                    ops::SET_ACL,
+                    body(&SetACLRequest {
+                        path: "/a".into(),
+                        acl: tree::open_acl(),
+                        version: -1,
+                    }),
+                ),
+                (ops::MULTI, multi_ok.freeze()),
+                (ops::MULTI, multi_bad.freeze()),
+                del("/c/x"),
+                del("/a/s-0000000000"),
+                (ops::CLOSE_SESSION, Bytes::new()),
+                create("/zookeeper/q", 0),
+            ];
+            let mut queue: VecDeque<(Txn, TxnDigest)> = VecDeque::new();
+            let mut zxid = 0;
+            let mut check =
+                |tree: &mut DataTree, pending: &mut Pending, (txn, d): (Txn, TxnDigest)| {
+                    let mut ev = Vec::new();
+                    tree.apply(&txn, &mut ev);
+                    pending.applied(txn.hdr.zxid);
+                    assert_eq!(d.tree_digest, tree_digest(tree), "after {:?}", txn.hdr);
+                };
+            for (op, b) in writes {
+                zxid += 1;
+                let ctx = PrepContext {
+                    tree: &tree,
+                    session,
+                    auth: &auth,
+                    auth_cfg: &cfg,
+                    extended_types: true,
+                    reconfig_enabled: false,
+                };
+                queue.push_back(prep_write(&ctx, &mut pending, op, 1, b, zxid, 1000 + zxid));
+                while queue.len() > lag {
+                    let t = queue.pop_front().unwrap();
+                    check(&mut tree, &mut pending, t);
+                }
+            }
+            while let Some(t) = queue.pop_front() {
+                check(&mut tree, &mut pending, t);
+            }
+            assert!(
+                tree.node("/a/e").is_none(),
+                "closeSession removed the ephemerals"
+            );
+        }
     }
 }
