@@ -11,11 +11,22 @@ use zk_server::durability::{Snapshotter, TxnLog};
 use zk_server::persist::{recovery, snapshot, txnlog};
 use zk_server::tree::DataTree;
 
+/// What start-up recovered and opened.
+struct Database {
+    tree: DataTree,
+    /// The tree's digest.
+    digest: i64,
+    log: TxnLog,
+    snapshots: Snapshotter,
+    /// Txns replayed from the logs after the snapshot.
+    replayed: u64,
+}
+
 /// Recover the tree from dataDir/dataLogDir and open the txn log and snapshotter.
 fn open_database(
     cfg: &config::Config,
     core: mpsc::Sender<CoreMsg>,
-) -> Result<(DataTree, i64, TxnLog, Snapshotter, u64), Box<dyn std::error::Error>> {
+) -> Result<Database, Box<dyn std::error::Error>> {
     let t0 = std::time::Instant::now();
     let opts = recovery::LoadOptions {
         extended_types: cfg.extended_types_enabled,
@@ -85,7 +96,13 @@ fn open_database(
     } else {
         loaded.digest
     };
-    Ok((loaded.tree, digest, log, snaps, loaded.txns_replayed))
+    Ok(Database {
+        tree: loaded.tree,
+        digest,
+        log,
+        snapshots: snaps,
+        replayed: loaded.txns_replayed,
+    })
 }
 
 fn main() {
@@ -147,11 +164,11 @@ async fn run(cfg: config::Config) {
     // Load the database before the client port answers anything but four-letter words
     // from the listener's backlog: sessions are served only once it is loaded.
     match open_database(&cfg, tx.clone()) {
-        Ok((tree, digest, log, snaps, replayed)) => {
-            core.set_tree(tree, digest);
-            core.set_durability(Box::new(log));
-            core.set_snapshots(snaps);
-            if replayed > 0 {
+        Ok(db) => {
+            core.set_tree(db.tree, db.digest);
+            core.set_durability(Box::new(db.log));
+            core.set_snapshots(db.snapshots);
+            if db.replayed > 0 {
                 // Next start-up reads this snapshot instead of replaying the logs again.
                 core.snapshot_now();
             }

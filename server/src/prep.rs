@@ -848,13 +848,12 @@ mod digest_tests {
             ];
             let mut queue: VecDeque<(Txn, TxnDigest)> = VecDeque::new();
             let mut zxid = 0;
-            let mut check =
-                |tree: &mut DataTree, pending: &mut Pending, (txn, d): (Txn, TxnDigest)| {
-                    let mut ev = Vec::new();
-                    tree.apply(&txn, &mut ev);
-                    pending.applied(txn.hdr.zxid);
-                    assert_eq!(d.tree_digest, tree_digest(tree), "after {:?}", txn.hdr);
-                };
+            let check = |tree: &mut DataTree, pending: &mut Pending, (txn, d): (Txn, TxnDigest)| {
+                let mut ev = Vec::new();
+                tree.apply(&txn, &mut ev);
+                pending.applied(txn.hdr.zxid);
+                assert_eq!(d.tree_digest, tree_digest(tree), "after {:?}", txn.hdr);
+            };
             for (op, b) in writes {
                 zxid += 1;
                 let ctx = PrepContext {
