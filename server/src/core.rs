@@ -118,6 +118,9 @@ pub struct Conn {
     pending_writes: u32,
     /// Frames held back to keep FIFO order behind pending writes.
     queued: VecDeque<Bytes>,
+    /// The connection-expiry bucket it is in (monotonic ms), as Java's NIO factory files
+    /// connections: the next multiple of 10 s after last activity + timeout.
+    pub expiry_bucket: i64,
 }
 
 pub struct Core {
@@ -137,6 +140,9 @@ pub struct Core {
     /// Whether logged txns carry a TxnDigest (`digest.enabled`, default true).
     digest_enabled: bool,
     snapshots: Option<crate::durability::Snapshotter>,
+    /// Connection-expiry buckets (monotonic ms) and how many connections are in each;
+    /// emptied buckets stay until their time passes (shown by `dump`).
+    pub cnxn_buckets: std::collections::BTreeMap<i64, u32>,
     /// Txns applied since the last snapshot, and how many trigger the next one.
     txns_since_snapshot: u64,
     snapshot_after: u64,
@@ -147,6 +153,31 @@ fn wall_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Per-namespace write statistics of an applied txn (Java's DataTree.updateWriteStat: the
+/// data length for creates and setData, 0 for deletes; nothing for what failed).
+fn record_namespace_writes(stats: &mut ServerStats, body: &TxnBody, rc: &ApplyResult) {
+    let len = |d: &Option<Bytes>| d.as_ref().map_or(0, |d| d.len() as i64);
+    match body {
+        _ if rc.err != 0 && !matches!(body, TxnBody::Multi(_)) => {}
+        TxnBody::Create(t) => stats.record_namespace_write(&t.path, len(&t.data)),
+        TxnBody::CreateContainer(t) => stats.record_namespace_write(&t.path, len(&t.data)),
+        TxnBody::CreateTtl(t) => stats.record_namespace_write(&t.path, len(&t.data)),
+        TxnBody::Delete(t) => stats.record_namespace_write(&t.path, 0),
+        TxnBody::SetData(t) => stats.record_namespace_write(&t.path, len(&t.data)),
+        TxnBody::CloseSession(Some(t)) => {
+            for p in &t.paths2_delete {
+                stats.record_namespace_write(p, 0);
+            }
+        }
+        TxnBody::Multi(subs) => {
+            for ((_, sub), sub_rc) in subs.iter().zip(&rc.multi) {
+                record_namespace_writes(stats, sub, sub_rc);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The frame of a reply: header plus optional body.
@@ -248,6 +279,7 @@ impl Core {
             log: None,
             digest_enabled: cfg.digest_enabled,
             snapshots: None,
+            cnxn_buckets: Default::default(),
             txns_since_snapshot: 0,
             snapshot_after: u64::MAX,
             cfg,
@@ -375,8 +407,32 @@ impl Core {
         self.drop_conn(conn);
     }
 
+    /// Java's touchCnxn: file the connection in the expiry bucket after
+    /// now + its timeout (10 s buckets).
+    fn touch_cnxn(&mut self, conn: ConnId) {
+        const INTERVAL: i64 = 10_000;
+        let now = crate::stats::monotonic_ms();
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let bucket = ((now + c.timeout_ms as i64) / INTERVAL + 1) * INTERVAL;
+        if bucket == c.expiry_bucket {
+            return;
+        }
+        if let Some(n) = self.cnxn_buckets.get_mut(&c.expiry_bucket) {
+            *n = n.saturating_sub(1);
+        }
+        c.expiry_bucket = bucket;
+        *self.cnxn_buckets.entry(bucket).or_default() += 1;
+        // Buckets whose time has passed are gone (Java's expirer polls them).
+        self.cnxn_buckets.retain(|t, n| *t > now || *n > 0);
+    }
+
     fn drop_conn(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.remove(&conn) {
+            if let Some(n) = self.cnxn_buckets.get_mut(&c.expiry_bucket) {
+                *n = n.saturating_sub(1);
+            }
             if c.session != 0 && self.session_conn.get(&c.session) == Some(&conn) {
                 self.session_conn.remove(&c.session);
             }
@@ -429,8 +485,10 @@ impl Core {
                 },
                 pending_writes: 0,
                 queued: VecDeque::new(),
+                expiry_bucket: 0,
             },
         );
+        self.touch_cnxn(conn);
         if req.session_id == 0 {
             let id = self.sessions.next_session_id();
             info!(%addr, "creating new session 0x{id:x} with timeout {timeout}");
@@ -520,6 +578,10 @@ impl Core {
             return;
         };
         c.stats.packet_received();
+        self.touch_cnxn(conn);
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         let write = frame.len() >= 8
             && is_write(i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]));
         if !c.queued.is_empty() || (c.pending_writes > 0 && !write) {
@@ -673,6 +735,7 @@ impl Core {
         }
         let mut events = Vec::new();
         let rc = self.tree.apply(&txn, &mut events);
+        record_namespace_writes(&mut self.stats, &txn.body, &rc);
         self.pending.applied(txn.hdr.zxid);
         match &txn.body {
             TxnBody::CreateSession(t) => {
@@ -837,6 +900,8 @@ impl Core {
         if r.watch {
             self.tree.watches.add(&r.path, conn, WatchKind::Data);
         }
+        let len = out.0.as_ref().map_or(0, |d| d.len() as i64);
+        self.stats.record_namespace_read(&r.path, len);
         Ok(out)
     }
 
@@ -848,17 +913,22 @@ impl Core {
     ) -> Result<(Vec<String>, Stat), Code> {
         let n = self.tree.node(path).ok_or(error::NO_NODE)?;
         self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
-        let out = (
-            n.children
-                .java_order()
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
-            n.stat(self.tree.extended_types()),
-        );
+        let children: Vec<String> = n
+            .children
+            .java_order()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let out = (children, n.stat(self.tree.extended_types()));
         if watch {
             self.tree.watches.add(path, conn, WatchKind::Child);
         }
+        let bytes: usize = out
+            .0
+            .iter()
+            .map(|c: &String| c.encode_utf16().count())
+            .sum();
+        self.stats.record_namespace_read(path, bytes as i64);
         Ok(out)
     }
 
@@ -885,9 +955,9 @@ impl Core {
                     self.tree.watches.add(&r.path, conn, WatchKind::Exist);
                 }
                 let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
-                Ok(boxed(ExistsResponse {
-                    stat: n.stat(self.tree.extended_types()),
-                }))
+                let stat = n.stat(self.tree.extended_types());
+                self.stats.record_namespace_read(&r.path, 0);
+                Ok(boxed(ExistsResponse { stat }))
             }
             ops::GET_DATA => {
                 let r: GetDataRequest = dec(body)?;

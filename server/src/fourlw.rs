@@ -346,6 +346,12 @@ pub trait FourLetterSource {
     /// `dump`: the session tracker's expiry buckets.
     fn session_expiry(&self) -> Vec<ExpirySet>;
 
+    /// `dump`: connection expiry buckets (wall-clock ms) that are empty now but not yet
+    /// past: Java's ExpiryQueue keeps a bucket its connections left until its time comes.
+    fn empty_connection_buckets(&self) -> Vec<i64> {
+        Vec::new()
+    }
+
     /// `dump`: ephemeral paths by owning session.
     fn ephemerals_by_session(&self) -> Vec<(i64, Vec<String>)>;
 
@@ -613,6 +619,11 @@ fn dump(src: &dyn FourLetterSource) -> String {
         match buckets.iter_mut().find(|(t, _)| *t == c.expires_at_ms) {
             Some((_, v)) => v.push(c),
             None => buckets.push((c.expires_at_ms, vec![c])),
+        }
+    }
+    for t in src.empty_connection_buckets() {
+        if !buckets.iter().any(|(b, _)| *b == t) {
+            buckets.push((t, Vec::new()));
         }
     }
     buckets.sort_by_key(|(t, _)| *t);

@@ -15,6 +15,8 @@ struct View<'a> {
     core: &'a mut Core,
     asking: SocketAddr,
     asked_at: i64,
+    /// The monotonic clock at the same moment as `asked_at`.
+    mono_at: i64,
 }
 
 fn round_up(t: i64, interval: i64) -> i64 {
@@ -22,6 +24,11 @@ fn round_up(t: i64, interval: i64) -> i64 {
 }
 
 impl View<'_> {
+    /// A monotonic-clock time shown on the wall clock, as Java prints expiry times.
+    fn mono_to_wall(&self, t: i64) -> i64 {
+        t - self.mono_at + self.asked_at
+    }
+
     fn session_of_conn(&self) -> HashMap<u64, i64> {
         self.core
             .conns
@@ -52,15 +59,26 @@ impl FourLetterSource for View<'_> {
                 session_id: c.session,
                 session_timeout_ms: c.timeout_ms,
                 stats: c.stats.clone(),
-                expires_at_ms: round_up(self.asked_at + c.timeout_ms as i64, CNXN_EXPIRY_MS),
+                expires_at_ms: self.mono_to_wall(c.expiry_bucket),
             })
             .collect();
+        let bucket = round_up(self.mono_at + CNXN_EXPIRY_MS, CNXN_EXPIRY_MS);
         out.push(ConnInfo::four_letter_word(
             self.asking,
             self.asked_at,
-            round_up(self.asked_at + CNXN_EXPIRY_MS, CNXN_EXPIRY_MS),
+            self.mono_to_wall(bucket),
         ));
         out
+    }
+
+    fn empty_connection_buckets(&self) -> Vec<i64> {
+        let now = self.mono_at;
+        self.core
+            .cnxn_buckets
+            .iter()
+            .filter(|(t, n)| **n == 0 && **t > now)
+            .map(|(t, _)| self.mono_to_wall(*t))
+            .collect()
     }
 
     fn reset_connection_stats(&mut self) {
@@ -167,6 +185,7 @@ pub fn respond(core: &mut Core, cmd: &str, asking: SocketAddr) -> String {
         core,
         asking,
         asked_at: wall_ms(),
+        mono_at: crate::stats::monotonic_ms(),
     };
     let text = fourlw::respond(cmd, &mut view, &whitelist).unwrap_or_default();
     core.stats.packets_sent(fourlw::response_packets(&text));

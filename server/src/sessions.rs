@@ -57,12 +57,11 @@ impl SessionTracker {
         self.buckets.entry(expires_at).or_default().insert(id);
     }
 
+    /// Take `id` out of its bucket. An emptied bucket stays until its time passes, as in
+    /// Java's ExpiryQueue (`dump` lists it as "0 expire at ...").
     fn unbucket(&mut self, id: i64, at: u64) {
         if let Some(b) = self.buckets.get_mut(&at) {
             b.remove(&id);
-            if b.is_empty() {
-                self.buckets.remove(&at);
-            }
         }
     }
 

@@ -1,0 +1,103 @@
+"""Four-letter words: both servers, same scripted state, outputs compared line by line.
+
+Numbers, addresses, dates, session ids and paths differ between any two servers, so they
+are normalised; everything else (keys, order, wording, layout) must be identical.
+"""
+
+import re
+import time
+
+import pytest
+
+import zkharness
+import zkraw
+
+WORDS = ["ruok", "srvr", "stat", "conf", "cons", "wchs", "wchc", "wchp", "dump", "mntr",
+         "isro", "dirs", "envi", "crst", "srst"]
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    servers = {}
+    try:
+        for impl in ("java", "zkrs"):
+            servers[impl] = zkharness.start_server(impl, tmp_path_factory.mktemp("4lw-" + impl))
+        yield servers
+    finally:
+        for s in servers.values():
+            s.stop()
+
+
+def _prepare(srv):
+    """The same state on each server: nodes, an ephemeral, data/child/exist watches."""
+    c = zkraw.RawClient(srv.host, srv.port)
+    c.create("/w", b"abc")
+    c.create("/w/e", b"", zkraw.EPHEMERAL)
+    c.get("/w", watch=True)
+    c.get_children("/w", watch=True)
+    c.exists("/missing", watch=True)
+    return c
+
+
+def _normalise(text, srv):
+    t = text.replace(str(srv.data_dir), "<DATADIR>")
+    t = re.sub(r"version-2", "<V2>", t)
+    t = re.sub(r"^Zookeeper version: .*$", "Zookeeper version: <V>", t, flags=re.M)
+    t = re.sub(r"^zk_version\t.*$", "zk_version\t<V>", t, flags=re.M)
+    t = re.sub(r"/127\.0\.0\.1:\d+", "/<ADDR>", t)
+    t = re.sub(r"\w{3} \w{3} \d\d \d\d:\d\d:\d\d \w+ \d{4}", "<DATE>", t)
+    t = re.sub(r"0x[0-9a-f]+", "0x<H>", t)
+    t = re.sub(r"-?\d+(\.\d+)?(E-?\d+)?", "<N>", t)
+    return t
+
+
+def _lines(text):
+    """Lines, with each run of connection lines (" /addr...") sorted: Java lists
+    connections in the order of a hash set of connection objects, which varies run to run."""
+    out, run = [], []
+    for line in text.splitlines():
+        if line.startswith(" /") or line.startswith("\tip: /"):
+            run.append(line)
+            continue
+        out += sorted(run)
+        run = []
+        out.append(line)
+    return out + sorted(run)
+
+
+@pytest.mark.parametrize("word", WORDS)
+def test_four_letter_word_matches_java(both, word):
+    clients = {impl: _prepare_once(both, impl) for impl in both}
+    assert clients
+    out = {impl: both[impl].four_letter(word) for impl in both}
+    if word == "envi":
+        # Values are the JVM's vs ours; the keys and their order must match.
+        keys = {impl: [l.split("=", 1)[0] for l in _lines(t)] for impl, t in out.items()}
+        assert keys["zkrs"] == keys["java"]
+        return
+    norm = {impl: _normalise(t, both[impl]) for impl, t in out.items()}
+    assert _lines(norm["zkrs"]) == _lines(norm["java"]), "%s differs:\n--- java\n%s\n--- zkrs\n%s" % (
+        word, out["java"], out["zkrs"])
+
+
+_prepared = {}
+
+
+def _prepare_once(both, impl):
+    if impl not in _prepared:
+        _prepared[impl] = _prepare(both[impl])
+        time.sleep(0.2)
+    return _prepared[impl]
+
+
+def test_not_whitelisted_word_is_refused_the_same_way(tmp_path):
+    out = {}
+    for impl in ("java", "zkrs"):
+        srv = zkharness.start_server(impl, tmp_path / impl,
+                                     extra_cfg={"4lw.commands.whitelist": "srvr,ruok"})
+        try:
+            out[impl] = (srv.four_letter("ruok"), srv.four_letter("mntr"), srv.four_letter("wchs"))
+        finally:
+            srv.stop()
+    assert out["zkrs"] == out["java"]
+    assert out["java"][1] == "mntr is not executed because it is not in the whitelist.\n"
