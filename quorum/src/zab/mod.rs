@@ -9,8 +9,17 @@
 //! - [`db`]: [`db::LearnerDb`], what the learner needs from the server's database.
 //! - [`learner_net`]: the tokio shell that connects to the leader's quorum port and runs the
 //!   state machine against a [`db::LearnerDb`].
+//!
+//! And the leader side:
+//!
+//! - [`leader`]: the sans-IO leader (epoch negotiation, DIFF / TRUNC / SNAP decision,
+//!   NEWLEADER, proposal / ACK / COMMIT counting, INFORM, PING, REVALIDATE, REQUEST).
+//! - [`leader_net`]: the tokio shell listening on the quorum port, with
+//!   [`leader_net::LeaderDb`], what the leader needs from the server's database.
 
 pub mod db;
+pub mod leader;
+pub mod leader_net;
 pub mod learner;
 pub mod learner_net;
 pub mod packet;

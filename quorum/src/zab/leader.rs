@@ -1,0 +1,1412 @@
+//! The leader side of ZAB as a sans-IO state machine: learners (Java's or ours) connect to the
+//! leader's quorum port, agree on a new epoch, are synchronised (DIFF / TRUNC / SNAP) and then
+//! follow the leader's broadcast. The shell tells the [`Leader`] about connections, bytes,
+//! the clock and the durability of its own log, and carries out the returned [`Action`]s in
+//! order. Modelled on Java 3.8's `Leader` (`lead`, `getEpochToPropose`, `waitForEpochAck`,
+//! `waitForNewLeaderAck`, `propose`, `processAck`, `tryToCommit`, `startForwarding`,
+//! `processSync`) and `LearnerHandler` (`run`, `syncFollower`, `queueCommittedProposals`,
+//! `ping`).
+//!
+//! ```text
+//! learner                                          leader
+//!   FOLLOWERINFO/OBSERVERINFO(zxid=(acceptedEpoch,0)) ─▶  new epoch = max(accepted)+1 once a
+//!                                                         quorum of voters (with us) came in
+//!   ◀─ LEADERINFO((newEpoch,0), 0x10000)
+//!   ACKEPOCH(lastZxid, currentEpoch | -1) ─▶             wait for a quorum of epoch acks
+//!   ◀─ DIFF(+ PROPOSAL/COMMIT pairs) | TRUNC(zxid) | SNAP(zxid) + snapshot stream
+//!   ◀─ NEWLEADER((newEpoch,0), quorum config)
+//!   ACK((newEpoch,0)) ─▶                                  wait for a quorum of NEWLEADER acks
+//!   ◀─ UPTODATE                                           (the leader is established)
+//!   broadcast: ◀─ PROPOSAL  ACK ─▶  ◀─ COMMIT  (observers: ◀─ INFORM)
+//!              ◀─ PING  PING(touches) ─▶   REQUEST / REVALIDATE ─▶
+//! ```
+//!
+//! The leader keeps, in memory, the window of recently committed txns (seeded by the shell at
+//! start, Java's `committedLog`) and decides each learner's sync from it, as
+//! `LearnerHandler.syncFollower` does: an empty DIFF when the learner is where we are; TRUNC
+//! when it is ahead of our window in a non-new epoch; DIFF with the committed txns after its
+//! zxid when that zxid is in the window (TRUNC first if it has txns we never had in that
+//! epoch); SNAP otherwise. Java's extra step of diffing from the on-disk txn log when the
+//! learner is older than the window (`zookeeper.snapshotSizeFactor`) is not done: we send a
+//! SNAP instead, which is always correct.
+//!
+//! Durability rule for the shell: [`Action::Log`] appends a txn to our own log; once it is
+//! durable, call [`Leader::logged`] (our own ACK). [`Action::Apply`] is for committed txns, in
+//! zxid order. [`Action::Snapshot`] must be written to that learner's stream with the tree as
+//! it is after every earlier `Apply` (which is exactly the txns up to its zxid).
+//!
+//! Client `sync` requests forwarded by learners are answered here (SYNC once every txn
+//! proposed before it is committed, `Leader.processSync`); every other forwarded REQUEST is
+//! surfaced as [`Action::Request`] for the server's request pipeline, which proposes the
+//! resulting txn with [`Leader::propose`].
+//!
+//! Not supported yet: dynamic reconfig (no COMMITANDACTIVATE), the pre-3.4 protocol, the
+//! learner sync throttle, and the epoch roll-over Java forces when a zxid counter is about to
+//! overflow (we refuse to propose instead).
+
+use crate::verifier::QuorumMaj;
+use crate::zab::learner::PersistedState;
+use crate::zab::packet::{self, *};
+use crate::zab::Error;
+use bytes::{Bytes, BytesMut};
+use jute::quorum::QuorumPacket;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Java's `ZKDatabase.commitLogCount` default: how many committed txns stay in memory for
+/// DIFF syncs.
+pub const COMMIT_LOG_COUNT: usize = 500;
+
+/// A connection to the leader, numbered by the shell.
+pub type ConnId = u64;
+
+/// The leader's settings.
+#[derive(Debug, Clone)]
+pub struct LeaderConfig {
+    /// Our server id.
+    pub sid: i64,
+    /// The ensemble (who votes; sent in NEWLEADER as Java's `QuorumVerifier.toString()`).
+    pub view: QuorumMaj,
+    pub tick_time: Duration,
+    /// `initLimit`: ticks for each stage of establishing the leadership and for a learner's
+    /// sync.
+    pub init_limit: u32,
+    /// `syncLimit`: ticks a synced learner may stay silent.
+    pub sync_limit: u32,
+    /// `jute.maxbuffer` (+ extra size).
+    pub max_buffer: usize,
+    /// How many committed txns to keep for DIFF syncs.
+    pub commit_log_count: usize,
+}
+
+impl LeaderConfig {
+    /// Java's defaults: tickTime 2000, initLimit 10, syncLimit 5.
+    pub fn new(sid: i64, view: QuorumMaj) -> Self {
+        LeaderConfig {
+            sid,
+            view,
+            tick_time: Duration::from_millis(2000),
+            init_limit: 10,
+            sync_limit: 5,
+            max_buffer: DEFAULT_MAX_BUFFER,
+            commit_log_count: COMMIT_LOG_COUNT,
+        }
+    }
+}
+
+/// How a learner was synchronised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncKind {
+    Diff,
+    Trunc,
+    Snap,
+}
+
+/// What the shell must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Write a packet to a learner.
+    Send { to: ConnId, packet: QuorumPacket },
+    /// Write SNAP(`zxid`) and then the snapshot stream of our tree (which reflects exactly the
+    /// txns up to `zxid`), ending with "BenWasHere", to a learner.
+    Snapshot { to: ConnId, zxid: i64 },
+    /// Close a learner's connection (protocol error, timeout, replaced).
+    Close { to: ConnId, reason: String },
+    /// Persist `acceptedEpoch` durably.
+    SetAcceptedEpoch(i64),
+    /// Persist `currentEpoch` durably.
+    SetCurrentEpoch(i64),
+    /// A learner was synchronised (informational).
+    Synced {
+        to: ConnId,
+        sid: i64,
+        kind: SyncKind,
+        zxid: i64,
+    },
+    /// A quorum acknowledged NEWLEADER: the leader is established and serves clients from
+    /// txn `zxid` = (epoch, 0) on (Java's `startZkServer`, which also sets the tree's last
+    /// processed zxid to it).
+    Established { epoch: i64, zxid: i64 },
+    /// Append our own txn to the log; call [`Leader::logged`] once it is durable.
+    Log { zxid: i64, entry: Bytes },
+    /// Apply a committed txn to the tree (zxid order).
+    Apply { zxid: i64, entry: Bytes },
+    /// A learner forwarded a client request for the request pipeline.
+    Request {
+        from: ConnId,
+        sid: i64,
+        session_id: i64,
+        cxid: i32,
+        op: i32,
+        body: Bytes,
+        authinfo: Vec<jute::data::Id>,
+    },
+    /// A learner's PING reply: this session was active on it.
+    Touch { session_id: i64, timeout: i32 },
+    /// A learner asks whether a session is valid (and touches it); answer with
+    /// [`Leader::revalidated`].
+    Revalidate {
+        from: ConnId,
+        session_id: i64,
+        timeout: i32,
+    },
+    /// We cannot (or no longer) lead: no quorum in time, or the synced followers are no
+    /// longer a quorum. Every connection should be closed and election started again.
+    LostQuorum { reason: String },
+}
+
+/// The leader's overall state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for a quorum of FOLLOWERINFOs to pick the new epoch.
+    Discovery,
+    /// New epoch sent; waiting for a quorum of ACKEPOCHs.
+    EpochAck,
+    /// Learners synced; waiting for a quorum of NEWLEADER ACKs.
+    NewLeaderAck,
+    /// Established: broadcasting.
+    Broadcast,
+    /// Gave up (see [`Action::LostQuorum`]).
+    Closed,
+}
+
+/// Where one learner is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LearnerPhase {
+    /// Connected; waiting for FOLLOWERINFO / OBSERVERINFO.
+    Info,
+    /// Waiting for the new epoch to be decided.
+    AwaitEpoch,
+    /// LEADERINFO sent; waiting for ACKEPOCH.
+    AckEpoch,
+    /// ACKEPOCH in; waiting for a quorum of them.
+    AwaitSync,
+    /// Sync and NEWLEADER sent; waiting for its ACK.
+    NewLeaderAck,
+    /// NEWLEADER acknowledged; waiting for the leader to be established.
+    AwaitStartup,
+    /// UPTODATE sent.
+    Broadcast,
+}
+
+#[derive(Debug)]
+struct Peer {
+    phase: LearnerPhase,
+    sid: i64,
+    observer: bool,
+    /// The learner's last zxid (from ACKEPOCH).
+    last_zxid: i64,
+    last_heard: Instant,
+    /// Receives PROPOSAL/COMMIT (followers) or INFORM (observers) from now on.
+    forwarding: bool,
+}
+
+#[derive(Debug)]
+struct Proposal {
+    entry: Bytes,
+    acks: BTreeSet<i64>,
+}
+
+/// The leader state machine: one per term of leadership.
+#[derive(Debug)]
+pub struct Leader {
+    cfg: LeaderConfig,
+    state: PersistedState,
+    phase: Phase,
+    /// The new epoch, once decided.
+    epoch: i64,
+    /// Deadline of the current establishment stage.
+    stage_deadline: Instant,
+    /// Accepted epochs reported (with ours), while discovering.
+    connecting: BTreeSet<i64>,
+    max_accepted: i64,
+    /// Voters whose ACKEPOCH counted (with us).
+    electing: BTreeSet<i64>,
+    /// Voters that acknowledged NEWLEADER (with us).
+    newleader_acks: BTreeSet<i64>,
+    peers: HashMap<ConnId, Peer>,
+    /// The tree's last processed zxid (snapshot zxid).
+    last_processed: i64,
+    last_proposed: i64,
+    last_committed: i64,
+    /// The zxid our own log has made durable.
+    last_logged: i64,
+    outstanding: BTreeMap<i64, Proposal>,
+    /// Recently committed txns (Java's `committedLog`).
+    committed_log: VecDeque<(i64, Bytes)>,
+    /// Learners waiting for SYNC, by the last proposed zxid when they asked.
+    pending_syncs: BTreeMap<i64, Vec<ConnId>>,
+    next_ping: Instant,
+}
+
+fn hex(z: i64) -> String {
+    format!("0x{z:x}")
+}
+
+fn send(to: ConnId, packet: QuorumPacket) -> Action {
+    Action::Send { to, packet }
+}
+
+impl Leader {
+    /// A leader over a database in `state` (epochs and last zxid) whose recent committed
+    /// txns are `committed` (zxid order, the last being `state.last_zxid` if any; may be
+    /// empty). Our own accepted epoch counts at once.
+    pub fn new(
+        cfg: LeaderConfig,
+        state: PersistedState,
+        committed: Vec<(i64, Bytes)>,
+        now: Instant,
+    ) -> Leader {
+        let mut committed_log: VecDeque<(i64, Bytes)> = committed.into();
+        while committed_log.len() > cfg.commit_log_count {
+            committed_log.pop_front();
+        }
+        let stage = cfg.tick_time * cfg.init_limit.max(1);
+        let mut l = Leader {
+            state,
+            phase: Phase::Discovery,
+            epoch: -1,
+            stage_deadline: now + stage,
+            connecting: BTreeSet::new(),
+            max_accepted: state.accepted_epoch,
+            electing: BTreeSet::new(),
+            newleader_acks: BTreeSet::new(),
+            peers: HashMap::new(),
+            last_processed: state.last_zxid,
+            last_proposed: state.last_zxid,
+            last_committed: state.last_zxid,
+            last_logged: state.last_zxid,
+            outstanding: BTreeMap::new(),
+            committed_log,
+            pending_syncs: BTreeMap::new(),
+            next_ping: now,
+            cfg,
+        };
+        l.connecting.insert(l.cfg.sid);
+        l
+    }
+
+    /// Decide the epoch at once if we are a quorum on our own (a single voter). Call once
+    /// after [`Leader::new`].
+    pub fn start(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.maybe_decide_epoch(now, &mut out);
+        out
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+    /// The new epoch (-1 until decided).
+    pub fn epoch(&self) -> i64 {
+        self.epoch
+    }
+    pub fn last_proposed(&self) -> i64 {
+        self.last_proposed
+    }
+    pub fn last_committed(&self) -> i64 {
+        self.last_committed
+    }
+    /// Proposals not committed yet.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.len()
+    }
+    /// The zxid the next [`Leader::propose`] must carry.
+    pub fn next_zxid(&self) -> i64 {
+        self.last_proposed + 1
+    }
+    /// `(sid, observer, phase)` of every connection that introduced itself.
+    pub fn learners(&self) -> Vec<(i64, bool, LearnerPhase)> {
+        let mut v: Vec<_> = self
+            .peers
+            .values()
+            .filter(|p| p.phase != LearnerPhase::Info)
+            .map(|p| (p.sid, p.observer, p.phase))
+            .collect();
+        v.sort_by_key(|p| p.0);
+        v
+    }
+
+    /// When [`Leader::tick`] should be called next.
+    pub fn next_deadline(&self) -> Instant {
+        match self.phase {
+            Phase::Broadcast => self.next_ping,
+            _ => self.next_ping.min(self.stage_deadline),
+        }
+    }
+
+    /// A learner connected.
+    pub fn connected(&mut self, id: ConnId, now: Instant) {
+        self.peers.insert(
+            id,
+            Peer {
+                phase: LearnerPhase::Info,
+                sid: -1,
+                observer: false,
+                last_zxid: -1,
+                last_heard: now,
+                forwarding: false,
+            },
+        );
+    }
+
+    /// A learner's connection is gone.
+    pub fn disconnected(&mut self, id: ConnId) {
+        if let Some(p) = self.peers.remove(&id) {
+            tracing::info!("learner sid {} ({:?}) disconnected", p.sid, p.phase);
+        }
+        for v in self.pending_syncs.values_mut() {
+            v.retain(|c| *c != id);
+        }
+    }
+
+    /// Take every complete packet off the front of `buf` (bytes from learner `id`) and handle
+    /// it. A learner that breaks the protocol gets an [`Action::Close`].
+    pub fn receive(&mut self, id: ConnId, buf: &mut BytesMut, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        loop {
+            if !self.peers.contains_key(&id) {
+                buf.clear();
+                break;
+            }
+            match decode_packet(buf, self.cfg.max_buffer) {
+                Ok(Some(qp)) => {
+                    if let Some(p) = self.peers.get_mut(&id) {
+                        p.last_heard = now;
+                    }
+                    if let Err(e) = self.handle(id, qp, now, &mut out) {
+                        self.close(id, e.to_string(), &mut out);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    self.close(id, e.to_string(), &mut out);
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn close(&mut self, id: ConnId, reason: String, out: &mut Vec<Action>) {
+        tracing::warn!("closing learner connection {id}: {reason}");
+        self.disconnected(id);
+        out.push(Action::Close { to: id, reason });
+    }
+
+    fn lost(&mut self, reason: String, out: &mut Vec<Action>) {
+        tracing::warn!("leader gives up: {reason}");
+        self.phase = Phase::Closed;
+        out.push(Action::LostQuorum { reason });
+    }
+
+    /// The clock: establishment deadlines, PINGs every tickTime/2, silent learners dropped
+    /// after `syncLimit` ticks (`initLimit` while syncing), and the check that the synced
+    /// followers are still a quorum.
+    pub fn tick(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.phase == Phase::Closed {
+            return out;
+        }
+        if self.phase != Phase::Broadcast && now >= self.stage_deadline {
+            let what = match self.phase {
+                Phase::Discovery => "Timeout while waiting for epoch from quorum",
+                Phase::EpochAck => "Timeout while waiting for epoch to be acked by quorum",
+                _ => "Timeout while waiting for NEWLEADER to be acked by quorum",
+            };
+            self.lost(what.into(), &mut out);
+            return out;
+        }
+        if now < self.next_ping {
+            return out;
+        }
+        self.next_ping = now + self.cfg.tick_time / 2;
+        let sync_limit = self.cfg.tick_time * self.cfg.sync_limit.max(1);
+        let init_limit = self.cfg.tick_time * self.cfg.init_limit.max(1);
+        let mut dead = Vec::new();
+        for (id, p) in &self.peers {
+            let synced = matches!(
+                p.phase,
+                LearnerPhase::AwaitStartup | LearnerPhase::Broadcast
+            );
+            let limit = if synced { sync_limit } else { init_limit };
+            if now.saturating_duration_since(p.last_heard) > limit {
+                dead.push((*id, p.sid, limit));
+            }
+        }
+        dead.sort();
+        for (id, sid, limit) in dead {
+            self.close(
+                id,
+                format!("learner sid {sid} silent for more than {limit:?}"),
+                &mut out,
+            );
+        }
+        let ping = packet(PING, self.last_proposed);
+        for (id, p) in &self.peers {
+            if matches!(
+                p.phase,
+                LearnerPhase::AwaitStartup | LearnerPhase::Broadcast
+            ) {
+                out.push(send(*id, ping.clone()));
+            }
+        }
+        if self.phase == Phase::Broadcast {
+            let mut synced: BTreeSet<i64> = self
+                .peers
+                .values()
+                .filter(|p| !p.observer && p.phase == LearnerPhase::Broadcast)
+                .map(|p| p.sid)
+                .collect();
+            synced.insert(self.cfg.sid);
+            if !self.cfg.view.contains_quorum(&synced) {
+                self.lost(
+                    format!("Not sufficient followers synced, only synced with sids: {synced:?}"),
+                    &mut out,
+                );
+            }
+        }
+        out
+    }
+
+    fn handle(
+        &mut self,
+        id: ConnId,
+        qp: QuorumPacket,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Error> {
+        let phase = self.peers[&id].phase;
+        tracing::trace!(
+            "from learner {id}: {} {} ({phase:?})",
+            type_name(qp.r#type),
+            hex(qp.zxid)
+        );
+        match phase {
+            LearnerPhase::Info => self.on_info(id, qp, now, out),
+            LearnerPhase::AwaitEpoch | LearnerPhase::AwaitSync | LearnerPhase::AwaitStartup
+                if qp.r#type != ACK =>
+            {
+                // Java's handler thread is blocked here and does not read.
+                Err(Error::Protocol(format!(
+                    "unexpected {} while {phase:?}",
+                    type_name(qp.r#type)
+                )))
+            }
+            LearnerPhase::AckEpoch => self.on_ack_epoch(id, qp, now, out),
+            LearnerPhase::NewLeaderAck => self.on_newleader_ack(id, qp, out),
+            _ => self.on_broadcast(id, qp, out),
+        }
+    }
+
+    fn on_info(
+        &mut self,
+        id: ConnId,
+        qp: QuorumPacket,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Error> {
+        let observer = match qp.r#type {
+            FOLLOWERINFO => false,
+            OBSERVERINFO => true,
+            t => {
+                return Err(Error::Protocol(format!(
+                    "First packet {} is not FOLLOWERINFO or OBSERVERINFO!",
+                    type_name(t)
+                )))
+            }
+        };
+        let (sid, version, config_version) = parse_learner_info(qp.data.as_deref().unwrap_or(&[]));
+        let Some(sid) = sid else {
+            return Err(Error::Protocol("learner without a sid (pre-3.4)".into()));
+        };
+        let version = version.unwrap_or(0);
+        if version < PROTOCOL_VERSION {
+            return Err(Error::Protocol(format!(
+                "learner sid {sid} speaks protocol 0x{version:x}; only 0x10000 is supported"
+            )));
+        }
+        if let Some(v) = config_version {
+            if v > self.cfg.view.version() {
+                tracing::warn!(
+                    "learner sid {sid} has config version 0x{v:x}, newer than ours; \
+                     reconfig is not supported"
+                );
+            }
+        }
+        let observer = observer || self.cfg.view.is_observer(sid);
+        if sid == self.cfg.sid {
+            return Err(Error::Protocol(format!("learner claims our own sid {sid}")));
+        }
+        // A reconnecting learner replaces its old connection.
+        let old: Vec<ConnId> = self
+            .peers
+            .iter()
+            .filter(|(c, p)| **c != id && p.sid == sid)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in old {
+            self.close(c, format!("sid {sid} connected again"), out);
+        }
+        let accepted = epoch_of(qp.zxid);
+        tracing::info!(
+            "{} sid {sid} connected, accepted epoch {accepted}",
+            if observer { "observer" } else { "follower" }
+        );
+        let p = self.peers.get_mut(&id).expect("peer");
+        p.sid = sid;
+        p.observer = observer;
+        p.phase = LearnerPhase::AwaitEpoch;
+        if self.phase == Phase::Discovery {
+            // getEpochToPropose: every learner's accepted epoch counts for the maximum,
+            // only voters for the quorum.
+            self.max_accepted = self.max_accepted.max(accepted);
+            if self.cfg.view.is_voter(sid) {
+                self.connecting.insert(sid);
+            }
+            self.maybe_decide_epoch(now, out);
+        } else {
+            self.send_leader_info(id, out);
+        }
+        Ok(())
+    }
+
+    fn maybe_decide_epoch(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.phase != Phase::Discovery || !self.cfg.view.contains_quorum(&self.connecting) {
+            return;
+        }
+        self.epoch = self.max_accepted + 1;
+        tracing::info!(
+            "new epoch {} (connecting: {:?})",
+            self.epoch,
+            self.connecting
+        );
+        self.state.accepted_epoch = self.epoch;
+        out.push(Action::SetAcceptedEpoch(self.epoch));
+        self.last_proposed = make_zxid(self.epoch, 0);
+        self.phase = Phase::EpochAck;
+        self.stage_deadline = now + self.cfg.tick_time * self.cfg.init_limit.max(1);
+        self.electing.insert(self.cfg.sid);
+        let waiting: Vec<ConnId> = self.sorted_peers(LearnerPhase::AwaitEpoch);
+        for id in waiting {
+            self.send_leader_info(id, out);
+        }
+        // A single-voter ensemble goes straight on.
+        self.maybe_epoch_quorum(now, out);
+    }
+
+    fn sorted_peers(&self, phase: LearnerPhase) -> Vec<ConnId> {
+        let mut v: Vec<ConnId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.phase == phase)
+            .map(|(c, _)| *c)
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn send_leader_info(&mut self, id: ConnId, out: &mut Vec<Action>) {
+        self.peers.get_mut(&id).expect("peer").phase = LearnerPhase::AckEpoch;
+        out.push(send(id, leader_info(self.epoch, PROTOCOL_VERSION)));
+    }
+
+    fn on_ack_epoch(
+        &mut self,
+        id: ConnId,
+        qp: QuorumPacket,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Error> {
+        if qp.r#type != ACKEPOCH {
+            return Err(Error::Protocol(format!(
+                "{} is not ACKEPOCH",
+                type_name(qp.r#type)
+            )));
+        }
+        let current = ack_epoch_value(&qp)? as i64;
+        let p = self.peers.get_mut(&id).expect("peer");
+        p.last_zxid = qp.zxid;
+        p.phase = LearnerPhase::AwaitSync;
+        let (sid, observer) = (p.sid, p.observer);
+        if self.phase == Phase::EpochAck && current != -1 {
+            // waitForEpochAck: a learner more recent than us cannot follow us.
+            let ours = (self.state.current_epoch, self.last_processed);
+            if (current, qp.zxid) > ours {
+                return Err(Error::Protocol(format!(
+                    "Follower is ahead of the leader, leader summary: {} (current epoch), {} \
+                     (last zxid); follower: {current}, {}",
+                    ours.0,
+                    hex(ours.1),
+                    hex(qp.zxid)
+                )));
+            }
+            if !observer && self.cfg.view.is_voter(sid) {
+                self.electing.insert(sid);
+            }
+            self.maybe_epoch_quorum(now, out);
+        } else if self.phase != Phase::EpochAck {
+            self.sync_learner(id, out);
+        }
+        Ok(())
+    }
+
+    fn maybe_epoch_quorum(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.phase != Phase::EpochAck || !self.cfg.view.contains_quorum(&self.electing) {
+            return;
+        }
+        tracing::info!("epoch {} acknowledged by {:?}", self.epoch, self.electing);
+        self.state.current_epoch = self.epoch;
+        out.push(Action::SetCurrentEpoch(self.epoch));
+        self.phase = Phase::NewLeaderAck;
+        self.stage_deadline = now + self.cfg.tick_time * self.cfg.init_limit.max(1);
+        self.newleader_acks.insert(self.cfg.sid);
+        for id in self.sorted_peers(LearnerPhase::AwaitSync) {
+            self.sync_learner(id, out);
+        }
+        self.maybe_established(out);
+    }
+
+    /// `LearnerHandler.syncFollower` + `Leader.startForwarding` + NEWLEADER.
+    fn sync_learner(&mut self, id: ConnId, out: &mut Vec<Action>) {
+        let (peer_last, observer, sid) = {
+            let p = &self.peers[&id];
+            (p.last_zxid, p.observer, p.sid)
+        };
+        let last_processed = self.last_committed.max(self.last_processed);
+        let (min_log, max_log) = match (self.committed_log.front(), self.committed_log.back()) {
+            (Some(f), Some(b)) => (f.0, b.0),
+            _ => (last_processed, last_processed),
+        };
+        let new_epoch_zxid = counter_of(peer_last) == 0;
+        let mut kind = SyncKind::Snap;
+        let mut current = last_processed;
+        let mut queued: Vec<QuorumPacket> = Vec::new();
+        if peer_last == last_processed {
+            kind = SyncKind::Diff;
+            queued.push(packet(DIFF, peer_last));
+        } else if peer_last > max_log && !new_epoch_zxid {
+            kind = SyncKind::Trunc;
+            queued.push(packet(TRUNC, max_log));
+            current = max_log;
+        } else if max_log >= peer_last && min_log <= peer_last {
+            // queueCommittedProposals
+            let mut need_op = true;
+            let mut prev = -1;
+            let mut queued_zxid = peer_last;
+            let mut failed = false;
+            for (zxid, entry) in &self.committed_log {
+                let zxid = *zxid;
+                if zxid < peer_last {
+                    prev = zxid;
+                    continue;
+                }
+                if need_op {
+                    if zxid == peer_last {
+                        queued.push(packet(DIFF, max_log));
+                        kind = SyncKind::Diff;
+                        need_op = false;
+                        prev = zxid;
+                        continue;
+                    }
+                    if new_epoch_zxid {
+                        queued.push(packet(DIFF, max_log));
+                        kind = SyncKind::Diff;
+                        need_op = false;
+                    } else if zxid > peer_last {
+                        if epoch_of(zxid) != epoch_of(peer_last) || prev < 0 {
+                            tracing::warn!(
+                                "Cannot send TRUNC to peer sid: {sid} peer zxid is from \
+                                 different epoch"
+                            );
+                            failed = true;
+                            break;
+                        }
+                        queued.push(packet(TRUNC, prev));
+                        kind = SyncKind::Trunc;
+                        need_op = false;
+                    }
+                }
+                prev = zxid;
+                if zxid <= queued_zxid {
+                    continue;
+                }
+                queued.push(QuorumPacket {
+                    r#type: PROPOSAL,
+                    zxid,
+                    data: Some(entry.clone()),
+                    authinfo: Vec::new(),
+                });
+                queued.push(packet(COMMIT, zxid));
+                queued_zxid = zxid;
+            }
+            if failed || need_op {
+                queued.clear();
+                kind = SyncKind::Snap;
+            } else {
+                current = max_log;
+            }
+        }
+        let sync_zxid;
+        if kind == SyncKind::Snap {
+            current = last_processed;
+            sync_zxid = current;
+            out.push(Action::Snapshot {
+                to: id,
+                zxid: current,
+            });
+        } else {
+            sync_zxid = queued[0].zxid;
+            out.extend(queued.into_iter().map(|p| send(id, p)));
+        }
+        tracing::info!(
+            "syncing sid {sid} (last zxid {}) by {kind:?} 0x{sync_zxid:x}",
+            hex(peer_last)
+        );
+        out.push(Action::Synced {
+            to: id,
+            sid,
+            kind,
+            zxid: sync_zxid,
+        });
+        // startForwarding: what was proposed after `current` (committed ones with their
+        // COMMIT; outstanding ones to followers only).
+        for (zxid, p) in self.outstanding.range(current + 1..) {
+            if !observer {
+                out.push(send(
+                    id,
+                    QuorumPacket {
+                        r#type: PROPOSAL,
+                        zxid: *zxid,
+                        data: Some(p.entry.clone()),
+                        authinfo: Vec::new(),
+                    },
+                ));
+            }
+        }
+        let p = self.peers.get_mut(&id).expect("peer");
+        p.forwarding = true;
+        p.phase = LearnerPhase::NewLeaderAck;
+        out.push(send(
+            id,
+            QuorumPacket {
+                r#type: NEWLEADER,
+                zxid: make_zxid(self.epoch, 0),
+                data: Some(Bytes::from(self.cfg.view.to_java_string())),
+                authinfo: Vec::new(),
+            },
+        ));
+    }
+
+    fn on_newleader_ack(
+        &mut self,
+        id: ConnId,
+        qp: QuorumPacket,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Error> {
+        if qp.r#type != ACK {
+            return Err(Error::Protocol(format!(
+                "Next packet was supposed to be an ACK, but received packet: {}",
+                type_name(qp.r#type)
+            )));
+        }
+        let p = self.peers.get_mut(&id).expect("peer");
+        p.phase = LearnerPhase::AwaitStartup;
+        let (sid, observer) = (p.sid, p.observer);
+        if self.phase == Phase::NewLeaderAck {
+            if qp.zxid != make_zxid(self.epoch, 0) {
+                tracing::error!(
+                    "NEWLEADER ACK from sid: {sid} is from a different epoch - current 0x{:x} \
+                     received 0x{:x}",
+                    make_zxid(self.epoch, 0),
+                    qp.zxid
+                );
+            } else if !observer && self.cfg.view.is_voter(sid) {
+                self.newleader_acks.insert(sid);
+            }
+            self.maybe_established(out);
+        } else if self.phase == Phase::Broadcast {
+            self.send_uptodate(id, out);
+        }
+        Ok(())
+    }
+
+    fn maybe_established(&mut self, out: &mut Vec<Action>) {
+        if self.phase != Phase::NewLeaderAck || !self.cfg.view.contains_quorum(&self.newleader_acks)
+        {
+            return;
+        }
+        let zxid = make_zxid(self.epoch, 0);
+        tracing::info!(
+            "leading epoch {}: NEWLEADER acknowledged by {:?}",
+            self.epoch,
+            self.newleader_acks
+        );
+        self.phase = Phase::Broadcast;
+        // startZkServer: lastCommitted and the tree's last processed zxid become (epoch, 0).
+        self.last_committed = zxid;
+        self.last_processed = zxid;
+        self.last_proposed = zxid;
+        self.last_logged = self.last_logged.max(zxid);
+        out.push(Action::Established {
+            epoch: self.epoch,
+            zxid,
+        });
+        for id in self.sorted_peers(LearnerPhase::AwaitStartup) {
+            self.send_uptodate(id, out);
+        }
+    }
+
+    fn send_uptodate(&mut self, id: ConnId, out: &mut Vec<Action>) {
+        self.peers.get_mut(&id).expect("peer").phase = LearnerPhase::Broadcast;
+        out.push(send(id, packet(UPTODATE, -1)));
+    }
+
+    fn on_broadcast(
+        &mut self,
+        id: ConnId,
+        qp: QuorumPacket,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Error> {
+        let (sid, observer) = {
+            let p = &self.peers[&id];
+            (p.sid, p.observer)
+        };
+        match qp.r#type {
+            ACK => {
+                if observer {
+                    tracing::debug!("Received ACK from Observer {sid}");
+                } else {
+                    self.process_ack(sid, qp.zxid, out);
+                }
+            }
+            PING => {
+                for (session_id, timeout) in decode_touches(qp.data.as_deref().unwrap_or(&[]))? {
+                    out.push(Action::Touch {
+                        session_id,
+                        timeout,
+                    });
+                }
+            }
+            REVALIDATE => {
+                let (session_id, timeout) = decode_revalidate_request(&qp)?;
+                out.push(Action::Revalidate {
+                    from: id,
+                    session_id,
+                    timeout,
+                });
+            }
+            REQUEST => {
+                let (session_id, cxid, op, body) = decode_request(&qp)?;
+                if op == jute::ops::SYNC {
+                    self.process_sync(id, out);
+                } else {
+                    out.push(Action::Request {
+                        from: id,
+                        sid,
+                        session_id,
+                        cxid,
+                        op,
+                        body,
+                        authinfo: qp.authinfo,
+                    });
+                }
+            }
+            t => tracing::warn!("unexpected packet {} from sid {sid}", packet::type_name(t)),
+        }
+        Ok(())
+    }
+
+    /// `Leader.processSync`: SYNC now if nothing is outstanding, else once the last proposed
+    /// txn commits.
+    fn process_sync(&mut self, id: ConnId, out: &mut Vec<Action>) {
+        if self.outstanding.is_empty() {
+            out.push(send(id, packet(SYNC, 0)));
+        } else {
+            self.pending_syncs
+                .entry(self.last_proposed)
+                .or_default()
+                .push(id);
+        }
+    }
+
+    /// Answer a [`Action::Revalidate`].
+    pub fn revalidated(&mut self, to: ConnId, session_id: i64, valid: bool) -> Vec<Action> {
+        if self.peers.contains_key(&to) {
+            vec![send(to, revalidate_reply(session_id, valid))]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Propose a txn (a txn log entry: TxnHeader, txn, optional TxnDigest) whose zxid is
+    /// [`Leader::next_zxid`]. Only once established.
+    pub fn propose(&mut self, entry: Bytes) -> Result<Vec<Action>, Error> {
+        if self.phase != Phase::Broadcast {
+            return Err(Error::Protocol(format!(
+                "cannot propose while {:?}",
+                self.phase
+            )));
+        }
+        let zxid = txn_zxid(&entry)?;
+        if zxid != self.next_zxid() || epoch_of(zxid) != self.epoch {
+            return Err(Error::Protocol(format!(
+                "proposal {} is not the next zxid {}",
+                hex(zxid),
+                hex(self.next_zxid())
+            )));
+        }
+        if counter_of(zxid) == 0xffff_ffff {
+            return Err(Error::Protocol("zxid counter exhausted".into()));
+        }
+        self.last_proposed = zxid;
+        self.outstanding.insert(
+            zxid,
+            Proposal {
+                entry: entry.clone(),
+                acks: BTreeSet::new(),
+            },
+        );
+        let mut out = vec![Action::Log {
+            zxid,
+            entry: entry.clone(),
+        }];
+        let qp = QuorumPacket {
+            r#type: PROPOSAL,
+            zxid,
+            data: Some(entry),
+            authinfo: Vec::new(),
+        };
+        for id in self.forwarding(false) {
+            out.push(send(id, qp.clone()));
+        }
+        Ok(out)
+    }
+
+    /// Our own log made every txn up to `zxid` durable: our ACK.
+    pub fn logged(&mut self, zxid: i64) -> Vec<Action> {
+        let mut out = Vec::new();
+        if zxid > self.last_logged {
+            self.last_logged = zxid;
+        }
+        let zxids: Vec<i64> = self.outstanding.range(..=zxid).map(|(z, _)| *z).collect();
+        for z in zxids {
+            self.process_ack(self.cfg.sid, z, &mut out);
+        }
+        out
+    }
+
+    fn forwarding(&self, observers: bool) -> Vec<ConnId> {
+        let mut v: Vec<ConnId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.forwarding && p.observer == observers)
+            .map(|(c, _)| *c)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// `Leader.processAck` / `tryToCommit`: count the ack; commit in zxid order.
+    fn process_ack(&mut self, sid: i64, zxid: i64, out: &mut Vec<Action>) {
+        if counter_of(zxid) == 0 {
+            return; // NEWLEADER / UPTODATE acks
+        }
+        if zxid <= self.last_committed {
+            return;
+        }
+        let Some(p) = self.outstanding.get_mut(&zxid) else {
+            tracing::warn!(
+                "Trying to commit future proposal: zxid {} from {sid}",
+                hex(zxid)
+            );
+            return;
+        };
+        if self.cfg.view.is_voter(sid) {
+            p.acks.insert(sid);
+        }
+        // Commit the oldest ones as long as they have a quorum.
+        while let Some((&z, p)) = self.outstanding.first_key_value() {
+            if !self.cfg.view.contains_quorum(&p.acks) {
+                break;
+            }
+            let p = self.outstanding.remove(&z).expect("first");
+            self.commit(z, p.entry, out);
+        }
+    }
+
+    fn commit(&mut self, zxid: i64, entry: Bytes, out: &mut Vec<Action>) {
+        self.last_committed = zxid;
+        self.last_processed = zxid;
+        let commit = packet(COMMIT, zxid);
+        for id in self.forwarding(false) {
+            out.push(send(id, commit.clone()));
+        }
+        let inform = QuorumPacket {
+            r#type: INFORM,
+            zxid,
+            data: Some(entry.clone()),
+            authinfo: Vec::new(),
+        };
+        for id in self.forwarding(true) {
+            out.push(send(id, inform.clone()));
+        }
+        out.push(Action::Apply {
+            zxid,
+            entry: entry.clone(),
+        });
+        self.committed_log.push_back((zxid, entry));
+        while self.committed_log.len() > self.cfg.commit_log_count {
+            self.committed_log.pop_front();
+        }
+        if let Some(ids) = self.pending_syncs.remove(&zxid) {
+            for id in ids {
+                out.push(send(id, packet(SYNC, 0)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verifier::QuorumServer;
+    use crate::zab::learner::{self, Learner, LearnerConfig, LearnerKind, SyncMode};
+    use bytes::BufMut;
+    use jute::Encode;
+
+    fn view(n: i64, observers: &[i64]) -> QuorumMaj {
+        QuorumMaj::new(
+            (1..=n)
+                .map(|sid| {
+                    let role = if observers.contains(&sid) {
+                        ":observer"
+                    } else {
+                        ""
+                    };
+                    QuorumServer::parse(
+                        sid,
+                        &format!("127.0.0.1:{}:{}{role}", 2000 + sid, 3000 + sid),
+                    )
+                    .unwrap()
+                })
+                .collect(),
+            0,
+        )
+    }
+
+    fn entry(zxid: i64) -> Bytes {
+        let mut b = BytesMut::new();
+        b.put_i64(0x77);
+        b.put_i32(1);
+        b.put_i64(zxid);
+        b.put_i64(1000);
+        b.put_i32(jute::ops::SET_DATA);
+        b.extend_from_slice(b"body");
+        b.freeze()
+    }
+
+    fn bytes_of(p: &QuorumPacket) -> BytesMut {
+        let mut b = BytesMut::new();
+        p.encode(&mut b);
+        b
+    }
+
+    /// A leader (sid 3) wired to sans-IO learners: packets are passed between them until
+    /// nothing moves. Snapshots are an empty tree.
+    struct Sim {
+        leader: Leader,
+        learners: HashMap<ConnId, Learner>,
+        now: Instant,
+        log: Vec<String>,
+        applied: Vec<i64>,
+        learner_applied: HashMap<ConnId, Vec<i64>>,
+        requests: Vec<(i64, i32, i32)>,
+        syncs: HashMap<ConnId, (SyncMode, i64)>,
+        lost: bool,
+        /// Bytes in flight to learners / packets in flight to the leader (FIFO per
+        /// connection, as TCP).
+        to_learners: VecDeque<(ConnId, BytesMut)>,
+        to_leader: VecDeque<(ConnId, QuorumPacket)>,
+    }
+
+    impl Sim {
+        fn new(n: i64, observers: &[i64], state: PersistedState, log: Vec<(i64, Bytes)>) -> Sim {
+            let now = Instant::now();
+            let leader_sid = (1..=n).rev().find(|s| !observers.contains(s)).unwrap();
+            let mut cfg = LeaderConfig::new(leader_sid, view(n, observers));
+            cfg.tick_time = Duration::from_millis(100);
+            Sim {
+                leader: Leader::new(cfg, state, log, now),
+                learners: HashMap::new(),
+                now,
+                log: Vec::new(),
+                applied: Vec::new(),
+                learner_applied: HashMap::new(),
+                requests: Vec::new(),
+                syncs: HashMap::new(),
+                lost: false,
+                to_learners: VecDeque::new(),
+                to_leader: VecDeque::new(),
+            }
+        }
+
+        fn connect(&mut self, id: ConnId, sid: i64, observer: bool, st: PersistedState) {
+            let mut cfg = LearnerConfig::follower(sid);
+            if observer {
+                cfg.kind = LearnerKind::Observer;
+            }
+            let mut l = Learner::new(cfg, st);
+            self.leader.connected(id, self.now);
+            let a = l.start();
+            self.learners.insert(id, l);
+            self.handle_learner_actions(id, a);
+            self.pump();
+        }
+
+        fn pump(&mut self) {
+            loop {
+                if let Some((id, p)) = self.to_leader.pop_front() {
+                    let out = self.leader.receive(id, &mut bytes_of(&p), self.now);
+                    self.run(out);
+                } else if let Some((id, mut b)) = self.to_learners.pop_front() {
+                    let Some(l) = self.learners.get_mut(&id) else {
+                        continue;
+                    };
+                    let mut out = Vec::new();
+                    l.receive(&mut b, &mut out).expect("learner accepts");
+                    self.handle_learner_actions(id, out);
+                } else {
+                    break;
+                }
+            }
+        }
+
+        fn handle_learner_actions(&mut self, id: ConnId, actions: Vec<learner::Action>) {
+            for a in actions {
+                match a {
+                    learner::Action::Send(p) => self.to_leader.push_back((id, p)),
+                    learner::Action::Apply { zxid, .. } => {
+                        self.learner_applied.entry(id).or_default().push(zxid)
+                    }
+                    learner::Action::SyncStarted { mode, zxid } => {
+                        self.syncs.insert(id, (mode, zxid));
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        fn deliver(&mut self, id: ConnId, b: BytesMut) {
+            self.to_learners.push_back((id, b));
+        }
+
+        fn run(&mut self, actions: Vec<Action>) {
+            for a in actions {
+                match a {
+                    Action::Send { to, packet } => {
+                        self.log.push(format!("{to} {}", type_name(packet.r#type)));
+                        self.deliver(to, bytes_of(&packet));
+                    }
+                    Action::Snapshot { to, zxid } => {
+                        use crate::zab::snap_stream::SnapEncoder;
+                        use jute::data::StatPersisted;
+                        self.log.push(format!("{to} SNAP"));
+                        let mut b = bytes_of(&packet(SNAP, zxid));
+                        SnapEncoder::sessions(&mut b, &[]);
+                        SnapEncoder::acls(&mut b, &[]);
+                        SnapEncoder::node(&mut b, "", None, -1, &StatPersisted::default());
+                        SnapEncoder::finish(&mut b);
+                        self.deliver(to, b);
+                    }
+                    Action::Log { zxid, .. } => {
+                        let out = self.leader.logged(zxid);
+                        self.run(out);
+                    }
+                    Action::Apply { zxid, .. } => self.applied.push(zxid),
+                    Action::Request {
+                        session_id,
+                        cxid,
+                        op,
+                        ..
+                    } => self.requests.push((session_id, cxid, op)),
+                    Action::Close { to, .. } => {
+                        self.learners.remove(&to);
+                    }
+                    Action::LostQuorum { .. } => self.lost = true,
+                    _ => {}
+                }
+            }
+        }
+
+        fn propose(&mut self) -> i64 {
+            let z = self.leader.next_zxid();
+            let out = self.leader.propose(entry(z)).unwrap();
+            self.run(out);
+            self.pump();
+            z
+        }
+    }
+
+    fn st(accepted: i64, current: i64, last: i64) -> PersistedState {
+        PersistedState {
+            accepted_epoch: accepted,
+            current_epoch: current,
+            last_zxid: last,
+        }
+    }
+
+    #[test]
+    fn establishes_with_a_quorum_and_commits() {
+        let mut s = Sim::new(3, &[], st(0, 0, 0), vec![]);
+        assert!(s.leader.start(s.now).is_empty());
+        s.connect(1, 1, false, st(0, 0, 0));
+        // Quorum {1, 3}: epoch 1, empty DIFF, NEWLEADER, UPTODATE.
+        assert_eq!(s.leader.phase(), Phase::Broadcast);
+        assert_eq!(s.leader.epoch(), 1);
+        assert_eq!(s.syncs[&1], (SyncMode::Diff, 0));
+        assert_eq!(
+            s.learners[&1].phase(),
+            crate::zab::learner::Phase::Broadcast
+        );
+        let z = s.propose();
+        assert_eq!(z, 0x1_0000_0001);
+        assert_eq!(s.applied, vec![z]);
+        assert_eq!(s.learner_applied.get(&1), Some(&vec![z]), "{:?}", s.log);
+        // A late follower with nothing: committed log window (1,1)..(1,1), peer at 0 → SNAP.
+        s.connect(2, 2, false, st(0, 0, 0));
+        assert_eq!(s.syncs[&2], (SyncMode::Snap, z));
+        let z2 = s.propose();
+        assert_eq!(s.learner_applied[&2], vec![z2]);
+        assert_eq!(s.learner_applied[&1], vec![z, z2]);
+    }
+
+    #[test]
+    fn waits_for_a_quorum_and_takes_the_highest_epoch() {
+        let mut s = Sim::new(5, &[], st(2, 2, 0x2_0000_0003), vec![]);
+        s.connect(1, 1, false, st(4, 2, 0x2_0000_0001));
+        assert_eq!(s.leader.phase(), Phase::Discovery);
+        s.connect(2, 2, false, st(1, 1, 0x1_0000_0001));
+        assert_eq!(s.leader.epoch(), 5);
+        assert_eq!(s.leader.phase(), Phase::Broadcast);
+        // 1 was behind in our epoch's log window (empty window: snapshot); 2 likewise.
+        assert_eq!(s.syncs[&1].0, SyncMode::Snap);
+        assert!(s.log.iter().any(|l| l == "1 NEWLEADER"));
+    }
+
+    #[test]
+    fn diff_and_trunc_from_the_committed_log() {
+        let log: Vec<(i64, Bytes)> = (1..=5)
+            .map(|c| (make_zxid(1, c), entry(make_zxid(1, c))))
+            .collect();
+        let mut s = Sim::new(3, &[], st(1, 1, 0x1_0000_0005), log);
+        // 1 has (1,3): DIFF with 4, 5.
+        s.connect(1, 1, false, st(1, 1, 0x1_0000_0003));
+        assert_eq!(s.syncs[&1], (SyncMode::Diff, 0x1_0000_0005));
+        assert_eq!(s.leader.epoch(), 2);
+        // 2 has (1,7) (txns we never committed): TRUNC to (1,5).
+        s.connect(2, 2, false, st(1, 1, 0x1_0000_0007));
+        assert_eq!(s.syncs[&2], (SyncMode::Trunc, 0x1_0000_0005));
+    }
+
+    #[test]
+    fn acks_commit_in_order_and_observers_get_inform() {
+        let mut s = Sim::new(4, &[4], st(0, 0, 0), vec![]);
+        s.connect(1, 1, false, st(0, 0, 0));
+        s.connect(2, 2, false, st(0, 0, 0));
+        s.connect(4, 4, true, st(0, 0, 0));
+        // Joined after the leader moved to (1,0): a snapshot.
+        assert_eq!(s.syncs[&4].0, SyncMode::Snap);
+        let z = s.propose();
+        assert_eq!(s.learner_applied[&4], vec![z]);
+        assert!(s.log.iter().any(|l| l == "4 INFORM"));
+        assert!(!s.log.iter().any(|l| l == "4 PROPOSAL"));
+    }
+
+    #[test]
+    fn forwarded_requests_sync_revalidate_and_ping() {
+        let mut s = Sim::new(3, &[], st(0, 0, 0), vec![]);
+        s.connect(1, 1, false, st(0, 0, 0));
+        let req = request(0x55, 7, jute::ops::CREATE, b"x", vec![]);
+        let out = s.leader.receive(1, &mut bytes_of(&req), s.now);
+        s.run(out);
+        s.pump();
+        assert_eq!(s.requests, vec![(0x55, 7, jute::ops::CREATE)]);
+        let out = s.leader.receive(
+            1,
+            &mut bytes_of(&request(0x55, 8, jute::ops::SYNC, b"", vec![])),
+            s.now,
+        );
+        assert_eq!(out, vec![send(1, packet(SYNC, 0))]);
+        let out = s
+            .leader
+            .receive(1, &mut bytes_of(&revalidate_request(0x55, 4000)), s.now);
+        assert_eq!(
+            out,
+            vec![Action::Revalidate {
+                from: 1,
+                session_id: 0x55,
+                timeout: 4000
+            }]
+        );
+        assert_eq!(
+            s.leader.revalidated(1, 0x55, true),
+            vec![send(1, revalidate_reply(0x55, true))]
+        );
+        // PING goes out; the learner answers with its touches.
+        s.learners.get_mut(&1).unwrap().touch(0x55, 4000);
+        let now = s.now + Duration::from_millis(60);
+        s.now = now;
+        let out = s.leader.tick(now);
+        assert!(matches!(&out[0], Action::Send { to: 1, packet } if packet.r#type == PING));
+        let Action::Send { packet: ping, .. } = &out[0] else {
+            panic!()
+        };
+        let mut reply = Vec::new();
+        s.learners
+            .get_mut(&1)
+            .unwrap()
+            .receive(&mut bytes_of(ping), &mut reply)
+            .unwrap();
+        let learner::Action::Send(r) = &reply[0] else {
+            panic!()
+        };
+        let out = s.leader.receive(1, &mut bytes_of(r), now);
+        assert_eq!(
+            out,
+            vec![Action::Touch {
+                session_id: 0x55,
+                timeout: 4000
+            }]
+        );
+        // Silent for more than syncLimit ticks: dropped, and the quorum is lost.
+        let later = now + Duration::from_millis(600);
+        let out = s.leader.tick(later);
+        assert!(out.iter().any(|a| matches!(a, Action::Close { to: 1, .. })));
+        assert!(out.iter().any(|a| matches!(a, Action::LostQuorum { .. })));
+    }
+
+    #[test]
+    fn no_quorum_in_time_gives_up() {
+        let mut s = Sim::new(3, &[], st(0, 0, 0), vec![]);
+        let out = s.leader.tick(s.now + Duration::from_secs(2));
+        assert!(matches!(out[0], Action::LostQuorum { .. }));
+        assert_eq!(s.leader.phase(), Phase::Closed);
+    }
+
+    #[test]
+    fn follower_ahead_is_refused() {
+        let mut s = Sim::new(3, &[], st(1, 1, 0x1_0000_0002), vec![]);
+        s.leader.connected(1, s.now);
+        let out = s.leader.receive(
+            1,
+            &mut bytes_of(&learner_info(FOLLOWERINFO, 1, 1, 0)),
+            s.now,
+        );
+        assert_eq!(out.len(), 2); // SetAcceptedEpoch, LEADERINFO
+        let out = s
+            .leader
+            .receive(1, &mut bytes_of(&ack_epoch(0x1_0000_0009, 1)), s.now);
+        assert!(matches!(out[0], Action::Close { to: 1, .. }));
+    }
+}
