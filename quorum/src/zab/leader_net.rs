@@ -1,1 +1,469 @@
-//! The tokio shell of the leader (in progress).
+//! The tokio shell of the leader: listen on our quorum port, one reader and one writer task
+//! per learner connection (Java's `LearnerCnxAcceptor` + `LearnerHandler`), and one actor (the
+//! task running [`lead`]) that owns the [`Leader`] state machine and the [`LeaderDb`] and
+//! carries out the leader's actions in order.
+//!
+//! Durability: our own txns ([`Action::Log`]) are appended as they come and synced once per
+//! batch of actions; only then does the leader count its own ACK ([`Leader::logged`]).
+//! Committed txns are applied in zxid order before anything later in the batch (so a
+//! snapshot for a SNAP sync reflects exactly the txns up to its zxid).
+//!
+//! The server talks to a running leader through a [`LeaderHandle`] (propose, answer
+//! REVALIDATEs, stop) and hears from it through [`Event`]s (forwarded requests, session
+//! touches, syncs, commits). [`lead`] returns when asked to stop or when the leadership is
+//! lost (no quorum in time, or the synced followers no longer a quorum): the caller goes back
+//! to election.
+//!
+//! The database calls are made inline on the actor (they may fsync); a SNAP sync serializes
+//! the whole tree into memory before handing it to the learner's writer.
+
+use crate::zab::db::DbError;
+use crate::zab::leader::{Action, ConnId, Leader, LeaderConfig, Phase, SyncKind};
+use crate::zab::learner::PersistedState;
+use crate::zab::packet::{encode_packet, make_zxid, SNAP};
+use crate::zab::Error;
+use bytes::{Bytes, BytesMut};
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// What the leader needs from the server's database: tree, txn log, snapshots, epoch files.
+pub trait LeaderDb {
+    /// The epochs and last zxid as on disk / in the tree.
+    fn persisted_state(&self) -> PersistedState;
+    /// The most recent committed txns (zxid order), for DIFF syncs (Java's `committedLog`,
+    /// filled from the txn log at load). May be empty: learners then get a SNAP.
+    fn committed_log(&self) -> Vec<(i64, Bytes)> {
+        Vec::new()
+    }
+    /// Write `acceptedEpoch` durably.
+    fn set_accepted_epoch(&mut self, epoch: i64) -> Result<(), DbError>;
+    /// Write `currentEpoch` durably.
+    fn set_current_epoch(&mut self, epoch: i64) -> Result<(), DbError>;
+    /// Append a txn log entry; durable after [`LeaderDb::sync_log`].
+    fn append_log(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError>;
+    /// Make every appended entry durable.
+    fn sync_log(&mut self) -> Result<(), DbError>;
+    /// Apply a committed txn to the tree.
+    fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError>;
+    /// Append the SNAP stream of the tree as it is now (which reflects the txns up to `zxid`):
+    /// sessions, ACL cache, nodes, "/" and the "BenWasHere" signature
+    /// ([`crate::zab::snap_stream::SnapEncoder`] writes each part).
+    fn snapshot_stream(&mut self, zxid: i64, out: &mut BytesMut) -> Result<(), DbError>;
+    /// The leader is established; the tree's last processed zxid becomes `zxid` = (epoch, 0).
+    fn established(&mut self, _epoch: i64, _zxid: i64) -> Result<(), DbError> {
+        Ok(())
+    }
+}
+
+/// What the leader tells the server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A quorum acknowledged NEWLEADER: serve clients.
+    Established { epoch: i64 },
+    /// A learner was synchronised.
+    Synced { sid: i64, kind: SyncKind, zxid: i64 },
+    /// A txn was committed (and applied to the database).
+    Committed { zxid: i64 },
+    /// A client request forwarded by a learner, for the request pipeline (whose txn comes
+    /// back through [`LeaderHandle::propose`]).
+    Request {
+        from: ConnId,
+        sid: i64,
+        session_id: i64,
+        cxid: i32,
+        op: i32,
+        body: Bytes,
+        authinfo: Vec<jute::data::Id>,
+    },
+    /// A session was active on a learner.
+    Touch { session_id: i64, timeout: i32 },
+    /// A learner asks whether a session is valid: answer with [`LeaderHandle::revalidated`].
+    Revalidate {
+        from: ConnId,
+        session_id: i64,
+        timeout: i32,
+    },
+}
+
+/// Builds a txn log entry for the zxid it is given.
+pub type BuildTxn = Box<dyn FnOnce(i64) -> Bytes + Send>;
+
+enum Control {
+    Propose {
+        build: BuildTxn,
+        reply: oneshot::Sender<Result<i64, Error>>,
+    },
+    Revalidated {
+        to: ConnId,
+        session_id: i64,
+        valid: bool,
+    },
+    Status(oneshot::Sender<Status>),
+    Shutdown,
+}
+
+/// A view of the running leader.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub phase: Phase,
+    pub epoch: i64,
+    pub last_proposed: i64,
+    pub last_committed: i64,
+    /// `(sid, observer, phase)` of each learner.
+    pub learners: Vec<(i64, bool, crate::zab::leader::LearnerPhase)>,
+}
+
+/// The server's side of a running leader.
+#[derive(Clone)]
+pub struct LeaderHandle {
+    tx: mpsc::UnboundedSender<Control>,
+}
+
+impl LeaderHandle {
+    /// Propose a txn: `build` gets the next zxid and returns the txn log entry (TxnHeader
+    /// with that zxid, txn, optional TxnDigest). Answers the zxid once proposed (not yet
+    /// committed: see [`Event::Committed`]).
+    pub async fn propose(
+        &self,
+        build: impl FnOnce(i64) -> Bytes + Send + 'static,
+    ) -> Result<i64, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Control::Propose {
+                build: Box::new(build),
+                reply,
+            })
+            .map_err(|_| Error::Protocol("the leader has stopped".into()))?;
+        rx.await
+            .map_err(|_| Error::Protocol("the leader has stopped".into()))?
+    }
+
+    /// Answer an [`Event::Revalidate`].
+    pub fn revalidated(&self, to: ConnId, session_id: i64, valid: bool) {
+        let _ = self.tx.send(Control::Revalidated {
+            to,
+            session_id,
+            valid,
+        });
+    }
+
+    pub async fn status(&self) -> Option<Status> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Control::Status(reply)).ok()?;
+        rx.await.ok()
+    }
+
+    /// Close every connection and make [`lead`] return [`Exit::Shutdown`].
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Control::Shutdown);
+    }
+}
+
+/// The control receiver, to give to [`lead`].
+pub struct ControlReceiver(mpsc::UnboundedReceiver<Control>);
+
+/// A control channel: the handle for the server, the receiver for [`lead`].
+pub fn control_channel() -> (LeaderHandle, ControlReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (LeaderHandle { tx }, ControlReceiver(rx))
+}
+
+/// Why the leadership ended normally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    Shutdown,
+    /// No quorum (in time, or any more).
+    LostQuorum(String),
+}
+
+#[derive(Debug)]
+pub enum NetError {
+    Io(io::Error),
+    Db(DbError),
+}
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetError::Io(e) => write!(f, "quorum port: {e}"),
+            NetError::Db(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for NetError {}
+
+enum FromConn {
+    Data(ConnId, Bytes),
+    Closed(ConnId),
+}
+
+struct Conn {
+    buf: BytesMut,
+    out: mpsc::UnboundedSender<Bytes>,
+    reader: JoinHandle<()>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// Lead on `listener` (our quorum port) until stopped or the quorum is lost.
+pub async fn lead<D: LeaderDb + ?Sized>(
+    listener: TcpListener,
+    cfg: LeaderConfig,
+    db: &mut D,
+    control: ControlReceiver,
+    events: mpsc::UnboundedSender<Event>,
+) -> Result<Exit, NetError> {
+    let mut control = control.0;
+    let now = Instant::now();
+    let mut leader = Leader::new(
+        cfg,
+        db.persisted_state(),
+        db.committed_log(),
+        now.into_std(),
+    );
+    let mut shell = Shell {
+        conns: HashMap::new(),
+        events,
+        exit: None,
+    };
+    let first = leader.start(now.into_std());
+    shell.execute(&mut leader, db, first)?;
+    let (from_conn_tx, mut from_conn) = mpsc::unbounded_channel();
+    let mut next_id: ConnId = 0;
+    loop {
+        if let Some(exit) = shell.exit.take() {
+            return Ok(exit);
+        }
+        let deadline = Instant::from_std(leader.next_deadline());
+        tokio::select! {
+            a = listener.accept() => {
+                let (stream, addr) = a.map_err(NetError::Io)?;
+                let _ = stream.set_nodelay(true);
+                next_id += 1;
+                let id = next_id;
+                tracing::info!("learner connection {id} from {addr}");
+                let (mut rd, mut wr) = stream.into_split();
+                let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
+                tokio::spawn(async move {
+                    while let Some(b) = out_rx.recv().await {
+                        if wr.write_all(&b).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = wr.shutdown().await;
+                });
+                let tx = from_conn_tx.clone();
+                let reader = tokio::spawn(async move {
+                    let mut b = BytesMut::with_capacity(64 * 1024);
+                    loop {
+                        match rd.read_buf(&mut b).await {
+                            Ok(0) | Err(_) => {
+                                let _ = tx.send(FromConn::Closed(id));
+                                return;
+                            }
+                            Ok(_) => {
+                                let _ = tx.send(FromConn::Data(id, b.split().freeze()));
+                                if b.capacity() < 16 * 1024 {
+                                    b.reserve(64 * 1024);
+                                }
+                            }
+                        }
+                    }
+                });
+                shell.conns.insert(id, Conn { buf: BytesMut::new(), out: out_tx, reader });
+                leader.connected(id, Instant::now().into_std());
+            }
+            m = from_conn.recv() => match m.expect("we hold a sender") {
+                FromConn::Data(id, data) => {
+                    let Some(c) = shell.conns.get_mut(&id) else { continue };
+                    c.buf.extend_from_slice(&data);
+                    let mut buf = std::mem::take(&mut c.buf);
+                    let actions = leader.receive(id, &mut buf, Instant::now().into_std());
+                    if let Some(c) = shell.conns.get_mut(&id) {
+                        c.buf = buf;
+                    }
+                    shell.execute(&mut leader, db, actions)?;
+                }
+                FromConn::Closed(id) => {
+                    if shell.conns.remove(&id).is_some() {
+                        leader.disconnected(id);
+                    }
+                }
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                let actions = leader.tick(Instant::now().into_std());
+                shell.execute(&mut leader, db, actions)?;
+            }
+            c = control.recv() => match c {
+                None | Some(Control::Shutdown) => return Ok(Exit::Shutdown),
+                Some(Control::Propose { build, reply }) => {
+                    let zxid = leader.next_zxid();
+                    match leader.propose(build(zxid)) {
+                        Ok(actions) => {
+                            shell.execute(&mut leader, db, actions)?;
+                            let _ = reply.send(Ok(zxid));
+                        }
+                        Err(e) => { let _ = reply.send(Err(e)); }
+                    }
+                }
+                Some(Control::Revalidated { to, session_id, valid }) => {
+                    let actions = leader.revalidated(to, session_id, valid);
+                    shell.execute(&mut leader, db, actions)?;
+                }
+                Some(Control::Status(reply)) => {
+                    let _ = reply.send(Status {
+                        phase: leader.phase(),
+                        epoch: leader.epoch(),
+                        last_proposed: leader.last_proposed(),
+                        last_committed: leader.last_committed(),
+                        learners: leader.learners(),
+                    });
+                }
+            },
+        }
+    }
+}
+
+struct Shell {
+    conns: HashMap<ConnId, Conn>,
+    events: mpsc::UnboundedSender<Event>,
+    exit: Option<Exit>,
+}
+
+impl Shell {
+    /// Carry out `actions` in order; sync our log once for the batch, then count our own ACKs
+    /// (which may commit and so produce more actions).
+    fn execute<D: LeaderDb + ?Sized>(
+        &mut self,
+        leader: &mut Leader,
+        db: &mut D,
+        mut actions: Vec<Action>,
+    ) -> Result<(), NetError> {
+        loop {
+            let mut logged = None;
+            for a in actions {
+                self.one(db, a, &mut logged)?;
+            }
+            let Some(zxid) = logged else {
+                return Ok(());
+            };
+            db.sync_log().map_err(NetError::Db)?;
+            actions = leader.logged(zxid);
+        }
+    }
+
+    fn send(&mut self, to: ConnId, b: Bytes) {
+        if let Some(c) = self.conns.get(&to) {
+            let _ = c.out.send(b);
+        }
+    }
+
+    fn one<D: LeaderDb + ?Sized>(
+        &mut self,
+        db: &mut D,
+        a: Action,
+        logged: &mut Option<i64>,
+    ) -> Result<(), NetError> {
+        let ev = |s: &Self, e: Event| {
+            let _ = s.events.send(e);
+        };
+        match a {
+            Action::Send { to, packet } => {
+                tracing::trace!(
+                    "to learner {to}: {} 0x{:x}",
+                    crate::zab::packet::type_name(packet.r#type),
+                    packet.zxid
+                );
+                let mut b = BytesMut::new();
+                encode_packet(&packet, &mut b);
+                self.send(to, b.freeze());
+            }
+            Action::Snapshot { to, zxid } => {
+                let mut b = BytesMut::new();
+                encode_packet(&crate::zab::packet::packet(SNAP, zxid), &mut b);
+                db.snapshot_stream(zxid, &mut b).map_err(NetError::Db)?;
+                self.send(to, b.freeze());
+            }
+            Action::Close { to, reason } => {
+                tracing::info!("closing learner connection {to}: {reason}");
+                self.conns.remove(&to); // the writer drains and shuts the socket down
+            }
+            Action::SetAcceptedEpoch(e) => db.set_accepted_epoch(e).map_err(NetError::Db)?,
+            Action::SetCurrentEpoch(e) => db.set_current_epoch(e).map_err(NetError::Db)?,
+            Action::Synced {
+                sid, kind, zxid, ..
+            } => ev(self, Event::Synced { sid, kind, zxid }),
+            Action::Established { epoch, zxid } => {
+                debug_assert_eq!(zxid, make_zxid(epoch, 0));
+                db.established(epoch, zxid).map_err(NetError::Db)?;
+                ev(self, Event::Established { epoch });
+            }
+            Action::Log { zxid, entry } => {
+                db.append_log(zxid, &entry).map_err(NetError::Db)?;
+                *logged = Some(zxid);
+            }
+            Action::Apply { zxid, entry } => {
+                db.apply(zxid, &entry).map_err(NetError::Db)?;
+                ev(self, Event::Committed { zxid });
+            }
+            Action::Request {
+                from,
+                sid,
+                session_id,
+                cxid,
+                op,
+                body,
+                authinfo,
+            } => ev(
+                self,
+                Event::Request {
+                    from,
+                    sid,
+                    session_id,
+                    cxid,
+                    op,
+                    body,
+                    authinfo,
+                },
+            ),
+            Action::Touch {
+                session_id,
+                timeout,
+            } => ev(
+                self,
+                Event::Touch {
+                    session_id,
+                    timeout,
+                },
+            ),
+            Action::Revalidate {
+                from,
+                session_id,
+                timeout,
+            } => ev(
+                self,
+                Event::Revalidate {
+                    from,
+                    session_id,
+                    timeout,
+                },
+            ),
+            Action::LostQuorum { reason } => {
+                self.conns.clear();
+                self.exit = Some(Exit::LostQuorum(reason));
+            }
+        }
+        Ok(())
+    }
+}
