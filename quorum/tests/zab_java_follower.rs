@@ -9,7 +9,10 @@
 //! - client writes on a Java follower come to us as REQUEST packets (createSession and
 //!   create2, with the client's session id and cxid); the test answers them with txns (a
 //!   tiny stand-in for the request pipeline) and the Java follower answers its client;
-//! - a killed and restarted Java follower is synchronised by DIFF with the txns it missed.
+//! - a killed and restarted Java follower is synchronised by DIFF with the txns it missed;
+//! - a Java follower restarted without its data is rebuilt from our SNAP stream (same tree,
+//!   no digest complaints from Java); it finds us through our election, whose vote carries
+//!   the new epoch once we are established (Java's `updateElectionVote`).
 //!
 //! Needs Java and the Debian `zookeeper` package. `ZAB_KEEP=1` keeps the folders of a failed
 //! run.
@@ -195,8 +198,9 @@ impl Ours {
             .expect("election in time")
             .expect("election");
         assert_eq!(outcome.state, ServerState::Leading, "{outcome:?}");
-        // The election keeps answering LOOKING peers (a restarted Java node) with our vote.
-        std::mem::forget(election);
+        // The election keeps answering LOOKING peers (a restarted Java node) with our vote;
+        // once established, with our new epoch in it (Java's `updateElectionVote`).
+        let election = Arc::new(election);
 
         let mut cfg = LeaderConfig::new(OURS, view);
         cfg.tick_time = Duration::from_millis(TICK_MS);
@@ -215,6 +219,7 @@ impl Ours {
         {
             let (requests, syncs, committed) = (requests.clone(), syncs.clone(), committed.clone());
             let (handle, db) = (handle.clone(), db.clone());
+            let election = election.clone();
             rt.spawn(async move {
                 while let Some(ev) = ev_rx.recv().await {
                     match ev {
@@ -233,6 +238,7 @@ impl Ours {
                             syncs.lock().unwrap().push((sid, kind, zxid))
                         }
                         Event::Committed { zxid } => *committed.lock().unwrap() = zxid,
+                        Event::Established { epoch } => election.update_peer_epoch(epoch),
                         Event::Revalidate {
                             from, session_id, ..
                         } => handle.revalidated(from, session_id, true),
@@ -496,5 +502,32 @@ fn java_followers_and_observer_follow_our_leader() {
     c2.sync("/");
     let (_, stat) = c2.get_data("/last").unwrap();
     assert_eq!(stat.czxid, zxid);
+
+    // Follower 1 loses its disk: our snapshot (with sessions and every node) rebuilds it.
+    drop(c1);
+    ens.member_mut(1).kill();
+    std::fs::remove_dir_all(ens.member(1).dir.join("data/version-2")).unwrap();
+    let _java1 = KillOnDrop(restart_java(&ens, 1));
+    wait_until(
+        "node 1 to follow again",
+        Duration::from_secs(60),
+        &ens,
+        || ens.member(1).mode().as_deref() == Some("follower"),
+    );
+    let s = ours.syncs_of(1);
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(
+        s[1].0,
+        SyncKind::Snap,
+        "a follower without data gets a SNAP: {s:?}"
+    );
+    let mut c1 = Client::connect(ens.member(1).client_addr(), SESSION_TIMEOUT).unwrap();
+    c1.sync("/");
+    assert_same_tree(&mut c1, &ours.db);
+    let log = std::fs::read_to_string(ens.member(1).dir.join("zookeeper.log")).unwrap_or_default();
+    assert!(
+        !log.contains("Digests are not matching"),
+        "Java found a digest mismatch"
+    );
     ours.handle.shutdown();
 }
