@@ -139,6 +139,9 @@ fn create_body(db: &ServerDb, path: &str, data: &[u8], ephemeral: bool) -> TxnBo
     })
 }
 
+/// A forwarded request as seen by our leader: (sid, session, cxid, op).
+type SeenRequest = (i64, i64, i32, i32);
+
 /// Our node: election, then the leader, and a stand-in request pipeline for the requests
 /// the Java learners forward.
 struct Ours {
@@ -146,7 +149,7 @@ struct Ours {
     db: ServerDb,
     handle: LeaderHandle,
     /// Every REQUEST seen: (sid, session, cxid, op).
-    requests: Arc<Mutex<Vec<(i64, i64, i32, i32)>>>,
+    requests: Arc<Mutex<Vec<SeenRequest>>>,
     /// Every sync of a learner: (sid, kind, zxid).
     syncs: Arc<Mutex<Vec<(i64, SyncKind, i64)>>>,
     committed: Arc<Mutex<i64>>,
