@@ -342,13 +342,27 @@ fn prep_delete(v: &mut View, path: &str, version: i32, zxid: i64) -> Result<TxnB
     if node.child_count > 0 {
         return Err(error::NOT_EMPTY);
     }
-    let mut p = parent;
-    p.zxid = zxid;
-    p.child_count -= 1;
-    if let Some(s) = p.stat.as_mut() {
+    record_removal(v, parent_path, parent, path, node, zxid);
+    Ok(TxnBody::Delete(DeleteTxn {
+        path: path.to_string(),
+    }))
+}
+
+/// The change records of a delete: the parent loses a child (pzxid moves), the node goes.
+fn record_removal(
+    v: &mut View,
+    parent_path: &str,
+    mut parent: ChangeRecord,
+    path: &str,
+    node: ChangeRecord,
+    zxid: i64,
+) {
+    parent.zxid = zxid;
+    parent.child_count -= 1;
+    if let Some(s) = parent.stat.as_mut() {
         s.pzxid = zxid;
     }
-    v.put(parent_path, p);
+    v.put(parent_path, parent);
     v.put(
         path,
         ChangeRecord {
@@ -359,9 +373,6 @@ fn prep_delete(v: &mut View, path: &str, version: i32, zxid: i64) -> Result<TxnB
             data: None,
         },
     );
-    Ok(TxnBody::Delete(DeleteTxn {
-        path: path.to_string(),
-    }))
 }
 
 fn prep_set_data(v: &mut View, r: SetDataRequest, zxid: i64, time: i64) -> Result<TxnBody, Code> {
@@ -496,23 +507,8 @@ pub fn prep_write(
             ) {
                 return Err(error::BAD_VERSION);
             }
-            let mut p = v.get(parent_path)?;
-            p.zxid = zxid;
-            p.child_count -= 1;
-            if let Some(s) = p.stat.as_mut() {
-                s.pzxid = zxid;
-            }
-            v.put(parent_path, p);
-            v.put(
-                &path,
-                ChangeRecord {
-                    zxid,
-                    stat: None,
-                    child_count: 0,
-                    acl: node.acl,
-                    data: None,
-                },
-            );
+            let parent = v.get(parent_path)?;
+            record_removal(&mut v, parent_path, parent, &path, node, zxid);
             Ok(TxnBody::Delete(DeleteTxn { path }))
         }
         ops::SET_DATA => {
