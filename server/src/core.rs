@@ -82,6 +82,21 @@ pub trait Durability: Send {
     fn roll(&mut self) {}
 }
 
+/// Where a quorum member (follower or observer) sends what only the leader decides: every
+/// write, session creation and `sync` is forwarded (Java's `Learner.request`), session
+/// activity is reported for the leader's PINGs, and reconnecting sessions are revalidated.
+/// The leader's committed txns come back through [`Core::apply_committed`].
+pub trait Upstream: Send {
+    /// Forward a client request: (session, cxid, op) and the request body after its header,
+    /// with the connection's auth ids.
+    fn forward(&mut self, session: i64, cxid: i32, op: i32, body: &Bytes, auth: &[AuthId]);
+    /// A session on this server was active.
+    fn touch(&mut self, session: i64, timeout: i32);
+    /// Ask the leader whether `session` is still valid (its answer goes to
+    /// [`Core::revalidated`]).
+    fn revalidate(&mut self, session: i64, timeout: i32);
+}
+
 /// Who waits for a txn.
 #[derive(Debug, Clone, Copy)]
 enum Waiter {
@@ -146,6 +161,18 @@ pub struct Core {
     /// Txns applied since the last snapshot, and how many trigger the next one.
     txns_since_snapshot: u64,
     snapshot_after: u64,
+    /// Quorum member mode: the leader decides writes (None standalone).
+    upstream: Option<Box<dyn Upstream>>,
+    /// Forwarded requests waiting for their committed txn, by (session, cxid).
+    forwarded: HashMap<(i64, i32), Waiter>,
+    /// Forwarded `sync`s waiting for the leader's SYNC: (conn, xid, path, start).
+    pending_syncs: VecDeque<(ConnId, i32, String, i64)>,
+    /// Reconnecting sessions waiting for the leader's REVALIDATE answer.
+    revalidating: Vec<(i64, ConnId)>,
+    /// The role shown by the four-letter words (`follower`, `observer`); None standalone.
+    pub role: Option<&'static str>,
+    /// False while a quorum member is not synced with a leader.
+    pub serving: bool,
 }
 
 fn wall_ms() -> i64 {
@@ -282,13 +309,93 @@ impl Core {
             cnxn_buckets: Default::default(),
             txns_since_snapshot: 0,
             snapshot_after: u64::MAX,
+            upstream: None,
+            forwarded: HashMap::new(),
+            pending_syncs: VecDeque::new(),
+            revalidating: Vec::new(),
+            role: None,
+            serving: true,
             cfg,
         }
     }
 
     /// Requests accepted but not answered yet.
     pub fn outstanding(&self) -> usize {
-        self.inflight.len() + self.conns.values().map(|c| c.queued.len()).sum::<usize>()
+        self.inflight.len()
+            + self.forwarded.len()
+            + self.pending_syncs.len()
+            + self.conns.values().map(|c| c.queued.len()).sum::<usize>()
+    }
+
+    /// Run as a quorum member in `role`: writes go to the leader through `up`.
+    pub fn set_upstream(&mut self, up: Box<dyn Upstream>, role: &'static str) {
+        self.upstream = Some(up);
+        self.role = Some(role);
+    }
+
+    /// Apply a txn the leader committed; answer the waiting client if it is one of ours.
+    pub fn apply_committed(&mut self, txn: Txn) {
+        self.last_zxid = self.last_zxid.max(txn.hdr.zxid);
+        let waiter = self
+            .forwarded
+            .remove(&(txn.hdr.client_id, txn.hdr.cxid))
+            .unwrap_or(Waiter::Server);
+        self.apply(txn, waiter);
+    }
+
+    /// The leader's answer to a REVALIDATE of `session`.
+    pub fn revalidated(&mut self, session: i64, valid: bool) {
+        let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.revalidating)
+            .into_iter()
+            .partition(|(s, _)| *s == session);
+        self.revalidating = rest;
+        for (_, conn) in done {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                continue;
+            };
+            c.pending_writes -= 1;
+            let timeout = c.timeout_ms;
+            if valid {
+                let now = self.now();
+                if self.sessions.get(session).is_some() {
+                    self.sessions.set_timeout(session, timeout);
+                    self.sessions.touch(session, now);
+                } else {
+                    self.sessions.add(session, timeout, now);
+                }
+            } else {
+                info!("invalid session 0x{session:x} (the leader says it expired)");
+            }
+            self.finish_session(conn, session, valid);
+            self.drain(conn);
+        }
+    }
+
+    /// The leader's SYNC: answer the oldest forwarded `sync`.
+    pub fn synced(&mut self) {
+        let Some((conn, xid, path, start_ms)) = self.pending_syncs.pop_front() else {
+            warn!("SYNC from the leader without a pending sync");
+            return;
+        };
+        let z = self.tree.last_zxid;
+        let frame = reply_with(xid, z, &SyncResponse { path });
+        let now = crate::stats::monotonic_ms();
+        self.stats.record_request(now - start_ms, false);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats
+                .record_response(xid, z, op_name(ops::SYNC), start_ms, now);
+            c.pending_writes -= 1;
+        }
+        self.send(conn, frame);
+        self.drain(conn);
+    }
+
+    /// Close every client connection (the quorum member stops serving).
+    pub fn close_all(&mut self) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for c in conns {
+            self.close(c);
+        }
     }
 
     pub fn uptime_ms(&self) -> u64 {
@@ -489,7 +596,18 @@ impl Core {
             },
         );
         self.touch_cnxn(conn);
-        if req.session_id == 0 {
+        if req.session_id == 0 && self.upstream.is_some() {
+            let id = self.sessions.next_session_id();
+            info!(%addr, "creating new session 0x{id:x} with timeout {timeout} (forwarded to the leader)");
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.pending_writes += 1;
+            }
+            self.forwarded.insert((id, 0), Waiter::Handshake(conn));
+            let body = Bytes::copy_from_slice(&timeout.to_be_bytes());
+            if let Some(up) = self.upstream.as_mut() {
+                up.forward(id, 0, ops::CREATE_SESSION, &body, &[]);
+            }
+        } else if req.session_id == 0 {
             let id = self.sessions.next_session_id();
             info!(%addr, "creating new session 0x{id:x} with timeout {timeout}");
             let txn = Txn {
@@ -515,6 +633,17 @@ impl Core {
                 .passwd
                 .as_ref()
                 .is_some_and(|p| p[..] == session_id::session_password(id)[..]);
+            if pw_ok && self.upstream.is_some() {
+                // A follower asks the leader (Learner.validateSession).
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.pending_writes += 1;
+                }
+                self.revalidating.push((id, conn));
+                if let Some(up) = self.upstream.as_mut() {
+                    up.revalidate(id, timeout);
+                }
+                return;
+            }
             let now = self.now();
             let valid = pw_ok && self.sessions.touch(id, now);
             if valid {
@@ -628,7 +757,14 @@ impl Core {
             self.close(conn);
             return;
         }
+        if let Some(up) = self.upstream.as_mut() {
+            let timeout = self.sessions.get(session).map_or(0, |s| s.timeout_ms);
+            up.touch(session, timeout);
+        }
         match hdr.r#type {
+            ops::SYNC if self.upstream.is_some() => {
+                self.forward_sync(conn, session, hdr.xid, frame)
+            }
             ops::PING => {
                 self.record_read(conn, ops::XID_PING, ops::PING);
                 let z = self.last_zxid();
@@ -684,7 +820,60 @@ impl Core {
         }
     }
 
+    /// A quorum member's write: forward it to the leader, answer when it comes back
+    /// committed.
+    fn forward_write(&mut self, conn: ConnId, session: i64, xid: i32, op: i32, mut body: Bytes) {
+        if op == ops::DELETE_CONTAINER && body.len() >= 8 {
+            // `process` passes the whole frame for deleteContainer; forward the body.
+            body.advance(8);
+        }
+        if op == ops::CLOSE_SESSION {
+            self.sessions.set_closing(session);
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.pending_writes += 1;
+        }
+        self.forwarded.insert(
+            (session, xid),
+            Waiter::Request {
+                conn,
+                xid,
+                start_ms: crate::stats::monotonic_ms(),
+            },
+        );
+        let no_auth = Vec::new();
+        let auth = self.conns.get(&conn).map_or(&no_auth, |c| &c.auth);
+        if let Some(up) = self.upstream.as_mut() {
+            up.forward(session, xid, op, &body, auth);
+        }
+    }
+
+    /// A quorum member's `sync`: the leader answers with SYNC once every earlier commit
+    /// has reached us.
+    fn forward_sync(&mut self, conn: ConnId, session: i64, xid: i32, body: Bytes) {
+        let Ok(r) = SyncRequest::decode(&mut body.clone()) else {
+            self.send(
+                conn,
+                reply_frame(xid, self.tree.last_zxid, error::MARSHALLING_ERROR, None),
+            );
+            return;
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.pending_writes += 1;
+        }
+        self.pending_syncs
+            .push_back((conn, xid, r.path, crate::stats::monotonic_ms()));
+        let no_auth = Vec::new();
+        let auth = self.conns.get(&conn).map_or(&no_auth, |c| &c.auth);
+        if let Some(up) = self.upstream.as_mut() {
+            up.forward(session, xid, ops::SYNC, &body, auth);
+        }
+    }
+
     fn write(&mut self, conn: ConnId, session: i64, xid: i32, op: i32, body: Bytes) {
+        if self.upstream.is_some() {
+            return self.forward_write(conn, session, xid, op, body);
+        }
         let hdr = self.next_header(session, xid, op);
         let no_auth = Vec::new();
         let auth_ids = self.conns.get(&conn).map_or(&no_auth, |c| &c.auth);
@@ -1156,6 +1345,10 @@ impl Core {
     // ---- housekeeping ----
 
     fn tick(&mut self) {
+        if self.upstream.is_some() {
+            // The leader expires sessions and reaps containers.
+            return;
+        }
         let now = self.now();
         for id in self.sessions.expire(now) {
             info!(

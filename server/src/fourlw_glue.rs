@@ -39,6 +39,14 @@ impl View<'_> {
 }
 
 impl FourLetterSource for View<'_> {
+    fn is_serving(&self) -> bool {
+        self.core.serving
+    }
+
+    fn server_state(&self) -> String {
+        self.core.role.unwrap_or("standalone").to_string()
+    }
+
     fn server_stats(&self) -> &ServerStats {
         &self.core.stats
     }

@@ -11,6 +11,7 @@ pub mod fourlw_glue;
 pub mod net;
 pub mod persist;
 pub mod prep;
+pub mod quorum_peer;
 pub mod quota;
 pub mod session_id;
 pub mod sessions;

@@ -133,7 +133,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    rt.block_on(run(cfg));
+    if cfg.is_distributed() {
+        // An ensemble member: election, then follow (or observe) the leader.
+        rt.block_on(zk_server::quorum_peer::run(cfg));
+    } else {
+        rt.block_on(run(cfg));
+    }
 }
 
 async fn run(cfg: config::Config) {

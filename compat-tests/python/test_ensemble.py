@@ -1,0 +1,220 @@
+"""A mixed ensemble: two Java 3.8 servers and one zkserver (myid 1, the lowest, so a Java
+server leads) as a follower, or as an observer. All three serve; clients on our node and on
+the Java nodes see each other's writes, watches fire across nodes, ephemerals of a session on
+our node vanish everywhere when it closes, sessions are global.
+
+Needs both implementations (skipped unless ZK_IMPLS includes java and zkrs).
+"""
+
+import os
+import time
+import uuid
+
+import pytest
+from kazoo.exceptions import NoNodeError
+
+import zkharness
+
+pytestmark = pytest.mark.skipif(
+    not {"java", "zkrs"} <= set(
+        i.strip() for i in os.environ.get("ZK_IMPLS", "java,zkrs").split(",")),
+    reason="needs both java and zkrs")
+
+TICK = 1000
+
+
+def _wait(cond, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            v = cond()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001
+            last = e
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for %s (last error: %r)" % (what, last))
+
+
+def _mode(server):
+    for line in server.four_letter("srvr").splitlines():
+        if line.startswith("Mode: "):
+            return line[len("Mode: "):]
+    return None
+
+
+@pytest.fixture(scope="module", params=["follower", "observer"])
+def ensemble(request, tmp_path_factory):
+    role = request.param
+    tmp = tmp_path_factory.mktemp("ensemble-" + role)
+    ports = {sid: (zkharness.free_port(), zkharness.free_port(), zkharness.free_port())
+             for sid in (1, 2, 3)}
+    lines = {}
+    for sid, (_, qport, eport) in ports.items():
+        suffix = ":observer" if (sid == 1 and role == "observer") else ""
+        lines["server.%d" % sid] = "127.0.0.1:%d:%d%s" % (qport, eport, suffix)
+    base = dict(lines, tickTime=str(TICK), initLimit="10", syncLimit="5")
+    servers = {}
+    for sid, impl in ((2, "java"), (3, "java"), (1, "zkrs")):
+        extra = dict(base)
+        if sid == 1 and role == "observer":
+            extra["peerType"] = "observer"
+        srv = zkharness.Server(impl, tmp / ("%s-%d" % (impl, sid)), ports[sid][0], extra, myid=sid)
+        srv.start(wait=False)
+        servers[sid] = srv
+    try:
+        for srv in servers.values():
+            srv.wait_ready(timeout=60)
+        yield role, servers
+    finally:
+        for srv in servers.values():
+            srv.kill()
+
+
+@pytest.fixture
+def clients(ensemble):
+    role, servers = ensemble
+    made = []
+
+    def make(sid):
+        zk = servers[sid].client()
+        made.append(zk)
+        return zk
+
+    yield make
+    for zk in made:
+        try:
+            zk.stop()
+            zk.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def test_modes(ensemble):
+    role, servers = ensemble
+    assert _mode(servers[1]) == role
+    java_modes = sorted(_mode(servers[s]) for s in (2, 3))
+    assert java_modes == ["follower", "leader"]
+
+
+def test_writes_cross_nodes(ensemble, clients):
+    role, servers = ensemble
+    ours, java = clients(1), clients(2)
+    base = "/ens-" + uuid.uuid4().hex[:8]
+    path = ours.create(base, b"from-zkrs")
+    assert path == base
+    ours.create(base + "/seq-", b"", sequence=True)
+    ours.set(base, b"v2")
+    # our own write is visible on our node at once (read after write, same session)
+    data, stat = ours.get(base)
+    assert data == b"v2" and stat.version == 1
+    java.sync(base)
+    data, jstat = java.get(base)
+    assert data == b"v2"
+    assert jstat == stat
+    assert java.get_children(base) == ["seq-0000000000"]
+    # and the other way round
+    java.create(base + "/j", b"from-java")
+    ours.sync(base)
+    assert ours.get(base + "/j")[0] == b"from-java"
+    assert sorted(ours.get_children(base)) == ["j", "seq-0000000000"]
+    # errors come back from the leader
+    with pytest.raises(NoNodeError):
+        ours.set(base + "/missing", b"x")
+    # multi through our node
+    t = ours.transaction()
+    t.create(base + "/m1", b"1")
+    t.set_data(base + "/j", b"changed")
+    results = t.commit()
+    assert results[0] == base + "/m1"
+    assert results[1].version == 1
+    java.sync(base)
+    assert java.get(base + "/j")[0] == b"changed"
+    assert java.exists(base + "/m1") is not None
+    # zxids agree
+    ours.sync(base)
+    java.sync(base)
+    assert ours.get(base)[1] == java.get(base)[1]
+
+
+def test_watches_cross_nodes(ensemble, clients):
+    role, servers = ensemble
+    ours, java = clients(1), clients(3)
+    base = "/watch-" + uuid.uuid4().hex[:8]
+    java.create(base, b"")
+    ours.sync(base)
+    events = []
+    ours.get_children(base, watch=lambda e: events.append(("ours", e.type, e.path)))
+    ours.exists(base + "/x", watch=lambda e: events.append(("ours", e.type, e.path)))
+    java_events = []
+    java.get(base, watch=lambda e: java_events.append(("java", e.type, e.path)))
+    java.create(base + "/x", b"")
+    _wait(lambda: len(events) == 2, what="watches on our node")
+    assert sorted(events) == sorted([("ours", "CHILD", base), ("ours", "CREATED", base + "/x")])
+    ours.set(base, b"changed")
+    _wait(lambda: java_events, what="watch on the Java node")
+    assert java_events == [("java", "CHANGED", base)]
+
+
+def test_ephemerals_vanish_when_session_closes(ensemble, clients):
+    role, servers = ensemble
+    java = clients(2)
+    base = "/eph-" + uuid.uuid4().hex[:8]
+    java.create(base, b"")
+    ours = servers[1].client()
+    sid = ours.client_id[0]
+    assert (sid >> 56) == 1, "session ids of our node carry myid 1: 0x%x" % sid
+    ours.create(base + "/e", b"", ephemeral=True)
+    java.sync(base)
+    stat = java.exists(base + "/e")
+    assert stat is not None and stat.ephemeralOwner == sid
+    ours.stop()
+    ours.close()
+    java.sync(base)
+    assert java.exists(base + "/e") is None
+    assert "0x%x" % sid not in servers[2].four_letter("cons")
+
+
+def test_session_moves_between_nodes(ensemble, clients):
+    """A session created on a Java node continues on ours (REVALIDATE) and keeps its
+    ephemerals; its writes through our node are accepted."""
+    role, servers = ensemble
+    from kazoo.client import KazooClient
+
+    java = clients(3)
+    base = "/move-" + uuid.uuid4().hex[:8]
+    java.create(base, b"")
+    first = servers[2].client()
+    first.create(base + "/e", b"", ephemeral=True)
+    sid, pw = first.client_id
+    # Resume the session on our node (the Java node keeps the old connection open).
+    moved = KazooClient(hosts=servers[1].connect_string, client_id=(sid, pw), timeout=10,
+                        logger=zkharness._quiet_logger())
+    moved.start(timeout=10)
+    try:
+        assert moved.client_id[0] == sid
+        moved.create(base + "/e2", b"", ephemeral=True)
+        java.sync(base)
+        assert java.exists(base + "/e2").ephemeralOwner == sid
+        assert java.exists(base + "/e") is not None
+    finally:
+        moved.stop()
+        moved.close()
+        try:
+            first.stop()
+            first.close()
+        except Exception:  # noqa: BLE001
+            pass
+    java.sync(base)
+    _wait(lambda: java.exists(base + "/e") is None and java.exists(base + "/e2") is None,
+          what="ephemerals of the moved session gone")
+
+
+def test_our_node_serves_reads_locally(ensemble):
+    role, servers = ensemble
+    out = servers[1].four_letter("srvr")
+    assert "Zxid: 0x" in out
+    assert servers[1].four_letter("ruok") == "imok"
+    for s in servers.values():
+        s.check_alive()

@@ -1,0 +1,550 @@
+//! Quorum mode (`server.N` lines in `zoo.cfg`): Java's `QuorumPeer.run` loop for a follower
+//! or an observer.
+//!
+//! ```text
+//! load the database ─▶ leader election (election port) ─▶ FOLLOWING / OBSERVING
+//!      ▲                                                        │
+//!      └──── the learner session ended (leader lost) ◀── follow the leader (quorum port)
+//! ```
+//!
+//! * The learner (zk-quorum's `follow_leader`) runs in its own task against a [`PeerDb`]: it
+//!   owns the txn log (proposals are logged and fsynced before they are ACKed) and, during
+//!   sync, the data tree (DIFF / TRUNC / SNAP, snapshot at NEWLEADER, epoch files).
+//! * At UPTODATE the tree moves to the request pipeline ([`Core`]), which serves clients
+//!   from then on: reads locally, writes / createSession / closeSession / sync forwarded to
+//!   the leader as REQUEST packets ([`ToLeader`]), committed txns (the learner's `Apply`s)
+//!   applied through the normal apply path, answering our waiting clients. Session activity
+//!   goes into the learner's PING replies; reconnecting sessions are revalidated.
+//! * When the session with the leader ends, every client connection is closed and the
+//!   database is loaded again from disk (everything applied was logged first), then a new
+//!   election starts.
+//!
+//! Leading is not wired yet: a server elected leader exits with a clear message.
+
+use crate::auth::AuthId;
+use crate::config::{Config, PeerType};
+use crate::core::{Core, CoreMsg, Out, Upstream};
+use crate::durability::Snapshotter;
+use crate::persist::digest::DigestTracker;
+use crate::persist::snapshot::{self, SnapshotOptions};
+use crate::persist::txnlog::{self, LogOptions, TxnLogWriter};
+use crate::persist::{recovery, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
+use crate::tree::{open_acl, AclList, DataTree};
+use crate::txn::Txn;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+use zk_quorum::election::net::{ElectionHandle, NetConfig};
+use zk_quorum::election::{FleConfig, ServerState};
+use zk_quorum::verifier::{QuorumMaj, QuorumServer};
+use zk_quorum::zab::db::{DbError, LearnerDb};
+use zk_quorum::zab::learner::{LearnerConfig, LearnerKind, PersistedState};
+use zk_quorum::zab::learner_net::{control_channel, follow_leader, LearnerHandle};
+use zk_quorum::zab::packet;
+use zk_quorum::zab::snap_stream::SnapItem;
+
+/// What the learner task tells the pipeline.
+enum PeerMsg {
+    /// Synced (UPTODATE): serve clients from this tree.
+    Serve {
+        tree: Box<DataTree>,
+        digest: i64,
+        epoch: i64,
+    },
+    /// A committed txn, after `Serve`.
+    Commit(Txn),
+    Revalidated(i64, bool),
+    Synced,
+    /// The session with the leader is over.
+    Ended(String),
+}
+
+/// The ensemble as the quorum crate sees it.
+pub fn quorum_view(cfg: &Config) -> QuorumMaj {
+    let servers = cfg
+        .servers
+        .iter()
+        .map(|s| QuorumServer {
+            sid: s.id as i64,
+            host: s.host.clone(),
+            quorum_port: s.quorum_port,
+            election_port: s.election_port,
+            observer: s.observer,
+            client: s
+                .client
+                .as_ref()
+                .map(|(h, p)| (h.clone().unwrap_or_else(|| "0.0.0.0".into()), *p)),
+        })
+        .collect();
+    QuorumMaj::new(servers, cfg.config_version.unwrap_or(0) as i64)
+}
+
+/// Forwards the pipeline's requests to the leader through the learner.
+struct ToLeader(LearnerHandle);
+
+impl Upstream for ToLeader {
+    fn forward(&mut self, session: i64, cxid: i32, op: i32, body: &Bytes, auth: &[AuthId]) {
+        let ids = auth
+            .iter()
+            .map(|a| jute::data::Id {
+                scheme: a.scheme.clone(),
+                id: a.id.clone(),
+            })
+            .collect();
+        self.0.send(packet::request(session, cxid, op, body, ids));
+    }
+
+    fn touch(&mut self, session: i64, timeout: i32) {
+        self.0.touch(session, timeout);
+    }
+
+    fn revalidate(&mut self, session: i64, timeout: i32) {
+        self.0.send(packet::revalidate_request(session, timeout));
+    }
+}
+
+/// A snapshot being received from the leader.
+struct Loading {
+    tree: DataTree,
+    sessions: HashMap<i64, i32>,
+    acls: HashMap<i64, AclList>,
+}
+
+/// The learner's database: the tree until we serve, the txn log, snapshots, epoch files.
+pub struct PeerDb {
+    cfg: Config,
+    snap_dir: PathBuf,
+    log_dir: PathBuf,
+    /// Ours until UPTODATE, then the pipeline's.
+    tree: Option<DataTree>,
+    tracker: DigestTracker,
+    log: TxnLogWriter,
+    loading: Option<Loading>,
+    accepted_epoch: i64,
+    current_epoch: i64,
+    to_core: mpsc::UnboundedSender<PeerMsg>,
+}
+
+fn load_tree(cfg: &Config) -> Result<recovery::Loaded, DbError> {
+    let opts = recovery::LoadOptions {
+        extended_types: cfg.extended_types_enabled,
+        digest_enabled: cfg.digest_enabled,
+        ..Default::default()
+    };
+    let mut loaded = recovery::load_with(&cfg.data_dir, &cfg.data_log_dir, &opts)?;
+    for (path, why) in &loaded.bad_snapshots {
+        warn!("skipped snapshot {}: {why}", path.display());
+    }
+    let orphans = recovery::kill_orphan_sessions(&mut loaded.tree);
+    for s in &orphans {
+        info!("removed the ephemerals of dead session 0x{s:x}");
+    }
+    info!(
+        "loaded {} znodes and {} sessions at zxid 0x{:x} ({} txns replayed)",
+        loaded.tree.node_count(),
+        loaded.tree.sessions.len(),
+        loaded.last_zxid,
+        loaded.txns_replayed
+    );
+    Ok(loaded)
+}
+
+impl PeerDb {
+    fn open(cfg: &Config, to_core: mpsc::UnboundedSender<PeerMsg>) -> Result<PeerDb, DbError> {
+        let loaded = load_tree(cfg)?;
+        let (current, accepted) = recovery::ensure_epochs(&loaded.snap_dir, loaded.tree.last_zxid)?;
+        let log = TxnLogWriter::new(loaded.log_dir.clone(), Self::log_options(cfg))?;
+        Ok(PeerDb {
+            cfg: cfg.clone(),
+            tracker: DigestTracker::new(&loaded.tree),
+            tree: Some(loaded.tree),
+            snap_dir: loaded.snap_dir,
+            log_dir: loaded.log_dir,
+            log,
+            loading: None,
+            accepted_epoch: accepted,
+            current_epoch: current,
+            to_core,
+        })
+    }
+
+    fn log_options(cfg: &Config) -> LogOptions {
+        LogOptions {
+            prealloc_size: cfg.pre_alloc_size_kb * 1024,
+            force_sync: cfg.force_sync,
+            dbid: 0,
+        }
+    }
+
+    fn tree(&mut self) -> Result<&mut DataTree, DbError> {
+        self.tree
+            .as_mut()
+            .ok_or_else(|| "the tree already belongs to the pipeline".into())
+    }
+}
+
+impl LearnerDb for PeerDb {
+    fn persisted_state(&self) -> PersistedState {
+        PersistedState {
+            accepted_epoch: self.accepted_epoch,
+            current_epoch: self.current_epoch,
+            last_zxid: self.tree.as_ref().map_or(0, |t| t.last_zxid),
+        }
+    }
+
+    fn set_accepted_epoch(&mut self, epoch: i64) -> Result<(), DbError> {
+        recovery::write_epoch(&self.snap_dir, ACCEPTED_EPOCH_FILE, epoch)?;
+        self.accepted_epoch = epoch;
+        Ok(())
+    }
+
+    fn set_current_epoch(&mut self, epoch: i64) -> Result<(), DbError> {
+        recovery::write_epoch(&self.snap_dir, CURRENT_EPOCH_FILE, epoch)?;
+        self.current_epoch = epoch;
+        Ok(())
+    }
+
+    fn truncate(&mut self, zxid: i64) -> Result<(), DbError> {
+        self.log.flush_and_sync()?;
+        txnlog::truncate_after(&self.log_dir, zxid)?;
+        // Snapshots past the truncation point would bring the dropped txns back.
+        for (z, p) in snapshot::list(&self.snap_dir)? {
+            if z > zxid {
+                std::fs::remove_file(p)?;
+            }
+        }
+        let loaded = load_tree(&self.cfg)?;
+        if loaded.tree.last_zxid != zxid {
+            return Err(format!(
+                "truncated to 0x{zxid:x} but the tree is at 0x{:x}",
+                loaded.tree.last_zxid
+            )
+            .into());
+        }
+        self.tracker = DigestTracker::new(&loaded.tree);
+        self.tree = Some(loaded.tree);
+        self.log = TxnLogWriter::new(self.log_dir.clone(), Self::log_options(&self.cfg))?;
+        Ok(())
+    }
+
+    fn begin_snapshot(&mut self, _zxid: i64) -> Result<(), DbError> {
+        self.loading = Some(Loading {
+            tree: DataTree::empty_for_load(self.cfg.extended_types_enabled),
+            sessions: HashMap::new(),
+            acls: HashMap::new(),
+        });
+        Ok(())
+    }
+
+    fn snapshot_item(&mut self, item: SnapItem) -> Result<(), DbError> {
+        let l = self
+            .loading
+            .as_mut()
+            .ok_or("snapshot item outside a snapshot")?;
+        match item {
+            SnapItem::Session { id, timeout } => {
+                l.sessions.insert(id, timeout);
+            }
+            SnapItem::Acl { id, acl } => {
+                let a = l.tree.intern_acl(acl);
+                l.acls.insert(id, a);
+            }
+            SnapItem::Node {
+                path,
+                data,
+                acl,
+                stat,
+            } => {
+                let acl = if acl == -1 {
+                    l.tree.intern_acl(open_acl())
+                } else {
+                    l.acls
+                        .get(&acl)
+                        .cloned()
+                        .ok_or_else(|| format!("node {path} refers to unknown ACL {acl}"))?
+                };
+                l.tree.load_node(&path, data, acl, stat)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn end_snapshot(&mut self, zxid: i64) -> Result<(), DbError> {
+        let mut l = self
+            .loading
+            .take()
+            .ok_or("snapshot end outside a snapshot")?;
+        if l.tree.node("/").is_none() {
+            return Err("snapshot without a root".into());
+        }
+        l.tree.finish_load(l.sessions, zxid);
+        l.tree.purge_unused_acls();
+        self.tracker = DigestTracker::new(&l.tree);
+        self.tree = Some(l.tree);
+        Ok(())
+    }
+
+    fn take_snapshot(&mut self, sync: bool) -> Result<(), DbError> {
+        let opts = SnapshotOptions {
+            fsync: sync,
+            digest: self.cfg.digest_enabled,
+            ..Default::default()
+        };
+        let snap_dir = self.snap_dir.clone();
+        let Some(tree) = self.tree.as_ref() else {
+            warn!("the learner asked for a snapshot while serving; the pipeline takes them");
+            return Ok(());
+        };
+        let path = snapshot::write_snapshot(tree, &snap_dir, tree.last_zxid, &opts)?;
+        info!("snapshot {} written", path.display());
+        self.log.roll()?;
+        Ok(())
+    }
+
+    fn append_log(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError> {
+        self.log.append_entry(zxid, entry)?;
+        Ok(())
+    }
+
+    fn sync_log(&mut self) -> Result<(), DbError> {
+        self.log.flush_and_sync()?;
+        Ok(())
+    }
+
+    fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError> {
+        let (txn, _digest) = txnlog::decode_entry(entry)?;
+        if txn.hdr.zxid != zxid {
+            return Err(format!("entry of 0x{:x} applied as 0x{zxid:x}", txn.hdr.zxid).into());
+        }
+        if self.tree.is_none() {
+            // Serving: the pipeline applies it and answers the client.
+            self.to_core
+                .send(PeerMsg::Commit(txn))
+                .map_err(|_| "the pipeline is gone")?;
+            return Ok(());
+        }
+        let mut tracker = std::mem::replace(&mut self.tracker, DigestTracker::with_value(0));
+        tracker.apply(self.tree()?, &txn, &mut Vec::new());
+        self.tracker = tracker;
+        Ok(())
+    }
+
+    fn start_serving(&mut self, epoch: i64) -> Result<(), DbError> {
+        let tree = self.tree.take().ok_or("serving twice")?;
+        self.to_core
+            .send(PeerMsg::Serve {
+                tree: Box::new(tree),
+                digest: self.tracker.value(),
+                epoch,
+            })
+            .map_err(|_| "the pipeline is gone")?;
+        Ok(())
+    }
+
+    fn revalidated(&mut self, session_id: i64, valid: bool) {
+        let _ = self.to_core.send(PeerMsg::Revalidated(session_id, valid));
+    }
+
+    fn synced(&mut self) {
+        let _ = self.to_core.send(PeerMsg::Synced);
+    }
+}
+
+fn fatal(msg: String) -> ! {
+    error!("{msg}");
+    eprintln!("zkserver: {msg}");
+    std::process::exit(1);
+}
+
+/// A pipeline that serves nothing yet (electing or syncing): four-letter words only.
+fn idle_core(cfg: &Config, role: &'static str) -> Core {
+    let mut core = Core::new(cfg.clone());
+    core.role = Some(role);
+    core.serving = false;
+    core
+}
+
+/// A client message while not serving: connections are closed, four-letter words answered.
+fn not_serving(core: &mut Core, msg: CoreMsg) {
+    match msg {
+        CoreMsg::Connect { out, .. } => {
+            let _ = out.send(Out::Close);
+        }
+        m @ CoreMsg::FourLetter { .. } => core.handle(m),
+        _ => {}
+    }
+}
+
+async fn resolve(addr: &str) -> Option<SocketAddr> {
+    tokio::net::lookup_host(addr).await.ok()?.next()
+}
+
+/// Run as a member of the ensemble described by `cfg` (`cfg.is_distributed()`).
+pub async fn run(cfg: Config) {
+    let Some(my_id) = cfg.my_id.map(|id| id as i64) else {
+        fatal(format!(
+            "{}/myid is missing: a server of an ensemble needs its id",
+            cfg.data_dir.display()
+        ));
+    };
+    let view = quorum_view(&cfg);
+    let role = if cfg.peer_type == PeerType::Observer || view.is_observer(my_id) {
+        "observer"
+    } else {
+        "follower"
+    };
+    let addr = cfg.client_socket_addr();
+    let listener = match TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => fatal(format!("cannot bind client port {addr}: {e}")),
+    };
+    info!("binding to port {addr}");
+    let (tx, mut rx) = mpsc::channel::<CoreMsg>(8192);
+    let tick = tx.clone();
+    let tick_ms = (cfg.tick_time_ms as u64 / 4).clamp(10, 500);
+    tokio::spawn(async move {
+        let mut iv = tokio::time::interval(Duration::from_millis(tick_ms));
+        loop {
+            iv.tick().await;
+            if tick.send(CoreMsg::Tick).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(crate::net::serve(
+        listener,
+        tx,
+        cfg.jute_maxbuffer,
+        cfg.max_client_cnxns,
+    ));
+    let election =
+        match ElectionHandle::bind(NetConfig::new(FleConfig::new(my_id, view.clone()))).await {
+            Ok(e) => e,
+            Err(e) => fatal(format!("cannot start leader election: {e}")),
+        };
+    let mut core = idle_core(&cfg, role);
+    loop {
+        let (peer_tx, mut peer_rx) = mpsc::unbounded_channel::<PeerMsg>();
+        let db = match PeerDb::open(&cfg, peer_tx.clone()) {
+            Ok(db) => db,
+            Err(e) => fatal(format!(
+                "cannot open the database in {}: {e}",
+                cfg.data_dir.display()
+            )),
+        };
+        drop(peer_tx);
+        let ps = db.persisted_state();
+        info!(
+            "LOOKING (last zxid 0x{:x}, current epoch {})",
+            ps.last_zxid, ps.current_epoch
+        );
+        let outcome = {
+            let look = election.look_for_leader(ps.last_zxid, ps.current_epoch);
+            tokio::pin!(look);
+            loop {
+                tokio::select! {
+                    o = &mut look => break o,
+                    Some(m) = rx.recv() => not_serving(&mut core, m),
+                }
+            }
+        };
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => fatal(format!("leader election failed: {e}")),
+        };
+        let leader = outcome.vote.leader;
+        let kind = match outcome.state {
+            ServerState::Following => LearnerKind::Follower,
+            ServerState::Observing => LearnerKind::Observer,
+            ServerState::Leading => fatal(format!(
+                "elected LEADER of epoch {} (server {my_id}): leading an ensemble is not wired \
+                 into zkserver yet; exiting so that the others elect a Java leader",
+                outcome.vote.peer_epoch
+            )),
+            ServerState::Looking => continue,
+        };
+        info!(
+            "{} server {leader} (election round {})",
+            if kind == LearnerKind::Observer {
+                "OBSERVING"
+            } else {
+                "FOLLOWING"
+            },
+            outcome.vote.election_epoch
+        );
+        let resolved = match view.server(leader) {
+            Some(s) => resolve(&s.quorum_addr()).await,
+            None => None,
+        };
+        let Some(leader_addr) = resolved else {
+            warn!("no quorum address for the elected leader {leader}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        let lcfg = LearnerConfig {
+            sid: my_id,
+            kind,
+            config_version: view.version(),
+            tick_time: Duration::from_millis(cfg.tick_time_ms as u64),
+            init_limit: cfg.init_limit,
+            sync_limit: cfg.sync_limit,
+            max_buffer: packet::DEFAULT_MAX_BUFFER.max(cfg.jute_maxbuffer + 1024),
+        };
+        let (handle, mut control) = control_channel();
+        let learner = tokio::spawn(async move {
+            let mut db = db;
+            let to_core = db.to_core.clone();
+            let why = match follow_leader(leader_addr, lcfg, &mut db, &mut control).await {
+                Ok(exit) => format!("{exit:?}"),
+                Err(e) => e.to_string(),
+            };
+            let _ = to_core.send(PeerMsg::Ended(why));
+        });
+        loop {
+            tokio::select! {
+                m = peer_rx.recv() => match m {
+                    Some(PeerMsg::Serve { tree, digest, epoch }) => {
+                        election.update_peer_epoch(epoch);
+                        info!(
+                            "synced with leader {leader} (epoch {epoch}) at zxid 0x{:x}: serving as {role}",
+                            tree.last_zxid
+                        );
+                        core.set_tree(*tree, digest);
+                        core.set_snapshots(Snapshotter::new(
+                            cfg.data_dir.join("version-2"),
+                            SnapshotOptions {
+                                digest: cfg.digest_enabled,
+                                ..Default::default()
+                            },
+                        ));
+                        core.set_upstream(Box::new(ToLeader(handle.clone())), role);
+                        core.serving = true;
+                    }
+                    Some(PeerMsg::Commit(txn)) => core.apply_committed(txn),
+                    Some(PeerMsg::Revalidated(s, valid)) => core.revalidated(s, valid),
+                    Some(PeerMsg::Synced) => core.synced(),
+                    Some(PeerMsg::Ended(why)) => {
+                        warn!("the session with leader {leader} ended: {why}");
+                        break;
+                    }
+                    None => break,
+                },
+                Some(m) = rx.recv() => {
+                    if core.serving {
+                        core.handle(m);
+                    } else {
+                        not_serving(&mut core, m);
+                    }
+                }
+            }
+        }
+        let _ = learner.await;
+        core.close_all();
+        core = idle_core(&cfg, role);
+    }
+}
