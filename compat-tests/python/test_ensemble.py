@@ -218,3 +218,86 @@ def test_our_node_serves_reads_locally(ensemble):
     assert servers[1].four_letter("ruok") == "imok"
     for s in servers.values():
         s.check_alive()
+
+
+def test_sessions_on_our_node_kept_alive_by_pings(ensemble, clients):
+    """The leader expires sessions; ours stay alive only through the touches our node reports
+    in its PING replies."""
+    role, servers = ensemble
+    java = clients(2)
+    base = "/alive-" + uuid.uuid4().hex[:8]
+    java.create(base, b"")
+    ours = clients(1)
+    ours.stop()  # the fixture client is replaced by one with a short timeout
+    short = servers[1].client(timeout=2.0)
+    try:
+        sid = short.client_id[0]
+        short.create(base + "/e", b"", ephemeral=True)
+        time.sleep(3 * 2.0 + 1)
+        java.sync(base)
+        stat = java.exists(base + "/e")
+        assert stat is not None and stat.ephemeralOwner == sid
+    finally:
+        short.stop()
+        short.close()
+    java.sync(base)
+    assert java.exists(base + "/e") is None
+
+
+def test_our_node_restarts_and_catches_up(ensemble, clients):
+    """kill -9 our node, write meanwhile, restart it: it syncs (DIFF from its log) and
+    serves the writes it missed as well as its old data."""
+    role, servers = ensemble
+    java = clients(2)
+    base = "/restart-" + uuid.uuid4().hex[:8]
+    java.create(base, b"before")
+    ours = servers[1].client()
+    ours.sync(base)
+    assert ours.get(base)[0] == b"before"
+    ours.stop()
+    ours.close()
+    servers[1].kill()
+    java.set(base, b"while-down")
+    java.create(base + "/new", b"")
+    servers[1].start(wait=True, timeout=60)
+    ours = servers[1].client()
+    try:
+        ours.sync(base)
+        assert ours.get(base)[0] == b"while-down"
+        assert ours.get_children(base) == ["new"]
+        assert _mode(servers[1]) == role
+    finally:
+        ours.stop()
+        ours.close()
+
+
+def test_leader_killed_our_node_follows_the_new_leader(ensemble, clients):
+    """Runs last: the Java leader is killed; our node and the other Java node elect a new
+    leader (the Java one, higher sid) and our node follows it with its data intact."""
+    role, servers = ensemble
+    if role == "observer":
+        pytest.skip("one Java participant left is no quorum")
+    leader = next(s for s in (2, 3) if _mode(servers[s]) == "leader")
+    other = 5 - leader
+    ours = servers[1].client()
+    base = "/failover-" + uuid.uuid4().hex[:8]
+    ours.create(base, b"x")
+    ours.stop()
+    ours.close()
+    servers[leader].kill()
+    _wait(lambda: _mode(servers[other]) == "leader", timeout=60, what="a new leader")
+    _wait(lambda: _mode(servers[1]) == "follower", timeout=60, what="our node following")
+    ours = _wait(lambda: servers[1].client(), timeout=30, what="a session on our node")
+    try:
+        assert ours.get(base)[0] == b"x"
+        ours.set(base, b"after-failover")
+        j = servers[other].client()
+        try:
+            j.sync(base)
+            assert j.get(base)[0] == b"after-failover"
+        finally:
+            j.stop()
+            j.close()
+    finally:
+        ours.stop()
+        ours.close()
