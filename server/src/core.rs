@@ -343,6 +343,85 @@ impl Core {
         self.apply(txn, waiter);
     }
 
+    /// Start serving as the leader of the epoch whose first zxid is `zxid` ((epoch, 0)):
+    /// writes go through `log`, which proposes them to the quorum; `CoreMsg::Durable`
+    /// (the leader's commit) applies and answers them. Txns are numbered on from `zxid`, in
+    /// step with the leader's proposals.
+    pub fn start_leading(&mut self, zxid: i64, log: Box<dyn Durability>) {
+        self.tree.last_zxid = zxid;
+        self.last_zxid = zxid;
+        self.log = Some(log);
+        self.upstream = None;
+        self.role = Some("leader");
+        self.serving = true;
+    }
+
+    /// Leader: a request a learner forwarded (Java's `submitLearnerRequest`), prepped like a
+    /// local one with the auth ids it carries. Nobody here waits for it: the learner answers
+    /// its client once the txn is committed.
+    pub fn learner_request(
+        &mut self,
+        session: i64,
+        cxid: i32,
+        op: i32,
+        body: Bytes,
+        auth: Vec<AuthId>,
+    ) {
+        match op {
+            ops::CREATE_SESSION => {
+                let timeout = match body.get(..4) {
+                    Some(b) => i32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                    None => self.cfg.min_session_timeout_ms as i32,
+                };
+                info!("creating global session 0x{session:x} with timeout {timeout} for a learner");
+                let txn = Txn {
+                    hdr: self.next_header(session, cxid, op),
+                    body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
+                };
+                let digest = self.current_digest();
+                self.commit(txn, digest, Waiter::Server);
+            }
+            op if is_write(op) || op == ops::DELETE_CONTAINER => {
+                let hdr = self.next_header(session, cxid, op);
+                if op != ops::CLOSE_SESSION && !self.sessions.is_live(session) {
+                    // Java's checkSession: a write of an unknown or closing session.
+                    let txn = Txn::error(hdr, error::SESSION_EXPIRED);
+                    let digest = self.current_digest();
+                    self.commit(txn, digest, Waiter::Server);
+                    return;
+                }
+                let ctx = PrepContext {
+                    tree: &self.tree,
+                    session,
+                    auth: &auth,
+                    auth_cfg: &self.auth_cfg,
+                    extended_types: self.cfg.extended_types_enabled,
+                    reconfig_enabled: self.cfg.reconfig_enabled,
+                };
+                let (txn, digest) =
+                    prep::prep_write(&ctx, &mut self.pending, op, cxid, body, hdr.zxid, hdr.time);
+                if op == ops::CLOSE_SESSION {
+                    self.sessions.set_closing(session);
+                }
+                self.commit(txn, digest, Waiter::Server);
+            }
+            op => warn!("learner request of type {op} for session 0x{session:x} ignored"),
+        }
+    }
+
+    /// Leader: a learner reports activity of `session` (its PING touch table).
+    pub fn touch_session(&mut self, session: i64, _timeout: i32) {
+        let now = self.now();
+        self.sessions.touch(session, now);
+    }
+
+    /// Leader: a learner asks whether `session` is still valid (Java's
+    /// `checkIfValidGlobalSession`: a touch that succeeds).
+    pub fn revalidate_session(&mut self, session: i64, _timeout: i32) -> bool {
+        let now = self.now();
+        self.sessions.touch(session, now)
+    }
+
     /// The leader's answer to a REVALIDATE of `session`.
     pub fn revalidated(&mut self, session: i64, valid: bool) {
         let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.revalidating)

@@ -19,11 +19,18 @@
 //!   database is loaded again from disk (everything applied was logged first), then a new
 //!   election starts.
 //!
-//! Leading is not wired yet: a server elected leader exits with a clear message.
+//! * LEADING (zk-quorum's `lead`, Java's `Leader.lead`): the pipeline keeps the tree and
+//!   preps writes as standalone does, from local clients and from the learners' REQUESTs;
+//!   instead of the local txn log each txn is proposed to the leader state machine
+//!   ([`ToQuorum`]), which logs it ([`LeadDb`] owns the txn log and the epoch files),
+//!   collects a quorum of ACKs and commits; the commit applies it in the pipeline and
+//!   answers the waiting client. The pipeline expires sessions (kept alive by the learners'
+//!   touches) and reaps containers. A learner that needs a SNAP gets a copy of the
+//!   pipeline's tree taken in order with the commits ([`SnapRequest`]).
 
 use crate::auth::AuthId;
 use crate::config::{Config, PeerType};
-use crate::core::{Core, CoreMsg, Out, Upstream};
+use crate::core::{Core, CoreMsg, Durability, Out, Upstream};
 use crate::durability::Snapshotter;
 use crate::persist::digest::DigestTracker;
 use crate::persist::snapshot::{self, SnapshotOptions};
@@ -31,7 +38,7 @@ use crate::persist::txnlog::{self, LogOptions, TxnLogWriter};
 use crate::persist::{recovery, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
 use crate::tree::{open_acl, AclList, DataTree};
 use crate::txn::Txn;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,9 +50,11 @@ use zk_quorum::election::net::{ElectionHandle, NetConfig};
 use zk_quorum::election::{FleConfig, ServerState};
 use zk_quorum::verifier::{QuorumMaj, QuorumServer};
 use zk_quorum::zab::db::{DbError, LearnerDb};
+use zk_quorum::zab::leader::{LeaderConfig, COMMIT_LOG_COUNT};
+use zk_quorum::zab::leader_net::{self, Event, LeaderDb, LeaderHandle};
 use zk_quorum::zab::learner::{LearnerConfig, LearnerKind, PersistedState};
 use zk_quorum::zab::learner_net::{control_channel, follow_leader, LearnerHandle};
-use zk_quorum::zab::packet;
+use zk_quorum::zab::packet::{self, make_zxid, SNAP_SIGNATURE};
 use zk_quorum::zab::snap_stream::SnapItem;
 
 /// What the learner task tells the pipeline.
@@ -355,6 +364,295 @@ impl LearnerDb for PeerDb {
     }
 }
 
+/// The leader's database: the txn log and the epoch files; the tree is the pipeline's.
+struct LeadDb {
+    snap_dir: PathBuf,
+    log: TxnLogWriter,
+    state: PersistedState,
+    committed: Vec<(i64, Bytes)>,
+    /// Asks the pipeline for a copy of its tree (for a learner's SNAP).
+    snapshots: mpsc::UnboundedSender<SnapRequest>,
+}
+
+/// A copy of the pipeline's tree once every commit before the request is applied.
+struct SnapRequest {
+    reply: std::sync::mpsc::Sender<DataTree>,
+}
+
+/// The most recent committed txns in our log (up to Java's `commitLogCount`), for DIFF
+/// syncs of learners that are a little behind.
+fn recent_committed(log_dir: &std::path::Path, last_zxid: i64) -> Vec<(i64, Bytes)> {
+    let counter = last_zxid & 0xffff_ffff;
+    let from = if counter > COMMIT_LOG_COUNT as i64 {
+        last_zxid - COMMIT_LOG_COUNT as i64 + 1
+    } else {
+        last_zxid - counter
+    };
+    let mut out = std::collections::VecDeque::new();
+    let mut reader = match txnlog::TxnLogReader::open(log_dir, from) {
+        Ok(r) => r,
+        Err(e) => {
+            warn!("cannot read the txn log for DIFF syncs: {e}");
+            return Vec::new();
+        }
+    };
+    loop {
+        match reader.next_entry() {
+            Ok(Some(e)) => {
+                let zxid = e.txn.hdr.zxid;
+                if zxid > last_zxid {
+                    break;
+                }
+                out.push_back((zxid, e.raw));
+                if out.len() > COMMIT_LOG_COUNT {
+                    out.pop_front();
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                warn!("reading the txn log for DIFF syncs: {e}");
+                break;
+            }
+        }
+    }
+    // The window must be contiguous up to our last zxid, or it is useless.
+    if out.back().is_some_and(|(z, _)| *z != last_zxid) {
+        return Vec::new();
+    }
+    out.into()
+}
+
+impl LeaderDb for LeadDb {
+    fn persisted_state(&self) -> PersistedState {
+        self.state
+    }
+
+    fn committed_log(&self) -> Vec<(i64, Bytes)> {
+        self.committed.clone()
+    }
+
+    fn set_accepted_epoch(&mut self, epoch: i64) -> Result<(), DbError> {
+        recovery::write_epoch(&self.snap_dir, ACCEPTED_EPOCH_FILE, epoch)?;
+        self.state.accepted_epoch = epoch;
+        Ok(())
+    }
+
+    fn set_current_epoch(&mut self, epoch: i64) -> Result<(), DbError> {
+        recovery::write_epoch(&self.snap_dir, CURRENT_EPOCH_FILE, epoch)?;
+        self.state.current_epoch = epoch;
+        Ok(())
+    }
+
+    fn append_log(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError> {
+        self.log.append_entry(zxid, entry)?;
+        Ok(())
+    }
+
+    fn sync_log(&mut self) -> Result<(), DbError> {
+        self.log.flush_and_sync()?;
+        Ok(())
+    }
+
+    fn apply(&mut self, _zxid: i64, _entry: &Bytes) -> Result<(), DbError> {
+        // The pipeline applies it on Event::Committed (it holds the prepped txn).
+        Ok(())
+    }
+
+    fn snapshot_stream(&mut self, zxid: i64, out: &mut BytesMut) -> Result<(), DbError> {
+        let (reply, rx) = std::sync::mpsc::channel();
+        self.snapshots
+            .send(SnapRequest { reply })
+            .map_err(|_| "the pipeline is gone")?;
+        // The pipeline answers after applying every commit announced before this request;
+        // it never waits for us.
+        let tree = tokio::task::block_in_place(|| rx.recv())
+            .map_err(|_| "the pipeline did not answer the snapshot request")?;
+        // A snapshot file without its header (magic, version, dbid: 16 bytes) and its seal
+        // (Adler32 long, "/": 13 bytes) is the stream body.
+        let mut file = Vec::new();
+        snapshot::serialize(&tree, zxid, false, &mut file)?;
+        out.extend_from_slice(&file[16..file.len() - 13]);
+        jute::Encode::encode(&SNAP_SIGNATURE.to_string(), out);
+        info!(
+            "snapshot of {} znodes at 0x{zxid:x} sent to a learner",
+            tree.node_count()
+        );
+        Ok(())
+    }
+}
+
+/// The leader pipeline's "txn log": every prepped txn is proposed to the quorum; its
+/// commit comes back as `CoreMsg::Durable`.
+struct ToQuorum(LeaderHandle);
+
+impl Durability for ToQuorum {
+    fn submit(&mut self, txn: &Txn, digest: Option<&jute::txn::TxnDigest>) {
+        let entry = txnlog::encode_entry(txn, digest);
+        let want = txn.hdr.zxid;
+        let handle = self.0.clone();
+        let sent = self.0.submit(move |zxid| {
+            if zxid != want {
+                error!(
+                    "the pipeline numbered a txn 0x{want:x} but the leader's next zxid is \
+                     0x{zxid:x}: giving up the leadership"
+                );
+                handle.shutdown();
+            }
+            entry
+        });
+        if sent.is_err() {
+            warn!("txn 0x{want:x} not proposed: the leader has stopped");
+        }
+    }
+}
+
+/// Lead the ensemble until the leadership ends, serving clients once established.
+async fn lead_ensemble(
+    cfg: &Config,
+    view: &QuorumMaj,
+    my_id: i64,
+    db: PeerDb,
+    election: &ElectionHandle,
+    rx: &mut mpsc::Receiver<CoreMsg>,
+) {
+    let Some(me) = view.server(my_id) else {
+        warn!("we were elected but are not in the ensemble's server list");
+        return;
+    };
+    let Some(addr) = resolve(&me.quorum_addr()).await else {
+        warn!("cannot resolve our quorum address {}", me.quorum_addr());
+        return;
+    };
+    let listener = match TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            warn!("cannot bind the quorum port {addr}: {e}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return;
+        }
+    };
+    let PeerDb {
+        tree,
+        tracker,
+        log,
+        log_dir,
+        snap_dir,
+        accepted_epoch,
+        current_epoch,
+        ..
+    } = db;
+    let Some(tree) = tree else {
+        warn!("no tree to lead with");
+        return;
+    };
+    let state = PersistedState {
+        accepted_epoch,
+        current_epoch,
+        last_zxid: tree.last_zxid,
+    };
+    let committed = recent_committed(&log_dir, tree.last_zxid);
+    info!(
+        "LEADING from zxid 0x{:x} ({} recent txns kept for DIFF syncs)",
+        tree.last_zxid,
+        committed.len()
+    );
+    let (snap_tx, mut snap_rx) = mpsc::unbounded_channel::<SnapRequest>();
+    let mut ldb = LeadDb {
+        snap_dir,
+        log,
+        state,
+        committed,
+        snapshots: snap_tx,
+    };
+    let mut core = idle_core(cfg, "leader");
+    core.set_tree(tree, tracker.value());
+    let mut lcfg = LeaderConfig::new(my_id, view.clone());
+    lcfg.tick_time = Duration::from_millis(cfg.tick_time_ms as u64);
+    lcfg.init_limit = cfg.init_limit;
+    lcfg.sync_limit = cfg.sync_limit;
+    lcfg.max_buffer = packet::DEFAULT_MAX_BUFFER.max(cfg.jute_maxbuffer + 1024);
+    let (handle, control) = leader_net::control_channel();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
+    let task = tokio::spawn(async move {
+        match leader_net::lead(listener, lcfg, &mut ldb, control, ev_tx).await {
+            Ok(exit) => format!("{exit:?}"),
+            Err(e) => e.to_string(),
+        }
+    });
+    let on_event = |core: &mut Core, ev: Event| match ev {
+        Event::Established { epoch } => {
+            election.update_peer_epoch(epoch);
+            info!(
+                "established as leader of epoch {epoch} at zxid 0x{:x}: serving as leader",
+                core.tree.last_zxid
+            );
+            core.start_leading(make_zxid(epoch, 0), Box::new(ToQuorum(handle.clone())));
+            core.set_snapshots(Snapshotter::new(
+                cfg.data_dir.join("version-2"),
+                SnapshotOptions {
+                    digest: cfg.digest_enabled,
+                    ..Default::default()
+                },
+            ));
+        }
+        Event::Synced { sid, kind, zxid } => {
+            info!("learner {sid} synchronised by {kind:?} at 0x{zxid:x}")
+        }
+        Event::Committed { zxid } => core.handle(CoreMsg::Durable(zxid)),
+        Event::Request {
+            session_id,
+            cxid,
+            op,
+            body,
+            authinfo,
+            ..
+        } => {
+            let auth = authinfo
+                .into_iter()
+                .map(|i| AuthId::new(i.scheme, i.id))
+                .collect();
+            core.learner_request(session_id, cxid, op, body, auth);
+        }
+        Event::Touch {
+            session_id,
+            timeout,
+        } => core.touch_session(session_id, timeout),
+        Event::Revalidate {
+            from,
+            session_id,
+            timeout,
+        } => {
+            let valid = core.revalidate_session(session_id, timeout);
+            handle.revalidated(from, session_id, valid);
+        }
+    };
+    loop {
+        tokio::select! {
+            ev = ev_rx.recv() => match ev {
+                Some(ev) => on_event(&mut core, ev),
+                None => break,
+            },
+            Some(req) = snap_rx.recv() => {
+                // Every commit the leader announced before asking is in ev_rx already.
+                while let Ok(ev) = ev_rx.try_recv() {
+                    on_event(&mut core, ev);
+                }
+                let _ = req.reply.send(core.tree.snapshot_copy());
+            }
+            Some(m) = rx.recv() => {
+                if core.serving {
+                    core.handle(m);
+                } else {
+                    not_serving(&mut core, m);
+                }
+            }
+        }
+    }
+    let why = task.await.unwrap_or_else(|e| e.to_string());
+    warn!("the leadership ended: {why}");
+    core.close_all();
+}
+
 fn fatal(msg: String) -> ! {
     error!("{msg}");
     eprintln!("zkserver: {msg}");
@@ -461,11 +759,16 @@ pub async fn run(cfg: Config) {
         let kind = match outcome.state {
             ServerState::Following => LearnerKind::Follower,
             ServerState::Observing => LearnerKind::Observer,
-            ServerState::Leading => fatal(format!(
-                "elected LEADER of epoch {} (server {my_id}): leading an ensemble is not wired \
-                 into zkserver yet; exiting so that the others elect a Java leader",
-                outcome.vote.peer_epoch
-            )),
+            ServerState::Leading => {
+                info!(
+                    "LEADING (election round {}, peer epoch {})",
+                    outcome.vote.election_epoch, outcome.vote.peer_epoch
+                );
+                core.close_all();
+                lead_ensemble(&cfg, &view, my_id, db, &election, &mut rx).await;
+                core = idle_core(&cfg, role);
+                continue;
+            }
             ServerState::Looking => continue,
         };
         info!(

@@ -144,6 +144,21 @@ impl LeaderHandle {
             .map_err(|_| Error::Protocol("the leader has stopped".into()))?
     }
 
+    /// Propose without waiting: like [`LeaderHandle::propose`], for a caller that is not
+    /// async. Proposals are taken in the order submitted; an error (not established, zxid
+    /// counter exhausted) is only logged, and the leadership ends soon after anyway. Fails
+    /// only if the leader has stopped.
+    pub fn submit(&self, build: impl FnOnce(i64) -> Bytes + Send + 'static) -> Result<(), Error> {
+        let (reply, rx) = oneshot::channel();
+        drop(rx);
+        self.tx
+            .send(Control::Propose {
+                build: Box::new(build),
+                reply,
+            })
+            .map_err(|_| Error::Protocol("the leader has stopped".into()))
+    }
+
     /// Answer an [`Event::Revalidate`].
     pub fn revalidated(&self, to: ConnId, session_id: i64, valid: bool) {
         let _ = self.tx.send(Control::Revalidated {
@@ -314,7 +329,10 @@ pub async fn lead<D: LeaderDb + ?Sized>(
                             shell.execute(&mut leader, db, actions)?;
                             let _ = reply.send(Ok(zxid));
                         }
-                        Err(e) => { let _ = reply.send(Err(e)); }
+                        Err(e) => {
+                            tracing::warn!("proposal refused: {e}");
+                            let _ = reply.send(Err(e));
+                        }
                     }
                 }
                 Some(Control::Revalidated { to, session_id, valid }) => {
