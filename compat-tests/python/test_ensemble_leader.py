@@ -258,6 +258,31 @@ def test_java_follower_restarts_and_catches_up(ensemble, clients):
     assert "Getting a diff from the leader" in log
 
 
+def test_wiped_java_follower_rebuilt_by_snap(ensemble, clients):
+    """A Java follower whose data is gone gets our tree as a SNAP stream."""
+    import shutil
+
+    ours = clients(3)
+    base = "/lsnap-" + uuid.uuid4().hex[:8]
+    ours.create(base, b"x" * 1000)
+    ours.create(base + "/child", b"", ephemeral=True)
+    srv = ensemble[1]
+    srv.kill()
+    shutil.rmtree(srv.data_dir / "version-2", ignore_errors=True)
+    ours.set(base, b"after-wipe")
+    srv.start(wait=True, timeout=60)
+    _wait(lambda: _mode(srv) == "follower", what="the wiped Java node following again")
+    java = clients(1)
+    java.sync(base)
+    assert java.get(base) == ours.get(base)
+    assert java.exists(base + "/child").ephemeralOwner == ours.client_id[0]
+    log = (srv.workdir / "server.log").read_text(errors="replace")
+    assert "Getting a snapshot from leader" in log
+    java.create(base + "/new", b"")
+    ours.sync(base)
+    assert sorted(ours.get_children(base)) == ["child", "new"]
+
+
 def test_all_alive(ensemble):
     for s in ensemble.values():
         s.check_alive()

@@ -1,8 +1,8 @@
-//! Quorum mode (`server.N` lines in `zoo.cfg`): Java's `QuorumPeer.run` loop for a follower
-//! or an observer.
+//! Quorum mode (`server.N` lines in `zoo.cfg`): Java's `QuorumPeer.run` loop for a follower,
+//! an observer or the leader.
 //!
 //! ```text
-//! load the database ─▶ leader election (election port) ─▶ FOLLOWING / OBSERVING
+//! load the database ─▶ leader election (election port) ─▶ FOLLOWING / OBSERVING / LEADING
 //!      ▲                                                        │
 //!      └──── the learner session ended (leader lost) ◀── follow the leader (quorum port)
 //! ```
