@@ -4,98 +4,154 @@
 //! C client's `ls` and snapshots show them in hash-bucket order: buckets by
 //! `(h ^ h >>> 16) & (capacity - 1)` (h = `String.hashCode`), and within a bucket in order
 //! of insertion. The table doubles when its size passes 3/4 of the capacity and never
-//! shrinks. We store each name with an insertion sequence number and the capacity Java's
-//! table would have, and sort by (bucket, sequence) when asked for the order. (Java turns a
-//! bucket of 8+ colliding names into a tree; that order is not reproduced.)
+//! shrinks. We keep, per child, an insertion sequence number, and per parent the capacity
+//! Java's table would have (`crate::store::Kids`, maintained by `Store::add_child`), and sort
+//! by (bucket, sequence) when asked for the order. (Java turns a bucket of 8+ colliding names
+//! into a tree; that order is not reproduced.)
+//!
+//! The names themselves are not stored twice: a child's name is the last component of the
+//! path its slot holds.
 
-use std::collections::HashMap;
-
-#[derive(Debug, Clone, Default)]
-pub struct Children {
-    names: HashMap<Box<str>, u64>,
-    next_seq: u64,
-    /// Capacity of Java's table: 0 until the first child, then 8, 16, ...
-    java_capacity: u32,
-}
+use crate::store::{Kids, Store};
 
 /// Java's `String.hashCode` over UTF-16 code units.
 pub fn java_string_hash(s: &str) -> i32 {
+    if s.is_ascii() {
+        return s
+            .bytes()
+            .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32));
+    }
     s.encode_utf16()
         .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
 }
 
 fn bucket(name: &str, capacity: u32) -> u32 {
     let h = java_string_hash(name) as u32;
-    (h ^ (h >> 16)) & (capacity - 1)
+    (h ^ (h >> 16)) & (capacity.max(1) - 1)
 }
 
-impl PartialEq for Children {
-    /// Equal when they hold the same names (order bookkeeping aside).
-    fn eq(&self, other: &Self) -> bool {
-        self.names.len() == other.names.len()
-            && self.names.keys().all(|k| other.names.contains_key(k))
+/// The children of one znode, read-only (a view into the tree).
+#[derive(Clone, Copy)]
+pub struct Children<'a> {
+    store: &'a Store,
+    kids: Option<&'a Kids>,
+}
+
+impl<'a> Children<'a> {
+    pub(crate) fn new(store: &'a Store, kids: Option<&'a Kids>) -> Self {
+        Children { store, kids }
     }
-}
 
-impl Children {
-    pub fn new() -> Self {
-        Self::default()
+    fn slots(&self) -> &'a [u32] {
+        self.kids.map_or(&[], |k| &k.slots)
     }
 
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.slots().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.slots().is_empty()
     }
 
+    /// Whether a child is called `name` (a scan: use the tree's path lookup where it matters).
     pub fn contains(&self, name: &str) -> bool {
-        self.names.contains_key(name)
-    }
-
-    /// Add a name; false if present.
-    pub fn insert(&mut self, name: &str) -> bool {
-        if self.names.contains_key(name) {
-            return false;
-        }
-        if self.java_capacity == 0 {
-            self.java_capacity = 8;
-        }
-        self.names.insert(name.into(), self.next_seq);
-        self.next_seq += 1;
-        // HashMap.putVal: `if (++size > threshold) resize()`, threshold = 3/4 capacity.
-        if self.names.len() as u64 > (self.java_capacity as u64 * 3) / 4 {
-            self.java_capacity *= 2;
-        }
-        true
-    }
-
-    pub fn remove(&mut self, name: &str) -> bool {
-        self.names.remove(name).is_some()
+        self.iter().any(|n| n == name)
     }
 
     /// Names in no particular order (cheap).
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.names.keys().map(|k| &**k)
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let store = self.store;
+        self.slots()
+            .iter()
+            .map(move |&c| store.slot(c).blob().name())
+    }
+
+    /// Slot numbers in the order Java's HashSet iterates the names.
+    pub(crate) fn java_order_slots(&self) -> impl Iterator<Item = u32> {
+        let mut v: Vec<(u32, u32, u32)> = match self.kids {
+            None => Vec::new(),
+            Some(kids) => kids
+                .slots
+                .iter()
+                .map(|&c| {
+                    let s = self.store.slot(c);
+                    (bucket(s.blob().name(), kids.java_capacity), s.seq, c)
+                })
+                .collect(),
+        };
+        v.sort_unstable();
+        v.into_iter().map(|(_, _, c)| c)
     }
 
     /// Names in the order Java's HashSet iterates them.
-    pub fn java_order(&self) -> Vec<&str> {
-        let cap = self.java_capacity.max(1);
-        let mut v: Vec<(u32, u64, &str)> = self
-            .names
-            .iter()
-            .map(|(k, seq)| (bucket(k, cap), *seq, &**k))
-            .collect();
-        v.sort_unstable_by_key(|&(b, s, _)| (b, s));
-        v.into_iter().map(|(_, _, k)| k).collect()
+    pub fn java_order(&self) -> Vec<&'a str> {
+        let store = self.store;
+        self.java_order_slots()
+            .map(|c| store.slot(c).blob().name())
+            .collect()
+    }
+}
+
+impl PartialEq for Children<'_> {
+    /// Equal when they hold the same names (order bookkeeping aside).
+    fn eq(&self, other: &Self) -> bool {
+        let mut a: Vec<&str> = self.iter().collect();
+        let mut b: Vec<&str> = other.iter().collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        a == b
+    }
+}
+
+impl std::fmt::Debug for Children<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.java_order()).finish()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Blob, Slot};
+    use jute::data::StatPersisted;
+
+    /// A parent "/" and its children, maintained as the tree does.
+    struct Parent {
+        store: Store,
+        root: u32,
+    }
+
+    impl Parent {
+        fn new() -> Self {
+            let mut store = Store::new();
+            let slot = Slot::new(Blob::new("/", None), &StatPersisted::default(), 0);
+            let root = store.insert_hashed(store.hash("/"), slot, 0);
+            Parent { store, root }
+        }
+        fn insert(&mut self, name: &str) {
+            let path = format!("/{name}");
+            let slot = Slot::new(Blob::new(&path, None), &StatPersisted::default(), 0);
+            let c = self.store.insert_hashed(self.store.hash(&path), slot, 0);
+            self.store.add_child(self.root, c);
+        }
+        fn remove(&mut self, name: &str) {
+            let (_, slot, _) = self.store.remove(&format!("/{name}")).unwrap();
+            self.store.remove_child(self.root, slot.pos);
+        }
+        fn children(&self) -> Children<'_> {
+            let kids = self.store.slot(self.root).kids.as_deref();
+            Children::new(&self.store, kids)
+        }
+        fn java_capacity(&self) -> u32 {
+            self.store
+                .slot(self.root)
+                .kids
+                .as_ref()
+                .unwrap()
+                .java_capacity
+        }
+    }
 
     #[test]
     fn hash_matches_java() {
@@ -104,28 +160,31 @@ mod tests {
         assert_eq!(java_string_hash("zookeeper"), 1_600_681_804);
         assert_eq!(java_string_hash("a"), 97);
         assert_eq!(java_string_hash("é"), 233);
+        // A character outside the BMP counts as two UTF-16 units (Java: "😀".hashCode()).
+        assert_eq!(java_string_hash("😀"), 1_772_899);
     }
 
     #[test]
     fn order_is_bucket_then_insertion() {
-        let mut c = Children::new();
+        let mut c = Parent::new();
         for n in ["b", "a", "c"] {
             c.insert(n);
         }
         // capacity 8: buckets a=97&7=1, b=2, c=3.
-        assert_eq!(c.java_order(), vec!["a", "b", "c"]);
+        assert_eq!(c.children().java_order(), vec!["a", "b", "c"]);
         // "i" (105 & 7 = 1) shares a's bucket and comes after it.
         c.insert("i");
-        assert_eq!(c.java_order(), vec!["a", "i", "b", "c"]);
+        assert_eq!(c.children().java_order(), vec!["a", "i", "b", "c"]);
         // Re-inserting moves a name to the end of its bucket.
         c.remove("a");
         c.insert("a");
-        assert_eq!(c.java_order(), vec!["i", "a", "b", "c"]);
+        assert_eq!(c.children().java_order(), vec!["i", "a", "b", "c"]);
+        assert!(c.children().contains("i") && !c.children().contains("x"));
     }
 
     #[test]
     fn matches_a_java_hashset_after_growth_and_removals() {
-        let mut c = Children::new();
+        let mut c = Parent::new();
         for i in 0..40 {
             c.insert(&format!("node-{i}"));
         }
@@ -139,20 +198,20 @@ mod tests {
                     node-19, node-17, node-16, node-38, node-1, node-2, node-26, node-3, node-4, \
                     node-25, node-5, node-23, node-7, node-22, node-8, node-20, node-29, node-28, x";
         let expected: Vec<&str> = java.split(", ").map(str::trim).collect();
-        assert_eq!(c.java_order(), expected);
+        assert_eq!(c.children().java_order(), expected);
     }
 
     #[test]
     fn capacity_grows_past_three_quarters_and_never_shrinks() {
-        let mut c = Children::new();
+        let mut c = Parent::new();
         for i in 0..7 {
             c.insert(&format!("n{i}"));
         }
-        assert_eq!(c.java_capacity, 16);
+        assert_eq!(c.java_capacity(), 16);
         for i in 0..7 {
             c.remove(&format!("n{i}"));
         }
-        assert_eq!(c.java_capacity, 16);
-        assert!(c.is_empty());
+        assert_eq!(c.java_capacity(), 16);
+        assert!(c.children().is_empty());
     }
 }

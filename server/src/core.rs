@@ -1164,7 +1164,7 @@ impl Core {
     ) -> Result<(Option<Bytes>, Stat), Code> {
         let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
         self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
-        let out = (n.data.clone(), n.stat(self.tree.extended_types()));
+        let out = (n.data.to_bytes(), n.stat(self.tree.extended_types()));
         if r.watch {
             self.tree.watches.add(&r.path, conn, WatchKind::Data);
         }

@@ -149,6 +149,9 @@ impl Snapshotter {
                     Err(e) => error!("snapshot at zxid 0x{zxid:x} failed: {e}"),
                 }
                 drop(tree);
+                // What the copy alone held (chunks changed meanwhile) is free now: return it.
+                let took = crate::store::release_free_memory();
+                tracing::debug!("returned free memory to the system in {took:?}");
                 busy.store(false, Ordering::Release);
             });
         if spawned.is_err() {

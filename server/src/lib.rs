@@ -16,6 +16,7 @@ pub mod quota;
 pub mod session_id;
 pub mod sessions;
 pub mod stats;
+pub mod store;
 pub mod tree;
 pub mod txn;
 pub mod watch;

@@ -103,7 +103,7 @@ impl View<'_, '_> {
                 stat: Some(n.stat.clone()),
                 child_count: n.children.len() as i32,
                 acl: n.acl.clone(),
-                data: n.data.clone(),
+                data: n.data.to_bytes(),
             })
         };
         match rec {

@@ -7,6 +7,7 @@
 use crate::children::Children;
 use crate::error::{self, Code};
 use crate::quota::{self, Quotas};
+use crate::store::{Blob, Slot, Store};
 use crate::txn::{Txn, TxnBody};
 use crate::watch::{Event, WatchManager, WatcherId};
 use bytes::Bytes;
@@ -74,39 +75,156 @@ fn with_acls(
     }
 }
 
-/// One znode. Children are stored as names.
-#[derive(Debug, Clone)]
-pub struct Node {
-    pub data: Option<Bytes>,
-    pub acl: AclList,
+/// A znode as the tree shows it: a read-only view (the tree stores znodes compactly, see
+/// `crate::store`).
+pub struct Node<'a> {
+    pub data: Data<'a>,
+    pub acl: Acls<'a>,
     pub stat: StatPersisted,
-    pub children: Children,
+    pub children: Children<'a>,
+    slot: &'a Slot,
 }
 
-impl Node {
+impl Clone for Node<'_> {
+    fn clone(&self) -> Self {
+        Node {
+            data: self.data,
+            acl: Acls(self.acl.0),
+            stat: self.stat.clone(),
+            children: self.children,
+            slot: self.slot,
+        }
+    }
+}
+
+/// A znode's ACL list: dereferences to the shared [`AclList`] (so `n.acl.clone()` is one).
+pub struct Acls<'a>(&'a AclList);
+
+impl std::ops::Deref for Acls<'_> {
+    type Target = AclList;
+    fn deref(&self) -> &AclList {
+        self.0
+    }
+}
+
+impl PartialEq for Acls<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl std::fmt::Debug for Acls<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<'a> Node<'a> {
+    fn new(tree: &'a DataTree, i: u32) -> Node<'a> {
+        let slot = tree.store.slot(i);
+        let blob = slot.blob();
+        Node {
+            data: Data {
+                bytes: blob.data(),
+                blob,
+            },
+            acl: Acls(tree.acls.get(slot.acl())),
+            stat: slot.stat(tree.store.owner(i)),
+            children: Children::new(&tree.store, slot.kids.as_deref()),
+            slot,
+        }
+    }
+
+    /// The node's path ("/" for the root).
+    pub fn path(&self) -> &'a str {
+        self.slot.blob().path()
+    }
+
+    /// The id of the node's ACL list in the tree's table.
+    pub(crate) fn acl_id(&self) -> u32 {
+        self.slot.acl()
+    }
+
     /// The Stat clients see (Java's DataNode.copyStat): the stored cversion counts child
     /// creates, clients get `2*creates - children` (creates plus deletes); containers and TTL
     /// nodes show ephemeralOwner 0.
     pub fn stat(&self, extended_types: bool) -> Stat {
-        let s = &self.stat;
-        let num_children = self.children.len() as i32;
-        let owner = match node_kind(s.ephemeral_owner, extended_types) {
-            NodeKind::Ephemeral(o) => o,
-            _ => 0,
-        };
-        Stat {
-            czxid: s.czxid,
-            mzxid: s.mzxid,
-            ctime: s.ctime,
-            mtime: s.mtime,
-            version: s.version,
-            cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
-            aversion: s.aversion,
-            ephemeral_owner: owner,
-            data_length: self.data.as_ref().map_or(0, |d| d.len() as i32),
-            num_children,
-            pzxid: s.pzxid,
-        }
+        client_stat(self.slot, self.stat.ephemeral_owner, extended_types)
+    }
+}
+
+fn client_stat(s: &Slot, owner: i64, extended_types: bool) -> Stat {
+    let num_children = s.num_children() as i32;
+    let owner = match node_kind(owner, extended_types) {
+        NodeKind::Ephemeral(o) => o,
+        _ => 0,
+    };
+    Stat {
+        czxid: s.czxid,
+        mzxid: s.mzxid,
+        ctime: s.ctime,
+        mtime: s.mtime,
+        version: s.version,
+        cversion: s.cversion().wrapping_mul(2).wrapping_sub(num_children),
+        aversion: s.aversion,
+        ephemeral_owner: owner,
+        data_length: s.blob().data_len() as i32,
+        num_children,
+        pzxid: s.pzxid(),
+    }
+}
+
+/// A znode's data: dereferences to `Option<&[u8]>` (`None` for null data); `to_bytes` gives
+/// the `Bytes` a reply carries.
+#[derive(Clone, Copy)]
+pub struct Data<'a> {
+    bytes: Option<&'a [u8]>,
+    blob: &'a Blob,
+}
+
+impl<'a> Data<'a> {
+    pub fn to_bytes(&self) -> Option<Bytes> {
+        self.blob.data_bytes()
+    }
+
+    /// The data length (0 for null data).
+    pub fn len(&self) -> usize {
+        self.bytes.map_or(0, <[u8]>::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<'a> std::ops::Deref for Data<'a> {
+    type Target = Option<&'a [u8]>;
+    fn deref(&self) -> &Option<&'a [u8]> {
+        &self.bytes
+    }
+}
+
+impl PartialEq for Data<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl PartialEq<Option<Bytes>> for Data<'_> {
+    fn eq(&self, other: &Option<Bytes>) -> bool {
+        self.bytes == other.as_deref()
+    }
+}
+
+impl PartialEq<Option<&[u8]>> for Data<'_> {
+    fn eq(&self, other: &Option<&[u8]>) -> bool {
+        self.bytes == *other
+    }
+}
+
+impl std::fmt::Debug for Data<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.bytes.fmt(f)
     }
 }
 
@@ -118,17 +236,6 @@ pub struct ApplyResult {
     pub path: String,
     pub stat: Option<Stat>,
     pub multi: Vec<ApplyResult>,
-}
-
-/// Data kept in the tree gets its own allocation: a slice of a request frame would keep the
-/// whole read buffer alive.
-fn detach(data: &Option<Bytes>) -> Option<Bytes> {
-    data.as_ref().map(|d| Bytes::copy_from_slice(d))
-}
-
-/// A node to change, copied first if a snapshot still shares it.
-fn node_mut<'a>(nodes: &'a mut HashMap<Arc<str>, Arc<Node>>, path: &str) -> Option<&'a mut Node> {
-    nodes.get_mut(path).map(Arc::make_mut)
 }
 
 /// The parent path of `path` ("/" for top-level nodes) and the child's name.
@@ -150,11 +257,98 @@ pub fn open_acl() -> Vec<Acl> {
     }]
 }
 
+/// The distinct ACL lists in use, each once, with the number of znodes using it (Java's
+/// `ReferenceCountedACLCache`); znodes refer to a list by its id.
+#[derive(Clone, Default)]
+struct AclTable {
+    lists: Vec<AclList>,
+    refs: Vec<u32>,
+    ids: hashbrown::HashMap<Vec<Acl>, u32>,
+    free: Vec<u32>,
+}
+
+impl AclTable {
+    /// The id of `acl`, added (unused) if new.
+    fn intern(&mut self, acl: &[Acl]) -> u32 {
+        if let Some(&id) = self.ids.get(acl) {
+            return id;
+        }
+        self.add(Arc::new(acl.to_vec()))
+    }
+
+    /// As `intern`, keeping `acl` itself when it is new.
+    fn intern_arc(&mut self, acl: &AclList) -> u32 {
+        if let Some(&id) = self.ids.get(acl.as_slice()) {
+            return id;
+        }
+        self.add(acl.clone())
+    }
+
+    fn add(&mut self, list: AclList) -> u32 {
+        self.ids.insert(list.as_ref().clone(), 0);
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.lists[id as usize] = list.clone();
+                self.refs[id as usize] = 0;
+                id
+            }
+            None => {
+                self.lists.push(list.clone());
+                self.refs.push(0);
+                (self.lists.len() - 1) as u32
+            }
+        };
+        *self.ids.get_mut(list.as_slice()).expect("just added") = id;
+        id
+    }
+
+    fn get(&self, id: u32) -> &AclList {
+        &self.lists[id as usize]
+    }
+
+    fn add_ref(&mut self, id: u32) {
+        self.refs[id as usize] += 1;
+    }
+
+    /// One znode less uses `id`; the list goes when none does.
+    fn release(&mut self, id: u32) {
+        let r = &mut self.refs[id as usize];
+        *r = r.saturating_sub(1);
+        if *r == 0 {
+            self.remove(id);
+        }
+    }
+
+    fn remove(&mut self, id: u32) {
+        let list = std::mem::take(&mut self.lists[id as usize]);
+        if self.ids.get(list.as_slice()) == Some(&id) {
+            self.ids.remove(list.as_slice());
+            self.free.push(id);
+        }
+    }
+
+    fn purge_unused(&mut self) {
+        let unused: Vec<u32> = self
+            .ids
+            .values()
+            .copied()
+            .filter(|&id| self.refs[id as usize] == 0)
+            .collect();
+        for id in unused {
+            self.remove(id);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
 pub struct DataTree {
-    /// Path -> node. Nodes are shared (`Arc`) so a snapshot can take a consistent copy of the
-    /// whole map cheaply; a node is copied on its next change while a snapshot holds it.
-    nodes: HashMap<Arc<str>, Arc<Node>>,
-    acls: HashMap<Vec<Acl>, AclList>,
+    /// The znodes (slab + path index; copy-on-write, so a snapshot can take a consistent copy
+    /// of the whole tree cheaply and a changed chunk is copied while a snapshot holds it).
+    store: Store,
+    acls: AclTable,
     /// Live sessions and their timeouts (as snapshots record them).
     pub sessions: HashMap<i64, i32>,
     ephemerals: HashMap<i64, BTreeSet<String>>,
@@ -166,7 +360,24 @@ pub struct DataTree {
     data_size: i64,
     /// Quota roots (`/zookeeper/quota/<path>/zookeeper_limits`); see `crate::quota`.
     quotas: Quotas,
+    /// The last parent `load_node` looked up (snapshots list siblings one after the other).
+    load_parent: Option<(String, u32)>,
+    bulk: Option<Bulk>,
 }
+
+/// State of a bulk load (`DataTree::bulk_node`).
+#[derive(Default)]
+struct Bulk {
+    started: bool,
+    /// The current depth-first path: slots whose children may come next.
+    stack: Vec<u32>,
+    /// (hash of path, slot) of every node added.
+    hashes: Vec<(u64, u32)>,
+}
+
+/// A bulk load cannot go on: load the nodes one by one instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkFallback;
 
 pub const ZOOKEEPER: &str = "/zookeeper";
 pub const QUOTA: &str = "/zookeeper/quota";
@@ -176,64 +387,67 @@ impl DataTree {
     /// A fresh tree: `/`, `/zookeeper`, `/zookeeper/quota` and `/zookeeper/config` (read-only
     /// to the world, aversion -1), all with empty data and zero stats, as Java creates them.
     pub fn new(extended_types: bool) -> DataTree {
-        let mut t = DataTree {
-            nodes: HashMap::new(),
-            acls: HashMap::new(),
-            sessions: HashMap::new(),
-            ephemerals: HashMap::new(),
-            containers: BTreeSet::new(),
-            ttls: BTreeSet::new(),
-            last_zxid: 0,
-            watches: WatchManager::default(),
-            extended_types,
-            data_size: 0,
-            quotas: Quotas::new(),
-        };
-        let open = t.intern_acl(open_acl());
-        let blank = |acl: &AclList| Node {
-            data: Some(Bytes::new()),
-            acl: acl.clone(),
-            stat: StatPersisted::default(),
-            children: Children::new(),
-        };
-        t.insert("/", blank(&open));
-        t.insert(ZOOKEEPER, blank(&open));
-        t.insert(QUOTA, blank(&open));
-        let read_only = t.intern_acl(vec![Acl {
+        let mut t = DataTree::empty_for_load(extended_types);
+        let open = t.acls.intern(&open_acl());
+        let read_only = t.acls.intern(&[Acl {
             perms: jute::ops::perms::READ,
             id: Id {
                 scheme: "world".into(),
                 id: "anyone".into(),
             },
         }]);
-        let mut config = blank(&read_only);
-        config.stat.aversion = -1;
-        t.insert(CONFIG, config);
-        t.link("/", "zookeeper");
-        t.link(ZOOKEEPER, "quota");
-        t.link(ZOOKEEPER, "config");
+        let blank = StatPersisted::default();
+        let root = t.insert_new("/", Some(b""), open, &blank);
+        let zk = t.insert_new(ZOOKEEPER, Some(b""), open, &blank);
+        let quota = t.insert_new(QUOTA, Some(b""), open, &blank);
+        let config = t.insert_new(
+            CONFIG,
+            Some(b""),
+            read_only,
+            &StatPersisted {
+                aversion: -1,
+                ..blank
+            },
+        );
+        t.store.add_child(root, zk);
+        t.store.add_child(zk, quota);
+        t.store.add_child(zk, config);
         t
     }
 
-    fn insert(&mut self, path: &str, node: Node) {
-        self.data_size += path.len() as i64 + node.data.as_ref().map_or(0, |d| d.len() as i64);
-        self.nodes.insert(Arc::from(path), Arc::new(node));
+    /// Index a new node (not linked to its parent); counts its ACL and data size.
+    fn insert_new(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: u32,
+        stat: &StatPersisted,
+    ) -> u32 {
+        let h = self.store.hash(path);
+        self.insert_hashed(h, path, data, acl, stat)
     }
 
-    fn link(&mut self, parent: &str, child: &str) {
-        if let Some(p) = node_mut(&mut self.nodes, parent) {
-            p.children.insert(child);
-        }
+    fn insert_hashed(
+        &mut self,
+        h: u64,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: u32,
+        stat: &StatPersisted,
+    ) -> u32 {
+        self.data_size += path.len() as i64 + data.map_or(0, |d| d.len() as i64);
+        self.acls.add_ref(acl);
+        self.store.insert_hashed(
+            h,
+            Slot::new(Blob::new(path, data), stat, acl),
+            stat.ephemeral_owner,
+        )
     }
 
     /// Share equal ACL lists between nodes.
     pub fn intern_acl(&mut self, acl: Vec<Acl>) -> AclList {
-        if let Some(a) = self.acls.get(&acl) {
-            return a.clone();
-        }
-        let a = Arc::new(acl.clone());
-        self.acls.insert(acl, a.clone());
-        a
+        let id = self.acls.intern(&acl);
+        self.acls.get(id).clone()
     }
 
     pub fn extended_types(&self) -> bool {
@@ -241,16 +455,29 @@ impl DataTree {
     }
 
     /// The node at `path`; "" is the root too, as in Java's DataTree.
-    pub fn node(&self, path: &str) -> Option<&Node> {
+    pub fn node(&self, path: &str) -> Option<Node<'_>> {
         let path = if path.is_empty() { "/" } else { path };
-        self.nodes.get(path).map(|n| &**n)
+        let i = self.store.find(path)?;
+        Some(Node::new(self, i))
     }
 
-    /// A copy of the tree's state for a snapshot, consistent at `last_zxid`: nodes are shared,
-    /// not copied (watches are not part of it).
+    /// The client-visible Stat of the node at `path` (cheaper than `node(path)?.stat(..)`);
+    /// "" is the root too.
+    pub fn stat_of(&self, path: &str) -> Option<Stat> {
+        let path = if path.is_empty() { "/" } else { path };
+        let i = self.store.find(path)?;
+        Some(self.client_stat(i))
+    }
+
+    fn client_stat(&self, i: u32) -> Stat {
+        client_stat(self.store.slot(i), self.store.owner(i), self.extended_types)
+    }
+
+    /// A copy of the tree's state for a snapshot, consistent at `last_zxid`: znodes are shared,
+    /// not copied (watches are not part of it). Cost: a pointer per 512 znodes.
     pub fn snapshot_copy(&self) -> DataTree {
         DataTree {
-            nodes: self.nodes.clone(),
+            store: self.store.clone(),
             acls: self.acls.clone(),
             sessions: self.sessions.clone(),
             ephemerals: self.ephemerals.clone(),
@@ -261,11 +488,13 @@ impl DataTree {
             extended_types: self.extended_types,
             data_size: self.data_size,
             quotas: self.quotas.clone(),
+            load_parent: None,
+            bulk: None,
         }
     }
 
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.store.len()
     }
 
     /// Java's approximate data size: path lengths plus data lengths.
@@ -298,23 +527,56 @@ impl DataTree {
         // Java counts keys starting with `path + "/"` in a map that also holds "" for the
         // root: for "" that is every node but "" itself.
         if path.is_empty() {
-            return self.nodes.len() as i32;
+            return self.store.len() as i32;
         }
+        let Some(i) = self.store.find(path) else {
+            return 0;
+        };
         let mut count = 0;
-        let mut stack = vec![path.to_string()];
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                for c in n.children.iter() {
-                    count += 1;
-                    stack.push(if p == "/" {
-                        format!("/{c}")
-                    } else {
-                        format!("{p}/{c}")
-                    });
-                }
+        let mut stack = vec![i];
+        while let Some(i) = stack.pop() {
+            if let Some(k) = &self.store.slot(i).kids {
+                count += k.slots.len() as i32;
+                stack.extend(k.slots.iter().copied());
             }
         }
         count
+    }
+
+    /// Index a node by kind (ephemeral of a session, container, TTL).
+    fn track_kind(&mut self, path: &str, owner: i64) {
+        match node_kind(owner, self.extended_types) {
+            NodeKind::Persistent => {}
+            NodeKind::Container => {
+                self.containers.insert(path.to_string());
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.insert(path.to_string());
+            }
+            NodeKind::Ephemeral(s) => {
+                self.ephemerals
+                    .entry(s)
+                    .or_default()
+                    .insert(path.to_string());
+            }
+        }
+    }
+
+    fn untrack_kind(&mut self, path: &str, owner: i64) {
+        match node_kind(owner, self.extended_types) {
+            NodeKind::Persistent => {}
+            NodeKind::Container => {
+                self.containers.remove(path);
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.remove(path);
+            }
+            NodeKind::Ephemeral(s) => {
+                if let Some(set) = self.ephemerals.get_mut(&s) {
+                    set.remove(path);
+                }
+            }
+        }
     }
 
     // ---- applying transactions ----
@@ -457,11 +719,13 @@ impl DataTree {
             };
             if let Some(cv) = parent_cversion {
                 let (parent, _) = split_path(&rc.path);
-                if let Some(p) = node_mut(&mut self.nodes, parent) {
-                    let cv = if cv == -1 { p.stat.cversion + 1 } else { cv };
-                    if cv > p.stat.cversion {
-                        p.stat.cversion = cv;
-                        p.stat.pzxid = zxid;
+                if let Some(pi) = self.store.find(parent) {
+                    let p = self.store.slot_mut(pi);
+                    let cv = if cv == -1 { p.cversion() + 1 } else { cv };
+                    if cv > p.cversion() {
+                        let k = p.kids_mut();
+                        k.cversion = cv;
+                        k.pzxid = zxid;
                     }
                 }
             }
@@ -481,61 +745,41 @@ impl DataTree {
         time: i64,
         events: &mut Vec<Notification>,
     ) -> Result<Option<Stat>, Code> {
-        let (parent_path, name) = split_path(path);
-        let acl = self.intern_acl(acl.to_vec());
-        let parent = node_mut(&mut self.nodes, parent_path).ok_or(error::NO_NODE)?;
-        if parent.children.contains(name) {
+        let (parent_path, _) = split_path(path);
+        let pi = self.store.find(parent_path).ok_or(error::NO_NODE)?;
+        let h = self.store.hash(path);
+        if self.store.find_hashed(h, path).is_some() {
             return Err(error::NODE_EXISTS);
         }
+        let acl = self.acls.intern(acl);
+        let parent = self.store.slot_mut(pi);
         let cv = if parent_cversion == -1 {
-            parent.stat.cversion + 1
+            parent.cversion() + 1
         } else {
             parent_cversion
         };
-        if cv > parent.stat.cversion {
-            parent.stat.cversion = cv;
-            parent.stat.pzxid = zxid;
+        if cv > parent.cversion() {
+            let k = parent.kids_mut();
+            k.cversion = cv;
+            k.pzxid = zxid;
         }
-        parent.children.insert(name);
-        let node = Node {
-            data: detach(data),
-            acl,
-            stat: StatPersisted {
-                czxid: zxid,
-                mzxid: zxid,
-                ctime: time,
-                mtime: time,
-                version: 0,
-                cversion: 0,
-                aversion: 0,
-                ephemeral_owner: owner,
-                pzxid: zxid,
-            },
-            children: Children::new(),
+        let stat = StatPersisted {
+            czxid: zxid,
+            mzxid: zxid,
+            ctime: time,
+            mtime: time,
+            version: 0,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner: owner,
+            pzxid: zxid,
         };
-        let stat = node.stat(self.extended_types);
-        let own_acl = node.acl.clone();
-        let parent_acl = self
-            .nodes
-            .get(parent_path)
-            .map(|p| p.acl.clone())
-            .unwrap_or_default();
-        self.insert(path, node);
-        match node_kind(owner, self.extended_types) {
-            NodeKind::Persistent => {}
-            NodeKind::Container => {
-                self.containers.insert(path.to_string());
-            }
-            NodeKind::Ttl(_) => {
-                self.ttls.insert(path.to_string());
-            }
-            NodeKind::Ephemeral(s) => {
-                self.ephemerals
-                    .entry(s)
-                    .or_default()
-                    .insert(path.to_string());
-            }
-        }
+        let ci = self.insert_hashed(h, path, data.as_deref(), acl, &stat);
+        self.store.add_child(pi, ci);
+        let stat = self.client_stat(ci);
+        let own_acl = self.acls.get(acl).clone();
+        let parent_acl = self.acls.get(self.store.slot(pi).acl()).clone();
+        self.track_kind(path, owner);
         // Quotas: Java's createNode tail (limits/stats nodes, the deepest root's stats).
         let len = data.as_ref().map_or(0, |d| d.len() as i64);
         self.with_quotas(|q, t| q.after_create(t, path, len));
@@ -550,41 +794,33 @@ impl DataTree {
         zxid: i64,
         events: &mut Vec<Notification>,
     ) -> Result<(), Code> {
-        let (parent_path, name) = split_path(path);
+        let (parent_path, _) = split_path(path);
         if path == "/" {
             return Err(error::NO_NODE);
         }
-        let parent = node_mut(&mut self.nodes, parent_path).ok_or(error::NO_NODE)?;
-        parent.children.remove(name);
-        if zxid > parent.stat.pzxid {
-            parent.stat.pzxid = zxid;
+        // Java updates the parent's pzxid even when the child is gone already (a fuzzy
+        // snapshot may hold the parent as it was after the delete).
+        let pi = self.store.find(parent_path).ok_or(error::NO_NODE)?;
+        let parent = self.store.slot_mut(pi);
+        if zxid > parent.pzxid() {
+            parent.kids_mut().pzxid = zxid;
         }
-        let node = self.nodes.remove(path).ok_or(error::NO_NODE)?;
-        self.data_size -= path.len() as i64 + node.data.as_ref().map_or(0, |d| d.len() as i64);
-        match node_kind(node.stat.ephemeral_owner, self.extended_types) {
-            NodeKind::Persistent => {}
-            NodeKind::Container => {
-                self.containers.remove(path);
-            }
-            NodeKind::Ttl(_) => {
-                self.ttls.remove(path);
-            }
-            NodeKind::Ephemeral(s) => {
-                if let Some(set) = self.ephemerals.get_mut(&s) {
-                    set.remove(path);
-                }
-            }
-        }
+        let (_, node, owner) = self.store.remove(path).ok_or(error::NO_NODE)?;
+        self.store.remove_child(pi, node.pos);
+        let len = node.blob().data_len() as i64;
+        self.data_size -= path.len() as i64 + len;
+        self.untrack_kind(path, owner);
+        let own_acl = self.acls.get(node.acl()).clone();
+        self.acls.release(node.acl());
         // Quotas: Java's deleteNode tail (a limits node drops its root; the root's stats).
-        let len = node.data.as_ref().map_or(0, |d| d.len() as i64);
         self.with_quotas(|q, t| q.after_delete(t, path, len));
         let parent_acl = self
-            .nodes
-            .get(parent_path)
-            .map(|p| p.acl.clone())
+            .store
+            .find(parent_path)
+            .map(|p| self.acls.get(self.store.slot(p).acl()).clone())
             .unwrap_or_default();
         let fired = self.watches.on_delete(path, parent_path);
-        with_acls(path, fired, &node.acl, &parent_acl, events);
+        with_acls(path, fired, &own_acl, &parent_acl, events);
         Ok(())
     }
 
@@ -597,15 +833,16 @@ impl DataTree {
         time: i64,
         events: &mut Vec<Notification>,
     ) -> Result<Stat, Code> {
-        let ext = self.extended_types;
-        let n = node_mut(&mut self.nodes, path).ok_or(error::NO_NODE)?;
-        let old = n.data.as_ref().map_or(0, |d| d.len() as i64);
-        n.data = detach(data);
-        n.stat.mtime = time;
-        n.stat.mzxid = zxid;
-        n.stat.version = version;
-        let stat = n.stat(ext);
-        let acl = n.acl.clone();
+        let i = self.store.find(path).ok_or(error::NO_NODE)?;
+        let n = self.store.slot_mut(i);
+        let old = n.blob().data_len() as i64;
+        n.blob = Some(n.blob().with_data(data.as_deref()));
+        n.mtime = time;
+        n.mzxid = zxid;
+        n.version = version;
+        let acl = n.acl();
+        let stat = self.client_stat(i);
+        let acl = self.acls.get(acl).clone();
         let new = data.as_ref().map_or(0, |d| d.len() as i64);
         self.data_size += new - old;
         // Quotas: Java's setData tail (the deepest root's stats).
@@ -616,12 +853,15 @@ impl DataTree {
     }
 
     fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, Code> {
-        let acl = self.intern_acl(acl.to_vec());
-        let ext = self.extended_types;
-        let n = node_mut(&mut self.nodes, path).ok_or(error::NO_NODE)?;
-        n.stat.aversion = version;
-        n.acl = acl;
-        Ok(n.stat(ext))
+        let i = self.store.find(path).ok_or(error::NO_NODE)?;
+        let id = self.acls.intern(acl);
+        self.acls.add_ref(id);
+        let n = self.store.slot_mut(i);
+        let old = n.acl();
+        n.set_acl(id);
+        n.aversion = version;
+        self.acls.release(old);
+        Ok(self.client_stat(i))
     }
 
     fn kill_session(
@@ -642,9 +882,15 @@ impl DataTree {
         }
     }
 
-    /// Drop ACL lists no node uses any more (cheap enough to run on snapshot or rarely).
+    /// Drop ACL lists no node uses any more (Java's `purgeUnused`). Lists are dropped as soon
+    /// as their last node goes; this catches lists interned but never used.
     pub fn purge_unused_acls(&mut self) {
-        self.acls.retain(|_, a| Arc::strong_count(a) > 1);
+        self.acls.purge_unused();
+    }
+
+    /// Distinct ACL lists in the table.
+    pub fn acl_count(&self) -> usize {
+        self.acls.len()
     }
 }
 
@@ -653,43 +899,80 @@ impl DataTree {
 
 impl DataTree {
     /// Visit every node parents-first, as Java's `DataTree.serializeNode` walks them: the root
-    /// first with path "" (as snapshots store it), then "/a", "/a/b", ... Children in any order.
+    /// first with path "" (as snapshots store it), then "/a", "/a/b", ... Children in Java's
+    /// order.
     pub fn for_each_node<E>(
         &self,
-        mut f: impl FnMut(&str, &Node) -> Result<(), E>,
+        mut f: impl FnMut(&str, &Node<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let Some(root) = self.nodes.get("/") else {
+        let Some(root) = self.store.find("/") else {
             return Ok(());
         };
-        f("", root)?;
-        let mut path = String::new();
-        let mut stack = vec![(0usize, root.children.java_order().into_iter())];
-        while let Some((len, iter)) = stack.last_mut() {
-            let len = *len;
-            let Some(child) = iter.next() else {
+        let kids = |i: u32| {
+            let s = self.store.slot(i);
+            Children::new(&self.store, s.kids.as_deref()).java_order_slots()
+        };
+        f("", &Node::new(self, root))?;
+        let mut stack = vec![kids(root)];
+        while let Some(iter) = stack.last_mut() {
+            let Some(c) = iter.next() else {
                 stack.pop();
                 continue;
             };
-            path.truncate(len);
-            path.push('/');
-            path.push_str(child);
-            if let Some(n) = self.nodes.get(path.as_str()) {
-                f(&path, n)?;
-                if !n.children.is_empty() {
-                    stack.push((path.len(), n.children.java_order().into_iter()));
-                }
+            let n = Node::new(self, c);
+            f(n.path(), &n)?;
+            if !n.children.is_empty() {
+                stack.push(kids(c));
             }
         }
         Ok(())
     }
 
+    /// The ACL lists in use, for a snapshot's ACL cache section: the lists in the order of
+    /// their numbers (1..), and a function from a node to its list's number.
+    pub(crate) fn numbered_acls(&self) -> (Vec<&AclList>, impl Fn(&Node<'_>) -> i64 + '_) {
+        let mut number = vec![0i64; self.acls.lists.len()];
+        let mut lists = Vec::new();
+        for (id, list) in self.acls.lists.iter().enumerate() {
+            if self.acls.refs[id] > 0 {
+                lists.push(list);
+                number[id] = lists.len() as i64;
+            }
+        }
+        (lists, move |n: &Node<'_>| number[n.acl_id() as usize])
+    }
+
+    /// Every node in storage order (cheap; no particular order).
+    pub fn for_each_node_unordered(&self, mut f: impl FnMut(&str, &Node<'_>)) {
+        for (i, _) in self.store.iter() {
+            let n = Node::new(self, i);
+            let path = n.path();
+            f(if path == "/" { "" } else { path }, &n);
+        }
+    }
+
     /// A tree without any node (not even the root), to be filled by `load_node`.
     pub fn empty_for_load(extended_types: bool) -> DataTree {
-        let mut t = DataTree::new(extended_types);
-        t.nodes.clear();
-        t.acls.clear();
-        t.data_size = 0;
-        t
+        DataTree {
+            store: Store::new(),
+            acls: AclTable::default(),
+            sessions: HashMap::new(),
+            ephemerals: HashMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            last_zxid: 0,
+            watches: WatchManager::default(),
+            extended_types,
+            data_size: 0,
+            quotas: Quotas::new(),
+            load_parent: None,
+            bulk: None,
+        }
+    }
+
+    /// Room for `n` more nodes (a loader that knows the count avoids growing the index).
+    pub fn reserve(&mut self, n: usize) {
+        self.store.reserve(n);
     }
 
     /// Add a node read from a snapshot (Java's `DataTree.deserialize`): the root has path ""
@@ -702,61 +985,139 @@ impl DataTree {
         acl: AclList,
         stat: StatPersisted,
     ) -> Result<(), String> {
-        let acl = match self.acls.get(acl.as_slice()) {
-            Some(a) => a.clone(),
-            None => {
-                self.acls.insert(acl.as_ref().clone(), acl.clone());
-                acl
-            }
-        };
-        let node = Node {
-            data,
-            acl,
-            stat,
-            children: Children::new(),
-        };
+        let acl = self.acls.intern_arc(&acl);
+        self.load_node_with(path, data.as_deref(), acl, &stat)
+    }
+
+    /// The id of an ACL list for `load_node_with` (interned; unused ones go with
+    /// `purge_unused_acls`).
+    pub fn acl_id(&mut self, acl: &[Acl]) -> u32 {
+        self.acls.intern(acl)
+    }
+
+    /// `load_node` without intermediate copies: `acl` from `acl_id`.
+    pub fn load_node_with(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: u32,
+        stat: &StatPersisted,
+    ) -> Result<(), String> {
         if path.is_empty() || path == "/" {
-            if let Some(old) = self.nodes.remove("/") {
-                self.data_size -= 1 + old.data.as_ref().map_or(0, |d| d.len() as i64);
+            if let Some((_, old, _)) = self.store.remove("/") {
+                self.data_size -= 1 + old.blob().data_len() as i64;
+                self.acls.release(old.acl());
             }
-            self.insert("/", node);
+            self.load_parent = None;
+            self.insert_new("/", data, acl, stat);
             return Ok(());
         }
-        let (parent, name) = split_path(path);
-        if !path.starts_with('/') || name.is_empty() {
+        let (parent, _) = split_path(path);
+        if !path.starts_with('/') || path.ends_with('/') {
             return Err(format!("invalid path {path:?}"));
         }
-        if !self.nodes.contains_key(parent) {
-            return Err(format!("unable to find parent {parent} of path {path}"));
+        let pi = match &self.load_parent {
+            Some((p, i)) if p == parent => *i,
+            _ => {
+                let i = self
+                    .store
+                    .find(parent)
+                    .ok_or_else(|| format!("unable to find parent {parent} of path {path}"))?;
+                self.load_parent = Some((parent.to_string(), i));
+                i
+            }
+        };
+        let h = self.store.hash(path);
+        if let Some(i) = self.store.find_hashed(h, path) {
+            // The same path twice: the later node replaces the earlier one (Java's map put),
+            // without its children.
+            let old = self.store.slot(i);
+            self.data_size += data.map_or(0, |d| d.len() as i64) - old.blob().data_len() as i64;
+            let (old_acl, old_owner) = (old.acl(), self.store.owner(i));
+            self.untrack_kind(path, old_owner);
+            self.acls.add_ref(acl);
+            self.acls.release(old_acl);
+            let s = self.store.slot_mut(i);
+            let pos = (s.pos, s.seq);
+            *s = Slot::new(Blob::new(path, data), stat, acl);
+            (s.pos, s.seq) = pos;
+            self.store.set_owner(i, stat.ephemeral_owner);
+            self.load_parent = None;
+        } else {
+            let i = self.insert_hashed(h, path, data, acl, stat);
+            self.store.add_child(pi, i);
         }
-        if let Some(old) = self.nodes.remove(path) {
-            self.data_size -= path.len() as i64 + old.data.as_ref().map_or(0, |d| d.len() as i64);
+        self.track_kind(path, stat.ephemeral_owner);
+        Ok(())
+    }
+
+    /// Bulk loading (snapshots): nodes come parents first, in depth-first order as Java
+    /// writes them, and are indexed all at once at the end (`bulk_finish`), which is much
+    /// cheaper than one index insert per node. A node whose parent is not on the current
+    /// depth-first path, or a path seen twice, makes the bulk load give up: the caller then
+    /// loads the snapshot again with `load_node_with`.
+    pub fn bulk_node(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: u32,
+        stat: &StatPersisted,
+    ) -> Result<(), BulkFallback> {
+        let bulk = self.bulk.get_or_insert_with(Default::default);
+        let parent = if path.is_empty() || path == "/" {
+            if bulk.started {
+                return Err(BulkFallback);
+            }
+            None
+        } else {
+            if !path.starts_with('/') || path.ends_with('/') {
+                return Err(BulkFallback);
+            }
+            let (parent, _) = split_path(path);
+            loop {
+                let &top = bulk.stack.last().ok_or(BulkFallback)?;
+                if self.store.slot(top).path() == parent {
+                    break Some(top);
+                }
+                bulk.stack.pop();
+            }
+        };
+        bulk.started = true;
+        let path = if parent.is_none() { "/" } else { path };
+        let h = self.store.hash(path);
+        self.data_size += path.len() as i64 + data.map_or(0, |d| d.len() as i64);
+        self.acls.add_ref(acl);
+        let i = self.store.push_unindexed(
+            Slot::new(Blob::new(path, data), stat, acl),
+            stat.ephemeral_owner,
+        );
+        if let Some(p) = parent {
+            self.store.add_child(p, i);
         }
-        let owner = node.stat.ephemeral_owner;
-        self.insert(path, node);
-        self.link(parent, name);
-        match node_kind(owner, self.extended_types) {
-            NodeKind::Persistent => {}
-            NodeKind::Container => {
-                self.containers.insert(path.to_string());
-            }
-            NodeKind::Ttl(_) => {
-                self.ttls.insert(path.to_string());
-            }
-            NodeKind::Ephemeral(s) => {
-                self.ephemerals
-                    .entry(s)
-                    .or_default()
-                    .insert(path.to_string());
-            }
+        let bulk = self.bulk.as_mut().expect("bulk");
+        bulk.stack.push(i);
+        bulk.hashes.push((h, i));
+        if stat.ephemeral_owner != 0 {
+            self.track_kind(path, stat.ephemeral_owner);
         }
         Ok(())
+    }
+
+    /// Index what `bulk_node` added.
+    pub fn bulk_finish(&mut self) -> Result<(), BulkFallback> {
+        let Some(bulk) = self.bulk.take() else {
+            return Ok(());
+        };
+        self.store
+            .index_bulk(&bulk.hashes)
+            .map_err(|_| BulkFallback)
     }
 
     /// Finish a load: the tree now reflects every txn up to `last_zxid`.
     pub fn finish_load(&mut self, sessions: HashMap<i64, i32>, last_zxid: i64) {
         self.sessions = sessions;
         self.last_zxid = last_zxid;
+        self.load_parent = None;
         // Quotas: Java's deserialize ends with setupQuota (rebuild the roots, recount stats).
         self.with_quotas(|q, t| q.rebuild(t));
     }
@@ -793,7 +1154,8 @@ impl DataTree {
 impl quota::QuotaTree for DataTree {
     fn quota_node_data(&self, path: &str) -> Option<Option<&[u8]>> {
         let path = if path.is_empty() { "/" } else { path };
-        self.node(path).map(|n| n.data.as_deref())
+        let i = self.store.find(path)?;
+        Some(self.store.slot(i).blob().data())
     }
 
     fn quota_children(&self, path: &str) -> Option<Vec<String>> {
@@ -811,14 +1173,11 @@ impl quota::QuotaTree for DataTree {
     /// Java assigns the stats node's `data` directly: stat and approximate data size stay.
     fn quota_replace_data(&mut self, path: &str, data: Vec<u8>) {
         let path = if path.is_empty() { "/" } else { path };
-        let Some(mut node) = self.node(path).cloned() else {
+        let Some(i) = self.store.find(path) else {
             return;
         };
-        node.data = Some(Bytes::from(data));
-        let size = self.data_size;
-        self.nodes.remove(path);
-        self.insert(path, node);
-        self.data_size = size;
+        let s = self.store.slot_mut(i);
+        s.blob = Some(s.blob().with_data(Some(&data)));
     }
 }
 
@@ -942,5 +1301,244 @@ mod tests {
         assert_eq!(node_kind(0x100, true), NodeKind::Ephemeral(0x100));
         assert_eq!(split_path("/a"), ("/", "a"));
         assert_eq!(split_path("/a/b"), ("/a", "b"));
+    }
+
+    fn txn(zxid: i64, ty: i32, body: TxnBody) -> Txn {
+        Txn {
+            hdr: hdr(zxid, ty),
+            body,
+        }
+    }
+
+    fn delete(zxid: i64, path: &str) -> Txn {
+        txn(
+            zxid,
+            ops::DELETE,
+            TxnBody::Delete(DeleteTxn { path: path.into() }),
+        )
+    }
+
+    fn set(zxid: i64, path: &str, data: &[u8]) -> Txn {
+        txn(
+            zxid,
+            ops::SET_DATA,
+            TxnBody::SetData(SetDataTxn {
+                path: path.into(),
+                data: Some(Bytes::copy_from_slice(data)),
+                version: 1,
+            }),
+        )
+    }
+
+    /// Path, data, ACL, stat and number of children.
+    type Seen = (String, Option<Vec<u8>>, Vec<Acl>, StatPersisted, usize);
+
+    /// Everything a snapshot holds about every node, in snapshot order.
+    fn view(t: &DataTree) -> Vec<Seen> {
+        let mut v = Vec::new();
+        let _ = t.for_each_node(|p, n| {
+            v.push((
+                p.to_string(),
+                n.data.map(<[u8]>::to_vec),
+                n.acl.to_vec(),
+                n.stat.clone(),
+                n.children.len(),
+            ));
+            Ok::<(), ()>(())
+        });
+        v
+    }
+
+    #[test]
+    fn snapshot_copy_stays_as_it_was_while_the_tree_changes() {
+        let mut t = DataTree::new(true);
+        let mut ev = vec![];
+        let mut z = 0;
+        let mut next = || {
+            z += 1;
+            z
+        };
+        for i in 0..2000 {
+            let z = next();
+            t.apply(&create(z, &format!("/n{i}"), -1, i % 7 == 0), &mut ev);
+        }
+        let before = view(&t);
+        let count = t.node_count();
+        let copy = t.snapshot_copy();
+        // Every kind of change, on nodes in every chunk.
+        for i in (0..2000).step_by(3) {
+            t.apply(&delete(next(), &format!("/n{i}")), &mut ev);
+        }
+        for i in (1..2000).step_by(3) {
+            t.apply(&set(next(), &format!("/n{i}"), b"changed"), &mut ev);
+            if i % 7 != 0 {
+                // (Ephemerals have no children.)
+                let z = next();
+                t.apply(&create(z, &format!("/n{i}/kid"), -1, false), &mut ev);
+            }
+        }
+        let acl = vec![Acl {
+            perms: 1,
+            id: Id {
+                scheme: "world".into(),
+                id: "anyone".into(),
+            },
+        }];
+        let z = next();
+        t.apply(
+            &txn(
+                z,
+                ops::SET_ACL,
+                TxnBody::SetAcl(jute::txn::SetACLTxn {
+                    path: "/n2".into(),
+                    acl,
+                    version: 1,
+                }),
+            ),
+            &mut ev,
+        );
+        let z = next();
+        t.apply(
+            &txn(z, ops::CLOSE_SESSION, TxnBody::CloseSession(None)),
+            &mut ev,
+        );
+        assert_eq!(view(&copy), before);
+        assert_eq!(copy.node_count(), count);
+        assert_eq!(copy.ephemerals_of(0x42).count(), 286);
+        assert_eq!(t.ephemerals_of(0x42).count(), 0);
+        assert_eq!(
+            t.node("/n1").unwrap().data.to_bytes().unwrap(),
+            &b"changed"[..]
+        );
+        assert_eq!(copy.node("/n1").unwrap().data, Some(&b"v"[..]));
+        assert_eq!(t.node("/n2").unwrap().acl[0].perms, 1);
+        assert_eq!(copy.node("/n2").unwrap().acl[0].perms, ops::perms::ALL);
+        assert!(t.node("/n1/kid").is_some() && copy.node("/n1/kid").is_none());
+        // A digest from scratch agrees with the store of each.
+        let d = crate::persist::digest::tree_digest;
+        let walked: Vec<String> = view(&t).into_iter().map(|v| v.0).collect();
+        let mut stored = vec![];
+        t.for_each_node_unordered(|p, _| stored.push(p.to_string()));
+        assert_eq!(walked.len(), t.node_count());
+        let mut w2 = walked.clone();
+        w2.sort();
+        stored.sort();
+        assert_eq!(w2, stored);
+        let mut fresh = DataTree::empty_for_load(true);
+        for (p, data, acl, stat, _) in view(&t) {
+            let acl = fresh.intern_acl(acl);
+            fresh
+                .load_node(&p, data.map(Bytes::from), acl, stat)
+                .unwrap();
+        }
+        assert_eq!(d(&fresh), d(&t));
+    }
+
+    #[test]
+    fn pzxid_and_cversion_live_with_the_children() {
+        let mut t = DataTree::new(false);
+        let mut ev = vec![];
+        t.apply(&create(1, "/leaf", -1, false), &mut ev);
+        let s = t.node("/leaf").unwrap().stat;
+        assert_eq!((s.pzxid, s.cversion), (1, 0));
+        // Java bumps the parent's pzxid even when the child to delete is gone.
+        assert_eq!(
+            t.apply(&delete(7, "/leaf/none"), &mut ev).err,
+            error::NO_NODE
+        );
+        let s = t.node("/leaf").unwrap().stat;
+        assert_eq!((s.czxid, s.pzxid, s.cversion), (1, 7, 0));
+        // An explicit parent cversion (a create txn from prep).
+        t.apply(&create(8, "/leaf/a", 5, false), &mut ev);
+        let n = t.node("/leaf").unwrap();
+        assert_eq!((n.stat.pzxid, n.stat.cversion), (8, 5));
+        assert_eq!(n.stat(false).cversion, 9);
+        // Replaying a create that is there already repairs the parent (NodeExists).
+        t.apply(&delete(9, "/leaf/a"), &mut ev);
+        t.apply(&create(10, "/leaf/a", 6, false), &mut ev);
+        assert_eq!(
+            t.apply(&create(11, "/leaf/a", 8, false), &mut ev).err,
+            error::NODE_EXISTS
+        );
+        let s = t.node("/leaf").unwrap().stat;
+        assert_eq!((s.pzxid, s.cversion), (11, 8));
+    }
+
+    #[test]
+    fn acl_lists_are_counted_and_dropped_with_their_last_node() {
+        let mut t = DataTree::new(false);
+        let mut ev = vec![];
+        let base = t.acl_count();
+        let acl = |n: i32| {
+            vec![Acl {
+                perms: n,
+                id: Id {
+                    scheme: "world".into(),
+                    id: "anyone".into(),
+                },
+            }]
+        };
+        let mk = |z: i64, path: &str, a: Vec<Acl>| {
+            txn(
+                z,
+                ops::CREATE,
+                TxnBody::Create(CreateTxn {
+                    path: path.into(),
+                    data: None,
+                    acl: a,
+                    ephemeral: false,
+                    parent_c_version: -1,
+                }),
+            )
+        };
+        t.apply(&mk(1, "/a", acl(3)), &mut ev);
+        t.apply(&mk(2, "/b", acl(3)), &mut ev);
+        t.apply(&mk(3, "/c", acl(7)), &mut ev);
+        assert_eq!(t.acl_count(), base + 2);
+        assert!(Arc::ptr_eq(
+            &t.node("/a").unwrap().acl,
+            &t.node("/b").unwrap().acl
+        ));
+        t.apply(&delete(4, "/a"), &mut ev);
+        assert_eq!(t.acl_count(), base + 2);
+        t.apply(&delete(5, "/b"), &mut ev);
+        assert_eq!(t.acl_count(), base + 1);
+        // setAcl to the list the node has already keeps it.
+        let set_acl = |z: i64, a: Vec<Acl>| {
+            txn(
+                z,
+                ops::SET_ACL,
+                TxnBody::SetAcl(jute::txn::SetACLTxn {
+                    path: "/c".into(),
+                    acl: a,
+                    version: 1,
+                }),
+            )
+        };
+        t.apply(&set_acl(6, acl(7)), &mut ev);
+        assert_eq!(t.node("/c").unwrap().acl[0].perms, 7);
+        t.apply(&set_acl(7, acl(2)), &mut ev);
+        assert_eq!(t.node("/c").unwrap().acl[0].perms, 2);
+        assert_eq!(t.acl_count(), base + 1);
+        // Lists interned but never used go with purge_unused_acls.
+        t.intern_acl(acl(9));
+        assert_eq!(t.acl_count(), base + 2);
+        t.purge_unused_acls();
+        assert_eq!(t.acl_count(), base + 1);
+    }
+
+    #[test]
+    fn large_data_is_shared_with_replies() {
+        let mut t = DataTree::new(false);
+        let mut ev = vec![];
+        t.apply(&create(1, "/big", -1, false), &mut ev);
+        t.apply(&set(2, "/big", &[5u8; 100_000]), &mut ev);
+        let b = t.node("/big").unwrap().data.to_bytes().unwrap();
+        t.apply(&delete(3, "/big"), &mut ev);
+        assert_eq!((b.len(), b[99_999]), (100_000, 5));
+        assert_eq!(
+            t.approximate_data_size(),
+            DataTree::new(false).approximate_data_size()
+        );
     }
 }

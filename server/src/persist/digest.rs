@@ -19,6 +19,7 @@
 use crate::tree::{ApplyResult, DataTree, Notification};
 use crate::txn::{Txn, TxnBody};
 use jute::data::StatPersisted;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 /// `DigestCalculator.DIGEST_VERSION`.
@@ -36,37 +37,47 @@ pub fn node_digest(path: &str, data: Option<&[u8]>, stat: &StatPersisted) -> i64
         return 0;
     }
     let path = if path == "/" { "" } else { path };
+    let data = data.unwrap_or(&[]);
+    let mut st = [0u8; 60];
+    st[0..8].copy_from_slice(&stat.czxid.to_be_bytes());
+    st[8..16].copy_from_slice(&stat.mzxid.to_be_bytes());
+    st[16..24].copy_from_slice(&stat.pzxid.to_be_bytes());
+    st[24..32].copy_from_slice(&stat.ctime.to_be_bytes());
+    st[32..40].copy_from_slice(&stat.mtime.to_be_bytes());
+    st[40..44].copy_from_slice(&stat.version.to_be_bytes());
+    st[44..48].copy_from_slice(&stat.cversion.to_be_bytes());
+    st[48..52].copy_from_slice(&stat.aversion.to_be_bytes());
+    st[52..60].copy_from_slice(&stat.ephemeral_owner.to_be_bytes());
+    // One contiguous input when small: crc32fast's SIMD path wants 128+ bytes at a time, and
+    // three short updates each take its slow path.
+    const BUF: usize = 512;
+    if path.len() + data.len() <= BUF - 60 {
+        let mut b = [0u8; BUF];
+        let (p, d) = (path.len(), data.len());
+        b[..p].copy_from_slice(path.as_bytes());
+        b[p..p + d].copy_from_slice(data);
+        b[p + d..p + d + 60].copy_from_slice(&st);
+        return crc32fast::hash(&b[..p + d + 60]) as i64;
+    }
     let mut h = crc32fast::Hasher::new();
     h.update(path.as_bytes());
-    if let Some(d) = data {
-        h.update(d);
-    }
-    let mut b = [0u8; 60];
-    b[0..8].copy_from_slice(&stat.czxid.to_be_bytes());
-    b[8..16].copy_from_slice(&stat.mzxid.to_be_bytes());
-    b[16..24].copy_from_slice(&stat.pzxid.to_be_bytes());
-    b[24..32].copy_from_slice(&stat.ctime.to_be_bytes());
-    b[32..40].copy_from_slice(&stat.mtime.to_be_bytes());
-    b[40..44].copy_from_slice(&stat.version.to_be_bytes());
-    b[44..48].copy_from_slice(&stat.cversion.to_be_bytes());
-    b[48..52].copy_from_slice(&stat.aversion.to_be_bytes());
-    b[52..60].copy_from_slice(&stat.ephemeral_owner.to_be_bytes());
-    h.update(&b);
+    h.update(data);
+    h.update(&st);
     h.finalize() as i64
 }
 
 /// The digest of the node at `path` in `tree`, 0 if there is none.
 pub fn digest_of(tree: &DataTree, path: &str) -> i64 {
     tree.node(path)
-        .map_or(0, |n| node_digest(path, n.data.as_deref(), &n.stat))
+        .map_or(0, |n| node_digest(path, *n.data, &n.stat))
 }
 
-/// The whole tree's digest, computed from scratch (O(nodes)).
+/// The whole tree's digest, computed from scratch (O(nodes); the sum does not depend on the
+/// order, so the nodes are visited in storage order).
 pub fn tree_digest(tree: &DataTree) -> i64 {
     let mut sum = 0i64;
-    let _ = tree.for_each_node(|path, n| {
-        sum = sum.wrapping_add(node_digest(path, n.data.as_deref(), &n.stat));
-        Ok::<(), ()>(())
+    tree.for_each_node_unordered(|path, n| {
+        sum = sum.wrapping_add(node_digest(path, *n.data, &n.stat));
     });
     sum
 }
@@ -102,7 +113,10 @@ impl DigestTracker {
         txn: &Txn,
         events: &mut Vec<Notification>,
     ) -> ApplyResult {
-        let touched = touched_paths(tree, txn);
+        let mut touched = Vec::with_capacity(4);
+        collect(tree, txn.hdr.client_id, &txn.body, &mut touched);
+        touched.sort_unstable();
+        touched.dedup();
         for p in &touched {
             self.digest = self.digest.wrapping_sub(digest_of(tree, p));
         }
@@ -117,36 +131,35 @@ impl DigestTracker {
 /// Every node whose digest `txn` may change when applied to `tree` (as it is now): the paths it
 /// names and their parents; for closeSession, the session's ephemerals and their parents.
 pub fn touched_paths(tree: &DataTree, txn: &Txn) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+    let mut out = Vec::new();
     collect(tree, txn.hdr.client_id, &txn.body, &mut out);
-    out
+    out.into_iter().map(Cow::into_owned).collect()
 }
 
-fn with_parent(path: &str, out: &mut BTreeSet<String>) {
-    out.insert(path.to_string());
-    let (parent, _) = crate::tree::split_path(path);
-    out.insert(parent.to_string());
+fn with_parent<'a>(path: Cow<'a, str>, out: &mut Vec<Cow<'a, str>>) {
+    let parent = match &path {
+        Cow::Borrowed(p) => Cow::Borrowed(crate::tree::split_path(p).0),
+        Cow::Owned(p) => Cow::Owned(crate::tree::split_path(p).0.to_string()),
+    };
+    out.push(path);
+    out.push(parent);
 }
 
-fn collect(tree: &DataTree, session: i64, body: &TxnBody, out: &mut BTreeSet<String>) {
+fn collect<'a>(tree: &DataTree, session: i64, body: &'a TxnBody, out: &mut Vec<Cow<'a, str>>) {
     match body {
-        TxnBody::Create(t) => with_parent(&t.path, out),
-        TxnBody::CreateContainer(t) => with_parent(&t.path, out),
-        TxnBody::CreateTtl(t) => with_parent(&t.path, out),
-        TxnBody::Delete(t) => with_parent(&t.path, out),
-        TxnBody::SetData(t) => {
-            out.insert(t.path.clone());
-        }
-        TxnBody::SetAcl(t) => {
-            out.insert(t.path.clone());
-        }
+        TxnBody::Create(t) => with_parent(Cow::Borrowed(&t.path), out),
+        TxnBody::CreateContainer(t) => with_parent(Cow::Borrowed(&t.path), out),
+        TxnBody::CreateTtl(t) => with_parent(Cow::Borrowed(&t.path), out),
+        TxnBody::Delete(t) => with_parent(Cow::Borrowed(&t.path), out),
+        TxnBody::SetData(t) => out.push(Cow::Borrowed(&t.path)),
+        TxnBody::SetAcl(t) => out.push(Cow::Borrowed(&t.path)),
         TxnBody::CloseSession(t) => {
             for p in tree.ephemerals_of(session) {
-                with_parent(p, out);
+                with_parent(Cow::Owned(p.clone()), out);
             }
             if let Some(t) = t {
                 for p in &t.paths2_delete {
-                    with_parent(p, out);
+                    with_parent(Cow::Borrowed(p), out);
                 }
             }
         }

@@ -392,7 +392,7 @@ pub fn snapshot_json(tree: &DataTree, file_zxid: i64, digest: Option<&ZxidDigest
             "{}\n{{\"path\":{},\"data\":{},\"acl\":{},\"stat\":{{\"czxid\":{},\"mzxid\":{},\"ctime\":{},\"mtime\":{},\"version\":{},\"cversion\":{},\"aversion\":{},\"ephemeralOwner\":{},\"pzxid\":{}}}}}",
             if first { "" } else { "," },
             json_str(if p.is_empty() { "/" } else { p }),
-            data_json(&n.data),
+            data_json(&n.data.to_bytes()),
             acl_json(&n.acl),
             s.czxid,
             s.mzxid,

@@ -139,10 +139,10 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
         }
     }
 
-    let (mut tree, snap, mut pending_digest) = match found {
+    let (mut tree, snap, mut pending_digest, loaded_digest) = match found {
         Some((zxid, path, s)) => {
             let d = s.trailer.digest.filter(|d| d.zxid > 0 && d.zxid >= zxid);
-            (s.tree, Some((zxid, path)), d)
+            (s.tree, Some((zxid, path)), d, Some(s.digest))
         }
         None => {
             if !bad_snapshots.is_empty() {
@@ -158,11 +158,14 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
             }
             let mut t = DataTree::new(opts.extended_types);
             t.last_zxid = 0;
-            (t, None, None)
+            (t, None, None, None)
         }
     };
 
-    let mut tracker = DigestTracker::new(&tree);
+    let mut tracker = match loaded_digest {
+        Some(d) => DigestTracker::with_value(d),
+        None => DigestTracker::new(&tree),
+    };
     let mut digests_checked = 0u64;
     let mut digest_mismatches = 0u64;
     let snap_zxid = snap.as_ref().map_or(0, |s| s.0);

@@ -29,7 +29,7 @@
 
 use super::digest::{node_digest, DIGEST_VERSION};
 use super::{Adler32, Error, IoContext, Result, SNAPSHOT_PREFIX, SNAP_MAGIC};
-use crate::tree::{open_acl, AclList, DataTree};
+use crate::tree::{open_acl, DataTree};
 use bytes::{Bytes, BytesMut};
 use jute::data::{Acl, StatPersisted};
 use jute::persistence::FileHeader;
@@ -38,7 +38,6 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// How a snapshot file is compressed (`SnapStream.StreamMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -155,34 +154,33 @@ pub fn serialize<W: Write>(
         id.encode(&mut b);
         timeout.encode(&mut b);
     }
-    // The ACL cache: number the distinct lists in use.
-    let mut ids: HashMap<*const Vec<Acl>, i64> = HashMap::new();
-    let mut lists: Vec<AclList> = Vec::new();
-    let _ = tree.for_each_node(|_, n| {
-        ids.entry(Arc::as_ptr(&n.acl)).or_insert_with(|| {
-            lists.push(n.acl.clone());
-            lists.len() as i64
-        });
-        Ok::<(), ()>(())
-    });
-    (lists.len() as i32).encode(&mut b);
-    for (i, l) in lists.iter().enumerate() {
-        (i as i64 + 1).encode(&mut b);
-        l.as_ref().encode(&mut b);
-    }
     let mut written = Written {
         nodes: 0,
         digest: 0,
     };
+    let (lists, number) = tree.numbered_acls();
+    // The ACL cache: the distinct lists in use, numbered 1...
+    (lists.len() as i32).encode(&mut b);
+    for (i, l) in lists.iter().enumerate() {
+        let l: &Vec<Acl> = l;
+        (i as i64 + 1).encode(&mut b);
+        l.encode(&mut b);
+    }
     tree.for_each_node(|path, n| {
-        path.to_string().encode(&mut b);
-        n.data.encode(&mut b);
-        ids[&Arc::as_ptr(&n.acl)].encode(&mut b);
+        encode_path(path, &mut b);
+        match *n.data {
+            None => (-1i32).encode(&mut b),
+            Some(d) => {
+                (d.len() as i32).encode(&mut b);
+                b.extend_from_slice(d);
+            }
+        }
+        number(n).encode(&mut b);
         n.stat.encode(&mut b);
         written.nodes += 1;
         written.digest = written
             .digest
-            .wrapping_add(node_digest(path, n.data.as_deref(), &n.stat));
+            .wrapping_add(node_digest(path, *n.data, &n.stat));
         if b.len() >= 64 * 1024 {
             out.write_all(&b)?;
             b.clear();
@@ -207,6 +205,17 @@ pub fn serialize<W: Write>(
     }
     out.flush()?;
     Ok(written)
+}
+
+/// A path as jute writes a `ustring` (Java's UTF-8, which writes a character above U+FFFF as
+/// two 3-byte surrogates).
+fn encode_path(path: &str, b: &mut BytesMut) {
+    if path.bytes().all(|c| c < 0xF0) {
+        (path.len() as i32).encode(b);
+        b.extend_from_slice(path.as_bytes());
+    } else {
+        path.to_string().encode(b);
+    }
 }
 
 fn seal<W: Write>(out: &mut Checked<W>) -> io::Result<()> {
@@ -299,73 +308,150 @@ pub struct Trailer {
     pub digest: Option<ZxidDigest>,
 }
 
-/// A reader that keeps the Adler32 of what it hands out (`CheckedInputStream`).
-struct CheckedReader<R> {
-    inner: R,
+/// A node record as parsed, borrowing the parser's buffer.
+struct RawNode<'a> {
+    path: std::borrow::Cow<'a, str>,
+    data: Option<&'a [u8]>,
+    acl: i64,
+    stat: StatPersisted,
+}
+
+/// A buffered reader of the snapshot stream that keeps the Adler32 of what it consumed
+/// (`CheckedInputStream`). Records are parsed in place from a large buffer; the checksum is
+/// updated in big slices.
+struct Parser<R> {
+    input: R,
+    buf: Vec<u8>,
+    /// Consumed up to here.
+    pos: usize,
+    /// Valid bytes end here.
+    end: usize,
+    /// The checksum covers `buf[..summed]` (and everything before the buffer).
+    summed: usize,
     sum: Adler32,
 }
 
-impl<R: Read> CheckedReader<R> {
-    fn bytes(&mut self, n: usize) -> io::Result<Vec<u8>> {
-        let mut v = vec![0u8; n];
-        self.inner.read_exact(&mut v)?;
-        self.sum.update(&v);
-        Ok(v)
+const PARSE_BUF: usize = 1 << 20;
+
+fn be_i32(b: &[u8]) -> i32 {
+    i32::from_be_bytes(b[..4].try_into().expect("4 bytes"))
+}
+
+fn be_i64(b: &[u8]) -> i64 {
+    i64::from_be_bytes(b[..8].try_into().expect("8 bytes"))
+}
+
+fn stat_from(b: &[u8]) -> StatPersisted {
+    StatPersisted {
+        czxid: be_i64(&b[0..]),
+        mzxid: be_i64(&b[8..]),
+        ctime: be_i64(&b[16..]),
+        mtime: be_i64(&b[24..]),
+        version: be_i32(&b[32..]),
+        cversion: be_i32(&b[36..]),
+        aversion: be_i32(&b[40..]),
+        ephemeral_owner: be_i64(&b[44..]),
+        pzxid: be_i64(&b[52..]),
     }
-    fn arr<const N: usize>(&mut self) -> io::Result<[u8; N]> {
-        let mut a = [0u8; N];
-        self.inner.read_exact(&mut a)?;
-        self.sum.update(&a);
-        Ok(a)
+}
+
+fn bad_data(m: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, m)
+}
+
+/// A length field: -1 is null; anything else negative or beyond a log entry is refused.
+fn check_len(n: i32, what: &str) -> io::Result<Option<usize>> {
+    if n == -1 {
+        return Ok(None);
     }
+    if n < -1 || n as usize > super::txnlog::MAX_ENTRY_LEN {
+        return Err(bad_data(format!("unreasonable {what} length {n}")));
+    }
+    Ok(Some(n as usize))
+}
+
+/// Java's decoding of a `ustring` (malformed UTF-8 included), via jute.
+fn decode_string(raw: &[u8]) -> io::Result<std::borrow::Cow<'_, str>> {
+    match std::str::from_utf8(raw) {
+        Ok(s) => Ok(std::borrow::Cow::Borrowed(s)),
+        Err(_) => {
+            let mut b = BytesMut::with_capacity(raw.len() + 4);
+            (raw.len() as i32).encode(&mut b);
+            b.extend_from_slice(raw);
+            String::decode(&mut b.freeze())
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| bad_data(e.to_string()))
+        }
+    }
+}
+
+impl<R: Read> Parser<R> {
+    fn new(input: R) -> Self {
+        Parser {
+            input,
+            buf: vec![0; PARSE_BUF],
+            pos: 0,
+            end: 0,
+            summed: 0,
+            sum: Adler32::new(),
+        }
+    }
+
+    /// At least `n` unconsumed bytes in the buffer (EOF: `UnexpectedEof`).
+    fn fill(&mut self, n: usize) -> io::Result<()> {
+        if self.end - self.pos >= n {
+            return Ok(());
+        }
+        // Keep the checksum of what is about to move out, then move the rest to the front.
+        self.sum.update(&self.buf[self.summed..self.pos]);
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
+        self.pos = 0;
+        self.summed = 0;
+        if self.buf.len() < n {
+            self.buf.resize(n.next_power_of_two(), 0);
+        }
+        while self.end < n {
+            let k = match self.input.read(&mut self.buf[self.end..]) {
+                Ok(k) => k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if k == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.end += k;
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, n: usize) -> io::Result<&[u8]> {
+        self.fill(n)?;
+        let p = self.pos;
+        self.pos += n;
+        Ok(&self.buf[p..p + n])
+    }
+
     fn i32(&mut self) -> io::Result<i32> {
-        Ok(i32::from_be_bytes(self.arr()?))
+        Ok(be_i32(self.take(4)?))
     }
+
     fn i64(&mut self) -> io::Result<i64> {
-        Ok(i64::from_be_bytes(self.arr()?))
+        Ok(be_i64(self.take(8)?))
     }
+
     fn len(&mut self, what: &str) -> io::Result<Option<usize>> {
         let n = self.i32()?;
-        if n == -1 {
-            return Ok(None);
-        }
-        if n < -1 || n as usize > super::txnlog::MAX_ENTRY_LEN {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("unreasonable {what} length {n}"),
-            ));
-        }
-        Ok(Some(n as usize))
+        check_len(n, what)
     }
+
     fn string(&mut self) -> io::Result<String> {
         let Some(n) = self.len("string")? else {
             return Ok(String::new());
         };
-        let raw = self.bytes(n)?;
-        match String::from_utf8(raw) {
-            Ok(s) => Ok(s),
-            Err(e) => {
-                // Java's decoding of malformed UTF-8 (CESU-8 surrogates etc.), via jute.
-                let raw = e.into_bytes();
-                let mut b = BytesMut::with_capacity(raw.len() + 4);
-                (raw.len() as i32).encode(&mut b);
-                b.extend_from_slice(&raw);
-                String::decode(&mut b.freeze())
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-            }
-        }
+        Ok(decode_string(self.take(n)?)?.into_owned())
     }
-    fn buffer(&mut self) -> io::Result<Option<Bytes>> {
-        Ok(match self.len("buffer")? {
-            None => None,
-            Some(n) => Some(Bytes::from(self.bytes(n)?)),
-        })
-    }
-    fn record<T: Decode>(&mut self, n: usize) -> io::Result<T> {
-        let v = self.bytes(n)?;
-        T::from_bytes_exact(Bytes::from(v))
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-    }
+
     fn acl(&mut self) -> io::Result<Acl> {
         let perms = self.i32()?;
         let scheme = self.string()?;
@@ -375,14 +461,126 @@ impl<R: Read> CheckedReader<R> {
             id: jute::data::Id { scheme, id },
         })
     }
+
+    /// The next node record, or `None` at the "/" that ends the node list.
+    fn node(&mut self) -> io::Result<Option<RawNode<'_>>> {
+        let plen = check_len(self.i32()?, "string")?.unwrap_or(0);
+        if plen == 1 {
+            self.fill(1)?;
+            if self.buf[self.pos] == b'/' {
+                // The end of the node list.
+                self.pos += 1;
+                return Ok(None);
+            }
+        }
+        // The path and the data length, then the data, ACL id and stat.
+        self.fill(plen + 4)?;
+        let dlen = check_len(be_i32(&self.buf[self.pos + plen..]), "buffer")?;
+        let total = plen + 4 + dlen.unwrap_or(0) + 8 + 60;
+        self.fill(total)?;
+        let p = self.pos;
+        self.pos += total;
+        let b = &self.buf[p..p + total];
+        let d = plen + 4;
+        let data = dlen.map(|n| &b[d..d + n]);
+        let a = d + dlen.unwrap_or(0);
+        Ok(Some(RawNode {
+            path: decode_string(&b[..plen])?,
+            data,
+            acl: be_i64(&b[a..]),
+            stat: stat_from(&b[a + 8..]),
+        }))
+    }
+
+    /// The checksum of everything consumed so far.
+    fn value(&mut self) -> i64 {
+        self.sum.update(&self.buf[self.summed..self.pos]);
+        self.summed = self.pos;
+        self.sum.value()
+    }
+
     fn check_seal(&mut self) -> io::Result<()> {
-        let want = self.sum.value();
+        let want = self.value();
         let got = self.i64()?;
         let _ = self.string()?;
         if got != want {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "CRC corruption"));
+            return Err(bad_data("CRC corruption".into()));
         }
         Ok(())
+    }
+
+    /// Header, sessions and ACL cache.
+    fn head(
+        &mut self,
+        mut f: impl FnMut(SnapItem<'_>) -> std::result::Result<(), String>,
+    ) -> io::Result<FileHeader> {
+        let b = self.take(16)?;
+        let header = FileHeader {
+            magic: be_i32(b),
+            version: be_i32(&b[4..]),
+            dbid: be_i64(&b[8..]),
+        };
+        if header.magic != SNAP_MAGIC {
+            return Err(bad_data(format!(
+                "mismatching magic headers {} != {}",
+                header.magic, SNAP_MAGIC
+            )));
+        }
+        let count = self.i32()?;
+        for _ in 0..count.max(0) {
+            let id = self.i64()?;
+            let timeout = self.i32()?;
+            f(SnapItem::Session { id, timeout }).map_err(bad_data)?;
+        }
+        let count = self.i32()?;
+        for _ in 0..count.max(0) {
+            let id = self.i64()?;
+            let n = self
+                .len("acl vector")?
+                .ok_or_else(|| bad_data("missing acls".into()))?;
+            let mut acl = Vec::with_capacity(n.min(1024));
+            for _ in 0..n {
+                acl.push(self.acl()?);
+            }
+            f(SnapItem::Acl { id, acl }).map_err(bad_data)?;
+        }
+        Ok(header)
+    }
+
+    /// What follows the node list: the seal, then the optional digest and its seal.
+    fn tail(&mut self, header: FileHeader) -> io::Result<Trailer> {
+        self.check_seal()?;
+        let digest = match self.digest() {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Ok(Trailer {
+                    header,
+                    digest: None,
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        self.check_seal()?;
+        Ok(Trailer {
+            header,
+            digest: Some(digest),
+        })
+    }
+
+    fn digest(&mut self) -> io::Result<ZxidDigest> {
+        let zxid = self.i64()?;
+        let version = self.i32()?;
+        let digest = if version < 2 {
+            let s = self.string()?;
+            u64::from_str_radix(&s, 16).unwrap_or(0) as i64
+        } else {
+            self.i64()?
+        };
+        Ok(ZxidDigest {
+            zxid,
+            version,
+            digest,
+        })
     }
 }
 
@@ -392,84 +590,18 @@ pub fn read_stream<R: Read>(
     input: R,
     mut f: impl FnMut(SnapItem<'_>) -> std::result::Result<(), String>,
 ) -> io::Result<Trailer> {
-    let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
-    let mut r = CheckedReader {
-        inner: input,
-        sum: Adler32::new(),
-    };
-    let header: FileHeader = r.record(16)?;
-    if header.magic != SNAP_MAGIC {
-        return Err(bad(format!(
-            "mismatching magic headers {} != {}",
-            header.magic, SNAP_MAGIC
-        )));
-    }
-    let count = r.i32()?;
-    for _ in 0..count.max(0) {
-        let id = r.i64()?;
-        let timeout = r.i32()?;
-        f(SnapItem::Session { id, timeout }).map_err(bad)?;
-    }
-    let count = r.i32()?;
-    for _ in 0..count.max(0) {
-        let id = r.i64()?;
-        let n = r
-            .len("acl vector")?
-            .ok_or_else(|| bad("missing acls".into()))?;
-        let mut acl = Vec::with_capacity(n.min(1024));
-        for _ in 0..n {
-            acl.push(r.acl()?);
-        }
-        f(SnapItem::Acl { id, acl }).map_err(bad)?;
-    }
-    loop {
-        let path = r.string()?;
-        if path == "/" {
-            break;
-        }
-        let data = r.buffer()?;
-        let acl = r.i64()?;
-        let stat: StatPersisted = r.record(60)?;
+    let mut r = Parser::new(input);
+    let header = r.head(&mut f)?;
+    while let Some(n) = r.node()? {
         f(SnapItem::Node {
-            path: &path,
-            data,
-            acl,
-            stat,
+            path: &n.path,
+            data: n.data.map(Bytes::copy_from_slice),
+            acl: n.acl,
+            stat: n.stat,
         })
-        .map_err(bad)?;
+        .map_err(bad_data)?;
     }
-    r.check_seal()?;
-    let digest = match read_digest(&mut r) {
-        Ok(d) => d,
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            return Ok(Trailer {
-                header,
-                digest: None,
-            })
-        }
-        Err(e) => return Err(e),
-    };
-    r.check_seal()?;
-    Ok(Trailer {
-        header,
-        digest: Some(digest),
-    })
-}
-
-fn read_digest<R: Read>(r: &mut CheckedReader<R>) -> io::Result<ZxidDigest> {
-    let zxid = r.i64()?;
-    let version = r.i32()?;
-    let digest = if version < 2 {
-        let s = r.string()?;
-        u64::from_str_radix(&s, 16).unwrap_or(0) as i64
-    } else {
-        r.i64()?
-    };
-    Ok(ZxidDigest {
-        zxid,
-        version,
-        digest,
-    })
+    r.tail(header)
 }
 
 /// Open a snapshot file for reading, decompressing by its extension.
@@ -477,15 +609,12 @@ pub fn open(path: &Path) -> Result<Box<dyn Read>> {
     let file = File::open(path).at(path)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     Ok(match Compression::from_file_name(name) {
-        Compression::None => Box::new(BufReader::with_capacity(256 * 1024, file)),
+        Compression::None => Box::new(file),
         Compression::Gzip => Box::new(BufReader::with_capacity(
             256 * 1024,
             flate2::read::MultiGzDecoder::new(BufReader::new(file)),
         )),
-        Compression::Snappy => Box::new(BufReader::with_capacity(
-            256 * 1024,
-            SnappyJavaReader::new(BufReader::new(file)),
-        )),
+        Compression::Snappy => Box::new(SnappyJavaReader::new(BufReader::new(file))),
     })
 }
 
@@ -497,56 +626,25 @@ pub struct LoadedSnapshot {
     pub zxid: i64,
     pub trailer: Trailer,
     pub nodes: u64,
+    /// The tree digest (sum of the node digests), computed while loading.
+    pub digest: i64,
 }
 
 /// Load a snapshot file into a fresh tree (`FileSnap.deserialize` of one file).
 pub fn load(path: &Path, extended_types: bool) -> Result<LoadedSnapshot> {
+    match load_as(path, extended_types, true)? {
+        Some(l) => Ok(l),
+        // Not in depth-first order, or a path twice: node by node, as Java reads it.
+        None => Ok(load_as(path, extended_types, false)?.expect("node by node")),
+    }
+}
+
+/// `None`: `bulk` was asked for and the file does not allow it.
+fn load_as(path: &Path, extended_types: bool, bulk: bool) -> Result<Option<LoadedSnapshot>> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let zxid = super::zxid_from_name(name, SNAPSHOT_PREFIX)
         .ok_or_else(|| Error::Invalid(format!("{}: not a snapshot file name", path.display())))?;
-    let input = open(path)?;
-    let mut tree = DataTree::empty_for_load(extended_types);
-    let mut sessions = HashMap::new();
-    let mut acls: HashMap<i64, AclList> = HashMap::new();
-    let open_list = tree.intern_acl(open_acl());
-    let mut nodes = 0u64;
-    let mut warned = false;
-    let trailer = read_stream(input, |item| {
-        match item {
-            SnapItem::Session { id, timeout } => {
-                sessions.insert(id, timeout);
-            }
-            SnapItem::Acl { id, acl } => {
-                acls.insert(id, tree.intern_acl(acl));
-            }
-            SnapItem::Node {
-                path,
-                data,
-                acl,
-                stat,
-            } => {
-                let acl = if acl == -1 {
-                    open_list.clone()
-                } else if let Some(a) = acls.get(&acl) {
-                    a.clone()
-                } else {
-                    // Java keeps the dangling id and fails every later access to the node; we
-                    // deny all access (an empty ACL) rather than open it up.
-                    if !warned {
-                        tracing::warn!(
-                            "snapshot node {path} refers to unknown ACL {acl}; using an empty ACL"
-                        );
-                        warned = true;
-                    }
-                    tree.intern_acl(Vec::new())
-                };
-                tree.load_node(path, data, acl, stat)?;
-                nodes += 1;
-            }
-        }
-        Ok(())
-    })
-    .map_err(|e| Error::Corrupt {
+    let corrupt = |e: io::Error| Error::Corrupt {
         path: path.to_path_buf(),
         offset: 0,
         reason: if e.kind() == io::ErrorKind::UnexpectedEof {
@@ -554,7 +652,81 @@ pub fn load(path: &Path, extended_types: bool) -> Result<LoadedSnapshot> {
         } else {
             e.to_string()
         },
-    })?;
+    };
+    let input = open(path)?;
+    let mut tree = DataTree::empty_for_load(extended_types);
+    let mut sessions = HashMap::new();
+    let mut acls: HashMap<i64, u32> = HashMap::new();
+    let mut r = Parser::new(input);
+    let mut acl_err = None;
+    let header = r
+        .head(|item| {
+            match item {
+                SnapItem::Session { id, timeout } => {
+                    sessions.insert(id, timeout);
+                }
+                SnapItem::Acl { id, acl } => {
+                    acls.insert(id, tree.acl_id(&acl));
+                }
+                SnapItem::Node { .. } => acl_err = Some("node in the header".to_string()),
+            }
+            Ok(())
+        })
+        .map_err(corrupt)?;
+    if let Some(e) = acl_err {
+        return Err(corrupt(bad_data(e)));
+    }
+    if !bulk {
+        // Uncompressed, the file's size bounds the node count: size the index once.
+        if Compression::from_file_name(name) == Compression::None {
+            let size = std::fs::metadata(path).map_or(0, |m| m.len());
+            tree.reserve((size / 120) as usize);
+        }
+    }
+    let open_list = tree.acl_id(&open_acl());
+    let mut nodes = 0u64;
+    let mut digest = 0i64;
+    let mut warned = false;
+    let mut last_acl = (i64::MIN, 0u32);
+    while let Some(n) = r.node().map_err(corrupt)? {
+        let acl = if n.acl == last_acl.0 {
+            last_acl.1
+        } else {
+            let id = if n.acl == -1 {
+                open_list
+            } else if let Some(&a) = acls.get(&n.acl) {
+                a
+            } else {
+                // Java keeps the dangling id and fails every later access to the node; we
+                // deny all access (an empty ACL) rather than open it up.
+                if !warned {
+                    tracing::warn!(
+                        "snapshot node {} refers to unknown ACL {}; using an empty ACL",
+                        n.path,
+                        n.acl
+                    );
+                    warned = true;
+                }
+                tree.acl_id(&[])
+            };
+            last_acl = (n.acl, id);
+            id
+        };
+        if bulk {
+            if tree.bulk_node(&n.path, n.data, acl, &n.stat).is_err() {
+                return Ok(None);
+            }
+        } else {
+            tree.load_node_with(&n.path, n.data, acl, &n.stat)
+                .map_err(|e| corrupt(bad_data(e)))?;
+        }
+        digest = digest.wrapping_add(node_digest(&n.path, n.data, &n.stat));
+        nodes += 1;
+    }
+    if bulk && tree.bulk_finish().is_err() {
+        return Ok(None);
+    }
+    let trailer = r.tail(header).map_err(corrupt)?;
     if tree.node("/").is_none() {
         return Err(Error::Corrupt {
             path: path.to_path_buf(),
@@ -564,12 +736,17 @@ pub fn load(path: &Path, extended_types: bool) -> Result<LoadedSnapshot> {
     }
     tree.finish_load(sessions, zxid);
     tree.purge_unused_acls();
-    Ok(LoadedSnapshot {
+    if tree.node_count() as u64 != nodes {
+        // The same path twice: the running sum counted the replaced node too.
+        digest = super::digest::tree_digest(&tree);
+    }
+    Ok(Some(LoadedSnapshot {
         tree,
         zxid,
         trailer,
         nodes,
-    })
+        digest,
+    }))
 }
 
 /// Java's `SnapStream.isValidSnapshot`: a snapshot name, and for an uncompressed file at least
@@ -770,6 +947,7 @@ impl<R: Read> Read for SnappyJavaReader<R> {
 pub(crate) mod tests {
     use super::*;
     use crate::persist::digest::tree_digest;
+    use crate::persist::Adler32;
     use crate::txn::{Txn, TxnBody};
     use jute::ops;
     use jute::txn::{CreateSessionTxn, CreateTxn, TxnHeader};
@@ -843,6 +1021,147 @@ pub(crate) mod tests {
             );
         }
         t
+    }
+
+    /// A snapshot file holding `nodes` (path, data, czxid) in that order, all with the open ACL.
+    fn raw_snapshot(dir: &Path, zxid: i64, nodes: &[(&str, &str, i64)]) -> PathBuf {
+        let mut b = BytesMut::new();
+        FileHeader {
+            magic: SNAP_MAGIC,
+            version: 2,
+            dbid: -1,
+        }
+        .encode(&mut b);
+        1i32.encode(&mut b);
+        0x77i64.encode(&mut b);
+        3000i32.encode(&mut b);
+        1i32.encode(&mut b);
+        1i64.encode(&mut b);
+        open_acl().encode(&mut b);
+        for &(path, data, z) in nodes {
+            path.to_string().encode(&mut b);
+            Some(Bytes::from(data.to_string())).encode(&mut b);
+            1i64.encode(&mut b);
+            StatPersisted {
+                czxid: z,
+                mzxid: z,
+                pzxid: z,
+                ..Default::default()
+            }
+            .encode(&mut b);
+        }
+        "/".to_string().encode(&mut b);
+        Adler32::of(&b).encode(&mut b);
+        "/".to_string().encode(&mut b);
+        let p = dir.join(format!("snapshot.{zxid:x}"));
+        std::fs::write(&p, &b).unwrap();
+        p
+    }
+
+    fn children(t: &DataTree, path: &str) -> Vec<String> {
+        let mut v: Vec<String> = t
+            .node(path)
+            .unwrap()
+            .children
+            .iter()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn loads_any_parents_first_order_and_repeated_paths() {
+        let dir = crate::persist::txnlog::tests::tempdir();
+        // Depth-first, as Java writes it.
+        let p = raw_snapshot(
+            &dir,
+            1,
+            &[
+                ("", "", 0),
+                ("/a", "1", 1),
+                ("/a/x", "2", 2),
+                ("/b", "3", 3),
+            ],
+        );
+        let l = load(&p, false).unwrap();
+        assert_eq!((l.nodes, l.tree.node_count()), (4, 4));
+        assert_eq!(children(&l.tree, "/"), ["a", "b"]);
+        assert_eq!(children(&l.tree, "/a"), ["x"]);
+        assert_eq!(l.tree.sessions.get(&0x77), Some(&3000));
+        assert_eq!(l.digest, tree_digest(&l.tree));
+        // Parents first but not depth-first: /a/x after /b.
+        let p = raw_snapshot(
+            &dir,
+            2,
+            &[
+                ("", "", 0),
+                ("/a", "1", 1),
+                ("/b", "3", 3),
+                ("/a/x", "2", 2),
+            ],
+        );
+        let l = load(&p, false).unwrap();
+        assert_eq!(l.tree.node_count(), 4);
+        assert_eq!(children(&l.tree, "/a"), ["x"]);
+        assert_eq!(l.digest, tree_digest(&l.tree));
+        // A path twice: the later node replaces the earlier one (Java's map put).
+        let p = raw_snapshot(
+            &dir,
+            3,
+            &[
+                ("", "", 0),
+                ("/a", "1", 1),
+                ("/a", "9", 5),
+                ("/a/x", "2", 2),
+            ],
+        );
+        let l = load(&p, false).unwrap();
+        assert_eq!(l.tree.node_count(), 3);
+        let a = l.tree.node("/a").unwrap();
+        assert_eq!((*a.data, a.stat.czxid), (Some(&b"9"[..]), 5));
+        assert_eq!(children(&l.tree, "/"), ["a"]);
+        assert_eq!(children(&l.tree, "/a"), ["x"]);
+        assert_eq!(l.digest, tree_digest(&l.tree));
+        // A missing parent is refused.
+        let p = raw_snapshot(&dir, 4, &[("", "", 0), ("/a/x", "2", 2)]);
+        let e = load(&p, false).err().unwrap().to_string();
+        assert!(e.contains("unable to find parent /a"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn snapshot_of_a_copy_is_the_tree_when_the_copy_was_taken() {
+        let mut t = sample_tree();
+        let before = {
+            let mut v = Vec::new();
+            serialize(&t, t.last_zxid, true, &mut v).unwrap();
+            v
+        };
+        let copy = t.snapshot_copy();
+        let mut ev = vec![];
+        for i in 0..20 {
+            t.apply(
+                &Txn {
+                    hdr: TxnHeader {
+                        client_id: 0x77,
+                        cxid: 0,
+                        zxid: 1000 + i,
+                        time: 5,
+                        r#type: ops::DELETE,
+                    },
+                    body: TxnBody::Delete(jute::txn::DeleteTxn {
+                        path: format!("/n{i}/c"),
+                    }),
+                },
+                &mut ev,
+            );
+        }
+        let mut after = Vec::new();
+        serialize(&copy, copy.last_zxid, true, &mut after).unwrap();
+        assert_eq!(before, after);
+        drop(copy);
+        assert_eq!(t.node_count(), sample_tree().node_count() - 20);
     }
 
     #[test]
