@@ -4,7 +4,8 @@
    a time (stop the Java node, start zkserver on the same zoo.cfg, dataDir, myid and ports,
    wait until it serves as follower/leader), while a writer keeps creating sequential nodes
    through a client that knows all three nodes. No acknowledged write is lost and the three
-   nodes end with identical trees (children, data and Stats).
+   nodes end with identical trees (children, data and Stats). A second pass replaces the
+   zkserver nodes by Java again (the way back: Java loads zkserver's data dirs).
 2. Leader kill -9 under load (zkserver leading two Java followers, and three zkservers): the
    time until writes succeed again (re-election + resync) is measured and bounded; no
    acknowledged write is lost; the old leader comes back, catches up, and all trees agree.
@@ -202,7 +203,11 @@ def _check_no_loss_same_trees(ens, writer, root):
 
 # -- 1. rolling replacement --------------------------------------------------------------------
 
-def test_rolling_replacement_java_to_zkrs(ens):
+@pytest.mark.parametrize("plan", [("zkrs",), ("zkrs", "java")],
+                         ids=["java-to-zkrs", "java-to-zkrs-and-back"])
+def test_rolling_replacement(ens, plan):
+    """Each entry of `plan` is one rolling pass replacing nodes 1, 2, 3 by that
+    implementation; the way back to Java checks that Java reads zkserver's data dir."""
     for sid in (1, 2, 3):
         ens.start(sid, "java")
     ens.wait_ready()
@@ -213,34 +218,36 @@ def test_rolling_replacement_java_to_zkrs(ens):
     timings = []
     try:
         time.sleep(2)
-        for sid in (1, 2, 3):
-            t0 = time.monotonic()
-            before = len(writer.acked)
-            ens.servers[sid].stop()
-            srv = ens.start(sid, "zkrs")
-            _wait(lambda: _mode(srv) in ("follower", "leader"), timeout=60,
-                  what="zkserver %d serving" % sid)
-            srv.wait_ready(timeout=60)
-            replaced += 1
-            timings.append((sid, _mode(srv), time.monotonic() - t0))
-            # the writer must make progress with the new node in place
-            _wait(lambda b=before: len(writer.acked) > b + 20, timeout=30,
-                  what="writes after replacing node %d" % sid)
-            time.sleep(1)
+        for impl in plan:
+            for sid in (1, 2, 3):
+                t0 = time.monotonic()
+                before = len(writer.acked)
+                ens.servers[sid].stop()
+                srv = ens.start(sid, impl)
+                _wait(lambda: _mode(srv) in ("follower", "leader"), timeout=60,
+                      what="%s %d serving" % (impl, sid))
+                srv.wait_ready(timeout=60)
+                replaced += 1
+                timings.append((sid, impl, _mode(srv), time.monotonic() - t0))
+                # the writer must make progress with the new node in place
+                _wait(lambda b=before: len(writer.acked) > b + 20, timeout=30,
+                      what="writes after replacing node %d" % sid)
+                time.sleep(1)
         time.sleep(1)
     finally:
         writer.finish()
     for srv in ens.servers.values():
         srv.check_alive()
-        assert srv.impl == "zkrs"
+        assert srv.impl == plan[-1]
     modes = sorted(_mode(s) for s in ens.servers.values())
     assert modes == ["follower", "follower", "leader"], modes
     nodes = _check_no_loss_same_trees(ens, writer, root)
-    print("\nrolling replacement: %d acked writes (%d failed attempts %s), %d znodes under the "
-          "root, %d replacements: %s" % (
-              len(writer.acked), writer.failures, writer.errors, nodes, replaced,
-              ", ".join("node %d -> zkserver %s in %.1fs" % t for t in timings)))
-    assert replaced == 3
+    print("\nrolling replacement (%s): %d acked writes (%d failed attempts %s), %d znodes "
+          "under the root, identical on all nodes; %d replacements: %s" % (
+              " -> ".join(("java",) + plan), len(writer.acked), writer.failures, writer.errors,
+              nodes, replaced,
+              ", ".join("node %d -> %s %s in %.1fs" % t for t in timings)))
+    assert replaced == 3 * len(plan)
     assert len(writer.acked) > 100
 
 
