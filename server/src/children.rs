@@ -214,4 +214,62 @@ mod tests {
         assert_eq!(c.java_capacity(), 16);
         assert!(c.children().is_empty());
     }
+
+    /// The emulation children.rs had before the compact store (names with sequence numbers in
+    /// a map, plus Java's capacity), as a model.
+    #[derive(Default)]
+    struct Model {
+        names: std::collections::HashMap<String, u64>,
+        next: u64,
+        cap: u32,
+    }
+
+    impl Model {
+        fn insert(&mut self, n: &str) {
+            if self.cap == 0 {
+                self.cap = 8;
+            }
+            self.names.insert(n.to_string(), self.next);
+            self.next += 1;
+            if self.names.len() as u64 > self.cap as u64 * 3 / 4 {
+                self.cap *= 2;
+            }
+        }
+        fn order(&self) -> Vec<String> {
+            let mut v: Vec<(u32, u64, &String)> = self
+                .names
+                .iter()
+                .map(|(k, s)| (bucket(k, self.cap), *s, k))
+                .collect();
+            v.sort();
+            v.into_iter().map(|(_, _, k)| k.clone()).collect()
+        }
+    }
+
+    #[test]
+    fn random_inserts_and_removes_match_the_model() {
+        let mut c = Parent::new();
+        let mut m = Model::default();
+        let mut x = 0x1234_5678_9abc_def1u64;
+        for step in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let name = format!("n{}", x % 700);
+            if m.names.contains_key(&name) {
+                if x & (1 << 40) != 0 {
+                    c.remove(&name);
+                    m.names.remove(&name);
+                }
+            } else {
+                c.insert(&name);
+                m.insert(&name);
+            }
+            if step % 997 == 0 {
+                assert_eq!(c.children().java_order(), m.order(), "after step {step}");
+                assert_eq!(c.java_capacity(), m.cap);
+            }
+        }
+        assert_eq!(c.children().java_order(), m.order());
+    }
 }

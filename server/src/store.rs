@@ -613,6 +613,11 @@ impl Store {
         self.owners.arc.get(&i).copied().unwrap_or(0)
     }
 
+    /// Slots with an ephemeralOwner.
+    pub fn owners_len(&self) -> usize {
+        self.owners.arc.len()
+    }
+
     /// Record slot `i`'s ephemeralOwner (the slot's flag must say so already).
     pub fn set_owner(&mut self, i: u32, owner: i64) {
         let e = *self.epoch.get_mut();

@@ -1182,6 +1182,72 @@ impl quota::QuotaTree for DataTree {
 }
 
 #[cfg(test)]
+impl DataTree {
+    /// Panics unless the store, the ACL table and the kind indexes agree with each other.
+    pub(crate) fn check_invariants(&self) {
+        let mut refs = vec![0u32; self.acls.lists.len()];
+        let mut size = 0i64;
+        let mut owned = 0;
+        for (i, s) in self.store.iter() {
+            let path = s.path();
+            assert_eq!(self.store.find(path), Some(i), "{path} indexed");
+            size += path.len() as i64 + s.blob().data_len() as i64;
+            refs[s.acl() as usize] += 1;
+            let owner = self.store.owner(i);
+            assert_eq!(s.has_owner(), owner != 0, "{path} owner flag");
+            if owner != 0 {
+                owned += 1;
+            }
+            let in_kind = match node_kind(owner, self.extended_types) {
+                NodeKind::Persistent => true,
+                NodeKind::Container => self.containers.contains(path),
+                NodeKind::Ttl(_) => self.ttls.contains(path),
+                NodeKind::Ephemeral(o) => self.ephemerals.get(&o).is_some_and(|e| e.contains(path)),
+            };
+            assert!(in_kind, "{path} in its kind's index");
+            if path != "/" {
+                let p = self.store.find(split_path(path).0).expect("parent");
+                let k = self.store.slot(p).kids.as_ref().expect("parent's children");
+                assert_eq!(k.slots.get(s.pos as usize), Some(&i), "{path} at its place");
+                assert!(s.seq < k.next_seq, "{path} sequence");
+            }
+            if let Some(k) = &s.kids {
+                let mut seqs: Vec<u32> = k.slots.iter().map(|&c| self.store.slot(c).seq).collect();
+                seqs.sort_unstable();
+                seqs.dedup();
+                assert_eq!(seqs.len(), k.slots.len(), "{path}: distinct sequences");
+                assert!(k.java_capacity >= 8 || k.slots.is_empty() && k.java_capacity == 0);
+            }
+        }
+        assert_eq!(owned, self.store.owners_len(), "owners map");
+        assert_eq!(size, self.data_size, "approximate data size");
+        for (id, &n) in refs.iter().enumerate() {
+            assert_eq!(self.acls.refs[id], n, "references to ACL {id}");
+            if n > 0 {
+                assert_eq!(
+                    self.acls.ids.get(self.acls.lists[id].as_slice()),
+                    Some(&(id as u32))
+                );
+            }
+        }
+        let mut walked = 0;
+        let _ = self.for_each_node(|_, _| {
+            walked += 1;
+            Ok::<(), ()>(())
+        });
+        assert_eq!(
+            walked,
+            self.node_count(),
+            "every node reachable from the root"
+        );
+        let kinds = self.containers.len()
+            + self.ttls.len()
+            + self.ephemerals.values().map(BTreeSet::len).sum::<usize>();
+        assert_eq!(kinds, owned, "kind indexes hold live nodes only");
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use jute::txn::{CreateTxn, DeleteTxn, SetDataTxn, TxnHeader};
@@ -1540,5 +1606,190 @@ mod tests {
             t.approximate_data_size(),
             DataTree::new(false).approximate_data_size()
         );
+    }
+
+    /// xorshift64*: deterministic randomness for the model test.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    #[test]
+    fn random_histories_keep_the_tree_consistent_and_copies_frozen() {
+        for seed in 1..=4u64 {
+            let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut t = DataTree::new(true);
+            let mut ev = vec![];
+            let names = ["a", "b", "c", "d", "e", "f"];
+            let acls = [
+                open_acl(),
+                vec![Acl {
+                    perms: 1,
+                    id: Id {
+                        scheme: "world".into(),
+                        id: "anyone".into(),
+                    },
+                }],
+                vec![Acl {
+                    perms: 31,
+                    id: Id {
+                        scheme: "digest".into(),
+                        id: "u:x".into(),
+                    },
+                }],
+            ];
+            // Copies with the snapshot bytes they had when taken.
+            let mut copies: Vec<(DataTree, Vec<u8>)> = vec![];
+            for z in 1..3000i64 {
+                let depth = 1 + r.below(3) as usize;
+                let path: String = (0..depth)
+                    .map(|_| format!("/{}", names[r.below(6) as usize]))
+                    .collect();
+                let session = 0x10 + r.below(3) as i64;
+                let mut h = hdr(z, ops::CREATE);
+                h.client_id = session;
+                let body = match r.below(10) {
+                    0..=3 => {
+                        let data = match r.below(4) {
+                            0 => None,
+                            1 => Some(Bytes::from(vec![7u8; 600 + r.below(100) as usize])),
+                            _ => Some(Bytes::from(format!("d{z}"))),
+                        };
+                        let acl = acls[r.below(3) as usize].clone();
+                        let parent_c_version = -1;
+                        let (ty, body) = match r.below(4) {
+                            0 => (
+                                ops::CREATE,
+                                TxnBody::Create(CreateTxn {
+                                    path,
+                                    data,
+                                    acl,
+                                    ephemeral: true,
+                                    parent_c_version,
+                                }),
+                            ),
+                            1 => (
+                                ops::CREATE_CONTAINER,
+                                TxnBody::CreateContainer(jute::txn::CreateContainerTxn {
+                                    path,
+                                    data,
+                                    acl,
+                                    parent_c_version,
+                                }),
+                            ),
+                            2 => (
+                                ops::CREATE_TTL,
+                                TxnBody::CreateTtl(jute::txn::CreateTTLTxn {
+                                    path,
+                                    data,
+                                    acl,
+                                    parent_c_version,
+                                    ttl: 1000,
+                                }),
+                            ),
+                            _ => (
+                                ops::CREATE,
+                                TxnBody::Create(CreateTxn {
+                                    path,
+                                    data,
+                                    acl,
+                                    ephemeral: false,
+                                    parent_c_version,
+                                }),
+                            ),
+                        };
+                        // As prep would: no children under ephemerals.
+                        let parent = split_path(match &body {
+                            TxnBody::Create(c) => &c.path,
+                            TxnBody::CreateContainer(c) => &c.path,
+                            TxnBody::CreateTtl(c) => &c.path,
+                            _ => unreachable!(),
+                        })
+                        .0
+                        .to_string();
+                        let eph_parent = t.node(&parent).is_some_and(|n| {
+                            matches!(
+                                node_kind(n.stat.ephemeral_owner, true),
+                                NodeKind::Ephemeral(_)
+                            )
+                        });
+                        if eph_parent {
+                            continue;
+                        }
+                        h.r#type = ty;
+                        body
+                    }
+                    4..=5 => {
+                        // As prep would: only leaves.
+                        if t.node(&path).is_some_and(|n| !n.children.is_empty()) {
+                            continue;
+                        }
+                        h.r#type = ops::DELETE;
+                        TxnBody::Delete(DeleteTxn { path })
+                    }
+                    6..=7 => {
+                        h.r#type = ops::SET_DATA;
+                        TxnBody::SetData(SetDataTxn {
+                            path,
+                            data: Some(Bytes::from(format!("s{z}"))),
+                            version: z as i32,
+                        })
+                    }
+                    8 => {
+                        h.r#type = ops::SET_ACL;
+                        TxnBody::SetAcl(jute::txn::SetACLTxn {
+                            path,
+                            acl: acls[r.below(3) as usize].clone(),
+                            version: z as i32,
+                        })
+                    }
+                    _ => {
+                        // Ephemerals with children cannot exist, so a close is always clean.
+                        h.r#type = ops::CLOSE_SESSION;
+                        TxnBody::CloseSession(None)
+                    }
+                };
+                t.apply(&Txn { hdr: h, body }, &mut ev);
+                ev.clear();
+                if r.below(200) == 0 {
+                    let c = t.snapshot_copy();
+                    let mut b = vec![];
+                    crate::persist::snapshot::serialize(&c, c.last_zxid, true, &mut b).unwrap();
+                    copies.push((c, b));
+                }
+                if z % 500 == 0 {
+                    t.check_invariants();
+                }
+            }
+            t.check_invariants();
+            for (c, bytes) in &copies {
+                c.check_invariants();
+                let mut b = vec![];
+                crate::persist::snapshot::serialize(c, c.last_zxid, true, &mut b).unwrap();
+                assert_eq!(&b, bytes, "a copy changed after it was taken (seed {seed})");
+            }
+            // A snapshot of the tree loads back into the same tree.
+            let mut b = vec![];
+            crate::persist::snapshot::serialize(&t, t.last_zxid, true, &mut b).unwrap();
+            let dir = crate::persist::txnlog::tests::tempdir();
+            let p = dir.join(format!("snapshot.{:x}", t.last_zxid));
+            std::fs::write(&p, &b).unwrap();
+            let l = crate::persist::snapshot::load(&p, true).unwrap();
+            l.tree.check_invariants();
+            assert_eq!(view(&l.tree), view(&t));
+            assert_eq!(l.digest, crate::persist::digest::tree_digest(&t));
+            let mut again = vec![];
+            crate::persist::snapshot::serialize(&l.tree, t.last_zxid, true, &mut again).unwrap();
+            assert_eq!(again, b);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }
