@@ -5,7 +5,7 @@
 
 use crate::auth::{self, AuthConfig, AuthId};
 use crate::error::{self, Code};
-use crate::tree::{self, split_path, AclList, DataTree, NodeKind};
+use crate::tree::{self, AclList, DataTree, NodeKind};
 use crate::txn::{Txn, TxnBody};
 use bytes::Bytes;
 use jute::data::{Acl, StatPersisted};
@@ -696,11 +696,6 @@ fn prep_close_session(v: &mut View, zxid: i64) -> TxnBody {
     TxnBody::CloseSession(Some(CloseSessionTxn {
         paths2_delete: paths,
     }))
-}
-
-/// The parent's ACL check for paths split like Java does ("" is the root).
-pub fn parent_of(path: &str) -> &str {
-    split_path(path).0
 }
 
 #[cfg(test)]
