@@ -1497,8 +1497,4 @@ impl Core {
             self.internal_write(0, ops::DELETE_CONTAINER, Bytes::from(p.into_bytes()));
         }
     }
-
-    pub fn remaining(&self, b: &Bytes) -> usize {
-        b.remaining()
-    }
 }
