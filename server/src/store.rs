@@ -28,7 +28,7 @@ use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Slots per chunk (a chunk is the unit of copy-on-write).
-pub const CHUNK: usize = 512;
+pub const CHUNK: usize = 256;
 /// Independent hash tables of the path index.
 pub const SHARDS: usize = 256;
 /// "No slot".

@@ -474,7 +474,7 @@ impl DataTree {
     }
 
     /// A copy of the tree's state for a snapshot, consistent at `last_zxid`: znodes are shared,
-    /// not copied (watches are not part of it). Cost: a pointer per 512 znodes.
+    /// not copied (watches are not part of it). Cost: a pointer per 256 znodes.
     pub fn snapshot_copy(&self) -> DataTree {
         DataTree {
             store: self.store.clone(),
