@@ -314,17 +314,7 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
         &path,
         ChangeRecord {
             zxid,
-            stat: Some(StatPersisted {
-                czxid: zxid,
-                mzxid: zxid,
-                ctime: time,
-                mtime: time,
-                version: 0,
-                cversion: 0,
-                aversion: 0,
-                ephemeral_owner: owner,
-                pzxid: zxid,
-            }),
+            stat: Some(tree::created_stat(zxid, time, owner)),
             child_count: 0,
             acl: acl_list,
             data: created_data,

@@ -47,6 +47,22 @@ pub fn node_kind(owner: i64, extended_types: bool) -> NodeKind {
     }
 }
 
+/// The stat of a node created by txn `zxid` at `time` (shared by prep and apply, which
+/// must agree on it for the digest).
+pub fn created_stat(zxid: i64, time: i64, owner: i64) -> StatPersisted {
+    StatPersisted {
+        czxid: zxid,
+        mzxid: zxid,
+        ctime: time,
+        mtime: time,
+        version: 0,
+        cversion: 0,
+        aversion: 0,
+        ephemeral_owner: owner,
+        pzxid: zxid,
+    }
+}
+
 pub fn ttl_owner(ttl: i64) -> i64 {
     EXTENDED_MASK | (ttl & MAX_TTL)
 }
@@ -763,17 +779,7 @@ impl DataTree {
             k.cversion = cv;
             k.pzxid = zxid;
         }
-        let stat = StatPersisted {
-            czxid: zxid,
-            mzxid: zxid,
-            ctime: time,
-            mtime: time,
-            version: 0,
-            cversion: 0,
-            aversion: 0,
-            ephemeral_owner: owner,
-            pzxid: zxid,
-        };
+        let stat = created_stat(zxid, time, owner);
         let ci = self.insert_hashed(h, path, data.as_deref(), acl, &stat);
         self.store.add_child(pi, ci);
         let stat = self.client_stat(ci);
