@@ -178,7 +178,8 @@ class Server:
             ] + [
                 # Settings Java reads only as JVM system properties (zkserver reads them from
                 # zoo.cfg): pass them both ways.
-                "-D%s=%s" % (k, v) for k, v in self.cfg().items() if k.startswith("znode.")
+                "-D%s=%s" % (k, v) for k, v in self.cfg().items()
+                if k.startswith(("znode.", "readonlymode."))
             ] + [
                 JAVA_MAIN,
                 str(self.cfg_path),

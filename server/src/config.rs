@@ -434,8 +434,8 @@ pub struct Config {
     pub admin_server_address: String,
     /// `admin.serverPort`, default 8080.
     pub admin_server_port: u16,
-    /// The system property `readonlymode.enabled` (not settable from `zoo.cfg` in Java);
-    /// also enables `isro`.
+    /// The system property `readonlymode.enabled`, or the same key in `zoo.cfg` (which
+    /// Java ignores): a quorum member without a quorum serves read-only. Enables `isro`.
     pub read_only_mode_enabled: bool,
     /// Every other key of the file, as written (trimmed): keys Java knows that have no field
     /// here (`ssl.*`, `metricsProvider.*`, `authProvider.*`, ...) and unknown keys.
@@ -1427,13 +1427,13 @@ impl Parser {
                 );
             }
             "readonlymode.enabled" => {
+                self.config.read_only_mode_enabled = value == "true";
                 self.warn(
                     at,
-                    "readonlymode.enabled has no effect in zoo.cfg (Java reads it only as a \
-                     system property); ignored"
+                    "readonlymode.enabled in zoo.cfg is ignored by Java (it only reads the \
+                     system property -Dreadonlymode.enabled); zk-rs applies it"
                         .to_string(),
                 );
-                self.config.other.insert(key.to_string(), value.to_string());
             }
             _ if key.starts_with("server.")
                 || key.starts_with("group")
@@ -2244,11 +2244,13 @@ clientPort=2181
         assert!(c.read_only_mode_enabled);
         assert!(c.four_letter_word_enabled("isro"));
         let (c, w) = with("readonlymode.enabled=true");
-        assert!(!c.read_only_mode_enabled);
+        assert!(c.read_only_mode_enabled);
+        assert!(c.four_letter_word_enabled("isro"));
         assert!(
-            has_warning(&w, "readonlymode.enabled has no effect"),
+            has_warning(&w, "readonlymode.enabled in zoo.cfg is ignored by Java"),
             "{w:?}"
         );
+        assert!(!with("readonlymode.enabled=false").0.read_only_mode_enabled);
     }
 
     #[test]

@@ -173,6 +173,9 @@ pub struct Core {
     pub role: Option<&'static str>,
     /// False while a quorum member is not synced with a leader.
     pub serving: bool,
+    /// Java's ReadOnlyZooKeeperServer: a quorum member without a quorum serving its last
+    /// loaded tree to read-only clients, with local sessions; writes get NotReadOnly.
+    pub read_only: bool,
 }
 
 fn wall_ms() -> i64 {
@@ -315,6 +318,7 @@ impl Core {
             revalidating: Vec::new(),
             role: None,
             serving: true,
+            read_only: false,
             cfg,
         }
     }
@@ -641,6 +645,11 @@ impl Core {
         if c.read_only.is_none() {
             warn!(%addr, "Connection request from old client; will be dropped if server is in r-o mode");
         }
+        if self.read_only && c.read_only != Some(true) {
+            info!(%addr, "Refusing session request for not-read-only client");
+            let _ = out.send(Out::Close);
+            return;
+        }
         let req = &c.request;
         if req.last_zxid_seen > self.tree.last_zxid {
             info!(
@@ -686,6 +695,13 @@ impl Core {
             if let Some(up) = self.upstream.as_mut() {
                 up.forward(id, 0, ops::CREATE_SESSION, &body, &[]);
             }
+        } else if req.session_id == 0 && self.read_only {
+            // A local session: nothing is logged.
+            let id = self.sessions.next_session_id();
+            info!(%addr, "creating new read-only session 0x{id:x} with timeout {timeout}");
+            let now = self.now();
+            self.sessions.add(id, timeout, now);
+            self.finish_session(conn, id, true);
         } else if req.session_id == 0 {
             let id = self.sessions.next_session_id();
             info!(%addr, "creating new session 0x{id:x} with timeout {timeout}");
@@ -752,7 +768,7 @@ impl Core {
             })),
         };
         let mut b = BytesMut::with_capacity(48);
-        let ro = c.read_only.map(|_| false);
+        let ro = c.read_only.map(|_| self.read_only);
         write_frame(&mut b, |b| encode_connect_response(&resp, ro, b));
         self.send(conn, b.freeze());
         if valid {
@@ -840,6 +856,23 @@ impl Core {
             let timeout = self.sessions.get(session).map_or(0, |s| s.timeout_ms);
             up.touch(session, timeout);
         }
+        if self.read_only {
+            match hdr.r#type {
+                ops::CLOSE_SESSION => {
+                    // A local session: closed here, nothing to log.
+                    self.close_local_session(session);
+                    let z = self.tree.last_zxid;
+                    self.send(conn, reply_frame(hdr.xid, z, 0, None));
+                    self.close(conn);
+                    return;
+                }
+                op @ (ops::SYNC | ops::DELETE_CONTAINER) => {
+                    return self.not_read_only(conn, hdr.xid, op);
+                }
+                op if is_write(op) => return self.not_read_only(conn, hdr.xid, op),
+                _ => {}
+            }
+        }
         match hdr.r#type {
             ops::SYNC if self.upstream.is_some() => {
                 self.forward_sync(conn, session, hdr.xid, frame)
@@ -868,6 +901,24 @@ impl Core {
             op if is_write(op) => self.write(conn, session, hdr.xid, op, frame),
             op => self.read(conn, hdr.xid, op, frame),
         }
+    }
+
+    /// A write (or sync) on a read-only server (Java's ReadOnlyRequestProcessor).
+    fn not_read_only(&mut self, conn: ConnId, xid: i32, op: i32) {
+        let z = self.tree.last_zxid;
+        let start = crate::stats::monotonic_ms();
+        self.stats.record_request(0, false);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.record_response(xid, z, op_name(op), start, start);
+        }
+        self.send(conn, reply_frame(xid, z, error::NOT_READ_ONLY, None));
+    }
+
+    /// Forget a read-only (local) session and its watches.
+    fn close_local_session(&mut self, session: i64) {
+        info!("closing read-only session 0x{session:x}");
+        self.sessions.remove(session);
+        self.session_conn.remove(&session);
     }
 
     fn auth(&mut self, conn: ConnId, xid: i32, mut frame: Bytes, addr: SocketAddr) {
@@ -1429,6 +1480,18 @@ impl Core {
             return;
         }
         let now = self.now();
+        if self.read_only {
+            // Local sessions expire without a txn; the tree is never changed.
+            for id in self.sessions.expire(now) {
+                info!("Expiring read-only session 0x{id:x}");
+                let conn = self.session_conn.get(&id).copied();
+                self.close_local_session(id);
+                if let Some(conn) = conn {
+                    self.close(conn);
+                }
+            }
+            return;
+        }
         for id in self.sessions.expire(now) {
             info!(
                 "Expiring session 0x{id:x}, timeout of {}ms exceeded",

@@ -47,6 +47,10 @@ impl FourLetterSource for View<'_> {
         self.core.role.unwrap_or("standalone").to_string()
     }
 
+    fn is_read_only(&self) -> bool {
+        self.core.read_only
+    }
+
     fn server_stats(&self) -> &ServerStats {
         &self.core.stats
     }

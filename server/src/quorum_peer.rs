@@ -744,13 +744,43 @@ pub async fn run(cfg: Config) {
         let outcome = {
             let look = election.look_for_leader(ps.last_zxid, ps.current_epoch);
             tokio::pin!(look);
+            // Java's QuorumPeer: with readonlymode.enabled, a peer still LOOKING after
+            // max(2000 ms, tickTime) serves its last loaded tree read-only.
+            let ro_delay =
+                tokio::time::sleep(Duration::from_millis((cfg.tick_time_ms as u64).max(2000)));
+            tokio::pin!(ro_delay);
+            let mut ro_pending = cfg.read_only_mode_enabled;
             loop {
                 tokio::select! {
                     o = &mut look => break o,
-                    Some(m) = rx.recv() => not_serving(&mut core, m),
+                    _ = &mut ro_delay, if ro_pending => {
+                        ro_pending = false;
+                        if let Some(tree) = db.tree.as_ref() {
+                            info!(
+                                "no quorum: serving read-only at zxid 0x{:x}",
+                                tree.last_zxid
+                            );
+                            core = idle_core(&cfg, "read-only");
+                            core.set_tree(tree.snapshot_copy(), db.tracker.value());
+                            core.read_only = true;
+                            core.serving = true;
+                        }
+                    }
+                    Some(m) = rx.recv() => {
+                        if core.serving {
+                            core.handle(m);
+                        } else {
+                            not_serving(&mut core, m);
+                        }
+                    }
                 }
             }
         };
+        if core.read_only {
+            info!("leaving read-only mode: closing the read-only sessions");
+            core.close_all();
+            core = idle_core(&cfg, role);
+        }
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => fatal(format!("leader election failed: {e}")),

@@ -691,7 +691,13 @@ fn java_writes_rust_reads() {
         l.torn_tails[0].last_zxid,
         Some(entries[entries.len() - 2].txn.hdr.zxid)
     );
-    assert_eq!(l.last_zxid, lost_zxid - 1);
+    // The torn txn is lost unless Java's newest snapshot already holds it (Java snapshots
+    // on its own schedule, so that happens in some runs).
+    let newest_snapshot = persist::list_files(&tv2, "snapshot")
+        .unwrap()
+        .last()
+        .map_or(0, |(z, _)| *z);
+    assert_eq!(l.last_zxid, (lost_zxid - 1).max(newest_snapshot));
     assert_eq!(std::fs::metadata(&newest).unwrap().len(), last.offset);
     assert_eq!(l.digest_mismatches, 0);
     let ours = tree_view(&l.tree);
