@@ -73,6 +73,21 @@ pub enum CoreMsg {
     Durable(i64),
 }
 
+/// Send `CoreMsg::Tick` to the pipeline a few times per tick (session expiry, containers
+/// and TTL nodes are checked on it).
+pub fn spawn_ticker(core: mpsc::Sender<CoreMsg>, tick_time_ms: u32) {
+    let every = std::time::Duration::from_millis((tick_time_ms as u64 / 4).clamp(10, 500));
+    tokio::spawn(async move {
+        let mut iv = tokio::time::interval(every);
+        loop {
+            iv.tick().await;
+            if core.send(CoreMsg::Tick).await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
 /// Where txns go to become durable (the txn log). `submit` must lead, after the txn is
 /// safely stored, to `CoreMsg::Durable` with its zxid (or a later one).
 pub trait Durability: Send {

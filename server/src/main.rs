@@ -152,17 +152,7 @@ async fn run(cfg: config::Config) {
     };
     info!("binding to port {addr}");
     let (tx, mut rx) = mpsc::channel::<CoreMsg>(8192);
-    let tick = tx.clone();
-    let tick_ms = (cfg.tick_time_ms as u64 / 4).clamp(10, 500);
-    tokio::spawn(async move {
-        let mut iv = tokio::time::interval(Duration::from_millis(tick_ms));
-        loop {
-            iv.tick().await;
-            if tick.send(CoreMsg::Tick).await.is_err() {
-                break;
-            }
-        }
-    });
+    zk_server::core::spawn_ticker(tx.clone(), cfg.tick_time_ms);
     let max_buffer = cfg.jute_maxbuffer;
     let max_cnxns = cfg.max_client_cnxns;
     let mut core = Core::new(cfg.clone());

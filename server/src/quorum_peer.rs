@@ -703,17 +703,7 @@ pub async fn run(cfg: Config) {
     };
     info!("binding to port {addr}");
     let (tx, mut rx) = mpsc::channel::<CoreMsg>(8192);
-    let tick = tx.clone();
-    let tick_ms = (cfg.tick_time_ms as u64 / 4).clamp(10, 500);
-    tokio::spawn(async move {
-        let mut iv = tokio::time::interval(Duration::from_millis(tick_ms));
-        loop {
-            iv.tick().await;
-            if tick.send(CoreMsg::Tick).await.is_err() {
-                break;
-            }
-        }
-    });
+    crate::core::spawn_ticker(tx.clone(), cfg.tick_time_ms);
     tokio::spawn(crate::net::serve(
         listener,
         tx,
