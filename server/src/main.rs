@@ -11,6 +11,12 @@ use zk_server::durability::{Snapshotter, TxnLog};
 use zk_server::persist::{recovery, snapshot, txnlog};
 use zk_server::tree::DataTree;
 
+/// mimalloc instead of glibc's malloc: the pipeline thread allocates what the log thread and
+/// the connection writers free, a pattern glibc serves from its locked arenas with empty
+/// thread caches (a quarter of the pipeline's time under a create load was `_int_malloc`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// What start-up recovered and opened.
 struct Database {
     tree: DataTree,
@@ -79,6 +85,11 @@ fn open_database(
         loaded.snap_dir.clone(),
         snapshot::SnapshotOptions {
             digest: cfg.digest_enabled,
+            // As Java's SyncRequestProcessor (takeSnapshot(syncSnap = false)): a background
+            // snapshot is not fsync'd, so its writeback does not queue in front of the txn
+            // log's fsyncs. Nothing depends on it being durable: a torn snapshot fails its
+            // seal at load and the previous one plus the logs (kept by purge) are used.
+            fsync: false,
             ..Default::default()
         },
     );
@@ -105,7 +116,24 @@ fn open_database(
     })
 }
 
+/// Tune mimalloc for a long-running server's footprint: commit arena memory on demand and
+/// hand freed pages back at once (with its defaults 1M znodes took 259 MiB instead of 230).
+fn tune_allocator() {
+    extern "C" {
+        fn mi_option_set(option: i32, value: std::ffi::c_long);
+    }
+    // mimalloc.h's mi_option_e: mi_option_arena_eager_commit = 4, mi_option_purge_delay = 15.
+    const ARENA_EAGER_COMMIT: i32 = 4;
+    const PURGE_DELAY: i32 = 15;
+    // SAFETY: mi_option_set only stores a value in mimalloc's option table.
+    unsafe {
+        mi_option_set(ARENA_EAGER_COMMIT, 0);
+        mi_option_set(PURGE_DELAY, 0);
+    }
+}
+
 fn main() {
+    tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
