@@ -137,6 +137,7 @@ impl Snapshotter {
         let spawned = std::thread::Builder::new()
             .name("snapshot".into())
             .spawn(move || {
+                lower_this_threads_priority();
                 let zxid = tree.last_zxid;
                 let t0 = std::time::Instant::now();
                 match snapshot::write_snapshot(&tree, &dir, zxid, &opts) {
@@ -159,6 +160,23 @@ impl Snapshotter {
             return false;
         }
         true
+    }
+}
+
+/// Let the pipeline, the log and the connections run before the snapshot writer when the
+/// CPUs are busy: the snapshot can wait, a client cannot (nice 19 for this thread only; on
+/// Linux the nice value is per thread).
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        extern "C" {
+            fn setpriority(which: i32, who: u32, prio: i32) -> i32;
+        }
+        // SAFETY: setpriority(PRIO_PROCESS = 0, 0 = the calling thread, 19) only changes
+        // the calling thread's nice value; it reads and writes no memory of ours.
+        unsafe {
+            setpriority(0, 0, 19);
+        }
     }
 }
 
