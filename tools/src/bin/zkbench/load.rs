@@ -1,4 +1,5 @@
-//! The load generator: N sessions on one thread, each keeping `depth` requests in flight.
+//! The load generator: N sessions on one thread, each keeping `depth` requests in flight,
+//! spread round-robin over one or more server addresses (the client ports of an ensemble).
 //!
 //! Everything runs on one current-thread tokio runtime inside a `LocalSet`, so the shared
 //! state is plain `Cell`/`RefCell` (no atomics, no locks). Each session owns its socket and two
@@ -71,7 +72,8 @@ impl Workload {
 
 #[derive(Clone, Debug)]
 pub struct BenchCfg {
-    pub addr: String,
+    /// Servers to load: session i connects to `addrs[i % len]`; setup goes through the first.
+    pub addrs: Vec<String>,
     pub workload: Workload,
     pub sessions: usize,
     pub depth: usize,
@@ -83,8 +85,9 @@ pub struct BenchCfg {
     pub root: String,
     pub progress: bool,
     pub label: String,
-    /// The server's pid, when known: its CPU time over the measured window is reported.
-    pub server_pid: Option<u32>,
+    /// The servers' pids, when known: their CPU time over the measured window is reported
+    /// (summed over all of them).
+    pub server_pids: Vec<u32>,
 }
 
 /// What one run measured.
@@ -108,8 +111,8 @@ pub struct RunResult {
     pub per_sec: Vec<u64>,
     /// The first few failure messages.
     pub notes: Vec<String>,
-    /// CPU seconds (user + system) used in the measured window by the server (if its pid
-    /// was given) and by this process.
+    /// CPU seconds (user + system) used in the measured window by the servers (if their
+    /// pids were given, summed) and by this process.
     pub server_cpu: Option<f64>,
     pub client_cpu: Option<f64>,
 }
@@ -174,6 +177,14 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     let ut: f64 = f.get(11)?.parse().ok()?;
     let st: f64 = f.get(12)?.parse().ok()?;
     Some((ut + st) / 100.0)
+}
+
+/// CPU seconds summed over `pids` (None if there are none or one cannot be read).
+fn servers_cpu(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| cpu_seconds(Some(p))).sum()
 }
 
 pub fn new_hist() -> Histogram<u64> {
@@ -673,14 +684,39 @@ fn root_chain(root: &str) -> Vec<Vec<u8>> {
     v
 }
 
-/// Run one workload against `cfg.addr`. Must be called inside a `LocalSet`.
+/// Wait until getData(`path`) succeeds on every one of `addrs` (a follower may apply the
+/// setup's last create a moment after the node it went through answered it).
+async fn wait_seen(addrs: &[String], path: &[u8]) -> io::Result<()> {
+    let path = String::from_utf8_lossy(path);
+    for a in addrs {
+        let t0 = Instant::now();
+        while proto::probe_get(a, &path, Duration::from_secs(2))
+            .await
+            .ok()
+            != Some(0)
+        {
+            if t0.elapsed() > Duration::from_secs(10) {
+                return Err(io::Error::other(format!(
+                    "{a} does not see {path} after 10 s"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Run one workload against `cfg.addrs`. Must be called inside a `LocalSet`.
 pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
     let value = vec![b'x'; cfg.value_size];
     let sessions = cfg.sessions.max(1);
     let depth = cfg.depth.max(1);
+    let Some(setup_addr) = cfg.addrs.first() else {
+        return Err(io::Error::other("no server address"));
+    };
     // Setup: the root, then the keys / watched nodes the workload uses.
     for p in root_chain(&cfg.root) {
-        bulk_create(&cfg.addr, &[p], b"").await?;
+        bulk_create(setup_addr, &[p], b"").await?;
     }
     let keys: Vec<Vec<u8>> = (0..cfg.keys.max(1))
         .map(|i| format!("{}/k{i}", cfg.root).into_bytes())
@@ -688,12 +724,20 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
     let watch_paths: Vec<Vec<u8>> = (0..depth)
         .map(|j| format!("{}/w{j}", cfg.root).into_bytes())
         .collect();
-    match cfg.workload {
+    let last_setup = match cfg.workload {
         Workload::Set | Workload::Get | Workload::Mix | Workload::Exists => {
-            bulk_create(&cfg.addr, &keys, &value).await?
+            bulk_create(setup_addr, &keys, &value).await?;
+            keys.last()
         }
-        Workload::Watch => bulk_create(&cfg.addr, &watch_paths, &value).await?,
-        _ => {}
+        Workload::Watch => {
+            bulk_create(setup_addr, &watch_paths, &value).await?;
+            watch_paths.last()
+        }
+        _ => None,
+    };
+    if cfg.addrs.len() > 1 {
+        let root = cfg.root.as_bytes();
+        wait_seen(&cfg.addrs[1..], last_setup.map_or(root, |p| p)).await?;
     }
     let (load_total, is_load) = match cfg.workload {
         Workload::Load(n) => (n, true),
@@ -741,7 +785,8 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
     };
     let mut handles = Vec::with_capacity(n_sess);
     for id in 0..n_sess {
-        let (stream, sid) = proto::connect(&cfg.addr, Duration::from_secs(10)).await?;
+        let (stream, sid) =
+            proto::connect(&cfg.addrs[id % cfg.addrs.len()], Duration::from_secs(10)).await?;
         let role = match cfg.workload {
             Workload::Watch if id == 0 => Role::Setter,
             Workload::Watch => Role::Watcher,
@@ -820,14 +865,14 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
     };
 
     let mut measure_start = Instant::now();
-    let mut cpu0 = (cpu_seconds(cfg.server_pid), cpu_seconds(None));
+    let mut cpu0 = (servers_cpu(&cfg.server_pids), cpu_seconds(None));
     if !is_load {
         tokio::time::sleep(cfg.warmup).await;
         sh.hist.borrow_mut().reset();
         sh.sec_hist.borrow_mut().reset();
         sh.ops.set(0);
         measure_start = Instant::now();
-        cpu0 = (cpu_seconds(cfg.server_pid), cpu_seconds(None));
+        cpu0 = (servers_cpu(&cfg.server_pids), cpu_seconds(None));
         sh.phase.set(Phase::Measure);
         let end = tokio::time::Instant::from_std(measure_start) + cfg.duration;
         let mut last = 0;
@@ -846,7 +891,7 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
         sh.notify.notify_one();
     }
     let mut secs = measure_start.elapsed().as_secs_f64();
-    let mut cpu1 = (cpu_seconds(cfg.server_pid), cpu_seconds(None));
+    let mut cpu1 = (servers_cpu(&cfg.server_pids), cpu_seconds(None));
     let ops = if is_load {
         // The load ends when every session has drained; count completions per second meanwhile.
         let mut last = 0;
@@ -862,7 +907,7 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
         }
         handles.clear();
         secs = measure_start.elapsed().as_secs_f64();
-        cpu1 = (cpu_seconds(cfg.server_pid), cpu_seconds(None));
+        cpu1 = (servers_cpu(&cfg.server_pids), cpu_seconds(None));
         sh.ops.get()
     } else {
         sh.ops.get()
@@ -899,7 +944,7 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
         stuck,
         per_sec: series,
         notes,
-        server_cpu: cfg.server_pid.and(cpu0.0.zip(cpu1.0).map(|(a, b)| b - a)),
+        server_cpu: cpu0.0.zip(cpu1.0).map(|(a, b)| b - a),
         client_cpu: cpu0.1.zip(cpu1.1).map(|(a, b)| b - a),
     })
 }

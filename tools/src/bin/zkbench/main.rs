@@ -1,10 +1,11 @@
 //! zkbench: a ZooKeeper load generator, and a side-by-side report of Java 3.8 and zkserver.
 //!
 //! ```text
-//! zkbench [run] --server 127.0.0.1:2181 --workload get[,set,...] [--sessions 16] [--depth 32]
-//!         [--duration 10s] [--warmup 3s] [--value-size 100] [--read-pct 90] [--keys 1000]
-//!         [--root /zkbench] [--json] [--quiet]
-//! zkbench report [--zkrs-bin PATH] [--out DIR] [--znodes N] [--workloads LIST] [...same...]
+//! zkbench [run] --server 127.0.0.1:2181[,HOST:PORT...] --workload get[,set,...]
+//!         [--sessions 16] [--depth 32] [--duration 10s] [--warmup 3s] [--value-size 100]
+//!         [--read-pct 90] [--keys 1000] [--root /zkbench] [--json] [--quiet]
+//! zkbench report [--zkrs-bin PATH] [--out DIR] [--znodes N] [--workloads LIST]
+//!                [--ensemble] [--ensemble-workloads LIST] [...same...]
 //! ```
 //! See docs/benchmarks.md.
 
@@ -22,11 +23,11 @@ use std::time::Duration;
 
 const USAGE: &str = "\
 usage:
-  zkbench [run] [options]      load one server (default 127.0.0.1:2181)
+  zkbench [run] [options]      load a server or an ensemble (default 127.0.0.1:2181)
   zkbench report [options]     start Java 3.8 and zkserver in turn, same workloads, side by side
 
 workload options:
-  --server HOST:PORT   server to load (run mode)                        [127.0.0.1:2181]
+  --server LIST        HOST:PORT[,...]; sessions round-robin over them (run) [127.0.0.1:2181]
   --workload LIST      create,set,get,mix,exists,watch,ephemeral (run)   [get]
   --workloads LIST     same, for report                                  [all seven]
   --sessions N         sessions (connections)                            [16]
@@ -37,7 +38,7 @@ workload options:
   --read-pct P         reads in the mix workload                         [90]
   --keys K             znodes that set/get/mix/exists pick from          [1000]
   --root PATH          parent znode of everything zkbench creates        [/zkbench]
-  --server-pid PID     report the server's CPU time per op (run mode, local server)
+  --server-pid LIST    report the servers' CPU time per op, summed (run mode, local servers)
   --json               machine-readable result on stdout (run mode)
   --quiet              no progress line on stderr
 
@@ -51,6 +52,8 @@ report options:
   --out DIR            report, JSON, SVG plots, server logs                [zkbench-report]
   --skip-latency       no 1x1 latency section
   --skip-memory        no memory/restart section
+  --ensemble           also compare 3-node ensembles of each (workloads create,set)
+  --ensemble-workloads LIST  workloads for that (implies --ensemble)       [create,set]
   --keep               keep the servers' temp data folders
 ";
 
@@ -77,10 +80,19 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(v * mult))
 }
 
-fn parse_workloads(s: &str) -> Vec<Workload> {
+/// A comma list, items trimmed, empty ones dropped.
+fn list(s: &str) -> Vec<String> {
     s.split(',')
+        .map(str::trim)
         .filter(|x| !x.is_empty())
-        .map(|x| Workload::parse(x.trim()).unwrap_or_else(|| die(&format!("unknown workload {x}"))))
+        .map(String::from)
+        .collect()
+}
+
+fn parse_workloads(s: &str) -> Vec<Workload> {
+    list(s)
+        .iter()
+        .map(|x| Workload::parse(x).unwrap_or_else(|| die(&format!("unknown workload {x}"))))
         .collect()
 }
 
@@ -102,7 +114,7 @@ fn main() {
         _ => "run",
     };
     let mut base = BenchCfg {
-        addr: "127.0.0.1:2181".into(),
+        addrs: vec!["127.0.0.1:2181".into()],
         workload: Workload::Get,
         sessions: 16,
         depth: 32,
@@ -114,7 +126,7 @@ fn main() {
         root: "/zkbench".into(),
         progress: true,
         label: String::new(),
-        server_pid: None,
+        server_pids: Vec::new(),
     };
     let mut workloads: Option<Vec<Workload>> = None;
     let mut json_out = false;
@@ -132,6 +144,7 @@ fn main() {
     let mut znodes = 100_000u64;
     let mut out = PathBuf::from("zkbench-report");
     let (mut keep, mut skip_latency, mut skip_memory) = (false, false, false);
+    let mut ensemble_workloads: Vec<Workload> = Vec::new();
 
     let mut i = 0;
     while i < args.len() {
@@ -157,7 +170,12 @@ fn main() {
             parse_duration(&v).unwrap_or_else(|| die(&format!("{flag}: not a duration: {v}")))
         };
         match flag.as_str() {
-            "--server" => base.addr = val(),
+            "--server" => {
+                base.addrs = list(&val());
+                if base.addrs.is_empty() {
+                    die("--server needs at least one HOST:PORT");
+                }
+            }
             "--workload" | "--workloads" => workloads = Some(parse_workloads(&val())),
             "--sessions" => base.sessions = num(val()).max(1) as usize,
             "--depth" => base.depth = num(val()).max(1) as usize,
@@ -173,7 +191,9 @@ fn main() {
                 }
                 base.root = r;
             }
-            "--server-pid" => base.server_pid = Some(num(val()) as u32),
+            "--server-pid" => {
+                base.server_pids = list(&val()).into_iter().map(|p| num(p) as u32).collect()
+            }
             "--json" => json_out = true,
             "--quiet" => base.progress = false,
             "--zkrs-bin" => spec.zkrs_bin = PathBuf::from(val()),
@@ -196,6 +216,12 @@ fn main() {
             "--keep" => keep = true,
             "--skip-latency" => skip_latency = true,
             "--skip-memory" => skip_memory = true,
+            "--ensemble" => {
+                if ensemble_workloads.is_empty() {
+                    ensemble_workloads = vec![Workload::Create, Workload::Set];
+                }
+            }
+            "--ensemble-workloads" => ensemble_workloads = parse_workloads(&val()),
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return;
@@ -234,6 +260,7 @@ fn main() {
                 keep,
                 skip_latency,
                 skip_memory,
+                ensemble_workloads,
             };
             match report::run(cfg).await {
                 Ok(()) => 0,

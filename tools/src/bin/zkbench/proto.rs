@@ -218,6 +218,24 @@ pub async fn probe_get(addr: &str, path: &str, timeout: Duration) -> io::Result<
     }
 }
 
+/// A four-letter word (`srvr`, `ruok`, ...) on a fresh connection; returns the reply text.
+pub async fn four_letter(addr: &str, word: &str, timeout: Duration) -> io::Result<String> {
+    let fut = async {
+        let mut s = TcpStream::connect(addr).await?;
+        s.write_all(word.as_bytes()).await?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    };
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "four-letter word timed out",
+        )),
+    }
+}
+
 /// Error codes by name, for reports.
 pub fn err_name(code: i32) -> &'static str {
     match code {

@@ -2,13 +2,14 @@
 //!
 //! For every workload, a fresh instance of each server (own free port, fresh dataDir, same
 //! zoo.cfg with forceSync=yes) is started, loaded, measured and killed; which of the two goes
-//! first alternates from one workload to the next. Then: single-request latency (get, 1 session,
+//! first alternates from one workload to the next; optionally the same for a 3-node ensemble of
+//! each (sessions round-robin over the nodes). Then: single-request latency (get, 1 session,
 //! depth 1) against a loopback echo server driven by the same client code; server RSS after
 //! loading K znodes; restart-to-serving time on the same dataDir after `kill -9`.
 
 use crate::json;
 use crate::load::{self, BenchCfg, RunResult, Workload};
-use crate::server::{self, Impl, Server, Spec};
+use crate::server::{self, Ensemble, Impl, Server, Spec};
 use crate::svg;
 use std::fmt::Write as _;
 use std::fs;
@@ -26,7 +27,11 @@ pub struct ReportCfg {
     pub keep: bool,
     pub skip_latency: bool,
     pub skip_memory: bool,
+    /// Workloads run again against a 3-node ensemble of each implementation (empty: none).
+    pub ensemble_workloads: Vec<Workload>,
 }
+
+const ENSEMBLE_NODES: usize = 3;
 
 struct MemResult {
     imp: Impl,
@@ -107,41 +112,260 @@ async fn start(
     Ok((srv, t))
 }
 
-async fn one_run(cfg: &ReportCfg, imp: Impl, w: Workload, bc: &BenchCfg) -> io::Result<RunResult> {
-    let dir = server::fresh_dir(imp.name())?;
-    let (mut srv, startup) = start(cfg, imp, &dir).await?;
-    eprintln!(
-        "zkbench: {} {} on {} (pid {}, serving after {:.2} s)",
-        imp.name(),
-        w.name(),
-        srv.addr,
-        srv.pid(),
-        startup.as_secs_f64()
-    );
-    let mut c = bc.clone();
-    c.addr = srv.addr.clone();
-    c.workload = w;
-    c.label = format!("{} {}", imp.name(), w.name());
-    c.server_pid = Some(srv.pid());
-    let r = load::run(&c).await;
-    let alive = srv.alive();
-    srv.kill();
+/// One implementation's run in a comparison, with the leader's myid for an ensemble.
+struct Row {
+    imp: Impl,
+    r: RunResult,
+    leader: Option<usize>,
+}
+
+type Runs = Vec<(Workload, Vec<Row>)>;
+
+/// "zkrs create", or "zkrs create, 3 nodes" for an ensemble.
+fn run_name(imp: Impl, w: Workload, nodes: usize) -> String {
+    match nodes {
+        1 => format!("{} {}", imp.name(), w.name()),
+        n => format!("{} {}, {n} nodes", imp.name(), w.name()),
+    }
+}
+
+/// Start `nodes` fresh servers of `imp` (1: standalone, more: an ensemble), load them with
+/// `bc` (sessions round-robin over the nodes), kill them, keep their logs.
+async fn one_run(
+    cfg: &ReportCfg,
+    imp: Impl,
+    w: Workload,
+    bc: &BenchCfg,
+    nodes: usize,
+) -> io::Result<Row> {
+    let name = run_name(imp, w, nodes);
+    let mut ens = Ensemble::start(&cfg.spec, imp, nodes)?;
+    let r = match ens.wait_serving(Duration::from_secs(120)).await {
+        Ok(startup) => {
+            let pids: Vec<String> = ens.pids().iter().map(u32::to_string).collect();
+            eprintln!(
+                "zkbench: {name} on {} (pid {}, serving after {:.2} s{})",
+                ens.addrs().join(","),
+                pids.join(","),
+                startup.as_secs_f64(),
+                ens.leader
+                    .map(|i| format!(", leader myid {}", i + 1))
+                    .unwrap_or_default()
+            );
+            let mut c = bc.clone();
+            c.addrs = ens.addrs();
+            c.workload = w;
+            c.label = name;
+            c.server_pids = ens.pids();
+            load::run(&c).await
+        }
+        Err(e) => Err(e),
+    };
+    let alive = ens.alive();
+    ens.kill();
     let tag = if (bc.sessions, bc.depth) == (1, 1) {
         "-1x1"
     } else {
         ""
     };
-    copy_log(&srv, &cfg.out, &format!("{}{tag}-{}", w.name(), imp.name()));
-    drop(srv);
-    if !cfg.keep {
-        let _ = fs::remove_dir_all(&dir);
+    for (k, srv) in ens.nodes.iter().enumerate() {
+        let log = match nodes {
+            1 => format!("{}{tag}-{}", w.name(), imp.name()),
+            _ => format!("ensemble-{}-{}-{}", w.name(), imp.name(), k + 1),
+        };
+        copy_log(srv, &cfg.out, &log);
+        // A failed run's folders stay, for its error message's log path.
+        if !cfg.keep && r.is_ok() {
+            let _ = fs::remove_dir_all(&srv.dir);
+        }
     }
     let mut r = r?;
     if !alive {
         r.notes
             .push(format!("{} exited during the run", imp.name()));
     }
-    Ok(r)
+    Ok(Row {
+        imp,
+        r,
+        leader: ens.leader.map(|i| i + 1),
+    })
+}
+
+/// Every workload against fresh servers of each implementation (`nodes` each), which
+/// implementation goes first alternating from one workload to the next. Failures go to `md`.
+async fn compare(cfg: &ReportCfg, workloads: &[Workload], nodes: usize, md: &mut String) -> Runs {
+    let mut runs = Vec::new();
+    for (i, &w) in workloads.iter().enumerate() {
+        let mut order = cfg.impls.clone();
+        if i % 2 == 1 {
+            order.reverse();
+        }
+        let mut rs = Vec::new();
+        for imp in order {
+            let name = run_name(imp, w, nodes);
+            match one_run(cfg, imp, w, &cfg.base, nodes).await {
+                Ok(row) => {
+                    let r = &row.r;
+                    eprintln!(
+                        "zkbench: {name}: {:.0} ops/s, p99 {} µs{}",
+                        r.ops_per_sec(),
+                        fmt_lat(r.q_us(0.99)),
+                        match trouble(r).as_str() {
+                            "—" => String::new(),
+                            t => format!(" ({t})"),
+                        }
+                    );
+                    rs.push(row);
+                }
+                Err(e) => {
+                    eprintln!("zkbench: {name} failed: {e}");
+                    let _ = writeln!(md, "- {name} failed: {e}\n");
+                }
+            }
+        }
+        rs.sort_by_key(|row| cfg.impls.iter().position(|x| *x == row.imp));
+        runs.push((w, rs));
+    }
+    runs
+}
+
+/// The Java/zkrs table of `runs` into `md`, a latency plot per workload and a throughput bar
+/// chart into `--out` (file names starting with `prefix`); returns the runs as JSON.
+fn table(
+    cfg: &ReportCfg,
+    runs: &Runs,
+    nodes: usize,
+    prefix: &str,
+    md: &mut String,
+) -> io::Result<Vec<String>> {
+    let ens = nodes > 1;
+    let setup = if ens {
+        format!("{nodes}-node ensemble, ")
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        md,
+        "| workload | Java ops/s | zkrs ops/s | zkrs/Java ops | Java latency µs | zkrs latency µs | Java/zkrs p99 | server CPU µs/op{} (Java; zkrs) | trouble (Java; zkrs) |{}",
+        if ens { ", all nodes" } else { "" },
+        if ens { " leader myid (Java; zkrs) |" } else { "" }
+    );
+    let _ = writeln!(
+        md,
+        "| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |{}",
+        if ens { " --- |" } else { "" }
+    );
+    let mut js_runs = Vec::new();
+    let mut groups = Vec::new();
+    let mut notes = Vec::new();
+    for (w, rs) in runs {
+        for row in rs {
+            let res = json::result(&row.r, Some(row.imp.name()));
+            js_runs.push(match row.leader {
+                Some(l) => json::object(&[
+                    ("server", json::string(row.imp.name())),
+                    ("nodes", nodes.to_string()),
+                    ("leader_myid", l.to_string()),
+                    ("result", res),
+                ]),
+                None => res,
+            });
+            for n in &row.r.notes {
+                notes.push(format!("- note ({}): {n}", run_name(row.imp, *w, nodes)));
+            }
+        }
+        let get = |imp: Impl| rs.iter().find(|row| row.imp == imp);
+        let (jr, zr) = (get(Impl::Java), get(Impl::Zkrs));
+        let (j, z) = (jr.map(|row| &row.r), zr.map(|row| &row.r));
+        let ops = |r: Option<&RunResult>| r.map(|r| fmt_ops(r.ops_per_sec())).unwrap_or("—".into());
+        let lat = |r: Option<&RunResult>| r.map(lat5).unwrap_or("—".into());
+        let ratio_ops = match (j, z) {
+            (Some(j), Some(z)) if j.ops_per_sec() > 0.0 => {
+                format!("{:.2}×", z.ops_per_sec() / j.ops_per_sec())
+            }
+            _ => "—".into(),
+        };
+        let ratio_p99 = match (j, z) {
+            (Some(j), Some(z)) if z.q_us(0.99) > 0.0 => {
+                format!("{:.2}×", j.q_us(0.99) / z.q_us(0.99))
+            }
+            _ => "—".into(),
+        };
+        let tr = format!(
+            "{}; {}",
+            j.map(trouble).unwrap_or("—".into()),
+            z.map(trouble).unwrap_or("—".into())
+        );
+        let cpu = |r: Option<&RunResult>| {
+            r.and_then(|r| r.cpu_us_per_op(r.server_cpu))
+                .map(|v| format!("{v:.1}"))
+                .unwrap_or("—".into())
+        };
+        let leader = |row: Option<&Row>| {
+            row.and_then(|row| row.leader)
+                .map(|l| l.to_string())
+                .unwrap_or("—".into())
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {}; {} | {} |{}",
+            w.name(),
+            ops(j),
+            ops(z),
+            ratio_ops,
+            lat(j),
+            lat(z),
+            ratio_p99,
+            cpu(j),
+            cpu(z),
+            tr,
+            if ens {
+                format!(" {}; {} |", leader(jr), leader(zr))
+            } else {
+                String::new()
+            }
+        );
+        groups.push((
+            w.name().to_string(),
+            cfg.impls
+                .iter()
+                .map(|&i| get(i).map(|row| row.r.ops_per_sec()).unwrap_or(0.0))
+                .collect::<Vec<_>>(),
+        ));
+        let series: Vec<svg::Series> = rs
+            .iter()
+            .map(|row| svg::Series {
+                name: row.imp.name().to_string(),
+                color: svg::COLORS[if row.imp == Impl::Java { 0 } else { 1 }],
+                hist: &row.r.hist,
+            })
+            .collect();
+        if let Some(first) = rs.first() {
+            fs::write(
+                cfg.out.join(format!("{prefix}latency-{}.svg", w.name())),
+                svg::latency_plot(
+                    &format!(
+                        "{} latency, {setup}{} sessions × {} outstanding",
+                        w.name(),
+                        first.r.sessions,
+                        first.r.depth
+                    ),
+                    &series,
+                ),
+            )?;
+        }
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(md, "\n{}", notes.join("\n"));
+    }
+    if !groups.is_empty() {
+        let names: Vec<&str> = cfg.impls.iter().map(|i| i.name()).collect();
+        fs::write(
+            cfg.out.join(format!("{prefix}throughput.svg")),
+            svg::bars(&format!("throughput, {setup}ops/s"), &names, &groups),
+        )?;
+    }
+    Ok(js_runs)
 }
 
 async fn memory(cfg: &ReportCfg, imp: Impl) -> io::Result<MemResult> {
@@ -150,13 +374,13 @@ async fn memory(cfg: &ReportCfg, imp: Impl) -> io::Result<MemResult> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (rss_idle_kb, _) = srv.rss_kb().unwrap_or((0, 0));
     let mut c = cfg.base.clone();
-    c.addr = srv.addr.clone();
+    c.addrs = vec![srv.addr.clone()];
     c.workload = Workload::Load(cfg.znodes);
     c.sessions = 8;
     c.depth = 100;
     c.value_size = 100;
     c.label = format!("{} load {}", imp.name(), cfg.znodes);
-    c.server_pid = Some(srv.pid());
+    c.server_pids = vec![srv.pid()];
     eprintln!(
         "zkbench: {} loading {} znodes of 100 bytes on {} (pid {})",
         imp.name(),
@@ -327,150 +551,40 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
         ]),
     ));
 
-    // 1. throughput and latency per workload
-    let mut runs: Vec<(Workload, Vec<(Impl, RunResult)>)> = Vec::new();
-    for (i, &w) in cfg.workloads.iter().enumerate() {
-        let mut order = cfg.impls.clone();
-        if i % 2 == 1 {
-            order.reverse();
-        }
-        let mut rs = Vec::new();
-        for imp in order {
-            match one_run(&cfg, imp, w, b).await {
-                Ok(r) => {
-                    eprintln!(
-                        "zkbench: {} {}: {:.0} ops/s, p99 {} µs{}",
-                        imp.name(),
-                        w.name(),
-                        r.ops_per_sec(),
-                        fmt_lat(r.q_us(0.99)),
-                        match trouble(&r).as_str() {
-                            "—" => String::new(),
-                            t => format!(" ({t})"),
-                        }
-                    );
-                    rs.push((imp, r));
-                }
-                Err(e) => {
-                    eprintln!("zkbench: {} {} failed: {e}", imp.name(), w.name());
-                    let _ = writeln!(md, "- {} {} failed: {e}", imp.name(), w.name());
-                }
-            }
-        }
-        rs.sort_by_key(|(imp, _)| cfg.impls.iter().position(|x| x == imp));
-        runs.push((w, rs));
-    }
-    let find = |rs: &'_ [(Impl, RunResult)], imp: Impl| -> Option<usize> {
-        rs.iter().position(|(i, _)| *i == imp)
-    };
-    let _ = writeln!(md, "## Throughput and latency\n");
-    let _ = writeln!(
-        md,
-        "Latency columns: p50 / p90 / p99 / p99.9 / max in µs. `watch`: ops = notifications \
-         received, latency = event arrival minus the setData's send time ({} watchers, {} \
-         watched nodes). `ephemeral`: every create and every delete is one op.\n",
-        b.sessions.max(2) - 1,
-        b.depth
-    );
-    let _ = writeln!(
-        md,
-        "| workload | Java ops/s | zkrs ops/s | zkrs/Java ops | Java latency µs | zkrs latency µs | Java/zkrs p99 | server CPU µs/op (Java; zkrs) | trouble (Java; zkrs) |"
-    );
-    let _ = writeln!(
-        md,
-        "| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |"
-    );
-    let mut js_runs = Vec::new();
-    let mut groups = Vec::new();
-    for (w, rs) in &runs {
-        for (imp, r) in rs {
-            js_runs.push(json::result(r, Some(imp.name())));
-        }
-        let j = find(rs, Impl::Java).map(|k| &rs[k].1);
-        let z = find(rs, Impl::Zkrs).map(|k| &rs[k].1);
-        let ops = |r: Option<&RunResult>| r.map(|r| fmt_ops(r.ops_per_sec())).unwrap_or("—".into());
-        let lat = |r: Option<&RunResult>| r.map(lat5).unwrap_or("—".into());
-        let ratio_ops = match (j, z) {
-            (Some(j), Some(z)) if j.ops_per_sec() > 0.0 => {
-                format!("{:.2}×", z.ops_per_sec() / j.ops_per_sec())
-            }
-            _ => "—".into(),
-        };
-        let ratio_p99 = match (j, z) {
-            (Some(j), Some(z)) if z.q_us(0.99) > 0.0 => {
-                format!("{:.2}×", j.q_us(0.99) / z.q_us(0.99))
-            }
-            _ => "—".into(),
-        };
-        let tr = format!(
-            "{}; {}",
-            j.map(trouble).unwrap_or("—".into()),
-            z.map(trouble).unwrap_or("—".into())
-        );
-        let cpu = |r: Option<&RunResult>| {
-            r.and_then(|r| r.cpu_us_per_op(r.server_cpu))
-                .map(|v| format!("{v:.1}"))
-                .unwrap_or("—".into())
-        };
+    // 1. throughput and latency per workload, standalone
+    if !cfg.workloads.is_empty() {
+        let _ = writeln!(md, "## Throughput and latency\n");
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {}; {} | {} |",
-            w.name(),
-            ops(j),
-            ops(z),
-            ratio_ops,
-            lat(j),
-            lat(z),
-            ratio_p99,
-            cpu(j),
-            cpu(z),
-            tr
+            "Latency columns: p50 / p90 / p99 / p99.9 / max in µs. `watch`: ops = notifications \
+             received, latency = event arrival minus the setData's send time ({} watchers, {} \
+             watched nodes). `ephemeral`: every create and every delete is one op.\n",
+            b.sessions.max(2) - 1,
+            b.depth
         );
-        groups.push((
-            w.name().to_string(),
-            cfg.impls
-                .iter()
-                .map(|&i| find(rs, i).map(|k| rs[k].1.ops_per_sec()).unwrap_or(0.0))
-                .collect::<Vec<_>>(),
-        ));
-        let series: Vec<svg::Series> = rs
-            .iter()
-            .map(|(imp, r)| svg::Series {
-                name: imp.name().to_string(),
-                color: svg::COLORS[if *imp == Impl::Java { 0 } else { 1 }],
-                hist: &r.hist,
-            })
-            .collect();
-        if !series.is_empty() {
-            fs::write(
-                cfg.out.join(format!("latency-{}.svg", w.name())),
-                svg::latency_plot(
-                    &format!(
-                        "{} latency, {} sessions × {} outstanding",
-                        w.name(),
-                        rs[0].1.sessions,
-                        rs[0].1.depth
-                    ),
-                    &series,
-                ),
-            )?;
-        }
-        for (imp, r) in rs {
-            for n in &r.notes {
-                let _ = writeln!(md, "\n- note ({} {}): {n}", imp.name(), w.name());
-            }
-        }
+        let runs = compare(&cfg, &cfg.workloads, 1, &mut md).await;
+        let js_runs = table(&cfg, &runs, 1, "", &mut md)?;
+        js.push(("runs", json::array(&js_runs)));
     }
-    if !groups.is_empty() {
-        let names: Vec<&str> = cfg.impls.iter().map(|i| i.name()).collect();
-        fs::write(
-            cfg.out.join("throughput.svg"),
-            svg::bars("throughput (ops/s)", &names, &groups),
-        )?;
-    }
-    js.push(("runs", json::array(&js_runs)));
 
-    // 2. single-request latency vs a bare loopback round trip
+    // 2. the same against 3-node ensembles
+    if !cfg.ensemble_workloads.is_empty() {
+        let _ = writeln!(md, "\n## {ENSEMBLE_NODES}-node ensemble\n");
+        let _ = writeln!(
+            md,
+            "Each implementation as {ENSEMBLE_NODES} fresh nodes on 127.0.0.1 (the same zoo.cfg \
+             plus server.1-{ENSEMBLE_NODES}), serving once `srvr` shows one leader and the rest \
+             followers and a session on every node is answered; the {} sessions go round-robin \
+             over the nodes' client ports (followers forward writes to the leader). Server CPU \
+             is summed over the nodes. Latency columns: p50 / p90 / p99 / p99.9 / max in µs.\n",
+            b.sessions
+        );
+        let runs = compare(&cfg, &cfg.ensemble_workloads, ENSEMBLE_NODES, &mut md).await;
+        let js_runs = table(&cfg, &runs, ENSEMBLE_NODES, "ensemble-", &mut md)?;
+        js.push(("ensemble", json::array(&js_runs)));
+    }
+
+    // 3. single-request latency vs a bare loopback round trip
     if !cfg.skip_latency {
         let _ = writeln!(
             md,
@@ -483,7 +597,7 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
         let mut lat_runs: Vec<(String, RunResult)> = Vec::new();
         let echo = server::start_echo(16 + 4 + b.value_size + 68)?;
         let mut ec = lc.clone();
-        ec.addr = echo;
+        ec.addrs = vec![echo];
         ec.label = "loopback echo".into();
         ec.keys = 1;
         match load::run(&ec).await {
@@ -491,8 +605,8 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
             Err(e) => eprintln!("zkbench: echo run failed: {e}"),
         }
         for &imp in &cfg.impls {
-            match one_run(&cfg, imp, Workload::Get, &lc).await {
-                Ok(r) => lat_runs.push((format!("{} get 1×1", imp.name()), r)),
+            match one_run(&cfg, imp, Workload::Get, &lc, 1).await {
+                Ok(row) => lat_runs.push((format!("{} get 1×1", imp.name()), row.r)),
                 Err(e) => eprintln!("zkbench: {} 1×1 failed: {e}", imp.name()),
             }
         }
@@ -549,7 +663,7 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
         js.push(("single_request", json::array(&js_lat)));
     }
 
-    // 3. memory after K znodes, restart-to-serving
+    // 4. memory after K znodes, restart-to-serving
     if !cfg.skip_memory {
         let _ = writeln!(
             md,
@@ -639,10 +753,21 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
         js.push(("memory", json::array(&js_mem)));
     }
     let _ = writeln!(md, "\n- load average at the end: {}", loadavg());
-    let _ = writeln!(
-        md,
-        "\nPlots: `throughput.svg`, `latency-<workload>.svg`, `latency-1x1.svg`. Server logs in `logs/`."
-    );
+    let mut plots = Vec::new();
+    if !cfg.workloads.is_empty() {
+        plots.push("`throughput.svg`, `latency-<workload>.svg`");
+    }
+    if !cfg.ensemble_workloads.is_empty() {
+        plots.push("`ensemble-throughput.svg`, `ensemble-latency-<workload>.svg`");
+    }
+    if !cfg.skip_latency {
+        plots.push("`latency-1x1.svg`");
+    }
+    let plots = match plots.is_empty() {
+        true => String::new(),
+        false => format!("Plots: {}. ", plots.join(", ")),
+    };
+    let _ = writeln!(md, "\n{plots}Server logs in `logs/`.");
     fs::write(cfg.out.join("report.md"), &md)?;
     fs::write(cfg.out.join("report.json"), json::object(&js) + "\n")?;
     println!("{md}");

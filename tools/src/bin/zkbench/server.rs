@@ -1,6 +1,7 @@
 //! Starting and stopping the servers under test (Java 3.8 and zkserver), each on a free
-//! 127.0.0.1 port with a fresh data folder and the same zoo.cfg; and a loopback echo server that
-//! speaks just enough of the protocol to be driven by the same client code.
+//! 127.0.0.1 port with a fresh data folder and the same zoo.cfg, alone or as an `Ensemble` of
+//! nodes; and a loopback echo server that speaks just enough of the protocol to be driven by the
+//! same client code.
 
 use crate::proto;
 use std::fs;
@@ -46,6 +47,14 @@ pub fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// `n` distinct free ports (all bound at the same time, then released).
+pub fn free_ports(n: usize) -> io::Result<Vec<u16>> {
+    let ls = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<io::Result<Vec<_>>>()?;
+    ls.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+}
+
 /// A fresh temp folder for one server instance.
 pub fn fresh_dir(tag: &str) -> io::Result<PathBuf> {
     static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -75,9 +84,25 @@ pub fn zoo_cfg(dir: &Path, port: u16, extra: &[String]) -> String {
 impl Server {
     /// Start `imp` on a new free port over `dir` (whose `data/` may hold an earlier run's state).
     pub fn start(spec: &Spec, imp: Impl, dir: &Path) -> io::Result<Server> {
-        let port = free_port()?;
+        Server::start_on(spec, imp, dir, free_port()?, &[])
+    }
+
+    /// Start `imp` on client port `port` over `dir`; `quorum` lines (`server.N=…`) are added
+    /// to the zoo.cfg.
+    fn start_on(
+        spec: &Spec,
+        imp: Impl,
+        dir: &Path,
+        port: u16,
+        quorum: &[String],
+    ) -> io::Result<Server> {
         let cfg_path = dir.join("zoo.cfg");
-        fs::write(&cfg_path, zoo_cfg(dir, port, &spec.extra_cfg))?;
+        let mut cfg = zoo_cfg(dir, port, &spec.extra_cfg);
+        for l in quorum {
+            cfg.push_str(l);
+            cfg.push('\n');
+        }
+        fs::write(&cfg_path, cfg)?;
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -120,17 +145,33 @@ impl Server {
         self.child.id()
     }
 
+    /// An error if the process has exited.
+    fn check_running(&mut self) -> io::Result<()> {
+        match self.child.try_wait()? {
+            Some(st) => Err(io::Error::other(format!(
+                "{} exited during startup ({st}); see {}",
+                self.imp.name(),
+                self.dir.join("server.log").display()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The `Mode:` line of the `srvr` four-letter word (`leader`, `follower`, `standalone`), if
+    /// the server answers with one.
+    pub async fn mode(&self) -> Option<String> {
+        let text = proto::four_letter(&self.addr, "srvr", Duration::from_secs(2))
+            .await
+            .ok()?;
+        let m = text.lines().find_map(|l| l.strip_prefix("Mode: "))?;
+        Some(m.trim().to_string())
+    }
+
     /// Poll until a new session gets an answer to getData("/"). Returns the time waited.
     pub async fn wait_serving(&mut self, timeout: Duration) -> io::Result<Duration> {
         let t0 = Instant::now();
         loop {
-            if let Some(st) = self.child.try_wait()? {
-                return Err(io::Error::other(format!(
-                    "{} exited during startup ({st}); see {}",
-                    self.imp.name(),
-                    self.dir.join("server.log").display()
-                )));
-            }
+            self.check_running()?;
             if let Ok(0) = proto::probe_get(&self.addr, "/", Duration::from_secs(2)).await {
                 return Ok(t0.elapsed());
             }
@@ -170,6 +211,102 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The servers of one run: a standalone server (one node), or an ensemble of n nodes with
+/// myid 1..=n, each in its own fresh folder with `data/myid` and a zoo.cfg of `zoo_cfg`'s lines
+/// plus `server.N=127.0.0.1:QPORT:EPORT` for every node (all ports distinct and free).
+/// Dropping it kills every node.
+pub struct Ensemble {
+    pub nodes: Vec<Server>,
+    /// Index in `nodes` of the leader, once `wait_serving` has seen one (ensembles only).
+    pub leader: Option<usize>,
+}
+
+impl Ensemble {
+    pub fn start(spec: &Spec, imp: Impl, n: usize) -> io::Result<Ensemble> {
+        let mut nodes = Vec::with_capacity(n);
+        if n <= 1 {
+            nodes.push(Server::start(spec, imp, &fresh_dir(imp.name())?)?);
+        } else {
+            let ports = free_ports(3 * n)?;
+            let quorum: Vec<String> = (0..n)
+                .map(|i| {
+                    let (q, e) = (ports[3 * i + 1], ports[3 * i + 2]);
+                    format!("server.{}=127.0.0.1:{q}:{e}", i + 1)
+                })
+                .collect();
+            for i in 0..n {
+                let dir = fresh_dir(&format!("{}-{}", imp.name(), i + 1))?;
+                fs::write(dir.join("data").join("myid"), format!("{}\n", i + 1))?;
+                nodes.push(Server::start_on(spec, imp, &dir, ports[3 * i], &quorum)?);
+            }
+        }
+        Ok(Ensemble {
+            nodes,
+            leader: None,
+        })
+    }
+
+    /// Wait until, for an ensemble, `srvr` shows exactly one leader and the rest followers,
+    /// and then until a new session on every node gets an answer. Returns the time waited.
+    pub async fn wait_serving(&mut self, timeout: Duration) -> io::Result<Duration> {
+        let t0 = Instant::now();
+        if self.nodes.len() > 1 {
+            self.leader = Some(self.wait_leader(timeout).await?);
+        }
+        for n in &mut self.nodes {
+            n.wait_serving(timeout.saturating_sub(t0.elapsed())).await?;
+        }
+        Ok(t0.elapsed())
+    }
+
+    async fn wait_leader(&mut self, timeout: Duration) -> io::Result<usize> {
+        let t0 = Instant::now();
+        loop {
+            let mut modes = Vec::with_capacity(self.nodes.len());
+            for n in &mut self.nodes {
+                n.check_running()?;
+                modes.push(n.mode().await);
+            }
+            let is = |m: &Option<String>, what: &str| m.as_deref() == Some(what);
+            let leaders: Vec<usize> = (0..modes.len())
+                .filter(|&i| is(&modes[i], "leader"))
+                .collect();
+            if leaders.len() == 1 && modes.iter().all(|m| is(m, "leader") || is(m, "follower")) {
+                return Ok(leaders[0]);
+            }
+            if t0.elapsed() > timeout {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "{} ensemble: no single leader with followers after {timeout:?} (modes {modes:?})",
+                        self.nodes[0].imp.name()
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The nodes' client addresses.
+    pub fn addrs(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.addr.clone()).collect()
+    }
+
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().map(Server::pid).collect()
+    }
+
+    /// Whether every node is still running.
+    pub fn alive(&mut self) -> bool {
+        self.nodes.iter_mut().all(Server::alive)
+    }
+
+    /// SIGKILL and reap every node.
+    pub fn kill(&mut self) {
+        self.nodes.iter_mut().for_each(Server::kill);
     }
 }
 
