@@ -44,7 +44,7 @@ pub struct Server {
 }
 
 pub fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(free_ports(1)?[0])
 }
 
 /// `n` distinct free ports (all bound at the same time, then released).
@@ -97,12 +97,8 @@ impl Server {
         quorum: &[String],
     ) -> io::Result<Server> {
         let cfg_path = dir.join("zoo.cfg");
-        let mut cfg = zoo_cfg(dir, port, &spec.extra_cfg);
-        for l in quorum {
-            cfg.push_str(l);
-            cfg.push('\n');
-        }
-        fs::write(&cfg_path, cfg)?;
+        let lines: Vec<String> = spec.extra_cfg.iter().chain(quorum).cloned().collect();
+        fs::write(&cfg_path, zoo_cfg(dir, port, &lines))?;
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
