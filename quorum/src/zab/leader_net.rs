@@ -3,8 +3,10 @@
 //! task running [`lead`]) that owns the [`Leader`] state machine and the [`LeaderDb`] and
 //! carries out the leader's actions in order.
 //!
-//! Durability: our own txns ([`Action::Log`]) are appended as they come and synced once per
-//! batch of actions; only then does the leader count its own ACK ([`Leader::logged`]).
+//! Durability (group commit): our own txns ([`Action::Log`]) are appended as they come; the
+//! actor takes every input already waiting (up to [`MAX_BATCH`]) before it syncs the log once
+//! for all of them, and only then counts its own ACKs ([`Leader::logged`]). PROPOSALs go out
+//! to the learners before that sync, so their fsyncs run alongside ours.
 //! Committed txns are applied in zxid order before anything later in the batch (so a
 //! snapshot for a SNAP sync reflects exactly the txns up to its zxid).
 //!
@@ -26,8 +28,10 @@ use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -247,138 +251,208 @@ pub async fn lead<D: LeaderDb + ?Sized>(
         db.committed_log(),
         now.into_std(),
     );
+    let (from_conn_tx, mut from_conn) = mpsc::unbounded_channel();
     let mut shell = Shell {
         conns: HashMap::new(),
+        from_conn: from_conn_tx,
+        next_id: 0,
         events,
+        unsynced: None,
         exit: None,
     };
     let first = leader.start(now.into_std());
-    shell.execute(&mut leader, db, first)?;
-    let (from_conn_tx, mut from_conn) = mpsc::unbounded_channel();
-    let mut next_id: ConnId = 0;
+    shell.execute(db, first)?;
+    shell.settle(&mut leader, db)?;
     loop {
         if let Some(exit) = shell.exit.take() {
             return Ok(exit);
         }
         let deadline = Instant::from_std(leader.next_deadline());
-        tokio::select! {
+        let input = tokio::select! {
             a = listener.accept() => {
                 let (stream, addr) = a.map_err(NetError::Io)?;
-                let _ = stream.set_nodelay(true);
-                next_id += 1;
-                let id = next_id;
-                tracing::info!("learner connection {id} from {addr}");
-                let (mut rd, mut wr) = stream.into_split();
-                let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
-                tokio::spawn(async move {
-                    while let Some(b) = out_rx.recv().await {
-                        if wr.write_all(&b).await.is_err() {
-                            return;
-                        }
-                    }
-                    let _ = wr.shutdown().await;
-                });
-                let tx = from_conn_tx.clone();
-                let reader = tokio::spawn(async move {
-                    let mut b = BytesMut::with_capacity(64 * 1024);
-                    loop {
-                        match rd.read_buf(&mut b).await {
-                            Ok(0) | Err(_) => {
-                                let _ = tx.send(FromConn::Closed(id));
-                                return;
-                            }
-                            Ok(_) => {
-                                let _ = tx.send(FromConn::Data(id, b.split().freeze()));
-                                if b.capacity() < 16 * 1024 {
-                                    b.reserve(64 * 1024);
-                                }
-                            }
-                        }
-                    }
-                });
-                shell.conns.insert(id, Conn { buf: BytesMut::new(), out: out_tx, reader });
-                leader.connected(id, Instant::now().into_std());
+                Input::Accept(stream, addr)
             }
-            m = from_conn.recv() => match m.expect("we hold a sender") {
-                FromConn::Data(id, data) => {
-                    let Some(c) = shell.conns.get_mut(&id) else { continue };
-                    c.buf.extend_from_slice(&data);
-                    let mut buf = std::mem::take(&mut c.buf);
-                    let actions = leader.receive(id, &mut buf, Instant::now().into_std());
-                    if let Some(c) = shell.conns.get_mut(&id) {
-                        c.buf = buf;
-                    }
-                    shell.execute(&mut leader, db, actions)?;
-                }
-                FromConn::Closed(id) => {
-                    if shell.conns.remove(&id).is_some() {
-                        leader.disconnected(id);
-                    }
-                }
-            },
-            _ = tokio::time::sleep_until(deadline) => {
-                let actions = leader.tick(Instant::now().into_std());
-                shell.execute(&mut leader, db, actions)?;
+            m = from_conn.recv() => Input::Conn(m.expect("we hold a sender")),
+            _ = tokio::time::sleep_until(deadline) => Input::Tick,
+            c = control.recv() => Input::Control(c),
+        };
+        shell.handle(&mut leader, db, input)?;
+        // Group commit: take whatever else is already waiting (proposals, ACKs, requests)
+        // before syncing our log once for all of it.
+        for _ in 0..MAX_BATCH {
+            if shell.exit.is_some() {
+                break;
             }
-            c = control.recv() => match c {
-                None | Some(Control::Shutdown) => return Ok(Exit::Shutdown),
-                Some(Control::Propose { build, reply }) => {
-                    let zxid = leader.next_zxid();
-                    match leader.propose(build(zxid)) {
-                        Ok(actions) => {
-                            shell.execute(&mut leader, db, actions)?;
-                            let _ = reply.send(Ok(zxid));
-                        }
-                        Err(e) => {
-                            tracing::warn!("proposal refused: {e}");
-                            let _ = reply.send(Err(e));
-                        }
-                    }
-                }
-                Some(Control::Revalidated { to, session_id, valid }) => {
-                    let actions = leader.revalidated(to, session_id, valid);
-                    shell.execute(&mut leader, db, actions)?;
-                }
-                Some(Control::Status(reply)) => {
-                    let _ = reply.send(Status {
-                        phase: leader.phase(),
-                        epoch: leader.epoch(),
-                        last_proposed: leader.last_proposed(),
-                        last_committed: leader.last_committed(),
-                        learners: leader.learners(),
-                    });
-                }
-            },
+            let input = match from_conn.try_recv() {
+                Ok(m) => Input::Conn(m),
+                Err(_) => match control.try_recv() {
+                    Ok(c) => Input::Control(Some(c)),
+                    Err(_) => break,
+                },
+            };
+            shell.handle(&mut leader, db, input)?;
         }
+        shell.settle(&mut leader, db)?;
     }
+}
+
+/// Most inputs taken before one sync of our log (bounds the wait of the first in a batch).
+const MAX_BATCH: usize = 1024;
+
+/// One thing that woke the actor.
+enum Input {
+    Accept(TcpStream, SocketAddr),
+    Conn(FromConn),
+    Tick,
+    /// `None`: every handle is gone.
+    Control(Option<Control>),
 }
 
 struct Shell {
     conns: HashMap<ConnId, Conn>,
+    /// Given to each connection's reader task.
+    from_conn: mpsc::UnboundedSender<FromConn>,
+    next_id: ConnId,
     events: mpsc::UnboundedSender<Event>,
+    /// The highest zxid appended to our log since its last sync.
+    unsynced: Option<i64>,
     exit: Option<Exit>,
 }
 
 impl Shell {
-    /// Carry out `actions` in order; sync our log once for the batch, then count our own ACKs
-    /// (which may commit and so produce more actions).
-    fn execute<D: LeaderDb + ?Sized>(
+    /// React to one input; our log is not synced yet (see [`Shell::settle`]).
+    fn handle<D: LeaderDb + ?Sized>(
         &mut self,
         leader: &mut Leader,
         db: &mut D,
-        mut actions: Vec<Action>,
+        input: Input,
     ) -> Result<(), NetError> {
-        loop {
-            let mut logged = None;
-            for a in actions {
-                self.one(db, a, &mut logged)?;
+        match input {
+            Input::Accept(stream, addr) => {
+                let id = self.accept(stream, addr);
+                leader.connected(id, Instant::now().into_std());
             }
-            let Some(zxid) = logged else {
-                return Ok(());
-            };
-            db.sync_log().map_err(NetError::Db)?;
-            actions = leader.logged(zxid);
+            Input::Conn(FromConn::Data(id, data)) => {
+                let Some(c) = self.conns.get_mut(&id) else {
+                    return Ok(());
+                };
+                c.buf.extend_from_slice(&data);
+                let mut buf = std::mem::take(&mut c.buf);
+                let actions = leader.receive(id, &mut buf, Instant::now().into_std());
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.buf = buf;
+                }
+                self.execute(db, actions)?;
+            }
+            Input::Conn(FromConn::Closed(id)) => {
+                if self.conns.remove(&id).is_some() {
+                    leader.disconnected(id);
+                }
+            }
+            Input::Tick => {
+                let actions = leader.tick(Instant::now().into_std());
+                self.execute(db, actions)?;
+            }
+            Input::Control(None | Some(Control::Shutdown)) => self.exit = Some(Exit::Shutdown),
+            Input::Control(Some(Control::Propose { build, reply })) => {
+                let zxid = leader.next_zxid();
+                match leader.propose(build(zxid)) {
+                    Ok(actions) => {
+                        self.execute(db, actions)?;
+                        let _ = reply.send(Ok(zxid));
+                    }
+                    Err(e) => {
+                        tracing::warn!("proposal refused: {e}");
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            Input::Control(Some(Control::Revalidated {
+                to,
+                session_id,
+                valid,
+            })) => {
+                let actions = leader.revalidated(to, session_id, valid);
+                self.execute(db, actions)?;
+            }
+            Input::Control(Some(Control::Status(reply))) => {
+                let _ = reply.send(Status {
+                    phase: leader.phase(),
+                    epoch: leader.epoch(),
+                    last_proposed: leader.last_proposed(),
+                    last_committed: leader.last_committed(),
+                    learners: leader.learners(),
+                });
+            }
         }
+        Ok(())
+    }
+
+    /// Start the reader and writer tasks of a new learner connection.
+    fn accept(&mut self, stream: TcpStream, addr: SocketAddr) -> ConnId {
+        let _ = stream.set_nodelay(true);
+        self.next_id += 1;
+        let id = self.next_id;
+        tracing::info!("learner connection {id} from {addr}");
+        let (mut rd, wr) = stream.into_split();
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<Bytes>();
+        tokio::spawn(write_packets(wr, out_rx));
+        let tx = self.from_conn.clone();
+        let reader = tokio::spawn(async move {
+            let mut b = BytesMut::with_capacity(64 * 1024);
+            loop {
+                match rd.read_buf(&mut b).await {
+                    Ok(0) | Err(_) => {
+                        let _ = tx.send(FromConn::Closed(id));
+                        return;
+                    }
+                    Ok(_) => {
+                        let _ = tx.send(FromConn::Data(id, b.split().freeze()));
+                        if b.capacity() < 16 * 1024 {
+                            b.reserve(64 * 1024);
+                        }
+                    }
+                }
+            }
+        });
+        self.conns.insert(
+            id,
+            Conn {
+                buf: BytesMut::new(),
+                out: out_tx,
+                reader,
+            },
+        );
+        id
+    }
+
+    /// Carry out `actions` in order. Appends to our log are synced later, by
+    /// [`Shell::settle`].
+    fn execute<D: LeaderDb + ?Sized>(
+        &mut self,
+        db: &mut D,
+        actions: Vec<Action>,
+    ) -> Result<(), NetError> {
+        for a in actions {
+            self.one(db, a)?;
+        }
+        Ok(())
+    }
+
+    /// Sync our log once for everything appended since the last sync, then count our own
+    /// ACKs (which may commit and so produce more actions).
+    fn settle<D: LeaderDb + ?Sized>(
+        &mut self,
+        leader: &mut Leader,
+        db: &mut D,
+    ) -> Result<(), NetError> {
+        while let Some(zxid) = self.unsynced.take() {
+            db.sync_log().map_err(NetError::Db)?;
+            let actions = leader.logged(zxid);
+            self.execute(db, actions)?;
+        }
+        Ok(())
     }
 
     fn send(&mut self, to: ConnId, b: Bytes) {
@@ -387,12 +461,7 @@ impl Shell {
         }
     }
 
-    fn one<D: LeaderDb + ?Sized>(
-        &mut self,
-        db: &mut D,
-        a: Action,
-        logged: &mut Option<i64>,
-    ) -> Result<(), NetError> {
+    fn one<D: LeaderDb + ?Sized>(&mut self, db: &mut D, a: Action) -> Result<(), NetError> {
         let ev = |s: &Self, e: Event| {
             let _ = s.events.send(e);
         };
@@ -429,7 +498,7 @@ impl Shell {
             }
             Action::Log { zxid, entry } => {
                 db.append_log(zxid, &entry).map_err(NetError::Db)?;
-                *logged = Some(zxid);
+                self.unsynced = Some(zxid);
             }
             Action::Apply { zxid, entry } => {
                 db.apply(zxid, &entry).map_err(NetError::Db)?;
@@ -484,4 +553,32 @@ impl Shell {
         }
         Ok(())
     }
+}
+
+/// Most bytes gathered into one write to a learner.
+const MAX_WRITE: usize = 256 * 1024;
+
+/// A learner connection's writer: every packet queued while the previous write ran goes out
+/// in one write; the socket is shut down once the connection is dropped.
+async fn write_packets(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Bytes>) {
+    let mut wire = BytesMut::new();
+    while let Some(first) = rx.recv().await {
+        let res = if rx.is_empty() {
+            wr.write_all(&first).await
+        } else {
+            wire.clear();
+            wire.extend_from_slice(&first);
+            while wire.len() < MAX_WRITE {
+                match rx.try_recv() {
+                    Ok(b) => wire.extend_from_slice(&b),
+                    Err(_) => break,
+                }
+            }
+            wr.write_all(&wire).await
+        };
+        if res.is_err() {
+            return;
+        }
+    }
+    let _ = wr.shutdown().await;
 }

@@ -191,25 +191,49 @@ pub async fn follow<D: LearnerDb + ?Sized>(
                     buf.reserve(64 * 1024);
                 }
             }
-            c = control.recv(), if control_open => match c {
-                None => control_open = false,
-                Some(Control::Touch { session_id, timeout }) => learner.touch(session_id, timeout),
-                Some(Control::Send(qp)) => {
-                    if learner.phase() == Phase::Broadcast {
-                        outbox.push(qp);
-                        write(&mut wr, &mut outbox, &mut wire).await?;
-                    } else {
-                        held_back.push(qp);
+            c = control.recv(), if control_open => {
+                // Everything the server queued meanwhile goes out in the same write.
+                let mut next = c;
+                let mut taken = 0;
+                loop {
+                    match next {
+                        None => {
+                            control_open = false;
+                            break;
+                        }
+                        Some(Control::Touch { session_id, timeout }) => {
+                            learner.touch(session_id, timeout)
+                        }
+                        Some(Control::Send(qp)) => {
+                            if learner.phase() == Phase::Broadcast {
+                                outbox.push(qp);
+                            } else {
+                                held_back.push(qp);
+                            }
+                        }
+                        Some(Control::Shutdown) => {
+                            write(&mut wr, &mut outbox, &mut wire).await?;
+                            let _ = wr.shutdown().await;
+                            return Ok(Exit::Shutdown);
+                        }
+                    }
+                    taken += 1;
+                    if taken == MAX_CONTROL_BATCH {
+                        break;
+                    }
+                    match control.try_recv() {
+                        Ok(c) => next = Some(c),
+                        Err(_) => break,
                     }
                 }
-                Some(Control::Shutdown) => {
-                    let _ = wr.shutdown().await;
-                    return Ok(Exit::Shutdown);
-                }
-            },
+                write(&mut wr, &mut outbox, &mut wire).await?;
+            }
         }
     }
 }
+
+/// Most control messages taken before writing to the leader.
+const MAX_CONTROL_BATCH: usize = 1024;
 
 async fn write(
     wr: &mut tokio::net::tcp::OwnedWriteHalf,
