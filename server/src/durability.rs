@@ -149,10 +149,10 @@ impl Snapshotter {
                     ),
                     Err(e) => error!("snapshot at zxid 0x{zxid:x} failed: {e}"),
                 }
+                // What the copy alone held (chunks changed meanwhile) is freed here; the
+                // zkserver binary's allocator (mimalloc, purge delay 0) returns it to the
+                // system at once.
                 drop(tree);
-                // What the copy alone held (chunks changed meanwhile) is free now: return it.
-                let took = crate::store::release_free_memory();
-                tracing::debug!("returned free memory to the system in {took:?}");
                 busy.store(false, Ordering::Release);
             });
         if spawned.is_err() {

@@ -741,25 +741,6 @@ fn renumber(chunks: &mut [Part<[Slot]>], epoch: u64, p: u32) {
     slot_mut_in(chunks, epoch, p).kids_mut().next_seq = order.len() as u32;
 }
 
-/// Give memory that the allocator holds but does not use back to the system. glibc keeps
-/// freed memory inside its heap unless it is at the top; a snapshot frees its copies of the
-/// chunks and index shards that changed while it was written, in the middle of the heap.
-/// Returns how long it took.
-pub fn release_free_memory() -> std::time::Duration {
-    let t0 = std::time::Instant::now();
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        extern "C" {
-            fn malloc_trim(pad: usize) -> i32;
-        }
-        // SAFETY: glibc's `malloc_trim` has no preconditions; it locks each arena itself.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
-    t0.elapsed()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
