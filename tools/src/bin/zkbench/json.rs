@@ -55,6 +55,8 @@ pub fn result(r: &RunResult, server: Option<&str>) -> String {
     f.push(("workload", string(&r.workload)));
     f.push(("sessions", r.sessions.to_string()));
     f.push(("depth", r.depth.to_string()));
+    let opt = |v: Option<f64>| v.map(num).unwrap_or_else(|| "null".into());
+    f.push(("offered_ops_per_sec", opt(r.rate)));
     f.push(("ops", r.ops.to_string()));
     f.push(("seconds", num(r.secs)));
     f.push(("ops_per_sec", num(r.ops_per_sec())));
@@ -63,7 +65,6 @@ pub fn result(r: &RunResult, server: Option<&str>) -> String {
     f.push(("p99_us", num(r.q_us(0.99))));
     f.push(("p999_us", num(r.q_us(0.999))));
     f.push(("max_us", num(r.max_us())));
-    let opt = |v: Option<f64>| v.map(num).unwrap_or_else(|| "null".into());
     f.push(("server_cpu_s", opt(r.server_cpu)));
     f.push(("client_cpu_s", opt(r.client_cpu)));
     f.push(("server_cpu_us_per_op", opt(r.cpu_us_per_op(r.server_cpu))));

@@ -7,6 +7,11 @@
 //! encoded straight into the write buffer, one `write` per wake-up. The clock is read once per
 //! wake-up and serves both as the receive time of the replies just read and as the send time
 //! of the requests that replace them.
+//!
+//! With a `rate` (open loop) the sessions do not wait for replies to send more: each sends on
+//! its own fixed schedule (total `rate` ops/s, the sessions' schedules staggered), `depth` only
+//! caps what a session has in flight. Latency is still reply time minus send time; a server
+//! that cannot keep up shows as an achieved rate below the offered one.
 
 use crate::proto;
 use bytes::{Buf, BytesMut};
@@ -88,6 +93,9 @@ pub struct BenchCfg {
     /// The servers' pids, when known: their CPU time over the measured window is reported
     /// (summed over all of them).
     pub server_pids: Vec<u32>,
+    /// Open loop: offer this many ops/s in all (create, set, get, mix, exists, ephemeral
+    /// creates), instead of keeping `depth` requests in flight per session.
+    pub rate: Option<f64>,
 }
 
 /// What one run measured.
@@ -95,6 +103,8 @@ pub struct RunResult {
     pub workload: String,
     pub sessions: usize,
     pub depth: usize,
+    /// The offered rate of an open-loop run (ops/s, all sessions).
+    pub rate: Option<f64>,
     /// Completed operations inside the measured window (for `watch`: events received).
     pub ops: u64,
     pub secs: f64,
@@ -231,6 +241,8 @@ struct Shared {
     run_id: u32,
     read_pct: u32,
     depth: usize,
+    /// Open loop: the time between two sends of one session.
+    send_every: Option<Duration>,
     load_next: Cell<u64>,
     load_total: u64,
     hist: RefCell<Histogram<u64>>,
@@ -294,6 +306,8 @@ struct Sess {
     counter: u64,
     path: String,
     last_send: Instant,
+    /// Open loop: when this session's next request is due.
+    next_due: Instant,
     sh: Rc<Shared>,
 }
 
@@ -387,9 +401,28 @@ impl Sess {
         if !matches!(self.role, Role::Plain(_)) {
             return;
         }
-        while self.pending.len() < self.sh.depth && self.may_issue() {
-            self.issue(now);
+        match self.sh.send_every {
+            None => {
+                while self.pending.len() < self.sh.depth && self.may_issue() {
+                    self.issue(now);
+                }
+            }
+            Some(every) => {
+                // Late sends (timer granularity, the depth cap) catch up at once.
+                while self.next_due <= now && self.pending.len() < self.sh.depth && self.may_issue()
+                {
+                    self.issue(now);
+                    self.next_due += every;
+                }
+            }
         }
+    }
+
+    /// Open loop: the next send is due and the depth cap allows it.
+    fn paced(&self) -> bool {
+        self.sh.send_every.is_some()
+            && matches!(self.role, Role::Plain(_))
+            && self.pending.len() < self.sh.depth
     }
 
     fn rearm(&mut self, now: Instant, j: usize) {
@@ -595,6 +628,10 @@ impl Sess {
                     }
                     self.flush().await?;
                 }
+                _ = tokio::time::sleep_until(self.next_due.into()), if self.paced() => {
+                    self.fill(Instant::now());
+                    self.flush().await?;
+                }
                 _ = sh.notify.notified(), if is_setter => {
                     self.setter_send_ready(Instant::now());
                     self.flush().await?;
@@ -749,6 +786,10 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
         0
     };
     let start_time = Instant::now();
+    let send_every = cfg
+        .rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(sessions as f64 / r));
     let sh = Rc::new(Shared {
         phase: Cell::new(if is_load {
             Phase::Measure
@@ -762,6 +803,7 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
         run_id: run_id(),
         read_pct: cfg.read_pct.min(100),
         depth,
+        send_every,
         load_next: Cell::new(0),
         load_total,
         hist: RefCell::new(new_hist()),
@@ -804,6 +846,8 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
             counter: 0,
             path: String::with_capacity(64),
             last_send: Instant::now(),
+            // Staggered: session i starts i/sessions of an interval late.
+            next_due: start_time + send_every.unwrap_or_default() * id as u32 / n_sess as u32,
             sh: Rc::clone(&sh),
         };
         handles.push(tokio::task::spawn_local(sess.run()));
@@ -935,6 +979,7 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
         workload: cfg.workload.name().to_string(),
         sessions: n_sess,
         depth,
+        rate: send_every.map(|_| cfg.rate.unwrap_or_default()),
         ops,
         secs,
         hist,

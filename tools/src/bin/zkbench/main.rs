@@ -39,6 +39,8 @@ workload options:
   --keys K             znodes that set/get/mix/exists pick from          [1000]
   --root PATH          parent znode of everything zkbench creates        [/zkbench]
   --server-pid LIST    report the servers' CPU time per op, summed (run mode, local servers)
+  --rate R             open loop: offer R ops/s in all on a fixed schedule (depth caps
+                       each session's in-flight requests); report: the rate of --fixed-rate
   --json               machine-readable result on stdout (run mode)
   --quiet              no progress line on stderr
 
@@ -54,6 +56,9 @@ report options:
   --skip-memory        no memory/restart section
   --ensemble           also compare 3-node ensembles of each (workloads create,set)
   --ensemble-workloads LIST  workloads for that (implies --ensemble)       [create,set]
+  --fixed-rate         also compare both at the same offered rate, open loop (create,set,mix)
+  --rate-workloads LIST  workloads for that (implies --fixed-rate)         [create,set,mix]
+  --rate-fraction F    that rate as a fraction of Java's ops/s in this run [0.5]
   --keep               keep the servers' temp data folders
 ";
 
@@ -127,6 +132,7 @@ fn main() {
         progress: true,
         label: String::new(),
         server_pids: Vec::new(),
+        rate: None,
     };
     let mut workloads: Option<Vec<Workload>> = None;
     let mut json_out = false;
@@ -145,6 +151,8 @@ fn main() {
     let mut out = PathBuf::from("zkbench-report");
     let (mut keep, mut skip_latency, mut skip_memory) = (false, false, false);
     let mut ensemble_workloads: Vec<Workload> = Vec::new();
+    let mut rate_workloads: Vec<Workload> = Vec::new();
+    let mut rate_fraction = 0.5f64;
 
     let mut i = 0;
     while i < args.len() {
@@ -222,6 +230,26 @@ fn main() {
                 }
             }
             "--ensemble-workloads" => ensemble_workloads = parse_workloads(&val()),
+            "--rate" => {
+                let v = val();
+                match v.replace('_', "").parse::<f64>() {
+                    Ok(r) if r > 0.0 && r.is_finite() => base.rate = Some(r),
+                    _ => die(&format!("--rate: not a positive number: {v}")),
+                }
+            }
+            "--fixed-rate" => {
+                if rate_workloads.is_empty() {
+                    rate_workloads = vec![Workload::Create, Workload::Set, Workload::Mix];
+                }
+            }
+            "--rate-workloads" => rate_workloads = parse_workloads(&val()),
+            "--rate-fraction" => {
+                let v = val();
+                match v.parse::<f64>() {
+                    Ok(f) if f > 0.0 && f.is_finite() => rate_fraction = f,
+                    _ => die(&format!("--rate-fraction: not a positive number: {v}")),
+                }
+            }
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return;
@@ -245,6 +273,8 @@ fn main() {
                 );
                 return 2;
             }
+            // In a report the rate only applies to the fixed-rate section.
+            let fixed_rate = base.rate.take();
             let cfg = report::ReportCfg {
                 base,
                 workloads: workloads.unwrap_or_else(|| {
@@ -261,6 +291,9 @@ fn main() {
                 skip_latency,
                 skip_memory,
                 ensemble_workloads,
+                rate_workloads,
+                rate: fixed_rate,
+                rate_fraction,
             };
             match report::run(cfg).await {
                 Ok(()) => 0,

@@ -3,7 +3,8 @@
 //! For every workload, a fresh instance of each server (own free port, fresh dataDir, same
 //! zoo.cfg with forceSync=yes) is started, loaded, measured and killed; which of the two goes
 //! first alternates from one workload to the next; optionally the same for a 3-node ensemble of
-//! each (sessions round-robin over the nodes). Then: single-request latency (get, 1 session,
+//! each (sessions round-robin over the nodes), and optionally both again at the same offered
+//! rate (open loop, a fraction of Java's throughput in this run). Then: single-request latency (get, 1 session,
 //! depth 1) against a loopback echo server driven by the same client code; server RSS after
 //! loading K znodes; restart-to-serving time on the same dataDir after `kill -9`.
 
@@ -29,6 +30,11 @@ pub struct ReportCfg {
     pub skip_memory: bool,
     /// Workloads run again against a 3-node ensemble of each implementation (empty: none).
     pub ensemble_workloads: Vec<Workload>,
+    /// Workloads run again open loop, both servers at the same offered rate (empty: none).
+    pub rate_workloads: Vec<Workload>,
+    /// That rate, in ops/s; `None`: `rate_fraction` of Java's ops/s in this run's table.
+    pub rate: Option<f64>,
+    pub rate_fraction: f64,
 }
 
 const ENSEMBLE_NODES: usize = 3;
@@ -193,7 +199,13 @@ async fn one_run(
 
 /// Every workload against fresh servers of each implementation (`nodes` each), which
 /// implementation goes first alternating from one workload to the next. Failures go to `md`.
-async fn compare(cfg: &ReportCfg, workloads: &[Workload], nodes: usize, md: &mut String) -> Runs {
+async fn compare(
+    cfg: &ReportCfg,
+    workloads: &[Workload],
+    nodes: usize,
+    bc: &BenchCfg,
+    md: &mut String,
+) -> Runs {
     let mut runs = Vec::new();
     for (i, &w) in workloads.iter().enumerate() {
         let mut order = cfg.impls.clone();
@@ -203,7 +215,7 @@ async fn compare(cfg: &ReportCfg, workloads: &[Workload], nodes: usize, md: &mut
         let mut rs = Vec::new();
         for imp in order {
             let name = run_name(imp, w, nodes);
-            match one_run(cfg, imp, w, &cfg.base, nodes).await {
+            match one_run(cfg, imp, w, bc, nodes).await {
                 Ok(row) => {
                     let r = &row.r;
                     eprintln!(
@@ -344,12 +356,20 @@ fn table(
             fs::write(
                 cfg.out.join(format!("{prefix}latency-{}.svg", w.name())),
                 svg::latency_plot(
-                    &format!(
-                        "{} latency, {setup}{} sessions × {} outstanding",
-                        w.name(),
-                        first.r.sessions,
-                        first.r.depth
-                    ),
+                    &match first.r.rate {
+                        Some(rate) => format!(
+                            "{} latency, {setup}{} ops/s offered by {} sessions",
+                            w.name(),
+                            fmt_ops(rate),
+                            first.r.sessions
+                        ),
+                        None => format!(
+                            "{} latency, {setup}{} sessions × {} outstanding",
+                            w.name(),
+                            first.r.sessions,
+                            first.r.depth
+                        ),
+                    },
                     &series,
                 ),
             )?;
@@ -552,6 +572,7 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
     ));
 
     // 1. throughput and latency per workload, standalone
+    let mut runs = Vec::new();
     if !cfg.workloads.is_empty() {
         let _ = writeln!(md, "## Throughput and latency\n");
         let _ = writeln!(
@@ -562,9 +583,53 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
             b.sessions.max(2) - 1,
             b.depth
         );
-        let runs = compare(&cfg, &cfg.workloads, 1, &mut md).await;
+        runs = compare(&cfg, &cfg.workloads, 1, b, &mut md).await;
         let js_runs = table(&cfg, &runs, 1, "", &mut md)?;
         js.push(("runs", json::array(&js_runs)));
+    }
+
+    // 1b. the same offered rate for both (open loop)
+    if !cfg.rate_workloads.is_empty() {
+        let _ = writeln!(md, "\n## Latency at the same offered rate\n");
+        let _ = writeln!(
+            md,
+            "Open loop: each of the {} sessions sends on a fixed schedule (at most {} in flight), \
+             both servers at the same offered rate: {}. Latency columns: p50 / p90 / p99 / \
+             p99.9 / max in µs. An achieved rate below the offered one means the server did not \
+             keep up.\n",
+            b.sessions,
+            b.depth,
+            match cfg.rate {
+                Some(r) => format!("{} ops/s", fmt_ops(r)),
+                None => format!(
+                    "{:.0}% of Java's ops/s in the table above",
+                    cfg.rate_fraction * 100.0
+                ),
+            }
+        );
+        let mut rate_runs = Vec::new();
+        for &w in &cfg.rate_workloads {
+            let java_ops = runs
+                .iter()
+                .find(|(x, _)| *x == w)
+                .and_then(|(_, rs)| rs.iter().find(|row| row.imp == Impl::Java))
+                .map(|row| row.r.ops_per_sec());
+            let Some(rate) = cfg.rate.or(java_ops.map(|o| o * cfg.rate_fraction)) else {
+                let _ = writeln!(
+                    md,
+                    "- {}: no Java run of it above to take the rate from (pass --rate)\n",
+                    w.name()
+                );
+                continue;
+            };
+            let _ = writeln!(md, "- {}: {} ops/s offered", w.name(), fmt_ops(rate));
+            let mut bc = b.clone();
+            bc.rate = Some(rate);
+            rate_runs.extend(compare(&cfg, &[w], 1, &bc, &mut md).await);
+        }
+        let _ = writeln!(md);
+        let js_runs = table(&cfg, &rate_runs, 1, "rate-", &mut md)?;
+        js.push(("same_rate", json::array(&js_runs)));
     }
 
     // 2. the same against 3-node ensembles
@@ -579,7 +644,7 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
              is summed over the nodes. Latency columns: p50 / p90 / p99 / p99.9 / max in µs.\n",
             b.sessions
         );
-        let runs = compare(&cfg, &cfg.ensemble_workloads, ENSEMBLE_NODES, &mut md).await;
+        let runs = compare(&cfg, &cfg.ensemble_workloads, ENSEMBLE_NODES, b, &mut md).await;
         let js_runs = table(&cfg, &runs, ENSEMBLE_NODES, "ensemble-", &mut md)?;
         js.push(("ensemble", json::array(&js_runs)));
     }
@@ -756,6 +821,9 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
     let mut plots = Vec::new();
     if !cfg.workloads.is_empty() {
         plots.push("`throughput.svg`, `latency-<workload>.svg`");
+    }
+    if !cfg.rate_workloads.is_empty() {
+        plots.push("`rate-throughput.svg`, `rate-latency-<workload>.svg`");
     }
     if !cfg.ensemble_workloads.is_empty() {
         plots.push("`ensemble-throughput.svg`, `ensemble-latency-<workload>.svg`");
