@@ -338,14 +338,25 @@ fn main() {
 }
 
 fn print_human(r: &load::RunResult) {
-    println!(
-        "{}: {} sessions × {} outstanding, {:.1} s: {:.0} ops/s",
-        r.workload,
-        r.sessions,
-        r.depth,
-        r.secs,
-        r.ops_per_sec()
-    );
+    match r.rate {
+        Some(rate) => println!(
+            "{}: {} sessions, {:.0} ops/s offered (at most {} outstanding each), {:.1} s: {:.0} ops/s",
+            r.workload,
+            r.sessions,
+            rate,
+            r.depth,
+            r.secs,
+            r.ops_per_sec()
+        ),
+        None => println!(
+            "{}: {} sessions × {} outstanding, {:.1} s: {:.0} ops/s",
+            r.workload,
+            r.sessions,
+            r.depth,
+            r.secs,
+            r.ops_per_sec()
+        ),
+    }
     println!(
         "  latency µs: p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}",
         r.q_us(0.5),
