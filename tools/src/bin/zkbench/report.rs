@@ -588,7 +588,24 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
         js.push(("runs", json::array(&js_runs)));
     }
 
-    // 1b. the same offered rate for both (open loop)
+    // 2. the same against 3-node ensembles
+    if !cfg.ensemble_workloads.is_empty() {
+        let _ = writeln!(md, "\n## {ENSEMBLE_NODES}-node ensemble\n");
+        let _ = writeln!(
+            md,
+            "Each implementation as {ENSEMBLE_NODES} fresh nodes on 127.0.0.1 (the same zoo.cfg \
+             plus server.1-{ENSEMBLE_NODES}), serving once `srvr` shows one leader and the rest \
+             followers and a session on every node is answered; the {} sessions go round-robin \
+             over the nodes' client ports (followers forward writes to the leader). Server CPU \
+             is summed over the nodes. Latency columns: p50 / p90 / p99 / p99.9 / max in µs.\n",
+            b.sessions
+        );
+        let runs = compare(&cfg, &cfg.ensemble_workloads, ENSEMBLE_NODES, b, &mut md).await;
+        let js_runs = table(&cfg, &runs, ENSEMBLE_NODES, "ensemble-", &mut md)?;
+        js.push(("ensemble", json::array(&js_runs)));
+    }
+
+    // 2b. the same offered rate for both (open loop)
     if !cfg.rate_workloads.is_empty() {
         let _ = writeln!(md, "\n## Latency at the same offered rate\n");
         let _ = writeln!(
@@ -630,23 +647,6 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
         let _ = writeln!(md);
         let js_runs = table(&cfg, &rate_runs, 1, "rate-", &mut md)?;
         js.push(("same_rate", json::array(&js_runs)));
-    }
-
-    // 2. the same against 3-node ensembles
-    if !cfg.ensemble_workloads.is_empty() {
-        let _ = writeln!(md, "\n## {ENSEMBLE_NODES}-node ensemble\n");
-        let _ = writeln!(
-            md,
-            "Each implementation as {ENSEMBLE_NODES} fresh nodes on 127.0.0.1 (the same zoo.cfg \
-             plus server.1-{ENSEMBLE_NODES}), serving once `srvr` shows one leader and the rest \
-             followers and a session on every node is answered; the {} sessions go round-robin \
-             over the nodes' client ports (followers forward writes to the leader). Server CPU \
-             is summed over the nodes. Latency columns: p50 / p90 / p99 / p99.9 / max in µs.\n",
-            b.sessions
-        );
-        let runs = compare(&cfg, &cfg.ensemble_workloads, ENSEMBLE_NODES, b, &mut md).await;
-        let js_runs = table(&cfg, &runs, ENSEMBLE_NODES, "ensemble-", &mut md)?;
-        js.push(("ensemble", json::array(&js_runs)));
     }
 
     // 3. single-request latency vs a bare loopback round trip
