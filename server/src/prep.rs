@@ -15,7 +15,8 @@ use jute::ops::perms;
 use jute::proto::*;
 use jute::txn::*;
 use jute::Decode;
-use std::collections::{HashMap, VecDeque};
+use hashbrown::HashMap;
+use std::collections::VecDeque;
 
 /// A node as prep sees it: the tree's state with pending changes applied.
 #[derive(Debug, Clone)]

@@ -1,7 +1,8 @@
 //! Session tracking: ids, negotiated timeouts, and expiry in tick-sized buckets (Java's
 //! SessionTrackerImpl with its ExpiryQueue). Sans-IO: callers pass the clock in.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct Session {
