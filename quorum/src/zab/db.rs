@@ -104,3 +104,14 @@ pub fn execute<D: LearnerDb + ?Sized>(
     }
     Ok(())
 }
+
+/// Run a database call that may block (fsync, a snapshot) from a shell task. On a
+/// multi-threaded runtime the worker hands its other tasks (client connections, the other
+/// quorum connections) to another thread meanwhile; on a current-thread runtime (tests) it
+/// simply runs.
+pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}

@@ -16,10 +16,12 @@
 //! lost (no quorum in time, or the synced followers no longer a quorum): the caller goes back
 //! to election.
 //!
-//! The database calls are made inline on the actor (they may fsync); a SNAP sync serializes
-//! the whole tree into memory before handing it to the learner's writer.
+//! The database calls are made inline on the actor; the log sync runs inside
+//! `block_in_place` on a multi-threaded runtime so the worker's other tasks move to another
+//! thread meanwhile. A SNAP sync serializes the whole tree into memory before handing it to
+//! the learner's writer.
 
-use crate::zab::db::DbError;
+use crate::zab::db::{blocking, DbError};
 use crate::zab::leader::{Action, ConnId, Leader, LeaderConfig, Phase, SyncKind};
 use crate::zab::learner::PersistedState;
 use crate::zab::packet::{encode_packet, make_zxid, SNAP};
@@ -448,7 +450,7 @@ impl Shell {
         db: &mut D,
     ) -> Result<(), NetError> {
         while let Some(zxid) = self.unsynced.take() {
-            db.sync_log().map_err(NetError::Db)?;
+            blocking(|| db.sync_log()).map_err(NetError::Db)?;
             let actions = leader.logged(zxid);
             self.execute(db, actions)?;
         }

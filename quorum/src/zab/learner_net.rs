@@ -8,11 +8,10 @@
 //! after), breaks the protocol, the database fails, or the server asks it to stop. The caller
 //! then goes back to leader election.
 //!
-//! The database calls are made inline on the task (they may fsync); a server that cannot
-//! afford that on its runtime gives the shell a [`LearnerDb`] that hands work to its own
-//! thread.
+//! The database calls are made on the task (they may fsync), inside `block_in_place` on a
+//! multi-threaded runtime so that the worker's other tasks move to another thread meanwhile.
 
-use crate::zab::db::{execute, DbError, LearnerDb};
+use crate::zab::db::{blocking, execute, DbError, LearnerDb};
 use crate::zab::learner::{Learner, LearnerConfig, Phase};
 use crate::zab::packet::encode_packet;
 use crate::zab::Error;
@@ -180,7 +179,7 @@ pub async fn follow<D: LearnerDb + ?Sized>(
                 let mut actions = Vec::new();
                 let res = learner.receive(&mut buf, &mut actions);
                 // What came before a bad packet is still carried out (as Java would have).
-                execute(db, actions, &mut outbox).map_err(NetError::Db)?;
+                blocking(|| execute(db, actions, &mut outbox)).map_err(NetError::Db)?;
                 res.map_err(NetError::Protocol)?;
                 if learner.phase() == Phase::Broadcast {
                     outbox.append(&mut held_back);
