@@ -726,19 +726,8 @@ fn root_chain(root: &str) -> Vec<Vec<u8>> {
 async fn wait_seen(addrs: &[String], path: &[u8]) -> io::Result<()> {
     let path = String::from_utf8_lossy(path);
     for a in addrs {
-        let t0 = Instant::now();
-        while proto::probe_get(a, &path, Duration::from_secs(2))
-            .await
-            .ok()
-            != Some(0)
-        {
-            if t0.elapsed() > Duration::from_secs(10) {
-                return Err(io::Error::other(format!(
-                    "{a} does not see {path} after 10 s"
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let (timeout, every) = (Duration::from_secs(10), Duration::from_millis(10));
+        proto::wait_for_path(a, &path, timeout, every, || Ok(())).await?;
     }
     Ok(())
 }

@@ -218,6 +218,31 @@ pub async fn probe_get(addr: &str, path: &str, timeout: Duration) -> io::Result<
     }
 }
 
+/// Poll [`probe_get`] of `path` every `every` until it answers OK or `timeout` passes;
+/// `alive` is asked before each try (its error ends the wait). Returns how long it took.
+pub async fn wait_for_path(
+    addr: &str,
+    path: &str,
+    timeout: Duration,
+    every: Duration,
+    mut alive: impl FnMut() -> io::Result<()>,
+) -> io::Result<Duration> {
+    let t0 = std::time::Instant::now();
+    loop {
+        alive()?;
+        if let Ok(0) = probe_get(addr, path, Duration::from_secs(2)).await {
+            return Ok(t0.elapsed());
+        }
+        if t0.elapsed() > timeout {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{addr} does not answer getData({path}) after {timeout:?}"),
+            ));
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// A four-letter word (`srvr`, `ruok`, ...) on a fresh connection; returns the reply text.
 pub async fn four_letter(addr: &str, word: &str, timeout: Duration) -> io::Result<String> {
     let fut = async {

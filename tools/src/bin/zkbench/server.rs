@@ -165,20 +165,17 @@ impl Server {
 
     /// Poll until a new session gets an answer to getData("/"). Returns the time waited.
     pub async fn wait_serving(&mut self, timeout: Duration) -> io::Result<Duration> {
-        let t0 = Instant::now();
-        loop {
-            self.check_running()?;
-            if let Ok(0) = proto::probe_get(&self.addr, "/", Duration::from_secs(2)).await {
-                return Ok(t0.elapsed());
-            }
-            if t0.elapsed() > timeout {
-                return Err(io::Error::new(
+        let addr = self.addr.clone();
+        let every = Duration::from_millis(2);
+        proto::wait_for_path(&addr, "/", timeout, every, || self.check_running())
+            .await
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::TimedOut => io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("{} not serving after {timeout:?}", self.imp.name()),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+                ),
+                _ => e,
+            })
     }
 
     /// Resident set size in KiB (VmRSS), and the peak (VmHWM).
