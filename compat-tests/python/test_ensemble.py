@@ -6,7 +6,6 @@ our node vanish everywhere when it closes, sessions are global.
 Needs both implementations (skipped unless ZK_IMPLS includes java and zkrs).
 """
 
-import os
 import time
 import uuid
 
@@ -14,62 +13,17 @@ import pytest
 from kazoo.exceptions import NoNodeError
 
 import zkharness
+from zkharness import close_clients, mode, wait_for
 
-pytestmark = pytest.mark.skipif(
-    not {"java", "zkrs"} <= set(
-        i.strip() for i in os.environ.get("ZK_IMPLS", "java,zkrs").split(",")),
-    reason="needs both java and zkrs")
-
-TICK = 1000
-
-
-def _wait(cond, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception as e:  # noqa: BLE001
-            last = e
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for %s (last error: %r)" % (what, last))
-
-
-def _mode(server):
-    for line in server.four_letter("srvr").splitlines():
-        if line.startswith("Mode: "):
-            return line[len("Mode: "):]
-    return None
+pytestmark = zkharness.needs_impls("java", "zkrs")
 
 
 @pytest.fixture(scope="module", params=["follower", "observer"])
 def ensemble(request, tmp_path_factory):
     role = request.param
     tmp = tmp_path_factory.mktemp("ensemble-" + role)
-    ports = {sid: (zkharness.free_port(), zkharness.free_port(), zkharness.free_port())
-             for sid in (1, 2, 3)}
-    lines = {}
-    for sid, (_, qport, eport) in ports.items():
-        suffix = ":observer" if (sid == 1 and role == "observer") else ""
-        lines["server.%d" % sid] = "127.0.0.1:%d:%d%s" % (qport, eport, suffix)
-    base = dict(lines, tickTime=str(TICK), initLimit="10", syncLimit="5")
-    servers = {}
-    for sid, impl in ((2, "java"), (3, "java"), (1, "zkrs")):
-        extra = dict(base)
-        if sid == 1 and role == "observer":
-            extra["peerType"] = "observer"
-        srv = zkharness.Server(impl, tmp / ("%s-%d" % (impl, sid)), ports[sid][0], extra, myid=sid)
-        srv.start(wait=False)
-        servers[sid] = srv
-    try:
-        for srv in servers.values():
-            srv.wait_ready(timeout=60)
-        yield role, servers
-    finally:
-        for srv in servers.values():
-            srv.kill()
+    with zkharness.Ensemble(tmp, observers=(1,) if role == "observer" else ()) as ens:
+        yield role, ens.start_all({2: "java", 3: "java", 1: "zkrs"})
 
 
 @pytest.fixture
@@ -83,18 +37,13 @@ def clients(ensemble):
         return zk
 
     yield make
-    for zk in made:
-        try:
-            zk.stop()
-            zk.close()
-        except Exception:  # noqa: BLE001
-            pass
+    close_clients(*made)
 
 
 def test_modes(ensemble):
     role, servers = ensemble
-    assert _mode(servers[1]) == role
-    java_modes = sorted(_mode(servers[s]) for s in (2, 3))
+    assert mode(servers[1]) == role
+    java_modes = sorted(mode(servers[s]) for s in (2, 3))
     assert java_modes == ["follower", "leader"]
 
 
@@ -150,10 +99,10 @@ def test_watches_cross_nodes(ensemble, clients):
     java_events = []
     java.get(base, watch=lambda e: java_events.append(("java", e.type, e.path)))
     java.create(base + "/x", b"")
-    _wait(lambda: len(events) == 2, what="watches on our node")
+    wait_for(lambda: len(events) == 2, what="watches on our node")
     assert sorted(events) == sorted([("ours", "CHILD", base), ("ours", "CREATED", base + "/x")])
     ours.set(base, b"changed")
-    _wait(lambda: java_events, what="watch on the Java node")
+    wait_for(lambda: java_events, what="watch on the Java node")
     assert java_events == [("java", "CHANGED", base)]
 
 
@@ -201,14 +150,10 @@ def test_session_moves_between_nodes(ensemble, clients):
     finally:
         moved.stop()
         moved.close()
-        try:
-            first.stop()
-            first.close()
-        except Exception:  # noqa: BLE001
-            pass
+        close_clients(first)
     java.sync(base)
-    _wait(lambda: java.exists(base + "/e") is None and java.exists(base + "/e2") is None,
-          what="ephemerals of the moved session gone")
+    wait_for(lambda: java.exists(base + "/e") is None and java.exists(base + "/e2") is None,
+             what="ephemerals of the moved session gone")
 
 
 def test_our_node_serves_reads_locally(ensemble):
@@ -265,7 +210,7 @@ def test_our_node_restarts_and_catches_up(ensemble, clients):
         ours.sync(base)
         assert ours.get(base)[0] == b"while-down"
         assert ours.get_children(base) == ["new"]
-        assert _mode(servers[1]) == role
+        assert mode(servers[1]) == role
     finally:
         ours.stop()
         ours.close()
@@ -275,7 +220,7 @@ def test_leader_killed_our_node_follows_the_new_leader(ensemble, clients):
     """Runs last: the Java leader is killed; our node and the other Java node elect a new
     leader (the Java one, higher sid) and our node follows it with its data intact."""
     role, servers = ensemble
-    leader = next(s for s in (2, 3) if _mode(servers[s]) == "leader")
+    leader = next(s for s in (2, 3) if mode(servers[s]) == "leader")
     if role == "observer":
         # One Java participant left is no quorum: our observer must stop serving (as a
         # Java observer does) rather than keep answering from a tree nobody updates.
@@ -293,9 +238,9 @@ def test_leader_killed_our_node_follows_the_new_leader(ensemble, clients):
     ours.stop()
     ours.close()
     servers[leader].kill()
-    _wait(lambda: _mode(servers[other]) == "leader", timeout=60, what="a new leader")
-    _wait(lambda: _mode(servers[1]) == "follower", timeout=60, what="our node following")
-    ours = _wait(lambda: servers[1].client(), timeout=30, what="a session on our node")
+    wait_for(lambda: mode(servers[other]) == "leader", timeout=60, what="a new leader")
+    wait_for(lambda: mode(servers[1]) == "follower", timeout=60, what="our node following")
+    ours = wait_for(lambda: servers[1].client(), timeout=30, what="a session on our node")
     try:
         assert ours.get(base)[0] == b"x"
         ours.set(base, b"after-failover")

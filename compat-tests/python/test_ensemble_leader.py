@@ -8,7 +8,6 @@ restarted Java follower catches up from our leader.
 Needs both implementations (skipped unless ZK_IMPLS includes java and zkrs).
 """
 
-import os
 import time
 import uuid
 
@@ -18,59 +17,19 @@ from kazoo.exceptions import BadVersionError, NoNodeError
 
 import zkharness
 import zkraw
+from zkharness import close_clients, mode, wait_for
 
-pytestmark = pytest.mark.skipif(
-    not {"java", "zkrs"} <= set(
-        i.strip() for i in os.environ.get("ZK_IMPLS", "java,zkrs").split(",")),
-    reason="needs both java and zkrs")
+pytestmark = zkharness.needs_impls("java", "zkrs")
 
-TICK = 1000
 OURS = 3
 JAVA = (1, 2)
 
 
-def _wait(cond, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception as e:  # noqa: BLE001
-            last = e
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for %s (last error: %r)" % (what, last))
-
-
-def _mode(server):
-    for line in server.four_letter("srvr").splitlines():
-        if line.startswith("Mode: "):
-            return line[len("Mode: "):]
-    return None
-
-
 @pytest.fixture(scope="module")
 def ensemble(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ensemble-leader")
-    ports = {sid: (zkharness.free_port(), zkharness.free_port(), zkharness.free_port())
-             for sid in (1, 2, 3)}
-    base = {"server.%d" % sid: "127.0.0.1:%d:%d" % (q, e) for sid, (_, q, e) in ports.items()}
-    base.update(tickTime=str(TICK), initLimit="10", syncLimit="5")
-    servers = {}
-    # Ours first: the election waits for it, so it wins with the highest id.
-    for sid, impl in ((3, "zkrs"), (1, "java"), (2, "java")):
-        srv = zkharness.Server(impl, tmp / ("%s-%d" % (impl, sid)), ports[sid][0], dict(base),
-                               myid=sid)
-        srv.start(wait=False)
-        servers[sid] = srv
-    try:
-        for srv in servers.values():
-            srv.wait_ready(timeout=60)
-        yield servers
-    finally:
-        for srv in servers.values():
-            srv.kill()
+    with zkharness.Ensemble(tmp_path_factory.mktemp("ensemble-leader")) as ens:
+        # Ours first: the election waits for it, so it wins with the highest id.
+        yield ens.start_all({3: "zkrs", 1: "java", 2: "java"})
 
 
 @pytest.fixture
@@ -83,12 +42,7 @@ def clients(ensemble):
         return zk
 
     yield make
-    for zk in made:
-        try:
-            zk.stop()
-            zk.close()
-        except Exception:  # noqa: BLE001
-            pass
+    close_clients(*made)
 
 
 def _synced_stats(clients_by_sid, path):
@@ -100,8 +54,8 @@ def _synced_stats(clients_by_sid, path):
 
 
 def test_modes(ensemble):
-    assert _mode(ensemble[OURS]) == "leader"
-    assert sorted(_mode(ensemble[s]) for s in JAVA) == ["follower", "follower"]
+    assert mode(ensemble[OURS]) == "leader"
+    assert sorted(mode(ensemble[s]) for s in JAVA) == ["follower", "follower"]
 
 
 def test_writes_through_every_node_same_stats(ensemble, clients):
@@ -158,7 +112,7 @@ def test_watches_fire_across_nodes(ensemble, clients):
     java.get_children(base, watch=lambda e: seen.append(("java", e.type, e.path)))
     ours.exists(base + "/x", watch=lambda e: seen.append(("ours", e.type, e.path)))
     clients(2).create(base + "/x", b"")
-    _wait(lambda: len(seen) == 2, what="watches")
+    wait_for(lambda: len(seen) == 2, what="watches")
     assert sorted(seen) == [("java", "CHILD", base), ("ours", "CREATED", base + "/x")]
 
 
@@ -199,7 +153,7 @@ def test_leader_expires_sessions_touches_keep_them(ensemble, clients):
         assert ours.exists(base + "/e").ephemeralOwner == raw.session_id
     finally:
         raw.drop()
-    _wait(lambda: ours.exists(base + "/e") is None, timeout=20, what="expiry by our leader")
+    wait_for(lambda: ours.exists(base + "/e") is None, timeout=20, what="expiry by our leader")
     java = clients(2)
     java.sync(base)
     assert java.exists(base + "/e") is None
@@ -223,14 +177,10 @@ def test_session_moves_follower_to_leader(ensemble, clients):
     finally:
         moved.stop()
         moved.close()
-        try:
-            first.stop()
-            first.close()
-        except Exception:  # noqa: BLE001
-            pass
+        close_clients(first)
     java = clients(1)
-    _wait(lambda: java.sync(base) is not None and java.get_children(base) == [],
-          what="ephemerals of the moved session gone")
+    wait_for(lambda: java.sync(base) is not None and java.get_children(base) == [],
+             what="ephemerals of the moved session gone")
 
 
 def test_java_follower_restarts_and_catches_up(ensemble, clients):
@@ -244,7 +194,7 @@ def test_java_follower_restarts_and_catches_up(ensemble, clients):
     for i in range(20):
         ours.create(base + "/n%02d" % i, b"%d" % i)
     ensemble[2].start(wait=True, timeout=60)
-    _wait(lambda: _mode(ensemble[2]) == "follower", what="the Java node following again")
+    wait_for(lambda: mode(ensemble[2]) == "follower", what="the Java node following again")
     java = clients(2)
     java.sync(base)
     assert java.get(base)[0] == b"while-down"
@@ -253,7 +203,7 @@ def test_java_follower_restarts_and_catches_up(ensemble, clients):
     java.create(base + "/after", b"")
     ours.sync(base)
     assert ours.exists(base + "/after") is not None
-    assert _mode(ensemble[OURS]) == "leader"
+    assert mode(ensemble[OURS]) == "leader"
     log = (ensemble[2].workdir / "server.log").read_text(errors="replace")
     assert "Getting a diff from the leader" in log
 
@@ -271,7 +221,7 @@ def test_wiped_java_follower_rebuilt_by_snap(ensemble, clients):
     shutil.rmtree(srv.data_dir / "version-2", ignore_errors=True)
     ours.set(base, b"after-wipe")
     srv.start(wait=True, timeout=60)
-    _wait(lambda: _mode(srv) == "follower", what="the wiped Java node following again")
+    wait_for(lambda: mode(srv) == "follower", what="the wiped Java node following again")
     java = clients(1)
     java.sync(base)
     assert java.get(base) == ours.get(base)

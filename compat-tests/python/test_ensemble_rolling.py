@@ -17,7 +17,6 @@ The counts and times are printed (run with -s to see them).
 Needs both implementations (skipped unless ZK_IMPLS includes java and zkrs).
 """
 
-import os
 import threading
 import time
 import uuid
@@ -27,96 +26,19 @@ from kazoo.client import KazooClient
 from kazoo.retry import KazooRetry
 
 import zkharness
+from zkharness import close_clients, mode, wait_for
 
-pytestmark = pytest.mark.skipif(
-    not {"java", "zkrs"} <= set(
-        i.strip() for i in os.environ.get("ZK_IMPLS", "java,zkrs").split(",")),
-    reason="needs both java and zkrs")
+pytestmark = zkharness.needs_impls("java", "zkrs")
 
-TICK = 1000
 RECOVERY_LIMIT = 10.0
-
-
-def _wait(cond, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception as e:  # noqa: BLE001
-            last = e
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for %s (last error: %r)" % (what, last))
-
-
-def _mode(server):
-    try:
-        out = server.four_letter("srvr")
-    except OSError:
-        return None
-    for line in out.splitlines():
-        if line.startswith("Mode: "):
-            return line[len("Mode: "):]
-    return None
-
-
-def _close(*zks):
-    for zk in zks:
-        try:
-            zk.stop()
-            zk.close()
-        except Exception:  # noqa: BLE001
-            pass
-
-
-class Ensemble:
-    """Three nodes on fixed ports; a node can be swapped for the other implementation on the
-    same workdir (zoo.cfg, dataDir with myid, logs)."""
-
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.ports = {sid: (zkharness.free_port(), zkharness.free_port(), zkharness.free_port())
-                      for sid in (1, 2, 3)}
-        self.base = {"server.%d" % sid: "127.0.0.1:%d:%d" % (q, e)
-                     for sid, (_, q, e) in self.ports.items()}
-        self.base.update(tickTime=str(TICK), initLimit="10", syncLimit="5")
-        self.servers = {}
-
-    def workdir(self, sid):
-        return self.tmp / ("node-%d" % sid)
-
-    def start(self, sid, impl, wait=False):
-        srv = zkharness.Server(impl, self.workdir(sid), self.ports[sid][0], dict(self.base),
-                               myid=sid)
-        srv.start(wait=wait, timeout=60)
-        self.servers[sid] = srv
-        return srv
-
-    def wait_ready(self):
-        for srv in self.servers.values():
-            srv.wait_ready(timeout=60)
-
-    @property
-    def hosts(self):
-        return ",".join(s.connect_string for s in self.servers.values())
-
-    def leader(self):
-        return next((sid for sid, s in self.servers.items() if _mode(s) == "leader"), None)
-
-    def kill_all(self):
-        for srv in self.servers.values():
-            srv.kill()
 
 
 @pytest.fixture
 def ens(tmp_path):
-    e = Ensemble(tmp_path)
-    try:
+    """Three nodes whose ports stay fixed for the test: any node can be stopped and started
+    again as the other implementation on its own config, data and myid."""
+    with zkharness.Ensemble(tmp_path) as e:
         yield e
-    finally:
-        e.kill_all()
 
 
 class Writer(threading.Thread):
@@ -157,7 +79,7 @@ class Writer(threading.Thread):
         self._halt.set()
         self.join(timeout=30)
         assert not self.is_alive()
-        _close(self.zk)
+        close_clients(self.zk)
 
     def first_ack_sent_after(self, t):
         for _, sent, acked in self.acked:
@@ -168,7 +90,7 @@ class Writer(threading.Thread):
 
 def _tree(server, root):
     """{path: (data, stat)} of root and its children, read through `server` after a sync."""
-    zk = _wait(lambda: server.client(timeout=15), timeout=60, what="a session on %r" % server)
+    zk = wait_for(lambda: server.client(timeout=15), timeout=60, what="a session on %r" % server)
     try:
         zk.sync(root)
         children = sorted(zk.get_children(root))
@@ -180,7 +102,7 @@ def _tree(server, root):
         assert set(out) == {root} | {root + "/" + c for c in children}
         return out
     finally:
-        _close(zk)
+        close_clients(zk)
 
 
 def _check_no_loss_same_trees(ens, writer, root):
@@ -212,7 +134,7 @@ def test_rolling_replacement(ens, plan):
         ens.start(sid, "java")
     ens.wait_ready()
     root = "/rolling-" + uuid.uuid4().hex[:8]
-    writer = Writer(ens.hosts, root)
+    writer = Writer(ens.connect_string, root)
     writer.start()
     replaced = 0
     timings = []
@@ -224,14 +146,14 @@ def test_rolling_replacement(ens, plan):
                 before = len(writer.acked)
                 ens.servers[sid].stop()
                 srv = ens.start(sid, impl)
-                _wait(lambda: _mode(srv) in ("follower", "leader"), timeout=60,
-                      what="%s %d serving" % (impl, sid))
+                wait_for(lambda: mode(srv) in ("follower", "leader"), timeout=60,
+                         what="%s %d serving" % (impl, sid))
                 srv.wait_ready(timeout=60)
                 replaced += 1
-                timings.append((sid, impl, _mode(srv), time.monotonic() - t0))
+                timings.append((sid, impl, mode(srv), time.monotonic() - t0))
                 # the writer must make progress with the new node in place
-                _wait(lambda b=before: len(writer.acked) > b + 20, timeout=30,
-                      what="writes after replacing node %d" % sid)
+                wait_for(lambda b=before: len(writer.acked) > b + 20, timeout=30,
+                         what="writes after replacing node %d" % sid)
                 time.sleep(1)
         time.sleep(1)
     finally:
@@ -239,7 +161,7 @@ def test_rolling_replacement(ens, plan):
     for srv in ens.servers.values():
         srv.check_alive()
         assert srv.impl == plan[-1]
-    modes = sorted(_mode(s) for s in ens.servers.values())
+    modes = sorted(mode(s) for s in ens.servers.values())
     assert modes == ["follower", "follower", "leader"], modes
     nodes = _check_no_loss_same_trees(ens, writer, root)
     print("\nrolling replacement (%s): %d acked writes (%d failed attempts %s), %d znodes "
@@ -261,28 +183,28 @@ def test_leader_kill9_under_load(ens, layout):
     for sid in (3, 1, 2):
         ens.start(sid, impls[sid])
     ens.wait_ready()
-    _wait(lambda: ens.leader() is not None, what="a leader")
+    wait_for(lambda: ens.leader() is not None, what="a leader")
     leader = ens.leader()
     assert ens.servers[leader].impl == "zkrs", (leader, layout)
     root = "/kill9-" + uuid.uuid4().hex[:8]
-    writer = Writer(ens.hosts, root)
+    writer = Writer(ens.connect_string, root)
     writer.start()
     try:
-        _wait(lambda: len(writer.acked) > 200, what="writes before the kill")
+        wait_for(lambda: len(writer.acked) > 200, what="writes before the kill")
         t_kill = time.monotonic()
         ens.servers[leader].kill()
         others = [s for s in ens.servers if s != leader]
-        _wait(lambda: writer.first_ack_sent_after(t_kill) is not None, timeout=60,
-              what="a write acknowledged after the kill")
+        wait_for(lambda: writer.first_ack_sent_after(t_kill) is not None, timeout=60,
+                 what="a write acknowledged after the kill")
         recovery = writer.first_ack_sent_after(t_kill) - t_kill
-        new_leader = _wait(lambda: ens.leader(), timeout=30, what="the new leader")
+        new_leader = wait_for(lambda: ens.leader(), timeout=30, what="the new leader")
         assert new_leader in others
         after = len(writer.acked)
-        _wait(lambda: len(writer.acked) > after + 100, what="writes with the new leader")
+        wait_for(lambda: len(writer.acked) > after + 100, what="writes with the new leader")
         # the old leader comes back (same implementation) and follows
         ens.start(leader, impls[leader], wait=True)
-        _wait(lambda: _mode(ens.servers[leader]) == "follower", timeout=60,
-              what="the old leader following")
+        wait_for(lambda: mode(ens.servers[leader]) == "follower", timeout=60,
+                 what="the old leader following")
         time.sleep(1)
     finally:
         writer.finish()
@@ -304,13 +226,13 @@ def test_one_java_two_zkrs(ens, java_sid):
     ens.start(3, impls[3])
     # node 3 (the intended leader) takes part in the first election: wait for its election
     # port (a JVM starts slower than the two others would elect a leader among themselves)
-    _wait(lambda: zkharness._port_open("127.0.0.1", ens.ports[3][2]), timeout=60,
-          what="node 3's election port")
+    wait_for(lambda: zkharness._port_open("127.0.0.1", ens.ports[3][2]), timeout=60,
+             what="node 3's election port")
     for sid in (1, 2):
         ens.start(sid, impls[sid])
     ens.wait_ready()
-    _wait(lambda: sorted(_mode(s) for s in ens.servers.values()) ==
-          ["follower", "follower", "leader"], timeout=60, what="one leader, two followers")
+    wait_for(lambda: sorted(mode(s) for s in ens.servers.values()) ==
+             ["follower", "follower", "leader"], timeout=60, what="one leader, two followers")
     assert ens.leader() == 3
     zks = {sid: ens.servers[sid].client() for sid in (1, 2, 3)}
     try:
@@ -340,7 +262,7 @@ def test_one_java_two_zkrs(ens, java_sid):
         assert len([p for p in tree if "/seq-" in p]) == 9
         print("\n1 java + 2 zkrs (%s): modes %s, %d znodes identical through every node" % (
             "java leader" if java_sid == 3 else "zkrs leader",
-            {sid: "%s/%s" % (ens.servers[sid].impl, _mode(ens.servers[sid])) for sid in zks},
+            {sid: "%s/%s" % (ens.servers[sid].impl, mode(ens.servers[sid])) for sid in zks},
             len(tree)))
     finally:
-        _close(*zks.values())
+        close_clients(*zks.values())

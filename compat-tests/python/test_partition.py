@@ -18,20 +18,17 @@ Needs root (network namespaces, veth, bridge). If they cannot be created, the te
 (with the reason), it is not skipped. Skipped unless ZK_IMPLS includes zkrs.
 """
 
-import os
 import random
 import subprocess
-import time
 import uuid
 
 import pytest
 from kazoo.client import KazooClient
 
 import zkharness
+from zkharness import close_clients, mode, wait_for
 
-pytestmark = pytest.mark.skipif(
-    "zkrs" not in set(i.strip() for i in os.environ.get("ZK_IMPLS", "java,zkrs").split(",")),
-    reason="needs zkrs")
+pytestmark = zkharness.needs_impls("zkrs")
 
 TICK = 500
 NOT_SERVING = "not currently serving requests"
@@ -44,20 +41,6 @@ def _ip(*args, check=True):
         raise RuntimeError("`ip %s` failed (rc %d): %s" % (" ".join(args), r.returncode,
                                                            r.stderr.strip()))
     return r
-
-
-def _wait(cond, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception as e:  # noqa: BLE001
-            last = e
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for %s (last error: %r)" % (what, last))
 
 
 class NsServer(zkharness.Server):
@@ -74,6 +57,21 @@ class NsServer(zkharness.Server):
         return ["ip", "netns", "exec", self.ns] + super()._command()
 
 
+class NsEnsemble(zkharness.Ensemble):
+    """The three nodes, each in its namespace of `net`, on ports 2181, 2888 and 3888 there."""
+
+    def __init__(self, net, tmp):
+        self.net = net
+        super().__init__(tmp, tick=TICK, sync_limit=4)
+
+    def peer(self, sid):
+        return self.net.addr(sid), (2181, 2888, 3888)
+
+    def new_server(self, sid, impl):
+        return NsServer(self.net.ns[sid], self.net.addr(sid), self.workdir(sid),
+                        self.node_cfg(sid), sid)
+
+
 def _srvr(server):
     try:
         return server.four_letter("srvr")
@@ -81,24 +79,8 @@ def _srvr(server):
         return "error: %s" % e
 
 
-def _mode(server):
-    for line in _srvr(server).splitlines():
-        if line.startswith("Mode: "):
-            return line[len("Mode: "):]
-    return None
-
-
 def _client(server, timeout=5.0):
     return server.client(timeout=timeout)
-
-
-def _close(*zks):
-    for zk in zks:
-        try:
-            zk.stop()
-            zk.close()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 class Net:
@@ -172,20 +154,8 @@ def ensemble(tmp_path_factory):
         except (RuntimeError, OSError) as e:
             pytest.fail("cannot create network namespaces / veth / bridge here (needs root "
                         "and CAP_NET_ADMIN): %s" % e, pytrace=False)
-        tmp = tmp_path_factory.mktemp("partition")
-        base = {"server.%d" % sid: "%s:2888:3888" % net.addr(sid) for sid in net.ns}
-        base.update(tickTime=str(TICK), initLimit="10", syncLimit="4")
-        servers = {sid: NsServer(net.ns[sid], net.addr(sid), tmp / ("zkrs-%d" % sid),
-                                 dict(base), sid) for sid in net.ns}
-        try:
-            for srv in servers.values():
-                srv.start(wait=False)
-            for srv in servers.values():
-                srv.wait_ready(timeout=30)
-            yield net, servers
-        finally:
-            for srv in servers.values():
-                srv.kill()
+        with NsEnsemble(net, tmp_path_factory.mktemp("partition")) as ens:
+            yield net, ens.start_all({sid: "zkrs" for sid in net.ns}, timeout=30)
     finally:
         net.cleanup()
 
@@ -210,25 +180,25 @@ def _assert_converged(servers):
         try:
             trees = [_tree(zk) for zk in zks]
         finally:
-            _close(*zks)
+            close_clients(*zks)
         return trees if trees[0] == trees[1] == trees[2] else None
 
     try:
-        return _wait(same, timeout=20, what="identical trees on all three nodes")[0]
+        return wait_for(same, timeout=20, what="identical trees on all three nodes")[0]
     except AssertionError:
         zks = [_client(s) for s in servers.values()]
         try:
             trees = [_tree(zk) for zk in zks]
         finally:
-            _close(*zks)
+            close_clients(*zks)
         diff = {p: [t.get(p) for t in trees] for p in set().union(*trees)
                 if len({repr(t.get(p)) for t in trees}) > 1}
         raise AssertionError("trees differ after healing: %r" % diff)
 
 
 def _minority_refuses(minority, zk_min, base):
-    _wait(lambda: NOT_SERVING in _srvr(minority), timeout=20,
-          what="the minority node to stop serving")
+    wait_for(lambda: NOT_SERVING in _srvr(minority), timeout=20,
+             what="the minority node to stop serving")
     # the session it had cannot write (ConnectionLoss or a timeout, not a success)
     failed = False
     try:
@@ -236,7 +206,7 @@ def _minority_refuses(minority, zk_min, base):
     except Exception:  # noqa: BLE001
         failed = True
     assert failed, "a write through the minority node succeeded"
-    _close(zk_min)  # drop the queued request before any reconnection
+    close_clients(zk_min)  # drop the queued request before any reconnection
     # and no new session can be established there
     zk = KazooClient(hosts=minority.connect_string, timeout=2,
                      logger=zkharness._quiet_logger())
@@ -245,7 +215,7 @@ def _minority_refuses(minority, zk_min, base):
             zk.start(timeout=2)
             zk.get("/")
     finally:
-        _close(zk)
+        close_clients(zk)
     assert NOT_SERVING in _srvr(minority)
 
 
@@ -255,10 +225,10 @@ def _majority_writes(majority, base, tag):
         try:
             zk.create(base + "/" + tag + "-a", b"during")
         finally:
-            _close(zk)
+            close_clients(zk)
         return True
 
-    _wait(write, timeout=30, what="a write through the majority")
+    wait_for(write, timeout=30, what="a write through the majority")
     zks = [_client(s) for s in majority]
     try:
         zks[1].create(base + "/" + tag + "-b", b"during")
@@ -268,16 +238,16 @@ def _majority_writes(majority, base, tag):
             zk.sync(base)
             assert zk.get(base)[0] == tag.encode()
     finally:
-        _close(*zks)
+        close_clients(*zks)
 
 
 @pytest.mark.parametrize("victim", ["follower", "leader"])
 def test_partition_minority_stops_majority_continues_heal_converges(ensemble, victim):
     net, servers = ensemble
-    leader = _wait(lambda: next((sid for sid, s in servers.items() if _mode(s) == "leader"),
-                                None), timeout=30, what="an elected leader")
-    _wait(lambda: sorted(_mode(s) for s in servers.values())
-          == ["follower", "follower", "leader"], timeout=30, what="two followers")
+    leader = wait_for(lambda: next((sid for sid, s in servers.items() if mode(s) == "leader"),
+                                   None), timeout=30, what="an elected leader")
+    wait_for(lambda: sorted(mode(s) for s in servers.values())
+             == ["follower", "follower", "leader"], timeout=30, what="two followers")
     if victim == "leader":
         cut = leader
     else:
@@ -290,7 +260,7 @@ def test_partition_minority_stops_majority_continues_heal_converges(ensemble, vi
     try:
         zk.create(base, b"before")
     finally:
-        _close(zk)
+        close_clients(zk)
     zk_min = _client(minority)
     zk_min.sync(base)
     assert zk_min.get(base)[0] == b"before"
@@ -299,14 +269,14 @@ def test_partition_minority_stops_majority_continues_heal_converges(ensemble, vi
     try:
         _minority_refuses(minority, zk_min, base)
         _majority_writes(majority, base, "p")
-        modes = sorted(_mode(s) for s in majority)
+        modes = sorted(mode(s) for s in majority)
         assert modes == ["follower", "leader"], modes
         assert NOT_SERVING in _srvr(minority)
     finally:
         net.heal()
 
-    _wait(lambda: _mode(minority) == "follower", timeout=30,
-          what="the partitioned node to rejoin as a follower")
+    wait_for(lambda: mode(minority) == "follower", timeout=30,
+             what="the partitioned node to rejoin as a follower")
     tree = _assert_converged(servers)
     assert tree[base][0] == b"p"
     # (the sequence suffix is the parent's cversion: two creates before it)
@@ -319,5 +289,5 @@ def test_partition_minority_stops_majority_continues_heal_converges(ensemble, vi
         # and the healed node takes writes again
         zk.create(base + "/after", b"")
     finally:
-        _close(zk)
+        close_clients(zk)
     _assert_converged(servers)

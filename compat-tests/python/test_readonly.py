@@ -8,8 +8,6 @@ Java gets the setting as -Dreadonlymode.enabled=true (the harness passes readonl
 keys both ways), zkserver from zoo.cfg.
 """
 
-import os
-import time
 import socket
 import struct
 import uuid
@@ -18,24 +16,9 @@ import pytest
 from kazoo.exceptions import NotReadOnlyCallError
 
 import zkharness
+from zkharness import close_clients, wait_for
 
-IMPLS = [i.strip() for i in os.environ.get("ZK_IMPLS", "java,zkrs").split(",") if i.strip()]
-
-TICK = 1000
-
-
-def _wait(cond, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception as e:  # noqa: BLE001
-            last = e
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for %s (last error: %r)" % (what, last))
+IMPLS = zkharness.selected_impls()
 
 
 def _isro(server):
@@ -43,15 +26,6 @@ def _isro(server):
         return server.four_letter("isro").strip()
     except OSError:
         return None
-
-
-def _close(*zks):
-    for zk in zks:
-        try:
-            zk.stop()
-            zk.close()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 def _raw_read_only_connect(server):
@@ -83,20 +57,11 @@ def _raw_read_only_connect(server):
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_survivor_serves_read_only_then_rejoins(impl, tmp_path):
-    ports = {sid: (zkharness.free_port(), zkharness.free_port(), zkharness.free_port())
-             for sid in (1, 2, 3)}
-    base = {"server.%d" % sid: "127.0.0.1:%d:%d" % (q, e) for sid, (_, q, e) in ports.items()}
-    base.update({"tickTime": str(TICK), "initLimit": "10", "syncLimit": "5",
-                 "readonlymode.enabled": "true"})
-    servers = {sid: zkharness.Server(impl, tmp_path / ("%s-%d" % (impl, sid)), ports[sid][0],
-                                     dict(base), myid=sid)
-               for sid in (1, 2, 3)}
+    ens = zkharness.Ensemble(tmp_path, extra={"readonlymode.enabled": "true"})
+    servers = ens.servers
     zks = []
     try:
-        for srv in servers.values():
-            srv.start(wait=False)
-        for srv in servers.values():
-            srv.wait_ready(timeout=60)
+        ens.start_all({1: impl, 2: impl, 3: impl})
         survivor = servers[1]
         assert _isro(survivor) == "rw"
         path = "/ro-" + uuid.uuid4().hex[:8]
@@ -104,11 +69,11 @@ def test_survivor_serves_read_only_then_rejoins(impl, tmp_path):
         zks.append(zk)
         zk.create(path, b"before")
         zk.sync(path)
-        _close(zk)
+        close_clients(zk)
 
         servers[2].kill()
         servers[3].kill()
-        _wait(lambda: _isro(survivor) == "ro", timeout=15, what="isro -> ro")
+        wait_for(lambda: _isro(survivor) == "ro", timeout=15, what="isro -> ro")
 
         if impl == "java":
             # Java 3.8.0's read-only server parses a read-only client's ConnectRequest as
@@ -133,12 +98,11 @@ def test_survivor_serves_read_only_then_rejoins(impl, tmp_path):
             survivor.client(timeout=4)
 
         servers[2].start(wait=False)
-        _wait(lambda: _isro(survivor) == "rw", timeout=60, what="isro -> rw")
-        zk = _wait(lambda: survivor.client(timeout=5), timeout=60, what="a rw session")
+        wait_for(lambda: _isro(survivor) == "rw", timeout=60, what="isro -> rw")
+        zk = wait_for(lambda: survivor.client(timeout=5), timeout=60, what="a rw session")
         zks.append(zk)
         zk.set(path, b"after")
         assert zk.get(path)[0] == b"after"
     finally:
-        _close(*zks)
-        for srv in servers.values():
-            srv.kill()
+        close_clients(*zks)
+        ens.kill_all()

@@ -13,6 +13,15 @@ Stable API (other suites build on it):
     ServerStartError  (raised when a server does not become ready)
     ServerDiedError   (check_alive: the process exited under the tests)
 
+Ensembles and test helpers:
+
+    class Ensemble(tmp, n=3, tick=1000, sync_limit=5, extra=None, observers=())
+        servers, ports, base (attributes); start(sid, impl); start_all({sid: impl});
+        wait_ready(); leader(); connect_string; kill_all(); a context manager (kills all)
+    mode(server) -> "leader" | "follower" | ... | None   (from `srvr`)
+    wait_for(cond, timeout=30, what=...)   close_clients(*zks)
+    selected_impls()   needs_impls(*impls) -> pytest skip mark
+
 `impl` is "java" or "zkrs". Both servers run with extended types (TTL nodes)
 enabled, the four-letter words whitelisted and the AdminServer disabled.
 Readiness means a real session can be established, not just an open port.
@@ -28,7 +37,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMPLS = ("java", "zkrs")
@@ -344,6 +353,140 @@ def start_server(impl: str, tmp_path, extra_cfg: Optional[Dict] = None, port: Op
             if "Address already in use" not in str(e) and "AddrInUse" not in str(e):
                 raise
     raise last
+
+
+# -- ensembles and test helpers ------------------------------------------------------------------
+
+def selected_impls() -> List[str]:
+    """The implementations ZK_IMPLS names (default: all of IMPLS), in its order."""
+    raw = os.environ.get("ZK_IMPLS", ",".join(IMPLS))
+    return [i.strip() for i in raw.split(",") if i.strip()]
+
+
+def needs_impls(*impls):
+    """A pytest mark that skips a module or test unless ZK_IMPLS selects all of `impls`."""
+    import pytest
+
+    return pytest.mark.skipif(not set(impls) <= set(selected_impls()),
+                              reason="needs " + " and ".join(impls))
+
+
+def wait_for(cond, timeout: float = 30.0, what: str = "condition"):
+    """Poll cond() every 0.2 s until it returns something true, and return that; an exception
+    counts as "not yet". AssertionError (naming `what` and the last exception) on timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            v = cond()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001
+            last = e
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for %s (last error: %r)" % (what, last))
+
+
+def mode(server: Server) -> Optional[str]:
+    """The `Mode:` of the server's `srvr` answer (leader, follower, observer, standalone), or
+    None when it has none (not serving) or cannot be reached."""
+    try:
+        out = server.four_letter("srvr")
+    except OSError:
+        return None
+    for line in out.splitlines():
+        if line.startswith("Mode: "):
+            return line[len("Mode: "):]
+    return None
+
+
+def close_clients(*zks) -> None:
+    """Stop and close kazoo clients, ignoring errors (for teardown)."""
+    for zk in zks:
+        try:
+            zk.stop()
+            zk.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class Ensemble:
+    """Quorum peers 1..n sharing one zoo.cfg base: the server.<sid> lines, tickTime, initLimit
+    10, syncLimit, then `extra`; the `observers` are listed as :observer and get
+    peerType=observer. Node sid lives in tmp/node-<sid> whatever its implementation, so it can
+    be stopped and started again as the other one on the same config, data and myid.
+
+    By default every node is on 127.0.0.1 with three free ports (client, quorum, election);
+    a subclass places nodes elsewhere by overriding peer() and new_server().
+    Used as a context manager, it kills every node on exit.
+    """
+
+    def __init__(self, tmp, n: int = 3, tick: int = 1000, sync_limit: int = 5,
+                 extra: Optional[Dict] = None, observers=()):
+        self.tmp = Path(tmp)
+        self.observers = set(observers)
+        peers = {sid: self.peer(sid) for sid in range(1, n + 1)}
+        self.ports = {sid: ports for sid, (_, ports) in peers.items()}
+        self.base = {"server.%d" % sid: "%s:%d:%d%s" % (
+            host, q, e, ":observer" if sid in self.observers else "")
+            for sid, (host, (_, q, e)) in peers.items()}
+        self.base.update(tickTime=str(tick), initLimit="10", syncLimit=str(sync_limit))
+        self.base.update(extra or {})
+        self.servers: Dict[int, Server] = {}
+
+    def peer(self, sid: int):
+        """(host, (client, quorum, election) ports) of node sid."""
+        return HOST, (free_port(), free_port(), free_port())
+
+    def workdir(self, sid: int) -> Path:
+        return self.tmp / ("node-%d" % sid)
+
+    def node_cfg(self, sid: int) -> Dict[str, str]:
+        """zoo.cfg entries of node sid on top of the harness defaults."""
+        cfg = dict(self.base)
+        if sid in self.observers:
+            cfg["peerType"] = "observer"
+        return cfg
+
+    def new_server(self, sid: int, impl: str) -> Server:
+        return Server(impl, self.workdir(sid), self.ports[sid][0], self.node_cfg(sid), myid=sid)
+
+    def start(self, sid: int, impl: str, wait: bool = False, timeout: float = 60.0) -> Server:
+        """Start node sid as `impl` (what ran there before must be stopped)."""
+        srv = self.new_server(sid, impl)
+        self.servers[sid] = srv
+        return srv.start(wait=wait, timeout=timeout)
+
+    def start_all(self, impls: Dict[int, str], timeout: float = 60.0) -> Dict[int, Server]:
+        """Start the nodes {sid: impl} in that order without waiting (the first election waits
+        for the first ones), then wait until each accepts a session; returns self.servers."""
+        for sid, impl in impls.items():
+            self.start(sid, impl)
+        self.wait_ready(timeout)
+        return self.servers
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        for srv in self.servers.values():
+            srv.wait_ready(timeout=timeout)
+
+    @property
+    def connect_string(self) -> str:
+        """host:port of every started node, comma-separated (a client that knows them all)."""
+        return ",".join(s.connect_string for s in self.servers.values())
+
+    def leader(self) -> Optional[int]:
+        """The sid of the node whose `srvr` says leader, or None."""
+        return next((sid for sid, s in self.servers.items() if mode(s) == "leader"), None)
+
+    def kill_all(self) -> None:
+        for srv in self.servers.values():
+            srv.kill()
+
+    def __enter__(self) -> "Ensemble":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.kill_all()
 
 
 _QUIET = None
