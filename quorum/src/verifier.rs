@@ -52,83 +52,139 @@ fn bracketed(host: &str) -> String {
     }
 }
 
-/// Java's `ConfigUtils.getHostAndPort`: `[v6]:a:b` keeps the bracketed host whole, anything
-/// else is split on `:`.
-pub(crate) fn split_host_and_port(s: &str) -> Result<Vec<String>, ConfigError> {
-    if let Some(rest) = s.strip_prefix('[') {
-        let end = rest
-            .find(']')
-            .ok_or_else(|| ConfigError(format!("{s} starts with '[' but has no matching ']'")))?;
-        let host = &rest[..end];
-        let after = &rest[end + 1..];
-        let mut parts = vec![host.to_string()];
-        if !after.is_empty() {
-            let tail = after
-                .strip_prefix(':')
-                .ok_or_else(|| ConfigError(format!("{s} does not have the form [host]:port")))?;
-            parts.extend(tail.split(':').map(str::to_string));
+/// Java's `String.trim`: strips every char up to and including U+0020 from both ends.
+fn java_trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c <= ' ')
+}
+
+/// Java's `String.split` on one char: trailing empty parts are dropped.
+fn java_split(s: &str, sep: char) -> Vec<&str> {
+    let mut parts: Vec<&str> = s.split(sep).collect();
+    if parts.len() > 1 {
+        while parts.last() == Some(&"") {
+            parts.pop();
         }
-        Ok(parts)
-    } else {
-        Ok(s.split(':').map(str::to_string).collect())
+    }
+    parts
+}
+
+/// Java's `ConfigUtils.getHostAndPort`: `[v6]:a:b` keeps the bracketed host whole (without
+/// its brackets), anything else is split on `:`, both as `String.split` does.
+pub(crate) fn split_host_and_port(s: &str) -> Result<Vec<&str>, String> {
+    let Some(rest) = s.strip_prefix('[') else {
+        return Ok(java_split(s, ':'));
+    };
+    let end = rest
+        .find(']')
+        .ok_or_else(|| format!("{s} starts with '[' but has no matching ']'"))?;
+    let (host, after) = (&rest[..end], &rest[end + 1..]);
+    if after.is_empty() {
+        return Ok(vec![host]);
+    }
+    match after.strip_prefix(':') {
+        None => Err(format!("{s} does not have the form [host]:port")),
+        Some("") => Err(format!("{s} has no port after the colon")),
+        Some(ports) => Ok(std::iter::once(host)
+            .chain(java_split(ports, ':'))
+            .collect()),
     }
 }
 
-fn parse_port(s: &str, what: &str) -> Result<u16, ConfigError> {
-    s.trim()
-        .parse::<u16>()
-        .map_err(|_| ConfigError(format!("bad {what} \"{s}\"")))
+/// Why [`ServerSpec::parse`] refused a `server.N` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerSpecError {
+    /// `a:1:2|b:3:4`: several addresses for one server (Java's `multiAddress.enabled`).
+    MultipleAddresses,
+    /// The value does not have the form; the reason.
+    Malformed(String),
 }
 
-impl QuorumServer {
-    /// Parses the value of a `server.N` line (`host:q:e[:participant|:observer][;[host:]port]`).
-    pub fn parse(sid: i64, value: &str) -> Result<QuorumServer, ConfigError> {
-        let value = value.trim();
-        let parts: Vec<&str> = value.split(';').collect();
+impl fmt::Display for ServerSpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerSpecError::MultipleAddresses => {
+                f.write_str("multiple addresses per server are not supported")
+            }
+            ServerSpecError::Malformed(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The value of a `server.N` line, taken apart by [`ServerSpec::parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSpec {
+    pub host: String,
+    pub quorum_port: u16,
+    pub election_port: u16,
+    pub observer: bool,
+    /// The client part: `(host, port)`, host `None` when only a port was given.
+    pub client: Option<(Option<String>, u16)>,
+}
+
+impl ServerSpec {
+    /// Takes `host:quorumPort:electionPort[:participant|:observer][;[clientHost:]clientPort]`
+    /// apart as Java 3.8's `QuorumServer(sid, addressStr)` does, without resolving names:
+    /// `String.split` on `;` and `:` (trailing empty parts dropped), `[v6]` hosts, no `|`, a
+    /// role in any case. Every piece is trimmed as `String.trim` does. An empty host, port 0
+    /// and equal quorum and election ports pass: refusing them is the caller's choice.
+    pub fn parse(value: &str) -> Result<ServerSpec, ServerSpecError> {
+        use ServerSpecError::Malformed;
+        let parts = java_split(java_trim(value), ';');
         if parts.len() > 2 {
-            return Err(ConfigError(format!(
-                "server.{sid}={value}: more than one ';'"
-            )));
+            return Err(Malformed("more than one ';'".into()));
         }
-        if parts[0].contains('|') {
-            return Err(ConfigError(format!(
-                "server.{sid}={value}: multiple addresses per server are not supported"
-            )));
+        let server = parts.first().copied().unwrap_or_default();
+        if server.contains('|') {
+            return Err(ServerSpecError::MultipleAddresses);
         }
-        let server = split_host_and_port(parts[0].trim())?;
-        if server.len() < 3 || server.len() > 4 {
-            return Err(ConfigError(format!(
-                "server.{sid}={value}: expected host:quorumPort:electionPort[:type]"
-            )));
+        let server = split_host_and_port(java_trim(server)).map_err(Malformed)?;
+        if !(3..=4).contains(&server.len()) {
+            return Err(Malformed("expected host and two ports".into()));
         }
-        let observer = match server.get(3).map(|t| t.trim().to_ascii_lowercase()) {
-            None => false,
-            Some(t) if t == "participant" => false,
-            Some(t) if t == "observer" => true,
-            Some(t) => return Err(ConfigError(format!("Unrecognised peertype: {t}"))),
+        let port = |s: &str, what: &str| {
+            let s = java_trim(s);
+            s.parse::<u16>()
+                .map_err(|_| Malformed(format!("bad {what} port \"{s}\"")))
+        };
+        let role = server.get(3).map(|r| java_trim(r).to_ascii_lowercase());
+        let observer = match role.as_deref() {
+            None | Some("participant") => false,
+            Some("observer") => true,
+            Some(role) => return Err(Malformed(format!("unknown role \"{role}\""))),
         };
         let client = match parts.get(1) {
             None => None,
-            Some(c) => {
-                let c = split_host_and_port(c.trim())?;
-                match c.as_slice() {
-                    [port] => Some(("0.0.0.0".to_string(), parse_port(port, "client port")?)),
-                    [host, port] => Some((host.clone(), parse_port(port, "client port")?)),
-                    _ => {
-                        return Err(ConfigError(format!(
-                            "server.{sid}={value}: bad client part"
-                        )))
-                    }
-                }
-            }
+            Some(client) => match split_host_and_port(java_trim(client)).map_err(Malformed)?[..] {
+                [p] => Some((None, port(p, "client")?)),
+                [h, p] => Some((Some(java_trim(h).to_string()), port(p, "client")?)),
+                _ => return Err(Malformed("client part must be port or host:port".into())),
+            },
         };
-        Ok(QuorumServer {
-            sid,
-            host: server[0].trim().to_string(),
-            quorum_port: parse_port(&server[1], "quorum port")?,
-            election_port: parse_port(&server[2], "election port")?,
+        Ok(ServerSpec {
+            host: java_trim(server[0]).to_string(),
+            quorum_port: port(server[1], "quorum")?,
+            election_port: port(server[2], "election")?,
             observer,
             client,
+        })
+    }
+}
+
+impl QuorumServer {
+    /// Parses the value of a `server.N` line with [`ServerSpec::parse`]; the client host is
+    /// `0.0.0.0` when only a port was given.
+    pub fn parse(sid: i64, value: &str) -> Result<QuorumServer, ConfigError> {
+        let spec = ServerSpec::parse(value)
+            .map_err(|e| ConfigError(format!("server.{sid}={}: {e}", java_trim(value))))?;
+        Ok(QuorumServer {
+            sid,
+            host: spec.host,
+            quorum_port: spec.quorum_port,
+            election_port: spec.election_port,
+            observer: spec.observer,
+            client: spec
+                .client
+                .map(|(host, port)| (host.unwrap_or_else(|| "0.0.0.0".into()), port)),
         })
     }
 
@@ -321,6 +377,38 @@ mod tests {
         assert!(QuorumServer::parse(1, "a:1:2:leader").is_err());
         assert!(QuorumServer::parse(1, "a:1").is_err());
         assert!(QuorumServer::parse(1, "a:1:2|b:3:4").is_err());
+    }
+
+    #[test]
+    fn server_spec_splits_as_java() {
+        let p = ServerSpec::parse;
+        // String.split drops trailing empty parts.
+        assert_eq!(p("h:1:2;").unwrap().client, None);
+        assert!(!p("h:1:2:").unwrap().observer);
+        assert_eq!(p("h:1:2;5:").unwrap().client, Some((None, 5)));
+        assert_eq!(split_host_and_port("[::1]:5:"), Ok(vec!["::1", "5"]));
+        // getHostAndPort: a bracketed host may stand alone; after `]` comes `:` and a port.
+        assert_eq!(p("h:1:2;[5]").unwrap().client, Some((None, 5)));
+        for bad in [
+            "[::1]x1:2",
+            "[::1]:",
+            "[::1:1:2",
+            "h:1:2;3;4",
+            "h:1:2:Leader",
+        ] {
+            assert!(
+                matches!(p(bad), Err(ServerSpecError::Malformed(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(p("a:1:2|b:3:4"), Err(ServerSpecError::MultipleAddresses));
+        // An empty host, port 0 and equal ports are for the caller to refuse.
+        let s = p(" :0:0 ; :5").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.quorum_port, s.election_port),
+            ("", 0, 0)
+        );
+        assert_eq!(s.client, Some((Some(String::new()), 5)));
     }
 
     #[test]

@@ -36,6 +36,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
+use zk_quorum::verifier::{QuorumServer, ServerSpec, ServerSpecError};
+
 /// `tickTime` when the file does not set it (Java's `ZooKeeperServer.DEFAULT_TICK_TIME`).
 pub const DEFAULT_TICK_TIME_MS: u32 = 3000;
 /// `tickTime` of [`embedded_default`].
@@ -183,30 +185,27 @@ impl ServerLine {
             value: value.to_string(),
             expected: format!("{SERVER_LINE_FORMAT} ({why})"),
         };
-
-        let parts = java_split(value, ';');
-        if parts.len() > 2 || parts.is_empty() {
-            return Err(bad("at most one ';'"));
-        }
-        if parts[0].contains('|') {
-            return Err(ConfigError::Invalid {
+        let ServerSpec {
+            host,
+            quorum_port,
+            election_port,
+            observer,
+            client,
+        } = ServerSpec::parse(value).map_err(|e| match e {
+            ServerSpecError::MultipleAddresses => ConfigError::Invalid {
                 key: key.to_string(),
                 message: format!(
                     "{key}: multiple addresses per server (\"{value}\") are not supported"
                 ),
-            });
-        }
-        let server_parts = host_and_port(java_trim(parts[0])).map_err(|why| bad(&why))?;
-        if server_parts.len() < 3 || server_parts.len() > 4 {
-            return Err(bad("expected host and two ports"));
-        }
-        let host = java_trim(&server_parts[0]).to_string();
+            },
+            ServerSpecError::Malformed(why) => bad(&why),
+        })?;
         if host.is_empty() {
             return Err(bad("empty host"));
         }
-        let port = |s: &str| parse_port(s).ok_or_else(|| bad(&format!("bad port \"{s}\"")));
-        let quorum_port = port(java_trim(&server_parts[1]))?;
-        let election_port = port(java_trim(&server_parts[2]))?;
+        if quorum_port == 0 || election_port == 0 || client.as_ref().is_some_and(|c| c.1 == 0) {
+            return Err(bad("port 0"));
+        }
         if quorum_port == election_port {
             return Err(ConfigError::Invalid {
                 key: key.to_string(),
@@ -216,36 +215,8 @@ impl ServerLine {
                 ),
             });
         }
-        let observer = match server_parts
-            .get(3)
-            .map(|s| java_trim(s).to_ascii_lowercase())
-        {
-            None => false,
-            Some(role) if role == "participant" => false,
-            Some(role) if role == "observer" => true,
-            Some(role) => return Err(bad(&format!("unknown role \"{role}\""))),
-        };
-
-        let client = match parts.get(1) {
-            None => None,
-            Some(client) => {
-                let client_parts = host_and_port(java_trim(client)).map_err(|why| bad(&why))?;
-                match client_parts.as_slice() {
-                    [p] => Some((None, port(java_trim(p))?)),
-                    [h, p] => {
-                        let h = java_trim(h);
-                        let host = if h.is_empty() {
-                            None
-                        } else {
-                            Some(h.to_string())
-                        };
-                        Some((host, port(java_trim(p))?))
-                    }
-                    _ => return Err(bad("client part must be port or host:port")),
-                }
-            }
-        };
-
+        // An empty client host means all interfaces, as no host does.
+        let client = client.map(|(host, port)| (host.filter(|h| !h.is_empty()), port));
         Ok(ServerLine {
             id,
             host,
@@ -255,36 +226,28 @@ impl ServerLine {
             client,
         })
     }
+
+    /// The line as the quorum crate sees it (client host `0.0.0.0` when none was given).
+    pub fn quorum_server(&self) -> QuorumServer {
+        QuorumServer {
+            sid: self.id as i64,
+            host: self.host.clone(),
+            quorum_port: self.quorum_port,
+            election_port: self.election_port,
+            observer: self.observer,
+            client: self
+                .client
+                .as_ref()
+                .map(|(host, port)| (host.clone().unwrap_or_else(|| "0.0.0.0".into()), *port)),
+        }
+    }
 }
 
 /// Java's `QuorumServer.toString()` form, the value part of the lines in `/zookeeper/config`:
 /// `host:quorumPort:electionPort:participant;clientHost:clientPort`.
 impl fmt::Display for ServerLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bracket = |h: &str| {
-            if h.contains(':') {
-                format!("[{h}]")
-            } else {
-                h.to_string()
-            }
-        };
-        write!(
-            f,
-            "{}:{}:{}:{}",
-            bracket(&self.host),
-            self.quorum_port,
-            self.election_port,
-            if self.observer {
-                "observer"
-            } else {
-                "participant"
-            }
-        )?;
-        if let Some((host, port)) = &self.client {
-            let host = host.as_deref().unwrap_or("0.0.0.0");
-            write!(f, ";{}:{}", bracket(host), port)?;
-        }
-        Ok(())
+        self.quorum_server().fmt(f)
     }
 }
 
@@ -1633,45 +1596,6 @@ fn java_trim(s: &str) -> &str {
     s.trim_matches(|c: char| c <= ' ')
 }
 
-/// `String.split` with a one-char separator: trailing empty strings are dropped, but a string
-/// without the separator gives itself.
-fn java_split(s: &str, sep: char) -> Vec<&str> {
-    let mut parts: Vec<&str> = s.split(sep).collect();
-    if parts.len() > 1 {
-        while parts.last() == Some(&"") {
-            parts.pop();
-        }
-    }
-    parts
-}
-
-/// `ConfigUtils.getHostAndPort`: `host:port:...` split on `:`, except that a leading
-/// `[ipv6]` stays one element (without brackets).
-fn host_and_port(s: &str) -> Result<Vec<String>, String> {
-    if let Some(rest) = s.strip_prefix('[') {
-        let close = rest
-            .find(']')
-            .ok_or_else(|| format!("{s} starts with '[' but has no matching ']'"))?;
-        let host = &rest[..close];
-        let after = &rest[close + 1..];
-        let Some(ports) = after.strip_prefix(':') else {
-            return Err(format!("{s} has no port after the address"));
-        };
-        if ports.is_empty() {
-            return Err(format!("{s} has no port after the colon"));
-        }
-        let mut out = vec![host.to_string()];
-        out.extend(java_split(ports, ':').into_iter().map(str::to_string));
-        Ok(out)
-    } else {
-        Ok(java_split(s, ':').into_iter().map(str::to_string).collect())
-    }
-}
-
-fn parse_port(s: &str) -> Option<u16> {
-    s.parse::<u16>().ok().filter(|p| *p != 0)
-}
-
 /// `Long.decode`: optional sign, then `0x` / `0X` / `#` hex, `0` octal, or decimal.
 fn java_decode(s: &str) -> Option<i64> {
     let (negative, rest) = match s.as_bytes().first()? {
@@ -2752,8 +2676,6 @@ clientPort=2181
         assert_eq!(java_decode("0x"), None);
         assert_eq!(java_decode("--1"), None);
         assert_eq!(java_decode(""), None);
-        assert_eq!(java_split("a:b::", ':'), vec!["a", "b"]);
-        assert_eq!(java_split("", ':'), vec![""]);
         assert_eq!(java_trim("\t x \u{1}"), "x");
     }
 

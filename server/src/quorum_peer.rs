@@ -29,7 +29,7 @@
 //!   pipeline's tree taken in order with the commits ([`SnapRequest`]).
 
 use crate::auth::AuthId;
-use crate::config::{Config, PeerType};
+use crate::config::{Config, PeerType, ServerLine};
 use crate::core::{Core, CoreMsg, Durability, Out, Upstream};
 use crate::durability::Snapshotter;
 use crate::persist::digest::DigestTracker;
@@ -48,7 +48,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 use zk_quorum::election::net::{ElectionHandle, NetConfig};
 use zk_quorum::election::{FleConfig, ServerState};
-use zk_quorum::verifier::{QuorumMaj, QuorumServer};
+use zk_quorum::verifier::QuorumMaj;
 use zk_quorum::zab::db::{DbError, LearnerDb};
 use zk_quorum::zab::leader::{LeaderConfig, COMMIT_LOG_COUNT};
 use zk_quorum::zab::leader_net::{self, Event, LeaderDb, LeaderHandle};
@@ -75,21 +75,7 @@ enum PeerMsg {
 
 /// The ensemble as the quorum crate sees it.
 pub fn quorum_view(cfg: &Config) -> QuorumMaj {
-    let servers = cfg
-        .servers
-        .iter()
-        .map(|s| QuorumServer {
-            sid: s.id as i64,
-            host: s.host.clone(),
-            quorum_port: s.quorum_port,
-            election_port: s.election_port,
-            observer: s.observer,
-            client: s
-                .client
-                .as_ref()
-                .map(|(h, p)| (h.clone().unwrap_or_else(|| "0.0.0.0".into()), *p)),
-        })
-        .collect();
+    let servers = cfg.servers.iter().map(ServerLine::quorum_server).collect();
     QuorumMaj::new(servers, cfg.config_version.unwrap_or(0) as i64)
 }
 

@@ -195,8 +195,8 @@ impl InitialMessage {
             let port = parts[1]
                 .parse::<u16>()
                 .map_err(|_| WireError::BadAddress(addr.to_string()))?;
-            if !is_wildcard(&parts[0]) {
-                addresses.push((parts[0].clone(), port));
+            if !is_wildcard(parts[0]) {
+                addresses.push((parts[0].to_string(), port));
             }
         }
         let msg = InitialMessage {
