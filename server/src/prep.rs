@@ -8,6 +8,7 @@ use crate::error::{self, Code};
 use crate::tree::{self, AclList, DataTree, NodeKind};
 use crate::txn::{Txn, TxnBody};
 use bytes::Bytes;
+use hashbrown::HashMap;
 use jute::data::{Acl, StatPersisted};
 use jute::multi::MultiOp;
 use jute::ops;
@@ -15,7 +16,6 @@ use jute::ops::perms;
 use jute::proto::*;
 use jute::txn::*;
 use jute::Decode;
-use hashbrown::HashMap;
 use std::collections::VecDeque;
 
 /// A node as prep sees it: the tree's state with pending changes applied.
