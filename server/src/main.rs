@@ -169,27 +169,16 @@ fn main() {
             }
         },
     };
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
-        rt.worker_threads(network_workers());
-    }
-    let rt = rt.enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     if cfg.is_distributed() {
         // An ensemble member: election, then follow (or observe) the leader.
         rt.block_on(zk_server::quorum_peer::run(cfg));
     } else {
         rt.block_on(run(cfg));
     }
-}
-
-/// Threads for the network tasks: the cores left once the pipeline (this thread, in
-/// `block_on`) has one. On 2 cores a second worker only adds context switches: 16x32 runs,
-/// one vs two workers, same binary: create +18-34%, set +11-15%, server CPU per op lower.
-/// `TOKIO_WORKER_THREADS` overrides it.
-fn network_workers() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get().saturating_sub(1))
-        .max(1)
 }
 
 async fn run(cfg: config::Config) {
