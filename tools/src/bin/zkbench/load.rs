@@ -418,11 +418,13 @@ impl Sess {
         }
     }
 
-    /// Open loop: the next send is due and the depth cap allows it.
+    /// Open loop: this session will send when its next send is due (the depth cap allows
+    /// it and the run is not over).
     fn paced(&self) -> bool {
         self.sh.send_every.is_some()
             && matches!(self.role, Role::Plain(_))
             && self.pending.len() < self.sh.depth
+            && self.may_issue()
     }
 
     fn rearm(&mut self, now: Instant, j: usize) {
@@ -775,10 +777,8 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
         0
     };
     let start_time = Instant::now();
-    let send_every = cfg
-        .rate
-        .filter(|r| *r > 0.0)
-        .map(|r| Duration::from_secs_f64(sessions as f64 / r));
+    let rate = cfg.rate.filter(|r| *r > 0.0);
+    let send_every = rate.map(|r| Duration::from_secs_f64(sessions as f64 / r));
     let sh = Rc::new(Shared {
         phase: Cell::new(if is_load {
             Phase::Measure
@@ -968,7 +968,7 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
         workload: cfg.workload.name().to_string(),
         sessions: n_sess,
         depth,
-        rate: send_every.map(|_| cfg.rate.unwrap_or_default()),
+        rate,
         ops,
         secs,
         hist,
