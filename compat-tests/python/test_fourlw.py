@@ -75,6 +75,11 @@ def test_four_letter_word_matches_java(both, word):
         keys = {impl: [l.split("=", 1)[0] for l in _lines(t)] for impl, t in out.items()}
         assert keys["zkrs"] == keys["java"]
         return
+    if word == "dump":
+        # An empty "0 expire at" bucket is left wherever a session's touch moved it on;
+        # how many there are depends on where the clients' pings fell relative to tick
+        # boundaries, which differs run to run (our unit tests check that they are kept).
+        out = {impl: re.sub(r"^0 expire at [^\n]*:\n", "", t, flags=re.M) for impl, t in out.items()}
     norm = {impl: _normalise(t, both[impl]) for impl, t in out.items()}
     assert _lines(norm["zkrs"]) == _lines(norm["java"]), "%s differs:\n--- java\n%s\n--- zkrs\n%s" % (
         word, out["java"], out["zkrs"])

@@ -176,4 +176,17 @@ mod tests {
         t.remove(a);
         assert!(t.is_empty());
     }
+
+    #[test]
+    fn an_emptied_bucket_stays_until_its_time_passes() {
+        // Java's ExpiryQueue keeps the set a touch emptied; `dump` lists it as
+        // "0 expire at ...".
+        let mut t = SessionTracker::new(100, 2000);
+        let a = t.next_session_id();
+        t.add(a, 4000, 500); // bucket 6000
+        assert!(t.touch(a, 3000)); // bucket 8000
+        assert_eq!(t.by_expiry(), vec![(6000, vec![]), (8000, vec![(a, 4000)])]);
+        assert!(t.expire(6000).is_empty());
+        assert_eq!(t.by_expiry(), vec![(8000, vec![(a, 4000)])]);
+    }
 }
