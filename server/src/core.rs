@@ -177,6 +177,11 @@ pub struct Core {
     /// Txns applied since the last snapshot, and how many trigger the next one.
     txns_since_snapshot: u64,
     snapshot_after: u64,
+    /// The tree's zxid when the last snapshot started.
+    last_snapshot_zxid: i64,
+    /// The last snapshot due could not start (busy, resting): tried again on each tick, so
+    /// that a burst of writes that ends still gets its snapshot.
+    snapshot_deferred: bool,
     /// Quorum member mode: the leader decides writes (None standalone).
     upstream: Option<Box<dyn Upstream>>,
     /// Forwarded requests waiting for their committed txn, by (session, cxid).
@@ -328,6 +333,8 @@ impl Core {
             cnxn_buckets: Default::default(),
             txns_since_snapshot: 0,
             snapshot_after: u64::MAX,
+            last_snapshot_zxid: 0,
+            snapshot_deferred: false,
             upstream: None,
             forwarded: HashMap::new(),
             pending_syncs: VecDeque::new(),
@@ -510,6 +517,7 @@ impl Core {
     /// part of snapCount/2, so ensemble members do not snapshot together).
     pub fn set_snapshots(&mut self, s: crate::durability::Snapshotter) {
         self.snapshots = Some(s);
+        self.last_snapshot_zxid = self.tree.last_zxid;
         self.snapshot_after = self.next_snapshot_threshold();
     }
 
@@ -522,16 +530,23 @@ impl Core {
         half + nanos % half
     }
 
-    /// Snapshot a consistent copy of the tree in the background and roll the log.
+    /// Snapshot a consistent copy of the tree in the background and roll the log. The
+    /// snapshotter may let it rest after a long snapshot, but not once 2 * snapCount txns
+    /// have passed since the last one started (that bounds what a restart replays).
     pub fn snapshot_now(&mut self) {
         let Some(s) = self.snapshots.as_ref() else {
             return;
         };
-        if s.start(self.tree.snapshot_copy()) {
+        let since_last = self.tree.last_zxid.wrapping_sub(self.last_snapshot_zxid);
+        let may_rest = (0..2 * self.cfg.snap_count as i64).contains(&since_last);
+        let started = s.start(self.tree.snapshot_copy(), may_rest);
+        if started {
+            self.last_snapshot_zxid = self.tree.last_zxid;
             if let Some(log) = self.log.as_mut() {
                 log.roll();
             }
         }
+        self.snapshot_deferred = !started;
         self.txns_since_snapshot = 0;
         self.snapshot_after = self.next_snapshot_threshold();
     }
@@ -1491,6 +1506,9 @@ impl Core {
     // ---- housekeeping ----
 
     fn tick(&mut self) {
+        if self.snapshot_deferred {
+            self.snapshot_now();
+        }
         if self.upstream.is_some() {
             // The leader expires sessions and reaps containers.
             return;
