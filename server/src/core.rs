@@ -537,9 +537,7 @@ impl Core {
         let Some(s) = self.snapshots.as_ref() else {
             return;
         };
-        let since_last = self.tree.last_zxid.wrapping_sub(self.last_snapshot_zxid);
-        let may_rest = (0..2 * self.cfg.snap_count as i64).contains(&since_last);
-        let started = s.start(self.tree.snapshot_copy(), may_rest);
+        let started = s.start(self.tree.snapshot_copy(), self.snapshot_may_rest());
         if started {
             self.last_snapshot_zxid = self.tree.last_zxid;
             if let Some(log) = self.log.as_mut() {
@@ -549,6 +547,13 @@ impl Core {
         self.snapshot_deferred = !started;
         self.txns_since_snapshot = 0;
         self.snapshot_after = self.next_snapshot_threshold();
+    }
+
+    /// A due snapshot may wait out the snapshotter's rest until 2 * snapCount txns have
+    /// passed since the last one started.
+    fn snapshot_may_rest(&self) -> bool {
+        let since_last = self.tree.last_zxid.wrapping_sub(self.last_snapshot_zxid);
+        (0..2 * self.cfg.snap_count as i64).contains(&since_last)
     }
 
     /// The tree digest once every prepped txn is applied.
@@ -1506,7 +1511,13 @@ impl Core {
     // ---- housekeeping ----
 
     fn tick(&mut self) {
-        if self.snapshot_deferred {
+        let may_rest = self.snapshot_may_rest();
+        if self.snapshot_deferred
+            && self
+                .snapshots
+                .as_ref()
+                .is_some_and(|s| s.can_start(may_rest))
+        {
             self.snapshot_now();
         }
         if self.upstream.is_some() {

@@ -141,8 +141,7 @@ impl Snapshotter {
     /// if the previous snapshot is still being written (Java: "Too busy to snap, skipping")
     /// or, when `may_rest`, ended too recently for its length (see [`REST_FACTOR`]).
     pub fn start(&self, tree: DataTree, may_rest: bool) -> bool {
-        let rest_until = *self.not_before.lock().unwrap_or_else(|e| e.into_inner());
-        if may_rest && rest_until.is_some_and(|t| Instant::now() < t) {
+        if may_rest && self.resting() {
             debug!("snapshot deferred: the previous one ended too recently for its length");
             return false;
         }
@@ -183,6 +182,18 @@ impl Snapshotter {
             return false;
         }
         true
+    }
+
+    /// Whether [`Snapshotter::start`] would start one now (for a retry that should not log
+    /// the refusals).
+    pub fn can_start(&self, may_rest: bool) -> bool {
+        let resting = may_rest && self.resting();
+        !(self.busy.load(Ordering::Acquire) || resting)
+    }
+
+    fn resting(&self) -> bool {
+        let until = *self.not_before.lock().unwrap_or_else(|e| e.into_inner());
+        until.is_some_and(|t| Instant::now() < t)
     }
 }
 
