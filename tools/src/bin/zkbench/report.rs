@@ -201,13 +201,13 @@ async fn one_run(
 /// implementation goes first alternating from one workload to the next. Failures go to `md`.
 async fn compare(
     cfg: &ReportCfg,
-    workloads: &[Workload],
+    workloads: &[(Workload, BenchCfg)],
     nodes: usize,
-    bc: &BenchCfg,
     md: &mut String,
 ) -> Runs {
     let mut runs = Vec::new();
-    for (i, &w) in workloads.iter().enumerate() {
+    for (i, (w, bc)) in workloads.iter().enumerate() {
+        let w = *w;
         let mut order = cfg.impls.clone();
         if i % 2 == 1 {
             order.reverse();
@@ -239,6 +239,11 @@ async fn compare(
         runs.push((w, rs));
     }
     runs
+}
+
+/// Each workload with the same load settings.
+fn with_cfg(workloads: &[Workload], bc: &BenchCfg) -> Vec<(Workload, BenchCfg)> {
+    workloads.iter().map(|&w| (w, bc.clone())).collect()
 }
 
 /// The Java/zkrs table of `runs` into `md`, a latency plot per workload and a throughput bar
@@ -583,7 +588,7 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
             b.sessions.max(2) - 1,
             b.depth
         );
-        runs = compare(&cfg, &cfg.workloads, 1, b, &mut md).await;
+        runs = compare(&cfg, &with_cfg(&cfg.workloads, b), 1, &mut md).await;
         let js_runs = table(&cfg, &runs, 1, "", &mut md)?;
         js.push(("runs", json::array(&js_runs)));
     }
@@ -600,7 +605,8 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
              is summed over the nodes. Latency columns: p50 / p90 / p99 / p99.9 / max in µs.\n",
             b.sessions
         );
-        let runs = compare(&cfg, &cfg.ensemble_workloads, ENSEMBLE_NODES, b, &mut md).await;
+        let ws = with_cfg(&cfg.ensemble_workloads, b);
+        let runs = compare(&cfg, &ws, ENSEMBLE_NODES, &mut md).await;
         let js_runs = table(&cfg, &runs, ENSEMBLE_NODES, "ensemble-", &mut md)?;
         js.push(("ensemble", json::array(&js_runs)));
     }
@@ -624,7 +630,7 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
                 ),
             }
         );
-        let mut rate_runs = Vec::new();
+        let mut paced = Vec::new();
         for &w in &cfg.rate_workloads {
             let java_ops = runs
                 .iter()
@@ -642,9 +648,10 @@ pub async fn run(cfg: ReportCfg) -> io::Result<()> {
             let _ = writeln!(md, "- {}: {} ops/s offered", w.name(), fmt_ops(rate));
             let mut bc = b.clone();
             bc.rate = Some(rate);
-            rate_runs.extend(compare(&cfg, &[w], 1, &bc, &mut md).await);
+            paced.push((w, bc));
         }
         let _ = writeln!(md);
+        let rate_runs = compare(&cfg, &paced, 1, &mut md).await;
         let js_runs = table(&cfg, &rate_runs, 1, "rate-", &mut md)?;
         js.push(("same_rate", json::array(&js_runs)));
     }
