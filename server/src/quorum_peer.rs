@@ -103,11 +103,65 @@ impl Upstream for ToLeader {
     }
 }
 
-/// A snapshot being received from the leader.
-struct Loading {
+/// A SNAP stream from the leader being loaded into a fresh tree, item by item (Java's
+/// `ZKDatabase.deserializeSnapshot`).
+pub struct SnapLoader {
     tree: DataTree,
     sessions: HashMap<i64, i32>,
     acls: HashMap<i64, AclList>,
+}
+
+impl SnapLoader {
+    /// Start with a tree without any node.
+    pub fn new(extended_types: bool) -> SnapLoader {
+        SnapLoader {
+            tree: DataTree::empty_for_load(extended_types),
+            sessions: HashMap::new(),
+            acls: HashMap::new(),
+        }
+    }
+
+    /// Add the next item of the stream: a session, an ACL cache entry or a node (whose ACL
+    /// id must be -1, the open ACL, or an entry seen before).
+    pub fn add(&mut self, item: SnapItem) -> Result<(), String> {
+        match item {
+            SnapItem::Session { id, timeout } => {
+                self.sessions.insert(id, timeout);
+            }
+            SnapItem::Acl { id, acl } => {
+                let a = self.tree.intern_acl(acl);
+                self.acls.insert(id, a);
+            }
+            SnapItem::Node {
+                path,
+                data,
+                acl,
+                stat,
+            } => {
+                let acl = if acl == -1 {
+                    self.tree.intern_acl(open_acl())
+                } else {
+                    self.acls
+                        .get(&acl)
+                        .cloned()
+                        .ok_or_else(|| format!("node {path} refers to unknown ACL {acl}"))?
+                };
+                self.tree.load_node(&path, data, acl, stat)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The loaded tree, which reflects the txns up to `zxid`; an error if the stream had no
+    /// root node.
+    pub fn finish(mut self, zxid: i64) -> Result<DataTree, String> {
+        if self.tree.node("/").is_none() {
+            return Err("snapshot without a root".into());
+        }
+        self.tree.finish_load(self.sessions, zxid);
+        self.tree.purge_unused_acls();
+        Ok(self.tree)
+    }
 }
 
 /// The learner's database: the tree until we serve, the txn log, snapshots, epoch files.
@@ -119,7 +173,7 @@ pub struct PeerDb {
     tree: Option<DataTree>,
     tracker: DigestTracker,
     log: TxnLogWriter,
-    loading: Option<Loading>,
+    loading: Option<SnapLoader>,
     accepted_epoch: i64,
     current_epoch: i64,
     to_core: mpsc::UnboundedSender<PeerMsg>,
@@ -228,59 +282,26 @@ impl LearnerDb for PeerDb {
     }
 
     fn begin_snapshot(&mut self, _zxid: i64) -> Result<(), DbError> {
-        self.loading = Some(Loading {
-            tree: DataTree::empty_for_load(self.cfg.extended_types_enabled),
-            sessions: HashMap::new(),
-            acls: HashMap::new(),
-        });
+        self.loading = Some(SnapLoader::new(self.cfg.extended_types_enabled));
         Ok(())
     }
 
     fn snapshot_item(&mut self, item: SnapItem) -> Result<(), DbError> {
-        let l = self
-            .loading
+        self.loading
             .as_mut()
-            .ok_or("snapshot item outside a snapshot")?;
-        match item {
-            SnapItem::Session { id, timeout } => {
-                l.sessions.insert(id, timeout);
-            }
-            SnapItem::Acl { id, acl } => {
-                let a = l.tree.intern_acl(acl);
-                l.acls.insert(id, a);
-            }
-            SnapItem::Node {
-                path,
-                data,
-                acl,
-                stat,
-            } => {
-                let acl = if acl == -1 {
-                    l.tree.intern_acl(open_acl())
-                } else {
-                    l.acls
-                        .get(&acl)
-                        .cloned()
-                        .ok_or_else(|| format!("node {path} refers to unknown ACL {acl}"))?
-                };
-                l.tree.load_node(&path, data, acl, stat)?;
-            }
-        }
+            .ok_or("snapshot item outside a snapshot")?
+            .add(item)?;
         Ok(())
     }
 
     fn end_snapshot(&mut self, zxid: i64) -> Result<(), DbError> {
-        let mut l = self
+        let tree = self
             .loading
             .take()
-            .ok_or("snapshot end outside a snapshot")?;
-        if l.tree.node("/").is_none() {
-            return Err("snapshot without a root".into());
-        }
-        l.tree.finish_load(l.sessions, zxid);
-        l.tree.purge_unused_acls();
-        self.tracker = DigestTracker::new(&l.tree);
-        self.tree = Some(l.tree);
+            .ok_or("snapshot end outside a snapshot")?
+            .finish(zxid)?;
+        self.tracker = DigestTracker::new(&tree);
+        self.tree = Some(tree);
         Ok(())
     }
 

@@ -3,8 +3,6 @@
 //! every txn's digest (the leader's tree digest after the txn) against our tree's.
 
 use bytes::Bytes;
-use jute::data::Acl;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use zk_quorum::zab::db::{DbError, LearnerDb};
@@ -14,15 +12,9 @@ use zk_server::persist::digest::{DigestTracker, DIGEST_VERSION};
 use zk_server::persist::snapshot::{self, SnapshotOptions};
 use zk_server::persist::txnlog::{self, LogOptions, TxnLogWriter};
 use zk_server::persist::{recovery, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
-use zk_server::tree::{open_acl, DataTree};
+use zk_server::quorum_peer::SnapLoader;
+use zk_server::tree::DataTree;
 use zk_server::txn::Txn;
-
-/// A snapshot being received.
-struct Loading {
-    tree: DataTree,
-    sessions: HashMap<i64, i32>,
-    acls: HashMap<i64, Arc<Vec<Acl>>>,
-}
 
 pub struct State {
     pub snap_dir: PathBuf,
@@ -30,7 +22,8 @@ pub struct State {
     pub tree: DataTree,
     tracker: DigestTracker,
     log: TxnLogWriter,
-    loading: Option<Loading>,
+    /// A snapshot being received.
+    loading: Option<SnapLoader>,
     pub accepted_epoch: i64,
     pub current_epoch: i64,
     /// Every DIFF / TRUNC / SNAP, in order.
@@ -162,58 +155,28 @@ impl LearnerDb for ServerDb {
     }
 
     fn begin_snapshot(&mut self, _zxid: i64) -> Result<(), DbError> {
-        self.state().loading = Some(Loading {
-            tree: DataTree::empty_for_load(true),
-            sessions: HashMap::new(),
-            acls: HashMap::new(),
-        });
+        self.state().loading = Some(SnapLoader::new(true));
         Ok(())
     }
 
     fn snapshot_item(&mut self, item: SnapItem) -> Result<(), DbError> {
-        let mut s = self.state();
-        let l = s
+        self.state()
             .loading
             .as_mut()
-            .ok_or("snapshot item outside a snapshot")?;
-        match item {
-            SnapItem::Session { id, timeout } => {
-                l.sessions.insert(id, timeout);
-            }
-            SnapItem::Acl { id, acl } => {
-                let a = l.tree.intern_acl(acl);
-                l.acls.insert(id, a);
-            }
-            SnapItem::Node {
-                path,
-                data,
-                acl,
-                stat,
-            } => {
-                let acl = if acl == -1 {
-                    l.tree.intern_acl(open_acl())
-                } else {
-                    l.acls
-                        .get(&acl)
-                        .cloned()
-                        .ok_or_else(|| format!("node {path} refers to unknown ACL {acl}"))?
-                };
-                l.tree.load_node(&path, data, acl, stat)?;
-            }
-        }
+            .ok_or("snapshot item outside a snapshot")?
+            .add(item)?;
         Ok(())
     }
 
     fn end_snapshot(&mut self, zxid: i64) -> Result<(), DbError> {
         let mut s = self.state();
-        let mut l = s.loading.take().ok_or("snapshot end outside a snapshot")?;
-        if l.tree.node("/").is_none() {
-            return Err("snapshot without a root".into());
-        }
-        l.tree.finish_load(l.sessions, zxid);
-        l.tree.purge_unused_acls();
-        s.tracker = DigestTracker::new(&l.tree);
-        s.tree = l.tree;
+        let tree = s
+            .loading
+            .take()
+            .ok_or("snapshot end outside a snapshot")?
+            .finish(zxid)?;
+        s.tracker = DigestTracker::new(&tree);
+        s.tree = tree;
         Ok(())
     }
 
