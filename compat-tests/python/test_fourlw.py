@@ -106,3 +106,33 @@ def test_not_whitelisted_word_is_refused_the_same_way(tmp_path):
             srv.stop()
     assert out["zkrs"] == out["java"]
     assert out["java"][1] == "mntr is not executed because it is not in the whitelist.\n"
+
+
+def _mntr_values(text):
+    return dict(l.split("\t", 1) for l in text.splitlines() if "\t" in l)
+
+
+@pytest.mark.parametrize("force_sync", ["yes", "no"])
+def test_mntr_counts_txn_log_fsyncs(tmp_path, force_sync):
+    """Each write a lone client waits for is synced on its own: `fsynctime` counts one fsync
+    per commit (and none with forceSync=no), in whole ms."""
+    writes = 20
+    seen = {}
+    for impl in ("java", "zkrs"):
+        srv = zkharness.start_server(impl, tmp_path / impl, extra_cfg={"forceSync": force_sync})
+        try:
+            c = zkraw.RawClient(srv.host, srv.port)
+            for i in range(writes):
+                c.create("/f%d" % i, b"x")
+            m = _mntr_values(srv.four_letter("mntr"))
+            c.close()
+        finally:
+            srv.stop()
+        seen[impl] = {k: int(float(m["zk_%s_fsynctime" % k])) for k in ("cnt", "min", "max", "sum")}
+    for impl, v in seen.items():
+        if force_sync == "no":
+            assert v["cnt"] == 0, (impl, seen)
+        else:
+            # The creates plus the session's createSession txn, give or take a shared sync.
+            assert writes <= v["cnt"] <= writes + 3, (impl, seen)
+            assert 0 <= v["min"] <= v["max"] and v["sum"] >= 0, (impl, seen)

@@ -192,6 +192,9 @@ impl FourLetterSource for View<'_> {
 pub fn respond(core: &mut Core, cmd: &str, asking: SocketAddr) -> String {
     // Java counts the command as one received packet of 4 bytes before running it.
     core.stats.packet_received(4);
+    // The txn log's fsyncs are timed on its own thread; they join the statistics here.
+    let fsyncs = crate::persist::txnlog::take_fsync_times();
+    core.stats.add_fsyncs(&fsyncs.ms, fsyncs.over_threshold);
     let whitelist = core.cfg.four_letter_whitelist.clone();
     let mut view = View {
         core,

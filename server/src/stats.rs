@@ -189,6 +189,14 @@ impl AvgMinMax {
     pub fn reset_max(&mut self) {
         self.max = self.min();
     }
+
+    /// Adds every data point of `other`, as if each had been added here.
+    pub fn merge(&mut self, other: &AvgMinMax) {
+        self.count += other.count;
+        self.total = self.total.wrapping_add(other.total);
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
 }
 
 /// `new BigDecimal(x).setScale(4, RoundingMode.HALF_UP).doubleValue()`, exactly: the
@@ -669,9 +677,12 @@ impl ServerStats {
         }
     }
 
-    /// An fsync took longer than `zookeeper.fsync.warningthresholdms`.
-    pub fn fsync_threshold_exceeded(&mut self) {
-        self.fsync_threshold_exceed += 1;
+    /// Txn log fsyncs measured elsewhere (the log writer's thread): their times in ms go to
+    /// the `fsynctime` summary, and `over_threshold` of them took longer than
+    /// `zookeeper.fsync.warningthresholdms`.
+    pub fn add_fsyncs(&mut self, times_ms: &AvgMinMax, over_threshold: u64) {
+        self.summaries[Summary::FsyncTime as usize].merge(times_ms);
+        self.fsync_threshold_exceed += over_threshold;
     }
 
     /// Adds `n` to a counter.
@@ -1045,6 +1056,29 @@ mod tests {
         assert_eq!(s.max(), 1);
         s.reset();
         assert_eq!((s.count(), s.min(), s.max()), (0, 0, 0));
+    }
+
+    #[test]
+    fn merged_summaries_equal_one_fed_all_points() {
+        let (mut a, mut b, mut all) = (AvgMinMax::new(), AvgMinMax::new(), AvgMinMax::new());
+        for v in [5, 3, 9] {
+            a.add(v);
+            all.add(v);
+        }
+        for v in [1, 4] {
+            b.add(v);
+            all.add(v);
+        }
+        a.merge(&b);
+        assert_eq!(a, all);
+        a.merge(&AvgMinMax::new());
+        assert_eq!(a, all);
+        let mut stats = ServerStats::new(0);
+        stats.add_fsyncs(&all, 2);
+        stats.add_fsyncs(&AvgMinMax::new(), 1);
+        let f = stats.summary(Summary::FsyncTime);
+        assert_eq!((f.count(), f.min(), f.max(), f.total()), (5, 1, 9, 22));
+        assert_eq!(stats.fsync_threshold_exceed_count(), 3);
     }
 
     #[test]

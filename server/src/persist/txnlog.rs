@@ -27,6 +27,7 @@
 //! Java never appends to an existing log after a restart: it starts a new file, and so do we.
 
 use super::{Adler32, Error, IoContext, Result, LOG_PREFIX, TXNLOG_MAGIC};
+use crate::stats::AvgMinMax;
 use crate::txn::{Txn, TxnBody};
 use bytes::{Bytes, BytesMut};
 use jute::codec::DecodeErrorKind;
@@ -38,6 +39,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
 
 /// Java's default `preAllocSize`: 64 MiB.
 pub const DEFAULT_PREALLOC_SIZE: u64 = 64 * 1024 * 1024;
@@ -116,6 +119,61 @@ struct OpenLog {
     written: u64,
     /// The file's size after padding.
     padded: u64,
+}
+
+impl OpenLog {
+    /// fdatasync the file, timing it into [`FSYNC_TIMES`] (Java's `FileTxnLog.commit`: one
+    /// `fsynctime` sample in ms per file synced, and a warning past the threshold).
+    fn sync_timed(&self) -> Result<()> {
+        let start = Instant::now();
+        self.file.sync_data().at(&self.path)?;
+        let ms = start.elapsed().as_millis() as i64;
+        let over = ms > FSYNC_WARNING_THRESHOLD_MS;
+        if over {
+            tracing::warn!(
+                "fdatasync of {} took {ms} ms (fsync.warningthresholdms is {}; file size {} \
+                 bytes): writes wait for the disk",
+                self.path.display(),
+                FSYNC_WARNING_THRESHOLD_MS,
+                self.padded
+            );
+        }
+        let mut times = FSYNC_TIMES.lock().unwrap_or_else(|p| p.into_inner());
+        times.ms.add(ms);
+        times.over_threshold += u64::from(over);
+        Ok(())
+    }
+}
+
+/// Txn log fsyncs of this process not yet taken into a pipeline's statistics: Java's
+/// `ServerMetrics.FSYNC_TIME` and `fsyncThresholdExceedCount`, which are process-wide too
+/// (every writer, whatever role the server is in, adds to them).
+#[derive(Debug, Clone)]
+pub struct FsyncTimes {
+    /// fdatasync durations in whole ms.
+    pub ms: AvgMinMax,
+    /// How many of them took longer than the warning threshold.
+    pub over_threshold: u64,
+}
+
+static FSYNC_TIMES: Mutex<FsyncTimes> = Mutex::new(FsyncTimes {
+    ms: AvgMinMax::new(),
+    over_threshold: 0,
+});
+
+/// Java's `fsync.warningthresholdms` default: an fsync slower than this is logged.
+const FSYNC_WARNING_THRESHOLD_MS: i64 = 1000;
+
+/// The fsyncs measured since the last call (every writer in the process), emptied.
+pub fn take_fsync_times() -> FsyncTimes {
+    let mut times = FSYNC_TIMES.lock().unwrap_or_else(|p| p.into_inner());
+    std::mem::replace(
+        &mut *times,
+        FsyncTimes {
+            ms: AvgMinMax::new(),
+            over_threshold: 0,
+        },
+    )
 }
 
 /// Appends txns to `log.*` files in one folder (`<dataLogDir>/version-2`). Not thread-safe;
@@ -240,10 +298,10 @@ impl TxnLogWriter {
         self.write_buffered()?;
         if self.opts.force_sync {
             for r in &self.rolled {
-                r.file.sync_data().at(&r.path)?;
+                r.sync_timed()?;
             }
             if let Some(cur) = &self.cur {
-                cur.file.sync_data().at(&cur.path)?;
+                cur.sync_timed()?;
             }
             if self.dir_dirty {
                 super::sync_dir(&self.dir)?;
