@@ -4,8 +4,9 @@
 //! order with their session's earlier requests. Watch events are queued to the watching
 //! connection before the reply of the write that fired them, as Java does.
 //!
-//! Commit is synchronous for now (in-memory standalone); the durability issue replaces
-//! `commit` with the txn log's group commit.
+//! A prepped txn goes to a [`Durability`] (standalone: the txn log's group commit in
+//! `durability`; leader: the ZAB proposal) and is applied when `CoreMsg::Durable` says it is
+//! stored (leader: committed by a quorum). A follower forwards writes through [`Upstream`].
 
 use crate::auth::{self, AuthConfig, AuthId};
 use crate::config::Config;
