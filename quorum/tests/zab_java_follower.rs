@@ -39,7 +39,7 @@ use zk_quorum::election::net::{ElectionHandle, NetConfig};
 use zk_quorum::election::wire::ServerState;
 use zk_quorum::verifier::{QuorumMaj, QuorumServer};
 use zk_quorum::zab::db::{DbError, LearnerDb};
-use zk_quorum::zab::leader::{LeaderConfig, SyncKind};
+use zk_quorum::zab::leader::{LeaderConfig, LearnerMessage, SyncKind};
 use zk_quorum::zab::leader_net::{self, Event, LeaderDb, LeaderHandle};
 use zk_quorum::zab::learner::PersistedState;
 use zk_quorum::zab::packet::SNAP_SIGNATURE;
@@ -226,14 +226,14 @@ impl Ours {
             rt.spawn(async move {
                 while let Some(ev) = ev_rx.recv().await {
                     match ev {
-                        Event::Request {
+                        Event::FromLearner(LearnerMessage::Request {
                             sid,
                             session_id,
                             cxid,
                             op,
                             body,
                             ..
-                        } => {
+                        }) => {
                             requests.lock().unwrap().push((sid, session_id, cxid, op));
                             prep(&handle, &db, session_id, cxid, op, body).await;
                         }
@@ -242,9 +242,9 @@ impl Ours {
                         }
                         Event::Committed { zxid } => *committed.lock().unwrap() = zxid,
                         Event::Established { epoch } => election.update_peer_epoch(epoch),
-                        Event::Revalidate {
+                        Event::FromLearner(LearnerMessage::Revalidate {
                             from, session_id, ..
-                        } => handle.revalidated(from, session_id, true),
+                        }) => handle.revalidated(from, session_id, true),
                         _ => {}
                     }
                 }

@@ -50,7 +50,7 @@ use zk_quorum::election::net::{ElectionHandle, NetConfig};
 use zk_quorum::election::{FleConfig, ServerState};
 use zk_quorum::verifier::QuorumMaj;
 use zk_quorum::zab::db::{DbError, LearnerDb};
-use zk_quorum::zab::leader::{LeaderConfig, COMMIT_LOG_COUNT};
+use zk_quorum::zab::leader::{LeaderConfig, LearnerMessage, COMMIT_LOG_COUNT};
 use zk_quorum::zab::leader_net::{self, Event, LeaderDb, LeaderHandle};
 use zk_quorum::zab::learner::{LearnerConfig, LearnerKind, PersistedState};
 use zk_quorum::zab::learner_net::{control_channel, follow_leader, LearnerHandle};
@@ -606,29 +606,29 @@ async fn lead_ensemble(
             info!("learner {sid} synchronised by {kind:?} at 0x{zxid:x}")
         }
         Event::Committed { zxid } => core.handle(CoreMsg::Durable(zxid)),
-        Event::Request {
+        Event::FromLearner(LearnerMessage::Request {
             session_id,
             cxid,
             op,
             body,
             authinfo,
             ..
-        } => {
+        }) => {
             let auth = authinfo
                 .into_iter()
                 .map(|i| AuthId::new(i.scheme, i.id))
                 .collect();
             core.learner_request(session_id, cxid, op, body, auth);
         }
-        Event::Touch {
+        Event::FromLearner(LearnerMessage::Touch {
             session_id,
             timeout,
-        } => core.touch_session(session_id, timeout),
-        Event::Revalidate {
+        }) => core.touch_session(session_id, timeout),
+        Event::FromLearner(LearnerMessage::Revalidate {
             from,
             session_id,
             timeout,
-        } => {
+        }) => {
             let valid = core.revalidate_session(session_id, timeout);
             handle.revalidated(from, session_id, valid);
         }

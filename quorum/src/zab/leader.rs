@@ -37,7 +37,7 @@
 //!
 //! Client `sync` requests forwarded by learners are answered here (SYNC once every txn
 //! proposed before it is committed, `Leader.processSync`); every other forwarded REQUEST is
-//! surfaced as [`Action::Request`] for the server's request pipeline, which proposes the
+//! surfaced as [`LearnerMessage::Request`] for the server's request pipeline, which proposes the
 //! resulting txn with [`Leader::propose`].
 //!
 //! Not supported yet: dynamic reconfig (no COMMITANDACTIVATE), the pre-3.4 protocol, the
@@ -131,7 +131,18 @@ pub enum Action {
     Log { zxid: i64, entry: Bytes },
     /// Apply a committed txn to the tree (zxid order).
     Apply { zxid: i64, entry: Bytes },
-    /// A learner forwarded a client request for the request pipeline.
+    /// A learner's message for the server, which the shell passes on as
+    /// [`crate::zab::leader_net::Event::FromLearner`].
+    FromLearner(LearnerMessage),
+    /// We cannot (or no longer) lead: no quorum in time, or the synced followers are no
+    /// longer a quorum. Every connection should be closed and election started again.
+    LostQuorum { reason: String },
+}
+
+/// What a learner sends that the server handles (the request pipeline, the session tracker).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LearnerMessage {
+    /// A client request forwarded by a learner, for the request pipeline.
     Request {
         from: ConnId,
         sid: i64,
@@ -150,9 +161,6 @@ pub enum Action {
         session_id: i64,
         timeout: i32,
     },
-    /// We cannot (or no longer) lead: no quorum in time, or the synced followers are no
-    /// longer a quorum. Every connection should be closed and election started again.
-    LostQuorum { reason: String },
 }
 
 /// The leader's overall state.
@@ -882,26 +890,26 @@ impl Leader {
             }
             PING => {
                 for (session_id, timeout) in decode_touches(qp.data.as_deref().unwrap_or(&[]))? {
-                    out.push(Action::Touch {
+                    out.push(Action::FromLearner(LearnerMessage::Touch {
                         session_id,
                         timeout,
-                    });
+                    }));
                 }
             }
             REVALIDATE => {
                 let (session_id, timeout) = decode_revalidate_request(&qp)?;
-                out.push(Action::Revalidate {
+                out.push(Action::FromLearner(LearnerMessage::Revalidate {
                     from: id,
                     session_id,
                     timeout,
-                });
+                }));
             }
             REQUEST => {
                 let (session_id, cxid, op, body) = decode_request(&qp)?;
                 if op == jute::ops::SYNC {
                     self.process_sync(id, out);
                 } else {
-                    out.push(Action::Request {
+                    out.push(Action::FromLearner(LearnerMessage::Request {
                         from: id,
                         sid,
                         session_id,
@@ -909,7 +917,7 @@ impl Leader {
                         op,
                         body,
                         authinfo: qp.authinfo,
-                    });
+                    }));
                 }
             }
             t => tracing::warn!("unexpected packet {} from sid {sid}", packet::type_name(t)),
@@ -930,7 +938,7 @@ impl Leader {
         }
     }
 
-    /// Answer a [`Action::Revalidate`].
+    /// Answer a [`LearnerMessage::Revalidate`].
     pub fn revalidated(&mut self, to: ConnId, session_id: i64, valid: bool) -> Vec<Action> {
         if self.peers.contains_key(&to) {
             vec![send(to, revalidate_reply(session_id, valid))]
@@ -1224,12 +1232,12 @@ mod tests {
                         self.run(out);
                     }
                     Action::Apply { zxid, .. } => self.applied.push(zxid),
-                    Action::Request {
+                    Action::FromLearner(LearnerMessage::Request {
                         session_id,
                         cxid,
                         op,
                         ..
-                    } => self.requests.push((session_id, cxid, op)),
+                    }) => self.requests.push((session_id, cxid, op)),
                     Action::Close { to, .. } => {
                         self.learners.remove(&to);
                     }
@@ -1343,11 +1351,11 @@ mod tests {
             .receive(1, &mut bytes_of(&revalidate_request(0x55, 4000)), s.now);
         assert_eq!(
             out,
-            vec![Action::Revalidate {
+            vec![Action::FromLearner(LearnerMessage::Revalidate {
                 from: 1,
                 session_id: 0x55,
                 timeout: 4000
-            }]
+            })]
         );
         assert_eq!(
             s.leader.revalidated(1, 0x55, true),
@@ -1374,10 +1382,10 @@ mod tests {
         let out = s.leader.receive(1, &mut bytes_of(r), now);
         assert_eq!(
             out,
-            vec![Action::Touch {
+            vec![Action::FromLearner(LearnerMessage::Touch {
                 session_id: 0x55,
                 timeout: 4000
-            }]
+            })]
         );
         // Silent for more than syncLimit ticks: dropped, and the quorum is lost.
         let later = now + Duration::from_millis(600);

@@ -22,7 +22,7 @@
 //! the learner's writer.
 
 use crate::zab::db::{blocking, DbError};
-use crate::zab::leader::{Action, ConnId, Leader, LeaderConfig, Phase, SyncKind};
+use crate::zab::leader::{Action, ConnId, Leader, LeaderConfig, LearnerMessage, Phase, SyncKind};
 use crate::zab::learner::PersistedState;
 use crate::zab::packet::{encode_packet, make_zxid, SNAP};
 use crate::zab::Error;
@@ -76,25 +76,10 @@ pub enum Event {
     Synced { sid: i64, kind: SyncKind, zxid: i64 },
     /// A txn was committed (and applied to the database).
     Committed { zxid: i64 },
-    /// A client request forwarded by a learner, for the request pipeline (whose txn comes
-    /// back through [`LeaderHandle::propose`]).
-    Request {
-        from: ConnId,
-        sid: i64,
-        session_id: i64,
-        cxid: i32,
-        op: i32,
-        body: Bytes,
-        authinfo: Vec<jute::data::Id>,
-    },
-    /// A session was active on a learner.
-    Touch { session_id: i64, timeout: i32 },
-    /// A learner asks whether a session is valid: answer with [`LeaderHandle::revalidated`].
-    Revalidate {
-        from: ConnId,
-        session_id: i64,
-        timeout: i32,
-    },
+    /// A learner's message: a forwarded client request for the request pipeline (whose txn
+    /// comes back through [`LeaderHandle::propose`]), a session active on the learner, or a
+    /// revalidation to answer with [`LeaderHandle::revalidated`].
+    FromLearner(LearnerMessage),
 }
 
 /// Builds a txn log entry for the zxid it is given.
@@ -165,7 +150,7 @@ impl LeaderHandle {
             .map_err(|_| Error::Protocol("the leader has stopped".into()))
     }
 
-    /// Answer an [`Event::Revalidate`].
+    /// Answer a [`LearnerMessage::Revalidate`].
     pub fn revalidated(&self, to: ConnId, session_id: i64, valid: bool) {
         let _ = self.tx.send(Control::Revalidated {
             to,
@@ -506,48 +491,7 @@ impl Shell {
                 db.apply(zxid, &entry).map_err(NetError::Db)?;
                 ev(self, Event::Committed { zxid });
             }
-            Action::Request {
-                from,
-                sid,
-                session_id,
-                cxid,
-                op,
-                body,
-                authinfo,
-            } => ev(
-                self,
-                Event::Request {
-                    from,
-                    sid,
-                    session_id,
-                    cxid,
-                    op,
-                    body,
-                    authinfo,
-                },
-            ),
-            Action::Touch {
-                session_id,
-                timeout,
-            } => ev(
-                self,
-                Event::Touch {
-                    session_id,
-                    timeout,
-                },
-            ),
-            Action::Revalidate {
-                from,
-                session_id,
-                timeout,
-            } => ev(
-                self,
-                Event::Revalidate {
-                    from,
-                    session_id,
-                    timeout,
-                },
-            ),
+            Action::FromLearner(m) => ev(self, Event::FromLearner(m)),
             Action::LostQuorum { reason } => {
                 self.conns.clear();
                 self.exit = Some(Exit::LostQuorum(reason));
