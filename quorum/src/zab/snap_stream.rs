@@ -24,9 +24,10 @@ use jute::data::{Acl, StatPersisted};
 use jute::{Decode, Encode};
 
 /// One item of a SNAP stream, in stream order: sessions, then ACL lists, then nodes parents
-/// first (the root with path "").
+/// first (the root with path ""). A snapshot file's body has the same items: its reader
+/// (zk-server's `persist::snapshot`) lends the node path from its buffer (`P` = `&str`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum SnapItem {
+pub enum SnapItem<P = String> {
     Session {
         id: i64,
         timeout: i32,
@@ -37,7 +38,7 @@ pub enum SnapItem {
         acl: Vec<Acl>,
     },
     Node {
-        path: String,
+        path: P,
         data: Option<Bytes>,
         acl: i64,
         stat: StatPersisted,

@@ -281,24 +281,9 @@ pub fn write_snapshot(
     Ok(path)
 }
 
-/// One item of a snapshot, in file order.
-#[derive(Debug)]
-pub enum SnapItem<'a> {
-    Session {
-        id: i64,
-        timeout: i32,
-    },
-    Acl {
-        id: i64,
-        acl: Vec<Acl>,
-    },
-    Node {
-        path: &'a str,
-        data: Option<Bytes>,
-        acl: i64,
-        stat: StatPersisted,
-    },
-}
+/// One item of a snapshot, in file order: the SNAP stream's items, with the node path
+/// borrowed from the reader's buffer.
+pub type SnapItem<'a> = zk_quorum::zab::snap_stream::SnapItem<&'a str>;
 
 /// What follows the nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
