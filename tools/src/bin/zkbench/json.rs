@@ -3,23 +3,8 @@
 use crate::load::RunResult;
 use std::fmt::Write as _;
 
-pub fn string(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
+/// A JSON string literal (the dump tools' writer).
+pub use zk_server::persist::dump::json_str as string;
 
 pub fn num(v: f64) -> String {
     if v.is_finite() {
