@@ -150,6 +150,8 @@ pub struct Conn {
     pending_writes: u32,
     /// Frames held back to keep FIFO order behind pending writes.
     queued: VecDeque<Bytes>,
+    /// Replies and events not yet handed to the connection's writer ([`Core::flush_replies`]).
+    unsent: BytesMut,
     /// The connection-expiry bucket it is in (monotonic ms), as Java's NIO factory files
     /// connections: the next multiple of 10 s after last activity + timeout.
     pub expiry_bucket: i64,
@@ -191,6 +193,8 @@ pub struct Core {
     pending_syncs: VecDeque<(ConnId, i32, String, i64)>,
     /// Reconnecting sessions waiting for the leader's REVALIDATE answer.
     revalidating: Vec<(i64, ConnId)>,
+    /// Connections with unsent replies.
+    unsent_conns: Vec<ConnId>,
     /// The role shown by the four-letter words (`follower`, `observer`); None standalone.
     pub role: Option<&'static str>,
     /// False while a quorum member is not synced with a leader.
@@ -340,6 +344,7 @@ impl Core {
             forwarded: HashMap::new(),
             pending_syncs: VecDeque::new(),
             revalidating: Vec::new(),
+            unsent_conns: Vec::new(),
             role: None,
             serving: true,
             read_only: false,
@@ -619,16 +624,37 @@ impl Core {
         }
     }
 
+    /// Queue `frame` for `conn`; it goes out with the connection's other replies at the next
+    /// [`Core::flush_replies`].
     fn send(&mut self, conn: ConnId, frame: Bytes) {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats.packet_sent();
             self.stats.packet_sent();
-            let _ = c.out.send(Out::Frame(frame));
+            if c.unsent.is_empty() {
+                self.unsent_conns.push(conn);
+            }
+            c.unsent.extend_from_slice(&frame);
+        }
+    }
+
+    /// Hand every connection's queued replies to its writer, one message each. The owner of
+    /// the pipeline calls this after each batch of messages it handled: a batch's replies to
+    /// one client then cost one channel send and one socket write, not one per reply.
+    pub fn flush_replies(&mut self) {
+        for conn in self.unsent_conns.drain(..) {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                if !c.unsent.is_empty() {
+                    let _ = c.out.send(Out::Frame(c.unsent.split().freeze()));
+                }
+            }
         }
     }
 
     fn close(&mut self, conn: ConnId) {
-        if let Some(c) = self.conns.get(&conn) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if !c.unsent.is_empty() {
+                let _ = c.out.send(Out::Frame(c.unsent.split().freeze()));
+            }
             let _ = c.out.send(Out::Close);
         }
         self.drop_conn(conn);
@@ -717,6 +743,7 @@ impl Core {
                 },
                 pending_writes: 0,
                 queued: VecDeque::new(),
+                unsent: BytesMut::new(),
                 expiry_bucket: 0,
             },
         );

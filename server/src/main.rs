@@ -17,6 +17,9 @@ use zk_server::tree::DataTree;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Most pipeline messages handled before their replies are sent.
+const PIPELINE_BATCH: usize = 64;
+
 /// What start-up recovered and opened.
 struct Database {
     tree: DataTree,
@@ -217,8 +220,16 @@ async fn run(cfg: config::Config) {
         }
     }
     tokio::spawn(zk_server::net::serve(listener, tx, max_buffer, max_cnxns));
-    // The pipeline: one thread-confined owner of all state.
+    // The pipeline: one thread-confined owner of all state. It takes what is queued (up to
+    // a bound, so replies do not wait long) before sending the replies.
     while let Some(msg) = rx.recv().await {
         core.handle(msg);
+        for _ in 1..PIPELINE_BATCH {
+            match rx.try_recv() {
+                Ok(msg) => core.handle(msg),
+                Err(_) => break,
+            }
+        }
+        core.flush_replies();
     }
 }

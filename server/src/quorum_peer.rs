@@ -654,6 +654,7 @@ async fn lead_ensemble(
                 }
             }
         }
+        core.flush_replies();
     }
     let why = task.await.unwrap_or_else(|e| e.to_string());
     warn!("the leadership ended: {why}");
@@ -771,6 +772,7 @@ pub async fn run(cfg: Config) {
                         }
                     }
                 }
+                core.flush_replies();
             }
         };
         if core.read_only {
@@ -872,6 +874,7 @@ pub async fn run(cfg: Config) {
                     }
                 }
             }
+            core.flush_replies();
         }
         let _ = learner.await;
         core.close_all();
