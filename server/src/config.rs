@@ -352,6 +352,9 @@ pub struct Config {
     pub force_sync: bool,
     /// `preAllocSize` in KiB: txn log files grow by this much, default 65536 (64 MiB).
     pub pre_alloc_size_kb: u64,
+    /// `fsync.warningthresholdms` (system property `zookeeper.fsync.warningthresholdms`, else
+    /// `fsync.warningthresholdms`): a txn log fsync slower than this is logged, default 1000.
+    pub fsync_warning_threshold_ms: i64,
     /// `globalOutstandingLimit`, default 1000.
     pub global_outstanding_limit: u32,
     /// `jute.maxbuffer` (see the module doc), default 0xfffff.
@@ -429,6 +432,7 @@ impl Config {
             autopurge_purge_interval_hours: 0,
             force_sync: true,
             pre_alloc_size_kb: 65_536,
+            fsync_warning_threshold_ms: 1000,
             global_outstanding_limit: 1000,
             jute_maxbuffer: DEFAULT_JUTE_MAXBUFFER,
             digest_enabled: true,
@@ -723,6 +727,7 @@ pub fn parse_with_system_properties(
         data_dir: None,
         data_log_dir: None,
         quorum_sasl: [false; 3],
+        fsync_threshold_prefixed: false,
     };
     for (name, value) in system_properties {
         p.apply_system_property(name, java_trim(value))?;
@@ -893,6 +898,7 @@ const SYSTEM_PROPERTY_KEYS: &[&str] = &[
     "forceSnapshotSync",
     "forceSync",
     "forward_learner_requests_to_commit_processor_disabled",
+    "fsync.warningthresholdms",
     "globalOutstandingLimit",
     "intBufferStartingSizeBytes",
     "jmx.log4j.disable",
@@ -997,6 +1003,8 @@ struct Parser {
     data_log_dir: Option<PathBuf>,
     /// quorum.auth.enableSasl, serverRequireSasl, learnerRequireSasl
     quorum_sasl: [bool; 3],
+    /// `zookeeper.fsync.warningthresholdms` was given: the unprefixed property is not read.
+    fsync_threshold_prefixed: bool,
 }
 
 fn invalid(key: &str, value: &str, expected: &str) -> ConfigError {
@@ -1077,8 +1085,13 @@ impl Parser {
                 self.config.read_only_mode_enabled = value == "true";
                 Ok(())
             }
+            // Read by Java only when zookeeper.fsync.warningthresholdms is not set.
+            "fsync.warningthresholdms" if !self.fsync_threshold_prefixed => {
+                self.apply_typed_system_key(name, value, None).map(|_| ())
+            }
             _ => match name.strip_prefix("zookeeper.") {
                 Some(key) if SYSTEM_PROPERTY_KEYS.contains(&key) || key.starts_with("admin.") => {
+                    self.fsync_threshold_prefixed |= key == "fsync.warningthresholdms";
                     self.apply_typed_system_key(key, value, None).map(|_| ())
                 }
                 _ => Ok(()),
@@ -1112,6 +1125,14 @@ impl Parser {
             "digest.enabled" => {
                 self.config.digest_enabled = self.lenient_bool(key, value, line);
             }
+            "fsync.warningthresholdms" => match java_decode(value) {
+                // Long.getLong: a value that does not decode counts as not set.
+                Some(ms) => self.config.fsync_warning_threshold_ms = ms,
+                None => self.warn(
+                    line,
+                    format!("{key}={value}: not a number; Java keeps its default of 1000 ms"),
+                ),
+            },
             "snapCount" => {
                 let n = decoded_in(key, value, INT_MIN, INT_MAX, "an integer")?;
                 if n < 2 {
@@ -2334,6 +2355,33 @@ clientPort=2181
         )
         .unwrap();
         assert_eq!(c.super_digest.as_deref(), Some("super:xyz="));
+    }
+
+    #[test]
+    fn fsync_warning_threshold_from_the_file_or_either_property() {
+        let ms = |text: &str, props: &[(&str, &str)]| {
+            let (c, w) = parse_with_system_properties(&format!("{MIN}{text}"), props).unwrap();
+            (c.fsync_warning_threshold_ms, w.len())
+        };
+        assert_eq!(ms("", &[]), (1000, 0));
+        assert_eq!(ms("fsync.warningthresholdms=50\n", &[]), (50, 0));
+        assert_eq!(ms("fsync.warningthresholdms=0x10\n", &[]), (16, 0));
+        assert_eq!(ms("fsync.warningthresholdms=soon\n", &[]), (1000, 1));
+        assert_eq!(ms("", &[("fsync.warningthresholdms", "7")]), (7, 0));
+        // The prefixed property wins over the bare one, whatever their order.
+        for props in [
+            [
+                ("fsync.warningthresholdms", "7"),
+                ("zookeeper.fsync.warningthresholdms", "9"),
+            ],
+            [
+                ("zookeeper.fsync.warningthresholdms", "9"),
+                ("fsync.warningthresholdms", "7"),
+            ],
+        ] {
+            assert_eq!(ms("", &props), (9, 0));
+            assert_eq!(ms("fsync.warningthresholdms=3\n", &props), (3, 0));
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! rather than acknowledge writes that are not on disk, as Java does. Entries carry the
 //! TxnDigest prep computed (the tree digest after the txn), as Java writes them.
 
+use crate::config::Config;
 use crate::core::{CoreMsg, Durability};
 use crate::persist::snapshot::{self, SnapshotOptions};
 use crate::persist::txnlog::{encode_entry, LogOptions, TxnLogWriter};
@@ -29,6 +30,16 @@ enum LogCmd {
 /// The pipeline's handle on the log thread.
 pub struct TxnLog {
     tx: std_mpsc::Sender<LogCmd>,
+}
+
+/// The txn log writer's options from zoo.cfg and the system properties.
+pub fn log_options(cfg: &Config) -> LogOptions {
+    LogOptions {
+        prealloc_size: cfg.pre_alloc_size_kb * 1024,
+        force_sync: cfg.force_sync,
+        dbid: 0,
+        fsync_warning_threshold_ms: cfg.fsync_warning_threshold_ms,
+    }
 }
 
 /// Most entries one sync covers (bounds the latency of the first txn in a batch).

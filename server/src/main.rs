@@ -8,7 +8,7 @@ use tracing::{error, info, warn};
 use zk_server::config;
 use zk_server::core::{Core, CoreMsg};
 use zk_server::durability::{Snapshotter, TxnLog};
-use zk_server::persist::{recovery, snapshot, txnlog};
+use zk_server::persist::{recovery, snapshot};
 use zk_server::tree::DataTree;
 
 /// mimalloc instead of glibc's malloc: the pipeline thread allocates what the log thread and
@@ -77,11 +77,7 @@ fn open_database(
     );
     let log = TxnLog::start(
         loaded.log_dir.clone(),
-        txnlog::LogOptions {
-            prealloc_size: cfg.pre_alloc_size_kb * 1024,
-            force_sync: cfg.force_sync,
-            dbid: 0,
-        },
+        zk_server::durability::log_options(cfg),
         core,
     )?;
     let snaps = Snapshotter::new(

@@ -31,10 +31,10 @@
 use crate::auth::AuthId;
 use crate::config::{Config, PeerType, ServerLine};
 use crate::core::{Core, CoreMsg, Durability, Out, Upstream};
-use crate::durability::Snapshotter;
+use crate::durability::{log_options, Snapshotter};
 use crate::persist::digest::DigestTracker;
 use crate::persist::snapshot::{self, SnapshotOptions};
-use crate::persist::txnlog::{self, LogOptions, TxnLogWriter};
+use crate::persist::txnlog::{self, TxnLogWriter};
 use crate::persist::{recovery, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
 use crate::tree::{open_acl, AclList, DataTree};
 use crate::txn::Txn;
@@ -207,7 +207,7 @@ impl PeerDb {
     fn open(cfg: &Config, to_core: mpsc::UnboundedSender<PeerMsg>) -> Result<PeerDb, DbError> {
         let loaded = load_tree(cfg)?;
         let (current, accepted) = recovery::ensure_epochs(&loaded.snap_dir, loaded.tree.last_zxid)?;
-        let log = TxnLogWriter::new(loaded.log_dir.clone(), Self::log_options(cfg))?;
+        let log = TxnLogWriter::new(loaded.log_dir.clone(), log_options(cfg))?;
         Ok(PeerDb {
             cfg: cfg.clone(),
             tracker: DigestTracker::new(&loaded.tree),
@@ -220,14 +220,6 @@ impl PeerDb {
             current_epoch: current,
             to_core,
         })
-    }
-
-    fn log_options(cfg: &Config) -> LogOptions {
-        LogOptions {
-            prealloc_size: cfg.pre_alloc_size_kb * 1024,
-            force_sync: cfg.force_sync,
-            dbid: 0,
-        }
     }
 
     fn tree(&mut self) -> Result<&mut DataTree, DbError> {
@@ -277,7 +269,7 @@ impl LearnerDb for PeerDb {
         }
         self.tracker = DigestTracker::new(&loaded.tree);
         self.tree = Some(loaded.tree);
-        self.log = TxnLogWriter::new(self.log_dir.clone(), Self::log_options(&self.cfg))?;
+        self.log = TxnLogWriter::new(self.log_dir.clone(), log_options(&self.cfg))?;
         Ok(())
     }
 

@@ -60,6 +60,8 @@ pub struct LogOptions {
     pub force_sync: bool,
     /// Written in each file header; Java always uses 0.
     pub dbid: i64,
+    /// `fsync.warningthresholdms`: an fsync slower than this is logged and counted.
+    pub fsync_warning_threshold_ms: i64,
 }
 
 impl Default for LogOptions {
@@ -68,6 +70,7 @@ impl Default for LogOptions {
             prealloc_size: DEFAULT_PREALLOC_SIZE,
             force_sync: true,
             dbid: 0,
+            fsync_warning_threshold_ms: DEFAULT_FSYNC_WARNING_THRESHOLD_MS,
         }
     }
 }
@@ -124,17 +127,17 @@ struct OpenLog {
 impl OpenLog {
     /// fdatasync the file, timing it into [`FSYNC_TIMES`] (Java's `FileTxnLog.commit`: one
     /// `fsynctime` sample in ms per file synced, and a warning past the threshold).
-    fn sync_timed(&self) -> Result<()> {
+    fn sync_timed(&self, warning_threshold_ms: i64) -> Result<()> {
         let start = Instant::now();
         self.file.sync_data().at(&self.path)?;
         let ms = start.elapsed().as_millis() as i64;
-        let over = ms > FSYNC_WARNING_THRESHOLD_MS;
+        let over = ms > warning_threshold_ms;
         if over {
             tracing::warn!(
                 "fdatasync of {} took {ms} ms (fsync.warningthresholdms is {}; file size {} \
                  bytes): writes wait for the disk",
                 self.path.display(),
-                FSYNC_WARNING_THRESHOLD_MS,
+                warning_threshold_ms,
                 self.padded
             );
         }
@@ -161,8 +164,8 @@ static FSYNC_TIMES: Mutex<FsyncTimes> = Mutex::new(FsyncTimes {
     over_threshold: 0,
 });
 
-/// Java's `fsync.warningthresholdms` default: an fsync slower than this is logged.
-const FSYNC_WARNING_THRESHOLD_MS: i64 = 1000;
+/// Java's `fsync.warningthresholdms` default.
+pub const DEFAULT_FSYNC_WARNING_THRESHOLD_MS: i64 = 1000;
 
 /// The fsyncs measured since the last call (every writer in the process), emptied.
 pub fn take_fsync_times() -> FsyncTimes {
@@ -297,11 +300,12 @@ impl TxnLogWriter {
     pub fn flush_and_sync(&mut self) -> Result<()> {
         self.write_buffered()?;
         if self.opts.force_sync {
+            let threshold = self.opts.fsync_warning_threshold_ms;
             for r in &self.rolled {
-                r.sync_timed()?;
+                r.sync_timed(threshold)?;
             }
             if let Some(cur) = &self.cur {
-                cur.sync_timed()?;
+                cur.sync_timed(threshold)?;
             }
             if self.dir_dirty {
                 super::sync_dir(&self.dir)?;
