@@ -194,6 +194,19 @@ impl JavaNode {
     }
 
     /// Polls the node's election port until it has left LOOKING; returns its answer.
+    /// Whether `n`, this node's answer to a probe, reports a finished election. Java answers
+    /// with its peer state and its current vote, read separately: it sets FOLLOWING or LEADING
+    /// in `lookForLeader` and stores the winning vote only after that returns, so for a moment
+    /// a follower answers with the vote it started with (itself as leader). Such an answer is
+    /// not a decision yet.
+    fn has_decided(&self, n: &Notification) -> bool {
+        match n.server_state() {
+            Some(ServerState::Leading) => n.leader == self.sid,
+            Some(ServerState::Following | ServerState::Observing) => n.leader != self.sid,
+            _ => false,
+        }
+    }
+
     async fn decided_vote(&mut self) -> Notification {
         let deadline = Instant::now() + TIMEOUT;
         let mut last = None;
@@ -206,7 +219,7 @@ impl JavaNode {
                 );
             }
             match probe(&self.election, PROBE_SID, Duration::from_secs(2)).await {
-                Ok(n) if n.server_state() != Some(ServerState::Looking) => return n,
+                Ok(n) if self.has_decided(&n) => return n,
                 Ok(n) => last = Some(n),
                 Err(_) => {}
             }
