@@ -432,7 +432,7 @@ impl Config {
             autopurge_purge_interval_hours: 0,
             force_sync: true,
             pre_alloc_size_kb: 65_536,
-            fsync_warning_threshold_ms: 1000,
+            fsync_warning_threshold_ms: crate::persist::txnlog::DEFAULT_FSYNC_WARNING_THRESHOLD_MS,
             global_outstanding_limit: 1000,
             jute_maxbuffer: DEFAULT_JUTE_MAXBUFFER,
             digest_enabled: true,

@@ -133,6 +133,13 @@ impl Conn {
     pub fn queued_len(&self) -> usize {
         self.queued.len()
     }
+
+    /// Hand what is unsent to the connection's writer.
+    fn send_unsent(&mut self) {
+        if !self.unsent.is_empty() {
+            let _ = self.out.send(Out::Frame(self.unsent.split().freeze()));
+        }
+    }
 }
 
 /// A client connection as the pipeline knows it.
@@ -643,18 +650,14 @@ impl Core {
     pub fn flush_replies(&mut self) {
         for conn in self.unsent_conns.drain(..) {
             if let Some(c) = self.conns.get_mut(&conn) {
-                if !c.unsent.is_empty() {
-                    let _ = c.out.send(Out::Frame(c.unsent.split().freeze()));
-                }
+                c.send_unsent();
             }
         }
     }
 
     fn close(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.get_mut(&conn) {
-            if !c.unsent.is_empty() {
-                let _ = c.out.send(Out::Frame(c.unsent.split().freeze()));
-            }
+            c.send_unsent();
             let _ = c.out.send(Out::Close);
         }
         self.drop_conn(conn);

@@ -159,10 +159,14 @@ pub struct FsyncTimes {
     pub over_threshold: u64,
 }
 
-static FSYNC_TIMES: Mutex<FsyncTimes> = Mutex::new(FsyncTimes {
-    ms: AvgMinMax::new(),
-    over_threshold: 0,
-});
+impl FsyncTimes {
+    const NONE: FsyncTimes = FsyncTimes {
+        ms: AvgMinMax::new(),
+        over_threshold: 0,
+    };
+}
+
+static FSYNC_TIMES: Mutex<FsyncTimes> = Mutex::new(FsyncTimes::NONE);
 
 /// Java's `fsync.warningthresholdms` default.
 pub const DEFAULT_FSYNC_WARNING_THRESHOLD_MS: i64 = 1000;
@@ -170,13 +174,7 @@ pub const DEFAULT_FSYNC_WARNING_THRESHOLD_MS: i64 = 1000;
 /// The fsyncs measured since the last call (every writer in the process), emptied.
 pub fn take_fsync_times() -> FsyncTimes {
     let mut times = FSYNC_TIMES.lock().unwrap_or_else(|p| p.into_inner());
-    std::mem::replace(
-        &mut *times,
-        FsyncTimes {
-            ms: AvgMinMax::new(),
-            over_threshold: 0,
-        },
-    )
+    std::mem::replace(&mut *times, FsyncTimes::NONE)
 }
 
 /// Appends txns to `log.*` files in one folder (`<dataLogDir>/version-2`). Not thread-safe;
