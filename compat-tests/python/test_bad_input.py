@@ -136,3 +136,60 @@ def test_ten_thousand_idle_connections(fresh):
         for s in socks:
             s.close()
     _still_serves(fresh)
+
+
+def _read_frames(sock, timeout=5.0):
+    """Every frame the server sends until it closes the connection (or goes quiet)."""
+    sock.settimeout(timeout)
+    buf = b""
+    try:
+        while True:
+            b = sock.recv(65536)
+            if not b:
+                break
+            buf += b
+    except (socket.timeout, ConnectionResetError):
+        pass
+    frames = []
+    while len(buf) >= 4:
+        (n,) = struct.unpack(">i", buf[:4])
+        if len(buf) < 4 + n:
+            break
+        frames.append(buf[4:4 + n])
+        buf = buf[4 + n:]
+    return frames
+
+
+def test_close_session_pipelined_with_connect_closes_the_new_session(fresh):
+    """ConnectRequest and closeSession in one TCP write: the close is for the session the
+    handshake creates (Java reads nothing else until the session exists), never for
+    session 0, whose "ephemerals" would be every persistent node."""
+    owner = fresh.client()
+    owner.add_auth("digest", "owner:secret")
+    from kazoo.security import make_digest_acl
+    acl = [make_digest_acl("owner", "secret", all=True)]
+    owner.create("/guarded", b"keep", acl=acl)
+    owner.create("/guarded/child", b"c", acl=acl)
+    try:
+        close = struct.pack(">ii", 7, zkraw.OP_CLOSE)
+        s = socket.create_connection((fresh.host, fresh.port))
+        s.sendall(_connect_request() + struct.pack(">i", len(close)) + close)
+        frames = _read_frames(s)
+        s.close()
+        assert len(frames) == 2, frames
+        _, timeout, session_id = struct.unpack(">iiq", frames[0][:16])
+        passwd = frames[0][20:36]
+        assert timeout > 0 and session_id != 0
+        xid, _zxid, err = struct.unpack(">iqi", frames[1][:16])
+        assert (xid, err) == (7, 0)
+        # That session is gone: reconnecting with it is refused (timeout 0).
+        again = zkraw.RawClient(fresh.host, fresh.port, session_id=session_id, passwd=passwd)
+        assert not again.valid
+        again.close()
+        # And nothing else was touched.
+        assert owner.get("/guarded")[0] == b"keep"
+        assert owner.get_children("/guarded") == ["child"]
+        assert owner.get_acls("/guarded")[0] == acl
+    finally:
+        owner.stop()
+        owner.close()

@@ -183,6 +183,63 @@ def test_session_moves_follower_to_leader(ensemble, clients):
              what="ephemerals of the moved session gone")
 
 
+def _guarded(zk, path):
+    """A persistent node only digest user owner:secret may change (others may read)."""
+    from kazoo.security import make_acl, make_digest_acl
+    acl = [make_digest_acl("owner", "secret", all=True), make_acl("world", "anyone", read=True)]
+    zk.add_auth("digest", "owner:secret")
+    zk.create(path, b"keep", acl=acl)
+    return acl
+
+
+@pytest.mark.parametrize("sid", [1, 3])
+def test_client_delete_container_is_bad_arguments_on_every_node(ensemble, clients, sid):
+    """A client's deleteContainer (op 20) with the bare path as body: Java reads its path from
+    the whole packet, so it is always BadArguments, on a follower (forwarded to our leader)
+    as on the leader; the guarded childless node stays."""
+    owner = clients(3)
+    path = "/ldc-" + uuid.uuid4().hex[:8]
+    acl = _guarded(owner, path)
+    c = zkraw.RawClient("127.0.0.1", ensemble[sid].port)
+    try:
+        r = c.call(zkraw.OP_DELETE_CONTAINER, path.encode())
+        assert r.err == zkraw.BAD_ARGUMENTS
+    finally:
+        c.close()
+    for node in (1, 2, 3):
+        zk = clients(node)
+        zk.sync(path)
+        assert zk.get(path)[0] == b"keep", node
+    assert owner.get_acls(path)[0] == acl
+    owner.delete(path)
+
+
+def test_old_connection_of_a_moved_session_gets_closed(ensemble, clients):
+    """A session moved from Java follower 1 to Java follower 2: a write on its old connection
+    is SessionMoved at our leader, which the follower answers by closing that connection
+    (Java's FinalRequestProcessor); the write does not happen."""
+    owner = clients(3)
+    path = "/lmoved-" + uuid.uuid4().hex[:8]
+    owner.create(path, b"before")
+    old = zkraw.RawClient("127.0.0.1", ensemble[1].port)
+    new = zkraw.RawClient("127.0.0.1", ensemble[2].port, session_id=old.session_id,
+                          passwd=old.passwd)
+    try:
+        assert new.valid and new.session_id == old.session_id
+        slot = old.send(zkraw.OP_SET_DATA, zkraw.Enc().string(path).buffer(b"stale").int(-1).bytes())
+        assert old.closed.wait(10), "old connection still open"
+        reply = None if slot.empty() else slot.get_nowait()
+        assert reply is None or reply.err != 0, reply
+        owner.sync(path)
+        assert owner.get(path)[0] == b"before"
+        # The session itself lives on where it moved to.
+        new.ok(zkraw.OP_SET_DATA, zkraw.Enc().string(path).buffer(b"after").int(-1).bytes())
+        assert owner.get(path)[0] == b"after"
+    finally:
+        old.drop()
+        new.close()
+
+
 def test_java_follower_restarts_and_catches_up(ensemble, clients):
     """kill -9 a Java follower, write meanwhile, restart it: our leader syncs it (DIFF) and
     it serves what it missed."""

@@ -13,12 +13,12 @@ use crate::config::Config;
 use crate::error::{self, Code};
 use crate::prep::{self, Pending, PrepContext};
 use crate::session_id;
-use crate::sessions::SessionTracker;
+use crate::sessions::{SessionOwner, SessionTracker};
 use crate::stats::{op_name, ConnStats, ServerStats};
 use crate::tree::{ApplyResult, DataTree, NodeKind};
 use crate::txn::{Txn, TxnBody};
 use crate::watch::{WatchKind, WatcherType};
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use hashbrown::HashMap;
 use jute::connect::{encode_connect_response, Connect};
 use jute::data::{ClientInfo, Stat};
@@ -127,6 +127,9 @@ enum Waiter {
     },
     /// A new session: send the ConnectResponse.
     Handshake(ConnId),
+    /// Leader: a request a learner forwarded on leader connection `.0`; the learner answers
+    /// its client. A session it creates is that learner's.
+    Learner(u64),
 }
 
 impl Conn {
@@ -257,6 +260,18 @@ fn reply_frame(xid: i32, zxid: i64, err: Code, body: Option<&dyn Fn(&mut BytesMu
 
 fn reply_with<R: Encode>(xid: i32, zxid: i64, r: &R) -> Bytes {
     reply_frame(xid, zxid, 0, Some(&|b: &mut BytesMut| r.encode(b)))
+}
+
+/// Whether a write failed because its session is served by another server (a SessionMoved
+/// error txn, or a multi whose sub-txn failed so).
+fn session_moved(body: &TxnBody) -> bool {
+    match body {
+        TxnBody::Error(e) => e.err == error::SESSION_MOVED,
+        TxnBody::Multi(subs) => subs
+            .iter()
+            .any(|(_, t)| matches!(t, TxnBody::Error(e) if e.err == error::SESSION_MOVED)),
+        _ => false,
+    }
 }
 
 /// Op codes Java's `Request.isValid` accepts from clients.
@@ -396,17 +411,27 @@ impl Core {
         self.serving = true;
     }
 
-    /// Leader: a request a learner forwarded (Java's `submitLearnerRequest`), prepped like a
-    /// local one with the auth ids it carries. Nobody here waits for it: the learner answers
-    /// its client once the txn is committed.
+    /// Leader: a request a learner forwarded on leader connection `from` (Java's
+    /// `submitLearnerRequest`), prepped like a local one with the auth ids it carries and the
+    /// checks Java's PrepRequestProcessor makes: the session must be live and served by that
+    /// learner (else SessionExpired / SessionMoved), ACLs against the carried auth ids, and
+    /// deleteContainer's path read from the whole packet as Java reads it (so a client's is
+    /// always BadArguments). Nobody here waits for it: the learner answers its client once
+    /// the txn is committed.
     pub fn learner_request(
         &mut self,
+        from: u64,
         session: i64,
         cxid: i32,
         op: i32,
         body: Bytes,
         auth: Vec<AuthId>,
     ) {
+        if session == 0 {
+            // No client session has id 0: a learner that sends one is broken.
+            warn!("learner request of type {op} without a session ignored");
+            return;
+        }
         match op {
             ops::CREATE_SESSION => {
                 let timeout = match body.get(..4) {
@@ -419,17 +444,28 @@ impl Core {
                     body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
                 };
                 let digest = self.current_digest();
-                self.commit(txn, digest, Waiter::Server);
+                self.commit(txn, digest, Waiter::Learner(from));
             }
-            op if is_write(op) || op == ops::DELETE_CONTAINER => {
+            op if is_write(op) => {
                 let hdr = self.next_header(session, cxid, op);
-                if op != ops::CLOSE_SESSION && !self.sessions.is_live(session) {
-                    // Java's checkSession: a write of an unknown or closing session.
-                    let txn = Txn::error(hdr, error::SESSION_EXPIRED);
-                    let digest = self.current_digest();
-                    self.commit(txn, digest, Waiter::Server);
-                    return;
-                }
+                // Java checks the session inside each op (closeSession and deleteContainer
+                // do not check it); prep fails those ops with this code.
+                let session_error = self
+                    .sessions
+                    .check_owner(session, SessionOwner::Learner(from))
+                    .err();
+                let body = if op == ops::DELETE_CONTAINER {
+                    // Java's leader takes the path from the packet's whole array: session id,
+                    // cxid and type, then the body the learner forwarded.
+                    let mut whole = BytesMut::with_capacity(16 + body.len());
+                    whole.put_i64(session);
+                    whole.put_i32(cxid);
+                    whole.put_i32(op);
+                    whole.extend_from_slice(&body);
+                    whole.freeze()
+                } else {
+                    body
+                };
                 let ctx = PrepContext {
                     tree: &self.tree,
                     session,
@@ -437,13 +473,14 @@ impl Core {
                     auth_cfg: &self.auth_cfg,
                     extended_types: self.cfg.extended_types_enabled,
                     reconfig_enabled: self.cfg.reconfig_enabled,
+                    session_error,
                 };
                 let (txn, digest) =
                     prep::prep_write(&ctx, &mut self.pending, op, cxid, body, hdr.zxid, hdr.time);
                 if op == ops::CLOSE_SESSION {
                     self.sessions.set_closing(session);
                 }
-                self.commit(txn, digest, Waiter::Server);
+                self.commit(txn, digest, Waiter::Learner(from));
             }
             op => warn!("learner request of type {op} for session 0x{session:x} ignored"),
         }
@@ -457,9 +494,13 @@ impl Core {
 
     /// Leader: a learner asks whether `session` is still valid (Java's
     /// `checkIfValidGlobalSession`: a touch that succeeds).
-    pub fn revalidate_session(&mut self, session: i64, _timeout: i32) -> bool {
+    pub fn revalidate_session(&mut self, from: u64, session: i64, _timeout: i32) -> bool {
         let now = self.now();
+        // Java's `Leader.revalidateSession`: a valid session now belongs to that learner.
         self.sessions.touch(session, now)
+            && self
+                .sessions
+                .set_owner(session, SessionOwner::Learner(from))
     }
 
     /// The leader's answer to a REVALIDATE of `session`.
@@ -811,6 +852,8 @@ impl Core {
             if valid {
                 self.sessions.set_timeout(id, timeout);
                 self.sessions.touch(id, now);
+                // Java's reopenSession: the session is served here now.
+                self.sessions.set_owner(id, SessionOwner::Local);
             } else if !pw_ok {
                 info!(%addr, "invalid password for session 0x{id:x}");
             } else {
@@ -875,7 +918,11 @@ impl Core {
         };
         let write = frame.len() >= 8
             && is_write(i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]));
-        if !c.queued.is_empty() || (c.pending_writes > 0 && !write) {
+        // Nothing but the handshake runs before the session exists (Java stops reading the
+        // connection until then): frames that came with or right after the ConnectRequest
+        // wait, and run as the new session once it is established (or are dropped with the
+        // connection if it is refused).
+        if c.session == 0 || !c.queued.is_empty() || (c.pending_writes > 0 && !write) {
             c.queued.push_back(frame);
             return;
         }
@@ -888,7 +935,7 @@ impl Core {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
             };
-            if c.pending_writes > 0 {
+            if c.pending_writes > 0 || c.session == 0 {
                 return;
             }
             let Some(frame) = c.queued.pop_front() else {
@@ -912,10 +959,30 @@ impl Core {
             Some(c) => (c.session, c.addr),
             None => return,
         };
+        if session == 0 {
+            // `request` holds frames back until the handshake is done.
+            warn!(
+                conn,
+                "closing connection: request of type {} before its session exists", hdr.r#type
+            );
+            self.close(conn);
+            return;
+        }
         let now = self.now();
         if !self.sessions.touch(session, now) && hdr.r#type != ops::CLOSE_SESSION {
             // The session expired or is closing: Java drops the connection.
             debug!("request on dead session 0x{session:x}; closing");
+            self.close(conn);
+            return;
+        }
+        if self.upstream.is_none()
+            && !self.read_only
+            && hdr.r#type != ops::CLOSE_SESSION
+            && self.sessions.check_owner(session, SessionOwner::Local) == Err(error::SESSION_MOVED)
+        {
+            // Java's PrepRequestProcessor.checkSession on a leader: the client reconnected to
+            // another server; this connection is stale, and SessionMoved closes it.
+            info!("session 0x{session:x} moved to another server; closing its old connection");
             self.close(conn);
             return;
         }
@@ -1081,6 +1148,7 @@ impl Core {
             auth_cfg: &self.auth_cfg,
             extended_types: self.cfg.extended_types_enabled,
             reconfig_enabled: self.cfg.reconfig_enabled,
+            session_error: None,
         };
         let (txn, digest) =
             prep::prep_write(&ctx, &mut self.pending, op, xid, body, hdr.zxid, hdr.time);
@@ -1127,6 +1195,14 @@ impl Core {
             TxnBody::CreateSession(t) => {
                 let now = self.now();
                 self.sessions.add(txn.hdr.client_id, t.time_out, now);
+                let owner = match waiter {
+                    Waiter::Handshake(_) => Some(SessionOwner::Local),
+                    Waiter::Learner(from) => Some(SessionOwner::Learner(from)),
+                    _ => None,
+                };
+                if let Some(owner) = owner {
+                    self.sessions.set_owner(txn.hdr.client_id, owner);
+                }
             }
             TxnBody::CloseSession(_) => self.sessions.remove(txn.hdr.client_id),
             _ => {}
@@ -1138,6 +1214,19 @@ impl Core {
                 xid,
                 start_ms,
             } => {
+                if session_moved(&txn.body) {
+                    // Java's FinalRequestProcessor: SessionMoved is a connection-level error,
+                    // answered by closing the connection (ZOOKEEPER-710).
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.pending_writes -= 1;
+                    }
+                    info!(
+                        "session 0x{:x} moved to another server; closing its old connection",
+                        txn.hdr.client_id
+                    );
+                    self.close(conn);
+                    return;
+                }
                 let frame = self.write_reply(&txn, &rc, xid);
                 let now = crate::stats::monotonic_ms();
                 let z = self.tree.last_zxid;
@@ -1160,7 +1249,7 @@ impl Core {
                 }
                 self.drain(conn);
             }
-            Waiter::Server => {
+            Waiter::Server | Waiter::Learner(_) => {
                 if txn.hdr.r#type == ops::CLOSE_SESSION {
                     if let Some(conn) = self.session_conn.get(&txn.hdr.client_id).copied() {
                         self.close(conn);
@@ -1589,6 +1678,7 @@ impl Core {
             auth_cfg: &self.auth_cfg,
             extended_types: self.cfg.extended_types_enabled,
             reconfig_enabled: self.cfg.reconfig_enabled,
+            session_error: None,
         };
         let (txn, digest) =
             prep::prep_write(&ctx, &mut self.pending, op, 0, body, hdr.zxid, hdr.time);

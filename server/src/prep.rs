@@ -72,6 +72,16 @@ pub struct PrepContext<'a> {
     pub auth_cfg: &'a AuthConfig,
     pub extended_types: bool,
     pub reconfig_enabled: bool,
+    /// On a leader, Java's `checkSession` for a learner's request failed with this code
+    /// (SessionExpired, SessionMoved): every op that checks the session fails with it.
+    pub session_error: Option<Code>,
+}
+
+impl PrepContext<'_> {
+    /// Java's `sessionTracker.checkSession` at the point each op calls it.
+    fn check_session(&self) -> Result<(), Code> {
+        self.session_error.map_or(Ok(()), Err)
+    }
 }
 
 /// Local view for one request: changes made by earlier ops of the same multi are visible,
@@ -244,6 +254,7 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
     } else if a.ttl >= 0 {
         return Err(error::BAD_ARGUMENTS);
     }
+    v.ctx.check_session()?;
     let last_slash = match a.path.rfind('/') {
         Some(i) if !a.path.contains('\0') => i,
         _ => return Err(error::BAD_ARGUMENTS),
@@ -325,6 +336,7 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
 }
 
 fn prep_delete(v: &mut View, path: &str, version: i32, zxid: i64) -> Result<TxnBody, Code> {
+    v.ctx.check_session()?;
     let parent_path = parent_for_delete(path)?;
     let parent = v.get(parent_path)?;
     v.check_acl(&parent.acl, perms::DELETE)?;
@@ -367,6 +379,7 @@ fn record_removal(
 }
 
 fn prep_set_data(v: &mut View, r: SetDataRequest, zxid: i64, time: i64) -> Result<TxnBody, Code> {
+    v.ctx.check_session()?;
     validate_path(&r.path)?;
     let mut node = v.get(&r.path)?;
     v.check_acl(&node.acl, perms::WRITE)?;
@@ -386,6 +399,7 @@ fn prep_set_data(v: &mut View, r: SetDataRequest, zxid: i64, time: i64) -> Resul
 }
 
 fn prep_check(v: &mut View, r: CheckVersionRequest) -> Result<TxnBody, Code> {
+    v.ctx.check_session()?;
     validate_path(&r.path)?;
     let node = v.get(&r.path)?;
     v.check_acl(&node.acl, perms::READ)?;
@@ -397,6 +411,7 @@ fn prep_check(v: &mut View, r: CheckVersionRequest) -> Result<TxnBody, Code> {
 }
 
 fn prep_set_acl(v: &mut View, r: SetACLRequest, zxid: i64) -> Result<TxnBody, Code> {
+    v.ctx.check_session()?;
     validate_path(&r.path)?;
     let acl =
         auth::fixup_acl(&r.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| error::INVALID_ACL)?;
@@ -519,6 +534,7 @@ pub fn prep_write(
             if !ctx.reconfig_enabled {
                 return Err(error::RECONFIG_DISABLED);
             }
+            ctx.check_session()?;
             // A standalone server is not a leader: Java answers Unimplemented.
             Err(error::UNIMPLEMENTED)
         }
@@ -650,15 +666,24 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> Result<
     Ok(TxnBody::Multi(subs))
 }
 
+/// closeSession: the session's ephemerals, those of the tree and those created by pending
+/// txns, go. Only nodes this session owns as ephemerals: never a persistent node (owner 0),
+/// a container or a TTL node, whatever session id the request carries.
 fn prep_close_session(v: &mut View, zxid: i64) -> TxnBody {
     let session = v.ctx.session;
-    let mut paths: Vec<String> = v.ctx.tree.ephemerals_of(session).cloned().collect();
+    let owns = |owner: i64| {
+        owner == session
+            && tree::node_kind(owner, v.ctx.extended_types) == NodeKind::Ephemeral(session)
+    };
+    let mut paths: Vec<String> = if owns(session) {
+        v.ctx.tree.ephemerals_of(session).cloned().collect()
+    } else {
+        Vec::new()
+    };
     for (path, rec) in v.pending.records() {
         match &rec.stat {
             None => paths.retain(|p| p != path),
-            Some(s) if s.ephemeral_owner == session && !paths.contains(path) => {
-                paths.push(path.clone())
-            }
+            Some(s) if owns(s.ephemeral_owner) && !paths.contains(path) => paths.push(path.clone()),
             _ => {}
         }
     }
@@ -739,6 +764,115 @@ mod digest_tests {
 
     /// The digest prep predicts for each txn equals the digest of the tree once the txn is
     /// applied, whether txns are applied at once or a few behind.
+    #[test]
+    fn close_session_lists_only_ephemerals_the_session_owns() {
+        let mut tree = DataTree::new(true);
+        let mut pending = Pending::default();
+        let auth = vec![AuthId::new("ip", "127.0.0.1")];
+        let cfg = AuthConfig::default();
+        fn ctx<'a>(
+            tree: &'a DataTree,
+            session: i64,
+            auth: &'a [AuthId],
+            cfg: &'a AuthConfig,
+        ) -> PrepContext<'a> {
+            PrepContext {
+                tree,
+                session,
+                auth,
+                auth_cfg: cfg,
+                extended_types: true,
+                reconfig_enabled: false,
+                session_error: None,
+            }
+        }
+        let create = |path: &str, flags: i32| {
+            body(&CreateRequest {
+                path: path.into(),
+                data: None,
+                acl: tree::open_acl(),
+                flags,
+            })
+        };
+        let s1 = 0x0100_0000_0000_0001;
+        let mut ev = Vec::new();
+        for (z, path, flags) in [(1, "/p", 0), (2, "/e", 1)] {
+            let (txn, _) = prep_write(
+                &ctx(&tree, s1, &auth, &cfg),
+                &mut pending,
+                ops::CREATE,
+                1,
+                create(path, flags),
+                z,
+                0,
+            );
+            tree.apply(&txn, &mut ev);
+            pending.applied(z);
+        }
+        // Pending, not applied: a setData of persistent /p (owner 0), a container, and
+        // another ephemeral of s1.
+        let set_p = body(&SetDataRequest {
+            path: "/p".into(),
+            data: None,
+            version: -1,
+        });
+        prep_write(
+            &ctx(&tree, s1, &auth, &cfg),
+            &mut pending,
+            ops::SET_DATA,
+            2,
+            set_p,
+            3,
+            0,
+        );
+        prep_write(
+            &ctx(&tree, s1, &auth, &cfg),
+            &mut pending,
+            ops::CREATE_CONTAINER,
+            3,
+            create("/k", 4),
+            4,
+            0,
+        );
+        prep_write(
+            &ctx(&tree, s1, &auth, &cfg),
+            &mut pending,
+            ops::CREATE,
+            4,
+            create("/f", 1),
+            5,
+            0,
+        );
+        let paths = |txn: Txn| match txn.body {
+            TxnBody::CloseSession(Some(t)) => {
+                let mut p = t.paths2_delete;
+                p.sort();
+                p
+            }
+            b => panic!("{b:?}"),
+        };
+        let (none, _) = prep_write(
+            &ctx(&tree, 0, &auth, &cfg),
+            &mut pending,
+            ops::CLOSE_SESSION,
+            0,
+            Bytes::new(),
+            6,
+            0,
+        );
+        assert_eq!(paths(none), Vec::<String>::new());
+        let (own, _) = prep_write(
+            &ctx(&tree, s1, &auth, &cfg),
+            &mut pending,
+            ops::CLOSE_SESSION,
+            0,
+            Bytes::new(),
+            7,
+            0,
+        );
+        assert_eq!(paths(own), vec!["/e".to_string(), "/f".to_string()]);
+    }
+
     #[test]
     fn predicted_digest_matches_the_applied_tree() {
         for lag in [0usize, 3] {
@@ -845,6 +979,7 @@ mod digest_tests {
                     auth_cfg: &cfg,
                     extended_types: true,
                     reconfig_enabled: false,
+                    session_error: None,
                 };
                 queue.push_back(prep_write(&ctx, &mut pending, op, 1, b, zxid, 1000 + zxid));
                 while queue.len() > lag {

@@ -599,6 +599,7 @@ async fn lead_ensemble(
         }
         Event::Committed { zxid } => core.handle(CoreMsg::Durable(zxid)),
         Event::FromLearner(LearnerMessage::Request {
+            from,
             session_id,
             cxid,
             op,
@@ -610,7 +611,7 @@ async fn lead_ensemble(
                 .into_iter()
                 .map(|i| AuthId::new(i.scheme, i.id))
                 .collect();
-            core.learner_request(session_id, cxid, op, body, auth);
+            core.learner_request(from, session_id, cxid, op, body, auth);
         }
         Event::FromLearner(LearnerMessage::Touch {
             session_id,
@@ -621,7 +622,7 @@ async fn lead_ensemble(
             session_id,
             timeout,
         }) => {
-            let valid = core.revalidate_session(session_id, timeout);
+            let valid = core.revalidate_session(from, session_id, timeout);
             handle.revalidated(from, session_id, valid);
         }
     };

@@ -1,8 +1,21 @@
 //! Session tracking: ids, negotiated timeouts, and expiry in tick-sized buckets (Java's
-//! SessionTrackerImpl with its ExpiryQueue). Sans-IO: callers pass the clock in.
+//! SessionTrackerImpl with its ExpiryQueue), and on a leader which server owns each session
+//! (the one its client is connected to). Sans-IO: callers pass the clock in.
 
+use crate::error::{self, Code};
 use hashbrown::{HashMap, HashSet};
 use std::collections::BTreeMap;
+
+/// Which server a session's client is connected to, as the leader sees it (Java's session
+/// `owner`): requests for the session from anyone else are answered SessionMoved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionOwner {
+    /// A client connected to this server.
+    Local,
+    /// A client of the learner on this leader connection (a learner that reconnects is a new
+    /// owner, as in Java, where the owner is the `LearnerHandler`).
+    Learner(u64),
+}
 
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -11,6 +24,8 @@ pub struct Session {
     pub expires_at: u64,
     /// Set once a closeSession was prepped: no more requests are accepted.
     pub closing: bool,
+    /// Who serves the session's client; `None` until the first checked request claims it.
+    pub owner: Option<SessionOwner>,
 }
 
 pub struct SessionTracker {
@@ -53,6 +68,7 @@ impl SessionTracker {
                 timeout_ms,
                 expires_at,
                 closing: false,
+                owner: None,
             },
         );
         self.buckets.entry(expires_at).or_default().insert(id);
@@ -97,6 +113,38 @@ impl SessionTracker {
 
     pub fn is_live(&self, id: i64) -> bool {
         self.sessions.get(&id).is_some_and(|s| !s.closing)
+    }
+
+    /// Java's `checkSession` on a leader: a request for `id` from `owner`. An unknown or
+    /// closing session is SessionExpired; one owned by another server is SessionMoved; an
+    /// unowned one becomes `owner`'s.
+    pub fn check_owner(&mut self, id: i64, owner: SessionOwner) -> Result<(), Code> {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return Err(error::SESSION_EXPIRED);
+        };
+        if s.closing {
+            return Err(error::SESSION_EXPIRED);
+        }
+        match s.owner {
+            None => {
+                s.owner = Some(owner);
+                Ok(())
+            }
+            Some(o) if o == owner => Ok(()),
+            Some(_) => Err(error::SESSION_MOVED),
+        }
+    }
+
+    /// The session's client is now served by `owner` (it reconnected there); false if the
+    /// session is unknown or closing.
+    pub fn set_owner(&mut self, id: i64, owner: SessionOwner) -> bool {
+        match self.sessions.get_mut(&id) {
+            Some(s) if !s.closing => {
+                s.owner = Some(owner);
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn set_closing(&mut self, id: i64) {
@@ -188,5 +236,34 @@ mod tests {
         assert_eq!(t.by_expiry(), vec![(6000, vec![]), (8000, vec![(a, 4000)])]);
         assert!(t.expire(6000).is_empty());
         assert_eq!(t.by_expiry(), vec![(8000, vec![(a, 4000)])]);
+    }
+
+    #[test]
+    fn the_first_checked_owner_claims_a_session_and_others_see_it_moved() {
+        let mut t = SessionTracker::new(100, 2000);
+        let a = t.next_session_id();
+        assert_eq!(
+            t.check_owner(a, SessionOwner::Local),
+            Err(error::SESSION_EXPIRED)
+        );
+        t.add(a, 4000, 0);
+        assert_eq!(t.check_owner(a, SessionOwner::Learner(7)), Ok(()));
+        assert_eq!(t.check_owner(a, SessionOwner::Learner(7)), Ok(()));
+        assert_eq!(
+            t.check_owner(a, SessionOwner::Local),
+            Err(error::SESSION_MOVED)
+        );
+        // The client reconnected to the leader.
+        assert!(t.set_owner(a, SessionOwner::Local));
+        assert_eq!(
+            t.check_owner(a, SessionOwner::Learner(7)),
+            Err(error::SESSION_MOVED)
+        );
+        t.set_closing(a);
+        assert!(!t.set_owner(a, SessionOwner::Local));
+        assert_eq!(
+            t.check_owner(a, SessionOwner::Local),
+            Err(error::SESSION_EXPIRED)
+        );
     }
 }

@@ -15,6 +15,7 @@ use jute::data::{Acl, Id, Stat, StatPersisted};
 use jute::ops;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use tracing::warn;
 
 /// `ephemeralOwner` of container nodes.
 pub const CONTAINER_OWNER: i64 = i64::MIN;
@@ -884,6 +885,22 @@ impl DataTree {
             None => owned.into_iter().collect(),
         };
         for p in list {
+            // A session's close removes only its own ephemerals, which never have children:
+            // a txn that names anything else (a persistent node, a container, another
+            // session's node) must not cut a subtree loose.
+            let Some(stat) = self.stat_of(&p) else {
+                continue; // gone already (a fuzzy snapshot may be past this txn)
+            };
+            let own = stat.ephemeral_owner == session
+                && node_kind(session, self.extended_types) == NodeKind::Ephemeral(session);
+            if !own || stat.num_children > 0 {
+                warn!(
+                    "closeSession of session 0x{session:x} at zxid 0x{zxid:x} names {p}, \
+                     owned by 0x{:x} with {} children: not deleted",
+                    stat.ephemeral_owner, stat.num_children
+                );
+                continue;
+            }
             let _ = self.delete_node(&p, zxid, events);
         }
     }
@@ -1256,7 +1273,7 @@ impl DataTree {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jute::txn::{CreateTxn, DeleteTxn, SetDataTxn, TxnHeader};
+    use jute::txn::{CloseSessionTxn, CreateTxn, DeleteTxn, SetDataTxn, TxnHeader};
 
     fn hdr(zxid: i64, ty: i32) -> TxnHeader {
         TxnHeader {
@@ -1359,6 +1376,34 @@ mod tests {
         let errs: Vec<_> = rc.multi.iter().map(|r| r.err).collect();
         assert_eq!(errs, vec![0, error::NO_NODE, error::RUNTIME_INCONSISTENCY]);
         assert!(t.node("/x").is_none());
+    }
+
+    #[test]
+    fn close_session_deletes_only_its_own_childless_ephemerals() {
+        let mut t = DataTree::new(true);
+        let mut ev = vec![];
+        t.apply(&create(1, "/p", 1, false), &mut ev);
+        t.apply(&create(2, "/p/c", 1, false), &mut ev);
+        t.apply(&create(3, "/q", 2, false), &mut ev);
+        t.apply(&create(4, "/e", 3, true), &mut ev); // owned by 0x42
+        let close = |zxid: i64, session: i64, paths: &[&str]| Txn {
+            hdr: TxnHeader {
+                client_id: session,
+                ..hdr(zxid, ops::CLOSE_SESSION)
+            },
+            body: TxnBody::CloseSession(Some(CloseSessionTxn {
+                paths2_delete: paths.iter().map(|p| p.to_string()).collect(),
+            })),
+        };
+        // Session 0 "owns" every persistent node by ephemeralOwner; its close deletes none.
+        t.apply(&close(5, 0, &["/q", "/p", "/e"]), &mut ev);
+        // A real session's close that names nodes it does not own deletes only its own.
+        t.apply(&close(6, 0x42, &["/p", "/q", "/e"]), &mut ev);
+        for kept in ["/p", "/p/c", "/q"] {
+            assert!(t.node(kept).is_some(), "{kept}");
+        }
+        assert!(t.node("/e").is_none());
+        assert_eq!(t.ephemerals_of(0x42).count(), 0);
     }
 
     #[test]
