@@ -1017,11 +1017,7 @@ impl Core {
                 self.send(conn, reply_frame(ops::XID_PING, z, 0, None));
             }
             ops::AUTH => self.auth(conn, hdr.xid, frame, addr),
-            ops::SASL => {
-                // No SASL provider configured: Java answers AuthFailed and closes.
-                self.send(conn, reply_frame(hdr.xid, 0, error::AUTH_FAILED, None));
-                self.close(conn);
-            }
+            ops::SASL => self.sasl(conn, hdr.xid, frame),
             op if !is_valid_op(op) || op == ops::CREATE_SESSION || op == ops::NOTIFICATION => {
                 warn!("Received packet at server of unknown type {op}");
                 self.send(conn, reply_frame(hdr.xid, -1, error::UNIMPLEMENTED, None));
@@ -1079,6 +1075,22 @@ impl Core {
             None => {
                 warn!(%addr, "authentication failed");
                 self.send(conn, reply_frame(xid, 0, error::AUTH_FAILED, None));
+                self.close(conn);
+            }
+        }
+    }
+
+    /// A SASL token (op 102) on a server without SASL: Java's `processSasl` finds no SASL
+    /// server on the connection and answers OK with no token (zxid 0), keeping the
+    /// connection; a request it cannot read (or a null token) closes the connection.
+    fn sasl(&mut self, conn: ConnId, xid: i32, mut frame: Bytes) {
+        match GetSASLRequest::decode(&mut frame) {
+            Ok(GetSASLRequest { token: Some(_) }) => {
+                let reply = SetSASLResponse { token: None };
+                self.send(conn, reply_with(xid, 0, &reply));
+            }
+            _ => {
+                warn!(conn, "closing connection: unreadable SASL request");
                 self.close(conn);
             }
         }
