@@ -525,10 +525,9 @@ pub fn prep_write(
             let r: SetACLRequest = decode(&mut body)?;
             prep_set_acl(&mut v, r, zxid)
         }
-        ops::CHECK => {
-            let r: CheckVersionRequest = decode(&mut body)?;
-            prep_check(&mut v, r)
-        }
+        // A check outside a multi would be logged as a txn of type 13, which Java cannot read
+        // back (its log and its followers stop); Java 3.8.6/3.9.3 refuse it (ZOOKEEPER-2623).
+        ops::CHECK => Err(error::UNIMPLEMENTED),
         ops::RECONFIG => {
             let _r: ReconfigRequest = decode(&mut body)?;
             if !ctx.reconfig_enabled {
