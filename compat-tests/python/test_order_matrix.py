@@ -33,9 +33,6 @@ KNOWN = {
     ("sasl", ("with", "before", "after")):
         "op 102 without SASL configured: Java answers OK with an empty token and keeps the "
         "connection; zkrs answers AuthFailed and closes",
-    ("checkWatches", ("with", "before", "after")):
-        "checkWatches on a path this connection does not watch: Java answers NoWatcher "
-        "(-121), zkrs OK",
 }
 
 # The java run's answers, compared by the zkrs run: (role, row, timing) -> comparable.

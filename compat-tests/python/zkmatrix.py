@@ -391,6 +391,11 @@ def probe(host: str, port: int, row: Row, R: str, timing: str = "after", auth: b
                 end = "sentinel" if err == zkraw.OK else "sentinel-err%d" % err
                 break
             body = f[d.off:]
+            if xid not in ops_by_xid:
+                # not an answer to anything sent (Java answers createSession with a
+                # ConnectResponse): only its length is comparable
+                replies.append(("frame", len(f)))
+                continue
             replies.append((xid, err, _norm_body(ops_by_xid.get(xid, 0), err, body, R)))
     except TimeoutError:
         end = "hung"
@@ -426,11 +431,11 @@ def comparable(o: Outcome, row: Row, timing: str) -> tuple:
     if row.op == zkraw.OP_CLOSE:
         close_xids.add(row.xid)
     replies, closing = [], False
-    for xid, err, body in o.replies:
+    for r in o.replies:
         if closing:
             break
-        replies.append((xid, err, body))
-        closing = xid in close_xids and err == zkraw.OK
+        replies.append(r)
+        closing = r[0] in close_xids and r[1] == zkraw.OK
     end = o.end
     racy = closing or (timing == "closed" and not replies)
     if racy or connection_level:
