@@ -197,3 +197,33 @@ def test_close_session_behind_connect_request(env, impl, role):
                 i, timing, zkmatrix.show(outcome), "\n  ".join(changed))
             assert outcome.session == "granted" and outcome.replies[:1] == (
                 (row.xid, 0, ""),), zkmatrix.show(outcome)
+
+
+def test_closed_connection_is_released(impl, tmp_path):
+    """A client that drops its TCP connection (session still alive) takes its watches and
+    its maxClientCnxns slot with it at once, as in Java: another connection's checkWatches
+    (which in 3.8 looks for any connection's watcher) finds none, and connecting and
+    dropping in a loop never hits the limit."""
+    import time
+
+    import zkraw
+
+    srv = zkharness.start_server(impl, tmp_path, extra_cfg={"maxClientCnxns": "5"})
+    try:
+        other = zkraw.RawClient(srv.host, srv.port)
+        other.create("/w", b"")
+        watcher = zkraw.RawClient(srv.host, srv.port)
+        watcher.exists("/w", watch=True)
+        assert other.check_watches("/w", zkraw.WATCHER_ANY).err == zkraw.OK
+        watcher.drop()
+        time.sleep(0.2)
+        assert other.check_watches("/w", zkraw.WATCHER_ANY).err == zkraw.NO_WATCHER
+        other.drop()
+        time.sleep(0.2)
+        for i in range(20):
+            c = zkraw.RawClient(srv.host, srv.port)
+            assert c.valid, "connection %d refused" % i
+            c.drop()
+            time.sleep(0.02)
+    finally:
+        srv.stop()

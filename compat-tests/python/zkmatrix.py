@@ -122,8 +122,10 @@ OPS: List[Row] = [
         .bytes()),
     Row("reconfig", 16, 7, lambda R: Enc().string("").string("99").string(None).long(-1)
         .bytes()),
-    Row("checkWatches", 17, 7, lambda R: _p(R, "/prot").int(3).bytes()),
-    Row("removeWatches", 18, 7, lambda R: _p(R, "/prot").int(3).bytes()),
+    # (on a node no other row watches: a closed connection's watches must be gone at once,
+    # test_order_matrix.test_closed_connection_is_released checks that on its own)
+    Row("checkWatches", 17, 7, lambda R: _p(R, "/parent/a").int(3).bytes()),
+    Row("removeWatches", 18, 7, lambda R: _p(R, "/parent/a").int(3).bytes()),
     Row("createContainer", 19, 7, lambda R: _p(R, "/prot/cnew").buffer(b"").acls(OWNER_ALL)
         .int(zkraw.CONTAINER).bytes()),
     # As the container reaper sends it inside Java: the raw path, no length prefix.
