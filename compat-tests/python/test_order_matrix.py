@@ -12,7 +12,8 @@ normalised body, watch events, whether the connection closed) must be the same o
 servers: the java run records them, the zkrs run compares (run both: ZK_IMPLS=java,zkrs).
 
 Problem 1 of issue 12 (a closeSession behind the ConnectRequest ran as session 0x0 and
-deleted the nodes with pending changes) is also probed on its own, repeatedly.
+deleted the nodes with pending changes) is also probed on its own, repeatedly; and a dropped
+connection must release its watches and its maxClientCnxns slot at once.
 """
 
 import pytest
