@@ -1,10 +1,11 @@
 """Forwarded-request matrix (issue 12): every op code (zkmatrix.OPS), without auth and with
-the digest auth that owns the nodes, sent by a raw client to the leader and to a follower
-of three ensembles, one at a time:
+the digest auth that owns the nodes, sent by a raw client to the leader, a follower and the
+observer of three ensembles (3 voters + 1 observer), one at a time:
 
-- "java": three Java 3.8 nodes, the reference;
-- "zkrs-leader": zkserver leads two Java followers (a Java follower forwards to us);
-- "zkrs-follower": zkserver follows a Java leader (we forward to Java).
+- "java": all Java 3.8 nodes, the reference;
+- "zkrs-leader": zkserver leads two Java followers and a Java observer (they forward to us);
+- "zkrs-follower": a zkserver follower and a zkserver observer under a Java leader (we
+  forward to Java).
 
 Each case gets its own protected tree (zkmatrix.TREE) built by the owner on the leader.
 Unauthenticated, the tree (data, ACLs, stats) must be exactly as before; in every case the
@@ -29,11 +30,13 @@ pytestmark = zkharness.needs_impls("java", "zkrs")
 
 ENSEMBLES = ("java", "zkrs-leader", "zkrs-follower")
 # start order (the first started wins the first election with equal data and the highest id)
+# (node 4 is an observer: a Java one under our leader, ours under a Java leader)
 LAYOUT = {
-    "java": {3: "java", 1: "java", 2: "java"},
-    "zkrs-leader": {3: "zkrs", 1: "java", 2: "java"},
-    "zkrs-follower": {2: "java", 3: "java", 1: "zkrs"},
+    "java": {3: "java", 1: "java", 2: "java", 4: "java"},
+    "zkrs-leader": {3: "zkrs", 1: "java", 2: "java", 4: "java"},
+    "zkrs-follower": {2: "java", 3: "java", 1: "zkrs", 4: "zkrs"},
 }
+ROLES = ("leader", "follower", "observer")
 CFG = {"maxClientCnxns": "0"}
 
 # zkrs answers that differ from Java's (row name -> why): expected failures.
@@ -51,7 +54,7 @@ REFERENCE = {}
 class Cluster:
     def __init__(self, kind, tmp):
         self.kind = kind
-        self.ens = zkharness.Ensemble(tmp, extra=CFG)
+        self.ens = zkharness.Ensemble(tmp, n=4, observers=(4,), extra=CFG)
         self.ens.start_all(LAYOUT[kind])
         leader = zkharness.wait_for(self.ens.leader, what="a leader")
         if kind == "zkrs-leader":
@@ -61,7 +64,9 @@ class Cluster:
             assert self.ens.servers[leader].impl == "java"
         else:
             follower = next(s for s in (1, 2, 3) if s != leader)
-        self.roles = {"leader": self.ens.servers[leader], "follower": self.ens.servers[follower]}
+        assert zkharness.mode(self.ens.servers[4]) == "observer"
+        self.roles = {"leader": self.ens.servers[leader], "follower": self.ens.servers[follower],
+                      "observer": self.ens.servers[4]}
         self.owners = {}
         self.n = 0
 
@@ -162,7 +167,7 @@ def test_session_moved(cluster, old_role, new_role):
 LAST = ("check", True)
 CASES = [pytest.param(role, auth, row, id="%s-%s-%s" % (role, "auth" if auth else "noauth",
                                                          row.name))
-         for role in ("leader", "follower") for auth in (False, True) for row in OPS
+         for role in ROLES for auth in (False, True) for row in OPS
          if (row.name, auth) != LAST]
 # (once is enough: after it the Java followers of a zkserver leader drop out today)
 CASES += [pytest.param("follower", True, zkmatrix.OPS_BY_NAME["check"], id="follower-auth-check")]
