@@ -43,8 +43,6 @@ CFG = {"maxClientCnxns": "0"}
 KNOWN = {
     "createSession": "op -10 after the handshake: Java answers with a second ConnectResponse "
                      "(a new session on the same connection); zkrs answers Unimplemented",
-    "sasl": "op 102 without SASL configured: Java answers OK with an empty token; zkrs "
-            "answers AuthFailed and closes",
 }
 
 # The java ensemble's results: (role, auth, row) -> (comparable answer, tree, outcome)

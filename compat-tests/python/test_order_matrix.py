@@ -31,9 +31,6 @@ KNOWN = {
     ("createSession", ("with", "before", "after")):
         "op -10 after the handshake: Java answers with a second ConnectResponse (a new "
         "session on the same connection); zkrs answers Unimplemented and closes",
-    ("sasl", ("with", "before", "after")):
-        "op 102 without SASL configured: Java answers OK with an empty token and keeps the "
-        "connection; zkrs answers AuthFailed and closes",
 }
 
 # The java run's answers, compared by the zkrs run: (role, row, timing) -> comparable.
