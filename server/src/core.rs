@@ -919,11 +919,13 @@ impl Core {
         };
         let write = frame.len() >= 8
             && is_write(i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]));
+        let closing = self.sessions.get(c.session).is_some_and(|s| s.closing);
         // Nothing but the handshake runs before the session exists (Java stops reading the
         // connection until then): frames that came with or right after the ConnectRequest
         // wait, and run as the new session once it is established (or are dropped with the
-        // connection if it is refused).
-        if c.session == 0 || !c.queued.is_empty() || (c.pending_writes > 0 && !write) {
+        // connection if it is refused). Nothing runs behind a closeSession either: the
+        // close is answered, then the connection closes with whatever came after it.
+        if c.session == 0 || closing || !c.queued.is_empty() || (c.pending_writes > 0 && !write) {
             c.queued.push_back(frame);
             return;
         }
