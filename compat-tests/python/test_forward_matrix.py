@@ -39,12 +39,6 @@ LAYOUT = {
 ROLES = ("leader", "follower", "observer")
 CFG = {"maxClientCnxns": "0"}
 
-# zkrs answers that differ from Java's (row name -> why): expected failures.
-KNOWN = {
-    "createSession": "op -10 after the handshake: Java answers with a second ConnectResponse "
-                     "(a new session on the same connection); zkrs answers Unimplemented",
-}
-
 # The java ensemble's results: (role, auth, row) -> (comparable answer, tree, outcome)
 REFERENCE = {}
 
@@ -203,12 +197,13 @@ def test_forwarded(cluster, role, auth, row):
         if got[1] != ref[1]:
             failures.append("%s %s: the tree differs from java's:\n  %s" % (
                 cluster.kind, row.name, "\n  ".join(zkmatrix.diff(ref[1], got[1]))))
-        if got[0] != ref[0]:
-            diff = "%s %s: answers differ\n  java: %s\n  %s: %s" % (
-                role, row.name, zkmatrix.show(ref[2]), cluster.kind, zkmatrix.show(outcome))
-            if row.name in KNOWN and srv.impl == "zkrs" and not failures:
-                pytest.xfail(KNOWN[row.name] + " -- " + diff)
-            failures.append(diff)
-        elif row.name in KNOWN and srv.impl == "zkrs":
-            failures.append("%s: zkrs now answers as java; remove it from KNOWN" % row.name)
+        divergence = zkmatrix.DIVERGENCES.get(row.name) if srv.impl == "zkrs" else None
+        if divergence is not None:
+            why, ours_ok = divergence
+            if not ours_ok(outcome, row):
+                failures.append("%s %s: zkrs should answer as documented (%s), got %s" % (
+                    role, row.name, why, zkmatrix.show(outcome)))
+        elif got[0] != ref[0]:
+            failures.append("%s %s: answers differ\n  java: %s\n  %s: %s" % (
+                role, row.name, zkmatrix.show(ref[2]), cluster.kind, zkmatrix.show(outcome)))
     assert not failures, "\n".join(failures)

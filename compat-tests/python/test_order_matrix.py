@@ -25,14 +25,6 @@ from zkmatrix import OPS, TIMINGS
 ROLES = ("standalone", "leader", "follower", "observer")
 CFG = {"maxClientCnxns": "0"}
 
-# zkrs answers that differ from Java's on purpose or not fixed yet: (row, timings) -> why.
-# A listed case is an expected failure; once it matches Java it fails as "fixed: remove".
-KNOWN = {
-    ("createSession", ("with", "before", "after")):
-        "op -10 after the handshake: Java answers with a second ConnectResponse (a new "
-        "session on the same connection); zkrs answers Unimplemented and closes",
-}
-
 # The java run's answers, compared by the zkrs run: (role, row, timing) -> comparable.
 JAVA_ANSWERS = {}
 
@@ -160,25 +152,21 @@ def test_ordering(env, impl, role, row):
 
 
 def _compare_with_java(role, row, got, failures):
-    known_gone = []
+    divergence = zkmatrix.DIVERGENCES.get(row.name)
     for timing, (key, outcome) in got.items():
+        if divergence is not None and timing != "closed":
+            why, ours_ok = divergence
+            if not ours_ok(outcome, row):
+                failures.append("%s %s: zkrs should answer as documented (%s), got %s"
+                                % (row.name, timing, why, zkmatrix.show(outcome)))
+            continue
         java = JAVA_ANSWERS.get((role, row.name, timing))
         if java is None:
             continue  # java not selected (ZK_IMPLS): the tree checks still ran
-        known = next((why for (name, ts), why in KNOWN.items()
-                      if name == row.name and timing in ts), None)
-        if key != java[0] and known is None:
+        if key != java[0]:
             failures.append("%s %s: java and zkrs answer differently\n  java: %s\n  zkrs: %s"
                             % (row.name, timing, zkmatrix.show(java[1]),
                                zkmatrix.show(outcome)))
-        elif key == java[0] and known is not None:
-            known_gone.append(timing)
-        elif known is not None:
-            failures.append("KNOWN " + known)
-    if failures and all(f.startswith("KNOWN ") for f in failures):
-        pytest.xfail("; ".join(sorted(set(f[6:] for f in failures))))
-    assert not known_gone, "%s %s: zkrs now answers as java; remove it from KNOWN" % (
-        row.name, known_gone)
 
 
 @pytest.mark.parametrize("role", ["standalone", "follower"])

@@ -485,3 +485,34 @@ class Writer:
 def show(o: Outcome) -> str:
     return "session=%s end=%s replies=%s events=%s" % (o.session, o.end, list(o.replies),
                                                        list(o.events))
+
+
+def refused_as_unimplemented(o: Outcome, row: Row) -> bool:
+    """The op was answered Unimplemented and the connection then closed (what Java does for
+    an op code it does not accept)."""
+    return (any(r[0] == row.xid and r[1] == zkraw.UNIMPLEMENTED for r in o.replies)
+            and o.end == "closed")
+
+
+def answered_unimplemented(o: Outcome, row: Row) -> bool:
+    """The op was answered Unimplemented (a learner forwarding it keeps its connection)."""
+    return any(r[0] == row.xid and r[1] == zkraw.UNIMPLEMENTED for r in o.replies)
+
+
+# Where zkrs answers differently from Java 3.8.0 on purpose: row name -> (why, what zkrs
+# must do instead). Asserted on every run, like any other answer.
+DIVERGENCES = {
+    "createSession": (
+        "op -10 after the handshake: Java 3.8.0 takes it as a second createSession of the "
+        "connection's session (logging a txn with the request's unclamped timeout) and answers "
+        "a second ConnectResponse; zkrs refuses the op as it refuses every op a client may not "
+        "send: Unimplemented, then the connection closes",
+        refused_as_unimplemented),
+    "check": (
+        "check (op 13) outside a multi: Java 3.8.0 answers NoAuth without READ and otherwise "
+        "logs a CheckVersionTxn it cannot read back (the server stops, followers drop out); "
+        "zkrs refuses it as Java 3.8.6/3.9.3 do since ZOOKEEPER-2623: Unimplemented (then "
+        "the connection closes, unless a Java learner forwarded it to a zkrs leader)",
+        answered_unimplemented),
+}
+
