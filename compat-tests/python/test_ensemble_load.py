@@ -1,0 +1,297 @@
+"""Ensembles under sustained mixed load: zkserver elected leader over two Java 3.8 followers,
+and the all-Java ensemble as the reference, run the same request mixes for a bounded time.
+
+Each mix runs raw-protocol clients (no reconnects, so a wedged server cannot hide behind a
+retry) in threads for LOAD_SECONDS:
+  - "setdata_sync": the load that wedged Java followers under an early zkserver leader
+    (issue 12, problem 5): two sessions looping setData and two looping sync + getData,
+    all on one Java follower;
+  - "everything": setData, sync + getData, session creation and closeSession (with an
+    ephemeral each), multi (create + setData + delete), create / delete, on both followers
+    and on the leader at once.
+After the load it asserts: no operation timed out or failed, every worker made progress,
+every sync let its session see at least the version acknowledged before it was sent, every
+acknowledged write (and delete, and session close) is visible on every node, and the trees
+under the mix's base path are identical on all nodes (data and Stat).
+"""
+
+import os
+import queue
+import threading
+import time
+import uuid
+from collections import Counter
+
+import pytest
+
+import zkharness
+import zkraw
+from zkharness import mode
+
+LOAD_SECONDS = float(os.environ.get("ZK_LOAD_SECONDS", "45"))
+# An operation that takes this long counts as timed out (the wedge answers never).
+OP_TIMEOUT = 15.0
+
+KINDS = {
+    # ours first so that the election waits for it and it wins with the highest id
+    "zkrs-leader": ({3: "zkrs", 1: "java", 2: "java"}, ("java", "zkrs")),
+    "all-java": ({3: "java", 1: "java", 2: "java"}, ("java",)),
+}
+
+
+@pytest.fixture(scope="module", params=list(KINDS))
+def ensemble(request, tmp_path_factory):
+    impls, needs = KINDS[request.param]
+    if not set(needs) <= set(zkharness.selected_impls()):
+        pytest.skip("needs " + " and ".join(needs))
+    with zkharness.Ensemble(tmp_path_factory.mktemp("load-" + request.param)) as ens:
+        servers = ens.start_all(impls)
+        # same data everywhere: the highest id wins the first election
+        zkharness.wait_for(lambda: mode(servers[3]) == "leader", what="node 3 leading")
+        yield servers
+
+
+class Load:
+    """Shared state of one mix: errors, per-worker counts, and what was acknowledged."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.errors = []
+        self.counts = Counter()
+        # path -> data of the last acknowledged write, or None once acknowledged deleted
+        self.acked = {}
+        # path -> highest acknowledged version
+        self.versions = {}
+
+    def fail(self, who, what):
+        with self.lock:
+            self.errors.append("%s: %s" % (who, what))
+        self.stop.set()
+
+    def ack(self, path, data):
+        with self.lock:
+            self.acked[path] = data
+
+    def run(self, workers, seconds):
+        threads = [threading.Thread(target=self._guard, args=(name, fn), daemon=True)
+                   for name, fn in workers]
+        for t in threads:
+            t.start()
+        self.stop.wait(seconds)
+        self.stop.set()
+        for t in threads:
+            t.join(OP_TIMEOUT + 10)
+        stuck = [t.name for t in threads if t.is_alive()]
+        assert not stuck, "workers did not finish: %s" % stuck
+
+    def _guard(self, name, fn):
+        try:
+            fn(name)
+        except queue.Empty:
+            self.fail(name, "an operation timed out after %.0f s" % OP_TIMEOUT)
+        except Exception as e:  # noqa: BLE001
+            self.fail(name, repr(e))
+
+
+def raw(srv):
+    return zkraw.RawClient(srv.host, srv.port, timeout_ms=10000, io_timeout=OP_TIMEOUT)
+
+
+def sync(c, path):
+    c.ok(zkraw.OP_SYNC, zkraw.Enc().string(path).bytes())
+
+
+def setter(load, srv, path):
+    def work(name):
+        with raw(srv) as c:
+            i = 0
+            while not load.stop.is_set():
+                data = b"%s-%d" % (name.encode(), i)
+                st = c.set(path, data)
+                with load.lock:
+                    load.acked[path] = data
+                    load.versions[path] = max(load.versions.get(path, -1), st.version)
+                load.counts[name] += 1
+                i += 1
+    return work
+
+
+def syncer(load, srv, path):
+    """sync + getData: must see at least the version acknowledged before the sync."""
+    def work(name):
+        with raw(srv) as c:
+            while not load.stop.is_set():
+                with load.lock:
+                    floor = load.versions.get(path, -1)
+                sync(c, path)
+                _, st = c.get(path)
+                if st.version < floor:
+                    raise AssertionError("sync then getData saw version %d < %d acknowledged "
+                                         "before the sync" % (st.version, floor))
+                load.counts[name] += 1
+    return work
+
+
+def session_churn(load, srv, base):
+    """New session, an ephemeral, sync, closeSession: the ephemeral is gone once acked."""
+    def work(name):
+        i = 0
+        while not load.stop.is_set():
+            path = "%s/%s-%d" % (base, name, i)
+            with raw(srv) as c:
+                c.create(path, b"e", flags=zkraw.EPHEMERAL)
+                sync(c, base)
+                c.call(zkraw.OP_CLOSE)
+            load.ack(path, None)
+            load.counts[name] += 1
+            i += 1
+    return work
+
+
+def multi_worker(load, srv, base):
+    """multi(create n-i, setData counter) then multi(check, delete n-i)."""
+    def work(name):
+        counter = "%s/%s-counter" % (base, name)
+        with raw(srv) as c:
+            c.create(counter, b"0")
+            i = 0
+            while not load.stop.is_set():
+                node = "%s/%s-%d" % (base, name, i)
+                err, res = c.multi([("create", node, b"m", 0), ("set", counter, b"%d" % i, -1)])
+                if err != zkraw.OK:
+                    raise AssertionError("multi create: %d %r" % (err, res))
+                load.ack(node, b"m")
+                load.ack(counter, b"%d" % i)
+                if i % 2:
+                    err, res = c.multi([("check", node, 0), ("delete", node, 0)])
+                    if err != zkraw.OK:
+                        raise AssertionError("multi delete: %d %r" % (err, res))
+                    load.ack(node, None)
+                load.counts[name] += 1
+                i += 1
+    return work
+
+
+def create_delete(load, srv, base):
+    """create n-i (sequential too), delete n-(i-1)."""
+    def work(name):
+        with raw(srv) as c:
+            i = 0
+            prev = None
+            while not load.stop.is_set():
+                node = "%s/%s-%d" % (base, name, i)
+                c.create(node, b"c")
+                load.ack(node, b"c")
+                seq, _ = c.create(node + "-seq-", b"s", flags=zkraw.PERSISTENT_SEQUENTIAL)
+                load.ack(seq, b"s")
+                if prev is not None:
+                    c.delete(prev)
+                    load.ack(prev, None)
+                prev = node
+                load.counts[name] += 1
+                i += 1
+    return work
+
+
+def tree(c, path):
+    """{path: (data, stat)} of path and everything under it."""
+    out = {}
+    todo = [path]
+    while todo:
+        p = todo.pop()
+        data, st = c.get(p)
+        out[p] = (data, st)
+        todo.extend(p + "/" + ch for ch in c.get_children(p))
+    return out
+
+
+def check_after(load, servers, base):
+    assert not load.errors, load.errors
+    trees = {}
+    for sid, srv in sorted(servers.items()):
+        with raw(srv) as c:
+            sync(c, base)
+            for path, data in sorted(load.acked.items()):
+                st = c.exists(path)
+                if data is None:
+                    assert st is None, "node %d still has %s, acknowledged deleted" % (sid, path)
+                else:
+                    assert st is not None, "node %d lost acknowledged %s" % (sid, path)
+                    assert c.get(path)[0] == data, "node %d: %s" % (sid, path)
+            trees[sid] = tree(c, base)
+    first = min(trees)
+    for sid, t in trees.items():
+        assert t == trees[first], "trees of node %d and node %d differ" % (sid, first)
+    assert trees[first], "empty tree"
+    return len(trees[first])
+
+
+def run_mix(servers, workers_of, base):
+    with raw(servers[3]) as c:
+        c.create(base, b"")
+    load = Load()
+    workers = workers_of(load)
+    started = time.monotonic()
+    load.run(workers, LOAD_SECONDS)
+    elapsed = time.monotonic() - started
+    nodes = check_after(load, servers, base)
+    counts = dict(load.counts)
+    print("\n%s: %.0f s, %d nodes, ops per worker %s" % (base, elapsed, nodes, counts))
+    idle = [name for name, _ in workers if counts.get(name, 0) < 5]
+    assert not idle, "workers that made (almost) no progress: %s (%s)" % (idle, counts)
+    for srv in servers.values():
+        srv.check_alive()
+    return counts
+
+
+def test_setdata_and_sync_on_one_follower(ensemble):
+    """Issue 12 problem 5: two setData loops and two sync + getData loops on one follower."""
+    base = "/load-sds-" + uuid.uuid4().hex[:8]
+    follower = ensemble[1]
+    assert mode(follower) == "follower"
+    paths = [base + "/a", base + "/b"]
+
+    def workers(load):
+        with raw(ensemble[3]) as c:
+            for p in paths:
+                c.create(p, b"")
+        return [
+            ("set-a", setter(load, follower, paths[0])),
+            ("set-b", setter(load, follower, paths[1])),
+            ("sync-a", syncer(load, follower, paths[0])),
+            ("sync-b", syncer(load, follower, paths[1])),
+        ]
+
+    run_mix(ensemble, workers, base)
+    assert mode(follower) == "follower"
+
+
+def test_every_request_mix_on_every_node(ensemble):
+    """setData, sync + getData, session churn with ephemerals and closeSession, multi,
+    create / delete, through both followers and the leader at once."""
+    base = "/load-all-" + uuid.uuid4().hex[:8]
+    f1, f2, leader = ensemble[1], ensemble[2], ensemble[3]
+
+    def workers(load):
+        paths = {sid: "%s/data-%d" % (base, sid) for sid in ensemble}
+        with raw(leader) as c:
+            for p in paths.values():
+                c.create(p, b"")
+        out = []
+        for sid, srv in sorted(ensemble.items()):
+            out += [
+                ("set-%d" % sid, setter(load, srv, paths[sid])),
+                ("sync-%d" % sid, syncer(load, srv, paths[(sid % 3) + 1])),
+            ]
+        out += [
+            ("sessions-1", session_churn(load, f1, base)),
+            ("sessions-3", session_churn(load, leader, base)),
+            ("multi-1", multi_worker(load, f1, base)),
+            ("multi-2", multi_worker(load, f2, base)),
+            ("crud-2", create_delete(load, f2, base)),
+            ("crud-3", create_delete(load, leader, base)),
+        ]
+        return out
+
+    run_mix(ensemble, workers, base)
