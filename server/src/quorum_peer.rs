@@ -613,6 +613,10 @@ async fn lead_ensemble(
                 .collect();
             core.learner_request(from, session_id, cxid, op, body, auth);
         }
+        // `learner_request` above proposes synchronously (`ToQuorum::submit` puts the txn on
+        // the leader's control channel before it returns), so a sync handed back here is
+        // behind the proposals of every request that learner forwarded before it.
+        Event::FromLearner(LearnerMessage::Sync { from, .. }) => handle.sync(from),
         Event::FromLearner(LearnerMessage::Touch {
             session_id,
             timeout,
@@ -628,6 +632,10 @@ async fn lead_ensemble(
     };
     loop {
         tokio::select! {
+            // The leader's events first: a client request taken after the leader announced
+            // a commit must see it (a sync + read here after a write acknowledged by a
+            // follower; an unbiased select picks a ready client message half the time).
+            biased;
             ev = ev_rx.recv() => match ev {
                 Some(ev) => on_event(&mut core, ev),
                 None => break,

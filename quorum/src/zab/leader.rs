@@ -35,10 +35,15 @@
 //! zxid order. [`Action::Snapshot`] must be written to that learner's stream with the tree as
 //! it is after every earlier `Apply` (which is exactly the txns up to its zxid).
 //!
-//! Client `sync` requests forwarded by learners are answered here (SYNC once every txn
-//! proposed before it is committed, `Leader.processSync`); every other forwarded REQUEST is
-//! surfaced as [`LearnerMessage::Request`] for the server's request pipeline, which proposes the
-//! resulting txn with [`Leader::propose`].
+//! A forwarded REQUEST is surfaced as [`LearnerMessage::Request`] for the server's request
+//! pipeline, which proposes the resulting txn with [`Leader::propose`]. A forwarded client
+//! `sync` is surfaced as [`LearnerMessage::Sync`] and takes the same road: the pipeline hands
+//! it back with [`Leader::sync`] behind the proposals of everything that learner forwarded
+//! before it, and the SYNC goes out once the last of those is committed (Java's
+//! `LearnerSyncRequest` through `PrepRequestProcessor` to `Leader.processSync`). Answering it
+//! on arrival would let it overtake a write the learner forwarded just before: a Java
+//! follower's `CommitProcessor` then takes that early SYNC for the commit it waits for and
+//! blocks its queue for good.
 //!
 //! Not supported yet: dynamic reconfig (no COMMITANDACTIVATE), the pre-3.4 protocol, the
 //! learner sync throttle, and the epoch roll-over Java forces when a zxid counter is about to
@@ -151,6 +156,13 @@ pub enum LearnerMessage {
         op: i32,
         body: Bytes,
         authinfo: Vec<jute::data::Id>,
+    },
+    /// A client `sync` forwarded by a learner. Hand it back with [`Leader::sync`] once every
+    /// request that learner forwarded before it has been proposed (or refused).
+    Sync {
+        from: ConnId,
+        session_id: i64,
+        cxid: i32,
     },
     /// A learner's PING reply: this session was active on it.
     Touch { session_id: i64, timeout: i32 },
@@ -907,7 +919,11 @@ impl Leader {
             REQUEST => {
                 let (session_id, cxid, op, body) = decode_request(&qp)?;
                 if op == jute::ops::SYNC {
-                    self.process_sync(id, out);
+                    out.push(Action::FromLearner(LearnerMessage::Sync {
+                        from: id,
+                        session_id,
+                        cxid,
+                    }));
                 } else {
                     out.push(Action::FromLearner(LearnerMessage::Request {
                         from: id,
@@ -925,17 +941,22 @@ impl Leader {
         Ok(())
     }
 
-    /// `Leader.processSync`: SYNC now if nothing is outstanding, else once the last proposed
-    /// txn commits.
-    fn process_sync(&mut self, id: ConnId, out: &mut Vec<Action>) {
-        if self.outstanding.is_empty() {
-            out.push(send(id, packet(SYNC, 0)));
-        } else {
-            self.pending_syncs
-                .entry(self.last_proposed)
-                .or_default()
-                .push(id);
+    /// A [`LearnerMessage::Sync`] handed back by the request pipeline after the proposals of
+    /// everything learner `to` forwarded before it (`Leader.processSync`): SYNC now if
+    /// nothing is outstanding, else once the last proposed txn commits. Nothing if the
+    /// learner is gone.
+    pub fn sync(&mut self, to: ConnId) -> Vec<Action> {
+        if !self.peers.contains_key(&to) {
+            return Vec::new();
         }
+        if self.outstanding.is_empty() {
+            return vec![send(to, packet(SYNC, 0))];
+        }
+        self.pending_syncs
+            .entry(self.last_proposed)
+            .or_default()
+            .push(to);
+        Vec::new()
     }
 
     /// Answer a [`LearnerMessage::Revalidate`].
@@ -1046,6 +1067,13 @@ impl Leader {
     fn commit(&mut self, zxid: i64, entry: Bytes, out: &mut Vec<Action>) {
         self.last_committed = zxid;
         self.last_processed = zxid;
+        // Our own Apply goes before the COMMITs (Java sends them first): by the time a
+        // learner can answer its client, the commit is already on its way into our tree, so
+        // a later sync + read on this server sees it.
+        out.push(Action::Apply {
+            zxid,
+            entry: entry.clone(),
+        });
         let commit = packet(COMMIT, zxid);
         for id in self.forwarding(false) {
             out.push(send(id, commit.clone()));
@@ -1059,10 +1087,6 @@ impl Leader {
         for id in self.forwarding(true) {
             out.push(send(id, inform.clone()));
         }
-        out.push(Action::Apply {
-            zxid,
-            entry: entry.clone(),
-        });
         self.committed_log.push_back((zxid, entry));
         while self.committed_log.len() > self.cfg.commit_log_count {
             self.committed_log.pop_front();
@@ -1130,6 +1154,11 @@ mod tests {
         applied: Vec<i64>,
         learner_applied: HashMap<ConnId, Vec<i64>>,
         requests: Vec<(i64, i32, i32)>,
+        /// The server's request pipeline, when `pipeline` is on: a forwarded request is
+        /// proposed (as a SET_DATA txn) and a forwarded sync handed back with
+        /// [`Leader::sync`], in the order they came (the shell's control channel).
+        pipeline: bool,
+        to_pipeline: VecDeque<LearnerMessage>,
         syncs: HashMap<ConnId, (SyncMode, i64)>,
         lost: bool,
         /// Bytes in flight to learners / packets in flight to the leader (FIFO per
@@ -1152,6 +1181,8 @@ mod tests {
                 applied: Vec::new(),
                 learner_applied: HashMap::new(),
                 requests: Vec::new(),
+                pipeline: false,
+                to_pipeline: VecDeque::new(),
                 syncs: HashMap::new(),
                 lost: false,
                 to_learners: VecDeque::new(),
@@ -1176,6 +1207,15 @@ mod tests {
             loop {
                 if let Some((id, p)) = self.to_leader.pop_front() {
                     let out = self.leader.receive(id, &mut bytes_of(&p), self.now);
+                    self.run(out);
+                } else if let Some(m) = self.to_pipeline.pop_front() {
+                    let out = match m {
+                        LearnerMessage::Sync { from, .. } => self.leader.sync(from),
+                        _ => {
+                            let z = self.leader.next_zxid();
+                            self.leader.propose(entry(z)).unwrap()
+                        }
+                    };
                     self.run(out);
                 } else if let Some((id, mut b)) = self.to_learners.pop_front() {
                     let Some(l) = self.learners.get_mut(&id) else {
@@ -1213,7 +1253,11 @@ mod tests {
             for a in actions {
                 match a {
                     Action::Send { to, packet } => {
-                        self.log.push(format!("{to} {}", type_name(packet.r#type)));
+                        self.log.push(format!(
+                            "{to} {} {:#x}",
+                            type_name(packet.r#type),
+                            packet.zxid
+                        ));
                         self.deliver(to, bytes_of(&packet));
                     }
                     Action::Snapshot { to, zxid } => {
@@ -1232,12 +1276,24 @@ mod tests {
                         self.run(out);
                     }
                     Action::Apply { zxid, .. } => self.applied.push(zxid),
-                    Action::FromLearner(LearnerMessage::Request {
-                        session_id,
-                        cxid,
-                        op,
-                        ..
-                    }) => self.requests.push((session_id, cxid, op)),
+                    Action::FromLearner(m @ LearnerMessage::Request { .. }) => {
+                        let LearnerMessage::Request {
+                            session_id,
+                            cxid,
+                            op,
+                            ..
+                        } = &m
+                        else {
+                            unreachable!()
+                        };
+                        self.requests.push((*session_id, *cxid, *op));
+                        if self.pipeline {
+                            self.to_pipeline.push_back(m);
+                        }
+                    }
+                    Action::FromLearner(m @ LearnerMessage::Sync { .. }) if self.pipeline => {
+                        self.to_pipeline.push_back(m);
+                    }
                     Action::Close { to, .. } => {
                         self.learners.remove(&to);
                     }
@@ -1299,7 +1355,7 @@ mod tests {
         assert_eq!(s.leader.phase(), Phase::Broadcast);
         // 1 was behind in our epoch's log window (empty window: snapshot); 2 likewise.
         assert_eq!(s.syncs[&1].0, SyncMode::Snap);
-        assert!(s.log.iter().any(|l| l == "1 NEWLEADER"));
+        assert!(s.log.iter().any(|l| l.starts_with("1 NEWLEADER ")));
     }
 
     #[test]
@@ -1327,8 +1383,8 @@ mod tests {
         assert_eq!(s.syncs[&4].0, SyncMode::Snap);
         let z = s.propose();
         assert_eq!(s.learner_applied[&4], vec![z]);
-        assert!(s.log.iter().any(|l| l == "4 INFORM"));
-        assert!(!s.log.iter().any(|l| l == "4 PROPOSAL"));
+        assert!(s.log.iter().any(|l| l.starts_with("4 INFORM ")));
+        assert!(!s.log.iter().any(|l| l.starts_with("4 PROPOSAL ")));
     }
 
     #[test]
@@ -1345,7 +1401,15 @@ mod tests {
             &mut bytes_of(&request(0x55, 8, jute::ops::SYNC, b"", vec![])),
             s.now,
         );
-        assert_eq!(out, vec![send(1, packet(SYNC, 0))]);
+        assert_eq!(
+            out,
+            vec![Action::FromLearner(LearnerMessage::Sync {
+                from: 1,
+                session_id: 0x55,
+                cxid: 8
+            })]
+        );
+        assert_eq!(s.leader.sync(1), vec![send(1, packet(SYNC, 0))]);
         let out = s
             .leader
             .receive(1, &mut bytes_of(&revalidate_request(0x55, 4000)), s.now);
@@ -1392,6 +1456,73 @@ mod tests {
         let out = s.leader.tick(later);
         assert!(out.iter().any(|a| matches!(a, Action::Close { to: 1, .. })));
         assert!(out.iter().any(|a| matches!(a, Action::LostQuorum { .. })));
+    }
+
+    /// What learner `id` was sent, in order ("PROPOSAL 0x100000001", "SYNC 0x0", ...).
+    fn sent_to(s: &Sim, id: ConnId) -> Vec<String> {
+        let prefix = format!("{id} ");
+        s.log
+            .iter()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_forwarded_sync_waits_for_the_learners_earlier_write() {
+        // Issue 12 problem 5: a follower forwards a write and then a sync in one read; the
+        // SYNC must come after that write's COMMIT, never before its PROPOSAL.
+        let mut s = Sim::new(3, &[], st(0, 0, 0), vec![]);
+        s.pipeline = true;
+        s.connect(1, 1, false, st(0, 0, 0));
+        s.log.clear();
+        let mut wire = bytes_of(&request(0x55, 7, jute::ops::SET_DATA, b"w", vec![]));
+        wire.extend_from_slice(&bytes_of(&request(0x56, 3, jute::ops::SYNC, b"", vec![])));
+        let out = s.leader.receive(1, &mut wire, s.now);
+        s.run(out);
+        s.pump();
+        let z = 0x1_0000_0001;
+        assert_eq!(
+            sent_to(&s, 1),
+            vec![
+                format!("PROPOSAL {z:#x}"),
+                format!("COMMIT {z:#x}"),
+                "SYNC 0x0".to_string()
+            ]
+        );
+        assert_eq!(s.learner_applied[&1], vec![z]);
+    }
+
+    #[test]
+    fn a_sync_handed_back_waits_for_the_last_proposal() {
+        let mut s = Sim::new(3, &[], st(0, 0, 0), vec![]);
+        s.connect(1, 1, false, st(0, 0, 0));
+        s.connect(2, 2, false, st(0, 0, 0));
+        s.log.clear();
+        // Two proposals out, acks not in yet: the sync waits for the second.
+        for _ in 0..2 {
+            let z = s.leader.next_zxid();
+            let out = s.leader.propose(entry(z)).unwrap();
+            s.run(out);
+        }
+        assert_eq!(s.leader.outstanding(), 2);
+        assert!(s.leader.sync(2).is_empty());
+        assert!(s.leader.sync(1).is_empty());
+        // A sync of a learner that is gone is dropped.
+        assert!(s.leader.sync(9).is_empty());
+        s.pump();
+        assert_eq!(s.leader.outstanding(), 0);
+        for id in [1, 2] {
+            let got = sent_to(&s, id);
+            assert_eq!(got.last().map(String::as_str), Some("SYNC 0x0"), "{got:?}");
+            assert_eq!(
+                got.iter().filter(|p| p.starts_with("COMMIT")).count(),
+                2,
+                "{got:?}"
+            );
+        }
+        // Nothing outstanding: SYNC at once.
+        assert_eq!(s.leader.sync(1), vec![send(1, packet(SYNC, 0))]);
     }
 
     #[test]

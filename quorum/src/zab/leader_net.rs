@@ -10,9 +10,9 @@
 //! Committed txns are applied in zxid order before anything later in the batch (so a
 //! snapshot for a SNAP sync reflects exactly the txns up to its zxid).
 //!
-//! The server talks to a running leader through a [`LeaderHandle`] (propose, answer
-//! REVALIDATEs, stop) and hears from it through [`Event`]s (forwarded requests, session
-//! touches, syncs, commits). [`lead`] returns when asked to stop or when the leadership is
+//! The server talks to a running leader through a [`LeaderHandle`] (propose, hand back
+//! forwarded syncs, answer REVALIDATEs, stop) and hears from it through [`Event`]s (forwarded
+//! requests and syncs, session touches, learner syncs, commits). [`lead`] returns when asked to stop or when the leadership is
 //! lost (no quorum in time, or the synced followers no longer a quorum): the caller goes back
 //! to election.
 //!
@@ -77,8 +77,10 @@ pub enum Event {
     /// A txn was committed (and applied to the database).
     Committed { zxid: i64 },
     /// A learner's message: a forwarded client request for the request pipeline (whose txn
-    /// comes back through [`LeaderHandle::propose`]), a session active on the learner, or a
-    /// revalidation to answer with [`LeaderHandle::revalidated`].
+    /// comes back through [`LeaderHandle::propose`]), a forwarded sync to hand back with
+    /// [`LeaderHandle::sync`] behind the proposals of that learner's earlier requests, a
+    /// session active on the learner, or a revalidation to answer with
+    /// [`LeaderHandle::revalidated`].
     FromLearner(LearnerMessage),
 }
 
@@ -94,6 +96,9 @@ enum Control {
         to: ConnId,
         session_id: i64,
         valid: bool,
+    },
+    Sync {
+        to: ConnId,
     },
     Status(oneshot::Sender<Status>),
     Shutdown,
@@ -157,6 +162,14 @@ impl LeaderHandle {
             session_id,
             valid,
         });
+    }
+
+    /// Hand back a [`LearnerMessage::Sync`] once the proposals of every request that learner
+    /// forwarded before it have been submitted (with [`LeaderHandle::propose`] or
+    /// [`LeaderHandle::submit`] on this handle or a clone): the control channel keeps that
+    /// order, so the SYNC goes out after those proposals commit (`Leader.processSync`).
+    pub fn sync(&self, to: ConnId) {
+        let _ = self.tx.send(Control::Sync { to });
     }
 
     pub async fn status(&self) -> Option<Status> {
@@ -361,6 +374,10 @@ impl Shell {
                 valid,
             })) => {
                 let actions = leader.revalidated(to, session_id, valid);
+                self.execute(db, actions)?;
+            }
+            Input::Control(Some(Control::Sync { to })) => {
+                let actions = leader.sync(to);
                 self.execute(db, actions)?;
             }
             Input::Control(Some(Control::Status(reply))) => {
