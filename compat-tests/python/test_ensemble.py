@@ -12,6 +12,7 @@ import uuid
 import pytest
 from kazoo.exceptions import NoNodeError
 
+import confignode
 import zkharness
 from zkharness import close_clients, mode, wait_for
 
@@ -45,6 +46,19 @@ def test_modes(ensemble):
     assert mode(servers[1]) == role
     java_modes = sorted(mode(servers[s]) for s in (2, 3))
     assert java_modes == ["follower", "leader"]
+
+
+def test_zookeeper_config_as_java_writes_it(ensemble):
+    """/zookeeper/config on our follower / observer holds exactly what the Java nodes hold
+    (server lines with our :observer role, version=0; stat but mtime; ACL), and zkCli's
+    `config` prints it."""
+    role, servers = ensemble
+    confignode.check(servers)
+    want = confignode.expected(servers[1]).decode().splitlines()
+    assert want[0].endswith(":observer" if role == "observer" else ":participant")
+    for sid in (1, 2):
+        rc, lines = confignode.zkcli_config(servers[sid])
+        assert (rc, lines) == (0, want), (sid, lines)
 
 
 def test_writes_cross_nodes(ensemble, clients):

@@ -15,6 +15,7 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NoNodeError
 
+import confignode
 import zkharness
 import zkraw
 from zkharness import close_clients, mode, wait_for
@@ -294,3 +295,13 @@ def test_all_alive(ensemble):
     for s in ensemble.values():
         s.check_alive()
     assert ensemble[OURS].four_letter("ruok") == "imok"
+
+
+def test_zookeeper_config_as_java_writes_it(ensemble):
+    """/zookeeper/config holds the server lines and version=0 on our leader exactly as on
+    the Java followers (data, stat but mtime, ACL), and zkCli's `config` prints them."""
+    confignode.check(ensemble)
+    want = confignode.expected(ensemble[OURS]).decode().splitlines()
+    for sid in (1, OURS):
+        rc, lines = confignode.zkcli_config(ensemble[sid])
+        assert (rc, lines) == (0, want), (sid, lines)

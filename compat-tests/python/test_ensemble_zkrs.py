@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+import confignode
 import zkharness
 from zkharness import close_clients, mode, wait_for
 
@@ -30,6 +31,12 @@ def test_one_leader_two_followers(ensemble):
     modes = sorted(mode(s) for s in ensemble.values())
     assert modes == ["follower", "follower", "leader"]
     assert mode(ensemble[3]) == "leader"
+
+
+def test_zookeeper_config_as_java_writes_it(ensemble):
+    """/zookeeper/config holds the server lines and version=0 as a Java member writes them
+    (the bytes, stat and ACL a Java ensemble shows, test_ensemble*.py), on every node."""
+    confignode.check(ensemble)
 
 
 def test_writes_everywhere_same_stats(ensemble):

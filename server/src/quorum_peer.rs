@@ -15,6 +15,9 @@
 //!   the leader as REQUEST packets ([`ToLeader`]), committed txns (the learner's `Apply`s)
 //!   applied through the normal apply path, answering our waiting clients. Session activity
 //!   goes into the learner's PING replies; reconnecting sessions are revalidated.
+//! * `/zookeeper/config` holds our ensemble's `server.N=...` lines and `version=...` (Java's
+//!   `initConfigInZKDatabase`): set whenever the tree is loaded (startup, each election
+//!   round, TRUNC) and after a SNAP from the leader, in every role, reconfig or not.
 //! * When the session with the leader ends, every client connection is closed and the
 //!   database is loaded again from disk (everything applied was logged first), then a new
 //!   election starts.
@@ -179,6 +182,17 @@ pub struct PeerDb {
     to_core: mpsc::UnboundedSender<PeerMsg>,
 }
 
+/// `/zookeeper/config` from our own configuration, as Java sets it at startup and after
+/// every sync with a leader (reconfig off: whatever a snapshot or a leader's SNAP held is
+/// replaced, ZOOKEEPER-2819).
+fn init_config_node(cfg: &Config, tree: &mut DataTree) {
+    let view = quorum_view(cfg);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    tree.set_config(view.to_java_string().as_bytes(), view.version(), now_ms);
+}
+
 fn load_tree(cfg: &Config) -> Result<recovery::Loaded, DbError> {
     let opts = recovery::LoadOptions {
         extended_types: cfg.extended_types_enabled,
@@ -189,6 +203,7 @@ fn load_tree(cfg: &Config) -> Result<recovery::Loaded, DbError> {
     for (path, why) in &loaded.bad_snapshots {
         warn!("skipped snapshot {}: {why}", path.display());
     }
+    init_config_node(cfg, &mut loaded.tree);
     let orphans = recovery::kill_orphan_sessions(&mut loaded.tree);
     for s in &orphans {
         info!("removed the ephemerals of dead session 0x{s:x}");
@@ -287,11 +302,12 @@ impl LearnerDb for PeerDb {
     }
 
     fn end_snapshot(&mut self, zxid: i64) -> Result<(), DbError> {
-        let tree = self
+        let mut tree = self
             .loading
             .take()
             .ok_or("snapshot end outside a snapshot")?
             .finish(zxid)?;
+        init_config_node(&self.cfg, &mut tree);
         self.tracker = DigestTracker::new(&tree);
         self.tree = Some(tree);
         Ok(())

@@ -417,19 +417,46 @@ impl DataTree {
         let root = t.insert_new("/", Some(b""), open, &blank);
         let zk = t.insert_new(ZOOKEEPER, Some(b""), open, &blank);
         let quota = t.insert_new(QUOTA, Some(b""), open, &blank);
-        let config = t.insert_new(
-            CONFIG,
-            Some(b""),
-            read_only,
-            &StatPersisted {
-                aversion: -1,
-                ..blank
-            },
-        );
         t.store.add_child(root, zk);
         t.store.add_child(zk, quota);
-        t.store.add_child(zk, config);
+        t.add_config_node(read_only);
         t
+    }
+
+    /// `/zookeeper/config` with empty data, zero stats, aversion -1 and the ACL `acl` (Java's
+    /// `addConfigNode`: read-only to the world, ZOOKEEPER-2014).
+    fn add_config_node(&mut self, acl: u32) {
+        let Some(zk) = self.store.find(ZOOKEEPER) else {
+            return;
+        };
+        let stat = StatPersisted {
+            aversion: -1,
+            ..StatPersisted::default()
+        };
+        let config = self.insert_new(CONFIG, Some(b""), acl, &stat);
+        self.store.add_child(zk, config);
+    }
+
+    /// A quorum member's `/zookeeper/config` (Java's `ZKDatabase.initConfigInZKDatabase`, run
+    /// at startup and after each sync with a leader, even with reconfig off): `data` is the
+    /// ensemble's `server.N=...` lines and `version=<hex>`, mzxid the config version,
+    /// version -1, mtime `time_ms`. The node is created first if the tree has none (a
+    /// snapshot from before 3.5). Nodes under `/zookeeper/` take no part in the digest.
+    pub fn set_config(&mut self, data: &[u8], config_version: i64, time_ms: i64) {
+        if self.store.find(CONFIG).is_none() {
+            let read_only = self.acls.intern(&[Acl {
+                perms: jute::ops::perms::READ,
+                id: Id {
+                    scheme: "world".into(),
+                    id: "anyone".into(),
+                },
+            }]);
+            self.add_config_node(read_only);
+        }
+        let data = Some(Bytes::copy_from_slice(data));
+        // Called on a tree nobody watches yet (loaded, synced): no event to deliver.
+        let mut events = Vec::new();
+        let _ = self.set_data(CONFIG, &data, -1, config_version, time_ms, &mut events);
     }
 
     /// Index a new node (not linked to its parent); counts its ACL and data size.
@@ -1308,6 +1335,37 @@ mod tests {
         assert_eq!(t.node(ZOOKEEPER).unwrap().stat(false).cversion, -2);
         assert_eq!(t.node(CONFIG).unwrap().stat.aversion, -1);
         assert_eq!(t.node(CONFIG).unwrap().acl[0].perms, 1);
+    }
+
+    #[test]
+    fn config_node_as_a_quorum_member_sets_it() {
+        let mut t = DataTree::new(false);
+        let digest = crate::persist::digest::tree_digest(&t);
+        let data = b"server.1=127.0.0.1:2888:3888:participant\nversion=0";
+        t.set_config(data, 0, 1_700_000_000_000);
+        let n = t.node(CONFIG).unwrap();
+        assert_eq!(n.data.to_bytes().as_deref(), Some(&data[..]));
+        let s = n.stat(false);
+        assert_eq!(
+            (s.czxid, s.mzxid, s.ctime, s.mtime, s.version, s.aversion),
+            (0, 0, 0, 1_700_000_000_000, -1, -1)
+        );
+        assert_eq!(s.data_length as usize, data.len());
+        assert_eq!(n.acl[0].perms, ops::perms::READ);
+        // Not part of the digest (`/zookeeper/...`), unlike the data size.
+        assert_eq!(crate::persist::digest::tree_digest(&t), digest);
+        // A tree without the node (a pre-3.5 snapshot) gets it, read-only to the world.
+        let mut t = DataTree::empty_for_load(false);
+        let open = t.intern_acl(open_acl());
+        for path in ["", ZOOKEEPER] {
+            t.load_node(path, Some(Bytes::new()), open.clone(), StatPersisted::default())
+                .unwrap();
+        }
+        t.set_config(data, 7, 1);
+        let n = t.node(CONFIG).unwrap();
+        assert_eq!((n.stat.mzxid, n.stat.version), (7, -1));
+        assert_eq!(n.acl[0].perms, ops::perms::READ);
+        assert_eq!(t.node(ZOOKEEPER).unwrap().children.len(), 1);
     }
 
     #[test]
