@@ -237,6 +237,11 @@ impl Ours {
                             requests.lock().unwrap().push((sid, session_id, cxid, op));
                             prep(&handle, &db, session_id, cxid, op, body).await;
                         }
+                        // After the proposals of that learner's earlier requests, which
+                        // `prep` above has submitted.
+                        Event::FromLearner(LearnerMessage::Sync { from, .. }) => {
+                            handle.sync(from)
+                        }
                         Event::Synced { sid, kind, zxid } => {
                             syncs.lock().unwrap().push((sid, kind, zxid))
                         }
