@@ -11,10 +11,10 @@
 //! snapshot for a SNAP sync reflects exactly the txns up to its zxid).
 //!
 //! The server talks to a running leader through a [`LeaderHandle`] (propose, hand back
-//! forwarded syncs, answer REVALIDATEs, stop) and hears from it through [`Event`]s (forwarded
-//! requests and syncs, session touches, learner syncs, commits). [`lead`] returns when asked to stop or when the leadership is
-//! lost (no quorum in time, or the synced followers no longer a quorum): the caller goes back
-//! to election.
+//! forwarded syncs, answer REVALIDATEs, stop) and hears from it through [`Event`]s
+//! (forwarded requests and syncs, session touches, learner syncs, commits). [`lead`]
+//! returns when asked to stop or when the leadership is lost (no quorum in time, or the
+//! synced followers no longer a quorum): the caller goes back to election.
 //!
 //! The database calls are made inline on the actor; the log sync runs inside
 //! `block_in_place` on a multi-threaded runtime so the worker's other tasks move to another
