@@ -239,9 +239,7 @@ impl Ours {
                         }
                         // After the proposals of that learner's earlier requests, which
                         // `prep` above has submitted.
-                        Event::FromLearner(LearnerMessage::Sync { from, .. }) => {
-                            handle.sync(from)
-                        }
+                        Event::FromLearner(LearnerMessage::Sync { from, .. }) => handle.sync(from),
                         Event::Synced { sid, kind, zxid } => {
                             syncs.lock().unwrap().push((sid, kind, zxid))
                         }

@@ -1358,8 +1358,13 @@ mod tests {
         let mut t = DataTree::empty_for_load(false);
         let open = t.intern_acl(open_acl());
         for path in ["", ZOOKEEPER] {
-            t.load_node(path, Some(Bytes::new()), open.clone(), StatPersisted::default())
-                .unwrap();
+            t.load_node(
+                path,
+                Some(Bytes::new()),
+                open.clone(),
+                StatPersisted::default(),
+            )
+            .unwrap();
         }
         t.set_config(data, 7, 1);
         let n = t.node(CONFIG).unwrap();
