@@ -2,17 +2,20 @@
 and the all-Java ensemble as the reference, run the same request mixes for a bounded time.
 
 Each mix runs raw-protocol clients (no reconnects, so a wedged server cannot hide behind a
-retry) in threads for 60 s with our leader, 30 s on the all-Java reference:
-  - "setdata_sync": the load that wedged Java followers under an early zkserver leader
-    (issue 12, problem 5): two sessions looping setData and two looping sync + getData,
-    all on one Java follower;
-  - "everything": setData, sync + getData, session creation and closeSession (with an
-    ephemeral each), multi (create + setData + delete), create / delete, on both followers
-    and on the leader at once.
-After the load it asserts: no operation timed out or failed, every worker made progress,
-every sync let its session see at least the version acknowledged before it was sent, every
-acknowledged write (and delete, and session close) is visible on every node, and the trees
-under the mix's base path are identical on all nodes (data and Stat).
+retry) in threads for 60 s with our leader, 30 s on the all-Java reference
+(ZK_LOAD_SECONDS overrides both):
+  - test_setdata_and_sync_on_one_follower: two sessions looping setData and two looping
+    sync + getData, all on one Java follower. A leader that answered a follower's sync
+    before proposing the write that follower forwarded just before wedged the Java
+    follower within seconds (its CommitProcessor took the early SYNC for the commit it
+    waited for);
+  - test_every_request_mix_on_every_node: setData, sync + getData, session creation and
+    closeSession (an ephemeral each), multi (create + setData, check + delete),
+    create / delete, on both followers and on the leader at once.
+After the load it asserts: no operation timed out (15 s) or failed, every worker made
+progress, every sync let its session see at least the version acknowledged before it was
+sent, every acknowledged write (and delete, and session close) is visible on every node,
+and the trees under the mix's base path are identical on all nodes (data and Stat).
 """
 
 import os
