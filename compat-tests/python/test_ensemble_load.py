@@ -270,7 +270,7 @@ def run_mix(servers, workers_of, base):
 
 
 def test_setdata_and_sync_on_one_follower(ensemble):
-    """Issue 12 problem 5: two setData loops and two sync + getData loops on one follower."""
+    """Two setData loops and two sync + getData loops on one Java follower (the wedge)."""
     base = "/load-sds-" + uuid.uuid4().hex[:8]
     follower = ensemble.followers[0]
     assert mode(follower) == "follower"

@@ -1470,7 +1470,7 @@ mod tests {
 
     #[test]
     fn a_forwarded_sync_waits_for_the_learners_earlier_write() {
-        // Issue 12 problem 5: a follower forwards a write and then a sync in one read; the
+        // A follower forwards a write and then a sync in one read (Java followers wedged): the
         // SYNC must come after that write's COMMIT, never before its PROPOSAL.
         let mut s = Sim::new(3, &[], st(0, 0, 0), vec![]);
         s.pipeline = true;
