@@ -38,6 +38,9 @@ pub struct Pending {
     /// The tree digest once every prepped txn is applied (Java's "current tree digest":
     /// the last outstanding change's precalculated digest). Each txn is logged with it.
     pub digest: i64,
+    /// Paths whose write a hard quota refused since the caller last took them (for Java's
+    /// `quota_exceeded_error_per_namespace` counters).
+    quota_exceeded: Vec<String>,
 }
 
 impl Pending {
@@ -58,6 +61,11 @@ impl Pending {
         self.order.is_empty()
     }
 
+    /// The paths whose create or setData a hard quota refused since the last call.
+    pub fn take_quota_exceeded(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.quota_exceeded)
+    }
+
     /// Paths of pending records (for closeSession: ephemerals created or deleted meanwhile).
     fn records(&self) -> impl Iterator<Item = (&String, &ChangeRecord)> {
         self.by_path.iter()
@@ -72,6 +80,8 @@ pub struct PrepContext<'a> {
     pub auth_cfg: &'a AuthConfig,
     pub extended_types: bool,
     pub reconfig_enabled: bool,
+    /// `zookeeper.enforceQuota`: creates and setData past a hard quota limit fail.
+    pub enforce_quota: bool,
     /// On a leader, Java's `checkSession` for a learner's request failed with this code
     /// (SessionExpired, SessionMoved): every op that checks the session fails with it.
     pub session_error: Option<Code>,
@@ -89,6 +99,8 @@ impl PrepContext<'_> {
 struct View<'a, 'b> {
     ctx: &'a PrepContext<'b>,
     pending: &'a Pending,
+    /// Paths a hard quota refused while prepping this request.
+    quota_exceeded: Vec<String>,
     local: HashMap<String, ChangeRecord>,
     local_order: Vec<String>,
     /// What the changes so far do to the tree digest.
@@ -139,6 +151,29 @@ impl View<'_, '_> {
         self.local.clear();
         self.local_order.clear();
         self.delta = 0;
+    }
+
+    /// Java's `ZooKeeperServer.checkQuota` when `enforceQuota` is on: would `bytes_diff` more
+    /// bytes and `count_diff` more nodes under `path` pass a hard limit of its deepest quota
+    /// root? As in Java, the limits and stats are read from the applied tree (not from
+    /// pending changes); passing a soft limit is only logged.
+    fn check_quota(&mut self, path: &str, bytes_diff: i64, count_diff: i64) -> Result<(), Code> {
+        if !self.ctx.enforce_quota {
+            return Ok(());
+        }
+        match self.ctx.tree.check_quota(path, bytes_diff, count_diff) {
+            Ok(soft) => {
+                for message in soft {
+                    tracing::warn!("{message}");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!("{}", e.message);
+                self.quota_exceeded.push(path.to_string());
+                Err(error::QUOTA_EXCEEDED)
+            }
+        }
     }
 
     fn check_acl(&self, acl: &[Acl], perm: i32) -> Result<(), Code> {
@@ -255,6 +290,13 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
         return Err(error::BAD_ARGUMENTS);
     }
     v.ctx.check_session()?;
+    if a.op == ops::CREATE_TTL && !mode.ttl {
+        // Java 3.8 (and master) accepts this (ttl -1 passes validateTTL for a non-TTL mode)
+        // and logs a CreateTTLTxn with ttl -1, which no server can apply: Java's own
+        // standalone server dies applying it and then fails to start on the same log, and
+        // its followers die likewise. We refuse it as the bad argument it is.
+        return Err(error::BAD_ARGUMENTS);
+    }
     let last_slash = match a.path.rfind('/') {
         Some(i) if !a.path.contains('\0') => i,
         _ => return Err(error::BAD_ARGUMENTS),
@@ -279,6 +321,7 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
     ) {
         return Err(error::NO_CHILDREN_FOR_EPHEMERALS);
     }
+    v.check_quota(&path, a.data.as_ref().map_or(0, |d| d.len() as i64), 1)?;
     let new_cversion = pstat.cversion.wrapping_add(1);
     let created_data = a.data.clone();
     let body = match a.op {
@@ -383,6 +426,8 @@ fn prep_set_data(v: &mut View, r: SetDataRequest, zxid: i64, time: i64) -> Resul
     validate_path(&r.path)?;
     let mut node = v.get(&r.path)?;
     v.check_acl(&node.acl, perms::WRITE)?;
+    let len = |d: &Option<Bytes>| d.as_ref().map_or(0, |d| d.len() as i64);
+    v.check_quota(&r.path, len(&r.data) - len(&node.data), 0)?;
     let s = node.stat.as_mut().expect("live record");
     let version = check_version(s.version, r.version)?;
     s.version = version;
@@ -457,6 +502,7 @@ pub fn prep_write(
     let mut v = View {
         ctx,
         pending,
+        quota_exceeded: Vec::new(),
         local: HashMap::new(),
         local_order: Vec::new(),
         delta: 0,
@@ -560,8 +606,10 @@ pub fn prep_write(
         local,
         local_order,
         delta,
+        quota_exceeded,
         ..
     } = v;
+    pending.quota_exceeded.extend(quota_exceeded);
     pending.digest = pending.digest.wrapping_add(delta);
     let mut local = local;
     for path in local_order {
@@ -783,6 +831,7 @@ mod digest_tests {
                 extended_types: true,
                 reconfig_enabled: false,
                 session_error: None,
+                enforce_quota: false,
             }
         }
         let create = |path: &str, flags: i32| {
@@ -979,6 +1028,7 @@ mod digest_tests {
                     extended_types: true,
                     reconfig_enabled: false,
                     session_error: None,
+                    enforce_quota: false,
                 };
                 queue.push_back(prep_write(&ctx, &mut pending, op, 1, b, zxid, 1000 + zxid));
                 while queue.len() > lag {
