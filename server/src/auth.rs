@@ -192,6 +192,11 @@ fn provider(scheme: &str, cfg: &AuthConfig) -> Option<Provider> {
     }
 }
 
+/// Whether `scheme` has an authentication provider (`ip`, and `digest` unless disabled).
+pub fn has_provider(scheme: &str, cfg: &AuthConfig) -> bool {
+    provider(scheme, cfg).is_some()
+}
+
 impl Provider {
     /// `isAuthenticated()`: whether `auth` ACLs expand to this scheme's ids.
     fn is_authenticated(self) -> bool {

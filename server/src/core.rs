@@ -1469,6 +1469,9 @@ impl Core {
         fn boxed<R: Encode + 'static>(r: R) -> Option<Box<dyn Fn(&mut BytesMut)>> {
             Some(Box::new(move |b: &mut BytesMut| r.encode(b)))
         }
+        if let Some(code) = crate::null_strings::read_error(op, body) {
+            return Err(code);
+        }
         match op {
             ops::EXISTS => {
                 let r: ExistsRequest = dec(body)?;

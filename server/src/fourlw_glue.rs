@@ -183,6 +183,7 @@ impl FourLetterSource for View<'_> {
             open_file_descriptor_count: open,
             max_file_descriptor_count: max,
             uptime_ms: self.core.uptime_ms() as i64,
+            quota_gauges: crate::quota::metrics(&self.core.tree),
             ..Default::default()
         }
     }

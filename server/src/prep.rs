@@ -5,6 +5,7 @@
 
 use crate::auth::{self, AuthConfig, AuthId};
 use crate::error::{self, Code};
+use crate::null_strings::{self, OpNulls};
 use crate::tree::{self, AclList, DataTree, NodeKind};
 use crate::txn::{Txn, TxnBody};
 use bytes::Bytes;
@@ -274,9 +275,37 @@ struct CreateArgs {
     acl: Vec<Acl>,
     flags: i32,
     ttl: i64,
+    /// Which of the request's strings were null (decoded as "").
+    nulls: OpNulls,
+}
+
+/// Whether Java's prep of this create dereferences a null string (a NullPointerException,
+/// answered MarshallingError): a null path once the create mode and ttl pass, or a null ACL
+/// string once the path does (see [`null_strings::acl_null_fault`]).
+fn create_null_fault(ctx: &PrepContext, a: &CreateArgs) -> bool {
+    let Ok(mode) = CreateMode::from_flags(a.flags) else {
+        return false;
+    };
+    let ttl_ok = if mode.ttl {
+        ctx.extended_types && a.ttl > 0 && a.ttl <= tree::MAX_TTL
+    } else {
+        a.ttl < 0
+    };
+    if !ttl_ok {
+        return false;
+    }
+    if a.nulls.path {
+        return true;
+    }
+    a.path.contains('/')
+        && !a.path.contains('\0')
+        && null_strings::acl_null_fault(&a.acl, &a.nulls.acl, ctx.auth, ctx.auth_cfg)
 }
 
 fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnBody, Code> {
+    if create_null_fault(v.ctx, &a) {
+        return Err(error::MARSHALLING_ERROR);
+    }
     let mode = CreateMode::from_flags(a.flags)?;
     if mode.ttl && !v.ctx.extended_types {
         return Err(error::UNIMPLEMENTED);
@@ -455,9 +484,17 @@ fn prep_check(v: &mut View, r: CheckVersionRequest) -> Result<TxnBody, Code> {
     }))
 }
 
-fn prep_set_acl(v: &mut View, r: SetACLRequest, zxid: i64) -> Result<TxnBody, Code> {
+fn prep_set_acl(
+    v: &mut View,
+    r: SetACLRequest,
+    nulls: &OpNulls,
+    zxid: i64,
+) -> Result<TxnBody, Code> {
     v.ctx.check_session()?;
     validate_path(&r.path)?;
+    if null_strings::acl_null_fault(&r.acl, &nulls.acl, v.ctx.auth, v.ctx.auth_cfg) {
+        return Err(error::MARSHALLING_ERROR);
+    }
     let acl =
         auth::fixup_acl(&r.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| error::INVALID_ACL)?;
     let mut node = v.get(&r.path)?;
@@ -509,6 +546,7 @@ pub fn prep_write(
     };
     let result: Result<TxnBody, Code> = (|| match op {
         ops::CREATE | ops::CREATE2 | ops::CREATE_CONTAINER => {
+            let nulls = null_strings::scan(op, &body).unwrap_or_default();
             let r: CreateRequest = decode(&mut body)?;
             prep_create(
                 &mut v,
@@ -519,12 +557,14 @@ pub fn prep_write(
                     acl: r.acl,
                     flags: r.flags,
                     ttl: -1,
+                    nulls,
                 },
                 zxid,
                 time,
             )
         }
         ops::CREATE_TTL => {
+            let nulls = null_strings::scan(op, &body).unwrap_or_default();
             let r: CreateTTLRequest = decode(&mut body)?;
             prep_create(
                 &mut v,
@@ -535,12 +575,16 @@ pub fn prep_write(
                     acl: r.acl,
                     flags: r.flags,
                     ttl: r.ttl,
+                    nulls,
                 },
                 zxid,
                 time,
             )
         }
         ops::DELETE => {
+            if null_strings::scan(op, &body).is_some_and(|n| n.path) {
+                return Err(error::MARSHALLING_ERROR);
+            }
             let r: DeleteRequest = decode(&mut body)?;
             prep_delete(&mut v, &r.path, r.version, zxid)
         }
@@ -568,8 +612,9 @@ pub fn prep_write(
             prep_set_data(&mut v, r, zxid, time)
         }
         ops::SET_ACL => {
+            let nulls = null_strings::scan(op, &body).unwrap_or_default();
             let r: SetACLRequest = decode(&mut body)?;
-            prep_set_acl(&mut v, r, zxid)
+            prep_set_acl(&mut v, r, &nulls, zxid)
         }
         // A check outside a multi would be logged as a txn of type 13, which Java cannot read
         // back (its log and its followers stop); Java 3.8.6/3.9.3 refuse it (ZOOKEEPER-2623).
@@ -584,13 +629,19 @@ pub fn prep_write(
             Err(error::UNIMPLEMENTED)
         }
         ops::MULTI => {
+            if null_strings::multi_has_null_path(&body) {
+                return Err(error::MARSHALLING_ERROR);
+            }
+            let nulls: Vec<OpNulls> = null_strings::scan_multi(&body)
+                .map(|v| v.into_iter().map(|(_, n)| n).collect())
+                .unwrap_or_default();
             let ops_ = jute::multi::decode_multi_request(&mut body)
                 .map_err(|_| error::MARSHALLING_ERROR)?;
             if ops_.iter().any(|o| o.is_read()) {
                 // Java: "Mixing different kind of ops" while deserializing.
                 return Err(error::MARSHALLING_ERROR);
             }
-            prep_multi(&mut v, ops_, zxid, time)
+            prep_multi(&mut v, ops_, nulls, zxid, time)
         }
         ops::CLOSE_SESSION => Ok(prep_close_session(&mut v, zxid)),
         _ => Err(error::UNIMPLEMENTED),
@@ -628,10 +679,18 @@ pub fn prep_write(
 /// The multi txn: each op prepped in turn against the changes of the ones before it; after
 /// a failure the rest become RuntimeInconsistency and the earlier changes are dropped. An
 /// error for the whole request (`Err`) is what Java's prep throws outside any single op.
-fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> Result<TxnBody, Code> {
+fn prep_multi(
+    v: &mut View,
+    ops_: Vec<MultiOp>,
+    nulls: Vec<OpNulls>,
+    zxid: i64,
+    time: i64,
+) -> Result<TxnBody, Code> {
     let mut subs: Vec<(i32, TxnBody)> = Vec::with_capacity(ops_.len());
     let mut failed = false;
+    let mut nulls = nulls.into_iter();
     for op in ops_ {
+        let op_nulls = nulls.next().unwrap_or_default();
         if failed {
             subs.push((
                 ops::ERROR,
@@ -656,20 +715,21 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> Result<
                     Ok(m) if m.container => ops::CREATE_CONTAINER,
                     _ => ops::CREATE,
                 };
-                let res = prep_create(
-                    v,
-                    CreateArgs {
-                        op: ty,
-                        path: r.path,
-                        data: r.data,
-                        acl: r.acl,
-                        flags: r.flags,
-                        ttl: -1,
-                    },
-                    zxid,
-                    time,
-                );
-                (ty, res)
+                let args = CreateArgs {
+                    op: ty,
+                    path: r.path,
+                    data: r.data,
+                    acl: r.acl,
+                    flags: r.flags,
+                    ttl: -1,
+                    nulls: op_nulls,
+                };
+                if create_null_fault(v.ctx, &args) {
+                    // Java's NullPointerException escapes the multi: the whole request fails.
+                    v.rollback();
+                    return Err(error::MARSHALLING_ERROR);
+                }
+                (ty, prep_create(v, args, zxid, time))
             }
             MultiOp::CreateTtl(r) => {
                 // Without TTL flags Java makes it a plain create and ignores the ttl.
@@ -678,20 +738,20 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> Result<
                     Ok(m) if !m.ttl => (ops::CREATE, -1),
                     _ => (ops::CREATE_TTL, r.ttl),
                 };
-                let res = prep_create(
-                    v,
-                    CreateArgs {
-                        op: ty,
-                        path: r.path,
-                        data: r.data,
-                        acl: r.acl,
-                        flags: r.flags,
-                        ttl,
-                    },
-                    zxid,
-                    time,
-                );
-                (ty, res)
+                let args = CreateArgs {
+                    op: ty,
+                    path: r.path,
+                    data: r.data,
+                    acl: r.acl,
+                    flags: r.flags,
+                    ttl,
+                    nulls: op_nulls,
+                };
+                if create_null_fault(v.ctx, &args) {
+                    v.rollback();
+                    return Err(error::MARSHALLING_ERROR);
+                }
+                (ty, prep_create(v, args, zxid, time))
             }
             MultiOp::Delete(r) => (ops::DELETE, prep_delete(v, &r.path, r.version, zxid)),
             MultiOp::SetData(r) => (ops::SET_DATA, prep_set_data(v, r, zxid, time)),
