@@ -66,6 +66,8 @@ pub enum CoreMsg {
     /// A four-letter word; the reply is the text to send.
     FourLetter {
         cmd: String,
+        /// `stmk`'s 8-byte argument (`None`: it did not arrive, or another word).
+        arg: Option<i64>,
         addr: SocketAddr,
         reply: oneshot::Sender<String>,
     },
@@ -213,6 +215,8 @@ pub struct Core {
     /// Java's ReadOnlyZooKeeperServer: a quorum member without a quorum serving its last
     /// loaded tree to read-only clients, with local sessions; writes get NotReadOnly.
     pub read_only: bool,
+    /// Java's `ZooTrace` text trace mask: set by `stmk`, shown by `gtmk` (nothing is traced).
+    pub trace_mask: i64,
 }
 
 fn wall_ms() -> i64 {
@@ -372,8 +376,15 @@ impl Core {
             role: None,
             serving: true,
             read_only: false,
+            trace_mask: crate::fourlw::DEFAULT_TRACE_MASK,
             cfg,
         }
+    }
+
+    /// Java's digest log, for `hash`: (zxid, tree digest) of the applied txns whose zxid is a
+    /// multiple of 128 (the last 1024). Only txns this server prepared (standalone, leader).
+    pub fn digest_log(&self) -> Vec<(i64, i64)> {
+        self.pending.digest_log().collect()
     }
 
     /// Requests accepted but not answered yet.
@@ -658,8 +669,13 @@ impl Core {
                 }
             }
             CoreMsg::Closed { conn } => self.drop_conn(conn),
-            CoreMsg::FourLetter { cmd, addr, reply } => {
-                let _ = reply.send(crate::fourlw_glue::respond(self, &cmd, addr));
+            CoreMsg::FourLetter {
+                cmd,
+                arg,
+                addr,
+                reply,
+            } => {
+                let _ = reply.send(crate::fourlw_glue::respond(self, &cmd, arg, addr));
             }
             CoreMsg::Tick => self.tick(),
             CoreMsg::Durable(zxid) => {
@@ -1220,6 +1236,9 @@ impl Core {
                 self.stats.record_quota_exceeded(ns);
             }
         }
+        // Java logs the digest of a tree without digests as 0.
+        let logged = if self.digest_enabled { digest.tree_digest } else { 0 };
+        self.pending.logged(txn.hdr.zxid, logged);
         let digest = self.digest_enabled.then_some(digest);
         match self.log.as_mut() {
             Some(log) => {

@@ -42,11 +42,28 @@ pub struct Pending {
     /// Paths whose write a hard quota refused since the caller last took them (for Java's
     /// `quota_exceeded_error_per_namespace` counters).
     quota_exceeded: Vec<String>,
+    /// Java's `DataTree` digest log (the `hash` four-letter word): the tree digest after each
+    /// applied txn whose zxid is a multiple of [`DIGEST_LOG_INTERVAL`], the last
+    /// [`DIGEST_LOG_LIMIT`], oldest first. `digests_due` holds those not applied yet.
+    digests_due: VecDeque<(i64, i64)>,
+    digest_log: VecDeque<(i64, i64)>,
 }
+
+/// `DataTree.DIGEST_LOG_INTERVAL`.
+pub const DIGEST_LOG_INTERVAL: i64 = 128;
+/// `DataTree.DIGEST_LOG_LIMIT`.
+pub const DIGEST_LOG_LIMIT: usize = 1024;
 
 impl Pending {
     /// Forget the changes of every txn up to `zxid` (now applied to the tree).
     pub fn applied(&mut self, zxid: i64) {
+        while self.digests_due.front().is_some_and(|&(z, _)| z <= zxid) {
+            let due = self.digests_due.pop_front().expect("front exists");
+            self.digest_log.push_back(due);
+            if self.digest_log.len() > DIGEST_LOG_LIMIT {
+                self.digest_log.pop_front();
+            }
+        }
         while let Some((z, _)) = self.order.front() {
             if *z > zxid {
                 break;
@@ -60,6 +77,19 @@ impl Pending {
 
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
+    }
+
+    /// A txn with this zxid is logged, and the tree digest will be `digest` once it is
+    /// applied: kept for the digest log if the zxid is a multiple of 128.
+    pub fn logged(&mut self, zxid: i64, digest: i64) {
+        if zxid % DIGEST_LOG_INTERVAL == 0 {
+            self.digests_due.push_back((zxid, digest));
+        }
+    }
+
+    /// The digest log (`hash`): (zxid, tree digest) pairs, oldest first.
+    pub fn digest_log(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.digest_log.iter().copied()
     }
 
     /// The paths whose create or setData a hard quota refused since the last call.
