@@ -1951,6 +1951,56 @@ clientPort=2181
     }
 
     #[test]
+    fn enforce_auth_follows_java_authentication_helper() {
+        assert_eq!(with("").0.enforce_auth_schemes, None);
+        assert_eq!(with("enforce.auth.schemes=digest").0.enforce_auth_schemes, None);
+        let c = with("enforce.auth.enabled=TRUE\nenforce.auth.schemes= digest , ip,").0;
+        assert_eq!(
+            c.enforce_auth_schemes,
+            Some(vec!["digest".to_string(), "ip".to_string()])
+        );
+        let e = with_err("enforce.auth.enabled=true");
+        assert_eq!(e.key(), Some("enforce.auth.schemes"));
+        for bad in ["sasl", ",digest", "x509"] {
+            let e = with_err(&format!(
+                "enforce.auth.enabled=true\nenforce.auth.schemes={bad}"
+            ));
+            assert!(e.to_string().contains("is not available"), "{bad}: {e}");
+        }
+        // Without the digest provider, digest cannot be enforced.
+        let e = with_err(
+            "DigestAuthenticationProvider.enabled=false\nenforce.auth.enabled=true\n\
+             enforce.auth.schemes=digest",
+        );
+        assert!(e.to_string().contains("digest is not available"));
+        // sessionRequireClientSASLAuth means sasl, which has no provider here.
+        let e = with_err("sessionRequireClientSASLAuth=true\nenforce.auth.enabled=false");
+        assert!(e.to_string().contains("sasl is not available"));
+        // As system properties too.
+        let (c, _) = parse_with_system_properties(
+            &format!("{MIN}\n"),
+            &[
+                ("zookeeper.enforce.auth.enabled", "true"),
+                ("zookeeper.enforce.auth.schemes", "ip"),
+                ("zookeeper.enforceQuota", "true"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.enforce_auth_schemes, Some(vec!["ip".to_string()]));
+        assert!(c.enforce_quota);
+    }
+
+    #[test]
+    fn enforce_quota_and_digest_provider_flags() {
+        let c = with("").0;
+        assert!(!c.enforce_quota && c.digest_auth_enabled);
+        assert!(with("enforceQuota=True").0.enforce_quota);
+        assert!(!with("enforceQuota=yes").0.enforce_quota);
+        let c = with("DigestAuthenticationProvider.enabled=false\ndigest.enabled=true").0;
+        assert!(!c.digest_auth_enabled && c.digest_enabled);
+    }
+
+    #[test]
     fn debian_example_parses() {
         let (c, w) = ok(DEBIAN_ZOO_CFG);
         assert!(w.is_empty(), "{w:?}");

@@ -867,6 +867,113 @@ mod tests {
         }
     }
 
+    fn prep_one(tree: &DataTree, enforce_quota: bool, op: i32, body: Bytes) -> Txn {
+        let auth = vec![AuthId::new("ip", "127.0.0.1")];
+        let cfg = AuthConfig::default();
+        let ctx = PrepContext {
+            tree,
+            session: 0x0100_0000_0000_0001,
+            auth: &auth,
+            auth_cfg: &cfg,
+            extended_types: true,
+            reconfig_enabled: false,
+            enforce_quota,
+        };
+        let zxid = tree.last_zxid + 1;
+        prep_write(&ctx, &mut Pending::default(), op, 1, body, zxid, 1000).0
+    }
+
+    fn encoded<R: jute::Encode>(r: &R) -> Bytes {
+        let mut b = bytes::BytesMut::new();
+        r.encode(&mut b);
+        b.freeze()
+    }
+
+    fn error_code(txn: &Txn) -> Option<Code> {
+        match &txn.body {
+            TxnBody::Error(e) => Some(e.err),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn create_ttl_with_a_non_ttl_mode_is_bad_arguments() {
+        let tree = DataTree::new(true);
+        for (flags, ttl, want) in [
+            (0, -1, Some(error::BAD_ARGUMENTS)),
+            (1, -1, Some(error::BAD_ARGUMENTS)),
+            (4, -1, Some(error::BAD_ARGUMENTS)),
+            (0, 5, Some(error::BAD_ARGUMENTS)),
+            (5, 5, None),
+        ] {
+            let body = encoded(&CreateTTLRequest {
+                path: "/t".into(),
+                data: None,
+                acl: tree::open_acl(),
+                flags,
+                ttl,
+            });
+            let txn = prep_one(&tree, false, ops::CREATE_TTL, body);
+            assert_eq!(error_code(&txn), want, "flags {flags} ttl {ttl}");
+        }
+    }
+
+    #[test]
+    fn hard_quota_is_enforced_only_when_asked() {
+        let mut tree = DataTree::new(true);
+        let mut zxid = 0;
+        let mut apply = |tree: &mut DataTree, path: &str, data: &str| {
+            zxid += 1;
+            let txn = Txn {
+                hdr: TxnHeader {
+                    client_id: 1,
+                    cxid: 1,
+                    zxid,
+                    time: 1,
+                    r#type: ops::CREATE,
+                },
+                body: TxnBody::Create(CreateTxn {
+                    path: path.into(),
+                    data: Some(Bytes::from(data.to_string())),
+                    acl: tree::open_acl(),
+                    ephemeral: false,
+                    parent_c_version: 0,
+                }),
+            };
+            tree.apply(&txn, &mut Vec::new());
+        };
+        apply(&mut tree, "/q", "");
+        apply(&mut tree, "/zookeeper/quota/q", "");
+        apply(
+            &mut tree,
+            "/zookeeper/quota/q/zookeeper_limits",
+            "count=-1,bytes=-1=;byteHardLimit=4;countHardLimit=2",
+        );
+        apply(&mut tree, "/zookeeper/quota/q/zookeeper_stats", "count=0,bytes=0");
+        apply(&mut tree, "/q/a", "abc");
+        let create = |path: &str| {
+            encoded(&CreateRequest {
+                path: path.into(),
+                data: None,
+                acl: tree::open_acl(),
+                flags: 0,
+            })
+        };
+        let set = |len: usize| {
+            encoded(&SetDataRequest {
+                path: "/q/a".into(),
+                data: Some(Bytes::from(vec![b'x'; len])),
+                version: -1,
+            })
+        };
+        let q = Some(error::QUOTA_EXCEEDED);
+        assert_eq!(error_code(&prep_one(&tree, true, ops::CREATE, create("/q/b"))), q);
+        assert_eq!(error_code(&prep_one(&tree, false, ops::CREATE, create("/q/b"))), None);
+        assert_eq!(error_code(&prep_one(&tree, true, ops::CREATE, create("/b"))), None);
+        assert_eq!(error_code(&prep_one(&tree, true, ops::SET_DATA, set(5))), q);
+        assert_eq!(error_code(&prep_one(&tree, true, ops::SET_DATA, set(4))), None);
+    }
+
     #[test]
     fn create_modes() {
         assert!(CreateMode::from_flags(3).unwrap().ephemeral);

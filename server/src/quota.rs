@@ -1129,4 +1129,31 @@ mod tests {
         t.nodes.remove(&stat_path("/a"));
         assert_eq!(q.check(&t, "/a/x", 0, 1), Ok(vec![]));
     }
+
+    #[test]
+    fn metrics_sum_limits_and_usage_per_namespace() {
+        let mut q = Quotas::new();
+        let mut t = Toy::with(&[
+            ("/zookeeper", ""),
+            ("/zookeeper/quota", ""),
+            ("/a", ""),
+            ("/a/b", "xy"),
+            ("/c", ""),
+        ]);
+        assert!(metrics(&t).is_empty());
+        setquota(&mut q, &mut t, "/a", "count=-1,bytes=-1=;byteHardLimit=10;countHardLimit=3");
+        setquota(&mut q, &mut t, "/a/b", "count=4,bytes=5");
+        setquota(&mut q, &mut t, "/c", "count=7,bytes=-1");
+        let m: HashMap<String, i64> = metrics(&t).into_iter().collect();
+        let get = |k: &str| m.get(k).copied();
+        // /a and /a/b both count in namespace a: limits 10 + 5 and 3 + 4 (hard wins over
+        // soft); /a's stats count /a and /a/b, /a/b's only itself.
+        assert_eq!(get("a_quota_bytes_limit_per_namespace"), Some(15));
+        assert_eq!(get("a_quota_count_limit_per_namespace"), Some(7));
+        assert_eq!(get("a_quota_count_usage_per_namespace"), Some(3));
+        assert_eq!(get("a_quota_bytes_usage_per_namespace"), Some(4));
+        assert_eq!(get("c_quota_bytes_limit_per_namespace"), Some(-1));
+        assert_eq!(get("c_quota_count_limit_per_namespace"), Some(7));
+        assert_eq!(m.len(), 8);
+    }
 }
