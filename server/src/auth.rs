@@ -524,7 +524,12 @@ impl AuthInfo {
         while self.len >= self.table.len() - (self.table.len() >> 2) {
             self.resize();
         }
-        self.ordered = self.table.iter().flatten().map(|(_, id)| id.clone()).collect();
+        self.ordered = self
+            .table
+            .iter()
+            .flatten()
+            .map(|(_, id)| id.clone())
+            .collect();
         true
     }
 

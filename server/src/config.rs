@@ -1625,7 +1625,8 @@ fn enforce_auth_schemes(
         });
     }
     for s in &schemes {
-        let known = s == crate::auth::SCHEME_IP || (digest_enabled && s == crate::auth::SCHEME_DIGEST);
+        let known =
+            s == crate::auth::SCHEME_IP || (digest_enabled && s == crate::auth::SCHEME_DIGEST);
         if !known {
             return Err(ConfigError::Invalid {
                 key: "enforce.auth.schemes".to_string(),
@@ -1953,7 +1954,10 @@ clientPort=2181
     #[test]
     fn enforce_auth_follows_java_authentication_helper() {
         assert_eq!(with("").0.enforce_auth_schemes, None);
-        assert_eq!(with("enforce.auth.schemes=digest").0.enforce_auth_schemes, None);
+        assert_eq!(
+            with("enforce.auth.schemes=digest").0.enforce_auth_schemes,
+            None
+        );
         let c = with("enforce.auth.enabled=TRUE\nenforce.auth.schemes= digest , ip,").0;
         assert_eq!(
             c.enforce_auth_schemes,

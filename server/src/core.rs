@@ -1237,7 +1237,11 @@ impl Core {
             }
         }
         // Java logs the digest of a tree without digests as 0.
-        let logged = if self.digest_enabled { digest.tree_digest } else { 0 };
+        let logged = if self.digest_enabled {
+            digest.tree_digest
+        } else {
+            0
+        };
         self.pending.logged(txn.hdr.zxid, logged);
         let digest = self.digest_enabled.then_some(digest);
         match self.log.as_mut() {

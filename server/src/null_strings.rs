@@ -281,13 +281,19 @@ mod tests {
             })
         );
         let b = create(Some("/a"), &[(Some("world"), None), (None, Some("x"))]);
-        assert_eq!(scan(ops::CREATE, &b).unwrap().acl, vec![(false, true), (true, false)]);
+        assert_eq!(
+            scan(ops::CREATE, &b).unwrap().acl,
+            vec![(false, true), (true, false)]
+        );
         // Truncated: no answer, the decoder reports it.
         assert_eq!(scan(ops::CREATE, &b[..b.len() - 1]), None);
         let mut g = BytesMut::new();
         s(&mut g, None);
         g.put_u8(0);
-        assert_eq!(read_error(ops::GET_DATA, &g), Some(crate::error::MARSHALLING_ERROR));
+        assert_eq!(
+            read_error(ops::GET_DATA, &g),
+            Some(crate::error::MARSHALLING_ERROR)
+        );
         assert_eq!(read_error(ops::SYNC, &g[..4]), None);
     }
 
@@ -319,20 +325,60 @@ mod tests {
             v.iter().map(|(s, i)| auth::new_acl(31, *s, *i)).collect()
         };
         // world with a null id: NPE; an unknown scheme with a null id: InvalidACL.
-        assert!(acl_null_fault(&acl(&[("world", "")]), &[(false, true)], &ids, &cfg));
-        assert!(!acl_null_fault(&acl(&[("nope", "")]), &[(false, true)], &ids, &cfg));
-        assert!(acl_null_fault(&acl(&[("digest", "")]), &[(false, true)], &ids, &cfg));
-        assert!(acl_null_fault(&acl(&[("ip", "")]), &[(false, true)], &ids, &cfg));
+        assert!(acl_null_fault(
+            &acl(&[("world", "")]),
+            &[(false, true)],
+            &ids,
+            &cfg
+        ));
+        assert!(!acl_null_fault(
+            &acl(&[("nope", "")]),
+            &[(false, true)],
+            &ids,
+            &cfg
+        ));
+        assert!(acl_null_fault(
+            &acl(&[("digest", "")]),
+            &[(false, true)],
+            &ids,
+            &cfg
+        ));
+        assert!(acl_null_fault(
+            &acl(&[("ip", "")]),
+            &[(false, true)],
+            &ids,
+            &cfg
+        ));
         // A null scheme alone is InvalidACL; after an entry with the same perms, equals() NPEs.
-        assert!(!acl_null_fault(&acl(&[("", "x")]), &[(true, false)], &ids, &cfg));
+        assert!(!acl_null_fault(
+            &acl(&[("", "x")]),
+            &[(true, false)],
+            &ids,
+            &cfg
+        ));
         let two = acl(&[("world", "anyone"), ("", "x")]);
-        assert!(acl_null_fault(&two, &[(false, false), (true, false)], &ids, &cfg));
+        assert!(acl_null_fault(
+            &two,
+            &[(false, false), (true, false)],
+            &ids,
+            &cfg
+        ));
         // An earlier invalid entry throws InvalidACL first.
         let two = acl(&[("world", "nobody"), ("world", "")]);
         let mut two = two;
         two[1].perms = 1;
-        assert!(!acl_null_fault(&two, &[(false, false), (false, true)], &ids, &cfg));
+        assert!(!acl_null_fault(
+            &two,
+            &[(false, false), (false, true)],
+            &ids,
+            &cfg
+        ));
         // auth ignores its id (it fails for lack of an authenticated id here: InvalidACL).
-        assert!(!acl_null_fault(&acl(&[("auth", "")]), &[(false, true)], &ids, &cfg));
+        assert!(!acl_null_fault(
+            &acl(&[("auth", "")]),
+            &[(false, true)],
+            &ids,
+            &cfg
+        ));
     }
 }

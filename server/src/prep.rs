@@ -949,7 +949,11 @@ mod tests {
             "/zookeeper/quota/q/zookeeper_limits",
             "count=-1,bytes=-1=;byteHardLimit=4;countHardLimit=2",
         );
-        apply(&mut tree, "/zookeeper/quota/q/zookeeper_stats", "count=0,bytes=0");
+        apply(
+            &mut tree,
+            "/zookeeper/quota/q/zookeeper_stats",
+            "count=0,bytes=0",
+        );
         apply(&mut tree, "/q/a", "abc");
         let create = |path: &str| {
             encoded(&CreateRequest {
@@ -967,11 +971,23 @@ mod tests {
             })
         };
         let q = Some(error::QUOTA_EXCEEDED);
-        assert_eq!(error_code(&prep_one(&tree, true, ops::CREATE, create("/q/b"))), q);
-        assert_eq!(error_code(&prep_one(&tree, false, ops::CREATE, create("/q/b"))), None);
-        assert_eq!(error_code(&prep_one(&tree, true, ops::CREATE, create("/b"))), None);
+        assert_eq!(
+            error_code(&prep_one(&tree, true, ops::CREATE, create("/q/b"))),
+            q
+        );
+        assert_eq!(
+            error_code(&prep_one(&tree, false, ops::CREATE, create("/q/b"))),
+            None
+        );
+        assert_eq!(
+            error_code(&prep_one(&tree, true, ops::CREATE, create("/b"))),
+            None
+        );
         assert_eq!(error_code(&prep_one(&tree, true, ops::SET_DATA, set(5))), q);
-        assert_eq!(error_code(&prep_one(&tree, true, ops::SET_DATA, set(4))), None);
+        assert_eq!(
+            error_code(&prep_one(&tree, true, ops::SET_DATA, set(4))),
+            None
+        );
     }
 
     #[test]

@@ -1141,7 +1141,12 @@ mod tests {
             ("/c", ""),
         ]);
         assert!(metrics(&t).is_empty());
-        setquota(&mut q, &mut t, "/a", "count=-1,bytes=-1=;byteHardLimit=10;countHardLimit=3");
+        setquota(
+            &mut q,
+            &mut t,
+            "/a",
+            "count=-1,bytes=-1=;byteHardLimit=10;countHardLimit=3",
+        );
         setquota(&mut q, &mut t, "/a/b", "count=4,bytes=5");
         setquota(&mut q, &mut t, "/c", "count=7,bytes=-1");
         let m: HashMap<String, i64> = metrics(&t).into_iter().collect();
