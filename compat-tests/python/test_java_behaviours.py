@@ -340,3 +340,34 @@ def test_create_ttl_with_a_non_ttl_mode(impl, tmp_path, flags):
         c.close()
     finally:
         srv.stop()
+
+
+# ---- the same under a zkserver leader with Java followers -----------------------------------
+
+@zkharness.needs_impls("java", "zkrs")
+def test_zkserver_leader_of_java_followers(tmp_path):
+    """zkserver (myid 3, elected) leads two Java 3.8 followers, all with enforceQuota. A
+    createTTL with a non-TTL mode, sent to our leader and through a Java follower, is
+    BadArguments and leaves nothing a Java follower cannot apply (before the fix our leader
+    proposed CreateTTLTxn(ttl=-1) and both Java followers died applying it); a create past a
+    hard quota, forwarded by a Java follower, is QuotaExceeded as on a Java leader."""
+    with zkharness.Ensemble(tmp_path, extra={"enforceQuota": "true"}) as ens:
+        servers = ens.start_all({3: "zkrs", 1: "java", 2: "java"})
+        assert zkharness.mode(servers[3]) == "leader"
+        c = {sid: zkraw.RawClient(s.host, s.port) for sid, s in servers.items()}
+        ttl_body = Enc().string("/ttl-bad").buffer(b"d").acls(A).int(0).long(-1).bytes()
+        for sid in (3, 1):
+            assert c[sid].call(zkraw.OP_CREATE_TTL, ttl_body).err == zkraw.BAD_ARGUMENTS, sid
+        _set_quota(c[3], "/eq", b"count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=2")
+        c[2].call(zkraw.OP_SYNC, Enc().string("/").bytes())
+        assert _code(lambda: c[2].create("/eq/a")) == 0
+        assert _code(lambda: c[2].create("/eq/b")) == zkraw.QUOTA_EXCEEDED
+        c[1].create("/after", b"alive")
+        for sid, s in servers.items():
+            assert s.proc.poll() is None, "node %d died" % sid
+            c[sid].call(zkraw.OP_SYNC, Enc().string("/").bytes())
+            assert c[sid].get("/after")[0] == b"alive", sid
+            assert c[sid].exists("/ttl-bad") is None, sid
+            assert sorted(c[sid].get_children("/eq")) == ["a"], sid
+        for x in c.values():
+            x.close()
