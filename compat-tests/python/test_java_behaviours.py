@@ -272,7 +272,8 @@ NULL_CASES = [
     ("getChildren", zkraw.OP_GET_CHILDREN, Enc().string(NULL).bool(False).bytes(), -5),
     ("getChildren2", 12, Enc().string(NULL).bool(False).bytes(), -5),
     ("sync", zkraw.OP_SYNC, Enc().string(NULL).bytes(), 0),
-    ("check", zkraw.OP_CHECK, Enc().string(NULL).int(-1).bytes(), -8),
+    # (check outside a multi is left out: Java 3.8.0 logs it as a txn it cannot read back,
+    # zkserver answers Unimplemented as Java 3.8.6 does.)
     ("checkWatches", zkraw.OP_CHECK_WATCHES, Enc().string(NULL).int(3).bytes(), -5),
     ("removeWatches", zkraw.OP_REMOVE_WATCHES, Enc().string(NULL).int(3).bytes(), -121),
     ("getEphemerals", zkraw.OP_GET_EPHEMERALS, Enc().string(NULL).bytes(), 0),

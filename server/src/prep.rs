@@ -321,7 +321,7 @@ fn create_null_fault(ctx: &PrepContext, a: &CreateArgs) -> bool {
     } else {
         a.ttl < 0
     };
-    if !ttl_ok {
+    if !ttl_ok || ctx.session_error.is_some() {
         return false;
     }
     if a.nulls.path {
@@ -613,6 +613,7 @@ pub fn prep_write(
         }
         ops::DELETE => {
             if null_strings::scan(op, &body).is_some_and(|n| n.path) {
+                ctx.check_session()?;
                 return Err(error::MARSHALLING_ERROR);
             }
             let r: DeleteRequest = decode(&mut body)?;
