@@ -879,6 +879,7 @@ mod tests {
             extended_types: true,
             reconfig_enabled: false,
             enforce_quota,
+            session_error: None,
         };
         let zxid = tree.last_zxid + 1;
         prep_write(&ctx, &mut Pending::default(), op, 1, body, zxid, 1000).0
