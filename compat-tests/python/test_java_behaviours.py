@@ -351,7 +351,8 @@ def test_zkserver_leader_of_java_followers(tmp_path):
     createTTL with a non-TTL mode, sent to our leader and through a Java follower, is
     BadArguments and leaves nothing a Java follower cannot apply (before the fix our leader
     proposed CreateTTLTxn(ttl=-1) and both Java followers died applying it); a create past a
-    hard quota, forwarded by a Java follower, is QuotaExceeded as on a Java leader."""
+    hard quota, forwarded by a Java follower, is QuotaExceeded as on a Java leader. The
+    digest log (`hash`) of our leader equals the Java followers'."""
     with zkharness.Ensemble(tmp_path, extra={"enforceQuota": "true"}) as ens:
         servers = ens.start_all({3: "zkrs", 1: "java", 2: "java"})
         assert zkharness.mode(servers[3]) == "leader"
@@ -364,6 +365,15 @@ def test_zkserver_leader_of_java_followers(tmp_path):
         assert _code(lambda: c[2].create("/eq/a")) == 0
         assert _code(lambda: c[2].create("/eq/b")) == zkraw.QUOTA_EXCEEDED
         c[1].create("/after", b"alive")
+        # Past zxid (epoch, 0x80): our leader's `hash` (the digests its prep predicted) equals
+        # the Java followers' (the digests of their own trees).
+        for i in range(130):
+            c[3].create("/after/n%03d" % i, b"d" * (i % 5))
+        for sid in (1, 2, 3):
+            c[sid].call(zkraw.OP_SYNC, Enc().string("/").bytes())
+        hashes = {sid: servers[sid].four_letter("hash") for sid in (1, 2, 3)}
+        assert hashes[3].count("\n") >= 1 and hashes[3].split(":")[0].endswith("80"), hashes
+        assert hashes[1] == hashes[2] == hashes[3], hashes
         for sid, s in servers.items():
             assert s.proc.poll() is None, "node %d died" % sid
             c[sid].call(zkraw.OP_SYNC, Enc().string("/").bytes())
