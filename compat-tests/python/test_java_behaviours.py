@@ -382,3 +382,29 @@ def test_zkserver_leader_of_java_followers(tmp_path):
             assert sorted(c[sid].get_children("/eq")) == ["a"], sid
         for x in c.values():
             x.close()
+
+
+@zkharness.needs_impls("java", "zkrs")
+def test_zkserver_follower_of_a_java_leader(tmp_path):
+    """A Java leader with a Java and a zkserver (myid 1) follower, all with enforceQuota: a
+    create past a hard quota through our follower is QuotaExceeded (the Java leader decides),
+    and after 130 writes our follower's `hash` equals the Java nodes'. (createTTL with a
+    non-TTL mode is not sent: it would bring the Java leader down.)"""
+    with zkharness.Ensemble(tmp_path, extra={"enforceQuota": "true"}) as ens:
+        # The Java nodes first: one of them wins the election.
+        servers = ens.start_all({3: "java", 2: "java", 1: "zkrs"})
+        leader = ens.leader()
+        assert leader in (2, 3) and zkharness.mode(servers[1]) == "follower"
+        c = {sid: zkraw.RawClient(s.host, s.port) for sid, s in servers.items()}
+        _set_quota(c[1], "/eq", b"count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=2")
+        assert _code(lambda: c[1].create("/eq/a")) == 0
+        assert _code(lambda: c[1].create("/eq/b")) == zkraw.QUOTA_EXCEEDED
+        for i in range(130):
+            c[leader].create("/n%03d" % i, b"d" * (i % 5))
+        for sid in (1, 2, 3):
+            c[sid].call(zkraw.OP_SYNC, Enc().string("/").bytes())
+        hashes = {sid: servers[sid].four_letter("hash") for sid in (1, 2, 3)}
+        assert hashes[leader].split(":")[0].endswith("80"), hashes
+        assert hashes[1] == hashes[2] == hashes[3], hashes
+        for x in c.values():
+            x.close()

@@ -382,9 +382,19 @@ impl Core {
     }
 
     /// Java's digest log, for `hash`: (zxid, tree digest) of the applied txns whose zxid is a
-    /// multiple of 128 (the last 1024). Only txns this server prepared (standalone, leader).
+    /// multiple of 128 (the last 1024): txns this server prepared (standalone, leader) or,
+    /// on a learner, applied while serving with the digest the leader logged.
     pub fn digest_log(&self) -> Vec<(i64, i64)> {
         self.pending.digest_log().collect()
+    }
+
+    /// A learner: the leader logged the txn `zxid` with this tree digest (what ours is once
+    /// it is applied, as the leader checked); kept for the digest log as if prepared here.
+    pub fn leader_digest(&mut self, zxid: i64, digest: Option<i64>) {
+        if let Some(d) = digest {
+            self.pending
+                .logged(zxid, if self.digest_enabled { d } else { 0 });
+        }
     }
 
     /// Requests accepted but not answered yet.
