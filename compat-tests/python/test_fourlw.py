@@ -136,3 +136,67 @@ def test_mntr_counts_txn_log_fsyncs(tmp_path, force_sync):
             # The creates plus the session's createSession txn, give or take a shared sync.
             assert writes <= v["cnt"] <= writes + 3, (impl, seen)
             assert 0 <= v["min"] <= v["max"] and v["sum"] >= 0, (impl, seen)
+
+
+def _raw_word(srv, payload: bytes) -> bytes:
+    """Send raw bytes as a four-letter word; the answer up to the server's close."""
+    import socket
+    with socket.create_connection((srv.host, srv.port), timeout=10) as s:
+        s.sendall(payload)
+        out = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def test_stmk_sets_the_trace_mask_and_gtmk_shows_it(both):
+    import struct
+    seen = {}
+    for impl, srv in both.items():
+        before = srv.four_letter("gtmk")
+        answers = [_raw_word(srv, b"stmk" + struct.pack(">q", v)) for v in (0x1234, -1)]
+        after = srv.four_letter("gtmk")
+        # stmk without its 8 bytes: Java closes without an answer.
+        short = _raw_word(srv, b"stmk\x00\x01")
+        _raw_word(srv, b"stmk" + struct.pack(">q", 306))
+        seen[impl] = (before, answers, after, short, srv.four_letter("gtmk"))
+    assert seen["java"] == (b"306".decode(), [b"4660", b"-1"], "-1", b"", "306"), seen
+    assert seen["zkrs"] == seen["java"]
+
+
+def test_stmk_not_whitelisted_is_refused_without_reading_the_mask(tmp_path):
+    out = {}
+    for impl in ("java", "zkrs"):
+        srv = zkharness.start_server(impl, tmp_path / impl,
+                                     extra_cfg={"4lw.commands.whitelist": "gtmk"})
+        try:
+            out[impl] = (_raw_word(srv, b"stmk"), srv.four_letter("gtmk"))
+        finally:
+            srv.stop()
+    assert out["java"] == (b"stmk is not executed because it is not in the whitelist.\n", "306")
+    assert out["zkrs"] == out["java"]
+
+
+def test_hash_lists_the_digest_every_128_zxids(tmp_path):
+    """`hash`: "<zxid hex>: <tree digest>" for each applied zxid that is a multiple of 128.
+    Digests include node times, so only the zxids and the shape are compared."""
+    out = {}
+    for impl in ("java", "zkrs"):
+        srv = zkharness.start_server(impl, tmp_path / impl)
+        try:
+            assert srv.four_letter("hash") == ""
+            c = zkraw.RawClient(srv.host, srv.port)  # createSession: zxid 1
+            for i in range(300):
+                c.create("/h%03d" % i, b"x" * (i % 7))
+            text = srv.four_letter("hash")
+            c.close()
+        finally:
+            srv.stop()
+        out[impl] = text
+        lines = text.splitlines()
+        assert [l.split(": ")[0] for l in lines] == ["80", "100"], (impl, text)
+        assert all(re.fullmatch(r"[0-9a-f]+: -?\d+", l) for l in lines), (impl, text)
+        assert text.endswith("\n")
+    assert out["zkrs"].count("\n") == out["java"].count("\n")

@@ -191,8 +191,9 @@ impl Encode for String {
     }
 }
 
-/// A null string (-1) decodes as empty: the server treats a null and an empty path, scheme or
-/// id alike (both are rejected or ignored the same way by Java). Invalid UTF-8 is replaced
+/// A null string (-1) decodes as empty. Java keeps the null, and where its request handling
+/// dereferences it the answer differs from the one for `""` (MarshallingError): the server
+/// finds those cases in the raw body (`zk_server::null_strings`). Invalid UTF-8 is replaced
 /// with U+FFFD exactly as Java's `new String(bytes, UTF_8)` does (see `java_utf8_lossy`).
 impl Decode for String {
     fn decode(input: &mut Bytes) -> Result<Self, DecodeError> {

@@ -43,6 +43,8 @@ pub const SCHEME_DIGEST: &str = "digest";
 pub const SCHEME_IP: &str = "ip";
 /// The scheme of the id a super-digest login adds (its id is the empty string).
 pub const SCHEME_SUPER: &str = "super";
+/// The SASL scheme (no provider here; named by `sessionRequireClientSASLAuth`).
+pub const SCHEME_SASL: &str = "sasl";
 
 /// Java system properties that configure this module (in `zoo.cfg`, a key `skipACL` becomes
 /// the property `zookeeper.skipACL`, and so on).
@@ -188,6 +190,11 @@ fn provider(scheme: &str, cfg: &AuthConfig) -> Option<Provider> {
         SCHEME_DIGEST if cfg.digest_enabled => Some(Provider::Digest),
         _ => None,
     }
+}
+
+/// Whether `scheme` has an authentication provider (`ip`, and `digest` unless disabled).
+pub fn has_provider(scheme: &str, cfg: &AuthConfig) -> bool {
+    provider(scheme, cfg).is_some()
 }
 
 impl Provider {
@@ -343,6 +350,14 @@ pub fn fixup_acl(acl: &[Acl], ids: &[AuthId], cfg: &AuthConfig) -> Result<Vec<Ac
     Ok(out)
 }
 
+/// `AuthenticationHelper.isCnxnAuthenticated`, for `enforce.auth.enabled`: whether a
+/// connection authenticated as `ids` may send requests other than auth and sasl, that is,
+/// whether one of its ids has one of the enforced `schemes`. (Every connection has an `ip` id,
+/// so enforcing `ip` lets everyone through, as in Java.)
+pub fn passes_enforced_auth(ids: &[AuthId], schemes: &[String]) -> bool {
+    ids.iter().any(|id| schemes.contains(&id.scheme))
+}
+
 /// The ACL getACL returns to a client that passed the READ|ADMIN check but fails the ADMIN one
 /// (`FinalRequestProcessor`): every `digest` id has its hash hidden, `user:hash` -> `user:x`
 /// (Java's `id.replaceAll(":.*", ":x")`, applied per line).
@@ -471,6 +486,9 @@ pub struct AuthInfo {
     /// The hash table: bins of (spread hash, id); empty until the first insertion.
     table: Vec<Vec<(u32, AuthId)>>,
     len: usize,
+    /// The ids in iteration order, rebuilt after each insertion (ids are few and rarely
+    /// added; requests read them as a slice).
+    ordered: Vec<AuthId>,
 }
 
 impl AuthInfo {
@@ -506,7 +524,18 @@ impl AuthInfo {
         while self.len >= self.table.len() - (self.table.len() >> 2) {
             self.resize();
         }
+        self.ordered = self
+            .table
+            .iter()
+            .flatten()
+            .map(|(_, id)| id.clone())
+            .collect();
         true
+    }
+
+    /// The ids in Java's order, as a slice.
+    pub fn ids(&self) -> &[AuthId] {
+        &self.ordered
     }
 
     /// Whether the connection is authenticated as `id`.
@@ -524,12 +553,12 @@ impl AuthInfo {
 
     /// The ids in Java's order.
     pub fn iter(&self) -> impl Iterator<Item = &AuthId> + '_ {
-        self.table.iter().flatten().map(|(_, id)| id)
+        self.ordered.iter()
     }
 
     /// The ids in Java's order (what a Java request carries as `request.authInfo`).
     pub fn to_vec(&self) -> Vec<AuthId> {
-        self.iter().cloned().collect()
+        self.ordered.clone()
     }
 
     /// `ConcurrentHashMap.transfer` to a table twice as large. Bin `i` splits into `i` and

@@ -403,6 +403,17 @@ pub struct Config {
     /// The system property `readonlymode.enabled`, or the same key in `zoo.cfg` (which
     /// Java ignores): a quorum member without a quorum serves read-only. Enables `isro`.
     pub read_only_mode_enabled: bool,
+    /// `DigestAuthenticationProvider.enabled` (system property
+    /// `zookeeper.DigestAuthenticationProvider.enabled`), default true: the `digest` scheme.
+    pub digest_auth_enabled: bool,
+    /// `enforce.auth.enabled` / `enforce.auth.schemes` (or `sessionRequireClientSASLAuth`,
+    /// which means `sasl`): the schemes one of which a connection must be authenticated with
+    /// before any request but auth and sasl; `None` (default) when not enforced. Java's
+    /// `AuthenticationHelper`; checked against the known providers when the file is read.
+    pub enforce_auth_schemes: Option<Vec<String>>,
+    /// `enforceQuota`, default false: creates and setData past a hard quota limit fail with
+    /// QuotaExceeded (Java's `ZooKeeperServer.checkQuota`).
+    pub enforce_quota: bool,
     /// Every other key of the file, as written (trimmed): keys Java knows that have no field
     /// here (`ssl.*`, `metricsProvider.*`, `authProvider.*`, ...) and unknown keys.
     pub other: BTreeMap<String, String>,
@@ -454,6 +465,9 @@ impl Config {
             admin_server_address: "0.0.0.0".to_string(),
             admin_server_port: 8080,
             read_only_mode_enabled: false,
+            digest_auth_enabled: true,
+            enforce_auth_schemes: None,
+            enforce_quota: false,
             other: BTreeMap::new(),
         }
     }
@@ -728,6 +742,7 @@ pub fn parse_with_system_properties(
         data_log_dir: None,
         quorum_sasl: [false; 3],
         fsync_threshold_prefixed: false,
+        enforce_auth: [None, None, None],
     };
     for (name, value) in system_properties {
         p.apply_system_property(name, java_trim(value))?;
@@ -1005,6 +1020,8 @@ struct Parser {
     quorum_sasl: [bool; 3],
     /// `zookeeper.fsync.warningthresholdms` was given: the unprefixed property is not read.
     fsync_threshold_prefixed: bool,
+    /// enforce.auth.enabled, enforce.auth.schemes, sessionRequireClientSASLAuth as given.
+    enforce_auth: [Option<String>; 3],
 }
 
 fn invalid(key: &str, value: &str, expected: &str) -> ConfigError {
@@ -1201,6 +1218,14 @@ impl Parser {
             "DigestAuthenticationProvider.superDigest" => {
                 self.config.super_digest = Some(value.to_string());
             }
+            // Boolean.parseBoolean: "true" in any case; anything else is false.
+            "DigestAuthenticationProvider.enabled" => {
+                self.config.digest_auth_enabled = value.eq_ignore_ascii_case("true");
+            }
+            "enforceQuota" => self.config.enforce_quota = value.eq_ignore_ascii_case("true"),
+            "enforce.auth.enabled" => self.enforce_auth[0] = Some(value.to_string()),
+            "enforce.auth.schemes" => self.enforce_auth[1] = Some(value.to_string()),
+            "sessionRequireClientSASLAuth" => self.enforce_auth[2] = Some(value.to_string()),
             _ => return Ok(false),
         }
         Ok(true)
@@ -1557,6 +1582,13 @@ impl Parser {
         if c.read_only_mode_enabled {
             c.four_letter_whitelist.add("isro");
         }
+        let [enabled, schemes, sasl] = std::mem::take(&mut self.enforce_auth);
+        c.enforce_auth_schemes = enforce_auth_schemes(
+            enabled.as_deref(),
+            schemes.as_deref(),
+            sasl.as_deref(),
+            c.digest_auth_enabled,
+        )?;
 
         self.config.servers = sorted_servers(std::mem::take(&mut self.servers))?;
         if self.config.dynamic_config_file.is_none() {
@@ -1564,6 +1596,57 @@ impl Parser {
         }
         Ok((self.config, self.warnings))
     }
+}
+
+/// Java's `AuthenticationHelper`: `sessionRequireClientSASLAuth=true` enforces `sasl`;
+/// otherwise `enforce.auth.enabled=true` enforces the comma-separated, trimmed
+/// `enforce.auth.schemes`. Java refuses to start when none is given or a scheme has no
+/// provider: here `ip` and `digest` (unless disabled) are the only providers.
+fn enforce_auth_schemes(
+    enabled: Option<&str>,
+    schemes: Option<&str>,
+    sasl: Option<&str>,
+    digest_enabled: bool,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    let is_true = |v: Option<&str>| v.is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let schemes: Vec<String> = if is_true(sasl) {
+        vec![crate::auth::SCHEME_SASL.to_string()]
+    } else if is_true(enabled) {
+        schemes.map_or(Vec::new(), java_split_trimmed)
+    } else {
+        return Ok(None);
+    };
+    if schemes.is_empty() {
+        return Err(ConfigError::Invalid {
+            key: "enforce.auth.schemes".to_string(),
+            message: "zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes \
+                      must be  configured."
+                .to_string(),
+        });
+    }
+    for s in &schemes {
+        let known =
+            s == crate::auth::SCHEME_IP || (digest_enabled && s == crate::auth::SCHEME_DIGEST);
+        if !known {
+            return Err(ConfigError::Invalid {
+                key: "enforce.auth.schemes".to_string(),
+                message: format!("Authentication scheme {s} is not available."),
+            });
+        }
+    }
+    Ok(Some(schemes))
+}
+
+/// Java's `value.split(",")` (with a separator, trailing empty parts are dropped), each
+/// part trimmed.
+fn java_split_trimmed(value: &str) -> Vec<String> {
+    let mut raw: Vec<&str> = value.split(',').collect();
+    if value.contains(',') {
+        while raw.last() == Some(&"") {
+            raw.pop();
+        }
+    }
+    raw.into_iter().map(|p| p.trim().to_string()).collect()
 }
 
 fn sasl_error(key: &str, needs: &str) -> ConfigError {
@@ -1866,6 +1949,59 @@ clientPort=2181
 
     fn has_warning(warnings: &[String], needle: &str) -> bool {
         warnings.iter().any(|w| w.contains(needle))
+    }
+
+    #[test]
+    fn enforce_auth_follows_java_authentication_helper() {
+        assert_eq!(with("").0.enforce_auth_schemes, None);
+        assert_eq!(
+            with("enforce.auth.schemes=digest").0.enforce_auth_schemes,
+            None
+        );
+        let c = with("enforce.auth.enabled=TRUE\nenforce.auth.schemes= digest , ip,").0;
+        assert_eq!(
+            c.enforce_auth_schemes,
+            Some(vec!["digest".to_string(), "ip".to_string()])
+        );
+        let e = with_err("enforce.auth.enabled=true");
+        assert_eq!(e.key(), Some("enforce.auth.schemes"));
+        for bad in ["sasl", ",digest", "x509"] {
+            let e = with_err(&format!(
+                "enforce.auth.enabled=true\nenforce.auth.schemes={bad}"
+            ));
+            assert!(e.to_string().contains("is not available"), "{bad}: {e}");
+        }
+        // Without the digest provider, digest cannot be enforced.
+        let e = with_err(
+            "DigestAuthenticationProvider.enabled=false\nenforce.auth.enabled=true\n\
+             enforce.auth.schemes=digest",
+        );
+        assert!(e.to_string().contains("digest is not available"));
+        // sessionRequireClientSASLAuth means sasl, which has no provider here.
+        let e = with_err("sessionRequireClientSASLAuth=true\nenforce.auth.enabled=false");
+        assert!(e.to_string().contains("sasl is not available"));
+        // As system properties too.
+        let (c, _) = parse_with_system_properties(
+            &format!("{MIN}\n"),
+            &[
+                ("zookeeper.enforce.auth.enabled", "true"),
+                ("zookeeper.enforce.auth.schemes", "ip"),
+                ("zookeeper.enforceQuota", "true"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.enforce_auth_schemes, Some(vec!["ip".to_string()]));
+        assert!(c.enforce_quota);
+    }
+
+    #[test]
+    fn enforce_quota_and_digest_provider_flags() {
+        let c = with("").0;
+        assert!(!c.enforce_quota && c.digest_auth_enabled);
+        assert!(with("enforceQuota=True").0.enforce_quota);
+        assert!(!with("enforceQuota=yes").0.enforce_quota);
+        let c = with("DigestAuthenticationProvider.enabled=false\ndigest.enabled=true").0;
+        assert!(!c.digest_auth_enabled && c.digest_enabled);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! `durability`; leader: the ZAB proposal) and is applied when `CoreMsg::Durable` says it is
 //! stored (leader: committed by a quorum). A follower forwards writes through [`Upstream`].
 
-use crate::auth::{self, AuthConfig, AuthId};
+use crate::auth::{self, AuthConfig, AuthId, AuthInfo};
 use crate::config::Config;
 use crate::error::{self, Code};
 use crate::prep::{self, Pending, PrepContext};
@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 pub type ConnId = u64;
 
@@ -66,6 +66,8 @@ pub enum CoreMsg {
     /// A four-letter word; the reply is the text to send.
     FourLetter {
         cmd: String,
+        /// `stmk`'s 8-byte argument (`None`: it did not arrive, or another word).
+        arg: Option<i64>,
         addr: SocketAddr,
         reply: oneshot::Sender<String>,
     },
@@ -151,7 +153,8 @@ pub struct Conn {
     pub out: Outbox,
     /// 0 until the handshake completed.
     pub session: i64,
-    pub auth: Vec<AuthId>,
+    /// The ids it is authenticated as, in Java's order (`ip:<address>` from the start).
+    pub auth: AuthInfo,
     /// `None` for clients that sent no readOnly byte.
     pub read_only: Option<bool>,
     pub timeout_ms: i32,
@@ -212,6 +215,8 @@ pub struct Core {
     /// Java's ReadOnlyZooKeeperServer: a quorum member without a quorum serving its last
     /// loaded tree to read-only clients, with local sessions; writes get NotReadOnly.
     pub read_only: bool,
+    /// Java's `ZooTrace` text trace mask: set by `stmk`, shown by `gtmk` (nothing is traced).
+    pub trace_mask: i64,
 }
 
 fn wall_ms() -> i64 {
@@ -339,7 +344,7 @@ impl Core {
         let auth_cfg = AuthConfig {
             super_digest: cfg.super_digest.clone(),
             skip_acl: cfg.skip_acl,
-            digest_enabled: cfg.digest_enabled,
+            digest_enabled: cfg.digest_auth_enabled,
         };
         let tree = DataTree::new(cfg.extended_types_enabled);
         let mut pending = Pending::default();
@@ -371,7 +376,24 @@ impl Core {
             role: None,
             serving: true,
             read_only: false,
+            trace_mask: crate::fourlw::DEFAULT_TRACE_MASK,
             cfg,
+        }
+    }
+
+    /// Java's digest log, for `hash`: (zxid, tree digest) of the applied txns whose zxid is a
+    /// multiple of 128 (the last 1024): txns this server prepared (standalone, leader) or,
+    /// on a learner, applied while serving with the digest the leader logged.
+    pub fn digest_log(&self) -> Vec<(i64, i64)> {
+        self.pending.digest_log().collect()
+    }
+
+    /// A learner: the leader logged the txn `zxid` with this tree digest (what ours is once
+    /// it is applied, as the leader checked); kept for the digest log as if prepared here.
+    pub fn leader_digest(&mut self, zxid: i64, digest: Option<i64>) {
+        if let Some(d) = digest {
+            self.pending
+                .logged(zxid, if self.digest_enabled { d } else { 0 });
         }
     }
 
@@ -475,6 +497,7 @@ impl Core {
                     extended_types: self.cfg.extended_types_enabled,
                     reconfig_enabled: self.cfg.reconfig_enabled,
                     session_error,
+                    enforce_quota: self.cfg.enforce_quota,
                 };
                 let (txn, digest) =
                     prep::prep_write(&ctx, &mut self.pending, op, cxid, body, hdr.zxid, hdr.time);
@@ -656,8 +679,13 @@ impl Core {
                 }
             }
             CoreMsg::Closed { conn } => self.drop_conn(conn),
-            CoreMsg::FourLetter { cmd, addr, reply } => {
-                let _ = reply.send(crate::fourlw_glue::respond(self, &cmd, addr));
+            CoreMsg::FourLetter {
+                cmd,
+                arg,
+                addr,
+                reply,
+            } => {
+                let _ = reply.send(crate::fourlw_glue::respond(self, &cmd, arg, addr));
             }
             CoreMsg::Tick => self.tick(),
             CoreMsg::Durable(zxid) => {
@@ -778,7 +806,7 @@ impl Core {
                 addr,
                 out,
                 session: 0,
-                auth: vec![AuthId::new(auth::SCHEME_IP, addr.ip().to_string())],
+                auth: AuthInfo::for_connection(&addr),
                 read_only: c.read_only,
                 timeout_ms: timeout,
                 stats: {
@@ -971,6 +999,9 @@ impl Core {
             self.close(conn);
             return;
         }
+        if !self.auth_enforced(conn, &hdr) {
+            return;
+        }
         let now = self.now();
         if !self.sessions.touch(session, now) && hdr.r#type != ops::CLOSE_SESSION {
             // The session expired or is closing: Java drops the connection.
@@ -1036,6 +1067,31 @@ impl Core {
         }
     }
 
+    /// `enforce.auth.enabled` (Java's `AuthenticationHelper.enforceAuthentication`, run on
+    /// every request but auth and sasl): a connection with no id of an enforced scheme gets
+    /// SessionClosedRequireSaslAuth (-124, zxid 0) and is closed, before its request touches
+    /// the session or runs. The session itself lives on until it expires, as in Java.
+    fn auth_enforced(&mut self, conn: ConnId, hdr: &RequestHeader) -> bool {
+        let (Some(schemes), Some(c)) = (&self.cfg.enforce_auth_schemes, self.conns.get(&conn))
+        else {
+            return true;
+        };
+        if matches!(hdr.r#type, ops::AUTH | ops::SASL)
+            || auth::passes_enforced_auth(c.auth.ids(), schemes)
+        {
+            return true;
+        }
+        let have: Vec<&str> = c.auth.iter().map(|id| id.scheme.as_str()).collect();
+        error!(
+            "Client authentication scheme(s) {have:?} does not match with any of the expected \
+             authentication scheme {schemes:?}, closing session."
+        );
+        let frame = reply_frame(hdr.xid, 0, error::SESSION_CLOSED_REQUIRE_SASL, None);
+        self.send(conn, frame);
+        self.close(conn);
+        false
+    }
+
     /// A write (or sync) on a read-only server (Java's ReadOnlyRequestProcessor).
     fn not_read_only(&mut self, conn: ConnId, xid: i32, op: i32) {
         let z = self.tree.last_zxid;
@@ -1068,9 +1124,7 @@ impl Core {
             Some(ids) => {
                 if let Some(c) = self.conns.get_mut(&conn) {
                     for id in ids {
-                        if !c.auth.contains(&id) {
-                            c.auth.push(id);
-                        }
+                        c.auth.add(id);
                     }
                 }
                 self.send(conn, reply_frame(xid, 0, 0, None));
@@ -1121,7 +1175,7 @@ impl Core {
             },
         );
         let no_auth = Vec::new();
-        let auth = self.conns.get(&conn).map_or(&no_auth, |c| &c.auth);
+        let auth = self.conns.get(&conn).map_or(&no_auth[..], |c| c.auth.ids());
         if let Some(up) = self.upstream.as_mut() {
             up.forward(session, xid, op, &body, auth);
         }
@@ -1143,7 +1197,7 @@ impl Core {
         self.pending_syncs
             .push_back((conn, xid, r.path, crate::stats::monotonic_ms()));
         let no_auth = Vec::new();
-        let auth = self.conns.get(&conn).map_or(&no_auth, |c| &c.auth);
+        let auth = self.conns.get(&conn).map_or(&no_auth[..], |c| c.auth.ids());
         if let Some(up) = self.upstream.as_mut() {
             up.forward(session, xid, ops::SYNC, &body, auth);
         }
@@ -1155,7 +1209,7 @@ impl Core {
         }
         let hdr = self.next_header(session, xid, op);
         let no_auth = Vec::new();
-        let auth_ids = self.conns.get(&conn).map_or(&no_auth, |c| &c.auth);
+        let auth_ids = self.conns.get(&conn).map_or(&no_auth[..], |c| c.auth.ids());
         let ctx = PrepContext {
             tree: &self.tree,
             session,
@@ -1164,6 +1218,7 @@ impl Core {
             extended_types: self.cfg.extended_types_enabled,
             reconfig_enabled: self.cfg.reconfig_enabled,
             session_error: None,
+            enforce_quota: self.cfg.enforce_quota,
         };
         let (txn, digest) =
             prep::prep_write(&ctx, &mut self.pending, op, xid, body, hdr.zxid, hdr.time);
@@ -1186,6 +1241,18 @@ impl Core {
 
     /// Make a txn durable, then apply it. Without a txn log it is applied at once.
     fn commit(&mut self, txn: Txn, digest: jute::txn::TxnDigest, waiter: Waiter) {
+        for path in self.pending.take_quota_exceeded() {
+            if let Some(ns) = crate::stats::top_namespace(&path) {
+                self.stats.record_quota_exceeded(ns);
+            }
+        }
+        // Java logs the digest of a tree without digests as 0.
+        let logged = if self.digest_enabled {
+            digest.tree_digest
+        } else {
+            0
+        };
+        self.pending.logged(txn.hdr.zxid, logged);
         let digest = self.digest_enabled.then_some(digest);
         match self.log.as_mut() {
             Some(log) => {
@@ -1281,7 +1348,7 @@ impl Core {
             let Some(c) = self.conns.get(&conn) else {
                 continue;
             };
-            if !auth::check_acl(&acl, jute::ops::perms::READ, &c.auth, &self.auth_cfg) {
+            if !auth::check_acl(&acl, jute::ops::perms::READ, c.auth.ids(), &self.auth_cfg) {
                 continue;
             }
             let frame = reply_with(
@@ -1372,7 +1439,7 @@ impl Core {
 
     fn check_read(&self, conn: ConnId, acl: &[jute::data::Acl], perm: i32) -> Result<(), Code> {
         let c = self.conns.get(&conn).ok_or(error::SESSION_EXPIRED)?;
-        if auth::check_acl(acl, perm, &c.auth, &self.auth_cfg) {
+        if auth::check_acl(acl, perm, c.auth.ids(), &self.auth_cfg) {
             Ok(())
         } else {
             Err(error::NO_AUTH)
@@ -1434,6 +1501,9 @@ impl Core {
         }
         fn boxed<R: Encode + 'static>(r: R) -> Option<Box<dyn Fn(&mut BytesMut)>> {
             Some(Box::new(move |b: &mut BytesMut| r.encode(b)))
+        }
+        if let Some(code) = crate::null_strings::read_error(op, body) {
+            return Err(code);
         }
         match op {
             ops::EXISTS => {
@@ -1694,6 +1764,7 @@ impl Core {
             extended_types: self.cfg.extended_types_enabled,
             reconfig_enabled: self.cfg.reconfig_enabled,
             session_error: None,
+            enforce_quota: self.cfg.enforce_quota,
         };
         let (txn, digest) =
             prep::prep_write(&ctx, &mut self.pending, op, 0, body, hdr.zxid, hdr.time);

@@ -168,6 +168,18 @@ impl FourLetterSource for View<'_> {
         v
     }
 
+    fn trace_mask(&self) -> i64 {
+        self.core.trace_mask
+    }
+
+    fn set_trace_mask(&mut self, mask: i64) {
+        self.core.trace_mask = mask;
+    }
+
+    fn digest_log(&self) -> Vec<(i64, i64)> {
+        self.core.digest_log()
+    }
+
     fn conf(&self) -> ServerConf {
         ServerConf::from_config(&self.core.cfg)
     }
@@ -183,13 +195,14 @@ impl FourLetterSource for View<'_> {
             open_file_descriptor_count: open,
             max_file_descriptor_count: max,
             uptime_ms: self.core.uptime_ms() as i64,
+            quota_gauges: crate::quota::metrics(&self.core.tree),
             ..Default::default()
         }
     }
 }
 
-/// The text to send for a four-letter word from `asking`.
-pub fn respond(core: &mut Core, cmd: &str, asking: SocketAddr) -> String {
+/// The text to send for a four-letter word from `asking` (`arg`: `stmk`'s mask, if it came).
+pub fn respond(core: &mut Core, cmd: &str, arg: Option<i64>, asking: SocketAddr) -> String {
     // Java counts the command as one received packet of 4 bytes before running it.
     core.stats.packet_received(4);
     // The txn log's fsyncs are timed on its own thread; they join the statistics here.
@@ -202,7 +215,10 @@ pub fn respond(core: &mut Core, cmd: &str, asking: SocketAddr) -> String {
         asked_at: wall_ms(),
         mono_at: crate::stats::monotonic_ms(),
     };
-    let text = fourlw::respond(cmd, &mut view, &whitelist).unwrap_or_default();
+    let text = match (cmd, arg) {
+        ("stmk", Some(mask)) => fourlw::respond_set_trace_mask(mask, &mut view, &whitelist),
+        _ => fourlw::respond(cmd, &mut view, &whitelist).unwrap_or_default(),
+    };
     core.stats.packets_sent(fourlw::response_packets(&text));
     text
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fourlw;
 pub mod fourlw_glue;
 pub mod net;
+pub mod null_strings;
 pub mod persist;
 pub mod prep;
 pub mod quorum_peer;

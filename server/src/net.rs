@@ -48,6 +48,10 @@ impl PerIpLimit {
 /// How long a connection may stay without a session (Java's sessionless timeout, 10 s).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long `stmk` waits for its 8-byte argument (Java does a single read; a client sends the
+/// word and the mask together).
+const STMK_ARG_WAIT: Duration = Duration::from_secs(1);
+
 pub async fn serve(
     listener: TcpListener,
     core: mpsc::Sender<CoreMsg>,
@@ -122,10 +126,22 @@ async fn connection(
         }
     }
     if let Some(cmd) = crate::fourlw::command_from_bytes([buf[0], buf[1], buf[2], buf[3]]) {
+        // `stmk` carries an 8-byte mask; Java reads it with one read right after the word.
+        let arg = if cmd == "stmk" {
+            let _ = tokio::time::timeout(STMK_ARG_WAIT, async {
+                while buf.len() < 12 && rd.read_buf(&mut buf).await.is_ok_and(|n| n > 0) {}
+            })
+            .await;
+            buf.get(4..12)
+                .map(|b| i64::from_be_bytes(b.try_into().expect("8 bytes")))
+        } else {
+            None
+        };
         let (tx, rx) = oneshot::channel();
         if core
             .send(CoreMsg::FourLetter {
                 cmd: cmd.to_string(),
+                arg,
                 addr,
                 reply: tx,
             })

@@ -5,6 +5,7 @@
 
 use crate::auth::{self, AuthConfig, AuthId};
 use crate::error::{self, Code};
+use crate::null_strings::{self, OpNulls};
 use crate::tree::{self, AclList, DataTree, NodeKind};
 use crate::txn::{Txn, TxnBody};
 use bytes::Bytes;
@@ -38,11 +39,31 @@ pub struct Pending {
     /// The tree digest once every prepped txn is applied (Java's "current tree digest":
     /// the last outstanding change's precalculated digest). Each txn is logged with it.
     pub digest: i64,
+    /// Paths whose write a hard quota refused since the caller last took them (for Java's
+    /// `quota_exceeded_error_per_namespace` counters).
+    quota_exceeded: Vec<String>,
+    /// Java's `DataTree` digest log (the `hash` four-letter word): the tree digest after each
+    /// applied txn whose zxid is a multiple of [`DIGEST_LOG_INTERVAL`], the last
+    /// [`DIGEST_LOG_LIMIT`], oldest first. `digests_due` holds those not applied yet.
+    digests_due: VecDeque<(i64, i64)>,
+    digest_log: VecDeque<(i64, i64)>,
 }
+
+/// `DataTree.DIGEST_LOG_INTERVAL`.
+pub const DIGEST_LOG_INTERVAL: i64 = 128;
+/// `DataTree.DIGEST_LOG_LIMIT`.
+pub const DIGEST_LOG_LIMIT: usize = 1024;
 
 impl Pending {
     /// Forget the changes of every txn up to `zxid` (now applied to the tree).
     pub fn applied(&mut self, zxid: i64) {
+        while self.digests_due.front().is_some_and(|&(z, _)| z <= zxid) {
+            let due = self.digests_due.pop_front().expect("front exists");
+            self.digest_log.push_back(due);
+            if self.digest_log.len() > DIGEST_LOG_LIMIT {
+                self.digest_log.pop_front();
+            }
+        }
         while let Some((z, _)) = self.order.front() {
             if *z > zxid {
                 break;
@@ -56,6 +77,24 @@ impl Pending {
 
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
+    }
+
+    /// A txn with this zxid is logged, and the tree digest will be `digest` once it is
+    /// applied: kept for the digest log if the zxid is a multiple of 128.
+    pub fn logged(&mut self, zxid: i64, digest: i64) {
+        if zxid % DIGEST_LOG_INTERVAL == 0 {
+            self.digests_due.push_back((zxid, digest));
+        }
+    }
+
+    /// The digest log (`hash`): (zxid, tree digest) pairs, oldest first.
+    pub fn digest_log(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.digest_log.iter().copied()
+    }
+
+    /// The paths whose create or setData a hard quota refused since the last call.
+    pub fn take_quota_exceeded(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.quota_exceeded)
     }
 
     /// Paths of pending records (for closeSession: ephemerals created or deleted meanwhile).
@@ -72,6 +111,8 @@ pub struct PrepContext<'a> {
     pub auth_cfg: &'a AuthConfig,
     pub extended_types: bool,
     pub reconfig_enabled: bool,
+    /// `zookeeper.enforceQuota`: creates and setData past a hard quota limit fail.
+    pub enforce_quota: bool,
     /// On a leader, Java's `checkSession` for a learner's request failed with this code
     /// (SessionExpired, SessionMoved): every op that checks the session fails with it.
     pub session_error: Option<Code>,
@@ -89,6 +130,8 @@ impl PrepContext<'_> {
 struct View<'a, 'b> {
     ctx: &'a PrepContext<'b>,
     pending: &'a Pending,
+    /// Paths a hard quota refused while prepping this request.
+    quota_exceeded: Vec<String>,
     local: HashMap<String, ChangeRecord>,
     local_order: Vec<String>,
     /// What the changes so far do to the tree digest.
@@ -139,6 +182,29 @@ impl View<'_, '_> {
         self.local.clear();
         self.local_order.clear();
         self.delta = 0;
+    }
+
+    /// Java's `ZooKeeperServer.checkQuota` when `enforceQuota` is on: would `bytes_diff` more
+    /// bytes and `count_diff` more nodes under `path` pass a hard limit of its deepest quota
+    /// root? As in Java, the limits and stats are read from the applied tree (not from
+    /// pending changes); passing a soft limit is only logged.
+    fn check_quota(&mut self, path: &str, bytes_diff: i64, count_diff: i64) -> Result<(), Code> {
+        if !self.ctx.enforce_quota {
+            return Ok(());
+        }
+        match self.ctx.tree.check_quota(path, bytes_diff, count_diff) {
+            Ok(soft) => {
+                for message in soft {
+                    tracing::warn!("{message}");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!("{}", e.message);
+                self.quota_exceeded.push(path.to_string());
+                Err(error::QUOTA_EXCEEDED)
+            }
+        }
     }
 
     fn check_acl(&self, acl: &[Acl], perm: i32) -> Result<(), Code> {
@@ -239,9 +305,37 @@ struct CreateArgs {
     acl: Vec<Acl>,
     flags: i32,
     ttl: i64,
+    /// Which of the request's strings were null (decoded as "").
+    nulls: OpNulls,
+}
+
+/// Whether Java's prep of this create dereferences a null string (a NullPointerException,
+/// answered MarshallingError): a null path once the create mode and ttl pass, or a null ACL
+/// string once the path does (see [`null_strings::acl_null_fault`]).
+fn create_null_fault(ctx: &PrepContext, a: &CreateArgs) -> bool {
+    let Ok(mode) = CreateMode::from_flags(a.flags) else {
+        return false;
+    };
+    let ttl_ok = if mode.ttl {
+        ctx.extended_types && a.ttl > 0 && a.ttl <= tree::MAX_TTL
+    } else {
+        a.ttl < 0
+    };
+    if !ttl_ok || ctx.session_error.is_some() {
+        return false;
+    }
+    if a.nulls.path {
+        return true;
+    }
+    a.path.contains('/')
+        && !a.path.contains('\0')
+        && null_strings::acl_null_fault(&a.acl, &a.nulls.acl, ctx.auth, ctx.auth_cfg)
 }
 
 fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnBody, Code> {
+    if create_null_fault(v.ctx, &a) {
+        return Err(error::MARSHALLING_ERROR);
+    }
     let mode = CreateMode::from_flags(a.flags)?;
     if mode.ttl && !v.ctx.extended_types {
         return Err(error::UNIMPLEMENTED);
@@ -255,6 +349,13 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
         return Err(error::BAD_ARGUMENTS);
     }
     v.ctx.check_session()?;
+    if a.op == ops::CREATE_TTL && !mode.ttl {
+        // Java 3.8 (and master) accepts this (ttl -1 passes validateTTL for a non-TTL mode)
+        // and logs a CreateTTLTxn with ttl -1, which no server can apply: Java's own
+        // standalone server dies applying it and then fails to start on the same log, and
+        // its followers die likewise. We refuse it as the bad argument it is.
+        return Err(error::BAD_ARGUMENTS);
+    }
     let last_slash = match a.path.rfind('/') {
         Some(i) if !a.path.contains('\0') => i,
         _ => return Err(error::BAD_ARGUMENTS),
@@ -279,6 +380,7 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
     ) {
         return Err(error::NO_CHILDREN_FOR_EPHEMERALS);
     }
+    v.check_quota(&path, a.data.as_ref().map_or(0, |d| d.len() as i64), 1)?;
     let new_cversion = pstat.cversion.wrapping_add(1);
     let created_data = a.data.clone();
     let body = match a.op {
@@ -383,6 +485,8 @@ fn prep_set_data(v: &mut View, r: SetDataRequest, zxid: i64, time: i64) -> Resul
     validate_path(&r.path)?;
     let mut node = v.get(&r.path)?;
     v.check_acl(&node.acl, perms::WRITE)?;
+    let len = |d: &Option<Bytes>| d.as_ref().map_or(0, |d| d.len() as i64);
+    v.check_quota(&r.path, len(&r.data) - len(&node.data), 0)?;
     let s = node.stat.as_mut().expect("live record");
     let version = check_version(s.version, r.version)?;
     s.version = version;
@@ -410,9 +514,17 @@ fn prep_check(v: &mut View, r: CheckVersionRequest) -> Result<TxnBody, Code> {
     }))
 }
 
-fn prep_set_acl(v: &mut View, r: SetACLRequest, zxid: i64) -> Result<TxnBody, Code> {
+fn prep_set_acl(
+    v: &mut View,
+    r: SetACLRequest,
+    nulls: &OpNulls,
+    zxid: i64,
+) -> Result<TxnBody, Code> {
     v.ctx.check_session()?;
     validate_path(&r.path)?;
+    if null_strings::acl_null_fault(&r.acl, &nulls.acl, v.ctx.auth, v.ctx.auth_cfg) {
+        return Err(error::MARSHALLING_ERROR);
+    }
     let acl =
         auth::fixup_acl(&r.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| error::INVALID_ACL)?;
     let mut node = v.get(&r.path)?;
@@ -457,12 +569,14 @@ pub fn prep_write(
     let mut v = View {
         ctx,
         pending,
+        quota_exceeded: Vec::new(),
         local: HashMap::new(),
         local_order: Vec::new(),
         delta: 0,
     };
     let result: Result<TxnBody, Code> = (|| match op {
         ops::CREATE | ops::CREATE2 | ops::CREATE_CONTAINER => {
+            let nulls = null_strings::scan(op, &body).unwrap_or_default();
             let r: CreateRequest = decode(&mut body)?;
             prep_create(
                 &mut v,
@@ -473,12 +587,14 @@ pub fn prep_write(
                     acl: r.acl,
                     flags: r.flags,
                     ttl: -1,
+                    nulls,
                 },
                 zxid,
                 time,
             )
         }
         ops::CREATE_TTL => {
+            let nulls = null_strings::scan(op, &body).unwrap_or_default();
             let r: CreateTTLRequest = decode(&mut body)?;
             prep_create(
                 &mut v,
@@ -489,12 +605,17 @@ pub fn prep_write(
                     acl: r.acl,
                     flags: r.flags,
                     ttl: r.ttl,
+                    nulls,
                 },
                 zxid,
                 time,
             )
         }
         ops::DELETE => {
+            if null_strings::scan(op, &body).is_some_and(|n| n.path) {
+                ctx.check_session()?;
+                return Err(error::MARSHALLING_ERROR);
+            }
             let r: DeleteRequest = decode(&mut body)?;
             prep_delete(&mut v, &r.path, r.version, zxid)
         }
@@ -522,8 +643,9 @@ pub fn prep_write(
             prep_set_data(&mut v, r, zxid, time)
         }
         ops::SET_ACL => {
+            let nulls = null_strings::scan(op, &body).unwrap_or_default();
             let r: SetACLRequest = decode(&mut body)?;
-            prep_set_acl(&mut v, r, zxid)
+            prep_set_acl(&mut v, r, &nulls, zxid)
         }
         // A check outside a multi would be logged as a txn of type 13, which Java cannot read
         // back (its log and its followers stop); Java 3.8.6/3.9.3 refuse it (ZOOKEEPER-2623).
@@ -538,13 +660,19 @@ pub fn prep_write(
             Err(error::UNIMPLEMENTED)
         }
         ops::MULTI => {
+            if null_strings::multi_has_null_path(&body) {
+                return Err(error::MARSHALLING_ERROR);
+            }
+            let nulls: Vec<OpNulls> = null_strings::scan_multi(&body)
+                .map(|v| v.into_iter().map(|(_, n)| n).collect())
+                .unwrap_or_default();
             let ops_ = jute::multi::decode_multi_request(&mut body)
                 .map_err(|_| error::MARSHALLING_ERROR)?;
             if ops_.iter().any(|o| o.is_read()) {
                 // Java: "Mixing different kind of ops" while deserializing.
                 return Err(error::MARSHALLING_ERROR);
             }
-            prep_multi(&mut v, ops_, zxid, time)
+            prep_multi(&mut v, ops_, nulls, zxid, time)
         }
         ops::CLOSE_SESSION => Ok(prep_close_session(&mut v, zxid)),
         _ => Err(error::UNIMPLEMENTED),
@@ -560,8 +688,10 @@ pub fn prep_write(
         local,
         local_order,
         delta,
+        quota_exceeded,
         ..
     } = v;
+    pending.quota_exceeded.extend(quota_exceeded);
     pending.digest = pending.digest.wrapping_add(delta);
     let mut local = local;
     for path in local_order {
@@ -580,10 +710,18 @@ pub fn prep_write(
 /// The multi txn: each op prepped in turn against the changes of the ones before it; after
 /// a failure the rest become RuntimeInconsistency and the earlier changes are dropped. An
 /// error for the whole request (`Err`) is what Java's prep throws outside any single op.
-fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> Result<TxnBody, Code> {
+fn prep_multi(
+    v: &mut View,
+    ops_: Vec<MultiOp>,
+    nulls: Vec<OpNulls>,
+    zxid: i64,
+    time: i64,
+) -> Result<TxnBody, Code> {
     let mut subs: Vec<(i32, TxnBody)> = Vec::with_capacity(ops_.len());
     let mut failed = false;
+    let mut nulls = nulls.into_iter();
     for op in ops_ {
+        let op_nulls = nulls.next().unwrap_or_default();
         if failed {
             subs.push((
                 ops::ERROR,
@@ -608,20 +746,21 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> Result<
                     Ok(m) if m.container => ops::CREATE_CONTAINER,
                     _ => ops::CREATE,
                 };
-                let res = prep_create(
-                    v,
-                    CreateArgs {
-                        op: ty,
-                        path: r.path,
-                        data: r.data,
-                        acl: r.acl,
-                        flags: r.flags,
-                        ttl: -1,
-                    },
-                    zxid,
-                    time,
-                );
-                (ty, res)
+                let args = CreateArgs {
+                    op: ty,
+                    path: r.path,
+                    data: r.data,
+                    acl: r.acl,
+                    flags: r.flags,
+                    ttl: -1,
+                    nulls: op_nulls,
+                };
+                if create_null_fault(v.ctx, &args) {
+                    // Java's NullPointerException escapes the multi: the whole request fails.
+                    v.rollback();
+                    return Err(error::MARSHALLING_ERROR);
+                }
+                (ty, prep_create(v, args, zxid, time))
             }
             MultiOp::CreateTtl(r) => {
                 // Without TTL flags Java makes it a plain create and ignores the ttl.
@@ -630,20 +769,20 @@ fn prep_multi(v: &mut View, ops_: Vec<MultiOp>, zxid: i64, time: i64) -> Result<
                     Ok(m) if !m.ttl => (ops::CREATE, -1),
                     _ => (ops::CREATE_TTL, r.ttl),
                 };
-                let res = prep_create(
-                    v,
-                    CreateArgs {
-                        op: ty,
-                        path: r.path,
-                        data: r.data,
-                        acl: r.acl,
-                        flags: r.flags,
-                        ttl,
-                    },
-                    zxid,
-                    time,
-                );
-                (ty, res)
+                let args = CreateArgs {
+                    op: ty,
+                    path: r.path,
+                    data: r.data,
+                    acl: r.acl,
+                    flags: r.flags,
+                    ttl,
+                    nulls: op_nulls,
+                };
+                if create_null_fault(v.ctx, &args) {
+                    v.rollback();
+                    return Err(error::MARSHALLING_ERROR);
+                }
+                (ty, prep_create(v, args, zxid, time))
             }
             MultiOp::Delete(r) => (ops::DELETE, prep_delete(v, &r.path, r.version, zxid)),
             MultiOp::SetData(r) => (ops::SET_DATA, prep_set_data(v, r, zxid, time)),
@@ -729,6 +868,130 @@ mod tests {
         }
     }
 
+    fn prep_one(tree: &DataTree, enforce_quota: bool, op: i32, body: Bytes) -> Txn {
+        let auth = vec![AuthId::new("ip", "127.0.0.1")];
+        let cfg = AuthConfig::default();
+        let ctx = PrepContext {
+            tree,
+            session: 0x0100_0000_0000_0001,
+            auth: &auth,
+            auth_cfg: &cfg,
+            extended_types: true,
+            reconfig_enabled: false,
+            enforce_quota,
+            session_error: None,
+        };
+        let zxid = tree.last_zxid + 1;
+        prep_write(&ctx, &mut Pending::default(), op, 1, body, zxid, 1000).0
+    }
+
+    fn encoded<R: jute::Encode>(r: &R) -> Bytes {
+        let mut b = bytes::BytesMut::new();
+        r.encode(&mut b);
+        b.freeze()
+    }
+
+    fn error_code(txn: &Txn) -> Option<Code> {
+        match &txn.body {
+            TxnBody::Error(e) => Some(e.err),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn create_ttl_with_a_non_ttl_mode_is_bad_arguments() {
+        let tree = DataTree::new(true);
+        for (flags, ttl, want) in [
+            (0, -1, Some(error::BAD_ARGUMENTS)),
+            (1, -1, Some(error::BAD_ARGUMENTS)),
+            (4, -1, Some(error::BAD_ARGUMENTS)),
+            (0, 5, Some(error::BAD_ARGUMENTS)),
+            (5, 5, None),
+        ] {
+            let body = encoded(&CreateTTLRequest {
+                path: "/t".into(),
+                data: None,
+                acl: tree::open_acl(),
+                flags,
+                ttl,
+            });
+            let txn = prep_one(&tree, false, ops::CREATE_TTL, body);
+            assert_eq!(error_code(&txn), want, "flags {flags} ttl {ttl}");
+        }
+    }
+
+    #[test]
+    fn hard_quota_is_enforced_only_when_asked() {
+        let mut tree = DataTree::new(true);
+        let mut zxid = 0;
+        let mut apply = |tree: &mut DataTree, path: &str, data: &str| {
+            zxid += 1;
+            let txn = Txn {
+                hdr: TxnHeader {
+                    client_id: 1,
+                    cxid: 1,
+                    zxid,
+                    time: 1,
+                    r#type: ops::CREATE,
+                },
+                body: TxnBody::Create(CreateTxn {
+                    path: path.into(),
+                    data: Some(Bytes::from(data.to_string())),
+                    acl: tree::open_acl(),
+                    ephemeral: false,
+                    parent_c_version: 0,
+                }),
+            };
+            tree.apply(&txn, &mut Vec::new());
+        };
+        apply(&mut tree, "/q", "");
+        apply(&mut tree, "/zookeeper/quota/q", "");
+        apply(
+            &mut tree,
+            "/zookeeper/quota/q/zookeeper_limits",
+            "count=-1,bytes=-1=;byteHardLimit=4;countHardLimit=2",
+        );
+        apply(
+            &mut tree,
+            "/zookeeper/quota/q/zookeeper_stats",
+            "count=0,bytes=0",
+        );
+        apply(&mut tree, "/q/a", "abc");
+        let create = |path: &str| {
+            encoded(&CreateRequest {
+                path: path.into(),
+                data: None,
+                acl: tree::open_acl(),
+                flags: 0,
+            })
+        };
+        let set = |len: usize| {
+            encoded(&SetDataRequest {
+                path: "/q/a".into(),
+                data: Some(Bytes::from(vec![b'x'; len])),
+                version: -1,
+            })
+        };
+        let q = Some(error::QUOTA_EXCEEDED);
+        assert_eq!(
+            error_code(&prep_one(&tree, true, ops::CREATE, create("/q/b"))),
+            q
+        );
+        assert_eq!(
+            error_code(&prep_one(&tree, false, ops::CREATE, create("/q/b"))),
+            None
+        );
+        assert_eq!(
+            error_code(&prep_one(&tree, true, ops::CREATE, create("/b"))),
+            None
+        );
+        assert_eq!(error_code(&prep_one(&tree, true, ops::SET_DATA, set(5))), q);
+        assert_eq!(
+            error_code(&prep_one(&tree, true, ops::SET_DATA, set(4))),
+            None
+        );
+    }
+
     #[test]
     fn create_modes() {
         assert!(CreateMode::from_flags(3).unwrap().ephemeral);
@@ -783,6 +1046,7 @@ mod digest_tests {
                 extended_types: true,
                 reconfig_enabled: false,
                 session_error: None,
+                enforce_quota: false,
             }
         }
         let create = |path: &str, flags: i32| {
@@ -979,6 +1243,7 @@ mod digest_tests {
                     extended_types: true,
                     reconfig_enabled: false,
                     session_error: None,
+                    enforce_quota: false,
                 };
                 queue.push_back(prep_write(&ctx, &mut pending, op, 1, b, zxid, 1000 + zxid));
                 while queue.len() > lag {

@@ -69,7 +69,8 @@ enum PeerMsg {
         epoch: i64,
     },
     /// A committed txn, after `Serve`.
-    Commit(Txn),
+    /// A committed txn, with the tree digest the leader logged with it.
+    Commit(Txn, Option<i64>),
     Revalidated(i64, bool),
     Synced,
     /// The session with the leader is over.
@@ -341,14 +342,14 @@ impl LearnerDb for PeerDb {
     }
 
     fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError> {
-        let (txn, _digest) = txnlog::decode_entry(entry)?;
+        let (txn, digest) = txnlog::decode_entry(entry)?;
         if txn.hdr.zxid != zxid {
             return Err(format!("entry of 0x{:x} applied as 0x{zxid:x}", txn.hdr.zxid).into());
         }
         if self.tree.is_none() {
             // Serving: the pipeline applies it and answers the client.
             self.to_core
-                .send(PeerMsg::Commit(txn))
+                .send(PeerMsg::Commit(txn, digest.map(|d| d.tree_digest)))
                 .map_err(|_| "the pipeline is gone")?;
             return Ok(());
         }
@@ -874,7 +875,10 @@ pub async fn run(cfg: Config) {
                         core.set_upstream(Box::new(ToLeader(handle.clone())), role);
                         core.serving = true;
                     }
-                    Some(PeerMsg::Commit(txn)) => core.apply_committed(txn),
+                    Some(PeerMsg::Commit(txn, digest)) => {
+                        core.leader_digest(txn.hdr.zxid, digest);
+                        core.apply_committed(txn)
+                    }
                     Some(PeerMsg::Revalidated(s, valid)) => core.revalidated(s, valid),
                     Some(PeerMsg::Synced) => core.synced(),
                     Some(PeerMsg::Ended(why)) => {

@@ -595,6 +595,61 @@ pub fn update_quota_for_path<T: QuotaTree + ?Sized>(tree: &mut T, path: &str) {
     }
 }
 
+/// Java's `QuotaMetricsUtils`, the quota gauge sets of `mntr`: walking `/zookeeper/quota`
+/// depth-first, each leaf `.../zookeeper_limits` adds its limit (the hard limit when set, else
+/// the soft one) and each leaf `.../zookeeper_stats` its usage to the top namespace of the
+/// quota root (`/a/b` -> `a`). Keys as `mntr` prints them without `zk_`, per namespace in the
+/// order Java's gauge sets come out: bytes limit, count usage, count limit, bytes usage.
+pub fn metrics<T: QuotaTree + ?Sized>(tree: &T) -> Vec<(String, i64)> {
+    // (namespace, [bytes limit, count usage, count limit, bytes usage])
+    let mut sums: std::collections::BTreeMap<String, [Option<i64>; 4]> = Default::default();
+    let mut stack = vec![QUOTA_ZOOKEEPER.to_string()];
+    while let Some(path) = stack.pop() {
+        let Some(children) = tree.quota_children(&path) else {
+            continue;
+        };
+        if !children.is_empty() {
+            for c in children.iter().rev() {
+                stack.push(format!("{path}/{c}"));
+            }
+            continue;
+        }
+        let limits = path.ends_with(&format!("/{LIMIT_NODE}"));
+        if !limits && !path.ends_with(&format!("/{STAT_NODE}")) {
+            continue;
+        }
+        let Some(ns) = trim_quota_path(&path).and_then(|p| p.split('/').nth(1)) else {
+            continue;
+        };
+        let Some(Some(data)) = tree.quota_node_data(&path) else {
+            continue;
+        };
+        let Ok(t) = StatsTrack::parse_bytes(data) else {
+            continue;
+        };
+        let hard_or_soft = |hard: i64, soft: i64| if hard > -1 { hard } else { soft };
+        let entry = sums.entry(ns.to_string()).or_default();
+        let add = |slot: &mut Option<i64>, v: i64| *slot = Some(slot.unwrap_or(0).wrapping_add(v));
+        if limits {
+            add(&mut entry[0], hard_or_soft(t.byte_hard_limit(), t.bytes()));
+            add(&mut entry[2], hard_or_soft(t.count_hard_limit(), t.count()));
+        } else {
+            add(&mut entry[1], t.count());
+            add(&mut entry[3], t.bytes());
+        }
+    }
+    let names = ["bytes_limit", "count_usage", "count_limit", "bytes_usage"];
+    let mut out = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        for (ns, v) in &sums {
+            if let Some(v) = v[i] {
+                out.push((format!("{ns}_quota_{name}_per_namespace"), v));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1073,5 +1128,37 @@ mod tests {
         assert!(q.check(&t, "/a/x", 0, 1).is_err());
         t.nodes.remove(&stat_path("/a"));
         assert_eq!(q.check(&t, "/a/x", 0, 1), Ok(vec![]));
+    }
+
+    #[test]
+    fn metrics_sum_limits_and_usage_per_namespace() {
+        let mut q = Quotas::new();
+        let mut t = Toy::with(&[
+            ("/zookeeper", ""),
+            ("/zookeeper/quota", ""),
+            ("/a", ""),
+            ("/a/b", "xy"),
+            ("/c", ""),
+        ]);
+        assert!(metrics(&t).is_empty());
+        setquota(
+            &mut q,
+            &mut t,
+            "/a",
+            "count=-1,bytes=-1=;byteHardLimit=10;countHardLimit=3",
+        );
+        setquota(&mut q, &mut t, "/a/b", "count=4,bytes=5");
+        setquota(&mut q, &mut t, "/c", "count=7,bytes=-1");
+        let m: HashMap<String, i64> = metrics(&t).into_iter().collect();
+        let get = |k: &str| m.get(k).copied();
+        // /a and /a/b both count in namespace a: limits 10 + 5 and 3 + 4 (hard wins over
+        // soft); /a's stats count /a and /a/b, /a/b's only itself.
+        assert_eq!(get("a_quota_bytes_limit_per_namespace"), Some(15));
+        assert_eq!(get("a_quota_count_limit_per_namespace"), Some(7));
+        assert_eq!(get("a_quota_count_usage_per_namespace"), Some(3));
+        assert_eq!(get("a_quota_bytes_usage_per_namespace"), Some(4));
+        assert_eq!(get("c_quota_bytes_limit_per_namespace"), Some(-1));
+        assert_eq!(get("c_quota_count_limit_per_namespace"), Some(7));
+        assert_eq!(m.len(), 8);
     }
 }
