@@ -1160,6 +1160,11 @@ impl Core {
             // `process` passes the whole frame for deleteContainer; forward the body.
             body.advance(8);
         }
+        if let Some(err) = prep::refused_before_forwarding(op, &body) {
+            let z = self.tree.last_zxid;
+            self.send(conn, reply_frame(xid, z, err, None));
+            return;
+        }
         if op == ops::CLOSE_SESSION {
             self.sessions.set_closing(session);
         }

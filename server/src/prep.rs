@@ -248,6 +248,20 @@ pub fn validate_path(path: &str) -> Result<(), Code> {
     Ok(())
 }
 
+/// A write a learner answers itself instead of forwarding it: a createTTL with a non-TTL
+/// mode, which a Java 3.8 leader would log as a txn that kills every Java server applying
+/// it (our own leader refuses it in [`prep_write`]).
+pub fn refused_before_forwarding(op: i32, body: &Bytes) -> Option<Code> {
+    if op != ops::CREATE_TTL {
+        return None;
+    }
+    let r = CreateTTLRequest::decode(&mut body.clone()).ok()?;
+    match CreateMode::from_flags(r.flags) {
+        Ok(mode) if !mode.ttl => Some(error::BAD_ARGUMENTS),
+        _ => None,
+    }
+}
+
 fn check_version(current: i32, expected: i32) -> Result<i32, Code> {
     if expected != -1 && expected != current {
         Err(error::BAD_VERSION)
