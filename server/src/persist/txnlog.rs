@@ -643,11 +643,11 @@ fn corrupt_entry(path: &Path, at: u64, last_zxid: Option<i64>, why: &str) -> Err
     };
     let action = match last_zxid {
         Some(z) => format!(
-            "`zk-logdump truncate --zxid 0x{} --yes {}`",
+            "by running `zk-logdump truncate --zxid 0x{} --yes {}`",
             super::hex(z),
             path.display()
         ),
-        None => format!("moving {} away", path.display()),
+        None => format!("by moving {} away", path.display()),
     };
     Error::Corrupt {
         path: path.to_path_buf(),
@@ -656,7 +656,7 @@ fn corrupt_entry(path: &Path, at: u64, last_zxid: Option<i64>, why: &str) -> Err
             "{why} at {after}. Refusing to start: cutting the log here would silently drop \
              the txns after it, which may have been acknowledged. Restore the file from a \
              healthy copy (or let a learner resync from its leader), or accept losing every \
-             txn after that point with {action} (and move later log files away)"
+             txn after that point {action} (and move later log files away)"
         ),
     }
 }
@@ -810,27 +810,28 @@ fn cut_file(path: &Path, len: u64) -> Result<()> {
     f.sync_all().at(path)
 }
 
-/// The operator's explicit cut (`zk-logdump truncate`, as Java's `TxnLogToolkit` recovery
-/// mode): keep the entries of one log file up to and including the one with `zxid`, drop
-/// everything after it in that file. `zxid` must be the zxid of a valid entry of the file.
-/// Returns the new length of the file and how many bytes were cut.
-pub fn truncate_file_after(path: &Path, zxid: i64) -> Result<(u64, u64)> {
-    let len = std::fs::metadata(path).at(path)?.len();
+/// Where the operator's cut for `zxid` goes in one log file: the offset just past the valid
+/// entry with that zxid (only the entries up to it are read and checked).
+pub fn end_of_entry(path: &Path, zxid: i64) -> Result<u64> {
     let mut r = TxnLogReader::open_file(path)?;
-    let mut cut = None;
     while let Some(e) = r.next_entry()? {
         if e.txn.hdr.zxid == zxid {
-            cut = Some(e.offset + 12 + e.raw.len() as u64 + 1);
-            break;
+            return Ok(e.offset + 12 + e.raw.len() as u64 + 1);
         }
     }
-    let Some(cut) = cut else {
-        return Err(Error::Invalid(format!(
-            "{}: no valid entry with zxid 0x{} before the first damaged one",
-            path.display(),
-            super::hex(zxid)
-        )));
-    };
+    Err(Error::Invalid(format!(
+        "{}: no valid entry with zxid 0x{} before the first damaged one",
+        path.display(),
+        super::hex(zxid)
+    )))
+}
+
+/// The operator's explicit cut (`zk-logdump truncate`, as Java's `TxnLogToolkit` recovery
+/// mode): keep the entries of one log file up to and including the one with `zxid`, drop
+/// everything after it in that file. Returns the new length of the file and the bytes cut.
+pub fn truncate_file_after(path: &Path, zxid: i64) -> Result<(u64, u64)> {
+    let len = std::fs::metadata(path).at(path)?.len();
+    let cut = end_of_entry(path, zxid)?;
     cut_file(path, cut)?;
     Ok((cut, len - cut))
 }
