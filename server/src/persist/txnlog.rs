@@ -747,15 +747,26 @@ fn last_nonzero(path: &Path, at: u64, len: u64) -> Result<Option<u64>> {
         let n = (len - pos).min(buf.len() as u64) as usize;
         file.read_exact_at(&mut buf[..n], pos).at(path)?;
         let chunk = &buf[..n];
-        let any = chunk.chunks(16).rposition(|c| c.iter().any(|&b| b != 0));
-        if let Some(i) = any {
-            let c = &chunk[i * 16..(i * 16 + 16).min(n)];
-            let j = c.iter().rposition(|&b| b != 0).expect("a non-zero byte");
-            last = Some(pos + (i * 16 + j) as u64);
+        if !chunk.chunks(64 * 1024).all(is_zero) {
+            let j = chunk
+                .iter()
+                .rposition(|&b| b != 0)
+                .expect("a non-zero byte");
+            last = Some(pos + j as u64);
         }
         pos += n as u64;
     }
     Ok(last)
+}
+
+/// Whether every byte is zero (an OR over 8-byte words, which the compiler vectorises: the
+/// preallocated megabytes after a log's last entry are read at every start).
+fn is_zero(b: &[u8]) -> bool {
+    let mut words = b.chunks_exact(8);
+    let acc = words.by_ref().fold(0u64, |a, w| {
+        a | u64::from_ne_bytes(w.try_into().expect("chunks_exact(8)"))
+    });
+    acc == 0 && words.remainder().iter().all(|&x| x == 0)
 }
 
 /// Cut a torn tail off (the file keeps its valid entries; Java reads it the same way). A file
