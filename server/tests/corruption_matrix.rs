@@ -4,7 +4,9 @@
 //! killed with SIGKILL, and then every case below damages a fresh copy of its data folder and
 //! starts the server on it. It must either refuse to start (exit non-zero; zkserver also
 //! names the damaged file) or serve every acknowledged znode. Torn tails (a record that was
-//! never acknowledged, cut short after the last one) must be served with every znode.
+//! never acknowledged, cut short after the last one) must be served with every znode. The
+//! same folder, as the database of an ensemble member (the learner's start-up path), must
+//! not start with a damaged log either.
 //!
 //! Java 3.8 does not meet the rule everywhere: it takes a zero length, a missing 0x42 or a
 //! length that overruns the record for the end of the file and serves without the rest
@@ -63,18 +65,32 @@ fn zkrs_bin() -> PathBuf {
 
 /// Start a server on `data` (its zoo.cfg and output go next to it).
 fn start(imp: Impl, data: &Path) -> (Child, u16, PathBuf) {
+    start_as(imp, data, false)
+}
+
+/// Start a server on `data`; with `member`, as server 1 of a three-node ensemble whose other
+/// two members never come (it loads its database, then looks for a leader for ever).
+fn start_as(imp: Impl, data: &Path, member: bool) -> (Child, u16, PathBuf) {
     let port = free_port();
     let cfg = data.with_extension("cfg");
     let out = data.with_extension("out");
-    std::fs::write(
-        &cfg,
-        format!(
-            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-             4lw.commands.whitelist=*\nadmin.enableServer=false\nsnapCount=300\npreAllocSize=64\n",
-            data.display()
-        ),
-    )
-    .unwrap();
+    let mut text = format!(
+        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+         4lw.commands.whitelist=*\nadmin.enableServer=false\nsnapCount=300\npreAllocSize=64\n",
+        data.display()
+    );
+    if member {
+        text.push_str("initLimit=5\nsyncLimit=2\n");
+        for sid in 1..=3 {
+            text.push_str(&format!(
+                "server.{sid}=127.0.0.1:{}:{}\n",
+                free_port(),
+                free_port()
+            ));
+        }
+        std::fs::write(data.join("myid"), "1\n").unwrap();
+    }
+    std::fs::write(&cfg, text).unwrap();
     let mut cmd = match imp {
         Impl::Zkrs => {
             let mut c = Command::new(zkrs_bin());
@@ -695,9 +711,75 @@ fn matrix(imp: Impl) {
             let _ = std::fs::remove_dir_all(&copy);
         }
     }
-    eprintln!("{imp:?}: {} cases in {:?}", cases().len(), t0.elapsed());
+    member(imp, &data);
+    eprintln!("{imp:?}: {} cases in {:?}", cases().len() + 2, t0.elapsed());
     assert!(failures.is_empty(), "{imp:?}:\n{}", failures.join("\n"));
     let _ = std::fs::remove_dir_all(&work);
+}
+
+/// The start-up of an ensemble member (the learner's path: `quorum_peer` loads its own
+/// database before the election) on the same damage: a member with a damaged log must not
+/// start (it would elect or sync from a database that silently lacks acknowledged txns); an
+/// undamaged one loads and keeps looking for its peers.
+fn member(imp: Impl, data: &Path) {
+    let work = data.parent().unwrap();
+    let l = layout(&data.join("version-2"));
+    for damaged in [false, true] {
+        let copy = work.join(format!("member-{damaged}"));
+        let v2 = copy.join("version-2");
+        std::fs::create_dir_all(&v2).unwrap();
+        for e in std::fs::read_dir(data.join("version-2")).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), v2.join(e.file_name())).unwrap();
+        }
+        if damaged {
+            flip(&at(&v2, &newest_log(&l)), mid(&l, newest(&l)).0 + 20);
+        }
+        let (mut child, port, out) = start_as(imp, &copy, true);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut open_since = None;
+        let exited = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if open_since.is_none() && TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                open_since = Some(Instant::now());
+            }
+            // Up for 3 s with its client port open: it loaded and is looking for peers.
+            if open_since.is_some_and(|t| t.elapsed() > Duration::from_secs(3)) {
+                break None;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{imp:?} member: see {}",
+                out.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        eprintln!("{imp:?}: ensemble member, log damaged: {damaged}: exited {exited:?}");
+        if damaged {
+            let status =
+                exited.unwrap_or_else(|| panic!("{imp:?} member started on a damaged log"));
+            assert!(!status.success());
+            if imp == Impl::Zkrs {
+                let name = newest_log(&l)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                assert!(
+                    text.contains(&name) && text.contains("zk-logdump truncate"),
+                    "{text}"
+                );
+            }
+        } else {
+            assert!(exited.is_none(), "{imp:?} member did not start: {text}");
+        }
+        let _ = std::fs::remove_dir_all(&copy);
+    }
 }
 
 #[test]
