@@ -192,7 +192,8 @@ pub(crate) mod tests {
     #[test]
     fn peer_decoders_never_panic_on_mutated_input() {
         let java = include_bytes!("../tests/data/java38_handshake_notifications.bin");
-        let seeds: [(&str, Vec<u8>, fn(&[u8])); 4] = [
+        type Check = fn(&[u8]);
+        let seeds: [(&str, Vec<u8>, Check); 4] = [
             ("quorum", quorum_seed(), check_quorum_stream),
             ("snap", snap_seed(), check_snap_stream),
             ("election", election_seed(), check_election_stream),
