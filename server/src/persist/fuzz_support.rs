@@ -40,6 +40,7 @@ pub fn check_txnlog(data: &[u8]) {
     let _ = txnlog::classify_tail(data, data.len() as u64, data.len() as u64 + 7);
     let _ = txnlog::decode_entry(&bytes::Bytes::copy_from_slice(data));
     let _ = std::fs::remove_file(&path);
+    let _ = path.parent().map(std::fs::remove_dir);
 }
 
 /// `data` as a snapshot file: the stream parser (plain and snappy-java framed) and the
@@ -54,6 +55,7 @@ pub fn check_snapshot(data: &[u8]) {
         assert!(s.tree.node("/").is_some(), "a loaded tree has a root");
     }
     let _ = std::fs::remove_file(&path);
+    let _ = path.parent().map(std::fs::remove_dir);
 }
 
 #[cfg(test)]
