@@ -9,5 +9,6 @@
 //!   only through [`zab::db::LearnerDb`], which the server implements.
 
 pub mod election;
+pub mod fuzz_support;
 pub mod verifier;
 pub mod zab;

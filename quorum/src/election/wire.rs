@@ -359,6 +359,10 @@ impl Notification {
         let (peer_epoch, version) = if capacity == 28 {
             (zxid >> 32, 0)
         } else {
+            if b.remaining() < 8 {
+                // Java's getLong would throw BufferUnderflowException here.
+                return Err(malformed("no room for the peer epoch"));
+            }
             let peer_epoch = b.get_i64();
             if capacity == 40 {
                 (peer_epoch, 0)

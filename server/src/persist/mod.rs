@@ -12,9 +12,11 @@
 //! - [`digest`]: `DigestCalculator` (per-node CRC32, tree digest = wrapping sum).
 //! - [`recovery`]: load the newest valid snapshot and replay the logs; epoch files.
 //! - [`purge`]: `PurgeTxnLog` (keep the newest N snapshots and the logs they need).
+//! - [`fuzz_support`]: the no-panic checks of the disk readers (fuzz targets, mutation tests).
 
 pub mod digest;
 pub mod dump;
+pub mod fuzz_support;
 pub mod purge;
 pub mod recovery;
 pub mod snapshot;

@@ -3,13 +3,16 @@
 //!
 //! 1. Snapshots: the newest of up to 100 that pass the quick validity check is loaded; if it
 //!    fails (truncated, bad checksum, ...) the next older one is tried, and each failure is
-//!    logged and reported in [`Loaded::bad_snapshots`].
+//!    logged and reported in [`Loaded::bad_snapshots`]. As Java; but when a newer snapshot
+//!    file was passed over, the replay from the older one must reach that snapshot's zxid
+//!    with no gap in the zxids ([`follows`]), or loading fails: the txns only the damaged
+//!    snapshot held would be silently gone (Java serves without them).
 //! 2. Logs: every txn with zxid > the snapshot's is applied in order, streaming. Snapshots are
 //!    fuzzy, so some of those txns may already be in the tree: `DataTree::apply` tolerates that
 //!    as Java's does.
-//! 3. A torn tail (a record cut short by a crash) ends its file; the file is truncated to its
-//!    last valid entry and a line is logged. Java reads such a file the same way before and
-//!    after the cut.
+//! 3. A torn tail (a record cut short by a crash, see `txnlog::classify_tail`) ends its file;
+//!    the file is truncated to its last valid entry and a line is logged. Java reads such a
+//!    file the same way before and after the cut. Any other damage fails the load.
 //! 4. Digests: the tree digest is maintained during replay and compared with each txn's
 //!    TxnDigest and with the snapshot's ZxidDigest when replay reaches its zxid; mismatches are
 //!    logged and counted (Java only logs and counts them too).
@@ -133,11 +136,29 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
             }
         }
     }
-    for (_, path) in snapshot::list(&snap_dir)? {
-        if !snapshot::is_valid(&path) {
+    let all_snapshots = snapshot::list(&snap_dir)?;
+    for (_, path) in &all_snapshots {
+        if !snapshot::is_valid(path) {
             tracing::warn!("invalid snapshot {}", path.display());
         }
     }
+    // A newer snapshot than the one loaded holds txns that only the logs can give back.
+    let must_reach = all_snapshots.first().and_then(|(z, path)| {
+        let loaded = found.as_ref().map_or(-1, |f| f.0);
+        (*z > loaded && *z > 0).then(|| {
+            let why = bad_snapshots
+                .iter()
+                .find(|(p, _)| p == path)
+                .map_or("not a complete snapshot file".to_string(), |(_, w)| {
+                    w.clone()
+                });
+            Coverage {
+                zxid: *z,
+                path: path.clone(),
+                why,
+            }
+        })
+    });
 
     let (mut tree, snap, mut pending_digest, loaded_digest) = match found {
         Some((zxid, path, s)) => {
@@ -145,6 +166,9 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
             (s.tree, Some((zxid, path)), d, Some(s.digest))
         }
         None => {
+            if let Some(c) = &must_reach {
+                return Err(c.refuse(-1, "there is no older valid snapshot"));
+            }
             if !bad_snapshots.is_empty() {
                 return Err(Error::Invalid(format!(
                     "Not able to find valid snapshots in {}",
@@ -181,8 +205,22 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
     let mut replayed = 0u64;
     let mut highest = tree.last_zxid;
     let mut events = Vec::new();
+    let mut prev = snap_zxid;
     while let Some(entry) = reader.next_entry()? {
         let z = entry.txn.hdr.zxid;
+        if let Some(c) = must_reach.as_ref().filter(|c| prev < c.zxid && z > prev) {
+            if !follows(prev, z) {
+                return Err(c.refuse(
+                    snap_zxid,
+                    &format!(
+                        "the txn logs jump from 0x{} to 0x{}",
+                        super::hex(prev),
+                        super::hex(z)
+                    ),
+                ));
+            }
+        }
+        prev = prev.max(z);
         if z < highest && highest != 0 {
             tracing::error!(
                 "0x{highest:x}(highestZxid) > 0x{z:x}(next log) for type {}",
@@ -222,6 +260,12 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
         );
     }
     tree.last_zxid = tree.last_zxid.max(highest);
+    if let Some(c) = must_reach.as_ref().filter(|c| prev < c.zxid) {
+        return Err(c.refuse(
+            snap_zxid,
+            &format!("the txn logs end at 0x{}", super::hex(prev)),
+        ));
+    }
     tracing::info!("{replayed} txns loaded");
 
     let torn_tails = reader.torn_tails().to_vec();
@@ -280,6 +324,38 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
         snap_dir,
         log_dir,
     })
+}
+
+/// A snapshot newer than the one loaded, which the replay must reach without a gap.
+struct Coverage {
+    zxid: i64,
+    path: PathBuf,
+    why: String,
+}
+
+impl Coverage {
+    fn refuse(&self, from: i64, detail: &str) -> Error {
+        let base = if from < 0 {
+            "no snapshot".to_string()
+        } else {
+            format!("the older snapshot 0x{}", super::hex(from))
+        };
+        Error::Invalid(format!(
+            "snapshot {} (zxid 0x{}) cannot be used ({}), and {base} plus the txn logs do not \
+             reach its zxid: {detail}. Refusing to start rather than serve less than was \
+             acknowledged. Restore that snapshot from a healthy copy, or move it away to accept \
+             starting from {base} plus the logs (a learner then resyncs from its leader)",
+            self.path.display(),
+            super::hex(self.zxid),
+            self.why
+        ))
+    }
+}
+
+/// Whether txn `z` comes right after txn `prev`: the next counter in the same epoch, or the
+/// first txn of a later epoch (ZAB numbers txns without gaps inside an epoch).
+pub fn follows(prev: i64, z: i64) -> bool {
+    z == prev + 1 || ((z >> 32) > (prev >> 32) && (z & 0xffff_ffff) == 1)
 }
 
 fn check_snapshot_digest(
@@ -453,7 +529,14 @@ mod tests {
         let mut t = sample_tree();
         let snap_z = t.last_zxid;
         let v2 = dir.join("version-2");
-        let mut w = TxnLogWriter::new(&v2, LogOptions::default()).unwrap();
+        let mut w = TxnLogWriter::new(
+            &v2,
+            LogOptions {
+                prealloc_size: 64 * 1024,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let mut tracker = DigestTracker::new(&t);
         // Replay of the last txns before the snapshot (as a fuzzy snapshot would have).
         let mut ev = vec![];
@@ -484,17 +567,92 @@ mod tests {
             Some(&b"v29"[..])
         );
 
-        // Corrupt the newest snapshot: the older one (snapshot.0) plus the whole log is used.
+        // Corrupt the newest snapshot: the older one (snapshot.0) plus the log do not reach
+        // it (the log starts after the sample tree's txns), so loading must refuse.
         let newest = snapshot::list(&v2).unwrap()[0].1.clone();
         let mut b = std::fs::read(&newest).unwrap();
         b[100] ^= 0x55;
         std::fs::write(&newest, b).unwrap();
-        let l = load(&dir, &dir, true);
-        // snapshot.0 is an empty tree; the log only has setData on /n1 -> fails? No: apply
-        // ignores NoNode, so the tree loads with just the base nodes.
-        let l = l.unwrap();
+        let err = load(&dir, &dir, true)
+            .err()
+            .expect("must refuse")
+            .to_string();
+        assert!(err.contains("Refusing to start"), "{err}");
+        assert!(err.contains(&newest.display().to_string()), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A damaged newest snapshot is passed over only when the logs cover it.
+    #[test]
+    fn older_snapshot_only_if_the_logs_reach_the_newer_one() {
+        let dir = crate::persist::txnlog::tests::tempdir();
+        let v2 = dir.join("version-2");
+        load(&dir, &dir, true).unwrap(); // snapshot.0
+        let mut t = DataTree::new(true);
+        let mut w = TxnLogWriter::new(
+            &v2,
+            LogOptions {
+                prealloc_size: 64 * 1024,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut ev = vec![];
+        let epoch2 = 2i64 << 32;
+        let zxids: Vec<i64> = (1..=20).chain((1..=10).map(|c| epoch2 | c)).collect();
+        for (i, &z) in zxids.iter().enumerate() {
+            let txn = Txn {
+                hdr: TxnHeader {
+                    client_id: 0,
+                    cxid: 0,
+                    zxid: z,
+                    time: 1,
+                    r#type: ops::CREATE,
+                },
+                body: TxnBody::Create(jute::txn::CreateTxn {
+                    path: format!("/n{i}"),
+                    data: None,
+                    acl: vec![],
+                    ephemeral: false,
+                    parent_c_version: -1,
+                }),
+            };
+            t.apply(&txn, &mut ev);
+            w.append(&txn, None).unwrap();
+            if z == 10 || z == (epoch2 | 5) {
+                w.flush_and_sync().unwrap();
+                snapshot::write_snapshot(&t, &v2, z, &SnapshotOptions::default()).unwrap();
+                w.roll().unwrap();
+            }
+        }
+        w.flush_and_sync().unwrap();
+        let newest = v2.join(format!("snapshot.{:x}", epoch2 | 5));
+        let mut b = std::fs::read(&newest).unwrap();
+        let n = b.len();
+        b[n - 20] ^= 0x55; // the seal
+        std::fs::write(&newest, &b).unwrap();
+        let l = load(&dir, &dir, true).unwrap();
+        assert_eq!(l.snapshot.as_ref().unwrap().0, 10);
+        assert_eq!(l.last_zxid, epoch2 | 10);
+        assert_eq!(l.tree.node_count(), t.node_count());
         assert_eq!(l.bad_snapshots.len(), 1);
-        assert_eq!(l.snapshot.as_ref().unwrap().0, 0);
+        // Without the log holding zxids 11..0x200000005 the replay has a hole: refuse.
+        let logs = crate::persist::list_files(&v2, "log").unwrap();
+        std::fs::remove_file(&logs[1].1).unwrap();
+        let err = load(&dir, &dir, true)
+            .err()
+            .expect("must refuse")
+            .to_string();
+        assert!(err.contains("jump from 0xa to"), "{err}");
+        // A truncated newest snapshot (fails the quick check) is held to the same rule.
+        std::fs::write(&newest, &b[..n / 2]).unwrap();
+        assert!(load(&dir, &dir, true).is_err());
+        // The operator moves it away: loading from the older snapshot is then explicit.
+        std::fs::remove_file(&newest).unwrap();
+        let l = load(&dir, &dir, true).unwrap();
+        assert_eq!(l.snapshot.as_ref().unwrap().0, 10);
+        assert!(follows(10, 11) && follows(10, epoch2 | 1) && !follows(10, 12));
+        assert!(!follows(10, epoch2 | 2) && !follows(epoch2 | 3, 4));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

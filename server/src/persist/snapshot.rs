@@ -393,10 +393,13 @@ impl<R: Read> Parser<R> {
         self.end -= self.pos;
         self.pos = 0;
         self.summed = 0;
-        if self.buf.len() < n {
-            self.buf.resize(n.next_power_of_two(), 0);
-        }
         while self.end < n {
+            if self.end == self.buf.len() {
+                // Grow only as data arrives: a damaged length field must fail at the end of
+                // the file, not allocate what it claims first.
+                self.buf
+                    .resize((self.buf.len() * 2).min(n.next_power_of_two()), 0);
+            }
             let k = match self.input.read(&mut self.buf[self.end..]) {
                 Ok(k) => k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -19,11 +19,22 @@
 //! within 4 KiB of its end (`FilePadding.calculateFileSizeWithPadding`). So the end of the log
 //! is a zero checksum / zero length, and a crash leaves either zeros or a partial record.
 //!
-//! Reading (`FileTxnLog.FileTxnIterator`): a zero length, end of file, or a missing 0x42 ends a
-//! file and the reader goes on with the next one. We also check that what lies after the last
-//! good entry is zeros; if not, the file has a *torn tail* (a record cut short by a crash),
-//! which is reported so recovery can truncate it. A checksum mismatch is a torn tail in the
-//! newest file and corruption elsewhere (Java refuses to start on any checksum mismatch).
+//! Reading (`FileTxnLog.FileTxnIterator`): entries are read until one is not valid (zero or
+//! unreasonable length, end of file inside it, no 0x42, checksum mismatch). What lies from
+//! there to the end of the file is then judged by [`classify_tail`], and only two things may
+//! end a file:
+//! - zeros to the end of the file (Java's preallocation: the clean end), or
+//! - a *torn tail*: one record cut short by a crash (the file ends inside it, or its bytes
+//!   stop and only zeros follow up to and past where its end byte belongs), with nothing
+//!   after it. It was never fsync'd, so never acknowledged: recovery cuts it off.
+//!
+//! Everything else is corruption and reading fails with the file, the offset and the last
+//! good zxid: a checksum mismatch or a bad end byte in a complete record, a zero / negative /
+//! huge / wrong length, a record followed by more data. Cutting there would silently drop
+//! acknowledged txns. Java refuses a checksum mismatch or an unreasonable length, but takes
+//! a zero length, a missing 0x42 or a length past the data as the end of the file and goes on
+//! with the next one (losing the rest of the file); we refuse those too, and the operator
+//! can cut explicitly with `zk-logdump truncate` ([`truncate_file_after`]).
 //! Java never appends to an existing log after a restart: it starts a new file, and so do we.
 
 use super::{Adler32, Error, IoContext, Result, LOG_PREFIX, TXNLOG_MAGIC};
@@ -387,23 +398,91 @@ struct Cursor {
     reader: BufReader<File>,
     pos: u64,
     len: u64,
-    last: bool,
     last_zxid: Option<i64>,
 }
 
 enum Step {
     Entry(LogEntry),
-    /// The file ended (cleanly or torn) at the given offset.
+    /// No valid entry starts at this offset: the file ends here, cleanly or not.
     End {
         at: u64,
-        reason: &'static str,
-        bad_crc: bool,
     },
+}
+
+/// What follows the last valid entry of a log file (see [`classify_tail`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tail {
+    /// Nothing, or only zeros (preallocated space).
+    Clean,
+    /// One record cut short by a crash, then only zeros: safe to cut off.
+    Torn(&'static str),
+    /// Anything else: cutting here would lose data.
+    Corrupt(String),
+}
+
+/// Judge the bytes of a log file from an offset where no valid entry starts. `nonzero` holds
+/// the bytes from there up to and including the file's last non-zero byte (only zeros follow
+/// it), possibly capped: `nonzero_len` is the uncapped length; `remaining` is the number of
+/// bytes from the offset to the end of the file. Pure: the rule in one place.
+pub fn classify_tail(nonzero: &[u8], nonzero_len: u64, remaining: u64) -> Tail {
+    if nonzero_len == 0 {
+        return Tail::Clean;
+    }
+    if nonzero_len < 12 {
+        // Checksum and length not both there: a header cut short, nothing after it.
+        return Tail::Torn("entry header cut short");
+    }
+    let crc = i64::from_be_bytes(nonzero[0..8].try_into().expect("12 bytes checked"));
+    let len = i32::from_be_bytes(nonzero[8..12].try_into().expect("12 bytes checked"));
+    if len == 0 {
+        // A zero length ends the log only if nothing but zeros follows.
+        return Tail::Corrupt("zero entry length followed by more data".into());
+    }
+    if len < 0 || len as usize > MAX_ENTRY_LEN {
+        return Tail::Corrupt(format!("unreasonable entry length {len}"));
+    }
+    let size = 12 + len as u64 + 1;
+    if nonzero_len >= size {
+        // Complete up to its end byte: written whole, then damaged (or a wrong length).
+        let what = match nonzero.get(size as usize - 1) {
+            Some(&b) if b != EOR => "missing end-of-record byte 0x42",
+            _ => "CRC check failed",
+        };
+        return Tail::Corrupt(if nonzero_len > size {
+            format!(
+                "{what} (entry length {len}, followed by {} more bytes of data)",
+                nonzero_len - size
+            )
+        } else {
+            format!("{what} (entry length {len}, the last entry of the file)")
+        });
+    }
+    // The record's bytes stop before its end byte. A crash leaves that, but so does a damaged
+    // length field that points past the real end: a valid record ending earlier says so.
+    let mut adler = Adler32::new();
+    let mut from = 12;
+    for e in 12..nonzero.len() {
+        if nonzero[e] == EOR && e > 12 {
+            adler.update(&nonzero[from..e]);
+            from = e;
+            if adler.value() == crc {
+                return Tail::Corrupt(format!(
+                    "entry length field says {len}, but a valid entry of length {} is there",
+                    e - 12
+                ));
+            }
+        }
+    }
+    if remaining < size {
+        Tail::Torn("file ends inside the last entry")
+    } else {
+        Tail::Torn("last entry only partly written, zeros after it")
+    }
 }
 
 /// Reads the txns with zxid >= `from` across the log files of a folder, in order.
 pub struct TxnLogReader {
-    files: VecDeque<(PathBuf, bool)>,
+    files: VecDeque<PathBuf>,
     cur: Option<Cursor>,
     from: i64,
     torn: Vec<TornTail>,
@@ -429,12 +508,9 @@ pub fn log_files_from(dir: &Path, zxid: i64) -> Result<Vec<(i64, PathBuf)>> {
 impl TxnLogReader {
     /// Txns with zxid >= `from` in the folder `dir` (`<dataLogDir>/version-2`).
     pub fn open(dir: &Path, from: i64) -> Result<Self> {
-        let files = log_files_from(dir, from)?;
-        let n = files.len();
-        let files = files
+        let files = log_files_from(dir, from)?
             .into_iter()
-            .enumerate()
-            .map(|(i, (_, p))| (p, i + 1 == n))
+            .map(|(_, p)| p)
             .collect();
         Ok(TxnLogReader {
             files,
@@ -445,10 +521,10 @@ impl TxnLogReader {
         })
     }
 
-    /// Every txn of one file (for dump tools). A checksum mismatch is reported as a torn tail.
+    /// Every txn of one file (for dump tools), with the same rules.
     pub fn open_file(path: &Path) -> Result<Self> {
         Ok(TxnLogReader {
-            files: VecDeque::from([(path.to_path_buf(), true)]),
+            files: VecDeque::from([path.to_path_buf()]),
             cur: None,
             from: i64::MIN,
             torn: Vec::new(),
@@ -472,7 +548,7 @@ impl TxnLogReader {
     }
 
     fn open_next(&mut self) -> Result<bool> {
-        let Some((path, last)) = self.files.pop_front() else {
+        let Some(path) = self.files.pop_front() else {
             return Ok(false);
         };
         let file = File::open(&path).at(&path)?;
@@ -480,7 +556,7 @@ impl TxnLogReader {
         let mut reader = BufReader::with_capacity(256 * 1024, file);
         let mut h = [0u8; 16];
         let complete = read_full(&mut reader, &mut h).at(&path)?;
-        if !complete || (h == [0u8; 16] && zeros_from(&path, 0, len)?) {
+        if !complete || (h == [0u8; 16] && last_nonzero(&path, 0, len)?.is_none()) {
             // Created by a crash before its header was written: it holds no entries. (Java
             // cannot read such a file; recovery removes it.)
             self.torn.push(TornTail {
@@ -512,7 +588,6 @@ impl TxnLogReader {
             reader,
             pos: HEADER_LEN,
             len,
-            last,
             last_zxid: None,
         });
         Ok(true)
@@ -533,32 +608,56 @@ impl TxnLogReader {
                     }
                     return Ok(Some(e));
                 }
-                Step::End {
-                    at,
-                    reason,
-                    bad_crc,
-                } => {
+                Step::End { at } => {
                     let cur = self.cur.take().expect("open");
-                    let clean = !bad_crc && zeros_from(&cur.path, at, cur.len)?;
-                    if !clean {
-                        if bad_crc && !cur.last {
-                            return Err(Error::Corrupt {
-                                path: cur.path,
-                                offset: at,
-                                reason: "CRC check failed".into(),
-                            });
-                        }
-                        self.torn.push(TornTail {
+                    match judge_tail(&cur.path, at, cur.len)? {
+                        Tail::Clean => {}
+                        Tail::Torn(reason) => self.torn.push(TornTail {
                             file: cur.path,
                             valid_len: at,
                             file_len: cur.len,
                             reason: reason.into(),
                             last_zxid: cur.last_zxid,
-                        });
+                        }),
+                        Tail::Corrupt(reason) => {
+                            return Err(corrupt_entry(&cur.path, at, cur.last_zxid, &reason))
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+/// The refusal for damaged data in a log: file, offset, the last good zxid and what the
+/// operator can do about it.
+fn corrupt_entry(path: &Path, at: u64, last_zxid: Option<i64>, why: &str) -> Error {
+    let name_zxid = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| super::zxid_from_name(n, LOG_PREFIX));
+    let after = match (last_zxid, name_zxid) {
+        (Some(z), _) => format!("the entry after zxid 0x{}", super::hex(z)),
+        (None, Some(z)) => format!("the first entry (expected zxid 0x{})", super::hex(z)),
+        (None, None) => "the first entry".into(),
+    };
+    let action = match last_zxid {
+        Some(z) => format!(
+            "by running `zk-logdump truncate --zxid 0x{} --yes {}`",
+            super::hex(z),
+            path.display()
+        ),
+        None => format!("by moving {} away", path.display()),
+    };
+    Error::Corrupt {
+        path: path.to_path_buf(),
+        offset: at,
+        reason: format!(
+            "{why} at {after}. Refusing to start: cutting the log here would silently drop \
+             the txns after it, which may have been acknowledged. Restore the file from a \
+             healthy copy (or let a learner resync from its leader), or accept losing every \
+             txn after that point {action} (and move later log files away)"
+        ),
     }
 }
 
@@ -585,46 +684,33 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
 
 fn read_step(cur: &mut Cursor) -> Result<Step> {
     let at = cur.pos;
-    let end = |reason| {
-        Ok(Step::End {
-            at,
-            reason,
-            bad_crc: false,
-        })
-    };
+    let end = Ok(Step::End { at });
     let mut head = [0u8; 12];
     if !read_full(&mut cur.reader, &mut head).at(&cur.path)? {
-        return end("end of file inside an entry header");
+        return end;
     }
     let crc = i64::from_be_bytes(head[0..8].try_into().expect("8"));
     let len = i32::from_be_bytes(head[8..12].try_into().expect("4"));
-    if len == 0 {
-        return end("zero length");
-    }
-    if len < 0 || len as usize > MAX_ENTRY_LEN || len as u64 > cur.len.saturating_sub(at + 12) {
-        return end("unreasonable entry length");
+    if len <= 0 || len as usize > MAX_ENTRY_LEN || len as u64 >= cur.len.saturating_sub(at + 12) {
+        return end;
     }
     let mut body = vec![0u8; len as usize + 1];
-    if !read_full(&mut cur.reader, &mut body).at(&cur.path)? {
-        return end("end of file inside an entry");
-    }
-    if body[len as usize] != EOR {
-        return end("last transaction was partial (no end-of-record byte)");
+    if !read_full(&mut cur.reader, &mut body).at(&cur.path)? || body[len as usize] != EOR {
+        return end;
     }
     body.truncate(len as usize);
     if Adler32::of(&body) != crc {
-        return Ok(Step::End {
-            at,
-            reason: "CRC check failed",
-            bad_crc: true,
-        });
+        return end;
     }
     cur.pos = at + 12 + len as u64 + 1;
     let raw = Bytes::from(body);
-    let (txn, digest) = decode_entry(&raw).map_err(|e| Error::Corrupt {
-        path: cur.path.clone(),
-        offset: at,
-        reason: format!("undecodable txn: {e}"),
+    let (txn, digest) = decode_entry(&raw).map_err(|e| {
+        corrupt_entry(
+            &cur.path,
+            at,
+            cur.last_zxid,
+            &format!("undecodable txn ({e})"),
+        )
     })?;
     Ok(Step::Entry(LogEntry {
         txn,
@@ -634,14 +720,53 @@ fn read_step(cur: &mut Cursor) -> Result<Step> {
     }))
 }
 
-/// Whether the bytes of `path` from `at` to the end (at most one window past a record header,
-/// where a torn record would be) are all zero.
-fn zeros_from(path: &Path, at: u64, len: u64) -> Result<bool> {
+/// The most bytes of a tail read for [`classify_tail`]; past that only the header matters.
+const TAIL_READ_MAX: u64 = 16 * 1024 * 1024;
+
+/// Read what lies in `path` from `at` (where no valid entry starts) and classify it.
+fn judge_tail(path: &Path, at: u64, len: u64) -> Result<Tail> {
+    let Some(last) = last_nonzero(path, at, len)? else {
+        return Ok(Tail::Clean);
+    };
+    let nonzero_len = last + 1 - at;
+    let mut buf = vec![0u8; nonzero_len.min(TAIL_READ_MAX) as usize];
+    File::open(path)
+        .and_then(|f| f.read_exact_at(&mut buf, at))
+        .at(path)?;
+    Ok(classify_tail(&buf, nonzero_len, len - at))
+}
+
+/// The offset of the last non-zero byte of `path` in `[at, len)`, if any. Reads the whole
+/// range (only when a file's entries end; preallocated space is mostly holes, cheap to read).
+fn last_nonzero(path: &Path, at: u64, len: u64) -> Result<Option<u64>> {
     let file = File::open(path).at(path)?;
-    let window = (len.saturating_sub(at)).min(64 * 1024);
-    let mut buf = vec![0u8; window as usize];
-    file.read_exact_at(&mut buf, at).at(path)?;
-    Ok(buf.iter().all(|&b| b == 0))
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut pos = at;
+    let mut last = None;
+    while pos < len {
+        let n = (len - pos).min(buf.len() as u64) as usize;
+        file.read_exact_at(&mut buf[..n], pos).at(path)?;
+        let chunk = &buf[..n];
+        if !chunk.chunks(64 * 1024).all(is_zero) {
+            let j = chunk
+                .iter()
+                .rposition(|&b| b != 0)
+                .expect("a non-zero byte");
+            last = Some(pos + j as u64);
+        }
+        pos += n as u64;
+    }
+    Ok(last)
+}
+
+/// Whether every byte is zero (an OR over 8-byte words, which the compiler vectorises: the
+/// preallocated megabytes after a log's last entry are read at every start).
+fn is_zero(b: &[u8]) -> bool {
+    let mut words = b.chunks_exact(8);
+    let acc = words.by_ref().fold(0u64, |a, w| {
+        a | u64::from_ne_bytes(w.try_into().expect("chunks_exact(8)"))
+    });
+    acc == 0 && words.remainder().iter().all(|&x| x == 0)
 }
 
 /// Cut a torn tail off (the file keeps its valid entries; Java reads it the same way). A file
@@ -651,9 +776,7 @@ pub fn truncate_torn(t: &TornTail) -> Result<()> {
         std::fs::remove_file(&t.file).at(&t.file)?;
         return t.file.parent().map_or(Ok(()), super::sync_dir);
     }
-    let f = OpenOptions::new().write(true).open(&t.file).at(&t.file)?;
-    f.set_len(t.valid_len).at(&t.file)?;
-    f.sync_all().at(&t.file)
+    cut_file(&t.file, t.valid_len)
 }
 
 /// Java's `FileTxnLog.truncate(zxid)` (a learner's TRUNC): keep the txns up to and including
@@ -667,22 +790,61 @@ pub fn truncate_after(dir: &Path, zxid: i64) -> Result<()> {
                 .into(),
         ));
     };
-    // Find the end of the last entry with zxid <= `zxid` in the first file.
-    let mut r = TxnLogReader::open_file(first)?;
-    let mut cut = HEADER_LEN;
-    while let Some(e) = r.next_entry()? {
-        if e.txn.hdr.zxid > zxid {
-            break;
-        }
-        cut = e.offset + 12 + e.raw.len() as u64 + 1;
-    }
-    let f = OpenOptions::new().write(true).open(first).at(first)?;
-    f.set_len(cut).at(first)?;
-    f.sync_all().at(first)?;
+    let cut = end_of_entries_upto(first, zxid)?.unwrap_or(HEADER_LEN);
+    cut_file(first, cut)?;
     for (_, p) in rest {
         std::fs::remove_file(p).at(p)?;
     }
     super::sync_dir(dir)
+}
+
+/// The offset just past the last entry of `path` with zxid <= `zxid`, if there is one. The
+/// entries up to there must be valid; what lies after them is not read.
+fn end_of_entries_upto(path: &Path, zxid: i64) -> Result<Option<u64>> {
+    let mut r = TxnLogReader::open_file(path)?;
+    let mut cut = None;
+    while let Some(e) = r.next_entry()? {
+        if e.txn.hdr.zxid > zxid {
+            break;
+        }
+        cut = Some(e.offset + 12 + e.raw.len() as u64 + 1);
+        if e.txn.hdr.zxid == zxid {
+            break;
+        }
+    }
+    Ok(cut)
+}
+
+fn cut_file(path: &Path, len: u64) -> Result<()> {
+    let f = OpenOptions::new().write(true).open(path).at(path)?;
+    f.set_len(len).at(path)?;
+    f.sync_all().at(path)
+}
+
+/// Where the operator's cut for `zxid` goes in one log file: the offset just past the valid
+/// entry with that zxid (only the entries up to it are read and checked).
+pub fn end_of_entry(path: &Path, zxid: i64) -> Result<u64> {
+    let mut r = TxnLogReader::open_file(path)?;
+    while let Some(e) = r.next_entry()? {
+        if e.txn.hdr.zxid == zxid {
+            return Ok(e.offset + 12 + e.raw.len() as u64 + 1);
+        }
+    }
+    Err(Error::Invalid(format!(
+        "{}: no valid entry with zxid 0x{} before the first damaged one",
+        path.display(),
+        super::hex(zxid)
+    )))
+}
+
+/// The operator's explicit cut (`zk-logdump truncate`, as Java's `TxnLogToolkit` recovery
+/// mode): keep the entries of one log file up to and including the one with `zxid`, drop
+/// everything after it in that file. Returns the new length of the file and the bytes cut.
+pub fn truncate_file_after(path: &Path, zxid: i64) -> Result<(u64, u64)> {
+    let len = std::fs::metadata(path).at(path)?.len();
+    let cut = end_of_entry(path, zxid)?;
+    cut_file(path, cut)?;
+    Ok((cut, len - cut))
 }
 
 /// The zxid of the last valid txn in the folder, or -1 (Java's `getLastLoggedZxid`).
@@ -827,6 +989,244 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(left, vec![1, 2]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A folder with one log of `n` txns (zxid 1..=n) and the entries as written.
+    fn one_log(n: i64) -> (PathBuf, PathBuf, Vec<LogEntry>) {
+        let dir = tempdir();
+        let mut w = TxnLogWriter::new(
+            &dir,
+            LogOptions {
+                prealloc_size: 64 * 1024,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for z in 1..=n {
+            w.append(&txn(z), None).unwrap();
+        }
+        w.flush_and_sync().unwrap();
+        let file = super::super::list_files(&dir, "log").unwrap()[0].1.clone();
+        let all = TxnLogReader::open(&dir, 0)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect();
+        (dir, file, all)
+    }
+
+    fn end_of(e: &LogEntry) -> u64 {
+        e.offset + 12 + e.raw.len() as u64 + 1
+    }
+
+    /// Read the folder: Ok(txn count, torn tails) or the error text.
+    fn read_all(dir: &Path) -> std::result::Result<(usize, usize), String> {
+        let mut r = TxnLogReader::open(dir, 0).unwrap();
+        let mut n = 0;
+        loop {
+            match r.next_entry() {
+                Ok(Some(_)) => n += 1,
+                Ok(None) => return Ok((n, r.torn_tails().len())),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_provably_torn_tail_may_end_a_file() {
+        let n = 40;
+        let write = |f: &Path, at: u64, b: &[u8]| {
+            let f = OpenOptions::new().write(true).open(f).unwrap();
+            f.write_all_at(b, at).unwrap();
+        };
+        // Each case damages a fresh copy; None = must refuse, Some((count, torn)) = reads so.
+        type Case = (
+            &'static str,
+            fn(&Path, &[LogEntry], &dyn Fn(&Path, u64, &[u8])),
+            Option<(usize, usize)>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "body flip mid-file",
+                |f, e, w| w(f, e[20].offset + 14, &[0xee]),
+                None,
+            ),
+            (
+                "crc flip mid-file",
+                |f, e, w| w(f, e[20].offset + 3, &[0xee]),
+                None,
+            ),
+            (
+                "length + 1 mid-file",
+                |f, e, w| {
+                    let l = e[20].raw.len() as i32 + 1;
+                    w(f, e[20].offset + 8, &l.to_be_bytes())
+                },
+                None,
+            ),
+            (
+                "length - 1 mid-file",
+                |f, e, w| {
+                    let l = e[20].raw.len() as i32 - 1;
+                    w(f, e[20].offset + 8, &l.to_be_bytes())
+                },
+                None,
+            ),
+            (
+                "length 0 mid-file",
+                |f, e, w| w(f, e[20].offset + 8, &[0, 0, 0, 0]),
+                None,
+            ),
+            (
+                "length -1 mid-file",
+                |f, e, w| w(f, e[20].offset + 8, &[0xff; 4]),
+                None,
+            ),
+            (
+                "header zeroed mid-file",
+                |f, e, w| w(f, e[20].offset, &[0; 12]),
+                None,
+            ),
+            (
+                "record zeroed mid-file",
+                |f, e, w| {
+                    w(
+                        f,
+                        e[20].offset,
+                        &vec![0; (end_of(&e[20]) - e[20].offset) as usize],
+                    )
+                },
+                None,
+            ),
+            (
+                "end byte flip mid-file",
+                |f, e, w| w(f, end_of(&e[20]) - 1, &[0x43]),
+                None,
+            ),
+            (
+                "body flip in the last record",
+                |f, e, w| w(f, e[39].offset + 14, &[0xee]),
+                None,
+            ),
+            (
+                "end byte flip in the last record",
+                |f, e, w| w(f, end_of(&e[39]) - 1, &[0x41]),
+                None,
+            ),
+            (
+                "length + 100 in the last record",
+                |f, e, w| {
+                    let l = e[39].raw.len() as i32 + 100;
+                    w(f, e[39].offset + 8, &l.to_be_bytes())
+                },
+                None,
+            ),
+            (
+                "length * 2^16 in the last record",
+                |f, e, w| {
+                    let l = (e[39].raw.len() as i32) << 16;
+                    w(f, e[39].offset + 8, &l.to_be_bytes())
+                },
+                None,
+            ),
+            (
+                "garbage after the preallocated zeros",
+                |f, e, w| w(f, end_of(&e[39]) + 5000, &[1]),
+                None,
+            ),
+            // Torn: an unacknowledged record after the last one, cut short by a crash.
+            (
+                "partial header appended",
+                |f, e, w| w(f, end_of(&e[39]), &[0, 0, 0, 0, 0x12, 0x34]),
+                Some((40, 1)),
+            ),
+            (
+                "header and half a body appended",
+                |f, e, w| {
+                    let mut rec = Vec::new();
+                    frame_entry(&e[39].raw, &mut rec);
+                    w(f, end_of(&e[39]), &rec[..rec.len() / 2])
+                },
+                Some((40, 1)),
+            ),
+            (
+                "whole record but its end byte appended",
+                |f, e, w| {
+                    let mut rec = Vec::new();
+                    frame_entry(&e[39].raw, &mut rec);
+                    w(f, end_of(&e[39]), &rec[..rec.len() - 1])
+                },
+                Some((40, 1)),
+            ),
+            ("nothing damaged", |_, _, _| {}, Some((40, 0))),
+        ];
+        for (name, damage, want) in cases {
+            let (dir, file, entries) = one_log(n);
+            damage(&file, &entries, &write);
+            let got = read_all(&dir);
+            match want {
+                Some(w) => assert_eq!(got, Ok(w), "{name}"),
+                None => {
+                    let e = got.expect_err(name);
+                    assert!(e.contains(&file.display().to_string()), "{name}: {e}");
+                    assert!(e.contains("offset"), "{name}: {e}");
+                    assert!(e.contains("zk-logdump truncate --zxid"), "{name}: {e}");
+                }
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        // The same torn record at the end of a file that was cut (no preallocation left).
+        let (dir, file, e) = one_log(n);
+        let mut rec = Vec::new();
+        frame_entry(&e[39].raw, &mut rec);
+        write(&file, end_of(&e[39]), &rec[..rec.len() - 5]);
+        let f = OpenOptions::new().write(true).open(&file).unwrap();
+        f.set_len(end_of(&e[39]) + rec.len() as u64 - 5).unwrap();
+        assert_eq!(read_all(&dir), Ok((40, 1)));
+        // The operator's cut: keep 1..=20, then the file reads clean.
+        write(&file, e[20].offset + 14, &[0xee]);
+        let err = read_all(&dir).unwrap_err();
+        assert!(err.contains("after zxid 0x14"), "{err}");
+        assert!(truncate_file_after(&file, 0x30).is_err(), "past the damage");
+        let (len, cut) = truncate_file_after(&file, 20).unwrap();
+        assert_eq!(len, end_of(&e[19]));
+        assert!(cut > 0);
+        assert_eq!(read_all(&dir), Ok((20, 0)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn classify_tail_rules() {
+        let mut rec = Vec::new();
+        frame_entry(b"hello world, a record body", &mut rec);
+        let n = rec.len() as u64;
+        assert_eq!(classify_tail(&[], 0, 100), Tail::Clean);
+        assert!(matches!(classify_tail(&rec[..5], 5, 100), Tail::Torn(_)));
+        assert!(matches!(classify_tail(&rec[..20], 20, 100), Tail::Torn(_)));
+        assert!(matches!(classify_tail(&rec[..20], 20, 20), Tail::Torn(_)));
+        assert!(matches!(
+            classify_tail(&rec[..n as usize - 1], n - 1, n - 1),
+            Tail::Torn(_)
+        ));
+        // Complete: a record that reached classify_tail is damaged.
+        assert!(matches!(classify_tail(&rec, n, 1000), Tail::Corrupt(_)));
+        assert!(matches!(
+            classify_tail(&rec, n + 10, 1000),
+            Tail::Corrupt(_)
+        ));
+        let mut zero_len = rec.clone();
+        zero_len[8..12].fill(0);
+        assert!(matches!(
+            classify_tail(&zero_len, n, 1000),
+            Tail::Corrupt(_)
+        ));
+        let mut huge = rec.clone();
+        huge[8..12].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert!(matches!(classify_tail(&huge, n, 1000), Tail::Corrupt(_)));
+        // A length pointing past a valid record's end is a damaged length, not a torn write.
+        let mut longer = rec.clone();
+        longer[8..12].copy_from_slice(&(n as i32 + 50).to_be_bytes());
+        assert!(matches!(classify_tail(&longer, n, 1000), Tail::Corrupt(_)));
+        assert!(matches!(classify_tail(&longer, n, n), Tail::Corrupt(_)));
     }
 
     pub(crate) fn tempdir() -> PathBuf {
