@@ -17,6 +17,7 @@ The counts and times are printed (run with -s to see them).
 Needs both implementations (skipped unless ZK_IMPLS includes java and zkrs).
 """
 
+import re
 import threading
 import time
 import uuid
@@ -218,16 +219,26 @@ def test_leader_kill9_under_load(ens, layout):
     assert recovery < RECOVERY_LIMIT, "writes resumed only after %.2fs" % recovery
 
 
+def _log_text(srv):
+    try:
+        return re.sub(r"\x1b\[[0-9;]*m", "", srv.log_path.read_text(errors="replace"))
+    except FileNotFoundError:
+        return ""
+
+
 # -- 3. one Java, two zkserver -------------------------------------------------------------------
 
 @pytest.mark.parametrize("java_sid", [1, 3], ids=["zkrs-leader", "java-leader"])
 def test_one_java_two_zkrs(ens, java_sid):
     impls = {sid: ("java" if sid == java_sid else "zkrs") for sid in (1, 2, 3)}
     ens.start(3, impls[3])
-    # node 3 (the intended leader) takes part in the first election: wait for its election
-    # port (a JVM starts slower than the two others would elect a leader among themselves)
-    wait_for(lambda: zkharness._port_open("127.0.0.1", ens.ports[3][2]), timeout=60,
-             what="node 3's election port")
+    # node 3 (the intended leader) takes part in the first election: wait until its election
+    # has started (a JVM starts slower than the two others would elect a leader among
+    # themselves; Java opens its election port ~0.4 s before it starts looking, and answers
+    # no notification before that)
+    started = re.compile(r"New election\. My id = 3|new election my_sid=3")
+    wait_for(lambda: started.search(_log_text(ens.servers[3])), timeout=60,
+             what="node 3's first election")
     for sid in (1, 2):
         ens.start(sid, impls[sid])
     ens.wait_ready()
