@@ -382,10 +382,15 @@ class Fuzz:
             if s.is_alive():
                 self.fail("a fuzz session is still running after 30 s")
         for s in sessions:
-            if s.session is None and s.error is None:
+            if s.error is not None:
+                self.fail("the %s session could not talk to the server: %s"
+                          % (s.gen.role.name, s.error))
+            if s.session is None and not s.gen.bad_frame_len:
                 # Java reads nothing after a ConnectRequest until the session exists, so
-                # whatever follows it in the same write, the handshake is answered.
-                self.fail("the %s session's ConnectRequest%s was never answered"
+                # whatever well-framed requests follow it in the same write, the handshake
+                # is answered. (A bad length prefix right after it can close the connection
+                # first: Java checks the next length as soon as it reads it.)
+                self.fail("the %s session's ConnectRequest%s was refused or never answered"
                           % (s.gen.role.name, " (sent in one write with the requests after it)"
                              if s.preconnect else ""))
             self.stats["frames"] += s.n_frames
@@ -409,6 +414,8 @@ class Fuzz:
             if self.holder.closed.is_set():
                 self.resume_holder()
             self.holder.exists(zkfuzz.SEALED_ROOT)
+        except FuzzFailure:
+            raise
         except Exception as e:  # noqa: BLE001
             self.fail("the server stopped answering other clients: %r" % e)
 

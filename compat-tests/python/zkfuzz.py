@@ -81,7 +81,7 @@ TOP_LEVEL_OPS = [op for op in CLIENT_OPS if op != z.OP_CHECK]
 # Write ops are drawn more often: they are what can do damage.
 WEIGHTS = {z.OP_CREATE: 4, z.OP_CREATE2: 4, z.OP_DELETE: 4, z.OP_SET_DATA: 4, z.OP_SET_ACL: 4,
            z.OP_MULTI: 4, z.OP_DELETE_CONTAINER: 3, z.OP_CREATE_TTL: 2, z.OP_CREATE_CONTAINER: 2,
-           z.OP_CLOSE: 0}
+           z.OP_CLOSE: 3}
 
 MARKER_XID = 0x5EA1ED  # the last request of a session's batch; its reply means "all read"
 INTERESTING_INTS = [-1, -2, 0, 1, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0xFFFFF, 0x100000,
@@ -122,6 +122,8 @@ class Generator:
         self.role = role
         self.mutate_p = mutate_p
         self.xid = 0
+        self.in_multi = False
+        self.bad_frame_len = False  # a frame's length prefix was mutated
         self.notes: List[str] = []  # one line per frame, for the replay dump
 
     # -- small pieces --------------------------------------------------------------------
@@ -184,10 +186,22 @@ class Generator:
             flags = self.rng.choice([5, 6, 5, 0, 1])
         e = z.Enc().string(self.path(True)).buffer(self.data()).acls(self.acl()).int(flags)
         if op == z.OP_CREATE_TTL:
-            e.long(self.rng.choice([1, 1000, 3600_000, 0, -1, 2 ** 40, 2 ** 63 - 1]))
+            ttl = self.rng.choice([1, 1000, 3600_000, 0, -1, 2 ** 40, 2 ** 63 - 1])
+            if ttl == -1 and flags not in (5, 6) and not self.in_multi:
+                # Java 3.8 accepts a top-level createTTL with a non-TTL mode and ttl -1, then
+                # fails to apply its txn ("ttl must be positive") and stops serving: not sent.
+                ttl = 1000
+            e.long(ttl)
         return e.bytes()
 
     def multi_body(self, read: bool) -> bytes:
+        self.in_multi = True
+        try:
+            return self._multi_body(read)
+        finally:
+            self.in_multi = False
+
+    def _multi_body(self, read: bool) -> bytes:
         e = z.Enc()
         for _ in range(self.rng.randint(1, 4)):
             if read:
@@ -299,6 +313,7 @@ class Generator:
             if self.rng.random() < self.mutate_p:
                 f, kind = self.mutate(f)
                 note += " mutated:" + kind
+                self.bad_frame_len |= kind == "frame_len"
             self.notes.append("%s %s" % (note, f.hex()))
             out.append(f)
         out.append(frame(MARKER_XID, z.OP_EXISTS, z.Enc().string("/").bool(False).bytes()))
