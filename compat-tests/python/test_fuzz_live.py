@@ -46,7 +46,8 @@ SEED_ENV = os.environ.get("ZK_FUZZ_SEED", "1")
 SEED = random.randrange(2 ** 32) if SEED_ENV == "random" else int(SEED_ENV)
 SECONDS = float(os.environ.get("ZK_FUZZ_SECONDS", "20"))
 BATCHES = int(os.environ["ZK_FUZZ_BATCHES"]) if os.environ.get("ZK_FUZZ_BATCHES") else None
-SESSION_TIMEOUT_MS = 6000
+# Long enough that a session the fuzzer could not close outlives the 10 s of check retries.
+SESSION_TIMEOUT_MS = 20000
 # 0 turns off handshakes pipelined with requests (to look past that known zkserver bug).
 PRECONNECT = os.environ.get("ZK_FUZZ_PRECONNECT", "1") != "0"
 READ_WAIT_S = 2.0  # how long a session waits for the answer to its last request
@@ -420,10 +421,10 @@ class Fuzz:
             self.fail("the server stopped answering other clients: %r" % e)
 
     def consistent_view(self):
-        """(tree, mntr) with mntr and the walk agreeing, or fail after 4 s of trying: less
+        """(tree, mntr) with mntr and the walk agreeing, or fail after 10 s of trying: less
         than the fuzz sessions' timeout, so a session the fuzzer could not see (and so not
         close) is caught before it expires."""
-        deadline, last = time.monotonic() + 4, None
+        deadline, last = time.monotonic() + 10, None
         while True:
             m1 = _ints(mntr(self.srv))
             tree = walk(self.walker)
