@@ -31,6 +31,7 @@ the server is not, so a replay reproduces most failures, not all.
 from __future__ import annotations
 
 import os
+import queue
 import random
 import socket
 import struct
@@ -50,6 +51,10 @@ SECONDS = float(os.environ.get("ZK_FUZZ_SECONDS", "20"))
 BATCHES = int(os.environ["ZK_FUZZ_BATCHES"]) if os.environ.get("ZK_FUZZ_BATCHES") else None
 # Long enough that a session the fuzzer could not close outlives the 10 s of check retries.
 SESSION_TIMEOUT_MS = 20000
+# A handshake pipelined with requests gets the shortest timeout (2 ticks): when a bad frame
+# right after it closes the connection, both servers may still create the session without
+# the client ever learning its id, and such a session must expire within those 10 s.
+PIPELINED_SESSION_TIMEOUT_MS = 4000
 # 0 turns off handshakes pipelined with requests (to look past that known zkserver bug).
 PRECONNECT = os.environ.get("ZK_FUZZ_PRECONNECT", "1") != "0"
 READ_WAIT_S = 2.0  # how long a session waits for the answer to its last request
@@ -103,6 +108,7 @@ class FuzzSession(threading.Thread):
         self.marker = False
         self.stalled = False  # no answer to the last request, and no hang-up, in READ_WAIT_S
         self.error = None
+        self.closed_how = None
 
     def run(self):
         try:
@@ -115,7 +121,8 @@ class FuzzSession(threading.Thread):
         sock = socket.create_connection((self.srv.host, self.srv.port), timeout=10)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            hello = zkfuzz.connect_frame(SESSION_TIMEOUT_MS)
+            hello = zkfuzz.connect_frame(
+                PIPELINED_SESSION_TIMEOUT_MS if self.preconnect else SESSION_TIMEOUT_MS)
             prefix = [zkfuzz.auth_frame(role.cred)] if role.cred else []
             stream = b"".join(prefix + gen.frames(self.n_frames))
             if not self.preconnect:
@@ -181,14 +188,24 @@ def _hijack(srv, holder_sid, rng):
 
 
 def _close_session(srv, session):
-    """Close a session the fuzzer opened (reattaching; the fuzz connection is gone)."""
+    """Close a session the fuzzer opened (reattaching; the fuzz connection is gone).
+    Returns what happened, for failure messages."""
     sid, passwd = session
     try:
         c = z.RawClient(srv.host, srv.port, timeout_ms=SESSION_TIMEOUT_MS, session_id=sid,
                         passwd=passwd, io_timeout=10)
-    except (OSError, ConnectionError, struct.error):
-        return
-    c.close()
+    except (OSError, ConnectionError, struct.error) as e:
+        return "reattach failed: %r" % e
+    if not c.valid:
+        c.close()
+        return "already gone"
+    try:
+        r = c.call(z.OP_CLOSE)
+        return "closed (err %d)" % r.err
+    except (OSError, ConnectionError, queue.Empty) as e:
+        return "close not answered: %r" % e
+    finally:
+        c.drop()
 
 
 # -- the checker ------------------------------------------------------------------------------
@@ -355,6 +372,12 @@ class Fuzz:
             lines.append("# session %s" % g.role.name)
             lines += g.notes
         dump.write_text("\n".join(lines) + "\n")
+        what += "".join(
+            "\n  %s session 0x%x%s: %d replies, %s, then %s"
+            % (s.gen.role.name, s.session[0] if s.session else 0,
+               " (handshake pipelined)" if s.preconnect else "", s.replies,
+               "answered to the end" if s.marker else "cut off", s.closed_how)
+            for s in getattr(self, "sessions", []))
         raise FuzzFailure(
             "%s: %s\n  after batch %d of seed %d (replay: ZK_FUZZ_SEED=%d ZK_FUZZ_BATCHES=%d)\n"
             "  frames of that batch: %s\n  server log: %s"
@@ -365,6 +388,7 @@ class Fuzz:
         self.batch = b
         rng = random.Random("%d/%d/batch" % (SEED, b))
         self.gens, sessions = [], []
+        self.sessions = sessions
         for i, role in enumerate(zkfuzz.ROLES):
             # Most sessions send few mutated frames: the first one that does not decode
             # usually ends the connection, and the valid writes are what build up state.
@@ -388,11 +412,12 @@ class Fuzz:
             if s.error is not None:
                 self.fail("the %s session could not talk to the server: %s"
                           % (s.gen.role.name, s.error))
-            if s.session is None and not s.gen.bad_frame_len:
-                # Java reads nothing after a ConnectRequest until the session exists, so
-                # whatever well-framed requests follow it in the same write, the handshake
-                # is answered. (A bad length prefix right after it can close the connection
-                # first: Java checks the next length as soon as it reads it.)
+            bad_next_len = s.gen.role.cred is None and 0 in s.gen.bad_frame_len
+            if s.session is None and not bad_next_len:
+                # Java reads no request after a ConnectRequest until the session exists, so
+                # whatever follows it in the same write, the handshake is answered; only a
+                # bad length prefix right after it closes the connection first (Java checks
+                # the next length as soon as it has read the ConnectRequest).
                 self.fail("the %s session's ConnectRequest%s was refused or never answered"
                           % (s.gen.role.name, " (sent in one write with the requests after it)"
                              if s.preconnect else ""))
@@ -401,7 +426,7 @@ class Fuzz:
             self.stats["dropped"] += 0 if s.marker else 1
             self.stats["stalled"] += 1 if s.stalled else 0
             if s.session is not None:
-                _close_session(self.srv, s.session)
+                s.closed_how = _close_session(self.srv, s.session)
         self.check()
 
     # -- checks ------------------------------------------------------------------------------

@@ -123,7 +123,7 @@ class Generator:
         self.mutate_p = mutate_p
         self.xid = 0
         self.in_multi = False
-        self.bad_frame_len = False  # a frame's length prefix was mutated
+        self.bad_frame_len = set()  # indexes of the frames whose length prefix was mutated
         self.notes: List[str] = []  # one line per frame, for the replay dump
 
     # -- small pieces --------------------------------------------------------------------
@@ -313,7 +313,8 @@ class Generator:
             if self.rng.random() < self.mutate_p:
                 f, kind = self.mutate(f)
                 note += " mutated:" + kind
-                self.bad_frame_len |= kind == "frame_len"
+                if kind == "frame_len":
+                    self.bad_frame_len.add(i)
             self.notes.append("%s %s" % (note, f.hex()))
             out.append(f)
         out.append(frame(MARKER_XID, z.OP_EXISTS, z.Enc().string("/").bool(False).bytes()))
