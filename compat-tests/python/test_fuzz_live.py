@@ -49,11 +49,11 @@ SEED_ENV = os.environ.get("ZK_FUZZ_SEED", "1")
 SEED = random.randrange(2 ** 32) if SEED_ENV == "random" else int(SEED_ENV)
 SECONDS = float(os.environ.get("ZK_FUZZ_SECONDS", "20"))
 BATCHES = int(os.environ["ZK_FUZZ_BATCHES"]) if os.environ.get("ZK_FUZZ_BATCHES") else None
-# Long enough that a session the fuzzer could not close outlives the 10 s of check retries.
+# Long enough that a session the fuzzer could not close outlives the 15 s of check retries.
 SESSION_TIMEOUT_MS = 20000
 # A handshake pipelined with requests gets the shortest timeout (2 ticks): when a bad frame
 # right after it closes the connection, both servers may still create the session without
-# the client ever learning its id, and such a session must expire within those 10 s.
+# the client ever learning its id, and such a session must expire within those 15 s.
 PIPELINED_SESSION_TIMEOUT_MS = 4000
 # 0 turns off handshakes pipelined with requests (to look past that known zkserver bug).
 PRECONNECT = os.environ.get("ZK_FUZZ_PRECONNECT", "1") != "0"
@@ -448,10 +448,10 @@ class Fuzz:
             self.fail("the server stopped answering other clients: %r" % e)
 
     def consistent_view(self):
-        """(tree, mntr) with mntr and the walk agreeing, or fail after 10 s of trying: less
+        """(tree, mntr) with mntr and the walk agreeing, or fail after 15 s of trying: less
         than the fuzz sessions' timeout, so a session the fuzzer could not see (and so not
         close) is caught before it expires."""
-        deadline, last = time.monotonic() + 10, None
+        deadline, last = time.monotonic() + 15, None
         while True:
             m1 = _ints(mntr(self.srv))
             tree = walk(self.walker)
