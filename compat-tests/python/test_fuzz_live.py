@@ -596,3 +596,27 @@ def test_bare_check_op_and_restart(impl, tmp_path):
             assert c.get("/c")[0] == b"x"
     finally:
         srv.kill()
+
+
+@pytest.mark.timeout(60)
+def test_handshake_answered_before_a_bad_frame_later_in_the_same_write(impl, tmp_path):
+    """ConnectRequest, a valid exists, then a frame length over jute.maxbuffer, all in one
+    write (the fuzzer's seed 1 batch 9 does this). Java reads nothing after the handshake
+    until the session exists: it answers the handshake, then finds the bad length and
+    closes. The connection must not die unanswered, leaving a session the client cannot
+    know about."""
+    srv = zkharness.start_server(impl, tmp_path)
+    try:
+        exists = zkfuzz.frame(1, z.OP_EXISTS, z.Enc().string("/").bool(False).bytes())
+        for bad_len in (0x7FFFFFFF, -5):
+            with socket.create_connection((srv.host, srv.port), timeout=5) as s:
+                s.sendall(zkfuzz.connect_frame(SESSION_TIMEOUT_MS) + exists
+                          + struct.pack(">i", bad_len) + b"\0" * 8)
+                try:
+                    timeout, sid, _ = _parse_connect_response(_recv_frame(s))
+                except (OSError, ConnectionError) as e:
+                    pytest.fail("bad length %d: the handshake was never answered (%r)"
+                                % (bad_len, e))
+                assert timeout > 0 and sid != 0
+    finally:
+        srv.stop()
