@@ -563,41 +563,6 @@ def test_live_mutation_fuzzer(impl, tmp_path):
         fz.close()
 
 
-@pytest.mark.timeout(120)
-def test_bare_check_op_and_restart(impl, tmp_path):
-    """A check (op 13) sent on its own, outside a multi, for a version that matches.
-
-    Java 3.8 (and master) turns it into a CheckVersionTxn, logs it, never answers the
-    request, and then cannot read its own log back: after a restart it exits with
-    "Unsupported Txn with type=%d13". The fuzzer found this; it does not send bare checks
-    for that reason. zkserver must answer and come back with every write."""
-    srv = zkharness.start_server(impl, tmp_path)
-    try:
-        with z.RawClient(srv.host, srv.port, io_timeout=3) as c:
-            c.create("/c", b"x")
-            slot = c.send(z.OP_CHECK, z.Enc().string("/c").int(0).bytes())
-            try:
-                reply = slot.get(timeout=3)
-            except Exception:  # noqa: BLE001 -- queue.Empty: no answer
-                reply = None
-            assert c.call(z.OP_CHECK, z.Enc().string("/c").int(5).bytes()).err == z.BAD_VERSION
-            c.create("/after", b"y")
-        srv.kill()
-        if impl == "java":
-            assert reply is None, "Java 3.8 answered a bare check: %r" % (reply,)
-            srv.start(wait=False)
-            assert srv.proc.wait(timeout=60) != 0
-            assert "Unsupported Txn with type=%d13" in srv.log_path.read_text(errors="replace")
-            return
-        assert reply is not None and reply.err == z.OK
-        srv.start()
-        with z.RawClient(srv.host, srv.port) as c:
-            assert c.get("/after")[0] == b"y"
-            assert c.get("/c")[0] == b"x"
-    finally:
-        srv.kill()
-
-
 @pytest.mark.timeout(60)
 def test_handshake_answered_before_a_bad_frame_later_in_the_same_write(impl, tmp_path):
     """ConnectRequest, a valid exists, then a frame length over jute.maxbuffer, all in one

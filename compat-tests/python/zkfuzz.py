@@ -76,7 +76,7 @@ CLIENT_OPS = [z.OP_CREATE, z.OP_DELETE, z.OP_EXISTS, z.OP_GET_DATA, z.OP_SET_DAT
 ODD_OPS = [0, 10, 23, 99, 108, 1000, -1, -10, -12, 0x7FFFFFFF, -0x80000000]
 # A bare check (op 13, outside a multi): Java 3.8 logs a txn of type 13 for it that it cannot
 # read back ("Unsupported Txn with type=13"), so it refuses to restart. Not sent at the top
-# level (test_fuzz_live.py has a test of its own for it); inside multis it is.
+# level (test_bare_check.py covers it); inside multis it is.
 TOP_LEVEL_OPS = [op for op in CLIENT_OPS if op != z.OP_CHECK]
 # Write ops are drawn more often: they are what can do damage.
 WEIGHTS = {z.OP_CREATE: 4, z.OP_CREATE2: 4, z.OP_DELETE: 4, z.OP_SET_DATA: 4, z.OP_SET_ACL: 4,
