@@ -330,7 +330,8 @@ pub trait FourLetterSource {
     /// The last applied zxid (`Zxid:`).
     fn last_processed_zxid(&self) -> i64;
 
-    /// Nodes in the tree, `/zookeeper` and its children included (`Node count:`).
+    /// Nodes in the tree, `/zookeeper` and its children included, plus one as Java counts
+    /// the root twice (`Node count:`, `zk_znode_count`).
     fn node_count(&self) -> u64;
 
     /// `wchs`: `WatchManager::watch_summary`.

@@ -107,8 +107,10 @@ impl FourLetterSource for View<'_> {
         self.core.tree.last_zxid
     }
 
+    /// Java's `DataTree.getNodeCount()` is the size of its node map, which holds the root
+    /// twice (under "" and "/"): one more than the nodes a walk finds.
     fn node_count(&self) -> u64 {
-        self.core.tree.node_count() as u64
+        self.core.tree.node_count() as u64 + 1
     }
 
     fn watch_summary(&self) -> WatchSummary {

@@ -192,16 +192,19 @@ async fn connection(
     let mut handshaken = false;
     let handshake_deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
     loop {
-        // Hand every complete frame buffered so far to the pipeline in one message.
+        // Hand every complete frame buffered so far to the pipeline in one message. A bad
+        // frame length ends the connection, but only after the frames before it: Java reads
+        // frame by frame, so it answers a handshake (and runs requests) that came in the
+        // same write as a bad frame before it closes.
         let mut frames: Vec<Bytes> = Vec::new();
+        let mut bad_frame = None;
         loop {
             match codec.decode(&mut buf) {
                 Ok(Some(f)) => frames.push(f),
                 Ok(None) => break,
                 Err(e) => {
-                    warn!(%addr, "closing connection: {e}");
-                    writer.abort();
-                    return;
+                    bad_frame = Some(e);
+                    break;
                 }
             }
         }
@@ -232,6 +235,10 @@ async fn connection(
             {
                 return;
             }
+        }
+        if let Some(e) = bad_frame {
+            warn!(%addr, "closing connection: {e}");
+            break;
         }
         let read = async {
             if handshaken {

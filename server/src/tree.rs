@@ -255,6 +255,16 @@ pub struct ApplyResult {
     pub multi: Vec<ApplyResult>,
 }
 
+/// A path's length as Java's `String.length()` counts it (UTF-16 code units), which is what
+/// `DataTree.getNodeSize` adds to the approximate data size (`zk_approximate_data_size`).
+fn java_path_len(path: &str) -> i64 {
+    if path.is_ascii() {
+        path.len() as i64
+    } else {
+        path.encode_utf16().count() as i64
+    }
+}
+
 /// The parent path of `path` ("/" for top-level nodes) and the child's name.
 pub fn split_path(path: &str) -> (&str, &str) {
     match path.rfind('/') {
@@ -479,7 +489,7 @@ impl DataTree {
         acl: u32,
         stat: &StatPersisted,
     ) -> u32 {
-        self.data_size += path.len() as i64 + data.map_or(0, |d| d.len() as i64);
+        self.data_size += java_path_len(path) + data.map_or(0, |d| d.len() as i64);
         self.acls.add_ref(acl);
         self.store.insert_hashed(
             h,
@@ -842,7 +852,7 @@ impl DataTree {
         let (_, node, owner) = self.store.remove(path).ok_or(error::NO_NODE)?;
         self.store.remove_child(pi, node.pos);
         let len = node.blob().data_len() as i64;
-        self.data_size -= path.len() as i64 + len;
+        self.data_size -= java_path_len(path) + len;
         self.untrack_kind(path, owner);
         let own_acl = self.acls.get(node.acl()).clone();
         self.acls.release(node.acl());
@@ -1135,7 +1145,7 @@ impl DataTree {
         bulk.started = true;
         let path = if parent.is_none() { "/" } else { path };
         let h = self.store.hash(path);
-        self.data_size += path.len() as i64 + data.map_or(0, |d| d.len() as i64);
+        self.data_size += java_path_len(path) + data.map_or(0, |d| d.len() as i64);
         self.acls.add_ref(acl);
         let i = self.store.push_unindexed(
             Slot::new(Blob::new(path, data), stat, acl),
@@ -1241,7 +1251,7 @@ impl DataTree {
         for (i, s) in self.store.iter() {
             let path = s.path();
             assert_eq!(self.store.find(path), Some(i), "{path} indexed");
-            size += path.len() as i64 + s.blob().data_len() as i64;
+            size += java_path_len(path) + s.blob().data_len() as i64;
             refs[s.acl() as usize] += 1;
             let owner = self.store.owner(i);
             assert_eq!(s.has_owner(), owner != 0, "{path} owner flag");
@@ -1720,6 +1730,18 @@ mod tests {
             t.approximate_data_size(),
             DataTree::new(false).approximate_data_size()
         );
+    }
+
+    #[test]
+    fn approximate_data_size_counts_path_length_in_utf16_units_as_java() {
+        // Java's getNodeSize adds path.length(): "/\u{e9}t\u{e9}" is 4 units (6 UTF-8 bytes).
+        let mut t = DataTree::new(false);
+        let mut ev = vec![];
+        let base = t.approximate_data_size();
+        t.apply(&create(1, "/\u{e9}t\u{e9}", -1, false), &mut ev);
+        assert_eq!(t.approximate_data_size(), base + 4 + 1);
+        t.apply(&delete(2, "/\u{e9}t\u{e9}"), &mut ev);
+        assert_eq!(t.approximate_data_size(), base);
     }
 
     /// xorshift64*: deterministic randomness for the model test.
