@@ -388,8 +388,9 @@ def test_zkserver_leader_of_java_followers(tmp_path):
 def test_zkserver_follower_of_a_java_leader(tmp_path):
     """A Java leader with a Java and a zkserver (myid 1) follower, all with enforceQuota: a
     create past a hard quota through our follower is QuotaExceeded (the Java leader decides),
-    and after 130 writes our follower's `hash` equals the Java nodes'. (createTTL with a
-    non-TTL mode is not sent: it would bring the Java leader down.)"""
+    and after 130 writes our follower's `hash` equals the Java nodes'. A createTTL with a
+    non-TTL mode sent to our follower is answered BadArguments there and never forwarded: a
+    Java 3.8 leader would log it and every Java node would die applying it."""
     with zkharness.Ensemble(tmp_path, extra={"enforceQuota": "true"}) as ens:
         # The Java nodes first: one of them wins the election.
         servers = ens.start_all({3: "java", 2: "java", 1: "zkrs"})
@@ -397,6 +398,11 @@ def test_zkserver_follower_of_a_java_leader(tmp_path):
         assert leader in (2, 3) and zkharness.mode(servers[1]) == "follower"
         c = {sid: zkraw.RawClient(s.host, s.port) for sid, s in servers.items()}
         _set_quota(c[1], "/eq", b"count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=2")
+        # Java's leader checks quotas against its applied tree, which may lag the commit our
+        # follower answered on: wait until the leader has applied the limits.
+        zkharness.wait_for(
+            lambda: c[leader].exists("/zookeeper/quota/eq/zookeeper_stats") is not None,
+            timeout=10, what="the quota on the leader")
         assert _code(lambda: c[1].create("/eq/a")) == 0
         assert _code(lambda: c[1].create("/eq/b")) == zkraw.QUOTA_EXCEEDED
         for i in range(130):
@@ -406,5 +412,13 @@ def test_zkserver_follower_of_a_java_leader(tmp_path):
         hashes = {sid: servers[sid].four_letter("hash") for sid in (1, 2, 3)}
         assert hashes[leader].split(":")[0].endswith("80"), hashes
         assert hashes[1] == hashes[2] == hashes[3], hashes
+        ttl_body = Enc().string("/ttl-bad").buffer(b"d").acls(A).int(0).long(-1).bytes()
+        assert c[1].call(zkraw.OP_CREATE_TTL, ttl_body).err == zkraw.BAD_ARGUMENTS
+        c[1].create("/after", b"alive")
+        for sid, s in servers.items():
+            assert s.proc.poll() is None, "node %d died" % sid
+            c[sid].call(zkraw.OP_SYNC, Enc().string("/").bytes())
+            assert c[sid].get("/after")[0] == b"alive", sid
+            assert c[sid].exists("/ttl-bad") is None, sid
         for x in c.values():
             x.close()
