@@ -357,6 +357,16 @@ pub struct Config {
     pub fsync_warning_threshold_ms: i64,
     /// `globalOutstandingLimit`, default 1000.
     pub global_outstanding_limit: u32,
+    /// `request_throttle_max_requests` (system property
+    /// `zookeeper.request_throttle_max_requests`): requests in process before new ones wait
+    /// (Java's `RequestThrottler`), default 0 = no throttling (as is any value below 1).
+    pub request_throttle_max_requests: i32,
+    /// `request_throttle_stall_time` in ms: how long a throttled request waits before it
+    /// checks again, default 100.
+    pub request_throttle_stall_time_ms: u32,
+    /// `request_throttle_drop_stale`: drop throttled requests of a closed connection,
+    /// default true (`Boolean.parseBoolean`).
+    pub request_throttle_drop_stale: bool,
     /// `jute.maxbuffer` (see the module doc), default 0xfffff.
     pub jute_maxbuffer: usize,
     /// `digest.enabled`, default true.
@@ -445,6 +455,9 @@ impl Config {
             pre_alloc_size_kb: 65_536,
             fsync_warning_threshold_ms: crate::persist::txnlog::DEFAULT_FSYNC_WARNING_THRESHOLD_MS,
             global_outstanding_limit: 1000,
+            request_throttle_max_requests: 0,
+            request_throttle_stall_time_ms: 100,
+            request_throttle_drop_stale: true,
             jute_maxbuffer: DEFAULT_JUTE_MAXBUFFER,
             digest_enabled: true,
             skip_acl: false,
@@ -1160,6 +1173,17 @@ impl Parser {
             "globalOutstandingLimit" => {
                 self.config.global_outstanding_limit =
                     decoded_in(key, value, 0, INT_MAX, NON_NEGATIVE)? as u32;
+            }
+            "request_throttle_max_requests" => {
+                self.config.request_throttle_max_requests =
+                    decoded_in(key, value, INT_MIN, INT_MAX, "an integer")? as i32;
+            }
+            "request_throttle_stall_time" => {
+                self.config.request_throttle_stall_time_ms =
+                    decoded_in(key, value, 0, INT_MAX, NON_NEGATIVE)? as u32;
+            }
+            "request_throttle_drop_stale" => {
+                self.config.request_throttle_drop_stale = self.lenient_bool(key, value, line);
             }
             "maxCnxns" => {
                 let n = decoded_in(key, value, INT_MIN, INT_MAX, "an integer")?;
@@ -2264,6 +2288,31 @@ clientPort=2181
         assert_eq!(c.client_port_listen_backlog, Some(50));
         let (c, _) = with("clientPortListenBacklog=-1");
         assert_eq!(c.client_port_listen_backlog, None);
+    }
+
+    #[test]
+    fn request_throttler_keys() {
+        let d = with("").0;
+        assert_eq!(
+            (
+                d.request_throttle_max_requests,
+                d.request_throttle_stall_time_ms,
+                d.request_throttle_drop_stale
+            ),
+            (0, 100, true)
+        );
+        let c = with(
+            "request_throttle_max_requests=50\nrequest_throttle_stall_time=20\n\
+             request_throttle_drop_stale=false",
+        )
+        .0;
+        assert_eq!(c.request_throttle_max_requests, 50);
+        assert_eq!(c.request_throttle_stall_time_ms, 20);
+        assert!(!c.request_throttle_drop_stale);
+        assert_eq!(
+            with_err("request_throttle_stall_time=-1").key(),
+            Some("request_throttle_stall_time")
+        );
     }
 
     #[test]

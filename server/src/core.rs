@@ -11,6 +11,7 @@
 use crate::auth::{self, AuthConfig, AuthId, AuthInfo};
 use crate::config::Config;
 use crate::error::{self, Code};
+use crate::flow::{answers_request, counts_as_request, ConnFlow, ServerFlow};
 use crate::prep::{self, Pending, PrepContext};
 use crate::session_id;
 use crate::sessions::{SessionOwner, SessionTracker};
@@ -30,6 +31,7 @@ use jute::txn::{CreateSessionTxn, TxnHeader};
 use jute::{Decode, Encode};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
@@ -54,6 +56,8 @@ pub enum CoreMsg {
         addr: SocketAddr,
         frame: Bytes,
         out: Outbox,
+        /// The connection's backpressure counters (see `flow`).
+        flow: Arc<ConnFlow>,
     },
     /// Frames after the handshake, in arrival order.
     Requests {
@@ -61,6 +65,10 @@ pub enum CoreMsg {
         frames: Vec<Bytes>,
     },
     Closed {
+        conn: ConnId,
+    },
+    /// The connection's writer drained after the pipeline began holding its requests.
+    Drained {
         conn: ConnId,
     },
     /// A four-letter word; the reply is the text to send.
@@ -170,6 +178,13 @@ pub struct Conn {
     pub expiry_bucket: i64,
 }
 
+/// A connection's share of [`crate::flow`]: its counters and the frames the pipeline holds
+/// unprocessed while the connection has too many reply bytes unsent.
+struct ConnBackpressure {
+    flow: Arc<ConnFlow>,
+    held: VecDeque<Bytes>,
+}
+
 pub struct Core {
     pub cfg: Config,
     pub tree: DataTree,
@@ -208,6 +223,11 @@ pub struct Core {
     revalidating: Vec<(i64, ConnId)>,
     /// Connections with unsent replies.
     unsent_conns: Vec<ConnId>,
+    /// Backpressure: each connection's counters and the requests held while its replies
+    /// are not being read.
+    flows: HashMap<ConnId, ConnBackpressure>,
+    /// The counters shared by all connections (from the first connection; for `mntr`).
+    server_flow: Option<Arc<ServerFlow>>,
     /// The role shown by the four-letter words (`follower`, `observer`); None standalone.
     pub role: Option<&'static str>,
     /// False while a quorum member is not synced with a leader.
@@ -373,6 +393,8 @@ impl Core {
             pending_syncs: VecDeque::new(),
             revalidating: Vec::new(),
             unsent_conns: Vec::new(),
+            flows: HashMap::new(),
+            server_flow: None,
             role: None,
             serving: true,
             read_only: false,
@@ -669,15 +691,17 @@ impl Core {
                 addr,
                 frame,
                 out,
-            } => self.connect(conn, addr, frame, out),
-            CoreMsg::Requests { conn, frames } => {
-                for f in frames {
-                    if !self.conns.contains_key(&conn) {
-                        break;
-                    }
-                    self.request(conn, f);
+                flow,
+            } => {
+                self.server_flow.get_or_insert_with(|| flow.server.clone());
+                self.connect(conn, addr, frame, out);
+                if self.conns.contains_key(&conn) {
+                    let held = VecDeque::new();
+                    self.flows.insert(conn, ConnBackpressure { flow, held });
                 }
             }
+            CoreMsg::Requests { conn, frames } => self.admit(conn, frames),
+            CoreMsg::Drained { conn } => self.release_held(conn),
             CoreMsg::Closed { conn } => self.drop_conn(conn),
             CoreMsg::FourLetter {
                 cmd,
@@ -685,6 +709,7 @@ impl Core {
                 addr,
                 reply,
             } => {
+                self.gather_throttle_metrics();
                 let _ = reply.send(crate::fourlw_glue::respond(self, &cmd, arg, addr));
             }
             CoreMsg::Tick => self.tick(),
@@ -701,9 +726,122 @@ impl Core {
         }
     }
 
+    // ---- backpressure (see `flow`) ----
+
+    /// Take a connection's request frames, or hold them (unprocessed, and the reader stops
+    /// reading) while the connection has too many reply bytes unsent.
+    fn admit(&mut self, conn: ConnId, frames: Vec<Bytes>) {
+        let mut frames = frames.into_iter();
+        while let Some(f) = frames.next() {
+            if !self.conns.contains_key(&conn) {
+                return;
+            }
+            if self.must_hold(conn) {
+                let fc = self.flows.get_mut(&conn).expect("must_hold found it");
+                let all: Vec<Bytes> = std::iter::once(f).chain(frames).collect();
+                // Held requests are not in process: they must not throttle other clients.
+                let counted = all.iter().filter(|f| counts_as_request(f)).count();
+                fc.flow.requests_held(counted as i64);
+                fc.held.extend(all);
+                return;
+            }
+            self.request(conn, f);
+        }
+    }
+
+    /// Whether `conn`'s next request must wait for its writer to drain; starts holding if
+    /// so (a `CoreMsg::Drained` from the writer ends it).
+    fn must_hold(&mut self, conn: ConnId) -> bool {
+        let (Some(c), Some(fc)) = (self.conns.get(&conn), self.flows.get(&conn)) else {
+            return false;
+        };
+        if !fc.held.is_empty() {
+            return true;
+        }
+        let pending = c.unsent.len();
+        if fc.flow.may_process(pending) {
+            return false;
+        }
+        fc.flow.hold();
+        // The writer may have drained between the check and `hold`.
+        if fc.flow.may_process(pending) {
+            fc.flow.release();
+            return false;
+        }
+        true
+    }
+
+    /// The writer drained: process held requests until the connection is over budget again.
+    fn release_held(&mut self, conn: ConnId) {
+        loop {
+            let Some(fc) = self.flows.get_mut(&conn) else {
+                return;
+            };
+            if fc.held.is_empty() {
+                fc.flow.release();
+                return;
+            }
+            let pending = self.conns.get(&conn).map_or(0, |c| c.unsent.len());
+            if !fc.flow.may_process(pending) {
+                fc.flow.hold();
+                if !fc.flow.may_process(pending) {
+                    return;
+                }
+            }
+            let f = fc.held.pop_front().expect("not empty");
+            if counts_as_request(&f) {
+                fc.flow.requests_read(1);
+            }
+            self.request(conn, f);
+        }
+    }
+
+    /// Frames queued behind a pending write would all be processed when it is applied: past
+    /// the budget, they are held instead (in front of any held already, to keep the order).
+    fn hold_queued(&mut self, conn: ConnId) -> bool {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        let Some(fc) = self.flows.get_mut(&conn) else {
+            return false;
+        };
+        if c.queued.is_empty() || fc.flow.may_process(c.unsent.len()) {
+            return false;
+        }
+        fc.flow.hold();
+        if fc.flow.may_process(c.unsent.len()) && fc.held.is_empty() {
+            fc.flow.release();
+            return false;
+        }
+        let counted = c.queued.iter().filter(|f| counts_as_request(f)).count();
+        fc.flow.requests_held(counted as i64);
+        for f in c.queued.drain(..).rev() {
+            fc.held.push_front(f);
+        }
+        true
+    }
+
+    /// Add the throttle metrics the connection tasks counted to the statistics.
+    fn gather_throttle_metrics(&mut self) {
+        use crate::stats::Counter;
+        if let Some(sf) = &self.server_flow {
+            let m = sf.take_metrics();
+            self.stats
+                .add(Counter::RequestThrottleWaitCount, m.request_throttle_waits);
+            self.stats
+                .add(Counter::StaleRequestsDropped, m.stale_requests_dropped);
+            self.stats.add(Counter::StaleRequests, m.stale_requests);
+        }
+    }
+
     /// Queue `frame` for `conn`; it goes out with the connection's other replies at the next
     /// [`Core::flush_replies`].
     fn send(&mut self, conn: ConnId, frame: Bytes) {
+        if answers_request(&frame) {
+            if let Some(fc) = self.flows.get(&conn) {
+                fc.flow.request_answered();
+            }
+        }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats.packet_sent();
             self.stats.packet_sent();
@@ -718,10 +856,25 @@ impl Core {
     /// the pipeline calls this after each batch of messages it handled: a batch's replies to
     /// one client then cost one channel send and one socket write, not one per reply.
     pub fn flush_replies(&mut self) {
+        let mut not_reading = Vec::new();
         for conn in self.unsent_conns.drain(..) {
-            if let Some(c) = self.conns.get_mut(&conn) {
-                c.send_unsent();
+            let (Some(c), Some(fc)) = (self.conns.get_mut(&conn), self.flows.get(&conn)) else {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.send_unsent();
+                }
+                continue;
+            };
+            fc.flow.queued(c.unsent.len());
+            c.send_unsent();
+            if fc.flow.unsent() > crate::flow::hard_cap(self.cfg.jute_maxbuffer) {
+                not_reading.push((conn, fc.flow.unsent()));
             }
+        }
+        for (conn, bytes) in not_reading {
+            // Watch events keep coming for a client that does not read: never drop them
+            // silently, close the connection (the client's reconnect sets its watches again).
+            warn!(conn, bytes, "closing connection: client does not read its replies and events");
+            self.close(conn);
         }
     }
 
@@ -755,6 +908,9 @@ impl Core {
     }
 
     fn drop_conn(&mut self, conn: ConnId) {
+        if let Some(fc) = self.flows.remove(&conn) {
+            fc.flow.close();
+        }
         if let Some(c) = self.conns.remove(&conn) {
             if let Some(n) = self.cnxn_buckets.get_mut(&c.expiry_bucket) {
                 *n = n.saturating_sub(1);
@@ -969,6 +1125,12 @@ impl Core {
             if c.pending_writes > 0 || c.session == 0 {
                 return;
             }
+            if self.hold_queued(conn) {
+                return;
+            }
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
             let Some(frame) = c.queued.pop_front() else {
                 return;
             };

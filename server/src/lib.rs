@@ -6,6 +6,7 @@ pub mod config;
 pub mod core;
 pub mod durability;
 pub mod error;
+pub mod flow;
 pub mod fourlw;
 pub mod fourlw_glue;
 pub mod net;

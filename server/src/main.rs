@@ -192,7 +192,6 @@ async fn run(cfg: config::Config) {
     info!("binding to port {addr}");
     let (tx, mut rx) = mpsc::channel::<CoreMsg>(8192);
     zk_server::core::spawn_ticker(tx.clone(), cfg.tick_time_ms);
-    let max_buffer = cfg.jute_maxbuffer;
     let max_cnxns = cfg.max_client_cnxns;
     let mut core = Core::new(cfg.clone());
     // Load the database before the client port answers anything but four-letter words
@@ -215,7 +214,8 @@ async fn run(cfg: config::Config) {
             std::process::exit(1);
         }
     }
-    tokio::spawn(zk_server::net::serve(listener, tx, max_buffer, max_cnxns));
+    let flow = zk_server::flow::ServerFlow::new(zk_server::flow::Limits::from_config(&cfg));
+    tokio::spawn(zk_server::net::serve(listener, tx, flow, max_cnxns));
     // The pipeline: one thread-confined owner of all state. It takes what is queued (up to
     // a bound, so replies do not wait long) before sending the replies.
     while let Some(msg) = rx.recv().await {

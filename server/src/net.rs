@@ -1,8 +1,12 @@
 //! Client network: accepts TCP connections, answers four-letter words, splits the stream
 //! into frames (with the jute.maxbuffer limit) and feeds them to the pipeline; a writer
 //! task per connection sends queued replies in batches (one syscall for many replies).
+//! The reader stops reading while `flow` says so (unsent replies past the budget, Java's
+//! globalOutstandingLimit) and lets requests into the pipeline only as Java's
+//! RequestThrottler would; the writer tells the pipeline when it has drained.
 
 use crate::core::{ConnId, CoreMsg, Out};
+use crate::flow::{counts_as_request, ConnFlow, ServerFlow};
 use bytes::{Bytes, BytesMut};
 use jute::frame::FrameCodec;
 use std::collections::HashMap;
@@ -55,7 +59,7 @@ const STMK_ARG_WAIT: Duration = Duration::from_secs(1);
 pub async fn serve(
     listener: TcpListener,
     core: mpsc::Sender<CoreMsg>,
-    max_buffer: usize,
+    flow: Arc<ServerFlow>,
     max_client_cnxns: u32,
 ) {
     let next_id = AtomicU64::new(1);
@@ -85,9 +89,11 @@ pub async fn serve(
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         let core = core.clone();
         let limit = limit.clone();
+        let flow = ConnFlow::new(flow.clone());
         tokio::spawn(async move {
-            connection(stream, addr, id, core.clone(), max_buffer).await;
+            connection(stream, addr, id, core.clone(), flow.clone()).await;
             let _ = core.send(CoreMsg::Closed { conn: id }).await;
+            flow.close();
             limit.release(addr.ip());
         });
     }
@@ -98,8 +104,9 @@ async fn connection(
     addr: SocketAddr,
     conn: ConnId,
     core: mpsc::Sender<CoreMsg>,
-    max_buffer: usize,
+    flow: Arc<ConnFlow>,
 ) {
+    let max_buffer = flow.server.limits.max_buffer;
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = BytesMut::with_capacity(4096);
 
@@ -156,37 +163,16 @@ async fn connection(
         return;
     }
 
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Out>();
+    let (out_tx, out_rx) = mpsc::unbounded_channel::<Out>();
     let (closed_tx, mut closed_rx) = oneshot::channel::<()>();
-    // Writer: batch everything queued into one write.
-    let writer = tokio::spawn(async move {
-        let mut batch = BytesMut::with_capacity(16 * 1024);
-        let mut closing = false;
-        while let Some(first) = out_rx.recv().await {
-            let mut next = Some(first);
-            while let Some(o) = next.take() {
-                match o {
-                    Out::Frame(f) => batch.extend_from_slice(&f),
-                    Out::Close => closing = true,
-                }
-                if closing || batch.len() > 256 * 1024 {
-                    break;
-                }
-                next = out_rx.try_recv().ok();
-            }
-            if !batch.is_empty() {
-                if wr.write_all(&batch).await.is_err() {
-                    break;
-                }
-                batch.clear();
-            }
-            if closing {
-                break;
-            }
-        }
-        let _ = wr.shutdown().await;
-        let _ = closed_tx.send(());
-    });
+    let writer = tokio::spawn(write_replies(
+        wr,
+        out_rx,
+        flow.clone(),
+        core.clone(),
+        conn,
+        closed_tx,
+    ));
 
     let mut codec = FrameCodec::new(max_buffer);
     let mut handshaken = false;
@@ -219,6 +205,7 @@ async fn connection(
                         addr,
                         frame,
                         out: out_tx.clone(),
+                        flow: flow.clone(),
                     })
                     .await
                     .is_err()
@@ -227,17 +214,19 @@ async fn connection(
                 }
             }
             let rest: Vec<Bytes> = frames.collect();
-            if !rest.is_empty()
-                && core
-                    .send(CoreMsg::Requests { conn, frames: rest })
-                    .await
-                    .is_err()
-            {
-                return;
+            match submit(&core, conn, &flow, rest, &mut closed_rx).await {
+                Submitted::Yes => {}
+                Submitted::ConnectionClosed => break,
+                Submitted::PipelineGone => return,
             }
         }
         if let Some(e) = bad_frame {
             warn!(%addr, "closing connection: {e}");
+            break;
+        }
+        // Backpressure: no reading while the pipeline holds this connection's requests
+        // (its replies are not being read) or the server has too many requests outstanding.
+        if handshaken && !wait_until_readable(&flow, &mut closed_rx).await {
             break;
         }
         let read = async {
@@ -266,6 +255,137 @@ async fn connection(
         }
     }
     drop(out_tx);
-    // Let queued replies go out before the socket closes.
-    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+    // Let queued replies go out before the socket closes (not for ever: a client that
+    // does not read would keep the writer and its buffers).
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(1), writer)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
+}
+
+/// The writer task: batch everything queued into one write, count what was written, and
+/// wake the pipeline when it waits for this connection to drain.
+async fn write_replies(
+    mut wr: tokio::net::tcp::OwnedWriteHalf,
+    mut out_rx: mpsc::UnboundedReceiver<Out>,
+    flow: Arc<ConnFlow>,
+    core: mpsc::Sender<CoreMsg>,
+    conn: ConnId,
+    closed_tx: oneshot::Sender<()>,
+) {
+    let mut batch = BytesMut::with_capacity(16 * 1024);
+    let mut closing = false;
+    while let Some(first) = out_rx.recv().await {
+        let mut next = Some(first);
+        while let Some(o) = next.take() {
+            match o {
+                Out::Frame(f) => batch.extend_from_slice(&f),
+                Out::Close => closing = true,
+            }
+            if closing || batch.len() > 256 * 1024 {
+                break;
+            }
+            next = out_rx.try_recv().ok();
+        }
+        if !batch.is_empty() {
+            if wr.write_all(&batch).await.is_err() {
+                break;
+            }
+            if flow.written(batch.len()) && core.send(CoreMsg::Drained { conn }).await.is_err()
+            {
+                break;
+            }
+            batch.clear();
+            if batch.capacity() > 1 << 20 {
+                // A big reply went out: do not keep its buffer for every small one after.
+                batch = BytesMut::with_capacity(16 * 1024);
+            }
+        }
+        if closing {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+    let _ = closed_tx.send(());
+}
+
+enum Submitted {
+    Yes,
+    /// The connection was closed while its requests waited (they were dropped).
+    ConnectionClosed,
+    PipelineGone,
+}
+
+/// Hand request frames to the pipeline, as Java's RequestThrottler lets them in: while
+/// `request_throttle_max_requests` are in process they wait, re-checking every
+/// `request_throttle_stall_time` ms (or when requests finish).
+async fn submit(
+    core: &mpsc::Sender<CoreMsg>,
+    conn: ConnId,
+    flow: &ConnFlow,
+    mut frames: Vec<Bytes>,
+    closed_rx: &mut oneshot::Receiver<()>,
+) -> Submitted {
+    let server = &flow.server;
+    let limits = server.limits;
+    let mut outcome = Submitted::Yes;
+    while !frames.is_empty() {
+        let mut take = frames.len();
+        while limits.throttle_max_requests > 0 && matches!(outcome, Submitted::Yes) {
+            let fell = server.fell.notified();
+            let room = limits.throttle_max_requests - server.in_process();
+            if room > 0 {
+                take = take.min(room as usize);
+                break;
+            }
+            server.count_throttle_wait();
+            tokio::select! {
+                _ = fell => {}
+                _ = tokio::time::sleep(limits.throttle_stall) => {}
+                _ = &mut *closed_rx => {
+                    // Java's dropStaleRequests: the waiting requests of a closed connection
+                    // are dropped; without it they go on (and count as stale).
+                    let n = frames.len() as u64;
+                    server.count_stale(limits.throttle_drop_stale, n);
+                    if limits.throttle_drop_stale {
+                        return Submitted::ConnectionClosed;
+                    }
+                    outcome = Submitted::ConnectionClosed;
+                    take = frames.len();
+                }
+            }
+        }
+        let rest = frames.split_off(take);
+        let counted = frames.iter().filter(|f| counts_as_request(f)).count();
+        flow.requests_read(counted as i64);
+        if core
+            .send(CoreMsg::Requests { conn, frames })
+            .await
+            .is_err()
+        {
+            return Submitted::PipelineGone;
+        }
+        frames = rest;
+    }
+    outcome
+}
+
+/// Wait while the reader must not read (see `flow`). False when the connection was closed
+/// meanwhile.
+async fn wait_until_readable(flow: &ConnFlow, closed_rx: &mut oneshot::Receiver<()>) -> bool {
+    loop {
+        let woken = flow.wake.notified();
+        let fell = flow.server.fell.notified();
+        if !flow.reader_paused() {
+            return true;
+        }
+        tokio::select! {
+            _ = woken => {}
+            _ = fell => {}
+            _ = &mut *closed_rx => return false,
+        }
+    }
 }

@@ -733,7 +733,7 @@ pub async fn run(cfg: Config) {
     tokio::spawn(crate::net::serve(
         listener,
         tx,
-        cfg.jute_maxbuffer,
+        crate::flow::ServerFlow::new(crate::flow::Limits::from_config(&cfg)),
         cfg.max_client_cnxns,
     ));
     let election =
