@@ -150,7 +150,9 @@ impl Conn {
     /// Hand what is unsent to the connection's writer.
     fn send_unsent(&mut self) {
         if !self.unsent.is_empty() {
-            let _ = self.out.send(Out::Frame(self.unsent.split().freeze()));
+            // Take the buffer whole: `split` would leave its spare capacity here, keeping
+            // the allocation alive for as long as the connection lives.
+            let _ = self.out.send(Out::Frame(std::mem::take(&mut self.unsent).freeze()));
         }
     }
 }

@@ -7,9 +7,10 @@
 
 use crate::core::{ConnId, CoreMsg, Out};
 use crate::flow::{counts_as_request, ConnFlow, ServerFlow};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use jute::frame::FrameCodec;
 use std::collections::HashMap;
+use std::io::IoSlice;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -266,8 +267,10 @@ async fn connection(
     }
 }
 
-/// The writer task: batch everything queued into one write, count what was written, and
-/// wake the pipeline when it waits for this connection to drain.
+/// The writer task: write everything queued with one vectored write (the frames are not
+/// copied: a buffer kept per connection would stay as large as the largest batch, for each
+/// of thousands of connections), count what was written, and wake the pipeline when it waits
+/// for this connection to drain.
 async fn write_replies(
     mut wr: tokio::net::tcp::OwnedWriteHalf,
     mut out_rx: mpsc::UnboundedReceiver<Out>,
@@ -276,34 +279,48 @@ async fn write_replies(
     conn: ConnId,
     closed_tx: oneshot::Sender<()>,
 ) {
-    let mut batch = BytesMut::with_capacity(16 * 1024);
+    let mut batch: Vec<Bytes> = Vec::new();
     let mut closing = false;
-    while let Some(first) = out_rx.recv().await {
+    'run: while let Some(first) = out_rx.recv().await {
         let mut next = Some(first);
+        let mut bytes = 0;
         while let Some(o) = next.take() {
             match o {
-                Out::Frame(f) => batch.extend_from_slice(&f),
+                Out::Frame(f) => {
+                    bytes += f.len();
+                    batch.push(f);
+                }
                 Out::Close => closing = true,
             }
-            if closing || batch.len() > 256 * 1024 {
+            if closing || bytes > 256 * 1024 || batch.len() >= MAX_IOVECS {
                 break;
             }
             next = out_rx.try_recv().ok();
         }
-        if !batch.is_empty() {
-            if wr.write_all(&batch).await.is_err() {
-                break;
+        let mut start = 0;
+        while start < batch.len() {
+            let slices: Vec<IoSlice> = batch[start..].iter().map(|b| IoSlice::new(b)).collect();
+            let mut n = match wr.write_vectored(&slices).await {
+                Ok(0) | Err(_) => break 'run,
+                Ok(n) => n,
+            };
+            if flow.written(n) && core.send(CoreMsg::Drained { conn }).await.is_err() {
+                break 'run;
             }
-            if flow.written(batch.len()) && core.send(CoreMsg::Drained { conn }).await.is_err()
-            {
-                break;
+            while n > 0 {
+                let b = &mut batch[start];
+                let k = n.min(b.len());
+                b.advance(k);
+                n -= k;
+                if b.is_empty() {
+                    start += 1;
+                }
             }
-            batch.clear();
-            if batch.capacity() > 1 << 20 {
-                // A big reply went out: do not keep its buffer for every small one after.
-                batch = BytesMut::with_capacity(16 * 1024);
+            while start < batch.len() && batch[start].is_empty() {
+                start += 1;
             }
         }
+        batch.clear();
         if closing {
             break;
         }
@@ -311,6 +328,9 @@ async fn write_replies(
     let _ = wr.shutdown().await;
     let _ = closed_tx.send(());
 }
+
+/// Frames per vectored write (Linux takes up to 1024).
+const MAX_IOVECS: usize = 256;
 
 enum Submitted {
     Yes,
