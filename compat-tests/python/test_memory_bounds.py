@@ -379,3 +379,4 @@ def test_ten_thousand_connections_that_never_read(fresh, impl):
     finally:
         for s in socks:
             s.close()
+

@@ -152,7 +152,9 @@ impl Conn {
         if !self.unsent.is_empty() {
             // Take the buffer whole: `split` would leave its spare capacity here, keeping
             // the allocation alive for as long as the connection lives.
-            let _ = self.out.send(Out::Frame(std::mem::take(&mut self.unsent).freeze()));
+            let _ = self
+                .out
+                .send(Out::Frame(std::mem::take(&mut self.unsent).freeze()));
         }
     }
 }
@@ -875,7 +877,10 @@ impl Core {
         for (conn, bytes) in not_reading {
             // Watch events keep coming for a client that does not read: never drop them
             // silently, close the connection (the client's reconnect sets its watches again).
-            warn!(conn, bytes, "closing connection: client does not read its replies and events");
+            warn!(
+                conn,
+                bytes, "closing connection: client does not read its replies and events"
+            );
             self.close(conn);
         }
     }

@@ -293,7 +293,10 @@ impl ConnFlow {
     /// Whether the pipeline may process this connection's next request, with `pending`
     /// reply bytes it has not handed to the writer yet.
     pub fn may_process(&self, pending: usize) -> bool {
-        may_process(self.unsent() + pending, self.server.unsent() + pending as i64)
+        may_process(
+            self.unsent() + pending,
+            self.server.unsent() + pending as i64,
+        )
     }
 
     /// The pipeline starts holding requests: stop the reader and ask the writer for a
@@ -308,6 +311,11 @@ impl ConnFlow {
         if self.held.swap(false, SeqCst) {
             self.wake.notify_one();
         }
+    }
+
+    /// Whether the connection was closed (by the pipeline, or after its tasks ended).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(SeqCst)
     }
 
     /// Whether the reader should stop reading (see the module doc).

@@ -381,11 +381,7 @@ async fn submit(
         let rest = frames.split_off(take);
         let counted = frames.iter().filter(|f| counts_as_request(f)).count();
         flow.requests_read(counted as i64);
-        if core
-            .send(CoreMsg::Requests { conn, frames })
-            .await
-            .is_err()
-        {
+        if core.send(CoreMsg::Requests { conn, frames }).await.is_err() {
             return Submitted::PipelineGone;
         }
         frames = rest;
@@ -394,11 +390,15 @@ async fn submit(
 }
 
 /// Wait while the reader must not read (see `flow`). False when the connection was closed
-/// meanwhile.
+/// meanwhile (by the pipeline: its writer may be stuck on a client that does not read, so
+/// the reader ends the connection).
 async fn wait_until_readable(flow: &ConnFlow, closed_rx: &mut oneshot::Receiver<()>) -> bool {
     loop {
         let woken = flow.wake.notified();
         let fell = flow.server.fell.notified();
+        if flow.is_closed() {
+            return false;
+        }
         if !flow.reader_paused() {
             return true;
         }
