@@ -251,10 +251,11 @@ def test_client_that_never_reads_100k_small_replies(fresh, impl):
 
 @pytest.mark.parametrize("limit", [None, "1"], ids=["default-limit", "globalOutstandingLimit=1"])
 def test_fast_sender_gets_every_reply_in_order(impl, tmp_path, limit):
-    """A client sends 1,500 getData of 64 KB and 3,000 setData at once, reads nothing for 2 s,
-    then reads: every reply arrives, in order, with the right data (held, not dropped), also
-    with globalOutstandingLimit=1, which throttles every connection with anything
-    outstanding."""
+    """A client sends 1,500 getData of 64 KB, 3,000 setData, then 100 rounds of a setData
+    of the 64 KB node and 20 getData of it (reads queued behind a write) at once, reads
+    nothing for 2 s, then reads: every reply arrives, in order, with the right data (held,
+    not dropped; each read sees the write before it), also with globalOutstandingLimit=1,
+    which throttles every connection with anything outstanding."""
     cfg = {"maxClientCnxns": "0"}
     if limit:
         cfg["globalOutstandingLimit"] = limit
@@ -271,21 +272,33 @@ def test_fast_sender_gets_every_reply_in_order(impl, tmp_path, limit):
         reads, writes = 1500, 3000
         out = [_get_data(i, "/d64") for i in range(1, reads + 1)]
         out += [_set_data(reads + i, "/w", b"%d" % i) for i in range(1, writes + 1)]
+        rounds, per_round = 100, 20
+        xid = reads + writes
+        for r in range(rounds):
+            xid += 1
+            out.append(_set_data(xid, "/d64", bytes([r]) * len(data)))
+            for _ in range(per_round):
+                xid += 1
+                out.append(_get_data(xid, "/d64"))
         sender = threading.Thread(target=s.sendall, args=(b"".join(out),), daemon=True)
         sender.start()
         time.sleep(2.0)
         s.settimeout(30)
-        replies = _read_replies(s, reads + writes)
+        replies = _read_replies(s, xid)
         sender.join(10)
         growth = rss.stop()
         s.close()
         print("\nfast sender[%s, %s]: RSS growth %.0f MB" % (impl, limit or "default", growth))
-        assert [x for x, _, _ in replies] == list(range(1, reads + writes + 1))
+        assert [x for x, _, _ in replies] == list(range(1, xid + 1))
         assert all(err == 0 for _, err, _ in replies)
         for _, _, body in replies[:reads]:
             assert zkraw.Dec(body).buffer() == data
-        versions = [zkraw.Dec(body).stat().version for _, _, body in replies[reads:]]
+        versions = [zkraw.Dec(body).stat().version for _, _, body in replies[reads:reads + writes]]
         assert versions == list(range(1, writes + 1))
+        mixed = replies[reads + writes:]
+        for r in range(rounds):
+            got = mixed[r * (per_round + 1) + 1:(r + 1) * (per_round + 1)]
+            assert all(zkraw.Dec(b).buffer() == bytes([r]) * len(data) for _, _, b in got), r
         assert growth < GROWTH_BOUND_MB
     finally:
         srv.stop()
