@@ -349,7 +349,8 @@ def test_ten_thousand_connections_that_never_read(fresh, impl):
     zkserver at a load average of 16 on 2 cores): connection losses are reported, and the
     slowest get is bounded at 10 s. Java 3.8 serves the other client only a few times in
     the whole run (0.4-4 s per get while the 10k sessions are created and flood it), so on
-    Java the test asks for one reply; zkserver must keep the p99 bound."""
+    Java the test asks for one reply; zkserver must keep a p99 under 3 s (measured 20-900
+    ms on 2 busy cores) and serve at least 10 gets."""
     zk = fresh.client()
     zk.create("/mid", b"m" * 16 * 1024)
     zk.stop()
@@ -379,7 +380,7 @@ def test_ten_thousand_connections_that_never_read(fresh, impl):
             p = other.check(p99_bound_s=10.0, max_bound_s=10.0, min_replies=1,
                             losses_allowed=True)
         else:
-            p = other.check(max_bound_s=10.0, losses_allowed=True)
+            p = other.check(p99_bound_s=3.0, max_bound_s=10.0, losses_allowed=True)
         _report("10k connections never reading", impl, growth, p)
         assert growth < GROWTH_BOUND_MB
         assert fresh.four_letter("ruok") == "imok"

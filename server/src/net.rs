@@ -255,6 +255,9 @@ async fn connection(
             _ = &mut closed_rx => break,
         }
     }
+    // The pipeline forgets the connection now (its watches go at once, as in Java, which
+    // closes a connection on end of stream), not after the writer's last flush.
+    let _ = core.send(CoreMsg::Closed { conn }).await;
     drop(out_tx);
     // Let queued replies go out before the socket closes (not for ever: a client that
     // does not read would keep the writer and its buffers).
