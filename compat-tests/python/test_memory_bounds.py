@@ -304,14 +304,16 @@ def test_fast_sender_gets_every_reply_in_order(impl, tmp_path, limit):
         srv.stop()
 
 
-def test_request_throttler_waits_and_counts(impl, tmp_path):
+@pytest.mark.parametrize("stall_ms", ["0", "5"])
+def test_request_throttler_waits_and_counts(impl, tmp_path, stall_ms):
     """zookeeper.request_throttle_max_requests=2 (a zoo.cfg key Java turns into the system
     property): four clients pipelining writes all get their answers, and mntr counts the
-    throttler's waits under Java's name."""
+    throttler's waits under Java's name. A stall time of 0 waits until a request finishes
+    (Java's wait(0))."""
     srv = zkharness.start_server(impl, tmp_path, extra_cfg={
         "maxClientCnxns": "0",
         "request_throttle_max_requests": "2",
-        "request_throttle_stall_time": "5",
+        "request_throttle_stall_time": stall_ms,
     })
     try:
         zk = srv.client()

@@ -365,9 +365,17 @@ async fn submit(
                 break;
             }
             server.count_throttle_wait();
+            // Java's `wait(stallTime)`: 0 waits until a request finishes.
+            let stall = async {
+                if limits.throttle_stall.is_zero() {
+                    std::future::pending::<()>().await
+                } else {
+                    tokio::time::sleep(limits.throttle_stall).await
+                }
+            };
             tokio::select! {
                 _ = fell => {}
-                _ = tokio::time::sleep(limits.throttle_stall) => {}
+                _ = stall => {}
                 _ = &mut *closed_rx => {
                     // Java's dropStaleRequests: the waiting requests of a closed connection
                     // are dropped; without it they go on (and count as stale).
