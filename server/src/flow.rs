@@ -19,8 +19,9 @@
 //!   reading (Java's `disableRecv`) until its own requests are answered or the total falls.
 //! * **`zookeeper.request_throttle_max_requests`** (Java's `RequestThrottler`, off when 0):
 //!   a request read from the socket waits before entering the pipeline while that many are
-//!   in process, re-checking every `zookeeper.request_throttle_stall_time` ms
-//!   (`request_throttle_wait_count` counts the waits); with
+//!   in process, re-checking every `zookeeper.request_throttle_stall_time` ms and whenever
+//!   one finishes (a stall time of 0 waits for that alone, as Java's `wait(0)`;
+//!   `request_throttle_wait_count` counts the waits); with
 //!   `zookeeper.request_throttle_drop_stale` (default true) the waiting requests of a
 //!   connection closed meanwhile are dropped (`stale_requests_dropped`).
 //!
