@@ -177,6 +177,8 @@ async fn connection(
 
     let mut codec = FrameCodec::new(max_buffer);
     let mut handshaken = false;
+    // The client closed its side or the socket failed (not: the server ends the connection).
+    let mut client_gone = false;
     let handshake_deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
     loop {
         // Hand every complete frame buffered so far to the pipeline in one message. A bad
@@ -245,19 +247,26 @@ async fn connection(
         };
         tokio::select! {
             r = read => match r {
-                Ok(0) => break,
+                Ok(0) => {
+                    client_gone = true;
+                    break;
+                }
                 Ok(_) => {}
                 Err(e) => {
                     debug!(%addr, "connection read ended: {e}");
+                    client_gone = true;
                     break;
                 }
             },
             _ = &mut closed_rx => break,
         }
     }
-    // The pipeline forgets the connection now (its watches go at once, as in Java, which
-    // closes a connection on end of stream), not after the writer's last flush.
-    let _ = core.send(CoreMsg::Closed { conn }).await;
+    if client_gone {
+        // The pipeline forgets the connection now (its watches go at once, as in Java, which
+        // closes a connection on end of stream), not after the writer's last flush. (After a
+        // bad frame it stays a second longer: what came before the bad frame is answered.)
+        let _ = core.send(CoreMsg::Closed { conn }).await;
+    }
     drop(out_tx);
     // Let queued replies go out before the socket closes (not for ever: a client that
     // does not read would keep the writer and its buffers).
