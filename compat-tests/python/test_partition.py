@@ -168,6 +168,10 @@ def _tree(zk):
     while todo:
         path = todo.pop()
         data, stat = zk.get(path)
+        if path == "/zookeeper/config":
+            # Each member writes it itself when it loads its tree (Java's
+            # initConfigInZKDatabase): the same bytes, its own mtime.
+            stat = stat._replace(mtime=0)
         out[path] = (data, stat)
         for child in zk.get_children(path):
             todo.append(path.rstrip("/") + "/" + child)
