@@ -295,6 +295,7 @@ class Fuzz:
 
     def __init__(self, impl, tmp_path):
         self.impl, self.tmp = impl, Path(tmp_path)
+        self.root_lens = set()  # data lengths the root has had (Java's size drift)
         self.srv = zkharness.start_server(impl, tmp_path, extra_cfg=CFG)
         self.batch = -1
         self.gens = []
@@ -413,7 +414,11 @@ class Fuzz:
                 self.fail("the %s session could not talk to the server: %s"
                           % (s.gen.role.name, s.error))
             bad_next_len = s.gen.role.cred is None and 0 in s.gen.bad_frame_len
-            if s.session is None and not bad_next_len:
+            # Java also closes before its queued ConnectResponse goes out when the very
+            # next request is unreadable (a mutated frame): a race in Java, not asserted there.
+            java_race = (self.impl == "java" and s.preconnect
+                         and any("mutated" in n for n in s.gen.notes[:1]))
+            if s.session is None and not bad_next_len and not java_race:
                 # Java reads no request after a ConnectRequest until the session exists, so
                 # whatever follows it in the same write, the handshake is answered; only a
                 # bad length prefix right after it closes the connection first (Java checks
@@ -458,8 +463,15 @@ class Fuzz:
             m2 = _ints(mntr(self.srv))
             want = dict(tree_counts(tree), zk_watch_count=self.base["zk_watch_count"],
                         zk_global_sessions=self.base["zk_global_sessions"])
+            self.root_lens.add(len(tree["/"][0] or b""))
+            if self.impl == "java":
+                # Java's size drifts by the root's data when the root changes after a
+                # restart (it counted the root's old data twice when it loaded the snapshot):
+                # a range for Java; ours must be exact.
+                lo = min(want["zk_approximate_data_size"])
+                want["zk_approximate_data_size"] = range(lo, lo + 2 * max(self.root_lens) + 1)
             got = {k: m2.get(k) for k in want}
-            if m1 == m2 and all(got[k] == v or (isinstance(v, set) and got[k] in v)
+            if m1 == m2 and all(got[k] == v or (isinstance(v, (set, range)) and got[k] in v)
                                 for k, v in want.items()):
                 return tree, m2
             if os.environ.get("ZK_FUZZ_DEBUG"):
