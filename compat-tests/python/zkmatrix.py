@@ -500,7 +500,9 @@ def answered_unimplemented(o: Outcome, row: Row) -> bool:
 
 
 # Where zkrs answers differently from Java 3.8.0 on purpose: row name -> (why, what zkrs
-# must do instead). Asserted on every run, like any other answer.
+# must do instead). Asserted on every run, like any other answer. DECIDED_BY says which
+# server's answer it is in a mixed ensemble: the client's own node, or the leader too (a
+# write a Java follower forwards to a zkrs leader).
 DIVERGENCES = {
     "createSession": (
         "op -10 after the handshake: Java 3.8.0 takes it as a second createSession of the "
@@ -515,4 +517,6 @@ DIVERGENCES = {
         "the connection closes, unless a Java learner forwarded it to a zkrs leader)",
         answered_unimplemented),
 }
+
+DECIDED_BY = {"createSession": "node", "check": "leader"}
 
