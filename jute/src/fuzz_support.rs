@@ -241,3 +241,48 @@ fn for_each_frame(
     }
     s.leftover = buf.len();
 }
+
+/// A seeded xorshift64* generator for mutation tests: a failure replays from its seed.
+pub struct MutationRng(u64);
+
+impl MutationRng {
+    pub fn new(seed: u64) -> MutationRng {
+        MutationRng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+}
+
+/// A few random edits of `seed`, as the decoders' mutation tests apply them: byte flips,
+/// big-endian ints set to edge values, cuts, inserted bytes.
+pub fn mutate(seed: &[u8], rng: &mut MutationRng) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(b.len() + 1);
+        match rng.below(5) {
+            0 if at < b.len() => b[at] ^= 1 << rng.below(8),
+            1 if at + 4 <= b.len() => {
+                let v: i32 = [0, -1, 1, i32::MAX, i32::MIN, 0x100000, 7][rng.below(7)];
+                b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+            }
+            2 => b.truncate(at),
+            3 => {
+                let n = rng.below(16);
+                b.splice(at..at, (0..n).map(|_| rng.next_u64() as u8));
+            }
+            _ if at < b.len() => b[at] = rng.next_u64() as u8,
+            _ => {}
+        }
+    }
+    b
+}

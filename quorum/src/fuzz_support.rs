@@ -76,46 +76,7 @@ pub(crate) mod tests {
     use crate::zab::snap_stream::SnapEncoder;
     use bytes::Bytes;
     use jute::data::{Acl, Id, StatPersisted};
-
-    /// xorshift64*: seeded, so every failure replays.
-    pub(crate) struct Rng(u64);
-    impl Rng {
-        pub(crate) fn new(seed: u64) -> Rng {
-            Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-        }
-        pub(crate) fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        pub(crate) fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
-
-    /// A few random edits: byte flips, big-endian ints set to edge values, cuts, inserts.
-    pub(crate) fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
-        let mut b = seed.to_vec();
-        for _ in 0..1 + rng.below(4) {
-            let at = rng.below(b.len() + 1);
-            match rng.below(5) {
-                0 if at < b.len() => b[at] ^= 1 << rng.below(8),
-                1 if at + 4 <= b.len() => {
-                    let v: i32 = [0, -1, 1, i32::MAX, i32::MIN, 0x100000, 7][rng.below(7)];
-                    b[at..at + 4].copy_from_slice(&v.to_be_bytes());
-                }
-                2 => b.truncate(at),
-                3 => {
-                    let n = rng.below(16);
-                    b.splice(at..at, (0..n).map(|_| rng.next() as u8));
-                }
-                _ if at < b.len() => b[at] = rng.next() as u8,
-                _ => {}
-            }
-        }
-        b
-    }
+    use jute::fuzz_support::{mutate, MutationRng};
 
     fn quorum_seed() -> Vec<u8> {
         let mut out = BytesMut::new();
@@ -205,7 +166,7 @@ pub(crate) mod tests {
         ];
         for (name, seed, check) in seeds {
             check(&seed);
-            let mut rng = Rng::new(name.len() as u64);
+            let mut rng = MutationRng::new(name.len() as u64);
             for i in 0..3000 {
                 let input = mutate(&seed, &mut rng);
                 let r = std::panic::catch_unwind(|| check(&input));
