@@ -1178,8 +1178,9 @@ impl Core {
             self.close(conn);
             return;
         }
-        if self.upstream.is_none()
-            && !self.read_only
+        // Only a leader's sessions can be owned elsewhere (a standalone server has no learners,
+        // on a learner the leader checks), so nothing else pays for the lookup.
+        if self.role == Some("leader")
             && hdr.r#type != ops::CLOSE_SESSION
             && self.sessions.check_owner(session, SessionOwner::Local) == Err(error::SESSION_MOVED)
         {
