@@ -38,7 +38,7 @@ use jute::data::{Acl, Id, Stat};
 use jute::multi::{decode_multi_response, encode_multi_request, MultiOp, MultiResult};
 use jute::ops;
 use jute::proto::*;
-use jute::{Decode, Encode};
+use jute::{Decode, Encode, OpCode};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::{self, Write as _};
 use std::io;
@@ -576,11 +576,11 @@ impl Gen {
         match self.rng.weighted(&[22, 8, 4, 6, 20, 22, 18]) {
             0 => {
                 let (r, d) = self.create_request();
-                (MultiOp::Create(ops::CREATE, r), format!("create {d}"))
+                (MultiOp::Create(OpCode::Create, r), format!("create {d}"))
             }
             1 => {
                 let (r, d) = self.create_request();
-                (MultiOp::Create(ops::CREATE2, r), format!("create2 {d}"))
+                (MultiOp::Create(OpCode::Create2, r), format!("create2 {d}"))
             }
             2 => {
                 let (mut r, d) = self.create_request();
@@ -593,7 +593,7 @@ impl Gen {
                     d
                 };
                 (
-                    MultiOp::Create(ops::CREATE_CONTAINER, r),
+                    MultiOp::Create(OpCode::CreateContainer, r),
                     format!("createContainer {d}"),
                 )
             }
@@ -1108,7 +1108,7 @@ impl Gen {
                 let bytes = self.rng.below(3000);
                 let mops = vec![
                     MultiOp::Create(
-                        ops::CREATE,
+                        OpCode::Create,
                         CreateRequest {
                             path: QUOTA_DIR.into(),
                             data: Some(Bytes::new()),
@@ -1117,7 +1117,7 @@ impl Gen {
                         },
                     ),
                     MultiOp::Create(
-                        ops::CREATE,
+                        OpCode::Create,
                         CreateRequest {
                             path: format!("{QUOTA_DIR}/zookeeper_limits"),
                             data: Some(Bytes::from(format!("count={count},bytes={bytes}"))),
@@ -1126,7 +1126,7 @@ impl Gen {
                         },
                     ),
                     MultiOp::Create(
-                        ops::CREATE,
+                        OpCode::Create,
                         CreateRequest {
                             path: format!("{QUOTA_DIR}/zookeeper_stats"),
                             data: Some(Bytes::from_static(b"count=0,bytes=0")),

@@ -7,7 +7,7 @@ use crate::codec::{Decode, DecodeError, Encode};
 use crate::connect::Connect;
 use crate::frame::{FrameCodec, FrameError};
 use crate::multi::{self, MultiOp};
-use crate::ops;
+use crate::ops::OpCode;
 use crate::proto::*;
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder;
@@ -56,34 +56,42 @@ pub fn decode_request(mut frame: Bytes) -> Result<(RequestHeader, RequestBody), 
 /// [`decode_request`], leaving what follows the body in `input`.
 pub fn decode_request_from(input: &mut Bytes) -> Result<(RequestHeader, RequestBody), DecodeError> {
     let h = RequestHeader::decode(input)?;
-    let body = match h.r#type {
-        ops::PING | ops::CLOSE_SESSION | ops::WHO_AM_I => RequestBody::Empty,
-        ops::CREATE | ops::CREATE2 | ops::CREATE_CONTAINER => {
+    let Ok(op) = OpCode::try_from(h.r#type) else {
+        return Ok((h, RequestBody::Unknown(std::mem::take(input))));
+    };
+    let body = match op {
+        OpCode::Ping | OpCode::CloseSession | OpCode::WhoAmI => RequestBody::Empty,
+        OpCode::Create | OpCode::Create2 | OpCode::CreateContainer => {
             RequestBody::Create(Decode::decode(input)?)
         }
-        ops::CREATE_TTL => RequestBody::CreateTtl(Decode::decode(input)?),
-        ops::DELETE | ops::DELETE_CONTAINER => RequestBody::Delete(Decode::decode(input)?),
-        ops::EXISTS => RequestBody::Exists(Decode::decode(input)?),
-        ops::GET_DATA => RequestBody::GetData(Decode::decode(input)?),
-        ops::SET_DATA => RequestBody::SetData(Decode::decode(input)?),
-        ops::GET_ACL => RequestBody::GetAcl(Decode::decode(input)?),
-        ops::SET_ACL => RequestBody::SetAcl(Decode::decode(input)?),
-        ops::GET_CHILDREN => RequestBody::GetChildren(Decode::decode(input)?),
-        ops::GET_CHILDREN2 => RequestBody::GetChildren2(Decode::decode(input)?),
-        ops::SYNC => RequestBody::Sync(Decode::decode(input)?),
-        ops::CHECK => RequestBody::Check(Decode::decode(input)?),
-        ops::MULTI | ops::MULTI_READ => RequestBody::Multi(multi::decode_multi_request(input)?),
-        ops::RECONFIG => RequestBody::Reconfig(Decode::decode(input)?),
-        ops::CHECK_WATCHES => RequestBody::CheckWatches(Decode::decode(input)?),
-        ops::REMOVE_WATCHES => RequestBody::RemoveWatches(Decode::decode(input)?),
-        ops::AUTH => RequestBody::Auth(Decode::decode(input)?),
-        ops::SET_WATCHES => RequestBody::SetWatches(Decode::decode(input)?),
-        ops::SET_WATCHES2 => RequestBody::SetWatches2(Decode::decode(input)?),
-        ops::SASL => RequestBody::Sasl(Decode::decode(input)?),
-        ops::GET_EPHEMERALS => RequestBody::GetEphemerals(Decode::decode(input)?),
-        ops::GET_ALL_CHILDREN_NUMBER => RequestBody::GetAllChildrenNumber(Decode::decode(input)?),
-        ops::ADD_WATCH => RequestBody::AddWatch(Decode::decode(input)?),
-        _ => RequestBody::Unknown(std::mem::take(input)),
+        OpCode::CreateTtl => RequestBody::CreateTtl(Decode::decode(input)?),
+        OpCode::Delete | OpCode::DeleteContainer => RequestBody::Delete(Decode::decode(input)?),
+        OpCode::Exists => RequestBody::Exists(Decode::decode(input)?),
+        OpCode::GetData => RequestBody::GetData(Decode::decode(input)?),
+        OpCode::SetData => RequestBody::SetData(Decode::decode(input)?),
+        OpCode::GetAcl => RequestBody::GetAcl(Decode::decode(input)?),
+        OpCode::SetAcl => RequestBody::SetAcl(Decode::decode(input)?),
+        OpCode::GetChildren => RequestBody::GetChildren(Decode::decode(input)?),
+        OpCode::GetChildren2 => RequestBody::GetChildren2(Decode::decode(input)?),
+        OpCode::Sync => RequestBody::Sync(Decode::decode(input)?),
+        OpCode::Check => RequestBody::Check(Decode::decode(input)?),
+        OpCode::Multi | OpCode::MultiRead => {
+            RequestBody::Multi(multi::decode_multi_request(input)?)
+        }
+        OpCode::Reconfig => RequestBody::Reconfig(Decode::decode(input)?),
+        OpCode::CheckWatches => RequestBody::CheckWatches(Decode::decode(input)?),
+        OpCode::RemoveWatches => RequestBody::RemoveWatches(Decode::decode(input)?),
+        OpCode::Auth => RequestBody::Auth(Decode::decode(input)?),
+        OpCode::SetWatches => RequestBody::SetWatches(Decode::decode(input)?),
+        OpCode::SetWatches2 => RequestBody::SetWatches2(Decode::decode(input)?),
+        OpCode::Sasl => RequestBody::Sasl(Decode::decode(input)?),
+        OpCode::GetEphemerals => RequestBody::GetEphemerals(Decode::decode(input)?),
+        OpCode::GetAllChildrenNumber => RequestBody::GetAllChildrenNumber(Decode::decode(input)?),
+        OpCode::AddWatch => RequestBody::AddWatch(Decode::decode(input)?),
+        // Not client requests: their bytes are kept as they came.
+        OpCode::Notification | OpCode::CreateSession | OpCode::Error => {
+            RequestBody::Unknown(std::mem::take(input))
+        }
     };
     Ok((h, body))
 }

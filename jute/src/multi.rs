@@ -4,7 +4,7 @@
 
 use crate::codec::{Decode, DecodeError, Encode};
 use crate::data::Stat;
-use crate::ops;
+use crate::ops::OpCode;
 use crate::proto::*;
 use bytes::{Bytes, BytesMut};
 
@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 /// createContainer all carry a CreateRequest).
 #[derive(Debug, Clone, PartialEq)]
 pub enum MultiOp {
-    Create(i32, CreateRequest),
+    Create(OpCode, CreateRequest),
     CreateTtl(CreateTTLRequest),
     Delete(DeleteRequest),
     SetData(SetDataRequest),
@@ -22,15 +22,15 @@ pub enum MultiOp {
 }
 
 impl MultiOp {
-    pub fn op_code(&self) -> i32 {
+    pub fn op_code(&self) -> OpCode {
         match self {
             MultiOp::Create(t, _) => *t,
-            MultiOp::CreateTtl(_) => ops::CREATE_TTL,
-            MultiOp::Delete(_) => ops::DELETE,
-            MultiOp::SetData(_) => ops::SET_DATA,
-            MultiOp::Check(_) => ops::CHECK,
-            MultiOp::GetChildren(_) => ops::GET_CHILDREN,
-            MultiOp::GetData(_) => ops::GET_DATA,
+            MultiOp::CreateTtl(_) => OpCode::CreateTtl,
+            MultiOp::Delete(_) => OpCode::Delete,
+            MultiOp::SetData(_) => OpCode::SetData,
+            MultiOp::Check(_) => OpCode::Check,
+            MultiOp::GetChildren(_) => OpCode::GetChildren,
+            MultiOp::GetData(_) => OpCode::GetData,
         }
     }
 
@@ -54,7 +54,7 @@ impl MultiOp {
 
 fn end_header() -> MultiHeader {
     MultiHeader {
-        r#type: -1,
+        r#type: OpCode::Error.code(),
         done: true,
         err: -1,
     }
@@ -69,17 +69,19 @@ pub fn decode_multi_request(input: &mut Bytes) -> Result<Vec<MultiOp>, DecodeErr
         if h.done {
             return Ok(out);
         }
-        out.push(match h.r#type {
-            ops::CREATE | ops::CREATE2 | ops::CREATE_CONTAINER => {
-                MultiOp::Create(h.r#type, CreateRequest::decode(input)?)
+        let invalid = || DecodeError::invalid(format!("Invalid type of op {}", h.r#type));
+        let op = OpCode::try_from(h.r#type).map_err(|_| invalid())?;
+        out.push(match op {
+            OpCode::Create | OpCode::Create2 | OpCode::CreateContainer => {
+                MultiOp::Create(op, CreateRequest::decode(input)?)
             }
-            ops::CREATE_TTL => MultiOp::CreateTtl(CreateTTLRequest::decode(input)?),
-            ops::DELETE => MultiOp::Delete(DeleteRequest::decode(input)?),
-            ops::SET_DATA => MultiOp::SetData(SetDataRequest::decode(input)?),
-            ops::CHECK => MultiOp::Check(CheckVersionRequest::decode(input)?),
-            ops::GET_CHILDREN => MultiOp::GetChildren(GetChildrenRequest::decode(input)?),
-            ops::GET_DATA => MultiOp::GetData(GetDataRequest::decode(input)?),
-            t => return Err(DecodeError::invalid(format!("Invalid type of op {t}"))),
+            OpCode::CreateTtl => MultiOp::CreateTtl(CreateTTLRequest::decode(input)?),
+            OpCode::Delete => MultiOp::Delete(DeleteRequest::decode(input)?),
+            OpCode::SetData => MultiOp::SetData(SetDataRequest::decode(input)?),
+            OpCode::Check => MultiOp::Check(CheckVersionRequest::decode(input)?),
+            OpCode::GetChildren => MultiOp::GetChildren(GetChildrenRequest::decode(input)?),
+            OpCode::GetData => MultiOp::GetData(GetDataRequest::decode(input)?),
+            _ => return Err(invalid()),
         });
     }
 }
@@ -87,7 +89,7 @@ pub fn decode_multi_request(input: &mut Bytes) -> Result<Vec<MultiOp>, DecodeErr
 pub fn encode_multi_request(ops_: &[MultiOp], out: &mut BytesMut) {
     for op in ops_ {
         MultiHeader {
-            r#type: op.op_code(),
+            r#type: op.op_code().code(),
             done: false,
             err: -1,
         }
@@ -121,16 +123,16 @@ pub enum MultiResult {
 }
 
 impl MultiResult {
-    fn op_code(&self) -> i32 {
+    fn op_code(&self) -> OpCode {
         match self {
-            MultiResult::Create(_) => ops::CREATE,
-            MultiResult::Create2(..) => ops::CREATE2,
-            MultiResult::Delete => ops::DELETE,
-            MultiResult::SetData(_) => ops::SET_DATA,
-            MultiResult::Check => ops::CHECK,
-            MultiResult::GetChildren(_) => ops::GET_CHILDREN,
-            MultiResult::GetData(..) => ops::GET_DATA,
-            MultiResult::Error(_) => ops::ERROR,
+            MultiResult::Create(_) => OpCode::Create,
+            MultiResult::Create2(..) => OpCode::Create2,
+            MultiResult::Delete => OpCode::Delete,
+            MultiResult::SetData(_) => OpCode::SetData,
+            MultiResult::Check => OpCode::Check,
+            MultiResult::GetChildren(_) => OpCode::GetChildren,
+            MultiResult::GetData(..) => OpCode::GetData,
+            MultiResult::Error(_) => OpCode::Error,
         }
     }
 }
@@ -142,7 +144,7 @@ pub fn encode_multi_response(results: &[MultiResult], out: &mut BytesMut) {
             _ => 0,
         };
         MultiHeader {
-            r#type: r.op_code(),
+            r#type: r.op_code().code(),
             done: false,
             err,
         }
@@ -173,20 +175,18 @@ pub fn decode_multi_response(input: &mut Bytes) -> Result<Vec<MultiResult>, Deco
         if h.done {
             return Ok(out);
         }
-        out.push(match h.r#type {
-            ops::CREATE => MultiResult::Create(String::decode(input)?),
-            ops::CREATE2 => MultiResult::Create2(String::decode(input)?, Stat::decode(input)?),
-            ops::DELETE => MultiResult::Delete,
-            ops::SET_DATA => MultiResult::SetData(Stat::decode(input)?),
-            ops::CHECK => MultiResult::Check,
-            ops::GET_CHILDREN => MultiResult::GetChildren(Vec::decode(input)?),
-            ops::GET_DATA => MultiResult::GetData(Option::decode(input)?, Stat::decode(input)?),
-            ops::ERROR => MultiResult::Error(i32::decode(input)?),
-            t => {
-                return Err(DecodeError::invalid(format!(
-                    "Invalid type {t} in MultiResponse"
-                )))
-            }
+        let invalid =
+            || DecodeError::invalid(format!("Invalid type {} in MultiResponse", h.r#type));
+        out.push(match OpCode::try_from(h.r#type).map_err(|_| invalid())? {
+            OpCode::Create => MultiResult::Create(String::decode(input)?),
+            OpCode::Create2 => MultiResult::Create2(String::decode(input)?, Stat::decode(input)?),
+            OpCode::Delete => MultiResult::Delete,
+            OpCode::SetData => MultiResult::SetData(Stat::decode(input)?),
+            OpCode::Check => MultiResult::Check,
+            OpCode::GetChildren => MultiResult::GetChildren(Vec::decode(input)?),
+            OpCode::GetData => MultiResult::GetData(Option::decode(input)?, Stat::decode(input)?),
+            OpCode::Error => MultiResult::Error(i32::decode(input)?),
+            _ => return Err(invalid()),
         });
     }
 }
@@ -199,7 +199,7 @@ mod tests {
     fn request_round_trip_and_terminator() {
         let ops_ = vec![
             MultiOp::Create(
-                ops::CREATE2,
+                OpCode::Create2,
                 CreateRequest {
                     path: "/a".into(),
                     data: Some(Bytes::from_static(b"x")),
@@ -246,7 +246,7 @@ mod tests {
         // Missing terminator.
         let mut b = BytesMut::new();
         MultiHeader {
-            r#type: ops::DELETE,
+            r#type: OpCode::Delete.code(),
             done: false,
             err: -1,
         }

@@ -461,7 +461,7 @@ fn sample_body(op: i32, seed: i64) -> Vec<u8> {
             let mut g = SampleGen::new(seed);
             let ops_ = (0..seed.rem_euclid(4))
                 .map(|i| match (seed + i).rem_euclid(7) {
-                    0 => MultiOp::Create(ops::CREATE, Sample::sample(&mut g)),
+                    0 => MultiOp::Create(jute::OpCode::Create, Sample::sample(&mut g)),
                     1 => MultiOp::CreateTtl(Sample::sample(&mut g)),
                     2 => MultiOp::Delete(Sample::sample(&mut g)),
                     3 => MultiOp::SetData(Sample::sample(&mut g)),
