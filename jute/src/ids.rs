@@ -15,6 +15,10 @@ impl Zxid {
     /// The zxid before any txn (an empty database).
     pub const ZERO: Zxid = Zxid(0);
 
+    /// Java's `-1` for "no zxid": a notification's header, the UPTODATE packet, the last
+    /// zxid of a connection that was never answered.
+    pub const NONE: Zxid = Zxid(-1);
+
     /// `ZxidUtils.makeZxid(epoch, counter)`: the counter keeps its low 32 bits.
     pub const fn new(epoch: i64, counter: i64) -> Zxid {
         Zxid((epoch << 32) | (counter & 0xffff_ffff))
@@ -136,7 +140,7 @@ mod tests {
         assert_eq!(Zxid::new(1, 0x1_0000_0002), Zxid::new(1, 2));
         assert_eq!(z.next(), Zxid::new(3, 8));
         assert!(Zxid::new(2, 0xffff_ffff) < Zxid::new(3, 0));
-        assert!(Zxid::from(-1) < Zxid::ZERO);
+        assert!(Zxid::NONE < Zxid::ZERO);
         assert_eq!(i64::from(Zxid::from(42)), 42);
     }
 
@@ -144,7 +148,7 @@ mod tests {
     fn java_hex_display() {
         assert_eq!(Zxid::new(1, 2).to_string(), "0x100000002");
         assert_eq!(Zxid::ZERO.to_string(), "0x0");
-        assert_eq!(Zxid::from(-1).to_string(), "0xffffffffffffffff");
+        assert_eq!(Zxid::NONE.to_string(), "0xffffffffffffffff");
         assert_eq!(format!("{:?}", Zxid::new(1, 0)), "Zxid(0x100000000)");
         let s = SessionId::from(0x0100_01e4_c000_0000);
         assert_eq!(s.to_string(), "0x10001e4c0000000");

@@ -82,7 +82,7 @@ pub(crate) mod tests {
         let mut out = BytesMut::new();
         for qp in [
             packet::leader_info(5, 0x10000),
-            packet::ack_epoch(0x4_0000_0007, 4),
+            packet::ack_epoch(jute::Zxid::from(0x4_0000_0007), 4),
             packet::revalidate_request(0x77, 30_000),
             packet::revalidate_reply(0x77, true),
             packet::request(
@@ -95,7 +95,7 @@ pub(crate) mod tests {
                     id: "u:p".into(),
                 }],
             ),
-            packet::packet(packet::PROPOSAL, 0x5_0000_0001),
+            packet::packet(packet::PROPOSAL, jute::Zxid::from(0x5_0000_0001)),
         ] {
             packet::encode_packet(&qp, &mut out);
         }

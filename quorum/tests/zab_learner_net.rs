@@ -4,6 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 use jute::quorum::QuorumPacket;
+use jute::Zxid;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -169,9 +170,9 @@ async fn shell_follows_a_scripted_leader_then_times_out() {
     let ack = p.expect(ACKEPOCH, 0).await;
     assert_eq!(ack_epoch_value(&ack).unwrap(), 0);
 
-    p.send(packet(DIFF, 0)).await;
+    p.send(packet(DIFF, Zxid::from(0))).await;
     p.send(proposal(0x1_0000_0001)).await;
-    p.send(packet(NEWLEADER, 0x1_0000_0000)).await;
+    p.send(packet(NEWLEADER, Zxid::from(0x1_0000_0000))).await;
     p.expect(ACK, 0x1_0000_0000).await;
     p.expect(ACK, 0x1_0000_0001).await;
     let ev = db.events();
@@ -182,8 +183,8 @@ async fn shell_follows_a_scripted_leader_then_times_out() {
         "the log is synced before the ACKs go out: {ev:?}"
     );
 
-    p.send(packet(UPTODATE, -1)).await;
-    p.send(packet(COMMIT, 0x1_0000_0001)).await;
+    p.send(packet(UPTODATE, Zxid::NONE)).await;
+    p.send(packet(COMMIT, Zxid::from(0x1_0000_0001))).await;
     p.expect(ACK, 0x1_0000_0000).await;
     let req = p.expect(REQUEST, -1).await;
     assert_eq!(decode_request(&req).unwrap().0, 0x55);
@@ -193,7 +194,7 @@ async fn shell_follows_a_scripted_leader_then_times_out() {
     p.expect(ACK, 0x1_0000_0002).await;
     handle.touch(0x99, 3000);
     tokio::time::sleep(Duration::from_millis(20)).await;
-    p.send(packet(PING, 0x1_0000_0002)).await;
+    p.send(packet(PING, Zxid::from(0x1_0000_0002))).await;
     let ping = p.expect(PING, 0x1_0000_0002).await;
     assert_eq!(
         decode_touches(ping.data.as_deref().unwrap()).unwrap(),
@@ -254,6 +255,6 @@ async fn shell_reports_a_closed_connection_and_a_shutdown() {
         tokio::spawn(async move { follow_leader(addr, config(), &mut db, &mut control).await });
     let mut p = Peer::accept(&l).await;
     p.expect(FOLLOWERINFO, 0).await;
-    p.send(packet(UPTODATE, -1)).await;
+    p.send(packet(UPTODATE, Zxid::NONE)).await;
     assert!(matches!(task.await.unwrap(), Err(NetError::Protocol(_))));
 }

@@ -57,7 +57,7 @@ use zk_quorum::zab::leader::{LeaderConfig, LearnerMessage, COMMIT_LOG_COUNT};
 use zk_quorum::zab::leader_net::{self, Event, LeaderDb, LeaderHandle};
 use zk_quorum::zab::learner::{LearnerConfig, LearnerKind, PersistedState};
 use zk_quorum::zab::learner_net::{control_channel, follow_leader, LearnerHandle};
-use zk_quorum::zab::packet::{self, make_zxid, SNAP_SIGNATURE};
+use zk_quorum::zab::packet::{self, SNAP_SIGNATURE};
 use zk_quorum::zab::snap_stream::SnapItem;
 
 /// What the learner task tells the pipeline.
@@ -250,7 +250,7 @@ impl LearnerDb for PeerDb {
         PersistedState {
             accepted_epoch: self.accepted_epoch,
             current_epoch: self.current_epoch,
-            last_zxid: self.tree.as_ref().map_or(0, |t| t.last_zxid),
+            last_zxid: self.tree.as_ref().map_or(0, |t| t.last_zxid).into(),
         }
     }
 
@@ -564,7 +564,7 @@ async fn lead_ensemble(
     let state = PersistedState {
         accepted_epoch,
         current_epoch,
-        last_zxid: tree.last_zxid,
+        last_zxid: tree.last_zxid.into(),
     };
     let committed = recent_committed(&log_dir, tree.last_zxid);
     info!(
@@ -602,7 +602,10 @@ async fn lead_ensemble(
                 "established as leader of epoch {epoch} at zxid 0x{:x}: serving as leader",
                 core.tree.last_zxid
             );
-            core.start_leading(make_zxid(epoch, 0), Box::new(ToQuorum(handle.clone())));
+            core.start_leading(
+                jute::Zxid::new(epoch, 0).into(),
+                Box::new(ToQuorum(handle.clone())),
+            );
             core.set_snapshots(Snapshotter::new(
                 cfg.data_dir.join("version-2"),
                 SnapshotOptions {
@@ -754,11 +757,11 @@ pub async fn run(cfg: Config) {
         drop(peer_tx);
         let ps = db.persisted_state();
         info!(
-            "LOOKING (last zxid 0x{:x}, current epoch {})",
+            "LOOKING (last zxid {}, current epoch {})",
             ps.last_zxid, ps.current_epoch
         );
         let outcome = {
-            let look = election.look_for_leader(ps.last_zxid, ps.current_epoch);
+            let look = election.look_for_leader(ps.last_zxid.into(), ps.current_epoch);
             tokio::pin!(look);
             // Java's QuorumPeer: with readonlymode.enabled, a peer still LOOKING after
             // max(2000 ms, tickTime) serves its last loaded tree read-only.

@@ -37,6 +37,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use jute::Zxid;
 use tracing::{debug, info, warn};
 
 use super::wire::{Notification, ServerState};
@@ -313,7 +314,7 @@ impl Election {
         info!(
             my_sid = self.my_sid(),
             round = self.logical_clock,
-            zxid = format_args!("{:#x}", self.proposal.1),
+            zxid = %Zxid::from(self.proposal.1),
             "new election"
         );
         self.send_notifications(&mut out);
@@ -431,7 +432,7 @@ impl Election {
         debug!(
             my_state = ?self.state, from, ?state, leader = n.leader,
             round = n.election_epoch, peer_epoch = n.peer_epoch,
-            zxid = format_args!("{:#x}", n.zxid), "notification"
+            zxid = %Zxid::from(n.zxid), "notification"
         );
         if self.state == ServerState::Looking {
             let stale_peer = state == ServerState::Looking && n.election_epoch < self.logical_clock;
@@ -645,7 +646,7 @@ impl Election {
             my_sid = self.my_sid(),
             state = ?self.state,
             leader = vote.leader,
-            zxid = format_args!("{:#x}", vote.zxid),
+            zxid = %Zxid::from(vote.zxid),
             round = vote.election_epoch,
             peer_epoch = vote.peer_epoch,
             "election decided"

@@ -83,17 +83,17 @@ pub fn execute<D: LearnerDb + ?Sized>(
             Action::Send(p) => outbox.push(p),
             Action::SetAcceptedEpoch(e) => db.set_accepted_epoch(e)?,
             Action::SetCurrentEpoch(e) => db.set_current_epoch(e)?,
-            Action::SyncStarted { mode, zxid } => db.sync_started(mode, zxid)?,
-            Action::Truncate { zxid } => db.truncate(zxid)?,
-            Action::SnapshotBegin { zxid } => db.begin_snapshot(zxid)?,
+            Action::SyncStarted { mode, zxid } => db.sync_started(mode, zxid.into())?,
+            Action::Truncate { zxid } => db.truncate(zxid.into())?,
+            Action::SnapshotBegin { zxid } => db.begin_snapshot(zxid.into())?,
             Action::SnapshotItem(item) => db.snapshot_item(item)?,
-            Action::SnapshotEnd { zxid } => db.end_snapshot(zxid)?,
+            Action::SnapshotEnd { zxid } => db.end_snapshot(zxid.into())?,
             Action::TakeSnapshot { sync } => db.take_snapshot(sync)?,
             Action::Log { zxid, entry } => {
-                db.append_log(zxid, &entry)?;
+                db.append_log(zxid.into(), &entry)?;
                 unsynced = true;
             }
-            Action::Apply { zxid, entry } => db.apply(zxid, &entry)?,
+            Action::Apply { zxid, entry } => db.apply(zxid.into(), &entry)?,
             Action::StartServing { epoch } => db.start_serving(epoch)?,
             Action::Revalidated { session_id, valid } => db.revalidated(session_id, valid),
             Action::Synced => db.synced(),

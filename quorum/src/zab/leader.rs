@@ -55,6 +55,7 @@ use crate::zab::packet::{self, *};
 use crate::zab::Error;
 use bytes::{Bytes, BytesMut};
 use jute::quorum::QuorumPacket;
+use jute::{OpCode, Zxid};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -114,7 +115,7 @@ pub enum Action {
     Send { to: ConnId, packet: QuorumPacket },
     /// Write SNAP(`zxid`) and then the snapshot stream of our tree (which reflects exactly the
     /// txns up to `zxid`), ending with "BenWasHere", to a learner.
-    Snapshot { to: ConnId, zxid: i64 },
+    Snapshot { to: ConnId, zxid: Zxid },
     /// Close a learner's connection (protocol error, timeout, replaced).
     Close { to: ConnId, reason: String },
     /// Persist `acceptedEpoch` durably.
@@ -126,16 +127,16 @@ pub enum Action {
         to: ConnId,
         sid: i64,
         kind: SyncKind,
-        zxid: i64,
+        zxid: Zxid,
     },
     /// A quorum acknowledged NEWLEADER: the leader is established and serves clients from
     /// txn `zxid` = (epoch, 0) on (Java's `startZkServer`, which also sets the tree's last
     /// processed zxid to it).
-    Established { epoch: i64, zxid: i64 },
+    Established { epoch: i64, zxid: Zxid },
     /// Append our own txn to the log; call [`Leader::logged`] once it is durable.
-    Log { zxid: i64, entry: Bytes },
+    Log { zxid: Zxid, entry: Bytes },
     /// Apply a committed txn to the tree (zxid order).
-    Apply { zxid: i64, entry: Bytes },
+    Apply { zxid: Zxid, entry: Bytes },
     /// A learner's message for the server, which the shell passes on as
     /// [`crate::zab::leader_net::Event::FromLearner`].
     FromLearner(LearnerMessage),
@@ -215,7 +216,7 @@ struct Peer {
     sid: i64,
     observer: bool,
     /// The learner's last zxid (from ACKEPOCH).
-    last_zxid: i64,
+    last_zxid: Zxid,
     last_heard: Instant,
     /// Receives PROPOSAL/COMMIT (followers) or INFORM (observers) from now on.
     forwarding: bool,
@@ -246,21 +247,17 @@ pub struct Leader {
     newleader_acks: BTreeSet<i64>,
     peers: HashMap<ConnId, Peer>,
     /// The tree's last processed zxid (snapshot zxid).
-    last_processed: i64,
-    last_proposed: i64,
-    last_committed: i64,
+    last_processed: Zxid,
+    last_proposed: Zxid,
+    last_committed: Zxid,
     /// The zxid our own log has made durable.
-    last_logged: i64,
-    outstanding: BTreeMap<i64, Proposal>,
+    last_logged: Zxid,
+    outstanding: BTreeMap<Zxid, Proposal>,
     /// Recently committed txns (Java's `committedLog`).
-    committed_log: VecDeque<(i64, Bytes)>,
+    committed_log: VecDeque<(Zxid, Bytes)>,
     /// Learners waiting for SYNC, by the last proposed zxid when they asked.
-    pending_syncs: BTreeMap<i64, Vec<ConnId>>,
+    pending_syncs: BTreeMap<Zxid, Vec<ConnId>>,
     next_ping: Instant,
-}
-
-fn hex(z: i64) -> String {
-    format!("0x{z:x}")
 }
 
 fn send(to: ConnId, packet: QuorumPacket) -> Action {
@@ -274,10 +271,10 @@ impl Leader {
     pub fn new(
         cfg: LeaderConfig,
         state: PersistedState,
-        committed: Vec<(i64, Bytes)>,
+        committed: Vec<(Zxid, Bytes)>,
         now: Instant,
     ) -> Leader {
-        let mut committed_log: VecDeque<(i64, Bytes)> = committed.into();
+        let mut committed_log: VecDeque<(Zxid, Bytes)> = committed.into();
         while committed_log.len() > cfg.commit_log_count {
             committed_log.pop_front();
         }
@@ -321,10 +318,10 @@ impl Leader {
     pub fn epoch(&self) -> i64 {
         self.epoch
     }
-    pub fn last_proposed(&self) -> i64 {
+    pub fn last_proposed(&self) -> Zxid {
         self.last_proposed
     }
-    pub fn last_committed(&self) -> i64 {
+    pub fn last_committed(&self) -> Zxid {
         self.last_committed
     }
     /// Proposals not committed yet.
@@ -332,8 +329,8 @@ impl Leader {
         self.outstanding.len()
     }
     /// The zxid the next [`Leader::propose`] must carry.
-    pub fn next_zxid(&self) -> i64 {
-        self.last_proposed + 1
+    pub fn next_zxid(&self) -> Zxid {
+        self.last_proposed.next()
     }
     /// `(sid, observer, phase)` of every connection that introduced itself.
     pub fn learners(&self) -> Vec<(i64, bool, LearnerPhase)> {
@@ -363,7 +360,7 @@ impl Leader {
                 phase: LearnerPhase::Info,
                 sid: -1,
                 observer: false,
-                last_zxid: -1,
+                last_zxid: Zxid::NONE,
                 last_heard: now,
                 forwarding: false,
             },
@@ -500,7 +497,7 @@ impl Leader {
         tracing::trace!(
             "from learner {id}: {} {} ({phase:?})",
             type_name(qp.r#type),
-            hex(qp.zxid)
+            qp.zxid
         );
         match phase {
             LearnerPhase::Info => self.on_info(id, qp, now, out),
@@ -568,7 +565,7 @@ impl Leader {
         for c in old {
             self.close(c, format!("sid {sid} connected again"), out);
         }
-        let accepted = epoch_of(qp.zxid);
+        let accepted = Zxid::from(qp.zxid).epoch();
         tracing::info!(
             "{} sid {sid} connected, accepted epoch {accepted}",
             if observer { "observer" } else { "follower" }
@@ -603,7 +600,7 @@ impl Leader {
         );
         self.state.accepted_epoch = self.epoch;
         out.push(Action::SetAcceptedEpoch(self.epoch));
-        self.last_proposed = make_zxid(self.epoch, 0);
+        self.last_proposed = Zxid::new(self.epoch, 0);
         self.phase = Phase::EpochAck;
         self.stage_deadline = now + self.cfg.tick_time * self.cfg.init_limit.max(1);
         self.electing.insert(self.cfg.sid);
@@ -645,20 +642,19 @@ impl Leader {
             )));
         }
         let current = ack_epoch_value(&qp)? as i64;
+        let peer_last = Zxid::from(qp.zxid);
         let p = self.peers.get_mut(&id).expect("peer");
-        p.last_zxid = qp.zxid;
+        p.last_zxid = peer_last;
         p.phase = LearnerPhase::AwaitSync;
         let (sid, observer) = (p.sid, p.observer);
         if self.phase == Phase::EpochAck && current != -1 {
             // waitForEpochAck: a learner more recent than us cannot follow us.
             let ours = (self.state.current_epoch, self.last_processed);
-            if (current, qp.zxid) > ours {
+            if (current, peer_last) > ours {
                 return Err(Error::Protocol(format!(
                     "Follower is ahead of the leader, leader summary: {} (current epoch), {} \
                      (last zxid); follower: {current}, {}",
-                    ours.0,
-                    hex(ours.1),
-                    hex(qp.zxid)
+                    ours.0, ours.1, peer_last
                 )));
             }
             if !observer && self.cfg.view.is_voter(sid) {
@@ -698,7 +694,7 @@ impl Leader {
             (Some(f), Some(b)) => (f.0, b.0),
             _ => (last_processed, last_processed),
         };
-        let new_epoch_zxid = counter_of(peer_last) == 0;
+        let new_epoch_zxid = peer_last.counter() == 0;
         let mut kind = SyncKind::Snap;
         let mut current = last_processed;
         let mut queued: Vec<QuorumPacket> = Vec::new();
@@ -712,7 +708,8 @@ impl Leader {
         } else if max_log >= peer_last && min_log <= peer_last {
             // queueCommittedProposals
             let mut need_op = true;
-            let mut prev = -1;
+            // Java's `prevProposalZxid`, -1 before the first proposal.
+            let mut prev = Zxid::NONE;
             let mut queued_zxid = peer_last;
             let mut failed = false;
             for (zxid, entry) in &self.committed_log {
@@ -734,7 +731,7 @@ impl Leader {
                         kind = SyncKind::Diff;
                         need_op = false;
                     } else if zxid > peer_last {
-                        if epoch_of(zxid) != epoch_of(peer_last) || prev < 0 {
+                        if zxid.epoch() != peer_last.epoch() || prev < Zxid::ZERO {
                             tracing::warn!(
                                 "Cannot send TRUNC to peer sid: {sid} peer zxid is from \
                                  different epoch"
@@ -753,7 +750,7 @@ impl Leader {
                 }
                 queued.push(QuorumPacket {
                     r#type: PROPOSAL,
-                    zxid,
+                    zxid: zxid.into(),
                     data: Some(entry.clone()),
                     authinfo: Vec::new(),
                 });
@@ -776,13 +773,10 @@ impl Leader {
                 zxid: current,
             });
         } else {
-            sync_zxid = queued[0].zxid;
+            sync_zxid = Zxid::from(queued[0].zxid);
             out.extend(queued.into_iter().map(|p| send(id, p)));
         }
-        tracing::info!(
-            "syncing sid {sid} (last zxid {}) by {kind:?} 0x{sync_zxid:x}",
-            hex(peer_last)
-        );
+        tracing::info!("syncing sid {sid} (last zxid {peer_last}) by {kind:?} {sync_zxid}");
         out.push(Action::Synced {
             to: id,
             sid,
@@ -791,13 +785,13 @@ impl Leader {
         });
         // startForwarding: what was proposed after `current` (committed ones with their
         // COMMIT; outstanding ones to followers only).
-        for (zxid, p) in self.outstanding.range(current + 1..) {
+        for (zxid, p) in self.outstanding.range(current.next()..) {
             if !observer {
                 out.push(send(
                     id,
                     QuorumPacket {
                         r#type: PROPOSAL,
-                        zxid: *zxid,
+                        zxid: zxid.as_i64(),
                         data: Some(p.entry.clone()),
                         authinfo: Vec::new(),
                     },
@@ -811,7 +805,7 @@ impl Leader {
             id,
             QuorumPacket {
                 r#type: NEWLEADER,
-                zxid: make_zxid(self.epoch, 0),
+                zxid: Zxid::new(self.epoch, 0).into(),
                 data: Some(Bytes::from(self.cfg.view.to_java_string())),
                 authinfo: Vec::new(),
             },
@@ -834,12 +828,12 @@ impl Leader {
         p.phase = LearnerPhase::AwaitStartup;
         let (sid, observer) = (p.sid, p.observer);
         if self.phase == Phase::NewLeaderAck {
-            if qp.zxid != make_zxid(self.epoch, 0) {
+            let current = Zxid::new(self.epoch, 0);
+            let received = Zxid::from(qp.zxid);
+            if received != current {
                 tracing::error!(
-                    "NEWLEADER ACK from sid: {sid} is from a different epoch - current 0x{:x} \
-                     received 0x{:x}",
-                    make_zxid(self.epoch, 0),
-                    qp.zxid
+                    "NEWLEADER ACK from sid: {sid} is from a different epoch - current \
+                     {current} received {received}"
                 );
             } else if !observer && self.cfg.view.is_voter(sid) {
                 self.newleader_acks.insert(sid);
@@ -856,7 +850,7 @@ impl Leader {
         {
             return;
         }
-        let zxid = make_zxid(self.epoch, 0);
+        let zxid = Zxid::new(self.epoch, 0);
         tracing::info!(
             "leading epoch {}: NEWLEADER acknowledged by {:?}",
             self.epoch,
@@ -879,7 +873,7 @@ impl Leader {
 
     fn send_uptodate(&mut self, id: ConnId, out: &mut Vec<Action>) {
         self.peers.get_mut(&id).expect("peer").phase = LearnerPhase::Broadcast;
-        out.push(send(id, packet(UPTODATE, -1)));
+        out.push(send(id, packet(UPTODATE, Zxid::NONE)));
     }
 
     fn on_broadcast(
@@ -897,7 +891,7 @@ impl Leader {
                 if observer {
                     tracing::debug!("Received ACK from Observer {sid}");
                 } else {
-                    self.process_ack(sid, qp.zxid, out);
+                    self.process_ack(sid, qp.zxid.into(), out);
                 }
             }
             PING => {
@@ -918,7 +912,7 @@ impl Leader {
             }
             REQUEST => {
                 let (session_id, cxid, op, body) = decode_request(&qp)?;
-                if op == jute::ops::SYNC {
+                if op == OpCode::Sync.code() {
                     out.push(Action::FromLearner(LearnerMessage::Sync {
                         from: id,
                         session_id,
@@ -950,7 +944,7 @@ impl Leader {
             return Vec::new();
         }
         if self.outstanding.is_empty() {
-            return vec![send(to, packet(SYNC, 0))];
+            return vec![send(to, packet(SYNC, Zxid::ZERO))];
         }
         self.pending_syncs
             .entry(self.last_proposed)
@@ -978,14 +972,13 @@ impl Leader {
             )));
         }
         let zxid = txn_zxid(&entry)?;
-        if zxid != self.next_zxid() || epoch_of(zxid) != self.epoch {
+        if zxid != self.next_zxid() || zxid.epoch() != self.epoch {
             return Err(Error::Protocol(format!(
-                "proposal {} is not the next zxid {}",
-                hex(zxid),
-                hex(self.next_zxid())
+                "proposal {zxid} is not the next zxid {}",
+                self.next_zxid()
             )));
         }
-        if counter_of(zxid) == 0xffff_ffff {
+        if zxid.counter() == 0xffff_ffff {
             return Err(Error::Protocol("zxid counter exhausted".into()));
         }
         self.last_proposed = zxid;
@@ -1002,7 +995,7 @@ impl Leader {
         }];
         let qp = QuorumPacket {
             r#type: PROPOSAL,
-            zxid,
+            zxid: zxid.into(),
             data: Some(entry),
             authinfo: Vec::new(),
         };
@@ -1013,12 +1006,12 @@ impl Leader {
     }
 
     /// Our own log made every txn up to `zxid` durable: our ACK.
-    pub fn logged(&mut self, zxid: i64) -> Vec<Action> {
+    pub fn logged(&mut self, zxid: Zxid) -> Vec<Action> {
         let mut out = Vec::new();
         if zxid > self.last_logged {
             self.last_logged = zxid;
         }
-        let zxids: Vec<i64> = self.outstanding.range(..=zxid).map(|(z, _)| *z).collect();
+        let zxids: Vec<Zxid> = self.outstanding.range(..=zxid).map(|(z, _)| *z).collect();
         for z in zxids {
             self.process_ack(self.cfg.sid, z, &mut out);
         }
@@ -1037,18 +1030,15 @@ impl Leader {
     }
 
     /// `Leader.processAck` / `tryToCommit`: count the ack; commit in zxid order.
-    fn process_ack(&mut self, sid: i64, zxid: i64, out: &mut Vec<Action>) {
-        if counter_of(zxid) == 0 {
+    fn process_ack(&mut self, sid: i64, zxid: Zxid, out: &mut Vec<Action>) {
+        if zxid.counter() == 0 {
             return; // NEWLEADER / UPTODATE acks
         }
         if zxid <= self.last_committed {
             return;
         }
         let Some(p) = self.outstanding.get_mut(&zxid) else {
-            tracing::warn!(
-                "Trying to commit future proposal: zxid {} from {sid}",
-                hex(zxid)
-            );
+            tracing::warn!("Trying to commit future proposal: zxid {zxid} from {sid}");
             return;
         };
         if self.cfg.view.is_voter(sid) {
@@ -1064,7 +1054,7 @@ impl Leader {
         }
     }
 
-    fn commit(&mut self, zxid: i64, entry: Bytes, out: &mut Vec<Action>) {
+    fn commit(&mut self, zxid: Zxid, entry: Bytes, out: &mut Vec<Action>) {
         self.last_committed = zxid;
         self.last_processed = zxid;
         // Our own Apply goes before the COMMITs (Java sends them first): by the time a
@@ -1080,7 +1070,7 @@ impl Leader {
         }
         let inform = QuorumPacket {
             r#type: INFORM,
-            zxid,
+            zxid: zxid.into(),
             data: Some(entry.clone()),
             authinfo: Vec::new(),
         };
@@ -1093,7 +1083,7 @@ impl Leader {
         }
         if let Some(ids) = self.pending_syncs.remove(&zxid) {
             for id in ids {
-                out.push(send(id, packet(SYNC, 0)));
+                out.push(send(id, packet(SYNC, Zxid::ZERO)));
             }
         }
     }
@@ -1174,7 +1164,12 @@ mod tests {
             let mut cfg = LeaderConfig::new(leader_sid, view(n, observers));
             cfg.tick_time = Duration::from_millis(100);
             Sim {
-                leader: Leader::new(cfg, state, log, now),
+                leader: Leader::new(
+                    cfg,
+                    state,
+                    log.into_iter().map(|(z, e)| (Zxid::from(z), e)).collect(),
+                    now,
+                ),
                 learners: HashMap::new(),
                 now,
                 log: Vec::new(),
@@ -1213,7 +1208,7 @@ mod tests {
                         LearnerMessage::Sync { from, .. } => self.leader.sync(from),
                         _ => {
                             let z = self.leader.next_zxid();
-                            self.leader.propose(entry(z)).unwrap()
+                            self.leader.propose(entry(z.into())).unwrap()
                         }
                     };
                     self.run(out);
@@ -1234,11 +1229,13 @@ mod tests {
             for a in actions {
                 match a {
                     learner::Action::Send(p) => self.to_leader.push_back((id, p)),
-                    learner::Action::Apply { zxid, .. } => {
-                        self.learner_applied.entry(id).or_default().push(zxid)
-                    }
+                    learner::Action::Apply { zxid, .. } => self
+                        .learner_applied
+                        .entry(id)
+                        .or_default()
+                        .push(zxid.into()),
                     learner::Action::SyncStarted { mode, zxid } => {
-                        self.syncs.insert(id, (mode, zxid));
+                        self.syncs.insert(id, (mode, zxid.into()));
                     }
                     _ => {}
                 }
@@ -1275,7 +1272,7 @@ mod tests {
                         let out = self.leader.logged(zxid);
                         self.run(out);
                     }
-                    Action::Apply { zxid, .. } => self.applied.push(zxid),
+                    Action::Apply { zxid, .. } => self.applied.push(zxid.into()),
                     Action::FromLearner(m @ LearnerMessage::Request { .. }) => {
                         let LearnerMessage::Request {
                             session_id,
@@ -1305,10 +1302,10 @@ mod tests {
 
         fn propose(&mut self) -> i64 {
             let z = self.leader.next_zxid();
-            let out = self.leader.propose(entry(z)).unwrap();
+            let out = self.leader.propose(entry(z.into())).unwrap();
             self.run(out);
             self.pump();
-            z
+            z.into()
         }
     }
 
@@ -1316,7 +1313,7 @@ mod tests {
         PersistedState {
             accepted_epoch: accepted,
             current_epoch: current,
-            last_zxid: last,
+            last_zxid: last.into(),
         }
     }
 
@@ -1361,7 +1358,7 @@ mod tests {
     #[test]
     fn diff_and_trunc_from_the_committed_log() {
         let log: Vec<(i64, Bytes)> = (1..=5)
-            .map(|c| (make_zxid(1, c), entry(make_zxid(1, c))))
+            .map(|c| (Zxid::new(1, c).as_i64(), entry(Zxid::new(1, c).as_i64())))
             .collect();
         let mut s = Sim::new(3, &[], st(1, 1, 0x1_0000_0005), log);
         // 1 has (1,3): DIFF with 4, 5.
@@ -1409,7 +1406,7 @@ mod tests {
                 cxid: 8
             })]
         );
-        assert_eq!(s.leader.sync(1), vec![send(1, packet(SYNC, 0))]);
+        assert_eq!(s.leader.sync(1), vec![send(1, packet(SYNC, Zxid::from(0)))]);
         let out = s
             .leader
             .receive(1, &mut bytes_of(&revalidate_request(0x55, 4000)), s.now);
@@ -1502,7 +1499,7 @@ mod tests {
         // Two proposals out, acks not in yet: the sync waits for the second.
         for _ in 0..2 {
             let z = s.leader.next_zxid();
-            let out = s.leader.propose(entry(z)).unwrap();
+            let out = s.leader.propose(entry(z.into())).unwrap();
             s.run(out);
         }
         assert_eq!(s.leader.outstanding(), 2);
@@ -1522,7 +1519,7 @@ mod tests {
             );
         }
         // Nothing outstanding: SYNC at once.
-        assert_eq!(s.leader.sync(1), vec![send(1, packet(SYNC, 0))]);
+        assert_eq!(s.leader.sync(1), vec![send(1, packet(SYNC, Zxid::from(0)))]);
     }
 
     #[test]
@@ -1543,9 +1540,11 @@ mod tests {
             s.now,
         );
         assert_eq!(out.len(), 2); // SetAcceptedEpoch, LEADERINFO
-        let out = s
-            .leader
-            .receive(1, &mut bytes_of(&ack_epoch(0x1_0000_0009, 1)), s.now);
+        let out = s.leader.receive(
+            1,
+            &mut bytes_of(&ack_epoch(Zxid::from(0x1_0000_0009), 1)),
+            s.now,
+        );
         assert!(matches!(out[0], Action::Close { to: 1, .. }));
     }
 }

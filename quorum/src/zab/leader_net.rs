@@ -24,9 +24,10 @@
 use crate::zab::db::{blocking, DbError};
 use crate::zab::leader::{Action, ConnId, Leader, LeaderConfig, LearnerMessage, Phase, SyncKind};
 use crate::zab::learner::PersistedState;
-use crate::zab::packet::{encode_packet, make_zxid, SNAP};
+use crate::zab::packet::{encode_packet, SNAP};
 use crate::zab::Error;
 use bytes::{Bytes, BytesMut};
+use jute::Zxid;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
@@ -248,7 +249,10 @@ pub async fn lead<D: LeaderDb + ?Sized>(
     let mut leader = Leader::new(
         cfg,
         db.persisted_state(),
-        db.committed_log(),
+        db.committed_log()
+            .into_iter()
+            .map(|(z, e)| (Zxid::from(z), e))
+            .collect(),
         now.into_std(),
     );
     let (from_conn_tx, mut from_conn) = mpsc::unbounded_channel();
@@ -316,7 +320,7 @@ struct Shell {
     next_id: ConnId,
     events: mpsc::UnboundedSender<Event>,
     /// The highest zxid appended to our log since its last sync.
-    unsynced: Option<i64>,
+    unsynced: Option<Zxid>,
     exit: Option<Exit>,
 }
 
@@ -357,10 +361,10 @@ impl Shell {
             Input::Control(None | Some(Control::Shutdown)) => self.exit = Some(Exit::Shutdown),
             Input::Control(Some(Control::Propose { build, reply })) => {
                 let zxid = leader.next_zxid();
-                match leader.propose(build(zxid)) {
+                match leader.propose(build(zxid.into())) {
                     Ok(actions) => {
                         self.execute(db, actions)?;
-                        let _ = reply.send(Ok(zxid));
+                        let _ = reply.send(Ok(zxid.into()));
                     }
                     Err(e) => {
                         tracing::warn!("proposal refused: {e}");
@@ -384,8 +388,8 @@ impl Shell {
                 let _ = reply.send(Status {
                     phase: leader.phase(),
                     epoch: leader.epoch(),
-                    last_proposed: leader.last_proposed(),
-                    last_committed: leader.last_committed(),
+                    last_proposed: leader.last_proposed().into(),
+                    last_committed: leader.last_committed().into(),
                     learners: leader.learners(),
                 });
             }
@@ -472,9 +476,9 @@ impl Shell {
         match a {
             Action::Send { to, packet } => {
                 tracing::trace!(
-                    "to learner {to}: {} 0x{:x}",
+                    "to learner {to}: {} {}",
                     crate::zab::packet::type_name(packet.r#type),
-                    packet.zxid
+                    Zxid::from(packet.zxid)
                 );
                 let mut b = BytesMut::new();
                 encode_packet(&packet, &mut b);
@@ -483,7 +487,8 @@ impl Shell {
             Action::Snapshot { to, zxid } => {
                 let mut b = BytesMut::new();
                 encode_packet(&crate::zab::packet::packet(SNAP, zxid), &mut b);
-                db.snapshot_stream(zxid, &mut b).map_err(NetError::Db)?;
+                db.snapshot_stream(zxid.into(), &mut b)
+                    .map_err(NetError::Db)?;
                 self.send(to, b.freeze());
             }
             Action::Close { to, reason } => {
@@ -494,19 +499,26 @@ impl Shell {
             Action::SetCurrentEpoch(e) => db.set_current_epoch(e).map_err(NetError::Db)?,
             Action::Synced {
                 sid, kind, zxid, ..
-            } => ev(self, Event::Synced { sid, kind, zxid }),
+            } => ev(
+                self,
+                Event::Synced {
+                    sid,
+                    kind,
+                    zxid: zxid.into(),
+                },
+            ),
             Action::Established { epoch, zxid } => {
-                debug_assert_eq!(zxid, make_zxid(epoch, 0));
-                db.established(epoch, zxid).map_err(NetError::Db)?;
+                debug_assert_eq!(zxid, Zxid::new(epoch, 0));
+                db.established(epoch, zxid.into()).map_err(NetError::Db)?;
                 ev(self, Event::Established { epoch });
             }
             Action::Log { zxid, entry } => {
-                db.append_log(zxid, &entry).map_err(NetError::Db)?;
+                db.append_log(zxid.into(), &entry).map_err(NetError::Db)?;
                 self.unsynced = Some(zxid);
             }
             Action::Apply { zxid, entry } => {
-                db.apply(zxid, &entry).map_err(NetError::Db)?;
-                ev(self, Event::Committed { zxid });
+                db.apply(zxid.into(), &entry).map_err(NetError::Db)?;
+                ev(self, Event::Committed { zxid: zxid.into() });
             }
             Action::FromLearner(m) => ev(self, Event::FromLearner(m)),
             Action::LostQuorum { reason } => {

@@ -39,6 +39,7 @@ use crate::zab::snap_stream::{SnapDecoder, SnapItem};
 use crate::zab::Error;
 use bytes::{Bytes, BytesMut};
 use jute::quorum::QuorumPacket;
+use jute::Zxid;
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
@@ -92,7 +93,7 @@ pub struct PersistedState {
     /// `currentEpoch`: the epoch of the last leader we synced with (set at NEWLEADER).
     pub current_epoch: i64,
     /// The last zxid in our database (`getLastLoggedZxid`: the tree after replaying the log).
-    pub last_zxid: i64,
+    pub last_zxid: Zxid,
 }
 
 /// How the leader brings us up to date.
@@ -133,22 +134,22 @@ pub enum Action {
     /// Persist `currentEpoch` (durably, before going on).
     SetCurrentEpoch(i64),
     /// The leader chose how to sync us; `zxid` is the DIFF/TRUNC/SNAP packet's.
-    SyncStarted { mode: SyncMode, zxid: i64 },
+    SyncStarted { mode: SyncMode, zxid: Zxid },
     /// TRUNC: drop every logged txn after `zxid` and reload the database up to it.
-    Truncate { zxid: i64 },
+    Truncate { zxid: Zxid },
     /// SNAP: the database is about to be replaced by the snapshot that follows.
-    SnapshotBegin { zxid: i64 },
+    SnapshotBegin { zxid: Zxid },
     /// One item of the snapshot, in stream order.
     SnapshotItem(SnapItem),
     /// The snapshot is complete: the database now reflects every txn up to `zxid`.
-    SnapshotEnd { zxid: i64 },
+    SnapshotEnd { zxid: Zxid },
     /// Write a snapshot of the database as it is now (`takeSnapshot(sync)`; `sync` asks for
     /// it to be durable before going on).
     TakeSnapshot { sync: bool },
     /// Append a txn (TxnHeader, txn, optional TxnDigest: the txn log entry bytes) to the log.
-    Log { zxid: i64, entry: Bytes },
+    Log { zxid: Zxid, entry: Bytes },
     /// Apply a committed txn (same bytes as `Log`) to the data tree.
-    Apply { zxid: i64, entry: Bytes },
+    Apply { zxid: Zxid, entry: Bytes },
     /// UPTODATE: sync is over; serve clients. `epoch` is the leader's.
     StartServing { epoch: i64 },
     /// The leader's answer to a REVALIDATE we sent.
@@ -160,7 +161,7 @@ pub enum Action {
 /// A txn received from the leader and not yet committed.
 #[derive(Debug, Clone, PartialEq)]
 struct Proposal {
-    zxid: i64,
+    zxid: Zxid,
     entry: Bytes,
 }
 
@@ -174,7 +175,7 @@ pub struct Learner {
     new_epoch: i64,
     leader_protocol: i32,
     sync_mode: Option<SyncMode>,
-    snap: Option<(SnapDecoder, i64)>,
+    snap: Option<(SnapDecoder, Zxid)>,
     /// SNAP and TRUNC need a snapshot at NEWLEADER; DIFF does not.
     snapshot_needed: bool,
     /// The NEWLEADER snapshot must be synced to disk (after a SNAP).
@@ -187,18 +188,14 @@ pub struct Learner {
     /// Sync txns not logged yet (Java's `packetsNotCommitted`).
     not_committed: VecDeque<Proposal>,
     /// Zxids committed during sync, to apply at UPTODATE (Java's `packetsCommitted`).
-    committed: VecDeque<i64>,
+    committed: VecDeque<Zxid>,
     /// Logged txns waiting for their COMMIT (Java's `FollowerZooKeeperServer.pendingTxns`).
     pending: VecDeque<Proposal>,
-    last_queued: i64,
-    last_applied: i64,
+    last_queued: Zxid,
+    last_applied: Zxid,
     /// Sessions touched since the last PING, for the PING reply.
     touches: HashMap<i64, i32>,
     leader_config: Option<Bytes>,
-}
-
-fn hex(z: i64) -> String {
-    format!("0x{z:x}")
 }
 
 impl Learner {
@@ -267,12 +264,12 @@ impl Learner {
     }
 
     /// The zxid of the last txn handed out in an `Apply` (or the starting last zxid).
-    pub fn last_applied(&self) -> i64 {
+    pub fn last_applied(&self) -> Zxid {
         self.last_applied
     }
 
     /// The zxid of the last PROPOSAL / INFORM received.
-    pub fn last_queued(&self) -> i64 {
+    pub fn last_queued(&self) -> Zxid {
         self.last_queued
     }
 
@@ -327,7 +324,7 @@ impl Learner {
                 tracing::info!(
                     "snapshot from the leader complete: {} nodes, zxid {}",
                     decoder.nodes(),
-                    hex(zxid)
+                    zxid
                 );
                 self.snap = None;
                 out.push(Action::SnapshotEnd { zxid });
@@ -347,7 +344,11 @@ impl Learner {
     /// Handle one packet from the leader (what `receive` does for each complete packet).
     /// A SNAP packet must be followed by its stream through `receive`.
     pub fn handle(&mut self, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), Error> {
-        tracing::trace!("from leader: {} {}", type_name(qp.r#type), hex(qp.zxid));
+        tracing::trace!(
+            "from leader: {} {}",
+            type_name(qp.r#type),
+            Zxid::from(qp.zxid)
+        );
         let r = match self.phase {
             Phase::Discovery => self.on_discovery(qp, out),
             Phase::SyncStart => self.on_sync_start(qp, out),
@@ -367,7 +368,7 @@ impl Learner {
     fn on_discovery(&mut self, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), Error> {
         match qp.r#type {
             LEADERINFO => {
-                let new_epoch = epoch_of(qp.zxid);
+                let new_epoch = Zxid::from(qp.zxid).epoch();
                 self.leader_protocol = leader_info_version(&qp)?;
                 let epoch_ack = if new_epoch > self.state.accepted_epoch {
                     out.push(Action::SetAcceptedEpoch(new_epoch));
@@ -401,6 +402,7 @@ impl Learner {
     }
 
     fn on_sync_start(&mut self, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), Error> {
+        let zxid = Zxid::from(qp.zxid);
         let mode = match qp.r#type {
             DIFF => SyncMode::Diff,
             SNAP => SyncMode::Snap,
@@ -409,20 +411,17 @@ impl Learner {
                 return Err(Error::Protocol(format!(
                     "Got unexpected packet from leader: {} {}",
                     type_name(t),
-                    hex(qp.zxid)
+                    zxid
                 )))
             }
         };
         tracing::info!(
             "syncing with the leader by {mode:?} {} (our last zxid {})",
-            hex(qp.zxid),
-            hex(self.state.last_zxid)
+            zxid,
+            self.state.last_zxid
         );
         self.sync_mode = Some(mode);
-        out.push(Action::SyncStarted {
-            mode,
-            zxid: qp.zxid,
-        });
+        out.push(Action::SyncStarted { mode, zxid });
         match mode {
             SyncMode::Diff => {
                 self.snapshot_needed = false;
@@ -432,15 +431,15 @@ impl Learner {
             SyncMode::Snap => {
                 self.snapshot_needed = true;
                 self.sync_snapshot = true;
-                out.push(Action::SnapshotBegin { zxid: qp.zxid });
-                self.snap = Some((SnapDecoder::new(self.cfg.max_buffer), qp.zxid));
+                out.push(Action::SnapshotBegin { zxid });
+                self.snap = Some((SnapDecoder::new(self.cfg.max_buffer), zxid));
                 self.phase = Phase::Snapshot;
             }
             SyncMode::Trunc => {
-                out.push(Action::Truncate { zxid: qp.zxid });
-                self.state.last_zxid = qp.zxid;
-                self.last_applied = qp.zxid;
-                self.last_queued = qp.zxid;
+                out.push(Action::Truncate { zxid });
+                self.state.last_zxid = zxid;
+                self.last_applied = zxid;
+                self.last_queued = zxid;
                 self.phase = Phase::Sync;
             }
         }
@@ -451,13 +450,9 @@ impl Learner {
         let zxid = txn_zxid(&entry)?;
         if check_order {
             // Java warns on any gap; the first txn of a new epoch is (epoch, 1), no gap.
-            let next_epoch = epoch_of(zxid) > epoch_of(self.last_queued) && counter_of(zxid) == 1;
-            if zxid != self.last_queued + 1 && !next_epoch {
-                tracing::warn!(
-                    "Got zxid {} expected {}",
-                    hex(zxid),
-                    hex(self.last_queued + 1)
-                );
+            let next_epoch = zxid.epoch() > self.last_queued.epoch() && zxid.counter() == 1;
+            if zxid != self.last_queued.next() && !next_epoch {
+                tracing::warn!("Got zxid {} expected {}", zxid, self.last_queued.next());
             }
             self.last_queued = zxid;
         }
@@ -484,6 +479,7 @@ impl Learner {
     }
 
     fn on_sync(&mut self, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), Error> {
+        let zxid = Zxid::from(qp.zxid);
         match qp.r#type {
             PROPOSAL => {
                 let p = self.proposal(qp.data.unwrap_or_default(), true)?;
@@ -491,19 +487,17 @@ impl Learner {
             }
             COMMIT | COMMITANDACTIVATE => {
                 if self.write_to_txn_log {
-                    self.committed.push_back(qp.zxid);
+                    self.committed.push_back(zxid);
                 } else {
                     match self.not_committed.front() {
-                        Some(p) if p.zxid == qp.zxid => {
+                        Some(p) if p.zxid == zxid => {
                             let p = self.not_committed.pop_front().expect("front");
                             self.apply(p, out);
                         }
-                        Some(p) => tracing::warn!(
-                            "Committing {}, but next proposal is {}",
-                            hex(qp.zxid),
-                            hex(p.zxid)
-                        ),
-                        None => tracing::warn!("Committing {} without seeing txn", hex(qp.zxid)),
+                        Some(p) => {
+                            tracing::warn!("Committing {}, but next proposal is {}", zxid, p.zxid)
+                        }
+                        None => tracing::warn!("Committing {} without seeing txn", zxid),
                     }
                 }
             }
@@ -512,7 +506,7 @@ impl Learner {
                 let p = self.proposal(entry, qp.r#type == INFORM)?;
                 if self.write_to_txn_log {
                     self.not_committed.push_back(p);
-                    self.committed.push_back(qp.zxid);
+                    self.committed.push_back(zxid);
                 } else {
                     self.apply(p, out);
                 }
@@ -539,7 +533,7 @@ impl Learner {
         self.state.current_epoch = self.new_epoch;
         self.write_to_txn_log = true;
         self.pre_zab_1_0 = false;
-        let new_leader_zxid = make_zxid(self.new_epoch, 0);
+        let new_leader_zxid = Zxid::new(self.new_epoch, 0);
         match self.cfg.kind {
             LearnerKind::Follower => {
                 // Log what came so far, then ACK NEWLEADER (the shell syncs the log before
@@ -571,7 +565,7 @@ impl Learner {
             out.push(Action::SetCurrentEpoch(self.new_epoch));
             self.state.current_epoch = self.new_epoch;
         }
-        out.push(Action::Send(packet(ACK, make_zxid(self.new_epoch, 0))));
+        out.push(Action::Send(packet(ACK, Zxid::new(self.new_epoch, 0))));
         out.push(Action::StartServing {
             epoch: self.new_epoch,
         });
@@ -590,8 +584,10 @@ impl Learner {
                     if self.committed.front() != Some(&p.zxid) {
                         tracing::warn!(
                             "Committing {}, but next proposal is {}",
-                            self.committed.front().map_or("none".into(), |z| hex(*z)),
-                            hex(p.zxid)
+                            self.committed
+                                .front()
+                                .map_or("none".into(), Zxid::to_string),
+                            p.zxid
                         );
                         continue;
                     }
@@ -618,16 +614,15 @@ impl Learner {
     }
 
     /// `FollowerZooKeeperServer.commit`: the COMMIT must be for the oldest pending txn.
-    fn commit(&mut self, zxid: i64, out: &mut Vec<Action>) -> Result<(), Error> {
+    fn commit(&mut self, zxid: Zxid, out: &mut Vec<Action>) -> Result<(), Error> {
         match self.pending.front() {
             None => {
-                tracing::warn!("Committing {} without seeing txn", hex(zxid));
+                tracing::warn!("Committing {} without seeing txn", zxid);
                 Ok(())
             }
             Some(p) if p.zxid != zxid => Err(Error::Protocol(format!(
                 "Committing zxid {} but next pending txn {}",
-                hex(zxid),
-                hex(p.zxid)
+                zxid, p.zxid
             ))),
             Some(_) => {
                 let p = self.pending.pop_front().expect("front");
@@ -661,7 +656,7 @@ impl Learner {
                 let p = self.proposal(qp.data.unwrap_or_default(), true)?;
                 self.log_and_ack(p, out);
             }
-            COMMIT | COMMITANDACTIVATE if !observer => self.commit(qp.zxid, out)?,
+            COMMIT | COMMITANDACTIVATE if !observer => self.commit(Zxid::from(qp.zxid), out)?,
             INFORM | INFORMANDACTIVATE if observer => {
                 let entry = Self::inform_entry(&qp)?;
                 let p = self.proposal(entry, false)?;
@@ -733,7 +728,7 @@ mod tests {
             PersistedState {
                 accepted_epoch: accepted,
                 current_epoch: current,
-                last_zxid: last,
+                last_zxid: last.into(),
             },
         )
     }
@@ -777,35 +772,29 @@ mod tests {
         let a = feed(
             &mut l,
             &[
-                packet(DIFF, 0x1_0000_0004),
+                packet(DIFF, Zxid::from(0x1_0000_0004)),
                 proposal(0x1_0000_0003),
-                packet(COMMIT, 0x1_0000_0003),
+                packet(COMMIT, Zxid::from(0x1_0000_0003)),
                 proposal(0x1_0000_0004),
-                packet(COMMIT, 0x1_0000_0004),
+                packet(COMMIT, Zxid::from(0x1_0000_0004)),
             ],
         );
         assert_eq!(
             a,
             vec![Action::SyncStarted {
                 mode: SyncMode::Diff,
-                zxid: 0x1_0000_0004
+                zxid: Zxid::from(0x1_0000_0004)
             }]
         );
-        let a = feed(&mut l, &[packet(NEWLEADER, 0x2_0000_0000)]);
+        let a = feed(&mut l, &[packet(NEWLEADER, Zxid::from(0x2_0000_0000))]);
         assert_eq!(a[0], Action::SetCurrentEpoch(2));
         assert!(matches!(
             a[1],
-            Action::Log {
-                zxid: 0x1_0000_0003,
-                ..
-            }
+            Action::Log { zxid, .. } if zxid.as_i64() == 0x1_0000_0003
         ));
         assert!(matches!(
             a[2],
-            Action::Log {
-                zxid: 0x1_0000_0004,
-                ..
-            }
+            Action::Log { zxid, .. } if zxid.as_i64() == 0x1_0000_0004
         ));
         assert_eq!(
             sent(&a),
@@ -816,42 +805,33 @@ mod tests {
             ]
         );
         // A proposal between NEWLEADER and UPTODATE waits for UPTODATE.
-        let a = feed(&mut l, &[proposal(0x2_0000_0001), packet(PING, 0)]);
+        let a = feed(
+            &mut l,
+            &[proposal(0x2_0000_0001), packet(PING, Zxid::from(0))],
+        );
         assert!(a.is_empty());
-        let a = feed(&mut l, &[packet(UPTODATE, -1)]);
-        assert_eq!(a[0], Action::Send(packet(ACK, 0x2_0000_0000)));
+        let a = feed(&mut l, &[packet(UPTODATE, Zxid::NONE)]);
+        assert_eq!(a[0], Action::Send(packet(ACK, Zxid::from(0x2_0000_0000))));
         assert_eq!(a[1], Action::StartServing { epoch: 2 });
         assert!(matches!(
             a[2],
-            Action::Log {
-                zxid: 0x2_0000_0001,
-                ..
-            }
+            Action::Log { zxid, .. } if zxid.as_i64() == 0x2_0000_0001
         ));
-        assert_eq!(a[3], Action::Send(packet(ACK, 0x2_0000_0001)));
+        assert_eq!(a[3], Action::Send(packet(ACK, Zxid::from(0x2_0000_0001))));
         assert!(matches!(
             a[4],
-            Action::Apply {
-                zxid: 0x1_0000_0003,
-                ..
-            }
+            Action::Apply { zxid, .. } if zxid.as_i64() == 0x1_0000_0003
         ));
         assert!(matches!(
             a[5],
-            Action::Apply {
-                zxid: 0x1_0000_0004,
-                ..
-            }
+            Action::Apply { zxid, .. } if zxid.as_i64() == 0x1_0000_0004
         ));
         assert_eq!(a.len(), 6);
         assert_eq!(l.pending_commits(), 1);
-        let a = feed(&mut l, &[packet(COMMIT, 0x2_0000_0001)]);
+        let a = feed(&mut l, &[packet(COMMIT, Zxid::from(0x2_0000_0001))]);
         assert!(matches!(
             a[0],
-            Action::Apply {
-                zxid: 0x2_0000_0001,
-                ..
-            }
+            Action::Apply { zxid, .. } if zxid.as_i64() == 0x2_0000_0001
         ));
         assert_eq!(l.phase(), Phase::Broadcast);
         assert_eq!(l.persisted().current_epoch, 2);
@@ -864,18 +844,18 @@ mod tests {
         let mut l = learner(0, 0, 0);
         feed(&mut l, &[leader_info(1, PROTOCOL_VERSION)]);
         let mut wire = BytesMut::new();
-        packet(SNAP, 0x1_0000_0002).encode(&mut wire);
+        packet(SNAP, Zxid::from(0x1_0000_0002)).encode(&mut wire);
         SnapEncoder::sessions(&mut wire, &[(5, 4000)]);
         SnapEncoder::acls(&mut wire, &[]);
         SnapEncoder::node(&mut wire, "", None, -1, &StatPersisted::default());
         SnapEncoder::finish(&mut wire);
         proposal(0x1_0000_0003).encode(&mut wire);
-        packet(COMMIT, 0x1_0000_0003).encode(&mut wire);
+        packet(COMMIT, Zxid::from(0x1_0000_0003)).encode(&mut wire);
         proposal(0x1_0000_0004).encode(&mut wire);
-        packet(NEWLEADER, 0x1_0000_0000).encode(&mut wire);
-        packet(UPTODATE, -1).encode(&mut wire);
-        packet(COMMIT, 0x1_0000_0004).encode(&mut wire);
-        packet(PING, 0x1_0000_0004).encode(&mut wire);
+        packet(NEWLEADER, Zxid::from(0x1_0000_0000)).encode(&mut wire);
+        packet(UPTODATE, Zxid::NONE).encode(&mut wire);
+        packet(COMMIT, Zxid::from(0x1_0000_0004)).encode(&mut wire);
+        packet(PING, Zxid::from(0x1_0000_0004)).encode(&mut wire);
         // Byte by byte: every split must work.
         let mut out = Vec::new();
         let mut buf = BytesMut::new();
@@ -890,19 +870,19 @@ mod tests {
                 Action::Send(p) => format!("send {} {:x}", type_name(p.r#type), p.zxid),
                 Action::SnapshotItem(SnapItem::Session { .. }) => "session".into(),
                 Action::SnapshotItem(SnapItem::Node { .. }) => "node".into(),
-                Action::Log { zxid, .. } => format!("log {zxid:x}"),
-                Action::Apply { zxid, .. } => format!("apply {zxid:x}"),
+                Action::Log { zxid, .. } => format!("log {:x}", zxid.as_i64()),
+                Action::Apply { zxid, .. } => format!("apply {:x}", zxid.as_i64()),
                 other => format!("{other:?}"),
             })
             .collect();
         assert_eq!(
             kinds,
             vec![
-                "SyncStarted { mode: Snap, zxid: 4294967298 }",
-                "SnapshotBegin { zxid: 4294967298 }",
+                "SyncStarted { mode: Snap, zxid: Zxid(0x100000002) }",
+                "SnapshotBegin { zxid: Zxid(0x100000002) }",
                 "session",
                 "node",
-                "SnapshotEnd { zxid: 4294967298 }",
+                "SnapshotEnd { zxid: Zxid(0x100000002) }",
                 "apply 100000003",
                 "TakeSnapshot { sync: true }",
                 "SetCurrentEpoch(1)",
@@ -924,29 +904,29 @@ mod tests {
         let a = feed(
             &mut l,
             &[
-                packet(TRUNC, 0x1_0000_0007),
-                packet(NEWLEADER, 0x1_0000_0000),
-                packet(UPTODATE, -1),
+                packet(TRUNC, Zxid::from(0x1_0000_0007)),
+                packet(NEWLEADER, Zxid::from(0x1_0000_0000)),
+                packet(UPTODATE, Zxid::NONE),
             ],
         );
         assert_eq!(
             a[1],
             Action::Truncate {
-                zxid: 0x1_0000_0007
+                zxid: Zxid::from(0x1_0000_0007)
             }
         );
         assert_eq!(a[2], Action::TakeSnapshot { sync: false });
-        assert_eq!(l.persisted().last_zxid, 0x1_0000_0007);
+        assert_eq!(l.persisted().last_zxid, Zxid::from(0x1_0000_0007));
         l.touch(0x42, 6000);
-        let a = feed(&mut l, &[proposal(0x1_0000_0008), packet(PING, 9)]);
+        let a = feed(
+            &mut l,
+            &[proposal(0x1_0000_0008), packet(PING, Zxid::from(9))],
+        );
         assert!(matches!(
             a[0],
-            Action::Log {
-                zxid: 0x1_0000_0008,
-                ..
-            }
+            Action::Log { zxid, .. } if zxid.as_i64() == 0x1_0000_0008
         ));
-        assert_eq!(a[1], Action::Send(packet(ACK, 0x1_0000_0008)));
+        assert_eq!(a[1], Action::Send(packet(ACK, Zxid::from(0x1_0000_0008))));
         let Action::Send(ping) = &a[2] else { panic!() };
         assert_eq!(ping.r#type, PING);
         assert_eq!(ping.zxid, 9);
@@ -955,7 +935,7 @@ mod tests {
             vec![(0x42, 6000)]
         );
         // The table is emptied by the reply.
-        let a = feed(&mut l, &[packet(PING, 10)]);
+        let a = feed(&mut l, &[packet(PING, Zxid::from(10))]);
         let Action::Send(ping) = &a[0] else { panic!() };
         assert_eq!(ping.data.as_deref(), Some(&[][..]));
     }
@@ -967,15 +947,15 @@ mod tests {
             &mut l,
             &[
                 leader_info(1, PROTOCOL_VERSION),
-                packet(DIFF, 0),
-                packet(NEWLEADER, 0x1_0000_0000),
-                packet(UPTODATE, -1),
+                packet(DIFF, Zxid::from(0)),
+                packet(NEWLEADER, Zxid::from(0x1_0000_0000)),
+                packet(UPTODATE, Zxid::NONE),
                 proposal(0x1_0000_0001),
                 proposal(0x1_0000_0002),
             ],
         );
         let mut buf = BytesMut::new();
-        packet(COMMIT, 0x1_0000_0002).encode(&mut buf);
+        packet(COMMIT, Zxid::from(0x1_0000_0002)).encode(&mut buf);
         assert!(l.receive(&mut buf, &mut Vec::new()).is_err());
         assert_eq!(l.phase(), Phase::Closed);
     }
@@ -996,26 +976,20 @@ mod tests {
             &mut l,
             &[
                 leader_info(1, PROTOCOL_VERSION),
-                packet(DIFF, 0),
+                packet(DIFF, Zxid::from(0)),
                 inform.clone(),
-                packet(NEWLEADER, 0x1_0000_0000),
-                packet(UPTODATE, -1),
+                packet(NEWLEADER, Zxid::from(0x1_0000_0000)),
+                packet(UPTODATE, Zxid::NONE),
             ],
         );
         let tail: Vec<_> = a.iter().rev().take(2).collect();
         assert!(matches!(
             tail[0],
-            Action::Apply {
-                zxid: 0x1_0000_0001,
-                ..
-            }
+            Action::Apply { zxid, .. } if zxid.as_i64() == 0x1_0000_0001
         ));
         assert!(matches!(
             tail[1],
-            Action::Log {
-                zxid: 0x1_0000_0001,
-                ..
-            }
+            Action::Log { zxid, .. } if zxid.as_i64() == 0x1_0000_0001
         ));
         // Observers never ACK proposals; PROPOSAL/COMMIT are ignored.
         let mut inform2 = inform;
@@ -1025,10 +999,7 @@ mod tests {
         assert_eq!(sent(&a), vec![]);
         assert!(matches!(
             a[1],
-            Action::Apply {
-                zxid: 0x1_0000_0002,
-                ..
-            }
+            Action::Apply { zxid, .. } if zxid.as_i64() == 0x1_0000_0002
         ));
     }
 }

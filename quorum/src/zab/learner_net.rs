@@ -245,9 +245,9 @@ async fn write(
     wire.clear();
     for p in outbox.drain(..) {
         tracing::trace!(
-            "to leader: {} 0x{:x}",
+            "to leader: {} {}",
             crate::zab::packet::type_name(p.r#type),
-            p.zxid
+            jute::Zxid::from(p.zxid)
         );
         encode_packet(&p, wire);
     }

@@ -1,6 +1,6 @@
 //! The quorum-port wire format of ZAB as Java 3.8 speaks it (`Leader`, `Learner`,
 //! `LearnerHandler`): packet type numbers, the payloads that are not Jute records (written
-//! with a `DataOutputStream` or a `ByteBuffer`), zxid arithmetic, and the framing of
+//! with a `DataOutputStream` or a `ByteBuffer`), and the framing of
 //! `QuorumPacket`s on the socket.
 //!
 //! On the quorum port every message is a bare Jute `QuorumPacket` record (int type, long zxid,
@@ -12,7 +12,7 @@
 use crate::zab::Error;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use jute::quorum::{LearnerInfo, QuorumPacket};
-use jute::{Decode, Encode};
+use jute::{Decode, Encode, Zxid};
 
 // ---- packet types (Leader.java, 3.8) ----
 
@@ -91,37 +91,20 @@ pub fn type_name(t: i32) -> &'static str {
     }
 }
 
-// ---- zxids (ZxidUtils) ----
-
-/// The epoch of a zxid: its high 32 bits.
-pub fn epoch_of(zxid: i64) -> i64 {
-    zxid >> 32
-}
-
-/// The counter of a zxid: its low 32 bits.
-pub fn counter_of(zxid: i64) -> i64 {
-    zxid & 0xffff_ffff
-}
-
-/// `ZxidUtils.makeZxid`: epoch in the high 32 bits, counter in the low ones.
-pub fn make_zxid(epoch: i64, counter: i64) -> i64 {
-    (epoch << 32) | (counter & 0xffff_ffff)
-}
-
 /// A packet without data or auth info.
-pub fn packet(r#type: i32, zxid: i64) -> QuorumPacket {
+pub fn packet(r#type: i32, zxid: Zxid) -> QuorumPacket {
     QuorumPacket {
         r#type,
-        zxid,
+        zxid: zxid.into(),
         data: None,
         authinfo: Vec::new(),
     }
 }
 
-fn packet_with(r#type: i32, zxid: i64, data: Bytes) -> QuorumPacket {
+fn packet_with(r#type: i32, zxid: Zxid, data: Bytes) -> QuorumPacket {
     QuorumPacket {
         r#type,
-        zxid,
+        zxid: zxid.into(),
         data: Some(data),
         authinfo: Vec::new(),
     }
@@ -150,7 +133,7 @@ pub fn learner_info(
         protocol_version: PROTOCOL_VERSION,
         config_version,
     };
-    packet_with(r#type, make_zxid(accepted_epoch, 0), info.to_bytes())
+    packet_with(r#type, Zxid::new(accepted_epoch, 0), info.to_bytes())
 }
 
 /// What a leader reads from FOLLOWERINFO / OBSERVERINFO data, as `LearnerHandler` does:
@@ -168,7 +151,7 @@ pub fn parse_learner_info(data: &[u8]) -> (Option<i64>, Option<i32>, Option<i64>
 pub fn leader_info(new_epoch: i64, protocol_version: i32) -> QuorumPacket {
     packet_with(
         LEADERINFO,
-        make_zxid(new_epoch, 0),
+        Zxid::new(new_epoch, 0),
         Bytes::copy_from_slice(&protocol_version.to_be_bytes()),
     )
 }
@@ -185,7 +168,7 @@ pub fn leader_info_version(qp: &QuorumPacket) -> Result<i32, Error> {
 /// ACKEPOCH (`Learner.registerWithLeader`): zxid = the learner's last logged zxid, data = int
 /// current epoch, or -1 when the learner had already accepted the leader's epoch (then the
 /// reply does not count as an ack of the new epoch).
-pub fn ack_epoch(last_zxid: i64, current_epoch: i32) -> QuorumPacket {
+pub fn ack_epoch(last_zxid: Zxid, current_epoch: i32) -> QuorumPacket {
     packet_with(
         ACKEPOCH,
         last_zxid,
@@ -237,7 +220,7 @@ pub fn revalidate_request(session_id: i64, timeout: i32) -> QuorumPacket {
     let mut b = BytesMut::with_capacity(12);
     b.put_i64(session_id);
     b.put_i32(timeout);
-    packet_with(REVALIDATE, -1, b.freeze())
+    packet_with(REVALIDATE, Zxid::NONE, b.freeze())
 }
 
 /// Session id and timeout of a learner's REVALIDATE.
@@ -255,7 +238,7 @@ pub fn revalidate_reply(session_id: i64, valid: bool) -> QuorumPacket {
     let mut b = BytesMut::with_capacity(9);
     b.put_i64(session_id);
     b.put_u8(valid as u8);
-    packet_with(REVALIDATE, -1, b.freeze())
+    packet_with(REVALIDATE, Zxid::NONE, b.freeze())
 }
 
 /// Session id and verdict of a leader's REVALIDATE answer (`Learner.revalidate`).
@@ -315,13 +298,13 @@ pub const TXN_HEADER_LEN: usize = 8 + 4 + 8 + 8 + 4;
 
 /// The zxid in the `TxnHeader` at the start of a PROPOSAL / INFORM's data (the txn log
 /// entry: header, txn, optional digest).
-pub fn txn_zxid(entry: &[u8]) -> Result<i64, Error> {
+pub fn txn_zxid(entry: &[u8]) -> Result<Zxid, Error> {
     if entry.len() < TXN_HEADER_LEN {
         return Err(short("txn entry", TXN_HEADER_LEN, entry.len()));
     }
-    Ok(i64::from_be_bytes(
+    Ok(Zxid::from(i64::from_be_bytes(
         entry[12..20].try_into().expect("8 bytes"),
-    ))
+    )))
 }
 
 /// The op type in the `TxnHeader` of a txn entry.
@@ -431,14 +414,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn zxids() {
-        assert_eq!(make_zxid(3, 7), 0x3_0000_0007);
-        assert_eq!(epoch_of(0x3_0000_0007), 3);
-        assert_eq!(counter_of(0x3_0000_0007), 7);
-        assert_eq!(make_zxid(1, 0xffff_ffff), 0x1_ffff_ffff);
-    }
-
-    #[test]
     fn learner_info_layout() {
         // Bytes as Java's BinaryOutputArchive writes LearnerInfo(3, 0x10000, 0x1_0000_0000).
         let qp = learner_info(FOLLOWERINFO, 3, 5, 0x1_0000_0000);
@@ -460,7 +435,7 @@ mod tests {
         let li = leader_info(9, PROTOCOL_VERSION);
         assert_eq!(li.zxid, 9 << 32);
         assert_eq!(leader_info_version(&li).unwrap(), 0x10000);
-        let ae = ack_epoch(0x2_0000_0005, -1);
+        let ae = ack_epoch(Zxid::from(0x2_0000_0005), -1);
         assert_eq!(ack_epoch_value(&ae).unwrap(), -1);
         assert_eq!(ae.zxid, 0x2_0000_0005);
         let t = encode_touches([(0x100, 4000), (-5, 30000)]);
@@ -493,7 +468,7 @@ mod tests {
         };
         let mut wire = BytesMut::new();
         encode_packet(&qp, &mut wire);
-        encode_packet(&packet(PING, 1), &mut wire);
+        encode_packet(&packet(PING, Zxid::from(1)), &mut wire);
         let total = wire.len();
         for cut in 0..total {
             let mut b = BytesMut::from(&wire[..cut]);
@@ -511,7 +486,7 @@ mod tests {
         );
         assert_eq!(
             decode_packet(&mut b, DEFAULT_MAX_BUFFER).unwrap().unwrap(),
-            packet(PING, 1)
+            packet(PING, Zxid::from(1))
         );
         assert!(b.is_empty());
     }
@@ -541,7 +516,7 @@ mod tests {
         e.put_i64(0x1_0000_0009); // zxid
         e.put_i64(1234); // time
         e.put_i32(1); // type
-        assert_eq!(txn_zxid(&e).unwrap(), 0x1_0000_0009);
+        assert_eq!(txn_zxid(&e).unwrap(), Zxid::from(0x1_0000_0009));
         assert_eq!(txn_type(&e).unwrap(), 1);
         assert!(txn_zxid(&e[..20]).is_err());
     }

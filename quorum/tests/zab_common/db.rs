@@ -110,7 +110,7 @@ impl LearnerDb for ServerDb {
         PersistedState {
             accepted_epoch: s.accepted_epoch,
             current_epoch: s.current_epoch,
-            last_zxid: s.tree.last_zxid,
+            last_zxid: s.tree.last_zxid.into(),
         }
     }
 
