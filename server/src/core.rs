@@ -1182,7 +1182,8 @@ impl Core {
         // on a learner the leader checks), so nothing else pays for the lookup.
         if self.role == Some("leader")
             && hdr.r#type != ops::CLOSE_SESSION
-            && self.sessions.check_owner(session, SessionOwner::Local) == Err(error::SESSION_MOVED)
+            && self.sessions.check_owner(session, SessionOwner::Local)
+                == Err(error::ErrorCode::SessionMoved)
         {
             // Java's PrepRequestProcessor.checkSession on a leader: the client reconnected to
             // another server; this connection is stale, and SessionMoved closes it.
@@ -1332,7 +1333,7 @@ impl Core {
         }
         if let Some(err) = prep::refused_before_forwarding(op, &body) {
             let z = self.tree.last_zxid;
-            self.send(conn, reply_frame(xid, z, err, None));
+            self.send(conn, reply_frame(xid, z, err.code(), None));
             return;
         }
         if op == ops::CLOSE_SESSION {
@@ -1678,7 +1679,7 @@ impl Core {
             Some(Box::new(move |b: &mut BytesMut| r.encode(b)))
         }
         if let Some(code) = crate::null_strings::read_error(op, body) {
-            return Err(code);
+            return Err(code.code());
         }
         match op {
             ops::EXISTS => {

@@ -17,7 +17,8 @@
 //!   (AuthFailed), a null scheme in an ACL (InvalidACL).
 
 use crate::auth::{self, AuthConfig, AuthId};
-use jute::ops;
+use crate::error::ErrorCode;
+use jute::OpCode;
 
 /// Which strings of one operation are null.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,44 +77,58 @@ impl Scan<'_> {
     }
 
     /// One op's record (the body of `op`, or one op of a multi).
-    fn op(&mut self, op: i32) -> Option<OpNulls> {
+    fn op(&mut self, op: OpCode) -> Option<OpNulls> {
         let mut r = OpNulls::default();
         match op {
-            ops::CREATE | ops::CREATE2 | ops::CREATE_CONTAINER | ops::CREATE_TTL => {
+            OpCode::Create | OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
                 r.path = self.string_is_null()?;
                 self.string_is_null()?; // data: null is fine
                 r.acl = self.acl()?;
-                self.skip(if op == ops::CREATE_TTL { 12 } else { 4 })?;
+                self.skip(if op == OpCode::CreateTtl { 12 } else { 4 })?;
             }
-            ops::SET_ACL => {
+            OpCode::SetAcl => {
                 r.path = self.string_is_null()?;
                 r.acl = self.acl()?;
                 self.skip(4)?;
             }
-            ops::SET_DATA => {
+            OpCode::SetData => {
                 r.path = self.string_is_null()?;
                 self.string_is_null()?;
                 self.skip(4)?;
             }
-            ops::DELETE | ops::CHECK | ops::CHECK_WATCHES | ops::REMOVE_WATCHES => {
+            OpCode::Delete | OpCode::Check | OpCode::CheckWatches | OpCode::RemoveWatches => {
                 r.path = self.string_is_null()?;
                 self.skip(4)?;
             }
-            ops::EXISTS | ops::GET_DATA | ops::GET_CHILDREN | ops::GET_CHILDREN2 => {
+            OpCode::Exists | OpCode::GetData | OpCode::GetChildren | OpCode::GetChildren2 => {
                 r.path = self.string_is_null()?;
                 self.skip(1)?;
             }
-            ops::GET_ACL | ops::GET_ALL_CHILDREN_NUMBER | ops::SYNC => {
+            OpCode::GetAcl | OpCode::GetAllChildrenNumber | OpCode::Sync => {
                 r.path = self.string_is_null()?;
             }
-            ops::SET_WATCHES | ops::SET_WATCHES2 => {
+            OpCode::SetWatches | OpCode::SetWatches2 => {
                 self.skip(8)?;
-                let lists = if op == ops::SET_WATCHES { 3 } else { 5 };
+                let lists = if op == OpCode::SetWatches { 3 } else { 5 };
                 for _ in 0..lists {
                     r.watch_list |= self.string_list_has_null()?;
                 }
             }
-            _ => {}
+            // No strings Java dereferences, or not a request with a body we scan.
+            OpCode::Notification
+            | OpCode::Ping
+            | OpCode::Multi
+            | OpCode::Reconfig
+            | OpCode::DeleteContainer
+            | OpCode::MultiRead
+            | OpCode::Auth
+            | OpCode::Sasl
+            | OpCode::GetEphemerals
+            | OpCode::AddWatch
+            | OpCode::WhoAmI
+            | OpCode::CreateSession
+            | OpCode::CloseSession
+            | OpCode::Error => {}
         }
         Some(r)
     }
@@ -128,14 +143,18 @@ impl Scan<'_> {
             if done {
                 return Some(out);
             }
-            out.push((ty, self.op(ty)?));
+            let nulls = match OpCode::try_from(ty) {
+                Ok(op) => self.op(op)?,
+                Err(_) => OpNulls::default(),
+            };
+            out.push((ty, nulls));
         }
     }
 }
 
 /// The null strings of a request of type `op` with this body. `None` when the body does not
 /// parse (the normal decoder then reports it).
-pub fn scan(op: i32, body: &[u8]) -> Option<OpNulls> {
+pub fn scan(op: OpCode, body: &[u8]) -> Option<OpNulls> {
     Scan { b: body }.op(op)
 }
 
@@ -146,20 +165,24 @@ pub fn scan_multi(body: &[u8]) -> Option<Vec<(i32, OpNulls)>> {
 
 /// Java's answer to a read (or multiRead, setWatches) whose body holds a null it
 /// dereferences: MarshallingError. `None`: answer as usual.
-pub fn read_error(op: i32, body: &[u8]) -> Option<crate::error::Code> {
-    let fails = match op {
-        ops::MULTI_READ => scan_multi(body).is_some_and(|v| v.iter().any(|(_, n)| n.path)),
-        ops::EXISTS
-        | ops::GET_DATA
-        | ops::GET_ACL
-        | ops::GET_CHILDREN
-        | ops::GET_CHILDREN2
-        | ops::CHECK_WATCHES
-        | ops::GET_ALL_CHILDREN_NUMBER => scan(op, body).is_some_and(|n| n.path),
-        ops::SET_WATCHES | ops::SET_WATCHES2 => scan(op, body).is_some_and(|n| n.watch_list),
+pub fn read_error(op: i32, body: &[u8]) -> Option<ErrorCode> {
+    let fails = match OpCode::try_from(op) {
+        Ok(OpCode::MultiRead) => scan_multi(body).is_some_and(|v| v.iter().any(|(_, n)| n.path)),
+        Ok(
+            op @ (OpCode::Exists
+            | OpCode::GetData
+            | OpCode::GetAcl
+            | OpCode::GetChildren
+            | OpCode::GetChildren2
+            | OpCode::CheckWatches
+            | OpCode::GetAllChildrenNumber),
+        ) => scan(op, body).is_some_and(|n| n.path),
+        Ok(op @ (OpCode::SetWatches | OpCode::SetWatches2)) => {
+            scan(op, body).is_some_and(|n| n.watch_list)
+        }
         _ => false,
     };
-    fails.then_some(crate::error::MARSHALLING_ERROR)
+    fails.then_some(ErrorCode::MarshallingError)
 }
 
 /// Whether a multi has an op with a null path: Java's prep reads every op's path (to save the
@@ -244,6 +267,7 @@ pub fn acl_null_fault(
 mod tests {
     use super::*;
     use bytes::{BufMut, BytesMut};
+    use jute::ops;
 
     fn s(b: &mut BytesMut, v: Option<&str>) {
         match v {
@@ -273,7 +297,7 @@ mod tests {
     fn finds_null_paths_and_acl_strings() {
         let b = create(None, &[(Some("world"), Some("anyone"))]);
         assert_eq!(
-            scan(ops::CREATE, &b),
+            scan(OpCode::Create, &b),
             Some(OpNulls {
                 path: true,
                 acl: vec![(false, false)],
@@ -282,17 +306,17 @@ mod tests {
         );
         let b = create(Some("/a"), &[(Some("world"), None), (None, Some("x"))]);
         assert_eq!(
-            scan(ops::CREATE, &b).unwrap().acl,
+            scan(OpCode::Create, &b).unwrap().acl,
             vec![(false, true), (true, false)]
         );
         // Truncated: no answer, the decoder reports it.
-        assert_eq!(scan(ops::CREATE, &b[..b.len() - 1]), None);
+        assert_eq!(scan(OpCode::Create, &b[..b.len() - 1]), None);
         let mut g = BytesMut::new();
         s(&mut g, None);
         g.put_u8(0);
         assert_eq!(
             read_error(ops::GET_DATA, &g),
-            Some(crate::error::MARSHALLING_ERROR)
+            Some(ErrorCode::MarshallingError)
         );
         assert_eq!(read_error(ops::SYNC, &g[..4]), None);
     }

@@ -4,7 +4,7 @@
 //! write becomes an error txn, a failed multi a multi txn with error sub-txns, as in Java.
 
 use crate::auth::{self, AuthConfig, AuthId};
-use crate::error::{self, Code};
+use crate::error::ErrorCode;
 use crate::null_strings::{self, OpNulls};
 use crate::tree::{self, AclList, DataTree, NodeKind};
 use crate::txn::{Txn, TxnBody};
@@ -12,11 +12,11 @@ use bytes::Bytes;
 use hashbrown::HashMap;
 use jute::data::{Acl, StatPersisted};
 use jute::multi::MultiOp;
-use jute::ops;
 use jute::ops::perms;
 use jute::proto::*;
 use jute::txn::*;
 use jute::Decode;
+use jute::OpCode;
 use std::collections::VecDeque;
 
 /// A node as prep sees it: the tree's state with pending changes applied.
@@ -115,12 +115,12 @@ pub struct PrepContext<'a> {
     pub enforce_quota: bool,
     /// On a leader, Java's `checkSession` for a learner's request failed with this code
     /// (SessionExpired, SessionMoved): every op that checks the session fails with it.
-    pub session_error: Option<Code>,
+    pub session_error: Option<ErrorCode>,
 }
 
 impl PrepContext<'_> {
     /// Java's `sessionTracker.checkSession` at the point each op calls it.
-    fn check_session(&self) -> Result<(), Code> {
+    fn check_session(&self) -> Result<(), ErrorCode> {
         self.session_error.map_or(Ok(()), Err)
     }
 }
@@ -145,7 +145,7 @@ fn record_digest(path: &str, r: &ChangeRecord) -> i64 {
 }
 
 impl View<'_, '_> {
-    fn get(&self, path: &str) -> Result<ChangeRecord, Code> {
+    fn get(&self, path: &str) -> Result<ChangeRecord, ErrorCode> {
         let path = if path.is_empty() { "/" } else { path };
         let rec = if let Some(r) = self.local.get(path) {
             Some(r.clone())
@@ -162,7 +162,7 @@ impl View<'_, '_> {
         };
         match rec {
             Some(r) if r.stat.is_some() => Ok(r),
-            _ => Err(error::NO_NODE),
+            _ => Err(ErrorCode::NoNode),
         }
     }
 
@@ -188,7 +188,12 @@ impl View<'_, '_> {
     /// bytes and `count_diff` more nodes under `path` pass a hard limit of its deepest quota
     /// root? As in Java, the limits and stats are read from the applied tree (not from
     /// pending changes); passing a soft limit is only logged.
-    fn check_quota(&mut self, path: &str, bytes_diff: i64, count_diff: i64) -> Result<(), Code> {
+    fn check_quota(
+        &mut self,
+        path: &str,
+        bytes_diff: i64,
+        count_diff: i64,
+    ) -> Result<(), ErrorCode> {
         if !self.ctx.enforce_quota {
             return Ok(());
         }
@@ -202,35 +207,35 @@ impl View<'_, '_> {
             Err(e) => {
                 tracing::warn!("{}", e.message);
                 self.quota_exceeded.push(path.to_string());
-                Err(error::QUOTA_EXCEEDED)
+                Err(ErrorCode::QuotaExceeded)
             }
         }
     }
 
-    fn check_acl(&self, acl: &[Acl], perm: i32) -> Result<(), Code> {
+    fn check_acl(&self, acl: &[Acl], perm: i32) -> Result<(), ErrorCode> {
         if auth::check_acl(acl, perm, self.ctx.auth, self.ctx.auth_cfg) {
             Ok(())
         } else {
-            Err(error::NO_AUTH)
+            Err(ErrorCode::NoAuth)
         }
     }
 }
 
 /// Java's `PathUtils.validatePath`.
-pub fn validate_path(path: &str) -> Result<(), Code> {
+pub fn validate_path(path: &str) -> Result<(), ErrorCode> {
     let bytes = path.as_bytes();
     if bytes.is_empty() || bytes[0] != b'/' {
-        return Err(error::BAD_ARGUMENTS);
+        return Err(ErrorCode::BadArguments);
     }
     if path.len() == 1 {
         return Ok(());
     }
     if path.ends_with('/') {
-        return Err(error::BAD_ARGUMENTS);
+        return Err(ErrorCode::BadArguments);
     }
     for seg in path[1..].split('/') {
         if seg.is_empty() || seg == "." || seg == ".." {
-            return Err(error::BAD_ARGUMENTS);
+            return Err(ErrorCode::BadArguments);
         }
     }
     for c in path.chars() {
@@ -242,7 +247,7 @@ pub fn validate_path(path: &str) -> Result<(), Code> {
             || (0xfff0..=0xffff).contains(&c)
             || c > 0xffff
         {
-            return Err(error::BAD_ARGUMENTS);
+            return Err(ErrorCode::BadArguments);
         }
     }
     Ok(())
@@ -251,20 +256,20 @@ pub fn validate_path(path: &str) -> Result<(), Code> {
 /// A write a learner answers itself instead of forwarding it: a createTTL with a non-TTL
 /// mode, which a Java 3.8 leader would log as a txn that kills every Java server applying
 /// it (our own leader refuses it in [`prep_write`]).
-pub fn refused_before_forwarding(op: i32, body: &Bytes) -> Option<Code> {
-    if op != ops::CREATE_TTL {
+pub fn refused_before_forwarding(op: i32, body: &Bytes) -> Option<ErrorCode> {
+    if op != OpCode::CreateTtl.code() {
         return None;
     }
     let r = CreateTTLRequest::decode(&mut body.clone()).ok()?;
     match CreateMode::from_flags(r.flags) {
-        Ok(mode) if !mode.ttl => Some(error::BAD_ARGUMENTS),
+        Ok(mode) if !mode.ttl => Some(ErrorCode::BadArguments),
         _ => None,
     }
 }
 
-fn check_version(current: i32, expected: i32) -> Result<i32, Code> {
+fn check_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
     if expected != -1 && expected != current {
-        Err(error::BAD_VERSION)
+        Err(ErrorCode::BadVersion)
     } else {
         Ok(current.wrapping_add(1))
     }
@@ -275,10 +280,10 @@ fn is_special(path: &str) -> bool {
 }
 
 /// Parent of a path for delete-like ops (Java's getParentPathAndValidate).
-fn parent_for_delete(path: &str) -> Result<&str, Code> {
+fn parent_for_delete(path: &str) -> Result<&str, ErrorCode> {
     match path.rfind('/') {
         Some(i) if !path.contains('\0') && !is_special(path) => Ok(&path[..i]),
-        _ => Err(error::BAD_ARGUMENTS),
+        _ => Err(ErrorCode::BadArguments),
     }
 }
 
@@ -292,7 +297,7 @@ pub struct CreateMode {
 }
 
 impl CreateMode {
-    pub fn from_flags(flags: i32) -> Result<CreateMode, Code> {
+    pub fn from_flags(flags: i32) -> Result<CreateMode, ErrorCode> {
         let m = |ephemeral, sequential, container, ttl| CreateMode {
             ephemeral,
             sequential,
@@ -307,13 +312,13 @@ impl CreateMode {
             4 => m(false, false, true, false),
             5 => m(false, false, false, true),
             6 => m(false, true, false, true),
-            _ => return Err(error::BAD_ARGUMENTS),
+            _ => return Err(ErrorCode::BadArguments),
         })
     }
 }
 
 struct CreateArgs {
-    op: i32,
+    op: OpCode,
     path: String,
     data: Option<Bytes>,
     acl: Vec<Acl>,
@@ -346,37 +351,37 @@ fn create_null_fault(ctx: &PrepContext, a: &CreateArgs) -> bool {
         && null_strings::acl_null_fault(&a.acl, &a.nulls.acl, ctx.auth, ctx.auth_cfg)
 }
 
-fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnBody, Code> {
+fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnBody, ErrorCode> {
     if create_null_fault(v.ctx, &a) {
-        return Err(error::MARSHALLING_ERROR);
+        return Err(ErrorCode::MarshallingError);
     }
     let mode = CreateMode::from_flags(a.flags)?;
     if mode.ttl && !v.ctx.extended_types {
-        return Err(error::UNIMPLEMENTED);
+        return Err(ErrorCode::Unimplemented);
     }
     // EphemeralType.validateTTL
     if mode.ttl {
         if a.ttl <= 0 || a.ttl > tree::MAX_TTL {
-            return Err(error::BAD_ARGUMENTS);
+            return Err(ErrorCode::BadArguments);
         }
     } else if a.ttl >= 0 {
-        return Err(error::BAD_ARGUMENTS);
+        return Err(ErrorCode::BadArguments);
     }
     v.ctx.check_session()?;
-    if a.op == ops::CREATE_TTL && !mode.ttl {
+    if a.op == OpCode::CreateTtl && !mode.ttl {
         // Java 3.8 (and master) accepts this (ttl -1 passes validateTTL for a non-TTL mode)
         // and logs a CreateTTLTxn with ttl -1, which no server can apply: Java's own
         // standalone server dies applying it and then fails to start on the same log, and
         // its followers die likewise. We refuse it as the bad argument it is.
-        return Err(error::BAD_ARGUMENTS);
+        return Err(ErrorCode::BadArguments);
     }
     let last_slash = match a.path.rfind('/') {
         Some(i) if !a.path.contains('\0') => i,
-        _ => return Err(error::BAD_ARGUMENTS),
+        _ => return Err(ErrorCode::BadArguments),
     };
     let parent_path = a.path[..last_slash].to_string();
     let acl =
-        auth::fixup_acl(&a.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| error::INVALID_ACL)?;
+        auth::fixup_acl(&a.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| ErrorCode::InvalidAcl)?;
     let parent = v.get(&parent_path)?;
     v.check_acl(&parent.acl, perms::CREATE)?;
     let pstat = parent.stat.clone().unwrap_or_default();
@@ -386,25 +391,25 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
     }
     validate_path(&path)?;
     if v.get(&path).is_ok() {
-        return Err(error::NODE_EXISTS);
+        return Err(ErrorCode::NodeExists);
     }
     if matches!(
         tree::node_kind(pstat.ephemeral_owner, v.ctx.extended_types),
         NodeKind::Ephemeral(_)
     ) {
-        return Err(error::NO_CHILDREN_FOR_EPHEMERALS);
+        return Err(ErrorCode::NoChildrenForEphemerals);
     }
     v.check_quota(&path, a.data.as_ref().map_or(0, |d| d.len() as i64), 1)?;
     let new_cversion = pstat.cversion.wrapping_add(1);
     let created_data = a.data.clone();
     let body = match a.op {
-        ops::CREATE_CONTAINER => TxnBody::CreateContainer(CreateContainerTxn {
+        OpCode::CreateContainer => TxnBody::CreateContainer(CreateContainerTxn {
             path: path.clone(),
             data: a.data,
             acl: acl.clone(),
             parent_c_version: new_cversion,
         }),
-        ops::CREATE_TTL => TxnBody::CreateTtl(CreateTTLTxn {
+        OpCode::CreateTtl => TxnBody::CreateTtl(CreateTTLTxn {
             path: path.clone(),
             data: a.data,
             acl: acl.clone(),
@@ -424,8 +429,8 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
     // it from the mode instead, so its predicted digest can disagree with its own tree in
     // that corner (a digest mismatch Java logs); ours matches the tree.
     let owner = match a.op {
-        ops::CREATE_CONTAINER => tree::CONTAINER_OWNER,
-        ops::CREATE_TTL => tree::ttl_owner(a.ttl),
+        OpCode::CreateContainer => tree::CONTAINER_OWNER,
+        OpCode::CreateTtl => tree::ttl_owner(a.ttl),
         _ if mode.ephemeral => v.ctx.session,
         _ => 0,
     };
@@ -451,7 +456,7 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
     Ok(body)
 }
 
-fn prep_delete(v: &mut View, path: &str, version: i32, zxid: i64) -> Result<TxnBody, Code> {
+fn prep_delete(v: &mut View, path: &str, version: i32, zxid: i64) -> Result<TxnBody, ErrorCode> {
     v.ctx.check_session()?;
     let parent_path = parent_for_delete(path)?;
     let parent = v.get(parent_path)?;
@@ -459,7 +464,7 @@ fn prep_delete(v: &mut View, path: &str, version: i32, zxid: i64) -> Result<TxnB
     let node = v.get(path)?;
     check_version(node.stat.as_ref().map_or(0, |s| s.version), version)?;
     if node.child_count > 0 {
-        return Err(error::NOT_EMPTY);
+        return Err(ErrorCode::NotEmpty);
     }
     record_removal(v, parent_path, parent, path, node, zxid);
     Ok(TxnBody::Delete(DeleteTxn {
@@ -494,7 +499,12 @@ fn record_removal(
     );
 }
 
-fn prep_set_data(v: &mut View, r: SetDataRequest, zxid: i64, time: i64) -> Result<TxnBody, Code> {
+fn prep_set_data(
+    v: &mut View,
+    r: SetDataRequest,
+    zxid: i64,
+    time: i64,
+) -> Result<TxnBody, ErrorCode> {
     v.ctx.check_session()?;
     validate_path(&r.path)?;
     let mut node = v.get(&r.path)?;
@@ -516,7 +526,7 @@ fn prep_set_data(v: &mut View, r: SetDataRequest, zxid: i64, time: i64) -> Resul
     }))
 }
 
-fn prep_check(v: &mut View, r: CheckVersionRequest) -> Result<TxnBody, Code> {
+fn prep_check(v: &mut View, r: CheckVersionRequest) -> Result<TxnBody, ErrorCode> {
     v.ctx.check_session()?;
     validate_path(&r.path)?;
     let node = v.get(&r.path)?;
@@ -533,14 +543,14 @@ fn prep_set_acl(
     r: SetACLRequest,
     nulls: &OpNulls,
     zxid: i64,
-) -> Result<TxnBody, Code> {
+) -> Result<TxnBody, ErrorCode> {
     v.ctx.check_session()?;
     validate_path(&r.path)?;
     if null_strings::acl_null_fault(&r.acl, &nulls.acl, v.ctx.auth, v.ctx.auth_cfg) {
-        return Err(error::MARSHALLING_ERROR);
+        return Err(ErrorCode::MarshallingError);
     }
     let acl =
-        auth::fixup_acl(&r.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| error::INVALID_ACL)?;
+        auth::fixup_acl(&r.acl, v.ctx.auth, v.ctx.auth_cfg).map_err(|_| ErrorCode::InvalidAcl)?;
     let mut node = v.get(&r.path)?;
     v.check_acl(&node.acl, perms::ADMIN)?;
     let s = node.stat.as_mut().expect("live record");
@@ -556,8 +566,8 @@ fn prep_set_acl(
     }))
 }
 
-fn decode<T: Decode>(body: &mut Bytes) -> Result<T, Code> {
-    T::decode(body).map_err(|_| error::MARSHALLING_ERROR)
+fn decode<T: Decode>(body: &mut Bytes) -> Result<T, ErrorCode> {
+    T::decode(body).map_err(|_| ErrorCode::MarshallingError)
 }
 
 /// Prep one write request (`op` is its op code, `body` the bytes after the RequestHeader).
@@ -569,7 +579,7 @@ pub fn prep_write(
     pending: &mut Pending,
     op: i32,
     cxid: i32,
-    mut body: Bytes,
+    body: Bytes,
     zxid: i64,
     time: i64,
 ) -> (Txn, TxnDigest) {
@@ -588,109 +598,11 @@ pub fn prep_write(
         local_order: Vec::new(),
         delta: 0,
     };
-    let result: Result<TxnBody, Code> = (|| match op {
-        ops::CREATE | ops::CREATE2 | ops::CREATE_CONTAINER => {
-            let nulls = null_strings::scan(op, &body).unwrap_or_default();
-            let r: CreateRequest = decode(&mut body)?;
-            prep_create(
-                &mut v,
-                CreateArgs {
-                    op,
-                    path: r.path,
-                    data: r.data,
-                    acl: r.acl,
-                    flags: r.flags,
-                    ttl: -1,
-                    nulls,
-                },
-                zxid,
-                time,
-            )
-        }
-        ops::CREATE_TTL => {
-            let nulls = null_strings::scan(op, &body).unwrap_or_default();
-            let r: CreateTTLRequest = decode(&mut body)?;
-            prep_create(
-                &mut v,
-                CreateArgs {
-                    op,
-                    path: r.path,
-                    data: r.data,
-                    acl: r.acl,
-                    flags: r.flags,
-                    ttl: r.ttl,
-                    nulls,
-                },
-                zxid,
-                time,
-            )
-        }
-        ops::DELETE => {
-            if null_strings::scan(op, &body).is_some_and(|n| n.path) {
-                ctx.check_session()?;
-                return Err(error::MARSHALLING_ERROR);
-            }
-            let r: DeleteRequest = decode(&mut body)?;
-            prep_delete(&mut v, &r.path, r.version, zxid)
-        }
-        ops::DELETE_CONTAINER => {
-            // The container manager's request: the path as raw bytes.
-            let path = String::from_utf8_lossy(&body).into_owned();
-            let parent_path = parent_for_delete(&path)?;
-            let node = v.get(&path)?;
-            if node.child_count > 0 {
-                return Err(error::NOT_EMPTY);
-            }
-            let owner = node.stat.as_ref().map_or(0, |s| s.ephemeral_owner);
-            if matches!(
-                tree::node_kind(owner, ctx.extended_types),
-                NodeKind::Ephemeral(_)
-            ) {
-                return Err(error::BAD_VERSION);
-            }
-            let parent = v.get(parent_path)?;
-            record_removal(&mut v, parent_path, parent, &path, node, zxid);
-            Ok(TxnBody::Delete(DeleteTxn { path }))
-        }
-        ops::SET_DATA => {
-            let r: SetDataRequest = decode(&mut body)?;
-            prep_set_data(&mut v, r, zxid, time)
-        }
-        ops::SET_ACL => {
-            let nulls = null_strings::scan(op, &body).unwrap_or_default();
-            let r: SetACLRequest = decode(&mut body)?;
-            prep_set_acl(&mut v, r, &nulls, zxid)
-        }
-        // A check outside a multi would be logged as a txn of type 13, which Java cannot read
-        // back (its log and its followers stop); Java 3.8.6/3.9.3 refuse it (ZOOKEEPER-2623).
-        ops::CHECK => Err(error::UNIMPLEMENTED),
-        ops::RECONFIG => {
-            let _r: ReconfigRequest = decode(&mut body)?;
-            if !ctx.reconfig_enabled {
-                return Err(error::RECONFIG_DISABLED);
-            }
-            ctx.check_session()?;
-            // A standalone server is not a leader: Java answers Unimplemented.
-            Err(error::UNIMPLEMENTED)
-        }
-        ops::MULTI => {
-            if null_strings::multi_has_null_path(&body) {
-                return Err(error::MARSHALLING_ERROR);
-            }
-            let nulls: Vec<OpNulls> = null_strings::scan_multi(&body)
-                .map(|v| v.into_iter().map(|(_, n)| n).collect())
-                .unwrap_or_default();
-            let ops_ = jute::multi::decode_multi_request(&mut body)
-                .map_err(|_| error::MARSHALLING_ERROR)?;
-            if ops_.iter().any(|o| o.is_read()) {
-                // Java: "Mixing different kind of ops" while deserializing.
-                return Err(error::MARSHALLING_ERROR);
-            }
-            prep_multi(&mut v, ops_, nulls, zxid, time)
-        }
-        ops::CLOSE_SESSION => Ok(prep_close_session(&mut v, zxid)),
-        _ => Err(error::UNIMPLEMENTED),
-    })();
+    // Op codes that are no write (or no op code at all) are refused as unimplemented.
+    let result = match OpCode::try_from(op) {
+        Ok(op) => prep_op(&mut v, ctx, op, body, zxid, time),
+        Err(_) => Err(ErrorCode::Unimplemented),
+    };
     let txn = match result {
         Ok(body) => Txn { hdr, body },
         Err(code) => {
@@ -721,6 +633,140 @@ pub fn prep_write(
     (txn, digest)
 }
 
+/// The txn body of write `op`, or the code it fails with.
+fn prep_op(
+    v: &mut View,
+    ctx: &PrepContext,
+    op: OpCode,
+    mut body: Bytes,
+    zxid: i64,
+    time: i64,
+) -> Result<TxnBody, ErrorCode> {
+    match op {
+        OpCode::Create | OpCode::Create2 | OpCode::CreateContainer => {
+            let nulls = null_strings::scan(op, &body).unwrap_or_default();
+            let r: CreateRequest = decode(&mut body)?;
+            prep_create(
+                v,
+                CreateArgs {
+                    op,
+                    path: r.path,
+                    data: r.data,
+                    acl: r.acl,
+                    flags: r.flags,
+                    ttl: -1,
+                    nulls,
+                },
+                zxid,
+                time,
+            )
+        }
+        OpCode::CreateTtl => {
+            let nulls = null_strings::scan(op, &body).unwrap_or_default();
+            let r: CreateTTLRequest = decode(&mut body)?;
+            prep_create(
+                v,
+                CreateArgs {
+                    op,
+                    path: r.path,
+                    data: r.data,
+                    acl: r.acl,
+                    flags: r.flags,
+                    ttl: r.ttl,
+                    nulls,
+                },
+                zxid,
+                time,
+            )
+        }
+        OpCode::Delete => {
+            if null_strings::scan(op, &body).is_some_and(|n| n.path) {
+                ctx.check_session()?;
+                return Err(ErrorCode::MarshallingError);
+            }
+            let r: DeleteRequest = decode(&mut body)?;
+            prep_delete(v, &r.path, r.version, zxid)
+        }
+        OpCode::DeleteContainer => {
+            // The container manager's request: the path as raw bytes.
+            let path = String::from_utf8_lossy(&body).into_owned();
+            let parent_path = parent_for_delete(&path)?;
+            let node = v.get(&path)?;
+            if node.child_count > 0 {
+                return Err(ErrorCode::NotEmpty);
+            }
+            let owner = node.stat.as_ref().map_or(0, |s| s.ephemeral_owner);
+            if matches!(
+                tree::node_kind(owner, ctx.extended_types),
+                NodeKind::Ephemeral(_)
+            ) {
+                return Err(ErrorCode::BadVersion);
+            }
+            let parent = v.get(parent_path)?;
+            record_removal(v, parent_path, parent, &path, node, zxid);
+            Ok(TxnBody::Delete(DeleteTxn { path }))
+        }
+        OpCode::SetData => {
+            let r: SetDataRequest = decode(&mut body)?;
+            prep_set_data(v, r, zxid, time)
+        }
+        OpCode::SetAcl => {
+            let nulls = null_strings::scan(op, &body).unwrap_or_default();
+            let r: SetACLRequest = decode(&mut body)?;
+            prep_set_acl(v, r, &nulls, zxid)
+        }
+        // A check outside a multi would be logged as a txn of type 13, which Java cannot read
+        // back (its log and its followers stop); Java 3.8.6/3.9.3 refuse it (ZOOKEEPER-2623).
+        OpCode::Check => Err(ErrorCode::Unimplemented),
+        OpCode::Reconfig => {
+            let _r: ReconfigRequest = decode(&mut body)?;
+            if !ctx.reconfig_enabled {
+                return Err(ErrorCode::ReconfigDisabled);
+            }
+            ctx.check_session()?;
+            // A standalone server is not a leader: Java answers Unimplemented.
+            Err(ErrorCode::Unimplemented)
+        }
+        OpCode::Multi => {
+            if null_strings::multi_has_null_path(&body) {
+                return Err(ErrorCode::MarshallingError);
+            }
+            let nulls: Vec<OpNulls> = null_strings::scan_multi(&body)
+                .map(|v| v.into_iter().map(|(_, n)| n).collect())
+                .unwrap_or_default();
+            let ops_ = jute::multi::decode_multi_request(&mut body)
+                .map_err(|_| ErrorCode::MarshallingError)?;
+            if ops_.iter().any(|o| o.is_read()) {
+                // Java: "Mixing different kind of ops" while deserializing.
+                return Err(ErrorCode::MarshallingError);
+            }
+            prep_multi(v, ops_, nulls, zxid, time)
+        }
+        OpCode::CloseSession => Ok(prep_close_session(v, zxid)),
+        OpCode::Notification
+        | OpCode::Exists
+        | OpCode::GetData
+        | OpCode::GetAcl
+        | OpCode::GetChildren
+        | OpCode::Sync
+        | OpCode::Ping
+        | OpCode::GetChildren2
+        | OpCode::CheckWatches
+        | OpCode::RemoveWatches
+        | OpCode::MultiRead
+        | OpCode::Auth
+        | OpCode::SetWatches
+        | OpCode::Sasl
+        | OpCode::GetEphemerals
+        | OpCode::GetAllChildrenNumber
+        | OpCode::SetWatches2
+        | OpCode::AddWatch
+        | OpCode::WhoAmI
+        | OpCode::CreateSession
+        | OpCode::Error => Err(ErrorCode::Unimplemented),
+    }
+}
+
 /// The multi txn: each op prepped in turn against the changes of the ones before it; after
 /// a failure the rest become RuntimeInconsistency and the earlier changes are dropped. An
 /// error for the whole request (`Err`) is what Java's prep throws outside any single op.
@@ -730,17 +776,17 @@ fn prep_multi(
     nulls: Vec<OpNulls>,
     zxid: i64,
     time: i64,
-) -> Result<TxnBody, Code> {
-    let mut subs: Vec<(i32, TxnBody)> = Vec::with_capacity(ops_.len());
+) -> Result<TxnBody, ErrorCode> {
+    let mut subs: Vec<(OpCode, TxnBody)> = Vec::with_capacity(ops_.len());
     let mut failed = false;
     let mut nulls = nulls.into_iter();
     for op in ops_ {
         let op_nulls = nulls.next().unwrap_or_default();
         if failed {
             subs.push((
-                ops::ERROR,
+                OpCode::Error,
                 TxnBody::Error(ErrorTxn {
-                    err: error::RUNTIME_INCONSISTENCY,
+                    err: ErrorCode::RuntimeInconsistency.code(),
                 }),
             ));
             continue;
@@ -752,13 +798,13 @@ fn prep_multi(
                 // the cast fails and the whole multi is MarshallingError. (Java also keeps
                 // the earlier ops' pending changes by mistake; we drop them.)
                 v.rollback();
-                return Err(error::MARSHALLING_ERROR);
+                return Err(ErrorCode::MarshallingError);
             }
             MultiOp::Create(_, r) => {
                 let ty = match CreateMode::from_flags(r.flags) {
-                    Ok(m) if m.ttl => ops::CREATE_TTL,
-                    Ok(m) if m.container => ops::CREATE_CONTAINER,
-                    _ => ops::CREATE,
+                    Ok(m) if m.ttl => OpCode::CreateTtl,
+                    Ok(m) if m.container => OpCode::CreateContainer,
+                    _ => OpCode::Create,
                 };
                 let args = CreateArgs {
                     op: ty,
@@ -772,16 +818,16 @@ fn prep_multi(
                 if create_null_fault(v.ctx, &args) {
                     // Java's NullPointerException escapes the multi: the whole request fails.
                     v.rollback();
-                    return Err(error::MARSHALLING_ERROR);
+                    return Err(ErrorCode::MarshallingError);
                 }
                 (ty, prep_create(v, args, zxid, time))
             }
             MultiOp::CreateTtl(r) => {
                 // Without TTL flags Java makes it a plain create and ignores the ttl.
                 let (ty, ttl) = match CreateMode::from_flags(r.flags) {
-                    Ok(m) if m.container => (ops::CREATE_CONTAINER, -1),
-                    Ok(m) if !m.ttl => (ops::CREATE, -1),
-                    _ => (ops::CREATE_TTL, r.ttl),
+                    Ok(m) if m.container => (OpCode::CreateContainer, -1),
+                    Ok(m) if !m.ttl => (OpCode::Create, -1),
+                    _ => (OpCode::CreateTtl, r.ttl),
                 };
                 let args = CreateArgs {
                     op: ty,
@@ -794,15 +840,15 @@ fn prep_multi(
                 };
                 if create_null_fault(v.ctx, &args) {
                     v.rollback();
-                    return Err(error::MARSHALLING_ERROR);
+                    return Err(ErrorCode::MarshallingError);
                 }
                 (ty, prep_create(v, args, zxid, time))
             }
-            MultiOp::Delete(r) => (ops::DELETE, prep_delete(v, &r.path, r.version, zxid)),
-            MultiOp::SetData(r) => (ops::SET_DATA, prep_set_data(v, r, zxid, time)),
-            MultiOp::Check(r) => (ops::CHECK, prep_check(v, r)),
+            MultiOp::Delete(r) => (OpCode::Delete, prep_delete(v, &r.path, r.version, zxid)),
+            MultiOp::SetData(r) => (OpCode::SetData, prep_set_data(v, r, zxid, time)),
+            MultiOp::Check(r) => (OpCode::Check, prep_check(v, r)),
             MultiOp::GetChildren(_) | MultiOp::GetData(_) => {
-                (ops::ERROR, Err(error::MARSHALLING_ERROR))
+                (OpCode::Error, Err(ErrorCode::MarshallingError))
             }
         };
         match r {
@@ -811,7 +857,7 @@ fn prep_multi(
                 failed = true;
                 // Roll back this multi's changes.
                 v.rollback();
-                subs.push((ops::ERROR, TxnBody::Error(ErrorTxn { err: code })));
+                subs.push((OpCode::Error, TxnBody::Error(ErrorTxn { err: code.code() })));
             }
         }
     }
@@ -869,6 +915,7 @@ fn prep_close_session(v: &mut View, zxid: i64) -> TxnBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jute::ops;
 
     #[test]
     fn path_validation_matches_java() {
@@ -878,7 +925,7 @@ mod tests {
         for bad in [
             "", "a", "/a/", "//a", "/a//b", "/.", "/a/..", "/a\u{0}", "/\u{1}", "/\u{7f}",
         ] {
-            assert_eq!(validate_path(bad), Err(error::BAD_ARGUMENTS), "{bad:?}");
+            assert_eq!(validate_path(bad), Err(ErrorCode::BadArguments), "{bad:?}");
         }
     }
 
@@ -905,9 +952,9 @@ mod tests {
         b.freeze()
     }
 
-    fn error_code(txn: &Txn) -> Option<Code> {
+    fn error_code(txn: &Txn) -> Option<ErrorCode> {
         match &txn.body {
-            TxnBody::Error(e) => Some(e.err),
+            TxnBody::Error(e) => Some(ErrorCode::try_from(e.err).expect("a known code")),
             _ => None,
         }
     }
@@ -916,10 +963,10 @@ mod tests {
     fn create_ttl_with_a_non_ttl_mode_is_bad_arguments() {
         let tree = DataTree::new(true);
         for (flags, ttl, want) in [
-            (0, -1, Some(error::BAD_ARGUMENTS)),
-            (1, -1, Some(error::BAD_ARGUMENTS)),
-            (4, -1, Some(error::BAD_ARGUMENTS)),
-            (0, 5, Some(error::BAD_ARGUMENTS)),
+            (0, -1, Some(ErrorCode::BadArguments)),
+            (1, -1, Some(ErrorCode::BadArguments)),
+            (4, -1, Some(ErrorCode::BadArguments)),
+            (0, 5, Some(ErrorCode::BadArguments)),
             (5, 5, None),
         ] {
             let body = encoded(&CreateTTLRequest {
@@ -986,7 +1033,7 @@ mod tests {
                 version: -1,
             })
         };
-        let q = Some(error::QUOTA_EXCEEDED);
+        let q = Some(ErrorCode::QuotaExceeded);
         assert_eq!(
             error_code(&prep_one(&tree, true, ops::CREATE, create("/q/b"))),
             q
@@ -1010,8 +1057,8 @@ mod tests {
     fn create_modes() {
         assert!(CreateMode::from_flags(3).unwrap().ephemeral);
         assert!(CreateMode::from_flags(6).unwrap().sequential);
-        assert_eq!(CreateMode::from_flags(7), Err(error::BAD_ARGUMENTS));
-        assert_eq!(CreateMode::from_flags(-1), Err(error::BAD_ARGUMENTS));
+        assert_eq!(CreateMode::from_flags(7), Err(ErrorCode::BadArguments));
+        assert_eq!(CreateMode::from_flags(-1), Err(ErrorCode::BadArguments));
     }
 }
 
@@ -1020,6 +1067,7 @@ mod digest_tests {
     use super::*;
     use crate::persist::digest::tree_digest;
     use bytes::BytesMut;
+    use jute::ops;
     use jute::Encode;
 
     fn body<R: Encode>(r: &R) -> Bytes {
@@ -1184,7 +1232,7 @@ mod digest_tests {
             jute::multi::encode_multi_request(
                 &[
                     MultiOp::Create(
-                        ops::CREATE,
+                        OpCode::Create,
                         CreateRequest {
                             path: "/m".into(),
                             data: None,

@@ -2,7 +2,7 @@
 //! SessionTrackerImpl with its ExpiryQueue), and on a leader which server owns each session
 //! (the one its client is connected to). Sans-IO: callers pass the clock in.
 
-use crate::error::{self, Code};
+use crate::error::ErrorCode;
 use hashbrown::{HashMap, HashSet};
 use std::collections::BTreeMap;
 
@@ -118,12 +118,12 @@ impl SessionTracker {
     /// Java's `checkSession` on a leader: a request for `id` from `owner`. An unknown or
     /// closing session is SessionExpired; one owned by another server is SessionMoved; an
     /// unowned one becomes `owner`'s.
-    pub fn check_owner(&mut self, id: i64, owner: SessionOwner) -> Result<(), Code> {
+    pub fn check_owner(&mut self, id: i64, owner: SessionOwner) -> Result<(), ErrorCode> {
         let Some(s) = self.sessions.get_mut(&id) else {
-            return Err(error::SESSION_EXPIRED);
+            return Err(ErrorCode::SessionExpired);
         };
         if s.closing {
-            return Err(error::SESSION_EXPIRED);
+            return Err(ErrorCode::SessionExpired);
         }
         match s.owner {
             None => {
@@ -131,7 +131,7 @@ impl SessionTracker {
                 Ok(())
             }
             Some(o) if o == owner => Ok(()),
-            Some(_) => Err(error::SESSION_MOVED),
+            Some(_) => Err(ErrorCode::SessionMoved),
         }
     }
 
@@ -244,26 +244,26 @@ mod tests {
         let a = t.next_session_id();
         assert_eq!(
             t.check_owner(a, SessionOwner::Local),
-            Err(error::SESSION_EXPIRED)
+            Err(ErrorCode::SessionExpired)
         );
         t.add(a, 4000, 0);
         assert_eq!(t.check_owner(a, SessionOwner::Learner(7)), Ok(()));
         assert_eq!(t.check_owner(a, SessionOwner::Learner(7)), Ok(()));
         assert_eq!(
             t.check_owner(a, SessionOwner::Local),
-            Err(error::SESSION_MOVED)
+            Err(ErrorCode::SessionMoved)
         );
         // The client reconnected to the leader.
         assert!(t.set_owner(a, SessionOwner::Local));
         assert_eq!(
             t.check_owner(a, SessionOwner::Learner(7)),
-            Err(error::SESSION_MOVED)
+            Err(ErrorCode::SessionMoved)
         );
         t.set_closing(a);
         assert!(!t.set_owner(a, SessionOwner::Local));
         assert_eq!(
             t.check_owner(a, SessionOwner::Local),
-            Err(error::SESSION_EXPIRED)
+            Err(ErrorCode::SessionExpired)
         );
     }
 }

@@ -46,6 +46,7 @@
 //! (`System.nanoTime() / 1e6`, CLOCK_MONOTONIC on Linux, so roughly "ms since boot"); `est`
 //! is wall-clock ms. [`monotonic_ms`] and [`wall_ms`] give the same two clocks.
 
+use jute::OpCode;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -74,38 +75,12 @@ pub fn monotonic_ms() -> i64 {
     base + i64::try_from(at.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
-/// The `lastOp` name Java's `FinalRequestProcessor` records for an OpCode (as used by `cons`
-/// and the AdminServer's `connections`): `"GETD"`, `"CREA"`, `"PING"`, ... and `"NA"` for
-/// anything else (`auth`, `setAuth`, `error` and unknown codes; a request that failed before
-/// its case was reached also leaves `"NA"`).
+/// The `lastOp` name Java's `FinalRequestProcessor` records for a request's op code (as used
+/// by `cons` and the AdminServer's `connections`): [`OpCode::last_op_name`], and `"NA"` for
+/// a number that is no op code (a request that failed before its case was reached also
+/// leaves `"NA"`).
 pub fn op_name(op_code: i32) -> &'static str {
-    match op_code {
-        11 => "PING",               // ping
-        -10 => "SESS",              // createSession
-        14 => "MULT",               // multi
-        22 => "MLTR",               // multiRead
-        1 | 15 | 19 | 21 => "CREA", // create, create2, createTTL, createContainer
-        2 | 20 => "DELE",           // delete, deleteContainer
-        5 => "SETD",                // setData
-        16 => "RECO",               // reconfig
-        7 => "SETA",                // setACL
-        -11 => "CLOS",              // closeSession
-        9 => "SYNC",                // sync
-        13 => "CHEC",               // check
-        3 => "EXIS",                // exists
-        4 => "GETD",                // getData
-        101 => "SETW",              // setWatches
-        105 => "STW2",              // setWatches2
-        106 => "ADDW",              // addWatch
-        6 => "GETA",                // getACL
-        8 | 12 => "GETC",           // getChildren, getChildren2
-        104 => "GETACN",            // getAllChildrenNumber
-        17 => "CHKW",               // checkWatches
-        18 => "REMW",               // removeWatches
-        107 => "HOMI",              // whoAmI
-        103 => "GETE",              // getEphemerals
-        _ => "NA",
-    }
+    OpCode::try_from(op_code).map_or("NA", OpCode::last_op_name)
 }
 
 /// Java's `AvgMinMaxCounter`: count, total, min and max of integer data points.

@@ -5,14 +5,14 @@
 //! (fuzzy snapshots and log replay rely on it), as in Java's DataTree.
 
 use crate::children::Children;
-use crate::error::{self, Code};
+use crate::error::{Code, ErrorCode};
 use crate::quota::{self, Quotas};
 use crate::store::{Blob, Slot, Store};
 use crate::txn::{Txn, TxnBody};
 use crate::watch::{Event, WatchManager, WatcherId};
 use bytes::Bytes;
 use jute::data::{Acl, Id, Stat, StatPersisted};
-use jute::ops;
+use jute::OpCode;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tracing::warn;
@@ -727,28 +727,33 @@ impl DataTree {
                 );
                 Ok(None)
             }
-            TxnBody::Error(e) => Err(e.err),
+            TxnBody::Error(e) => {
+                // The code as logged (a wire number, kept as it is).
+                rc.err = e.err;
+                Ok(None)
+            }
             TxnBody::Multi(subs) => {
                 // Java: if any sub-txn failed, every other one becomes an error too: 0 before
                 // the failure, RuntimeInconsistency after it.
-                let failed = subs.iter().any(|(t, _)| *t == ops::ERROR);
+                let failed = subs.iter().any(|(t, _)| *t == OpCode::Error);
                 let mut post_failed = false;
                 for (sub_ty, sub) in subs {
-                    let sub_rc = if *sub_ty == ops::ERROR {
+                    let sub_rc = if *sub_ty == OpCode::Error {
                         post_failed = true;
-                        self.apply_one(*sub_ty, sub, hdr, events)
+                        self.apply_one(sub_ty.code(), sub, hdr, events)
                     } else if failed {
+                        let err = if post_failed {
+                            ErrorCode::RuntimeInconsistency
+                        } else {
+                            ErrorCode::Ok
+                        };
                         ApplyResult {
-                            op: ops::ERROR,
-                            err: if post_failed {
-                                error::RUNTIME_INCONSISTENCY
-                            } else {
-                                error::OK
-                            },
+                            op: OpCode::Error.code(),
+                            err: err.code(),
                             ..Default::default()
                         }
                     } else {
-                        self.apply_one(*sub_ty, sub, hdr, events)
+                        self.apply_one(sub_ty.code(), sub, hdr, events)
                     };
                     if sub_rc.err != 0 && rc.err == 0 {
                         rc.err = sub_rc.err;
@@ -760,13 +765,13 @@ impl DataTree {
         };
         match result {
             Ok(stat) => rc.stat = stat,
-            Err(e) => rc.err = e,
+            Err(e) => rc.err = e.code(),
         }
         // Java repairs the parent's cversion/pzxid when replaying a create that already
         // happened (NodeExists on replay).
         // (Only for plain `create` txns, exactly as Java's processTxn does; the digests of
         // mixed ensembles depend on it.)
-        if rc.err == error::NODE_EXISTS && ty == ops::CREATE {
+        if rc.err == ErrorCode::NodeExists.code() && ty == OpCode::Create.code() {
             let parent_cversion = match body {
                 TxnBody::Create(t) => Some(t.parent_c_version),
                 _ => None,
@@ -798,12 +803,12 @@ impl DataTree {
         zxid: i64,
         time: i64,
         events: &mut Vec<Notification>,
-    ) -> Result<Option<Stat>, Code> {
+    ) -> Result<Option<Stat>, ErrorCode> {
         let (parent_path, _) = split_path(path);
-        let pi = self.store.find(parent_path).ok_or(error::NO_NODE)?;
+        let pi = self.store.find(parent_path).ok_or(ErrorCode::NoNode)?;
         let h = self.store.hash(path);
         if self.store.find_hashed(h, path).is_some() {
-            return Err(error::NODE_EXISTS);
+            return Err(ErrorCode::NodeExists);
         }
         let acl = self.acls.intern(acl);
         let parent = self.store.slot_mut(pi);
@@ -837,19 +842,19 @@ impl DataTree {
         path: &str,
         zxid: i64,
         events: &mut Vec<Notification>,
-    ) -> Result<(), Code> {
+    ) -> Result<(), ErrorCode> {
         let (parent_path, _) = split_path(path);
         if path == "/" {
-            return Err(error::NO_NODE);
+            return Err(ErrorCode::NoNode);
         }
         // Java updates the parent's pzxid even when the child is gone already (a fuzzy
         // snapshot may hold the parent as it was after the delete).
-        let pi = self.store.find(parent_path).ok_or(error::NO_NODE)?;
+        let pi = self.store.find(parent_path).ok_or(ErrorCode::NoNode)?;
         let parent = self.store.slot_mut(pi);
         if zxid > parent.pzxid() {
             parent.kids_mut().pzxid = zxid;
         }
-        let (_, node, owner) = self.store.remove(path).ok_or(error::NO_NODE)?;
+        let (_, node, owner) = self.store.remove(path).ok_or(ErrorCode::NoNode)?;
         self.store.remove_child(pi, node.pos);
         let len = node.blob().data_len() as i64;
         self.data_size -= java_path_len(path) + len;
@@ -876,8 +881,8 @@ impl DataTree {
         zxid: i64,
         time: i64,
         events: &mut Vec<Notification>,
-    ) -> Result<Stat, Code> {
-        let i = self.store.find(path).ok_or(error::NO_NODE)?;
+    ) -> Result<Stat, ErrorCode> {
+        let i = self.store.find(path).ok_or(ErrorCode::NoNode)?;
         let n = self.store.slot_mut(i);
         let old = n.blob().data_len() as i64;
         n.blob = Some(n.blob().with_data(data.as_deref()));
@@ -896,8 +901,8 @@ impl DataTree {
         Ok(stat)
     }
 
-    fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, Code> {
-        let i = self.store.find(path).ok_or(error::NO_NODE)?;
+    fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, ErrorCode> {
+        let i = self.store.find(path).ok_or(ErrorCode::NoNode)?;
         let id = self.acls.intern(acl);
         self.acls.add_ref(id);
         let n = self.store.slot_mut(i);
@@ -1310,6 +1315,8 @@ impl DataTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error;
+    use jute::ops;
     use jute::txn::{CloseSessionTxn, CreateTxn, DeleteTxn, SetDataTxn, TxnHeader};
 
     fn hdr(zxid: i64, ty: i32) -> TxnHeader {
@@ -1427,15 +1434,15 @@ mod tests {
         let m = Txn {
             hdr: hdr(3, ops::MULTI),
             body: TxnBody::Multi(vec![
-                (ops::CREATE, create(3, "/x", 1, false).body),
+                (OpCode::Create, create(3, "/x", 1, false).body),
                 (
-                    ops::ERROR,
+                    OpCode::Error,
                     TxnBody::Error(jute::txn::ErrorTxn {
                         err: error::NO_NODE,
                     }),
                 ),
                 (
-                    ops::SET_DATA,
+                    OpCode::SetData,
                     TxnBody::SetData(SetDataTxn {
                         path: "/x".into(),
                         data: None,

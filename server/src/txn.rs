@@ -3,9 +3,10 @@
 //! Java's layout (TxnHeader, then the body record chosen by the header's type; multi
 //! sub-txns as `Txn{type, data}`).
 
+use crate::error::ErrorCode;
 use bytes::{Bytes, BytesMut};
-use jute::ops;
 use jute::txn::*;
+use jute::OpCode;
 use jute::{Decode, DecodeError, Encode};
 
 /// A transaction body, one variant per txn record.
@@ -22,7 +23,7 @@ pub enum TxnBody {
     SetAcl(SetACLTxn),
     Check(CheckVersionTxn),
     /// Sub-transactions with their own op types.
-    Multi(Vec<(i32, TxnBody)>),
+    Multi(Vec<(OpCode, TxnBody)>),
     CreateSession(CreateSessionTxn),
     /// `closeSession`; `None` for the old body-less form.
     CloseSession(Option<CloseSessionTxn>),
@@ -34,6 +35,11 @@ pub enum TxnBody {
 pub struct Txn {
     pub hdr: TxnHeader,
     pub body: TxnBody,
+}
+
+/// The op code of a txn header's type.
+fn txn_type(ty: i32) -> Result<OpCode, DecodeError> {
+    OpCode::try_from(ty).map_err(|_| DecodeError::invalid(format!("unknown txn type {ty}")))
 }
 
 impl TxnBody {
@@ -53,7 +59,7 @@ impl TxnBody {
                         let mut buf = BytesMut::new();
                         b.encode(&mut buf);
                         jute::txn::Txn {
-                            r#type: *ty,
+                            r#type: ty.code(),
                             data: Some(buf.freeze()),
                         }
                     })
@@ -67,46 +73,71 @@ impl TxnBody {
         }
     }
 
-    /// Decode the body of a txn of type `ty`.
+    /// Decode the body of a txn of type `ty` (the wire number of its header).
     pub fn decode(ty: i32, input: &mut Bytes) -> Result<TxnBody, DecodeError> {
-        Ok(match ty {
-            ops::CREATE | ops::CREATE2 => TxnBody::Create(CreateTxn::decode(input)?),
-            ops::CREATE_CONTAINER => TxnBody::CreateContainer(CreateContainerTxn::decode(input)?),
-            ops::CREATE_TTL => TxnBody::CreateTtl(CreateTTLTxn::decode(input)?),
-            ops::DELETE | ops::DELETE_CONTAINER => TxnBody::Delete(DeleteTxn::decode(input)?),
-            ops::SET_DATA | ops::RECONFIG => TxnBody::SetData(SetDataTxn::decode(input)?),
-            ops::SET_ACL => TxnBody::SetAcl(SetACLTxn::decode(input)?),
-            ops::CHECK => TxnBody::Check(CheckVersionTxn::decode(input)?),
-            ops::MULTI => {
+        TxnBody::decode_op(txn_type(ty)?, input)
+    }
+
+    /// Decode the body of a txn of type `op`.
+    pub fn decode_op(op: OpCode, input: &mut Bytes) -> Result<TxnBody, DecodeError> {
+        let unknown = || DecodeError::invalid(format!("unknown txn type {}", op.code()));
+        Ok(match op {
+            OpCode::Create | OpCode::Create2 => TxnBody::Create(CreateTxn::decode(input)?),
+            OpCode::CreateContainer => TxnBody::CreateContainer(CreateContainerTxn::decode(input)?),
+            OpCode::CreateTtl => TxnBody::CreateTtl(CreateTTLTxn::decode(input)?),
+            OpCode::Delete | OpCode::DeleteContainer => TxnBody::Delete(DeleteTxn::decode(input)?),
+            OpCode::SetData | OpCode::Reconfig => TxnBody::SetData(SetDataTxn::decode(input)?),
+            OpCode::SetAcl => TxnBody::SetAcl(SetACLTxn::decode(input)?),
+            OpCode::Check => TxnBody::Check(CheckVersionTxn::decode(input)?),
+            OpCode::Multi => {
                 let m = MultiTxn::decode(input)?;
                 let mut subs = Vec::with_capacity(m.txns.len());
                 for t in m.txns {
                     let mut data = t.data.unwrap_or_default();
-                    subs.push((t.r#type, TxnBody::decode(t.r#type, &mut data)?));
+                    let op = txn_type(t.r#type)?;
+                    subs.push((op, TxnBody::decode_op(op, &mut data)?));
                 }
                 TxnBody::Multi(subs)
             }
-            ops::CREATE_SESSION => TxnBody::CreateSession(CreateSessionTxn::decode(input)?),
-            ops::CLOSE_SESSION => {
+            OpCode::CreateSession => TxnBody::CreateSession(CreateSessionTxn::decode(input)?),
+            OpCode::CloseSession => {
                 if input.is_empty() {
                     TxnBody::CloseSession(None)
                 } else {
                     TxnBody::CloseSession(Some(CloseSessionTxn::decode(input)?))
                 }
             }
-            ops::ERROR => TxnBody::Error(ErrorTxn::decode(input)?),
-            t => return Err(DecodeError::invalid(format!("unknown txn type {t}"))),
+            OpCode::Error => TxnBody::Error(ErrorTxn::decode(input)?),
+            OpCode::Notification
+            | OpCode::Exists
+            | OpCode::GetData
+            | OpCode::GetAcl
+            | OpCode::GetChildren
+            | OpCode::Sync
+            | OpCode::Ping
+            | OpCode::GetChildren2
+            | OpCode::CheckWatches
+            | OpCode::RemoveWatches
+            | OpCode::MultiRead
+            | OpCode::Auth
+            | OpCode::SetWatches
+            | OpCode::Sasl
+            | OpCode::GetEphemerals
+            | OpCode::GetAllChildrenNumber
+            | OpCode::SetWatches2
+            | OpCode::AddWatch
+            | OpCode::WhoAmI => return Err(unknown()),
         })
     }
 }
 
 impl Txn {
     /// An error txn, as Java logs for a failed write.
-    pub fn error(mut hdr: TxnHeader, err: i32) -> Txn {
-        hdr.r#type = ops::ERROR;
+    pub fn error(mut hdr: TxnHeader, err: ErrorCode) -> Txn {
+        hdr.r#type = OpCode::Error.code();
         Txn {
             hdr,
-            body: TxnBody::Error(ErrorTxn { err }),
+            body: TxnBody::Error(ErrorTxn { err: err.code() }),
         }
     }
 
@@ -134,11 +165,11 @@ mod tests {
                 cxid: 3,
                 zxid: 0x100000002,
                 time: 1234,
-                r#type: ops::MULTI,
+                r#type: OpCode::Multi.code(),
             },
             body: TxnBody::Multi(vec![
                 (
-                    ops::CREATE,
+                    OpCode::Create,
                     TxnBody::Create(CreateTxn {
                         path: "/a".into(),
                         data: Some(Bytes::from_static(b"x")),
@@ -147,7 +178,7 @@ mod tests {
                         parent_c_version: 1,
                     }),
                 ),
-                (ops::ERROR, TxnBody::Error(ErrorTxn { err: -101 })),
+                (OpCode::Error, TxnBody::Error(ErrorTxn { err: -101 })),
             ]),
         };
         let mut b = BytesMut::new();
@@ -158,7 +189,7 @@ mod tests {
     #[test]
     fn old_close_session_without_body() {
         let hdr = TxnHeader {
-            r#type: ops::CLOSE_SESSION,
+            r#type: OpCode::CloseSession.code(),
             ..Default::default()
         };
         let mut b = BytesMut::new();

@@ -895,7 +895,7 @@ fn rust_writes_java_reads() {
                 ops::MULTI,
                 TxnBody::Multi(vec![
                     (
-                        ops::CREATE,
+                        jute::OpCode::Create,
                         TxnBody::Create(CreateTxn {
                             path: format!("{d}/multi{i}"),
                             data: Some(Bytes::from_static(b"m")),
@@ -905,14 +905,14 @@ fn rust_writes_java_reads() {
                         }),
                     ),
                     (
-                        ops::CHECK,
+                        jute::OpCode::Check,
                         TxnBody::Check(CheckVersionTxn {
                             path: d.clone(),
                             version: 0,
                         }),
                     ),
                     (
-                        ops::SET_DATA,
+                        jute::OpCode::SetData,
                         TxnBody::SetData(SetDataTxn {
                             path: d.clone(),
                             data: Some(Bytes::from_static(b"multi")),

@@ -161,8 +161,8 @@ fn stats_follow_writes_like_java() {
     t.apply(Txn {
         hdr,
         body: TxnBody::Multi(vec![
-            (ops::CREATE, T::create_body("/zq/m1", "ab")),
-            (ops::CREATE, T::create_body("/zq/m2", "c")),
+            (jute::OpCode::Create, T::create_body("/zq/m1", "ab")),
+            (jute::OpCode::Create, T::create_body("/zq/m2", "c")),
         ]),
     });
     assert_eq!(t.data(&sp), "count=5,bytes=14");

@@ -5,29 +5,14 @@ use super::snapshot::ZxidDigest;
 use crate::tree::{DataTree, Node};
 use crate::txn::{Txn, TxnBody};
 use jute::data::Acl;
-use jute::ops;
 use jute::txn::TxnDigest;
+use jute::OpCode;
 use std::fmt::Write;
 
-/// Java's `Request.op2String` for txn types.
+/// Java's `Request.op2String` of a txn header's type: `"create"`, `"createTtl"`, ...,
+/// `"unknown N"` for a number that is no op code.
 pub fn op_name(ty: i32) -> String {
-    match ty {
-        ops::CREATE => "create".into(),
-        ops::CREATE2 => "create2".into(),
-        ops::CREATE_TTL => "createTtl".into(),
-        ops::CREATE_CONTAINER => "createContainer".into(),
-        ops::DELETE => "delete".into(),
-        ops::DELETE_CONTAINER => "deleteContainer".into(),
-        ops::SET_DATA => "setData".into(),
-        ops::SET_ACL => "setACL".into(),
-        ops::CHECK => "check".into(),
-        ops::MULTI => "multi".into(),
-        ops::RECONFIG => "reconfig".into(),
-        ops::CREATE_SESSION => "createSession".into(),
-        ops::CLOSE_SESSION => "closeSession".into(),
-        ops::ERROR => "error".into(),
-        t => format!("unknown {t}"),
-    }
+    OpCode::try_from(ty).map_or_else(|_| format!("unknown {ty}"), |op| op.name().into())
 }
 
 /// Standard base64 with padding.
@@ -163,7 +148,7 @@ pub fn body_text(body: &TxnBody) -> String {
         TxnBody::Multi(subs) => {
             let v: Vec<String> = subs
                 .iter()
-                .map(|(ty, b)| format!("{}:{}", op_name(*ty), body_text(b)))
+                .map(|(op, b)| format!("{op}:{}", body_text(b)))
                 .collect();
             v.join("; ")
         }
@@ -263,7 +248,7 @@ fn body_json(body: &TxnBody) -> String {
                 .map(|(ty, b)| {
                     format!(
                         "{{\"type\":{},\"txn\":{}}}",
-                        json_str(&op_name(*ty)),
+                        json_str(ty.name()),
                         body_json(b)
                     )
                 })
