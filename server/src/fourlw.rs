@@ -82,6 +82,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{Config, FourLetterWhitelist};
 use crate::stats::{BufferStats, ConnStats, Counter, PercentileSummary, ServerStats, Summary};
 use crate::watch::WatchSummary;
+use jute::{SessionId, Zxid};
 
 /// What Java prints instead of an answer while the server is not serving.
 pub const ZK_NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
@@ -477,10 +478,6 @@ pub fn respond_set_trace_mask(
     mask.to_string()
 }
 
-fn hex(v: i64) -> String {
-    format!("{:x}", v as u64)
-}
-
 fn stat(src: &dyn FourLetterSource, with_clients: bool) -> String {
     let mut s = format!("Zookeeper version: {}\n", src.version());
     if src.is_read_only() {
@@ -506,7 +503,10 @@ fn stat(src: &dyn FourLetterSource, with_clients: bool) -> String {
     s.push_str(&format!("Sent: {}\n", st.packets_sent_count()));
     s.push_str(&format!("Connections: {}\n", src.num_alive_connections()));
     s.push_str(&format!("Outstanding: {}\n", src.outstanding_requests()));
-    s.push_str(&format!("Zxid: 0x{}\n", hex(src.last_processed_zxid())));
+    s.push_str(&format!(
+        "Zxid: {}\n",
+        Zxid::from(src.last_processed_zxid())
+    ));
     s.push_str(&format!("Mode: {state}\n"));
     s.push_str(&format!("Node count: {}\n", src.node_count()));
     if state == "leader" {
@@ -534,18 +534,18 @@ fn push_conn(s: &mut String, c: &ConnInfo, brief: bool) {
     ));
     if !brief && c.session_id != 0 {
         s.push_str(&format!(
-            ",sid=0x{},lop={},est={},to={}",
-            hex(c.session_id),
+            ",sid={},lop={},est={},to={}",
+            SessionId::from(c.session_id),
             st.last_op(),
             st.established_ms(),
             c.session_timeout_ms
         ));
         if st.last_cxid() >= 0 {
-            s.push_str(&format!(",lcxid=0x{}", hex(st.last_cxid())));
+            s.push_str(&format!(",lcxid=0x{:x}", st.last_cxid() as u64));
         }
         s.push_str(&format!(
-            ",lzxid=0x{},lresp={},llat={},minlat={},avglat={},maxlat={}",
-            hex(st.last_zxid()),
+            ",lzxid={},lresp={},llat={},minlat={},avglat={},maxlat={}",
+            Zxid::from(st.last_zxid()),
             st.last_response_time(),
             st.last_latency(),
             st.min_latency(),
@@ -601,14 +601,14 @@ fn dump(src: &dyn FourLetterSource) -> String {
             java_date(e.expires_at_ms)
         ));
         for sid in &e.session_ids {
-            s.push_str(&format!("\t0x{}\n", hex(*sid)));
+            s.push_str(&format!("\t{}\n", SessionId::from(*sid)));
         }
     }
     s.push_str("ephemeral nodes dump:\n");
     let eph = src.ephemerals_by_session();
     s.push_str(&format!("Sessions with Ephemerals ({}):\n", eph.len()));
     for (sid, paths) in &eph {
-        s.push_str(&format!("0x{}:\n", hex(*sid)));
+        s.push_str(&format!("{}:\n", SessionId::from(*sid)));
         for p in paths {
             s.push_str(&format!("\t{p}\n"));
         }
@@ -637,9 +637,9 @@ fn dump(src: &dyn FourLetterSource) -> String {
         s.push_str(&format!("{} expire at {}:\n", v.len(), java_date(*t)));
         for c in v {
             s.push_str(&format!(
-                "\tip: {} sessionId: 0x{}\n",
+                "\tip: {} sessionId: {}\n",
                 java_socket_addr(c.remote),
-                hex(c.session_id)
+                SessionId::from(c.session_id)
             ));
         }
     }
@@ -665,7 +665,7 @@ fn wchs(src: &dyn FourLetterSource) -> String {
 fn wchc(src: &dyn FourLetterSource) -> String {
     let mut s = String::new();
     for (sid, paths) in src.watches_by_session() {
-        s.push_str(&format!("0x{}\n", hex(sid)));
+        s.push_str(&format!("{}\n", SessionId::from(sid)));
         for p in paths {
             s.push_str(&format!("\t{p}\n"));
         }
@@ -679,7 +679,7 @@ fn wchp(src: &dyn FourLetterSource) -> String {
     for (path, sids) in src.watches_by_path() {
         s.push_str(&format!("{path}\n"));
         for sid in sids {
-            s.push_str(&format!("\t0x{}\n", hex(sid)));
+            s.push_str(&format!("\t{}\n", SessionId::from(sid)));
         }
     }
     s.push('\n');

@@ -12,7 +12,7 @@ use crate::txn::{Txn, TxnBody};
 use crate::watch::{Event, WatchManager, WatcherId};
 use bytes::Bytes;
 use jute::data::{Acl, Id, Stat, StatPersisted};
-use jute::OpCode;
+use jute::{OpCode, SessionId, Zxid};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tracing::warn;
@@ -937,9 +937,12 @@ impl DataTree {
                 && node_kind(session, self.extended_types) == NodeKind::Ephemeral(session);
             if !own || stat.num_children > 0 {
                 warn!(
-                    "closeSession of session 0x{session:x} at zxid 0x{zxid:x} names {p}, \
-                     owned by 0x{:x} with {} children: not deleted",
-                    stat.ephemeral_owner, stat.num_children
+                    "closeSession of session {} at zxid {} names {p}, owned by {} with {} \
+                     children: not deleted",
+                    SessionId::from(session),
+                    Zxid::from(zxid),
+                    SessionId::from(stat.ephemeral_owner),
+                    stat.num_children
                 );
                 continue;
             }

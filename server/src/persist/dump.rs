@@ -6,7 +6,7 @@ use crate::tree::{DataTree, Node};
 use crate::txn::{Txn, TxnBody};
 use jute::data::Acl;
 use jute::txn::TxnDigest;
-use jute::OpCode;
+use jute::{OpCode, SessionId, Zxid};
 use std::fmt::Write;
 
 /// Java's `Request.op2String` of a txn header's type: `"create"`, `"createTtl"`, ...,
@@ -159,11 +159,11 @@ pub fn body_text(body: &TxnBody) -> String {
 pub fn txn_line(txn: &Txn, digest: Option<&TxnDigest>) -> String {
     let h = &txn.hdr;
     let mut s = format!(
-        "{} session 0x{:x} cxid 0x{:x} zxid 0x{:x} {} {}",
+        "{} session {} cxid 0x{:x} zxid {} {} {}",
         format_time(h.time),
-        h.client_id as u64,
+        SessionId::from(h.client_id),
         h.cxid as u32,
-        h.zxid as u64,
+        Zxid::from(h.zxid),
         op_name(h.r#type),
         body_text(&txn.body)
     );
@@ -262,10 +262,10 @@ fn body_json(body: &TxnBody) -> String {
 pub fn txn_json(txn: &Txn, digest: Option<&TxnDigest>) -> String {
     let h = &txn.hdr;
     format!(
-        "{{\"zxid\":\"0x{:x}\",\"time\":{},\"session\":\"0x{:x}\",\"cxid\":{},\"type\":{},\"txn\":{},\"digest\":{}}}",
-        h.zxid as u64,
+        "{{\"zxid\":\"{}\",\"time\":{},\"session\":\"{}\",\"cxid\":{},\"type\":{},\"txn\":{},\"digest\":{}}}",
+        Zxid::from(h.zxid),
         h.time,
-        h.client_id as u64,
+        SessionId::from(h.client_id),
         h.cxid,
         json_str(&op_name(h.r#type)),
         body_json(&txn.body),
@@ -341,22 +341,26 @@ pub fn snapshot_text(
             d.zxid as u64, d.digest
         );
     }
-    let _ = writeln!(o, "----\nLast zxid: 0x{:x}", file_zxid.max(max_zxid) as u64);
+    let _ = writeln!(
+        o,
+        "----\nLast zxid: {}",
+        Zxid::from(file_zxid.max(max_zxid))
+    );
     o
 }
 
 /// A snapshot as one JSON object: zxid, sessions, digest, nodes (parents first).
 pub fn snapshot_json(tree: &DataTree, file_zxid: i64, digest: Option<&ZxidDigest>) -> String {
     let mut o = String::new();
-    let _ = write!(o, "{{\"zxid\":\"0x{:x}\",\"sessions\":[", file_zxid as u64);
+    let _ = write!(o, "{{\"zxid\":\"{}\",\"sessions\":[", Zxid::from(file_zxid));
     let mut sessions: Vec<_> = tree.sessions.iter().collect();
     sessions.sort();
     for (i, (sid, timeout)) in sessions.iter().enumerate() {
         let _ = write!(
             o,
-            "{}{{\"id\":\"0x{:x}\",\"timeout\":{},\"ephemerals\":{}}}",
+            "{}{{\"id\":\"{}\",\"timeout\":{},\"ephemerals\":{}}}",
             if i > 0 { "," } else { "" },
-            **sid as u64,
+            SessionId::from(**sid),
             timeout,
             tree.ephemerals_of(**sid).count()
         );
@@ -365,8 +369,10 @@ pub fn snapshot_json(tree: &DataTree, file_zxid: i64, digest: Option<&ZxidDigest
         o,
         "],\"digest\":{},\"nodes\":[",
         digest.map_or("null".into(), |d| format!(
-            "{{\"zxid\":\"0x{:x}\",\"version\":{},\"digest\":{}}}",
-            d.zxid as u64, d.version, d.digest
+            "{{\"zxid\":\"{}\",\"version\":{},\"digest\":{}}}",
+            Zxid::from(d.zxid),
+            d.version,
+            d.digest
         ))
     );
     let mut first = true;

@@ -182,11 +182,6 @@ impl Adler32 {
     }
 }
 
-/// Hex as Java's `Long.toHexString` (two's complement for negatives).
-pub fn hex(v: i64) -> String {
-    format!("{:x}", v as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,7 @@ use crate::tree::DataTree;
 use crate::txn::{Txn, TxnBody};
 use jute::ops;
 use jute::txn::TxnHeader;
+use jute::Zxid;
 use std::path::{Path, PathBuf};
 
 /// How many snapshots are tried, newest first (Java: 100).
@@ -209,13 +210,13 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
     while let Some(entry) = reader.next_entry()? {
         let z = entry.txn.hdr.zxid;
         if let Some(c) = must_reach.as_ref().filter(|c| prev < c.zxid && z > prev) {
-            if !follows(prev, z) {
+            if !follows(prev.into(), z.into()) {
                 return Err(c.refuse(
                     snap_zxid,
                     &format!(
-                        "the txn logs jump from 0x{} to 0x{}",
-                        super::hex(prev),
-                        super::hex(z)
+                        "the txn logs jump from {} to {}",
+                        Zxid::from(prev),
+                        Zxid::from(z)
                     ),
                 ));
             }
@@ -223,7 +224,9 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
         prev = prev.max(z);
         if z < highest && highest != 0 {
             tracing::error!(
-                "0x{highest:x}(highestZxid) > 0x{z:x}(next log) for type {}",
+                "{}(highestZxid) > {}(next log) for type {}",
+                Zxid::from(highest),
+                Zxid::from(z),
                 entry.txn.hdr.r#type
             );
         } else {
@@ -243,7 +246,8 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
                 if td.tree_digest != tracker.value() {
                     if digest_mismatches == 0 {
                         tracing::error!(
-                            "First digest mismatch on txn 0x{z:x}: expected digest is {}, actual digest is {}",
+                            "First digest mismatch on txn {}: expected digest is {}, actual digest is {}",
+                            Zxid::from(z),
                             td.tree_digest,
                             tracker.value()
                         );
@@ -255,15 +259,16 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
     }
     if let Some(d) = pending_digest {
         tracing::warn!(
-            "Highest txn zxid 0x{highest:x} is not covering the snapshot digest zxid 0x{:x}, which might lead to inconsistent state",
-            d.zxid
+            "Highest txn zxid {} is not covering the snapshot digest zxid {}, which might lead to inconsistent state",
+            Zxid::from(highest),
+            Zxid::from(d.zxid)
         );
     }
     tree.last_zxid = tree.last_zxid.max(highest);
     if let Some(c) = must_reach.as_ref().filter(|c| prev < c.zxid) {
         return Err(c.refuse(
             snap_zxid,
-            &format!("the txn logs end at 0x{}", super::hex(prev)),
+            &format!("the txn logs end at {}", Zxid::from(prev)),
         ));
     }
     tracing::info!("{replayed} txns loaded");
@@ -276,7 +281,8 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
             t.valid_len,
             t.reason,
             t.file_len,
-            t.last_zxid.map_or("none".into(), |z| format!("0x{z:x}")),
+            t.last_zxid
+                .map_or("none".into(), |z| Zxid::from(z).to_string()),
             if opts.truncate_torn_tails {
                 ": truncating it"
             } else {
@@ -305,8 +311,8 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
     let current_epoch = read_epoch(&snap_dir, CURRENT_EPOCH_FILE)?;
     let accepted_epoch = read_epoch(&snap_dir, ACCEPTED_EPOCH_FILE)?;
     tracing::info!(
-        "Snapshot loaded, highest zxid is 0x{:x}, digest is {}",
-        tree.last_zxid,
+        "Snapshot loaded, highest zxid is {}, digest is {}",
+        Zxid::from(tree.last_zxid),
         tracker.value()
     );
     Ok(Loaded {
@@ -338,15 +344,15 @@ impl Coverage {
         let base = if from < 0 {
             "no snapshot".to_string()
         } else {
-            format!("the older snapshot 0x{}", super::hex(from))
+            format!("the older snapshot {}", Zxid::from(from))
         };
         Error::Invalid(format!(
-            "snapshot {} (zxid 0x{}) cannot be used ({}), and {base} plus the txn logs do not \
+            "snapshot {} (zxid {}) cannot be used ({}), and {base} plus the txn logs do not \
              reach its zxid: {detail}. Refusing to start rather than serve less than was \
              acknowledged. Restore that snapshot from a healthy copy, or move it away to accept \
              starting from {base} plus the logs (a learner then resyncs from its leader)",
             self.path.display(),
-            super::hex(self.zxid),
+            Zxid::from(self.zxid),
             self.why
         ))
     }
@@ -354,8 +360,8 @@ impl Coverage {
 
 /// Whether txn `z` comes right after txn `prev`: the next counter in the same epoch, or the
 /// first txn of a later epoch (ZAB numbers txns without gaps inside an epoch).
-pub fn follows(prev: i64, z: i64) -> bool {
-    z == prev + 1 || ((z >> 32) > (prev >> 32) && (z & 0xffff_ffff) == 1)
+pub fn follows(prev: Zxid, z: Zxid) -> bool {
+    z == prev.next() || (z.epoch() > prev.epoch() && z.counter() == 1)
 }
 
 fn check_snapshot_digest(
@@ -375,8 +381,8 @@ fn check_snapshot_digest(
     *checked += 1;
     if d.digest != tracker.value() {
         tracing::error!(
-            "Digests are not matching at snapshot zxid 0x{:x}: snapshot {} vs tree {}",
-            d.zxid,
+            "Digests are not matching at snapshot zxid {}: snapshot {} vs tree {}",
+            Zxid::from(d.zxid),
             d.digest,
             tracker.value()
         );
@@ -445,7 +451,7 @@ pub fn write_epoch(snap_dir: &Path, name: &str, value: i64) -> Result<()> {
 /// behind the data; refuse an accepted epoch below the current one. Returns
 /// (currentEpoch, acceptedEpoch).
 pub fn ensure_epochs(snap_dir: &Path, last_zxid: i64) -> Result<(i64, i64)> {
-    let epoch_of_zxid = last_zxid >> 32;
+    let epoch_of_zxid = Zxid::from(last_zxid).epoch();
     let mut current = match read_epoch(snap_dir, CURRENT_EPOCH_FILE)? {
         Some(e) => e,
         None => {
@@ -467,7 +473,8 @@ pub fn ensure_epochs(snap_dir: &Path, last_zxid: i64) -> Result<(i64, i64)> {
             }
             None => {
                 return Err(Error::Invalid(format!(
-                    "The current epoch, 0x{current:x}, is older than the last zxid, 0x{last_zxid:x}"
+                    "The current epoch, 0x{current:x}, is older than the last zxid, {}",
+                    Zxid::from(last_zxid)
                 )))
             }
         }
@@ -651,8 +658,9 @@ mod tests {
         std::fs::remove_file(&newest).unwrap();
         let l = load(&dir, &dir, true).unwrap();
         assert_eq!(l.snapshot.as_ref().unwrap().0, 10);
-        assert!(follows(10, 11) && follows(10, epoch2 | 1) && !follows(10, 12));
-        assert!(!follows(10, epoch2 | 2) && !follows(epoch2 | 3, 4));
+        let f = |prev: i64, z: i64| follows(prev.into(), z.into());
+        assert!(f(10, 11) && f(10, epoch2 | 1) && !f(10, 12));
+        assert!(!f(10, epoch2 | 2) && !f(epoch2 | 3, 4));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -44,7 +44,7 @@ use bytes::{Bytes, BytesMut};
 use jute::codec::DecodeErrorKind;
 use jute::persistence::FileHeader;
 use jute::txn::{CreateTxn, CreateTxnV0, TxnDigest, TxnHeader};
-use jute::{ops, Decode, Encode};
+use jute::{ops, Decode, Encode, Zxid};
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
@@ -255,7 +255,11 @@ impl TxnLogWriter {
             return Err(Error::Invalid("empty txn log entry".into()));
         }
         if zxid <= self.last_zxid {
-            tracing::warn!("Current zxid 0x{:x} is <= 0x{:x}", zxid, self.last_zxid);
+            tracing::warn!(
+                "Current zxid {} is <= {}",
+                Zxid::from(zxid),
+                Zxid::from(self.last_zxid)
+            );
         } else {
             self.last_zxid = zxid;
         }
@@ -637,14 +641,14 @@ fn corrupt_entry(path: &Path, at: u64, last_zxid: Option<i64>, why: &str) -> Err
         .and_then(|n| n.to_str())
         .and_then(|n| super::zxid_from_name(n, LOG_PREFIX));
     let after = match (last_zxid, name_zxid) {
-        (Some(z), _) => format!("the entry after zxid 0x{}", super::hex(z)),
-        (None, Some(z)) => format!("the first entry (expected zxid 0x{})", super::hex(z)),
+        (Some(z), _) => format!("the entry after zxid {}", Zxid::from(z)),
+        (None, Some(z)) => format!("the first entry (expected zxid {})", Zxid::from(z)),
         (None, None) => "the first entry".into(),
     };
     let action = match last_zxid {
         Some(z) => format!(
-            "by running `zk-logdump truncate --zxid 0x{} --yes {}`",
-            super::hex(z),
+            "by running `zk-logdump truncate --zxid {} --yes {}`",
+            Zxid::from(z),
             path.display()
         ),
         None => format!("by moving {} away", path.display()),
@@ -829,9 +833,9 @@ pub fn end_of_entry(path: &Path, zxid: i64) -> Result<u64> {
         }
     }
     Err(Error::Invalid(format!(
-        "{}: no valid entry with zxid 0x{} before the first damaged one",
+        "{}: no valid entry with zxid {} before the first damaged one",
         path.display(),
-        super::hex(zxid)
+        Zxid::from(zxid)
     )))
 }
 

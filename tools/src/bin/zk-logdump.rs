@@ -88,9 +88,9 @@ fn truncate(args: &[String]) -> ExitCode {
     };
     let later = later_logs(&file);
     println!(
-        "{}: keep the entries up to and including zxid 0x{}, cut at offset {cut} ({} bytes after it dropped)",
+        "{}: keep the entries up to and including zxid {}, cut at offset {cut} ({} bytes after it dropped)",
         file.display(),
-        persist::hex(zxid),
+        jute::Zxid::from(zxid),
         len - cut
     );
     for p in &later {
