@@ -20,8 +20,8 @@ pub enum SessionOwner {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub timeout_ms: i32,
-    /// Bucket (ms since start) in which the session expires unless touched.
-    pub expires_at: u64,
+    /// Bucket (ms on the caller's clock) in which the session expires unless touched.
+    pub expires_at_ms: u64,
     /// Set once a closeSession was prepped: no more requests are accepted.
     pub closing: bool,
     /// Who serves the session's client; `None` until the first checked request claims it.
@@ -45,8 +45,8 @@ impl SessionTracker {
         }
     }
 
-    fn round_up(&self, t: u64) -> u64 {
-        (t / self.tick_ms + 1) * self.tick_ms
+    fn round_up(&self, t_ms: u64) -> u64 {
+        (t_ms / self.tick_ms + 1) * self.tick_ms
     }
 
     /// Allocate the next session id (Java: nextSessionId++).
@@ -57,45 +57,48 @@ impl SessionTracker {
     }
 
     /// Start tracking a session (on createSession commit, or from a snapshot).
-    pub fn add(&mut self, id: i64, timeout_ms: i32, now: u64) {
+    pub fn add(&mut self, id: i64, timeout_ms: i32, now_ms: u64) {
         if let Some(old) = self.sessions.remove(&id) {
-            self.unbucket(id, old.expires_at);
+            self.unbucket(id, old.expires_at_ms);
         }
-        let expires_at = self.round_up(now + timeout_ms.max(0) as u64);
+        let expires_at_ms = self.round_up(now_ms + timeout_ms.max(0) as u64);
         self.sessions.insert(
             id,
             Session {
                 timeout_ms,
-                expires_at,
+                expires_at_ms,
                 closing: false,
                 owner: None,
             },
         );
-        self.buckets.entry(expires_at).or_default().insert(id);
+        self.buckets.entry(expires_at_ms).or_default().insert(id);
     }
 
     /// Take `id` out of its bucket. An emptied bucket stays until its time passes, as in
     /// Java's ExpiryQueue (`dump` lists it as "0 expire at ...").
-    fn unbucket(&mut self, id: i64, at: u64) {
-        if let Some(b) = self.buckets.get_mut(&at) {
+    fn unbucket(&mut self, id: i64, at_ms: u64) {
+        if let Some(b) = self.buckets.get_mut(&at_ms) {
             b.remove(&id);
         }
     }
 
     /// Push a live session's expiry forward; false if it is unknown or closing.
-    pub fn touch(&mut self, id: i64, now: u64) -> bool {
+    pub fn touch(&mut self, id: i64, now_ms: u64) -> bool {
         let Some(s) = self.sessions.get(&id) else {
             return false;
         };
         if s.closing {
             return false;
         }
-        let new_at = self.round_up(now + s.timeout_ms.max(0) as u64);
-        let old_at = s.expires_at;
-        if new_at > old_at {
-            self.unbucket(id, old_at);
-            self.buckets.entry(new_at).or_default().insert(id);
-            self.sessions.get_mut(&id).unwrap().expires_at = new_at;
+        let new_at_ms = self.round_up(now_ms + s.timeout_ms.max(0) as u64);
+        let old_at_ms = s.expires_at_ms;
+        if new_at_ms > old_at_ms {
+            self.unbucket(id, old_at_ms);
+            self.buckets.entry(new_at_ms).or_default().insert(id);
+            self.sessions
+                .get_mut(&id)
+                .expect("looked up above")
+                .expires_at_ms = new_at_ms;
         }
         true
     }
@@ -155,19 +158,19 @@ impl SessionTracker {
 
     pub fn remove(&mut self, id: i64) {
         if let Some(s) = self.sessions.remove(&id) {
-            self.unbucket(id, s.expires_at);
+            self.unbucket(id, s.expires_at_ms);
         }
     }
 
     /// Sessions whose bucket has passed; they are marked closing (the caller submits a
     /// closeSession for each).
-    pub fn expire(&mut self, now: u64) -> Vec<i64> {
+    pub fn expire(&mut self, now_ms: u64) -> Vec<i64> {
         let mut out = Vec::new();
-        while let Some((&at, _)) = self.buckets.first_key_value() {
-            if at > now {
+        while let Some((&at_ms, _)) = self.buckets.first_key_value() {
+            if at_ms > now_ms {
                 break;
             }
-            let ids = self.buckets.remove(&at).unwrap_or_default();
+            let ids = self.buckets.remove(&at_ms).unwrap_or_default();
             for id in ids {
                 if let Some(s) = self.sessions.get_mut(&id) {
                     if !s.closing {
@@ -189,17 +192,17 @@ impl SessionTracker {
         self.sessions.is_empty()
     }
 
-    /// Sessions grouped by expiry bucket, for `dump`.
+    /// Sessions grouped by expiry bucket (ms), for `dump`.
     pub fn by_expiry(&self) -> Vec<(u64, Vec<(i64, i32)>)> {
         self.buckets
             .iter()
-            .map(|(at, ids)| {
+            .map(|(at_ms, ids)| {
                 let mut v: Vec<_> = ids
                     .iter()
                     .map(|id| (*id, self.sessions[id].timeout_ms))
                     .collect();
                 v.sort_unstable();
-                (*at, v)
+                (*at_ms, v)
             })
             .collect()
     }
@@ -215,7 +218,7 @@ mod tests {
         let a = t.next_session_id();
         assert_eq!(a, 100);
         t.add(a, 4000, 500); // 4500 -> bucket 6000
-        assert_eq!(t.get(a).unwrap().expires_at, 6000);
+        assert_eq!(t.get(a).unwrap().expires_at_ms, 6000);
         assert!(t.expire(5999).is_empty());
         assert!(t.touch(a, 3000)); // 7000 -> 8000
         assert!(t.expire(6000).is_empty());
