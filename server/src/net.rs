@@ -8,7 +8,7 @@
 
 use crate::config::Config;
 use crate::flow::{counts_as_request, ConnFlow, ServerFlow};
-use crate::pipeline::{ConnId, Input, Probes};
+use crate::pipeline::{ConnId, Input};
 use crate::shell::{Out, ToPipeline};
 use bytes::{Buf, Bytes, BytesMut};
 use jute::frame::FrameCodec;
@@ -156,7 +156,7 @@ async fn connection(
         // What the word shows from /proc and the disk is measured here, off the pipeline.
         let probes = {
             let cmd = cmd.to_string();
-            tokio::task::spawn_blocking(move || Probes::measure(&cmd, &cfg))
+            tokio::task::spawn_blocking(move || crate::shell::measure_probes(&cmd, &cfg))
                 .await
                 .unwrap_or_default()
         };

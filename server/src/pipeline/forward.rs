@@ -86,7 +86,7 @@ impl Pipeline {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats
                 .record_response(xid, z, op_name(ops::SYNC), start_ms, now);
-            c.pending_writes -= 1;
+            c.write_done();
         }
         self.send(conn, frame);
         self.drain(conn);

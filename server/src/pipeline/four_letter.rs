@@ -12,7 +12,7 @@ use crate::watch::WatchSummary;
 const CNXN_EXPIRY_MS: i64 = 10_000;
 
 /// What a four-letter word needs from outside the pipeline, measured by the shell before
-/// the word is handed in ([`Probes::measure`]); what the word does not show stays empty.
+/// the word is handed in (`shell::measure_probes`); what the word does not show stays empty.
 #[derive(Debug, Default)]
 pub struct Probes {
     /// (open, max) file descriptors of the process (`mntr`).
@@ -24,27 +24,6 @@ pub struct Probes {
     pub environment: Vec<(String, String)>,
     /// The txn log's fsyncs since the last word (timed on the log thread).
     pub fsyncs: Option<FsyncTimes>,
-}
-
-impl Probes {
-    /// Measure what `cmd` shows (IO: reads /proc and walks the data directories).
-    pub fn measure(cmd: &str, cfg: &Config) -> Probes {
-        let mut p = Probes {
-            fsyncs: Some(crate::persist::txnlog::take_fsync_times()),
-            ..Default::default()
-        };
-        match cmd {
-            "mntr" => p.fd_counts = fourlw::process_fd_counts(),
-            "conf" | "dirs" => {
-                let conf = ServerConf::from_config(cfg);
-                p.snap_dir_size = fourlw::dir_size(&conf.data_dir);
-                p.txn_log_dir_size = fourlw::dir_size(&conf.data_log_dir);
-            }
-            "envi" => p.environment = fourlw::process_environment(&fourlw::full_version()),
-            _ => {}
-        }
-        p
-    }
 }
 
 struct View<'a> {

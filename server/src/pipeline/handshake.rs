@@ -167,7 +167,7 @@ impl Pipeline {
             let Some(c) = self.conns.get_mut(&conn) else {
                 continue;
             };
-            c.pending_writes -= 1;
+            c.write_done();
             let timeout = c.timeout_ms;
             if valid {
                 let now = self.uptime_ms();

@@ -293,6 +293,16 @@ impl Conn {
     pub fn queued_len(&self) -> usize {
         self.queued.len()
     }
+
+    /// One of its writes (or its session's creation, a forwarded sync, a revalidation) is
+    /// answered.
+    fn write_done(&mut self) {
+        debug_assert!(
+            self.pending_writes > 0,
+            "a write answered that was not pending"
+        );
+        self.pending_writes = self.pending_writes.saturating_sub(1);
+    }
 }
 
 /// A connection's share of [`crate::flow`]: its counters and the frames the pipeline holds

@@ -124,6 +124,19 @@ impl Pipeline {
         if self.snapshots.txns_since > self.snapshots.after {
             self.snapshot_now();
         }
+        // Txns this server numbers rise by one; a learner applies what the leader committed,
+        // in the leader's order.
+        debug_assert!(
+            if self.mode.is_learner() {
+                txn.hdr.zxid > self.tree.last_zxid
+            } else {
+                txn.hdr.zxid == self.tree.last_zxid + 1
+            },
+            "txn 0x{:x} applied after 0x{:x} as {:?}",
+            txn.hdr.zxid,
+            self.tree.last_zxid,
+            self.mode
+        );
         let mut events = Vec::new();
         let rc = self.tree.apply(&txn, &mut events);
         record_namespace_writes(&mut self.stats, &txn.body, &rc);
@@ -155,7 +168,7 @@ impl Pipeline {
                     // Java's FinalRequestProcessor: SessionMoved is a connection-level error,
                     // answered by closing the connection (ZOOKEEPER-710).
                     if let Some(c) = self.conns.get_mut(&conn) {
-                        c.pending_writes -= 1;
+                        c.write_done();
                     }
                     info!(
                         "session 0x{:x} moved to another server; closing its old connection",
@@ -171,7 +184,7 @@ impl Pipeline {
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.stats
                         .record_response(xid, z, op_name(txn.hdr.r#type), start_ms, now);
-                    c.pending_writes -= 1;
+                    c.write_done();
                 }
                 self.send(conn, frame);
                 if txn.hdr.r#type == ops::CLOSE_SESSION {
@@ -182,7 +195,7 @@ impl Pipeline {
             Waiter::Handshake(conn) => {
                 self.finish_session(conn, txn.hdr.client_id, true);
                 if let Some(c) = self.conns.get_mut(&conn) {
-                    c.pending_writes -= 1;
+                    c.write_done();
                 }
                 self.drain(conn);
             }
