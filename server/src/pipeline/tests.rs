@@ -526,3 +526,153 @@ fn a_follower_forwards_writes_and_answers_on_the_commit() {
     assert_eq!(r[0].zxid, (1 << 32) + 2, "the leader's zxid");
     assert!(leader.p.tree.node("/f").is_some() && follower.p.tree.node("/f").is_some());
 }
+
+#[test]
+fn a_read_only_server_answers_reads_and_refuses_writes() {
+    let mut b = Bench::new(Mode::ReadOnly, 1);
+    // A client that does not allow read-only servers is refused.
+    b.input(connect_input(1, 0));
+    assert!(b.closed(1));
+    b.take();
+    let mut frame = BytesMut::new();
+    Connect {
+        request: ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            time_out: 4_000,
+            session_id: 0,
+            passwd: Some(Bytes::from_static(&[0; 16])),
+        },
+        read_only: Some(true),
+    }
+    .encode(&mut frame);
+    b.input(Input::Connect {
+        conn: 2,
+        addr: ADDR.parse().expect("an address"),
+        frame: frame.freeze(),
+        flow: None,
+    });
+    assert!(
+        b.logged().is_empty(),
+        "a read-only session is local: nothing logged"
+    );
+    assert_eq!(b.sent_to(2).len(), 1, "answered at once");
+    b.take();
+    b.input(requests(
+        2,
+        vec![create(1, "/x", b"", 0), get_data(2, "/", false)],
+    ));
+    let r = b.replies_to(2);
+    assert_eq!(
+        r.iter().map(|r| (r.xid, r.err)).collect::<Vec<_>>(),
+        vec![(1, error::NOT_READ_ONLY), (2, 0)]
+    );
+    assert!(b.logged().is_empty());
+}
+
+#[test]
+fn a_followers_sync_is_answered_on_the_leaders_sync_not_before() {
+    let mut b = Bench::new(Mode::Follower, 1);
+    b.input(connect_input(1, 0));
+    let (session, body) = b
+        .outputs
+        .iter()
+        .find_map(|o| match o {
+            Output::Forward {
+                session, op, body, ..
+            } if *op == ops::CREATE_SESSION => Some((*session, body.clone())),
+            _ => None,
+        })
+        .expect("createSession forwarded");
+    assert_eq!(body.len(), 4, "the timeout");
+    b.take();
+    b.input(Input::Committed {
+        txn: Txn {
+            hdr: TxnHeader {
+                client_id: session,
+                cxid: 0,
+                zxid: 1,
+                time: 0,
+                r#type: ops::CREATE_SESSION,
+            },
+            body: TxnBody::CreateSession(CreateSessionTxn { time_out: 4_000 }),
+        },
+        leader_digest: None,
+    });
+    assert_eq!(b.sent_to(1).len(), 1, "the ConnectResponse");
+    b.take();
+    b.input(requests(
+        1,
+        vec![
+            request(1, ops::SYNC, &SyncRequest { path: "/".into() }),
+            get_data(2, "/", false),
+        ],
+    ));
+    assert!(
+        b.outputs
+            .iter()
+            .any(|o| matches!(o, Output::Forward { op, .. } if *op == ops::SYNC)),
+        "the sync goes to the leader"
+    );
+    assert!(
+        b.replies_to(1).is_empty(),
+        "nothing before the leader's SYNC"
+    );
+    b.input(Input::Synced);
+    let r = b.replies_to(1);
+    assert_eq!(r.iter().map(|r| r.xid).collect::<Vec<_>>(), vec![1, 2]);
+}
+
+#[test]
+fn a_leader_fails_a_moved_sessions_write_and_answers_revalidations() {
+    let mut b = Bench::new(Mode::Leader, 1);
+    // Learner connection 7 creates a session; the leader's own client then uses it here.
+    let session = 0x77;
+    b.input(Input::LearnerRequest {
+        from: 7,
+        session,
+        cxid: 0,
+        op: ops::CREATE_SESSION,
+        body: Bytes::copy_from_slice(&4_000i32.to_be_bytes()),
+        auth: Vec::new(),
+    });
+    b.make_durable();
+    assert!(b.p.sessions.get(session).is_some());
+    b.take();
+    b.input(Input::LearnerRevalidate {
+        from: 8,
+        session,
+        timeout_ms: 4_000,
+    });
+    assert!(matches!(
+        b.take().as_slice(),
+        [Output::RevalidateAnswer {
+            from: 8,
+            valid: true,
+            ..
+        }]
+    ));
+    // Now owned by learner 8: learner 7's write fails SessionMoved.
+    let mut body = BytesMut::new();
+    SetDataRequest {
+        path: "/".into(),
+        data: None,
+        version: -1,
+    }
+    .encode(&mut body);
+    b.input(Input::LearnerRequest {
+        from: 7,
+        session,
+        cxid: 5,
+        op: ops::SET_DATA,
+        body: body.freeze(),
+        auth: Vec::new(),
+    });
+    let logged = b.logged();
+    assert_eq!(logged.len(), 1);
+    assert!(
+        matches!(&logged[0].body, TxnBody::Error(e) if e.err == error::SESSION_MOVED),
+        "{:?}",
+        logged[0].body
+    );
+}
