@@ -1,4 +1,4 @@
-//! The IO side of durability: a txn-log thread doing group commit, and background snapshots.
+//! The standalone txn log: a thread doing group commit, and autopurge.
 //!
 //! The pipeline hands each txn's encoded log entry to the log thread; the thread appends
 //! everything that queued up while its previous fsync ran, syncs once, and tells the
@@ -8,18 +8,14 @@
 //! TxnDigest prep computed (the tree digest after the txn), as Java writes them.
 
 use crate::config::Config;
-use crate::core::{CoreMsg, Durability};
-use crate::persist::snapshot::{self, SnapshotOptions};
-use crate::persist::txnlog::{encode_entry, LogOptions, TxnLogWriter};
-use crate::tree::DataTree;
-use crate::txn::Txn;
+use crate::persist::txnlog::{LogOptions, TxnLogWriter};
+use crate::pipeline::Input;
+use crate::shell::ToPipeline;
 use bytes::Bytes;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
-use std::time::Instant;
+use std::sync::mpsc as std_mpsc;
 use tokio::sync::mpsc;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 enum LogCmd {
     Entry(i64, Bytes),
@@ -50,7 +46,7 @@ impl TxnLog {
     pub fn start(
         log_dir: PathBuf,
         opts: LogOptions,
-        core: mpsc::Sender<CoreMsg>,
+        pipeline: mpsc::Sender<ToPipeline>,
     ) -> std::io::Result<TxnLog> {
         let mut writer =
             TxnLogWriter::new(log_dir, opts).map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -91,7 +87,10 @@ impl TxnLog {
                         fatal("fsync", &e);
                     }
                     if let Some(z) = last {
-                        if core.blocking_send(CoreMsg::Durable(z)).is_err() {
+                        if pipeline
+                            .blocking_send(ToPipeline::Input(Input::Durable { zxid: z }))
+                            .is_err()
+                        {
                             break;
                         }
                     }
@@ -100,128 +99,17 @@ impl TxnLog {
         Ok(TxnLog { tx })
     }
 
-    /// Roll to a new log file before the next entry.
-    pub fn roll(&self) {
-        let _ = self.tx.send(LogCmd::Roll);
-    }
-}
-
-impl Durability for TxnLog {
-    fn submit(&mut self, txn: &Txn, digest: Option<&jute::txn::TxnDigest>) {
-        let entry = encode_entry(txn, digest);
-        if self.tx.send(LogCmd::Entry(txn.hdr.zxid, entry)).is_err() {
+    /// Append a txn's encoded entry; `Durable` follows once it is fsync'd.
+    pub fn append(&self, zxid: i64, entry: Bytes) {
+        if self.tx.send(LogCmd::Entry(zxid, entry)).is_err() {
             error!("txn log thread is gone; exiting");
             std::process::exit(3);
         }
     }
 
-    fn roll(&mut self) {
-        TxnLog::roll(self);
-    }
-}
-
-/// After a snapshot that took `d`, the next one starts no sooner than `d * REST_FACTOR` after
-/// it ended. Under sustained writes a large tree is snapshotted every snapCount txns, each
-/// snapshot writing the whole tree: at 100k creates/s that kept the snapshot thread busy all
-/// the time and its writeback in front of the txn log's fsyncs (creates 101-103k ops/s with
-/// snapshots, 109-153k without). With this the snapshot thread works at most a quarter of
-/// the time; at ordinary rates a snapshot takes milliseconds and nothing changes. The caller
-/// bounds how long a rest may last (what a restart must replay): see [`Snapshotter::start`].
-const REST_FACTOR: u32 = 3;
-
-/// Takes snapshots in a background thread, one at a time.
-pub struct Snapshotter {
-    snap_dir: PathBuf,
-    opts: SnapshotOptions,
-    busy: Arc<AtomicBool>,
-    /// When the next snapshot may start (see [`REST_FACTOR`]).
-    not_before: Arc<Mutex<Option<Instant>>>,
-}
-
-impl Snapshotter {
-    pub fn new(snap_dir: PathBuf, opts: SnapshotOptions) -> Self {
-        Snapshotter {
-            snap_dir,
-            opts,
-            busy: Arc::default(),
-            not_before: Arc::default(),
-        }
-    }
-
-    /// Write `tree` (a consistent copy) as `snapshot.<zxid>` in the background. Returns false
-    /// if the previous snapshot is still being written (Java: "Too busy to snap, skipping")
-    /// or, when `may_rest`, ended too recently for its length (see [`REST_FACTOR`]).
-    pub fn start(&self, tree: DataTree, may_rest: bool) -> bool {
-        if may_rest && self.resting() {
-            debug!("snapshot deferred: the previous one ended too recently for its length");
-            return false;
-        }
-        if self.busy.swap(true, Ordering::AcqRel) {
-            warn!("Too busy to snap, skipping");
-            return false;
-        }
-        let busy = self.busy.clone();
-        let not_before = self.not_before.clone();
-        let dir = self.snap_dir.clone();
-        let opts = self.opts.clone();
-        let spawned = std::thread::Builder::new()
-            .name("snapshot".into())
-            .spawn(move || {
-                lower_this_threads_priority();
-                let zxid = tree.last_zxid;
-                let t0 = Instant::now();
-                match snapshot::write_snapshot(&tree, &dir, zxid, &opts) {
-                    Ok(path) => info!(
-                        "snapshot of {} nodes at zxid 0x{zxid:x} written to {} in {:?}",
-                        tree.node_count(),
-                        path.display(),
-                        t0.elapsed()
-                    ),
-                    Err(e) => error!("snapshot at zxid 0x{zxid:x} failed: {e}"),
-                }
-                // What the copy alone held (chunks changed meanwhile) is freed here; the
-                // zkserver binary's allocator (mimalloc, purge delay 0) returns it to the
-                // system at once.
-                drop(tree);
-                let took = t0.elapsed();
-                *not_before.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some(Instant::now() + took * REST_FACTOR);
-                busy.store(false, Ordering::Release);
-            });
-        if spawned.is_err() {
-            self.busy.store(false, Ordering::Release);
-            return false;
-        }
-        true
-    }
-
-    /// Whether [`Snapshotter::start`] would start one now (for a retry that should not log
-    /// the refusals).
-    pub fn can_start(&self, may_rest: bool) -> bool {
-        let resting = may_rest && self.resting();
-        !(self.busy.load(Ordering::Acquire) || resting)
-    }
-
-    fn resting(&self) -> bool {
-        let until = *self.not_before.lock().unwrap_or_else(|e| e.into_inner());
-        until.is_some_and(|t| Instant::now() < t)
-    }
-}
-
-/// Let the pipeline, the log and the connections run before the snapshot writer when the
-/// CPUs are busy: the snapshot can wait, a client cannot (nice 19 for this thread only; on
-/// Linux the nice value is per thread).
-fn lower_this_threads_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        extern "C" {
-            fn setpriority(which: i32, who: u32, prio: i32) -> i32;
-        }
-        // SAFETY: setpriority(PRIO_PROCESS = 0, 0 = the calling thread, 19) only changes
-        // the calling thread's nice value; it reads and writes no memory of ours.
-        unsafe {
-            setpriority(0, 0, 19);
-        }
+    /// Roll to a new log file before the next entry.
+    pub fn roll(&self) {
+        let _ = self.tx.send(LogCmd::Roll);
     }
 }
 

@@ -6,9 +6,10 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 use zk_server::config;
-use zk_server::core::{Core, CoreMsg};
-use zk_server::durability::{Snapshotter, TxnLog};
+use zk_server::durability::TxnLog;
 use zk_server::persist::{recovery, snapshot};
+use zk_server::pipeline::{Mode, Pipeline};
+use zk_server::shell::{self, Shell, ToPipeline, Upstream};
 use zk_server::tree::DataTree;
 
 /// mimalloc instead of glibc's malloc: the pipeline thread allocates what the log thread and
@@ -26,7 +27,9 @@ struct Database {
     /// The tree's digest.
     digest: i64,
     log: TxnLog,
-    snapshots: Snapshotter,
+    /// Where snapshots go, and how they are written.
+    snap_dir: std::path::PathBuf,
+    snapshot_options: snapshot::SnapshotOptions,
     /// Txns replayed from the logs after the snapshot.
     replayed: u64,
 }
@@ -34,7 +37,7 @@ struct Database {
 /// Recover the tree from dataDir/dataLogDir and open the txn log and snapshotter.
 fn open_database(
     cfg: &config::Config,
-    core: mpsc::Sender<CoreMsg>,
+    pipeline: mpsc::Sender<ToPipeline>,
 ) -> Result<Database, Box<dyn std::error::Error>> {
     let t0 = std::time::Instant::now();
     let opts = recovery::LoadOptions {
@@ -78,20 +81,17 @@ fn open_database(
     let log = TxnLog::start(
         loaded.log_dir.clone(),
         zk_server::durability::log_options(cfg),
-        core,
+        pipeline,
     )?;
-    let snaps = Snapshotter::new(
-        loaded.snap_dir.clone(),
-        snapshot::SnapshotOptions {
-            digest: cfg.digest_enabled,
-            // As Java's SyncRequestProcessor (takeSnapshot(syncSnap = false)): a background
-            // snapshot is not fsync'd, so its writeback does not queue in front of the txn
-            // log's fsyncs. Nothing depends on it being durable: a torn snapshot fails its
-            // seal at load and the previous one plus the logs (kept by purge) are used.
-            fsync: false,
-            ..Default::default()
-        },
-    );
+    let snapshot_options = snapshot::SnapshotOptions {
+        digest: cfg.digest_enabled,
+        // As Java's SyncRequestProcessor (takeSnapshot(syncSnap = false)): a background
+        // snapshot is not fsync'd, so its writeback does not queue in front of the txn
+        // log's fsyncs. Nothing depends on it being durable: a torn snapshot fails its
+        // seal at load and the previous one plus the logs (kept by purge) are used.
+        fsync: false,
+        ..Default::default()
+    };
     if cfg.autopurge_purge_interval_hours > 0 {
         zk_server::durability::start_autopurge(
             cfg.data_dir.clone(),
@@ -110,7 +110,8 @@ fn open_database(
         tree: loaded.tree,
         digest,
         log,
-        snapshots: snaps,
+        snap_dir: loaded.snap_dir.clone(),
+        snapshot_options,
         replayed: loaded.txns_replayed,
     })
 }
@@ -190,20 +191,22 @@ async fn run(cfg: config::Config) {
         }
     };
     info!("binding to port {addr}");
-    let (tx, mut rx) = mpsc::channel::<CoreMsg>(8192);
-    zk_server::core::spawn_ticker(tx.clone(), cfg.tick_time_ms);
-    let max_cnxns = cfg.max_client_cnxns;
-    let mut core = Core::new(cfg.clone());
+    let (tx, mut rx) = mpsc::channel::<ToPipeline>(8192);
+    shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
+    let pipeline = Pipeline::new(cfg.clone(), Mode::Standalone, shell::now(), shell::seed());
+    let mut shell = Shell::new(pipeline, tx.clone());
     // Load the database before the client port answers anything but four-letter words
     // from the listener's backlog: sessions are served only once it is loaded.
     match open_database(&cfg, tx.clone()) {
         Ok(db) => {
-            core.set_tree(db.tree, db.digest);
-            core.set_durability(Box::new(db.log));
-            core.set_snapshots(db.snapshots);
+            shell.upstream = Upstream::TxnLog(db.log);
+            shell.write_snapshots_to(db.snap_dir, db.snapshot_options);
+            shell.pipeline.load(shell::now(), db.tree, db.digest);
+            shell.pipeline.serve_standalone();
             if db.replayed > 0 {
                 // Next start-up reads this snapshot instead of replaying the logs again.
-                core.snapshot_now();
+                shell.pipeline.snapshot_now();
+                shell.flush();
             }
         }
         Err(e) => {
@@ -215,17 +218,22 @@ async fn run(cfg: config::Config) {
         }
     }
     let flow = zk_server::flow::ServerFlow::new(zk_server::flow::Limits::from_config(&cfg));
-    tokio::spawn(zk_server::net::serve(listener, tx, flow, max_cnxns));
+    tokio::spawn(zk_server::net::serve(
+        listener,
+        tx,
+        flow,
+        std::sync::Arc::new(cfg.clone()),
+    ));
     // The pipeline: one thread-confined owner of all state. It takes what is queued (up to
     // a bound, so replies do not wait long) before sending the replies.
     while let Some(msg) = rx.recv().await {
-        core.handle(msg);
+        shell.step(msg);
         for _ in 1..PIPELINE_BATCH {
             match rx.try_recv() {
-                Ok(msg) => core.handle(msg),
+                Ok(msg) => shell.step(msg),
                 Err(_) => break,
             }
         }
-        core.flush_replies();
+        shell.flush();
     }
 }

@@ -10,9 +10,9 @@
 //! * The learner (zk-quorum's `follow_leader`) runs in its own task against a [`PeerDb`]: it
 //!   owns the txn log (proposals are logged and fsynced before they are ACKed) and, during
 //!   sync, the data tree (DIFF / TRUNC / SNAP, snapshot at NEWLEADER, epoch files).
-//! * At UPTODATE the tree moves to the request pipeline ([`Core`]), which serves clients
+//! * At UPTODATE the tree moves to the request pipeline (`pipeline`, driven by its `shell`), which serves clients
 //!   from then on: reads locally, writes / createSession / closeSession / sync forwarded to
-//!   the leader as REQUEST packets ([`ToLeader`]), committed txns (the learner's `Apply`s)
+//!   the leader as REQUEST packets, committed txns (the learner's `Apply`s)
 //!   applied through the normal apply path, answering our waiting clients. Session activity
 //!   goes into the learner's PING replies; reconnecting sessions are revalidated.
 //! * `/zookeeper/config` holds our ensemble's `server.N=...` lines and `version=...` (Java's
@@ -25,7 +25,7 @@
 //! * LEADING (zk-quorum's `lead`, Java's `Leader.lead`): the pipeline keeps the tree and
 //!   preps writes as standalone does, from local clients and from the learners' REQUESTs;
 //!   instead of the local txn log each txn is proposed to the leader state machine
-//!   ([`ToQuorum`]), which logs it ([`LeadDb`] owns the txn log and the epoch files),
+//!   , which logs it ([`LeadDb`] owns the txn log and the epoch files),
 //!   collects a quorum of ACKs and commits; the commit applies it in the pipeline and
 //!   answers the waiting client. The pipeline expires sessions (kept alive by the learners'
 //!   touches) and reaps containers. A learner that needs a SNAP gets a copy of the
@@ -33,12 +33,13 @@
 
 use crate::auth::AuthId;
 use crate::config::{Config, PeerType, ServerLine};
-use crate::core::{Core, CoreMsg, Durability, Out, Upstream};
-use crate::durability::{log_options, Snapshotter};
+use crate::durability::log_options;
 use crate::persist::digest::DigestTracker;
 use crate::persist::snapshot::{self, SnapshotOptions};
 use crate::persist::txnlog::{self, TxnLogWriter};
 use crate::persist::{recovery, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
+use crate::pipeline::{Input, Mode, Pipeline};
+use crate::shell::{self, Shell, ToPipeline, Upstream};
 use crate::tree::{open_acl, AclList, DataTree};
 use crate::txn::Txn;
 use bytes::{Bytes, BytesMut};
@@ -54,9 +55,9 @@ use zk_quorum::election::{FleConfig, ServerState};
 use zk_quorum::verifier::QuorumMaj;
 use zk_quorum::zab::db::{DbError, LearnerDb};
 use zk_quorum::zab::leader::{LeaderConfig, LearnerMessage, COMMIT_LOG_COUNT};
-use zk_quorum::zab::leader_net::{self, Event, LeaderDb, LeaderHandle};
+use zk_quorum::zab::leader_net::{self, Event, LeaderDb};
 use zk_quorum::zab::learner::{LearnerConfig, LearnerKind, PersistedState};
-use zk_quorum::zab::learner_net::{control_channel, follow_leader, LearnerHandle};
+use zk_quorum::zab::learner_net::{control_channel, follow_leader};
 use zk_quorum::zab::packet::{self, SNAP_SIGNATURE};
 use zk_quorum::zab::snap_stream::SnapItem;
 
@@ -81,30 +82,6 @@ enum PeerMsg {
 pub fn quorum_view(cfg: &Config) -> QuorumMaj {
     let servers = cfg.servers.iter().map(ServerLine::quorum_server).collect();
     QuorumMaj::new(servers, cfg.config_version.unwrap_or(0) as i64)
-}
-
-/// Forwards the pipeline's requests to the leader through the learner.
-struct ToLeader(LearnerHandle);
-
-impl Upstream for ToLeader {
-    fn forward(&mut self, session: i64, cxid: i32, op: i32, body: &Bytes, auth: &[AuthId]) {
-        let ids = auth
-            .iter()
-            .map(|a| jute::data::Id {
-                scheme: a.scheme.clone(),
-                id: a.id.clone(),
-            })
-            .collect();
-        self.0.send(packet::request(session, cxid, op, body, ids));
-    }
-
-    fn touch(&mut self, session: i64, timeout: i32) {
-        self.0.touch(session, timeout);
-    }
-
-    fn revalidate(&mut self, session: i64, timeout: i32) {
-        self.0.send(packet::revalidate_request(session, timeout));
-    }
 }
 
 /// A SNAP stream from the leader being loaded into a fresh tree, item by item (Java's
@@ -497,31 +474,6 @@ impl LeaderDb for LeadDb {
     }
 }
 
-/// The leader pipeline's "txn log": every prepped txn is proposed to the quorum; its
-/// commit comes back as `CoreMsg::Durable`.
-struct ToQuorum(LeaderHandle);
-
-impl Durability for ToQuorum {
-    fn submit(&mut self, txn: &Txn, digest: Option<&jute::txn::TxnDigest>) {
-        let entry = txnlog::encode_entry(txn, digest);
-        let want = txn.hdr.zxid;
-        let handle = self.0.clone();
-        let sent = self.0.submit(move |zxid| {
-            if zxid != want {
-                error!(
-                    "the pipeline numbered a txn 0x{want:x} but the leader's next zxid is \
-                     0x{zxid:x}: giving up the leadership"
-                );
-                handle.shutdown();
-            }
-            entry
-        });
-        if sent.is_err() {
-            warn!("txn 0x{want:x} not proposed: the leader has stopped");
-        }
-    }
-}
-
 /// Lead the ensemble until the leadership ends, serving clients once established.
 async fn lead_ensemble(
     cfg: &Config,
@@ -529,7 +481,8 @@ async fn lead_ensemble(
     my_id: i64,
     db: PeerDb,
     election: &ElectionHandle,
-    rx: &mut mpsc::Receiver<CoreMsg>,
+    rx: &mut mpsc::Receiver<ToPipeline>,
+    tx: &mpsc::Sender<ToPipeline>,
 ) {
     let Some(me) = view.server(my_id) else {
         warn!("we were elected but are not in the ensemble's server list");
@@ -580,8 +533,9 @@ async fn lead_ensemble(
         committed,
         snapshots: snap_tx,
     };
-    let mut core = idle_core(cfg, "leader");
-    core.set_tree(tree, tracker.value());
+    // Idle until established, but holding the tree: learners syncing by SNAP get copies.
+    let mut shell = idle_shell(cfg, "leader", tx);
+    shell.pipeline.load(shell::now(), tree, tracker.value());
     let mut lcfg = LeaderConfig::new(my_id, view.clone());
     lcfg.tick_time = Duration::from_millis(cfg.tick_time_ms as u64);
     lcfg.init_limit = cfg.init_limit;
@@ -595,29 +549,23 @@ async fn lead_ensemble(
             Err(e) => e.to_string(),
         }
     });
-    let on_event = |core: &mut Core, ev: Event| match ev {
+    let on_event = |shell: &mut Shell, ev: Event| match ev {
         Event::Established { epoch } => {
             election.update_peer_epoch(epoch);
             info!(
                 "established as leader of epoch {epoch} at zxid 0x{:x}: serving as leader",
-                core.tree.last_zxid
+                shell.pipeline.last_zxid()
             );
-            core.start_leading(
-                jute::Zxid::new(epoch, 0).into(),
-                Box::new(ToQuorum(handle.clone())),
-            );
-            core.set_snapshots(Snapshotter::new(
-                cfg.data_dir.join("version-2"),
-                SnapshotOptions {
-                    digest: cfg.digest_enabled,
-                    ..Default::default()
-                },
-            ));
+            shell.upstream = Upstream::Leader(handle.clone());
+            shell.write_snapshots_to(snapshot_dir(cfg), snapshot_options(cfg));
+            shell
+                .pipeline
+                .start_leading(jute::Zxid::new(epoch, 0).into());
         }
         Event::Synced { sid, kind, zxid } => {
             info!("learner {sid} synchronised by {kind:?} at 0x{zxid:x}")
         }
-        Event::Committed { zxid } => core.handle(CoreMsg::Durable(zxid)),
+        Event::Committed { zxid } => shell.step(ToPipeline::Input(Input::Durable { zxid })),
         Event::FromLearner(LearnerMessage::Request {
             from,
             session_id,
@@ -631,24 +579,36 @@ async fn lead_ensemble(
                 .into_iter()
                 .map(|i| AuthId::new(i.scheme, i.id))
                 .collect();
-            core.learner_request(from, session_id, cxid, op, body, auth);
+            shell.step(ToPipeline::Input(Input::LearnerRequest {
+                from,
+                session: session_id,
+                cxid,
+                op,
+                body,
+                auth,
+            }));
         }
-        // `learner_request` above proposes synchronously (`ToQuorum::submit` puts the txn on
-        // the leader's control channel before it returns), so a sync handed back here is
-        // behind the proposals of every request that learner forwarded before it.
+        // The request above was proposed before `step` returned (the shell puts each
+        // `Output::Log` on the leader's control channel at once), so a sync handed back here
+        // is behind the proposals of every request that learner forwarded before it.
         Event::FromLearner(LearnerMessage::Sync { from, .. }) => handle.sync(from),
         Event::FromLearner(LearnerMessage::Touch {
             session_id,
             timeout,
-        }) => core.touch_session(session_id, timeout),
+        }) => shell.step(ToPipeline::Input(Input::LearnerTouch {
+            session: session_id,
+            timeout_ms: timeout,
+        })),
+        // Answered by the pipeline's Output::RevalidateAnswer (the shell sends it).
         Event::FromLearner(LearnerMessage::Revalidate {
             from,
             session_id,
             timeout,
-        }) => {
-            let valid = core.revalidate_session(from, session_id, timeout);
-            handle.revalidated(from, session_id, valid);
-        }
+        }) => shell.step(ToPipeline::Input(Input::LearnerRevalidate {
+            from,
+            session: session_id,
+            timeout_ms: timeout,
+        })),
     };
     loop {
         tokio::select! {
@@ -657,29 +617,23 @@ async fn lead_ensemble(
             // follower; an unbiased select picks a ready client message half the time).
             biased;
             ev = ev_rx.recv() => match ev {
-                Some(ev) => on_event(&mut core, ev),
+                Some(ev) => on_event(&mut shell, ev),
                 None => break,
             },
             Some(req) = snap_rx.recv() => {
                 // Every commit the leader announced before asking is in ev_rx already.
                 while let Ok(ev) = ev_rx.try_recv() {
-                    on_event(&mut core, ev);
+                    on_event(&mut shell, ev);
                 }
-                let _ = req.reply.send(core.tree.snapshot_copy());
+                let _ = req.reply.send(shell.pipeline.tree.snapshot_copy());
             }
-            Some(m) = rx.recv() => {
-                if core.serving {
-                    core.handle(m);
-                } else {
-                    not_serving(&mut core, m);
-                }
-            }
+            Some(m) = rx.recv() => shell.step(m),
         }
-        core.flush_replies();
+        shell.flush();
     }
     let why = task.await.unwrap_or_else(|e| e.to_string());
     warn!("the leadership ended: {why}");
-    core.close_all();
+    shell.close_all();
 }
 
 fn fatal(msg: String) -> ! {
@@ -688,22 +642,21 @@ fn fatal(msg: String) -> ! {
     std::process::exit(1);
 }
 
-/// A pipeline that serves nothing yet (electing or syncing): four-letter words only.
-fn idle_core(cfg: &Config, role: &'static str) -> Core {
-    let mut core = Core::new(cfg.clone());
-    core.role = Some(role);
-    core.serving = false;
-    core
+/// A pipeline that serves nothing yet (electing or syncing): four-letter words only; `role`
+/// is what the four-letter words show.
+fn idle_shell(cfg: &Config, role: &'static str, tx: &mpsc::Sender<ToPipeline>) -> Shell {
+    let pipeline = Pipeline::new(cfg.clone(), Mode::Idle(role), shell::now(), shell::seed());
+    Shell::new(pipeline, tx.clone())
 }
 
-/// A client message while not serving: connections are closed, four-letter words answered.
-fn not_serving(core: &mut Core, msg: CoreMsg) {
-    match msg {
-        CoreMsg::Connect { out, .. } => {
-            let _ = out.send(Out::Close);
-        }
-        m @ CoreMsg::FourLetter { .. } => core.handle(m),
-        _ => {}
+fn snapshot_dir(cfg: &Config) -> PathBuf {
+    cfg.data_dir.join("version-2")
+}
+
+fn snapshot_options(cfg: &Config) -> SnapshotOptions {
+    SnapshotOptions {
+        digest: cfg.digest_enabled,
+        ..Default::default()
     }
 }
 
@@ -720,31 +673,32 @@ pub async fn run(cfg: Config) {
         ));
     };
     let view = quorum_view(&cfg);
-    let role = if cfg.peer_type == PeerType::Observer || view.is_observer(my_id) {
-        "observer"
+    let mode = if cfg.peer_type == PeerType::Observer || view.is_observer(my_id) {
+        Mode::Observer
     } else {
-        "follower"
+        Mode::Follower
     };
+    let role = mode.name();
     let addr = cfg.client_socket_addr();
     let listener = match TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => fatal(format!("cannot bind client port {addr}: {e}")),
     };
     info!("binding to port {addr}");
-    let (tx, mut rx) = mpsc::channel::<CoreMsg>(8192);
-    crate::core::spawn_ticker(tx.clone(), cfg.tick_time_ms);
+    let (tx, mut rx) = mpsc::channel::<ToPipeline>(8192);
+    shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
     tokio::spawn(crate::net::serve(
         listener,
-        tx,
+        tx.clone(),
         crate::flow::ServerFlow::new(crate::flow::Limits::from_config(&cfg)),
-        cfg.max_client_cnxns,
+        std::sync::Arc::new(cfg.clone()),
     ));
     let election =
         match ElectionHandle::bind(NetConfig::new(FleConfig::new(my_id, view.clone()))).await {
             Ok(e) => e,
             Err(e) => fatal(format!("cannot start leader election: {e}")),
         };
-    let mut core = idle_core(&cfg, role);
+    let mut shell = idle_shell(&cfg, role, &tx);
     loop {
         let (peer_tx, mut peer_rx) = mpsc::unbounded_channel::<PeerMsg>();
         let db = match PeerDb::open(&cfg, peer_tx.clone()) {
@@ -779,27 +733,24 @@ pub async fn run(cfg: Config) {
                                 "no quorum: serving read-only at zxid 0x{:x}",
                                 tree.last_zxid
                             );
-                            core = idle_core(&cfg, "read-only");
-                            core.set_tree(tree.snapshot_copy(), db.tracker.value());
-                            core.read_only = true;
-                            core.serving = true;
+                            shell = idle_shell(&cfg, "read-only", &tx);
+                            shell.pipeline.load(
+                                shell::now(),
+                                tree.snapshot_copy(),
+                                db.tracker.value(),
+                            );
+                            shell.pipeline.start_read_only();
                         }
                     }
-                    Some(m) = rx.recv() => {
-                        if core.serving {
-                            core.handle(m);
-                        } else {
-                            not_serving(&mut core, m);
-                        }
-                    }
+                    Some(m) = rx.recv() => shell.step(m),
                 }
-                core.flush_replies();
+                shell.flush();
             }
         };
-        if core.read_only {
+        if shell.pipeline.mode == Mode::ReadOnly {
             info!("leaving read-only mode: closing the read-only sessions");
-            core.close_all();
-            core = idle_core(&cfg, role);
+            shell.close_all();
+            shell = idle_shell(&cfg, role, &tx);
         }
         let outcome = match outcome {
             Ok(o) => o,
@@ -814,9 +765,9 @@ pub async fn run(cfg: Config) {
                     "LEADING (election round {}, peer epoch {})",
                     outcome.vote.election_epoch, outcome.vote.peer_epoch
                 );
-                core.close_all();
-                lead_ensemble(&cfg, &view, my_id, db, &election, &mut rx).await;
-                core = idle_core(&cfg, role);
+                shell.close_all();
+                lead_ensemble(&cfg, &view, my_id, db, &election, &mut rx, &tx).await;
+                shell = idle_shell(&cfg, role, &tx);
                 continue;
             }
             ServerState::Looking => continue,
@@ -867,41 +818,30 @@ pub async fn run(cfg: Config) {
                             "synced with leader {leader} (epoch {epoch}) at zxid 0x{:x}: serving as {role}",
                             tree.last_zxid
                         );
-                        core.set_tree(*tree, digest);
-                        core.set_snapshots(Snapshotter::new(
-                            cfg.data_dir.join("version-2"),
-                            SnapshotOptions {
-                                digest: cfg.digest_enabled,
-                                ..Default::default()
-                            },
-                        ));
-                        core.set_upstream(Box::new(ToLeader(handle.clone())), role);
-                        core.serving = true;
+                        shell.pipeline.load(shell::now(), *tree, digest);
+                        shell.write_snapshots_to(snapshot_dir(&cfg), snapshot_options(&cfg));
+                        shell.upstream = Upstream::Learner(handle.clone());
+                        shell.pipeline.start_following(mode);
                     }
-                    Some(PeerMsg::Commit(txn, digest)) => {
-                        core.leader_digest(txn.hdr.zxid, digest);
-                        core.apply_committed(txn)
+                    Some(PeerMsg::Commit(txn, leader_digest)) => {
+                        shell.step(ToPipeline::Input(Input::Committed { txn, leader_digest }))
                     }
-                    Some(PeerMsg::Revalidated(s, valid)) => core.revalidated(s, valid),
-                    Some(PeerMsg::Synced) => core.synced(),
+                    Some(PeerMsg::Revalidated(session, valid)) => {
+                        shell.step(ToPipeline::Input(Input::Revalidated { session, valid }))
+                    }
+                    Some(PeerMsg::Synced) => shell.step(ToPipeline::Input(Input::Synced)),
                     Some(PeerMsg::Ended(why)) => {
                         warn!("the session with leader {leader} ended: {why}");
                         break;
                     }
                     None => break,
                 },
-                Some(m) = rx.recv() => {
-                    if core.serving {
-                        core.handle(m);
-                    } else {
-                        not_serving(&mut core, m);
-                    }
-                }
+                Some(m) = rx.recv() => shell.step(m),
             }
-            core.flush_replies();
+            shell.flush();
         }
         let _ = learner.await;
-        core.close_all();
-        core = idle_core(&cfg, role);
+        shell.close_all();
+        shell = idle_shell(&cfg, role, &tx);
     }
 }
