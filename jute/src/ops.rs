@@ -219,20 +219,19 @@ impl OpCode {
         }
     }
 
-    /// Op codes Java's `Request.isValid` accepts from clients, without `check`, which Java
-    /// 3.8.6/3.9.3 refuse outside a multi (ZOOKEEPER-2623; 3.8.0 logs a txn it cannot read
-    /// back). `notification` and `sasl` are in the list as the server has always had it;
-    /// the pipeline answers both before it asks (a notification as unimplemented, sasl as a
-    /// SASL request).
-    pub const fn is_valid_client_op(self) -> bool {
+    /// An op a client may send in a request frame, which the request pipeline answers:
+    /// Java's `Request.isValid` list without `check`, which Java 3.8.6/3.9.3 refuse outside
+    /// a multi (ZOOKEEPER-2623; 3.8.0 logs a txn it cannot read back), and without
+    /// `createSession` (the handshake, not a request), plus `auth` and `sasl`, which Java
+    /// answers before it asks `isValid`. Anything else is answered Unimplemented and the
+    /// connection closed.
+    pub const fn is_client_request(self) -> bool {
         match self {
-            OpCode::Notification
-            | OpCode::CloseSession
+            OpCode::CloseSession
             | OpCode::Create
             | OpCode::Create2
             | OpCode::CreateTtl
             | OpCode::CreateContainer
-            | OpCode::CreateSession
             | OpCode::Delete
             | OpCode::DeleteContainer
             | OpCode::Exists
@@ -255,8 +254,9 @@ impl OpCode {
             | OpCode::GetEphemerals
             | OpCode::AddWatch
             | OpCode::WhoAmI
+            | OpCode::Auth
             | OpCode::Sasl => true,
-            OpCode::Check | OpCode::Auth | OpCode::Error => false,
+            OpCode::Check | OpCode::Notification | OpCode::CreateSession | OpCode::Error => false,
         }
     }
 
@@ -407,13 +407,14 @@ mod tests {
     }
 
     #[test]
-    fn writes_are_valid_client_ops_except_check() {
+    fn writes_are_client_requests_except_check() {
         for op in OpCode::ALL {
             if op.is_write() && op != OpCode::Check {
-                assert!(op.is_valid_client_op(), "{op}");
+                assert!(op.is_client_request(), "{op}");
             }
         }
-        assert!(OpCode::Check.is_write() && !OpCode::Check.is_valid_client_op());
-        assert!(!OpCode::CreateSession.is_write());
+        assert!(OpCode::Check.is_write() && !OpCode::Check.is_client_request());
+        assert!(!OpCode::CreateSession.is_write() && !OpCode::CreateSession.is_client_request());
+        assert!(!OpCode::Notification.is_client_request());
     }
 }

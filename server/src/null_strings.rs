@@ -165,21 +165,17 @@ pub fn scan_multi(body: &[u8]) -> Option<Vec<(i32, OpNulls)>> {
 
 /// Java's answer to a read (or multiRead, setWatches) whose body holds a null it
 /// dereferences: MarshallingError. `None`: answer as usual.
-pub fn read_error(op: i32, body: &[u8]) -> Option<ErrorCode> {
-    let fails = match OpCode::try_from(op) {
-        Ok(OpCode::MultiRead) => scan_multi(body).is_some_and(|v| v.iter().any(|(_, n)| n.path)),
-        Ok(
-            op @ (OpCode::Exists
-            | OpCode::GetData
-            | OpCode::GetAcl
-            | OpCode::GetChildren
-            | OpCode::GetChildren2
-            | OpCode::CheckWatches
-            | OpCode::GetAllChildrenNumber),
-        ) => scan(op, body).is_some_and(|n| n.path),
-        Ok(op @ (OpCode::SetWatches | OpCode::SetWatches2)) => {
-            scan(op, body).is_some_and(|n| n.watch_list)
-        }
+pub fn read_error(op: OpCode, body: &[u8]) -> Option<ErrorCode> {
+    let fails = match op {
+        OpCode::MultiRead => scan_multi(body).is_some_and(|v| v.iter().any(|(_, n)| n.path)),
+        OpCode::Exists
+        | OpCode::GetData
+        | OpCode::GetAcl
+        | OpCode::GetChildren
+        | OpCode::GetChildren2
+        | OpCode::CheckWatches
+        | OpCode::GetAllChildrenNumber => scan(op, body).is_some_and(|n| n.path),
+        OpCode::SetWatches | OpCode::SetWatches2 => scan(op, body).is_some_and(|n| n.watch_list),
         _ => false,
     };
     fails.then_some(ErrorCode::MarshallingError)
@@ -315,10 +311,10 @@ mod tests {
         s(&mut g, None);
         g.put_u8(0);
         assert_eq!(
-            read_error(ops::GET_DATA, &g),
+            read_error(OpCode::GetData, &g),
             Some(ErrorCode::MarshallingError)
         );
-        assert_eq!(read_error(ops::SYNC, &g[..4]), None);
+        assert_eq!(read_error(OpCode::Sync, &g[..4]), None);
     }
 
     #[test]

@@ -226,7 +226,8 @@ impl Pipeline {
             return;
         };
         let write = frame.len() >= 8
-            && is_write(i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]));
+            && OpCode::try_from(i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]))
+                .is_ok_and(OpCode::is_write);
         let closing = self.sessions.get(c.session).is_some_and(|s| s.closing);
         // Nothing but the handshake runs before the session exists (Java stops reading the
         // connection until then): frames that came with or right after the ConnectRequest

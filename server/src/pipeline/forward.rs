@@ -127,7 +127,7 @@ impl Pipeline {
                 let digest = self.current_digest();
                 self.commit(txn, digest, Waiter::Learner(from));
             }
-            op if is_write(op) => {
+            op if OpCode::try_from(op).is_ok_and(OpCode::is_write) => {
                 let hdr = self.next_header(session, cxid, op);
                 // Java checks the session inside each op (closeSession and deleteContainer
                 // do not check it); prep fails those ops with this code.

@@ -64,7 +64,7 @@ pub(crate) use jute::multi::{MultiOp, MultiResult};
 pub(crate) use jute::ops;
 pub(crate) use jute::proto::*;
 pub(crate) use jute::txn::{CreateSessionTxn, TxnHeader};
-pub(crate) use jute::{Decode, Encode};
+pub(crate) use jute::{Decode, Encode, OpCode};
 pub(crate) use std::collections::VecDeque;
 pub(crate) use std::net::SocketAddr;
 pub(crate) use std::sync::Arc;
@@ -411,63 +411,6 @@ pub(crate) fn reply_frame(
 
 pub(crate) fn reply_with<R: Encode>(xid: i32, zxid: i64, r: &R) -> Bytes {
     reply_frame(xid, zxid, 0, Some(&|b: &mut BytesMut| r.encode(b)))
-}
-
-/// Op codes Java's `Request.isValid` accepts from clients: 3.8.0's list without `check`,
-/// which Java 3.8.6/3.9.3 refuse outside a multi (ZOOKEEPER-2623; 3.8.0 logs a txn it
-/// cannot read back).
-pub(crate) fn is_valid_op(op: i32) -> bool {
-    matches!(
-        op,
-        ops::NOTIFICATION
-            | ops::CLOSE_SESSION
-            | ops::CREATE
-            | ops::CREATE2
-            | ops::CREATE_TTL
-            | ops::CREATE_CONTAINER
-            | ops::CREATE_SESSION
-            | ops::DELETE
-            | ops::DELETE_CONTAINER
-            | ops::EXISTS
-            | ops::GET_ACL
-            | ops::GET_CHILDREN
-            | ops::GET_ALL_CHILDREN_NUMBER
-            | ops::GET_CHILDREN2
-            | ops::GET_DATA
-            | ops::MULTI
-            | ops::MULTI_READ
-            | ops::PING
-            | ops::RECONFIG
-            | ops::SET_ACL
-            | ops::SET_DATA
-            | ops::SET_WATCHES
-            | ops::SET_WATCHES2
-            | ops::SYNC
-            | ops::CHECK_WATCHES
-            | ops::REMOVE_WATCHES
-            | ops::GET_EPHEMERALS
-            | ops::ADD_WATCH
-            | ops::WHO_AM_I
-            | ops::SASL
-    )
-}
-
-pub(crate) fn is_write(op: i32) -> bool {
-    matches!(
-        op,
-        ops::CREATE
-            | ops::CREATE2
-            | ops::CREATE_TTL
-            | ops::CREATE_CONTAINER
-            | ops::DELETE
-            | ops::DELETE_CONTAINER
-            | ops::SET_DATA
-            | ops::SET_ACL
-            | ops::CHECK
-            | ops::MULTI
-            | ops::RECONFIG
-            | ops::CLOSE_SESSION
-    )
 }
 
 impl Pipeline {

@@ -1,7 +1,7 @@
 use super::*;
 
 impl Pipeline {
-    pub(super) fn read(&mut self, conn: ConnId, xid: i32, op: i32, mut body: Bytes) {
+    pub(super) fn read(&mut self, conn: ConnId, xid: i32, op: OpCode, mut body: Bytes) {
         let z = self.tree.last_zxid;
         let frame = match self.read_body(conn, op, &mut body) {
             Ok(Some(f)) => reply_frame(xid, z, 0, Some(&*f)),
@@ -13,12 +13,12 @@ impl Pipeline {
     }
 
     /// Reads are answered at once: latency 0 ms, as Java measures within the server.
-    pub(super) fn record_read(&mut self, conn: ConnId, xid: i32, op: i32) {
+    pub(super) fn record_read(&mut self, conn: ConnId, xid: i32, op: OpCode) {
         let now = self.now.mono_ms;
         let z = self.tree.last_zxid;
         self.stats.record_request(0, false);
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.stats.record_response(xid, z, op_name(op), now, now);
+            c.stats.record_response(xid, z, op.last_op_name(), now, now);
         }
     }
 
@@ -83,7 +83,7 @@ impl Pipeline {
     pub(super) fn read_body(
         &mut self,
         conn: ConnId,
-        op: i32,
+        op: OpCode,
         body: &mut Bytes,
     ) -> Result<Option<Box<dyn Fn(&mut BytesMut)>>, Code> {
         fn dec<T: Decode>(b: &mut Bytes) -> Result<T, Code> {
@@ -96,7 +96,7 @@ impl Pipeline {
             return Err(code.code());
         }
         match op {
-            ops::EXISTS => {
+            OpCode::Exists => {
                 let r: ExistsRequest = dec(body)?;
                 if r.path.contains('\0') {
                     return Err(error::BAD_ARGUMENTS);
@@ -109,22 +109,22 @@ impl Pipeline {
                 self.stats.record_namespace_read(&r.path, 0);
                 Ok(boxed(ExistsResponse { stat }))
             }
-            ops::GET_DATA => {
+            OpCode::GetData => {
                 let r: GetDataRequest = dec(body)?;
                 let (data, stat) = self.get_data(conn, &r)?;
                 Ok(boxed(GetDataResponse { data, stat }))
             }
-            ops::GET_CHILDREN => {
+            OpCode::GetChildren => {
                 let r: GetChildrenRequest = dec(body)?;
                 let (children, _) = self.get_children(conn, &r.path, r.watch)?;
                 Ok(boxed(GetChildrenResponse { children }))
             }
-            ops::GET_CHILDREN2 => {
+            OpCode::GetChildren2 => {
                 let r: GetChildren2Request = dec(body)?;
                 let (children, stat) = self.get_children(conn, &r.path, r.watch)?;
                 Ok(boxed(GetChildren2Response { children, stat }))
             }
-            ops::GET_ALL_CHILDREN_NUMBER => {
+            OpCode::GetAllChildrenNumber => {
                 let r: GetAllChildrenNumberRequest = dec(body)?;
                 let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
                 self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
@@ -132,7 +132,7 @@ impl Pipeline {
                     total_number: self.tree.all_children_number(&r.path),
                 }))
             }
-            ops::GET_ACL => {
+            OpCode::GetAcl => {
                 let r: GetACLRequest = dec(body)?;
                 let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
                 self.check_read(
@@ -153,12 +153,12 @@ impl Pipeline {
                     stat: n.stat(self.tree.extended_types()),
                 }))
             }
-            ops::SYNC => {
+            OpCode::Sync => {
                 let r: SyncRequest = dec(body)?;
                 Ok(boxed(SyncResponse { path: r.path }))
             }
-            ops::SET_WATCHES | ops::SET_WATCHES2 => {
-                let w = if op == ops::SET_WATCHES {
+            OpCode::SetWatches | OpCode::SetWatches2 => {
+                let w = if op == OpCode::SetWatches {
                     let s: SetWatches = dec(body)?;
                     SetWatches2 {
                         relative_zxid: s.relative_zxid,
@@ -173,17 +173,17 @@ impl Pipeline {
                 self.set_watches(conn, w);
                 Ok(None)
             }
-            ops::ADD_WATCH => {
+            OpCode::AddWatch => {
                 let r: AddWatchRequest = dec(body)?;
                 let kind =
                     WatchKind::from_add_watch_mode(r.mode).ok_or(error::MARSHALLING_ERROR)?;
                 self.tree.watches.add(&r.path, conn, kind);
                 Ok(boxed(ErrorResponse { err: 0 }))
             }
-            ops::CHECK_WATCHES | ops::REMOVE_WATCHES => {
+            OpCode::CheckWatches | OpCode::RemoveWatches => {
                 let r: CheckWatchesRequest = dec(body)?;
                 let ty = WatcherType::from_code(r.r#type).ok_or(error::MARSHALLING_ERROR)?;
-                let found = if op == ops::CHECK_WATCHES {
+                let found = if op == OpCode::CheckWatches {
                     self.tree
                         .watches
                         .check(&r.path, conn, ty)
@@ -197,7 +197,7 @@ impl Pipeline {
                     Err(error::NO_WATCHER)
                 }
             }
-            ops::WHO_AM_I => {
+            OpCode::WhoAmI => {
                 let c = self.conns.get(&conn).ok_or(error::SESSION_EXPIRED)?;
                 let client_info = c
                     .auth
@@ -209,7 +209,7 @@ impl Pipeline {
                     .collect();
                 Ok(boxed(WhoAmIResponse { client_info }))
             }
-            ops::GET_EPHEMERALS => {
+            OpCode::GetEphemerals => {
                 let r: GetEphemeralsRequest = dec(body)?;
                 let session = self.conns.get(&conn).map_or(0, |c| c.session);
                 let prefix = r.prefix_path.trim();
@@ -221,7 +221,7 @@ impl Pipeline {
                     .collect();
                 Ok(boxed(GetEphemeralsResponse { ephemerals }))
             }
-            ops::MULTI_READ => {
+            OpCode::MultiRead => {
                 let ops_ = jute::multi::decode_multi_request(body)
                     .map_err(|_| error::MARSHALLING_ERROR)?;
                 if ops_.iter().any(|o| !o.is_read()) {
@@ -251,7 +251,25 @@ impl Pipeline {
                     jute::multi::encode_multi_response(&results, b)
                 })))
             }
-            _ => Err(error::UNIMPLEMENTED),
+            // Writes, and what `process` answers itself, never come here.
+            OpCode::Notification
+            | OpCode::Create
+            | OpCode::Delete
+            | OpCode::SetData
+            | OpCode::SetAcl
+            | OpCode::Ping
+            | OpCode::Check
+            | OpCode::Multi
+            | OpCode::Create2
+            | OpCode::Reconfig
+            | OpCode::CreateContainer
+            | OpCode::DeleteContainer
+            | OpCode::CreateTtl
+            | OpCode::Auth
+            | OpCode::Sasl
+            | OpCode::CreateSession
+            | OpCode::CloseSession
+            | OpCode::Error => Err(error::UNIMPLEMENTED),
         }
     }
 

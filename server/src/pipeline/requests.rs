@@ -27,8 +27,10 @@ impl Pipeline {
         if !self.auth_enforced(conn, &hdr) {
             return;
         }
+        // The wire number becomes an OpCode here; `None` is a number that is no op code.
+        let op = OpCode::try_from(hdr.r#type).ok();
         let now = self.uptime_ms();
-        if !self.sessions.touch(session, now) && hdr.r#type != ops::CLOSE_SESSION {
+        if !self.sessions.touch(session, now) && op != Some(OpCode::CloseSession) {
             // The session expired or is closing: Java drops the connection.
             debug!("request on dead session 0x{session:x}; closing");
             self.close(conn);
@@ -37,7 +39,7 @@ impl Pipeline {
         // Only a leader's sessions can be owned elsewhere (a standalone server has no learners,
         // on a learner the leader checks), so nothing else pays for the lookup.
         if self.mode == Mode::Leader
-            && hdr.r#type != ops::CLOSE_SESSION
+            && op != Some(OpCode::CloseSession)
             && self.sessions.check_owner(session, SessionOwner::Local)
                 == Err(error::ErrorCode::SessionMoved)
         {
@@ -55,8 +57,8 @@ impl Pipeline {
             });
         }
         if self.mode == Mode::ReadOnly {
-            match hdr.r#type {
-                ops::CLOSE_SESSION => {
+            match op {
+                Some(OpCode::CloseSession) => {
                     // A local session: closed here, nothing to log.
                     self.close_local_session(session);
                     let z = self.tree.last_zxid;
@@ -64,34 +66,42 @@ impl Pipeline {
                     self.close(conn);
                     return;
                 }
-                op @ (ops::SYNC | ops::DELETE_CONTAINER) => {
+                Some(op @ (OpCode::Sync | OpCode::DeleteContainer)) => {
                     return self.not_read_only(conn, hdr.xid, op);
                 }
-                op if is_write(op) => return self.not_read_only(conn, hdr.xid, op),
+                Some(op) if op.is_write() => return self.not_read_only(conn, hdr.xid, op),
                 _ => {}
             }
         }
-        match hdr.r#type {
-            ops::SYNC if self.mode.is_learner() => self.forward_sync(conn, session, hdr.xid, frame),
-            ops::PING => {
-                self.record_read(conn, ops::XID_PING, ops::PING);
+        match op {
+            Some(OpCode::Sync) if self.mode.is_learner() => {
+                self.forward_sync(conn, session, hdr.xid, frame)
+            }
+            Some(OpCode::Ping) => {
+                self.record_read(conn, ops::XID_PING, OpCode::Ping);
                 let z = self.last_zxid();
                 self.send(conn, reply_frame(ops::XID_PING, z, 0, None));
             }
-            ops::AUTH => self.auth(conn, hdr.xid, frame, addr),
-            ops::SASL => self.sasl(conn, hdr.xid, frame),
-            op if !is_valid_op(op) || op == ops::CREATE_SESSION || op == ops::NOTIFICATION => {
-                warn!("Received packet at server of unknown type {op}");
+            Some(OpCode::Auth) => self.auth(conn, hdr.xid, frame, addr),
+            Some(OpCode::Sasl) => self.sasl(conn, hdr.xid, frame),
+            // Java takes deleteContainer's path from the whole request buffer, header
+            // included, so a client's deleteContainer is always BadArguments.
+            Some(OpCode::DeleteContainer) => self.write(
+                conn,
+                session,
+                hdr.xid,
+                OpCode::DeleteContainer.code(),
+                whole,
+            ),
+            Some(op) if op.is_client_request() && op.is_write() => {
+                self.write(conn, session, hdr.xid, op.code(), frame)
+            }
+            Some(op) if op.is_client_request() => self.read(conn, hdr.xid, op, frame),
+            _ => {
+                warn!("Received packet at server of unknown type {}", hdr.r#type);
                 self.send(conn, reply_frame(hdr.xid, -1, error::UNIMPLEMENTED, None));
                 self.close(conn);
             }
-            // Java takes deleteContainer's path from the whole request buffer, header
-            // included, so a client's deleteContainer is always BadArguments.
-            ops::DELETE_CONTAINER => {
-                self.write(conn, session, hdr.xid, ops::DELETE_CONTAINER, whole)
-            }
-            op if is_write(op) => self.write(conn, session, hdr.xid, op, frame),
-            op => self.read(conn, hdr.xid, op, frame),
         }
     }
 
@@ -104,8 +114,10 @@ impl Pipeline {
         else {
             return true;
         };
-        if matches!(hdr.r#type, ops::AUTH | ops::SASL)
-            || auth::passes_enforced_auth(c.auth.ids(), schemes)
+        if matches!(
+            OpCode::try_from(hdr.r#type),
+            Ok(OpCode::Auth | OpCode::Sasl)
+        ) || auth::passes_enforced_auth(c.auth.ids(), schemes)
         {
             return true;
         }
@@ -121,12 +133,13 @@ impl Pipeline {
     }
 
     /// A write (or sync) on a read-only server (Java's ReadOnlyRequestProcessor).
-    pub(super) fn not_read_only(&mut self, conn: ConnId, xid: i32, op: i32) {
+    pub(super) fn not_read_only(&mut self, conn: ConnId, xid: i32, op: OpCode) {
         let z = self.tree.last_zxid;
         let start = self.now.mono_ms;
         self.stats.record_request(0, false);
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.stats.record_response(xid, z, op_name(op), start, start);
+            c.stats
+                .record_response(xid, z, op.last_op_name(), start, start);
         }
         self.send(conn, reply_frame(xid, z, error::NOT_READ_ONLY, None));
     }
