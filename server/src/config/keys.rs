@@ -116,21 +116,83 @@ pub struct Key {
     pub conf: Option<fn(&Config) -> String>,
 }
 
-const fn key(name: &'static str, applies: Applies, property: Property, kind: Kind) -> Key {
+/// A row: a key QuorumPeerConfig reads itself, for every server, with no default; the
+/// builder methods below say otherwise.
+const fn key(name: &'static str, kind: Kind) -> Key {
     Key {
         name,
         family: false,
         kind,
         default: None,
-        applies,
-        property,
+        applies: Applies::Both,
+        property: Property::None,
         field: None,
         ignored: None,
         conf: None,
     }
 }
 
+/// A key Java reads as the system property `zookeeper.<name>` and zk-rs ignores, whatever
+/// its text.
+const fn java_only(name: &'static str, why: &'static str) -> Key {
+    key(name, text(|_, _| {})).zookeeper().ignored(why)
+}
+
+const fn int(min: i64, max: i64, expected: &'static str, set: fn(&mut Draft, i64)) -> Kind {
+    Kind::Int {
+        min,
+        max,
+        expected,
+        set,
+    }
+}
+const fn decode(min: i64, max: i64, expected: &'static str, set: fn(&mut Draft, i64)) -> Kind {
+    Kind::Decode {
+        min,
+        max,
+        expected,
+        set,
+    }
+}
+const fn boolean(set: fn(&mut Draft, bool)) -> Kind {
+    Kind::Bool { set }
+}
+const fn java_bool(set: fn(&mut Draft, bool)) -> Kind {
+    Kind::JavaBool { set }
+}
+const fn word(
+    word: &'static str,
+    means: bool,
+    other: Option<&'static str>,
+    set: fn(&mut Draft, bool),
+) -> Kind {
+    Kind::Word {
+        word,
+        means,
+        other,
+        set,
+    }
+}
+const fn text(set: fn(&mut Draft, &str)) -> Kind {
+    Kind::Text { set }
+}
+const fn non_empty(expected: &'static str, set: fn(&mut Draft, &str)) -> Kind {
+    Kind::NonEmpty { expected, set }
+}
+
 impl Key {
+    const fn quorum(mut self) -> Key {
+        self.applies = Applies::Quorum;
+        self
+    }
+    const fn zookeeper(mut self) -> Key {
+        self.property = Property::Zookeeper;
+        self
+    }
+    const fn only(mut self, property: &'static str) -> Key {
+        self.property = Property::Only(property);
+        self
+    }
     const fn default(mut self, text: &'static str) -> Key {
         self.default = Some(text);
         self
@@ -335,6 +397,8 @@ pub(super) const INT_MAX: i64 = i32::MAX as i64;
 const INT_MIN: i64 = i32::MIN as i64;
 const PORT: &str = "a port number (1-65535)";
 const ANY_INT: &str = "an integer";
+const SESSION_TIMEOUT: &str = "-1 or a non-negative number of ms";
+const ELECTION_ALG: &str = "3 (the only election algorithm Java 3.8 supports)";
 
 const TLS: &str = "TLS is not supported";
 const QUORUM_SASL: &str = "quorum SASL is not supported";
@@ -342,15 +406,11 @@ const SASL: &str = "SASL authentication is not supported";
 const NO_JVM: &str = "there is no JVM";
 const NO_ADMIN: &str = "zk-rs has no AdminServer";
 const NOT_IMPLEMENTED: &str = "not implemented by zk-rs";
+const NO_LOCAL_SESSIONS: &str = "local sessions are not implemented; every session is global";
+const NO_METRICS_PROVIDER: &str = "zk-rs has no pluggable metrics provider";
+const NO_MULTI_ADDRESS: &str = "multiple addresses per server are not supported";
+const NO_AUDIT: &str = "audit logging is not implemented";
 const JAVA_TUNING: &str = "a tuning knob of Java's implementation that zk-rs does not have";
-
-use Applies::{Both, Quorum};
-use Property::Zookeeper;
-
-/// Text keys Java reads as `zookeeper.` system properties and zk-rs ignores.
-const fn java_only(name: &'static str, applies: Applies, why: &'static str) -> Key {
-    key(name, applies, Zookeeper, Kind::Text { set: |_, _| {} }).ignored(why)
-}
 
 fn set_data_dir(d: &mut Draft, value: &str, log: bool) {
     let path = PathBuf::from(value);
@@ -368,123 +428,74 @@ fn set_data_dir(d: &mut Draft, value: &str, log: bool) {
 }
 
 /// Every key zk-rs knows. Rows with a `conf` rendering come first, in the order Java's `conf`
-/// prints them.
+/// prints them. A setter `|_, _| {}` marks a key that is only checked.
 pub static KEYS: &[Key] = &[
     // --- the keys `conf` shows, in its order --------------------------------------------
     key(
         "clientPort",
-        Both,
-        Property::None,
-        Kind::Int {
-            min: 0,
-            max: 65535,
-            expected: PORT,
-            set: |d, v| d.config.client_port = v as u16,
-        },
+        int(0, 65535, PORT, |d, v| d.config.client_port = v as u16),
     )
     .field("client_port")
     .conf(|c| c.client_port.to_string()),
     key(
         "secureClientPort",
-        Both,
-        Property::None,
-        Kind::Int {
-            min: 0,
-            max: 65535,
-            expected: PORT,
-            set: |d, v| d.secure_client_port = v as u16,
-        },
+        int(0, 65535, PORT, |d, v| d.secure_client_port = v as u16),
     )
     .ignored(TLS)
     .conf(|_| "-1".to_string()),
     key(
         "dataDir",
-        Both,
-        Property::None,
-        Kind::NonEmpty {
-            expected: "a directory",
-            set: |d, v| set_data_dir(d, v, false),
-        },
+        non_empty("a directory", |d, v| set_data_dir(d, v, false)),
     )
     .field("data_dir")
     .conf(|c| version_dir(&c.data_dir).display().to_string()),
     key(
         "dataLogDir",
-        Both,
-        Property::None,
-        Kind::NonEmpty {
-            expected: "a directory",
-            set: |d, v| set_data_dir(d, v, true),
-        },
+        non_empty("a directory", |d, v| set_data_dir(d, v, true)),
     )
     .field("data_log_dir")
     .conf(|c| version_dir(&c.data_log_dir).display().to_string()),
     key(
         "tickTime",
-        Both,
-        Property::None,
-        Kind::Int {
-            min: 1,
-            max: INT_MAX,
-            expected: POSITIVE,
-            set: |d, v| d.config.tick_time_ms = v as u32,
-        },
+        int(1, INT_MAX, POSITIVE, |d, v| {
+            d.config.tick_time_ms = v as u32
+        }),
     )
     .default("3000")
     .field("tick_time_ms")
     .conf(|c| c.tick_time_ms.to_string()),
     key(
         "maxClientCnxns",
-        Both,
-        Property::None,
-        Kind::Int {
-            min: 0,
-            max: INT_MAX,
-            expected: NON_NEGATIVE,
-            set: |d, v| d.config.max_client_cnxns = v as u32,
-        },
+        int(0, INT_MAX, NON_NEGATIVE, |d, v| {
+            d.config.max_client_cnxns = v as u32
+        }),
     )
     .default("60")
     .field("max_client_cnxns")
     .conf(|c| c.max_client_cnxns.to_string()),
     key(
         "minSessionTimeout",
-        Both,
-        Property::None,
-        Kind::Int {
-            min: -1,
-            max: INT_MAX,
-            expected: "-1 or a non-negative number of ms",
-            set: |d, v| d.min_session_timeout_ms = v,
-        },
+        int(-1, INT_MAX, SESSION_TIMEOUT, |d, v| {
+            d.min_session_timeout_ms = v
+        }),
     )
     .default("-1")
     .field("min_session_timeout_ms")
     .conf(|c| c.min_session_timeout_ms.to_string()),
     key(
         "maxSessionTimeout",
-        Both,
-        Property::None,
-        Kind::Int {
-            min: -1,
-            max: INT_MAX,
-            expected: "-1 or a non-negative number of ms",
-            set: |d, v| d.max_session_timeout_ms = v,
-        },
+        int(-1, INT_MAX, SESSION_TIMEOUT, |d, v| {
+            d.max_session_timeout_ms = v
+        }),
     )
     .default("-1")
     .field("max_session_timeout_ms")
     .conf(|c| c.max_session_timeout_ms.to_string()),
     key(
         "clientPortListenBacklog",
-        Both,
-        Property::None,
-        Kind::Int {
-            min: INT_MIN,
-            max: INT_MAX,
-            expected: ANY_INT,
-            set: |d, v| d.config.client_port_listen_backlog = (v > 0).then_some(v as u32),
-        },
+        int(INT_MIN, INT_MAX, ANY_INT, |d, v| {
+            d.config.client_port_listen_backlog = (v > 0).then_some(v as u32)
+        }),
     )
     .default("-1")
     .field("client_port_listen_backlog")
@@ -497,810 +508,748 @@ pub static KEYS: &[Key] = &[
     // --- the rest of QuorumPeerConfig's own keys ----------------------------------------
     key(
         "clientPortAddress",
-        Both,
-        Property::None,
-        Kind::Text {
-            set: |d, v| d.client_port_address = Some(v.to_string()),
-        },
+        text(|d, v| d.client_port_address = Some(v.to_string())),
     )
     .field("client_port_address"),
     key(
         "secureClientPortAddress",
-        Both,
-        Property::None,
-        Kind::Text {
-            set: |d, _| d.secure_client_port_address = true,
-        },
+        text(|d, _| d.secure_client_port_address = true),
     )
     .ignored(TLS),
-    key(
-        "localSessionsEnabled",
-        Both,
-        Property::None,
-        Kind::Bool { set: |_, _| {} },
-    )
-    .default("false")
-    .ignored("local sessions are not implemented; every session is global"),
-    key(
-        "localSessionsUpgradingEnabled",
-        Both,
-        Property::None,
-        Kind::Bool { set: |_, _| {} },
-    )
-    .default("false")
-    .ignored("local sessions are not implemented; every session is global"),
-    key(
-        "observerMasterPort",
-        Quorum,
-        Property::None,
-        Kind::Int {
-            min: INT_MIN,
-            max: 65535,
-            expected: PORT,
-            set: |_, _| {},
-        },
-    )
-    .ignored("observers always sync with the leader"),
+    key("localSessionsEnabled", boolean(|_, _| {}))
+        .default("false")
+        .ignored(NO_LOCAL_SESSIONS),
+    key("localSessionsUpgradingEnabled", boolean(|_, _| {}))
+        .default("false")
+        .ignored(NO_LOCAL_SESSIONS),
+    key("observerMasterPort", int(INT_MIN, 65535, PORT, |_, _| {}))
+        .quorum()
+        .ignored("observers always sync with the leader"),
     key(
         "initLimit",
-        Quorum,
-        Property::None,
-        Kind::Int {
-            min: 0,
-            max: INT_MAX,
-            expected: NON_NEGATIVE,
-            set: |d, v| d.config.init_limit = v as u32,
-        },
+        int(0, INT_MAX, NON_NEGATIVE, |d, v| {
+            d.config.init_limit = v as u32
+        }),
     )
+    .quorum()
     .default("0")
     .field("init_limit"),
     key(
         "syncLimit",
-        Quorum,
-        Property::None,
-        Kind::Int {
-            min: 0,
-            max: INT_MAX,
-            expected: NON_NEGATIVE,
-            set: |d, v| d.config.sync_limit = v as u32,
-        },
+        int(0, INT_MAX, NON_NEGATIVE, |d, v| {
+            d.config.sync_limit = v as u32
+        }),
     )
+    .quorum()
     .default("0")
     .field("sync_limit"),
     key(
         "connectToLearnerMasterLimit",
-        Quorum,
-        Property::None,
-        Kind::Int {
-            min: 0,
-            max: INT_MAX,
-            expected: NON_NEGATIVE,
-            set: |_, _| {},
-        },
+        int(0, INT_MAX, NON_NEGATIVE, |_, _| {}),
     )
+    .quorum()
     .default("0")
     .ignored("learners connect to the leader within initLimit"),
-    // Only the value zk-rs implements is accepted, so there is nothing to store.
-    key(
-        "electionAlg",
-        Quorum,
-        Property::None,
-        Kind::Int {
-            min: 3,
-            max: 3,
-            expected: "3 (the only election algorithm Java 3.8 supports)",
-            set: |_, _| {},
-        },
-    )
-    .default("3"),
-    key(
-        "quorumListenOnAllIPs",
-        Quorum,
-        Property::None,
-        Kind::Bool { set: |_, _| {} },
-    )
-    .default("false")
-    .ignored(NOT_IMPLEMENTED),
+    // Only the one value zk-rs implements is accepted: nothing to store.
+    key("electionAlg", int(3, 3, ELECTION_ALG, |_, _| {}))
+        .quorum()
+        .default("3"),
+    key("quorumListenOnAllIPs", boolean(|_, _| {}))
+        .quorum()
+        .default("false")
+        .ignored(NOT_IMPLEMENTED),
     key(
         "peerType",
-        Quorum,
-        Property::None,
         Kind::OneOf {
             words: &["observer", "participant"],
             set: |d, v| {
-                d.config.peer_type = if v == "observer" {
-                    PeerType::Observer
-                } else {
-                    PeerType::Participant
+                d.config.peer_type = match v {
+                    "observer" => PeerType::Observer,
+                    _ => PeerType::Participant,
                 }
             },
         },
     )
+    .quorum()
     .default("participant")
     .field("peer_type"),
-    key(
-        "syncEnabled",
-        Quorum,
-        Property::None,
-        Kind::Bool { set: |_, _| {} },
-    )
-    .default("true")
-    .ignored(NOT_IMPLEMENTED),
+    key("syncEnabled", boolean(|_, _| {}))
+        .quorum()
+        .default("true")
+        .ignored(NOT_IMPLEMENTED),
     key(
         "dynamicConfigFile",
-        Quorum,
-        Property::None,
-        Kind::NonEmpty {
-            expected: "a file name",
-            set: |d, v| d.config.dynamic_config_file = Some(PathBuf::from(v)),
-        },
+        non_empty("a file name", |d, v| {
+            d.config.dynamic_config_file = Some(PathBuf::from(v))
+        }),
     )
+    .quorum()
     .field("dynamic_config_file"),
     key(
         "autopurge.snapRetainCount",
-        Both,
-        Property::None,
-        Kind::Int {
-            min: INT_MIN,
-            max: INT_MAX,
-            expected: ANY_INT,
-            set: |d, n| {
-                let min = i64::from(MIN_SNAP_RETAIN_COUNT);
-                if n < min {
-                    d.warn(format!(
-                        "autopurge.snapRetainCount {n} is below {min}; using {min}"
-                    ));
-                }
-                d.config.autopurge_snap_retain_count = n.max(min) as u32;
-            },
-        },
+        int(INT_MIN, INT_MAX, ANY_INT, |d, n| {
+            let min = i64::from(MIN_SNAP_RETAIN_COUNT);
+            if n < min {
+                d.warn(format!(
+                    "autopurge.snapRetainCount {n} is below {min}; using {min}"
+                ));
+            }
+            d.config.autopurge_snap_retain_count = n.max(min) as u32;
+        }),
     )
     .default("3")
     .field("autopurge_snap_retain_count"),
     key(
         "autopurge.purgeInterval",
-        Both,
-        Property::None,
-        Kind::Int {
-            min: INT_MIN,
-            max: INT_MAX,
-            expected: ANY_INT,
-            set: |d, n| d.config.autopurge_purge_interval_hours = n.max(0) as u32,
-        },
+        int(INT_MIN, INT_MAX, ANY_INT, |d, n| {
+            d.config.autopurge_purge_interval_hours = n.max(0) as u32
+        }),
     )
     .default("0")
     .field("autopurge_purge_interval_hours"),
     key(
         "standaloneEnabled",
-        Both,
-        Property::None,
-        Kind::Bool {
-            set: |d, v| d.config.standalone_enabled = v,
-        },
+        boolean(|d, v| d.config.standalone_enabled = v),
     )
     .default("true")
     .field("standalone_enabled"),
     key(
         "reconfigEnabled",
-        Both,
-        Property::None,
-        Kind::Bool {
-            set: |d, v| d.config.reconfig_enabled = v,
-        },
+        boolean(|d, v| d.config.reconfig_enabled = v),
     )
     .default("false")
     .field("reconfig_enabled"),
-    key(
-        "sslQuorum",
-        Quorum,
-        Property::None,
-        Kind::Bool { set: |_, _| {} },
-    )
-    .default("false")
-    .ignored(TLS),
-    key(
-        "portUnification",
-        Both,
-        Property::None,
-        Kind::Bool { set: |_, _| {} },
-    )
-    .default("false")
-    .ignored(TLS),
-    key(
-        "sslQuorumReloadCertFiles",
-        Quorum,
-        Property::None,
-        Kind::Bool { set: |_, _| {} },
-    )
-    .default("false")
-    .ignored(TLS),
+    key("sslQuorum", boolean(|_, _| {}))
+        .quorum()
+        .default("false")
+        .ignored(TLS),
+    key("portUnification", boolean(|_, _| {}))
+        .default("false")
+        .ignored(TLS),
+    key("sslQuorumReloadCertFiles", boolean(|_, _| {}))
+        .quorum()
+        .default("false")
+        .ignored(TLS),
     key(
         "quorum.auth.enableSasl",
-        Quorum,
-        Property::None,
-        Kind::Bool {
-            set: |d, v| d.quorum_sasl.enabled = v,
-        },
+        boolean(|d, v| d.quorum_sasl.enabled = v),
     )
+    .quorum()
     .default("false")
     .ignored(QUORUM_SASL),
     key(
         "quorum.auth.serverRequireSasl",
-        Quorum,
-        Property::None,
-        Kind::Bool {
-            set: |d, v| d.quorum_sasl.server_requires = v,
-        },
+        boolean(|d, v| d.quorum_sasl.server_requires = v),
     )
+    .quorum()
     .default("false")
     .ignored(QUORUM_SASL),
     key(
         "quorum.auth.learnerRequireSasl",
-        Quorum,
-        Property::None,
-        Kind::Bool {
-            set: |d, v| d.quorum_sasl.learner_requires = v,
-        },
+        boolean(|d, v| d.quorum_sasl.learner_requires = v),
     )
+    .quorum()
     .default("false")
     .ignored(QUORUM_SASL),
-    key(
-        "quorum.auth.learner.saslLoginContext",
-        Quorum,
-        Property::None,
-        Kind::Text { set: |_, _| {} },
-    )
-    .ignored(QUORUM_SASL),
-    key(
-        "quorum.auth.server.saslLoginContext",
-        Quorum,
-        Property::None,
-        Kind::Text { set: |_, _| {} },
-    )
-    .ignored(QUORUM_SASL),
-    key(
-        "quorum.auth.kerberos.servicePrincipal",
-        Quorum,
-        Property::None,
-        Kind::Text { set: |_, _| {} },
-    )
-    .ignored(QUORUM_SASL),
+    key("quorum.auth.learner.saslLoginContext", text(|_, _| {}))
+        .quorum()
+        .ignored(QUORUM_SASL),
+    key("quorum.auth.server.saslLoginContext", text(|_, _| {}))
+        .quorum()
+        .ignored(QUORUM_SASL),
+    key("quorum.auth.kerberos.servicePrincipal", text(|_, _| {}))
+        .quorum()
+        .ignored(QUORUM_SASL),
     key(
         "quorum.cnxn.threads.size",
-        Quorum,
-        Property::None,
-        Kind::Int {
-            min: INT_MIN,
-            max: INT_MAX,
-            expected: ANY_INT,
-            set: |_, _| {},
-        },
+        int(INT_MIN, INT_MAX, ANY_INT, |_, _| {}),
     )
+    .quorum()
     .ignored(QUORUM_SASL),
-    key(
-        "jvm.pause.info-threshold.ms",
-        Both,
-        Property::None,
-        Kind::Long { set: |_, _| {} },
-    )
-    .ignored(NO_JVM),
-    key(
-        "jvm.pause.warn-threshold.ms",
-        Both,
-        Property::None,
-        Kind::Long { set: |_, _| {} },
-    )
-    .ignored(NO_JVM),
-    key(
-        "jvm.pause.sleep.time.ms",
-        Both,
-        Property::None,
-        Kind::Long { set: |_, _| {} },
-    )
-    .ignored(NO_JVM),
-    key(
-        "jvm.pause.monitor",
-        Both,
-        Property::None,
-        Kind::Bool { set: |_, _| {} },
-    )
-    .default("false")
-    .ignored(NO_JVM),
-    key(
-        "metricsProvider.className",
-        Both,
-        Property::None,
-        Kind::Text { set: |_, _| {} },
-    )
-    .ignored("zk-rs has no pluggable metrics provider"),
-    key(
-        "metricsProvider.",
-        Both,
-        Property::None,
-        Kind::Text { set: |_, _| {} },
-    )
-    .family()
-    .ignored("zk-rs has no pluggable metrics provider"),
-    key(
-        "multiAddress.enabled",
-        Quorum,
-        Property::None,
-        Kind::Bool { set: |_, _| {} },
-    )
-    .default("false")
-    .ignored("multiple addresses per server are not supported"),
+    key("jvm.pause.info-threshold.ms", Kind::Long { set: |_, _| {} }).ignored(NO_JVM),
+    key("jvm.pause.warn-threshold.ms", Kind::Long { set: |_, _| {} }).ignored(NO_JVM),
+    key("jvm.pause.sleep.time.ms", Kind::Long { set: |_, _| {} }).ignored(NO_JVM),
+    key("jvm.pause.monitor", boolean(|_, _| {}))
+        .default("false")
+        .ignored(NO_JVM),
+    key("metricsProvider.className", text(|_, _| {})).ignored(NO_METRICS_PROVIDER),
+    key("metricsProvider.", text(|_, _| {}))
+        .family()
+        .ignored(NO_METRICS_PROVIDER),
+    key("multiAddress.enabled", boolean(|_, _| {}))
+        .quorum()
+        .default("false")
+        .ignored(NO_MULTI_ADDRESS),
     key(
         "multiAddress.reachabilityCheckTimeoutMs",
-        Quorum,
-        Property::None,
-        Kind::Int {
-            min: INT_MIN,
-            max: INT_MAX,
-            expected: ANY_INT,
-            set: |_, _| {},
-        },
+        int(INT_MIN, INT_MAX, ANY_INT, |_, _| {}),
     )
-    .ignored("multiple addresses per server are not supported"),
-    key(
-        "multiAddress.reachabilityCheckEnabled",
-        Quorum,
-        Property::None,
-        Kind::Bool { set: |_, _| {} },
-    )
-    .ignored("multiple addresses per server are not supported"),
-    key(
-        "oraclePath",
-        Quorum,
-        Property::None,
-        Kind::Text { set: |_, _| {} },
-    )
-    .ignored("the quorum oracle is not supported"),
+    .quorum()
+    .ignored(NO_MULTI_ADDRESS),
+    key("multiAddress.reachabilityCheckEnabled", boolean(|_, _| {}))
+        .quorum()
+        .ignored(NO_MULTI_ADDRESS),
+    key("oraclePath", text(|_, _| {}))
+        .quorum()
+        .ignored("the quorum oracle is not supported"),
     key(
         "version",
-        Quorum,
-        Property::None,
         Kind::Hex {
             set: |d, v| d.config.config_version = Some(v),
         },
     )
+    .quorum()
     .field("config_version"),
     // --- system properties Java reads only as -D ---------------------------------------
     key(
         "jute.maxbuffer",
-        Both,
-        Property::Only("jute.maxbuffer"),
-        Kind::Decode {
-            min: 1,
-            max: INT_MAX,
-            expected: POSITIVE,
-            set: |d, v| d.config.jute_maxbuffer = v as usize,
-        },
+        decode(1, INT_MAX, POSITIVE, |d, v| {
+            d.config.jute_maxbuffer = v as usize
+        }),
     )
+    .only("jute.maxbuffer")
     .default("0xfffff")
     .field("jute_maxbuffer"),
     // Java compares with "true" exactly.
     key(
         "readonlymode.enabled",
-        Quorum,
-        Property::Only("readonlymode.enabled"),
-        Kind::Word {
-            word: "true",
-            means: true,
-            other: None,
-            set: |d, v| d.config.read_only_mode_enabled = v,
-        },
+        word("true", true, None, |d, v| {
+            d.config.read_only_mode_enabled = v
+        }),
     )
+    .quorum()
+    .only("readonlymode.enabled")
     .default("false")
     .field("read_only_mode_enabled"),
     key(
         "znode.container.checkIntervalMs",
-        Both,
-        Property::Only("znode.container.checkIntervalMs"),
-        Kind::Decode {
-            min: 0,
-            max: INT_MAX,
-            expected: NON_NEGATIVE,
-            set: |d, v| d.config.container_check_interval_ms = v as u64,
-        },
+        decode(0, INT_MAX, NON_NEGATIVE, |d, v| {
+            d.config.container_check_interval_ms = v as u64
+        }),
     )
+    .only("znode.container.checkIntervalMs")
     .default("60000")
     .field("container_check_interval_ms"),
     key(
         "znode.container.maxPerMinute",
-        Both,
-        Property::Only("znode.container.maxPerMinute"),
-        Kind::Decode {
-            min: INT_MIN,
-            max: INT_MAX,
-            expected: ANY_INT,
-            set: |_, _| {},
-        },
+        decode(INT_MIN, INT_MAX, ANY_INT, |_, _| {}),
     )
+    .only("znode.container.maxPerMinute")
     .default("10000")
     .ignored(NOT_IMPLEMENTED),
     key(
         "znode.container.maxNeverUsedIntervalMs",
-        Both,
-        Property::Only("znode.container.maxNeverUsedIntervalMs"),
         Kind::DecodeOrDefault { set: |_, _| {} },
     )
+    .only("znode.container.maxNeverUsedIntervalMs")
     .default("0")
     .ignored(NOT_IMPLEMENTED),
     // --- zookeeper.* system properties zk-rs acts on -----------------------------------
     key(
         "4lw.commands.whitelist",
-        Both,
-        Zookeeper,
-        Kind::Text {
-            set: |d, v| {
-                let (list, warnings) = FourLetterWhitelist::parse(v);
-                d.config.four_letter_whitelist = list;
-                for w in warnings {
-                    d.warn(w);
-                }
-            },
-        },
+        text(|d, v| {
+            let (list, warnings) = FourLetterWhitelist::parse(v);
+            d.config.four_letter_whitelist = list;
+            for w in warnings {
+                d.warn(w);
+            }
+        }),
     )
+    .zookeeper()
     .default("srvr")
     .field("four_letter_whitelist"),
     key(
         "extendedTypesEnabled",
-        Both,
-        Zookeeper,
-        Kind::JavaBool {
-            set: |d, v| d.config.extended_types_enabled = v,
-        },
+        java_bool(|d, v| d.config.extended_types_enabled = v),
     )
+    .zookeeper()
     .default("false")
     .field("extended_types_enabled"),
     key(
         "digest.enabled",
-        Both,
-        Zookeeper,
-        Kind::JavaBool {
-            set: |d, v| d.config.digest_enabled = v,
-        },
+        java_bool(|d, v| d.config.digest_enabled = v),
     )
+    .zookeeper()
     .default("true")
     .field("digest_enabled"),
     // Also read as the bare system property fsync.warningthresholdms (see `Draft`).
     key(
         "fsync.warningthresholdms",
-        Both,
-        Zookeeper,
         Kind::DecodeOrDefault {
             set: |d, v| d.config.fsync_warning_threshold_ms = v,
         },
     )
+    .zookeeper()
     .default("1000")
     .field("fsync_warning_threshold_ms"),
     key(
         "snapCount",
-        Both,
-        Zookeeper,
-        Kind::Decode {
-            min: INT_MIN,
-            max: INT_MAX,
-            expected: ANY_INT,
-            set: |d, n| {
-                if n < 2 {
-                    d.warn(format!("snapCount {n} is below 2; using 2"));
-                }
-                d.config.snap_count = n.max(2) as u64;
-            },
-        },
+        decode(INT_MIN, INT_MAX, ANY_INT, |d, n| {
+            if n < 2 {
+                d.warn(format!("snapCount {n} is below 2; using 2"));
+            }
+            d.config.snap_count = n.max(2) as u64;
+        }),
     )
+    .zookeeper()
     .default("100000")
     .field("snap_count"),
     key(
         "globalOutstandingLimit",
-        Both,
-        Zookeeper,
-        Kind::Decode {
-            min: 0,
-            max: INT_MAX,
-            expected: NON_NEGATIVE,
-            set: |d, v| d.config.global_outstanding_limit = v as u32,
-        },
+        decode(0, INT_MAX, NON_NEGATIVE, |d, v| {
+            d.config.global_outstanding_limit = v as u32
+        }),
     )
+    .zookeeper()
     .default("1000")
     .field("global_outstanding_limit"),
     key(
         "request_throttle_max_requests",
-        Both,
-        Zookeeper,
-        Kind::Decode {
-            min: INT_MIN,
-            max: INT_MAX,
-            expected: ANY_INT,
-            set: |d, v| d.config.request_throttle_max_requests = v as i32,
-        },
+        decode(INT_MIN, INT_MAX, ANY_INT, |d, v| {
+            d.config.request_throttle_max_requests = v as i32
+        }),
     )
+    .zookeeper()
     .default("0")
     .field("request_throttle_max_requests"),
     key(
         "request_throttle_stall_time",
-        Both,
-        Zookeeper,
-        Kind::Decode {
-            min: 0,
-            max: INT_MAX,
-            expected: NON_NEGATIVE,
-            set: |d, v| d.config.request_throttle_stall_time_ms = v as u32,
-        },
+        decode(0, INT_MAX, NON_NEGATIVE, |d, v| {
+            d.config.request_throttle_stall_time_ms = v as u32
+        }),
     )
+    .zookeeper()
     .default("100")
     .field("request_throttle_stall_time_ms"),
     key(
         "request_throttle_drop_stale",
-        Both,
-        Zookeeper,
-        Kind::JavaBool {
-            set: |d, v| d.config.request_throttle_drop_stale = v,
-        },
+        java_bool(|d, v| d.config.request_throttle_drop_stale = v),
     )
+    .zookeeper()
     .default("true")
     .field("request_throttle_drop_stale"),
     key(
-        "maxCnxns",
-        Both,
-        Zookeeper,
-        Kind::Decode {
-            min: INT_MIN,
-            max: INT_MAX,
-            expected: ANY_INT,
-            set: |_, _| {},
-        },
-    )
-    .default("0")
-    .ignored("zk-rs limits connections per client address only (maxClientCnxns)"),
-    key(
         "preAllocSize",
-        Both,
-        Zookeeper,
         Kind::Kib {
             set: |d, v| d.config.pre_alloc_size_kb = v,
         },
     )
+    .zookeeper()
     .default("65536")
     .field("pre_alloc_size_kb"),
     key(
         "forceSync",
-        Both,
-        Zookeeper,
-        Kind::Word {
-            word: "no",
-            means: false,
-            other: Some("yes"),
-            set: |d, v| d.config.force_sync = v,
-        },
+        word("no", false, Some("yes"), |d, v| d.config.force_sync = v),
     )
+    .zookeeper()
     .default("yes")
     .field("force_sync"),
     key(
         "skipACL",
-        Both,
-        Zookeeper,
-        Kind::Word {
-            word: "yes",
-            means: true,
-            other: Some("no"),
-            set: |d, v| d.config.skip_acl = v,
-        },
+        word("yes", true, Some("no"), |d, v| d.config.skip_acl = v),
     )
+    .zookeeper()
     .default("no")
     .field("skip_acl"),
     key(
         "DigestAuthenticationProvider.superDigest",
-        Both,
-        Zookeeper,
-        Kind::Text {
-            set: |d, v| d.config.super_digest = Some(v.to_string()),
-        },
+        text(|d, v| d.config.super_digest = Some(v.to_string())),
     )
+    .zookeeper()
     .field("super_digest"),
     key(
         "DigestAuthenticationProvider.enabled",
-        Both,
-        Zookeeper,
-        Kind::JavaBool {
-            set: |d, v| d.config.digest_auth_enabled = v,
-        },
+        java_bool(|d, v| d.config.digest_auth_enabled = v),
     )
+    .zookeeper()
     .default("true")
     .field("digest_auth_enabled"),
-    key(
-        "enforceQuota",
-        Both,
-        Zookeeper,
-        Kind::JavaBool {
-            set: |d, v| d.config.enforce_quota = v,
-        },
-    )
-    .default("false")
-    .field("enforce_quota"),
+    key("enforceQuota", java_bool(|d, v| d.config.enforce_quota = v))
+        .zookeeper()
+        .default("false")
+        .field("enforce_quota"),
     key(
         "enforce.auth.enabled",
-        Both,
-        Zookeeper,
-        Kind::Text {
-            set: |d, v| d.enforce_auth.enabled = Some(v.to_string()),
-        },
+        text(|d, v| d.enforce_auth.enabled = Some(v.to_string())),
     )
+    .zookeeper()
     .default("false")
     .field("enforce_auth_schemes"),
     key(
         "enforce.auth.schemes",
-        Both,
-        Zookeeper,
-        Kind::Text {
-            set: |d, v| d.enforce_auth.schemes = Some(v.to_string()),
-        },
+        text(|d, v| d.enforce_auth.schemes = Some(v.to_string())),
     )
+    .zookeeper()
     .field("enforce_auth_schemes"),
     key(
         "sessionRequireClientSASLAuth",
-        Both,
-        Zookeeper,
-        Kind::Text {
-            set: |d, v| d.enforce_auth.session_require_sasl = Some(v.to_string()),
-        },
+        text(|d, v| d.enforce_auth.session_require_sasl = Some(v.to_string())),
     )
+    .zookeeper()
     .default("false")
     .field("enforce_auth_schemes"),
-    // --- zookeeper.* system properties zk-rs ignores -----------------------------------
+    // --- zookeeper.* system properties zk-rs checks, then ignores ----------------------
+    key("maxCnxns", decode(INT_MIN, INT_MAX, ANY_INT, |_, _| {}))
+        .zookeeper()
+        .default("0")
+        .ignored("zk-rs limits connections per client address only (maxClientCnxns)"),
     key(
         "admin.enableServer",
-        Both,
-        Zookeeper,
-        Kind::Word {
-            word: "false",
-            means: false,
-            other: Some("true"),
-            set: |_, _| {},
-        },
+        word("false", false, Some("true"), |_, _| {}),
     )
+    .zookeeper()
     .default("true")
     .ignored(NO_ADMIN),
-    key(
-        "admin.serverAddress",
-        Both,
-        Zookeeper,
-        Kind::Text { set: |_, _| {} },
-    )
-    .default("0.0.0.0")
-    .ignored(NO_ADMIN),
+    key("admin.serverAddress", text(|_, _| {}))
+        .zookeeper()
+        .default("0.0.0.0")
+        .ignored(NO_ADMIN),
     key(
         "admin.serverPort",
-        Both,
-        Zookeeper,
-        Kind::Decode {
-            min: 0,
-            max: 65535,
-            expected: "a port number",
-            set: |_, _| {},
-        },
+        decode(0, 65535, "a port number", |_, _| {}),
     )
+    .zookeeper()
     .default("8080")
     .ignored(NO_ADMIN),
-    java_only("admin.", Both, NO_ADMIN).family(),
-    java_only("ssl.", Both, TLS).family(),
+    java_only("admin.", NO_ADMIN).family(),
+    java_only("ssl.", TLS).family(),
     java_only(
         "authProvider.",
-        Both,
         "zk-rs has only the ip and digest authentication providers",
     )
     .family(),
-    java_only("pathStats.", Both, NOT_IMPLEMENTED).family(),
-    java_only("connection_throttle_", Both, NOT_IMPLEMENTED).family(),
-    java_only("kerberos.", Both, SASL).family(),
-    java_only("sasl.", Both, SASL).family(),
+    java_only("pathStats.", NOT_IMPLEMENTED).family(),
+    java_only("connection_throttle_", NOT_IMPLEMENTED).family(),
+    java_only("kerberos.", SASL).family(),
+    java_only("sasl.", SASL).family(),
     java_only(
         "DigestAuthenticationProvider.digestAlg",
-        Both,
-        "digests are always SHA1, Java's default",
+        "digests are SHA1, Java's default",
     ),
-    java_only("SASLAuthenticationProvider.superPassword", Both, SASL),
-    java_only("X509AuthenticationProvider.superUser", Both, TLS),
-    java_only("allowSaslFailedClients", Both, SASL),
-    java_only("audit.enable", Both, "audit logging is not implemented"),
-    java_only("audit.impl.class", Both, "audit logging is not implemented"),
-    java_only("bitHashCacheSize", Both, JAVA_TUNING),
-    java_only("closeSessionTxn.enabled", Both, NOT_IMPLEMENTED),
-    java_only("cnxTimeout", Quorum, NOT_IMPLEMENTED),
-    java_only("commitLogCount", Quorum, JAVA_TUNING),
-    java_only("commitProcessor.maxCommitBatchSize", Both, JAVA_TUNING),
-    java_only("commitProcessor.maxReadBatchSize", Both, JAVA_TUNING),
-    java_only("commitProcessor.numWorkerThreads", Both, JAVA_TUNING),
-    java_only("commitProcessor.shutdownTimeout", Both, JAVA_TUNING),
-    java_only("datadir.autocreate", Both, NOT_IMPLEMENTED),
-    java_only("db.autocreate", Both, NOT_IMPLEMENTED),
-    java_only("electionPortBindRetry", Quorum, NOT_IMPLEMENTED),
-    java_only("emulate353TTLNodes", Both, NOT_IMPLEMENTED),
-    java_only("enableEagerACLCheck", Both, NOT_IMPLEMENTED),
-    java_only("ensembleAuthName", Quorum, NOT_IMPLEMENTED),
-    java_only(
-        "fastleader.maxNotificationInterval",
-        Quorum,
-        NOT_IMPLEMENTED,
-    ),
-    java_only(
-        "fastleader.minNotificationInterval",
-        Quorum,
-        NOT_IMPLEMENTED,
-    ),
-    java_only("flushDelay", Both, JAVA_TUNING),
-    java_only(
-        "follower.skipLearnerRequestToNextProcessor",
-        Quorum,
-        JAVA_TUNING,
-    ),
-    java_only("forceSnapshotSync", Quorum, NOT_IMPLEMENTED),
+    java_only("SASLAuthenticationProvider.superPassword", SASL),
+    java_only("X509AuthenticationProvider.superUser", TLS),
+    java_only("allowSaslFailedClients", SASL),
+    java_only("audit.enable", NO_AUDIT),
+    java_only("audit.impl.class", NO_AUDIT),
+    java_only("bitHashCacheSize", JAVA_TUNING),
+    java_only("closeSessionTxn.enabled", NOT_IMPLEMENTED),
+    java_only("cnxTimeout", NOT_IMPLEMENTED).quorum(),
+    java_only("commitLogCount", JAVA_TUNING).quorum(),
+    java_only("commitProcessor.maxCommitBatchSize", JAVA_TUNING),
+    java_only("commitProcessor.maxReadBatchSize", JAVA_TUNING),
+    java_only("commitProcessor.numWorkerThreads", JAVA_TUNING),
+    java_only("commitProcessor.shutdownTimeout", JAVA_TUNING),
+    java_only("datadir.autocreate", NOT_IMPLEMENTED),
+    java_only("db.autocreate", NOT_IMPLEMENTED),
+    java_only("electionPortBindRetry", NOT_IMPLEMENTED).quorum(),
+    java_only("emulate353TTLNodes", NOT_IMPLEMENTED),
+    java_only("enableEagerACLCheck", NOT_IMPLEMENTED),
+    java_only("ensembleAuthName", NOT_IMPLEMENTED).quorum(),
+    java_only("fastleader.maxNotificationInterval", NOT_IMPLEMENTED).quorum(),
+    java_only("fastleader.minNotificationInterval", NOT_IMPLEMENTED).quorum(),
+    java_only("flushDelay", JAVA_TUNING),
+    java_only("follower.skipLearnerRequestToNextProcessor", JAVA_TUNING).quorum(),
+    java_only("forceSnapshotSync", NOT_IMPLEMENTED).quorum(),
     java_only(
         "forward_learner_requests_to_commit_processor_disabled",
-        Quorum,
         JAVA_TUNING,
-    ),
-    java_only("intBufferStartingSizeBytes", Both, JAVA_TUNING),
-    java_only("jmx.log4j.disable", Both, NO_JVM),
-    java_only("jmx.log4j.mbean", Both, NO_JVM),
-    java_only("jute.maxbuffer.extrasize", Both, NOT_IMPLEMENTED),
-    java_only("largeRequestMaxBytes", Both, NOT_IMPLEMENTED),
-    java_only("largeRequestThreshold", Both, NOT_IMPLEMENTED),
-    java_only("leader.ackLoggingFrequency", Quorum, JAVA_TUNING),
-    java_only("leader.closeSocketAsync", Quorum, JAVA_TUNING),
-    java_only("leader.maxConcurrentDiffSyncs", Quorum, NOT_IMPLEMENTED),
-    java_only("leader.maxConcurrentSnapSyncs", Quorum, NOT_IMPLEMENTED),
-    java_only("leader.maxTimeToWaitForEpoch", Quorum, NOT_IMPLEMENTED),
-    java_only("leaderConnectDelayDuringRetryMs", Quorum, NOT_IMPLEMENTED),
-    java_only("leaderServes", Quorum, NOT_IMPLEMENTED),
-    java_only("learner.asyncSending", Quorum, JAVA_TUNING),
-    java_only("learner.closeSocketAsync", Quorum, JAVA_TUNING),
-    java_only("letAnySaslUserDoX", Both, SASL),
-    java_only("maxBatchSize", Both, JAVA_TUNING),
-    java_only("maxGetChildrenResponseCacheSize", Both, JAVA_TUNING),
-    java_only("maxInProcessingDeadWatchers", Both, JAVA_TUNING),
-    java_only("maxResponseCacheSize", Both, JAVA_TUNING),
-    java_only("maxWriteQueuePollTime", Both, JAVA_TUNING),
-    java_only("messageTracker.BufferSize", Quorum, NOT_IMPLEMENTED),
-    java_only("messageTracker.Enabled", Quorum, NOT_IMPLEMENTED),
-    java_only("netty.advancedFlowControl.enabled", Both, JAVA_TUNING),
-    java_only(
-        "netty.server.earlyDropSecureConnectionHandshakes",
-        Both,
-        TLS,
-    ),
-    java_only("netty.server.outstandingHandshake.limit", Both, TLS),
-    java_only("nio.directBufferBytes", Both, JAVA_TUNING),
-    java_only("nio.numSelectorThreads", Both, JAVA_TUNING),
-    java_only("nio.numWorkerThreads", Both, JAVA_TUNING),
-    java_only("nio.sessionlessCnxnTimeout", Both, JAVA_TUNING),
-    java_only("nio.shutdownTimeout", Both, JAVA_TUNING),
-    java_only("observer.election.DelayMs", Quorum, NOT_IMPLEMENTED),
-    java_only("observer.reconnectDelayMs", Quorum, NOT_IMPLEMENTED),
-    java_only("observer.syncEnabled", Quorum, NOT_IMPLEMENTED),
-    java_only("observerMaster.sizeLimit", Quorum, NOT_IMPLEMENTED),
-    java_only("quorumCnxnTimeoutMs", Quorum, NOT_IMPLEMENTED),
-    java_only("request_stale_connection_check", Both, NOT_IMPLEMENTED),
-    java_only("request_stale_latency_check", Both, NOT_IMPLEMENTED),
-    java_only("request_throttler.shutdownTimeout", Both, JAVA_TUNING),
-    java_only("requireKerberosConfig", Both, SASL),
-    java_only("security.auth_to_local", Both, SASL),
-    java_only("serverCnxnFactory", Both, JAVA_TUNING),
-    java_only("snapSizeLimitInKb", Quorum, NOT_IMPLEMENTED),
+    )
+    .quorum(),
+    java_only("intBufferStartingSizeBytes", JAVA_TUNING),
+    java_only("jmx.log4j.disable", NO_JVM),
+    java_only("jmx.log4j.mbean", NO_JVM),
+    java_only("jute.maxbuffer.extrasize", NOT_IMPLEMENTED),
+    java_only("largeRequestMaxBytes", NOT_IMPLEMENTED),
+    java_only("largeRequestThreshold", NOT_IMPLEMENTED),
+    java_only("leader.ackLoggingFrequency", JAVA_TUNING).quorum(),
+    java_only("leader.closeSocketAsync", JAVA_TUNING).quorum(),
+    java_only("leader.maxConcurrentDiffSyncs", NOT_IMPLEMENTED).quorum(),
+    java_only("leader.maxConcurrentSnapSyncs", NOT_IMPLEMENTED).quorum(),
+    java_only("leader.maxTimeToWaitForEpoch", NOT_IMPLEMENTED).quorum(),
+    java_only("leaderConnectDelayDuringRetryMs", NOT_IMPLEMENTED).quorum(),
+    java_only("leaderServes", NOT_IMPLEMENTED).quorum(),
+    java_only("learner.asyncSending", JAVA_TUNING).quorum(),
+    java_only("learner.closeSocketAsync", JAVA_TUNING).quorum(),
+    java_only("letAnySaslUserDoX", SASL),
+    java_only("maxBatchSize", JAVA_TUNING),
+    java_only("maxGetChildrenResponseCacheSize", JAVA_TUNING),
+    java_only("maxInProcessingDeadWatchers", JAVA_TUNING),
+    java_only("maxResponseCacheSize", JAVA_TUNING),
+    java_only("maxWriteQueuePollTime", JAVA_TUNING),
+    java_only("messageTracker.BufferSize", NOT_IMPLEMENTED).quorum(),
+    java_only("messageTracker.Enabled", NOT_IMPLEMENTED).quorum(),
+    java_only("netty.advancedFlowControl.enabled", JAVA_TUNING),
+    java_only("netty.server.earlyDropSecureConnectionHandshakes", TLS),
+    java_only("netty.server.outstandingHandshake.limit", TLS),
+    java_only("nio.directBufferBytes", JAVA_TUNING),
+    java_only("nio.numSelectorThreads", JAVA_TUNING),
+    java_only("nio.numWorkerThreads", JAVA_TUNING),
+    java_only("nio.sessionlessCnxnTimeout", JAVA_TUNING),
+    java_only("nio.shutdownTimeout", JAVA_TUNING),
+    java_only("observer.election.DelayMs", NOT_IMPLEMENTED).quorum(),
+    java_only("observer.reconnectDelayMs", NOT_IMPLEMENTED).quorum(),
+    java_only("observer.syncEnabled", NOT_IMPLEMENTED).quorum(),
+    java_only("observerMaster.sizeLimit", NOT_IMPLEMENTED).quorum(),
+    java_only("quorumCnxnTimeoutMs", NOT_IMPLEMENTED).quorum(),
+    java_only("request_stale_connection_check", NOT_IMPLEMENTED),
+    java_only("request_stale_latency_check", NOT_IMPLEMENTED),
+    java_only("request_throttler.shutdownTimeout", JAVA_TUNING),
+    java_only("requireKerberosConfig", SASL),
+    java_only("security.auth_to_local", SASL),
+    java_only("serverCnxnFactory", JAVA_TUNING),
+    java_only("snapSizeLimitInKb", NOT_IMPLEMENTED).quorum(),
     java_only(
         "snapshot.compression.method",
-        Both,
         "snapshots are never compressed",
     ),
-    java_only("snapshot.trust.empty", Both, NOT_IMPLEMENTED),
-    java_only("snapshotSizeFactor", Quorum, NOT_IMPLEMENTED),
-    java_only("superUser", Both, SASL),
-    java_only("tcpKeepAlive", Both, NOT_IMPLEMENTED),
-    java_only("throttled_op_wait_time", Both, NOT_IMPLEMENTED),
-    java_only("txnLogSizeLimitInKb", Both, NOT_IMPLEMENTED),
-    java_only("watchManagerName", Both, JAVA_TUNING),
-    java_only("watcherCleanIntervalInSeconds", Both, JAVA_TUNING),
-    java_only("watcherCleanThreadsNum", Both, JAVA_TUNING),
-    java_only("watcherCleanThreshold", Both, JAVA_TUNING),
+    java_only("snapshot.trust.empty", NOT_IMPLEMENTED),
+    java_only("snapshotSizeFactor", NOT_IMPLEMENTED).quorum(),
+    java_only("superUser", SASL),
+    java_only("tcpKeepAlive", NOT_IMPLEMENTED),
+    java_only("throttled_op_wait_time", NOT_IMPLEMENTED),
+    java_only("txnLogSizeLimitInKb", NOT_IMPLEMENTED),
+    java_only("watchManagerName", JAVA_TUNING),
+    java_only("watcherCleanIntervalInSeconds", JAVA_TUNING),
+    java_only("watcherCleanThreadsNum", JAVA_TUNING),
+    java_only("watcherCleanThreshold", JAVA_TUNING),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse, parse_with_system_properties, Draft};
+
+    const MIN: &str = "dataDir=/d\nclientPort=2181\n";
+
+    fn exact_keys() -> impl Iterator<Item = &'static Key> {
+        KEYS.iter().filter(|k| !k.family)
+    }
+
+    /// A valid value for every key: its default, else one that fits its kind.
+    fn sample(k: &Key) -> String {
+        if let Some(d) = k.default {
+            return d.to_string();
+        }
+        match (k.name, k.kind) {
+            ("clientPortAddress", _) => "127.0.0.1".into(),
+            ("dataDir" | "dataLogDir", _) => "/d".into(),
+            (_, Kind::Int { min, max, .. } | Kind::Decode { min, max, .. }) => {
+                1.clamp(min, max).to_string()
+            }
+            (_, Kind::DecodeOrDefault { .. } | Kind::Long { .. } | Kind::Kib { .. }) => "1".into(),
+            (_, Kind::Bool { .. } | Kind::JavaBool { .. }) => "false".into(),
+            (_, Kind::Word { word, .. }) => word.into(),
+            (_, Kind::Hex { .. }) => "1a".into(),
+            (_, Kind::OneOf { words, .. }) => words[0].into(),
+            (_, Kind::NonEmpty { .. } | Kind::Text { .. }) => "x".into(),
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_found() {
+        let mut names: Vec<(&str, bool)> = KEYS.iter().map(|k| (k.name, k.family)).collect();
+        names.sort();
+        for pair in names.windows(2) {
+            assert_ne!(pair[0], pair[1], "{} is in the table twice", pair[0].0);
+        }
+        for k in KEYS {
+            let probe = if k.family {
+                format!("{}anything", k.name)
+            } else {
+                k.name.to_string()
+            };
+            assert_eq!(find(&probe).map(|f| f.name), Some(k.name), "{probe}");
+            if let Some(property) = k.system_property() {
+                let probe = if k.family {
+                    format!("{property}anything")
+                } else {
+                    property
+                };
+                let (found, name) = find_system_property(&probe).expect("found by property");
+                assert_eq!(found.name, k.name, "{probe}");
+                assert!(name.starts_with(k.name), "{probe} -> {name}");
+            }
+        }
+        assert!(find("server.1").is_none());
+        assert!(find_system_property("zookeeper.tickTime").is_none());
+        assert!(find_system_property("zookeeper.jute.maxbuffer").is_none());
+    }
+
+    #[test]
+    fn defaults_come_from_the_table_without_warnings() {
+        let d = Draft::java_defaults();
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        let c = d.config;
+        assert_eq!(c.tick_time_ms, crate::config::DEFAULT_TICK_TIME_MS);
+        assert_eq!(c.jute_maxbuffer, crate::config::DEFAULT_JUTE_MAXBUFFER);
+        assert_eq!(
+            c.fsync_warning_threshold_ms,
+            crate::persist::txnlog::DEFAULT_FSYNC_WARNING_THRESHOLD_MS
+        );
+        assert_eq!(c.four_letter_whitelist, FourLetterWhitelist::java_default());
+        // Writing a key's default changes nothing.
+        let (base, _) = parse(MIN).unwrap();
+        for k in exact_keys().filter(|k| k.default.is_some()) {
+            let text = format!("{MIN}{}={}\n", k.name, k.default.unwrap());
+            let (c, _) = parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(c, base, "{}", k.name);
+        }
+    }
+
+    #[test]
+    fn defaults_round_trip_through_conf() {
+        let (c, _) = parse(MIN).unwrap();
+        let lines = c.conf_lines();
+        let names: Vec<&str> = lines.iter().map(|(k, _)| *k).collect();
+        // ZooKeeperServer.dumpConf's order.
+        assert_eq!(
+            names,
+            [
+                "clientPort",
+                "secureClientPort",
+                "dataDir",
+                "dataLogDir",
+                "tickTime",
+                "maxClientCnxns",
+                "minSessionTimeout",
+                "maxSessionTimeout",
+                "clientPortListenBacklog",
+            ]
+        );
+        for (name, shown) in &lines {
+            let k = find(name).unwrap();
+            let want = match (*name, k.default) {
+                // -1 stands for 2 and 20 ticks; conf shows the result.
+                ("minSessionTimeout", _) => (2 * c.tick_time_ms).to_string(),
+                ("maxSessionTimeout", _) => (20 * c.tick_time_ms).to_string(),
+                (_, Some(default)) => default.to_string(),
+                ("clientPort", None) => "2181".to_string(),
+                ("secureClientPort", None) => "-1".to_string(),
+                ("dataDir" | "dataLogDir", None) => "/d/version-2".to_string(),
+                (_, None) => panic!("{name}: no default and no expectation"),
+            };
+            assert_eq!(shown, &want, "{name}");
+        }
+    }
+
+    #[test]
+    fn fields_named_by_the_table_exist_and_every_field_has_a_key() {
+        let (c, _) = parse(MIN).unwrap();
+        let debug = format!("{c:#?}");
+        let fields: Vec<&str> = debug
+            .lines()
+            .filter_map(|l| l.strip_prefix("    ")?.split_once(": ").map(|(f, _)| f))
+            .filter(|f| !f.starts_with(' '))
+            .collect();
+        for k in KEYS {
+            if let Some(field) = k.field {
+                assert!(fields.contains(&field), "{}: no field {field}", k.name);
+            }
+        }
+        for f in fields {
+            // Set from the server.N lines and the myid file, not from a key.
+            if f == "servers" || f == "my_id" {
+                continue;
+            }
+            assert!(
+                KEYS.iter().any(|k| k.field == Some(f)),
+                "field {f} is filled by no key"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_with_every_key_parses_and_says_what_it_ignores() {
+        let mut text = String::new();
+        let mut names = Vec::new();
+        for k in KEYS {
+            let name = if k.family {
+                format!("{}x", k.name)
+            } else {
+                k.name.to_string()
+            };
+            text.push_str(&format!("{name}={}\n", sample(k)));
+            names.push((name, k));
+        }
+        let (_, warnings) = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        for (line, (name, k)) in names.iter().enumerate() {
+            let at = format!("line {}: {name}", line + 1);
+            let mine: Vec<&String> = warnings
+                .iter()
+                .filter(|w| w.starts_with(&format!("{at} ")))
+                .collect();
+            let mut want = 0;
+            if let Some(why) = k.ignored {
+                want += 1;
+                let line = format!("{at} is accepted but ignored: {why}");
+                assert!(mine.iter().any(|w| **w == line), "{line}: {mine:?}");
+            }
+            if let Property::Only(property) = k.property {
+                want += 1;
+                let line = format!(
+                    "{at} in zoo.cfg is ignored by Java (it only reads the system property \
+                     -D{property}); zk-rs applies it"
+                );
+                assert!(mine.iter().any(|w| **w == line), "{line}: {mine:?}");
+            }
+            if name == "dataDir" || name == "dataLogDir" {
+                continue;
+            }
+            assert_eq!(mine.len(), want, "{name}: {mine:?}");
+        }
+    }
+
+    #[test]
+    fn ignored_system_properties_say_so() {
+        let (_, w) = parse_with_system_properties(
+            MIN,
+            &[
+                ("zookeeper.maxCnxns", "10"),
+                ("zookeeper.ssl.keyStore.location", "/k"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            w,
+            [
+                "system property zookeeper.maxCnxns is accepted but ignored: zk-rs limits \
+                 connections per client address only (maxClientCnxns)",
+                "system property zookeeper.ssl.keyStore.location is accepted but ignored: TLS is \
+                 not supported",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_key_value_and_expectation() {
+        for k in exact_keys() {
+            let bad = match k.kind {
+                Kind::NonEmpty { .. } => "",
+                Kind::Int { .. }
+                | Kind::Decode { .. }
+                | Kind::Long { .. }
+                | Kind::Kib { .. }
+                | Kind::Bool { .. }
+                | Kind::Hex { .. }
+                | Kind::OneOf { .. } => "not-a-value",
+                // Never refused: Java reads any text as something.
+                Kind::DecodeOrDefault { .. }
+                | Kind::JavaBool { .. }
+                | Kind::Word { .. }
+                | Kind::Text { .. } => continue,
+            };
+            let text = format!("{MIN}{}={bad}\n", k.name);
+            match parse(&text) {
+                Err(ConfigError::InvalidValue {
+                    key,
+                    value,
+                    expected,
+                }) => {
+                    assert_eq!((key.as_str(), value.as_str()), (k.name, bad));
+                    assert!(!expected.is_empty(), "{}", k.name);
+                }
+                other => panic!("{}={bad}: {other:?}", k.name),
+            }
+        }
+    }
+}
