@@ -223,19 +223,6 @@ impl Key {
         }
     }
 
-    /// A word for the value's type, for documentation and dumps.
-    pub fn type_name(&self) -> &'static str {
-        match self.kind {
-            Kind::Int { .. } | Kind::Decode { .. } => "int",
-            Kind::DecodeOrDefault { .. } | Kind::Long { .. } => "long",
-            Kind::Kib { .. } => "KiB",
-            Kind::Bool { .. } | Kind::JavaBool { .. } | Kind::Word { .. } => "boolean",
-            Kind::Hex { .. } => "hex",
-            Kind::OneOf { .. } => "enum",
-            Kind::NonEmpty { .. } | Kind::Text { .. } => "string",
-        }
-    }
-
     /// Checks `value` (trimmed) as Java would and hands it to the key's setter; warnings
     /// for values Java reads in its own way go to `d`. `name` is the key as written (a
     /// family member's full name).
