@@ -190,45 +190,24 @@ pub struct ExpirySet {
     pub session_ids: Vec<i64>,
 }
 
-/// The values `conf` prints (Java's `ZooKeeperServer.dumpConf`).
+/// What `conf` prints (Java's `ZooKeeperServer.dumpConf`): the configuration lines the key
+/// table renders ([`Config::conf_lines`]), then `serverId`; [`respond`] adds `dataDirSize`
+/// after `dataDir` and `dataLogSize` after `dataLogDir`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConf {
-    /// The client port actually listened on.
-    pub client_port: i32,
-    /// -1: no TLS client port.
-    pub secure_client_port: i32,
-    /// Absolute snapshot directory, `<dataDir>/version-2`.
-    pub data_dir: PathBuf,
-    /// Absolute txn log directory, `<dataLogDir>/version-2`.
-    pub data_log_dir: PathBuf,
-    /// `tickTime`, ms.
-    pub tick_time: i64,
-    /// `maxClientCnxns`.
-    pub max_client_cnxns: i64,
-    /// `minSessionTimeout`, ms.
-    pub min_session_timeout: i64,
-    /// `maxSessionTimeout`, ms.
-    pub max_session_timeout: i64,
-    /// `clientPortListenBacklog`, -1 for the OS default.
-    pub client_port_listen_backlog: i64,
+    /// `(key, value)` in Java's order: `clientPort`, `secureClientPort`, `dataDir` (the
+    /// absolute `version-2` directory), `dataLogDir` (likewise), `tickTime`,
+    /// `maxClientCnxns`, `minSessionTimeout`, `maxSessionTimeout`, `clientPortListenBacklog`.
+    pub keys: Vec<(&'static str, String)>,
     /// 0 for a standalone server, else `myid`.
     pub server_id: i64,
 }
 
 impl ServerConf {
-    /// The values Java would print for this configuration (`client_port` may need replacing
-    /// by the port actually bound when the file says 0).
+    /// The values Java would print for this configuration.
     pub fn from_config(cfg: &Config) -> Self {
         ServerConf {
-            client_port: i32::from(cfg.client_port),
-            secure_client_port: -1,
-            data_dir: version_dir(&cfg.data_dir),
-            data_log_dir: version_dir(&cfg.data_log_dir),
-            tick_time: i64::from(cfg.tick_time_ms),
-            max_client_cnxns: i64::from(cfg.max_client_cnxns),
-            min_session_timeout: i64::from(cfg.min_session_timeout_ms),
-            max_session_timeout: i64::from(cfg.max_session_timeout_ms),
-            client_port_listen_backlog: cfg.client_port_listen_backlog.map_or(-1, i64::from),
+            keys: cfg.conf_lines(),
             server_id: if cfg.is_distributed() {
                 cfg.my_id.map_or(0, |id| id as i64)
             } else {
@@ -236,19 +215,31 @@ impl ServerConf {
             },
         }
     }
-}
 
-/// Java's `new File(dir, "version-2").getAbsolutePath()`: relative paths are taken from the
-/// working directory, nothing is resolved.
-fn version_dir(dir: &Path) -> PathBuf {
-    let abs = if dir.is_absolute() {
-        dir.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|cwd| cwd.join(dir))
-            .unwrap_or_else(|_| dir.to_path_buf())
-    };
-    abs.join("version-2")
+    /// The value shown for `key`, if `conf` shows it.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.keys
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Replaces the value shown for `key` (for example the port actually bound).
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        if let Some((_, v)) = self.keys.iter_mut().find(|(k, _)| *k == key) {
+            *v = value.into();
+        }
+    }
+
+    /// The snapshot directory shown (`<dataDir>/version-2`).
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from(self.get("dataDir").unwrap_or_default())
+    }
+
+    /// The txn log directory shown (`<dataLogDir>/version-2`).
+    pub fn data_log_dir(&self) -> PathBuf {
+        PathBuf::from(self.get("dataLogDir").unwrap_or_default())
+    }
 }
 
 /// The `mntr` gauges that are neither in [`ServerStats`] nor elsewhere in the trait.
@@ -368,14 +359,14 @@ pub trait FourLetterSource {
         process_environment(&self.version())
     }
 
-    /// Size of the snapshot directory (default: [`dir_size`] of `conf().data_dir`).
+    /// Size of the snapshot directory (default: [`dir_size`] of `conf().data_dir()`).
     fn snap_dir_size(&self) -> u64 {
-        dir_size(&self.conf().data_dir)
+        dir_size(&self.conf().data_dir())
     }
 
-    /// Size of the txn log directory (default: [`dir_size`] of `conf().data_log_dir`).
+    /// Size of the txn log directory (default: [`dir_size`] of `conf().data_log_dir()`).
     fn txn_log_dir_size(&self) -> u64 {
-        dir_size(&self.conf().data_log_dir)
+        dir_size(&self.conf().data_log_dir())
     }
 
     /// The trace mask (`gtmk`); default [`DEFAULT_TRACE_MASK`].
@@ -568,24 +559,18 @@ fn cons(src: &dyn FourLetterSource) -> String {
 
 fn conf(src: &dyn FourLetterSource) -> String {
     let c = src.conf();
-    // Java's labels are swapped relative to what it measures (see the module doc).
-    format!(
-        "clientPort={}\nsecureClientPort={}\ndataDir={}\ndataDirSize={}\ndataLogDir={}\n\
-         dataLogSize={}\ntickTime={}\nmaxClientCnxns={}\nminSessionTimeout={}\n\
-         maxSessionTimeout={}\nclientPortListenBacklog={}\nserverId={}\n",
-        c.client_port,
-        c.secure_client_port,
-        c.data_dir.display(),
-        src.txn_log_dir_size(),
-        c.data_log_dir.display(),
-        src.snap_dir_size(),
-        c.tick_time,
-        c.max_client_cnxns,
-        c.min_session_timeout,
-        c.max_session_timeout,
-        c.client_port_listen_backlog,
-        c.server_id
-    )
+    let mut s = String::new();
+    for (key, value) in &c.keys {
+        s.push_str(&format!("{key}={value}\n"));
+        // Java's labels are swapped relative to what it measures (see the module doc).
+        match *key {
+            "dataDir" => s.push_str(&format!("dataDirSize={}\n", src.txn_log_dir_size())),
+            "dataLogDir" => s.push_str(&format!("dataLogSize={}\n", src.snap_dir_size())),
+            _ => {}
+        }
+    }
+    s.push_str(&format!("serverId={}\n", c.server_id));
+    s
 }
 
 fn dump(src: &dyn FourLetterSource) -> String {
@@ -1205,16 +1190,19 @@ mod tests {
             ]
         }
         fn conf(&self) -> ServerConf {
+            let keys = [
+                ("clientPort", "38611"),
+                ("secureClientPort", "-1"),
+                ("dataDir", "/tmp/j4lw/data/version-2"),
+                ("dataLogDir", "/tmp/j4lw/data/version-2"),
+                ("tickTime", "2000"),
+                ("maxClientCnxns", "60"),
+                ("minSessionTimeout", "4000"),
+                ("maxSessionTimeout", "40000"),
+                ("clientPortListenBacklog", "-1"),
+            ];
             ServerConf {
-                client_port: 38611,
-                secure_client_port: -1,
-                data_dir: "/tmp/j4lw/data/version-2".into(),
-                data_log_dir: "/tmp/j4lw/data/version-2".into(),
-                tick_time: 2000,
-                max_client_cnxns: 60,
-                min_session_timeout: 4000,
-                max_session_timeout: 40000,
-                client_port_listen_backlog: -1,
+                keys: keys.iter().map(|(k, v)| (*k, v.to_string())).collect(),
                 server_id: 0,
             }
         }
@@ -1492,7 +1480,7 @@ mod tests {
             }
             fn conf(&self) -> ServerConf {
                 let mut c = self.0.conf();
-                c.data_log_dir = "/tmp/j4lw/logs/version-2".into();
+                c.set("dataLogDir", "/tmp/j4lw/logs/version-2");
                 c
             }
             fn monitor_values(&self) -> MonitorValues {
@@ -2283,20 +2271,23 @@ zk_sum_e3_write_per_namespace\t5
         let text = "tickTime=2000\ndataDir=/tmp/x/data\nclientPort=2181\n";
         let (cfg, _) = crate::config::parse(text).unwrap();
         let c = ServerConf::from_config(&cfg);
-        assert_eq!(c.data_dir, PathBuf::from("/tmp/x/data/version-2"));
-        assert_eq!(c.data_log_dir, PathBuf::from("/tmp/x/data/version-2"));
+        assert_eq!(c.data_dir(), PathBuf::from("/tmp/x/data/version-2"));
+        assert_eq!(c.data_log_dir(), PathBuf::from("/tmp/x/data/version-2"));
+        let shown: Vec<(&str, &str)> = c.keys.iter().map(|(k, v)| (*k, v.as_str())).collect();
         assert_eq!(
-            (c.client_port, c.secure_client_port, c.tick_time),
-            (2181, -1, 2000)
+            shown,
+            [
+                ("clientPort", "2181"),
+                ("secureClientPort", "-1"),
+                ("dataDir", "/tmp/x/data/version-2"),
+                ("dataLogDir", "/tmp/x/data/version-2"),
+                ("tickTime", "2000"),
+                ("maxClientCnxns", "60"),
+                ("minSessionTimeout", "4000"),
+                ("maxSessionTimeout", "40000"),
+                ("clientPortListenBacklog", "-1"),
+            ]
         );
-        assert_eq!(
-            (
-                c.min_session_timeout,
-                c.max_session_timeout,
-                c.max_client_cnxns
-            ),
-            (4000, 40000, 60)
-        );
-        assert_eq!((c.client_port_listen_backlog, c.server_id), (-1, 0));
+        assert_eq!(c.server_id, 0);
     }
 }

@@ -350,8 +350,8 @@ pub fn measure_probes(cmd: &str, cfg: &crate::config::Config) -> Probes {
         "mntr" => p.fd_counts = fourlw::process_fd_counts(),
         "conf" | "dirs" => {
             let conf = fourlw::ServerConf::from_config(cfg);
-            p.snap_dir_size = fourlw::dir_size(&conf.data_dir);
-            p.txn_log_dir_size = fourlw::dir_size(&conf.data_log_dir);
+            p.snap_dir_size = fourlw::dir_size(&conf.data_dir());
+            p.txn_log_dir_size = fourlw::dir_size(&conf.data_log_dir());
         }
         "envi" => p.environment = fourlw::process_environment(&fourlw::full_version()),
         _ => {}
