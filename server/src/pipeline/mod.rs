@@ -46,7 +46,7 @@ pub use four_letter::Probes;
 
 pub(crate) use crate::auth::{self, AuthConfig, AuthId, AuthInfo};
 pub(crate) use crate::config::Config;
-pub(crate) use crate::error::{self, Code};
+pub(crate) use crate::error::{self, Code, ErrorCode};
 pub(crate) use crate::flow::{answers_request, counts_as_request, ConnFlow, ServerFlow};
 pub(crate) use crate::prep::{self, Pending, PrepContext};
 pub(crate) use crate::session_id;

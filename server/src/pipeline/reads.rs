@@ -6,7 +6,7 @@ impl Pipeline {
         let frame = match self.read_body(conn, op, &mut body) {
             Ok(Some(f)) => reply_frame(xid, z, 0, Some(&*f)),
             Ok(None) => reply_frame(xid, z, 0, None),
-            Err(code) => reply_frame(xid, z, code, None),
+            Err(code) => reply_frame(xid, z, code.code(), None),
         };
         self.record_read(conn, xid, op);
         self.send(conn, frame);
@@ -27,12 +27,12 @@ impl Pipeline {
         conn: ConnId,
         acl: &[jute::data::Acl],
         perm: i32,
-    ) -> Result<(), Code> {
-        let c = self.conns.get(&conn).ok_or(error::SESSION_EXPIRED)?;
+    ) -> Result<(), ErrorCode> {
+        let c = self.conns.get(&conn).ok_or(ErrorCode::SessionExpired)?;
         if auth::check_acl(acl, perm, c.auth.ids(), &self.auth_cfg) {
             Ok(())
         } else {
-            Err(error::NO_AUTH)
+            Err(ErrorCode::NoAuth)
         }
     }
 
@@ -40,8 +40,8 @@ impl Pipeline {
         &mut self,
         conn: ConnId,
         r: &GetDataRequest,
-    ) -> Result<(Option<Bytes>, Stat), Code> {
-        let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
+    ) -> Result<(Option<Bytes>, Stat), ErrorCode> {
+        let n = self.tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
         self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
         let out = (n.data.to_bytes(), n.stat(self.tree.extended_types()));
         if r.watch {
@@ -57,8 +57,8 @@ impl Pipeline {
         conn: ConnId,
         path: &str,
         watch: bool,
-    ) -> Result<(Vec<String>, Stat), Code> {
-        let n = self.tree.node(path).ok_or(error::NO_NODE)?;
+    ) -> Result<(Vec<String>, Stat), ErrorCode> {
+        let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
         let children: Vec<String> = n
             .children
@@ -85,26 +85,26 @@ impl Pipeline {
         conn: ConnId,
         op: OpCode,
         body: &mut Bytes,
-    ) -> Result<Option<Box<dyn Fn(&mut BytesMut)>>, Code> {
-        fn dec<T: Decode>(b: &mut Bytes) -> Result<T, Code> {
-            T::decode(b).map_err(|_| error::MARSHALLING_ERROR)
+    ) -> Result<Option<Box<dyn Fn(&mut BytesMut)>>, ErrorCode> {
+        fn dec<T: Decode>(b: &mut Bytes) -> Result<T, ErrorCode> {
+            T::decode(b).map_err(|_| ErrorCode::MarshallingError)
         }
         fn boxed<R: Encode + 'static>(r: R) -> Option<Box<dyn Fn(&mut BytesMut)>> {
             Some(Box::new(move |b: &mut BytesMut| r.encode(b)))
         }
         if let Some(code) = crate::null_strings::read_error(op, body) {
-            return Err(code.code());
+            return Err(code);
         }
         match op {
             OpCode::Exists => {
                 let r: ExistsRequest = dec(body)?;
                 if r.path.contains('\0') {
-                    return Err(error::BAD_ARGUMENTS);
+                    return Err(ErrorCode::BadArguments);
                 }
                 if r.watch {
                     self.tree.watches.add(&r.path, conn, WatchKind::Exist);
                 }
-                let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
+                let n = self.tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
                 let stat = n.stat(self.tree.extended_types());
                 self.stats.record_namespace_read(&r.path, 0);
                 Ok(boxed(ExistsResponse { stat }))
@@ -126,7 +126,7 @@ impl Pipeline {
             }
             OpCode::GetAllChildrenNumber => {
                 let r: GetAllChildrenNumberRequest = dec(body)?;
-                let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
+                let n = self.tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
                 self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
                 Ok(boxed(GetAllChildrenNumberResponse {
                     total_number: self.tree.all_children_number(&r.path),
@@ -134,7 +134,7 @@ impl Pipeline {
             }
             OpCode::GetAcl => {
                 let r: GetACLRequest = dec(body)?;
-                let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
+                let n = self.tree.node(&r.path).ok_or(ErrorCode::NoNode)?;
                 self.check_read(
                     conn,
                     &n.acl,
@@ -176,29 +176,29 @@ impl Pipeline {
             OpCode::AddWatch => {
                 let r: AddWatchRequest = dec(body)?;
                 let kind =
-                    WatchKind::from_add_watch_mode(r.mode).ok_or(error::MARSHALLING_ERROR)?;
+                    WatchKind::from_add_watch_mode(r.mode).ok_or(ErrorCode::MarshallingError)?;
                 self.tree.watches.add(&r.path, conn, kind);
                 Ok(boxed(ErrorResponse { err: 0 }))
             }
             OpCode::CheckWatches | OpCode::RemoveWatches => {
                 let r: CheckWatchesRequest = dec(body)?;
-                let ty = WatcherType::from_code(r.r#type).ok_or(error::MARSHALLING_ERROR)?;
+                let ty = WatcherType::from_code(r.r#type).ok_or(ErrorCode::MarshallingError)?;
                 let found = if op == OpCode::CheckWatches {
                     self.tree
                         .watches
                         .check(&r.path, conn, ty)
-                        .ok_or(error::MARSHALLING_ERROR)?
+                        .ok_or(ErrorCode::MarshallingError)?
                 } else {
                     self.tree.watches.remove(&r.path, conn, ty)
                 };
                 if found {
                     Ok(None)
                 } else {
-                    Err(error::NO_WATCHER)
+                    Err(ErrorCode::NoWatcher)
                 }
             }
             OpCode::WhoAmI => {
-                let c = self.conns.get(&conn).ok_or(error::SESSION_EXPIRED)?;
+                let c = self.conns.get(&conn).ok_or(ErrorCode::SessionExpired)?;
                 let client_info = c
                     .auth
                     .iter()
@@ -223,16 +223,16 @@ impl Pipeline {
             }
             OpCode::MultiRead => {
                 let ops_ = jute::multi::decode_multi_request(body)
-                    .map_err(|_| error::MARSHALLING_ERROR)?;
+                    .map_err(|_| ErrorCode::MarshallingError)?;
                 if ops_.iter().any(|o| !o.is_read()) {
-                    return Err(error::MARSHALLING_ERROR);
+                    return Err(ErrorCode::MarshallingError);
                 }
                 let mut results = Vec::with_capacity(ops_.len());
                 for o in ops_ {
                     results.push(match o {
                         MultiOp::GetChildren(r) => match self.get_children(conn, &r.path, false) {
                             Ok((c, _)) => MultiResult::GetChildren(c),
-                            Err(e) => MultiResult::Error(e),
+                            Err(e) => MultiResult::Error(e.code()),
                         },
                         MultiOp::GetData(r) => match self.get_data(
                             conn,
@@ -242,9 +242,9 @@ impl Pipeline {
                             },
                         ) {
                             Ok((d, s)) => MultiResult::GetData(d, s),
-                            Err(e) => MultiResult::Error(e),
+                            Err(e) => MultiResult::Error(e.code()),
                         },
-                        _ => MultiResult::Error(error::MARSHALLING_ERROR),
+                        _ => MultiResult::Error(ErrorCode::MarshallingError.code()),
                     });
                 }
                 Ok(Some(Box::new(move |b: &mut BytesMut| {
@@ -269,7 +269,7 @@ impl Pipeline {
             | OpCode::Sasl
             | OpCode::CreateSession
             | OpCode::CloseSession
-            | OpCode::Error => Err(error::UNIMPLEMENTED),
+            | OpCode::Error => Err(ErrorCode::Unimplemented),
         }
     }
 
