@@ -91,11 +91,11 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on the election port: {e}"))?;
     let outcome = node
-        .look_for_leader(zxid, epoch)
+        .look_for_leader(zxid.into(), epoch)
         .await
         .map_err(|e| e.to_string())?;
     println!(
-        "{} leader={} zxid={:#x} electionEpoch={} peerEpoch={}",
+        "{} leader={} zxid={} electionEpoch={} peerEpoch={}",
         format!("{:?}", outcome.state).to_uppercase(),
         outcome.vote.leader,
         outcome.vote.zxid,

@@ -71,7 +71,7 @@ async fn ours_between_fakes() -> (ElectionHandle, TcpListener, TcpListener, u16)
 async fn connects_to_lower_sids_and_keeps_the_connection() {
     let (ours, fake1, _fake3, p2) = ours_between_fakes().await;
     let election = tokio::spawn(async move {
-        let o = ours.look_for_leader(0x7, 0).await;
+        let o = ours.look_for_leader(jute::Zxid::from(0x7), 0).await;
         (ours, o)
     });
     let (mut s, _) = tokio::time::timeout(T, fake1.accept())
@@ -109,7 +109,7 @@ async fn connects_to_lower_sids_and_keeps_the_connection() {
 async fn a_higher_sid_is_left_to_connect_back() {
     let (ours, _fake1, fake3, p2) = ours_between_fakes().await;
     let election = tokio::spawn(async move {
-        let o = ours.look_for_leader(0x7, 0).await;
+        let o = ours.look_for_leader(jute::Zxid::from(0x7), 0).await;
         (ours, o)
     });
     // Ours calls 3, says who it is, and hangs up.
@@ -198,7 +198,7 @@ async fn answers_a_stranger_and_refuses_garbage() {
     let ours = std::sync::Arc::new(ours);
     let looking = {
         let ours = ours.clone();
-        tokio::spawn(async move { ours.look_for_leader(0x7, 0).await })
+        tokio::spawn(async move { ours.look_for_leader(jute::Zxid::from(0x7), 0).await })
     };
     let n = zk_quorum::election::net::probe(&format!("127.0.0.1:{p2}"), 99, T)
         .await

@@ -322,7 +322,7 @@ fn four_letter(port: u16, cmd: &str) -> String {
 }
 
 async fn elect(node: &ElectionHandle, zxid: i64, epoch: i64) -> Outcome {
-    tokio::time::timeout(TIMEOUT, node.look_for_leader(zxid, epoch))
+    tokio::time::timeout(TIMEOUT, node.look_for_leader(zxid.into(), epoch))
         .await
         .expect("our election did not finish")
         .expect("our election failed")
@@ -351,7 +351,7 @@ async fn three_of_ours_elect_the_highest_zxid() {
     for (i, o) in [o1, o2, o3].iter().enumerate() {
         let sid = i as i64 + 1;
         assert_eq!(o.vote.leader, 2, "server {sid}: {o:?}");
-        assert_eq!(o.vote.zxid, 0x1_0000_0007);
+        assert_eq!(o.vote.zxid, jute::Zxid::from(0x1_0000_0007));
         let expected = if sid == 2 {
             ServerState::Leading
         } else {

@@ -715,7 +715,7 @@ pub async fn run(cfg: Config) {
             ps.last_zxid, ps.current_epoch
         );
         let outcome = {
-            let look = election.look_for_leader(ps.last_zxid.into(), ps.current_epoch);
+            let look = election.look_for_leader(ps.last_zxid, ps.current_epoch);
             tokio::pin!(look);
             // Java's QuorumPeer: with readonlymode.enabled, a peer still LOOKING after
             // max(2000 ms, tickTime) serves its last loaded tree read-only.

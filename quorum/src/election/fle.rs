@@ -85,7 +85,7 @@ pub struct Vote {
     /// Proposed (or elected) leader's sid.
     pub leader: i64,
     /// Its last zxid.
-    pub zxid: i64,
+    pub zxid: Zxid,
     /// The round (`logicalclock`) it belongs to; -1 before any election.
     pub election_epoch: i64,
     /// The leader's epoch.
@@ -167,9 +167,9 @@ pub struct Election {
     current_vote: Vote,
     logical_clock: i64,
     /// (leader, zxid, peerEpoch) we currently propose.
-    proposal: (i64, i64, i64),
+    proposal: (i64, Zxid, i64),
     /// Our own initial vote for this round.
-    init: (i64, i64, i64),
+    init: (i64, Zxid, i64),
     started: bool,
     round: Option<Round>,
     /// Notifications passed on by the receiver while LOOKING between rounds (Java's
@@ -191,13 +191,13 @@ impl Election {
             state: ServerState::Looking,
             current_vote: Vote {
                 leader: my,
-                zxid: -1,
+                zxid: Zxid::NONE,
                 election_epoch: -1,
                 peer_epoch: -1,
             },
             logical_clock: 0,
-            proposal: (-1, -1, -1),
-            init: (-1, -1, -1),
+            proposal: (-1, Zxid::NONE, -1),
+            init: (-1, Zxid::NONE, -1),
             started: false,
             round: None,
             backlog: VecDeque::new(),
@@ -221,7 +221,7 @@ impl Election {
     }
 
     /// What we propose in the current round: `(leader, zxid, peerEpoch)`.
-    pub fn proposal(&self) -> (i64, i64, i64) {
+    pub fn proposal(&self) -> (i64, Zxid, i64) {
         self.proposal
     }
 
@@ -263,12 +263,12 @@ impl Election {
         }
     }
 
-    fn notification(&self, state: ServerState, vote: (i64, i64, i64), epoch: i64) -> Notification {
+    fn notification(&self, state: ServerState, vote: (i64, Zxid, i64), epoch: i64) -> Notification {
         let (leader, zxid, peer_epoch) = vote;
         Notification::new(
             state,
             leader,
-            zxid,
+            zxid.into(),
             epoch,
             peer_epoch,
             self.config_text.clone(),
@@ -277,7 +277,7 @@ impl Election {
 
     /// Begins a round (`lookForLeader`): we are LOOKING with our last logged zxid and current
     /// epoch (ignored for an observer, which proposes nobody).
-    pub fn start(&mut self, now: Instant, last_zxid: i64, current_epoch: i64) -> Vec<Action> {
+    pub fn start(&mut self, now: Instant, last_zxid: Zxid, current_epoch: i64) -> Vec<Action> {
         let mut out = Vec::new();
         if !self.started {
             // QuorumPeer.startLeaderElection: the vote we answer non-voters with until the
@@ -300,7 +300,12 @@ impl Election {
             } else {
                 i64::MIN
             },
-            if participant { last_zxid } else { i64::MIN },
+            // A non-participant proposes nobody: Java's Long.MIN_VALUE for each field.
+            if participant {
+                last_zxid
+            } else {
+                Zxid::from_i64(i64::MIN)
+            },
             if participant { current_epoch } else { i64::MIN },
         );
         self.proposal = self.init;
@@ -314,7 +319,7 @@ impl Election {
         info!(
             my_sid = self.my_sid(),
             round = self.logical_clock,
-            zxid = %Zxid::from(self.proposal.1),
+            zxid = %self.proposal.1,
             "new election"
         );
         self.send_notifications(&mut out);
@@ -465,7 +470,7 @@ impl Election {
     }
 
     /// `totalOrderPredicate`: is `new` a better vote than `cur`?
-    fn better(new: (i64, i64, i64), cur: (i64, i64, i64)) -> bool {
+    fn better(new: (i64, Zxid, i64), cur: (i64, Zxid, i64)) -> bool {
         let (new_id, new_zxid, new_epoch) = new;
         let (cur_id, cur_zxid, cur_epoch) = cur;
         (new_epoch, new_zxid, new_id) > (cur_epoch, cur_zxid, cur_id)
@@ -499,7 +504,7 @@ impl Election {
         state: ServerState,
         out: &mut Vec<Action>,
     ) {
-        let vote_of_n = (n.leader, n.zxid, n.peer_epoch);
+        let vote_of_n = (n.leader, Zxid::from(n.zxid), n.peer_epoch);
         let finalize_wait = self.cfg.finalize_wait;
         let not_timeout;
         {
@@ -524,7 +529,7 @@ impl Election {
         }
         match state {
             ServerState::Looking => {
-                if self.init.1 == -1 || n.zxid == -1 {
+                if self.init.1 == Zxid::NONE || Zxid::from(n.zxid) == Zxid::NONE {
                     debug!(from, "ignoring a notification: zxid -1");
                     return;
                 }
@@ -546,7 +551,7 @@ impl Election {
                 let ballot = Ballot {
                     vote: Vote {
                         leader: n.leader,
-                        zxid: n.zxid,
+                        zxid: n.zxid.into(),
                         election_epoch: n.election_epoch,
                         peer_epoch: n.peer_epoch,
                     },
@@ -592,7 +597,7 @@ impl Election {
     ) {
         let vote = Vote {
             leader: n.leader,
-            zxid: n.zxid,
+            zxid: n.zxid.into(),
             election_epoch: n.election_epoch,
             peer_epoch: n.peer_epoch,
         };
@@ -646,7 +651,7 @@ impl Election {
             my_sid = self.my_sid(),
             state = ?self.state,
             leader = vote.leader,
-            zxid = %Zxid::from(vote.zxid),
+            zxid = %vote.zxid,
             round = vote.election_epoch,
             peer_epoch = vote.peer_epoch,
             "election decided"

@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use jute::Zxid;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -82,7 +83,7 @@ pub struct Status {
 
 enum Command {
     Start {
-        last_zxid: i64,
+        last_zxid: Zxid,
         current_epoch: i64,
         reply: oneshot::Sender<Outcome>,
     },
@@ -161,7 +162,11 @@ impl ElectionHandle {
 
     /// Runs one round (Java's `lookForLeader`) with our last logged zxid and current epoch;
     /// returns when it is decided.
-    pub async fn look_for_leader(&self, last_zxid: i64, current_epoch: i64) -> io::Result<Outcome> {
+    pub async fn look_for_leader(
+        &self,
+        last_zxid: Zxid,
+        current_epoch: i64,
+    ) -> io::Result<Outcome> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Start {

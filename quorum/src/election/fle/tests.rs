@@ -6,6 +6,11 @@ use super::*;
 use crate::verifier::{QuorumMaj, QuorumServer};
 use std::collections::BTreeMap;
 
+/// A zxid from its number.
+fn z(v: i64) -> Zxid {
+    Zxid::from(v)
+}
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -77,9 +82,9 @@ fn decided(actions: &[Action]) -> Option<Outcome> {
 fn start_proposes_itself_to_every_other_voter() {
     let t0 = Instant::now();
     let mut e = election(2, &[1, 2, 3], &[4]);
-    let out = e.start(t0, 0x1_0000_0005, 1);
+    let out = e.start(t0, z(0x1_0000_0005), 1);
     assert_eq!(e.logical_clock(), 1);
-    assert_eq!(e.proposal(), (2, 0x1_0000_0005, 1));
+    assert_eq!(e.proposal(), (2, z(0x1_0000_0005), 1));
     let s = sends(&out);
     assert_eq!(s.iter().map(|(to, _)| *to).collect::<Vec<_>>(), vec![1, 3]);
     for (_, n) in &s {
@@ -100,20 +105,20 @@ fn start_proposes_itself_to_every_other_voter() {
 
 #[test]
 fn total_order_is_epoch_then_zxid_then_sid() {
-    assert!(Election::better((1, 0, 2), (3, 100, 1)));
-    assert!(Election::better((1, 101, 1), (3, 100, 1)));
-    assert!(Election::better((3, 100, 1), (1, 100, 1)));
-    assert!(!Election::better((3, 100, 1), (3, 100, 1)));
-    assert!(!Election::better((5, 99, 1), (1, 100, 1)));
+    assert!(Election::better((1, z(0), 2), (3, z(100), 1)));
+    assert!(Election::better((1, z(101), 1), (3, z(100), 1)));
+    assert!(Election::better((3, z(100), 1), (1, z(100), 1)));
+    assert!(!Election::better((3, z(100), 1), (3, z(100), 1)));
+    assert!(!Election::better((5, z(99), 1), (1, z(100), 1)));
 }
 
 #[test]
 fn adopts_a_better_vote_and_tells_everyone() {
     let t0 = Instant::now();
     let mut e = election(1, &[1, 2, 3], &[]);
-    e.start(t0, 10, 1);
+    e.start(t0, z(10), 1);
     let out = e.receive(t0, 2, looking(2, 20, 1, 1));
-    assert_eq!(e.proposal(), (2, 20, 1));
+    assert_eq!(e.proposal(), (2, z(20), 1));
     let s = sends(&out);
     assert_eq!(s.len(), 2);
     assert!(s.iter().all(|(_, n)| n.leader == 2 && n.zxid == 20));
@@ -131,7 +136,7 @@ fn adopts_a_better_vote_and_tells_everyone() {
             state: ServerState::Following,
             vote: Vote {
                 leader: 2,
-                zxid: 20,
+                zxid: z(20),
                 election_epoch: 1,
                 peer_epoch: 1
             }
@@ -145,11 +150,11 @@ fn adopts_a_better_vote_and_tells_everyone() {
 fn better_vote_during_finalize_wait_resumes_the_election() {
     let t0 = Instant::now();
     let mut e = election(3, &[1, 2, 3], &[]);
-    e.start(t0, 10, 1);
+    e.start(t0, z(10), 1);
     e.receive(t0, 1, looking(3, 10, 1, 1));
     assert_eq!(e.next_deadline(), Some(t0 + ms(200)), "finalizing");
     let out = e.receive(t0 + ms(50), 2, looking(2, 11, 1, 1));
-    assert_eq!(e.proposal(), (2, 11, 1));
+    assert_eq!(e.proposal(), (2, z(11), 1));
     assert_eq!(sends(&out).len(), 2);
     // Back to normal: only our own vote and 2's agree -> quorum again -> finalize again.
     assert_eq!(e.next_deadline(), Some(t0 + ms(250)));
@@ -162,7 +167,7 @@ fn better_vote_during_finalize_wait_resumes_the_election() {
 fn leads_when_it_is_the_best() {
     let t0 = Instant::now();
     let mut e = election(3, &[1, 2, 3], &[]);
-    e.start(t0, 7, 0);
+    e.start(t0, z(7), 0);
     e.receive(t0, 2, looking(3, 7, 1, 0));
     let out = e.tick(t0 + ms(200));
     let o = decided(&out).unwrap();
@@ -171,7 +176,7 @@ fn leads_when_it_is_the_best() {
         o.vote,
         Vote {
             leader: 3,
-            zxid: 7,
+            zxid: z(7),
             election_epoch: 1,
             peer_epoch: 0
         }
@@ -182,7 +187,7 @@ fn leads_when_it_is_the_best() {
 fn resend_interval_doubles_up_to_the_maximum() {
     let t0 = Instant::now();
     let mut e = election(1, &[1, 2, 3], &[]);
-    e.start(t0, 0, 0);
+    e.start(t0, z(0), 0);
     let mut now = t0;
     let mut intervals = Vec::new();
     for _ in 0..12 {
@@ -210,21 +215,21 @@ fn resend_interval_doubles_up_to_the_maximum() {
 fn later_round_resets_to_own_vote_unless_theirs_is_better() {
     let t0 = Instant::now();
     let mut e = election(2, &[1, 2, 3, 4, 5], &[]);
-    e.start(t0, 50, 1);
+    e.start(t0, z(50), 1);
     // Adopt 3's vote in round 1 (2 of 5 agree: no quorum, no finalize wait).
     e.receive(t0, 3, looking(3, 60, 1, 1));
-    assert_eq!(e.proposal(), (3, 60, 1));
+    assert_eq!(e.proposal(), (3, z(60), 1));
     // Round 5 from 1 with a worse vote: jump to round 5 and go back to our own vote.
     let out = e.receive(t0 + ms(1), 1, looking(1, 10, 5, 1));
     assert_eq!(e.logical_clock(), 5);
-    assert_eq!(e.proposal(), (2, 50, 1));
+    assert_eq!(e.proposal(), (2, z(50), 1));
     let s = sends(&out);
     assert!(s
         .iter()
         .all(|(_, n)| n.election_epoch == 5 && n.leader == 2));
     // Round 5 from 3 with its better vote: adopt it.
     e.receive(t0 + ms(2), 3, looking(3, 60, 5, 1));
-    assert_eq!(e.proposal(), (3, 60, 1));
+    assert_eq!(e.proposal(), (3, z(60), 1));
     // {2, 3, 4} agree in round 5 (1's round-5 vote was for 1): a quorum.
     e.receive(t0 + ms(3), 4, looking(3, 60, 5, 1));
     let o = decided(&e.tick(t0 + ms(203))).unwrap();
@@ -235,17 +240,17 @@ fn later_round_resets_to_own_vote_unless_theirs_is_better() {
 fn later_round_with_a_better_vote_adopts_it() {
     let t0 = Instant::now();
     let mut e = election(1, &[1, 2, 3], &[]);
-    e.start(t0, 5, 0);
+    e.start(t0, z(5), 0);
     e.receive(t0, 2, looking(3, 9, 4, 0));
     assert_eq!(e.logical_clock(), 4);
-    assert_eq!(e.proposal(), (3, 9, 0));
+    assert_eq!(e.proposal(), (3, z(9), 0));
 }
 
 #[test]
 fn stale_round_is_answered_and_ignored() {
     let t0 = Instant::now();
     let mut e = election(2, &[1, 2, 3], &[]);
-    e.start(t0, 0, 0);
+    e.start(t0, z(0), 0);
     e.receive(t0, 3, looking(3, 0, 3, 0)); // jump to round 3, adopt 3
     let out = e.receive(t0 + ms(1), 1, looking(1, 99, 1, 0));
     // Answer 1 with our proposal and our round; don't count its (better!) vote.
@@ -255,22 +260,22 @@ fn stale_round_is_answered_and_ignored() {
     assert_eq!(*to, 1);
     assert_eq!((n.leader, n.zxid, n.election_epoch), (3, 0, 3));
     assert_eq!(n.server_state(), Some(ServerState::Looking));
-    assert_eq!(e.proposal(), (3, 0, 0));
+    assert_eq!(e.proposal(), (3, z(0), 0));
 }
 
 #[test]
 fn zxid_minus_one_is_ignored() {
     let t0 = Instant::now();
     let mut e = election(1, &[1, 2, 3], &[]);
-    e.start(t0, 0, 0);
+    e.start(t0, z(0), 0);
     e.receive(t0, 2, looking(2, -1, 1, 0));
-    assert_eq!(e.proposal(), (1, 0, 0));
+    assert_eq!(e.proposal(), (1, z(0), 0));
     // And with our own zxid -1, every LOOKING notification is ignored (even our own).
     let mut e = election(1, &[1, 2, 3], &[]);
-    e.start(t0, -1, 0);
+    e.start(t0, z(-1), 0);
     e.receive(t0, 2, looking(2, 5, 1, 0));
     e.receive(t0, 3, looking(2, 5, 1, 0));
-    assert_eq!(e.proposal(), (1, -1, 0));
+    assert_eq!(e.proposal(), (1, z(-1), 0));
     assert_eq!(e.next_deadline(), Some(t0 + ms(200)), "no finalize wait");
 }
 
@@ -278,7 +283,7 @@ fn zxid_minus_one_is_ignored() {
 fn non_voters_get_the_current_vote() {
     let t0 = Instant::now();
     let mut e = election(1, &[1, 2, 3], &[4]);
-    e.start(t0, 0x5, 2);
+    e.start(t0, z(0x5), 2);
     for from in [4, 77, -1] {
         let out = e.receive(t0, from, looking(from, 1000, 9, 9));
         let s = sends(&out);
@@ -292,27 +297,27 @@ fn non_voters_get_the_current_vote() {
         );
         assert_eq!(n.server_state(), Some(ServerState::Looking));
     }
-    assert_eq!(e.proposal(), (1, 5, 2), "non-voters never count");
+    assert_eq!(e.proposal(), (1, z(5), 2), "non-voters never count");
 }
 
 #[test]
 fn unknown_states_and_votes_for_non_voters_are_dropped() {
     let t0 = Instant::now();
     let mut e = election(1, &[1, 2, 3], &[4]);
-    e.start(t0, 0, 0);
+    e.start(t0, z(0), 0);
     let mut n = looking(3, 50, 1, 0);
     n.state = 7;
     assert!(e.receive(t0, 3, n).is_empty());
     e.receive(t0, 2, looking(4, 50, 1, 0)); // 4 is an observer
     e.receive(t0, 2, looking(9, 50, 1, 0)); // 9 is unknown
-    assert_eq!(e.proposal(), (1, 0, 0));
+    assert_eq!(e.proposal(), (1, z(0), 0));
 }
 
 #[test]
 fn answers_looking_peers_after_the_election() {
     let t0 = Instant::now();
     let mut e = election(3, &[1, 2, 3], &[]);
-    e.start(t0, 7, 1);
+    e.start(t0, z(7), 1);
     e.receive(t0, 1, looking(3, 7, 1, 1));
     e.tick(t0 + ms(200));
     assert_eq!(e.state(), ServerState::Leading);
@@ -342,7 +347,7 @@ fn joins_an_established_ensemble() {
     let t0 = Instant::now();
     // 1 leads in round 3 and 3 follows it; 2 restarts with a better zxid than the leader's.
     let mut e = election(2, &[1, 2, 3], &[]);
-    e.start(t0, 0x1_0000_0009, 1);
+    e.start(t0, z(0x1_0000_0009), 1);
     // 3 (FOLLOWING, round 3): not yet a quorum and the leader has not said it leads.
     let out = e.receive(
         t0,
@@ -362,7 +367,7 @@ fn joins_an_established_ensemble() {
         o.vote,
         Vote {
             leader: 1,
-            zxid: 0x1_0000_0004,
+            zxid: z(0x1_0000_0004),
             election_epoch: 3,
             peer_epoch: 1
         }
@@ -374,7 +379,7 @@ fn joins_an_established_ensemble() {
 fn out_of_election_needs_the_leader_to_say_it_leads() {
     let t0 = Instant::now();
     let mut e = election(2, &[1, 2, 3, 4, 5], &[]);
-    e.start(t0, 0, 0);
+    e.start(t0, z(0), 0);
     for from in [3, 4, 5] {
         let out = e.receive(t0, from, with_state(ServerState::Following, 1, 0, 2, 1));
         assert_eq!(
@@ -391,7 +396,7 @@ fn out_of_election_needs_the_leader_to_say_it_leads() {
 fn out_of_election_votes_must_agree_on_the_epoch() {
     let t0 = Instant::now();
     let mut e = election(3, &[1, 2, 3], &[]);
-    e.start(t0, 0, 0);
+    e.start(t0, z(0), 0);
     // 2 still reports the old epoch 1 for leader 1, the leader says epoch 2: no agreement
     // (both are version-2 votes: leader and peer epoch are compared).
     e.receive(t0, 2, with_state(ServerState::Following, 1, 0, 5, 1));
@@ -405,7 +410,7 @@ fn out_of_election_votes_must_agree_on_the_epoch() {
 fn follows_in_its_own_round_when_the_votes_come_from_it() {
     let t0 = Instant::now();
     let mut e = election(1, &[1, 2, 3], &[]);
-    e.start(t0, 0, 0);
+    e.start(t0, z(0), 0);
     // Same round, LEADING 3 + FOLLOWING 2 with older-format (version 0) votes.
     let mut f = with_state(ServerState::Following, 3, 0, 1, 0);
     f.version = 0;
@@ -423,8 +428,8 @@ fn follows_in_its_own_round_when_the_votes_come_from_it() {
 fn observer_proposes_nobody_and_observes_the_leader() {
     let t0 = Instant::now();
     let mut e = election(4, &[1, 2, 3], &[4]);
-    let out = e.start(t0, 0x10, 1);
-    assert_eq!(e.proposal(), (i64::MIN, i64::MIN, i64::MIN));
+    let out = e.start(t0, z(0x10), 1);
+    assert_eq!(e.proposal(), (i64::MIN, z(i64::MIN), i64::MIN));
     let s = sends(&out);
     assert_eq!(
         s.iter().map(|(to, _)| *to).collect::<Vec<_>>(),
@@ -442,9 +447,9 @@ fn messages_before_the_first_round_wait_for_it() {
     let t0 = Instant::now();
     let mut e = election(1, &[1, 2, 3], &[]);
     assert!(e.receive(t0, 2, looking(2, 5, 1, 0)).is_empty());
-    let out = e.start(t0, 0, 0);
+    let out = e.start(t0, z(0), 0);
     // The backlog was read after our own notifications went out, and 2's vote is better.
-    assert_eq!(e.proposal(), (2, 5, 0));
+    assert_eq!(e.proposal(), (2, z(5), 0));
     assert_eq!(sends(&out).len(), 4);
 }
 
@@ -452,12 +457,12 @@ fn messages_before_the_first_round_wait_for_it() {
 fn a_new_round_after_leading() {
     let t0 = Instant::now();
     let mut e = election(3, &[1, 2, 3], &[]);
-    e.start(t0, 1, 1);
+    e.start(t0, z(1), 1);
     e.receive(t0, 2, looking(3, 1, 1, 1));
     e.tick(t0 + ms(200));
     assert_eq!(e.state(), ServerState::Leading);
     // Lost the quorum: LOOKING again in round 2 with the new epoch.
-    let out = e.start(t0 + ms(1000), 0x2_0000_0000, 2);
+    let out = e.start(t0 + ms(1000), z(0x2_0000_0000), 2);
     assert_eq!(e.logical_clock(), 2);
     assert_eq!(e.state(), ServerState::Looking);
     assert!(sends(&out)
@@ -465,7 +470,7 @@ fn a_new_round_after_leading() {
         .all(|(_, n)| n.election_epoch == 2 && n.peer_epoch == 2));
     // Its old round-1 answers from peers are stale and ignored.
     e.receive(t0 + ms(1001), 1, looking(1, 0x9_0000_0000, 1, 9));
-    assert_eq!(e.proposal(), (3, 0x2_0000_0000, 2));
+    assert_eq!(e.proposal(), (3, z(0x2_0000_0000), 2));
 }
 
 // ---------------------------------------------------------------- whole ensembles
@@ -535,7 +540,7 @@ impl Sim {
         self.up.insert(sid);
         self.outcomes.remove(&sid);
         let now = self.now;
-        let out = self.nodes.get_mut(&sid).unwrap().start(now, zxid, epoch);
+        let out = self.nodes.get_mut(&sid).unwrap().start(now, z(zxid), epoch);
         self.apply(sid, out);
     }
 
@@ -662,7 +667,7 @@ fn three_servers_elect_the_highest_zxid() {
             seed,
         );
         sim.assert_agreed(1);
-        assert_eq!(sim.outcomes[&2].vote.zxid, 0x1_0000_0007);
+        assert_eq!(sim.outcomes[&2].vote.zxid, z(0x1_0000_0007));
     }
 }
 
