@@ -256,8 +256,8 @@ pub fn validate_path(path: &str) -> Result<(), ErrorCode> {
 /// A write a learner answers itself instead of forwarding it: a createTTL with a non-TTL
 /// mode, which a Java 3.8 leader would log as a txn that kills every Java server applying
 /// it (our own leader refuses it in [`prep_write`]).
-pub fn refused_before_forwarding(op: i32, body: &Bytes) -> Option<ErrorCode> {
-    if op != OpCode::CreateTtl.code() {
+pub fn refused_before_forwarding(op: OpCode, body: &Bytes) -> Option<ErrorCode> {
+    if op != OpCode::CreateTtl {
         return None;
     }
     let r = CreateTTLRequest::decode(&mut body.clone()).ok()?;
@@ -570,14 +570,15 @@ fn decode<T: Decode>(body: &mut Bytes) -> Result<T, ErrorCode> {
     T::decode(body).map_err(|_| ErrorCode::MarshallingError)
 }
 
-/// Prep one write request (`op` is its op code, `body` the bytes after the RequestHeader).
+/// Prep one write request (`op` is its op code, `body` the bytes after the RequestHeader;
+/// an op that is no write is refused as Unimplemented).
 /// Returns the txn to log and apply, with the tree digest it leads to (what Java logs as
 /// its TxnDigest; a failed write keeps the current digest); `pending` is updated with its
 /// changes.
 pub fn prep_write(
     ctx: &PrepContext,
     pending: &mut Pending,
-    op: i32,
+    op: OpCode,
     cxid: i32,
     body: Bytes,
     zxid: i64,
@@ -588,7 +589,7 @@ pub fn prep_write(
         cxid,
         zxid,
         time,
-        r#type: op,
+        r#type: op.code(),
     };
     let mut v = View {
         ctx,
@@ -598,11 +599,7 @@ pub fn prep_write(
         local_order: Vec::new(),
         delta: 0,
     };
-    // Op codes that are no write (or no op code at all) are refused as unimplemented.
-    let result = match OpCode::try_from(op) {
-        Ok(op) => prep_op(&mut v, ctx, op, body, zxid, time),
-        Err(_) => Err(ErrorCode::Unimplemented),
-    };
+    let result = prep_op(&mut v, ctx, op, body, zxid, time);
     let txn = match result {
         Ok(body) => Txn { hdr, body },
         Err(code) => {
@@ -929,7 +926,7 @@ mod tests {
         }
     }
 
-    fn prep_one(tree: &DataTree, enforce_quota: bool, op: i32, body: Bytes) -> Txn {
+    fn prep_one(tree: &DataTree, enforce_quota: bool, op: OpCode, body: Bytes) -> Txn {
         let auth = vec![AuthId::new("ip", "127.0.0.1")];
         let cfg = AuthConfig::default();
         let ctx = PrepContext {
@@ -976,7 +973,7 @@ mod tests {
                 flags,
                 ttl,
             });
-            let txn = prep_one(&tree, false, ops::CREATE_TTL, body);
+            let txn = prep_one(&tree, false, OpCode::CreateTtl, body);
             assert_eq!(error_code(&txn), want, "flags {flags} ttl {ttl}");
         }
     }
@@ -1035,20 +1032,23 @@ mod tests {
         };
         let q = Some(ErrorCode::QuotaExceeded);
         assert_eq!(
-            error_code(&prep_one(&tree, true, ops::CREATE, create("/q/b"))),
+            error_code(&prep_one(&tree, true, OpCode::Create, create("/q/b"))),
             q
         );
         assert_eq!(
-            error_code(&prep_one(&tree, false, ops::CREATE, create("/q/b"))),
+            error_code(&prep_one(&tree, false, OpCode::Create, create("/q/b"))),
             None
         );
         assert_eq!(
-            error_code(&prep_one(&tree, true, ops::CREATE, create("/b"))),
+            error_code(&prep_one(&tree, true, OpCode::Create, create("/b"))),
             None
         );
-        assert_eq!(error_code(&prep_one(&tree, true, ops::SET_DATA, set(5))), q);
         assert_eq!(
-            error_code(&prep_one(&tree, true, ops::SET_DATA, set(4))),
+            error_code(&prep_one(&tree, true, OpCode::SetData, set(5))),
+            q
+        );
+        assert_eq!(
+            error_code(&prep_one(&tree, true, OpCode::SetData, set(4))),
             None
         );
     }
@@ -1067,7 +1067,6 @@ mod digest_tests {
     use super::*;
     use crate::persist::digest::tree_digest;
     use bytes::BytesMut;
-    use jute::ops;
     use jute::Encode;
 
     fn body<R: Encode>(r: &R) -> Bytes {
@@ -1076,14 +1075,14 @@ mod digest_tests {
         b.freeze()
     }
 
-    fn create(path: &str, flags: i32) -> (i32, Bytes) {
+    fn create(path: &str, flags: i32) -> (OpCode, Bytes) {
         let r = CreateRequest {
             path: path.into(),
             data: Some(Bytes::from(format!("data of {path}"))),
             acl: tree::open_acl(),
             flags,
         };
-        (ops::CREATE2, body(&r))
+        (OpCode::Create2, body(&r))
     }
 
     /// The digest prep predicts for each txn equals the digest of the tree once the txn is
@@ -1125,7 +1124,7 @@ mod digest_tests {
             let (txn, _) = prep_write(
                 &ctx(&tree, s1, &auth, &cfg),
                 &mut pending,
-                ops::CREATE,
+                OpCode::Create,
                 1,
                 create(path, flags),
                 z,
@@ -1144,7 +1143,7 @@ mod digest_tests {
         prep_write(
             &ctx(&tree, s1, &auth, &cfg),
             &mut pending,
-            ops::SET_DATA,
+            OpCode::SetData,
             2,
             set_p,
             3,
@@ -1153,7 +1152,7 @@ mod digest_tests {
         prep_write(
             &ctx(&tree, s1, &auth, &cfg),
             &mut pending,
-            ops::CREATE_CONTAINER,
+            OpCode::CreateContainer,
             3,
             create("/k", 4),
             4,
@@ -1162,7 +1161,7 @@ mod digest_tests {
         prep_write(
             &ctx(&tree, s1, &auth, &cfg),
             &mut pending,
-            ops::CREATE,
+            OpCode::Create,
             4,
             create("/f", 1),
             5,
@@ -1179,7 +1178,7 @@ mod digest_tests {
         let (none, _) = prep_write(
             &ctx(&tree, 0, &auth, &cfg),
             &mut pending,
-            ops::CLOSE_SESSION,
+            OpCode::CloseSession,
             0,
             Bytes::new(),
             6,
@@ -1189,7 +1188,7 @@ mod digest_tests {
         let (own, _) = prep_write(
             &ctx(&tree, s1, &auth, &cfg),
             &mut pending,
-            ops::CLOSE_SESSION,
+            OpCode::CloseSession,
             0,
             Bytes::new(),
             7,
@@ -1211,7 +1210,7 @@ mod digest_tests {
             let session = 0x0100_0000_0000_0001;
             let set = |p: &str, v: i32| {
                 (
-                    ops::SET_DATA,
+                    OpCode::SetData,
                     body(&SetDataRequest {
                         path: p.into(),
                         data: Some(Bytes::from_static(b"new")),
@@ -1221,7 +1220,7 @@ mod digest_tests {
             };
             let del = |p: &str| {
                 (
-                    ops::DELETE,
+                    OpCode::Delete,
                     body(&DeleteRequest {
                         path: p.into(),
                         version: -1,
@@ -1262,7 +1261,7 @@ mod digest_tests {
                 ],
                 &mut multi_bad,
             );
-            let writes: Vec<(i32, Bytes)> = vec![
+            let writes: Vec<(OpCode, Bytes)> = vec![
                 create("/a", 0),
                 create("/a/s-", 2),
                 create("/a/e", 1),
@@ -1273,18 +1272,18 @@ mod digest_tests {
                 set("/a", 7),    // BadVersion: error txn, digest unchanged
                 create("/a", 0), // NodeExists
                 (
-                    ops::SET_ACL,
+                    OpCode::SetAcl,
                     body(&SetACLRequest {
                         path: "/a".into(),
                         acl: tree::open_acl(),
                         version: -1,
                     }),
                 ),
-                (ops::MULTI, multi_ok.freeze()),
-                (ops::MULTI, multi_bad.freeze()),
+                (OpCode::Multi, multi_ok.freeze()),
+                (OpCode::Multi, multi_bad.freeze()),
                 del("/c/x"),
                 del("/a/s-0000000000"),
-                (ops::CLOSE_SESSION, Bytes::new()),
+                (OpCode::CloseSession, Bytes::new()),
                 create("/zookeeper/q", 0),
             ];
             let mut queue: VecDeque<(Txn, TxnDigest)> = VecDeque::new();

@@ -8,10 +8,10 @@ impl Pipeline {
         conn: ConnId,
         session: i64,
         xid: i32,
-        op: i32,
+        op: OpCode,
         mut body: Bytes,
     ) {
-        if op == ops::DELETE_CONTAINER && body.len() >= 8 {
+        if op == OpCode::DeleteContainer && body.len() >= 8 {
             // `process` passes the whole frame for deleteContainer; forward the body.
             body.advance(8);
         }
@@ -20,7 +20,7 @@ impl Pipeline {
             self.send(conn, reply_frame(xid, z, err.code(), None));
             return;
         }
-        if op == ops::CLOSE_SESSION {
+        if op == OpCode::CloseSession {
             self.sessions.set_closing(session);
         }
         if let Some(c) = self.conns.get_mut(&conn) {
@@ -40,7 +40,7 @@ impl Pipeline {
         self.out.push(Output::Forward {
             session,
             cxid: xid,
-            op,
+            op: op.code(),
             body,
             auth,
         });
@@ -85,7 +85,7 @@ impl Pipeline {
         self.stats.record_request(now - start_ms, false);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats
-                .record_response(xid, z, op_name(ops::SYNC), start_ms, now);
+                .record_response(xid, z, OpCode::Sync.last_op_name(), start_ms, now);
             c.write_done();
         }
         self.send(conn, frame);
@@ -113,21 +113,21 @@ impl Pipeline {
             warn!("learner request of type {op} without a session ignored");
             return;
         }
-        match op {
-            ops::CREATE_SESSION => {
+        match OpCode::try_from(op) {
+            Ok(OpCode::CreateSession) => {
                 let timeout = match body.get(..4) {
                     Some(b) => i32::from_be_bytes([b[0], b[1], b[2], b[3]]),
                     None => self.cfg.min_session_timeout_ms as i32,
                 };
                 info!("creating global session 0x{session:x} with timeout {timeout} for a learner");
                 let txn = Txn {
-                    hdr: self.next_header(session, cxid, op),
+                    hdr: self.next_header(session, cxid, OpCode::CreateSession),
                     body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
                 };
                 let digest = self.current_digest();
                 self.commit(txn, digest, Waiter::Learner(from));
             }
-            op if OpCode::try_from(op).is_ok_and(OpCode::is_write) => {
+            Ok(op) if op.is_write() => {
                 let hdr = self.next_header(session, cxid, op);
                 // Java checks the session inside each op (closeSession and deleteContainer
                 // do not check it); prep fails those ops with this code.
@@ -135,13 +135,13 @@ impl Pipeline {
                     .sessions
                     .check_owner(session, SessionOwner::Learner(from))
                     .err();
-                let body = if op == ops::DELETE_CONTAINER {
+                let body = if op == OpCode::DeleteContainer {
                     // Java's leader takes the path from the packet's whole array: session id,
                     // cxid and type, then the body the learner forwarded.
                     let mut whole = BytesMut::with_capacity(16 + body.len());
                     whole.put_i64(session);
                     whole.put_i32(cxid);
-                    whole.put_i32(op);
+                    whole.put_i32(op.code());
                     whole.extend_from_slice(&body);
                     whole.freeze()
                 } else {
@@ -159,12 +159,12 @@ impl Pipeline {
                 };
                 let (txn, digest) =
                     prep::prep_write(&ctx, &mut self.pending, op, cxid, body, hdr.zxid, hdr.time);
-                if op == ops::CLOSE_SESSION {
+                if op == OpCode::CloseSession {
                     self.sessions.set_closing(session);
                 }
                 self.commit(txn, digest, Waiter::Learner(from));
             }
-            op => warn!("learner request of type {op} for session 0x{session:x} ignored"),
+            _ => warn!("learner request of type {op} for session 0x{session:x} ignored"),
         }
     }
 

@@ -79,7 +79,7 @@ impl Pipeline {
             let id = self.sessions.next_session_id();
             info!(%addr, "creating new session 0x{id:x} with timeout {timeout}");
             let txn = Txn {
-                hdr: self.next_header(id, 0, ops::CREATE_SESSION),
+                hdr: self.next_header(id, 0, OpCode::CreateSession),
                 body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
             };
             if let Some(c) = self.conns.get_mut(&conn) {

@@ -44,7 +44,7 @@ impl Pipeline {
                 "Expiring session 0x{id:x}, timeout of {}ms exceeded",
                 self.sessions.get(id).map_or(0, |s| s.timeout_ms)
             );
-            self.internal_write(id, ops::CLOSE_SESSION, Bytes::new());
+            self.internal_write(id, OpCode::CloseSession, Bytes::new());
         }
         self.check_containers();
     }
@@ -76,7 +76,7 @@ impl Pipeline {
             }
         }
         for p in victims.into_iter().take(10_000) {
-            self.internal_write(0, ops::DELETE_CONTAINER, Bytes::from(p.into_bytes()));
+            self.internal_write(0, OpCode::DeleteContainer, Bytes::from(p.into_bytes()));
         }
     }
 

@@ -86,15 +86,11 @@ impl Pipeline {
             Some(OpCode::Sasl) => self.sasl(conn, hdr.xid, frame),
             // Java takes deleteContainer's path from the whole request buffer, header
             // included, so a client's deleteContainer is always BadArguments.
-            Some(OpCode::DeleteContainer) => self.write(
-                conn,
-                session,
-                hdr.xid,
-                OpCode::DeleteContainer.code(),
-                whole,
-            ),
+            Some(OpCode::DeleteContainer) => {
+                self.write(conn, session, hdr.xid, OpCode::DeleteContainer, whole)
+            }
             Some(op) if op.is_client_request() && op.is_write() => {
-                self.write(conn, session, hdr.xid, op.code(), frame)
+                self.write(conn, session, hdr.xid, op, frame)
             }
             Some(op) if op.is_client_request() => self.read(conn, hdr.xid, op, frame),
             _ => {

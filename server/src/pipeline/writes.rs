@@ -41,7 +41,7 @@ fn session_moved(body: &TxnBody) -> bool {
 }
 
 impl Pipeline {
-    pub(super) fn write(&mut self, conn: ConnId, session: i64, xid: i32, op: i32, body: Bytes) {
+    pub(super) fn write(&mut self, conn: ConnId, session: i64, xid: i32, op: OpCode, body: Bytes) {
         if self.mode.is_learner() {
             return self.forward_write(conn, session, xid, op, body);
         }
@@ -60,7 +60,7 @@ impl Pipeline {
         };
         let (txn, digest) =
             prep::prep_write(&ctx, &mut self.pending, op, xid, body, hdr.zxid, hdr.time);
-        if op == ops::CLOSE_SESSION {
+        if op == OpCode::CloseSession {
             self.sessions.set_closing(session);
         }
         if let Some(c) = self.conns.get_mut(&conn) {
@@ -282,14 +282,14 @@ impl Pipeline {
         }
     }
 
-    pub(super) fn next_header(&mut self, session: i64, cxid: i32, op: i32) -> TxnHeader {
+    pub(super) fn next_header(&mut self, session: i64, cxid: i32, op: OpCode) -> TxnHeader {
         self.last_zxid += 1;
         TxnHeader {
             client_id: session,
             cxid,
             zxid: self.last_zxid,
             time: self.now.wall_ms,
-            r#type: op,
+            r#type: op.code(),
         }
     }
 
@@ -302,7 +302,7 @@ impl Pipeline {
     }
 
     /// A write the server issues itself (session expiry, container cleanup).
-    pub(super) fn internal_write(&mut self, session: i64, op: i32, body: Bytes) {
+    pub(super) fn internal_write(&mut self, session: i64, op: OpCode, body: Bytes) {
         let hdr = self.next_header(session, 0, op);
         let ids: Vec<AuthId> = vec![AuthId::new(auth::SCHEME_SUPER, "")];
         let ctx = PrepContext {
