@@ -12,6 +12,7 @@ pub mod null_strings;
 pub mod persist;
 pub mod pipeline;
 pub mod prep;
+pub mod probes;
 pub mod quorum_peer;
 pub mod quota;
 pub mod session_id;
