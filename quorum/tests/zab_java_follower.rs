@@ -194,7 +194,7 @@ impl Ours {
             .block_on(async {
                 tokio::time::timeout(
                     Duration::from_secs(60),
-                    election.look_for_leader(st.last_zxid.into(), st.current_epoch),
+                    election.look_for_leader(st.last_zxid, st.current_epoch),
                 )
                 .await
             })
