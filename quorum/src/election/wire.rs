@@ -357,7 +357,7 @@ impl Notification {
         let zxid = b.get_i64();
         let election_epoch = b.get_i64();
         let (peer_epoch, version) = if capacity == 28 {
-            (zxid >> 32, 0)
+            (jute::Zxid::from(zxid).epoch(), 0)
         } else {
             if b.remaining() < 8 {
                 // Java's getLong would throw BufferUnderflowException here.

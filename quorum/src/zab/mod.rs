@@ -2,7 +2,8 @@
 //!
 //! So far the learner side (a follower or observer joining a leader, Java's or ours):
 //!
-//! - [`packet`]: packet types, non-record payloads, zxid helpers, `QuorumPacket` framing.
+//! - [`packet`]: packet types, non-record payloads, `QuorumPacket` framing (zxids are
+//!   [`jute::Zxid`]).
 //! - [`snap_stream`]: the snapshot stream that follows a SNAP packet.
 //! - [`learner`]: the sans-IO learner state machine (handshake, DIFF / TRUNC / SNAP sync,
 //!   broadcast), fed bytes from the leader and returning [`learner::Action`]s.
