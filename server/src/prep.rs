@@ -351,7 +351,7 @@ fn create_null_fault(ctx: &PrepContext, a: &CreateArgs) -> bool {
         && null_strings::acl_null_fault(&a.acl, &a.nulls.acl, ctx.auth, ctx.auth_cfg)
 }
 
-fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnBody, ErrorCode> {
+fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time_ms: i64) -> Result<TxnBody, ErrorCode> {
     if create_null_fault(v.ctx, &a) {
         return Err(ErrorCode::MarshallingError);
     }
@@ -447,7 +447,7 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time: i64) -> Result<TxnB
         &path,
         ChangeRecord {
             zxid,
-            stat: Some(tree::created_stat(zxid, time, owner)),
+            stat: Some(tree::created_stat(zxid, time_ms, owner)),
             child_count: 0,
             acl: acl_list,
             data: created_data,
@@ -503,7 +503,7 @@ fn prep_set_data(
     v: &mut View,
     r: SetDataRequest,
     zxid: i64,
-    time: i64,
+    time_ms: i64,
 ) -> Result<TxnBody, ErrorCode> {
     v.ctx.check_session()?;
     validate_path(&r.path)?;
@@ -514,7 +514,7 @@ fn prep_set_data(
     let s = node.stat.as_mut().expect("live record");
     let version = check_version(s.version, r.version)?;
     s.version = version;
-    s.mtime = time;
+    s.mtime = time_ms;
     s.mzxid = zxid;
     node.zxid = zxid;
     node.data = r.data.clone();
@@ -582,13 +582,13 @@ pub fn prep_write(
     cxid: i32,
     body: Bytes,
     zxid: i64,
-    time: i64,
+    time_ms: i64,
 ) -> (Txn, TxnDigest) {
     let hdr = TxnHeader {
         client_id: ctx.session,
         cxid,
         zxid,
-        time,
+        time: time_ms,
         r#type: op.code(),
     };
     let mut v = View {
@@ -599,7 +599,7 @@ pub fn prep_write(
         local_order: Vec::new(),
         delta: 0,
     };
-    let result = prep_op(&mut v, ctx, op, body, zxid, time);
+    let result = prep_op(&mut v, ctx, op, body, zxid, time_ms);
     let txn = match result {
         Ok(body) => Txn { hdr, body },
         Err(code) => {
@@ -637,7 +637,7 @@ fn prep_op(
     op: OpCode,
     mut body: Bytes,
     zxid: i64,
-    time: i64,
+    time_ms: i64,
 ) -> Result<TxnBody, ErrorCode> {
     match op {
         OpCode::Create | OpCode::Create2 | OpCode::CreateContainer => {
@@ -655,7 +655,7 @@ fn prep_op(
                     nulls,
                 },
                 zxid,
-                time,
+                time_ms,
             )
         }
         OpCode::CreateTtl => {
@@ -673,7 +673,7 @@ fn prep_op(
                     nulls,
                 },
                 zxid,
-                time,
+                time_ms,
             )
         }
         OpCode::Delete => {
@@ -705,7 +705,7 @@ fn prep_op(
         }
         OpCode::SetData => {
             let r: SetDataRequest = decode(&mut body)?;
-            prep_set_data(v, r, zxid, time)
+            prep_set_data(v, r, zxid, time_ms)
         }
         OpCode::SetAcl => {
             let nulls = null_strings::scan(op, &body).unwrap_or_default();
@@ -737,7 +737,7 @@ fn prep_op(
                 // Java: "Mixing different kind of ops" while deserializing.
                 return Err(ErrorCode::MarshallingError);
             }
-            prep_multi(v, ops_, nulls, zxid, time)
+            prep_multi(v, ops_, nulls, zxid, time_ms)
         }
         OpCode::CloseSession => Ok(prep_close_session(v, zxid)),
         OpCode::Notification
@@ -772,7 +772,7 @@ fn prep_multi(
     ops_: Vec<MultiOp>,
     nulls: Vec<OpNulls>,
     zxid: i64,
-    time: i64,
+    time_ms: i64,
 ) -> Result<TxnBody, ErrorCode> {
     let mut subs: Vec<(OpCode, TxnBody)> = Vec::with_capacity(ops_.len());
     let mut failed = false;
@@ -817,7 +817,7 @@ fn prep_multi(
                     v.rollback();
                     return Err(ErrorCode::MarshallingError);
                 }
-                (ty, prep_create(v, args, zxid, time))
+                (ty, prep_create(v, args, zxid, time_ms))
             }
             MultiOp::CreateTtl(r) => {
                 // Without TTL flags Java makes it a plain create and ignores the ttl.
@@ -839,10 +839,10 @@ fn prep_multi(
                     v.rollback();
                     return Err(ErrorCode::MarshallingError);
                 }
-                (ty, prep_create(v, args, zxid, time))
+                (ty, prep_create(v, args, zxid, time_ms))
             }
             MultiOp::Delete(r) => (OpCode::Delete, prep_delete(v, &r.path, r.version, zxid)),
-            MultiOp::SetData(r) => (OpCode::SetData, prep_set_data(v, r, zxid, time)),
+            MultiOp::SetData(r) => (OpCode::SetData, prep_set_data(v, r, zxid, time_ms)),
             MultiOp::Check(r) => (OpCode::Check, prep_check(v, r)),
             MultiOp::GetChildren(_) | MultiOp::GetData(_) => {
                 (OpCode::Error, Err(ErrorCode::MarshallingError))

@@ -48,14 +48,14 @@ pub fn node_kind(owner: i64, extended_types: bool) -> NodeKind {
     }
 }
 
-/// The stat of a node created by txn `zxid` at `time` (shared by prep and apply, which
+/// The stat of a node created by txn `zxid` at `time_ms` (shared by prep and apply, which
 /// must agree on it for the digest).
-pub fn created_stat(zxid: i64, time: i64, owner: i64) -> StatPersisted {
+pub fn created_stat(zxid: i64, time_ms: i64, owner: i64) -> StatPersisted {
     StatPersisted {
         czxid: zxid,
         mzxid: zxid,
-        ctime: time,
-        mtime: time,
+        ctime: time_ms,
+        mtime: time_ms,
         version: 0,
         cversion: 0,
         aversion: 0,
@@ -655,7 +655,7 @@ impl DataTree {
             op: ty,
             ..Default::default()
         };
-        let (zxid, time) = (hdr.zxid, hdr.time);
+        let (zxid, time_ms) = (hdr.zxid, hdr.time);
         let result = match body {
             TxnBody::Create(t) => {
                 rc.path = t.path.clone();
@@ -667,7 +667,7 @@ impl DataTree {
                     owner,
                     t.parent_c_version,
                     zxid,
-                    time,
+                    time_ms,
                     events,
                 )
             }
@@ -680,7 +680,7 @@ impl DataTree {
                     CONTAINER_OWNER,
                     t.parent_c_version,
                     zxid,
-                    time,
+                    time_ms,
                     events,
                 )
             }
@@ -693,7 +693,7 @@ impl DataTree {
                     ttl_owner(t.ttl),
                     t.parent_c_version,
                     zxid,
-                    time,
+                    time_ms,
                     events,
                 )
             }
@@ -703,7 +703,7 @@ impl DataTree {
             }
             TxnBody::SetData(t) => {
                 rc.path = t.path.clone();
-                self.set_data(&t.path, &t.data, t.version, zxid, time, events)
+                self.set_data(&t.path, &t.data, t.version, zxid, time_ms, events)
                     .map(Some)
             }
             TxnBody::SetAcl(t) => {
@@ -801,7 +801,7 @@ impl DataTree {
         owner: i64,
         parent_cversion: i32,
         zxid: i64,
-        time: i64,
+        time_ms: i64,
         events: &mut Vec<Notification>,
     ) -> Result<Option<Stat>, ErrorCode> {
         let (parent_path, _) = split_path(path);
@@ -822,7 +822,7 @@ impl DataTree {
             k.cversion = cv;
             k.pzxid = zxid;
         }
-        let stat = created_stat(zxid, time, owner);
+        let stat = created_stat(zxid, time_ms, owner);
         let ci = self.insert_hashed(h, path, data.as_deref(), acl, &stat);
         self.store.add_child(pi, ci);
         let stat = self.client_stat(ci);
@@ -879,14 +879,14 @@ impl DataTree {
         data: &Option<Bytes>,
         version: i32,
         zxid: i64,
-        time: i64,
+        time_ms: i64,
         events: &mut Vec<Notification>,
     ) -> Result<Stat, ErrorCode> {
         let i = self.store.find(path).ok_or(ErrorCode::NoNode)?;
         let n = self.store.slot_mut(i);
         let old = n.blob().data_len() as i64;
         n.blob = Some(n.blob().with_data(data.as_deref()));
-        n.mtime = time;
+        n.mtime = time_ms;
         n.mzxid = zxid;
         n.version = version;
         let acl = n.acl();
