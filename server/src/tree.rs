@@ -245,14 +245,28 @@ impl std::fmt::Debug for Data<'_> {
     }
 }
 
-/// Java's `ProcessTxnResult`: the outcome of applying one txn.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Java's `ProcessTxnResult`: the outcome of applying one txn. `err` is the wire code the
+/// reply carries (as an error txn logged it).
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApplyResult {
-    pub op: i32,
+    pub op: OpCode,
     pub err: Code,
     pub path: String,
     pub stat: Option<Stat>,
     pub multi: Vec<ApplyResult>,
+}
+
+impl ApplyResult {
+    /// A success of `op` with nothing to report yet.
+    pub fn new(op: OpCode) -> ApplyResult {
+        ApplyResult {
+            op,
+            err: ErrorCode::Ok.code(),
+            path: String::new(),
+            stat: None,
+            multi: Vec::new(),
+        }
+    }
 }
 
 /// A path's length as Java's `String.length()` counts it (UTF-16 code units), which is what
@@ -637,7 +651,9 @@ impl DataTree {
 
     /// Apply a committed txn; watch events are appended to `events`.
     pub fn apply(&mut self, txn: &Txn, events: &mut Vec<Notification>) -> ApplyResult {
-        let rc = self.apply_one(txn.hdr.r#type, &txn.body, &txn.hdr, events);
+        let op = OpCode::try_from(txn.hdr.r#type)
+            .expect("a txn's type is an op code: Txn::decode checks it, prep sets it from one");
+        let rc = self.apply_one(op, &txn.body, &txn.hdr, events);
         if txn.hdr.zxid > self.last_zxid {
             self.last_zxid = txn.hdr.zxid;
         }
@@ -646,15 +662,12 @@ impl DataTree {
 
     fn apply_one(
         &mut self,
-        ty: i32,
+        op: OpCode,
         body: &TxnBody,
         hdr: &jute::txn::TxnHeader,
         events: &mut Vec<Notification>,
     ) -> ApplyResult {
-        let mut rc = ApplyResult {
-            op: ty,
-            ..Default::default()
-        };
+        let mut rc = ApplyResult::new(op);
         let (zxid, time_ms) = (hdr.zxid, hdr.time);
         let result = match body {
             TxnBody::Create(t) => {
@@ -740,7 +753,7 @@ impl DataTree {
                 for (sub_ty, sub) in subs {
                     let sub_rc = if *sub_ty == OpCode::Error {
                         post_failed = true;
-                        self.apply_one(sub_ty.code(), sub, hdr, events)
+                        self.apply_one(*sub_ty, sub, hdr, events)
                     } else if failed {
                         let err = if post_failed {
                             ErrorCode::RuntimeInconsistency
@@ -748,12 +761,11 @@ impl DataTree {
                             ErrorCode::Ok
                         };
                         ApplyResult {
-                            op: OpCode::Error.code(),
                             err: err.code(),
-                            ..Default::default()
+                            ..ApplyResult::new(OpCode::Error)
                         }
                     } else {
-                        self.apply_one(sub_ty.code(), sub, hdr, events)
+                        self.apply_one(*sub_ty, sub, hdr, events)
                     };
                     if sub_rc.err != 0 && rc.err == 0 {
                         rc.err = sub_rc.err;
@@ -771,7 +783,7 @@ impl DataTree {
         // happened (NodeExists on replay).
         // (Only for plain `create` txns, exactly as Java's processTxn does; the digests of
         // mixed ensembles depend on it.)
-        if rc.err == ErrorCode::NodeExists.code() && ty == OpCode::Create.code() {
+        if rc.err == ErrorCode::NodeExists.code() && op == OpCode::Create {
             let parent_cversion = match body {
                 TxnBody::Create(t) => Some(t.parent_c_version),
                 _ => None,

@@ -177,7 +177,7 @@ impl Pipeline {
                     self.close(conn);
                     return;
                 }
-                let frame = self.write_reply(&txn, &rc, xid);
+                let frame = self.write_reply(&rc, xid);
                 let now = self.now.mono_ms;
                 let z = self.tree.last_zxid;
                 self.stats.record_request(now - start_ms, true);
@@ -232,21 +232,21 @@ impl Pipeline {
         }
     }
 
-    pub(super) fn write_reply(&self, txn: &Txn, rc: &ApplyResult, xid: i32) -> Bytes {
+    pub(super) fn write_reply(&self, rc: &ApplyResult, xid: i32) -> Bytes {
         let z = self.tree.last_zxid;
-        if txn.hdr.r#type == ops::ERROR || (rc.err != 0 && txn.hdr.r#type != ops::MULTI) {
+        if rc.op == OpCode::Error || (rc.err != 0 && rc.op != OpCode::Multi) {
             return reply_frame(xid, z, rc.err, None);
         }
         let stat = || rc.stat.clone().unwrap_or_default();
-        match txn.hdr.r#type {
-            ops::CREATE => reply_with(
+        match rc.op {
+            OpCode::Create => reply_with(
                 xid,
                 z,
                 &CreateResponse {
                     path: rc.path.clone(),
                 },
             ),
-            ops::CREATE2 | ops::CREATE_TTL | ops::CREATE_CONTAINER => reply_with(
+            OpCode::Create2 | OpCode::CreateTtl | OpCode::CreateContainer => reply_with(
                 xid,
                 z,
                 &Create2Response {
@@ -254,20 +254,22 @@ impl Pipeline {
                     stat: stat(),
                 },
             ),
-            ops::SET_DATA | ops::CHECK => reply_with(xid, z, &SetDataResponse { stat: stat() }),
-            ops::SET_ACL => reply_with(xid, z, &SetACLResponse { stat: stat() }),
-            ops::MULTI => {
+            OpCode::SetData | OpCode::Check => {
+                reply_with(xid, z, &SetDataResponse { stat: stat() })
+            }
+            OpCode::SetAcl => reply_with(xid, z, &SetACLResponse { stat: stat() }),
+            OpCode::Multi => {
                 let results: Vec<MultiResult> = rc
                     .multi
                     .iter()
                     .map(|r| match r.op {
-                        ops::CHECK => MultiResult::Check,
-                        ops::CREATE => MultiResult::Create(r.path.clone()),
-                        ops::CREATE2 | ops::CREATE_TTL | ops::CREATE_CONTAINER => {
+                        OpCode::Check => MultiResult::Check,
+                        OpCode::Create => MultiResult::Create(r.path.clone()),
+                        OpCode::Create2 | OpCode::CreateTtl | OpCode::CreateContainer => {
                             MultiResult::Create2(r.path.clone(), r.stat.clone().unwrap_or_default())
                         }
-                        ops::DELETE | ops::DELETE_CONTAINER => MultiResult::Delete,
-                        ops::SET_DATA => MultiResult::SetData(r.stat.clone().unwrap_or_default()),
+                        OpCode::Delete | OpCode::DeleteContainer => MultiResult::Delete,
+                        OpCode::SetData => MultiResult::SetData(r.stat.clone().unwrap_or_default()),
                         _ => MultiResult::Error(r.err),
                     })
                     .collect();
@@ -278,6 +280,7 @@ impl Pipeline {
                     Some(&|b: &mut BytesMut| jute::multi::encode_multi_response(&results, b)),
                 )
             }
+            // delete, deleteContainer, reconfig, createSession, closeSession: no body.
             _ => reply_frame(xid, z, 0, None),
         }
     }
