@@ -119,7 +119,10 @@ impl Pipeline {
                     Some(b) => i32::from_be_bytes([b[0], b[1], b[2], b[3]]),
                     None => self.cfg.min_session_timeout_ms as i32,
                 };
-                info!("creating global session 0x{session:x} with timeout {timeout} for a learner");
+                info!(
+                    "creating global session {} with timeout {timeout} for a learner",
+                    SessionId::from(session)
+                );
                 let txn = Txn {
                     hdr: self.next_header(session, cxid, OpCode::CreateSession),
                     body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
@@ -164,7 +167,10 @@ impl Pipeline {
                 }
                 self.commit(txn, digest, Waiter::Learner(from));
             }
-            _ => warn!("learner request of type {op} for session 0x{session:x} ignored"),
+            _ => warn!(
+                "learner request of type {op} for session {} ignored",
+                SessionId::from(session)
+            ),
         }
     }
 

@@ -23,8 +23,9 @@ impl Pipeline {
         if req.last_zxid_seen > self.tree.last_zxid {
             info!(
                 %addr,
-                "Refusing session request for client as it has seen zxid 0x{:x} our last zxid is 0x{:x} client must try another server",
-                req.last_zxid_seen, self.tree.last_zxid
+                "Refusing session request for client as it has seen zxid {} our last zxid is {} client must try another server",
+                Zxid::from(req.last_zxid_seen),
+                Zxid::from(self.tree.last_zxid)
             );
             self.out.push(Output::Close { conn });
             return;
@@ -55,7 +56,7 @@ impl Pipeline {
         self.touch_cnxn(conn);
         if req.session_id == 0 && self.mode.is_learner() {
             let id = self.sessions.next_session_id();
-            info!(%addr, "creating new session 0x{id:x} with timeout {timeout} (forwarded to the leader)");
+            info!(%addr, "creating new session {} with timeout {timeout} (forwarded to the leader)", SessionId::from(id));
             if let Some(c) = self.conns.get_mut(&conn) {
                 c.pending_writes += 1;
             }
@@ -71,13 +72,13 @@ impl Pipeline {
         } else if req.session_id == 0 && self.mode == Mode::ReadOnly {
             // A local session: nothing is logged.
             let id = self.sessions.next_session_id();
-            info!(%addr, "creating new read-only session 0x{id:x} with timeout {timeout}");
+            info!(%addr, "creating new read-only session {} with timeout {timeout}", SessionId::from(id));
             let now = self.uptime_ms();
             self.sessions.add(id, timeout, now);
             self.finish_session(conn, id, true);
         } else if req.session_id == 0 {
             let id = self.sessions.next_session_id();
-            info!(%addr, "creating new session 0x{id:x} with timeout {timeout}");
+            info!(%addr, "creating new session {} with timeout {timeout}", SessionId::from(id));
             let txn = Txn {
                 hdr: self.next_header(id, 0, OpCode::CreateSession),
                 body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
@@ -93,7 +94,10 @@ impl Pipeline {
             // whether or not the password turns out to be right.
             if let Some(old) = self.session_conn.get(&id).copied() {
                 if old != conn {
-                    info!("closing old connection of session 0x{id:x} (client reconnected)");
+                    info!(
+                        "closing old connection of session {} (client reconnected)",
+                        SessionId::from(id)
+                    );
                     self.close(old);
                 }
             }
@@ -121,9 +125,9 @@ impl Pipeline {
                 // Java's reopenSession: the session is served here now.
                 self.sessions.set_owner(id, SessionOwner::Local);
             } else if !pw_ok {
-                info!(%addr, "invalid password for session 0x{id:x}");
+                info!(%addr, "invalid password for session {}", SessionId::from(id));
             } else {
-                info!(%addr, "invalid session 0x{id:x} (expired or unknown)");
+                info!(%addr, "invalid session {} (expired or unknown)", SessionId::from(id));
             }
             self.finish_session(conn, id, valid);
         }
@@ -178,7 +182,10 @@ impl Pipeline {
                     self.sessions.add(session, timeout, now);
                 }
             } else {
-                info!("invalid session 0x{session:x} (the leader says it expired)");
+                info!(
+                    "invalid session {} (the leader says it expired)",
+                    SessionId::from(session)
+                );
             }
             self.finish_session(conn, session, valid);
             self.drain(conn);

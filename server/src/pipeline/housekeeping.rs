@@ -30,7 +30,7 @@ impl Pipeline {
         if self.mode == Mode::ReadOnly {
             // Local sessions expire without a txn; the tree is never changed.
             for id in self.sessions.expire(now) {
-                info!("Expiring read-only session 0x{id:x}");
+                info!("Expiring read-only session {}", SessionId::from(id));
                 let conn = self.session_conn.get(&id).copied();
                 self.close_local_session(id);
                 if let Some(conn) = conn {
@@ -41,7 +41,8 @@ impl Pipeline {
         }
         for id in self.sessions.expire(now) {
             info!(
-                "Expiring session 0x{id:x}, timeout of {}ms exceeded",
+                "Expiring session {}, timeout of {}ms exceeded",
+                SessionId::from(id),
                 self.sessions.get(id).map_or(0, |s| s.timeout_ms)
             );
             self.internal_write(id, OpCode::CloseSession, Bytes::new());

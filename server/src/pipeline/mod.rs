@@ -64,7 +64,7 @@ pub(crate) use jute::multi::{MultiOp, MultiResult};
 pub(crate) use jute::ops;
 pub(crate) use jute::proto::*;
 pub(crate) use jute::txn::{CreateSessionTxn, TxnHeader};
-pub(crate) use jute::{Decode, Encode, OpCode};
+pub(crate) use jute::{Decode, Encode, OpCode, SessionId, Zxid};
 pub(crate) use std::collections::VecDeque;
 pub(crate) use std::net::SocketAddr;
 pub(crate) use std::sync::Arc;
@@ -229,19 +229,31 @@ impl std::fmt::Debug for Output {
         match self {
             Output::Send { conn, bytes } => write!(f, "Send(conn {conn}, {} bytes)", bytes.len()),
             Output::Close { conn } => write!(f, "Close(conn {conn})"),
-            Output::Log { zxid, entry } => write!(f, "Log(0x{zxid:x}, {} bytes)", entry.len()),
+            Output::Log { zxid, entry } => {
+                write!(f, "Log({}, {} bytes)", Zxid::from(*zxid), entry.len())
+            }
             Output::RollLog => write!(f, "RollLog"),
-            Output::Snapshot { tree } => write!(f, "Snapshot(0x{:x})", tree.last_zxid),
+            Output::Snapshot { tree } => write!(f, "Snapshot({})", Zxid::from(tree.last_zxid)),
             Output::Forward {
                 session, cxid, op, ..
-            } => write!(f, "Forward(session 0x{session:x}, cxid {cxid}, op {op})"),
-            Output::Touch { session, .. } => write!(f, "Touch(0x{session:x})"),
-            Output::Revalidate { session, .. } => write!(f, "Revalidate(0x{session:x})"),
+            } => write!(
+                f,
+                "Forward(session {}, cxid {cxid}, op {op})",
+                SessionId::from(*session)
+            ),
+            Output::Touch { session, .. } => write!(f, "Touch({})", SessionId::from(*session)),
+            Output::Revalidate { session, .. } => {
+                write!(f, "Revalidate({})", SessionId::from(*session))
+            }
             Output::RevalidateAnswer {
                 from,
                 session,
                 valid,
-            } => write!(f, "RevalidateAnswer({from}, 0x{session:x}, {valid})"),
+            } => write!(
+                f,
+                "RevalidateAnswer({from}, {}, {valid})",
+                SessionId::from(*session)
+            ),
             Output::FourLetterReply { token, text } => {
                 write!(f, "FourLetterReply({token}, {} bytes)", text.len())
             }

@@ -32,7 +32,10 @@ impl Pipeline {
         let now = self.uptime_ms();
         if !self.sessions.touch(session, now) && op != Some(OpCode::CloseSession) {
             // The session expired or is closing: Java drops the connection.
-            debug!("request on dead session 0x{session:x}; closing");
+            debug!(
+                "request on dead session {}; closing",
+                SessionId::from(session)
+            );
             self.close(conn);
             return;
         }
@@ -45,7 +48,10 @@ impl Pipeline {
         {
             // Java's PrepRequestProcessor.checkSession on a leader: the client reconnected to
             // another server; this connection is stale, and SessionMoved closes it.
-            info!("session 0x{session:x} moved to another server; closing its old connection");
+            info!(
+                "session {} moved to another server; closing its old connection",
+                SessionId::from(session)
+            );
             self.close(conn);
             return;
         }
@@ -142,7 +148,7 @@ impl Pipeline {
 
     /// Forget a read-only (local) session and its watches.
     pub(super) fn close_local_session(&mut self, session: i64) {
-        info!("closing read-only session 0x{session:x}");
+        info!("closing read-only session {}", SessionId::from(session));
         self.sessions.remove(session);
         self.session_conn.remove(&session);
     }

@@ -132,9 +132,9 @@ impl Pipeline {
             } else {
                 txn.hdr.zxid == self.tree.last_zxid + 1
             },
-            "txn 0x{:x} applied after 0x{:x} as {:?}",
-            txn.hdr.zxid,
-            self.tree.last_zxid,
+            "txn {} applied after {} as {:?}",
+            Zxid::from(txn.hdr.zxid),
+            Zxid::from(self.tree.last_zxid),
             self.mode
         );
         let mut events = Vec::new();
@@ -171,8 +171,8 @@ impl Pipeline {
                         c.write_done();
                     }
                     info!(
-                        "session 0x{:x} moved to another server; closing its old connection",
-                        txn.hdr.client_id
+                        "session {} moved to another server; closing its old connection",
+                        SessionId::from(txn.hdr.client_id)
                     );
                     self.close(conn);
                     return;
