@@ -16,6 +16,7 @@ use crate::persist::snapshot::{self, SnapshotOptions};
 use crate::pipeline::{ConnId, Input, Now, Output, Pipeline, Probes};
 use crate::tree::DataTree;
 use bytes::Bytes;
+use jute::Zxid;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -275,19 +276,27 @@ impl Shell {
                 let sent = h.submit(move |next| {
                     if next != zxid {
                         error!(
-                            "the pipeline numbered a txn 0x{zxid:x} but the leader's next zxid \
-                             is 0x{next:x}: giving up the leadership"
+                            "the pipeline numbered a txn {} but the leader's next zxid is {}: \
+                             giving up the leadership",
+                            Zxid::from(zxid),
+                            Zxid::from(next)
                         );
                         handle.shutdown();
                     }
                     entry
                 });
                 if sent.is_err() {
-                    warn!("txn 0x{zxid:x} not proposed: the leader has stopped");
+                    warn!(
+                        "txn {} not proposed: the leader has stopped",
+                        Zxid::from(zxid)
+                    );
                 }
             }
             Upstream::Learner(_) | Upstream::None => {
-                error!("txn 0x{zxid:x} prepped where nothing can log it; dropped");
+                error!(
+                    "txn {} prepped where nothing can log it; dropped",
+                    Zxid::from(zxid)
+                );
             }
         }
     }
@@ -312,12 +321,13 @@ impl Shell {
                 let t0 = Instant::now();
                 match snapshot::write_snapshot(&tree, &dir, zxid, &opts) {
                     Ok(path) => info!(
-                        "snapshot of {} nodes at zxid 0x{zxid:x} written to {} in {:?}",
+                        "snapshot of {} nodes at zxid {} written to {} in {:?}",
                         tree.node_count(),
+                        Zxid::from(zxid),
                         path.display(),
                         t0.elapsed()
                     ),
-                    Err(e) => error!("snapshot at zxid 0x{zxid:x} failed: {e}"),
+                    Err(e) => error!("snapshot at zxid {} failed: {e}", Zxid::from(zxid)),
                 }
                 // What the copy alone held (chunks changed meanwhile) is freed here; the
                 // zkserver binary's allocator (mimalloc, purge delay 0) returns it to the
