@@ -4,6 +4,7 @@ pub mod auth;
 pub mod children;
 pub mod config;
 pub mod core;
+pub mod database;
 pub mod durability;
 pub mod error;
 pub mod flow;
