@@ -12,6 +12,7 @@ pub mod fourlw;
 pub mod fourlw_glue;
 pub mod net;
 pub mod null_strings;
+pub mod peer;
 pub mod persist;
 pub mod prep;
 pub mod quorum_peer;
