@@ -15,7 +15,6 @@ pub mod null_strings;
 pub mod peer;
 pub mod persist;
 pub mod prep;
-pub mod quorum_peer;
 pub mod quota;
 pub mod session_id;
 pub mod sessions;

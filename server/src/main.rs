@@ -174,7 +174,7 @@ fn main() {
         .expect("tokio runtime");
     if cfg.is_distributed() {
         // An ensemble member: election, then follow (or observe) the leader.
-        rt.block_on(zk_server::quorum_peer::run(cfg));
+        rt.block_on(zk_server::peer::run(cfg));
     } else {
         rt.block_on(run(cfg));
     }
