@@ -6,9 +6,11 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 use zk_server::config;
-use zk_server::core::{Core, CoreMsg};
-use zk_server::durability::{Snapshotter, TxnLog};
-use zk_server::database::{Database, DbOptions};
+use zk_server::database::log_thread::TxnLog;
+use zk_server::database::{autopurge, Database, DbOptions};
+use zk_server::persist::snapshot::SnapshotOptions;
+use zk_server::pipeline::{Input, Mode, Pipeline};
+use zk_server::shell::{self, Shell, ToPipeline, Upstream};
 use zk_server::tree::DataTree;
 
 /// mimalloc instead of glibc's malloc: the pipeline thread allocates what the log thread and
@@ -20,28 +22,28 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Most pipeline messages handled before their replies are sent.
 const PIPELINE_BATCH: usize = 64;
 
-/// What start-up recovered and opened for the pipeline.
+/// What start-up opened for the pipeline.
 struct Opened {
     tree: DataTree,
     /// The tree's digest.
     digest: i64,
     log: TxnLog,
-    snapshots: Snapshotter,
+    /// Where snapshots go, and how they are written.
+    snap_dir: std::path::PathBuf,
+    snapshot_options: SnapshotOptions,
     /// Txns replayed from the logs after the snapshot.
     replayed: u64,
 }
 
 /// Open the database in dataDir/dataLogDir (as every role does) and start its txn log
-/// thread and snapshotter; the tree goes to the pipeline.
+/// thread; the tree goes to the pipeline.
 fn open_database(
     cfg: &config::Config,
-    core: mpsc::Sender<CoreMsg>,
+    pipeline: mpsc::Sender<ToPipeline>,
 ) -> Result<Opened, Box<dyn std::error::Error + Send + Sync>> {
     let mut db = Database::open(DbOptions::from_config(cfg, None))?;
-    let log = TxnLog::start(db.log_dir().to_path_buf(), db.options().log.clone(), core)?;
-    let snapshots = Snapshotter::new(db.snap_dir().to_path_buf(), db.options().snapshot.clone());
     if cfg.autopurge_purge_interval_hours > 0 {
-        zk_server::durability::start_autopurge(
+        autopurge::start(
             cfg.data_dir.clone(),
             cfg.data_log_dir.clone(),
             cfg.autopurge_snap_retain_count as usize,
@@ -50,11 +52,19 @@ fn open_database(
     }
     let replayed = db.replayed();
     let (tree, digest) = db.hand_to_pipeline()?;
+    let snap_dir = db.snap_dir().to_path_buf();
+    let snapshot_options = db.options().snapshot.clone();
+    let log = TxnLog::start(db.into_log(), move |zxid| {
+        pipeline
+            .blocking_send(ToPipeline::Input(Input::Durable { zxid }))
+            .is_ok()
+    })?;
     Ok(Opened {
         tree,
         digest,
         log,
-        snapshots,
+        snap_dir,
+        snapshot_options,
         replayed,
     })
 }
@@ -134,20 +144,22 @@ async fn run(cfg: config::Config) {
         }
     };
     info!("binding to port {addr}");
-    let (tx, mut rx) = mpsc::channel::<CoreMsg>(8192);
-    zk_server::core::spawn_ticker(tx.clone(), cfg.tick_time_ms);
-    let max_cnxns = cfg.max_client_cnxns;
-    let mut core = Core::new(cfg.clone());
+    let (tx, mut rx) = mpsc::channel::<ToPipeline>(8192);
+    shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
+    let pipeline = Pipeline::new(cfg.clone(), Mode::Standalone, shell::now(), shell::seed());
+    let mut shell = Shell::new(pipeline, tx.clone());
     // Load the database before the client port answers anything but four-letter words
     // from the listener's backlog: sessions are served only once it is loaded.
     match open_database(&cfg, tx.clone()) {
         Ok(db) => {
-            core.set_tree(db.tree, db.digest);
-            core.set_durability(Box::new(db.log));
-            core.set_snapshots(db.snapshots);
+            shell.upstream = Upstream::TxnLog(db.log);
+            shell.write_snapshots_to(db.snap_dir, db.snapshot_options);
+            shell.pipeline.load(shell::now(), db.tree, db.digest);
+            shell.pipeline.serve_standalone();
             if db.replayed > 0 {
                 // Next start-up reads this snapshot instead of replaying the logs again.
-                core.snapshot_now();
+                shell.pipeline.snapshot_now();
+                shell.flush();
             }
         }
         Err(e) => {
@@ -159,17 +171,22 @@ async fn run(cfg: config::Config) {
         }
     }
     let flow = zk_server::flow::ServerFlow::new(zk_server::flow::Limits::from_config(&cfg));
-    tokio::spawn(zk_server::net::serve(listener, tx, flow, max_cnxns));
+    tokio::spawn(zk_server::net::serve(
+        listener,
+        tx,
+        flow,
+        std::sync::Arc::new(cfg.clone()),
+    ));
     // The pipeline: one thread-confined owner of all state. It takes what is queued (up to
     // a bound, so replies do not wait long) before sending the replies.
     while let Some(msg) = rx.recv().await {
-        core.handle(msg);
+        shell.step(msg);
         for _ in 1..PIPELINE_BATCH {
             match rx.try_recv() {
-                Ok(msg) => core.handle(msg),
+                Ok(msg) => shell.step(msg),
                 Err(_) => break,
             }
         }
-        core.flush_replies();
+        shell.flush();
     }
 }

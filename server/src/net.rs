@@ -1,12 +1,15 @@
 //! Client network: accepts TCP connections, answers four-letter words, splits the stream
-//! into frames (with the jute.maxbuffer limit) and feeds them to the pipeline; a writer
+//! into frames (with the jute.maxbuffer limit) and feeds them to the pipeline (through the
+//! shell's channel; four-letter words with their probes measured here); a writer
 //! task per connection sends queued replies in batches (one syscall for many replies).
 //! The reader stops reading while `flow` says so (unsent replies past the budget, Java's
 //! globalOutstandingLimit) and lets requests into the pipeline only as Java's
 //! RequestThrottler would; the writer tells the pipeline when it has drained.
 
-use crate::core::{ConnId, CoreMsg, Out};
+use crate::config::Config;
 use crate::flow::{counts_as_request, ConnFlow, ServerFlow};
+use crate::pipeline::{ConnId, Input};
+use crate::shell::{Out, ToPipeline};
 use bytes::{Buf, Bytes, BytesMut};
 use jute::frame::FrameCodec;
 use std::collections::HashMap;
@@ -59,10 +62,11 @@ const STMK_ARG_WAIT: Duration = Duration::from_secs(1);
 
 pub async fn serve(
     listener: TcpListener,
-    core: mpsc::Sender<CoreMsg>,
+    core: mpsc::Sender<ToPipeline>,
     flow: Arc<ServerFlow>,
-    max_client_cnxns: u32,
+    cfg: Arc<Config>,
 ) {
+    let max_client_cnxns = cfg.max_client_cnxns;
     let next_id = AtomicU64::new(1);
     let limit = PerIpLimit {
         max: max_client_cnxns,
@@ -91,9 +95,12 @@ pub async fn serve(
         let core = core.clone();
         let limit = limit.clone();
         let flow = ConnFlow::new(flow.clone());
+        let cfg = cfg.clone();
         tokio::spawn(async move {
-            connection(stream, addr, id, core.clone(), flow.clone()).await;
-            let _ = core.send(CoreMsg::Closed { conn: id }).await;
+            connection(stream, addr, id, core.clone(), flow.clone(), cfg).await;
+            let _ = core
+                .send(ToPipeline::Input(Input::Closed { conn: id }))
+                .await;
             flow.close();
             limit.release(addr.ip());
         });
@@ -104,8 +111,9 @@ async fn connection(
     stream: TcpStream,
     addr: SocketAddr,
     conn: ConnId,
-    core: mpsc::Sender<CoreMsg>,
+    core: mpsc::Sender<ToPipeline>,
     flow: Arc<ConnFlow>,
+    cfg: Arc<Config>,
 ) {
     let max_buffer = flow.server.limits.max_buffer;
     let (mut rd, mut wr) = stream.into_split();
@@ -145,12 +153,20 @@ async fn connection(
         } else {
             None
         };
+        // What the word shows from /proc and the disk is measured here, off the pipeline.
+        let probes = {
+            let cmd = cmd.to_string();
+            tokio::task::spawn_blocking(move || crate::shell::measure_probes(&cmd, &cfg))
+                .await
+                .unwrap_or_default()
+        };
         let (tx, rx) = oneshot::channel();
         if core
-            .send(CoreMsg::FourLetter {
+            .send(ToPipeline::FourLetter {
                 cmd: cmd.to_string(),
                 arg,
                 addr,
+                probes: Box::new(probes),
                 reply: tx,
             })
             .await
@@ -203,7 +219,7 @@ async fn connection(
                 handshaken = true;
                 let frame = frames.next().unwrap();
                 if core
-                    .send(CoreMsg::Connect {
+                    .send(ToPipeline::Connect {
                         conn,
                         addr,
                         frame,
@@ -265,7 +281,7 @@ async fn connection(
         // The pipeline forgets the connection now (its watches go at once, as in Java, which
         // closes a connection on end of stream), not after the writer's last flush. (After a
         // bad frame it stays a second longer: what came before the bad frame is answered.)
-        let _ = core.send(CoreMsg::Closed { conn }).await;
+        let _ = core.send(ToPipeline::Input(Input::Closed { conn })).await;
     }
     drop(out_tx);
     // Let queued replies go out before the socket closes (not for ever: a client that
@@ -287,7 +303,7 @@ async fn write_replies(
     mut wr: tokio::net::tcp::OwnedWriteHalf,
     mut out_rx: mpsc::UnboundedReceiver<Out>,
     flow: Arc<ConnFlow>,
-    core: mpsc::Sender<CoreMsg>,
+    core: mpsc::Sender<ToPipeline>,
     conn: ConnId,
     closed_tx: oneshot::Sender<()>,
 ) {
@@ -316,7 +332,12 @@ async fn write_replies(
                 Ok(0) | Err(_) => break 'run,
                 Ok(n) => n,
             };
-            if flow.written(n) && core.send(CoreMsg::Drained { conn }).await.is_err() {
+            if flow.written(n)
+                && core
+                    .send(ToPipeline::Input(Input::Drained { conn }))
+                    .await
+                    .is_err()
+            {
                 break 'run;
             }
             while n > 0 {
@@ -355,7 +376,7 @@ enum Submitted {
 /// `request_throttle_max_requests` are in process they wait, re-checking every
 /// `request_throttle_stall_time` ms (or when requests finish).
 async fn submit(
-    core: &mpsc::Sender<CoreMsg>,
+    core: &mpsc::Sender<ToPipeline>,
     conn: ConnId,
     flow: &ConnFlow,
     mut frames: Vec<Bytes>,
@@ -401,7 +422,11 @@ async fn submit(
         let rest = frames.split_off(take);
         let counted = frames.iter().filter(|f| counts_as_request(f)).count();
         flow.requests_read(counted as i64);
-        if core.send(CoreMsg::Requests { conn, frames }).await.is_err() {
+        if core
+            .send(ToPipeline::Input(Input::Requests { conn, frames }))
+            .await
+            .is_err()
+        {
             return Submitted::PipelineGone;
         }
         frames = rest;

@@ -66,8 +66,14 @@ mod tests {
         let d = dir("missing");
         let e = Epochs::open(&d, (3 << 32) | 5).unwrap();
         assert_eq!((e.current(), e.accepted()), (3, 3));
-        assert_eq!(recovery::read_epoch(&d, CURRENT_EPOCH_FILE).unwrap(), Some(3));
-        assert_eq!(recovery::read_epoch(&d, ACCEPTED_EPOCH_FILE).unwrap(), Some(3));
+        assert_eq!(
+            recovery::read_epoch(&d, CURRENT_EPOCH_FILE).unwrap(),
+            Some(3)
+        );
+        assert_eq!(
+            recovery::read_epoch(&d, ACCEPTED_EPOCH_FILE).unwrap(),
+            Some(3)
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -21,10 +21,17 @@
 //! - [`snap_loader`]: a leader's SNAP stream loaded into a fresh tree.
 //! - [`learner`]: the database as a follower or an observer uses it (zk-quorum's `LearnerDb`).
 //! - [`leader`]: the database as the leader uses it (zk-quorum's `LeaderDb`).
+//! - [`log_thread`]: a standalone server's txn log thread (group commit).
+//! - [`autopurge`]: deleting old snapshots and logs (`autopurge.*`).
+//!
+//! Snapshots while serving are taken by the pipeline and written by its shell, with
+//! [`DbOptions::snapshot`].
 
+pub mod autopurge;
 pub mod epochs;
 pub mod leader;
 pub mod learner;
+pub mod log_thread;
 pub mod open;
 pub mod snap_loader;
 pub mod window;

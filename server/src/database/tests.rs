@@ -4,10 +4,10 @@
 use super::leader::{snap_stream_body, LeaderDatabase, SnapRequest};
 use super::learner::{LearnerDatabase, LearnerEvent};
 use super::*;
-use bytes::BytesMut;
 use crate::persist::digest::tree_digest;
 use crate::persist::txnlog::encode_entry;
 use crate::txn::TxnBody;
+use bytes::BytesMut;
 use jute::txn::{CreateTxn, TxnHeader};
 use tokio::sync::mpsc;
 use zk_quorum::zab::db::LearnerDb;
@@ -45,6 +45,11 @@ fn opts(dir: &Path, quorum: bool) -> DbOptions {
         },
         config_node: quorum.then(config_node),
     }
+}
+
+/// A plain `create /n<counter>` txn numbered `zxid`.
+pub(super) fn create_txn(zxid: i64) -> Txn {
+    create(zxid, 0x77, false)
 }
 
 /// `create /n<counter>` by session `owner`, ephemeral when `ephemeral`.
@@ -123,7 +128,10 @@ fn commits_are_applied_by_whoever_holds_the_tree_and_always_kept_in_the_window()
     let (tree, digest) = db.hand_to_pipeline().unwrap();
     assert_eq!(digest, tree_digest(&tree));
     assert!(matches!(db.owner(), TreeOwner::Pipeline));
-    assert!(db.hand_to_pipeline().is_err(), "the tree is handed over once");
+    assert!(
+        db.hand_to_pipeline().is_err(),
+        "the tree is handed over once"
+    );
     db.append_log(EPOCH | 4, &entry(EPOCH | 4)).unwrap();
     match db.commit(EPOCH | 4, &entry(EPOCH | 4)).unwrap() {
         Committed::ForPipeline { txn, leader_digest } => {
@@ -174,10 +182,7 @@ fn the_window_is_bounded_by_count_and_seeded_on_open() {
     let mut db = Database::open(opts(&dir, true)).unwrap();
     let n = zk_quorum::zab::leader::COMMIT_LOG_COUNT as i64 + 7;
     log_and_commit(&mut db, 1, n);
-    assert_eq!(
-        db.window().len(),
-        zk_quorum::zab::leader::COMMIT_LOG_COUNT
-    );
+    assert_eq!(db.window().len(), zk_quorum::zab::leader::COMMIT_LOG_COUNT);
     assert_eq!(db.window().first_zxid(), Some(EPOCH | 8));
     let reopened = Database::open(opts(&dir, true)).unwrap();
     assert_eq!(reopened.window().to_vec(), db.window().to_vec());
@@ -189,10 +194,14 @@ fn truncate_drops_later_txns_snapshots_and_window_entries() {
     let dir = tempdir();
     let mut db = Database::open(opts(&dir, true)).unwrap();
     log_and_commit(&mut db, 1, 3);
-    db.write_snapshot(true).unwrap().expect("the database holds the tree");
+    db.write_snapshot(true)
+        .unwrap()
+        .expect("the database holds the tree");
     log_and_commit(&mut db, 4, 6);
     db.write_snapshot(false).unwrap();
-    assert!(dir.join(format!("version-2/snapshot.{:x}", EPOCH | 6)).exists());
+    assert!(dir
+        .join(format!("version-2/snapshot.{:x}", EPOCH | 6))
+        .exists());
 
     db.truncate(EPOCH | 4).unwrap();
     assert_eq!(db.last_zxid(), EPOCH | 4);
@@ -200,8 +209,12 @@ fn truncate_drops_later_txns_snapshots_and_window_entries() {
     assert!(tree.node("/n4").is_some() && tree.node("/n5").is_none());
     assert_eq!(db.digest(), Some(tree_digest(tree)));
     assert_eq!(db.window().last_zxid(), Some(EPOCH | 4));
-    assert!(!dir.join(format!("version-2/snapshot.{:x}", EPOCH | 6)).exists());
-    assert!(dir.join(format!("version-2/snapshot.{:x}", EPOCH | 3)).exists());
+    assert!(!dir
+        .join(format!("version-2/snapshot.{:x}", EPOCH | 6))
+        .exists());
+    assert!(dir
+        .join(format!("version-2/snapshot.{:x}", EPOCH | 3))
+        .exists());
     // Logging goes on after the cut, and a restart sees exactly that.
     log_and_commit(&mut db, 5, 5);
     let reopened = Database::open(opts(&dir, true)).unwrap();
@@ -223,7 +236,10 @@ fn ephemerals_of_a_session_nobody_has_are_removed_on_open() {
     db.sync_log().unwrap();
     let o = opts(&dir, false);
     let replayed = recovery::load_with(&dir, &dir, &o.load).unwrap();
-    assert!(replayed.tree.node("/n1").is_some(), "recovery alone keeps it");
+    assert!(
+        replayed.tree.node("/n1").is_some(),
+        "recovery alone keeps it"
+    );
     let db = Database::open(o).unwrap();
     let tree = db.tree().unwrap();
     assert!(tree.node("/n1").is_none());
@@ -285,7 +301,12 @@ fn snapshot_handoff_from_leader_to_learner() {
     assert_eq!(learner.persisted_state().last_zxid, EPOCH | 20);
     learner.take_snapshot(true).unwrap();
     learner.start_serving(1).unwrap();
-    let LearnerEvent::Serve { tree, digest, epoch } = ev_rx.try_recv().unwrap() else {
+    let LearnerEvent::Serve {
+        tree,
+        digest,
+        epoch,
+    } = ev_rx.try_recv().unwrap()
+    else {
         panic!("serve first");
     };
     assert_eq!(epoch, 1);

@@ -155,10 +155,7 @@ mod tests {
     }
 
     fn log_dir(name: &str, zxids: impl IntoIterator<Item = i64>) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "zkrs-window-{}-{name}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("zkrs-window-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut w = TxnLogWriter::new(&dir, LogOptions::default()).unwrap();
         for z in zxids {
@@ -219,7 +216,10 @@ mod tests {
         assert_eq!(txn.hdr.zxid, epoch | 21);
         // Up to an earlier zxid: the window ends there.
         let w = CommittedWindow::from_log(&dir, epoch | 30);
-        assert_eq!((w.first_zxid(), w.last_zxid()), (Some(epoch | 1), Some(epoch | 30)));
+        assert_eq!(
+            (w.first_zxid(), w.last_zxid()),
+            (Some(epoch | 1), Some(epoch | 30))
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

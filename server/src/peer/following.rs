@@ -5,52 +5,26 @@
 //!
 //! At UPTODATE the tree moves to the request pipeline, which serves clients from then on:
 //! reads locally; writes, createSession / closeSession and sync forwarded to the leader as
-//! REQUEST packets ([`ToLeader`]); committed txns applied through the normal apply path,
-//! answering our waiting clients. Session activity goes into the learner's PING replies;
-//! reconnecting sessions are revalidated. When the session with the leader ends, every
-//! client connection is closed and the database goes back to the peer loop.
+//! REQUEST packets (the shell's `Upstream::Learner`); committed txns applied through the
+//! normal apply path, answering our waiting clients. Session activity goes into the
+//! learner's PING replies; reconnecting sessions are revalidated. When the session with
+//! the leader ends, every client connection is closed and the database goes back to the
+//! peer loop.
 
+use super::resolve;
 use super::role::learner_config;
-use super::{idle_core, not_serving, resolve};
-use crate::auth::AuthId;
 use crate::config::Config;
-use crate::core::{Core, CoreMsg, Upstream};
 use crate::database::learner::{LearnerDatabase, LearnerEvent};
 use crate::database::{Database, Epochs};
-use crate::durability::Snapshotter;
-use bytes::Bytes;
+use crate::pipeline::{Input, Mode};
+use crate::shell::{self, Shell, ToPipeline, Upstream};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use zk_quorum::election::net::ElectionHandle;
 use zk_quorum::verifier::QuorumMaj;
 use zk_quorum::zab::learner::LearnerKind;
-use zk_quorum::zab::learner_net::{control_channel, follow_leader, LearnerHandle};
-use zk_quorum::zab::packet;
-
-/// Forwards the pipeline's requests to the leader through the learner.
-struct ToLeader(LearnerHandle);
-
-impl Upstream for ToLeader {
-    fn forward(&mut self, session: i64, cxid: i32, op: i32, body: &Bytes, auth: &[AuthId]) {
-        let ids = auth
-            .iter()
-            .map(|a| jute::data::Id {
-                scheme: a.scheme.clone(),
-                id: a.id.clone(),
-            })
-            .collect();
-        self.0.send(packet::request(session, cxid, op, body, ids));
-    }
-
-    fn touch(&mut self, session: i64, timeout: i32) {
-        self.0.touch(session, timeout);
-    }
-
-    fn revalidate(&mut self, session: i64, timeout: i32) {
-        self.0.send(packet::revalidate_request(session, timeout));
-    }
-}
+use zk_quorum::zab::learner_net::{control_channel, follow_leader};
 
 /// What a follower or an observer needs from the peer loop.
 pub struct Learning<'a> {
@@ -58,22 +32,35 @@ pub struct Learning<'a> {
     pub view: &'a QuorumMaj,
     pub my_id: i64,
     pub leader: i64,
+    /// How the election says we learn.
     pub kind: LearnerKind,
-    /// Our role's name as configured (`follower` or `observer`).
-    pub role: &'static str,
+    /// How the pipeline serves once synced (`Follower` or `Observer`, as configured).
+    pub mode: Mode,
     pub election: &'a ElectionHandle,
 }
 
-/// Follow (or observe) `leader` until the session with it ends; returns the database.
+/// The pipeline input for a learner event other than `Serve` and `Ended`.
+fn as_input(ev: LearnerEvent) -> Option<Input> {
+    match ev {
+        LearnerEvent::Commit { txn, leader_digest } => {
+            Some(Input::Committed { txn, leader_digest })
+        }
+        LearnerEvent::Revalidated { session, valid } => Some(Input::Revalidated { session, valid }),
+        LearnerEvent::Synced => Some(Input::Synced),
+        LearnerEvent::Serve { .. } | LearnerEvent::Ended(_) => None,
+    }
+}
+
+/// Follow (or observe) `leader` until the session with it ends, serving clients through
+/// `shell` once synced (its connections are closed at the end); returns the database,
 /// `None` if the learner task died with it (the caller opens it again from disk).
 pub async fn follow(
     l: Learning<'_>,
     db: Database,
     epochs: Epochs,
-    core: &mut Core,
-    rx: &mut mpsc::Receiver<CoreMsg>,
+    shell: &mut Shell,
+    rx: &mut mpsc::Receiver<ToPipeline>,
 ) -> Option<Database> {
-    let role = l.role;
     let resolved = match l.view.server(l.leader) {
         Some(s) => resolve(&s.quorum_addr()).await,
         None => None,
@@ -85,7 +72,7 @@ pub async fn follow(
     };
     let lcfg = learner_config(l.cfg, l.view, l.my_id, l.kind);
     let snap_dir = db.snap_dir().to_path_buf();
-    let snap_opts = db.options().snapshot.clone();
+    let snapshot_options = db.options().snapshot.clone();
     let (ev_tx, mut events) = mpsc::unbounded_channel::<LearnerEvent>();
     let (handle, mut control) = control_channel();
     let learner = tokio::spawn(async move {
@@ -98,6 +85,7 @@ pub async fn follow(
         ldb.into_parts().0
     });
     let leader = l.leader;
+    let role = l.mode.name();
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
@@ -107,35 +95,65 @@ pub async fn follow(
                         "synced with leader {leader} (epoch {epoch}) at zxid 0x{:x}: serving as {role}",
                         tree.last_zxid
                     );
-                    core.set_tree(*tree, digest);
-                    core.set_snapshots(Snapshotter::new(snap_dir.clone(), snap_opts.clone()));
-                    core.set_upstream(Box::new(ToLeader(handle.clone())), role);
-                    core.serving = true;
+                    shell.pipeline.load(shell::now(), *tree, digest);
+                    shell.write_snapshots_to(snap_dir.clone(), snapshot_options.clone());
+                    shell.upstream = Upstream::Learner(handle.clone());
+                    shell.pipeline.start_following(l.mode);
                 }
-                Some(LearnerEvent::Commit { txn, leader_digest }) => {
-                    core.leader_digest(txn.hdr.zxid, leader_digest);
-                    core.apply_committed(txn)
-                }
-                Some(LearnerEvent::Revalidated { session, valid }) => core.revalidated(session, valid),
-                Some(LearnerEvent::Synced) => core.synced(),
                 Some(LearnerEvent::Ended(why)) => {
                     warn!("the session with leader {leader} ended: {why}");
                     break;
                 }
+                Some(ev) => {
+                    if let Some(input) = as_input(ev) {
+                        shell.step(ToPipeline::Input(input));
+                    }
+                }
                 None => break,
             },
-            Some(m) = rx.recv() => {
-                if core.serving {
-                    core.handle(m);
-                } else {
-                    not_serving(core, m);
-                }
-            }
+            Some(m) = rx.recv() => shell.step(m),
         }
-        core.flush_replies();
+        shell.flush();
     }
     let db = learner.await.ok();
-    core.close_all();
-    *core = idle_core(l.cfg, role);
+    shell.close_all();
     db
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learner_events_become_pipeline_inputs() {
+        let txn = crate::txn::Txn {
+            hdr: jute::txn::TxnHeader {
+                client_id: 9,
+                cxid: 1,
+                zxid: 7,
+                time: 0,
+                r#type: jute::ops::CLOSE_SESSION,
+            },
+            body: crate::txn::TxnBody::CloseSession(None),
+        };
+        assert!(matches!(
+            as_input(LearnerEvent::Commit { txn: txn.clone(), leader_digest: Some(5) }),
+            Some(Input::Committed { txn: t, leader_digest: Some(5) }) if t == txn
+        ));
+        assert!(matches!(
+            as_input(LearnerEvent::Revalidated {
+                session: 9,
+                valid: true
+            }),
+            Some(Input::Revalidated {
+                session: 9,
+                valid: true
+            })
+        ));
+        assert!(matches!(
+            as_input(LearnerEvent::Synced),
+            Some(Input::Synced)
+        ));
+        assert!(as_input(LearnerEvent::Ended("x".into())).is_none());
+    }
 }

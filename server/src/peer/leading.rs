@@ -1,59 +1,77 @@
 //! LEADING (zk-quorum's `lead`, Java's `Leader.lead`): the request pipeline keeps the tree
 //! and preps writes as a standalone server does, from local clients and from the learners'
 //! REQUESTs; instead of the local txn log each txn is proposed to the leader state machine
-//! ([`ToQuorum`]), which logs it (through a [`LeaderDatabase`]), collects a quorum of ACKs
-//! and commits; the commit applies it in the pipeline and answers the waiting client. The
-//! pipeline expires sessions (kept alive by the learners' touches) and reaps containers. A
-//! learner that needs a SNAP gets a copy of the pipeline's tree taken in order with the
-//! commits ([`SnapRequest`]).
+//! (the shell's `Upstream::Leader`), which logs it (through a [`LeaderDatabase`]), collects
+//! a quorum of ACKs and commits; the commit applies it in the pipeline and answers the
+//! waiting client. The pipeline expires sessions (kept alive by the learners' touches) and
+//! reaps containers. A learner that needs a SNAP gets a copy of the pipeline's tree taken
+//! in order with the commits ([`SnapRequest`]).
 
 use super::role::leader_config;
-use super::{idle_core, not_serving, resolve};
+use super::{idle_shell, resolve};
 use crate::auth::AuthId;
 use crate::config::Config;
-use crate::core::{Core, CoreMsg, Durability};
 use crate::database::leader::{LeaderDatabase, SnapRequest};
 use crate::database::{Database, Epochs};
-use crate::durability::Snapshotter;
-use crate::persist::txnlog;
-use crate::txn::Txn;
+use crate::pipeline::Input;
+use crate::shell::{self, Shell, ToPipeline, Upstream};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 use zk_quorum::election::net::ElectionHandle;
 use zk_quorum::verifier::QuorumMaj;
 use zk_quorum::zab::leader::LearnerMessage;
-use zk_quorum::zab::leader_net::{self, Event, LeaderHandle};
+use zk_quorum::zab::leader_net::{self, Event};
 use zk_quorum::zab::packet::make_zxid;
 
-/// The leader pipeline's "txn log": every prepped txn is proposed to the quorum; its
-/// commit comes back as `CoreMsg::Durable`.
-struct ToQuorum(LeaderHandle);
-
-impl Durability for ToQuorum {
-    fn submit(&mut self, txn: &Txn, digest: Option<&jute::txn::TxnDigest>) {
-        let entry = txnlog::encode_entry(txn, digest);
-        let want = txn.hdr.zxid;
-        let handle = self.0.clone();
-        let sent = self.0.submit(move |zxid| {
-            if zxid != want {
-                error!(
-                    "the pipeline numbered a txn 0x{want:x} but the leader's next zxid is \
-                     0x{zxid:x}: giving up the leadership"
-                );
-                handle.shutdown();
-            }
-            entry
-        });
-        if sent.is_err() {
-            warn!("txn 0x{want:x} not proposed: the leader has stopped");
-        }
+/// The pipeline input for a learner's message, if it has one (a forwarded sync goes back to
+/// the leader instead: see [`lead`]).
+fn learner_input(msg: LearnerMessage) -> Option<Input> {
+    match msg {
+        LearnerMessage::Request {
+            from,
+            session_id,
+            cxid,
+            op,
+            body,
+            authinfo,
+            ..
+        } => Some(Input::LearnerRequest {
+            from,
+            session: session_id,
+            cxid,
+            op,
+            body,
+            auth: authinfo
+                .into_iter()
+                .map(|i| AuthId::new(i.scheme, i.id))
+                .collect(),
+        }),
+        LearnerMessage::Touch {
+            session_id,
+            timeout,
+        } => Some(Input::LearnerTouch {
+            session: session_id,
+            timeout_ms: timeout,
+        }),
+        // Answered by the pipeline's Output::RevalidateAnswer (the shell sends it).
+        LearnerMessage::Revalidate {
+            from,
+            session_id,
+            timeout,
+        } => Some(Input::LearnerRevalidate {
+            from,
+            session: session_id,
+            timeout_ms: timeout,
+        }),
+        LearnerMessage::Sync { .. } => None,
     }
 }
 
 /// Lead the ensemble until the leadership ends, serving clients once established; returns
 /// the database (`None` if the leader task died with it: the caller opens it again).
+#[allow(clippy::too_many_arguments)]
 pub async fn lead(
     cfg: &Config,
     view: &QuorumMaj,
@@ -61,7 +79,8 @@ pub async fn lead(
     mut db: Database,
     epochs: Epochs,
     election: &ElectionHandle,
-    rx: &mut mpsc::Receiver<CoreMsg>,
+    rx: &mut mpsc::Receiver<ToPipeline>,
+    tx: &mpsc::Sender<ToPipeline>,
 ) -> Option<Database> {
     let Some(me) = view.server(my_id) else {
         warn!("we were elected but are not in the ensemble's server list");
@@ -92,11 +111,12 @@ pub async fn lead(
         db.window().len()
     );
     let snap_dir = db.snap_dir().to_path_buf();
-    let snap_opts = db.options().snapshot.clone();
+    let snapshot_options = db.options().snapshot.clone();
     let (snap_tx, mut snap_rx) = mpsc::unbounded_channel::<SnapRequest>();
     let mut ldb = LeaderDatabase::new(db, epochs, snap_tx);
-    let mut core = idle_core(cfg, "leader");
-    core.set_tree(tree, digest);
+    // Idle until established, but holding the tree: learners syncing by SNAP get copies.
+    let mut shell = idle_shell(cfg, "leader", tx);
+    shell.pipeline.load(shell::now(), tree, digest);
     let lcfg = leader_config(cfg, view, my_id);
     let (handle, control) = leader_net::control_channel();
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
@@ -107,50 +127,29 @@ pub async fn lead(
         };
         (why, ldb.into_parts().0)
     });
-    let on_event = |core: &mut Core, ev: Event| match ev {
+    let on_event = |shell: &mut Shell, ev: Event| match ev {
         Event::Established { epoch } => {
             election.update_peer_epoch(epoch);
             info!(
                 "established as leader of epoch {epoch} at zxid 0x{:x}: serving as leader",
-                core.tree.last_zxid
+                shell.pipeline.last_zxid()
             );
-            core.start_leading(make_zxid(epoch, 0), Box::new(ToQuorum(handle.clone())));
-            core.set_snapshots(Snapshotter::new(snap_dir.clone(), snap_opts.clone()));
+            shell.upstream = Upstream::Leader(handle.clone());
+            shell.write_snapshots_to(snap_dir.clone(), snapshot_options.clone());
+            shell.pipeline.start_leading(make_zxid(epoch, 0));
         }
         Event::Synced { sid, kind, zxid } => {
             info!("learner {sid} synchronised by {kind:?} at 0x{zxid:x}")
         }
-        Event::Committed { zxid } => core.handle(CoreMsg::Durable(zxid)),
-        Event::FromLearner(LearnerMessage::Request {
-            from,
-            session_id,
-            cxid,
-            op,
-            body,
-            authinfo,
-            ..
-        }) => {
-            let auth = authinfo
-                .into_iter()
-                .map(|i| AuthId::new(i.scheme, i.id))
-                .collect();
-            core.learner_request(from, session_id, cxid, op, body, auth);
-        }
-        // `learner_request` above proposes synchronously (`ToQuorum::submit` puts the txn on
-        // the leader's control channel before it returns), so a sync handed back here is
-        // behind the proposals of every request that learner forwarded before it.
+        Event::Committed { zxid } => shell.step(ToPipeline::Input(Input::Durable { zxid })),
+        // A learner's requests before it were proposed before `step` returned (the shell
+        // puts each `Output::Log` on the leader's control channel at once), so a sync
+        // handed back here is behind the proposals of every request it forwarded before.
         Event::FromLearner(LearnerMessage::Sync { from, .. }) => handle.sync(from),
-        Event::FromLearner(LearnerMessage::Touch {
-            session_id,
-            timeout,
-        }) => core.touch_session(session_id, timeout),
-        Event::FromLearner(LearnerMessage::Revalidate {
-            from,
-            session_id,
-            timeout,
-        }) => {
-            let valid = core.revalidate_session(from, session_id, timeout);
-            handle.revalidated(from, session_id, valid);
+        Event::FromLearner(msg) => {
+            if let Some(input) = learner_input(msg) {
+                shell.step(ToPipeline::Input(input));
+            }
         }
     };
     loop {
@@ -160,31 +159,84 @@ pub async fn lead(
             // follower; an unbiased select picks a ready client message half the time).
             biased;
             ev = ev_rx.recv() => match ev {
-                Some(ev) => on_event(&mut core, ev),
+                Some(ev) => on_event(&mut shell, ev),
                 None => break,
             },
             Some(req) = snap_rx.recv() => {
                 // Every commit the leader announced before asking is in ev_rx already.
                 while let Ok(ev) = ev_rx.try_recv() {
-                    on_event(&mut core, ev);
+                    on_event(&mut shell, ev);
                 }
-                let _ = req.reply.send(core.tree.snapshot_copy());
+                let _ = req.reply.send(shell.pipeline.tree.snapshot_copy());
             }
-            Some(m) = rx.recv() => {
-                if core.serving {
-                    core.handle(m);
-                } else {
-                    not_serving(&mut core, m);
-                }
-            }
+            Some(m) = rx.recv() => shell.step(m),
         }
-        core.flush_replies();
+        shell.flush();
     }
     let (why, db) = match task.await {
         Ok((why, db)) => (why, Some(db)),
         Err(e) => (e.to_string(), None),
     };
     warn!("the leadership ended: {why}");
-    core.close_all();
+    shell.close_all();
     db
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn learner_messages_become_pipeline_inputs() {
+        let req = LearnerMessage::Request {
+            from: 3,
+            sid: 2,
+            session_id: 0x55,
+            cxid: 7,
+            op: 1,
+            body: Bytes::from_static(b"body"),
+            authinfo: vec![jute::data::Id {
+                scheme: "digest".into(),
+                id: "u:p".into(),
+            }],
+        };
+        match learner_input(req) {
+            Some(Input::LearnerRequest {
+                from,
+                session,
+                cxid,
+                op,
+                body,
+                auth,
+            }) => {
+                assert_eq!((from, session, cxid, op), (3, 0x55, 7, 1));
+                assert_eq!(body, Bytes::from_static(b"body"));
+                assert_eq!(auth, vec![AuthId::new("digest", "u:p")]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            learner_input(LearnerMessage::Touch {
+                session_id: 1,
+                timeout: 4000
+            }),
+            Some(Input::LearnerTouch {
+                session: 1,
+                timeout_ms: 4000
+            })
+        ));
+        assert!(matches!(
+            learner_input(LearnerMessage::Revalidate {
+                from: 2,
+                session_id: 1,
+                timeout: 4000
+            }),
+            Some(Input::LearnerRevalidate {
+                from: 2,
+                session: 1,
+                timeout_ms: 4000
+            })
+        ));
+    }
 }

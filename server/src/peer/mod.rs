@@ -23,9 +23,12 @@ pub mod leading;
 pub mod role;
 
 use crate::config::Config;
-use crate::core::{Core, CoreMsg, Out};
 use crate::database::{Database, DbOptions, Epochs};
-use role::{after_election, config_node, learner_kind, quorum_view, read_only_delay, role_name, Next};
+use crate::pipeline::{Mode, Pipeline};
+use crate::shell::{self, Shell, ToPipeline};
+use role::{
+    after_election, config_node, learner_kind, learner_mode, quorum_view, read_only_delay, Next,
+};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -40,23 +43,11 @@ fn fatal(msg: String) -> ! {
     std::process::exit(1);
 }
 
-/// A pipeline that serves nothing yet (electing or syncing): four-letter words only.
-fn idle_core(cfg: &Config, role: &'static str) -> Core {
-    let mut core = Core::new(cfg.clone());
-    core.role = Some(role);
-    core.serving = false;
-    core
-}
-
-/// A client message while not serving: connections are closed, four-letter words answered.
-fn not_serving(core: &mut Core, msg: CoreMsg) {
-    match msg {
-        CoreMsg::Connect { out, .. } => {
-            let _ = out.send(Out::Close);
-        }
-        m @ CoreMsg::FourLetter { .. } => core.handle(m),
-        _ => {}
-    }
+/// A pipeline that serves nothing yet (electing or syncing): four-letter words only; `role`
+/// is what the four-letter words show.
+fn idle_shell(cfg: &Config, role: &'static str, tx: &mpsc::Sender<ToPipeline>) -> Shell {
+    let pipeline = Pipeline::new(cfg.clone(), Mode::Idle(role), shell::now(), shell::seed());
+    Shell::new(pipeline, tx.clone())
 }
 
 async fn resolve(addr: &str) -> Option<SocketAddr> {
@@ -72,20 +63,21 @@ pub async fn run(cfg: Config) {
         ));
     };
     let view = quorum_view(&cfg);
-    let role = role_name(learner_kind(&cfg, &view, my_id));
+    let mode = learner_mode(learner_kind(&cfg, &view, my_id));
+    let role = mode.name();
     let addr = cfg.client_socket_addr();
     let listener = match TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => fatal(format!("cannot bind client port {addr}: {e}")),
     };
     info!("binding to port {addr}");
-    let (tx, mut rx) = mpsc::channel::<CoreMsg>(8192);
-    crate::core::spawn_ticker(tx.clone(), cfg.tick_time_ms);
+    let (tx, mut rx) = mpsc::channel::<ToPipeline>(8192);
+    shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
     tokio::spawn(crate::net::serve(
         listener,
-        tx,
+        tx.clone(),
         crate::flow::ServerFlow::new(crate::flow::Limits::from_config(&cfg)),
-        cfg.max_client_cnxns,
+        std::sync::Arc::new(cfg.clone()),
     ));
     let election =
         match ElectionHandle::bind(NetConfig::new(FleConfig::new(my_id, view.clone()))).await {
@@ -100,7 +92,7 @@ pub async fn run(cfg: Config) {
         ))
     };
     let mut db = Database::open(opts.clone()).unwrap_or_else(|e| open_failed(&e));
-    let mut core = idle_core(&cfg, role);
+    let mut shell = idle_shell(&cfg, role, &tx);
     loop {
         let epochs =
             Epochs::open(db.snap_dir(), db.last_zxid()).unwrap_or_else(|e| open_failed(&e));
@@ -127,27 +119,20 @@ pub async fn run(cfg: Config) {
                                 "no quorum: serving read-only at zxid 0x{:x}",
                                 tree.last_zxid
                             );
-                            core = idle_core(&cfg, "read-only");
-                            core.set_tree(tree.snapshot_copy(), digest);
-                            core.read_only = true;
-                            core.serving = true;
+                            shell = idle_shell(&cfg, "read-only", &tx);
+                            shell.pipeline.load(shell::now(), tree.snapshot_copy(), digest);
+                            shell.pipeline.start_read_only();
                         }
                     }
-                    Some(m) = rx.recv() => {
-                        if core.serving {
-                            core.handle(m);
-                        } else {
-                            not_serving(&mut core, m);
-                        }
-                    }
+                    Some(m) = rx.recv() => shell.step(m),
                 }
-                core.flush_replies();
+                shell.flush();
             }
         };
-        if core.read_only {
+        if shell.pipeline.mode == Mode::ReadOnly {
             info!("leaving read-only mode: closing the read-only sessions");
-            core.close_all();
-            core = idle_core(&cfg, role);
+            shell.close_all();
+            shell = idle_shell(&cfg, role, &tx);
         }
         let outcome = match outcome {
             Ok(o) => o,
@@ -159,10 +144,10 @@ pub async fn run(cfg: Config) {
                     "LEADING (election round {}, peer epoch {})",
                     outcome.vote.election_epoch, outcome.vote.peer_epoch
                 );
-                core.close_all();
+                shell.close_all();
                 let back =
-                    leading::lead(&cfg, &view, my_id, db, epochs, &election, &mut rx).await;
-                core = idle_core(&cfg, role);
+                    leading::lead(&cfg, &view, my_id, db, epochs, &election, &mut rx, &tx).await;
+                shell = idle_shell(&cfg, role, &tx);
                 back
             }
             Next::Learn { leader, kind } => {
@@ -181,10 +166,12 @@ pub async fn run(cfg: Config) {
                     my_id,
                     leader,
                     kind,
-                    role,
+                    mode,
                     election: &election,
                 };
-                following::follow(learning, db, epochs, &mut core, &mut rx).await
+                let back = following::follow(learning, db, epochs, &mut shell, &mut rx).await;
+                shell = idle_shell(&cfg, role, &tx);
+                back
             }
             Next::Look => Some(db),
         };

@@ -6,6 +6,7 @@
 
 use crate::config::{Config, PeerType, ServerLine};
 use crate::database::ConfigNode;
+use crate::pipeline::Mode;
 use std::time::Duration;
 use zk_quorum::election::ServerState;
 use zk_quorum::verifier::QuorumMaj;
@@ -37,11 +38,11 @@ pub fn learner_kind(cfg: &Config, view: &QuorumMaj, my_id: i64) -> LearnerKind {
     }
 }
 
-/// The role name the request pipeline and the four-letter words show.
-pub fn role_name(kind: LearnerKind) -> &'static str {
+/// The pipeline's mode while learning as `kind`.
+pub fn learner_mode(kind: LearnerKind) -> Mode {
     match kind {
-        LearnerKind::Follower => "follower",
-        LearnerKind::Observer => "observer",
+        LearnerKind::Follower => Mode::Follower,
+        LearnerKind::Observer => Mode::Observer,
     }
 }
 
@@ -56,7 +57,10 @@ pub fn read_only_delay(cfg: &Config) -> Duration {
 pub enum Next {
     Lead,
     /// Follow or observe `leader`.
-    Learn { leader: i64, kind: LearnerKind },
+    Learn {
+        leader: i64,
+        kind: LearnerKind,
+    },
     /// The election ended without a role: look again.
     Look,
 }
@@ -84,7 +88,12 @@ pub fn max_buffer(cfg: &Config) -> usize {
 }
 
 /// The learner's ZAB configuration.
-pub fn learner_config(cfg: &Config, view: &QuorumMaj, my_id: i64, kind: LearnerKind) -> LearnerConfig {
+pub fn learner_config(
+    cfg: &Config,
+    view: &QuorumMaj,
+    my_id: i64,
+    kind: LearnerKind,
+) -> LearnerConfig {
     LearnerConfig {
         sid: my_id,
         kind,
@@ -129,7 +138,8 @@ mod tests {
         let node = config_node(&view);
         assert_eq!(node.version, 0);
         assert!(
-            node.data.starts_with("server.1=127.0.0.1:2888:3888:participant"),
+            node.data
+                .starts_with("server.1=127.0.0.1:2888:3888:participant"),
             "{}",
             node.data
         );
@@ -145,8 +155,8 @@ mod tests {
         assert_eq!(learner_kind(&c, &view, 3), LearnerKind::Observer);
         let c = cfg("peerType=observer\n");
         assert_eq!(learner_kind(&c, &view, 1), LearnerKind::Observer);
-        assert_eq!(role_name(LearnerKind::Observer), "observer");
-        assert_eq!(role_name(LearnerKind::Follower), "follower");
+        assert_eq!(learner_mode(LearnerKind::Observer).name(), "observer");
+        assert_eq!(learner_mode(LearnerKind::Follower).name(), "follower");
     }
 
     #[test]

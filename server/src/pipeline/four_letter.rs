@@ -1,18 +1,34 @@
-//! Bridges the pipeline's state to the four-letter-word renderer (`fourlw`): the
-//! `FourLetterSource` view of a `Core`, seen from the connection that asked.
+//! The four-letter words' view of the pipeline (`fourlw` renders them): the
+//! `FourLetterSource` of a [`Pipeline`], seen from the connection that asked, with what the
+//! shell measured outside the pipeline ([`Probes`]: /proc and the data directories, which
+//! must not stall every client while an `mntr` poll walks them).
 
-use crate::core::Core;
+use super::*;
 use crate::fourlw::{self, ConnInfo, ExpirySet, FourLetterSource, MonitorValues, ServerConf};
-use crate::stats::{wall_ms, ServerStats};
+use crate::persist::txnlog::FsyncTimes;
 use crate::watch::WatchSummary;
-use std::collections::HashMap;
-use std::net::SocketAddr;
 
 /// Java's sessionless-connection expiry granularity (10 s).
 const CNXN_EXPIRY_MS: i64 = 10_000;
 
+/// What a four-letter word needs from outside the pipeline, measured by the shell before
+/// the word is handed in (`shell::measure_probes`); what the word does not show stays empty.
+#[derive(Debug, Default)]
+pub struct Probes {
+    /// (open, max) file descriptors of the process (`mntr`).
+    pub fd_counts: (i64, i64),
+    /// Sizes of the snapshot and txn log directories (`conf`, `dirs`).
+    pub snap_dir_size: u64,
+    pub txn_log_dir_size: u64,
+    /// `envi`'s lines.
+    pub environment: Vec<(String, String)>,
+    /// The txn log's fsyncs since the last word (timed on the log thread).
+    pub fsyncs: Option<FsyncTimes>,
+}
+
 struct View<'a> {
-    core: &'a mut Core,
+    p: &'a mut Pipeline,
+    probes: Probes,
     asking: SocketAddr,
     asked_at: i64,
     /// The monotonic clock at the same moment as `asked_at`.
@@ -30,7 +46,7 @@ impl View<'_> {
     }
 
     fn session_of_conn(&self) -> HashMap<u64, i64> {
-        self.core
+        self.p
             .conns
             .iter()
             .map(|(id, c)| (*id, c.session))
@@ -40,28 +56,28 @@ impl View<'_> {
 
 impl FourLetterSource for View<'_> {
     fn is_serving(&self) -> bool {
-        self.core.serving
+        self.p.mode.is_serving()
     }
 
     fn server_state(&self) -> String {
-        self.core.role.unwrap_or("standalone").to_string()
+        self.p.mode.name().to_string()
     }
 
     fn is_read_only(&self) -> bool {
-        self.core.read_only
+        self.p.mode == Mode::ReadOnly
     }
 
     fn server_stats(&self) -> &ServerStats {
-        &self.core.stats
+        &self.p.stats
     }
 
     fn server_stats_mut(&mut self) -> &mut ServerStats {
-        &mut self.core.stats
+        &mut self.p.stats
     }
 
     fn connections(&self) -> Vec<ConnInfo> {
         let mut out: Vec<ConnInfo> = self
-            .core
+            .p
             .conns
             .values()
             .map(|c| ConnInfo {
@@ -85,7 +101,7 @@ impl FourLetterSource for View<'_> {
 
     fn empty_connection_buckets(&self) -> Vec<i64> {
         let now = self.mono_at;
-        self.core
+        self.p
             .cnxn_buckets
             .iter()
             .filter(|(t, n)| **n == 0 && **t > now)
@@ -94,32 +110,32 @@ impl FourLetterSource for View<'_> {
     }
 
     fn reset_connection_stats(&mut self) {
-        for c in self.core.conns.values_mut() {
+        for c in self.p.conns.values_mut() {
             c.stats.reset();
         }
     }
 
     fn outstanding_requests(&self) -> u64 {
-        self.core.outstanding() as u64
+        self.p.outstanding() as u64
     }
 
     fn last_processed_zxid(&self) -> i64 {
-        self.core.tree.last_zxid
+        self.p.tree.last_zxid
     }
 
     /// Java's `DataTree.getNodeCount()` is the size of its node map, which holds the root
     /// twice (under "" and "/"): one more than the nodes a walk finds.
     fn node_count(&self) -> u64 {
-        self.core.tree.node_count() as u64 + 1
+        self.p.tree.node_count() as u64 + 1
     }
 
     fn watch_summary(&self) -> WatchSummary {
-        self.core.tree.watches.watch_summary()
+        self.p.tree.watches.watch_summary()
     }
 
     fn watches_by_session(&self) -> Vec<(i64, Vec<String>)> {
         let sessions = self.session_of_conn();
-        self.core
+        self.p
             .tree
             .watches
             .watches_by_connection()
@@ -130,7 +146,7 @@ impl FourLetterSource for View<'_> {
 
     fn watches_by_path(&self) -> Vec<(String, Vec<i64>)> {
         let sessions = self.session_of_conn();
-        self.core
+        self.p
             .tree
             .watches
             .watches_by_path()
@@ -146,8 +162,8 @@ impl FourLetterSource for View<'_> {
     }
 
     fn session_expiry(&self) -> Vec<ExpirySet> {
-        let offset = wall_ms() - self.core.uptime_ms() as i64;
-        self.core
+        let offset = self.asked_at - self.p.uptime_ms() as i64;
+        self.p
             .sessions
             .by_expiry()
             .into_iter()
@@ -160,7 +176,7 @@ impl FourLetterSource for View<'_> {
 
     fn ephemerals_by_session(&self) -> Vec<(i64, Vec<String>)> {
         let mut v: Vec<(i64, Vec<String>)> = self
-            .core
+            .p
             .tree
             .ephemerals_by_session()
             .iter()
@@ -171,56 +187,80 @@ impl FourLetterSource for View<'_> {
     }
 
     fn trace_mask(&self) -> i64 {
-        self.core.trace_mask
+        self.p.trace_mask
     }
 
     fn set_trace_mask(&mut self, mask: i64) {
-        self.core.trace_mask = mask;
+        self.p.trace_mask = mask;
     }
 
     fn digest_log(&self) -> Vec<(i64, i64)> {
-        self.core.digest_log()
+        self.p.digest_log()
+    }
+
+    fn environment(&self) -> Vec<(String, String)> {
+        self.probes.environment.clone()
+    }
+
+    fn snap_dir_size(&self) -> u64 {
+        self.probes.snap_dir_size
+    }
+
+    fn txn_log_dir_size(&self) -> u64 {
+        self.probes.txn_log_dir_size
     }
 
     fn conf(&self) -> ServerConf {
-        ServerConf::from_config(&self.core.cfg)
+        ServerConf::from_config(&self.p.cfg)
     }
 
     fn monitor_values(&self) -> MonitorValues {
-        let (open, max) = fourlw::process_fd_counts();
+        let (open, max) = self.probes.fd_counts;
         MonitorValues {
-            ephemerals_count: self.core.tree.ephemeral_count() as u64,
-            global_sessions: self.core.sessions.len() as u64,
+            ephemerals_count: self.p.tree.ephemeral_count() as u64,
+            global_sessions: self.p.sessions.len() as u64,
             local_sessions: 0,
-            watch_count: self.core.tree.watches.watch_count() as u64,
-            approximate_data_size: self.core.tree.approximate_data_size(),
+            watch_count: self.p.tree.watches.watch_count() as u64,
+            approximate_data_size: self.p.tree.approximate_data_size(),
             open_file_descriptor_count: open,
             max_file_descriptor_count: max,
-            uptime_ms: self.core.uptime_ms() as i64,
-            quota_gauges: crate::quota::metrics(&self.core.tree),
+            uptime_ms: self.p.uptime_ms() as i64,
+            quota_gauges: crate::quota::metrics(&self.p.tree),
             ..Default::default()
         }
     }
 }
 
-/// The text to send for a four-letter word from `asking` (`arg`: `stmk`'s mask, if it came).
-pub fn respond(core: &mut Core, cmd: &str, arg: Option<i64>, asking: SocketAddr) -> String {
-    // Java counts the command as one received packet of 4 bytes before running it.
-    core.stats.packet_received(4);
-    // The txn log's fsyncs are timed on its own thread; they join the statistics here.
-    let fsyncs = crate::persist::txnlog::take_fsync_times();
-    core.stats.add_fsyncs(&fsyncs.ms, fsyncs.over_threshold);
-    let whitelist = core.cfg.four_letter_whitelist.clone();
-    let mut view = View {
-        core,
-        asking,
-        asked_at: wall_ms(),
-        mono_at: crate::stats::monotonic_ms(),
-    };
-    let text = match (cmd, arg) {
-        ("stmk", Some(mask)) => fourlw::respond_set_trace_mask(mask, &mut view, &whitelist),
-        _ => fourlw::respond(cmd, &mut view, &whitelist).unwrap_or_default(),
-    };
-    core.stats.packets_sent(fourlw::response_packets(&text));
-    text
+impl Pipeline {
+    /// Answer a four-letter word from `asking` (`arg`: `stmk`'s mask, if it came).
+    pub(super) fn four_letter(
+        &mut self,
+        token: u64,
+        cmd: &str,
+        arg: Option<i64>,
+        asking: SocketAddr,
+        probes: Probes,
+    ) {
+        self.gather_throttle_metrics();
+        // Java counts the command as one received packet of 4 bytes before running it.
+        self.stats.packet_received(4);
+        if let Some(f) = &probes.fsyncs {
+            self.stats.add_fsyncs(&f.ms, f.over_threshold);
+        }
+        let whitelist = self.cfg.four_letter_whitelist.clone();
+        let (asked_at, mono_at) = (self.now.wall_ms, self.now.mono_ms);
+        let mut view = View {
+            p: self,
+            probes,
+            asking,
+            asked_at,
+            mono_at,
+        };
+        let text = match (cmd, arg) {
+            ("stmk", Some(mask)) => fourlw::respond_set_trace_mask(mask, &mut view, &whitelist),
+            _ => fourlw::respond(cmd, &mut view, &whitelist).unwrap_or_default(),
+        };
+        self.stats.packets_sent(fourlw::response_packets(&text));
+        self.out.push(Output::FourLetterReply { token, text });
+    }
 }

@@ -1,0 +1,305 @@
+use super::*;
+
+impl Pipeline {
+    pub(super) fn read(&mut self, conn: ConnId, xid: i32, op: i32, mut body: Bytes) {
+        let z = self.tree.last_zxid;
+        let frame = match self.read_body(conn, op, &mut body) {
+            Ok(Some(f)) => reply_frame(xid, z, 0, Some(&*f)),
+            Ok(None) => reply_frame(xid, z, 0, None),
+            Err(code) => reply_frame(xid, z, code, None),
+        };
+        self.record_read(conn, xid, op);
+        self.send(conn, frame);
+    }
+
+    /// Reads are answered at once: latency 0 ms, as Java measures within the server.
+    pub(super) fn record_read(&mut self, conn: ConnId, xid: i32, op: i32) {
+        let now = self.now.mono_ms;
+        let z = self.tree.last_zxid;
+        self.stats.record_request(0, false);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.record_response(xid, z, op_name(op), now, now);
+        }
+    }
+
+    pub(super) fn check_read(
+        &self,
+        conn: ConnId,
+        acl: &[jute::data::Acl],
+        perm: i32,
+    ) -> Result<(), Code> {
+        let c = self.conns.get(&conn).ok_or(error::SESSION_EXPIRED)?;
+        if auth::check_acl(acl, perm, c.auth.ids(), &self.auth_cfg) {
+            Ok(())
+        } else {
+            Err(error::NO_AUTH)
+        }
+    }
+
+    pub(super) fn get_data(
+        &mut self,
+        conn: ConnId,
+        r: &GetDataRequest,
+    ) -> Result<(Option<Bytes>, Stat), Code> {
+        let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
+        self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
+        let out = (n.data.to_bytes(), n.stat(self.tree.extended_types()));
+        if r.watch {
+            self.tree.watches.add(&r.path, conn, WatchKind::Data);
+        }
+        let len = out.0.as_ref().map_or(0, |d| d.len() as i64);
+        self.stats.record_namespace_read(&r.path, len);
+        Ok(out)
+    }
+
+    pub(super) fn get_children(
+        &mut self,
+        conn: ConnId,
+        path: &str,
+        watch: bool,
+    ) -> Result<(Vec<String>, Stat), Code> {
+        let n = self.tree.node(path).ok_or(error::NO_NODE)?;
+        self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
+        let children: Vec<String> = n
+            .children
+            .java_order()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let out = (children, n.stat(self.tree.extended_types()));
+        if watch {
+            self.tree.watches.add(path, conn, WatchKind::Child);
+        }
+        let bytes: usize = out
+            .0
+            .iter()
+            .map(|c: &String| c.encode_utf16().count())
+            .sum();
+        self.stats.record_namespace_read(path, bytes as i64);
+        Ok(out)
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub(super) fn read_body(
+        &mut self,
+        conn: ConnId,
+        op: i32,
+        body: &mut Bytes,
+    ) -> Result<Option<Box<dyn Fn(&mut BytesMut)>>, Code> {
+        fn dec<T: Decode>(b: &mut Bytes) -> Result<T, Code> {
+            T::decode(b).map_err(|_| error::MARSHALLING_ERROR)
+        }
+        fn boxed<R: Encode + 'static>(r: R) -> Option<Box<dyn Fn(&mut BytesMut)>> {
+            Some(Box::new(move |b: &mut BytesMut| r.encode(b)))
+        }
+        if let Some(code) = crate::null_strings::read_error(op, body) {
+            return Err(code);
+        }
+        match op {
+            ops::EXISTS => {
+                let r: ExistsRequest = dec(body)?;
+                if r.path.contains('\0') {
+                    return Err(error::BAD_ARGUMENTS);
+                }
+                if r.watch {
+                    self.tree.watches.add(&r.path, conn, WatchKind::Exist);
+                }
+                let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
+                let stat = n.stat(self.tree.extended_types());
+                self.stats.record_namespace_read(&r.path, 0);
+                Ok(boxed(ExistsResponse { stat }))
+            }
+            ops::GET_DATA => {
+                let r: GetDataRequest = dec(body)?;
+                let (data, stat) = self.get_data(conn, &r)?;
+                Ok(boxed(GetDataResponse { data, stat }))
+            }
+            ops::GET_CHILDREN => {
+                let r: GetChildrenRequest = dec(body)?;
+                let (children, _) = self.get_children(conn, &r.path, r.watch)?;
+                Ok(boxed(GetChildrenResponse { children }))
+            }
+            ops::GET_CHILDREN2 => {
+                let r: GetChildren2Request = dec(body)?;
+                let (children, stat) = self.get_children(conn, &r.path, r.watch)?;
+                Ok(boxed(GetChildren2Response { children, stat }))
+            }
+            ops::GET_ALL_CHILDREN_NUMBER => {
+                let r: GetAllChildrenNumberRequest = dec(body)?;
+                let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
+                self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
+                Ok(boxed(GetAllChildrenNumberResponse {
+                    total_number: self.tree.all_children_number(&r.path),
+                }))
+            }
+            ops::GET_ACL => {
+                let r: GetACLRequest = dec(body)?;
+                let n = self.tree.node(&r.path).ok_or(error::NO_NODE)?;
+                self.check_read(
+                    conn,
+                    &n.acl,
+                    jute::ops::perms::READ | jute::ops::perms::ADMIN,
+                )?;
+                let acl = if self
+                    .check_read(conn, &n.acl, jute::ops::perms::ADMIN)
+                    .is_ok()
+                {
+                    n.acl.to_vec()
+                } else {
+                    auth::redact_digests(&n.acl)
+                };
+                Ok(boxed(GetACLResponse {
+                    acl,
+                    stat: n.stat(self.tree.extended_types()),
+                }))
+            }
+            ops::SYNC => {
+                let r: SyncRequest = dec(body)?;
+                Ok(boxed(SyncResponse { path: r.path }))
+            }
+            ops::SET_WATCHES | ops::SET_WATCHES2 => {
+                let w = if op == ops::SET_WATCHES {
+                    let s: SetWatches = dec(body)?;
+                    SetWatches2 {
+                        relative_zxid: s.relative_zxid,
+                        data_watches: s.data_watches,
+                        exist_watches: s.exist_watches,
+                        child_watches: s.child_watches,
+                        ..Default::default()
+                    }
+                } else {
+                    dec(body)?
+                };
+                self.set_watches(conn, w);
+                Ok(None)
+            }
+            ops::ADD_WATCH => {
+                let r: AddWatchRequest = dec(body)?;
+                let kind =
+                    WatchKind::from_add_watch_mode(r.mode).ok_or(error::MARSHALLING_ERROR)?;
+                self.tree.watches.add(&r.path, conn, kind);
+                Ok(boxed(ErrorResponse { err: 0 }))
+            }
+            ops::CHECK_WATCHES | ops::REMOVE_WATCHES => {
+                let r: CheckWatchesRequest = dec(body)?;
+                let ty = WatcherType::from_code(r.r#type).ok_or(error::MARSHALLING_ERROR)?;
+                let found = if op == ops::CHECK_WATCHES {
+                    self.tree
+                        .watches
+                        .check(&r.path, conn, ty)
+                        .ok_or(error::MARSHALLING_ERROR)?
+                } else {
+                    self.tree.watches.remove(&r.path, conn, ty)
+                };
+                if found {
+                    Ok(None)
+                } else {
+                    Err(error::NO_WATCHER)
+                }
+            }
+            ops::WHO_AM_I => {
+                let c = self.conns.get(&conn).ok_or(error::SESSION_EXPIRED)?;
+                let client_info = c
+                    .auth
+                    .iter()
+                    .map(|id| ClientInfo {
+                        auth_scheme: id.scheme.clone(),
+                        user: auth::user_name(id, &self.auth_cfg),
+                    })
+                    .collect();
+                Ok(boxed(WhoAmIResponse { client_info }))
+            }
+            ops::GET_EPHEMERALS => {
+                let r: GetEphemeralsRequest = dec(body)?;
+                let session = self.conns.get(&conn).map_or(0, |c| c.session);
+                let prefix = r.prefix_path.trim();
+                let ephemerals = self
+                    .tree
+                    .ephemerals_of(session)
+                    .filter(|p| prefix.is_empty() || prefix == "/" || p.starts_with(&r.prefix_path))
+                    .cloned()
+                    .collect();
+                Ok(boxed(GetEphemeralsResponse { ephemerals }))
+            }
+            ops::MULTI_READ => {
+                let ops_ = jute::multi::decode_multi_request(body)
+                    .map_err(|_| error::MARSHALLING_ERROR)?;
+                if ops_.iter().any(|o| !o.is_read()) {
+                    return Err(error::MARSHALLING_ERROR);
+                }
+                let mut results = Vec::with_capacity(ops_.len());
+                for o in ops_ {
+                    results.push(match o {
+                        MultiOp::GetChildren(r) => match self.get_children(conn, &r.path, false) {
+                            Ok((c, _)) => MultiResult::GetChildren(c),
+                            Err(e) => MultiResult::Error(e),
+                        },
+                        MultiOp::GetData(r) => match self.get_data(
+                            conn,
+                            &GetDataRequest {
+                                path: r.path,
+                                watch: false,
+                            },
+                        ) {
+                            Ok((d, s)) => MultiResult::GetData(d, s),
+                            Err(e) => MultiResult::Error(e),
+                        },
+                        _ => MultiResult::Error(error::MARSHALLING_ERROR),
+                    });
+                }
+                Ok(Some(Box::new(move |b: &mut BytesMut| {
+                    jute::multi::encode_multi_response(&results, b)
+                })))
+            }
+            _ => Err(error::UNIMPLEMENTED),
+        }
+    }
+
+    /// Re-register a reconnecting client's watches, firing at once what it missed since
+    /// `relative_zxid` (Java's DataTree.setWatches).
+    pub(super) fn set_watches(&mut self, conn: ConnId, w: SetWatches2) {
+        use crate::watch::EventType as E;
+        let mut fire: Vec<(E, String)> = Vec::new();
+        for p in w.data_watches {
+            match self.tree.node(&p) {
+                None => fire.push((E::NodeDeleted, p)),
+                Some(n) if n.stat.mzxid > w.relative_zxid => fire.push((E::NodeDataChanged, p)),
+                Some(_) => self.tree.watches.add(&p, conn, WatchKind::Data),
+            }
+        }
+        for p in w.exist_watches {
+            if self.tree.node(&p).is_some() {
+                fire.push((E::NodeCreated, p));
+            } else {
+                self.tree.watches.add(&p, conn, WatchKind::Exist);
+            }
+        }
+        for p in w.child_watches {
+            match self.tree.node(&p) {
+                None => fire.push((E::NodeDeleted, p)),
+                Some(n) if n.stat.pzxid > w.relative_zxid => fire.push((E::NodeChildrenChanged, p)),
+                Some(_) => self.tree.watches.add(&p, conn, WatchKind::Child),
+            }
+        }
+        for p in w.persistent_watches {
+            self.tree.watches.add(&p, conn, WatchKind::Persistent);
+        }
+        for p in w.persistent_recursive_watches {
+            self.tree
+                .watches
+                .add(&p, conn, WatchKind::PersistentRecursive);
+        }
+        for (kind, path) in fire {
+            let frame = reply_with(
+                ops::XID_NOTIFICATION,
+                -1,
+                &WatcherEvent {
+                    r#type: kind.code(),
+                    state: 3,
+                    path,
+                },
+            );
+            self.send(conn, frame);
+        }
+    }
+}

@@ -1,0 +1,182 @@
+use super::*;
+
+impl Pipeline {
+    pub(super) fn process(&mut self, conn: ConnId, mut frame: Bytes) {
+        let whole = frame.clone();
+        let hdr = match RequestHeader::decode(&mut frame) {
+            Ok(h) => h,
+            Err(e) => {
+                warn!(conn, "closing connection: bad request header: {e}");
+                self.close(conn);
+                return;
+            }
+        };
+        let (session, addr) = match self.conns.get_mut(&conn) {
+            Some(c) => (c.session, c.addr),
+            None => return,
+        };
+        if session == 0 {
+            // `request` holds frames back until the handshake is done.
+            warn!(
+                conn,
+                "closing connection: request of type {} before its session exists", hdr.r#type
+            );
+            self.close(conn);
+            return;
+        }
+        if !self.auth_enforced(conn, &hdr) {
+            return;
+        }
+        let now = self.uptime_ms();
+        if !self.sessions.touch(session, now) && hdr.r#type != ops::CLOSE_SESSION {
+            // The session expired or is closing: Java drops the connection.
+            debug!("request on dead session 0x{session:x}; closing");
+            self.close(conn);
+            return;
+        }
+        // Only a leader's sessions can be owned elsewhere (a standalone server has no learners,
+        // on a learner the leader checks), so nothing else pays for the lookup.
+        if self.mode == Mode::Leader
+            && hdr.r#type != ops::CLOSE_SESSION
+            && self.sessions.check_owner(session, SessionOwner::Local) == Err(error::SESSION_MOVED)
+        {
+            // Java's PrepRequestProcessor.checkSession on a leader: the client reconnected to
+            // another server; this connection is stale, and SessionMoved closes it.
+            info!("session 0x{session:x} moved to another server; closing its old connection");
+            self.close(conn);
+            return;
+        }
+        if self.mode.is_learner() {
+            let timeout_ms = self.sessions.get(session).map_or(0, |s| s.timeout_ms);
+            self.out.push(Output::Touch {
+                session,
+                timeout_ms,
+            });
+        }
+        if self.mode == Mode::ReadOnly {
+            match hdr.r#type {
+                ops::CLOSE_SESSION => {
+                    // A local session: closed here, nothing to log.
+                    self.close_local_session(session);
+                    let z = self.tree.last_zxid;
+                    self.send(conn, reply_frame(hdr.xid, z, 0, None));
+                    self.close(conn);
+                    return;
+                }
+                op @ (ops::SYNC | ops::DELETE_CONTAINER) => {
+                    return self.not_read_only(conn, hdr.xid, op);
+                }
+                op if is_write(op) => return self.not_read_only(conn, hdr.xid, op),
+                _ => {}
+            }
+        }
+        match hdr.r#type {
+            ops::SYNC if self.mode.is_learner() => self.forward_sync(conn, session, hdr.xid, frame),
+            ops::PING => {
+                self.record_read(conn, ops::XID_PING, ops::PING);
+                let z = self.last_zxid();
+                self.send(conn, reply_frame(ops::XID_PING, z, 0, None));
+            }
+            ops::AUTH => self.auth(conn, hdr.xid, frame, addr),
+            ops::SASL => self.sasl(conn, hdr.xid, frame),
+            op if !is_valid_op(op) || op == ops::CREATE_SESSION || op == ops::NOTIFICATION => {
+                warn!("Received packet at server of unknown type {op}");
+                self.send(conn, reply_frame(hdr.xid, -1, error::UNIMPLEMENTED, None));
+                self.close(conn);
+            }
+            // Java takes deleteContainer's path from the whole request buffer, header
+            // included, so a client's deleteContainer is always BadArguments.
+            ops::DELETE_CONTAINER => {
+                self.write(conn, session, hdr.xid, ops::DELETE_CONTAINER, whole)
+            }
+            op if is_write(op) => self.write(conn, session, hdr.xid, op, frame),
+            op => self.read(conn, hdr.xid, op, frame),
+        }
+    }
+
+    /// `enforce.auth.enabled` (Java's `AuthenticationHelper.enforceAuthentication`, run on
+    /// every request but auth and sasl): a connection with no id of an enforced scheme gets
+    /// SessionClosedRequireSaslAuth (-124, zxid 0) and is closed, before its request touches
+    /// the session or runs. The session itself lives on until it expires, as in Java.
+    pub(super) fn auth_enforced(&mut self, conn: ConnId, hdr: &RequestHeader) -> bool {
+        let (Some(schemes), Some(c)) = (&self.cfg.enforce_auth_schemes, self.conns.get(&conn))
+        else {
+            return true;
+        };
+        if matches!(hdr.r#type, ops::AUTH | ops::SASL)
+            || auth::passes_enforced_auth(c.auth.ids(), schemes)
+        {
+            return true;
+        }
+        let have: Vec<&str> = c.auth.iter().map(|id| id.scheme.as_str()).collect();
+        error!(
+            "Client authentication scheme(s) {have:?} does not match with any of the expected \
+             authentication scheme {schemes:?}, closing session."
+        );
+        let frame = reply_frame(hdr.xid, 0, error::SESSION_CLOSED_REQUIRE_SASL, None);
+        self.send(conn, frame);
+        self.close(conn);
+        false
+    }
+
+    /// A write (or sync) on a read-only server (Java's ReadOnlyRequestProcessor).
+    pub(super) fn not_read_only(&mut self, conn: ConnId, xid: i32, op: i32) {
+        let z = self.tree.last_zxid;
+        let start = self.now.mono_ms;
+        self.stats.record_request(0, false);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.record_response(xid, z, op_name(op), start, start);
+        }
+        self.send(conn, reply_frame(xid, z, error::NOT_READ_ONLY, None));
+    }
+
+    /// Forget a read-only (local) session and its watches.
+    pub(super) fn close_local_session(&mut self, session: i64) {
+        info!("closing read-only session 0x{session:x}");
+        self.sessions.remove(session);
+        self.session_conn.remove(&session);
+    }
+
+    pub(super) fn auth(&mut self, conn: ConnId, xid: i32, mut frame: Bytes, addr: SocketAddr) {
+        let result = AuthPacket::decode(&mut frame).ok().and_then(|p| {
+            auth::authenticate(
+                &p.scheme,
+                p.auth.as_deref().unwrap_or(&[]),
+                &addr,
+                &self.auth_cfg,
+            )
+            .ok()
+        });
+        match result {
+            Some(ids) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    for id in ids {
+                        c.auth.add(id);
+                    }
+                }
+                self.send(conn, reply_frame(xid, 0, 0, None));
+            }
+            None => {
+                warn!(%addr, "authentication failed");
+                self.send(conn, reply_frame(xid, 0, error::AUTH_FAILED, None));
+                self.close(conn);
+            }
+        }
+    }
+
+    /// A SASL token (op 102) on a server without SASL: Java's `processSasl` finds no SASL
+    /// server on the connection and answers OK with no token (zxid 0), keeping the
+    /// connection; a request it cannot read (or a null token) closes the connection.
+    pub(super) fn sasl(&mut self, conn: ConnId, xid: i32, mut frame: Bytes) {
+        match GetSASLRequest::decode(&mut frame) {
+            Ok(GetSASLRequest { token: Some(_) }) => {
+                let reply = SetSASLResponse { token: None };
+                self.send(conn, reply_with(xid, 0, &reply));
+            }
+            _ => {
+                warn!(conn, "closing connection: unreadable SASL request");
+                self.close(conn);
+            }
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Writes: prep, the durability hand-off, apply, and the write replies (Java's
+//! PrepRequestProcessor for the local ones, then FinalRequestProcessor).
+
+use super::*;
+
+/// Per-namespace write statistics of an applied txn (Java's DataTree.updateWriteStat: the
+/// data length for creates and setData, 0 for deletes; nothing for what failed).
+fn record_namespace_writes(stats: &mut ServerStats, body: &TxnBody, rc: &ApplyResult) {
+    let len = |d: &Option<Bytes>| d.as_ref().map_or(0, |d| d.len() as i64);
+    match body {
+        _ if rc.err != 0 && !matches!(body, TxnBody::Multi(_)) => {}
+        TxnBody::Create(t) => stats.record_namespace_write(&t.path, len(&t.data)),
+        TxnBody::CreateContainer(t) => stats.record_namespace_write(&t.path, len(&t.data)),
+        TxnBody::CreateTtl(t) => stats.record_namespace_write(&t.path, len(&t.data)),
+        TxnBody::Delete(t) => stats.record_namespace_write(&t.path, 0),
+        TxnBody::SetData(t) => stats.record_namespace_write(&t.path, len(&t.data)),
+        TxnBody::CloseSession(Some(t)) => {
+            for p in &t.paths2_delete {
+                stats.record_namespace_write(p, 0);
+            }
+        }
+        TxnBody::Multi(subs) => {
+            for ((_, sub), sub_rc) in subs.iter().zip(&rc.multi) {
+                record_namespace_writes(stats, sub, sub_rc);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether a write failed because its session is served by another server (a SessionMoved
+/// error txn, or a multi whose sub-txn failed so).
+fn session_moved(body: &TxnBody) -> bool {
+    match body {
+        TxnBody::Error(e) => e.err == error::SESSION_MOVED,
+        TxnBody::Multi(subs) => subs
+            .iter()
+            .any(|(_, t)| matches!(t, TxnBody::Error(e) if e.err == error::SESSION_MOVED)),
+        _ => false,
+    }
+}
+
+impl Pipeline {
+    pub(super) fn write(&mut self, conn: ConnId, session: i64, xid: i32, op: i32, body: Bytes) {
+        if self.mode.is_learner() {
+            return self.forward_write(conn, session, xid, op, body);
+        }
+        let hdr = self.next_header(session, xid, op);
+        let no_auth = Vec::new();
+        let auth_ids = self.conns.get(&conn).map_or(&no_auth[..], |c| c.auth.ids());
+        let ctx = PrepContext {
+            tree: &self.tree,
+            session,
+            auth: auth_ids,
+            auth_cfg: &self.auth_cfg,
+            extended_types: self.cfg.extended_types_enabled,
+            reconfig_enabled: self.cfg.reconfig_enabled,
+            session_error: None,
+            enforce_quota: self.cfg.enforce_quota,
+        };
+        let (txn, digest) =
+            prep::prep_write(&ctx, &mut self.pending, op, xid, body, hdr.zxid, hdr.time);
+        if op == ops::CLOSE_SESSION {
+            self.sessions.set_closing(session);
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.pending_writes += 1;
+        }
+        self.commit(
+            txn,
+            digest,
+            Waiter::Request {
+                conn,
+                xid,
+                start_ms: self.now.mono_ms,
+            },
+        );
+    }
+
+    /// Hand a prepped txn out to be made durable ([`Output::Log`]); it is applied when
+    /// [`Input::Durable`] reaches its zxid.
+    pub(super) fn commit(&mut self, txn: Txn, digest: jute::txn::TxnDigest, waiter: Waiter) {
+        for path in self.pending.take_quota_exceeded() {
+            if let Some(ns) = crate::stats::top_namespace(&path) {
+                self.stats.record_quota_exceeded(ns);
+            }
+        }
+        // Java logs the digest of a tree without digests as 0.
+        let logged = if self.digest_enabled {
+            digest.tree_digest
+        } else {
+            0
+        };
+        self.pending.logged(txn.hdr.zxid, logged);
+        let digest = self.digest_enabled.then_some(digest);
+        debug_assert!(
+            self.inflight
+                .back()
+                .is_none_or(|(t, _)| t.hdr.zxid < txn.hdr.zxid),
+            "txns are handed out in zxid order"
+        );
+        self.out.push(Output::Log {
+            zxid: txn.hdr.zxid,
+            entry: crate::persist::txnlog::encode_entry(&txn, digest.as_ref()),
+        });
+        self.inflight.push_back((txn, waiter));
+    }
+
+    /// Every txn up to `zxid` is durable (logged, or committed by a quorum): apply them.
+    pub(super) fn durable(&mut self, zxid: i64) {
+        while self
+            .inflight
+            .front()
+            .is_some_and(|(t, _)| t.hdr.zxid <= zxid)
+        {
+            let (txn, waiter) = self.inflight.pop_front().expect("front checked");
+            self.apply(txn, waiter);
+        }
+    }
+
+    /// Apply a durable txn, deliver its watch events, then answer whoever waits for it.
+    pub(super) fn apply(&mut self, txn: Txn, waiter: Waiter) {
+        self.snapshots.txns_since += 1;
+        if self.snapshots.txns_since > self.snapshots.after {
+            self.snapshot_now();
+        }
+        // Txns this server numbers rise by one; a learner applies what the leader committed,
+        // in the leader's order.
+        debug_assert!(
+            if self.mode.is_learner() {
+                txn.hdr.zxid > self.tree.last_zxid
+            } else {
+                txn.hdr.zxid == self.tree.last_zxid + 1
+            },
+            "txn 0x{:x} applied after 0x{:x} as {:?}",
+            txn.hdr.zxid,
+            self.tree.last_zxid,
+            self.mode
+        );
+        let mut events = Vec::new();
+        let rc = self.tree.apply(&txn, &mut events);
+        record_namespace_writes(&mut self.stats, &txn.body, &rc);
+        self.pending.applied(txn.hdr.zxid);
+        match &txn.body {
+            TxnBody::CreateSession(t) => {
+                let now = self.uptime_ms();
+                self.sessions.add(txn.hdr.client_id, t.time_out, now);
+                let owner = match waiter {
+                    Waiter::Handshake(_) => Some(SessionOwner::Local),
+                    Waiter::Learner(from) => Some(SessionOwner::Learner(from)),
+                    _ => None,
+                };
+                if let Some(owner) = owner {
+                    self.sessions.set_owner(txn.hdr.client_id, owner);
+                }
+            }
+            TxnBody::CloseSession(_) => self.sessions.remove(txn.hdr.client_id),
+            _ => {}
+        }
+        self.deliver(events);
+        match waiter {
+            Waiter::Request {
+                conn,
+                xid,
+                start_ms,
+            } => {
+                if session_moved(&txn.body) {
+                    // Java's FinalRequestProcessor: SessionMoved is a connection-level error,
+                    // answered by closing the connection (ZOOKEEPER-710).
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.write_done();
+                    }
+                    info!(
+                        "session 0x{:x} moved to another server; closing its old connection",
+                        txn.hdr.client_id
+                    );
+                    self.close(conn);
+                    return;
+                }
+                let frame = self.write_reply(&txn, &rc, xid);
+                let now = self.now.mono_ms;
+                let z = self.tree.last_zxid;
+                self.stats.record_request(now - start_ms, true);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.stats
+                        .record_response(xid, z, op_name(txn.hdr.r#type), start_ms, now);
+                    c.write_done();
+                }
+                self.send(conn, frame);
+                if txn.hdr.r#type == ops::CLOSE_SESSION {
+                    self.close(conn);
+                }
+                self.drain(conn);
+            }
+            Waiter::Handshake(conn) => {
+                self.finish_session(conn, txn.hdr.client_id, true);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.write_done();
+                }
+                self.drain(conn);
+            }
+            Waiter::Server | Waiter::Learner(_) => {
+                if txn.hdr.r#type == ops::CLOSE_SESSION {
+                    if let Some(conn) = self.session_conn.get(&txn.hdr.client_id).copied() {
+                        self.close(conn);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queue watch notifications, each only to a connection that may read the node
+    /// (CVE-2024-23944), before any reply of the write that fired them.
+    pub(super) fn deliver(&mut self, events: Vec<crate::tree::Notification>) {
+        for (conn, ev, acl) in events {
+            let Some(c) = self.conns.get(&conn) else {
+                continue;
+            };
+            if !auth::check_acl(&acl, jute::ops::perms::READ, c.auth.ids(), &self.auth_cfg) {
+                continue;
+            }
+            let frame = reply_with(
+                ops::XID_NOTIFICATION,
+                -1,
+                &WatcherEvent {
+                    r#type: ev.kind.code(),
+                    state: 3,
+                    path: ev.path,
+                },
+            );
+            self.send(conn, frame);
+        }
+    }
+
+    pub(super) fn write_reply(&self, txn: &Txn, rc: &ApplyResult, xid: i32) -> Bytes {
+        let z = self.tree.last_zxid;
+        if txn.hdr.r#type == ops::ERROR || (rc.err != 0 && txn.hdr.r#type != ops::MULTI) {
+            return reply_frame(xid, z, rc.err, None);
+        }
+        let stat = || rc.stat.clone().unwrap_or_default();
+        match txn.hdr.r#type {
+            ops::CREATE => reply_with(
+                xid,
+                z,
+                &CreateResponse {
+                    path: rc.path.clone(),
+                },
+            ),
+            ops::CREATE2 | ops::CREATE_TTL | ops::CREATE_CONTAINER => reply_with(
+                xid,
+                z,
+                &Create2Response {
+                    path: rc.path.clone(),
+                    stat: stat(),
+                },
+            ),
+            ops::SET_DATA | ops::CHECK => reply_with(xid, z, &SetDataResponse { stat: stat() }),
+            ops::SET_ACL => reply_with(xid, z, &SetACLResponse { stat: stat() }),
+            ops::MULTI => {
+                let results: Vec<MultiResult> = rc
+                    .multi
+                    .iter()
+                    .map(|r| match r.op {
+                        ops::CHECK => MultiResult::Check,
+                        ops::CREATE => MultiResult::Create(r.path.clone()),
+                        ops::CREATE2 | ops::CREATE_TTL | ops::CREATE_CONTAINER => {
+                            MultiResult::Create2(r.path.clone(), r.stat.clone().unwrap_or_default())
+                        }
+                        ops::DELETE | ops::DELETE_CONTAINER => MultiResult::Delete,
+                        ops::SET_DATA => MultiResult::SetData(r.stat.clone().unwrap_or_default()),
+                        _ => MultiResult::Error(r.err),
+                    })
+                    .collect();
+                reply_frame(
+                    xid,
+                    z,
+                    0,
+                    Some(&|b: &mut BytesMut| jute::multi::encode_multi_response(&results, b)),
+                )
+            }
+            _ => reply_frame(xid, z, 0, None),
+        }
+    }
+
+    pub(super) fn next_header(&mut self, session: i64, cxid: i32, op: i32) -> TxnHeader {
+        self.last_zxid += 1;
+        TxnHeader {
+            client_id: session,
+            cxid,
+            zxid: self.last_zxid,
+            time: self.now.wall_ms,
+            r#type: op,
+        }
+    }
+
+    /// The tree digest once every prepped txn is applied.
+    pub(super) fn current_digest(&self) -> jute::txn::TxnDigest {
+        jute::txn::TxnDigest {
+            version: crate::persist::digest::DIGEST_VERSION,
+            tree_digest: self.pending.digest,
+        }
+    }
+
+    /// A write the server issues itself (session expiry, container cleanup).
+    pub(super) fn internal_write(&mut self, session: i64, op: i32, body: Bytes) {
+        let hdr = self.next_header(session, 0, op);
+        let ids: Vec<AuthId> = vec![AuthId::new(auth::SCHEME_SUPER, "")];
+        let ctx = PrepContext {
+            tree: &self.tree,
+            session,
+            auth: &ids,
+            auth_cfg: &self.auth_cfg,
+            extended_types: self.cfg.extended_types_enabled,
+            reconfig_enabled: self.cfg.reconfig_enabled,
+            session_error: None,
+            enforce_quota: self.cfg.enforce_quota,
+        };
+        let (txn, digest) =
+            prep::prep_write(&ctx, &mut self.pending, op, 0, body, hdr.zxid, hdr.time);
+        self.commit(txn, digest, Waiter::Server);
+    }
+
+    /// A learner: the leader logged the txn `zxid` with this tree digest (what ours is once
+    /// it is applied, as the leader checked); kept for the digest log as if prepared here.
+    pub(super) fn leader_digest(&mut self, zxid: i64, digest: Option<i64>) {
+        if let Some(d) = digest {
+            self.pending
+                .logged(zxid, if self.digest_enabled { d } else { 0 });
+        }
+    }
+}
