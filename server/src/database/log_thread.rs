@@ -108,9 +108,7 @@ mod tests {
         let writer = TxnLogWriter::new(&dir, LogOptions::default()).unwrap();
         let (done_tx, done_rx) = std_mpsc::channel();
         let log = TxnLog::start(writer, move |z| done_tx.send(z).is_ok()).unwrap();
-        let txns: Vec<_> = (1..=3)
-            .map(|z| super::super::tests::create_txn(z))
-            .collect();
+        let txns: Vec<_> = (1..=3).map(super::super::tests::create_txn).collect();
         for t in &txns[..2] {
             log.append(t.hdr.zxid, crate::persist::txnlog::encode_entry(t, None));
         }

@@ -99,6 +99,8 @@ impl DbOptions {
 }
 
 /// Who holds the data tree.
+// One per server, moved rarely: boxing the tree would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum TreeOwner {
     /// The database: once loaded, while electing, and while a learner syncs with its
     /// leader. Committed txns are applied here, and `digest` follows them.

@@ -15,8 +15,8 @@
 //! # Layout
 //! - [`role`]: what a member decides from its configuration and an election, without
 //!   sockets (the view, `/zookeeper/config`, follower or observer, the ZAB configs).
-//! - [`leading`]: LEADING.
-//! - [`following`]: FOLLOWING and OBSERVING.
+//! - [`leading`]: the leader's role (LEADING).
+//! - [`following`]: the learners' roles (FOLLOWING and OBSERVING).
 
 pub mod following;
 pub mod leading;
