@@ -41,7 +41,7 @@
 //!   `3.8.0-${mvngit.commit.id}, ...`). `<date>` is the compile-time environment variable
 //!   `ZK_RS_BUILT_ON` (set it to `date -u '+%Y-%m-%d %H:%M UTC'` when building a release),
 //!   `1970-01-01 00:00 UTC` when unset, so parsers of Java's string keep working.
-//! * `envi` ([`process_environment`]): Java's keys in Java's order. `java.*` keys other than
+//! * `envi` (`probes::environment`): Java's keys in Java's order. `java.*` keys other than
 //!   `java.io.tmpdir` print `<NA>` (Java's own spelling of an unset property): there is no
 //!   JVM. `host.name` is the kernel host name (Java prints the canonical DNS name of
 //!   `InetAddress.getLocalHost()`; we do no DNS). `os.name`/`os.arch` use Java's spellings
@@ -52,7 +52,7 @@
 //!   gauges, the `ServerMetrics` counters, basic summaries, percentile summaries, then the
 //!   per-namespace summaries); metrics we do not measure print 0 (`0.0` for averages).
 //!   `zk_open_file_descriptor_count` / `zk_max_file_descriptor_count` come from
-//!   `/proc/self/fd` and the soft `RLIMIT_NOFILE` ([`process_fd_counts`]). Per-namespace
+//!   `/proc/self/fd` and the soft `RLIMIT_NOFILE` (`probes::fd_counts`). Per-namespace
 //!   keys are printed sorted (Java: hash order).
 //! * Dates in `dump` (`Wed Nov 25 15:10:36 UTC 2026`, Java's `Date.toString()`) are always
 //!   printed in UTC; Java uses the JVM's default time zone.
@@ -77,7 +77,7 @@
 //! * `stat` and `srvr` print the latency average as a Java `double` (`0.0`, `2.4545`).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::config::{Config, FourLetterWhitelist};
 use crate::stats::{BufferStats, ConnStats, Counter, PercentileSummary, ServerStats, Summary};
@@ -189,45 +189,24 @@ pub struct ExpirySet {
     pub session_ids: Vec<i64>,
 }
 
-/// The values `conf` prints (Java's `ZooKeeperServer.dumpConf`).
+/// What `conf` prints (Java's `ZooKeeperServer.dumpConf`): the configuration lines the key
+/// table renders ([`Config::conf_lines`]), then `serverId`; [`respond`] adds `dataDirSize`
+/// after `dataDir` and `dataLogSize` after `dataLogDir`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConf {
-    /// The client port actually listened on.
-    pub client_port: i32,
-    /// -1: no TLS client port.
-    pub secure_client_port: i32,
-    /// Absolute snapshot directory, `<dataDir>/version-2`.
-    pub data_dir: PathBuf,
-    /// Absolute txn log directory, `<dataLogDir>/version-2`.
-    pub data_log_dir: PathBuf,
-    /// `tickTime`, ms.
-    pub tick_time: i64,
-    /// `maxClientCnxns`.
-    pub max_client_cnxns: i64,
-    /// `minSessionTimeout`, ms.
-    pub min_session_timeout: i64,
-    /// `maxSessionTimeout`, ms.
-    pub max_session_timeout: i64,
-    /// `clientPortListenBacklog`, -1 for the OS default.
-    pub client_port_listen_backlog: i64,
+    /// `(key, value)` in Java's order: `clientPort`, `secureClientPort`, `dataDir` (the
+    /// absolute `version-2` directory), `dataLogDir` (likewise), `tickTime`,
+    /// `maxClientCnxns`, `minSessionTimeout`, `maxSessionTimeout`, `clientPortListenBacklog`.
+    pub keys: Vec<(&'static str, String)>,
     /// 0 for a standalone server, else `myid`.
     pub server_id: i64,
 }
 
 impl ServerConf {
-    /// The values Java would print for this configuration (`client_port` may need replacing
-    /// by the port actually bound when the file says 0).
+    /// The values Java would print for this configuration.
     pub fn from_config(cfg: &Config) -> Self {
         ServerConf {
-            client_port: i32::from(cfg.client_port),
-            secure_client_port: -1,
-            data_dir: version_dir(&cfg.data_dir),
-            data_log_dir: version_dir(&cfg.data_log_dir),
-            tick_time: i64::from(cfg.tick_time_ms),
-            max_client_cnxns: i64::from(cfg.max_client_cnxns),
-            min_session_timeout: i64::from(cfg.min_session_timeout_ms),
-            max_session_timeout: i64::from(cfg.max_session_timeout_ms),
-            client_port_listen_backlog: cfg.client_port_listen_backlog.map_or(-1, i64::from),
+            keys: cfg.conf_lines(),
             server_id: if cfg.is_distributed() {
                 cfg.my_id.map_or(0, |id| id as i64)
             } else {
@@ -235,19 +214,31 @@ impl ServerConf {
             },
         }
     }
-}
 
-/// Java's `new File(dir, "version-2").getAbsolutePath()`: relative paths are taken from the
-/// working directory, nothing is resolved.
-fn version_dir(dir: &Path) -> PathBuf {
-    let abs = if dir.is_absolute() {
-        dir.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|cwd| cwd.join(dir))
-            .unwrap_or_else(|_| dir.to_path_buf())
-    };
-    abs.join("version-2")
+    /// The value shown for `key`, if `conf` shows it.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.keys
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Replaces the value shown for `key` (for example the port actually bound).
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        if let Some((_, v)) = self.keys.iter_mut().find(|(k, _)| *k == key) {
+            *v = value.into();
+        }
+    }
+
+    /// The snapshot directory shown (`<dataDir>/version-2`).
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from(self.get("dataDir").unwrap_or_default())
+    }
+
+    /// The txn log directory shown (`<dataLogDir>/version-2`).
+    pub fn data_log_dir(&self) -> PathBuf {
+        PathBuf::from(self.get("dataLogDir").unwrap_or_default())
+    }
 }
 
 /// The `mntr` gauges that are neither in [`ServerStats`] nor elsewhere in the trait.
@@ -264,7 +255,7 @@ pub struct MonitorValues {
     /// `zk_approximate_data_size`: Java's `DataTree.cachedApproximateDataSize`, the sum over
     /// nodes of path length + data length.
     pub approximate_data_size: i64,
-    /// `zk_open_file_descriptor_count` (-1 where unknown); see [`process_fd_counts`].
+    /// `zk_open_file_descriptor_count` (-1 where unknown); see `probes::fd_counts`.
     pub open_file_descriptor_count: i64,
     /// `zk_max_file_descriptor_count` (-1 where unknown).
     pub max_file_descriptor_count: i64,
@@ -362,20 +353,14 @@ pub trait FourLetterSource {
     /// `mntr` values not found elsewhere.
     fn monitor_values(&self) -> MonitorValues;
 
-    /// `envi` lines (default [`process_environment`]).
-    fn environment(&self) -> Vec<(String, String)> {
-        process_environment(&self.version())
-    }
+    /// `envi` lines (measured by `probes::environment`).
+    fn environment(&self) -> Vec<(String, String)>;
 
-    /// Size of the snapshot directory (default: [`dir_size`] of `conf().data_dir`).
-    fn snap_dir_size(&self) -> u64 {
-        dir_size(&self.conf().data_dir)
-    }
+    /// Size of the snapshot directory (measured by `probes::dir_size`).
+    fn snap_dir_size(&self) -> u64;
 
-    /// Size of the txn log directory (default: [`dir_size`] of `conf().data_log_dir`).
-    fn txn_log_dir_size(&self) -> u64 {
-        dir_size(&self.conf().data_log_dir)
-    }
+    /// Size of the txn log directory (measured by `probes::dir_size`).
+    fn txn_log_dir_size(&self) -> u64;
 
     /// The trace mask (`gtmk`); default [`DEFAULT_TRACE_MASK`].
     fn trace_mask(&self) -> i64 {
@@ -568,24 +553,18 @@ fn cons(src: &dyn FourLetterSource) -> String {
 
 fn conf(src: &dyn FourLetterSource) -> String {
     let c = src.conf();
-    // Java's labels are swapped relative to what it measures (see the module doc).
-    format!(
-        "clientPort={}\nsecureClientPort={}\ndataDir={}\ndataDirSize={}\ndataLogDir={}\n\
-         dataLogSize={}\ntickTime={}\nmaxClientCnxns={}\nminSessionTimeout={}\n\
-         maxSessionTimeout={}\nclientPortListenBacklog={}\nserverId={}\n",
-        c.client_port,
-        c.secure_client_port,
-        c.data_dir.display(),
-        src.txn_log_dir_size(),
-        c.data_log_dir.display(),
-        src.snap_dir_size(),
-        c.tick_time,
-        c.max_client_cnxns,
-        c.min_session_timeout,
-        c.max_session_timeout,
-        c.client_port_listen_backlog,
-        c.server_id
-    )
+    let mut s = String::new();
+    for (key, value) in &c.keys {
+        s.push_str(&format!("{key}={value}\n"));
+        // Java's labels are swapped relative to what it measures (see the module doc).
+        match *key {
+            "dataDir" => s.push_str(&format!("dataDirSize={}\n", src.txn_log_dir_size())),
+            "dataLogDir" => s.push_str(&format!("dataLogSize={}\n", src.snap_dir_size())),
+            _ => {}
+        }
+    }
+    s.push_str(&format!("serverId={}\n", c.server_id));
+    s
 }
 
 fn dump(src: &dyn FourLetterSource) -> String {
@@ -890,36 +869,6 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Java's `ZooKeeperServer.getDirSize`: the summed lengths of every file under `path`
-/// (following symbolic links); 0 if it does not exist.
-pub fn dir_size(path: &Path) -> u64 {
-    match std::fs::metadata(path) {
-        Ok(md) if md.is_dir() => std::fs::read_dir(path)
-            .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
-            .unwrap_or(0),
-        Ok(md) => md.len(),
-        Err(_) => 0,
-    }
-}
-
-/// (open, max) file descriptors of this process: entries of `/proc/self/fd` (minus the one
-/// used to list it) and the soft `Max open files` limit; -1 where unknown.
-pub fn process_fd_counts() -> (i64, i64) {
-    let open = std::fs::read_dir("/proc/self/fd")
-        .map(|rd| rd.count() as i64 - 1)
-        .unwrap_or(-1);
-    let max = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l["Max open files".len()..].split_whitespace().next())
-                .and_then(|v| v.parse::<i64>().ok())
-        })
-        .unwrap_or(-1);
-    (open, max)
-}
-
 /// The keys Java's `Environment.list()` prints, in order.
 pub const ENVIRONMENT_KEYS: [&str; 18] = [
     "zookeeper.version",
@@ -941,95 +890,6 @@ pub const ENVIRONMENT_KEYS: [&str; 18] = [
     "os.memory.max",
     "os.memory.total",
 ];
-
-/// `envi` for this process: Java's keys with our values (see the module doc).
-pub fn process_environment(version: &str) -> Vec<(String, String)> {
-    const NA: &str = "<NA>";
-    let read = |p: &str| {
-        std::fs::read_to_string(p)
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    let (user, home) = current_user();
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let mb = |v: Option<u64>| v.map_or(NA.to_string(), |kib| format!("{}MB", kib / 1024));
-    let os_name = match std::env::consts::OS {
-        "linux" => "Linux".to_string(),
-        "macos" => "Mac OS X".to_string(),
-        "windows" => "Windows".to_string(),
-        "freebsd" => "FreeBSD".to_string(),
-        "openbsd" => "OpenBSD".to_string(),
-        "netbsd" => "NetBSD".to_string(),
-        other => other.to_string(),
-    };
-    let os_arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "x86" => "i386",
-        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
-        "powerpc64" => "ppc64",
-        other => other,
-    };
-    let values: [String; 18] = [
-        version.to_string(),
-        read("/proc/sys/kernel/hostname").unwrap_or_else(|| NA.to_string()),
-        NA.to_string(),
-        NA.to_string(),
-        NA.to_string(),
-        NA.to_string(),
-        NA.to_string(),
-        std::env::temp_dir().display().to_string(),
-        NA.to_string(),
-        os_name,
-        os_arch.to_string(),
-        read("/proc/sys/kernel/osrelease").unwrap_or_else(|| NA.to_string()),
-        user.unwrap_or_else(|| NA.to_string()),
-        home.unwrap_or_else(|| NA.to_string()),
-        std::env::current_dir()
-            .map(|d| d.display().to_string())
-            .unwrap_or_else(|_| NA.to_string()),
-        mb(kib_field(&meminfo, "MemAvailable:")),
-        mb(kib_field(&meminfo, "MemTotal:")),
-        mb(kib_field(&status, "VmRSS:")),
-    ];
-    ENVIRONMENT_KEYS
-        .iter()
-        .map(|k| k.to_string())
-        .zip(values)
-        .collect()
-}
-
-/// A `Name:   1234 kB` field of a /proc file, in KiB.
-fn kib_field(text: &str, name: &str) -> Option<u64> {
-    text.lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l[name.len()..].split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
-/// (user name, home directory) of the real uid, from `/proc/self/status` and `/etc/passwd`,
-/// falling back to `$USER` / `$HOME`.
-fn current_user() -> (Option<String>, Option<String>) {
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l[4..].split_whitespace().next().map(str::to_string))
-        });
-    let from_passwd = uid.and_then(|uid| {
-        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-        passwd.lines().find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 6 && f[2] == uid).then(|| (f[0].to_string(), f[5].to_string()))
-        })
-    });
-    match from_passwd {
-        Some((u, h)) => (Some(u), Some(h)),
-        None => (std::env::var("USER").ok(), std::env::var("HOME").ok()),
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -1205,16 +1065,19 @@ mod tests {
             ]
         }
         fn conf(&self) -> ServerConf {
+            let keys = [
+                ("clientPort", "38611"),
+                ("secureClientPort", "-1"),
+                ("dataDir", "/tmp/j4lw/data/version-2"),
+                ("dataLogDir", "/tmp/j4lw/data/version-2"),
+                ("tickTime", "2000"),
+                ("maxClientCnxns", "60"),
+                ("minSessionTimeout", "4000"),
+                ("maxSessionTimeout", "40000"),
+                ("clientPortListenBacklog", "-1"),
+            ];
             ServerConf {
-                client_port: 38611,
-                secure_client_port: -1,
-                data_dir: "/tmp/j4lw/data/version-2".into(),
-                data_log_dir: "/tmp/j4lw/data/version-2".into(),
-                tick_time: 2000,
-                max_client_cnxns: 60,
-                min_session_timeout: 4000,
-                max_session_timeout: 40000,
-                client_port_listen_backlog: -1,
+                keys: keys.iter().map(|(k, v)| (*k, v.to_string())).collect(),
                 server_id: 0,
             }
         }
@@ -1456,6 +1319,9 @@ mod tests {
         f.conns.clear();
         let mut s = Sizes(f);
         impl FourLetterSource for Sizes {
+            fn environment(&self) -> Vec<(String, String)> {
+                Vec::new()
+            }
             fn server_stats(&self) -> &ServerStats {
                 self.0.server_stats()
             }
@@ -1492,7 +1358,7 @@ mod tests {
             }
             fn conf(&self) -> ServerConf {
                 let mut c = self.0.conf();
-                c.data_log_dir = "/tmp/j4lw/logs/version-2".into();
+                c.set("dataLogDir", "/tmp/j4lw/logs/version-2");
                 c
             }
             fn monitor_values(&self) -> MonitorValues {
@@ -2257,46 +2123,27 @@ zk_sum_e3_write_per_namespace\t5
     }
 
     #[test]
-    fn our_environment_and_process_values() {
-        let env = process_environment("v");
-        let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ENVIRONMENT_KEYS);
-        assert_eq!(env[0].1, "v");
-        assert_eq!(env[2].1, "<NA>");
-        if cfg!(target_os = "linux") {
-            assert_eq!(env[9].1, "Linux");
-            assert!(env[15].1.ends_with("MB"), "{env:?}");
-            let (open, max) = process_fd_counts();
-            assert!(open >= 3 && max >= open, "{open} {max}");
-        }
-        let tmp = std::env::temp_dir().join(format!("zk-fourlw-{}", std::process::id()));
-        std::fs::create_dir_all(tmp.join("version-2/sub")).unwrap();
-        std::fs::write(tmp.join("version-2/a"), [0u8; 457]).unwrap();
-        std::fs::write(tmp.join("version-2/sub/b"), [0u8; 43]).unwrap();
-        assert_eq!(dir_size(&tmp.join("version-2")), 500);
-        assert_eq!(dir_size(&tmp.join("missing")), 0);
-        std::fs::remove_dir_all(&tmp).unwrap();
-    }
-
-    #[test]
     fn server_conf_from_config() {
         let text = "tickTime=2000\ndataDir=/tmp/x/data\nclientPort=2181\n";
         let (cfg, _) = crate::config::parse(text).unwrap();
         let c = ServerConf::from_config(&cfg);
-        assert_eq!(c.data_dir, PathBuf::from("/tmp/x/data/version-2"));
-        assert_eq!(c.data_log_dir, PathBuf::from("/tmp/x/data/version-2"));
+        assert_eq!(c.data_dir(), PathBuf::from("/tmp/x/data/version-2"));
+        assert_eq!(c.data_log_dir(), PathBuf::from("/tmp/x/data/version-2"));
+        let shown: Vec<(&str, &str)> = c.keys.iter().map(|(k, v)| (*k, v.as_str())).collect();
         assert_eq!(
-            (c.client_port, c.secure_client_port, c.tick_time),
-            (2181, -1, 2000)
+            shown,
+            [
+                ("clientPort", "2181"),
+                ("secureClientPort", "-1"),
+                ("dataDir", "/tmp/x/data/version-2"),
+                ("dataLogDir", "/tmp/x/data/version-2"),
+                ("tickTime", "2000"),
+                ("maxClientCnxns", "60"),
+                ("minSessionTimeout", "4000"),
+                ("maxSessionTimeout", "40000"),
+                ("clientPortListenBacklog", "-1"),
+            ]
         );
-        assert_eq!(
-            (
-                c.min_session_timeout,
-                c.max_session_timeout,
-                c.max_client_cnxns
-            ),
-            (4000, 40000, 60)
-        );
-        assert_eq!((c.client_port_listen_backlog, c.server_id), (-1, 0));
+        assert_eq!(c.server_id, 0);
     }
 }

@@ -13,6 +13,7 @@ pub mod peer;
 pub mod persist;
 pub mod pipeline;
 pub mod prep;
+pub mod probes;
 pub mod quota;
 pub mod session_id;
 pub mod sessions;

@@ -156,7 +156,7 @@ async fn connection(
         // What the word shows from /proc and the disk is measured here, off the pipeline.
         let probes = {
             let cmd = cmd.to_string();
-            tokio::task::spawn_blocking(move || crate::shell::measure_probes(&cmd, &cfg))
+            tokio::task::spawn_blocking(move || crate::probes::measure(&cmd, &cfg))
                 .await
                 .unwrap_or_default()
         };

@@ -338,27 +338,6 @@ impl Shell {
     }
 }
 
-/// Measure what the four-letter word `cmd` shows from outside the pipeline (IO: reads /proc
-/// and walks the data directories; the connection task runs it, never the pipeline).
-pub fn measure_probes(cmd: &str, cfg: &crate::config::Config) -> Probes {
-    use crate::fourlw;
-    let mut p = Probes {
-        fsyncs: Some(crate::persist::txnlog::take_fsync_times()),
-        ..Default::default()
-    };
-    match cmd {
-        "mntr" => p.fd_counts = fourlw::process_fd_counts(),
-        "conf" | "dirs" => {
-            let conf = fourlw::ServerConf::from_config(cfg);
-            p.snap_dir_size = fourlw::dir_size(&conf.data_dir);
-            p.txn_log_dir_size = fourlw::dir_size(&conf.data_log_dir);
-        }
-        "envi" => p.environment = fourlw::process_environment(&fourlw::full_version()),
-        _ => {}
-    }
-    p
-}
-
 fn quorum_ids(auth: &[AuthId]) -> Vec<jute::data::Id> {
     auth.iter()
         .map(|a| jute::data::Id {

@@ -12,7 +12,7 @@ use crate::watch::WatchSummary;
 const CNXN_EXPIRY_MS: i64 = 10_000;
 
 /// What a four-letter word needs from outside the pipeline, measured by the shell before
-/// the word is handed in (`shell::measure_probes`); what the word does not show stays empty.
+/// the word is handed in (`probes::measure`); what the word does not show stays empty.
 #[derive(Debug, Default)]
 pub struct Probes {
     /// (open, max) file descriptors of the process (`mntr`).

@@ -15,11 +15,7 @@ const REST_FACTOR: i64 = 3;
 impl Pipeline {
     /// `znode.container.checkIntervalMs` (Java's default 60 s).
     fn container_interval_ms(&self) -> u64 {
-        self.cfg
-            .other
-            .get("znode.container.checkIntervalMs")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(60_000)
+        self.cfg.container_check_interval_ms
     }
 
     pub(super) fn tick(&mut self) {
