@@ -364,3 +364,40 @@ fn the_leader_keeps_each_commit_in_the_window() {
     assert_eq!(db.window().to_vec(), window);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A learner's DIFF (logged, synced, applied to the database's own tree), then a TRUNC
+/// and epochs, through zk-quorum's trait: nothing reaches the pipeline before UPTODATE.
+#[test]
+fn a_learner_syncs_by_diff_and_trunc_before_serving() {
+    let dir = tempdir();
+    let db = Database::open(opts(&dir, true)).unwrap();
+    let epochs = Epochs::open(&dir.join("version-2"), db.last_zxid()).unwrap();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let mut learner = LearnerDatabase::new(db, epochs, ev_tx);
+    learner.set_accepted_epoch(1).unwrap();
+    for c in 1..=4 {
+        learner.append_log(EPOCH | c, &entry(EPOCH | c)).unwrap();
+    }
+    learner.sync_log().unwrap();
+    for c in 1..=4 {
+        learner.apply(EPOCH | c, &entry(EPOCH | c)).unwrap();
+    }
+    assert_eq!(learner.persisted_state().last_zxid, EPOCH | 4);
+    learner.truncate(EPOCH | 2).unwrap();
+    learner.set_current_epoch(1).unwrap();
+    let state = learner.persisted_state();
+    assert_eq!(
+        (state.accepted_epoch, state.current_epoch, state.last_zxid),
+        (1, 1, EPOCH | 2)
+    );
+    assert!(ev_rx.try_recv().is_err(), "no event before UPTODATE");
+    learner.start_serving(1).unwrap();
+    assert!(matches!(
+        ev_rx.try_recv().unwrap(),
+        LearnerEvent::Serve { tree, .. } if tree.last_zxid == EPOCH | 2 && tree.node("/n3").is_none()
+    ));
+    let (db, epochs) = learner.into_parts();
+    assert_eq!(db.window().last_zxid(), Some(EPOCH | 2));
+    assert_eq!((epochs.accepted(), epochs.current()), (1, 1));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
