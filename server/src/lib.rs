@@ -1,19 +1,37 @@
-//! zk-server: a ZooKeeper 3.8 compatible server (standalone for now).
+//! zk-server: a ZooKeeper 3.8 compatible server, standalone or as a member of an ensemble
+//! (with Java or zk-rs peers; the election and ZAB state machines are in `zk-quorum`).
+//!
+//! # Layout
+//! Pure cores (no clock, no IO; time and bytes come in, decisions go out):
+//! - [`pipeline`]: the request pipeline, `handle(now, input)` -> outputs, one [`pipeline::Mode`]
+//!   per role; [`prep`] (write request -> txn), [`tree`] (znodes, applied txns) over
+//!   [`store`] and [`children`], [`watch`], [`sessions`], [`session_id`], [`auth`],
+//!   [`quota`], [`null_strings`], [`txn`], [`error`], [`stats`].
+//! - [`config`]: zoo.cfg and system properties, driven by one table of keys.
+//! - [`fourlw`]: rendering the four-letter words from a `FourLetterSource`.
+//! - [`flow`]: the backpressure decisions (shared counters with the network tasks).
+//!
+//! The shell (IO):
+//! - [`shell`]: drives the pipeline and carries out its outputs; [`net`]: client
+//!   connections; [`probes`]: /proc and the data directories for the four-letter words.
+//! - [`database`]: one database for every role (Java's `ZKDatabase`) over [`persist`]
+//!   (Java's disk formats, recovery).
+//! - [`peer`]: quorum mode (Java's `QuorumPeer`): election, then leading or following.
 
 pub mod auth;
 pub mod children;
 pub mod config;
-pub mod durability;
+pub mod database;
 pub mod error;
 pub mod flow;
 pub mod fourlw;
 pub mod net;
 pub mod null_strings;
+pub mod peer;
 pub mod persist;
 pub mod pipeline;
 pub mod prep;
 pub mod probes;
-pub mod quorum_peer;
 pub mod quota;
 pub mod session_id;
 pub mod sessions;

@@ -6,9 +6,10 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 use zk_server::config;
-use zk_server::durability::TxnLog;
-use zk_server::persist::{recovery, snapshot};
-use zk_server::pipeline::{Mode, Pipeline};
+use zk_server::database::log_thread::TxnLog;
+use zk_server::database::{autopurge, Database, DbOptions};
+use zk_server::persist::snapshot::SnapshotOptions;
+use zk_server::pipeline::{Input, Mode, Pipeline};
 use zk_server::shell::{self, Shell, ToPipeline, Upstream};
 use zk_server::tree::DataTree;
 
@@ -21,98 +22,50 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Most pipeline messages handled before their replies are sent.
 const PIPELINE_BATCH: usize = 64;
 
-/// What start-up recovered and opened.
-struct Database {
+/// What start-up opened for the pipeline.
+struct Opened {
     tree: DataTree,
     /// The tree's digest.
     digest: i64,
     log: TxnLog,
     /// Where snapshots go, and how they are written.
     snap_dir: std::path::PathBuf,
-    snapshot_options: snapshot::SnapshotOptions,
+    snapshot_options: SnapshotOptions,
     /// Txns replayed from the logs after the snapshot.
     replayed: u64,
 }
 
-/// Recover the tree from dataDir/dataLogDir and open the txn log and snapshotter.
+/// Open the database in dataDir/dataLogDir (as every role does) and start its txn log
+/// thread; the tree goes to the pipeline.
 fn open_database(
     cfg: &config::Config,
     pipeline: mpsc::Sender<ToPipeline>,
-) -> Result<Database, Box<dyn std::error::Error>> {
-    let t0 = std::time::Instant::now();
-    let opts = recovery::LoadOptions {
-        extended_types: cfg.extended_types_enabled,
-        digest_enabled: cfg.digest_enabled,
-        ..Default::default()
-    };
-    let mut loaded = recovery::load_with(&cfg.data_dir, &cfg.data_log_dir, &opts)?;
-    // Ephemerals whose session is not in the session table belong to nobody any more
-    // (Java's loadData "clean up dead sessions").
-    let orphans = recovery::kill_orphan_sessions(&mut loaded.tree);
-    for s in &orphans {
-        info!("removed the ephemerals of dead session 0x{s:x}");
-    }
-    let orphans_removed = !orphans.is_empty();
-    for (path, why) in &loaded.bad_snapshots {
-        warn!("skipped snapshot {}: {why}", path.display());
-    }
-    for t in &loaded.torn_tails {
-        warn!("txn log tail was torn and truncated: {t:?}");
-    }
-    if loaded.digest_mismatches > 0 {
-        warn!(
-            "{} of {} txn digests did not match the replayed tree",
-            loaded.digest_mismatches, loaded.digests_checked
-        );
-    } else {
-        info!(
-            "{} txn digests checked against the replayed tree",
-            loaded.digests_checked
-        );
-    }
-    info!(
-        "loaded {} znodes and {} sessions at zxid 0x{:x} ({} txns replayed) in {:?}",
-        loaded.tree.node_count(),
-        loaded.tree.sessions.len(),
-        loaded.last_zxid,
-        loaded.txns_replayed,
-        t0.elapsed()
-    );
-    let log = TxnLog::start(
-        loaded.log_dir.clone(),
-        zk_server::durability::log_options(cfg),
-        pipeline,
-    )?;
-    let snapshot_options = snapshot::SnapshotOptions {
-        digest: cfg.digest_enabled,
-        // As Java's SyncRequestProcessor (takeSnapshot(syncSnap = false)): a background
-        // snapshot is not fsync'd, so its writeback does not queue in front of the txn
-        // log's fsyncs. Nothing depends on it being durable: a torn snapshot fails its
-        // seal at load and the previous one plus the logs (kept by purge) are used.
-        fsync: false,
-        ..Default::default()
-    };
+) -> Result<Opened, Box<dyn std::error::Error + Send + Sync>> {
+    let mut db = Database::open(DbOptions::from_config(cfg, None))?;
     if cfg.autopurge_purge_interval_hours > 0 {
-        zk_server::durability::start_autopurge(
+        autopurge::start(
             cfg.data_dir.clone(),
             cfg.data_log_dir.clone(),
             cfg.autopurge_snap_retain_count as usize,
             Duration::from_secs(cfg.autopurge_purge_interval_hours as u64 * 3600),
         );
     }
-    // Orphaned ephemerals removed above changed the tree: take its digest afresh then.
-    let digest = if orphans_removed {
-        zk_server::persist::digest::tree_digest(&loaded.tree)
-    } else {
-        loaded.digest
-    };
-    Ok(Database {
-        tree: loaded.tree,
+    let replayed = db.replayed();
+    let (tree, digest) = db.hand_to_pipeline()?;
+    let snap_dir = db.snap_dir().to_path_buf();
+    let snapshot_options = db.options().snapshot.clone();
+    let log = TxnLog::start(db.into_log(), move |zxid| {
+        pipeline
+            .blocking_send(ToPipeline::Input(Input::Durable { zxid }))
+            .is_ok()
+    })?;
+    Ok(Opened {
+        tree,
         digest,
         log,
-        snap_dir: loaded.snap_dir.clone(),
+        snap_dir,
         snapshot_options,
-        replayed: loaded.txns_replayed,
+        replayed,
     })
 }
 
@@ -175,7 +128,7 @@ fn main() {
         .expect("tokio runtime");
     if cfg.is_distributed() {
         // An ensemble member: election, then follow (or observe) the leader.
-        rt.block_on(zk_server::quorum_peer::run(cfg));
+        rt.block_on(zk_server::peer::run(cfg));
     } else {
         rt.block_on(run(cfg));
     }

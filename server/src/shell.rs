@@ -5,12 +5,12 @@
 //!
 //! Every message for the pipeline comes through one channel ([`ToPipeline`]): the client
 //! network (`net`), the txn log thread, the snapshot writer, the ticker. The owner of the
-//! pipeline (standalone: `main`; quorum: `quorum_peer`) takes them one at a time into
+//! pipeline (standalone: `main`; quorum: `peer`) takes them one at a time into
 //! [`Shell::step`] and calls [`Shell::flush`] after each batch, so a batch's replies to one
 //! client go out in one write.
 
 use crate::auth::AuthId;
-use crate::durability::TxnLog;
+use crate::database::log_thread::TxnLog;
 use crate::flow::ConnFlow;
 use crate::persist::snapshot::{self, SnapshotOptions};
 use crate::pipeline::{ConnId, Input, Now, Output, Pipeline, Probes};

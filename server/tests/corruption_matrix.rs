@@ -717,7 +717,7 @@ fn matrix(imp: Impl) {
     let _ = std::fs::remove_dir_all(&work);
 }
 
-/// The start-up of an ensemble member (the learner's path: `quorum_peer` loads its own
+/// The start-up of an ensemble member (the learner's path: `peer::run` loads its own
 /// database before the election) on the same damage: a member with a damaged log must not
 /// start (it would elect or sync from a database that silently lacks acknowledged txns); an
 /// undamaged one loads and keeps looking for its peers.

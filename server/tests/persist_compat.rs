@@ -24,6 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use zk_quorum::zab::leader::COMMIT_LOG_COUNT;
+use zk_server::database::{Database, DbOptions};
 use zk_server::persist::digest::{tree_digest, DigestTracker};
 use zk_server::persist::snapshot::{self, SnapItem, SnapshotOptions};
 use zk_server::persist::txnlog::{self, LogOptions, TxnLogReader, TxnLogWriter};
@@ -536,6 +538,30 @@ fn java_writes_rust_reads() {
     assert_eq!(loaded.digest_mismatches, 0, "server log {}", log.display());
     assert!(loaded.digests_checked > 0);
     assert_eq!(loaded.digest, tree_digest(&loaded.tree));
+    // The database every role opens sees the same (the live sessions keep their
+    // ephemerals), and its window for DIFF syncs holds Java's last txns up to the last zxid.
+    let db = Database::open(DbOptions {
+        data_dir: copy.clone(),
+        data_log_dir: copy.clone(),
+        load: recovery::LoadOptions {
+            extended_types: true,
+            ..Default::default()
+        },
+        log: LogOptions::default(),
+        snapshot: SnapshotOptions::default(),
+        config_node: None,
+    })
+    .unwrap();
+    assert_same_view(&tree_view(db.tree().unwrap()), &java_view);
+    assert_eq!(db.digest(), Some(loaded.digest));
+    assert_eq!(db.window().len(), COMMIT_LOG_COUNT);
+    assert_eq!(
+        (db.window().first_zxid(), db.window().last_zxid()),
+        (
+            Some(loaded.last_zxid - COMMIT_LOG_COUNT as i64 + 1),
+            Some(loaded.last_zxid)
+        )
+    );
 
     // Every txn of every Java log: our tree digest after it equals Java's TxnDigest, and our
     // re-encoding of the entry equals Java's bytes.

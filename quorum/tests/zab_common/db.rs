@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use zk_quorum::zab::db::{DbError, LearnerDb};
 use zk_quorum::zab::learner::{PersistedState, SyncMode};
 use zk_quorum::zab::snap_stream::SnapItem;
+use zk_server::database::snap_loader::SnapLoader;
 use zk_server::persist::digest::{DigestTracker, DIGEST_VERSION};
 use zk_server::persist::snapshot::{self, SnapshotOptions};
 use zk_server::persist::txnlog::{self, LogOptions, TxnLogWriter};
 use zk_server::persist::{recovery, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
-use zk_server::quorum_peer::SnapLoader;
 use zk_server::tree::DataTree;
 use zk_server::txn::Txn;
 

@@ -132,7 +132,7 @@ impl fmt::Display for ServerLine {
 impl Config {
     /// Reads the `server.N` lines (and nothing else but `version`) of a dynamic configuration
     /// file; `version` comes from the file's name (see [`version_from_file_name`]). Then
-    /// checks the ensemble as [`parse`] does for a file without `dynamicConfigFile`.
+    /// checks the ensemble as [`super::parse`] does for a file without `dynamicConfigFile`.
     pub fn apply_dynamic_config(
         &mut self,
         text: &str,

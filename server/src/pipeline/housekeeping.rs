@@ -95,7 +95,7 @@ impl Pipeline {
     }
 
     /// Snapshot a consistent copy of the tree in the background and roll the log. After a
-    /// long snapshot the next one may rest (see [`REST_FACTOR`]), but not once 2 * snapCount
+    /// long snapshot the next one may rest (see `REST_FACTOR`), but not once 2 * snapCount
     /// txns have passed since the last one started (that bounds what a restart replays).
     pub fn snapshot_now(&mut self) {
         if !self.snapshots.enabled {

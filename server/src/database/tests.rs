@@ -1,0 +1,404 @@
+//! The database over real temporary folders: opening, committing in both owners, reload,
+//! TRUNC, SNAP and the snapshot handoff between a leader and a learner.
+
+use super::leader::{snap_stream_body, LeaderDatabase, SnapRequest};
+use super::learner::{LearnerDatabase, LearnerEvent};
+use super::*;
+use crate::persist::digest::tree_digest;
+use crate::persist::txnlog::encode_entry;
+use crate::txn::TxnBody;
+use bytes::BytesMut;
+use jute::txn::{CreateTxn, TxnHeader};
+use jute::Zxid;
+use tokio::sync::mpsc;
+use zk_quorum::zab::db::LearnerDb;
+use zk_quorum::zab::leader_net::LeaderDb;
+use zk_quorum::zab::snap_stream::SnapDecoder;
+
+const EPOCH: i64 = 1 << 32;
+
+fn tempdir() -> PathBuf {
+    crate::persist::txnlog::tests::tempdir()
+}
+
+fn config_node() -> ConfigNode {
+    ConfigNode {
+        data: "server.1=127.0.0.1:2888:3888:participant\nversion=0".into(),
+        version: 0,
+    }
+}
+
+fn opts(dir: &Path, quorum: bool) -> DbOptions {
+    DbOptions {
+        data_dir: dir.to_path_buf(),
+        data_log_dir: dir.to_path_buf(),
+        load: recovery::LoadOptions {
+            extended_types: true,
+            ..Default::default()
+        },
+        log: LogOptions {
+            prealloc_size: 64 * 1024,
+            ..Default::default()
+        },
+        snapshot: SnapshotOptions {
+            fsync: false,
+            ..Default::default()
+        },
+        config_node: quorum.then(config_node),
+    }
+}
+
+/// A plain `create /n<counter>` txn numbered `zxid`.
+pub(super) fn create_txn(zxid: i64) -> Txn {
+    create(zxid, 0x77, false)
+}
+
+/// `create /n<counter>` by session `owner`, ephemeral when `ephemeral`.
+fn create(zxid: i64, owner: i64, ephemeral: bool) -> Txn {
+    Txn {
+        hdr: TxnHeader {
+            client_id: owner,
+            cxid: 1,
+            zxid,
+            time: 1_800_000_000_000,
+            r#type: jute::ops::CREATE,
+        },
+        body: TxnBody::Create(CreateTxn {
+            path: format!("/n{}", zxid & 0xffff_ffff),
+            data: Some(Bytes::from_static(b"x")),
+            acl: crate::tree::open_acl(),
+            ephemeral,
+            parent_c_version: (zxid & 0xffff_ffff) as i32,
+        }),
+    }
+}
+
+fn entry(zxid: i64) -> Bytes {
+    encode_entry(&create(zxid, 0x77, false), None)
+}
+
+/// Log and commit the txns `from..=to` of epoch 1, as a learner does.
+fn log_and_commit(db: &mut Database, from: i64, to: i64) {
+    for c in from..=to {
+        db.append_log(EPOCH | c, &entry(EPOCH | c)).unwrap();
+    }
+    db.sync_log().unwrap();
+    for c in from..=to {
+        db.commit(EPOCH | c, &entry(EPOCH | c)).unwrap();
+    }
+}
+
+#[test]
+fn an_empty_folder_opens_at_zxid_0() {
+    let dir = tempdir();
+    let db = Database::open(opts(&dir, false)).unwrap();
+    assert_eq!(db.last_zxid(), 0);
+    assert_eq!(db.replayed(), 0);
+    assert!(db.window().is_empty());
+    assert!(dir.join("version-2/snapshot.0").exists());
+    let tree = db.tree().expect("the database holds a freshly opened tree");
+    assert_eq!(db.digest(), Some(tree_digest(tree)));
+    // Standalone: no epoch files.
+    assert!(!dir.join("version-2/currentEpoch").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn quorum_mode_sets_the_config_node_outside_the_digest() {
+    let dir = tempdir();
+    let standalone = Database::open(opts(&dir, false)).unwrap();
+    let db = Database::open(opts(&dir, true)).unwrap();
+    let node = db.tree().unwrap().node(crate::tree::CONFIG).unwrap();
+    assert_eq!(node.data.as_deref(), Some(config_node().data.as_bytes()));
+    assert_eq!(db.digest(), standalone.digest());
+    assert_eq!(db.digest(), Some(tree_digest(db.tree().unwrap())));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn commits_are_applied_by_whoever_holds_the_tree_and_always_kept_in_the_window() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, true)).unwrap();
+    log_and_commit(&mut db, 1, 3);
+    let tree = db.tree().unwrap();
+    assert_eq!(tree.last_zxid, EPOCH | 3);
+    assert!(tree.node("/n3").is_some());
+    assert_eq!(db.digest(), Some(tree_digest(tree)));
+    assert_eq!(db.window().len(), 3);
+
+    let (tree, digest) = db.hand_to_pipeline().unwrap();
+    assert_eq!(digest, tree_digest(&tree));
+    assert!(matches!(db.owner(), TreeOwner::Pipeline));
+    assert!(
+        db.hand_to_pipeline().is_err(),
+        "the tree is handed over once"
+    );
+    db.append_log(EPOCH | 4, &entry(EPOCH | 4)).unwrap();
+    match db.commit(EPOCH | 4, &entry(EPOCH | 4)).unwrap() {
+        Committed::ForPipeline { txn, leader_digest } => {
+            assert_eq!(txn, create(EPOCH | 4, 0x77, false));
+            assert_eq!(leader_digest, None);
+        }
+        Committed::Applied => panic!("the pipeline holds the tree"),
+    }
+    assert_eq!(db.last_zxid(), EPOCH | 4);
+    assert_eq!(db.window().last_zxid(), Some(EPOCH | 4));
+    // An entry under another zxid is refused.
+    assert!(db.commit(EPOCH | 5, &entry(EPOCH | 6)).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn reload_replays_the_log_and_keeps_a_window_that_still_fits() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, true)).unwrap();
+    log_and_commit(&mut db, 1, 5);
+    db.hand_to_pipeline().unwrap();
+    let window = db.window().to_vec();
+    db.reload().unwrap();
+    assert_eq!(db.tree().unwrap().last_zxid, EPOCH | 5);
+    assert_eq!(db.replayed(), 5);
+    assert_eq!(db.window().to_vec(), window);
+
+    // A proposal logged but never committed: the reloaded tree has it (as Java's), and so
+    // does the window, read from the log.
+    db.append_log(EPOCH | 6, &entry(EPOCH | 6)).unwrap();
+    db.sync_log().unwrap();
+    db.reload().unwrap();
+    assert_eq!(db.last_zxid(), EPOCH | 6);
+    assert_eq!(
+        (db.window().first_zxid(), db.window().last_zxid()),
+        (Some(EPOCH | 1), Some(EPOCH | 6))
+    );
+    // A fresh open sees the same.
+    let again = Database::open(opts(&dir, true)).unwrap();
+    assert_eq!(again.window().to_vec(), db.window().to_vec());
+    assert_eq!(again.digest(), db.digest());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_window_is_bounded_by_count_and_seeded_on_open() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, true)).unwrap();
+    let n = zk_quorum::zab::leader::COMMIT_LOG_COUNT as i64 + 7;
+    log_and_commit(&mut db, 1, n);
+    assert_eq!(db.window().len(), zk_quorum::zab::leader::COMMIT_LOG_COUNT);
+    assert_eq!(db.window().first_zxid(), Some(EPOCH | 8));
+    let reopened = Database::open(opts(&dir, true)).unwrap();
+    assert_eq!(reopened.window().to_vec(), db.window().to_vec());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn truncate_drops_later_txns_snapshots_and_window_entries() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, true)).unwrap();
+    log_and_commit(&mut db, 1, 3);
+    db.write_snapshot(true)
+        .unwrap()
+        .expect("the database holds the tree");
+    log_and_commit(&mut db, 4, 6);
+    db.write_snapshot(false).unwrap();
+    assert!(dir
+        .join(format!("version-2/snapshot.{:x}", EPOCH | 6))
+        .exists());
+
+    db.truncate(EPOCH | 4).unwrap();
+    assert_eq!(db.last_zxid(), EPOCH | 4);
+    let tree = db.tree().unwrap();
+    assert!(tree.node("/n4").is_some() && tree.node("/n5").is_none());
+    assert_eq!(db.digest(), Some(tree_digest(tree)));
+    assert_eq!(db.window().last_zxid(), Some(EPOCH | 4));
+    assert!(!dir
+        .join(format!("version-2/snapshot.{:x}", EPOCH | 6))
+        .exists());
+    assert!(dir
+        .join(format!("version-2/snapshot.{:x}", EPOCH | 3))
+        .exists());
+    // Logging goes on after the cut, and a restart sees exactly that.
+    log_and_commit(&mut db, 5, 5);
+    let reopened = Database::open(opts(&dir, true)).unwrap();
+    assert_eq!(reopened.last_zxid(), EPOCH | 5);
+    assert_eq!(reopened.digest(), db.digest());
+    // Past the end of the log: the tree cannot end there.
+    assert!(db.truncate(EPOCH | 9).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ephemerals_of_a_session_nobody_has_are_removed_on_open() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, false)).unwrap();
+    // Session 0x99 was never created: its ephemeral belongs to nobody after a restart.
+    let orphan = encode_entry(&create(EPOCH | 1, 0x99, true), None);
+    db.append_log(EPOCH | 1, &orphan).unwrap();
+    db.append_log(EPOCH | 2, &entry(EPOCH | 2)).unwrap();
+    db.sync_log().unwrap();
+    let o = opts(&dir, false);
+    let replayed = recovery::load_with(&dir, &dir, &o.load).unwrap();
+    assert!(
+        replayed.tree.node("/n1").is_some(),
+        "recovery alone keeps it"
+    );
+    let db = Database::open(o).unwrap();
+    let tree = db.tree().unwrap();
+    assert!(tree.node("/n1").is_none());
+    assert!(tree.node("/n2").is_some());
+    assert_eq!(db.digest(), Some(tree_digest(tree)));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_snapshot_while_the_pipeline_holds_the_tree_is_not_the_databases() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, true)).unwrap();
+    db.hand_to_pipeline().unwrap();
+    assert_eq!(db.write_snapshot(true).unwrap(), None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A leader's SNAP stream, produced from the pipeline's copy of its tree, loaded by a
+/// learner: the learner ends up with the same tree (and its own config node).
+#[test]
+fn snapshot_handoff_from_leader_to_learner() {
+    let lead_dir = tempdir();
+    let mut lead = Database::open(opts(&lead_dir, true)).unwrap();
+    log_and_commit(&mut lead, 1, 20);
+    let (pipeline_tree, _) = lead.hand_to_pipeline().unwrap();
+    let epochs = Epochs::open(&lead_dir.join("version-2"), lead.last_zxid()).unwrap();
+    let (snap_tx, mut snap_rx) = mpsc::unbounded_channel::<SnapRequest>();
+    let mut leader = LeaderDatabase::new(lead, epochs, snap_tx);
+    assert_eq!(leader.committed_log().len(), 20);
+    assert_eq!(leader.persisted_state().last_zxid, Zxid::from(EPOCH | 20));
+    // The pipeline's side: answer with a copy of its tree.
+    let pipeline = std::thread::spawn(move || {
+        let req = snap_rx.blocking_recv().expect("a snapshot request");
+        req.reply.send(pipeline_tree.snapshot_copy()).unwrap();
+        pipeline_tree
+    });
+    let mut stream = BytesMut::new();
+    leader.snapshot_stream(EPOCH | 20, &mut stream).unwrap();
+    let pipeline_tree = pipeline.join().unwrap();
+    let mut direct = BytesMut::new();
+    snap_stream_body(&pipeline_tree, EPOCH | 20, &mut direct).unwrap();
+    assert_eq!(stream, direct);
+
+    let learn_dir = tempdir();
+    let db = Database::open(opts(&learn_dir, true)).unwrap();
+    let epochs = Epochs::open(&learn_dir.join("version-2"), db.last_zxid()).unwrap();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let mut learner = LearnerDatabase::new(db, epochs, ev_tx);
+    learner.begin_snapshot(EPOCH | 20).unwrap();
+    let mut items = Vec::new();
+    let done = SnapDecoder::new(1 << 20)
+        .decode(&mut stream, &mut items)
+        .unwrap();
+    assert!(done);
+    for item in items {
+        learner.snapshot_item(item).unwrap();
+    }
+    learner.end_snapshot(EPOCH | 20).unwrap();
+    assert_eq!(learner.persisted_state().last_zxid, Zxid::from(EPOCH | 20));
+    learner.take_snapshot(true).unwrap();
+    learner.start_serving(1).unwrap();
+    let LearnerEvent::Serve {
+        tree,
+        digest,
+        epoch,
+    } = ev_rx.try_recv().unwrap()
+    else {
+        panic!("serve first");
+    };
+    assert_eq!(epoch, 1);
+    assert_eq!(digest, tree_digest(&pipeline_tree));
+    assert_eq!(tree.node_count(), pipeline_tree.node_count());
+    assert_eq!(
+        tree.node(crate::tree::CONFIG).unwrap().data.as_deref(),
+        Some(config_node().data.as_bytes())
+    );
+    // Committed txns now go to the pipeline.
+    learner.append_log(EPOCH | 21, &entry(EPOCH | 21)).unwrap();
+    learner.apply(EPOCH | 21, &entry(EPOCH | 21)).unwrap();
+    assert!(matches!(
+        ev_rx.try_recv().unwrap(),
+        LearnerEvent::Commit { txn, .. } if txn.hdr.zxid == EPOCH | 21
+    ));
+    let (db, _) = learner.into_parts();
+    assert_eq!(db.window().to_vec(), vec![(EPOCH | 21, entry(EPOCH | 21))]);
+    // What the learner wrote is a database a restart opens at the same point.
+    let reopened = Database::open(opts(&learn_dir, true)).unwrap();
+    assert_eq!(reopened.last_zxid(), EPOCH | 20);
+    assert_eq!(reopened.digest(), Some(digest));
+    std::fs::remove_dir_all(&lead_dir).unwrap();
+    std::fs::remove_dir_all(&learn_dir).unwrap();
+}
+
+#[test]
+fn the_leader_keeps_each_commit_in_the_window() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, true)).unwrap();
+    db.hand_to_pipeline().unwrap();
+    let epochs = Epochs::open(&dir.join("version-2"), 0).unwrap();
+    let (snap_tx, _snap_rx) = mpsc::unbounded_channel();
+    let mut leader = LeaderDatabase::new(db, epochs, snap_tx);
+    leader.set_accepted_epoch(1).unwrap();
+    leader.set_current_epoch(1).unwrap();
+    for c in 1..=3 {
+        leader.append_log(EPOCH | c, &entry(EPOCH | c)).unwrap();
+    }
+    leader.sync_log().unwrap();
+    for c in 1..=3 {
+        leader.apply(EPOCH | c, &entry(EPOCH | c)).unwrap();
+    }
+    let state = leader.persisted_state();
+    assert_eq!(
+        (state.accepted_epoch, state.current_epoch, state.last_zxid),
+        (1, 1, Zxid::from(EPOCH | 3))
+    );
+    assert_eq!(leader.committed_log().len(), 3);
+    let (mut db, epochs) = leader.into_parts();
+    assert_eq!((epochs.current(), epochs.accepted()), (1, 1));
+    // Back to election: the reload keeps the window (it ends at the logged last zxid).
+    let window = db.window().to_vec();
+    db.reload().unwrap();
+    assert_eq!(db.window().to_vec(), window);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A learner's DIFF (logged, synced, applied to the database's own tree), then a TRUNC
+/// and epochs, through zk-quorum's trait: nothing reaches the pipeline before UPTODATE.
+#[test]
+fn a_learner_syncs_by_diff_and_trunc_before_serving() {
+    let dir = tempdir();
+    let db = Database::open(opts(&dir, true)).unwrap();
+    let epochs = Epochs::open(&dir.join("version-2"), db.last_zxid()).unwrap();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let mut learner = LearnerDatabase::new(db, epochs, ev_tx);
+    learner.set_accepted_epoch(1).unwrap();
+    for c in 1..=4 {
+        learner.append_log(EPOCH | c, &entry(EPOCH | c)).unwrap();
+    }
+    learner.sync_log().unwrap();
+    for c in 1..=4 {
+        learner.apply(EPOCH | c, &entry(EPOCH | c)).unwrap();
+    }
+    assert_eq!(learner.persisted_state().last_zxid, Zxid::from(EPOCH | 4));
+    learner.truncate(EPOCH | 2).unwrap();
+    learner.set_current_epoch(1).unwrap();
+    let state = learner.persisted_state();
+    assert_eq!(
+        (state.accepted_epoch, state.current_epoch, state.last_zxid),
+        (1, 1, Zxid::from(EPOCH | 2))
+    );
+    assert!(ev_rx.try_recv().is_err(), "no event before UPTODATE");
+    learner.start_serving(1).unwrap();
+    assert!(matches!(
+        ev_rx.try_recv().unwrap(),
+        LearnerEvent::Serve { tree, .. } if tree.last_zxid == EPOCH | 2 && tree.node("/n3").is_none()
+    ));
+    let (db, epochs) = learner.into_parts();
+    assert_eq!(db.window().last_zxid(), Some(EPOCH | 2));
+    assert_eq!((epochs.accepted(), epochs.current()), (1, 1));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

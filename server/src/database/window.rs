@@ -1,0 +1,235 @@
+//! The committed-proposal window (Java's `ZKDatabase.committedLog`): the most recent
+//! committed txns, as their txn log entries, that a leader sends a learner which is a little
+//! behind as a DIFF instead of a whole snapshot.
+//!
+//! Seeded from the txn log when the database is opened, then kept up to date as txns commit
+//! in every role (a learner's applied commits, a leader's commits), so that a follower that
+//! becomes leader starts with it. Bounded by count ([`COMMIT_LOG_COUNT`], Java's
+//! `commitLogCount` default) and always ending at the database's last zxid, or empty: a
+//! window that does not reach the last zxid is useless for a DIFF.
+
+use crate::persist::txnlog::TxnLogReader;
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::path::Path;
+use tracing::warn;
+use zk_quorum::zab::leader::COMMIT_LOG_COUNT;
+
+/// The last committed txns, oldest first: `(zxid, txn log entry)`.
+#[derive(Debug, Clone)]
+pub struct CommittedWindow {
+    entries: VecDeque<(i64, Bytes)>,
+    capacity: usize,
+}
+
+impl Default for CommittedWindow {
+    fn default() -> Self {
+        CommittedWindow::with_capacity(COMMIT_LOG_COUNT)
+    }
+}
+
+impl CommittedWindow {
+    /// An empty window keeping at most `capacity` txns.
+    pub fn with_capacity(capacity: usize) -> CommittedWindow {
+        CommittedWindow {
+            entries: VecDeque::with_capacity(capacity.min(COMMIT_LOG_COUNT) + 1),
+            capacity,
+        }
+    }
+
+    /// The most recent committed txns in the log folder `log_dir` up to `last_zxid` (at most
+    /// [`COMMIT_LOG_COUNT`], starting no earlier than the first txn of `last_zxid`'s epoch
+    /// when the epoch holds fewer). Empty when the log cannot be read or does not reach
+    /// `last_zxid`: learners then get a SNAP.
+    pub fn from_log(log_dir: &Path, last_zxid: i64) -> CommittedWindow {
+        let mut window = CommittedWindow::default();
+        let counter = last_zxid & 0xffff_ffff;
+        let from = if counter > window.capacity as i64 {
+            last_zxid - window.capacity as i64 + 1
+        } else {
+            last_zxid - counter
+        };
+        let mut reader = match TxnLogReader::open(log_dir, from) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!("cannot read the txn log for DIFF syncs: {e}");
+                return window;
+            }
+        };
+        loop {
+            match reader.next_entry() {
+                Ok(Some(e)) => {
+                    let zxid = e.txn.hdr.zxid;
+                    if zxid > last_zxid {
+                        break;
+                    }
+                    window.push(zxid, e.raw);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    warn!("reading the txn log for DIFF syncs: {e}");
+                    break;
+                }
+            }
+        }
+        if window.last_zxid() != Some(last_zxid) {
+            window.clear();
+        }
+        window
+    }
+
+    /// Record a committed txn. A zxid not above the last one is a replay (an entry applied
+    /// twice) and is ignored.
+    pub fn push(&mut self, zxid: i64, entry: Bytes) {
+        if self.last_zxid().is_some_and(|last| zxid <= last) {
+            return;
+        }
+        self.entries.push_back((zxid, entry));
+        while self.entries.len() > self.capacity {
+            self.entries.pop_front();
+        }
+    }
+
+    /// Forget the txns after `zxid` (a TRUNC).
+    pub fn truncate_after(&mut self, zxid: i64) {
+        while self.last_zxid().is_some_and(|last| last > zxid) {
+            self.entries.pop_back();
+        }
+    }
+
+    /// Forget everything (the database was replaced by a leader's snapshot).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    pub fn first_zxid(&self) -> Option<i64> {
+        self.entries.front().map(|(z, _)| *z)
+    }
+
+    pub fn last_zxid(&self) -> Option<i64> {
+        self.entries.back().map(|(z, _)| *z)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The window, oldest first (the entries' bytes are shared, not copied).
+    pub fn to_vec(&self) -> Vec<(i64, Bytes)> {
+        self.entries.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persist::txnlog::{encode_entry, LogOptions, TxnLogWriter};
+    use crate::txn::{Txn, TxnBody};
+    use jute::txn::{CreateTxn, TxnHeader};
+
+    fn entry(zxid: i64) -> Bytes {
+        Bytes::from(format!("txn {zxid:x}"))
+    }
+
+    fn create(zxid: i64) -> Txn {
+        Txn {
+            hdr: TxnHeader {
+                client_id: 1,
+                cxid: zxid as i32,
+                zxid,
+                time: 0,
+                r#type: jute::ops::CREATE,
+            },
+            body: TxnBody::Create(CreateTxn {
+                path: format!("/n{zxid:x}"),
+                data: Some(Bytes::new()),
+                acl: crate::tree::open_acl(),
+                ephemeral: false,
+                parent_c_version: 1,
+            }),
+        }
+    }
+
+    fn log_dir(name: &str, zxids: impl IntoIterator<Item = i64>) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("zkrs-window-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut w = TxnLogWriter::new(&dir, LogOptions::default()).unwrap();
+        for z in zxids {
+            w.append_entry(z, &encode_entry(&create(z), None)).unwrap();
+        }
+        w.flush_and_sync().unwrap();
+        dir
+    }
+
+    #[test]
+    fn keeps_the_newest_up_to_capacity() {
+        let mut w = CommittedWindow::with_capacity(3);
+        for z in 1..=5 {
+            w.push(z, entry(z));
+        }
+        assert_eq!(w.len(), 3);
+        assert_eq!((w.first_zxid(), w.last_zxid()), (Some(3), Some(5)));
+        assert_eq!(w.to_vec()[0], (3, entry(3)));
+    }
+
+    #[test]
+    fn a_replayed_zxid_is_ignored() {
+        let mut w = CommittedWindow::with_capacity(10);
+        w.push(1, entry(1));
+        w.push(2, entry(2));
+        w.push(2, Bytes::from_static(b"again"));
+        w.push(1, Bytes::from_static(b"older"));
+        assert_eq!(w.to_vec(), vec![(1, entry(1)), (2, entry(2))]);
+    }
+
+    #[test]
+    fn truncate_drops_the_later_txns_only() {
+        let mut w = CommittedWindow::with_capacity(10);
+        for z in 1..=5 {
+            w.push(z, entry(z));
+        }
+        w.truncate_after(3);
+        assert_eq!(w.last_zxid(), Some(3));
+        w.truncate_after(7);
+        assert_eq!(w.last_zxid(), Some(3));
+        w.truncate_after(0);
+        assert!(w.is_empty());
+        w.push(2, entry(2));
+        assert_eq!(w.last_zxid(), Some(2));
+    }
+
+    #[test]
+    fn seeded_from_the_log_bounded_by_count() {
+        let epoch = 1i64 << 32;
+        let n = COMMIT_LOG_COUNT as i64 + 20;
+        let dir = log_dir("bounded", (1..=n).map(|c| epoch | c));
+        let w = CommittedWindow::from_log(&dir, epoch | n);
+        assert_eq!(w.len(), COMMIT_LOG_COUNT);
+        assert_eq!(w.first_zxid(), Some(epoch | 21));
+        assert_eq!(w.last_zxid(), Some(epoch | n));
+        // The entries are the log's bytes, which decode back to the txns.
+        let (txn, _) = crate::persist::txnlog::decode_entry(&w.to_vec()[0].1).unwrap();
+        assert_eq!(txn.hdr.zxid, epoch | 21);
+        // Up to an earlier zxid: the window ends there.
+        let w = CommittedWindow::from_log(&dir, epoch | 30);
+        assert_eq!(
+            (w.first_zxid(), w.last_zxid()),
+            (Some(epoch | 1), Some(epoch | 30))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_log_short_of_the_last_zxid_gives_no_window() {
+        let dir = log_dir("short", 1..=5);
+        assert!(CommittedWindow::from_log(&dir, 7).is_empty());
+        let empty = log_dir("empty", []);
+        assert!(CommittedWindow::from_log(&empty, 0).is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&empty);
+    }
+}

@@ -1,0 +1,159 @@
+//! FOLLOWING and OBSERVING (Java's `Follower.followLeader` / `Observer.observeLeader`): the
+//! learner (zk-quorum's `follow_leader`) runs in its own task over a [`LearnerDatabase`],
+//! which logs proposals (fsynced before they are ACKed) and holds the tree during sync
+//! (DIFF / TRUNC / SNAP, snapshot at NEWLEADER, epoch files).
+//!
+//! At UPTODATE the tree moves to the request pipeline, which serves clients from then on:
+//! reads locally; writes, createSession / closeSession and sync forwarded to the leader as
+//! REQUEST packets (the shell's `Upstream::Learner`); committed txns applied through the
+//! normal apply path, answering our waiting clients. Session activity goes into the
+//! learner's PING replies; reconnecting sessions are revalidated. When the session with
+//! the leader ends, every client connection is closed and the database goes back to the
+//! peer loop.
+
+use super::resolve;
+use super::role::learner_config;
+use crate::config::Config;
+use crate::database::learner::{LearnerDatabase, LearnerEvent};
+use crate::database::{Database, Epochs};
+use crate::pipeline::{Input, Mode};
+use crate::shell::{self, Shell, ToPipeline, Upstream};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+use zk_quorum::election::net::ElectionHandle;
+use zk_quorum::verifier::QuorumMaj;
+use zk_quorum::zab::learner::LearnerKind;
+use zk_quorum::zab::learner_net::{control_channel, follow_leader};
+
+/// What a follower or an observer needs from the peer loop.
+pub struct Learning<'a> {
+    pub cfg: &'a Config,
+    pub view: &'a QuorumMaj,
+    pub my_id: i64,
+    pub leader: i64,
+    /// How the election says we learn.
+    pub kind: LearnerKind,
+    /// How the pipeline serves once synced (`Follower` or `Observer`, as configured).
+    pub mode: Mode,
+    pub election: &'a ElectionHandle,
+}
+
+/// The pipeline input for a learner event other than `Serve` and `Ended`.
+fn as_input(ev: LearnerEvent) -> Option<Input> {
+    match ev {
+        LearnerEvent::Commit { txn, leader_digest } => {
+            Some(Input::Committed { txn, leader_digest })
+        }
+        LearnerEvent::Revalidated { session, valid } => Some(Input::Revalidated { session, valid }),
+        LearnerEvent::Synced => Some(Input::Synced),
+        LearnerEvent::Serve { .. } | LearnerEvent::Ended(_) => None,
+    }
+}
+
+/// Follow (or observe) `leader` until the session with it ends, serving clients through
+/// `shell` once synced (its connections are closed at the end); returns the database,
+/// `None` if the learner task died with it (the caller opens it again from disk).
+pub async fn follow(
+    l: Learning<'_>,
+    db: Database,
+    epochs: Epochs,
+    shell: &mut Shell,
+    rx: &mut mpsc::Receiver<ToPipeline>,
+) -> Option<Database> {
+    let resolved = match l.view.server(l.leader) {
+        Some(s) => resolve(&s.quorum_addr()).await,
+        None => None,
+    };
+    let Some(leader_addr) = resolved else {
+        warn!("no quorum address for the elected leader {}", l.leader);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        return Some(db);
+    };
+    let lcfg = learner_config(l.cfg, l.view, l.my_id, l.kind);
+    let snap_dir = db.snap_dir().to_path_buf();
+    let snapshot_options = db.options().snapshot.clone();
+    let (ev_tx, mut events) = mpsc::unbounded_channel::<LearnerEvent>();
+    let (handle, mut control) = control_channel();
+    let learner = tokio::spawn(async move {
+        let mut ldb = LearnerDatabase::new(db, epochs, ev_tx);
+        let why = match follow_leader(leader_addr, lcfg, &mut ldb, &mut control).await {
+            Ok(exit) => format!("{exit:?}"),
+            Err(e) => e.to_string(),
+        };
+        let _ = ldb.events().send(LearnerEvent::Ended(why));
+        ldb.into_parts().0
+    });
+    let leader = l.leader;
+    let role = l.mode.name();
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(LearnerEvent::Serve { tree, digest, epoch }) => {
+                    l.election.update_peer_epoch(epoch);
+                    info!(
+                        "synced with leader {leader} (epoch {epoch}) at zxid 0x{:x}: serving as {role}",
+                        tree.last_zxid
+                    );
+                    shell.pipeline.load(shell::now(), *tree, digest);
+                    shell.write_snapshots_to(snap_dir.clone(), snapshot_options.clone());
+                    shell.upstream = Upstream::Learner(handle.clone());
+                    shell.pipeline.start_following(l.mode);
+                }
+                Some(LearnerEvent::Ended(why)) => {
+                    warn!("the session with leader {leader} ended: {why}");
+                    break;
+                }
+                Some(ev) => {
+                    if let Some(input) = as_input(ev) {
+                        shell.step(ToPipeline::Input(input));
+                    }
+                }
+                None => break,
+            },
+            Some(m) = rx.recv() => shell.step(m),
+        }
+        shell.flush();
+    }
+    let db = learner.await.ok();
+    shell.close_all();
+    db
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learner_events_become_pipeline_inputs() {
+        let txn = crate::txn::Txn {
+            hdr: jute::txn::TxnHeader {
+                client_id: 9,
+                cxid: 1,
+                zxid: 7,
+                time: 0,
+                r#type: jute::ops::CLOSE_SESSION,
+            },
+            body: crate::txn::TxnBody::CloseSession(None),
+        };
+        assert!(matches!(
+            as_input(LearnerEvent::Commit { txn: txn.clone(), leader_digest: Some(5) }),
+            Some(Input::Committed { txn: t, leader_digest: Some(5) }) if t == txn
+        ));
+        assert!(matches!(
+            as_input(LearnerEvent::Revalidated {
+                session: 9,
+                valid: true
+            }),
+            Some(Input::Revalidated {
+                session: 9,
+                valid: true
+            })
+        ));
+        assert!(matches!(
+            as_input(LearnerEvent::Synced),
+            Some(Input::Synced)
+        ));
+        assert!(as_input(LearnerEvent::Ended("x".into())).is_none());
+    }
+}

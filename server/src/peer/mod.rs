@@ -1,0 +1,187 @@
+//! Quorum mode (`server.N` lines in `zoo.cfg`): Java's `QuorumPeer.run` loop.
+//!
+//! ```text
+//! open the database ─▶ LOOKING (election port) ─▶ LEADING / FOLLOWING / OBSERVING
+//!        ▲                                                    │
+//!        └──── reload the database from disk ◀── the leadership or the learner session ended
+//! ```
+//!
+//! One [`Database`] serves every role: opened once, handed to the leader or the learner
+//! for a round and given back, then reloaded from disk (everything applied was logged
+//! first) before the next election. With `readonlymode.enabled`, a member still LOOKING
+//! after [`role::read_only_delay`] serves a copy of its tree read-only until the election
+//! ends.
+//!
+//! # Layout
+//! - [`role`]: what a member decides from its configuration and an election, without
+//!   sockets (the view, `/zookeeper/config`, follower or observer, the ZAB configs).
+//! - [`leading`]: the leader's role (LEADING).
+//! - [`following`]: the learners' roles (FOLLOWING and OBSERVING).
+
+pub mod following;
+pub mod leading;
+pub mod role;
+
+use crate::config::Config;
+use crate::database::{Database, DbOptions, Epochs};
+use crate::pipeline::{Mode, Pipeline};
+use crate::shell::{self, Shell, ToPipeline};
+use role::{
+    after_election, config_node, learner_kind, learner_mode, quorum_view, read_only_delay, Next,
+};
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tracing::{error, info};
+use zk_quorum::election::net::{ElectionHandle, NetConfig};
+use zk_quorum::election::FleConfig;
+use zk_quorum::zab::learner::LearnerKind;
+
+fn fatal(msg: String) -> ! {
+    error!("{msg}");
+    eprintln!("zkserver: {msg}");
+    std::process::exit(1);
+}
+
+/// A pipeline that serves nothing yet (electing or syncing): four-letter words only; `role`
+/// is what the four-letter words show.
+fn idle_shell(cfg: &Config, role: &'static str, tx: &mpsc::Sender<ToPipeline>) -> Shell {
+    let pipeline = Pipeline::new(cfg.clone(), Mode::Idle(role), shell::now(), shell::seed());
+    Shell::new(pipeline, tx.clone())
+}
+
+async fn resolve(addr: &str) -> Option<SocketAddr> {
+    tokio::net::lookup_host(addr).await.ok()?.next()
+}
+
+/// Run as a member of the ensemble described by `cfg` (`cfg.is_distributed()`).
+pub async fn run(cfg: Config) {
+    let Some(my_id) = cfg.my_id.map(|id| id as i64) else {
+        fatal(format!(
+            "{}/myid is missing: a server of an ensemble needs its id",
+            cfg.data_dir.display()
+        ));
+    };
+    let view = quorum_view(&cfg);
+    let mode = learner_mode(learner_kind(&cfg, &view, my_id));
+    let role = mode.name();
+    let addr = cfg.client_socket_addr();
+    let listener = match TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => fatal(format!("cannot bind client port {addr}: {e}")),
+    };
+    info!("binding to port {addr}");
+    let (tx, mut rx) = mpsc::channel::<ToPipeline>(8192);
+    shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
+    tokio::spawn(crate::net::serve(
+        listener,
+        tx.clone(),
+        crate::flow::ServerFlow::new(crate::flow::Limits::from_config(&cfg)),
+        std::sync::Arc::new(cfg.clone()),
+    ));
+    let election =
+        match ElectionHandle::bind(NetConfig::new(FleConfig::new(my_id, view.clone()))).await {
+            Ok(e) => e,
+            Err(e) => fatal(format!("cannot start leader election: {e}")),
+        };
+    let opts = DbOptions::from_config(&cfg, Some(config_node(&view)));
+    let open_failed = |e: &dyn std::fmt::Display| -> ! {
+        fatal(format!(
+            "cannot open the database in {}: {e}",
+            cfg.data_dir.display()
+        ))
+    };
+    let mut db = Database::open(opts.clone()).unwrap_or_else(|e| open_failed(&e));
+    let mut shell = idle_shell(&cfg, role, &tx);
+    loop {
+        let epochs =
+            Epochs::open(db.snap_dir(), db.last_zxid()).unwrap_or_else(|e| open_failed(&e));
+        info!(
+            "LOOKING (last zxid 0x{:x}, current epoch {})",
+            db.last_zxid(),
+            epochs.current()
+        );
+        let outcome = {
+            let look = election.look_for_leader(db.last_zxid().into(), epochs.current());
+            tokio::pin!(look);
+            // Java's QuorumPeer: with readonlymode.enabled, a peer still LOOKING after
+            // max(2000 ms, tickTime) serves its last loaded tree read-only.
+            let ro_delay = tokio::time::sleep(read_only_delay(&cfg));
+            tokio::pin!(ro_delay);
+            let mut ro_pending = cfg.read_only_mode_enabled;
+            loop {
+                tokio::select! {
+                    o = &mut look => break o,
+                    _ = &mut ro_delay, if ro_pending => {
+                        ro_pending = false;
+                        if let (Some(tree), Some(digest)) = (db.tree(), db.digest()) {
+                            info!(
+                                "no quorum: serving read-only at zxid 0x{:x}",
+                                tree.last_zxid
+                            );
+                            shell = idle_shell(&cfg, "read-only", &tx);
+                            shell.pipeline.load(shell::now(), tree.snapshot_copy(), digest);
+                            shell.pipeline.start_read_only();
+                        }
+                    }
+                    Some(m) = rx.recv() => shell.step(m),
+                }
+                shell.flush();
+            }
+        };
+        if shell.pipeline.mode == Mode::ReadOnly {
+            info!("leaving read-only mode: closing the read-only sessions");
+            shell.close_all();
+            shell = idle_shell(&cfg, role, &tx);
+        }
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => fatal(format!("leader election failed: {e}")),
+        };
+        let back = match after_election(outcome.state, outcome.vote.leader) {
+            Next::Lead => {
+                info!(
+                    "LEADING (election round {}, peer epoch {})",
+                    outcome.vote.election_epoch, outcome.vote.peer_epoch
+                );
+                shell.close_all();
+                let back =
+                    leading::lead(&cfg, &view, my_id, db, epochs, &election, &mut rx, &tx).await;
+                shell = idle_shell(&cfg, role, &tx);
+                back
+            }
+            Next::Learn { leader, kind } => {
+                info!(
+                    "{} server {leader} (election round {})",
+                    if kind == LearnerKind::Observer {
+                        "OBSERVING"
+                    } else {
+                        "FOLLOWING"
+                    },
+                    outcome.vote.election_epoch
+                );
+                let learning = following::Learning {
+                    cfg: &cfg,
+                    view: &view,
+                    my_id,
+                    leader,
+                    kind,
+                    mode,
+                    election: &election,
+                };
+                let back = following::follow(learning, db, epochs, &mut shell, &mut rx).await;
+                shell = idle_shell(&cfg, role, &tx);
+                back
+            }
+            Next::Look => Some(db),
+        };
+        // Back to election with the database as on disk.
+        db = match back {
+            Some(mut db) => {
+                db.reload().unwrap_or_else(|e| open_failed(&e));
+                db
+            }
+            None => Database::open(opts.clone()).unwrap_or_else(|e| open_failed(&e)),
+        };
+    }
+}

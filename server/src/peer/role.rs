@@ -1,0 +1,208 @@
+//! What a quorum member decides from its configuration and an election's outcome, without
+//! sockets: the ensemble as the quorum crate sees it, `/zookeeper/config`, whether it learns
+//! as a follower or an observer, what it does next after an election, and the ZAB
+//! configurations of its learner and leader (Java's `QuorumPeer` fields and
+//! `QuorumPeer.run`'s switch).
+
+use crate::config::{Config, PeerType, ServerLine};
+use crate::database::ConfigNode;
+use crate::pipeline::Mode;
+use std::time::Duration;
+use zk_quorum::election::ServerState;
+use zk_quorum::verifier::QuorumMaj;
+use zk_quorum::zab::leader::LeaderConfig;
+use zk_quorum::zab::learner::{LearnerConfig, LearnerKind};
+use zk_quorum::zab::packet;
+
+/// The ensemble as the quorum crate sees it.
+pub fn quorum_view(cfg: &Config) -> QuorumMaj {
+    let servers = cfg.servers.iter().map(ServerLine::quorum_server).collect();
+    QuorumMaj::new(servers, cfg.config_version.unwrap_or(0) as i64)
+}
+
+/// `/zookeeper/config` for the ensemble `view` (Java's `initConfigInZKDatabase`).
+pub fn config_node(view: &QuorumMaj) -> ConfigNode {
+    ConfigNode {
+        data: view.to_java_string(),
+        version: view.version(),
+    }
+}
+
+/// How server `my_id` learns when it does not lead: as an observer when `peerType=observer`
+/// or its `server.N` line says so, as a follower otherwise.
+pub fn learner_kind(cfg: &Config, view: &QuorumMaj, my_id: i64) -> LearnerKind {
+    if cfg.peer_type == PeerType::Observer || view.is_observer(my_id) {
+        LearnerKind::Observer
+    } else {
+        LearnerKind::Follower
+    }
+}
+
+/// The pipeline's mode while learning as `kind`.
+pub fn learner_mode(kind: LearnerKind) -> Mode {
+    match kind {
+        LearnerKind::Follower => Mode::Follower,
+        LearnerKind::Observer => Mode::Observer,
+    }
+}
+
+/// How long a member stays LOOKING before it serves read-only (with
+/// `readonlymode.enabled`): Java's `max(2000 ms, tickTime)`.
+pub fn read_only_delay(cfg: &Config) -> Duration {
+    Duration::from_millis((cfg.tick_time_ms as u64).max(2000))
+}
+
+/// What a member does once an election decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Lead,
+    /// Follow or observe `leader`.
+    Learn {
+        leader: i64,
+        kind: LearnerKind,
+    },
+    /// The election ended without a role: look again.
+    Look,
+}
+
+/// The step after an election whose outcome is `state` with `leader` elected.
+pub fn after_election(state: ServerState, leader: i64) -> Next {
+    match state {
+        ServerState::Leading => Next::Lead,
+        ServerState::Following => Next::Learn {
+            leader,
+            kind: LearnerKind::Follower,
+        },
+        ServerState::Observing => Next::Learn {
+            leader,
+            kind: LearnerKind::Observer,
+        },
+        ServerState::Looking => Next::Look,
+    }
+}
+
+/// The largest quorum packet buffer accepted: `jute.maxbuffer` plus Java's extra 1024, and
+/// never below the protocol's default.
+pub fn max_buffer(cfg: &Config) -> usize {
+    packet::DEFAULT_MAX_BUFFER.max(cfg.jute_maxbuffer + 1024)
+}
+
+/// The learner's ZAB configuration.
+pub fn learner_config(
+    cfg: &Config,
+    view: &QuorumMaj,
+    my_id: i64,
+    kind: LearnerKind,
+) -> LearnerConfig {
+    LearnerConfig {
+        sid: my_id,
+        kind,
+        config_version: view.version(),
+        tick_time: Duration::from_millis(cfg.tick_time_ms as u64),
+        init_limit: cfg.init_limit,
+        sync_limit: cfg.sync_limit,
+        max_buffer: max_buffer(cfg),
+    }
+}
+
+/// The leader's ZAB configuration.
+pub fn leader_config(cfg: &Config, view: &QuorumMaj, my_id: i64) -> LeaderConfig {
+    let mut lcfg = LeaderConfig::new(my_id, view.clone());
+    lcfg.tick_time = Duration::from_millis(cfg.tick_time_ms as u64);
+    lcfg.init_limit = cfg.init_limit;
+    lcfg.sync_limit = cfg.sync_limit;
+    lcfg.max_buffer = max_buffer(cfg);
+    lcfg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(extra: &str) -> Config {
+        let text = format!(
+            "tickTime=3000\ninitLimit=7\nsyncLimit=3\ndataDir=/tmp/zkrs-peer-role\nclientPort=2181\n\
+             server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n\
+             server.3=127.0.0.1:2890:3890:observer\n{extra}"
+        );
+        crate::config::parse(&text).expect("a valid zoo.cfg").0
+    }
+
+    #[test]
+    fn the_view_lists_the_servers_and_the_config_node_holds_it() {
+        let c = cfg("");
+        let view = quorum_view(&c);
+        assert!(view.server(1).is_some() && view.server(3).is_some());
+        assert!(view.server(4).is_none());
+        assert_eq!(view.version(), 0);
+        let node = config_node(&view);
+        assert_eq!(node.version, 0);
+        assert!(
+            node.data
+                .starts_with("server.1=127.0.0.1:2888:3888:participant"),
+            "{}",
+            node.data
+        );
+        assert!(node.data.contains("server.3=127.0.0.1:2890:3890:observer"));
+        assert!(node.data.ends_with("version=0"), "{}", node.data);
+    }
+
+    #[test]
+    fn observers_by_server_line_or_peer_type() {
+        let c = cfg("");
+        let view = quorum_view(&c);
+        assert_eq!(learner_kind(&c, &view, 1), LearnerKind::Follower);
+        assert_eq!(learner_kind(&c, &view, 3), LearnerKind::Observer);
+        let c = cfg("peerType=observer\n");
+        assert_eq!(learner_kind(&c, &view, 1), LearnerKind::Observer);
+        assert_eq!(learner_mode(LearnerKind::Observer).name(), "observer");
+        assert_eq!(learner_mode(LearnerKind::Follower).name(), "follower");
+    }
+
+    #[test]
+    fn what_follows_an_election() {
+        assert_eq!(after_election(ServerState::Leading, 1), Next::Lead);
+        assert_eq!(
+            after_election(ServerState::Following, 2),
+            Next::Learn {
+                leader: 2,
+                kind: LearnerKind::Follower
+            }
+        );
+        assert_eq!(
+            after_election(ServerState::Observing, 2),
+            Next::Learn {
+                leader: 2,
+                kind: LearnerKind::Observer
+            }
+        );
+        assert_eq!(after_election(ServerState::Looking, 2), Next::Look);
+    }
+
+    #[test]
+    fn zab_configs_take_the_timing_and_buffer_from_zoo_cfg() {
+        let c = cfg("jute.maxbuffer=20000000\n");
+        let view = quorum_view(&c);
+        let l = learner_config(&c, &view, 2, LearnerKind::Follower);
+        assert_eq!(l.tick_time, Duration::from_millis(3000));
+        assert_eq!((l.init_limit, l.sync_limit, l.sid), (7, 3, 2));
+        assert_eq!(l.max_buffer, 20_000_000 + 1024);
+        let lead = leader_config(&c, &view, 1);
+        assert_eq!(lead.tick_time, Duration::from_millis(3000));
+        assert_eq!((lead.init_limit, lead.sync_limit, lead.sid), (7, 3, 1));
+        assert_eq!(lead.max_buffer, 20_000_000 + 1024);
+        // A small jute.maxbuffer never goes below the protocol's default.
+        let small = cfg("jute.maxbuffer=1000\n");
+        assert_eq!(max_buffer(&small), packet::DEFAULT_MAX_BUFFER);
+        assert_eq!(read_only_delay(&c), Duration::from_millis(3000));
+        assert_eq!(read_only_delay(&cfg("")), Duration::from_millis(3000));
+    }
+
+    #[test]
+    fn read_only_waits_at_least_two_seconds() {
+        let text = "tickTime=500\ninitLimit=5\nsyncLimit=2\ndataDir=/tmp/zkrs-peer-role\nclientPort=2181\n\
+                    server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n";
+        let c = crate::config::parse(text).unwrap().0;
+        assert_eq!(read_only_delay(&c), Duration::from_millis(2000));
+    }
+}
