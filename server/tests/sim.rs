@@ -1,0 +1,116 @@
+//! The deterministic simulation of whole ensembles (see `tests/sim/README.md`).
+//!
+//! ```text
+//! cargo test -p zk-server --test sim                     # the default batch of seeds
+//! cargo test -p zk-server --test sim -- --seeds 100000   # a longer run
+//! cargo test -p zk-server --test sim -- --seed 42 -v     # replay one seed, with its trace
+//! ```
+
+#[path = "sim/check.rs"]
+mod check;
+#[path = "sim/cluster.rs"]
+mod cluster;
+#[path = "sim/disk.rs"]
+mod disk;
+#[path = "sim/member.rs"]
+mod member;
+#[path = "sim/net.rs"]
+mod net;
+#[path = "sim/rng.rs"]
+mod rng;
+#[path = "sim/workload.rs"]
+mod workload;
+
+use cluster::{Options, Sim};
+use std::process::ExitCode;
+
+/// Seeds run without arguments (tools/test.sh): about a minute on one core.
+const DEFAULT_SEEDS: u64 = 2000;
+const DEFAULT_STEPS: u64 = 4000;
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: sim [--seeds N] [--first S] [--seed S] [--steps N] [--no-faults] [-v]\n\
+         \x20 --seeds N    run seeds first..first+N (default {DEFAULT_SEEDS})\n\
+         \x20 --first S    the first seed (default 1)\n\
+         \x20 --seed S     replay this one seed\n\
+         \x20 --steps N    events in the faulty phase of each run (default {DEFAULT_STEPS})\n\
+         \x20 --no-faults  no crashes or partitions\n\
+         \x20 -v           print the trace of each run"
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let mut seeds = DEFAULT_SEEDS;
+    let mut first = 1;
+    let mut opts = Options {
+        steps: DEFAULT_STEPS,
+        faults: true,
+        verbose: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut num = || args.next().and_then(|v| v.parse::<u64>().ok());
+        match a.as_str() {
+            "--seeds" => match num() {
+                Some(n) => seeds = n,
+                None => return usage(),
+            },
+            "--first" => match num() {
+                Some(n) => first = n,
+                None => return usage(),
+            },
+            "--seed" => match num() {
+                Some(n) => {
+                    first = n;
+                    seeds = 1;
+                }
+                None => return usage(),
+            },
+            "--steps" => match num() {
+                Some(n) => opts.steps = n,
+                None => return usage(),
+            },
+            "--no-faults" => opts.faults = false,
+            "-v" | "--verbose" => opts.verbose = true,
+            // What cargo's test runner passes to every test binary.
+            "--nocapture" | "--quiet" | "-q" | "--test-threads" => {}
+            _ if a.starts_with("--test-threads=") => {}
+            _ => return usage(),
+        }
+    }
+    let started = std::time::Instant::now();
+    let mut total = cluster::Stats::default();
+    for seed in first..first + seeds {
+        match Sim::new(seed, opts).run() {
+            Ok(s) => {
+                total.committed += s.committed;
+                total.crashes += s.crashes;
+                total.partitions += s.partitions;
+                total.virtual_ms += s.virtual_ms;
+                if opts.verbose {
+                    println!("seed {seed}: ok {s:?}");
+                }
+            }
+            Err(e) => {
+                println!("sim: seed {seed} FAILED: {e}");
+                println!(
+                    "replay: cargo test -p zk-server --test sim -- --seed {seed} --steps {}{} -v",
+                    opts.steps,
+                    if opts.faults { "" } else { " --no-faults" }
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    println!(
+        "sim: {seeds} seeds ok ({} txns committed, {} crashes, {} partitions, {} s simulated) in {:.1} s",
+        total.committed,
+        total.crashes,
+        total.partitions,
+        total.virtual_ms / 1000,
+        started.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}

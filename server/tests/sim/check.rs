@@ -1,0 +1,104 @@
+//! The invariants, checked as the run goes (the first violation ends the run with its seed).
+//!
+//! - One history: a zxid names one txn everywhere (what a leader committed is what every
+//!   member applies at that zxid), and every member at the same zxid has the same tree
+//!   digest (`persist::digest`), whether it got there by applying, loading from its disk or
+//!   loading a leader's snapshot.
+//! - Zxids applied rise by one within an epoch, and a member never steps over a committed
+//!   txn (no acknowledged write lost).
+//! - A leader is established only with every committed txn in its database.
+//! - After the faults stop and the network heals, every member converges on the same zxid
+//!   and digest (see `cluster`).
+
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use zk_quorum::zab::packet::{counter_of, epoch_of};
+
+#[derive(Default)]
+pub struct Checker {
+    /// Txns committed by a leader (written to its tree), by zxid.
+    committed: BTreeMap<i64, Bytes>,
+    /// The first tree digest seen at each zxid, and who had it.
+    digests: BTreeMap<i64, (i64, i64)>,
+    /// Each member's last applied (or loaded) zxid.
+    last: BTreeMap<i64, i64>,
+    pub failure: Option<String>,
+}
+
+impl Checker {
+    pub fn fail(&mut self, msg: String) {
+        if self.failure.is_none() {
+            self.failure = Some(msg);
+        }
+    }
+
+    pub fn last_committed(&self) -> i64 {
+        self.committed.last_key_value().map_or(0, |(z, _)| *z)
+    }
+
+    pub fn committed_count(&self) -> usize {
+        self.committed.len()
+    }
+
+    /// A leader committed `entry` at `zxid`.
+    pub fn committed(&mut self, sid: i64, zxid: i64, entry: &Bytes) {
+        match self.committed.get(&zxid) {
+            Some(e) if e != entry => self.fail(format!(
+                "member {sid} committed a txn at 0x{zxid:x} other than the one committed there before"
+            )),
+            Some(_) => {}
+            None => {
+                self.committed.insert(zxid, entry.clone());
+            }
+        }
+    }
+
+    /// Member `sid` applied `entry` at `zxid`; its tree digest is now `digest`.
+    pub fn applied(&mut self, sid: i64, zxid: i64, entry: &Bytes, digest: i64) {
+        if self.committed.get(&zxid).is_some_and(|e| e != entry) {
+            self.fail(format!(
+                "member {sid} applied a txn at 0x{zxid:x} other than the committed one"
+            ));
+        }
+        if let Some(&prev) = self.last.get(&sid) {
+            let next_in_epoch = zxid == prev + 1;
+            let new_epoch = epoch_of(zxid) > epoch_of(prev) && counter_of(zxid) == 1;
+            if !next_in_epoch && !new_epoch {
+                self.fail(format!(
+                    "member {sid} applied 0x{zxid:x} after 0x{prev:x}: zxids must rise by one"
+                ));
+            }
+            if let Some((skipped, _)) = self.committed.range(prev + 1..zxid).next() {
+                self.fail(format!(
+                    "member {sid} went from 0x{prev:x} to 0x{zxid:x}, over the committed txn 0x{skipped:x}"
+                ));
+            }
+        }
+        self.state(sid, zxid, digest, "applying");
+    }
+
+    /// Member `sid`'s tree is at `zxid` with `digest` after `how` (loading its disk, a
+    /// leader's snapshot, a truncation).
+    pub fn state(&mut self, sid: i64, zxid: i64, digest: i64, how: &str) {
+        self.last.insert(sid, zxid);
+        match self.digests.get(&zxid) {
+            Some(&(d, who)) if d != digest => self.fail(format!(
+                "member {sid} has digest {digest:x} at 0x{zxid:x} after {how}, member {who} had {d:x}"
+            )),
+            Some(_) => {}
+            None => {
+                self.digests.insert(zxid, (digest, sid));
+            }
+        }
+    }
+
+    /// Member `sid` established its leadership over a database at `zxid`.
+    pub fn established(&mut self, sid: i64, epoch: i64, zxid: i64) {
+        let last = self.last_committed();
+        if last > zxid {
+            self.fail(format!(
+                "member {sid} leads epoch {epoch} from 0x{zxid:x} without the committed txn 0x{last:x}"
+            ));
+        }
+    }
+}

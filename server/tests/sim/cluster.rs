@@ -1,0 +1,480 @@
+//! The simulated world: virtual time, the event queue, the ensemble's members, the network,
+//! the workload and the fault schedule, and one run of a seed.
+//!
+//! Everything happens as events on one queue ordered by (virtual ms, sequence number); the
+//! only randomness is the seed's generator; so a seed replays exactly. A run has two phases:
+//! the main phase (`steps` events) with writes and faults (crashes, leader crashes,
+//! partitions, delays), then a settling phase where every fault is repaired and the
+//! ensemble must converge: one leader, everyone serving the same zxid and digest, with
+//! every committed txn.
+
+use crate::check::Checker;
+use crate::member::{Member, Role};
+use crate::net::{ConnId, Net};
+use crate::rng::Rng;
+use crate::workload;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use zk_quorum::election::Notification;
+use zk_quorum::verifier::{QuorumMaj, QuorumServer};
+
+/// How often every member's clock-driven work runs (election resends, leader pings and
+/// timeouts, learner read timeouts).
+const TICK_MS: u64 = 10;
+/// Virtual time allowed after the faults stop for the ensemble to converge.
+const SETTLE_MS: u64 = 12_000;
+/// Writes keep coming for this long into the settling phase.
+const SETTLE_WRITES_MS: u64 = 3_000;
+
+pub enum Event {
+    Tick,
+    Write,
+    Fault,
+    Notification {
+        from: i64,
+        to: i64,
+        n: Notification,
+    },
+    /// A learner's connection reaches the leader.
+    Open {
+        conn: ConnId,
+    },
+    /// The leader refused the connection.
+    Refused {
+        sid: i64,
+        conn: ConnId,
+    },
+    Bytes {
+        conn: ConnId,
+        to_leader: bool,
+        bytes: Bytes,
+    },
+    Reset {
+        sid: i64,
+        conn: ConnId,
+    },
+    /// A follower retries connecting to its leader.
+    Connect {
+        sid: i64,
+        gen: u64,
+    },
+    /// A leader's log sync completed.
+    LeaderLogged {
+        sid: i64,
+        gen: u64,
+        upto: usize,
+        zxid: i64,
+    },
+    /// A learner's log sync completed: its held packets go out.
+    LearnerRelease {
+        sid: i64,
+        gen: u64,
+        conn: ConnId,
+        upto: usize,
+        packets: Vec<Bytes>,
+    },
+    Restart {
+        sid: i64,
+    },
+    Heal,
+}
+
+/// Everything but the members: what a member's handlers may use.
+pub struct Ctx {
+    pub now_ms: u64,
+    base: Instant,
+    queue: BTreeMap<(u64, u64), Event>,
+    seq: u64,
+    pub net: Net,
+    pub check: Checker,
+    pub rng: Rng,
+    verbose: bool,
+}
+
+impl Ctx {
+    /// The state machines' clock: one fixed base plus virtual time.
+    pub fn instant(&self) -> Instant {
+        self.base + Duration::from_millis(self.now_ms)
+    }
+
+    pub fn at(&mut self, t_ms: u64, ev: Event) {
+        self.seq += 1;
+        self.queue.insert((t_ms.max(self.now_ms), self.seq), ev);
+    }
+
+    pub fn trace(&self, msg: String) {
+        if self.verbose {
+            println!("{:>7} {msg}", self.now_ms);
+        }
+    }
+
+    /// How long a log sync takes.
+    pub fn fsync_ms(&mut self) -> u64 {
+        if self.rng.chance(5) {
+            self.rng.range(20, 80)
+        } else {
+            self.rng.range(1, 5)
+        }
+    }
+
+    pub fn send_notification(&mut self, from: i64, to: i64, n: Notification) {
+        if let Some(t) = self.net.election_arrival_ms(from, to, self.now_ms) {
+            self.at(t, Event::Notification { from, to, n });
+        }
+    }
+
+    /// Bytes on a quorum connection, delivered in order in a few chunks.
+    pub fn send(&mut self, conn: ConnId, to_leader: bool, bytes: Bytes) {
+        let Some(t) = self.net.arrival_ms(conn, to_leader, self.now_ms) else {
+            return;
+        };
+        let mut start = 0;
+        for end in self.net.chunks(bytes.len()) {
+            let chunk = bytes.slice(start..end);
+            start = end;
+            self.at(
+                t,
+                Event::Bytes {
+                    conn,
+                    to_leader,
+                    bytes: chunk,
+                },
+            );
+        }
+    }
+
+    /// A learner connects to a leader; `None` if a partition is in the way.
+    pub fn open(&mut self, learner: i64, leader: i64) -> Option<ConnId> {
+        let conn = self.net.open(learner, leader)?;
+        let t = self.net.arrival_ms(conn, true, self.now_ms)?;
+        self.at(t, Event::Open { conn });
+        Some(conn)
+    }
+
+    pub fn refuse(&mut self, conn: ConnId) {
+        if let Some(c) = self.net.close(conn) {
+            self.at(
+                self.now_ms + 1,
+                Event::Refused {
+                    sid: c.learner,
+                    conn,
+                },
+            );
+        }
+    }
+
+    /// Reset a connection: both ends hear of it.
+    pub fn reset(&mut self, conn: ConnId) {
+        if let Some(c) = self.net.close(conn) {
+            self.at(
+                self.now_ms + 1,
+                Event::Reset {
+                    sid: c.learner,
+                    conn,
+                },
+            );
+            self.at(
+                self.now_ms + 1,
+                Event::Reset {
+                    sid: c.leader,
+                    conn,
+                },
+            );
+        }
+    }
+
+    pub fn reset_all(&mut self, sid: i64) {
+        for conn in self.net.conns_of(sid) {
+            self.reset(conn);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Events of the main phase (writes and faults).
+    pub steps: u64,
+    pub faults: bool,
+    pub verbose: bool,
+}
+
+/// What a passing run did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub members: usize,
+    pub committed: usize,
+    pub crashes: u64,
+    pub partitions: u64,
+    pub virtual_ms: u64,
+}
+
+pub struct Sim {
+    members: Vec<Member>,
+    ctx: Ctx,
+    opts: Options,
+    settling: bool,
+    settle_start_ms: u64,
+    stats: Stats,
+}
+
+fn view(n: i64) -> QuorumMaj {
+    let servers = (1..=n)
+        .map(|sid| {
+            QuorumServer::parse(sid, &format!("127.0.0.1:{}:{}", 2000 + sid, 3000 + sid))
+                .expect("a valid server line")
+        })
+        .collect();
+    QuorumMaj::new(servers, 0)
+}
+
+impl Sim {
+    pub fn new(seed: u64, opts: Options) -> Sim {
+        let mut rng = Rng::new(seed);
+        let n = if rng.chance(25) { 5 } else { 3 };
+        let view = view(n);
+        let net = Net::new(rng.fork());
+        let members = (1..=n).map(|sid| Member::new(sid, view.clone())).collect();
+        Sim {
+            members,
+            ctx: Ctx {
+                now_ms: 0,
+                base: Instant::now(),
+                queue: BTreeMap::new(),
+                seq: 0,
+                net,
+                check: Checker::default(),
+                rng,
+                verbose: opts.verbose,
+            },
+            opts,
+            settling: false,
+            settle_start_ms: 0,
+            stats: Stats {
+                members: n as usize,
+                ..Stats::default()
+            },
+        }
+    }
+
+    fn member(&mut self, sid: i64) -> &mut Member {
+        &mut self.members[(sid - 1) as usize]
+    }
+
+    pub fn run(mut self) -> Result<Stats, String> {
+        for sid in 1..=self.members.len() as i64 {
+            let t = self.ctx.rng.range(0, 300);
+            self.ctx.at(t, Event::Restart { sid });
+        }
+        self.ctx.at(TICK_MS, Event::Tick);
+        self.ctx.at(500, Event::Write);
+        if self.opts.faults {
+            let t = self.ctx.rng.range(300, 1500);
+            self.ctx.at(t, Event::Fault);
+        }
+        let mut steps = 0;
+        let mut settle_end = u64::MAX;
+        while let Some(((t, _), ev)) = self.ctx.queue.pop_first() {
+            self.ctx.now_ms = t;
+            if !self.settling && steps >= self.opts.steps {
+                self.settle();
+                settle_end = t + SETTLE_MS;
+            }
+            if t >= settle_end {
+                break;
+            }
+            self.handle(ev);
+            steps += 1;
+            if let Some(f) = self.ctx.check.failure.take() {
+                return Err(format!("at {t} ms: {f}"));
+            }
+        }
+        self.stats.virtual_ms = self.ctx.now_ms;
+        self.converged()?;
+        self.stats.committed = self.ctx.check.committed_count();
+        Ok(self.stats)
+    }
+
+    /// Stop the faults: heal the network, restart every member that is down.
+    fn settle(&mut self) {
+        self.settling = true;
+        self.settle_start_ms = self.ctx.now_ms;
+        self.ctx.trace("SETTLE: healing everything".into());
+        self.ctx.net.heal();
+        for sid in 1..=self.members.len() as i64 {
+            if !self.member(sid).is_up() {
+                let t = self.ctx.now_ms + self.ctx.rng.range(0, 200);
+                self.ctx.at(t, Event::Restart { sid });
+            }
+        }
+    }
+
+    /// After settling: everyone serves, at the same zxid and digest, with every committed
+    /// txn.
+    fn converged(&self) -> Result<(), String> {
+        let mut states = Vec::new();
+        for m in &self.members {
+            let Some((tree, digest)) = m.serving_tree() else {
+                let role = match &m.role {
+                    Role::Down => "down",
+                    Role::Looking => "looking",
+                    Role::Leading(_) => "leading, not established",
+                    Role::Following(_) => "following, not synced",
+                };
+                return Err(format!(
+                    "member {} is not serving {} ms after the faults stopped ({role})",
+                    m.sid, SETTLE_MS
+                ));
+            };
+            states.push((m.sid, tree.last_zxid, digest));
+        }
+        let (_, zxid, digest) = states[0];
+        if states.iter().any(|s| s.1 != zxid || s.2 != digest) {
+            return Err(format!(
+                "members did not converge: (sid, zxid, digest) {states:x?}"
+            ));
+        }
+        let last = self.ctx.check.last_committed();
+        if zxid < last {
+            return Err(format!(
+                "every member is at 0x{zxid:x}, behind the committed 0x{last:x}"
+            ));
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, ev: Event) {
+        let ctx = &mut self.ctx;
+        match ev {
+            Event::Tick => {
+                for m in &mut self.members {
+                    m.on_tick(ctx);
+                }
+                ctx.at(ctx.now_ms + TICK_MS, Event::Tick);
+            }
+            Event::Write => self.write(),
+            Event::Fault => self.fault(),
+            Event::Notification { from, to, n } => {
+                if ctx.net.can_talk(from, to) {
+                    self.members[(to - 1) as usize].on_notification(ctx, from, n);
+                }
+            }
+            Event::Open { conn } => {
+                if let Some(c) = ctx.net.conn(conn) {
+                    let leader = c.leader;
+                    self.members[(leader - 1) as usize].on_open(ctx, conn);
+                }
+            }
+            Event::Refused { sid, conn } => self.members[(sid - 1) as usize].on_refused(ctx, conn),
+            Event::Bytes {
+                conn,
+                to_leader,
+                bytes,
+            } => {
+                if let Some(c) = ctx.net.conn(conn) {
+                    let sid = if to_leader { c.leader } else { c.learner };
+                    self.members[(sid - 1) as usize].on_bytes(ctx, conn, to_leader, bytes);
+                }
+            }
+            Event::Reset { sid, conn } => self.members[(sid - 1) as usize].on_reset(ctx, conn),
+            Event::Connect { sid, gen } => {
+                let m = &mut self.members[(sid - 1) as usize];
+                if m.gen == gen {
+                    m.connect(ctx);
+                }
+            }
+            Event::LeaderLogged {
+                sid,
+                gen,
+                upto,
+                zxid,
+            } => self.members[(sid - 1) as usize].on_leader_logged(ctx, gen, upto, zxid),
+            Event::LearnerRelease {
+                sid,
+                gen,
+                conn,
+                upto,
+                packets,
+            } => self.members[(sid - 1) as usize].on_learner_release(ctx, gen, conn, upto, packets),
+            Event::Restart { sid } => {
+                let m = &mut self.members[(sid - 1) as usize];
+                if !m.is_up() {
+                    m.start(ctx);
+                }
+            }
+            Event::Heal => {
+                ctx.trace("HEAL".into());
+                ctx.net.heal();
+            }
+        }
+    }
+
+    /// The workload: the next write, proposed by whoever leads.
+    fn write(&mut self) {
+        let r = self.ctx.rng.next_u64();
+        for m in &mut self.members {
+            m.propose(&mut self.ctx, |tree, zxid, now_ms| {
+                workload::next_txn(r, tree, zxid, now_ms)
+            });
+        }
+        if !self.settling || self.ctx.now_ms < self.settle_writes_until() {
+            let t = self.ctx.now_ms + self.ctx.rng.range(1, 25);
+            self.ctx.at(t, Event::Write);
+        }
+    }
+
+    fn settle_writes_until(&self) -> u64 {
+        self.settle_start_ms + SETTLE_WRITES_MS
+    }
+
+    /// One fault, and the next one scheduled (not once settling).
+    fn fault(&mut self) {
+        if self.settling {
+            return;
+        }
+        let n = self.members.len() as i64;
+        let rng = &mut self.ctx.rng;
+        match rng.range(0, 9) {
+            // Crash a member (the leader, half the time), restart it later.
+            0..=4 => {
+                let leader = self
+                    .members
+                    .iter()
+                    .find(|m| matches!(m.role, Role::Leading(_)))
+                    .map(|m| m.sid);
+                let sid = match leader {
+                    Some(l) if rng.chance(50) => l,
+                    _ => rng.range(1, n as u64) as i64,
+                };
+                let back = self.ctx.now_ms + self.ctx.rng.range(50, 3000);
+                let m = &mut self.members[(sid - 1) as usize];
+                if m.is_up() {
+                    m.crash(&mut self.ctx);
+                    self.stats.crashes += 1;
+                    self.ctx.at(back, Event::Restart { sid });
+                }
+            }
+            // Partition: one member alone, or a random split.
+            5..=7 => {
+                if !self.ctx.net.partitioned() {
+                    let all: Vec<i64> = (1..=n).collect();
+                    let side: Vec<i64> = if rng.chance(60) {
+                        vec![rng.range(1, n as u64) as i64]
+                    } else {
+                        all.iter().copied().filter(|_| rng.chance(50)).collect()
+                    };
+                    self.ctx.trace(format!("PARTITION {side:?} from the rest"));
+                    for conn in self.ctx.net.partition(&side, &all) {
+                        self.ctx.reset(conn);
+                    }
+                    self.stats.partitions += 1;
+                    let heal = self.ctx.now_ms + self.ctx.rng.range(100, 4000);
+                    self.ctx.at(heal, Event::Heal);
+                }
+            }
+            _ => {}
+        }
+        let next = self.ctx.now_ms + self.ctx.rng.range(200, 2000);
+        self.ctx.at(next, Event::Fault);
+    }
+}

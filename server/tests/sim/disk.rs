@@ -1,0 +1,117 @@
+//! A member's simulated disk: the txn log, snapshots and the two epoch files, in memory.
+//!
+//! What a crash does to it is the point: entries appended since the last `sync` are lost,
+//! except a random prefix of them (the OS may have written some pages on its own; a torn
+//! last entry is an entry that did not make it). Epoch files and snapshots are written
+//! durably at once (the real server fsyncs them before going on). Loading replays the newest
+//! snapshot plus the log after it, as `persist::recovery` does with files.
+
+use crate::rng::Rng;
+use bytes::Bytes;
+use zk_server::persist::digest::DigestTracker;
+use zk_server::persist::txnlog;
+use zk_server::tree::DataTree;
+
+#[derive(Default)]
+pub struct Disk {
+    /// Txn log entries (TxnHeader, txn, optional TxnDigest), in append order.
+    log: Vec<(i64, Bytes)>,
+    /// How many entries of `log` are durable.
+    synced: usize,
+    /// Snapshots, oldest first: the tree as it was at that zxid.
+    snapshots: Vec<DataTree>,
+    pub accepted_epoch: i64,
+    pub current_epoch: i64,
+}
+
+/// A database loaded from disk.
+pub struct Loaded {
+    pub tree: DataTree,
+    pub tracker: DigestTracker,
+}
+
+impl Disk {
+    pub fn append(&mut self, zxid: i64, entry: Bytes) {
+        self.log.push((zxid, entry));
+    }
+
+    /// How many entries an fsync issued now would make durable.
+    pub fn appended(&self) -> usize {
+        self.log.len()
+    }
+
+    /// An fsync covering the first `upto` entries completed.
+    pub fn synced_to(&mut self, upto: usize) {
+        self.synced = self.synced.max(upto.min(self.log.len()));
+    }
+
+    pub fn sync_all(&mut self) {
+        self.synced = self.log.len();
+    }
+
+    pub fn snapshot(&mut self, tree: &DataTree) {
+        self.snapshots.push(tree.snapshot_copy());
+        if self.snapshots.len() > 3 {
+            self.snapshots.remove(0);
+        }
+    }
+
+    /// The process died: the unsynced tail is lost but for a random prefix of it.
+    pub fn crash(&mut self, rng: &mut Rng) {
+        let unsynced = self.log.len() - self.synced;
+        let kept = if unsynced == 0 {
+            0
+        } else {
+            rng.range(0, unsynced as u64) as usize
+        };
+        self.log.truncate(self.synced + kept);
+        self.synced = self.log.len();
+    }
+
+    /// TRUNC: drop every entry after `zxid` and every snapshot past it
+    /// (`ZKDatabase.truncateLog`).
+    pub fn truncate_after(&mut self, zxid: i64) {
+        self.log.retain(|(z, _)| *z <= zxid);
+        self.synced = self.log.len();
+        self.snapshots.retain(|t| t.last_zxid <= zxid);
+    }
+
+    /// The database as a restart would load it: the newest snapshot, then every logged txn
+    /// after it, in log order.
+    pub fn load(&self) -> Result<Loaded, String> {
+        let mut tree = match self.snapshots.last() {
+            Some(t) => t.snapshot_copy(),
+            None => DataTree::new(true),
+        };
+        let mut tracker = DigestTracker::new(&tree);
+        for (zxid, entry) in &self.log {
+            if *zxid <= tree.last_zxid {
+                continue;
+            }
+            let (txn, _) = txnlog::decode_entry(entry)
+                .map_err(|e| format!("log entry 0x{zxid:x} does not decode: {e}"))?;
+            tracker.apply(&mut tree, &txn, &mut Vec::new());
+        }
+        Ok(Loaded { tree, tracker })
+    }
+
+    /// The most recent committed-or-logged txns of the last epoch in the log, up to `max`,
+    /// ending at `last_zxid` (the leader's DIFF window, as `quorum_peer::recent_committed`
+    /// reads it from the log); empty when not contiguous.
+    pub fn recent(&self, last_zxid: i64, max: usize) -> Vec<(i64, Bytes)> {
+        let from = last_zxid - (last_zxid & 0xffff_ffff);
+        let mut out: Vec<(i64, Bytes)> = self
+            .log
+            .iter()
+            .filter(|(z, _)| *z >= from && *z <= last_zxid)
+            .cloned()
+            .collect();
+        if out.len() > max {
+            out.drain(..out.len() - max);
+        }
+        if out.last().is_some_and(|(z, _)| *z != last_zxid) {
+            return Vec::new();
+        }
+        out
+    }
+}
