@@ -27,6 +27,8 @@ use std::process::ExitCode;
 /// Seeds run without arguments (tools/test.sh): about a minute on one core.
 const DEFAULT_SEEDS: u64 = 2000;
 const DEFAULT_STEPS: u64 = 4000;
+/// The name under which test runners list the default batch.
+const TEST_NAME: &str = "ensembles";
 
 fn usage() -> ExitCode {
     eprintln!(
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         faults: true,
         verbose: false,
     };
+    let (mut list, mut ignored) = (false, false);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut num = || args.next().and_then(|v| v.parse::<u64>().ok());
@@ -74,11 +77,24 @@ fn main() -> ExitCode {
             },
             "--no-faults" => opts.faults = false,
             "-v" | "--verbose" => opts.verbose = true,
-            // What cargo's test runner passes to every test binary.
-            "--nocapture" | "--quiet" | "-q" | "--test-threads" => {}
-            _ if a.starts_with("--test-threads=") => {}
+            // The libtest protocol that cargo test and cargo nextest speak to a test binary:
+            // one test, `ensembles`, the default batch.
+            "--list" => list = true,
+            "--ignored" => ignored = true,
+            "--format" | "--test-threads" => {
+                args.next();
+            }
+            TEST_NAME | "--exact" | "--nocapture" | "--include-ignored" | "--quiet" | "-q"
+            | "--show-output" => {}
+            _ if a.starts_with("--test-threads=") || a.starts_with("--format=") => {}
             _ => return usage(),
         }
+    }
+    if list {
+        if !ignored {
+            println!("{TEST_NAME}: test");
+        }
+        return ExitCode::SUCCESS;
     }
     let started = std::time::Instant::now();
     let mut total = cluster::Stats::default();
@@ -89,6 +105,7 @@ fn main() -> ExitCode {
                 total.crashes += s.crashes;
                 total.partitions += s.partitions;
                 total.virtual_ms += s.virtual_ms;
+                total.events += s.events;
                 if opts.verbose {
                     println!("seed {seed}: ok {s:?}");
                 }
@@ -105,11 +122,12 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "sim: {seeds} seeds ok ({} txns committed, {} crashes, {} partitions, {} s simulated) in {:.1} s",
+        "sim: {seeds} seeds ok ({} txns committed, {} crashes, {} partitions, {} s simulated, {} events) in {:.1} s",
         total.committed,
         total.crashes,
         total.partitions,
         total.virtual_ms / 1000,
+        total.events,
         started.elapsed().as_secs_f64()
     );
     ExitCode::SUCCESS

@@ -23,9 +23,9 @@ use zk_quorum::verifier::{QuorumMaj, QuorumServer};
 /// timeouts, learner read timeouts).
 const TICK_MS: u64 = 10;
 /// Virtual time allowed after the faults stop for the ensemble to converge.
-const SETTLE_MS: u64 = 12_000;
+const SETTLE_MS: u64 = 15_000;
 /// Writes keep coming for this long into the settling phase.
-const SETTLE_WRITES_MS: u64 = 3_000;
+const SETTLE_WRITES_MS: u64 = 1_000;
 
 pub enum Event {
     Tick,
@@ -78,6 +78,10 @@ pub enum Event {
         sid: i64,
     },
     Heal,
+    /// A member's full disk has space again.
+    DiskSpace {
+        sid: i64,
+    },
 }
 
 /// Everything but the members: what a member's handlers may use.
@@ -202,11 +206,11 @@ pub struct Options {
 /// What a passing run did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
-    pub members: usize,
     pub committed: usize,
     pub crashes: u64,
     pub partitions: u64,
     pub virtual_ms: u64,
+    pub events: u64,
 }
 
 pub struct Sim {
@@ -250,10 +254,7 @@ impl Sim {
             opts,
             settling: false,
             settle_start_ms: 0,
-            stats: Stats {
-                members: n as usize,
-                ..Stats::default()
-            },
+            stats: Stats::default(),
         }
     }
 
@@ -283,10 +284,16 @@ impl Sim {
             if t >= settle_end {
                 break;
             }
+            let tick = matches!(ev, Event::Tick);
             self.handle(ev);
             steps += 1;
+            self.stats.events += 1;
             if let Some(f) = self.ctx.check.failure.take() {
                 return Err(format!("at {t} ms: {f}"));
+            }
+            // Done as soon as the writes stopped and everyone caught up.
+            if tick && self.settling && t > self.settle_writes_until() && self.converged().is_ok() {
+                break;
             }
         }
         self.stats.virtual_ms = self.ctx.now_ms;
@@ -302,6 +309,7 @@ impl Sim {
         self.ctx.trace("SETTLE: healing everything".into());
         self.ctx.net.heal();
         for sid in 1..=self.members.len() as i64 {
+            self.member(sid).disk.full = false;
             if !self.member(sid).is_up() {
                 let t = self.ctx.now_ms + self.ctx.rng.range(0, 200);
                 self.ctx.at(t, Event::Restart { sid });
@@ -406,6 +414,10 @@ impl Sim {
                 ctx.trace("HEAL".into());
                 ctx.net.heal();
             }
+            Event::DiskSpace { sid } => {
+                ctx.trace(format!("{sid} disk has space again"));
+                self.members[(sid - 1) as usize].disk.full = false;
+            }
         }
     }
 
@@ -471,6 +483,14 @@ impl Sim {
                     let heal = self.ctx.now_ms + self.ctx.rng.range(100, 4000);
                     self.ctx.at(heal, Event::Heal);
                 }
+            }
+            // A disk fills up for a while.
+            8 => {
+                let sid = rng.range(1, n as u64) as i64;
+                self.ctx.trace(format!("{sid} DISK FULL"));
+                self.members[(sid - 1) as usize].disk.full = true;
+                let t = self.ctx.now_ms + self.ctx.rng.range(50, 2000);
+                self.ctx.at(t, Event::DiskSpace { sid });
             }
             _ => {}
         }

@@ -4,7 +4,8 @@
 //! except a random prefix of them (the OS may have written some pages on its own; a torn
 //! last entry is an entry that did not make it). Epoch files and snapshots are written
 //! durably at once (the real server fsyncs them before going on). Loading replays the newest
-//! snapshot plus the log after it, as `persist::recovery` does with files.
+//! snapshot plus the log after it, as `persist::recovery` does with files. A full disk
+//! fails every write (log, snapshot, epoch file) until space comes back.
 
 use crate::rng::Rng;
 use bytes::Bytes;
@@ -20,9 +21,14 @@ pub struct Disk {
     synced: usize,
     /// Snapshots, oldest first: the tree as it was at that zxid.
     snapshots: Vec<DataTree>,
-    pub accepted_epoch: i64,
-    pub current_epoch: i64,
+    accepted_epoch: i64,
+    current_epoch: i64,
+    /// No space left: every write fails.
+    pub full: bool,
 }
+
+/// What a write on a full disk gets.
+pub const ENOSPC: &str = "No space left on device";
 
 /// A database loaded from disk.
 pub struct Loaded {
@@ -31,8 +37,40 @@ pub struct Loaded {
 }
 
 impl Disk {
-    pub fn append(&mut self, zxid: i64, entry: Bytes) {
+    pub fn append(&mut self, zxid: i64, entry: Bytes) -> Result<(), String> {
+        self.writable()?;
         self.log.push((zxid, entry));
+        Ok(())
+    }
+
+    fn writable(&self) -> Result<(), String> {
+        if self.full {
+            Err(ENOSPC.into())
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn accepted_epoch(&self) -> i64 {
+        self.accepted_epoch
+    }
+
+    pub fn current_epoch(&self) -> i64 {
+        self.current_epoch
+    }
+
+    /// Write `acceptedEpoch` (durably).
+    pub fn set_accepted_epoch(&mut self, epoch: i64) -> Result<(), String> {
+        self.writable()?;
+        self.accepted_epoch = epoch;
+        Ok(())
+    }
+
+    /// Write `currentEpoch` (durably).
+    pub fn set_current_epoch(&mut self, epoch: i64) -> Result<(), String> {
+        self.writable()?;
+        self.current_epoch = epoch;
+        Ok(())
     }
 
     /// How many entries an fsync issued now would make durable.
@@ -45,15 +83,13 @@ impl Disk {
         self.synced = self.synced.max(upto.min(self.log.len()));
     }
 
-    pub fn sync_all(&mut self) {
-        self.synced = self.log.len();
-    }
-
-    pub fn snapshot(&mut self, tree: &DataTree) {
+    pub fn snapshot(&mut self, tree: &DataTree) -> Result<(), String> {
+        self.writable()?;
         self.snapshots.push(tree.snapshot_copy());
         if self.snapshots.len() > 3 {
             self.snapshots.remove(0);
         }
+        Ok(())
     }
 
     /// The process died: the unsynced tail is lost but for a random prefix of it.

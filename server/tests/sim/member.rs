@@ -13,7 +13,7 @@
 //! logged before them is synced (one sync per batch of actions). Syncs take virtual time.
 
 use crate::cluster::{Ctx, Event};
-use crate::disk::Disk;
+use crate::disk::{Disk, ENOSPC};
 use crate::net::ConnId;
 use bytes::{Bytes, BytesMut};
 use jute::quorum::QuorumPacket;
@@ -148,7 +148,7 @@ impl Member {
         self.role = Role::Looking;
         let acts = self
             .election
-            .start(ctx.instant(), zxid, self.disk.current_epoch);
+            .start(ctx.instant(), zxid, self.disk.current_epoch());
         self.run_election(ctx, acts);
     }
 
@@ -184,8 +184,8 @@ impl Member {
 
     fn persisted(&self, tree: &DataTree) -> PersistedState {
         PersistedState {
-            accepted_epoch: self.disk.accepted_epoch,
-            current_epoch: self.disk.current_epoch,
+            accepted_epoch: self.disk.accepted_epoch(),
+            current_epoch: self.disk.current_epoch(),
             last_zxid: tree.last_zxid,
         }
     }
@@ -253,8 +253,16 @@ impl Member {
                     l.inbox.remove(&to);
                     ctx.reset(to);
                 }
-                leader::Action::SetAcceptedEpoch(e) => self.disk.accepted_epoch = e,
-                leader::Action::SetCurrentEpoch(e) => self.disk.current_epoch = e,
+                leader::Action::SetAcceptedEpoch(e) => {
+                    if let Err(e) = self.disk.set_accepted_epoch(e) {
+                        return self.look(ctx, &format!("leader's database error: {e}"));
+                    }
+                }
+                leader::Action::SetCurrentEpoch(e) => {
+                    if let Err(e) = self.disk.set_current_epoch(e) {
+                        return self.look(ctx, &format!("leader's database error: {e}"));
+                    }
+                }
                 leader::Action::Synced {
                     sid, kind, zxid, ..
                 } => ctx.trace(format!(
@@ -271,7 +279,9 @@ impl Member {
                     ctx.check.established(self.sid, epoch, l.tree.last_zxid);
                 }
                 leader::Action::Log { zxid, entry } => {
-                    self.disk.append(zxid, entry);
+                    if let Err(e) = self.disk.append(zxid, entry) {
+                        return self.look(ctx, &format!("leader's database error: {e}"));
+                    }
                     let done = l.disk_ready_ms.max(ctx.now_ms) + ctx.fsync_ms();
                     l.disk_ready_ms = done;
                     let ev = Event::LeaderLogged {
@@ -422,14 +432,8 @@ impl Member {
                     packets.push(encode(&p));
                     Ok(())
                 }
-                learner::Action::SetAcceptedEpoch(e) => {
-                    self.disk.accepted_epoch = e;
-                    Ok(())
-                }
-                learner::Action::SetCurrentEpoch(e) => {
-                    self.disk.current_epoch = e;
-                    Ok(())
-                }
+                learner::Action::SetAcceptedEpoch(e) => self.disk.set_accepted_epoch(e),
+                learner::Action::SetCurrentEpoch(e) => self.disk.set_current_epoch(e),
                 learner::Action::SyncStarted { mode, zxid } => {
                     ctx.trace(format!("{sid} sync {mode:?} 0x{zxid:x}"));
                     Ok(())
@@ -468,14 +472,10 @@ impl Member {
                     }),
                     None => Err("snapshot end outside a snapshot".into()),
                 },
-                learner::Action::TakeSnapshot { .. } => {
-                    self.disk.snapshot(&f.tree);
-                    Ok(())
-                }
+                learner::Action::TakeSnapshot { .. } => self.disk.snapshot(&f.tree),
                 learner::Action::Log { zxid, entry } => {
-                    self.disk.append(zxid, entry);
                     logged = true;
-                    Ok(())
+                    self.disk.append(zxid, entry)
                 }
                 learner::Action::Apply { zxid, entry } => {
                     apply(ctx, sid, &mut f.tree, &mut f.tracker, zxid, &entry);
@@ -489,9 +489,13 @@ impl Member {
                 }
                 learner::Action::Revalidated { .. } | learner::Action::Synced => Ok(()),
             };
-            if let Err(e) = r {
-                ctx.check.fail(format!("member {sid}: database error: {e}"));
-                return;
+            match r {
+                Ok(()) => {}
+                // learner_net: a database error ends the session with the leader.
+                Err(e) if e == ENOSPC => {
+                    return self.look(ctx, &format!("learner's database error: {e}"));
+                }
+                Err(e) => return ctx.check.fail(format!("member {sid}: database error: {e}")),
             }
         }
         let Some(conn) = f.conn else {

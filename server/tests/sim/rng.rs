@@ -30,11 +30,6 @@ impl Rng {
         self.next_u64() % 100 < percent
     }
 
-    /// An index into a slice of `len` (> 0) elements.
-    pub fn index(&mut self, len: usize) -> usize {
-        (self.next_u64() % len as u64) as usize
-    }
-
     /// A new generator for a sub-component, so that adding draws in one place does not shift
     /// every other decision of the run.
     pub fn fork(&mut self) -> Rng {
