@@ -8,6 +8,8 @@
 
 #[path = "sim/check.rs"]
 mod check;
+#[path = "sim/client.rs"]
+mod client;
 #[path = "sim/cluster.rs"]
 mod cluster;
 #[path = "sim/disk.rs"]
@@ -18,8 +20,6 @@ mod member;
 mod net;
 #[path = "sim/rng.rs"]
 mod rng;
-#[path = "sim/workload.rs"]
-mod workload;
 
 use cluster::{Options, Sim};
 use std::process::ExitCode;
@@ -102,6 +102,7 @@ fn main() -> ExitCode {
         match Sim::new(seed, opts).run() {
             Ok(s) => {
                 total.committed += s.committed;
+                total.replies += s.replies;
                 total.crashes += s.crashes;
                 total.partitions += s.partitions;
                 total.virtual_ms += s.virtual_ms;
@@ -122,8 +123,9 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "sim: {seeds} seeds ok ({} txns committed, {} crashes, {} partitions, {} s simulated, {} events) in {:.1} s",
+        "sim: {seeds} seeds ok ({} txns committed, {} replies checked, {} crashes, {} partitions, {} s simulated, {} events) in {:.1} s",
         total.committed,
+        total.replies,
         total.crashes,
         total.partitions,
         total.virtual_ms / 1000,

@@ -11,6 +11,7 @@
 //!   and digest (see `cluster`).
 
 use bytes::Bytes;
+use jute::Decode;
 use std::collections::BTreeMap;
 use zk_quorum::zab::packet::{counter_of, epoch_of};
 
@@ -22,6 +23,11 @@ pub struct Checker {
     digests: BTreeMap<i64, (i64, i64)>,
     /// Each member's last applied (or loaded) zxid.
     last: BTreeMap<i64, i64>,
+    /// The zxid of each committed client txn, by (session, cxid).
+    by_request: BTreeMap<(i64, i32), i64>,
+    /// Zxids of the acknowledged writes of each path.
+    acked: BTreeMap<String, Vec<i64>>,
+    max_acked: i64,
     pub failure: Option<String>,
 }
 
@@ -49,7 +55,52 @@ impl Checker {
             Some(_) => {}
             None => {
                 self.committed.insert(zxid, entry.clone());
+                let mut b = entry.clone();
+                if let Ok(h) = jute::txn::TxnHeader::decode(&mut b) {
+                    self.by_request.insert((h.client_id, h.cxid), zxid);
+                }
             }
+        }
+    }
+
+    /// The highest zxid of a write acknowledged to a client so far.
+    pub fn max_acked(&self) -> i64 {
+        self.max_acked
+    }
+
+    /// A client's write (session, xid) on `path` was acknowledged with reply zxid
+    /// `reply_zxid`: it must be a committed txn, at or before that zxid.
+    pub fn acked(&mut self, session: i64, xid: i32, reply_zxid: i64, path: &str, who: &str) {
+        let Some(&zxid) = self.by_request.get(&(session, xid)) else {
+            return self.fail(format!(
+                "{who}: write xid {xid} on {path} acknowledged (reply zxid 0x{reply_zxid:x}) but never committed"
+            ));
+        };
+        if zxid > reply_zxid {
+            self.fail(format!(
+                "{who}: write xid {xid} on {path} committed at 0x{zxid:x}, acknowledged with the earlier zxid 0x{reply_zxid:x}"
+            ));
+        }
+        self.acked.entry(path.to_string()).or_default().push(zxid);
+        self.max_acked = self.max_acked.max(zxid);
+    }
+
+    /// A read of `path` answered from `zxid` shows the node last modified at `mzxid`: no
+    /// acknowledged write of the path may lie in between.
+    pub fn read(&mut self, path: &str, mzxid: i64, zxid: i64, who: &str) {
+        if mzxid > zxid {
+            return self.fail(format!(
+                "{who}: read of {path} answered from 0x{zxid:x} shows a later mzxid 0x{mzxid:x}"
+            ));
+        }
+        let missed = self
+            .acked
+            .get(path)
+            .and_then(|ws| ws.iter().find(|w| **w > mzxid && **w <= zxid));
+        if let Some(w) = missed {
+            self.fail(format!(
+                "{who}: read of {path} answered from 0x{zxid:x} shows mzxid 0x{mzxid:x}, missing the acknowledged write 0x{w:x}"
+            ));
         }
     }
 

@@ -9,10 +9,10 @@
 //! every committed txn.
 
 use crate::check::Checker;
+use crate::client::Client;
 use crate::member::{Member, Role};
 use crate::net::{ConnId, Net};
 use crate::rng::Rng;
-use crate::workload;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -29,8 +29,36 @@ const SETTLE_WRITES_MS: u64 = 1_000;
 
 pub enum Event {
     Tick,
-    Write,
     Fault,
+    /// A client's next move: connect, or send its next requests.
+    ClientStep {
+        client: usize,
+    },
+    /// A client's connection reaches a member, with its handshake.
+    ClientOpen {
+        conn: ConnId,
+        frame: Bytes,
+    },
+    /// A request frame reaches the member.
+    ToMember {
+        conn: ConnId,
+        frame: Bytes,
+    },
+    /// Replies and events reach the client.
+    ToClient {
+        conn: ConnId,
+        bytes: Bytes,
+    },
+    /// The member closed the connection (or went away): the client hears it.
+    ClientDropped {
+        client: usize,
+        conn: ConnId,
+    },
+    /// The client closed the connection: the member hears it.
+    ClientHungUp {
+        member: i64,
+        conn: ConnId,
+    },
     Notification {
         from: i64,
         to: i64,
@@ -188,6 +216,34 @@ impl Ctx {
         }
     }
 
+    /// Replies from a member to a client.
+    pub fn to_client(&mut self, conn: ConnId, bytes: Bytes) {
+        if let Some(t) = self.net.client_arrival_ms(conn, false, self.now_ms) {
+            self.at(t, Event::ToClient { conn, bytes });
+        }
+    }
+
+    /// A member closes a client connection (after what it sent before).
+    pub fn close_client(&mut self, conn: ConnId) {
+        let Some(t) = self.net.client_arrival_ms(conn, false, self.now_ms) else {
+            return;
+        };
+        if let Some(c) = self.net.close_client(conn) {
+            let client = c.client;
+            self.at(t, Event::ClientDropped { client, conn });
+        }
+    }
+
+    /// Every client connection of a member that died.
+    pub fn close_clients_of(&mut self, sid: i64) {
+        for conn in self.net.clients_of(sid) {
+            if let Some(c) = self.net.close_client(conn) {
+                let client = c.client;
+                self.at(self.now_ms + 1, Event::ClientDropped { client, conn });
+            }
+        }
+    }
+
     pub fn reset_all(&mut self, sid: i64) {
         for conn in self.net.conns_of(sid) {
             self.reset(conn);
@@ -207,6 +263,8 @@ pub struct Options {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
     pub committed: usize,
+    /// Replies the clients checked.
+    pub replies: u64,
     pub crashes: u64,
     pub partitions: u64,
     pub virtual_ms: u64,
@@ -215,6 +273,7 @@ pub struct Stats {
 
 pub struct Sim {
     members: Vec<Member>,
+    clients: Vec<Client>,
     ctx: Ctx,
     opts: Options,
     settling: bool,
@@ -239,8 +298,10 @@ impl Sim {
         let view = view(n);
         let net = Net::new(rng.fork());
         let members = (1..=n).map(|sid| Member::new(sid, view.clone())).collect();
+        let clients = (0..rng.range(2, 5) as usize).map(Client::new).collect();
         Sim {
             members,
+            clients,
             ctx: Ctx {
                 now_ms: 0,
                 base: Instant::now(),
@@ -268,7 +329,10 @@ impl Sim {
             self.ctx.at(t, Event::Restart { sid });
         }
         self.ctx.at(TICK_MS, Event::Tick);
-        self.ctx.at(500, Event::Write);
+        for client in 0..self.clients.len() {
+            let t = self.ctx.rng.range(300, 800);
+            self.ctx.at(t, Event::ClientStep { client });
+        }
         if self.opts.faults {
             let t = self.ctx.rng.range(300, 1500);
             self.ctx.at(t, Event::Fault);
@@ -299,6 +363,7 @@ impl Sim {
         self.stats.virtual_ms = self.ctx.now_ms;
         self.converged()?;
         self.stats.committed = self.ctx.check.committed_count();
+        self.stats.replies = self.clients.iter().map(|c| c.replies).sum();
         Ok(self.stats)
     }
 
@@ -336,16 +401,13 @@ impl Sim {
             };
             states.push((m.sid, tree.last_zxid, digest));
         }
-        let (_, zxid, digest) = states[0];
-        if states.iter().any(|s| s.1 != zxid || s.2 != digest) {
-            return Err(format!(
-                "members did not converge: (sid, zxid, digest) {states:x?}"
-            ));
-        }
+        // A leader with no commit yet in its epoch is at (epoch, 0), its followers at the
+        // last zxid of the previous one: the same tree.
+        let digest = states[0].2;
         let last = self.ctx.check.last_committed();
-        if zxid < last {
+        if states.iter().any(|s| s.2 != digest || s.1 < last) {
             return Err(format!(
-                "every member is at 0x{zxid:x}, behind the committed 0x{last:x}"
+                "members did not converge on the committed 0x{last:x}: (sid, zxid, digest) {states:x?}"
             ));
         }
         Ok(())
@@ -360,7 +422,42 @@ impl Sim {
                 }
                 ctx.at(ctx.now_ms + TICK_MS, Event::Tick);
             }
-            Event::Write => self.write(),
+            Event::ClientStep { client } => self.client_step(client),
+            Event::ClientOpen { conn, frame } => {
+                if let Some(c) = ctx.net.client_conn(conn) {
+                    let (client, sid) = (c.client, c.member);
+                    let m = &mut self.members[(sid - 1) as usize];
+                    if m.is_up() {
+                        m.on_client_open(ctx, conn, client, frame);
+                    } else {
+                        ctx.close_client(conn);
+                    }
+                }
+            }
+            Event::ToMember { conn, frame } => {
+                if let Some(c) = ctx.net.client_conn(conn) {
+                    let sid = c.member;
+                    self.members[(sid - 1) as usize].on_client_frame(ctx, conn, frame);
+                }
+            }
+            Event::ToClient { conn, bytes } => {
+                if let Some(c) = ctx.net.client_conn(conn) {
+                    let client = c.client;
+                    if !self.clients[client].receive(&bytes, &mut ctx.check) {
+                        self.hang_up(client);
+                    }
+                }
+            }
+            Event::ClientDropped { client, conn } => {
+                let c = &mut self.clients[client];
+                if c.conn == Some(conn) {
+                    c.conn = None;
+                    c.disconnected();
+                }
+            }
+            Event::ClientHungUp { member, conn } => {
+                self.members[(member - 1) as usize].on_client_closed(ctx, conn)
+            }
             Event::Fault => self.fault(),
             Event::Notification { from, to, n } => {
                 if ctx.net.can_talk(from, to) {
@@ -421,18 +518,44 @@ impl Sim {
         }
     }
 
-    /// The workload: the next write, proposed by whoever leads.
-    fn write(&mut self) {
-        let r = self.ctx.rng.next_u64();
-        for m in &mut self.members {
-            m.propose(&mut self.ctx, |tree, zxid, now_ms| {
-                workload::next_txn(r, tree, zxid, now_ms)
-            });
+    /// A client connects to a random member, or sends its next requests; clients stop
+    /// once the settling phase's writes are over.
+    fn client_step(&mut self, client: usize) {
+        if self.settling && self.ctx.now_ms >= self.settle_writes_until() {
+            return;
         }
-        if !self.settling || self.ctx.now_ms < self.settle_writes_until() {
-            let t = self.ctx.now_ms + self.ctx.rng.range(1, 25);
-            self.ctx.at(t, Event::Write);
+        let ctx = &mut self.ctx;
+        let c = &mut self.clients[client];
+        if c.is_idle() {
+            let member = ctx.rng.range(1, self.members.len() as u64) as i64;
+            let conn = ctx.net.open_client(client, member);
+            c.conn = Some(conn);
+            let frame = c.connect_frame(ctx.now_ms);
+            if let Some(t) = ctx.net.client_arrival_ms(conn, true, ctx.now_ms) {
+                ctx.at(t, Event::ClientOpen { conn, frame });
+            }
+        } else if let Some(conn) = c.conn {
+            for frame in c.step(&mut ctx.rng, ctx.now_ms, &ctx.check) {
+                if let Some(t) = ctx.net.client_arrival_ms(conn, true, ctx.now_ms) {
+                    ctx.at(t, Event::ToMember { conn, frame });
+                }
+            }
         }
+        let t = ctx.now_ms + ctx.rng.range(1, 30);
+        ctx.at(t, Event::ClientStep { client });
+    }
+
+    /// A client gives up its connection (it will connect again at its next step).
+    fn hang_up(&mut self, client: usize) {
+        let c = &mut self.clients[client];
+        if let Some(conn) = c.conn.take() {
+            if let Some(cc) = self.ctx.net.close_client(conn) {
+                let member = cc.member;
+                self.ctx
+                    .at(self.ctx.now_ms + 1, Event::ClientHungUp { member, conn });
+            }
+        }
+        c.disconnected();
     }
 
     fn settle_writes_until(&self) -> u64 {

@@ -1,16 +1,24 @@
 //! One ensemble member: the real election (`election::fle`), the real ZAB leader and learner
-//! state machines (`zab::leader`, `zab::learner`) and the real data tree, glued together the
-//! way `server/src/quorum_peer.rs` and the quorum crate's tokio shells (`leader_net`,
-//! `learner_net`, `db::execute`) glue them, over the simulated disk and network.
+//! state machines (`zab::leader`, `zab::learner`) and the real request pipeline
+//! (`server/src/pipeline`) over the data tree, glued together the way
+//! `server/src/quorum_peer.rs`, `server/src/shell.rs` and the quorum crate's shells
+//! (`leader_net`, `learner_net`, `db::execute`) glue them, over the simulated disk and
+//! network.
 //!
 //! ```text
-//! Looking ──Decided(LEADING)──▶ Leading ──LostQuorum / crash──▶ Looking (reload from disk)
+//! Looking ──Decided(LEADING)──▶ Leading ──LostQuorum / db error / crash──▶ Looking
 //!    └─────Decided(FOLLOWING)─▶ Following ──reset / timeout / protocol error──┘
+//!                                (every role change reloads the database from disk and
+//!                                 gives the member a new, idle pipeline)
 //! ```
 //!
-//! The durability rules of the shells are kept: a leader counts its own ACK only once its
-//! log sync completes (`Leader::logged`); a learner's packets go out only after every txn
-//! logged before them is synced (one sync per batch of actions). Syncs take virtual time.
+//! Between the pipeline and the leader state machine run two FIFO queues, as the real
+//! shell's two channels do: `to_leader` (proposals, syncs handed back, revalidation
+//! answers: the leader's control channel) and `to_pipeline` (commits, learners' requests,
+//! touches: the leader's events). The durability rules of the shells are kept: a leader
+//! counts its own ACK only once its log sync completes (`Leader::logged`); a learner's
+//! packets go out only after every txn logged before them is synced (one sync per batch of
+//! actions). Syncs take virtual time.
 
 use crate::cluster::{Ctx, Event};
 use crate::disk::{Disk, ENOSPC};
@@ -18,16 +26,21 @@ use crate::net::ConnId;
 use bytes::{Bytes, BytesMut};
 use jute::quorum::QuorumPacket;
 use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
 use std::time::Duration;
 use zk_quorum::election::{self, Election, FleConfig, Notification, Outcome, ServerState};
 use zk_quorum::verifier::QuorumMaj;
 use zk_quorum::zab::leader::{self, Leader, LeaderConfig, LearnerMessage, COMMIT_LOG_COUNT};
 use zk_quorum::zab::learner::{self, Learner, LearnerConfig, LearnerKind, PersistedState};
-use zk_quorum::zab::packet::{self, encode_packet, SNAP, SNAP_SIGNATURE};
-use zk_server::persist::digest::DigestTracker;
+use zk_quorum::zab::packet::{self, encode_packet, make_zxid, SNAP, SNAP_SIGNATURE};
+use zk_server::auth::AuthId;
+use zk_server::config::Config;
+use zk_server::persist::digest::{digest_of, touched_paths, DigestTracker};
 use zk_server::persist::{snapshot, txnlog};
+use zk_server::pipeline::{Input, Mode, Now, Output, Pipeline};
 use zk_server::quorum_peer::SnapLoader;
 use zk_server::tree::DataTree;
+use zk_server::txn::Txn;
 
 /// `tickTime` of the simulated ensemble (ms); `initLimit` 10, `syncLimit` 5.
 pub const TICK_TIME_MS: u64 = 100;
@@ -35,11 +48,11 @@ const INIT_LIMIT: u32 = 10;
 const SYNC_LIMIT: u32 = 5;
 /// Java's `LeaderConnector` retry delay.
 const CONNECT_RETRY_MS: u64 = 100;
+/// The wall clock at virtual time 0 (what txn times, mtimes and session ids are made of).
+const WALL_BASE_MS: i64 = 1_760_000_000_000;
 
 pub struct Leading {
     pub leader: Leader,
-    pub tree: DataTree,
-    pub tracker: DigestTracker,
     pub established: bool,
     /// Bytes received from each learner, not yet a whole packet.
     inbox: BTreeMap<ConnId, BytesMut>,
@@ -52,8 +65,8 @@ pub struct Following {
     /// `None` while connecting.
     pub learner: Option<Learner>,
     pub conn: Option<ConnId>,
-    pub tree: DataTree,
-    pub tracker: DigestTracker,
+    /// The learner's tree until it serves; then the pipeline's.
+    tree: Option<DataTree>,
     pub serving: bool,
     loading: Option<SnapLoader>,
     inbox: BytesMut,
@@ -62,6 +75,9 @@ pub struct Following {
     connect_deadline_ms: u64,
     /// When the packets released last go out (they leave in order).
     out_ready_ms: u64,
+    /// The pipeline's packets for the leader, held until the learner is synced
+    /// (`learner_net`'s `held_back`).
+    held_back: Vec<Bytes>,
 }
 
 pub enum Role {
@@ -69,6 +85,41 @@ pub enum Role {
     Looking,
     Leading(Box<Leading>),
     Following(Box<Following>),
+}
+
+/// What the pipeline side of the leader's shell is told (the leader's event channel).
+enum ToPipeline {
+    Input(Input),
+    /// A committed txn to apply (leader: `Input::Durable`; learner: `Input::Committed`).
+    Apply {
+        zxid: i64,
+        entry: Bytes,
+    },
+    /// The leader is established: serve from (epoch, 0).
+    StartLeading {
+        epoch: i64,
+    },
+    /// A learner's forwarded sync, handed back to the leader behind the proposals of what
+    /// it forwarded before.
+    HandBackSync {
+        from: ConnId,
+    },
+}
+
+/// What the leader state machine is told by the pipeline (the leader's control channel).
+enum ToLeader {
+    Propose {
+        zxid: i64,
+        entry: Bytes,
+    },
+    Sync {
+        from: ConnId,
+    },
+    Revalidated {
+        to: ConnId,
+        session: i64,
+        valid: bool,
+    },
 }
 
 pub struct Member {
@@ -79,12 +130,28 @@ pub struct Member {
     pub disk: Disk,
     election: Election,
     pub role: Role,
+    pipeline: Pipeline,
+    /// The digest of the serving tree (the pipeline's), kept up to date across applies.
+    digest: DigestTracker,
+    to_pipeline: VecDeque<ToPipeline>,
+    to_leader: VecDeque<ToLeader>,
+    ticks: u64,
 }
 
 fn encode(p: &QuorumPacket) -> Bytes {
     let mut b = BytesMut::new();
     encode_packet(p, &mut b);
     b.freeze()
+}
+
+fn pipeline_config(sid: i64) -> Config {
+    let mut cfg = Config::default();
+    cfg.my_id = Some(sid as u64);
+    cfg.tick_time_ms = TICK_TIME_MS as u32;
+    cfg.min_session_timeout_ms = 2 * TICK_TIME_MS as u32;
+    cfg.max_session_timeout_ms = 20 * TICK_TIME_MS as u32;
+    cfg.extended_types_enabled = true;
+    cfg
 }
 
 impl Member {
@@ -96,6 +163,11 @@ impl Member {
             gen: 0,
             disk: Disk::default(),
             role: Role::Down,
+            pipeline: idle_pipeline(sid, Now::default(), 0),
+            digest: DigestTracker::with_value(0),
+            to_pipeline: VecDeque::new(),
+            to_leader: VecDeque::new(),
+            ticks: 0,
         }
     }
 
@@ -103,13 +175,19 @@ impl Member {
         !matches!(self.role, Role::Down)
     }
 
-    /// The member's tree, when it has one it serves from.
+    /// The tree the member serves clients from, and its digest.
     pub fn serving_tree(&self) -> Option<(&DataTree, i64)> {
-        match &self.role {
-            Role::Leading(l) if l.established => Some((&l.tree, l.tracker.value())),
-            Role::Following(f) if f.serving => Some((&f.tree, f.tracker.value())),
-            _ => None,
-        }
+        let serving = match &self.role {
+            Role::Leading(l) => l.established,
+            Role::Following(f) => f.serving,
+            _ => false,
+        };
+        serving.then(|| (&self.pipeline.tree, self.digest.value()))
+    }
+
+    /// Whether the member is a leader (established or not).
+    pub fn is_leading(&self) -> bool {
+        matches!(self.role, Role::Leading(_))
     }
 
     /// Start (or restart after a crash): a fresh process over the same disk.
@@ -123,16 +201,25 @@ impl Member {
         ctx.trace(format!("{} CRASH", self.sid));
         self.gen += 1;
         ctx.reset_all(self.sid);
+        ctx.close_clients_of(self.sid);
         self.disk.crash(&mut ctx.rng);
+        self.to_pipeline.clear();
+        self.to_leader.clear();
         self.role = Role::Down;
     }
 
     /// Go back to leader election: close every connection, reload the database from disk
-    /// (as `quorum_peer::run` does at each round) and start a round.
+    /// (as `quorum_peer::run` does at each round), take a new idle pipeline and start a
+    /// round.
     fn look(&mut self, ctx: &mut Ctx, why: &str) {
         ctx.trace(format!("{} LOOKING: {why}", self.sid));
         self.gen += 1;
         ctx.reset_all(self.sid);
+        self.to_pipeline.clear();
+        self.to_leader.clear();
+        self.pipeline.close_all();
+        self.pipeline_outputs(ctx);
+        self.pipeline = idle_pipeline(self.sid, now(ctx), ctx.rng.next_u64());
         let loaded = match self.disk.load() {
             Ok(l) => l,
             Err(e) => {
@@ -182,11 +269,11 @@ impl Member {
         }
     }
 
-    fn persisted(&self, tree: &DataTree) -> PersistedState {
+    fn persisted(&self, last_zxid: i64) -> PersistedState {
         PersistedState {
             accepted_epoch: self.disk.accepted_epoch(),
             current_epoch: self.disk.current_epoch(),
-            last_zxid: tree.last_zxid,
+            last_zxid,
         }
     }
 
@@ -197,7 +284,7 @@ impl Member {
             Ok(l) => l,
             Err(e) => return ctx.check.fail(format!("member {}: {e}", self.sid)),
         };
-        let state = self.persisted(&loaded.tree);
+        let state = self.persisted(loaded.tree.last_zxid);
         ctx.trace(format!(
             "{} LEADING from 0x{:x} (accepted {}, current {})",
             self.sid, state.last_zxid, state.accepted_epoch, state.current_epoch
@@ -209,15 +296,18 @@ impl Member {
         cfg.sync_limit = SYNC_LIMIT;
         let mut leader = Leader::new(cfg, state, committed, ctx.instant());
         let acts = leader.start(ctx.instant());
+        // Idle until established, but holding the tree: learners synced by SNAP get it.
+        self.digest = loaded.tracker;
+        self.pipeline
+            .load(now(ctx), loaded.tree, self.digest.value());
         self.role = Role::Leading(Box::new(Leading {
             leader,
-            tree: loaded.tree,
-            tracker: loaded.tracker,
             established: false,
             inbox: BTreeMap::new(),
             disk_ready_ms: ctx.now_ms,
         }));
         self.run_leader(ctx, acts);
+        self.process(ctx);
     }
 
     /// A learner's connection reached us.
@@ -231,18 +321,21 @@ impl Member {
         }
     }
 
+    /// Carry out the leader's actions in order (`leader_net`'s actor).
     fn run_leader(&mut self, ctx: &mut Ctx, acts: Vec<leader::Action>) {
-        let mut todo: VecDeque<leader::Action> = acts.into();
-        while let Some(a) = todo.pop_front() {
+        for a in acts {
             let Role::Leading(l) = &mut self.role else {
                 return;
             };
             match a {
                 leader::Action::Send { to, packet } => ctx.send(to, false, encode(&packet)),
                 leader::Action::Snapshot { to, zxid } => {
+                    // `LeadDb::snapshot_stream`: the pipeline first takes every commit
+                    // announced before (they are in its queue), then its tree is copied.
+                    self.drain_pipeline(ctx);
                     let mut b = BytesMut::from(&encode(&packet::packet(SNAP, zxid))[..]);
                     let mut file = Vec::new();
-                    snapshot::serialize(&l.tree, zxid, false, &mut file)
+                    snapshot::serialize(&self.pipeline.tree, zxid, false, &mut file)
                         .expect("serializing a tree into memory");
                     b.extend_from_slice(&file[16..file.len() - 13]);
                     jute::Encode::encode(&SNAP_SIGNATURE.to_string(), &mut b);
@@ -276,7 +369,10 @@ impl Member {
                     ));
                     l.established = true;
                     self.election.update_peer_epoch(epoch);
-                    ctx.check.established(self.sid, epoch, l.tree.last_zxid);
+                    ctx.check
+                        .established(self.sid, epoch, self.pipeline.tree.last_zxid);
+                    self.to_pipeline
+                        .push_back(ToPipeline::StartLeading { epoch });
                 }
                 leader::Action::Log { zxid, entry } => {
                     if let Err(e) = self.disk.append(zxid, entry) {
@@ -294,18 +390,47 @@ impl Member {
                 }
                 leader::Action::Apply { zxid, entry } => {
                     ctx.check.committed(self.sid, zxid, &entry);
-                    apply(ctx, self.sid, &mut l.tree, &mut l.tracker, zxid, &entry);
+                    self.to_pipeline
+                        .push_back(ToPipeline::Apply { zxid, entry });
                 }
-                leader::Action::FromLearner(m) => {
-                    let more = match m {
-                        LearnerMessage::Sync { from, .. } => l.leader.sync(from),
-                        LearnerMessage::Revalidate {
-                            from, session_id, ..
-                        } => l.leader.revalidated(from, session_id, true),
-                        LearnerMessage::Request { .. } | LearnerMessage::Touch { .. } => Vec::new(),
-                    };
-                    todo.extend(more);
-                }
+                leader::Action::FromLearner(m) => self.to_pipeline.push_back(match m {
+                    LearnerMessage::Request {
+                        from,
+                        session_id,
+                        cxid,
+                        op,
+                        body,
+                        authinfo,
+                        ..
+                    } => ToPipeline::Input(Input::LearnerRequest {
+                        from,
+                        session: session_id,
+                        cxid,
+                        op,
+                        body,
+                        auth: authinfo
+                            .into_iter()
+                            .map(|i| AuthId::new(i.scheme, i.id))
+                            .collect(),
+                    }),
+                    LearnerMessage::Sync { from, .. } => ToPipeline::HandBackSync { from },
+                    LearnerMessage::Touch {
+                        session_id,
+                        timeout,
+                    } => ToPipeline::Input(Input::LearnerTouch {
+                        session: session_id,
+                        timeout_ms: timeout,
+                    }),
+                    LearnerMessage::Revalidate {
+                        from,
+                        session_id,
+                        timeout,
+                    } => ToPipeline::Input(Input::LearnerRevalidate {
+                        from,
+                        session: session_id,
+                        timeout_ms: timeout,
+                    }),
+                }),
                 leader::Action::LostQuorum { reason } => {
                     return self.look(ctx, &format!("leadership lost: {reason}"));
                 }
@@ -321,22 +446,38 @@ impl Member {
         if let Role::Leading(l) = &mut self.role {
             let acts = l.leader.logged(zxid);
             self.run_leader(ctx, acts);
+            self.process(ctx);
         }
     }
 
-    /// The workload's write, proposed if we are an established leader with room.
-    pub fn propose(&mut self, ctx: &mut Ctx, make: impl FnOnce(&DataTree, i64, u64) -> Bytes) {
+    fn leader_work(&mut self, ctx: &mut Ctx, w: ToLeader) {
         let Role::Leading(l) = &mut self.role else {
             return;
         };
-        if !l.established || l.leader.outstanding() > 20 {
-            return;
-        }
-        let entry = make(&l.tree, l.leader.next_zxid(), ctx.now_ms);
-        match l.leader.propose(entry) {
-            Ok(acts) => self.run_leader(ctx, acts),
-            Err(e) => ctx.trace(format!("{} cannot propose: {e}", self.sid)),
-        }
+        let acts = match w {
+            ToLeader::Propose { zxid, entry } => {
+                if l.leader.next_zxid() != zxid {
+                    return ctx.check.fail(format!(
+                        "member {}: the pipeline numbered a txn 0x{zxid:x} but the leader's next zxid is 0x{:x}",
+                        self.sid,
+                        l.leader.next_zxid()
+                    ));
+                }
+                match l.leader.propose(entry) {
+                    Ok(acts) => acts,
+                    Err(e) => {
+                        return ctx
+                            .check
+                            .fail(format!("member {}: proposal refused: {e}", self.sid))
+                    }
+                }
+            }
+            ToLeader::Sync { from } => l.leader.sync(from),
+            ToLeader::Revalidated { to, session, valid } => {
+                l.leader.revalidated(to, session, valid)
+            }
+        };
+        self.run_leader(ctx, acts);
     }
 
     // ---- following ----
@@ -347,28 +488,30 @@ impl Member {
             Err(e) => return ctx.check.fail(format!("member {}: {e}", self.sid)),
         };
         ctx.trace(format!("{} FOLLOWING {leader_sid}", self.sid));
+        self.digest = loaded.tracker;
         self.role = Role::Following(Box::new(Following {
             leader_sid,
             learner: None,
             conn: None,
-            tree: loaded.tree,
-            tracker: loaded.tracker,
+            tree: Some(loaded.tree),
             serving: false,
             loading: None,
             inbox: BytesMut::new(),
             last_heard_ms: ctx.now_ms,
             connect_deadline_ms: ctx.now_ms + TICK_TIME_MS * INIT_LIMIT as u64,
             out_ready_ms: ctx.now_ms,
+            held_back: Vec::new(),
         }));
         self.connect(ctx);
     }
 
     /// Connect to the leader and say FOLLOWERINFO (`learner_net::follow_leader`).
     pub fn connect(&mut self, ctx: &mut Ctx) {
-        let state = match &self.role {
-            Role::Following(f) if f.conn.is_none() => self.persisted(&f.tree),
+        let last_zxid = match &self.role {
+            Role::Following(f) if f.conn.is_none() => f.tree.as_ref().map_or(0, |t| t.last_zxid),
             _ => return,
         };
+        let state = self.persisted(last_zxid);
         let Role::Following(f) = &mut self.role else {
             return;
         };
@@ -419,6 +562,7 @@ impl Member {
         }
     }
 
+    /// Carry out the learner's actions in order against the database (`db::execute`).
     fn run_learner(&mut self, ctx: &mut Ctx, acts: Vec<learner::Action>) {
         let sid = self.sid;
         let Role::Following(f) = &mut self.role else {
@@ -444,8 +588,8 @@ impl Member {
                         Ok(l) if l.tree.last_zxid == zxid => {
                             ctx.check
                                 .state(sid, zxid, l.tracker.value(), "truncating its log");
-                            f.tree = l.tree;
-                            f.tracker = l.tracker;
+                            f.tree = Some(l.tree);
+                            self.digest = l.tracker;
                             Ok(())
                         }
                         Ok(l) => Err(format!(
@@ -465,29 +609,55 @@ impl Member {
                 },
                 learner::Action::SnapshotEnd { zxid } => match f.loading.take() {
                     Some(l) => l.finish(zxid).map(|tree| {
-                        f.tracker = DigestTracker::new(&tree);
-                        f.tree = tree;
+                        self.digest = DigestTracker::new(&tree);
+                        f.tree = Some(tree);
                         ctx.check
-                            .state(sid, zxid, f.tracker.value(), "a leader's snapshot");
+                            .state(sid, zxid, self.digest.value(), "a leader's snapshot");
                     }),
                     None => Err("snapshot end outside a snapshot".into()),
                 },
-                learner::Action::TakeSnapshot { .. } => self.disk.snapshot(&f.tree),
+                learner::Action::TakeSnapshot { .. } => match &f.tree {
+                    Some(t) => self.disk.snapshot(t),
+                    // Serving: the pipeline takes the snapshots.
+                    None => Ok(()),
+                },
                 learner::Action::Log { zxid, entry } => {
                     logged = true;
                     self.disk.append(zxid, entry)
                 }
                 learner::Action::Apply { zxid, entry } => {
-                    apply(ctx, sid, &mut f.tree, &mut f.tracker, zxid, &entry);
+                    match f.tree.as_mut() {
+                        // Syncing: into the learner's own tree.
+                        Some(tree) => apply(ctx, sid, tree, &mut self.digest, zxid, &entry),
+                        None => self
+                            .to_pipeline
+                            .push_back(ToPipeline::Apply { zxid, entry }),
+                    }
                     Ok(())
                 }
-                learner::Action::StartServing { epoch } => {
-                    ctx.trace(format!("{sid} serving at 0x{:x}", f.tree.last_zxid));
-                    f.serving = true;
-                    self.election.update_peer_epoch(epoch);
+                learner::Action::StartServing { epoch } => match f.tree.take() {
+                    Some(tree) => {
+                        ctx.trace(format!("{sid} serving at 0x{:x}", tree.last_zxid));
+                        f.serving = true;
+                        self.election.update_peer_epoch(epoch);
+                        self.pipeline.load(now(ctx), tree, self.digest.value());
+                        self.pipeline.start_following(Mode::Follower);
+                        Ok(())
+                    }
+                    None => Err("serving twice".into()),
+                },
+                learner::Action::Revalidated { session_id, valid } => {
+                    self.to_pipeline
+                        .push_back(ToPipeline::Input(Input::Revalidated {
+                            session: session_id,
+                            valid,
+                        }));
                     Ok(())
                 }
-                learner::Action::Revalidated { .. } | learner::Action::Synced => Ok(()),
+                learner::Action::Synced => {
+                    self.to_pipeline.push_back(ToPipeline::Input(Input::Synced));
+                    Ok(())
+                }
             };
             match r {
                 Ok(()) => {}
@@ -498,29 +668,62 @@ impl Member {
                 Err(e) => return ctx.check.fail(format!("member {sid}: database error: {e}")),
             }
         }
+        if f.learner
+            .as_ref()
+            .is_some_and(|l| l.phase() == learner::Phase::Broadcast)
+        {
+            packets.append(&mut f.held_back);
+        }
+        // db::execute: one sync for the batch, before its packets leave.
+        let fsync_ms = if logged { ctx.fsync_ms() } else { 0 };
+        self.to_leader_packets(ctx, packets, fsync_ms);
+    }
+
+    /// Send packets to the leader after everything sent before them (and after a log sync
+    /// of `fsync_ms`, covering every entry appended so far, when non-zero).
+    fn to_leader_packets(&mut self, ctx: &mut Ctx, packets: Vec<Bytes>, fsync_ms: u64) {
+        let Role::Following(f) = &mut self.role else {
+            return;
+        };
         let Some(conn) = f.conn else {
             return;
         };
-        // db::execute: one sync for the batch, before its packets leave.
-        let ready = if logged {
-            f.out_ready_ms.max(ctx.now_ms) + ctx.fsync_ms()
-        } else {
-            f.out_ready_ms.max(ctx.now_ms)
-        };
+        let ready = f.out_ready_ms.max(ctx.now_ms) + fsync_ms;
         f.out_ready_ms = ready;
-        if ready == ctx.now_ms && !logged {
+        if ready == ctx.now_ms {
             for p in packets {
                 ctx.send(conn, true, p);
             }
-        } else {
+        } else if fsync_ms > 0 || !packets.is_empty() {
             let ev = Event::LearnerRelease {
-                sid,
+                sid: self.sid,
                 gen: self.gen,
                 conn,
-                upto: self.disk.appended(),
+                upto: if fsync_ms > 0 {
+                    self.disk.appended()
+                } else {
+                    0
+                },
                 packets,
             };
             ctx.at(ready, ev);
+        }
+    }
+
+    /// A packet from the pipeline to the leader (REQUEST, REVALIDATE): held back until the
+    /// learner is synced.
+    fn forward(&mut self, ctx: &mut Ctx, p: QuorumPacket) {
+        let Role::Following(f) = &mut self.role else {
+            return;
+        };
+        let synced = f
+            .learner
+            .as_ref()
+            .is_some_and(|l| l.phase() == learner::Phase::Broadcast);
+        if synced {
+            self.to_leader_packets(ctx, vec![encode(&p)], 0);
+        } else {
+            f.held_back.push(encode(&p));
         }
     }
 
@@ -539,6 +742,178 @@ impl Member {
         for p in packets {
             ctx.send(conn, true, p);
         }
+    }
+
+    // ---- the pipeline ----
+
+    /// Run the queued work of the pipeline and the leader until none is left, then send
+    /// the replies (the shell's `step`s, then its `flush`).
+    fn process(&mut self, ctx: &mut Ctx) {
+        loop {
+            if let Some(w) = self.to_leader.pop_front() {
+                self.leader_work(ctx, w);
+            } else if let Some(w) = self.to_pipeline.pop_front() {
+                self.pipeline_work(ctx, w);
+            } else {
+                break;
+            }
+        }
+        if self.is_up() {
+            self.pipeline.flush_replies();
+            self.pipeline_outputs(ctx);
+        }
+    }
+
+    /// Only the pipeline's queue (what it has been told comes before what it is asked).
+    fn drain_pipeline(&mut self, ctx: &mut Ctx) {
+        while let Some(w) = self.to_pipeline.pop_front() {
+            self.pipeline_work(ctx, w);
+        }
+    }
+
+    fn pipeline_work(&mut self, ctx: &mut Ctx, w: ToPipeline) {
+        match w {
+            ToPipeline::Input(input) => self.pipeline.handle(now(ctx), input),
+            ToPipeline::Apply { zxid, entry } => self.pipeline_apply(ctx, zxid, entry),
+            ToPipeline::StartLeading { epoch } => {
+                self.pipeline.start_leading(make_zxid(epoch, 0));
+                let z = self.pipeline.tree.last_zxid;
+                ctx.check
+                    .state(self.sid, z, self.digest.value(), "establishing");
+            }
+            ToPipeline::HandBackSync { from } => {
+                self.to_leader.push_back(ToLeader::Sync { from });
+            }
+        }
+        self.pipeline_outputs(ctx);
+    }
+
+    /// Hand a committed txn to the pipeline (leader: `Durable`; learner: `Committed`) and
+    /// check the tree it leaves.
+    fn pipeline_apply(&mut self, ctx: &mut Ctx, zxid: i64, entry: Bytes) {
+        let (txn, leader_digest) = match txnlog::decode_entry(&entry) {
+            Ok(t) => t,
+            Err(e) => {
+                return ctx.check.fail(format!(
+                    "member {}: txn 0x{zxid:x} does not decode: {e}",
+                    self.sid
+                ))
+            }
+        };
+        let paths = touched_paths(&self.pipeline.tree, &txn);
+        let mut digest = self.digest.value();
+        for p in &paths {
+            digest = digest.wrapping_sub(digest_of(&self.pipeline.tree, p));
+        }
+        let input = if self.is_leading() {
+            Input::Durable { zxid }
+        } else {
+            Input::Committed {
+                txn,
+                leader_digest: leader_digest.map(|d| d.tree_digest),
+            }
+        };
+        self.pipeline.handle(now(ctx), input);
+        for p in &paths {
+            digest = digest.wrapping_add(digest_of(&self.pipeline.tree, p));
+        }
+        self.digest = DigestTracker::with_value(digest);
+        let at = self.pipeline.tree.last_zxid;
+        if at != zxid {
+            return ctx.check.fail(format!(
+                "member {}: the pipeline applied 0x{zxid:x} but its tree is at 0x{at:x}",
+                self.sid
+            ));
+        }
+        ctx.check.applied(self.sid, zxid, &entry, digest);
+    }
+
+    /// Carry out the pipeline's outputs in order (`Shell::carry_out`).
+    fn pipeline_outputs(&mut self, ctx: &mut Ctx) {
+        for o in self.pipeline.take_outputs() {
+            match o {
+                Output::Send { conn, bytes } => ctx.to_client(conn, bytes),
+                Output::Close { conn } => ctx.close_client(conn),
+                Output::Log { zxid, entry } => {
+                    self.to_leader.push_back(ToLeader::Propose { zxid, entry })
+                }
+                Output::RollLog | Output::FourLetterReply { .. } => {}
+                Output::Snapshot { tree } => {
+                    if let Err(e) = self.disk.snapshot(&tree) {
+                        ctx.trace(format!("{} snapshot not written: {e}", self.sid));
+                    }
+                    self.to_pipeline
+                        .push_back(ToPipeline::Input(Input::SnapshotDone { took_ms: 1 }));
+                }
+                Output::Forward {
+                    session,
+                    cxid,
+                    op,
+                    body,
+                    auth,
+                } => {
+                    let ids = auth
+                        .iter()
+                        .map(|a| jute::data::Id {
+                            scheme: a.scheme.clone(),
+                            id: a.id.clone(),
+                        })
+                        .collect();
+                    self.forward(ctx, packet::request(session, cxid, op, &body, ids));
+                }
+                Output::Touch {
+                    session,
+                    timeout_ms,
+                } => {
+                    if let Role::Following(f) = &mut self.role {
+                        if let Some(l) = f.learner.as_mut() {
+                            l.touch(session, timeout_ms);
+                        }
+                    }
+                }
+                Output::Revalidate {
+                    session,
+                    timeout_ms,
+                } => self.forward(ctx, packet::revalidate_request(session, timeout_ms)),
+                Output::RevalidateAnswer {
+                    from,
+                    session,
+                    valid,
+                } => self.to_leader.push_back(ToLeader::Revalidated {
+                    to: from,
+                    session,
+                    valid,
+                }),
+            }
+        }
+    }
+
+    /// A client's connection reached us with its handshake.
+    pub fn on_client_open(&mut self, ctx: &mut Ctx, conn: ConnId, client: usize, frame: Bytes) {
+        let addr = SocketAddr::from(([10, 0, 0, (client % 250) as u8 + 1], 40000));
+        self.to_pipeline
+            .push_back(ToPipeline::Input(Input::Connect {
+                conn,
+                addr,
+                frame,
+                flow: None,
+            }));
+        self.process(ctx);
+    }
+
+    pub fn on_client_frame(&mut self, ctx: &mut Ctx, conn: ConnId, frame: Bytes) {
+        self.to_pipeline
+            .push_back(ToPipeline::Input(Input::Requests {
+                conn,
+                frames: vec![frame],
+            }));
+        self.process(ctx);
+    }
+
+    pub fn on_client_closed(&mut self, ctx: &mut Ctx, conn: ConnId) {
+        self.to_pipeline
+            .push_back(ToPipeline::Input(Input::Closed { conn }));
+        self.process(ctx);
     }
 
     // ---- both sides ----
@@ -567,11 +942,12 @@ impl Member {
                 let res = learner.receive(&mut f.inbox, &mut acts);
                 self.run_learner(ctx, acts);
                 if let Err(e) = res {
-                    self.look(ctx, &format!("protocol error from the leader: {e}"));
+                    return self.look(ctx, &format!("protocol error from the leader: {e}"));
                 }
             }
-            _ => {}
+            _ => return,
         }
+        self.process(ctx);
     }
 
     /// The connection `conn` was reset (by the other end, a partition or a crash).
@@ -590,8 +966,9 @@ impl Member {
     }
 
     pub fn on_tick(&mut self, ctx: &mut Ctx) {
+        self.ticks += 1;
         match &mut self.role {
-            Role::Down => {}
+            Role::Down => return,
             Role::Looking => {
                 let acts = self.election.tick(ctx.instant());
                 self.run_election(ctx, acts);
@@ -604,15 +981,31 @@ impl Member {
                 if let (Some(l), Some(_)) = (&f.learner, f.conn) {
                     let timeout_ms = l.read_timeout().as_millis() as u64;
                     if ctx.now_ms > f.last_heard_ms + timeout_ms {
-                        self.look(ctx, "the leader is silent");
+                        return self.look(ctx, "the leader is silent");
                     }
                 }
             }
         }
+        // The pipeline's housekeeping, a few times per tick.
+        if self.ticks % 5 == 0 && self.is_up() {
+            self.to_pipeline.push_back(ToPipeline::Input(Input::Tick));
+        }
+        self.process(ctx);
     }
 }
 
-/// Apply a committed txn to a tree and report it to the checker.
+fn now(ctx: &Ctx) -> Now {
+    Now {
+        mono_ms: ctx.now_ms as i64,
+        wall_ms: WALL_BASE_MS + ctx.now_ms as i64,
+    }
+}
+
+fn idle_pipeline(sid: i64, now: Now, seed: u64) -> Pipeline {
+    Pipeline::new(pipeline_config(sid), Mode::Idle("follower"), now, seed)
+}
+
+/// Apply a committed txn to a learner's tree while it syncs, and report it to the checker.
 fn apply(
     ctx: &mut Ctx,
     sid: i64,
@@ -623,6 +1016,7 @@ fn apply(
 ) {
     match txnlog::decode_entry(entry) {
         Ok((txn, _)) if txn.hdr.zxid == zxid => {
+            let txn: Txn = txn;
             tracker.apply(tree, &txn, &mut Vec::new());
             ctx.check.applied(sid, zxid, entry, tracker.value());
         }

@@ -6,6 +6,9 @@
 //! random chunks, so packet framing is exercised), but a connection can be reset at any time,
 //! and whatever was in flight on it is lost. A partition resets every connection across it
 //! and refuses new ones until it heals.
+//!
+//! Client connections (client → member, whole frames) are FIFO both ways too; partitions
+//! only cut members from each other (clients reach every member that is up).
 
 use crate::rng::Rng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,9 +25,19 @@ pub struct Conn {
     last_to_learner_ms: u64,
 }
 
+/// One client connection.
+#[derive(Debug)]
+pub struct ClientConn {
+    pub client: usize,
+    pub member: i64,
+    last_to_member_ms: u64,
+    last_to_client_ms: u64,
+}
+
 pub struct Net {
     rng: Rng,
     conns: BTreeMap<ConnId, Conn>,
+    clients: BTreeMap<ConnId, ClientConn>,
     next_conn: ConnId,
     /// Unordered pairs `(low, high)` that cannot talk.
     cut: BTreeSet<(i64, i64)>,
@@ -41,6 +54,7 @@ impl Net {
         Net {
             rng,
             conns: BTreeMap::new(),
+            clients: BTreeMap::new(),
             next_conn: 1,
             cut: BTreeSet::new(),
             election_last_ms: BTreeMap::new(),
@@ -136,6 +150,56 @@ impl Net {
             .filter(|(_, c)| !self.can_talk(c.learner, c.leader))
             .map(|(id, _)| *id)
             .collect()
+    }
+
+    pub fn open_client(&mut self, client: usize, member: i64) -> ConnId {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        self.clients.insert(
+            id,
+            ClientConn {
+                client,
+                member,
+                last_to_member_ms: 0,
+                last_to_client_ms: 0,
+            },
+        );
+        id
+    }
+
+    pub fn client_conn(&self, id: ConnId) -> Option<&ClientConn> {
+        self.clients.get(&id)
+    }
+
+    pub fn close_client(&mut self, id: ConnId) -> Option<ClientConn> {
+        self.clients.remove(&id)
+    }
+
+    /// Client connections to `member`.
+    pub fn clients_of(&self, member: i64) -> Vec<ConnId> {
+        self.clients
+            .iter()
+            .filter(|(_, c)| c.member == member)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// When a frame sent now on client connection `id` arrives (at the member, or at the
+    /// client); `None` if the connection is gone.
+    pub fn client_arrival_ms(&mut self, id: ConnId, to_member: bool, now_ms: u64) -> Option<u64> {
+        let d = if self.rng.chance(3) {
+            self.rng.range(10, 60)
+        } else {
+            self.rng.range(0, 3)
+        };
+        let c = self.clients.get_mut(&id)?;
+        let last = if to_member {
+            &mut c.last_to_member_ms
+        } else {
+            &mut c.last_to_client_ms
+        };
+        *last = (*last).max(now_ms + d);
+        Some(*last)
     }
 
     pub fn heal(&mut self) {
