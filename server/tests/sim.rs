@@ -96,6 +96,16 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if opts.verbose {
+        // The components' own logs (RUST_LOG picks the level; warnings by default).
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stdout)
+            .without_time()
+            .init();
+    }
     let started = std::time::Instant::now();
     let mut total = cluster::Stats::default();
     for seed in first..first + seeds {

@@ -15,7 +15,6 @@ use crate::check::Checker;
 use crate::rng::Rng;
 use bytes::{Buf, Bytes, BytesMut};
 use jute::connect::{decode_connect_response, Connect};
-use jute::frame::write_frame;
 use jute::ops;
 use jute::proto::*;
 use jute::{Decode, Encode};
@@ -69,9 +68,10 @@ pub struct Client {
     pub replies: u64,
 }
 
+/// A frame's body (the network shell strips the length prefix before the pipeline).
 fn frame(body: impl FnOnce(&mut BytesMut)) -> Bytes {
     let mut out = BytesMut::new();
-    write_frame(&mut out, body);
+    body(&mut out);
     out.freeze()
 }
 

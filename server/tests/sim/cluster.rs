@@ -449,6 +449,9 @@ impl Sim {
                 }
             }
             Event::ClientDropped { client, conn } => {
+                ctx.trace(format!(
+                    "client {client}: connection {conn} closed by the server"
+                ));
                 let c = &mut self.clients[client];
                 if c.conn == Some(conn) {
                     c.conn = None;
@@ -529,6 +532,9 @@ impl Sim {
         if c.is_idle() {
             let member = ctx.rng.range(1, self.members.len() as u64) as i64;
             let conn = ctx.net.open_client(client, member);
+            ctx.trace(format!(
+                "client {client} connects to {member} (conn {conn})"
+            ));
             c.conn = Some(conn);
             let frame = c.connect_frame(ctx.now_ms);
             if let Some(t) = ctx.net.client_arrival_ms(conn, true, ctx.now_ms) {
