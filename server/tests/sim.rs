@@ -38,6 +38,7 @@ fn usage() -> ExitCode {
          \x20 --seed S     replay this one seed\n\
          \x20 --steps N    events in the faulty phase of each run (default {DEFAULT_STEPS})\n\
          \x20 --no-faults  no crashes or partitions\n\
+         \x20 --twice      run each seed twice and check both runs are the same\n\
          \x20 -v           print the trace of each run"
     );
     ExitCode::from(2)
@@ -51,7 +52,7 @@ fn main() -> ExitCode {
         faults: true,
         verbose: false,
     };
-    let (mut list, mut ignored) = (false, false);
+    let (mut list, mut ignored, mut twice) = (false, false, false);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut num = || args.next().and_then(|v| v.parse::<u64>().ok());
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
                 None => return usage(),
             },
             "--no-faults" => opts.faults = false,
+            "--twice" => twice = true,
             "-v" | "--verbose" => opts.verbose = true,
             // The libtest protocol that cargo test and cargo nextest speak to a test binary:
             // one test, `ensembles`, the default batch.
@@ -109,10 +111,19 @@ fn main() -> ExitCode {
     let started = std::time::Instant::now();
     let mut total = cluster::Stats::default();
     for seed in first..first + seeds {
-        match Sim::new(seed, opts).run() {
+        let result = Sim::new(seed, opts).run();
+        if twice {
+            let again = Sim::new(seed, opts).run();
+            if format!("{result:?}") != format!("{again:?}") {
+                println!("sim: seed {seed} is not deterministic:\n  {result:?}\n  {again:?}");
+                return ExitCode::FAILURE;
+            }
+        }
+        match result {
             Ok(s) => {
                 total.committed += s.committed;
                 total.replies += s.replies;
+                total.locked_out += s.locked_out;
                 total.crashes += s.crashes;
                 total.partitions += s.partitions;
                 total.virtual_ms += s.virtual_ms;
@@ -133,13 +144,14 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "sim: {seeds} seeds ok ({} txns committed, {} replies checked, {} crashes, {} partitions, {} s simulated, {} events) in {:.1} s",
+        "sim: {seeds} seeds ok ({} txns committed, {} replies checked, {} crashes, {} partitions, {} s simulated, {} events; {} runs ended with a member locked out by its acceptedEpoch) in {:.1} s",
         total.committed,
         total.replies,
         total.crashes,
         total.partitions,
         total.virtual_ms / 1000,
         total.events,
+        total.locked_out,
         started.elapsed().as_secs_f64()
     );
     ExitCode::SUCCESS

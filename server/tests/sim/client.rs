@@ -66,6 +66,8 @@ pub struct Client {
     watches: BTreeMap<String, i64>,
     ephemerals: u64,
     pub replies: u64,
+    /// Print each request and reply (`-v`).
+    pub verbose: bool,
 }
 
 /// A frame's body (the network shell strips the length prefix before the pipeline).
@@ -96,6 +98,7 @@ impl Client {
             watches: BTreeMap::new(),
             ephemerals: 0,
             replies: 0,
+            verbose: false,
         }
     }
 
@@ -235,6 +238,9 @@ impl Client {
     ) -> Bytes {
         let xid = self.next_xid;
         self.next_xid += 1;
+        if self.verbose {
+            println!("        client {} > xid {xid} op {op} {path}", self.id);
+        }
         self.pending.push_back(Pending {
             xid,
             op,
@@ -296,6 +302,12 @@ impl Client {
             check.fail(format!("{who}: bad ReplyHeader"));
             return false;
         };
+        if self.verbose {
+            println!(
+                "        client {} < xid {} zxid 0x{:x} err {}",
+                self.id, hdr.xid, hdr.zxid, hdr.err
+            );
+        }
         if hdr.xid == ops::XID_PING {
             return true;
         }

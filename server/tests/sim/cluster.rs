@@ -21,11 +21,11 @@ use zk_quorum::verifier::{QuorumMaj, QuorumServer};
 
 /// How often every member's clock-driven work runs (election resends, leader pings and
 /// timeouts, learner read timeouts).
-const TICK_MS: u64 = 10;
+const TICK_MS: u64 = 20;
 /// Virtual time allowed after the faults stop for the ensemble to converge.
 const SETTLE_MS: u64 = 15_000;
 /// Writes keep coming for this long into the settling phase.
-const SETTLE_WRITES_MS: u64 = 1_000;
+const SETTLE_WRITES_MS: u64 = 500;
 
 pub enum Event {
     Tick,
@@ -91,15 +91,17 @@ pub enum Event {
     LeaderLogged {
         sid: i64,
         gen: u64,
-        upto: usize,
+        life: u64,
+        upto: u64,
         zxid: i64,
     },
     /// A learner's log sync completed: its held packets go out.
     LearnerRelease {
         sid: i64,
         gen: u64,
+        life: u64,
         conn: ConnId,
-        upto: usize,
+        upto: u64,
         packets: Vec<Bytes>,
     },
     Restart {
@@ -121,7 +123,7 @@ pub struct Ctx {
     pub net: Net,
     pub check: Checker,
     pub rng: Rng,
-    verbose: bool,
+    pub verbose: bool,
 }
 
 impl Ctx {
@@ -259,6 +261,15 @@ pub struct Options {
     pub verbose: bool,
 }
 
+/// How the ensemble ended up once the faults stopped.
+enum Converged {
+    /// Every member serves the same tree, with every committed txn.
+    All,
+    /// As `All`, but for these members, which stay out of the ensemble the way a Java
+    /// learner does when its acceptedEpoch is above the leader's epoch.
+    LockedOut(Vec<i64>),
+}
+
 /// What a passing run did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
@@ -269,6 +280,8 @@ pub struct Stats {
     pub partitions: u64,
     pub virtual_ms: u64,
     pub events: u64,
+    /// Runs that ended with a member locked out (see `Converged::LockedOut`).
+    pub locked_out: u64,
 }
 
 pub struct Sim {
@@ -298,7 +311,13 @@ impl Sim {
         let view = view(n);
         let net = Net::new(rng.fork());
         let members = (1..=n).map(|sid| Member::new(sid, view.clone())).collect();
-        let clients = (0..rng.range(2, 5) as usize).map(Client::new).collect();
+        let clients = (0..rng.range(2, 5) as usize)
+            .map(|id| {
+                let mut c = Client::new(id);
+                c.verbose = opts.verbose;
+                c
+            })
+            .collect();
         Sim {
             members,
             clients,
@@ -361,7 +380,12 @@ impl Sim {
             }
         }
         self.stats.virtual_ms = self.ctx.now_ms;
-        self.converged()?;
+        if let Converged::LockedOut(sids) = self.converged()? {
+            self.stats.locked_out += 1;
+            self.ctx.trace(format!(
+                "members {sids:?} stay out: their acceptedEpoch is above the leader's epoch"
+            ));
+        }
         self.stats.committed = self.ctx.check.committed_count();
         self.stats.replies = self.clients.iter().map(|c| c.replies).sum();
         Ok(self.stats)
@@ -384,10 +408,22 @@ impl Sim {
 
     /// After settling: everyone serves, at the same zxid and digest, with every committed
     /// txn.
-    fn converged(&self) -> Result<(), String> {
+    fn converged(&self) -> Result<Converged, String> {
+        let leader_epoch = self.members.iter().find_map(|m| m.established_epoch());
         let mut states = Vec::new();
+        let mut locked_out = Vec::new();
         for m in &self.members {
             let Some((tree, digest)) = m.serving_tree() else {
+                // Java's learner refuses a leader whose epoch is below its acceptedEpoch
+                // ("Leaders epoch, 2 is less than accepted epoch, 3") and goes back to an
+                // election that elects that same leader again: it stays out until the
+                // leadership changes. Not a safety violation; counted and reported.
+                if leader_epoch.is_some_and(|e| m.disk.accepted_epoch() > e)
+                    && matches!(m.role, Role::Following(_) | Role::Looking)
+                {
+                    locked_out.push(m.sid);
+                    continue;
+                }
                 let role = match &m.role {
                     Role::Down => "down",
                     Role::Looking => "looking",
@@ -410,7 +446,11 @@ impl Sim {
                 "members did not converge on the committed 0x{last:x}: (sid, zxid, digest) {states:x?}"
             ));
         }
-        Ok(())
+        Ok(if locked_out.is_empty() {
+            Converged::All
+        } else {
+            Converged::LockedOut(locked_out)
+        })
     }
 
     fn handle(&mut self, ev: Event) {
@@ -494,16 +534,24 @@ impl Sim {
             Event::LeaderLogged {
                 sid,
                 gen,
+                life,
                 upto,
                 zxid,
-            } => self.members[(sid - 1) as usize].on_leader_logged(ctx, gen, upto, zxid),
+            } => self.members[(sid - 1) as usize].on_leader_logged(ctx, gen, life, upto, zxid),
             Event::LearnerRelease {
                 sid,
                 gen,
+                life,
                 conn,
                 upto,
                 packets,
-            } => self.members[(sid - 1) as usize].on_learner_release(ctx, gen, conn, upto, packets),
+            } => self.members[(sid - 1) as usize].on_learner_release(
+                ctx,
+                (gen, life),
+                conn,
+                upto,
+                packets,
+            ),
             Event::Restart { sid } => {
                 let m = &mut self.members[(sid - 1) as usize];
                 if !m.is_up() {
@@ -623,7 +671,7 @@ impl Sim {
             }
             _ => {}
         }
-        let next = self.ctx.now_ms + self.ctx.rng.range(200, 2000);
+        let next = self.ctx.now_ms + self.ctx.rng.range(100, 1000);
         self.ctx.at(next, Event::Fault);
     }
 }

@@ -15,10 +15,12 @@ use zk_server::tree::DataTree;
 
 #[derive(Default)]
 pub struct Disk {
-    /// Txn log entries (TxnHeader, txn, optional TxnDigest), in append order.
-    log: Vec<(i64, Bytes)>,
-    /// How many entries of `log` are durable.
-    synced: usize,
+    /// Txn log entries (TxnHeader, txn, optional TxnDigest) in append order, each with its
+    /// append sequence number.
+    log: Vec<(u64, i64, Bytes)>,
+    /// The sequence number of the last entry appended, and of the last one made durable.
+    appended: u64,
+    synced: u64,
     /// Snapshots, oldest first: the tree as it was at that zxid.
     snapshots: Vec<DataTree>,
     accepted_epoch: i64,
@@ -39,7 +41,8 @@ pub struct Loaded {
 impl Disk {
     pub fn append(&mut self, zxid: i64, entry: Bytes) -> Result<(), String> {
         self.writable()?;
-        self.log.push((zxid, entry));
+        self.appended += 1;
+        self.log.push((self.appended, zxid, entry));
         Ok(())
     }
 
@@ -73,14 +76,14 @@ impl Disk {
         Ok(())
     }
 
-    /// How many entries an fsync issued now would make durable.
-    pub fn appended(&self) -> usize {
-        self.log.len()
+    /// What an fsync issued now covers: pass it to [`Disk::synced_to`] when it completes.
+    pub fn appended(&self) -> u64 {
+        self.appended
     }
 
-    /// An fsync covering the first `upto` entries completed.
-    pub fn synced_to(&mut self, upto: usize) {
-        self.synced = self.synced.max(upto.min(self.log.len()));
+    /// An fsync covering every entry appended up to `seq` completed.
+    pub fn synced_to(&mut self, seq: u64) {
+        self.synced = self.synced.max(seq);
     }
 
     pub fn snapshot(&mut self, tree: &DataTree) -> Result<(), String> {
@@ -94,21 +97,22 @@ impl Disk {
 
     /// The process died: the unsynced tail is lost but for a random prefix of it.
     pub fn crash(&mut self, rng: &mut Rng) {
-        let unsynced = self.log.len() - self.synced;
+        let durable = self.log.iter().take_while(|e| e.0 <= self.synced).count();
+        let unsynced = self.log.len() - durable;
         let kept = if unsynced == 0 {
             0
         } else {
             rng.range(0, unsynced as u64) as usize
         };
-        self.log.truncate(self.synced + kept);
-        self.synced = self.log.len();
+        self.log.truncate(durable + kept);
+        self.synced = self.appended;
     }
 
-    /// TRUNC: drop every entry after `zxid` and every snapshot past it
+    /// TRUNC: sync, then drop every entry after `zxid` and every snapshot past it
     /// (`ZKDatabase.truncateLog`).
     pub fn truncate_after(&mut self, zxid: i64) {
-        self.log.retain(|(z, _)| *z <= zxid);
-        self.synced = self.log.len();
+        self.synced = self.appended;
+        self.log.retain(|e| e.1 <= zxid);
         self.snapshots.retain(|t| t.last_zxid <= zxid);
     }
 
@@ -120,7 +124,7 @@ impl Disk {
             None => DataTree::new(true),
         };
         let mut tracker = DigestTracker::new(&tree);
-        for (zxid, entry) in &self.log {
+        for (_, zxid, entry) in &self.log {
             if *zxid <= tree.last_zxid {
                 continue;
             }
@@ -139,8 +143,8 @@ impl Disk {
         let mut out: Vec<(i64, Bytes)> = self
             .log
             .iter()
-            .filter(|(z, _)| *z >= from && *z <= last_zxid)
-            .cloned()
+            .filter(|e| e.1 >= from && e.1 <= last_zxid)
+            .map(|e| (e.1, e.2.clone()))
             .collect();
         if out.len() > max {
             out.drain(..out.len() - max);

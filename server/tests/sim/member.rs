@@ -73,8 +73,10 @@ pub struct Following {
     last_heard_ms: u64,
     /// Give up connecting at this time (`tickTime * initLimit`).
     connect_deadline_ms: u64,
-    /// When the packets released last go out (they leave in order).
+    /// When the packets released last go out (they leave in order), and how many
+    /// releases are scheduled and not done (nothing may overtake them).
     out_ready_ms: u64,
+    releases_pending: usize,
     /// The pipeline's packets for the leader, held until the learner is synced
     /// (`learner_net`'s `held_back`).
     held_back: Vec<Bytes>,
@@ -127,6 +129,9 @@ pub struct Member {
     view: QuorumMaj,
     /// Bumped at every crash and role change: events scheduled for an older one are stale.
     pub gen: u64,
+    /// Bumped at every crash: an fsync issued before one never completes, while one issued
+    /// before a mere role change does.
+    life: u64,
     pub disk: Disk,
     election: Election,
     pub role: Role,
@@ -161,6 +166,7 @@ impl Member {
             election: Election::new(fle_config(sid, &view)),
             view,
             gen: 0,
+            life: 0,
             disk: Disk::default(),
             role: Role::Down,
             pipeline: idle_pipeline(sid, Now::default(), 0),
@@ -185,6 +191,14 @@ impl Member {
         serving.then(|| (&self.pipeline.tree, self.digest.value()))
     }
 
+    /// The epoch this member leads, once established.
+    pub fn established_epoch(&self) -> Option<i64> {
+        match &self.role {
+            Role::Leading(l) if l.established => Some(l.leader.epoch()),
+            _ => None,
+        }
+    }
+
     /// Whether the member is a leader (established or not).
     pub fn is_leading(&self) -> bool {
         matches!(self.role, Role::Leading(_))
@@ -200,6 +214,7 @@ impl Member {
     pub fn crash(&mut self, ctx: &mut Ctx) {
         ctx.trace(format!("{} CRASH", self.sid));
         self.gen += 1;
+        self.life += 1;
         ctx.reset_all(self.sid);
         ctx.close_clients_of(self.sid);
         self.disk.crash(&mut ctx.rng);
@@ -322,7 +337,8 @@ impl Member {
     }
 
     /// Carry out the leader's actions in order (`leader_net`'s actor).
-    fn run_leader(&mut self, ctx: &mut Ctx, acts: Vec<leader::Action>) {
+    fn run_leader(&mut self, ctx: &mut Ctx, mut acts: Vec<leader::Action>) {
+        in_channel_order(&mut acts);
         for a in acts {
             let Role::Leading(l) = &mut self.role else {
                 return;
@@ -383,12 +399,22 @@ impl Member {
                     let ev = Event::LeaderLogged {
                         sid: self.sid,
                         gen: self.gen,
+                        life: self.life,
                         upto: self.disk.appended(),
                         zxid,
                     };
                     ctx.at(done, ev);
                 }
                 leader::Action::Apply { zxid, entry } => {
+                    if ctx.verbose {
+                        let mut b = entry.clone();
+                        if let Ok(h) = <jute::txn::TxnHeader as jute::Decode>::decode(&mut b) {
+                            ctx.trace(format!(
+                                "{} commits 0x{zxid:x}: session 0x{:x} cxid {} type {}",
+                                self.sid, h.client_id, h.cxid, h.r#type
+                            ));
+                        }
+                    }
                     ctx.check.committed(self.sid, zxid, &entry);
                     self.to_pipeline
                         .push_back(ToPipeline::Apply { zxid, entry });
@@ -438,11 +464,13 @@ impl Member {
         }
     }
 
-    pub fn on_leader_logged(&mut self, ctx: &mut Ctx, gen: u64, upto: usize, zxid: i64) {
+    pub fn on_leader_logged(&mut self, ctx: &mut Ctx, gen: u64, life: u64, upto: u64, zxid: i64) {
+        if life == self.life {
+            self.disk.synced_to(upto);
+        }
         if gen != self.gen {
             return;
         }
-        self.disk.synced_to(upto);
         if let Role::Leading(l) = &mut self.role {
             let acts = l.leader.logged(zxid);
             self.run_leader(ctx, acts);
@@ -500,6 +528,7 @@ impl Member {
             last_heard_ms: ctx.now_ms,
             connect_deadline_ms: ctx.now_ms + TICK_TIME_MS * INIT_LIMIT as u64,
             out_ready_ms: ctx.now_ms,
+            releases_pending: 0,
             held_back: Vec::new(),
         }));
         self.connect(ctx);
@@ -690,14 +719,16 @@ impl Member {
         };
         let ready = f.out_ready_ms.max(ctx.now_ms) + fsync_ms;
         f.out_ready_ms = ready;
-        if ready == ctx.now_ms {
+        if ready == ctx.now_ms && f.releases_pending == 0 {
             for p in packets {
                 ctx.send(conn, true, p);
             }
         } else if fsync_ms > 0 || !packets.is_empty() {
+            f.releases_pending += 1;
             let ev = Event::LearnerRelease {
                 sid: self.sid,
                 gen: self.gen,
+                life: self.life,
                 conn,
                 upto: if fsync_ms > 0 {
                     self.disk.appended()
@@ -730,15 +761,20 @@ impl Member {
     pub fn on_learner_release(
         &mut self,
         ctx: &mut Ctx,
-        gen: u64,
+        (gen, life): (u64, u64),
         conn: ConnId,
-        upto: usize,
+        upto: u64,
         packets: Vec<Bytes>,
     ) {
+        if life == self.life {
+            self.disk.synced_to(upto);
+        }
         if gen != self.gen {
             return;
         }
-        self.disk.synced_to(upto);
+        if let Role::Following(f) = &mut self.role {
+            f.releases_pending -= 1;
+        }
         for p in packets {
             ctx.send(conn, true, p);
         }
@@ -830,7 +866,15 @@ impl Member {
 
     /// Carry out the pipeline's outputs in order (`Shell::carry_out`).
     fn pipeline_outputs(&mut self, ctx: &mut Ctx) {
-        for o in self.pipeline.take_outputs() {
+        let mut outputs = self.pipeline.take_outputs();
+        // Outputs for different client connections may come in `HashMap` order (closing
+        // every connection, watch events): each connection's own order is what counts,
+        // and a seed must replay the same run.
+        outputs.sort_by_key(|o| match o {
+            Output::Send { conn, .. } | Output::Close { conn } => *conn,
+            _ => 0,
+        });
+        for o in outputs {
             match o {
                 Output::Send { conn, bytes } => ctx.to_client(conn, bytes),
                 Output::Close { conn } => ctx.close_client(conn),
@@ -987,10 +1031,34 @@ impl Member {
             }
         }
         // The pipeline's housekeeping, a few times per tick.
-        if self.ticks % 5 == 0 && self.is_up() {
+        if self.ticks % 3 == 0 && self.is_up() {
             self.to_pipeline.push_back(ToPipeline::Input(Input::Tick));
         }
         self.process(ctx);
+    }
+}
+
+/// The leader sends to its learners in `HashMap` order in places (PINGs): sort each run of
+/// consecutive sends by connection (stable, so each connection keeps its order), so that a
+/// seed replays the same run. Sends to different connections are independent.
+fn in_channel_order(acts: &mut [leader::Action]) {
+    let is_send = |a: &leader::Action| matches!(a, leader::Action::Send { .. });
+    let to = |a: &leader::Action| match a {
+        leader::Action::Send { to, .. } => *to,
+        _ => 0,
+    };
+    let mut start = 0;
+    while start < acts.len() {
+        if !is_send(&acts[start]) {
+            start += 1;
+            continue;
+        }
+        let mut end = start;
+        while end < acts.len() && is_send(&acts[end]) {
+            end += 1;
+        }
+        acts[start..end].sort_by_key(to);
+        start = end;
     }
 }
 
