@@ -294,11 +294,13 @@ pub struct Sim {
     stats: Stats,
 }
 
-fn view(n: i64) -> QuorumMaj {
-    let servers = (1..=n)
+/// An ensemble of `voters` members, and `observers` more that observe.
+fn view(voters: i64, observers: i64) -> QuorumMaj {
+    let servers = (1..=voters + observers)
         .map(|sid| {
-            QuorumServer::parse(sid, &format!("127.0.0.1:{}:{}", 2000 + sid, 3000 + sid))
-                .expect("a valid server line")
+            let role = if sid > voters { ":observer" } else { "" };
+            let line = format!("127.0.0.1:{}:{}{role}", 2000 + sid, 3000 + sid);
+            QuorumServer::parse(sid, &line).expect("a valid server line")
         })
         .collect();
     QuorumMaj::new(servers, 0)
@@ -307,8 +309,10 @@ fn view(n: i64) -> QuorumMaj {
 impl Sim {
     pub fn new(seed: u64, opts: Options) -> Sim {
         let mut rng = Rng::new(seed);
-        let n = if rng.chance(25) { 5 } else { 3 };
-        let view = view(n);
+        let voters = if rng.chance(25) { 5 } else { 3 };
+        let observers = if rng.chance(25) { 1 } else { 0 };
+        let n = voters + observers;
+        let view = view(voters, observers);
         let net = Net::new(rng.fork());
         let members = (1..=n).map(|sid| Member::new(sid, view.clone())).collect();
         let clients = (0..rng.range(2, 5) as usize)
@@ -343,6 +347,13 @@ impl Sim {
     }
 
     pub fn run(mut self) -> Result<Stats, String> {
+        self.ctx.trace(format!(
+            "{} members, {} clients, {} steps{}",
+            self.members.len(),
+            self.clients.len(),
+            self.opts.steps,
+            if self.opts.faults { " with faults" } else { "" }
+        ));
         for sid in 1..=self.members.len() as i64 {
             let t = self.ctx.rng.range(0, 300);
             self.ctx.at(t, Event::Restart { sid });

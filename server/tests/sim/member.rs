@@ -161,6 +161,7 @@ fn pipeline_config(sid: i64) -> Config {
 
 impl Member {
     pub fn new(sid: i64, view: QuorumMaj) -> Member {
+        let pipeline = idle_pipeline(sid, &view, Now::default(), 0);
         Member {
             sid,
             election: Election::new(fle_config(sid, &view)),
@@ -169,7 +170,7 @@ impl Member {
             life: 0,
             disk: Disk::default(),
             role: Role::Down,
-            pipeline: idle_pipeline(sid, Now::default(), 0),
+            pipeline,
             digest: DigestTracker::with_value(0),
             to_pipeline: VecDeque::new(),
             to_leader: VecDeque::new(),
@@ -234,7 +235,7 @@ impl Member {
         self.to_leader.clear();
         self.pipeline.close_all();
         self.pipeline_outputs(ctx);
-        self.pipeline = idle_pipeline(self.sid, now(ctx), ctx.rng.next_u64());
+        self.pipeline = idle_pipeline(self.sid, &self.view, now(ctx), ctx.rng.next_u64());
         let loaded = match self.disk.load() {
             Ok(l) => l,
             Err(e) => {
@@ -549,7 +550,11 @@ impl Member {
         };
         let cfg = LearnerConfig {
             sid: self.sid,
-            kind: LearnerKind::Follower,
+            kind: if self.view.is_observer(self.sid) {
+                LearnerKind::Observer
+            } else {
+                LearnerKind::Follower
+            },
             config_version: self.view.version(),
             tick_time: Duration::from_millis(TICK_TIME_MS),
             init_limit: INIT_LIMIT,
@@ -670,7 +675,12 @@ impl Member {
                         f.serving = true;
                         self.election.update_peer_epoch(epoch);
                         self.pipeline.load(now(ctx), tree, self.digest.value());
-                        self.pipeline.start_following(Mode::Follower);
+                        self.pipeline
+                            .start_following(if self.view.is_observer(sid) {
+                                Mode::Observer
+                            } else {
+                                Mode::Follower
+                            });
                         Ok(())
                     }
                     None => Err("serving twice".into()),
@@ -1069,8 +1079,13 @@ fn now(ctx: &Ctx) -> Now {
     }
 }
 
-fn idle_pipeline(sid: i64, now: Now, seed: u64) -> Pipeline {
-    Pipeline::new(pipeline_config(sid), Mode::Idle("follower"), now, seed)
+fn idle_pipeline(sid: i64, view: &QuorumMaj, now: Now, seed: u64) -> Pipeline {
+    let role = if view.is_observer(sid) {
+        "observer"
+    } else {
+        "follower"
+    };
+    Pipeline::new(pipeline_config(sid), Mode::Idle(role), now, seed)
 }
 
 /// Apply a committed txn to a learner's tree while it syncs, and report it to the checker.
