@@ -12,7 +12,7 @@
 
 use bytes::Bytes;
 use jute::Decode;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use zk_quorum::zab::packet::{counter_of, epoch_of};
 
 #[derive(Default)]
@@ -28,6 +28,8 @@ pub struct Checker {
     /// Zxids of the acknowledged writes of each path.
     acked: BTreeMap<String, Vec<i64>>,
     max_acked: i64,
+    /// Sessions a client closed, or found expired.
+    ended_sessions: BTreeSet<i64>,
     pub failure: Option<String>,
 }
 
@@ -61,6 +63,20 @@ impl Checker {
                 }
             }
         }
+    }
+
+    /// A client closed its session, or was told it expired.
+    pub fn session_ended(&mut self, session: i64) {
+        self.ended_sessions.insert(session);
+    }
+
+    /// A session that ended and still owns an ephemeral in `tree`, if any.
+    pub fn ephemeral_of_ended_session(&self, tree: &zk_server::tree::DataTree) -> Option<i64> {
+        tree.ephemerals_by_session()
+            .iter()
+            .filter(|(_, paths)| !paths.is_empty())
+            .map(|(s, _)| *s)
+            .find(|s| self.ended_sessions.contains(s))
     }
 
     /// The highest zxid of a write acknowledged to a client so far.

@@ -9,7 +9,8 @@
 //! - a read never misses an acknowledged write of its path at or before the zxid it
 //!   answers from, and a read after a sync answers from at least every write acknowledged
 //!   (to anyone) before the sync was sent;
-//! - a watch event comes before any read that shows the change.
+//! - a watch event comes before any read that shows the change;
+//! - once a session is closed or expired, its ephemerals go (checked at convergence).
 
 use crate::check::Checker;
 use crate::rng::Rng;
@@ -78,7 +79,10 @@ fn frame(body: impl FnOnce(&mut BytesMut)) -> Bytes {
 }
 
 fn is_write(op: i32) -> bool {
-    matches!(op, ops::CREATE | ops::SET_DATA | ops::DELETE)
+    matches!(
+        op,
+        ops::CREATE | ops::SET_DATA | ops::DELETE | ops::CLOSE_SESSION
+    )
 }
 
 impl Client {
@@ -190,7 +194,12 @@ impl Client {
                 };
                 vec![self.request(ops::CREATE, path, 0, false, |b| r.encode(b))]
             }
-            50..=69 => {
+            // Now and then a session ends: its ephemerals must go with it.
+            50 => {
+                let body = |_: &mut BytesMut| {};
+                vec![self.request(ops::CLOSE_SESSION, String::new(), 0, false, body)]
+            }
+            51..=69 => {
                 let watch = rng.chance(40);
                 let r = GetDataRequest {
                     path: path.clone(),
@@ -285,6 +294,9 @@ impl Client {
             };
             if resp.session_id == 0 {
                 // Expired (or never valid): start over with a new session.
+                if self.session_id != 0 {
+                    check.session_ended(self.session_id);
+                }
                 self.session_id = 0;
                 self.passwd = Bytes::from_static(&[0; 16]);
                 return false;
@@ -343,6 +355,12 @@ impl Client {
         }
         if is_write(p.op) {
             check.acked(self.session_id, p.xid, hdr.zxid, &p.path, &who);
+            if p.op == ops::CLOSE_SESSION {
+                check.session_ended(self.session_id);
+                self.session_id = 0;
+                self.passwd = Bytes::from_static(&[0; 16]);
+                return false;
+            }
             return true;
         }
         let stat = match p.op {

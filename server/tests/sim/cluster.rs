@@ -446,6 +446,12 @@ impl Sim {
                     m.sid, SETTLE_MS
                 ));
             };
+            if let Some(s) = self.ctx.check.ephemeral_of_ended_session(tree) {
+                return Err(format!(
+                    "member {} still has ephemerals of the ended session 0x{s:x}",
+                    m.sid
+                ));
+            }
             states.push((m.sid, tree.last_zxid, digest));
         }
         // A leader with no commit yet in its epoch is at (epoch, 0), its followers at the
