@@ -120,8 +120,22 @@ impl Checker {
         }
     }
 
-    /// Member `sid` applied `entry` at `zxid`; its tree digest is now `digest`.
-    pub fn applied(&mut self, sid: i64, zxid: i64, entry: &Bytes, digest: i64) {
+    /// Member `sid` applied `entry` at `zxid`; its tree digest is now `digest`; the entry
+    /// carries the digest the leader's pipeline predicted for the tree after it, if any.
+    pub fn applied(
+        &mut self,
+        sid: i64,
+        zxid: i64,
+        entry: &Bytes,
+        digest: i64,
+        logged: Option<i64>,
+    ) {
+        if logged.is_some_and(|d| d != digest) {
+            self.fail(format!(
+                "member {sid}: digest {digest:x} after 0x{zxid:x}, the leader logged {:x} with it",
+                logged.unwrap_or_default()
+            ));
+        }
         if self.committed.get(&zxid).is_some_and(|e| e != entry) {
             self.fail(format!(
                 "member {sid} applied a txn at 0x{zxid:x} other than the committed one"

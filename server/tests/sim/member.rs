@@ -851,6 +851,7 @@ impl Member {
         for p in &paths {
             digest = digest.wrapping_sub(digest_of(&self.pipeline.tree, p));
         }
+        let logged_digest = leader_digest.as_ref().map(|d| d.tree_digest);
         let input = if self.is_leading() {
             Input::Durable { zxid }
         } else {
@@ -871,7 +872,8 @@ impl Member {
                 self.sid
             ));
         }
-        ctx.check.applied(self.sid, zxid, &entry, digest);
+        ctx.check
+            .applied(self.sid, zxid, &entry, digest, logged_digest);
     }
 
     /// Carry out the pipeline's outputs in order (`Shell::carry_out`).
@@ -1098,10 +1100,11 @@ fn apply(
     entry: &Bytes,
 ) {
     match txnlog::decode_entry(entry) {
-        Ok((txn, _)) if txn.hdr.zxid == zxid => {
+        Ok((txn, logged)) if txn.hdr.zxid == zxid => {
             let txn: Txn = txn;
             tracker.apply(tree, &txn, &mut Vec::new());
-            ctx.check.applied(sid, zxid, entry, tracker.value());
+            let logged = logged.map(|d| d.tree_digest);
+            ctx.check.applied(sid, zxid, entry, tracker.value(), logged);
         }
         Ok((txn, _)) => ctx.check.fail(format!(
             "member {sid}: entry of 0x{:x} applied as 0x{zxid:x}",
