@@ -21,7 +21,7 @@ pub struct Disk {
     /// The sequence number of the last entry appended, and of the last one made durable.
     appended: u64,
     synced: u64,
-    /// Snapshots, oldest first: the tree as it was at that zxid.
+    /// Snapshots, in the order written: the tree as it was at its last zxid.
     snapshots: Vec<DataTree>,
     accepted_epoch: i64,
     current_epoch: i64,
@@ -89,8 +89,12 @@ impl Disk {
     pub fn snapshot(&mut self, tree: &DataTree) -> Result<(), String> {
         self.writable()?;
         self.snapshots.push(tree.snapshot_copy());
+        // Like `autopurge` would keep the newest few: drop the one of the lowest zxid.
         if self.snapshots.len() > 3 {
-            self.snapshots.remove(0);
+            let oldest = (0..self.snapshots.len())
+                .min_by_key(|i| self.snapshots[*i].last_zxid)
+                .expect("more than three");
+            self.snapshots.remove(oldest);
         }
         Ok(())
     }
@@ -116,10 +120,11 @@ impl Disk {
         self.snapshots.retain(|t| t.last_zxid <= zxid);
     }
 
-    /// The database as a restart would load it: the newest snapshot, then every logged txn
-    /// after it, in log order.
+    /// The database as a restart would load it: the snapshot of the highest zxid, then
+    /// every logged txn after it, in log order.
     pub fn load(&self) -> Result<Loaded, String> {
-        let mut tree = match self.snapshots.last() {
+        let newest = self.snapshots.iter().max_by_key(|t| t.last_zxid);
+        let mut tree = match newest {
             Some(t) => t.snapshot_copy(),
             None => DataTree::new(true),
         };

@@ -156,6 +156,8 @@ fn pipeline_config(sid: i64) -> Config {
     cfg.min_session_timeout_ms = 2 * TICK_TIME_MS as u32;
     cfg.max_session_timeout_ms = 20 * TICK_TIME_MS as u32;
     cfg.extended_types_enabled = true;
+    // Snapshots every few dozen txns, so that restarts load a snapshot and the log after it.
+    cfg.snap_count = 16;
     cfg
 }
 
@@ -895,6 +897,7 @@ impl Member {
                 }
                 Output::RollLog | Output::FourLetterReply { .. } => {}
                 Output::Snapshot { tree } => {
+                    ctx.trace(format!("{} snapshot at 0x{:x}", self.sid, tree.last_zxid));
                     if let Err(e) = self.disk.snapshot(&tree) {
                         ctx.trace(format!("{} snapshot not written: {e}", self.sid));
                     }
