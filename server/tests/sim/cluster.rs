@@ -219,7 +219,7 @@ impl Ctx {
     }
 
     /// Replies from a member to a client.
-    pub fn to_client(&mut self, conn: ConnId, bytes: Bytes) {
+    pub fn send_to_client(&mut self, conn: ConnId, bytes: Bytes) {
         if let Some(t) = self.net.client_arrival_ms(conn, false, self.now_ms) {
             self.at(t, Event::ToClient { conn, bytes });
         }
@@ -661,22 +661,20 @@ impl Sim {
                 }
             }
             // Partition: one member alone, or a random split.
-            5..=7 => {
-                if !self.ctx.net.partitioned() {
-                    let all: Vec<i64> = (1..=n).collect();
-                    let side: Vec<i64> = if rng.chance(60) {
-                        vec![rng.range(1, n as u64) as i64]
-                    } else {
-                        all.iter().copied().filter(|_| rng.chance(50)).collect()
-                    };
-                    self.ctx.trace(format!("PARTITION {side:?} from the rest"));
-                    for conn in self.ctx.net.partition(&side, &all) {
-                        self.ctx.reset(conn);
-                    }
-                    self.stats.partitions += 1;
-                    let heal = self.ctx.now_ms + self.ctx.rng.range(100, 4000);
-                    self.ctx.at(heal, Event::Heal);
+            5..=7 if !self.ctx.net.partitioned() => {
+                let all: Vec<i64> = (1..=n).collect();
+                let side: Vec<i64> = if rng.chance(60) {
+                    vec![rng.range(1, n as u64) as i64]
+                } else {
+                    all.iter().copied().filter(|_| rng.chance(50)).collect()
+                };
+                self.ctx.trace(format!("PARTITION {side:?} from the rest"));
+                for conn in self.ctx.net.partition(&side, &all) {
+                    self.ctx.reset(conn);
                 }
+                self.stats.partitions += 1;
+                let heal = self.ctx.now_ms + self.ctx.rng.range(100, 4000);
+                self.ctx.at(heal, Event::Heal);
             }
             // A disk fills up for a while.
             8 => {

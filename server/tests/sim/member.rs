@@ -150,15 +150,16 @@ fn encode(p: &QuorumPacket) -> Bytes {
 }
 
 fn pipeline_config(sid: i64) -> Config {
-    let mut cfg = Config::default();
-    cfg.my_id = Some(sid as u64);
-    cfg.tick_time_ms = TICK_TIME_MS as u32;
-    cfg.min_session_timeout_ms = 2 * TICK_TIME_MS as u32;
-    cfg.max_session_timeout_ms = 20 * TICK_TIME_MS as u32;
-    cfg.extended_types_enabled = true;
-    // Snapshots every few dozen txns, so that restarts load a snapshot and the log after it.
-    cfg.snap_count = 16;
-    cfg
+    Config {
+        my_id: Some(sid as u64),
+        tick_time_ms: TICK_TIME_MS as u32,
+        min_session_timeout_ms: 2 * TICK_TIME_MS as u32,
+        max_session_timeout_ms: 20 * TICK_TIME_MS as u32,
+        extended_types_enabled: true,
+        // Snapshots every few txns, so that restarts load a snapshot and the log after it.
+        snap_count: 16,
+        ..Config::default()
+    }
 }
 
 impl Member {
@@ -717,12 +718,12 @@ impl Member {
         }
         // db::execute: one sync for the batch, before its packets leave.
         let fsync_ms = if logged { ctx.fsync_ms() } else { 0 };
-        self.to_leader_packets(ctx, packets, fsync_ms);
+        self.send_to_leader(ctx, packets, fsync_ms);
     }
 
     /// Send packets to the leader after everything sent before them (and after a log sync
     /// of `fsync_ms`, covering every entry appended so far, when non-zero).
-    fn to_leader_packets(&mut self, ctx: &mut Ctx, packets: Vec<Bytes>, fsync_ms: u64) {
+    fn send_to_leader(&mut self, ctx: &mut Ctx, packets: Vec<Bytes>, fsync_ms: u64) {
         let Role::Following(f) = &mut self.role else {
             return;
         };
@@ -764,7 +765,7 @@ impl Member {
             .as_ref()
             .is_some_and(|l| l.phase() == learner::Phase::Broadcast);
         if synced {
-            self.to_leader_packets(ctx, vec![encode(&p)], 0);
+            self.send_to_leader(ctx, vec![encode(&p)], 0);
         } else {
             f.held_back.push(encode(&p));
         }
@@ -890,7 +891,7 @@ impl Member {
         });
         for o in outputs {
             match o {
-                Output::Send { conn, bytes } => ctx.to_client(conn, bytes),
+                Output::Send { conn, bytes } => ctx.send_to_client(conn, bytes),
                 Output::Close { conn } => ctx.close_client(conn),
                 Output::Log { zxid, entry } => {
                     self.to_leader.push_back(ToLeader::Propose { zxid, entry })
@@ -1011,16 +1012,14 @@ impl Member {
 
     /// The connection `conn` was reset (by the other end, a partition or a crash).
     pub fn on_reset(&mut self, ctx: &mut Ctx, conn: ConnId) {
-        match &mut self.role {
-            Role::Leading(l) => {
-                if l.inbox.remove(&conn).is_some() {
-                    l.leader.disconnected(conn);
-                }
+        if let Role::Leading(l) = &mut self.role {
+            if l.inbox.remove(&conn).is_some() {
+                l.leader.disconnected(conn);
             }
-            Role::Following(f) if f.conn == Some(conn) => {
-                self.look(ctx, "the connection to the leader was reset");
-            }
-            _ => {}
+            return;
+        }
+        if matches!(&self.role, Role::Following(f) if f.conn == Some(conn)) {
+            self.look(ctx, "the connection to the leader was reset");
         }
     }
 
@@ -1046,7 +1045,7 @@ impl Member {
             }
         }
         // The pipeline's housekeeping, a few times per tick.
-        if self.ticks % 3 == 0 && self.is_up() {
+        if self.ticks.is_multiple_of(3) && self.is_up() {
             self.to_pipeline.push_back(ToPipeline::Input(Input::Tick));
         }
         self.process(ctx);
