@@ -1,6 +1,6 @@
 //! Simulated clients: each one a session with a pipelined stream of requests (creates,
-//! setData, deletes, getData with watches, exists, getChildren, sync + read, ephemerals,
-//! pings) against a random member, reconnecting elsewhere (same session) when its
+//! setData, deletes, multis, ephemerals, containers, TTL nodes, getData with watches,
+//! exists, getChildren, sync + read, closeSession, pings) against a random member, reconnecting elsewhere (same session) when its
 //! connection drops, and checking every reply it gets:
 //!
 //! - replies come back in request order (per-session FIFO);
@@ -16,6 +16,7 @@ use crate::check::Checker;
 use crate::rng::Rng;
 use bytes::{Buf, Bytes, BytesMut};
 use jute::connect::{decode_connect_response, Connect};
+use jute::multi::{decode_multi_response, encode_multi_request, MultiOp, MultiResult};
 use jute::ops;
 use jute::proto::*;
 use jute::{Decode, Encode};
@@ -38,6 +39,8 @@ struct Pending {
     floor: i64,
     /// getData with a watch.
     watch: bool,
+    /// A multi's second path.
+    also: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -158,8 +161,9 @@ impl Client {
         self.last_sent_ms = now_ms;
         let path = format!("/k{}", rng.range(0, PATHS - 1));
         let data = Some(Bytes::from(format!("c{}-{now_ms}", self.id)));
+        let acl = zk_server::tree::open_acl;
         match rng.range(0, 99) {
-            0..=24 => {
+            0..=19 => {
                 let r = SetDataRequest {
                     path: path.clone(),
                     data,
@@ -167,39 +171,116 @@ impl Client {
                 };
                 vec![self.request(ops::SET_DATA, path, 0, false, |b| r.encode(b))]
             }
-            25..=36 => {
+            20..=29 => {
                 let r = CreateRequest {
                     path: path.clone(),
                     data,
-                    acl: zk_server::tree::open_acl(),
+                    acl: acl(),
                     flags: 0,
                 };
                 vec![self.request(ops::CREATE, path, 0, false, |b| r.encode(b))]
             }
-            37..=44 => {
+            30..=36 => {
                 let r = DeleteRequest {
                     path: path.clone(),
                     version: -1,
                 };
                 vec![self.request(ops::DELETE, path, 0, false, |b| r.encode(b))]
             }
-            45..=49 => {
+            37..=40 => {
                 self.ephemerals += 1;
                 let path = format!("/e{}-{}", self.id, self.ephemerals);
                 let r = CreateRequest {
                     path: path.clone(),
                     data,
-                    acl: zk_server::tree::open_acl(),
+                    acl: acl(),
                     flags: 1,
                 };
                 vec![self.request(ops::CREATE, path, 0, false, |b| r.encode(b))]
             }
             // Now and then a session ends: its ephemerals must go with it.
-            50 => {
+            41 => {
                 let body = |_: &mut BytesMut| {};
                 vec![self.request(ops::CLOSE_SESSION, String::new(), 0, false, body)]
             }
-            51..=69 => {
+            // Containers, and children that come and go under them: the leader deletes
+            // a container that had children and has none left.
+            42..=44 => {
+                let path = format!("/c{}", rng.range(0, 2));
+                let r = CreateRequest {
+                    path: path.clone(),
+                    data,
+                    acl: acl(),
+                    flags: 4,
+                };
+                vec![self.request(ops::CREATE_CONTAINER, path, 0, false, |b| r.encode(b))]
+            }
+            45..=49 => {
+                let path = format!("/c{}/x{}", rng.range(0, 2), rng.range(0, 2));
+                if rng.chance(50) {
+                    let r = CreateRequest {
+                        path: path.clone(),
+                        data,
+                        acl: acl(),
+                        flags: 0,
+                    };
+                    vec![self.request(ops::CREATE, path, 0, false, |b| r.encode(b))]
+                } else {
+                    let r = DeleteRequest {
+                        path: path.clone(),
+                        version: -1,
+                    };
+                    vec![self.request(ops::DELETE, path, 0, false, |b| r.encode(b))]
+                }
+            }
+            // TTL nodes, which the leader deletes once unmodified for longer than their TTL.
+            50..=52 => {
+                let path = format!("/t{}", rng.range(0, 2));
+                let r = CreateTTLRequest {
+                    path: path.clone(),
+                    data,
+                    acl: acl(),
+                    flags: 5,
+                    ttl: rng.range(100, 1000) as i64,
+                };
+                vec![self.request(ops::CREATE_TTL, path, 0, false, |b| r.encode(b))]
+            }
+            // A multi: set one path, create or delete another, all or nothing.
+            53..=57 => {
+                let other = format!("/k{}", rng.range(0, PATHS - 1));
+                let second = if rng.chance(50) {
+                    MultiOp::Create(
+                        ops::CREATE,
+                        CreateRequest {
+                            path: other.clone(),
+                            data: data.clone(),
+                            acl: acl(),
+                            flags: 0,
+                        },
+                    )
+                } else {
+                    MultiOp::Delete(DeleteRequest {
+                        path: other.clone(),
+                        version: -1,
+                    })
+                };
+                let multi = [
+                    MultiOp::SetData(SetDataRequest {
+                        path: path.clone(),
+                        data,
+                        version: -1,
+                    }),
+                    second,
+                ];
+                let frame = self.request(ops::MULTI, path, 0, false, |b| {
+                    encode_multi_request(&multi, b)
+                });
+                if let Some(p) = self.pending.back_mut() {
+                    p.also = Some(other);
+                }
+                vec![frame]
+            }
+            58..=72 => {
                 let watch = rng.chance(40);
                 let r = GetDataRequest {
                     path: path.clone(),
@@ -207,14 +288,14 @@ impl Client {
                 };
                 vec![self.request(ops::GET_DATA, path, 0, watch, |b| r.encode(b))]
             }
-            70..=79 => {
+            73..=80 => {
                 let r = ExistsRequest {
                     path: path.clone(),
                     watch: false,
                 };
                 vec![self.request(ops::EXISTS, path, 0, false, |b| r.encode(b))]
             }
-            80..=84 => {
+            81..=84 => {
                 let r = GetChildrenRequest {
                     path: "/".into(),
                     watch: false,
@@ -256,6 +337,7 @@ impl Client {
             path,
             floor,
             watch,
+            also: None,
         });
         frame(|b| {
             RequestHeader { xid, r#type: op }.encode(b);
@@ -354,7 +436,23 @@ impl Client {
             return true;
         }
         if is_write(p.op) {
+            if p.op == ops::MULTI {
+                // All or nothing: a failed op fails the whole multi.
+                match decode_multi_response(&mut f) {
+                    Ok(results) if results.iter().any(|r| matches!(r, MultiResult::Error(_))) => {
+                        return true;
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        check.fail(format!("{who}: bad multi response"));
+                        return false;
+                    }
+                }
+            }
             check.acked(self.session_id, p.xid, hdr.zxid, &p.path, &who);
+            if let Some(also) = &p.also {
+                check.acked(self.session_id, p.xid, hdr.zxid, also, &who);
+            }
             if p.op == ops::CLOSE_SESSION {
                 check.session_ended(self.session_id);
                 self.session_id = 0;

@@ -158,6 +158,8 @@ fn pipeline_config(sid: i64) -> Config {
         extended_types_enabled: true,
         // Snapshots every few txns, so that restarts load a snapshot and the log after it.
         snap_count: 16,
+        // Containers and expired TTL nodes are reaped within the runs' few seconds.
+        other: [("znode.container.checkIntervalMs".into(), "200".into())].into(),
         ..Config::default()
     }
 }
