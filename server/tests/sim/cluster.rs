@@ -102,6 +102,8 @@ pub enum Event {
         life: u64,
         conn: ConnId,
         upto: u64,
+        /// The currentEpoch to write once the sync is done.
+        epoch: Option<i64>,
         packets: Vec<Bytes>,
     },
     Restart {
@@ -561,12 +563,13 @@ impl Sim {
                 life,
                 conn,
                 upto,
+                epoch,
                 packets,
             } => self.members[(sid - 1) as usize].on_learner_release(
                 ctx,
                 (gen, life),
                 conn,
-                upto,
+                (upto, epoch),
                 packets,
             ),
             Event::Restart { sid } => {

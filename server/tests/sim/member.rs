@@ -608,6 +608,7 @@ impl Member {
             return;
         };
         let mut logged = false;
+        let mut epoch_after_sync = None;
         let mut packets = Vec::new();
         for a in acts {
             let r: Result<(), String> = match a {
@@ -616,6 +617,12 @@ impl Member {
                     Ok(())
                 }
                 learner::Action::SetAcceptedEpoch(e) => self.disk.set_accepted_epoch(e),
+                // db::execute: the txns logged before it are synced first, so the new
+                // epoch is written when that sync completes.
+                learner::Action::SetCurrentEpoch(e) if logged => {
+                    epoch_after_sync = Some(e);
+                    Ok(())
+                }
                 learner::Action::SetCurrentEpoch(e) => self.disk.set_current_epoch(e),
                 learner::Action::SyncStarted { mode, zxid } => {
                     ctx.trace(format!("{sid} sync {mode:?} 0x{zxid:x}"));
@@ -719,13 +726,20 @@ impl Member {
             packets.append(&mut f.held_back);
         }
         // db::execute: one sync for the batch, before its packets leave.
-        let fsync_ms = if logged { ctx.fsync_ms() } else { 0 };
-        self.send_to_leader(ctx, packets, fsync_ms);
+        let sync = logged.then(|| (ctx.fsync_ms(), epoch_after_sync));
+        self.send_to_leader(ctx, packets, sync);
     }
 
-    /// Send packets to the leader after everything sent before them (and after a log sync
-    /// of `fsync_ms`, covering every entry appended so far, when non-zero).
-    fn send_to_leader(&mut self, ctx: &mut Ctx, packets: Vec<Bytes>, fsync_ms: u64) {
+    /// Send packets to the leader after everything sent before them, and after a log sync
+    /// covering every entry appended so far when `sync` says how long it takes (and which
+    /// currentEpoch to write once it is done).
+    fn send_to_leader(
+        &mut self,
+        ctx: &mut Ctx,
+        packets: Vec<Bytes>,
+        sync: Option<(u64, Option<i64>)>,
+    ) {
+        let (fsync_ms, epoch) = sync.unwrap_or((0, None));
         let Role::Following(f) = &mut self.role else {
             return;
         };
@@ -734,22 +748,23 @@ impl Member {
         };
         let ready = f.out_ready_ms.max(ctx.now_ms) + fsync_ms;
         f.out_ready_ms = ready;
-        if ready == ctx.now_ms && f.releases_pending == 0 {
+        if sync.is_none() && ready == ctx.now_ms && f.releases_pending == 0 {
             for p in packets {
                 ctx.send(conn, true, p);
             }
-        } else if fsync_ms > 0 || !packets.is_empty() {
+        } else if sync.is_some() || !packets.is_empty() {
             f.releases_pending += 1;
             let ev = Event::LearnerRelease {
                 sid: self.sid,
                 gen: self.gen,
                 life: self.life,
                 conn,
-                upto: if fsync_ms > 0 {
+                upto: if sync.is_some() {
                     self.disk.appended()
                 } else {
                     0
                 },
+                epoch,
                 packets,
             };
             ctx.at(ready, ev);
@@ -767,7 +782,7 @@ impl Member {
             .as_ref()
             .is_some_and(|l| l.phase() == learner::Phase::Broadcast);
         if synced {
-            self.send_to_leader(ctx, vec![encode(&p)], 0);
+            self.send_to_leader(ctx, vec![encode(&p)], None);
         } else {
             f.held_back.push(encode(&p));
         }
@@ -778,14 +793,22 @@ impl Member {
         ctx: &mut Ctx,
         (gen, life): (u64, u64),
         conn: ConnId,
-        upto: u64,
+        (upto, epoch): (u64, Option<i64>),
         packets: Vec<Bytes>,
     ) {
+        // The sync and the epoch write complete unless the process died meanwhile.
+        let mut written = Ok(());
         if life == self.life {
             self.disk.synced_to(upto);
+            if let Some(e) = epoch {
+                written = self.disk.set_current_epoch(e);
+            }
         }
         if gen != self.gen {
             return;
+        }
+        if let Err(e) = written {
+            return self.look(ctx, &format!("learner's database error: {e}"));
         }
         if let Role::Following(f) = &mut self.role {
             f.releases_pending -= 1;
