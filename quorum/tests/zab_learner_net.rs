@@ -204,9 +204,10 @@ async fn shell_follows_a_scripted_leader_then_times_out() {
         db.events(),
         [
             "accepted 1",
-            "current 1",
+            // The txns of the sync are durable before the new epoch is.
             "log 100000001",
             "sync",
+            "current 1",
             "serving 1",
             "apply 100000001",
             "log 100000002",

@@ -82,7 +82,14 @@ pub fn execute<D: LearnerDb + ?Sized>(
         match a {
             Action::Send(p) => outbox.push(p),
             Action::SetAcceptedEpoch(e) => db.set_accepted_epoch(e)?,
-            Action::SetCurrentEpoch(e) => db.set_current_epoch(e)?,
+            Action::SetCurrentEpoch(e) => {
+                // The txns logged before the new epoch are durable before it is.
+                if unsynced {
+                    db.sync_log()?;
+                    unsynced = false;
+                }
+                db.set_current_epoch(e)?
+            }
             Action::SyncStarted { mode, zxid } => db.sync_started(mode, zxid.into())?,
             Action::Truncate { zxid } => db.truncate(zxid.into())?,
             Action::SnapshotBegin { zxid } => db.begin_snapshot(zxid.into())?,

@@ -131,7 +131,8 @@ pub enum Action {
     Send(QuorumPacket),
     /// Persist `acceptedEpoch` (durably, before going on).
     SetAcceptedEpoch(i64),
-    /// Persist `currentEpoch` (durably, before going on).
+    /// Persist `currentEpoch` (durably, before going on), once every earlier `Log` is
+    /// durable.
     SetCurrentEpoch(i64),
     /// The leader chose how to sync us; `zxid` is the DIFF/TRUNC/SNAP packet's.
     SyncStarted { mode: SyncMode, zxid: Zxid },
@@ -529,6 +530,21 @@ impl Learner {
                 sync: self.sync_snapshot,
             });
         }
+        // Log what came so far before taking the new epoch (the shell makes those entries
+        // durable before it writes currentEpoch): a follower that crashed in between with
+        // the new currentEpoch but without the txns could win the next election on that
+        // epoch and truncate committed txns away (found by the simulation; Java 3.8 writes
+        // currentEpoch first, ZOOKEEPER-4643).
+        let logged: Vec<Proposal> = match self.cfg.kind {
+            LearnerKind::Follower => self.not_committed.drain(..).collect(),
+            LearnerKind::Observer => Vec::new(),
+        };
+        for p in &logged {
+            out.push(Action::Log {
+                zxid: p.zxid,
+                entry: p.entry.clone(),
+            });
+        }
         out.push(Action::SetCurrentEpoch(self.new_epoch));
         self.state.current_epoch = self.new_epoch;
         self.write_to_txn_log = true;
@@ -536,16 +552,9 @@ impl Learner {
         let new_leader_zxid = Zxid::new(self.new_epoch, 0);
         match self.cfg.kind {
             LearnerKind::Follower => {
-                // Log what came so far, then ACK NEWLEADER (the shell syncs the log before
-                // sending), then acknowledge each logged txn as the follower's ack processor
-                // would; the leader expects the NEWLEADER ACK first.
-                let logged: Vec<Proposal> = self.not_committed.drain(..).collect();
-                for p in &logged {
-                    out.push(Action::Log {
-                        zxid: p.zxid,
-                        entry: p.entry.clone(),
-                    });
-                }
+                // ACK NEWLEADER (the shell syncs the log before sending), then acknowledge
+                // each logged txn as the follower's ack processor would; the leader expects
+                // the NEWLEADER ACK first.
                 out.push(Action::Send(packet(ACK, new_leader_zxid)));
                 for p in logged {
                     out.push(Action::Send(packet(ACK, p.zxid)));
@@ -787,15 +796,16 @@ mod tests {
             }]
         );
         let a = feed(&mut l, &[packet(NEWLEADER, Zxid::from(0x2_0000_0000))]);
-        assert_eq!(a[0], Action::SetCurrentEpoch(2));
         assert!(matches!(
-            a[1],
+            a[0],
             Action::Log { zxid, .. } if zxid.as_i64() == 0x1_0000_0003
         ));
         assert!(matches!(
-            a[2],
+            a[1],
             Action::Log { zxid, .. } if zxid.as_i64() == 0x1_0000_0004
         ));
+        // The txns first: currentEpoch is written once they are durable.
+        assert_eq!(a[2], Action::SetCurrentEpoch(2));
         assert_eq!(
             sent(&a),
             vec![
@@ -885,8 +895,8 @@ mod tests {
                 "SnapshotEnd { zxid: Zxid(0x100000002) }",
                 "apply 100000003",
                 "TakeSnapshot { sync: true }",
-                "SetCurrentEpoch(1)",
                 "log 100000004",
+                "SetCurrentEpoch(1)",
                 "send ACK 100000000",
                 "send ACK 100000004",
                 "send ACK 100000000",
