@@ -638,10 +638,18 @@ impl Member {
                             self.digest = l.tracker;
                             Ok(())
                         }
-                        Ok(l) => Err(format!(
-                            "truncated to 0x{zxid:x} but the tree is at 0x{:x}",
-                            l.tree.last_zxid
-                        )),
+                        // The disk cannot go back to `zxid`: what it had up to there was
+                        // only in a snapshot past it (a learner that took a snapshot of a
+                        // SNAP sync whose leader never established). PeerDb::truncate
+                        // fails the same way and the session ends; the next sync, from an
+                        // empty disk, is a SNAP.
+                        Ok(l) => {
+                            let why = format!(
+                                "truncated to 0x{zxid:x} but the tree is at 0x{:x}",
+                                l.tree.last_zxid
+                            );
+                            return self.look(ctx, &why);
+                        }
                         Err(e) => Err(e),
                     }
                 }
