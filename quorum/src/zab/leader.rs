@@ -783,6 +783,13 @@ impl Leader {
             kind,
             zxid: sync_zxid,
         });
+        // Whatever this learner acknowledged before (on an earlier connection) no longer
+        // counts: after this sync it has nothing past `current` (a TRUNC drops what it had
+        // logged), and the outstanding proposals go to it again below. Counting an old ACK
+        // could commit a txn that only the leader has (found by the simulation).
+        for p in self.outstanding.values_mut() {
+            p.acks.remove(&sid);
+        }
         // startForwarding: what was proposed after `current` (committed ones with their
         // COMMIT; outstanding ones to followers only).
         for (zxid, p) in self.outstanding.range(current.next()..) {
@@ -1151,6 +1158,8 @@ mod tests {
         to_pipeline: VecDeque<LearnerMessage>,
         syncs: HashMap<ConnId, (SyncMode, i64)>,
         lost: bool,
+        /// Our own log does not sync by itself (the test calls `logged`).
+        hold_own_log: bool,
         /// Bytes in flight to learners / packets in flight to the leader (FIFO per
         /// connection, as TCP).
         to_learners: VecDeque<(ConnId, BytesMut)>,
@@ -1180,6 +1189,7 @@ mod tests {
                 to_pipeline: VecDeque::new(),
                 syncs: HashMap::new(),
                 lost: false,
+                hold_own_log: false,
                 to_learners: VecDeque::new(),
                 to_leader: VecDeque::new(),
             }
@@ -1269,8 +1279,10 @@ mod tests {
                         self.deliver(to, b);
                     }
                     Action::Log { zxid, .. } => {
-                        let out = self.leader.logged(zxid);
-                        self.run(out);
+                        if !self.hold_own_log {
+                            let out = self.leader.logged(zxid);
+                            self.run(out);
+                        }
                     }
                     Action::Apply { zxid, .. } => self.applied.push(zxid.into()),
                     Action::FromLearner(m @ LearnerMessage::Request { .. }) => {
@@ -1340,6 +1352,39 @@ mod tests {
         let z2 = s.propose();
         assert_eq!(s.learner_applied[&2], vec![z2]);
         assert_eq!(s.learner_applied[&1], vec![z, z2]);
+    }
+
+    #[test]
+    fn acks_from_before_a_resync_do_not_count() {
+        let mut s = Sim::new(3, &[], st(0, 0, 0), vec![]);
+        assert!(s.leader.start(s.now).is_empty());
+        s.connect(1, 1, false, st(0, 0, 0));
+        assert_eq!(s.leader.phase(), Phase::Broadcast);
+        s.hold_own_log = true;
+        // Learner 1 logs and acknowledges z; our own log has not synced it yet.
+        let z = s.propose();
+        assert!(s.applied.is_empty());
+        // Learner 1 comes back on a new connection with z logged: TRUNC, z proposed again.
+        s.learners.remove(&1);
+        s.leader.disconnected(1);
+        s.leader.connected(2, s.now);
+        let info = learner_info(FOLLOWERINFO, 1, 1, 0);
+        s.leader.receive(2, &mut bytes_of(&info), s.now);
+        let out = s.leader.receive(2, &mut bytes_of(&ack_epoch(z, 1)), s.now);
+        assert!(
+            out.iter().any(|a| matches!(
+                a,
+                Action::Send { to: 2, packet } if packet.r#type == TRUNC
+            )),
+            "{out:?}"
+        );
+        // Our log syncs before the learner acknowledges z again: its ACK from before the
+        // TRUNC must not make a quorum (it may never log z again).
+        let out = s.leader.logged(z);
+        assert!(
+            !out.iter().any(|a| matches!(a, Action::Apply { .. })),
+            "{out:?}"
+        );
     }
 
     #[test]
