@@ -141,7 +141,7 @@ impl Disk {
     }
 
     /// The most recent committed-or-logged txns of the last epoch in the log, up to `max`,
-    /// ending at `last_zxid` (the leader's DIFF window, as `quorum_peer::recent_committed`
+    /// ending at `last_zxid` (the leader's DIFF window, as `database::window`
     /// reads it from the log); empty when not contiguous.
     pub fn recent(&self, last_zxid: i64, max: usize) -> Vec<(i64, Bytes)> {
         let from = last_zxid - (last_zxid & 0xffff_ffff);

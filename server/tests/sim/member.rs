@@ -1,7 +1,7 @@
 //! One ensemble member: the real election (`election::fle`), the real ZAB leader and learner
 //! state machines (`zab::leader`, `zab::learner`) and the real request pipeline
 //! (`server/src/pipeline`) over the data tree, glued together the way
-//! `server/src/quorum_peer.rs`, `server/src/shell.rs` and the quorum crate's shells
+//! `server/src/peer/`, `server/src/shell.rs`, `server/src/database/` and the quorum crate's shells
 //! (`leader_net`, `learner_net`, `db::execute`) glue them, over the simulated disk and
 //! network.
 //!
@@ -35,10 +35,10 @@ use zk_quorum::zab::learner::{self, Learner, LearnerConfig, LearnerKind, Persist
 use zk_quorum::zab::packet::{self, encode_packet, make_zxid, SNAP, SNAP_SIGNATURE};
 use zk_server::auth::AuthId;
 use zk_server::config::Config;
+use zk_server::database::snap_loader::SnapLoader;
 use zk_server::persist::digest::{digest_of, touched_paths, DigestTracker};
 use zk_server::persist::{snapshot, txnlog};
 use zk_server::pipeline::{Input, Mode, Now, Output, Pipeline};
-use zk_server::quorum_peer::SnapLoader;
 use zk_server::tree::DataTree;
 use zk_server::txn::Txn;
 
@@ -159,7 +159,7 @@ fn pipeline_config(sid: i64) -> Config {
         // Snapshots every few txns, so that restarts load a snapshot and the log after it.
         snap_count: 16,
         // Containers and expired TTL nodes are reaped within the runs' few seconds.
-        other: [("znode.container.checkIntervalMs".into(), "200".into())].into(),
+        container_check_interval_ms: 200,
         ..Config::default()
     }
 }
@@ -230,7 +230,7 @@ impl Member {
     }
 
     /// Go back to leader election: close every connection, reload the database from disk
-    /// (as `quorum_peer::run` does at each round), take a new idle pipeline and start a
+    /// (as `peer::run` does at each round), take a new idle pipeline and start a
     /// round.
     fn look(&mut self, ctx: &mut Ctx, why: &str) {
         ctx.trace(format!("{} LOOKING: {why}", self.sid));
@@ -640,7 +640,7 @@ impl Member {
                         }
                         // The disk cannot go back to `zxid`: what it had up to there was
                         // only in a snapshot past it (a learner that took a snapshot of a
-                        // SNAP sync whose leader never established). PeerDb::truncate
+                        // SNAP sync whose leader never established). The learner database
                         // fails the same way and the session ends; the next sync, from an
                         // empty disk, is a SNAP.
                         Ok(l) => {
