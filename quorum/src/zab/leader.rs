@@ -1278,11 +1278,9 @@ mod tests {
                         SnapEncoder::finish(&mut b);
                         self.deliver(to, b);
                     }
-                    Action::Log { zxid, .. } => {
-                        if !self.hold_own_log {
-                            let out = self.leader.logged(zxid);
-                            self.run(out);
-                        }
+                    Action::Log { zxid, .. } if !self.hold_own_log => {
+                        let out = self.leader.logged(zxid);
+                        self.run(out);
                     }
                     Action::Apply { zxid, .. } => self.applied.push(zxid.into()),
                     Action::FromLearner(m @ LearnerMessage::Request { .. }) => {
