@@ -12,8 +12,16 @@
 
 use bytes::Bytes;
 use jute::Decode;
+use jute::Zxid;
 use std::collections::{BTreeMap, BTreeSet};
-use zk_quorum::zab::packet::{counter_of, epoch_of};
+
+fn epoch_of(zxid: i64) -> i64 {
+    Zxid::from_i64(zxid).epoch()
+}
+
+fn counter_of(zxid: i64) -> i64 {
+    Zxid::from_i64(zxid).counter()
+}
 
 #[derive(Default)]
 pub struct Checker {

@@ -250,7 +250,7 @@ impl Client {
                 let other = format!("/k{}", rng.range(0, PATHS - 1));
                 let second = if rng.chance(50) {
                     MultiOp::Create(
-                        ops::CREATE,
+                        jute::ops::OpCode::Create,
                         CreateRequest {
                             path: other.clone(),
                             data: data.clone(),

@@ -25,6 +25,7 @@ use crate::disk::{Disk, ENOSPC};
 use crate::net::ConnId;
 use bytes::{Bytes, BytesMut};
 use jute::quorum::QuorumPacket;
+use jute::Zxid;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -32,7 +33,7 @@ use zk_quorum::election::{self, Election, FleConfig, Notification, Outcome, Serv
 use zk_quorum::verifier::QuorumMaj;
 use zk_quorum::zab::leader::{self, Leader, LeaderConfig, LearnerMessage, COMMIT_LOG_COUNT};
 use zk_quorum::zab::learner::{self, Learner, LearnerConfig, LearnerKind, PersistedState};
-use zk_quorum::zab::packet::{self, encode_packet, make_zxid, SNAP, SNAP_SIGNATURE};
+use zk_quorum::zab::packet::{self, encode_packet, SNAP, SNAP_SIGNATURE};
 use zk_server::auth::AuthId;
 use zk_server::config::Config;
 use zk_server::database::snap_loader::SnapLoader;
@@ -254,9 +255,11 @@ impl Member {
         ctx.check
             .state(self.sid, zxid, loaded.tracker.value(), "loading its disk");
         self.role = Role::Looking;
-        let acts = self
-            .election
-            .start(ctx.instant(), zxid, self.disk.current_epoch());
+        let acts = self.election.start(
+            ctx.instant(),
+            Zxid::from_i64(zxid),
+            self.disk.current_epoch(),
+        );
         self.run_election(ctx, acts);
     }
 
@@ -294,7 +297,7 @@ impl Member {
         PersistedState {
             accepted_epoch: self.disk.accepted_epoch(),
             current_epoch: self.disk.current_epoch(),
-            last_zxid,
+            last_zxid: Zxid::from_i64(last_zxid),
         }
     }
 
@@ -308,14 +311,25 @@ impl Member {
         let state = self.persisted(loaded.tree.last_zxid);
         ctx.trace(format!(
             "{} LEADING from 0x{:x} (accepted {}, current {})",
-            self.sid, state.last_zxid, state.accepted_epoch, state.current_epoch
+            self.sid,
+            state.last_zxid.as_i64(),
+            state.accepted_epoch,
+            state.current_epoch
         ));
-        let committed = self.disk.recent(state.last_zxid, COMMIT_LOG_COUNT);
+        let committed = self.disk.recent(state.last_zxid.as_i64(), COMMIT_LOG_COUNT);
         let mut cfg = LeaderConfig::new(self.sid, self.view.clone());
         cfg.tick_time = Duration::from_millis(TICK_TIME_MS);
         cfg.init_limit = INIT_LIMIT;
         cfg.sync_limit = SYNC_LIMIT;
-        let mut leader = Leader::new(cfg, state, committed, ctx.instant());
+        let mut leader = Leader::new(
+            cfg,
+            state,
+            committed
+                .into_iter()
+                .map(|(z, e)| (Zxid::from_i64(z), e))
+                .collect(),
+            ctx.instant(),
+        );
         let acts = leader.start(ctx.instant());
         // Idle until established, but holding the tree: learners synced by SNAP get it.
         self.digest = loaded.tracker;
@@ -357,7 +371,7 @@ impl Member {
                     self.drain_pipeline(ctx);
                     let mut b = BytesMut::from(&encode(&packet::packet(SNAP, zxid))[..]);
                     let mut file = Vec::new();
-                    snapshot::serialize(&self.pipeline.tree, zxid, false, &mut file)
+                    snapshot::serialize(&self.pipeline.tree, zxid.as_i64(), false, &mut file)
                         .expect("serializing a tree into memory");
                     b.extend_from_slice(&file[16..file.len() - 13]);
                     jute::Encode::encode(&SNAP_SIGNATURE.to_string(), &mut b);
@@ -380,15 +394,9 @@ impl Member {
                 }
                 leader::Action::Synced {
                     sid, kind, zxid, ..
-                } => ctx.trace(format!(
-                    "{} synced {sid} by {kind:?} at 0x{zxid:x}",
-                    self.sid
-                )),
+                } => ctx.trace(format!("{} synced {sid} by {kind:?} at {zxid}", self.sid)),
                 leader::Action::Established { epoch, zxid } => {
-                    ctx.trace(format!(
-                        "{} ESTABLISHED epoch {epoch} (0x{zxid:x})",
-                        self.sid
-                    ));
+                    ctx.trace(format!("{} ESTABLISHED epoch {epoch} ({zxid})", self.sid));
                     l.established = true;
                     self.election.update_peer_epoch(epoch);
                     ctx.check
@@ -397,7 +405,7 @@ impl Member {
                         .push_back(ToPipeline::StartLeading { epoch });
                 }
                 leader::Action::Log { zxid, entry } => {
-                    if let Err(e) = self.disk.append(zxid, entry) {
+                    if let Err(e) = self.disk.append(zxid.as_i64(), entry) {
                         return self.look(ctx, &format!("leader's database error: {e}"));
                     }
                     let done = l.disk_ready_ms.max(ctx.now_ms) + ctx.fsync_ms();
@@ -407,7 +415,7 @@ impl Member {
                         gen: self.gen,
                         life: self.life,
                         upto: self.disk.appended(),
-                        zxid,
+                        zxid: zxid.as_i64(),
                     };
                     ctx.at(done, ev);
                 }
@@ -416,14 +424,16 @@ impl Member {
                         let mut b = entry.clone();
                         if let Ok(h) = <jute::txn::TxnHeader as jute::Decode>::decode(&mut b) {
                             ctx.trace(format!(
-                                "{} commits 0x{zxid:x}: session 0x{:x} cxid {} type {}",
+                                "{} commits {zxid}: session 0x{:x} cxid {} type {}",
                                 self.sid, h.client_id, h.cxid, h.r#type
                             ));
                         }
                     }
-                    ctx.check.committed(self.sid, zxid, &entry);
-                    self.to_pipeline
-                        .push_back(ToPipeline::Apply { zxid, entry });
+                    ctx.check.committed(self.sid, zxid.as_i64(), &entry);
+                    self.to_pipeline.push_back(ToPipeline::Apply {
+                        zxid: zxid.as_i64(),
+                        entry,
+                    });
                 }
                 leader::Action::FromLearner(m) => self.to_pipeline.push_back(match m {
                     LearnerMessage::Request {
@@ -478,7 +488,7 @@ impl Member {
             return;
         }
         if let Role::Leading(l) = &mut self.role {
-            let acts = l.leader.logged(zxid);
+            let acts = l.leader.logged(Zxid::from_i64(zxid));
             self.run_leader(ctx, acts);
             self.process(ctx);
         }
@@ -490,11 +500,11 @@ impl Member {
         };
         let acts = match w {
             ToLeader::Propose { zxid, entry } => {
-                if l.leader.next_zxid() != zxid {
+                if l.leader.next_zxid().as_i64() != zxid {
                     return ctx.check.fail(format!(
                         "member {}: the pipeline numbered a txn 0x{zxid:x} but the leader's next zxid is 0x{:x}",
                         self.sid,
-                        l.leader.next_zxid()
+                        l.leader.next_zxid().as_i64()
                     ));
                 }
                 match l.leader.propose(entry) {
@@ -625,15 +635,19 @@ impl Member {
                 }
                 learner::Action::SetCurrentEpoch(e) => self.disk.set_current_epoch(e),
                 learner::Action::SyncStarted { mode, zxid } => {
-                    ctx.trace(format!("{sid} sync {mode:?} 0x{zxid:x}"));
+                    ctx.trace(format!("{sid} sync {mode:?} {zxid}"));
                     Ok(())
                 }
                 learner::Action::Truncate { zxid } => {
-                    self.disk.truncate_after(zxid);
+                    self.disk.truncate_after(zxid.as_i64());
                     match self.disk.load() {
-                        Ok(l) if l.tree.last_zxid == zxid => {
-                            ctx.check
-                                .state(sid, zxid, l.tracker.value(), "truncating its log");
+                        Ok(l) if l.tree.last_zxid == zxid.as_i64() => {
+                            ctx.check.state(
+                                sid,
+                                zxid.as_i64(),
+                                l.tracker.value(),
+                                "truncating its log",
+                            );
                             f.tree = Some(l.tree);
                             self.digest = l.tracker;
                             Ok(())
@@ -645,7 +659,7 @@ impl Member {
                         // empty disk, is a SNAP.
                         Ok(l) => {
                             let why = format!(
-                                "truncated to 0x{zxid:x} but the tree is at 0x{:x}",
+                                "truncated to {zxid} but the tree is at 0x{:x}",
                                 l.tree.last_zxid
                             );
                             return self.look(ctx, &why);
@@ -662,11 +676,15 @@ impl Member {
                     None => Err("snapshot item outside a snapshot".into()),
                 },
                 learner::Action::SnapshotEnd { zxid } => match f.loading.take() {
-                    Some(l) => l.finish(zxid).map(|tree| {
+                    Some(l) => l.finish(zxid.as_i64()).map(|tree| {
                         self.digest = DigestTracker::new(&tree);
                         f.tree = Some(tree);
-                        ctx.check
-                            .state(sid, zxid, self.digest.value(), "a leader's snapshot");
+                        ctx.check.state(
+                            sid,
+                            zxid.as_i64(),
+                            self.digest.value(),
+                            "a leader's snapshot",
+                        );
                     }),
                     None => Err("snapshot end outside a snapshot".into()),
                 },
@@ -677,15 +695,18 @@ impl Member {
                 },
                 learner::Action::Log { zxid, entry } => {
                     logged = true;
-                    self.disk.append(zxid, entry)
+                    self.disk.append(zxid.as_i64(), entry)
                 }
                 learner::Action::Apply { zxid, entry } => {
                     match f.tree.as_mut() {
                         // Syncing: into the learner's own tree.
-                        Some(tree) => apply(ctx, sid, tree, &mut self.digest, zxid, &entry),
-                        None => self
-                            .to_pipeline
-                            .push_back(ToPipeline::Apply { zxid, entry }),
+                        Some(tree) => {
+                            apply(ctx, sid, tree, &mut self.digest, zxid.as_i64(), &entry)
+                        }
+                        None => self.to_pipeline.push_back(ToPipeline::Apply {
+                            zxid: zxid.as_i64(),
+                            entry,
+                        }),
                     }
                     Ok(())
                 }
@@ -858,7 +879,7 @@ impl Member {
             ToPipeline::Input(input) => self.pipeline.handle(now(ctx), input),
             ToPipeline::Apply { zxid, entry } => self.pipeline_apply(ctx, zxid, entry),
             ToPipeline::StartLeading { epoch } => {
-                self.pipeline.start_leading(make_zxid(epoch, 0));
+                self.pipeline.start_leading(Zxid::new(epoch, 0).as_i64());
                 let z = self.pipeline.tree.last_zxid;
                 ctx.check
                     .state(self.sid, z, self.digest.value(), "establishing");
