@@ -1368,7 +1368,9 @@ mod tests {
         s.leader.connected(2, s.now);
         let info = learner_info(FOLLOWERINFO, 1, 1, 0);
         s.leader.receive(2, &mut bytes_of(&info), s.now);
-        let out = s.leader.receive(2, &mut bytes_of(&ack_epoch(z, 1)), s.now);
+        let out = s
+            .leader
+            .receive(2, &mut bytes_of(&ack_epoch(Zxid::from_i64(z), 1)), s.now);
         assert!(
             out.iter().any(|a| matches!(
                 a,
@@ -1378,7 +1380,7 @@ mod tests {
         );
         // Our log syncs before the learner acknowledges z again: its ACK from before the
         // TRUNC must not make a quorum (it may never log z again).
-        let out = s.leader.logged(z);
+        let out = s.leader.logged(Zxid::from_i64(z));
         assert!(
             !out.iter().any(|a| matches!(a, Action::Apply { .. })),
             "{out:?}"
