@@ -67,6 +67,23 @@ impl AuthId {
             id: id.into(),
         }
     }
+
+    /// As the wire record a learner's REQUEST carries (Java's `Id`).
+    pub fn to_wire(&self) -> jute::data::Id {
+        jute::data::Id {
+            scheme: self.scheme.clone(),
+            id: self.id.clone(),
+        }
+    }
+}
+
+impl From<jute::data::Id> for AuthId {
+    fn from(id: jute::data::Id) -> Self {
+        AuthId {
+            scheme: id.scheme,
+            id: id.id,
+        }
+    }
 }
 
 /// One ACL entry: the generated wire record `ACL{perms, Id{scheme, id}}`, stored as is in

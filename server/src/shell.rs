@@ -232,7 +232,8 @@ impl Shell {
                 auth,
             } => {
                 if let Upstream::Learner(h) = &self.upstream {
-                    h.send(packet::request(session, cxid, op, &body, quorum_ids(&auth)));
+                    let ids = auth.iter().map(AuthId::to_wire).collect();
+                    h.send(packet::request(session, cxid, op, &body, ids));
                 }
             }
             Output::Touch {
@@ -346,15 +347,6 @@ impl Shell {
             });
         }
     }
-}
-
-fn quorum_ids(auth: &[AuthId]) -> Vec<jute::data::Id> {
-    auth.iter()
-        .map(|a| jute::data::Id {
-            scheme: a.scheme.clone(),
-            id: a.id.clone(),
-        })
-        .collect()
 }
 
 /// Let the pipeline, the log and the connections run before the snapshot writer when the

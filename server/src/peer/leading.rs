@@ -9,7 +9,6 @@
 
 use super::role::leader_config;
 use super::{idle_shell, resolve};
-use crate::auth::AuthId;
 use crate::config::Config;
 use crate::database::leader::{LeaderDatabase, SnapRequest};
 use crate::database::{Database, Epochs};
@@ -23,50 +22,6 @@ use zk_quorum::election::net::ElectionHandle;
 use zk_quorum::verifier::QuorumMaj;
 use zk_quorum::zab::leader::LearnerMessage;
 use zk_quorum::zab::leader_net::{self, Event};
-
-/// The pipeline input for a learner's message, if it has one (a forwarded sync goes back to
-/// the leader instead: see [`lead`]).
-fn learner_input(msg: LearnerMessage) -> Option<Input> {
-    match msg {
-        LearnerMessage::Request {
-            from,
-            session_id,
-            cxid,
-            op,
-            body,
-            authinfo,
-            ..
-        } => Some(Input::LearnerRequest {
-            from,
-            session: session_id,
-            cxid,
-            op,
-            body,
-            auth: authinfo
-                .into_iter()
-                .map(|i| AuthId::new(i.scheme, i.id))
-                .collect(),
-        }),
-        LearnerMessage::Touch {
-            session_id,
-            timeout,
-        } => Some(Input::LearnerTouch {
-            session: session_id,
-            timeout_ms: timeout,
-        }),
-        // Answered by the pipeline's Output::RevalidateAnswer (the shell sends it).
-        LearnerMessage::Revalidate {
-            from,
-            session_id,
-            timeout,
-        } => Some(Input::LearnerRevalidate {
-            from,
-            session: session_id,
-            timeout_ms: timeout,
-        }),
-        LearnerMessage::Sync { .. } => None,
-    }
-}
 
 /// Lead the ensemble until the leadership ends, serving clients once established; returns
 /// the database (`None` if the leader task died with it: the caller opens it again).
@@ -148,7 +103,7 @@ pub async fn lead(
         // handed back here is behind the proposals of every request it forwarded before.
         Event::FromLearner(LearnerMessage::Sync { from, .. }) => handle.sync(from),
         Event::FromLearner(msg) => {
-            if let Some(input) = learner_input(msg) {
+            if let Some(input) = Input::from_learner(msg) {
                 shell.step(ToPipeline::Input(input));
             }
         }
@@ -181,63 +136,4 @@ pub async fn lead(
     warn!("the leadership ended: {why}");
     shell.close_all();
     db
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-
-    #[test]
-    fn learner_messages_become_pipeline_inputs() {
-        let req = LearnerMessage::Request {
-            from: 3,
-            sid: 2,
-            session_id: 0x55,
-            cxid: 7,
-            op: 1,
-            body: Bytes::from_static(b"body"),
-            authinfo: vec![jute::data::Id {
-                scheme: "digest".into(),
-                id: "u:p".into(),
-            }],
-        };
-        match learner_input(req) {
-            Some(Input::LearnerRequest {
-                from,
-                session,
-                cxid,
-                op,
-                body,
-                auth,
-            }) => {
-                assert_eq!((from, session, cxid, op), (3, 0x55, 7, 1));
-                assert_eq!(body, Bytes::from_static(b"body"));
-                assert_eq!(auth, vec![AuthId::new("digest", "u:p")]);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(
-            learner_input(LearnerMessage::Touch {
-                session_id: 1,
-                timeout: 4000
-            }),
-            Some(Input::LearnerTouch {
-                session: 1,
-                timeout_ms: 4000
-            })
-        ));
-        assert!(matches!(
-            learner_input(LearnerMessage::Revalidate {
-                from: 2,
-                session_id: 1,
-                timeout: 4000
-            }),
-            Some(Input::LearnerRevalidate {
-                from: 2,
-                session: 1,
-                timeout_ms: 4000
-            })
-        ));
-    }
 }

@@ -1,3 +1,9 @@
+//! The quorum side of the pipeline: a follower's or observer's forwarding to the leader
+//! (writes, createSession, sync, revalidation; Java's `Learner.request`) and the answers that
+//! come back, and a leader's handling of what its learners forward (Java's
+//! `submitLearnerRequest`, `Leader.revalidateSession`).
+
+use super::writes::Author;
 use super::*;
 
 impl Pipeline {
@@ -131,7 +137,6 @@ impl Pipeline {
                 self.commit(txn, digest, Waiter::Learner(from));
             }
             Ok(op) if op.is_write() => {
-                let hdr = self.next_header(session, cxid, op);
                 // Java checks the session inside each op (closeSession and deleteContainer
                 // do not check it); prep fails those ops with this code.
                 let session_error = self
@@ -150,18 +155,8 @@ impl Pipeline {
                 } else {
                     body
                 };
-                let ctx = PrepContext {
-                    tree: &self.tree,
-                    session,
-                    auth: &auth,
-                    auth_cfg: &self.auth_cfg,
-                    extended_types: self.cfg.extended_types_enabled,
-                    reconfig_enabled: self.cfg.reconfig_enabled,
-                    session_error,
-                    enforce_quota: self.cfg.enforce_quota,
-                };
                 let (txn, digest) =
-                    prep::prep_write(&ctx, &mut self.pending, op, cxid, body, hdr.zxid, hdr.time);
+                    self.prep(Author::Ids(&auth), session, cxid, op, body, session_error);
                 if op == OpCode::CloseSession {
                     self.sessions.set_closing(session);
                 }

@@ -1,3 +1,6 @@
+//! The handshake: a ConnectRequest, and a new session's creation or a reconnecting
+//! session's revalidation (Java's `processConnectRequest`, `reopenSession`).
+
 use super::*;
 
 impl Pipeline {

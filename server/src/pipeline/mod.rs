@@ -69,6 +69,7 @@ pub(crate) use std::collections::VecDeque;
 pub(crate) use std::net::SocketAddr;
 pub(crate) use std::sync::Arc;
 pub(crate) use tracing::{debug, error, info, warn};
+use zk_quorum::zab::leader::LearnerMessage;
 
 /// A client connection, numbered by the network shell.
 pub type ConnId = u64;
@@ -185,6 +186,49 @@ pub enum Input {
         session: i64,
         timeout_ms: i32,
     },
+}
+
+impl Input {
+    /// Leader: the input for a learner's message, if it has one (a forwarded sync goes back
+    /// to the leader state machine instead, behind that learner's earlier proposals).
+    pub fn from_learner(msg: LearnerMessage) -> Option<Input> {
+        match msg {
+            LearnerMessage::Request {
+                from,
+                session_id,
+                cxid,
+                op,
+                body,
+                authinfo,
+                ..
+            } => Some(Input::LearnerRequest {
+                from,
+                session: session_id,
+                cxid,
+                op,
+                body,
+                auth: authinfo.into_iter().map(AuthId::from).collect(),
+            }),
+            LearnerMessage::Touch {
+                session_id,
+                timeout,
+            } => Some(Input::LearnerTouch {
+                session: session_id,
+                timeout_ms: timeout,
+            }),
+            // Answered by the pipeline's Output::RevalidateAnswer (the shell sends it).
+            LearnerMessage::Revalidate {
+                from,
+                session_id,
+                timeout,
+            } => Some(Input::LearnerRevalidate {
+                from,
+                session: session_id,
+                timeout_ms: timeout,
+            }),
+            LearnerMessage::Sync { .. } => None,
+        }
+    }
 }
 
 /// What the pipeline asks the caller to do, in order.

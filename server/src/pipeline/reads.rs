@@ -1,3 +1,6 @@
+//! Reads and watch registration, answered from the tree in the session's FIFO order (Java's
+//! FinalRequestProcessor for the read ops).
+
 use super::*;
 
 impl Pipeline {

@@ -1,3 +1,6 @@
+//! The dispatch of one request after the handshake: session checks, enforce.auth, auth and
+//! SASL packets, read-only mode, then a read, a write or a forwarded op.
+
 use super::*;
 
 impl Pipeline {

@@ -676,3 +676,56 @@ fn a_leader_fails_a_moved_sessions_write_and_answers_revalidations() {
         logged[0].body
     );
 }
+
+#[test]
+fn a_learners_messages_become_pipeline_inputs() {
+    let req = zk_quorum::zab::leader::LearnerMessage::Request {
+        from: 3,
+        sid: 2,
+        session_id: 0x55,
+        cxid: 7,
+        op: 1,
+        body: Bytes::from_static(b"body"),
+        authinfo: vec![jute::data::Id {
+            scheme: "digest".into(),
+            id: "u:p".into(),
+        }],
+    };
+    match Input::from_learner(req) {
+        Some(Input::LearnerRequest {
+            from,
+            session,
+            cxid,
+            op,
+            body,
+            auth,
+        }) => {
+            assert_eq!((from, session, cxid, op), (3, 0x55, 7, 1));
+            assert_eq!(body, Bytes::from_static(b"body"));
+            assert_eq!(auth, vec![AuthId::new("digest", "u:p")]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        Input::from_learner(zk_quorum::zab::leader::LearnerMessage::Touch {
+            session_id: 1,
+            timeout: 4000
+        }),
+        Some(Input::LearnerTouch {
+            session: 1,
+            timeout_ms: 4000
+        })
+    ));
+    assert!(matches!(
+        Input::from_learner(zk_quorum::zab::leader::LearnerMessage::Revalidate {
+            from: 2,
+            session_id: 1,
+            timeout: 4000
+        }),
+        Some(Input::LearnerRevalidate {
+            from: 2,
+            session: 1,
+            timeout_ms: 4000
+        })
+    ));
+}

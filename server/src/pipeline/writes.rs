@@ -40,26 +40,20 @@ fn session_moved(body: &TxnBody) -> bool {
     }
 }
 
+/// Whom a prepped write runs as.
+pub(super) enum Author<'a> {
+    /// A client connection's auth ids.
+    Conn(ConnId),
+    /// These ids (a learner's forwarded ones, the server's own).
+    Ids(&'a [AuthId]),
+}
+
 impl Pipeline {
     pub(super) fn write(&mut self, conn: ConnId, session: i64, xid: i32, op: OpCode, body: Bytes) {
         if self.mode.is_learner() {
             return self.forward_write(conn, session, xid, op, body);
         }
-        let hdr = self.next_header(session, xid, op);
-        let no_auth = Vec::new();
-        let auth_ids = self.conns.get(&conn).map_or(&no_auth[..], |c| c.auth.ids());
-        let ctx = PrepContext {
-            tree: &self.tree,
-            session,
-            auth: auth_ids,
-            auth_cfg: &self.auth_cfg,
-            extended_types: self.cfg.extended_types_enabled,
-            reconfig_enabled: self.cfg.reconfig_enabled,
-            session_error: None,
-            enforce_quota: self.cfg.enforce_quota,
-        };
-        let (txn, digest) =
-            prep::prep_write(&ctx, &mut self.pending, op, xid, body, hdr.zxid, hdr.time);
+        let (txn, digest) = self.prep(Author::Conn(conn), session, xid, op, body, None);
         if op == OpCode::CloseSession {
             self.sessions.set_closing(session);
         }
@@ -285,6 +279,38 @@ impl Pipeline {
         }
     }
 
+    /// Prep the write `op` of `session` into the next txn (Java's PrepRequestProcessor),
+    /// checked as `author` against the tree and the pending changes; `session_error` fails
+    /// the ops that check their session (Java's checkSession).
+    pub(super) fn prep(
+        &mut self,
+        author: Author,
+        session: i64,
+        cxid: i32,
+        op: OpCode,
+        body: Bytes,
+        session_error: Option<ErrorCode>,
+    ) -> (Txn, jute::txn::TxnDigest) {
+        self.last_zxid += 1;
+        let auth = match author {
+            Author::Conn(conn) => self.conns.get(&conn).map_or(&[][..], |c| c.auth.ids()),
+            Author::Ids(ids) => ids,
+        };
+        let ctx = PrepContext {
+            tree: &self.tree,
+            session,
+            auth,
+            auth_cfg: &self.auth_cfg,
+            extended_types: self.cfg.extended_types_enabled,
+            reconfig_enabled: self.cfg.reconfig_enabled,
+            session_error,
+            enforce_quota: self.cfg.enforce_quota,
+        };
+        let (zxid, time_ms) = (self.last_zxid, self.now.wall_ms);
+        prep::prep_write(&ctx, &mut self.pending, op, cxid, body, zxid, time_ms)
+    }
+
+    /// The header of the next txn, for those not prepped from a request (createSession).
     pub(super) fn next_header(&mut self, session: i64, cxid: i32, op: OpCode) -> TxnHeader {
         self.last_zxid += 1;
         TxnHeader {
@@ -306,20 +332,8 @@ impl Pipeline {
 
     /// A write the server issues itself (session expiry, container cleanup).
     pub(super) fn internal_write(&mut self, session: i64, op: OpCode, body: Bytes) {
-        let hdr = self.next_header(session, 0, op);
-        let ids: Vec<AuthId> = vec![AuthId::new(auth::SCHEME_SUPER, "")];
-        let ctx = PrepContext {
-            tree: &self.tree,
-            session,
-            auth: &ids,
-            auth_cfg: &self.auth_cfg,
-            extended_types: self.cfg.extended_types_enabled,
-            reconfig_enabled: self.cfg.reconfig_enabled,
-            session_error: None,
-            enforce_quota: self.cfg.enforce_quota,
-        };
-        let (txn, digest) =
-            prep::prep_write(&ctx, &mut self.pending, op, 0, body, hdr.zxid, hdr.time);
+        let ids = [AuthId::new(auth::SCHEME_SUPER, "")];
+        let (txn, digest) = self.prep(Author::Ids(&ids), session, 0, op, body, None);
         self.commit(txn, digest, Waiter::Server);
     }
 

@@ -436,42 +436,10 @@ impl Member {
                     });
                 }
                 leader::Action::FromLearner(m) => self.to_pipeline.push_back(match m {
-                    LearnerMessage::Request {
-                        from,
-                        session_id,
-                        cxid,
-                        op,
-                        body,
-                        authinfo,
-                        ..
-                    } => ToPipeline::Input(Input::LearnerRequest {
-                        from,
-                        session: session_id,
-                        cxid,
-                        op,
-                        body,
-                        auth: authinfo
-                            .into_iter()
-                            .map(|i| AuthId::new(i.scheme, i.id))
-                            .collect(),
-                    }),
                     LearnerMessage::Sync { from, .. } => ToPipeline::HandBackSync { from },
-                    LearnerMessage::Touch {
-                        session_id,
-                        timeout,
-                    } => ToPipeline::Input(Input::LearnerTouch {
-                        session: session_id,
-                        timeout_ms: timeout,
-                    }),
-                    LearnerMessage::Revalidate {
-                        from,
-                        session_id,
-                        timeout,
-                    } => ToPipeline::Input(Input::LearnerRevalidate {
-                        from,
-                        session: session_id,
-                        timeout_ms: timeout,
-                    }),
+                    m => ToPipeline::Input(
+                        Input::from_learner(m).expect("only a sync has no pipeline input"),
+                    ),
                 }),
                 leader::Action::LostQuorum { reason } => {
                     return self.look(ctx, &format!("leadership lost: {reason}"));
@@ -966,13 +934,7 @@ impl Member {
                     body,
                     auth,
                 } => {
-                    let ids = auth
-                        .iter()
-                        .map(|a| jute::data::Id {
-                            scheme: a.scheme.clone(),
-                            id: a.id.clone(),
-                        })
-                        .collect();
+                    let ids = auth.iter().map(AuthId::to_wire).collect();
                     self.forward(ctx, packet::request(session, cxid, op, &body, ids));
                 }
                 Output::Touch {
