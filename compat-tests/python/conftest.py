@@ -1,7 +1,8 @@
 """Fixtures shared by every compat suite.
 
-- `impl`: "java" or "zkrs" (each test runs against both; ZK_IMPLS=java,zkrs restricts it
-  for local debugging, tools/test.sh always runs both).
+- `impl`: one of zkharness.IMPLS: java (3.8.0), zkrs (ours, 3.8 mode), java39 (3.9.3) and
+  zkrs39 (ours, 3.9 mode). Each test runs against every one ZK_IMPLS names (default all;
+  ZK_IMPLS=java,zkrs restricts it for local debugging; tools/test.sh runs all four).
 - `server`: one running server per impl per test module (started once, stopped after).
 - `zk`: a connected kazoo client on `server`; `zk.base` is a unique, already created
   path for this test, deleted (recursively) afterwards.

@@ -1,4 +1,4 @@
-"""Start the Java ZooKeeper 3.8 server or zk-rs's zkserver on a free local port.
+"""Start a Java ZooKeeper server (3.8.0 or 3.9.3) or zk-rs's zkserver on a free local port.
 
 Stable API (other suites build on it):
 
@@ -22,8 +22,12 @@ Ensembles and test helpers:
     wait_for(cond, timeout=30, what=...)   close_clients(*zks)
     selected_impls()   needs_impls(*impls) -> pytest skip mark
 
-`impl` is "java" or "zkrs". Both servers run with extended types (TTL nodes)
-enabled, the four-letter words whitelisted and the AdminServer disabled.
+`impl` is one of IMPLS, two pairs of a reference and ours:
+    "java"    Debian's Java ZooKeeper 3.8.0        "zkrs"    zkserver with compat.version=3.8
+    "java39"  Java ZooKeeper 3.9.3 (PyPI jars)     "zkrs39"  zkserver with compat.version=3.9
+REFERENCE maps each of ours to the Java it must match; version(impl) and is_java(impl)
+let a test state what each generation answers. Every server runs with extended types
+(TTL nodes) enabled, the four-letter words whitelisted and the AdminServer disabled.
 Readiness means a real session can be established, not just an open port.
 """
 
@@ -40,7 +44,11 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-IMPLS = ("java", "zkrs")
+IMPLS = ("java", "zkrs", "java39", "zkrs39")
+JAVA_IMPLS = ("java", "java39")
+REFERENCE = {"zkrs": "java", "zkrs39": "java39"}
+VERSION = {"java": (3, 8, 0), "zkrs": (3, 8, 0), "java39": (3, 9, 3), "zkrs39": (3, 9, 3)}
+ZKRS_COMPAT = {"zkrs": "3.8", "zkrs39": "3.9"}
 HOST = "127.0.0.1"
 READY_TIMEOUT = float(os.environ.get("ZK_READY_TIMEOUT", "30"))
 
@@ -53,6 +61,41 @@ JAVA_CLASSPATH = [
     "/usr/share/java/log4j-1.2.jar",
 ]
 JAVA_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+
+# Java 3.9.3's jars, fetched by tools/install-deps.sh (from PyPI's pyspark==4.0.1).
+JAVA39_DIR = Path(os.environ.get("ZK_JAVA39_DIR") or Path(
+    os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zk-rs" / "java-3.9.3")
+
+
+def java39_classpath(curator: bool = False) -> List[str]:
+    """The 3.9.3 server's classpath (with Curator 5.7.1 when `curator`)."""
+    jars = sorted(JAVA39_DIR.glob("*.jar"))
+    return [str(j) for j in jars if curator or not j.name.startswith("curator-")]
+
+
+def is_java(impl: str) -> bool:
+    return impl in JAVA_IMPLS
+
+
+def version(impl: str):
+    """The ZooKeeper version whose behaviour `impl` has, as a tuple: (3, 8, 0) or (3, 9, 3)."""
+    return VERSION[impl]
+
+
+def at_least(impl: str, *v) -> bool:
+    """Whether `impl` behaves as ZooKeeper `v` (e.g. at_least(impl, 3, 9)) or newer."""
+    return VERSION[impl] >= tuple(v)
+
+LOG4J2_PROPERTIES = """\
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = {path}
+appender.file.append = true
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{ISO8601}} - %-5p [%t:%C{{1}}@%L] - %m%n
+"""
 
 LOG4J_PROPERTIES = """\
 log4j.rootLogger=INFO, FILE
@@ -155,6 +198,8 @@ class Server:
             # Java turns unknown keys into zookeeper.* system properties; ours reads it.
             "extendedTypesEnabled": "true",
         }
+        if self.impl in ZKRS_COMPAT:
+            cfg["compat.version"] = ZKRS_COMPAT[self.impl]
         for k, v in self.extra_cfg.items():
             if v is None:
                 cfg.pop(k, None)
@@ -171,15 +216,30 @@ class Server:
         if self.impl == "java":
             (self.workdir / "log4j.properties").write_text(
                 LOG4J_PROPERTIES.format(path=self.log_path))
+        if self.impl == "java39":
+            (self.workdir / "log4j2.properties").write_text(
+                LOG4J2_PROPERTIES.format(path=self.log_path))
 
     # -- process control -----------------------------------------------------------------
     def _command(self):
-        if self.impl == "java":
+        if is_java(self.impl):
+            if self.impl == "java39":
+                if not (JAVA39_DIR / "zookeeper-3.9.3.jar").exists():
+                    raise ServerStartError(
+                        "java39 server failed to start: no Java 3.9.3 jars in %s "
+                        "(run tools/install-deps.sh or set ZK_JAVA39_DIR)" % JAVA39_DIR)
+                classpath = java39_classpath()
+                logging_conf = "-Dlog4j2.configurationFile=file:%s" % (
+                    self.workdir / "log4j2.properties")
+            else:
+                classpath = JAVA_CLASSPATH
+                logging_conf = "-Dlog4j.configuration=file:%s" % (
+                    self.workdir / "log4j.properties")
             return [
                 JAVA_BIN,
                 "-Xmx256m",
-                "-cp", ":".join(JAVA_CLASSPATH),
-                "-Dlog4j.configuration=file:%s" % (self.workdir / "log4j.properties"),
+                "-cp", ":".join(classpath),
+                logging_conf,
                 "-Dzookeeper.log.dir=%s" % self.workdir,
                 "-Dzookeeper.extendedTypesEnabled=true",
                 "-Dzookeeper.admin.enableServer=false",
@@ -207,7 +267,7 @@ class Server:
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
         env.setdefault("RUST_BACKTRACE", "1")
-        out = open(self.workdir / ("stdout.log" if self.impl == "java" else "server.log"), "ab")
+        out = open(self.workdir / ("stdout.log" if is_java(self.impl) else "server.log"), "ab")
         try:
             self.proc = subprocess.Popen(
                 cmd, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
@@ -229,7 +289,7 @@ class Server:
         msg = ["%s server failed to start on %s: %s" % (self.impl, self.connect_string, why),
                "command: %s" % " ".join(self._command()),
                "--- tail of %s ---" % self.log_path, _tail(self.log_path)]
-        if self.impl == "java":
+        if is_java(self.impl):
             msg += ["--- tail of stdout.log ---", _tail(self.workdir / "stdout.log", 15)]
         return ServerStartError("\n".join(msg))
 
