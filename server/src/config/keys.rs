@@ -16,7 +16,7 @@
 //! `servers`'.
 
 use super::whitelist::FourLetterWhitelist;
-use super::{Config, ConfigError, Draft, PeerType, MIN_SNAP_RETAIN_COUNT};
+use super::{CompatVersion, Config, ConfigError, Draft, PeerType, MIN_SNAP_RETAIN_COUNT};
 use std::path::{Path, PathBuf};
 
 /// Where a key means something. No key is for a standalone server only.
@@ -875,6 +875,22 @@ pub static KEYS: &[Key] = &[
     .zookeeper()
     .default("false")
     .field("enforce_auth_schemes"),
+    // --- zk-rs's own keys -------------------------------------------------------------
+    // Which Java generation to behave as (see `CompatVersion`); Java has no such key.
+    key(
+        "compat.version",
+        Kind::OneOf {
+            words: &["3.8", "3.9"],
+            set: |d, v| {
+                d.config.compat_version = match v {
+                    "3.8" => CompatVersion::V3_8,
+                    _ => CompatVersion::V3_9,
+                }
+            },
+        },
+    )
+    .default("3.9")
+    .field("compat_version"),
     // --- zookeeper.* system properties zk-rs checks, then ignores ----------------------
     key("maxCnxns", decode(INT_MIN, INT_MAX, ANY_INT, |_, _| {}))
         .zookeeper()

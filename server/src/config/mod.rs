@@ -61,6 +61,25 @@ pub const EMBEDDED_TICK_TIME_MS: u32 = 2000;
 pub const DEFAULT_JUTE_MAXBUFFER: usize = 0xfffff;
 /// Java never keeps fewer snapshots than this when purging.
 pub const MIN_SNAP_RETAIN_COUNT: u32 = 3;
+/// The Java ZooKeeper generation zkserver behaves as (`compat.version=3.8|3.9`, default
+/// 3.9). 3.8 is Java 3.8.0 exactly: an ensemble with 3.8.0 Java members needs it, since they
+/// cannot apply what 3.9 writes (a create2 sub-txn inside a multi). Every behaviour that
+/// differs asks this type, so README's list of differences is the list of its methods' uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CompatVersion {
+    /// Java 3.8.0.
+    V3_8,
+    /// Java 3.9.3.
+    V3_9,
+}
+
+impl CompatVersion {
+    /// At least Java 3.9.
+    pub fn is_3_9(self) -> bool {
+        self >= CompatVersion::V3_9
+    }
+}
+
 /// With `extendedTypesEnabled`, a server id above this cannot be encoded in TTL session ids.
 pub const MAX_EXTENDED_SERVER_ID: u64 = 254;
 
@@ -152,6 +171,9 @@ pub struct Config {
     pub four_letter_whitelist: FourLetterWhitelist,
     /// `extendedTypesEnabled` (TTL nodes).
     pub extended_types_enabled: bool,
+    /// `compat.version` (zk-rs's own key): the Java generation whose answers, txn types
+    /// and disk formats zkserver gives.
+    pub compat_version: CompatVersion,
     /// `snapCount`: txns between snapshots, at least 2.
     pub snap_count: u64,
     /// `autopurge.snapRetainCount`, at least [`MIN_SNAP_RETAIN_COUNT`].
@@ -393,6 +415,7 @@ impl Config {
             max_session_timeout_ms: 0,
             four_letter_whitelist: FourLetterWhitelist::Only(Default::default()),
             extended_types_enabled: false,
+            compat_version: CompatVersion::V3_9,
             snap_count: 0,
             autopurge_snap_retain_count: 0,
             autopurge_purge_interval_hours: 0,

@@ -971,3 +971,17 @@ fn load_reads_files() {
     assert!(matches!(e, ConfigError::Io { .. }), "{e:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn compat_version_defaults_to_3_9_and_accepts_only_known_generations() {
+    assert_eq!(with("").0.compat_version, CompatVersion::V3_9);
+    assert_eq!(
+        with("compat.version=3.8").0.compat_version,
+        CompatVersion::V3_8
+    );
+    assert_eq!(
+        with("compat.version=3.9").0.compat_version,
+        CompatVersion::V3_9
+    );
+    assert!(parse(&format!("{MIN}compat.version=3.7\n")).is_err());
+}
