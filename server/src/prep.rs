@@ -947,6 +947,16 @@ mod tests {
     }
 
     fn prep_one(tree: &DataTree, enforce_quota: bool, op: OpCode, body: Bytes) -> Txn {
+        prep_as(CompatVersion::V3_9, tree, enforce_quota, op, body)
+    }
+
+    fn prep_as(
+        compat: CompatVersion,
+        tree: &DataTree,
+        enforce_quota: bool,
+        op: OpCode,
+        body: Bytes,
+    ) -> Txn {
         let auth = vec![AuthId::new("ip", "127.0.0.1")];
         let cfg = AuthConfig::default();
         let ctx = PrepContext {
@@ -957,7 +967,7 @@ mod tests {
             extended_types: true,
             reconfig_enabled: false,
             enforce_quota,
-            compat: CompatVersion::V3_9,
+            compat,
             session_error: None,
         };
         let zxid = tree.last_zxid + 1;
@@ -975,6 +985,67 @@ mod tests {
             TxnBody::Error(e) => Some(ErrorCode::try_from(e.err).expect("a known code")),
             _ => None,
         }
+    }
+
+    /// The sub-txn types of a multi of creates sent as (header op, flags), and whether prep
+    /// refused the whole multi.
+    fn multi_create_types(
+        compat: CompatVersion,
+        ops: &[(OpCode, i32)],
+    ) -> Result<Vec<OpCode>, ErrorCode> {
+        let tree = DataTree::new(true);
+        let ops: Vec<MultiOp> = ops
+            .iter()
+            .enumerate()
+            .map(|(i, &(op, flags))| {
+                MultiOp::Create(
+                    op,
+                    CreateRequest {
+                        path: format!("/n{i}"),
+                        data: None,
+                        acl: tree::open_acl(),
+                        flags,
+                    },
+                )
+            })
+            .collect();
+        let mut b = bytes::BytesMut::new();
+        jute::multi::encode_multi_request(&ops, &mut b);
+        let txn = prep_as(compat, &tree, false, OpCode::Multi, b.freeze());
+        match txn.body {
+            TxnBody::Multi(subs) => Ok(subs.into_iter().map(|(ty, _)| ty).collect()),
+            _ => Err(error_code(&txn).expect("a multi or an error")),
+        }
+    }
+
+    #[test]
+    fn create2_inside_multi_is_logged_as_create2_only_in_3_9() {
+        use CompatVersion::{V3_8, V3_9};
+        use OpCode::{Create, Create2, CreateContainer};
+        let ops = [
+            (Create2, 0),
+            (Create, 1),
+            (Create2, 4),
+            (CreateContainer, 0),
+        ];
+        assert_eq!(
+            multi_create_types(V3_9, &ops),
+            Ok(vec![Create2, Create, CreateContainer, CreateContainer])
+        );
+        // 3.8.0 decays the header op to what the mode says: it never logs a type-15 sub-txn.
+        assert_eq!(
+            multi_create_types(V3_8, &ops),
+            Ok(vec![Create, Create, CreateContainer, Create])
+        );
+        // An unknown mode: 3.9 refuses the whole multi while decoding it, 3.8 fails the op.
+        assert_eq!(
+            multi_create_types(V3_9, &[(Create, 0), (Create2, 7)]),
+            Err(ErrorCode::MarshallingError)
+        );
+        assert_eq!(
+            multi_create_types(V3_8, &[(Create, 0), (Create2, 7)]),
+            Ok(vec![Create, OpCode::Error])
+        );
     }
 
     #[test]
