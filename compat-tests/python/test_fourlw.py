@@ -2,6 +2,10 @@
 
 Numbers, addresses, dates, session ids and paths differ between any two servers, so they
 are normalised; everything else (keys, order, wording, layout) must be identical.
+
+Each test runs once per pair of a Java reference and ours (zkharness.REFERENCE) whose two
+members ZK_IMPLS selects: java (3.8.0) with zkrs, java39 (3.9.3) with zkrs39. In the
+dictionaries below "java" is the reference and "zkrs" ours.
 """
 
 import re
@@ -16,16 +20,33 @@ WORDS = ["ruok", "srvr", "stat", "conf", "cons", "wchs", "wchc", "wchp", "dump",
          "isro", "dirs", "envi", "crst", "srst"]
 
 
+PAIRS = [(ref, ours) for ours, ref in sorted(zkharness.REFERENCE.items())
+         if {ref, ours} <= set(zkharness.selected_impls())]
+
+
+@pytest.fixture(scope="module", params=PAIRS or [pytest.param(None, marks=pytest.mark.skip(
+    reason="ZK_IMPLS selects no (reference, ours) pair"))], ids=lambda p: p and p[1])
+def pair(request):
+    """(reference impl, our impl)."""
+    return request.param
+
+
+def _roles(pair):
+    """("java", reference impl), ("zkrs", our impl): the keys the tests compare by."""
+    return zip(("java", "zkrs"), pair)
+
+
 @pytest.fixture(scope="module")
-def both(tmp_path_factory):
+def both(pair, tmp_path_factory):
     servers = {}
     try:
-        for impl in ("java", "zkrs"):
-            servers[impl] = zkharness.start_server(impl, tmp_path_factory.mktemp("4lw-" + impl))
+        for role, impl in _roles(pair):
+            servers[role] = zkharness.start_server(impl, tmp_path_factory.mktemp("4lw-" + impl))
         yield servers
     finally:
         for s in servers.values():
             s.stop()
+        _prepared.clear()
 
 
 def _prepare(srv):
@@ -95,13 +116,13 @@ def _prepare_once(both, impl):
     return _prepared[impl]
 
 
-def test_not_whitelisted_word_is_refused_the_same_way(tmp_path):
+def test_not_whitelisted_word_is_refused_the_same_way(pair, tmp_path):
     out = {}
-    for impl in ("java", "zkrs"):
+    for role, impl in _roles(pair):
         srv = zkharness.start_server(impl, tmp_path / impl,
                                      extra_cfg={"4lw.commands.whitelist": "srvr,ruok"})
         try:
-            out[impl] = (srv.four_letter("ruok"), srv.four_letter("mntr"), srv.four_letter("wchs"))
+            out[role] = (srv.four_letter("ruok"), srv.four_letter("mntr"), srv.four_letter("wchs"))
         finally:
             srv.stop()
     assert out["zkrs"] == out["java"]
@@ -113,12 +134,12 @@ def _mntr_values(text):
 
 
 @pytest.mark.parametrize("force_sync", ["yes", "no"])
-def test_mntr_counts_txn_log_fsyncs(tmp_path, force_sync):
+def test_mntr_counts_txn_log_fsyncs(pair, tmp_path, force_sync):
     """Each write a lone client waits for is synced on its own: `fsynctime` counts one fsync
     per commit (and none with forceSync=no), in whole ms."""
     writes = 20
     seen = {}
-    for impl in ("java", "zkrs"):
+    for _, impl in _roles(pair):
         srv = zkharness.start_server(impl, tmp_path / impl, extra_cfg={"forceSync": force_sync})
         try:
             c = zkraw.RawClient(srv.host, srv.port)
@@ -166,24 +187,24 @@ def test_stmk_sets_the_trace_mask_and_gtmk_shows_it(both):
     assert seen["zkrs"] == seen["java"]
 
 
-def test_stmk_not_whitelisted_is_refused_without_reading_the_mask(tmp_path):
+def test_stmk_not_whitelisted_is_refused_without_reading_the_mask(pair, tmp_path):
     out = {}
-    for impl in ("java", "zkrs"):
+    for role, impl in _roles(pair):
         srv = zkharness.start_server(impl, tmp_path / impl,
                                      extra_cfg={"4lw.commands.whitelist": "gtmk"})
         try:
-            out[impl] = (_raw_word(srv, b"stmk"), srv.four_letter("gtmk"))
+            out[role] = (_raw_word(srv, b"stmk"), srv.four_letter("gtmk"))
         finally:
             srv.stop()
     assert out["java"] == (b"stmk is not executed because it is not in the whitelist.\n", "306")
     assert out["zkrs"] == out["java"]
 
 
-def test_hash_lists_the_digest_every_128_zxids(tmp_path):
+def test_hash_lists_the_digest_every_128_zxids(pair, tmp_path):
     """`hash`: "<zxid hex>: <tree digest>" for each applied zxid that is a multiple of 128.
     Digests include node times, so only the zxids and the shape are compared."""
     out = {}
-    for impl in ("java", "zkrs"):
+    for role, impl in _roles(pair):
         srv = zkharness.start_server(impl, tmp_path / impl)
         try:
             assert srv.four_letter("hash") == ""
@@ -194,7 +215,7 @@ def test_hash_lists_the_digest_every_128_zxids(tmp_path):
             c.close()
         finally:
             srv.stop()
-        out[impl] = text
+        out[role] = text
         lines = text.splitlines()
         assert [l.split(": ")[0] for l in lines] == ["80", "100"], (impl, text)
         assert all(re.fullmatch(r"[0-9a-f]+: -?\d+", l) for l in lines), (impl, text)
