@@ -110,6 +110,12 @@ impl CompatVersion {
     pub fn watch_modes_coexist(self) -> bool {
         self.is_3_9()
     }
+
+    /// Whether the `ip` scheme reads IPv6 addresses (ZOOKEEPER-4240, Java 3.9.4: after our
+    /// 3.9.3 reference, taken from its source).
+    pub fn ipv6_ip_acls(self) -> bool {
+        self.is_3_9()
+    }
 }
 
 /// With `extendedTypesEnabled`, a server id above this cannot be encoded in TTL session ids.

@@ -480,6 +480,7 @@ impl Pipeline {
             super_digest: cfg.super_digest.clone(),
             skip_acl: cfg.skip_acl,
             digest_enabled: cfg.digest_auth_enabled,
+            compat: cfg.compat_version,
         };
         let mut tree = DataTree::new(cfg.extended_types_enabled);
         tree.watches.set_compat(cfg.compat_version);
