@@ -1,5 +1,6 @@
-//! Watch registrations and watch triggering, modelled on ZooKeeper 3.8's server-side
-//! `WatchManager` (the default `zookeeper.watchManagerName`) as used by `DataTree`.
+//! Watch registrations and watch triggering, modelled on ZooKeeper 3.8's and 3.9's
+//! server-side `WatchManager` (the default `zookeeper.watchManagerName`) as used by
+//! `DataTree`; `compat.version` picks the rules ([`WatchManager::set_compat`]).
 //!
 //! This module owns: which connection watches which path in which mode, which events a
 //! tree change produces for whom (and in what order), `checkWatches` / `removeWatches`
@@ -52,6 +53,22 @@
 //! empty-connection count were checked against Debian's Java 3.8.0 server with a raw
 //! client; `golden_sequence_from_java` replays one such session.
 //!
+//! # The Java 3.9 rules (ZOOKEEPER-4466, -4471, -4472)
+//!
+//! * One (watcher, path) pair holds a **set of modes** (3.9's `WatchStats`): registrations
+//!   add to it. `addWatch` PERSISTENT_RECURSIVE registers in the **data manager only**, so
+//!   recursive watches never see `NodeChildrenChanged` and count once in `zk_watch_count`.
+//! * Triggering a path fires every pair on it once, whatever its modes, and takes the
+//!   standard mode away; ancestors fire their recursive watchers.
+//! * `checkWatches` asks about the **asking connection** and one mode: Children / Data its
+//!   standard watch in that manager, Persistent (4) / PersistentRecursive (5) that mode in
+//!   the data manager, Any any mode in either. Never `MarshallingError` for odd paths.
+//! * `removeWatches` takes away the mode `checkWatches` would ask about (Persistent from both
+//!   managers), Any every mode; a connection left without paths is forgotten by `wchs`.
+//!
+//! The 3.9 rules were checked against Java 3.9.3 with a raw client
+//! (`compat-tests/python/test_behaviours39.py`).
+//!
 //! # Left to the caller
 //!
 //! * Delivery filtering by ACL (CVE-2024-23944, fixed in 3.8.4 and in Debian's
@@ -59,7 +76,8 @@
 //!   of the node at `event.path` — the new node for `NodeCreated`, the node just deleted
 //!   for `NodeDeleted`, the node for `NodeDataChanged`, the parent for
 //!   `NodeChildrenChanged`. The watch is consumed even when the event is filtered out.
-//! * A notification is sent with xid -1, zxid -1, state SyncConnected (3).
+//! * A notification is sent with xid -1, state SyncConnected (3), and zxid -1 (3.8) or the
+//!   zxid of the txn that fired it (3.9; events fired by SetWatches keep -1).
 //! * `exists` registers its watch even when the node does not exist; getData and
 //!   getChildren register only when it does. Connections already closed must not add.
 //! * An unknown `addWatch` mode or watcher type answers `MarshallingError` (-5) in Java.
