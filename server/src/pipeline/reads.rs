@@ -95,7 +95,7 @@ impl Pipeline {
         fn boxed<R: Encode + 'static>(r: R) -> Option<Box<dyn Fn(&mut BytesMut)>> {
             Some(Box::new(move |b: &mut BytesMut| r.encode(b)))
         }
-        if let Some(code) = crate::null_strings::read_error(op, body) {
+        if let Some(code) = crate::null_strings::read_error(op, body, self.cfg.compat_version) {
             return Err(code);
         }
         match op {
