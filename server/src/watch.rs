@@ -605,7 +605,7 @@ impl Manager {
             .table
             .get(path)
             .and_then(|e| e.watchers.get(&watcher).copied());
-        modes.is_some_and(|m| mode.map_or(true, |mode| m.has(mode)))
+        modes.is_some_and(|m| mode.is_none_or(|mode| m.has(mode)))
     }
 
     /// Java 3.9 `removeWatcher(path, watcher, mode)`: takes `mode` (`None`: every mode) away
