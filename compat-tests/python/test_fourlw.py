@@ -1,4 +1,5 @@
-"""Four-letter words: both servers, same scripted state, outputs compared line by line.
+"""Four-letter words: ours and its reference (zkrs and Java 3.8.0, zkrs39 and Java 3.9.3),
+same scripted state, outputs compared line by line.
 
 Numbers, addresses, dates, session ids and paths differ between any two servers, so they
 are normalised; everything else (keys, order, wording, layout) must be identical.
@@ -16,16 +17,30 @@ WORDS = ["ruok", "srvr", "stat", "conf", "cons", "wchs", "wchc", "wchp", "dump",
          "isro", "dirs", "envi", "crst", "srst"]
 
 
+PAIRS = [pytest.param(p, id="-".join(p)) for p in zkharness.pairs()]
+
+
+@pytest.fixture(scope="module", params=PAIRS)
+def pair(request):
+    """(reference impl, our impl)."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def both(tmp_path_factory):
+def both(pair, tmp_path_factory):
+    """{"ref": the reference server, "ours": zkserver in the same generation's mode}."""
     servers = {}
     try:
-        for impl in ("java", "zkrs"):
-            servers[impl] = zkharness.start_server(impl, tmp_path_factory.mktemp("4lw-" + impl))
+        for role, impl in zip(("ref", "ours"), pair):
+            servers[role] = zkharness.start_server(impl, tmp_path_factory.mktemp("4lw-" + impl))
         yield servers
     finally:
         for s in servers.values():
             s.stop()
+
+
+def _each(pair):
+    return zip(("ref", "ours"), pair)
 
 
 def _prepare(srv):
@@ -73,7 +88,7 @@ def test_four_letter_word_matches_java(both, word):
     if word == "envi":
         # Values are the JVM's vs ours; the keys and their order must match.
         keys = {impl: [l.split("=", 1)[0] for l in _lines(t)] for impl, t in out.items()}
-        assert keys["zkrs"] == keys["java"]
+        assert keys["ours"] == keys["ref"]
         return
     if word == "dump":
         # An empty "0 expire at" bucket is left wherever a session's touch moved it on;
@@ -81,44 +96,47 @@ def test_four_letter_word_matches_java(both, word):
         # boundaries, which differs run to run (our unit tests check that they are kept).
         out = {impl: re.sub(r"^0 expire at [^\n]*:\n", "", t, flags=re.M) for impl, t in out.items()}
     norm = {impl: _normalise(t, both[impl]) for impl, t in out.items()}
-    assert _lines(norm["zkrs"]) == _lines(norm["java"]), "%s differs:\n--- java\n%s\n--- zkrs\n%s" % (
-        word, out["java"], out["zkrs"])
+    assert _lines(norm["ours"]) == _lines(norm["ref"]), "%s differs:\n--- ref\n%s\n--- ours\n%s" % (
+        word, out["ref"], out["ours"])
 
 
 _prepared = {}
 
 
-def _prepare_once(both, impl):
-    if impl not in _prepared:
-        _prepared[impl] = _prepare(both[impl])
+def _prepare_once(both, role):
+    srv = both[role]
+    if srv not in _prepared:
+        _prepared[srv] = _prepare(srv)
         time.sleep(0.2)
-    return _prepared[impl]
+    return _prepared[srv]
 
 
-def test_not_whitelisted_word_is_refused_the_same_way(tmp_path):
+@pytest.mark.parametrize("pair", PAIRS)
+def test_not_whitelisted_word_is_refused_the_same_way(pair, tmp_path):
     out = {}
-    for impl in ("java", "zkrs"):
+    for role, impl in _each(pair):
         srv = zkharness.start_server(impl, tmp_path / impl,
                                      extra_cfg={"4lw.commands.whitelist": "srvr,ruok"})
         try:
-            out[impl] = (srv.four_letter("ruok"), srv.four_letter("mntr"), srv.four_letter("wchs"))
+            out[role] = (srv.four_letter("ruok"), srv.four_letter("mntr"), srv.four_letter("wchs"))
         finally:
             srv.stop()
-    assert out["zkrs"] == out["java"]
-    assert out["java"][1] == "mntr is not executed because it is not in the whitelist.\n"
+    assert out["ours"] == out["ref"]
+    assert out["ref"][1] == "mntr is not executed because it is not in the whitelist.\n"
 
 
 def _mntr_values(text):
     return dict(l.split("\t", 1) for l in text.splitlines() if "\t" in l)
 
 
+@pytest.mark.parametrize("pair", PAIRS)
 @pytest.mark.parametrize("force_sync", ["yes", "no"])
-def test_mntr_counts_txn_log_fsyncs(tmp_path, force_sync):
+def test_mntr_counts_txn_log_fsyncs(pair, tmp_path, force_sync):
     """Each write a lone client waits for is synced on its own: `fsynctime` counts one fsync
     per commit (and none with forceSync=no), in whole ms."""
     writes = 20
     seen = {}
-    for impl in ("java", "zkrs"):
+    for role, impl in _each(pair):
         srv = zkharness.start_server(impl, tmp_path / impl, extra_cfg={"forceSync": force_sync})
         try:
             c = zkraw.RawClient(srv.host, srv.port)
@@ -128,14 +146,14 @@ def test_mntr_counts_txn_log_fsyncs(tmp_path, force_sync):
             c.close()
         finally:
             srv.stop()
-        seen[impl] = {k: int(float(m["zk_%s_fsynctime" % k])) for k in ("cnt", "min", "max", "sum")}
-    for impl, v in seen.items():
+        seen[role] = {k: int(float(m["zk_%s_fsynctime" % k])) for k in ("cnt", "min", "max", "sum")}
+    for role, v in seen.items():
         if force_sync == "no":
-            assert v["cnt"] == 0, (impl, seen)
+            assert v["cnt"] == 0, (role, seen)
         else:
             # The creates plus the session's createSession txn, give or take a shared sync.
-            assert writes <= v["cnt"] <= writes + 3, (impl, seen)
-            assert 0 <= v["min"] <= v["max"] and v["sum"] >= 0, (impl, seen)
+            assert writes <= v["cnt"] <= writes + 3, (role, seen)
+            assert 0 <= v["min"] <= v["max"] and v["sum"] >= 0, (role, seen)
 
 
 def _raw_word(srv, payload: bytes) -> bytes:
@@ -154,36 +172,38 @@ def _raw_word(srv, payload: bytes) -> bytes:
 def test_stmk_sets_the_trace_mask_and_gtmk_shows_it(both):
     import struct
     seen = {}
-    for impl, srv in both.items():
+    for role, srv in both.items():
         before = srv.four_letter("gtmk")
         answers = [_raw_word(srv, b"stmk" + struct.pack(">q", v)) for v in (0x1234, -1)]
         after = srv.four_letter("gtmk")
         # stmk without its 8 bytes: Java closes without an answer.
         short = _raw_word(srv, b"stmk\x00\x01")
         _raw_word(srv, b"stmk" + struct.pack(">q", 306))
-        seen[impl] = (before, answers, after, short, srv.four_letter("gtmk"))
-    assert seen["java"] == (b"306".decode(), [b"4660", b"-1"], "-1", b"", "306"), seen
-    assert seen["zkrs"] == seen["java"]
+        seen[role] = (before, answers, after, short, srv.four_letter("gtmk"))
+    assert seen["ref"] == (b"306".decode(), [b"4660", b"-1"], "-1", b"", "306"), seen
+    assert seen["ours"] == seen["ref"]
 
 
-def test_stmk_not_whitelisted_is_refused_without_reading_the_mask(tmp_path):
+@pytest.mark.parametrize("pair", PAIRS)
+def test_stmk_not_whitelisted_is_refused_without_reading_the_mask(pair, tmp_path):
     out = {}
-    for impl in ("java", "zkrs"):
+    for role, impl in _each(pair):
         srv = zkharness.start_server(impl, tmp_path / impl,
                                      extra_cfg={"4lw.commands.whitelist": "gtmk"})
         try:
-            out[impl] = (_raw_word(srv, b"stmk"), srv.four_letter("gtmk"))
+            out[role] = (_raw_word(srv, b"stmk"), srv.four_letter("gtmk"))
         finally:
             srv.stop()
-    assert out["java"] == (b"stmk is not executed because it is not in the whitelist.\n", "306")
-    assert out["zkrs"] == out["java"]
+    assert out["ref"] == (b"stmk is not executed because it is not in the whitelist.\n", "306")
+    assert out["ours"] == out["ref"]
 
 
-def test_hash_lists_the_digest_every_128_zxids(tmp_path):
+@pytest.mark.parametrize("pair", PAIRS)
+def test_hash_lists_the_digest_every_128_zxids(pair, tmp_path):
     """`hash`: "<zxid hex>: <tree digest>" for each applied zxid that is a multiple of 128.
     Digests include node times, so only the zxids and the shape are compared."""
     out = {}
-    for impl in ("java", "zkrs"):
+    for role, impl in _each(pair):
         srv = zkharness.start_server(impl, tmp_path / impl)
         try:
             assert srv.four_letter("hash") == ""
@@ -194,9 +214,9 @@ def test_hash_lists_the_digest_every_128_zxids(tmp_path):
             c.close()
         finally:
             srv.stop()
-        out[impl] = text
+        out[role] = text
         lines = text.splitlines()
         assert [l.split(": ")[0] for l in lines] == ["80", "100"], (impl, text)
         assert all(re.fullmatch(r"[0-9a-f]+: -?\d+", l) for l in lines), (impl, text)
         assert text.endswith("\n")
-    assert out["zkrs"].count("\n") == out["java"].count("\n")
+    assert out["ours"].count("\n") == out["ref"].count("\n")
