@@ -75,6 +75,7 @@ impl DbOptions {
             load: recovery::LoadOptions {
                 extended_types: cfg.extended_types_enabled,
                 digest_enabled: cfg.digest_enabled,
+                last_processed_zxid: cfg.compat_version.is_3_9(),
                 ..Default::default()
             },
             log: LogOptions {
@@ -85,6 +86,9 @@ impl DbOptions {
             },
             snapshot: SnapshotOptions {
                 digest: cfg.digest_enabled,
+                // Java 3.9's snapshot format; a 3.8.0 node reads it too, but in 3.8 mode we
+                // write what Java 3.8.0 writes.
+                last_processed_zxid: cfg.compat_version.is_3_9(),
                 // As Java's SyncRequestProcessor (takeSnapshot(syncSnap = false)): a
                 // background snapshot is not fsync'd, so its writeback does not queue in
                 // front of the txn log's fsyncs. Nothing depends on it being durable: a torn
