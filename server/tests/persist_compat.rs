@@ -324,6 +324,20 @@ impl Server {
         out
     }
 
+    /// The server reports no digest mismatch: `mntr` says 0 and the log has none of Java's
+    /// or our mismatch lines.
+    fn expect_no_digest_mismatch(&self) {
+        let mntr = self.four("mntr");
+        assert!(
+            mntr.contains("zk_digest_mismatches_count\t0"),
+            "digest mismatches: {mntr}"
+        );
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        for bad in ["Digests are not matching", "digest mismatch"] {
+            assert!(!log.contains(bad), "{bad:?} in {}", self.log.display());
+        }
+    }
+
     fn kill9(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -459,12 +473,15 @@ fn assert_same_view(ours: &BTreeMap<String, Seen>, java: &BTreeMap<String, Seen>
 
 /// Run the driver's populate mode until READY; returns the driver (holding its sessions).
 fn populate(server: &Server, dump: &Path, nodes: usize) -> Child {
-    let mut child = driver(server.jr, &[
-        "populate",
-        &server.addr(),
-        dump.to_str().unwrap(),
-        &nodes.to_string(),
-    ])
+    let mut child = driver(
+        server.jr,
+        &[
+            "populate",
+            &server.addr(),
+            dump.to_str().unwrap(),
+            &nodes.to_string(),
+        ],
+    )
     .stdin(Stdio::piped())
     .stdout(Stdio::piped())
     .spawn()
@@ -1162,8 +1179,12 @@ fn rust_writes_java_reads(jr: JavaRef) {
             w.roll().unwrap();
         }
         if i + 1 == snap_at {
-            snapshot::write_snapshot(&replay, &v2, t.hdr.zxid, &SnapshotOptions::default())
-                .unwrap();
+            // Java 3.9's format (with lastProcessedZxid), for 3.8.0 too: it reads it.
+            let format39 = SnapshotOptions {
+                last_processed_zxid: true,
+                ..Default::default()
+            };
+            snapshot::write_snapshot(&replay, &v2, t.hdr.zxid, &format39).unwrap();
         }
     }
     w.flush_and_sync().unwrap();
@@ -1196,23 +1217,38 @@ fn rust_writes_java_reads(jr: JavaRef) {
     }
     assert_eq!(total, n);
 
-    // Java reads our compressed snapshots (gz, snappy-java framing) as the plain one.
+    // Java reads our snapshots in both formats (3.8's, and 3.9's with lastProcessedZxid), and
+    // our compressed ones (gz, snappy-java framing) as the plain one.
     let plain = snapshot::write_snapshot(
         &b.tree,
         &work.join("plain"),
         last_zxid,
-        &SnapshotOptions::default(),
+        &SnapshotOptions {
+            last_processed_zxid: false,
+            ..Default::default()
+        },
     )
     .unwrap();
     let want = java_format_snapshot(jr, &plain);
-    for c in [snapshot::Compression::Gzip, snapshot::Compression::Snappy] {
-        let opts = SnapshotOptions {
-            compression: c,
-            ..Default::default()
-        };
-        let f =
-            snapshot::write_snapshot(&b.tree, &work.join("compressed"), last_zxid, &opts).unwrap();
-        assert_eq!(java_format_snapshot(jr, &f), want, "{c:?}");
+    for last_processed_zxid in [false, true] {
+        for c in [
+            snapshot::Compression::None,
+            snapshot::Compression::Gzip,
+            snapshot::Compression::Snappy,
+        ] {
+            let opts = SnapshotOptions {
+                compression: c,
+                last_processed_zxid,
+                ..Default::default()
+            };
+            let dir = work.join(format!("formats-{last_processed_zxid}"));
+            let f = snapshot::write_snapshot(&b.tree, &dir, last_zxid, &opts).unwrap();
+            assert_eq!(
+                java_format_snapshot(jr, &f),
+                want,
+                "{c:?}, lastProcessedZxid {last_processed_zxid}"
+            );
+        }
     }
 
     // Java starts on our dataDir and its client sees our tree.
@@ -1235,9 +1271,20 @@ fn rust_writes_java_reads(jr: JavaRef) {
         "see {}",
         server.log.display()
     );
+    assert!(
+        jlog.contains(&format!(
+            "Reading snapshot {}",
+            v2.join(format!("snapshot.{:x}", b.txns[snap_at - 1].0.hdr.zxid))
+                .display()
+        )) && !jlog.contains("problem reading snap file"),
+        "Java did not load our snapshot; see {}",
+        server.log.display()
+    );
 
     // Java writes more; we load it back (and go on from there).
-    let st = driver(jr, &["more", &server.addr(), "150"]).status().unwrap();
+    let st = driver(jr, &["more", &server.addr(), "150"])
+        .status()
+        .unwrap();
     assert!(st.success());
     let (java_view2, _) = dump_with_java(&server, &work.join("dump2.txt"));
     server.kill9();
@@ -1247,6 +1294,95 @@ fn rust_writes_java_reads(jr: JavaRef) {
     let ours = tree_view(&l.tree);
     assert_eq!(ours["/java-again"].stat.num_children, 150);
     assert_same_view(&ours, &java_view2);
+
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+// ---- (c) an operator goes back and forth: Java 3.9.3 -> zkserver (3.9) -> Java 3.9.3 ----
+
+/// The newest snapshot file's zxid and lastProcessedZxid section.
+fn newest_snapshot(v2: &Path) -> (i64, PathBuf, Option<i64>) {
+    let (z, p) = snapshot::list(v2).unwrap().remove(0);
+    let lpz = canonical(&p).4;
+    (z, p, lpz)
+}
+
+/// One dataDir served in turn by Java 3.9.3, zkserver with `compat.version=3.9` and Java 3.9.3
+/// again. Each starts on what the previous one left (its newest snapshot and logs), its
+/// client view is the previous one's, it writes and snapshots (snapCount=100) in Java 3.9's
+/// format, and no server reports a digest mismatch. Java's snapshots carry the
+/// lastProcessedZxid section, and so do ours.
+#[test]
+fn java39_then_zkserver39_then_java39_on_one_data_dir() {
+    let jr = JavaRef::V3_9;
+    jr.require();
+    let work = tmp("operator-39");
+    let data = work.join("data");
+    let v2 = data.join("version-2");
+    std::fs::create_dir_all(&data).unwrap();
+
+    // 1. Java 3.9.3 writes a varied tree; the driver then closes its sessions (so no session
+    // expires while the servers change hands).
+    let java = Server::start(jr, &data, &work);
+    let mut drv = populate(&java, &work.join("populate.txt"), 1500);
+    drop(drv.stdin.take());
+    assert!(drv.wait().unwrap().success());
+    let (view1, _) = dump_with_java(&java, &work.join("dump1.txt"));
+    java.expect_no_digest_mismatch();
+    java.kill9();
+    let (java_snap, _, java_lpz) = newest_snapshot(&v2);
+    assert!(java_snap > 0 && java_lpz.is_some_and(|l| l >= java_snap));
+
+    // 2. zkserver starts on Java's dataDir, sees the same tree, writes on and snapshots.
+    let ours = Server::start_zkserver(jr, "3.9", &data, &work);
+    let (view2, _) = dump_with_java(&ours, &work.join("dump2.txt"));
+    assert_same_view(&view2, &view1);
+    let st = driver(jr, &["more", &ours.addr(), "400", "/zkrs-wrote"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (view3, _) = dump_with_java(&ours, &work.join("dump3.txt"));
+    assert_eq!(view3["/zkrs-wrote"].stat.num_children, 400);
+    ours.expect_no_digest_mismatch();
+    let zlog = std::fs::read_to_string(&ours.log).unwrap();
+    ours.kill9();
+    let (our_snap, our_snap_path, our_lpz) = newest_snapshot(&v2);
+    assert!(
+        our_snap > java_snap,
+        "zkserver took no snapshot; see its log:\n{zlog}"
+    );
+    assert_eq!(our_lpz, Some(our_snap), "{}", our_snap_path.display());
+
+    // 3. Java 3.9.3 starts on what zkserver left: it loads our newest snapshot and replays our
+    // logs, sees the same tree, writes on and snapshots.
+    let java = Server::start(jr, &data, &work);
+    let (view4, _) = dump_with_java(&java, &work.join("dump4.txt"));
+    assert_same_view(&view4, &view3);
+    let jlog = std::fs::read_to_string(&java.log).unwrap();
+    assert!(
+        jlog.contains(&format!("Reading snapshot {}", our_snap_path.display()))
+            && !jlog.contains("problem reading snap file"),
+        "Java did not load zkserver's snapshot; see {}",
+        java.log.display()
+    );
+    let st = driver(jr, &["more", &java.addr(), "300", "/java-wrote"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (view5, _) = dump_with_java(&java, &work.join("dump5.txt"));
+    assert_eq!(view5["/java-wrote"].stat.num_children, 300);
+    assert_eq!(view5["/zkrs-wrote"], view3["/zkrs-wrote"]);
+    java.expect_no_digest_mismatch();
+    java.kill9();
+    let (java_snap2, _, java_lpz2) = newest_snapshot(&v2);
+    assert!(java_snap2 > our_snap && java_lpz2.is_some_and(|l| l >= java_snap2));
+
+    // 4. And we read Java's final state back: same tree, every digest checked matches.
+    let l = recovery::load(&data, &data, true).unwrap();
+    assert_eq!(l.digest_mismatches, 0);
+    assert!(l.digests_checked > 0);
+    assert!(l.bad_snapshots.is_empty());
+    assert_same_view(&tree_view(&l.tree), &view5);
 
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -402,3 +402,29 @@ fn a_learner_syncs_by_diff_and_trunc_before_serving() {
     assert_eq!((epochs.accepted(), epochs.current()), (1, 1));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `compat.version` picks the snapshot format: 3.9 writes Java 3.9's lastProcessedZxid
+/// section (the initial `snapshot.0` and later ones), 3.8 writes Java 3.8.0's format.
+#[test]
+fn compat_version_picks_the_snapshot_format() {
+    for (compat, want) in [("3.8", false), ("3.9", true)] {
+        let dir = tempdir();
+        let text = format!(
+            "dataDir={}\nclientPort=2181\ncompat.version={compat}\n",
+            dir.display()
+        );
+        let (cfg, _) = crate::config::parse(&text).unwrap();
+        let mut db = Database::open(DbOptions::from_config(&cfg, None)).unwrap();
+        let lpz = |p: &Path| {
+            snapshot::read_stream(snapshot::open(p).unwrap(), |_| Ok(()))
+                .unwrap()
+                .last_processed_zxid
+        };
+        let v2 = db.snap_dir().to_path_buf();
+        assert_eq!(lpz(&v2.join("snapshot.0")), want.then_some(0), "{compat}");
+        db.commit(EPOCH | 1, &entry(EPOCH | 1)).unwrap();
+        let p = db.write_snapshot(true).unwrap().unwrap();
+        assert_eq!(lpz(&p), want.then_some(EPOCH | 1), "{compat}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

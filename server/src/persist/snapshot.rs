@@ -1301,7 +1301,10 @@ pub(crate) mod tests {
                 let p = write_snapshot(&t, &dir, z, &opts).unwrap();
                 assert!(is_valid(&p), "{c:?}");
                 let l = load(&p, true).unwrap();
-                assert_eq!(l.trailer.last_processed_zxid, last_processed_zxid.then_some(z));
+                assert_eq!(
+                    l.trailer.last_processed_zxid,
+                    last_processed_zxid.then_some(z)
+                );
                 assert_eq!(l.trailer.digest.unwrap().digest, tree_digest(&t));
                 assert_eq!(l.tree.node_count(), t.node_count());
             }

@@ -7,7 +7,8 @@
 //                                                    then keep the sessions open until stdin ends
 //                                                    (and close them then)
 //   java ZkDriver dump HOST:PORT DUMPFILE            dump only
-//   java ZkDriver more HOST:PORT COUNT               a few more writes, then exit
+//   java ZkDriver more HOST:PORT COUNT [PARENT]      COUNT sequential children of PARENT
+//                                                    (default /java-again), then exit
 //
 // Dump lines (tab-separated, base64 where a value may contain anything):
 //   N path64 czxid mzxid ctime mtime version cversion aversion ephemeralOwner dataLength
@@ -89,9 +90,10 @@ public class ZkDriver {
         if (mode.equals("more")) {
             ZooKeeper zk = connect(hp);
             int n = Integer.parseInt(args[2]);
-            zk.create("/java-again", "back".getBytes(), ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            String parent = args.length > 3 ? args[3] : "/java-again";
+            zk.create(parent, "back".getBytes(), ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
             for (int i = 0; i < n; i++) {
-                zk.create("/java-again/n", ("x" + i).getBytes(), ZooDefs.Ids.OPEN_ACL_UNSAFE,
+                zk.create(parent + "/n", ("x" + i).getBytes(), ZooDefs.Ids.OPEN_ACL_UNSAFE,
                     CreateMode.PERSISTENT_SEQUENTIAL);
             }
             zk.close();
