@@ -413,3 +413,56 @@ def test_rolling_upgrade_java38_zkrs_java39(ens3):
     # generations led during the upgrade
     assert set(c2.types) == {zkraw.OP_CREATE, zkraw.OP_CREATE2}, c2.types
     assert len(writer.acked) > 100 and len(c2.acked) > 30
+
+
+# -- 4. a Java 3.9.3 leader's discontinuous committedLog (ZOOKEEPER-4925) ------------------------
+
+def test_java393_leader_diff_with_a_hole_is_refused(tmp_path):
+    """Java 3.9.3 leaves the txns a learner applies during its own DIFF sync out of its
+    in-memory committedLog (ZOOKEEPER-4925, fixed in 3.9.4). Once such a node leads, a
+    learner that was behind gets a DIFF that skips those txns. zkserver notices the gap,
+    drops that sync and asks for a SNAP instead (ACKEPOCH with last zxid 0): it ends with
+    every txn. Five nodes: zkserver is node 1, Java 3.9.3 nodes 2-5; node 5 gets the hole
+    and then leads."""
+    def creates(zk, prefix, n=15):
+        return [zk.create("%s/%s-%02d" % (root, prefix, i), b"x") for i in range(n)]
+
+    root = "/hole-" + uuid.uuid4().hex[:8]
+    with zkharness.Ensemble(tmp_path, n=5) as ens:
+        _start_leader_first(ens, {4: "java39", 1: "zkrs39", 2: "java39", 3: "java39"}, 4)
+        wait_for(lambda: ens.leader() == 4, timeout=60, what="node 4 leading")
+        ens.start(5, "java39", wait=True)
+        zk = ens.servers[2].client()
+        try:
+            written = [zk.create(root, b"")]
+            written += creates(zk, "w1")
+            ens.servers[1].stop()                       # node 1 (ours) behind from here
+            written += creates(zk, "w2")
+            ens.servers[5].stop()
+            hole = creates(zk, "w3")                    # node 5 gets these by DIFF ...
+            ens.start(5, "java39", wait=True)
+            wait_for(lambda: mode(ens.servers[5]) == "follower", what="node 5 following")
+            written += hole + creates(zk, "w4")         # ... and they miss in its committedLog
+        finally:
+            close_clients(zk)
+        ens.servers[4].stop()                           # node 5 has the highest id: it leads
+        wait_for(lambda: ens.leader() == 5, timeout=60, what="node 5 leading")
+        ours = ens.start(1, "zkrs39")
+        wait_for(lambda: mode(ours) == "follower", timeout=60, what="node 1 following")
+        ours.wait_ready(timeout=60)
+        log = _log_text(ours)
+        assert "skips txns" in log and "asking leader for a SNAP" in log, \
+            "the leader's DIFF had no gap: the scenario did not reproduce ZOOKEEPER-4925"
+        trees = {}
+        for sid in (1, 2, 3, 5):
+            c = ens.servers[sid].client()
+            try:
+                trees[sid] = _tree_with_stats(c, root)
+            finally:
+                close_clients(c)
+        missing = set(written) - set(trees[1])
+        assert not missing, "node 1 lost %d txns, e.g. %s" % (len(missing), sorted(missing)[:3])
+        assert trees[1] == trees[2] == trees[3] == trees[5]
+        print("\nJava 3.9.3 leader with a committedLog hole of %d txns: node 1 refused its DIFF "
+              "and synced by SNAP; %d znodes identical on nodes 1, 2, 3, 5" % (
+                  len(hole), len(trees[1])))
