@@ -24,6 +24,13 @@
 //! DIFF they go to the txn log (logged at NEWLEADER, committed at UPTODATE); after a SNAP or
 //! TRUNC they are applied in memory only until NEWLEADER, where a snapshot makes them durable.
 //!
+//! Java 3.9 leaders speak the same protocol. Java 3.9.3's learner differs only inside
+//! (ZOOKEEPER-4394/4643/4646/4785: the txns committed during sync are logged and applied
+//! before currentEpoch and the NEWLEADER ACK, and not ACKed); we log every sync txn before
+//! currentEpoch, which is as safe and what both leaders accept. A DIFF (or the txns after a
+//! TRUNC) that skips txns within an epoch ends the sync and the next session asks for a SNAP
+//! ([`Learner::ask_for_snap`]): a Java 3.9.3 leader sends such DIFFs (ZOOKEEPER-4925).
+//!
 //! Durability rule for the shell: actions are carried out in order, and a [`Action::Send`]
 //! must not reach the socket before every earlier [`Action::Log`] is durable (so an ACK
 //! always follows the fsync of what it acknowledges). A shell may therefore batch: append
@@ -965,7 +972,12 @@ mod tests {
         l.ask_for_snap();
         feed(&mut l, &[leader_info(2, PROTOCOL_VERSION)]);
         let a = feed(&mut l, &[packet(SNAP, Zxid::from(0x1_0000_0009))]);
-        assert_eq!(a[1], Action::SnapshotBegin { zxid: Zxid::from(0x1_0000_0009) });
+        assert_eq!(
+            a[1],
+            Action::SnapshotBegin {
+                zxid: Zxid::from(0x1_0000_0009)
+            }
+        );
         assert_eq!(l.phase(), Phase::Snapshot);
     }
 
