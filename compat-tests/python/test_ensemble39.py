@@ -5,7 +5,8 @@ ensemble by zkserver, and the rolling upgrade Java 3.8.0 -> zkserver -> Java 3.9
    zkserver follower and a zkserver observer) and once led by zkserver in 3.9 mode (with a
    Java 3.9.3 follower and observer): writes through every node (multi with create2 too,
    whose sub-txns a 3.9 leader proposes as type 15), reads and watches on every node,
-   identical trees and Stats everywhere, and no digest mismatch on any node.
+   identical trees and Stats everywhere, and no digest mismatch on any node; a stopped
+   follower comes back by DIFF and a wiped observer by SNAP across implementations.
 2. Rolling replacement of a 3-node Java 3.9.3 ensemble by zkserver (3.9 mode) under a
    continuous writer: 0 lost acknowledged writes, identical trees, no digest mismatch.
 3. The rolling upgrade Java 3.8.0 -> zkserver -> Java 3.9.3 under a continuous writer.
@@ -14,6 +15,8 @@ ensemble by zkserver, and the rolling upgrade Java 3.8.0 -> zkserver -> Java 3.9
    throws "Invalid type of op: 15"), so a zkserver leader must propose what 3.8.0 proposes
    (type 1); in the second pass the Java 3.9.3 nodes that join lead or follow zkserver nodes
    in 3.8 mode, which must apply the type-15 sub-txns a 3.9.3 leader sends.
+4. A Java 3.9.3 leader whose committedLog has a hole (ZOOKEEPER-4925): zkserver refuses the
+   DIFF that skips txns and syncs by SNAP instead.
 
 The writers: kazoo sequential creates, and multis with a create2 op (zkraw) that cross the
 quorum as type-15 sub-txns from a 3.9 leader and as type 1 from a 3.8 one.
