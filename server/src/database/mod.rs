@@ -141,6 +141,9 @@ pub struct Database {
     window: CommittedWindow,
     /// Txns the last open replayed from the logs.
     replayed: u64,
+    /// A leader's DIFF skipped txns: the next learner session asks for a SNAP (kept in
+    /// memory across sessions and reloads, cleared by the next snapshot installed).
+    snap_wanted: bool,
 }
 
 impl Database {
@@ -162,6 +165,7 @@ impl Database {
             log,
             window,
             replayed: rec.replayed,
+            snap_wanted: false,
         })
     }
 
@@ -345,6 +349,18 @@ impl Database {
         self.window.clear();
         self.last_zxid = tree.last_zxid;
         self.tree = TreeOwner::Database { tree, digest };
+        self.snap_wanted = false;
+    }
+
+    /// Whether the next learner session must ask its leader for a SNAP.
+    pub fn snap_wanted(&self) -> bool {
+        self.snap_wanted
+    }
+
+    /// The last leader's DIFF skipped txns (`zk_quorum::zab::learner::Learner::ask_for_snap`):
+    /// the next learner session asks for a SNAP.
+    pub fn want_snap(&mut self) {
+        self.snap_wanted = true;
     }
 }
 

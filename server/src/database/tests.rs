@@ -428,3 +428,32 @@ fn compat_version_picks_the_snapshot_format() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn a_wanted_snap_outlives_sessions_and_reloads_until_a_snapshot_is_installed() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, true)).unwrap();
+    log_and_commit(&mut db, 1, 3);
+    let epochs = Epochs::open(&dir.join("version-2"), db.last_zxid()).unwrap();
+    let (ev_tx, _ev_rx) = mpsc::unbounded_channel();
+    let mut learner = LearnerDatabase::new(db, epochs, ev_tx.clone());
+    assert!(!learner.snap_wanted());
+    learner.want_snap();
+    // The session ends; the peer loop reloads the database and starts the next session.
+    let (mut db, epochs) = learner.into_parts();
+    db.reload().unwrap();
+    let learner = LearnerDatabase::new(db, epochs, ev_tx);
+    assert!(learner.snap_wanted());
+    // The leader's snapshot arrives: the next session syncs as usual.
+    let (mut db, _) = learner.into_parts();
+    let tree = db
+        .tree()
+        .expect("the database holds the tree")
+        .snapshot_copy();
+    db.install_snapshot(tree);
+    assert!(!db.snap_wanted());
+    // Only memory: a restarted server asks for nothing (its next gap asks again).
+    db.want_snap();
+    assert!(!Database::open(opts(&dir, true)).unwrap().snap_wanted());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
