@@ -21,6 +21,7 @@
 //! with a UTF-8 default charset, and `replaceAll(":.*", ":x")`. The tests pin values printed
 //! by Java 17 running ZooKeeper 3.8.0's own classes.
 
+use crate::config::CompatVersion;
 use sha1::{Digest, Sha1};
 use std::fmt;
 use std::net::SocketAddr;
@@ -120,6 +121,9 @@ pub struct AuthConfig {
     /// `digest` scheme is unknown: digest logins fail, digest ACLs are invalid in new ACLs and
     /// never match in stored ones.
     pub digest_enabled: bool,
+    /// The Java generation whose `ip` provider to follow: IPv6 ACLs only from 3.9 on (see
+    /// [`ip_acl_valid`]).
+    pub compat: CompatVersion,
 }
 
 impl Default for AuthConfig {
@@ -128,6 +132,7 @@ impl Default for AuthConfig {
             super_digest: None,
             skip_acl: false,
             digest_enabled: true,
+            compat: CompatVersion::V3_9,
         }
     }
 }
@@ -141,6 +146,7 @@ impl AuthConfig {
             skip_acl: get(PROP_SKIP_ACL).is_some_and(|v| v == "yes"),
             // Boolean.parseBoolean(System.getProperty(..., "true"))
             digest_enabled: get(PROP_DIGEST_ENABLED).is_none_or(|v| v.eq_ignore_ascii_case("true")),
+            compat: CompatVersion::V3_9,
         }
     }
 }
@@ -224,18 +230,18 @@ impl Provider {
     }
 
     /// `isValid(id)`: whether an ACL id of this scheme is well formed.
-    fn is_valid(self, id: &str) -> bool {
+    fn is_valid(self, id: &str, cfg: &AuthConfig) -> bool {
         match self {
-            Provider::Ip => ip_acl_valid(id),
+            Provider::Ip => ip_acl_valid(id, cfg.compat),
             // id.split(":").length == 2
             Provider::Digest => java_split_count(id, ':') == 2,
         }
     }
 
     /// `matches(id, aclExpr)`: whether an authenticated id satisfies an ACL id.
-    fn matches(self, id: &str, acl_expr: &str) -> bool {
+    fn matches(self, id: &str, acl_expr: &str, cfg: &AuthConfig) -> bool {
         match self {
-            Provider::Ip => ip_matches(id, acl_expr),
+            Provider::Ip => ip_matches(id, acl_expr, cfg.compat),
             Provider::Digest => id == acl_expr,
         }
     }
@@ -314,7 +320,7 @@ pub fn check_acl(acl: &[Acl], perm: i32, ids: &[AuthId], cfg: &AuthConfig) -> bo
         match provider(&a.id.scheme, cfg) {
             Some(p) => ids
                 .iter()
-                .any(|id| id.scheme == a.id.scheme && p.matches(&id.id, &a.id.id)),
+                .any(|id| id.scheme == a.id.scheme && p.matches(&id.id, &a.id.id, cfg)),
             None => false,
         }
     })
@@ -359,7 +365,7 @@ pub fn fixup_acl(acl: &[Acl], ids: &[AuthId], cfg: &AuthConfig) -> Result<Vec<Ac
             }
         } else {
             match provider(&a.id.scheme, cfg) {
-                Some(p) if p.is_valid(&a.id.id) => out.push(a.clone()),
+                Some(p) if p.is_valid(&a.id.id, cfg) => out.push(a.clone()),
                 _ => return Err(AclError::InvalidAcl),
             }
         }
@@ -405,36 +411,122 @@ pub fn user_name(id: &AuthId, cfg: &AuthConfig) -> String {
 // The ip provider
 // ---------------------------------------------------------------------------------------------
 
-/// `IPAuthenticationProvider.isValid`: an IPv4 address (four dot-separated `Integer.parseInt`
-/// values in 0..=255), optionally followed by `/bits` with bits in 0..=32. Java 3.8 does not
-/// parse IPv6 here (support came in 3.9.4), so IPv6 ACL ids are invalid.
-pub fn ip_acl_valid(acl_expr: &str) -> bool {
-    parse_ip_acl(acl_expr).is_some()
+/// `IPAuthenticationProvider.isValid`: an address, optionally followed by `/bits` with bits
+/// in 0..=32 (IPv4) or 0..=128 (IPv6). IPv4 is four dot-separated `Integer.parseInt` values
+/// in 0..=255. Java 3.8 (and 3.9.3) parse only IPv4, so IPv6 ACL ids are invalid there; 3.9
+/// mode parses IPv6 as Java 3.9.4 does (ZOOKEEPER-4240, [`ipv6_bytes`]): no Java server
+/// here has it, so it is checked against 3.9.4's source and its unit tests only.
+pub fn ip_acl_valid(acl_expr: &str, compat: CompatVersion) -> bool {
+    parse_ip_acl(acl_expr, compat).is_some()
 }
 
 /// `IPAuthenticationProvider.matches(id, aclExpr)`: `remote` (a client's address as
-/// [`java_host_address`] writes it) lies in the network `acl_expr`. IPv6 clients never match.
-pub fn ip_matches(remote: &str, acl_expr: &str) -> bool {
-    let Some((acl_addr, bits)) = parse_ip_acl(acl_expr) else {
+/// [`java_host_address`] writes it) lies in the network `acl_expr`. An IPv4 client never
+/// matches an IPv6 network nor the other way round; in 3.8 mode IPv6 clients never match.
+pub fn ip_matches(remote: &str, acl_expr: &str, compat: CompatVersion) -> bool {
+    let Some((acl_addr, bits)) = parse_ip_acl(acl_expr, compat) else {
         return false;
     };
-    let Some(remote_addr) = ipv4_bytes(remote) else {
+    let Some(remote_addr) = ip_bytes(remote, compat) else {
         return false;
     };
-    mask(acl_addr, bits) == mask(remote_addr, bits)
+    // Java masks both with the ACL's bits, then compares lengths and bytes.
+    acl_addr.len() == remote_addr.len() && mask(&acl_addr, bits) == mask(&remote_addr, bits)
 }
 
-/// `(address, prefix bits)` of an ip ACL expression, or `None` where Java's isValid says false.
-fn parse_ip_acl(acl_expr: &str) -> Option<([u8; 4], u32)> {
+/// `(address bytes, prefix bits)` of an ip ACL expression, or `None` where Java's isValid
+/// says false.
+fn parse_ip_acl(acl_expr: &str, compat: CompatVersion) -> Option<(Vec<u8>, u32)> {
     let mut parts = acl_expr.splitn(2, '/');
-    let addr = ipv4_bytes(parts.next().unwrap_or(""))?;
+    let addr = ip_bytes(parts.next().unwrap_or(""), compat)?;
+    let max_bits = 8 * addr.len() as u32;
     let bits = match parts.next() {
         Some(b) => u32::try_from(java_parse_int(b)?)
             .ok()
-            .filter(|&b| b <= 32)?,
-        None => 32,
+            .filter(|&b| b <= max_bits)?,
+        None => max_bits,
     };
     Some((addr, bits))
+}
+
+/// Java's `addr2Bytes`: 3.8 reads IPv4 only; 3.9.4 reads a text with a `:` as IPv6 and one
+/// with a `.` as IPv4 (anything else is neither).
+fn ip_bytes(addr: &str, compat: CompatVersion) -> Option<Vec<u8>> {
+    if compat.ipv6_ip_acls() && addr.contains(':') {
+        return ipv6_bytes(addr).map(|b| b.to_vec());
+    }
+    ipv4_bytes(addr).map(|b| b.to_vec())
+}
+
+/// Java 3.9.4's `parseV6addr`: eight `:`-separated groups of one to four hex digits (Java's
+/// `Integer.parseInt(_, 16)`, so a sign is allowed), or at most seven around one `::`.
+/// No embedded IPv4 tail and no `%scope`.
+fn ipv6_bytes(addr: &str) -> Option<[u8; 16]> {
+    let parts: Vec<&str> = addr.split("::").collect();
+    fn groups(s: &str) -> Vec<&str> {
+        if s.is_empty() {
+            Vec::new()
+        } else {
+            s.split(':').collect()
+        }
+    }
+    let (head, tail) = match parts[..] {
+        [all] => {
+            let head: Vec<&str> = all.split(':').collect();
+            if head.len() != 8 {
+                return None;
+            }
+            (head, Vec::new())
+        }
+        [a, b] => {
+            let (head, tail) = (groups(a), groups(b));
+            if head.len() + tail.len() >= 8 {
+                return None;
+            }
+            (head, tail)
+        }
+        _ => return None,
+    };
+    let mut out = [0u8; 16];
+    let mut put = |start: usize, groups: &[&str]| -> Option<()> {
+        for (i, g) in groups.iter().enumerate() {
+            if g.is_empty() || g.encode_utf16().count() > 4 {
+                return None;
+            }
+            let v = java_parse_hex(g)?;
+            out[start + 2 * i] = (v >> 8) as u8;
+            out[start + 2 * i + 1] = v as u8;
+        }
+        Some(())
+    };
+    put(0, &head)?;
+    put(16 - 2 * tail.len(), &tail)?;
+    Some(out)
+}
+
+/// Java's `Integer.parseInt(s, 16)` for at most four digits: an optional sign, then hex
+/// digits (`Character.digit(c, 16)`: any script's decimal digits, Latin and fullwidth a-f).
+fn java_parse_hex(s: &str) -> Option<i32> {
+    let (negative, digits) = match s.chars().next()? {
+        '-' => (true, &s[1..]),
+        '+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut value: i32 = 0;
+    for c in digits.chars() {
+        let d = match c {
+            'a'..='f' => c as u32 - 'a' as u32 + 10,
+            'A'..='F' => c as u32 - 'A' as u32 + 10,
+            '\u{ff41}'..='\u{ff46}' => c as u32 - 0xff41 + 10,
+            '\u{ff21}'..='\u{ff26}' => c as u32 - 0xff21 + 10,
+            _ => java_decimal_digit(c)?,
+        };
+        value = value * 16 + d as i32;
+    }
+    Some(if negative { -value } else { value })
 }
 
 /// Java's `v4addr2Bytes`: `split("\\.", -1)` must give four parts, each an `Integer.parseInt`
@@ -452,13 +544,19 @@ fn ipv4_bytes(addr: &str) -> Option<[u8; 4]> {
     (n == 4).then_some(out)
 }
 
-fn mask(addr: [u8; 4], bits: u32) -> u32 {
-    let a = u32::from_be_bytes(addr);
-    if bits == 0 {
-        0
-    } else {
-        a & (u32::MAX << (32 - bits))
-    }
+/// Java's `mask(b, bits)`: keeps the first `bits` bits.
+fn mask(addr: &[u8], bits: u32) -> Vec<u8> {
+    addr.iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            let kept = bits.saturating_sub(8 * i as u32).min(8);
+            if kept == 0 {
+                0
+            } else {
+                b & (0xffu8 << (8 - kept))
+            }
+        })
+        .collect()
 }
 
 /// How Java's `InetAddress.getHostAddress()` writes a connection's remote address, the id of
@@ -842,9 +940,11 @@ mod tests {
         v.iter().map(|&(p, s, i)| new_acl(p, s, i)).collect()
     }
 
+    /// Java 3.8.0 with `DigestAuthenticationProvider.enabled=false` (the tables' server).
     fn no_digest() -> AuthConfig {
         AuthConfig {
             digest_enabled: false,
+            compat: CompatVersion::V3_8,
             ..AuthConfig::default()
         }
     }
@@ -1031,10 +1131,109 @@ mod tests {
     #[test]
     fn ip_provider_matches_java() {
         for &(expr, valid, matches) in JAVA_IP {
-            assert_eq!(ip_acl_valid(expr), valid, "isValid({expr:?})");
+            assert_eq!(
+                ip_acl_valid(expr, CompatVersion::V3_8),
+                valid,
+                "isValid({expr:?})"
+            );
             let got: String = REMOTES
                 .iter()
-                .map(|r| if ip_matches(r, expr) { '1' } else { '0' })
+                .map(|r| {
+                    if ip_matches(r, expr, CompatVersion::V3_8) {
+                        '1'
+                    } else {
+                        '0'
+                    }
+                })
+                .collect();
+            assert_eq!(got, matches, "matches(_, {expr:?})");
+        }
+    }
+
+    /// Java 3.9.4's `IPAuthenticationProviderTest` cases for `parseV6addr` (no Java server
+    /// with IPv6 ACLs is at hand: 3.9.3 is our newest reference).
+    #[test]
+    fn ipv6_addresses_parse_as_java_3_9_4() {
+        let b = |groups: [u16; 8]| {
+            let mut out = [0u8; 16];
+            for (i, g) in groups.iter().enumerate() {
+                out[2 * i..2 * i + 2].copy_from_slice(&g.to_be_bytes());
+            }
+            Some(out)
+        };
+        assert_eq!(
+            ipv6_bytes("2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
+            b([0x2001, 0xdb8, 0x85a3, 0, 0, 0x8a2e, 0x370, 0x7334])
+        );
+        assert_eq!(
+            ipv6_bytes("2001:db8::8a2e:370:7334"),
+            b([0x2001, 0xdb8, 0, 0, 0, 0x8a2e, 0x370, 0x7334])
+        );
+        assert_eq!(
+            ipv6_bytes("2001:db8::1"),
+            b([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1])
+        );
+        assert_eq!(ipv6_bytes("::1"), b([0, 0, 0, 0, 0, 0, 0, 1]));
+        assert_eq!(ipv6_bytes("::"), b([0; 8]));
+        assert_eq!(ipv6_bytes("0:0:0:0:0:0:0:1"), b([0, 0, 0, 0, 0, 0, 0, 1]));
+        // Integer.parseInt(_, 16) takes a sign.
+        assert_eq!(ipv6_bytes("-1::"), b([0xffff, 0, 0, 0, 0, 0, 0, 0]));
+        for bad in [
+            "1",
+            "1:2",
+            "1::2:",
+            ":1::2:",
+            "1:2:3:4:5:6:7:8:",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2::3:4:5:6:7:8",
+            "1::2::",
+            "1:abcdf::",
+            "efgh::",
+            "1:: ",
+            " 1::",
+            // Neither an IPv4 tail nor a scope id (Java's getHostAddress adds `%n`).
+            "::ffff:1.2.3.4",
+            "fe80:0:0:0:0:0:0:1%2",
+        ] {
+            assert_eq!(ipv6_bytes(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ipv6_ip_acls_only_in_3_9_mode() {
+        use CompatVersion::{V3_8, V3_9};
+        let loopback = "0:0:0:0:0:0:0:1"; // how java_host_address writes ::1
+        for (expr, valid) in [
+            ("::1", true),
+            ("::1/128", true),
+            ("::/0", true),
+            ("2001:db8::/32", true),
+            ("::1/129", false),
+            ("::1/-1", false),
+            ("1::2::3", false),
+        ] {
+            assert_eq!(ip_acl_valid(expr, V3_9), valid, "{expr}");
+            assert!(!ip_acl_valid(expr, V3_8), "3.8 reads no IPv6: {expr}");
+        }
+        assert!(ip_matches(loopback, "::1", V3_9));
+        assert!(ip_matches(loopback, "::/0", V3_9));
+        assert!(ip_matches(loopback, "::/127", V3_9));
+        assert!(!ip_matches(loopback, "::2", V3_9));
+        assert!(!ip_matches(loopback, "::1", V3_8));
+        assert!(ip_matches("2001:db8:1:2:0:0:0:9", "2001:db8::/32", V3_9));
+        assert!(ip_matches("2001:db8:1:2:0:0:0:9", "2001:db8:1::/48", V3_9));
+        assert!(!ip_matches("2001:db9:1:2:0:0:0:9", "2001:db8::/32", V3_9));
+        // A scoped address (link-local) never parses, so never matches.
+        assert!(!ip_matches("fe80:0:0:0:0:0:0:1%2", "fe80::/10", V3_9));
+        // IPv4 and IPv6 never match each other, even with /0.
+        assert!(!ip_matches("127.0.0.1", "::/0", V3_9));
+        assert!(!ip_matches(loopback, "0.0.0.0/0", V3_9));
+        // IPv4 answers as before in 3.9 mode.
+        for &(expr, valid, matches) in JAVA_IP.iter().filter(|(e, ..)| !e.contains(':')) {
+            assert_eq!(ip_acl_valid(expr, V3_9), valid, "isValid({expr:?})");
+            let got: String = REMOTES
+                .iter()
+                .map(|r| if ip_matches(r, expr, V3_9) { '1' } else { '0' })
                 .collect();
             assert_eq!(got, matches, "matches(_, {expr:?})");
         }
@@ -1976,7 +2175,12 @@ mod tests {
     #[test]
     fn fixup_acl_matches_java() {
         for &(info, acl, want) in JAVA_FIXUP {
-            let got = fixup_acl(&acls(acl), &ids(info), &AuthConfig::default());
+            // Java 3.8.0's tables: no IPv6 ip ACLs.
+            let cfg = AuthConfig {
+                compat: CompatVersion::V3_8,
+                ..AuthConfig::default()
+            };
+            let got = fixup_acl(&acls(acl), &ids(info), &cfg);
             assert_eq!(
                 got,
                 want.map(acls).ok_or(AclError::InvalidAcl),

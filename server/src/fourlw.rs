@@ -38,7 +38,8 @@
 //!
 //! * Version ([`full_version`]): `3.8.0-zk-rs, built on <date>`, the shape of Java's
 //!   `3.8.0-<git id>, built on 2024-12-29 17:54 UTC` (Debian prints
-//!   `3.8.0-${mvngit.commit.id}, ...`). `<date>` is the compile-time environment variable
+//!   `3.8.0-${mvngit.commit.id}, ...`); with `compat.version=3.9`, `3.9.3-zk-rs, ...` (Java
+//!   3.9.3 prints `3.9.3-c26634f3..., built on 2024-10-17 23:21 UTC`). `<date>` is the compile-time environment variable
 //!   `ZK_RS_BUILT_ON` (set it to `date -u '+%Y-%m-%d %H:%M UTC'` when building a release),
 //!   `1970-01-01 00:00 UTC` when unset, so parsers of Java's string keep working.
 //! * `envi` (`probes::environment`): Java's keys in Java's order. `java.*` keys other than
@@ -79,7 +80,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::config::{Config, FourLetterWhitelist};
+use crate::config::{CompatVersion, Config, FourLetterWhitelist};
 use crate::stats::{BufferStats, ConnStats, Counter, PercentileSummary, ServerStats, Summary};
 use crate::watch::WatchSummary;
 use jute::{SessionId, Zxid};
@@ -87,8 +88,10 @@ use jute::{SessionId, Zxid};
 /// What Java prints instead of an answer while the server is not serving.
 pub const ZK_NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
 
-/// Our version, in the place of Java's `3.8.0-<git commit id>`.
+/// Our version in 3.8 mode, in the place of Java's `3.8.0-<git commit id>`.
 pub const VERSION: &str = "3.8.0-zk-rs";
+/// Our version in 3.9 mode, in the place of Java's `3.9.3-<git commit id>`.
+pub const VERSION_3_9: &str = "3.9.3-zk-rs";
 
 /// Java's default `ZooTrace` text trace mask (`gtmk` before any `stmk`).
 pub const DEFAULT_TRACE_MASK: i64 = 306;
@@ -106,11 +109,16 @@ const WORDS: [&str; 18] = [
     "wchc", "wchp", "wchs", "mntr", "isro", "hash",
 ];
 
-/// `3.8.0-zk-rs, built on <date>`: what `srvr`, `stat`, `envi` and `mntr` print as the
-/// version (see the module doc).
-pub fn full_version() -> String {
+/// `3.8.0-zk-rs, built on <date>` (3.9 mode: `3.9.3-zk-rs, ...`): what `srvr`, `stat`,
+/// `envi` and `mntr` print as the version (see the module doc).
+pub fn full_version(compat: CompatVersion) -> String {
     let built_on = option_env!("ZK_RS_BUILT_ON").unwrap_or("1970-01-01 00:00 UTC");
-    format!("{VERSION}, built on {built_on}")
+    let version = if compat.is_3_9() {
+        VERSION_3_9
+    } else {
+        VERSION
+    };
+    format!("{version}, built on {built_on}")
 }
 
 /// The command whose 4 bytes, read as a big-endian int, are `i` (Java's
@@ -284,9 +292,14 @@ pub trait FourLetterSource {
         true
     }
 
+    /// The Java generation whose answers to give (`compat.version`; the default's here).
+    fn compat_version(&self) -> CompatVersion {
+        CompatVersion::V3_9
+    }
+
     /// The version string (default [`full_version`]).
     fn version(&self) -> String {
-        full_version()
+        full_version(self.compat_version())
     }
 
     /// `standalone`, `leader`, `follower`, `observer` or `read-only` (Java's `getState`).
@@ -693,6 +706,67 @@ pub const MNTR_GAUGES: [&str; 24] = [
     "non_mtls_local_conn_count",
 ];
 
+/// Java 3.9.3's `ServerMetrics` counters in its `mntr` order: 3.8.0's and four more
+/// (`restore_error_count`, `snapshot_rate_limited_count`, `snapshot_error_count`,
+/// `restore_rate_limited_count`: the AdminServer's snapshot and restore commands, which
+/// zk-rs does not have, so always 0). Taken from Java 3.9.3's `mntr`.
+pub const MNTR_COUNTERS_3_9: [&str; 51] = [
+    "watch_bytes",
+    "stale_requests_dropped",
+    "throttled_ops",
+    "insecure_admin_count",
+    "connection_rejected",
+    "sessionless_connections_expired",
+    "dead_watchers_queued",
+    "stale_requests",
+    "connection_drop_count",
+    "response_packet_cache_hits",
+    "bytes_received_count",
+    "add_dead_watcher_stall_time",
+    "request_throttle_wait_count",
+    "requests_not_forwarded_to_commit_processor",
+    "response_packet_cache_misses",
+    "prep_processor_request_queued",
+    "stale_replies",
+    "response_bytes",
+    "ensemble_auth_fail",
+    "diff_count",
+    "connection_revalidate_count",
+    "quit_leading_due_to_disloyal_voter",
+    "unrecoverable_error_count",
+    "unsuccessful_handshake",
+    "commit_count",
+    "outstanding_changes_queued",
+    "request_commit_queued",
+    "ensemble_auth_skip",
+    "skip_learner_request_to_next_processor_count",
+    "proposal_count",
+    "large_requests_rejected",
+    "outstanding_changes_removed",
+    "restore_error_count",
+    "cnxn_closed_without_zk_server_running",
+    "looking_count",
+    "snapshot_rate_limited_count",
+    "learner_proposal_received_count",
+    "digest_mismatches_count",
+    "dead_watchers_cleared",
+    "ensemble_auth_success",
+    "learner_commit_received_count",
+    "snapshot_error_count",
+    "connection_request_count",
+    "response_packet_get_children_cache_misses",
+    "snap_count",
+    "stale_sessions_expired",
+    "restore_rate_limited_count",
+    "response_packet_get_children_cache_hits",
+    "sync_processor_request_queued",
+    "tls_handshake_exceeded",
+    "revalidate_count",
+];
+
+/// Java 3.9.3 prints its `restore_time` summary right after this one.
+const RESTORE_TIME_AFTER: Summary = Summary::ReadsIssuedFromSessionQueue;
+
 fn mntr(src: &dyn FourLetterSource) -> String {
     let mut s = String::with_capacity(16 * 1024);
     let mut line = |k: &str, v: &dyn std::fmt::Display| {
@@ -743,8 +817,16 @@ fn mntr(src: &dyn FourLetterSource) -> String {
     for (k, v) in &m.quota_gauges {
         line(k, v);
     }
-    for c in Counter::ALL {
-        line(c.java_name(), &st.counter(*c));
+    if src.compat_version().is_3_9() {
+        // 3.9.3's counters come in another (hash) order, with four we never count.
+        for name in MNTR_COUNTERS_3_9 {
+            let v = Counter::from_java_name(name).map_or(0, |c| st.counter(c));
+            line(name, &v);
+        }
+    } else {
+        for c in Counter::ALL {
+            line(c.java_name(), &st.counter(*c));
+        }
     }
     for (ns, n) in st.quota_exceeded_per_namespace() {
         line(&format!("{ns}_quota_exceeded_error_per_namespace"), n);
@@ -760,6 +842,14 @@ fn mntr(src: &dyn FourLetterSource) -> String {
     };
     for sm in Summary::ALL {
         summary_lines(&mut line, sm.java_name(), st.summary(*sm));
+        if *sm == RESTORE_TIME_AFTER && src.compat_version().is_3_9() {
+            // 3.9.3's snapshot restore summary (AdminServer `restore`): never used here.
+            summary_lines(
+                &mut line,
+                "restore_time",
+                &crate::stats::AvgMinMax::default(),
+            );
+        }
     }
     for ps in PercentileSummary::ALL {
         let p = st.percentile_summary(*ps);
@@ -1005,6 +1095,9 @@ mod tests {
     impl FourLetterSource for Fake {
         fn is_serving(&self) -> bool {
             self.serving
+        }
+        fn compat_version(&self) -> CompatVersion {
+            CompatVersion::V3_8
         }
         fn version(&self) -> String {
             JAVA_VERSION.to_string()
@@ -1319,6 +1412,9 @@ mod tests {
         f.conns.clear();
         let mut s = Sizes(f);
         impl FourLetterSource for Sizes {
+            fn compat_version(&self) -> CompatVersion {
+                CompatVersion::V3_8
+            }
             fn environment(&self) -> Vec<(String, String)> {
                 Vec::new()
             }
@@ -2119,7 +2215,8 @@ zk_sum_e3_write_per_namespace\t5
         assert_eq!(response_packets("imok"), 1);
         assert_eq!(response_packets(&"x".repeat(8192)), 1);
         assert_eq!(response_packets(&"x".repeat(8193)), 2);
-        assert!(full_version().starts_with("3.8.0-zk-rs, built on "));
+        assert!(full_version(CompatVersion::V3_8).starts_with("3.8.0-zk-rs, built on "));
+        assert!(full_version(CompatVersion::V3_9).starts_with("3.9.3-zk-rs, built on "));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!
 //! - -5 for a null path in create, create2, createContainer, createTTL (after the create mode
 //!   and ttl checks), delete, exists, getData, getACL, getChildren, getChildren2,
-//!   checkWatches and getAllChildrenNumber; for a null path in any op of a multi or multiRead
+//!   checkWatches (3.8 only; 3.9.3 answers NoWatcher) and getAllChildrenNumber; for a null path in any op of a multi or multiRead
 //!   (Java reads every op's path before prepping any); for a null entry in a setWatches list;
 //!   and for an ACL entry whose null id Java dereferences (see [`acl_null_fault`]).
 //! - As for `""` (so nothing to do here): setData, setACL and check (BadArguments from path
@@ -17,6 +17,7 @@
 //!   (AuthFailed), a null scheme in an ACL (InvalidACL).
 
 use crate::auth::{self, AuthConfig, AuthId};
+use crate::config::CompatVersion;
 use crate::error::ErrorCode;
 use jute::OpCode;
 
@@ -164,9 +165,11 @@ pub fn scan_multi(body: &[u8]) -> Option<Vec<(i32, OpNulls)>> {
 }
 
 /// Java's answer to a read (or multiRead, setWatches) whose body holds a null it
-/// dereferences: MarshallingError. `None`: answer as usual.
-pub fn read_error(op: OpCode, body: &[u8]) -> Option<ErrorCode> {
+/// dereferences: MarshallingError. `None`: answer as usual. Java 3.9's checkWatches looks the
+/// path up in the connection's own map, where null finds nothing (NoWatcher, as for `""`).
+pub fn read_error(op: OpCode, body: &[u8], compat: CompatVersion) -> Option<ErrorCode> {
     let fails = match op {
+        OpCode::CheckWatches if compat.watch_modes_coexist() => false,
         OpCode::MultiRead => scan_multi(body).is_some_and(|v| v.iter().any(|(_, n)| n.path)),
         OpCode::Exists
         | OpCode::GetData
@@ -311,10 +314,10 @@ mod tests {
         s(&mut g, None);
         g.put_u8(0);
         assert_eq!(
-            read_error(OpCode::GetData, &g),
+            read_error(OpCode::GetData, &g, CompatVersion::V3_8),
             Some(ErrorCode::MarshallingError)
         );
-        assert_eq!(read_error(OpCode::Sync, &g[..4]), None);
+        assert_eq!(read_error(OpCode::Sync, &g[..4], CompatVersion::V3_8), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! write becomes an error txn, a failed multi a multi txn with error sub-txns, as in Java.
 
 use crate::auth::{self, AuthConfig, AuthId};
+use crate::config::CompatVersion;
 use crate::error::ErrorCode;
 use crate::null_strings::{self, OpNulls};
 use crate::tree::{self, AclList, DataTree, NodeKind};
@@ -113,6 +114,8 @@ pub struct PrepContext<'a> {
     pub reconfig_enabled: bool,
     /// `zookeeper.enforceQuota`: creates and setData past a hard quota limit fail.
     pub enforce_quota: bool,
+    /// The Java generation to behave as (how a multi's creates are read).
+    pub compat: CompatVersion,
     /// On a leader, Java's `checkSession` for a learner's request failed with this code
     /// (SessionExpired, SessionMoved): every op that checks the session fails with it.
     pub session_error: Option<ErrorCode>,
@@ -774,6 +777,11 @@ fn prep_multi(
     zxid: i64,
     time_ms: i64,
 ) -> Result<TxnBody, ErrorCode> {
+    if v.ctx.compat.multi_keeps_create2() && ops_.iter().any(create_mode_refused_by_3_9) {
+        // 3.9 builds each create's CreateMode while decoding the multi: an unknown mode,
+        // or a TTL mode without a TTL, fails the whole request before any op is prepped.
+        return Err(ErrorCode::MarshallingError);
+    }
     let mut subs: Vec<(OpCode, TxnBody)> = Vec::with_capacity(ops_.len());
     let mut failed = false;
     let mut nulls = nulls.into_iter();
@@ -797,10 +805,13 @@ fn prep_multi(
                 v.rollback();
                 return Err(ErrorCode::MarshallingError);
             }
-            MultiOp::Create(_, r) => {
+            MultiOp::Create(header_op, r) => {
                 let ty = match CreateMode::from_flags(r.flags) {
                     Ok(m) if m.ttl => OpCode::CreateTtl,
                     Ok(m) if m.container => OpCode::CreateContainer,
+                    // 3.9's Op.create keeps the header's op (create, create2 or
+                    // createContainer) unless the mode says container or TTL.
+                    Ok(_) if v.ctx.compat.multi_keeps_create2() => header_op,
                     _ => OpCode::Create,
                 };
                 let args = CreateArgs {
@@ -859,6 +870,15 @@ fn prep_multi(
         }
     }
     Ok(TxnBody::Multi(subs))
+}
+
+/// A create sub-op (sent as create, create2 or createContainer) whose flags Java 3.9's
+/// `MultiOperationRecord.deserialize` cannot turn into `CreateOptions`.
+fn create_mode_refused_by_3_9(op: &MultiOp) -> bool {
+    match op {
+        MultiOp::Create(_, r) => CreateMode::from_flags(r.flags).map_or(true, |m| m.ttl),
+        _ => false,
+    }
 }
 
 /// closeSession: the session's ephemerals, those of the tree and those created by pending
@@ -927,6 +947,16 @@ mod tests {
     }
 
     fn prep_one(tree: &DataTree, enforce_quota: bool, op: OpCode, body: Bytes) -> Txn {
+        prep_as(CompatVersion::V3_9, tree, enforce_quota, op, body)
+    }
+
+    fn prep_as(
+        compat: CompatVersion,
+        tree: &DataTree,
+        enforce_quota: bool,
+        op: OpCode,
+        body: Bytes,
+    ) -> Txn {
         let auth = vec![AuthId::new("ip", "127.0.0.1")];
         let cfg = AuthConfig::default();
         let ctx = PrepContext {
@@ -937,6 +967,7 @@ mod tests {
             extended_types: true,
             reconfig_enabled: false,
             enforce_quota,
+            compat,
             session_error: None,
         };
         let zxid = tree.last_zxid + 1;
@@ -954,6 +985,67 @@ mod tests {
             TxnBody::Error(e) => Some(ErrorCode::try_from(e.err).expect("a known code")),
             _ => None,
         }
+    }
+
+    /// The sub-txn types of a multi of creates sent as (header op, flags), and whether prep
+    /// refused the whole multi.
+    fn multi_create_types(
+        compat: CompatVersion,
+        ops: &[(OpCode, i32)],
+    ) -> Result<Vec<OpCode>, ErrorCode> {
+        let tree = DataTree::new(true);
+        let ops: Vec<MultiOp> = ops
+            .iter()
+            .enumerate()
+            .map(|(i, &(op, flags))| {
+                MultiOp::Create(
+                    op,
+                    CreateRequest {
+                        path: format!("/n{i}"),
+                        data: None,
+                        acl: tree::open_acl(),
+                        flags,
+                    },
+                )
+            })
+            .collect();
+        let mut b = bytes::BytesMut::new();
+        jute::multi::encode_multi_request(&ops, &mut b);
+        let txn = prep_as(compat, &tree, false, OpCode::Multi, b.freeze());
+        match txn.body {
+            TxnBody::Multi(subs) => Ok(subs.into_iter().map(|(ty, _)| ty).collect()),
+            _ => Err(error_code(&txn).expect("a multi or an error")),
+        }
+    }
+
+    #[test]
+    fn create2_inside_multi_is_logged_as_create2_only_in_3_9() {
+        use CompatVersion::{V3_8, V3_9};
+        use OpCode::{Create, Create2, CreateContainer};
+        let ops = [
+            (Create2, 0),
+            (Create, 1),
+            (Create2, 4),
+            (CreateContainer, 0),
+        ];
+        assert_eq!(
+            multi_create_types(V3_9, &ops),
+            Ok(vec![Create2, Create, CreateContainer, CreateContainer])
+        );
+        // 3.8.0 decays the header op to what the mode says: it never logs a type-15 sub-txn.
+        assert_eq!(
+            multi_create_types(V3_8, &ops),
+            Ok(vec![Create, Create, CreateContainer, Create])
+        );
+        // An unknown mode: 3.9 refuses the whole multi while decoding it, 3.8 fails the op.
+        assert_eq!(
+            multi_create_types(V3_9, &[(Create, 0), (Create2, 7)]),
+            Err(ErrorCode::MarshallingError)
+        );
+        assert_eq!(
+            multi_create_types(V3_8, &[(Create, 0), (Create2, 7)]),
+            Ok(vec![Create, OpCode::Error])
+        );
     }
 
     #[test]
@@ -1108,6 +1200,7 @@ mod digest_tests {
                 reconfig_enabled: false,
                 session_error: None,
                 enforce_quota: false,
+                compat: CompatVersion::V3_9,
             }
         }
         let create = |path: &str, flags: i32| {
@@ -1305,6 +1398,7 @@ mod digest_tests {
                     reconfig_enabled: false,
                     session_error: None,
                     enforce_quota: false,
+                    compat: CompatVersion::V3_9,
                 };
                 queue.push_back(prep_write(&ctx, &mut pending, op, 1, b, zxid, 1000 + zxid));
                 while queue.len() > lag {

@@ -21,7 +21,7 @@ pub fn measure(cmd: &str, cfg: &Config) -> Probes {
             p.snap_dir_size = dir_size(&conf.data_dir());
             p.txn_log_dir_size = dir_size(&conf.data_log_dir());
         }
-        "envi" => p.environment = environment(&full_version()),
+        "envi" => p.environment = environment(&full_version(cfg.compat_version)),
         _ => {}
     }
     p

@@ -1,5 +1,6 @@
-//! Watch registrations and watch triggering, modelled on ZooKeeper 3.8's server-side
-//! `WatchManager` (the default `zookeeper.watchManagerName`) as used by `DataTree`.
+//! Watch registrations and watch triggering, modelled on ZooKeeper 3.8's and 3.9's
+//! server-side `WatchManager` (the default `zookeeper.watchManagerName`) as used by
+//! `DataTree`; `compat.version` picks the rules ([`WatchManager::set_compat`]).
 //!
 //! This module owns: which connection watches which path in which mode, which events a
 //! tree change produces for whom (and in what order), `checkWatches` / `removeWatches`
@@ -52,6 +53,22 @@
 //! empty-connection count were checked against Debian's Java 3.8.0 server with a raw
 //! client; `golden_sequence_from_java` replays one such session.
 //!
+//! # The Java 3.9 rules (ZOOKEEPER-4466, -4471, -4472)
+//!
+//! * One (watcher, path) pair holds a **set of modes** (3.9's `WatchStats`): registrations
+//!   add to it. `addWatch` PERSISTENT_RECURSIVE registers in the **data manager only**, so
+//!   recursive watches never see `NodeChildrenChanged` and count once in `zk_watch_count`.
+//! * Triggering a path fires every pair on it once, whatever its modes, and takes the
+//!   standard mode away; ancestors fire their recursive watchers.
+//! * `checkWatches` asks about the **asking connection** and one mode: Children / Data its
+//!   standard watch in that manager, Persistent (4) / PersistentRecursive (5) that mode in
+//!   the data manager, Any any mode in either. Never `MarshallingError` for odd paths.
+//! * `removeWatches` takes away the mode `checkWatches` would ask about (Persistent from both
+//!   managers), Any every mode; a connection left without paths is forgotten by `wchs`.
+//!
+//! The 3.9 rules were checked against Java 3.9.3 with a raw client
+//! (`compat-tests/python/test_behaviours39.py`).
+//!
 //! # Left to the caller
 //!
 //! * Delivery filtering by ACL (CVE-2024-23944, fixed in 3.8.4 and in Debian's
@@ -59,12 +76,14 @@
 //!   of the node at `event.path` — the new node for `NodeCreated`, the node just deleted
 //!   for `NodeDeleted`, the node for `NodeDataChanged`, the parent for
 //!   `NodeChildrenChanged`. The watch is consumed even when the event is filtered out.
-//! * A notification is sent with xid -1, zxid -1, state SyncConnected (3).
+//! * A notification is sent with xid -1, state SyncConnected (3), and zxid -1 (3.8) or the
+//!   zxid of the txn that fired it (3.9; events fired by SetWatches keep -1).
 //! * `exists` registers its watch even when the node does not exist; getData and
 //!   getChildren register only when it does. Connections already closed must not add.
 //! * An unknown `addWatch` mode or watcher type answers `MarshallingError` (-5) in Java.
 //! * `wchc` / `wchp` / the AdminServer print session ids, not connection ids.
 
+use crate::config::CompatVersion;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -151,6 +170,10 @@ pub enum WatcherType {
     Children = 1,
     Data = 2,
     Any = 3,
+    /// 3.9 only (ZOOKEEPER-4472): the connection's persistent watch on the path.
+    Persistent = 4,
+    /// 3.9 only: the connection's persistent recursive watch on the path.
+    PersistentRecursive = 5,
 }
 
 impl WatcherType {
@@ -159,12 +182,15 @@ impl WatcherType {
         self as i32
     }
 
-    /// Decodes a wire code. `None` for anything else (Java answers `MarshallingError`).
-    pub fn from_code(code: i32) -> Option<Self> {
+    /// Decodes a wire code as `compat`'s Java knows it. `None` for anything else (Java
+    /// answers `MarshallingError`): 3.8 knows 1-3, 3.9 also 4 and 5.
+    pub fn from_code(code: i32, compat: CompatVersion) -> Option<Self> {
         match code {
             1 => Some(Self::Children),
             2 => Some(Self::Data),
             3 => Some(Self::Any),
+            4 if compat.watch_modes_coexist() => Some(Self::Persistent),
+            5 if compat.watch_modes_coexist() => Some(Self::PersistentRecursive),
             _ => None,
         }
     }
@@ -182,16 +208,33 @@ pub struct WatchSummary {
 }
 
 /// All watches of a server's data tree: Java's `dataWatches` and `childWatches`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WatchManager {
     data: Manager,
     child: Manager,
+    /// Whose rules: 3.8's one mode per (watcher, path), or 3.9's coexisting modes.
+    compat: CompatVersion,
 }
 
 impl WatchManager {
-    /// An empty manager.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty manager following `compat`'s rules.
+    pub fn new(compat: CompatVersion) -> Self {
+        let mut m = WatchManager {
+            data: Manager::default(),
+            child: Manager::default(),
+            compat,
+        };
+        m.set_compat(compat);
+        m
+    }
+
+    /// Follow `compat`'s rules from now on (a tree is built before its server's
+    /// configuration is known: the pipeline sets this when it takes the tree).
+    pub fn set_compat(&mut self, compat: CompatVersion) {
+        self.compat = compat;
+        let coexist = compat.watch_modes_coexist();
+        self.data.coexist = coexist;
+        self.child.coexist = coexist;
     }
 
     /// Registers a watch (`DataTree.getData/statNode/getChildren/addWatch`).
@@ -205,7 +248,11 @@ impl WatchManager {
             }
             WatchKind::PersistentRecursive => {
                 self.data.add(path, watcher, Mode::Recursive);
-                self.child.add(path, watcher, Mode::Recursive);
+                // 3.9 keeps recursive watches out of the child manager (so they never see
+                // NodeChildrenChanged, and count once in zk_watch_count).
+                if !self.compat.watch_modes_coexist() {
+                    self.child.add(path, watcher, Mode::Recursive);
+                }
             }
         }
     }
@@ -224,7 +271,21 @@ impl WatchManager {
     /// `None` where Java's check throws (and the client gets MarshallingError): a path
     /// without a leading `/` that nobody watches, asked of a manager holding a recursive
     /// watch (Java then walks the path's parents and fails to cut it).
+    ///
+    /// 3.9 asks about `watcher` itself and a mode: Children and Data its standard watch in
+    /// that manager, Persistent and PersistentRecursive that mode in the data manager, Any
+    /// any mode in either manager.
     pub fn check(&self, path: &str, watcher: WatcherId, kind: WatcherType) -> Option<bool> {
+        if self.compat.watch_modes_coexist() {
+            let has = |m: &Manager, mode| m.has(path, watcher, mode);
+            return Some(match kind {
+                WatcherType::Children => has(&self.child, Some(Mode::Standard)),
+                WatcherType::Data => has(&self.data, Some(Mode::Standard)),
+                WatcherType::Persistent => has(&self.data, Some(Mode::Persistent)),
+                WatcherType::PersistentRecursive => has(&self.data, Some(Mode::Recursive)),
+                WatcherType::Any => has(&self.child, None) || has(&self.data, None),
+            });
+        }
         match kind {
             WatcherType::Children => self.child.contains(path, watcher),
             WatcherType::Data => self.data.contains(path, watcher),
@@ -234,12 +295,40 @@ impl WatchManager {
                 let d = self.data.contains(path, watcher)?;
                 Some(c || d)
             }
+            // 3.8 refuses these types while decoding (`WatcherType::from_code`).
+            WatcherType::Persistent | WatcherType::PersistentRecursive => None,
         }
     }
 
-    /// `removeWatches` (`DataTree.removeWatch`): removes `watcher`'s watch on exactly
-    /// `path` from the manager(s) of `kind`, whatever its mode. False means `NoWatcher`.
+    /// `removeWatches` (`DataTree.removeWatch`). False means `NoWatcher`.
+    ///
+    /// 3.8 removes `watcher`'s watch on exactly `path` from the manager(s) of `kind`,
+    /// whatever its mode. 3.9 removes only the mode `kind` names (as `check` reads it;
+    /// Persistent from both managers), and Any every mode from both.
     pub fn remove(&mut self, path: &str, watcher: WatcherId, kind: WatcherType) -> bool {
+        if self.compat.watch_modes_coexist() {
+            return match kind {
+                WatcherType::Children => {
+                    self.child.remove_mode(path, watcher, Some(Mode::Standard))
+                }
+                WatcherType::Data => self.data.remove_mode(path, watcher, Some(Mode::Standard)),
+                WatcherType::Persistent => {
+                    let c = self
+                        .child
+                        .remove_mode(path, watcher, Some(Mode::Persistent));
+                    let d = self.data.remove_mode(path, watcher, Some(Mode::Persistent));
+                    c || d
+                }
+                WatcherType::PersistentRecursive => {
+                    self.data.remove_mode(path, watcher, Some(Mode::Recursive))
+                }
+                WatcherType::Any => {
+                    let c = self.child.remove_mode(path, watcher, None);
+                    let d = self.data.remove_mode(path, watcher, None);
+                    c || d
+                }
+            };
+        }
         match kind {
             WatcherType::Children => self.child.remove(path, watcher),
             WatcherType::Data => self.data.remove(path, watcher),
@@ -248,6 +337,7 @@ impl WatchManager {
                 let d = self.data.remove(path, watcher);
                 c || d
             }
+            WatcherType::Persistent | WatcherType::PersistentRecursive => false,
         }
     }
 
@@ -342,6 +432,37 @@ enum Mode {
     Recursive,
 }
 
+/// The modes one watcher holds on one path (Java 3.9's `WatchStats`, a bit per mode). Under
+/// 3.8's rules it always holds exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Modes(u8);
+
+impl Modes {
+    fn bit(mode: Mode) -> u8 {
+        1 << mode as u8
+    }
+
+    fn only(mode: Mode) -> Modes {
+        Modes(Self::bit(mode))
+    }
+
+    fn has(self, mode: Mode) -> bool {
+        self.0 & Self::bit(mode) != 0
+    }
+
+    fn with(self, mode: Mode) -> Modes {
+        Modes(self.0 | Self::bit(mode))
+    }
+
+    fn without(self, mode: Mode) -> Modes {
+        Modes(self.0 & !Self::bit(mode))
+    }
+
+    fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
 /// Hasher for server-assigned connection ids (not attacker-chosen): a splitmix64 finaliser.
 #[derive(Default)]
 struct IdHasher(u64);
@@ -370,7 +491,7 @@ type IdMap<V> = HashMap<WatcherId, V, BuildHasherDefault<IdHasher>>;
 /// The watchers of one path in one manager.
 #[derive(Debug, Default)]
 struct PathEntry {
-    watchers: IdMap<Mode>,
+    watchers: IdMap<Modes>,
     /// How many of `watchers` are recursive (lets ancestor walks skip this path).
     recursive: usize,
 }
@@ -386,6 +507,9 @@ struct Manager {
     recursive: usize,
     /// All (watcher, path) pairs (`size()`).
     total: usize,
+    /// 3.9's rules: a registration adds its mode to the pair's modes instead of replacing
+    /// them, and a removal takes one mode away (see `WatchManager::set_compat`).
+    coexist: bool,
 }
 
 impl Manager {
@@ -402,9 +526,14 @@ impl Manager {
                 (k, e)
             }
         };
-        let old = entry.watchers.insert(watcher, mode);
-        let was_recursive = old == Some(Mode::Recursive);
-        let is_recursive = mode == Mode::Recursive;
+        let old = entry.watchers.get(&watcher).copied();
+        let new = match old {
+            Some(modes) if self.coexist => modes.with(mode),
+            _ => Modes::only(mode),
+        };
+        entry.watchers.insert(watcher, new);
+        let was_recursive = old.is_some_and(|m| m.has(Mode::Recursive));
+        let is_recursive = new.has(Mode::Recursive);
         if was_recursive != is_recursive {
             if is_recursive {
                 entry.recursive += 1;
@@ -434,11 +563,11 @@ impl Manager {
         let Some(entry) = self.table.get_mut(path) else {
             return false;
         };
-        let Some(mode) = entry.watchers.remove(&watcher) else {
+        let Some(modes) = entry.watchers.remove(&watcher) else {
             return false;
         };
         self.total -= 1;
-        if mode == Mode::Recursive {
+        if modes.has(Mode::Recursive) {
             entry.recursive -= 1;
             self.recursive -= 1;
         }
@@ -467,6 +596,50 @@ impl Manager {
             return None;
         }
         Some(false)
+    }
+
+    /// Java 3.9 `containsWatcher(path, watcher, mode)`: whether `watcher` watches exactly
+    /// `path` in `mode` (`None`: in any mode).
+    fn has(&self, path: &str, watcher: WatcherId, mode: Option<Mode>) -> bool {
+        let modes = self
+            .table
+            .get(path)
+            .and_then(|e| e.watchers.get(&watcher).copied());
+        modes.is_some_and(|m| mode.map_or(true, |mode| m.has(mode)))
+    }
+
+    /// Java 3.9 `removeWatcher(path, watcher, mode)`: takes `mode` (`None`: every mode) away
+    /// from `watcher`'s watch on `path`; true if that changed anything. A connection left
+    /// without paths is forgotten (3.9's `unwatch`, unlike a fired one-shot watch).
+    fn remove_mode(&mut self, path: &str, watcher: WatcherId, mode: Option<Mode>) -> bool {
+        let Some(old) = self
+            .table
+            .get(path)
+            .and_then(|e| e.watchers.get(&watcher).copied())
+        else {
+            return false;
+        };
+        let new = mode.map_or(Modes::default(), |mode| old.without(mode));
+        if new == old {
+            return false;
+        }
+        if new.is_empty() {
+            self.unlink(path, watcher);
+            if let Some(paths) = self.by_watcher.get_mut(&watcher) {
+                paths.remove(path);
+                if paths.is_empty() {
+                    self.by_watcher.remove(&watcher);
+                }
+            }
+            return true;
+        }
+        let entry = self.table.get_mut(path).expect("looked up above");
+        entry.watchers.insert(watcher, new);
+        if old.has(Mode::Recursive) && !new.has(Mode::Recursive) {
+            entry.recursive -= 1;
+            self.recursive -= 1;
+        }
+        true
     }
 
     fn remove(&mut self, path: &str, watcher: WatcherId) -> bool {
@@ -499,27 +672,24 @@ impl Manager {
         if let Some(entry) = self.table.get_mut(path) {
             let by_watcher = &mut self.by_watcher;
             let mut removed = 0;
-            entry.watchers.retain(|&w, mode| match mode {
-                Mode::Recursive => {
-                    if !children_changed {
-                        fired.push(w);
-                    }
-                    true
-                }
-                Mode::Persistent => {
+            entry.watchers.retain(|&w, modes| {
+                // Every mode fires on its own path, but a recursive watch never for
+                // NodeChildrenChanged (3.8 has them in the child manager; 3.9 does not).
+                if !(children_changed && *modes == Modes::only(Mode::Recursive)) {
                     fired.push(w);
-                    true
                 }
-                Mode::Standard => {
-                    fired.push(w);
-                    if let Some(paths) = by_watcher.get_mut(&w) {
-                        paths.remove(path);
-                    }
-                    removed += 1;
-                    false
+                // The standard mode is used up; the others stay.
+                *modes = modes.without(Mode::Standard);
+                if !modes.is_empty() {
+                    return true;
                 }
+                if let Some(paths) = by_watcher.get_mut(&w) {
+                    paths.remove(path);
+                }
+                removed += 1;
+                false
             });
-            // Only standard watches are removed: the recursive counts are unchanged.
+            // Only standard modes are removed: the recursive counts are unchanged.
             self.total -= removed;
             if entry.watchers.is_empty() {
                 self.table.remove(path);
@@ -533,7 +703,7 @@ impl Manager {
                             entry
                                 .watchers
                                 .iter()
-                                .filter(|(_, m)| **m == Mode::Recursive)
+                                .filter(|(_, m)| m.has(Mode::Recursive))
                                 .map(|(w, _)| *w),
                         );
                     }
@@ -618,7 +788,7 @@ mod tests {
             let rec = e
                 .watchers
                 .values()
-                .filter(|m| **m == Mode::Recursive)
+                .filter(|m| m.has(Mode::Recursive))
                 .count();
             assert_eq!(rec, e.recursive, "recursive count of {path}");
             recursive += rec;
@@ -679,11 +849,17 @@ mod tests {
         assert_eq!(EventType::from_code(0), None);
         assert_eq!(EventType::from_code(-1), None);
         assert_eq!(NodeChildrenChanged.code(), 4);
+        use CompatVersion::{V3_8, V3_9};
         for c in 1..=3 {
-            assert_eq!(WatcherType::from_code(c).unwrap().code(), c);
+            assert_eq!(WatcherType::from_code(c, V3_8).unwrap().code(), c);
         }
-        assert_eq!(WatcherType::from_code(0), None);
-        assert_eq!(WatcherType::from_code(4), None);
+        for c in 1..=5 {
+            assert_eq!(WatcherType::from_code(c, V3_9).unwrap().code(), c);
+        }
+        assert_eq!(WatcherType::from_code(0, V3_9), None);
+        assert_eq!(WatcherType::from_code(4, V3_8), None);
+        assert_eq!(WatcherType::from_code(5, V3_8), None);
+        assert_eq!(WatcherType::from_code(6, V3_9), None);
         assert_eq!(WatcherType::Children.code(), 1);
         assert_eq!(WatcherType::Data.code(), 2);
         assert_eq!(
@@ -712,7 +888,7 @@ mod tests {
 
     #[test]
     fn no_watches_no_events() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         assert!(create(&mut wm, "/a").is_empty());
         assert!(set(&mut wm, "/a").is_empty());
         assert!(delete(&mut wm, "/a").is_empty());
@@ -722,7 +898,7 @@ mod tests {
 
     #[test]
     fn data_watch_is_one_shot() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Data);
         check(&wm);
         assert_eq!(set(&mut wm, "/a"), vec![ev(A, NodeDataChanged, "/a")]);
@@ -732,7 +908,7 @@ mod tests {
 
     #[test]
     fn data_watch_ignores_children_and_other_paths() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Data);
         assert!(create(&mut wm, "/a/b").is_empty());
         assert!(set(&mut wm, "/a/b").is_empty());
@@ -744,7 +920,7 @@ mod tests {
 
     #[test]
     fn exist_watch_fires_on_create() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Exist);
         assert_eq!(create(&mut wm, "/a"), vec![ev(A, NodeCreated, "/a")]);
         assert!(delete(&mut wm, "/a").is_empty());
@@ -752,7 +928,7 @@ mod tests {
 
     #[test]
     fn data_watch_fires_on_delete() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Data);
         assert_eq!(delete(&mut wm, "/a"), vec![ev(A, NodeDeleted, "/a")]);
         assert_eq!(wm.watch_count(), 0);
@@ -760,7 +936,7 @@ mod tests {
 
     #[test]
     fn child_watch() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Child);
         // Data changes of the watched node and grandchildren do not fire it.
         assert!(set(&mut wm, "/a").is_empty());
@@ -783,14 +959,14 @@ mod tests {
 
     #[test]
     fn child_watch_on_root() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/", A, WatchKind::Child);
         assert_eq!(create(&mut wm, "/x"), vec![ev(A, NodeChildrenChanged, "/")]);
     }
 
     #[test]
     fn delete_deduplicates_data_and_child_watch() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Data);
         wm.add("/a", A, WatchKind::Child);
         wm.add("/a", B, WatchKind::Child);
@@ -810,7 +986,7 @@ mod tests {
 
     #[test]
     fn per_watcher_order_create_and_delete() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/p/c", A, WatchKind::Exist);
         wm.add("/p", A, WatchKind::Child);
         assert_eq!(
@@ -834,7 +1010,7 @@ mod tests {
 
     #[test]
     fn across_watchers_order_is_ascending_id() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         for w in [9, 3, 7, 1, 5] {
             wm.add("/a", w, WatchKind::Data);
         }
@@ -844,7 +1020,7 @@ mod tests {
 
     #[test]
     fn persistent_watch() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Persistent);
         check(&wm);
         assert_eq!(wm.watch_count(), 2, "registered in both managers");
@@ -875,7 +1051,7 @@ mod tests {
 
     #[test]
     fn recursive_watch() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::PersistentRecursive);
         assert_eq!(wm.data.recursive, 1);
         assert_eq!(wm.child.recursive, 1);
@@ -904,7 +1080,7 @@ mod tests {
 
     #[test]
     fn recursive_watch_on_root_sees_everything_but_children_changed() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/", A, WatchKind::PersistentRecursive);
         assert_eq!(create(&mut wm, "/x"), vec![ev(A, NodeCreated, "/x")]);
         assert_eq!(
@@ -917,7 +1093,7 @@ mod tests {
 
     #[test]
     fn watcher_notified_once_per_trigger_across_levels() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/", A, WatchKind::PersistentRecursive);
         wm.add("/a", A, WatchKind::PersistentRecursive);
         wm.add("/a/b", A, WatchKind::Data);
@@ -942,10 +1118,97 @@ mod tests {
         );
     }
 
+    // ---- 3.9 rules (checked against Java 3.9.3 with a raw client) ----
+
+    #[test]
+    fn v3_9_modes_coexist_on_one_path() {
+        let mut wm = WatchManager::new(CompatVersion::V3_9);
+        wm.add("/w", A, WatchKind::Persistent);
+        wm.add("/w", A, WatchKind::PersistentRecursive);
+        wm.add("/w", A, WatchKind::Data);
+        check(&wm);
+        // One (watcher, path) pair per manager; recursive is not in the child manager.
+        assert_eq!(wm.watch_count(), 2);
+        // The persistent half of the pair sees the parent's NodeChildrenChanged; the
+        // recursive one the child's creation.
+        assert_eq!(
+            create(&mut wm, "/w/y"),
+            vec![ev(A, NodeCreated, "/w/y"), ev(A, NodeChildrenChanged, "/w")]
+        );
+        // One event for three modes; the standard one is used up, the others stay.
+        assert_eq!(set(&mut wm, "/w"), vec![ev(A, NodeDataChanged, "/w")]);
+        assert_eq!(wm.check("/w", A, WatcherType::Data), Some(false));
+        assert_eq!(wm.check("/w", A, WatcherType::Persistent), Some(true));
+        assert_eq!(
+            wm.check("/w", A, WatcherType::PersistentRecursive),
+            Some(true)
+        );
+        assert_eq!(set(&mut wm, "/w"), vec![ev(A, NodeDataChanged, "/w")]);
+        check(&wm);
+    }
+
+    #[test]
+    fn v3_9_recursive_alone_never_sees_children_changed() {
+        let mut wm = WatchManager::new(CompatVersion::V3_9);
+        wm.add("/w", A, WatchKind::PersistentRecursive);
+        assert_eq!(create(&mut wm, "/w/z"), vec![ev(A, NodeCreated, "/w/z")]);
+        assert_eq!(delete(&mut wm, "/w/z"), vec![ev(A, NodeDeleted, "/w/z")]);
+        assert_eq!(wm.watch_count(), 1);
+        check(&wm);
+    }
+
+    #[test]
+    fn v3_9_check_asks_for_the_connection_and_the_mode() {
+        let mut wm = WatchManager::new(CompatVersion::V3_9);
+        wm.add("/w", A, WatchKind::Persistent);
+        wm.add("/w", B, WatchKind::Child);
+        // 3.8 answers for any connection; 3.9 for the asking one.
+        assert_eq!(wm.check("/w", A, WatcherType::Children), Some(false));
+        assert_eq!(wm.check("/w", B, WatcherType::Children), Some(true));
+        assert_eq!(wm.check("/w", A, WatcherType::Data), Some(false));
+        assert_eq!(wm.check("/w", A, WatcherType::Persistent), Some(true));
+        assert_eq!(
+            wm.check("/w", A, WatcherType::PersistentRecursive),
+            Some(false)
+        );
+        assert_eq!(wm.check("/w", A, WatcherType::Any), Some(true));
+        assert_eq!(wm.check("/w", C, WatcherType::Any), Some(false));
+        // No parent walk, so no MarshallingError for a path without '/'.
+        wm.add("/r", C, WatchKind::PersistentRecursive);
+        assert_eq!(wm.check("nope", C, WatcherType::Any), Some(false));
+    }
+
+    #[test]
+    fn v3_9_remove_takes_one_mode_away() {
+        let mut wm = WatchManager::new(CompatVersion::V3_9);
+        wm.add("/w", A, WatchKind::Persistent);
+        wm.add("/w", A, WatchKind::Data);
+        // Children names the standard child watch: the persistent one does not count.
+        assert!(!wm.remove("/w", A, WatcherType::Children));
+        assert!(wm.remove("/w", A, WatcherType::Data));
+        assert!(!wm.remove("/w", A, WatcherType::Data));
+        check(&wm);
+        assert_eq!(wm.check("/w", A, WatcherType::Persistent), Some(true));
+        assert!(wm.remove("/w", A, WatcherType::Persistent));
+        assert!(!wm.remove("/w", A, WatcherType::Persistent));
+        check(&wm);
+        assert_eq!(wm.watch_count(), 0);
+        // A connection whose last watch was removed is forgotten (wchs), unlike 3.8.
+        assert_eq!(wm.watch_summary().connections, 0);
+        wm.add("/w", A, WatchKind::PersistentRecursive);
+        wm.add("/w", A, WatchKind::Data);
+        assert!(wm.remove("/w", A, WatcherType::PersistentRecursive));
+        assert_eq!(wm.data.recursive, 0);
+        assert!(wm.remove("/w", A, WatcherType::Any));
+        assert!(!wm.remove("/w", A, WatcherType::Any));
+        check(&wm);
+        assert!(create(&mut wm, "/w/x").is_empty());
+    }
+
     #[test]
     fn standard_registration_downgrades_persistent_in_that_manager() {
         // 3.8: one mode per (watcher, path) per manager; the last registration wins.
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Persistent);
         wm.add("/a", A, WatchKind::Data);
         check(&wm);
@@ -965,7 +1228,7 @@ mod tests {
         assert_eq!(delete(&mut wm, "/a"), vec![ev(A, NodeDeleted, "/a")]);
 
         // getChildren downgrades the child half instead.
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Persistent);
         wm.add("/a", A, WatchKind::Child);
         assert_eq!(
@@ -979,7 +1242,7 @@ mod tests {
 
     #[test]
     fn persistent_registration_upgrades_standard() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Data);
         wm.add("/a", A, WatchKind::Child);
         wm.add("/a", A, WatchKind::Persistent);
@@ -991,7 +1254,7 @@ mod tests {
 
     #[test]
     fn standard_registration_downgrades_recursive() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::PersistentRecursive);
         wm.add("/a", A, WatchKind::Data);
         check(&wm);
@@ -1016,7 +1279,7 @@ mod tests {
 
     #[test]
     fn remove_watcher_drops_everything() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Data);
         wm.add("/a", A, WatchKind::Child);
         wm.add("/b", A, WatchKind::PersistentRecursive);
@@ -1039,7 +1302,7 @@ mod tests {
 
     #[test]
     fn check_by_type() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/d", A, WatchKind::Data);
         wm.add("/c", A, WatchKind::Child);
         wm.add("/p", A, WatchKind::Persistent);
@@ -1065,7 +1328,7 @@ mod tests {
         assert_eq!(wm.check("", A, Data), Some(false));
         // "x/y" is looked up first; its parent "x" is only reached by the recursive walk.
         assert_eq!(wm.check("x/y", A, Data), None);
-        let empty = WatchManager::new();
+        let empty = WatchManager::new(CompatVersion::V3_8);
         assert_eq!(empty.check("x/y", A, Data), Some(false));
         assert_eq!(empty.check("x", A, Data), None);
     }
@@ -1074,7 +1337,7 @@ mod tests {
     fn check_matches_any_connection_on_the_path() {
         // 3.8's containsWatcher finds the path's watcher set and answers true without
         // looking for the asking connection in it.
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Data);
         assert!(wm.check("/a", B, WatcherType::Data).unwrap());
         assert!(!wm.check("/a", B, WatcherType::Children).unwrap());
@@ -1086,7 +1349,7 @@ mod tests {
     #[test]
     fn remove_by_type() {
         use WatcherType::*;
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Data);
         wm.add("/a", A, WatchKind::Child);
         assert!(!wm.remove("/b", A, Any));
@@ -1106,7 +1369,7 @@ mod tests {
     #[test]
     fn remove_half_of_a_persistent_watch() {
         use WatcherType::*;
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Persistent);
         assert!(wm.remove("/a", A, Data));
         check(&wm);
@@ -1124,7 +1387,7 @@ mod tests {
         assert!(wm.remove("/a", A, Children));
         assert!(!wm.remove("/a", A, Any));
 
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/r", A, WatchKind::PersistentRecursive);
         assert!(wm.remove("/r", A, Any));
         check(&wm);
@@ -1134,7 +1397,7 @@ mod tests {
 
     #[test]
     fn summary_counts_data_manager_only() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Data);
         wm.add("/b", A, WatchKind::Exist);
         wm.add("/a", B, WatchKind::Data);
@@ -1169,7 +1432,7 @@ mod tests {
 
     #[test]
     fn summary_keeps_connections_whose_watches_are_gone() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Data);
         wm.add("/b", B, WatchKind::Data);
         wm.add("/c", C, WatchKind::Child);
@@ -1192,7 +1455,7 @@ mod tests {
 
     #[test]
     fn duplicate_registration_counts_once() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/a", A, WatchKind::Data);
         wm.add("/a", A, WatchKind::Exist);
         check(&wm);
@@ -1202,7 +1465,7 @@ mod tests {
 
     #[test]
     fn many_watchers_one_path() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         for w in 0..1000 {
             wm.add("/herd", w, WatchKind::Exist);
         }
@@ -1217,7 +1480,7 @@ mod tests {
     /// The sequence observed against Debian's Java 3.8.0 server with a raw client.
     #[test]
     fn golden_sequence_from_java() {
-        let mut wm = WatchManager::new();
+        let mut wm = WatchManager::new(CompatVersion::V3_8);
         wm.add("/", A, WatchKind::PersistentRecursive);
         wm.add("/m", A, WatchKind::PersistentRecursive);
         let mut got = create(&mut wm, "/m/n");

@@ -78,6 +78,44 @@ impl CompatVersion {
     pub fn is_3_9(self) -> bool {
         self >= CompatVersion::V3_9
     }
+
+    /// The zxid in a watch notification's reply header for a change made by txn `zxid`:
+    /// 3.9 sends the zxid of the change (ZOOKEEPER-4655), 3.8 always -1.
+    pub fn notification_zxid(self, zxid: i64) -> i64 {
+        if self.is_3_9() {
+            zxid
+        } else {
+            -1
+        }
+    }
+
+    /// Whether `exists` on a node needs READ on it (ZOOKEEPER-2590, 3.9.2): NoAuth, and no
+    /// watch registered, when the connection may not read an existing node.
+    pub fn exists_checks_read(self) -> bool {
+        self.is_3_9()
+    }
+
+    /// Whether a create sub-op sent as `create2` inside a multi stays a create2 (answered
+    /// with a Create2Response and its Stat, logged as a type-15 sub-txn; ZOOKEEPER-4026).
+    /// 3.8.0 decays it to a plain create. It also decides how a multi's create flags are
+    /// read: 3.9 refuses an unknown create mode while decoding (the whole multi fails with
+    /// MarshallingError), 3.8 fails that op with BadArguments.
+    pub fn multi_keeps_create2(self) -> bool {
+        self.is_3_9()
+    }
+
+    /// Which watch manager rules apply (`crate::watch`): 3.9 keeps several modes per
+    /// (connection, path) (ZOOKEEPER-4466) and knows watcher types 4 and 5 (ZOOKEEPER-4471,
+    /// -4472); 3.8 keeps the last registered mode.
+    pub fn watch_modes_coexist(self) -> bool {
+        self.is_3_9()
+    }
+
+    /// Whether the `ip` scheme reads IPv6 addresses (ZOOKEEPER-4240, Java 3.9.4: after our
+    /// 3.9.3 reference, taken from its source).
+    pub fn ipv6_ip_acls(self) -> bool {
+        self.is_3_9()
+    }
 }
 
 /// With `extendedTypesEnabled`, a server id above this cannot be encoded in TTL session ids.

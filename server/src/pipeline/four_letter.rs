@@ -59,6 +59,10 @@ impl FourLetterSource for View<'_> {
         self.p.mode.is_serving()
     }
 
+    fn compat_version(&self) -> crate::config::CompatVersion {
+        self.p.cfg.compat_version
+    }
+
     fn server_state(&self) -> String {
         self.p.mode.name().to_string()
     }

@@ -480,8 +480,10 @@ impl Pipeline {
             super_digest: cfg.super_digest.clone(),
             skip_acl: cfg.skip_acl,
             digest_enabled: cfg.digest_auth_enabled,
+            compat: cfg.compat_version,
         };
-        let tree = DataTree::new(cfg.extended_types_enabled);
+        let mut tree = DataTree::new(cfg.extended_types_enabled);
+        tree.watches.set_compat(cfg.compat_version);
         let mut pending = Pending::default();
         pending.digest = crate::persist::digest::tree_digest(&tree);
         Pipeline {
@@ -521,7 +523,8 @@ impl Pipeline {
 
     /// Take the database to serve from: a recovered or synced tree whose digest is
     /// `digest` (zxids go on from its last; its sessions are tracked from now).
-    pub fn load(&mut self, now: Now, tree: DataTree, digest: i64) {
+    pub fn load(&mut self, now: Now, mut tree: DataTree, digest: i64) {
+        tree.watches.set_compat(self.cfg.compat_version);
         self.now = now;
         self.pending.digest = digest;
         self.last_zxid = tree.last_zxid;

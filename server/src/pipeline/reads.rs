@@ -95,7 +95,7 @@ impl Pipeline {
         fn boxed<R: Encode + 'static>(r: R) -> Option<Box<dyn Fn(&mut BytesMut)>> {
             Some(Box::new(move |b: &mut BytesMut| r.encode(b)))
         }
-        if let Some(code) = crate::null_strings::read_error(op, body) {
+        if let Some(code) = crate::null_strings::read_error(op, body, self.cfg.compat_version) {
             return Err(code);
         }
         match op {
@@ -103,6 +103,11 @@ impl Pipeline {
                 let r: ExistsRequest = dec(body)?;
                 if r.path.contains('\0') {
                     return Err(ErrorCode::BadArguments);
+                }
+                if self.cfg.compat_version.exists_checks_read() {
+                    if let Some(n) = self.tree.node(&r.path) {
+                        self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
+                    }
                 }
                 if r.watch {
                     self.tree.watches.add(&r.path, conn, WatchKind::Exist);
@@ -185,7 +190,8 @@ impl Pipeline {
             }
             OpCode::CheckWatches | OpCode::RemoveWatches => {
                 let r: CheckWatchesRequest = dec(body)?;
-                let ty = WatcherType::from_code(r.r#type).ok_or(ErrorCode::MarshallingError)?;
+                let ty = WatcherType::from_code(r.r#type, self.cfg.compat_version)
+                    .ok_or(ErrorCode::MarshallingError)?;
                 let found = if op == OpCode::CheckWatches {
                     self.tree
                         .watches
@@ -310,6 +316,7 @@ impl Pipeline {
                 .watches
                 .add(&p, conn, WatchKind::PersistentRecursive);
         }
+        // Java builds these events without a zxid (WatchedEvent.NO_ZXID) in 3.8 and 3.9.
         for (kind, path) in fire {
             let frame = reply_with(
                 ops::XID_NOTIFICATION,

@@ -151,7 +151,7 @@ impl Pipeline {
             TxnBody::CloseSession(_) => self.sessions.remove(txn.hdr.client_id),
             _ => {}
         }
-        self.deliver(events);
+        self.deliver(events, txn.hdr.zxid);
         match waiter {
             Waiter::Request {
                 conn,
@@ -203,9 +203,11 @@ impl Pipeline {
         }
     }
 
-    /// Queue watch notifications, each only to a connection that may read the node
-    /// (CVE-2024-23944), before any reply of the write that fired them.
-    pub(super) fn deliver(&mut self, events: Vec<crate::tree::Notification>) {
+    /// Queue watch notifications of the change made by txn `zxid`, each only to a
+    /// connection that may read the node (CVE-2024-23944), before any reply of the write
+    /// that fired them. Their header carries that zxid in 3.9 mode, -1 in 3.8 mode.
+    pub(super) fn deliver(&mut self, events: Vec<crate::tree::Notification>, zxid: i64) {
+        let header_zxid = self.cfg.compat_version.notification_zxid(zxid);
         for (conn, ev, acl) in events {
             let Some(c) = self.conns.get(&conn) else {
                 continue;
@@ -215,7 +217,7 @@ impl Pipeline {
             }
             let frame = reply_with(
                 ops::XID_NOTIFICATION,
-                -1,
+                header_zxid,
                 &WatcherEvent {
                     r#type: ev.kind.code(),
                     state: 3,
@@ -305,6 +307,7 @@ impl Pipeline {
             reconfig_enabled: self.cfg.reconfig_enabled,
             session_error,
             enforce_quota: self.cfg.enforce_quota,
+            compat: self.cfg.compat_version,
         };
         let (zxid, time_ms) = (self.last_zxid, self.now.wall_ms);
         prep::prep_write(&ctx, &mut self.pending, op, cxid, body, zxid, time_ms)
