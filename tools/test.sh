@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, then runs every check and test suite.
 #
-#   tools/test.sh            everything (both servers, Java 3.8 and ours)
+#   tools/test.sh            everything: every compat suite against Java 3.8.0, Java 3.9.3 and
+#                            zkserver in each generation's mode (compat.version=3.8 and 3.9)
 #
 # Environment:
 #   PYTEST_ARGS   extra arguments for the compat pytest run (e.g. "-k kazoo -x")
@@ -49,9 +50,9 @@ else
 fi
 done_step
 
-step "compat suites against Java 3.8 and zkserver"
-# Always both implementations, whatever the caller's environment says.
-export ZK_IMPLS=java,zkrs
+step "compat suites against Java 3.8.0, Java 3.9.3 and zkserver in 3.8 and 3.9 mode"
+# Always all four implementations, whatever the caller's environment says.
+export ZK_IMPLS=java,zkrs,java39,zkrs39
 JOBS="${TEST_JOBS:-$(nproc)}"
 if [ "$JOBS" -gt 4 ]; then JOBS=4; fi
 XDIST=()

@@ -1,7 +1,9 @@
-"""Apache Curator recipes against both servers.
+"""Apache Curator recipes against every server.
 
 compat-tests/java/CuratorCompat.java is compiled once per test session with javac against
-Debian's Curator 5.4 / ZooKeeper 3.8 client jars, then run once per server; it prints
+each client generation: Debian's Curator 5.4 with the ZooKeeper 3.8 client for the 3.8 pair
+(java, zkrs), Curator 5.7.1 with the ZooKeeper 3.9.3 client (the jars tools/install-deps.sh
+fetches) for the 3.9 pair (java39, zkrs39). It is then run once per server; it prints
 "OK <check>" or "FAIL <check>: reason" per check and "DONE n/m". Each check is reported
 as its own pytest test (the run itself is shared through a module-scoped fixture).
 """
@@ -14,6 +16,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+import zkharness
 
 JAVA_DIR = Path(__file__).resolve().parents[1] / "java"
 SOURCE = JAVA_DIR / "CuratorCompat.java"
@@ -39,29 +43,49 @@ CHECKS = [
     "cleanup",
 ]
 
-_missing = [str(p) for p in CLASSPATH if not p.exists()]
-pytestmark = pytest.mark.skipif(
-    bool(_missing) or not os.path.exists(JAVAC),
-    reason="Curator jars or javac missing: %s" % (_missing or JAVAC))
+def client_classpath(impl):
+    """Curator and ZooKeeper client jars of `impl`'s generation."""
+    if zkharness.at_least(impl, 3, 9):
+        jars = [Path(p) for p in zkharness.java39_classpath(curator=True)]
+        if not jars:
+            pytest.fail("no Curator 5.7.1 / ZooKeeper 3.9.3 jars in %s (run tools/install-deps.sh)"
+                        % zkharness.JAVA39_DIR, pytrace=False)
+        return jars
+    missing = [str(p) for p in CLASSPATH if not p.exists()]
+    if missing or not os.path.exists(JAVAC):
+        pytest.fail("Curator jars or javac missing (run tools/install-deps.sh): %s"
+                    % (missing or JAVAC), pytrace=False)
+    return CLASSPATH
+
+
+_compiled = {}
 
 
 @pytest.fixture(scope="session")
 def curator_classes(tmp_path_factory):
-    out = tmp_path_factory.mktemp("curator-classes")
-    proc = subprocess.run(
-        [JAVAC, "-nowarn", "-encoding", "UTF-8", "-cp", ":".join(map(str, CLASSPATH)),
-         "-d", str(out), str(SOURCE)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
-    if proc.returncode != 0:
-        pytest.fail("javac failed:\n%s" % proc.stdout, pytrace=False)
-    return out
+    """compile(impl) -> the folder of CuratorCompat compiled against impl's client jars."""
+    def compile_for(impl):
+        generation = zkharness.version(impl)[:2]
+        if generation not in _compiled:
+            out = tmp_path_factory.mktemp("curator-classes-%d%d" % generation)
+            proc = subprocess.run(
+                [JAVAC, "-nowarn", "-encoding", "UTF-8",
+                 "-cp", ":".join(map(str, client_classpath(impl))), "-d", str(out), str(SOURCE)],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+            if proc.returncode != 0:
+                pytest.fail("javac failed:\n%s" % proc.stdout, pytrace=False)
+            _compiled[generation] = out
+        return _compiled[generation]
+    return compile_for
 
 
 @pytest.fixture(scope="module")
 def curator_run(server, curator_classes):
     """Run CuratorCompat once against this module's server: (exit code, output, results)."""
+    classes = curator_classes(server.impl)
     cmd = [JAVA, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx256m",
-           "-cp", ":".join([str(curator_classes)] + [str(p) for p in CLASSPATH]),
+           "-Dlog4j2.level=warn",
+           "-cp", ":".join([str(classes)] + [str(p) for p in client_classpath(server.impl)]),
            "CuratorCompat", server.connect_string, "/curator-compat"]
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -416,7 +416,7 @@ class Fuzz:
             bad_next_len = s.gen.role.cred is None and 0 in s.gen.bad_frame_len
             # Java also closes before its queued ConnectResponse goes out when the very
             # next request is unreadable (a mutated frame): a race in Java, not asserted there.
-            java_race = (self.impl == "java" and s.preconnect
+            java_race = (zkharness.is_java(self.impl) and s.preconnect
                          and any("mutated" in n for n in s.gen.notes[:1]))
             if s.session is None and not bad_next_len and not java_race:
                 # Java reads no request after a ConnectRequest until the session exists, so
@@ -464,7 +464,7 @@ class Fuzz:
             want = dict(tree_counts(tree), zk_watch_count=self.base["zk_watch_count"],
                         zk_global_sessions=self.base["zk_global_sessions"])
             self.root_lens.add(len(tree["/"][0] or b""))
-            if self.impl == "java":
+            if zkharness.is_java(self.impl):
                 # Java's size drifts by the root's data when the root changes after a
                 # restart (it counted the root's old data twice when it loaded the snapshot):
                 # a range for Java; ours must be exact.

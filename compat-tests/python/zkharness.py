@@ -423,6 +423,13 @@ def selected_impls() -> List[str]:
     return [i.strip() for i in raw.split(",") if i.strip()]
 
 
+def pairs() -> List[tuple]:
+    """(reference, ours) for each pair ZK_IMPLS selects both halves of: ("java", "zkrs"),
+    ("java39", "zkrs39")."""
+    chosen = selected_impls()
+    return [(ref, ours) for ours, ref in REFERENCE.items() if ref in chosen and ours in chosen]
+
+
 def needs_impls(*impls):
     """A pytest mark that skips a module or test unless ZK_IMPLS selects all of `impls`."""
     import pytest

@@ -499,24 +499,67 @@ def answered_unimplemented(o: Outcome, row: Row) -> bool:
     return any(r[0] == row.xid and r[1] == zkraw.UNIMPLEMENTED for r in o.replies)
 
 
-# Where zkrs answers differently from Java 3.8.0 on purpose: row name -> (why, what zkrs
-# must do instead). Asserted on every run, like any other answer. DECIDED_BY says which
-# server's answer it is in a mixed ensemble: the client's own node, or the leader too (a
-# write a Java follower forwards to a zkrs leader).
+def answered_no_auth(o: Outcome, row: Row) -> bool:
+    """The op was answered NoAuth and nothing else happened to the connection."""
+    return any(r[0] == row.xid and r[1] == zkraw.NO_AUTH for r in o.replies)
+
+
+# Where zkrs answers differently from its Java reference on purpose: generation ((3, 8) or
+# (3, 9)) -> row name -> (why, what zkrs must do instead). Asserted on every run, like any
+# other answer. DECIDED_BY says which server's answer it is in a mixed ensemble: the
+# client's own node, or the leader too (a write a Java follower forwards to a zkrs leader).
+_CREATE_SESSION = (
+    "op -10 after the handshake: Java 3.8.0 and 3.9.3 take it as a second createSession of "
+    "the connection's session (logging a txn with the request's unclamped timeout) and answer "
+    "a second ConnectResponse; zkrs refuses the op as it refuses every op a client may not "
+    "send: Unimplemented, then the connection closes",
+    refused_as_unimplemented)
+_DELETE_CONTAINER_39 = (
+    "deleteContainer (op 20) from a client: Java 3.9.3 parses it as a DeleteContainerRequest "
+    "and checks no ACL, so any session deletes any childless node that is not an ephemeral "
+    "(asserted as a Java bug: JAVA_BUGS); zkrs39 first asks for DELETE on the parent, as "
+    "delete does: NoAuth",
+    answered_no_auth)
 DIVERGENCES = {
-    "createSession": (
-        "op -10 after the handshake: Java 3.8.0 takes it as a second createSession of the "
-        "connection's session (logging a txn with the request's unclamped timeout) and answers "
-        "a second ConnectResponse; zkrs refuses the op as it refuses every op a client may not "
-        "send: Unimplemented, then the connection closes",
-        refused_as_unimplemented),
-    "check": (
-        "check (op 13) outside a multi: Java 3.8.0 answers NoAuth without READ and otherwise "
-        "logs a CheckVersionTxn it cannot read back (the server stops, followers drop out); "
-        "zkrs refuses it as Java 3.8.6/3.9.3 do since ZOOKEEPER-2623: Unimplemented (then "
-        "the connection closes, unless a Java learner forwarded it to a zkrs leader)",
-        answered_unimplemented),
+    (3, 8): {
+        "createSession": _CREATE_SESSION,
+        "check": (
+            "check (op 13) outside a multi: Java 3.8.0 answers NoAuth without READ and "
+            "otherwise logs a CheckVersionTxn it cannot read back (the server stops, "
+            "followers drop out); zkrs refuses it as Java 3.8.6/3.9.3 do since "
+            "ZOOKEEPER-2623: Unimplemented (then the connection closes, unless a Java "
+            "learner forwarded it to a zkrs leader)",
+            answered_unimplemented),
+    },
+    (3, 9): {
+        "createSession": _CREATE_SESSION,
+        "deleteContainer": _DELETE_CONTAINER_39,
+        "deleteContainer-ro": _DELETE_CONTAINER_39,
+    },
 }
 
-DECIDED_BY = {"createSession": "node", "check": "leader"}
+# Java bugs the matrices assert (so that a fixed Java shows up): generation -> row name ->
+# what the bug does. The probing client changes the protected tree through them.
+JAVA_BUGS = {
+    (3, 9): {
+        "deleteContainer-ro": "Java 3.9.3 deletes a world-READ-only childless node for an "
+                              "anonymous client's deleteContainer (op 20): no ACL check",
+    },
+}
+
+
+def divergence(impl: str, name: str):
+    """(why, ours_ok) where zkrs in impl's generation answers `name` differently on purpose."""
+    import zkharness
+    return DIVERGENCES[zkharness.version(impl)[:2]].get(name)
+
+
+def java_bug(impl: str, name: str):
+    """What the Java bug of impl's generation does for row `name`, if it has one."""
+    import zkharness
+    return JAVA_BUGS.get(zkharness.version(impl)[:2], {}).get(name)
+
+
+DECIDED_BY = {"createSession": "node", "check": "leader", "deleteContainer": "leader",
+              "deleteContainer-ro": "leader"}
 

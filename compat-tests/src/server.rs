@@ -1,8 +1,9 @@
-//! Start the Java ZooKeeper 3.8 server or our `zkserver` on a free 127.0.0.1 port, with a
-//! temporary dataDir and a Java-format `zoo.cfg`; wait until a session can be established;
-//! kill the process (and remove the directory) on drop.
+//! Start a Java ZooKeeper server (Debian's 3.8.0, or 3.9.3 from the jars
+//! tools/install-deps.sh fetches) or our `zkserver` (in 3.8 or 3.9 mode) on a free 127.0.0.1
+//! port, with a temporary dataDir and a Java-format `zoo.cfg`; wait until a session can be
+//! established; kill the process (and remove the directory) on drop.
 //!
-//! Both run with tickTime=2000, every four-letter word whitelisted, the AdminServer off and
+//! All run with tickTime=2000, every four-letter word whitelisted, the AdminServer off and
 //! extended types (TTL nodes) on. The container manager's interval is set to a day on both,
 //! so that containers and TTL nodes are never reaped in the middle of a differential run
 //! (that happens on a timer, so the two servers would do it at different points).
@@ -32,11 +33,17 @@ const JAVA_CLASSPATH: &[&str] = &[
 ];
 const JAVA_MAIN: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 
-/// Which server.
+/// Which server: two pairs of a Java reference and zkserver in that generation's mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Impl {
+    /// Debian's Java ZooKeeper 3.8.0.
     Java,
+    /// zkserver with `compat.version=3.8`.
     Zkrs,
+    /// Java ZooKeeper 3.9.3.
+    Java39,
+    /// zkserver with `compat.version=3.9`.
+    Zkrs39,
 }
 
 impl Impl {
@@ -44,8 +51,58 @@ impl Impl {
         match self {
             Impl::Java => "java",
             Impl::Zkrs => "zkrs",
+            Impl::Java39 => "java39",
+            Impl::Zkrs39 => "zkrs39",
         }
     }
+
+    pub fn is_java(self) -> bool {
+        matches!(self, Impl::Java | Impl::Java39)
+    }
+}
+
+/// Where tools/install-deps.sh keeps Java 3.9.3's jars: `$ZK_JAVA39_DIR`, or
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/zk-rs/java-3.9.3`.
+pub fn java39_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("ZK_JAVA39_DIR") {
+        return PathBuf::from(d);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache")
+        });
+    cache.join("zk-rs/java-3.9.3")
+}
+
+/// The Java 3.9.3 server's classpath (every jar but Curator's), or why there is none.
+pub fn java39_classpath() -> Result<String, String> {
+    let dir = java39_dir();
+    let mut jars: Vec<PathBuf> = fs::read_dir(&dir)
+        .map_err(|e| {
+            format!(
+                "no Java 3.9.3 jars in {} ({e}): run tools/install-deps.sh",
+                dir.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(".jar") && !name.starts_with("curator-")
+        })
+        .collect();
+    jars.sort();
+    if !jars.iter().any(|p| p.ends_with("zookeeper-3.9.3.jar")) {
+        return Err(format!(
+            "no zookeeper-3.9.3.jar in {}: run tools/install-deps.sh",
+            dir.display()
+        ));
+    }
+    Ok(jars
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":"))
 }
 
 impl fmt::Display for Impl {
@@ -60,8 +117,10 @@ impl std::str::FromStr for Impl {
         match s {
             "java" => Ok(Impl::Java),
             "zkrs" | "ours" => Ok(Impl::Zkrs),
+            "java39" => Ok(Impl::Java39),
+            "zkrs39" => Ok(Impl::Zkrs39),
             _ => Err(format!(
-                "unknown server implementation {s:?} (java or zkrs)"
+                "unknown server implementation {s:?} (java, zkrs, java39 or zkrs39)"
             )),
         }
     }
@@ -158,7 +217,7 @@ impl ServerProcess {
         let dir = fresh_dir(imp.name()).map_err(|e| format!("temp dir: {e}"))?;
         let data = dir.join("data");
         let cfg_path = dir.join("zoo.cfg");
-        let cfg = format!(
+        let mut cfg = format!(
             "tickTime=2000\n\
              initLimit=10\n\
              syncLimit=5\n\
@@ -171,30 +230,62 @@ impl ServerProcess {
              znode.container.checkIntervalMs={CONTAINER_CHECK_INTERVAL_MS}\n",
             data.display()
         );
+        match imp {
+            Impl::Zkrs => cfg.push_str("compat.version=3.8\n"),
+            Impl::Zkrs39 => cfg.push_str("compat.version=3.9\n"),
+            Impl::Java | Impl::Java39 => {}
+        }
         fs::write(&cfg_path, cfg).map_err(|e| format!("writing {}: {e}", cfg_path.display()))?;
         let log_path = dir.join("server.log");
         let mut cmd;
         match imp {
-            Impl::Java => {
-                let log4j = dir.join("log4j.properties");
-                fs::write(
-                    &log4j,
-                    format!(
-                        "log4j.rootLogger=INFO, FILE\n\
-                         log4j.appender.FILE=org.apache.log4j.FileAppender\n\
-                         log4j.appender.FILE.File={}\n\
-                         log4j.appender.FILE.Append=true\n\
-                         log4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n\
-                         log4j.appender.FILE.layout.ConversionPattern=%d{{ISO8601}} - %-5p [%t:%C{{1}}@%L] - %m%n\n",
-                        log_path.display()
-                    ),
-                )
-                .map_err(|e| format!("writing {}: {e}", log4j.display()))?;
+            Impl::Java | Impl::Java39 => {
+                let (classpath, logging) = if imp == Impl::Java39 {
+                    let conf = dir.join("log4j2.properties");
+                    fs::write(
+                        &conf,
+                        format!(
+                            "rootLogger.level = INFO\n\
+                             rootLogger.appenderRef.file.ref = FILE\n\
+                             appender.file.type = File\n\
+                             appender.file.name = FILE\n\
+                             appender.file.fileName = {}\n\
+                             appender.file.append = true\n\
+                             appender.file.layout.type = PatternLayout\n\
+                             appender.file.layout.pattern = %d{{ISO8601}} - %-5p [%t:%C{{1}}@%L] - %m%n\n",
+                            log_path.display()
+                        ),
+                    )
+                    .map_err(|e| format!("writing {}: {e}", conf.display()))?;
+                    (
+                        java39_classpath()?,
+                        format!("-Dlog4j2.configurationFile=file:{}", conf.display()),
+                    )
+                } else {
+                    let log4j = dir.join("log4j.properties");
+                    fs::write(
+                        &log4j,
+                        format!(
+                            "log4j.rootLogger=INFO, FILE\n\
+                             log4j.appender.FILE=org.apache.log4j.FileAppender\n\
+                             log4j.appender.FILE.File={}\n\
+                             log4j.appender.FILE.Append=true\n\
+                             log4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n\
+                             log4j.appender.FILE.layout.ConversionPattern=%d{{ISO8601}} - %-5p [%t:%C{{1}}@%L] - %m%n\n",
+                            log_path.display()
+                        ),
+                    )
+                    .map_err(|e| format!("writing {}: {e}", log4j.display()))?;
+                    (
+                        JAVA_CLASSPATH.join(":"),
+                        format!("-Dlog4j.configuration=file:{}", log4j.display()),
+                    )
+                };
                 cmd = Command::new(java_bin());
                 cmd.arg("-Xmx256m")
                     .arg("-cp")
-                    .arg(JAVA_CLASSPATH.join(":"))
-                    .arg(format!("-Dlog4j.configuration=file:{}", log4j.display()))
+                    .arg(classpath)
+                    .arg(logging)
                     .arg(format!("-Dzookeeper.log.dir={}", dir.display()))
                     .arg("-Dzookeeper.extendedTypesEnabled=true")
                     .arg("-Dzookeeper.admin.enableServer=false")
@@ -205,7 +296,7 @@ impl ServerProcess {
                     .arg(JAVA_MAIN)
                     .arg(&cfg_path);
             }
-            Impl::Zkrs => {
+            Impl::Zkrs | Impl::Zkrs39 => {
                 let bin = zkrs_bin();
                 if !bin.exists() {
                     return Err(format!(
@@ -221,9 +312,10 @@ impl ServerProcess {
                 }
             }
         }
-        let out_name = match imp {
-            Impl::Java => "stdout.log",
-            Impl::Zkrs => "server.log",
+        let out_name = if imp.is_java() {
+            "stdout.log"
+        } else {
+            "server.log"
         };
         let out = fs::File::create(dir.join(out_name)).map_err(|e| format!("log file: {e}"))?;
         let err = out.try_clone().map_err(|e| format!("log file: {e}"))?;
@@ -285,7 +377,7 @@ impl ServerProcess {
             self.log_path.display(),
             tail(&self.log_path, 40)
         );
-        if self.imp == Impl::Java {
+        if self.imp.is_java() {
             let p = self.dir.join("stdout.log");
             msg.push_str(&format!(
                 "\n--- tail of {} ---\n{}",

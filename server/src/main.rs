@@ -97,13 +97,40 @@ fn tune_allocator() {
     eprintln!("zkserver: could not restart with allocator options ({err}); using defaults");
 }
 
+const USAGE: &str = "\
+usage: zkserver [ZOO_CFG]
+       zkserver --help | --version
+
+Runs a ZooKeeper server. With no argument: a standalone server on 127.0.0.1:2181 with
+dataDir=./zk-data. ZOO_CFG is a Java zoo.cfg (the same keys; `compat.version=3.8|3.9`,
+default 3.9, picks the Java generation to behave as). Log level: RUST_LOG (default info).
+";
+
 fn main() {
+    match std::env::args().nth(1).as_deref() {
+        Some("--help" | "-h") => {
+            print!("{USAGE}");
+            return;
+        }
+        Some("--version" | "-V") => {
+            println!("zkserver {}", env!("CARGO_PKG_VERSION"));
+            return;
+        }
+        Some(flag) if flag.starts_with('-') => {
+            eprint!("zkserver: unknown option {flag}\n{USAGE}");
+            std::process::exit(2);
+        }
+        _ => {}
+    }
     tune_allocator();
+    // Colours only for a person at a terminal, never into a log file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
     let cfg = match std::env::args().nth(1) {

@@ -35,34 +35,143 @@ use zk_server::txn::{Txn, TxnBody};
 
 const JARS: &str = "/usr/share/java";
 
-fn classpath(extra: &[&str]) -> String {
-    let mut v: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    for j in ["zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar"] {
-        v.push(format!("{JARS}/{j}"));
-    }
-    v.join(":")
+/// The Java ZooKeeper a test runs against: the jars, logging and what each generation writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JavaRef {
+    /// Debian's 3.8.0 (`apt-get install zookeeper`), in /usr/share/java.
+    V3_8,
+    /// 3.9.3 from PyPI's pyspark jars, fetched by tools/install-deps.sh into
+    /// `$ZK_JAVA39_DIR` or `~/.cache/zk-rs/java-3.9.3` (as compat-tests' zkharness).
+    V3_9,
 }
 
-/// Java and the jars, or a clear failure.
-fn require_java() {
-    let java = Command::new("java").arg("-version").output();
-    let javac = Command::new("javac").arg("-version").output();
-    let jars = [
-        "zookeeper.jar",
-        "zookeeper-jute.jar",
-        "slf4j-api.jar",
-        "slf4j-nop.jar",
-    ]
-    .iter()
-    .all(|j| Path::new(JARS).join(j).exists());
-    if !(java.map(|o| o.status.success()).unwrap_or(false)
-        && javac.map(|o| o.status.success()).unwrap_or(false)
-        && jars)
-    {
-        panic!(
-            "persist_compat needs Java 3.8 ZooKeeper: `apt-get install -y zookeeper default-jdk-headless` \
-             (java, javac and {JARS}/zookeeper.jar, zookeeper-jute.jar, slf4j-api.jar, slf4j-nop.jar)"
-        );
+impl JavaRef {
+    fn java39_dir() -> PathBuf {
+        if let Some(d) = std::env::var_os("ZK_JAVA39_DIR") {
+            return d.into();
+        }
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+        cache.join("zk-rs").join("java-3.9.3")
+    }
+
+    /// The server's jars (its logging binding apart for 3.8).
+    fn jars(self) -> Vec<String> {
+        match self {
+            JavaRef::V3_8 => ["zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar"]
+                .iter()
+                .map(|j| format!("{JARS}/{j}"))
+                .collect(),
+            JavaRef::V3_9 => {
+                let mut v: Vec<String> = std::fs::read_dir(Self::java39_dir())
+                    .map(|d| {
+                        d.filter_map(|e| e.ok())
+                            .map(|e| e.path())
+                            .filter(|p| {
+                                let n = p.file_name().unwrap().to_string_lossy();
+                                n.ends_with(".jar") && !n.starts_with("curator-")
+                            })
+                            .map(|p| p.display().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                v.sort();
+                v
+            }
+        }
+    }
+
+    /// `extra`, the jars, and for tools and the driver a quiet logging binding (3.9's set
+    /// has log4j2, whose default configuration logs only errors).
+    fn classpath(self, extra: &[&str]) -> String {
+        let mut v: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        v.extend(self.jars());
+        if self == JavaRef::V3_8 {
+            v.push(format!("{JARS}/slf4j-nop.jar"));
+        }
+        v.join(":")
+    }
+
+    /// Java and the jars, or a clear failure.
+    fn require(self) {
+        let java = Command::new("java").arg("-version").output();
+        let javac = Command::new("javac").arg("-version").output();
+        let tools = java.map(|o| o.status.success()).unwrap_or(false)
+            && javac.map(|o| o.status.success()).unwrap_or(false);
+        match self {
+            JavaRef::V3_8 => {
+                let jars = [
+                    "zookeeper.jar",
+                    "zookeeper-jute.jar",
+                    "slf4j-api.jar",
+                    "slf4j-nop.jar",
+                ]
+                .iter()
+                .all(|j| Path::new(JARS).join(j).exists());
+                if !(tools && jars) {
+                    panic!(
+                        "persist_compat needs Java 3.8 ZooKeeper: `apt-get install -y zookeeper default-jdk-headless` \
+                         (java, javac and {JARS}/zookeeper.jar, zookeeper-jute.jar, slf4j-api.jar, slf4j-nop.jar)"
+                    );
+                }
+            }
+            JavaRef::V3_9 => {
+                let dir = Self::java39_dir();
+                let jars = ["zookeeper-3.9.3.jar", "zookeeper-jute-3.9.3.jar"]
+                    .iter()
+                    .all(|j| dir.join(j).exists());
+                if !(tools && jars) {
+                    panic!(
+                        "persist_compat needs Java ZooKeeper 3.9.3: java and javac \
+                         (`apt-get install -y default-jdk-headless`) and the 3.9.3 jars in {} \
+                         (run tools/install-deps.sh, or set ZK_JAVA39_DIR)",
+                        dir.display()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Class path entries and JVM options that send the server's log (INFO) to stdout.
+    fn server_logging(self, work: &Path) -> (Vec<String>, Vec<String>) {
+        match self {
+            JavaRef::V3_8 => {
+                let conf = Path::new("/etc/zookeeper/conf");
+                let log4j = [
+                    format!("{JARS}/slf4j-log4j12.jar"),
+                    format!("{JARS}/log4j-1.2.jar"),
+                ];
+                let cp = if conf.join("log4j.properties").exists()
+                    && log4j.iter().all(|j| Path::new(j).exists())
+                {
+                    let mut v = vec!["/etc/zookeeper/conf".to_string()];
+                    v.extend(log4j.iter().cloned());
+                    v
+                } else {
+                    vec![format!("{JARS}/slf4j-nop.jar")]
+                };
+                (cp, vec!["-Dzookeeper.root.logger=INFO,CONSOLE".into()])
+            }
+            JavaRef::V3_9 => {
+                let conf = work.join("log4j2.properties");
+                std::fs::write(
+                    &conf,
+                    "rootLogger.level = INFO\nrootLogger.appenderRef.out.ref = OUT\n\
+                     appender.out.type = Console\nappender.out.name = OUT\n\
+                     appender.out.layout.type = PatternLayout\n\
+                     appender.out.layout.pattern = %d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n\n",
+                )
+                .unwrap();
+                (
+                    vec![],
+                    vec![
+                        format!("-Dlog4j2.configurationFile=file:{}", conf.display()),
+                        "-Dzookeeper.jmx.log4j.disable=true".into(),
+                    ],
+                )
+            }
+        }
     }
 }
 
@@ -73,33 +182,30 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-/// The compiled driver's class folder.
-fn driver_classes() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        require_java();
-        let out = tmp("driver-classes");
+/// The compiled driver's class folder, one per Java generation (compiled against its jars).
+fn driver_classes(jr: JavaRef) -> &'static Path {
+    static DIRS: [OnceLock<PathBuf>; 2] = [OnceLock::new(), OnceLock::new()];
+    DIRS[jr as usize].get_or_init(|| {
+        jr.require();
+        let out = tmp(&format!("driver-classes-{jr:?}"));
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/ZkDriver.java");
         let st = Command::new("javac")
             .arg("-d")
             .arg(&out)
             .arg("-cp")
-            .arg(classpath(&[]))
+            .arg(jr.classpath(&[]))
             .arg(&src)
             .status()
             .unwrap();
-        assert!(st.success(), "javac ZkDriver.java failed");
+        assert!(st.success(), "javac ZkDriver.java failed ({jr:?})");
         out
     })
 }
 
-fn driver(args: &[&str]) -> Command {
+fn driver(jr: JavaRef, args: &[&str]) -> Command {
     let mut c = Command::new("java");
     c.arg("-cp")
-        .arg(classpath(&[
-            driver_classes().to_str().unwrap(),
-            &format!("{JARS}/slf4j-nop.jar"),
-        ]))
+        .arg(jr.classpath(&[driver_classes(jr).to_str().unwrap()]))
         .arg("ZkDriver")
         .args(args);
     c
@@ -113,15 +219,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct JavaServer {
+/// A running server, Java's or ours (`zkrs`).
+struct Server {
     child: Child,
     port: u16,
     log: PathBuf,
+    jr: JavaRef,
+    zkrs: bool,
 }
 
-impl JavaServer {
-    fn start(data_dir: &Path, work: &Path) -> JavaServer {
-        require_java();
+impl Server {
+    fn start(jr: JavaRef, data_dir: &Path, work: &Path) -> Server {
+        jr.require();
         let port = free_port();
         let cfg = work.join(format!("zoo-{port}.cfg"));
         std::fs::write(
@@ -135,23 +244,13 @@ impl JavaServer {
         )
         .unwrap();
         let log = work.join(format!("java-{port}.log"));
-        let conf = Path::new("/etc/zookeeper/conf");
-        let mut cp_extra = vec![];
-        let log4j = [
-            format!("{JARS}/slf4j-log4j12.jar"),
-            format!("{JARS}/log4j-1.2.jar"),
-        ];
-        if conf.join("log4j.properties").exists() && log4j.iter().all(|j| Path::new(j).exists()) {
-            cp_extra.push("/etc/zookeeper/conf".to_string());
-            cp_extra.extend(log4j.iter().cloned());
-        } else {
-            cp_extra.push(format!("{JARS}/slf4j-nop.jar"));
-        }
-        let cp_refs: Vec<&str> = cp_extra.iter().map(|s| s.as_str()).collect();
+        let (cp_extra, log_args) = jr.server_logging(work);
+        let mut cp: Vec<String> = cp_extra;
+        cp.extend(jr.jars());
         let child = Command::new("java")
             .arg("-cp")
-            .arg(classpath(&cp_refs))
-            .arg("-Dzookeeper.root.logger=INFO,CONSOLE")
+            .arg(cp.join(":"))
+            .args(&log_args)
             .arg("-Dzookeeper.extendedTypesEnabled=true")
             .arg("-Dznode.container.checkIntervalMs=3600000")
             .arg("-Dfile.encoding=UTF-8")
@@ -163,12 +262,51 @@ impl JavaServer {
             ))
             .spawn()
             .unwrap();
-        let s = JavaServer { child, port, log };
+        Server::wait_for(child, port, log, jr, false)
+    }
+
+    /// zkserver (this crate's binary) on `data_dir`, as `compat.version=compat`; it answers
+    /// the driver like a Java server of `jr`'s generation.
+    fn start_zkserver(jr: JavaRef, compat: &str, data_dir: &Path, work: &Path) -> Server {
+        let port = free_port();
+        let cfg = work.join(format!("zkrs-{port}.cfg"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+                 4lw.commands.whitelist=*\nadmin.enableServer=false\nsnapCount=100\n\
+                 extendedTypesEnabled=true\nmaxSessionTimeout=120000\nforceSync=no\n\
+                 znode.container.checkIntervalMs=3600000\ncompat.version={compat}\n",
+                data_dir.display()
+            ),
+        )
+        .unwrap();
+        let log = work.join(format!("zkrs-{port}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_zkserver"))
+            .arg(&cfg)
+            .env("RUST_LOG", "info")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::from(
+                std::fs::File::options().append(true).open(&log).unwrap(),
+            ))
+            .spawn()
+            .unwrap();
+        Server::wait_for(child, port, log, jr, true)
+    }
+
+    fn wait_for(child: Child, port: u16, log: PathBuf, jr: JavaRef, zkrs: bool) -> Server {
+        let s = Server {
+            child,
+            port,
+            log,
+            jr,
+            zkrs,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "Java server did not start; see {}",
+                "server did not start; see {}",
                 s.log.display()
             );
             std::thread::sleep(Duration::from_millis(100));
@@ -182,10 +320,42 @@ impl JavaServer {
 
     fn four(&self, cmd: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        // A Java server still starting may accept and then never answer nor close.
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.write_all(cmd.as_bytes()).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// The digest mismatches the server has reported: Java's `mntr` count; zkserver's from
+    /// its log (the load's "N of M txn digests did not match" line; its `mntr` does not
+    /// count them).
+    fn digest_mismatches(&self) -> u64 {
+        if self.zkrs {
+            let log = std::fs::read_to_string(&self.log).unwrap();
+            return log
+                .lines()
+                .filter_map(|l| l.split_once(" txn digests did not match"))
+                .map(|(head, _)| {
+                    let head = head.rsplit_once(" of ").unwrap().0;
+                    head.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+                })
+                .sum();
+        }
+        // Java answers "not currently serving requests" until its database is loaded.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mntr = self.four("mntr");
+            if let Some(n) = mntr
+                .lines()
+                .find_map(|l| l.strip_prefix("zk_digest_mismatches_count\t"))
+            {
+                return n.trim().parse().unwrap();
+            }
+            assert!(Instant::now() < deadline, "no digest count in mntr: {mntr}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     fn kill9(mut self) {
@@ -194,7 +364,7 @@ impl JavaServer {
     }
 }
 
-impl Drop for JavaServer {
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -322,13 +492,16 @@ fn assert_same_view(ours: &BTreeMap<String, Seen>, java: &BTreeMap<String, Seen>
 }
 
 /// Run the driver's populate mode until READY; returns the driver (holding its sessions).
-fn populate(server: &JavaServer, dump: &Path, nodes: usize) -> Child {
-    let mut child = driver(&[
-        "populate",
-        &server.addr(),
-        dump.to_str().unwrap(),
-        &nodes.to_string(),
-    ])
+fn populate(server: &Server, dump: &Path, nodes: usize) -> Child {
+    let mut child = driver(
+        server.jr,
+        &[
+            "populate",
+            &server.addr(),
+            dump.to_str().unwrap(),
+            &nodes.to_string(),
+        ],
+    )
     .stdin(Stdio::piped())
     .stdout(Stdio::piped())
     .spawn()
@@ -353,8 +526,8 @@ fn populate(server: &JavaServer, dump: &Path, nodes: usize) -> Child {
     child
 }
 
-fn dump_with_java(server: &JavaServer, file: &Path) -> (BTreeMap<String, Seen>, Vec<(i64, i32)>) {
-    let st = driver(&["dump", &server.addr(), file.to_str().unwrap()])
+fn dump_with_java(server: &Server, file: &Path) -> (BTreeMap<String, Seen>, Vec<(i64, i32)>) {
+    let st = driver(server.jr, &["dump", &server.addr(), file.to_str().unwrap()])
         .status()
         .unwrap();
     assert!(
@@ -399,12 +572,14 @@ fn sparse_copy(from: &Path, to: &Path) {
     dst.set_len(len).unwrap();
 }
 
-/// A snapshot file as a canonical value: header, sessions, nodes with resolved ACLs, digest.
+/// A snapshot file as a canonical value: header, sessions, nodes with resolved ACLs, digest,
+/// lastProcessedZxid (Java 3.9's format).
 type Canonical = (
     (i32, i32, i64),
     BTreeMap<i64, i32>,
     BTreeMap<String, (Option<Bytes>, Vec<Acl>, StatPersisted)>,
     Option<snapshot::ZxidDigest>,
+    Option<i64>,
 );
 
 fn canonical(path: &Path) -> Canonical {
@@ -449,14 +624,15 @@ fn canonical(path: &Path) -> Canonical {
         sessions,
         nodes,
         trailer.digest,
+        trailer.last_processed_zxid,
     )
 }
 
 /// Java's SnapshotFormatter output, as a sorted multiset of (sorted) blocks.
-fn java_format_snapshot(path: &Path) -> Vec<Vec<String>> {
+fn java_format_snapshot(jr: JavaRef, path: &Path) -> Vec<Vec<String>> {
     let out = Command::new("java")
         .arg("-cp")
-        .arg(classpath(&[&format!("{JARS}/slf4j-nop.jar")]))
+        .arg(jr.classpath(&[]))
         .arg("-Dzookeeper.extendedTypesEnabled=true")
         .arg("org.apache.zookeeper.server.SnapshotFormatter")
         .arg(path)
@@ -486,12 +662,21 @@ fn java_format_snapshot(path: &Path) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn java_writes_rust_reads() {
-    require_java();
-    let work = tmp("a");
+fn java38_writes_rust_reads() {
+    java_writes_rust_reads(JavaRef::V3_8);
+}
+
+#[test]
+fn java39_writes_rust_reads() {
+    java_writes_rust_reads(JavaRef::V3_9);
+}
+
+fn java_writes_rust_reads(jr: JavaRef) {
+    jr.require();
+    let work = tmp(&format!("a-{jr:?}"));
     let data = work.join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let server = JavaServer::start(&data, &work);
+    let server = Server::start(jr, &data, &work);
     let dump = work.join("dump.txt");
     let mut drv = populate(&server, &dump, 3000);
     let (java_view, java_sessions) = parse_dump(&dump);
@@ -516,6 +701,15 @@ fn java_writes_rust_reads() {
         logs.len(),
         snaps.len()
     );
+    // Java 3.9 ends each snapshot with its lastProcessedZxid (at or after the file's zxid:
+    // snapshots are fuzzy), sealed; Java 3.8 does not.
+    for (z, p) in &snaps {
+        let lpz = canonical(p).4;
+        match jr {
+            JavaRef::V3_8 => assert_eq!(lpz, None, "{}", p.display()),
+            JavaRef::V3_9 => assert!(lpz.is_some_and(|l| l >= *z), "{}: {lpz:?}", p.display()),
+        }
+    }
 
     // Load Java's dataDir (on a copy: recovery may truncate).
     let copy = work.join("copy");
@@ -534,8 +728,16 @@ fn java_writes_rust_reads() {
     assert!(loaded.tree.ephemerals_of(java_sessions[0].0).count() > 10);
     assert!(loaded.tree.containers().contains("/cont"));
     assert!(loaded.tree.ttls().contains("/ttl"));
-    // Digests: every TxnDigest Java wrote after the snapshot matches our tree.
-    assert_eq!(loaded.digest_mismatches, 0, "server log {}", log.display());
+    // Digests: every TxnDigest Java wrote after the snapshot matches our tree, and so does
+    // the snapshot's digest unless Java finds it fuzzy too (see
+    // java39_then_zkserver39_then_java39_on_one_data_dir).
+    let verdict = java_load_mismatches(jr, &data, &work.join("verdict"));
+    assert_eq!(
+        loaded.digest_mismatches,
+        verdict,
+        "server log {}",
+        log.display()
+    );
     assert!(loaded.digests_checked > 0);
     assert_eq!(loaded.digest, tree_digest(&loaded.tree));
     // The database every role opens sees the same (the live sessions keep their
@@ -569,6 +771,7 @@ fn java_writes_rust_reads() {
     let mut tracker = DigestTracker::new(&tree);
     let mut ev = vec![];
     let (mut n, mut with_digest, mut types) = (0, 0, BTreeSet::new());
+    let mut sub_types = BTreeSet::new();
     for e in TxnLogReader::open(&v2, 0).unwrap() {
         let e = e.unwrap();
         assert_eq!(
@@ -591,6 +794,9 @@ fn java_writes_rust_reads() {
             with_digest += 1;
         }
         types.insert(e.txn.hdr.r#type);
+        if let TxnBody::Multi(subs) = &e.txn.body {
+            sub_types.extend(subs.iter().map(|(op, _)| op.code()));
+        }
         n += 1;
     }
     assert!(
@@ -618,6 +824,13 @@ fn java_writes_rust_reads() {
             "no txn of type {t} in Java's logs: {types:?}"
         );
     }
+    // 3.9's client sends create2 inside multis (the driver does so with it), and 3.9 logs
+    // them as type-15 sub-txns.
+    assert_eq!(
+        sub_types.contains(&ops::CREATE2),
+        jr == JavaRef::V3_9,
+        "multi sub-txn types in Java's logs: {sub_types:?}"
+    );
     assert_same_view(&tree_view(&tree), &java_view);
     assert_eq!(tracker.value(), tree_digest(&tree));
 
@@ -658,10 +871,14 @@ fn java_writes_rust_reads() {
     let (snap_zxid, java_snap) = snaps[0].clone();
     let s = snapshot::load(&java_snap, true).unwrap();
     let mine_dir = work.join("resnap");
-    let mine = snapshot::write_snapshot(&s.tree, &mine_dir, snap_zxid, &SnapshotOptions::default())
-        .unwrap();
-    let (ch, cs, cn, cd) = canonical(&java_snap);
-    let (mh, ms, mn, md) = canonical(&mine);
+    let same_format = SnapshotOptions {
+        last_processed_zxid: jr == JavaRef::V3_9,
+        ..Default::default()
+    };
+    let mine = snapshot::write_snapshot(&s.tree, &mine_dir, snap_zxid, &same_format).unwrap();
+    let (ch, cs, cn, cd, cl) = canonical(&java_snap);
+    let (mh, ms, mn, md, ml) = canonical(&mine);
+    assert_eq!(ml.is_some(), cl.is_some());
     assert_eq!(mh, ch);
     assert_eq!(ms, cs);
     assert_eq!(mn.len(), cn.len());
@@ -671,9 +888,12 @@ fn java_writes_rust_reads() {
     if cd.unwrap().zxid == snap_zxid {
         assert_eq!(md, cd);
     }
+    if cl == Some(snap_zxid) {
+        assert_eq!(ml, cl);
+    }
     assert_eq!(
-        java_format_snapshot(&mine),
-        java_format_snapshot(&java_snap)
+        java_format_snapshot(jr, &mine),
+        java_format_snapshot(jr, &java_snap)
     );
     // Same size too, but for ACL numbering (Java gives the root and /zookeeper id -1).
     let jl = std::fs::metadata(&java_snap).unwrap().len() as i64;
@@ -728,12 +948,12 @@ fn java_writes_rust_reads() {
     assert_eq!(l.digest_mismatches, 0);
     let ours = tree_view(&l.tree);
     // Java reads the torn files as we do...
-    let server = JavaServer::start(&torn_java, &work);
+    let server = Server::start(jr, &torn_java, &work);
     let (java_torn, _) = dump_with_java(&server, &work.join("dump-torn.txt"));
     server.kill9();
     assert_same_view(&ours, &java_torn);
     // ...and after our truncation.
-    let server = JavaServer::start(&torn, &work);
+    let server = Server::start(jr, &torn, &work);
     let (java_again, _) = dump_with_java(&server, &work.join("dump-torn2.txt"));
     server.kill9();
     assert_same_view(&ours, &java_again);
@@ -801,9 +1021,18 @@ fn acl(perms: i32, scheme: &str, id: &str) -> Acl {
 }
 
 #[test]
-fn rust_writes_java_reads() {
-    require_java();
-    let work = tmp("b");
+fn rust_writes_java38_reads() {
+    rust_writes_java_reads(JavaRef::V3_8);
+}
+
+#[test]
+fn rust_writes_java39_reads() {
+    rust_writes_java_reads(JavaRef::V3_9);
+}
+
+fn rust_writes_java_reads(jr: JavaRef) {
+    jr.require();
+    let work = tmp(&format!("b-{jr:?}"));
     let data = work.join("data");
     let v2 = data.join("version-2");
     std::fs::create_dir_all(&v2).unwrap();
@@ -978,8 +1207,12 @@ fn rust_writes_java_reads() {
             w.roll().unwrap();
         }
         if i + 1 == snap_at {
-            snapshot::write_snapshot(&replay, &v2, t.hdr.zxid, &SnapshotOptions::default())
-                .unwrap();
+            // Java 3.9's format (with lastProcessedZxid), for 3.8.0 too: it reads it.
+            let format39 = SnapshotOptions {
+                last_processed_zxid: true,
+                ..Default::default()
+            };
+            snapshot::write_snapshot(&replay, &v2, t.hdr.zxid, &format39).unwrap();
         }
     }
     w.flush_and_sync().unwrap();
@@ -993,7 +1226,7 @@ fn rust_writes_java_reads() {
     for (_, f) in &logs {
         let out = Command::new("java")
             .arg("-cp")
-            .arg(classpath(&[&format!("{JARS}/slf4j-nop.jar")]))
+            .arg(jr.classpath(&[]))
             .arg("org.apache.zookeeper.server.persistence.TxnLogToolkit")
             .arg(f)
             .output()
@@ -1012,27 +1245,50 @@ fn rust_writes_java_reads() {
     }
     assert_eq!(total, n);
 
-    // Java reads our compressed snapshots (gz, snappy-java framing) as the plain one.
+    // Java reads our snapshots in both formats (3.8's, and 3.9's with lastProcessedZxid), and
+    // our compressed ones (gz, snappy-java framing) as the plain one.
     let plain = snapshot::write_snapshot(
         &b.tree,
         &work.join("plain"),
         last_zxid,
-        &SnapshotOptions::default(),
+        &SnapshotOptions {
+            last_processed_zxid: false,
+            ..Default::default()
+        },
     )
     .unwrap();
-    let want = java_format_snapshot(&plain);
-    for c in [snapshot::Compression::Gzip, snapshot::Compression::Snappy] {
-        let opts = SnapshotOptions {
-            compression: c,
-            ..Default::default()
-        };
-        let f =
-            snapshot::write_snapshot(&b.tree, &work.join("compressed"), last_zxid, &opts).unwrap();
-        assert_eq!(java_format_snapshot(&f), want, "{c:?}");
+    let want = java_format_snapshot(jr, &plain);
+    for last_processed_zxid in [false, true] {
+        for c in [
+            snapshot::Compression::None,
+            snapshot::Compression::Gzip,
+            snapshot::Compression::Snappy,
+        ] {
+            let opts = SnapshotOptions {
+                compression: c,
+                last_processed_zxid,
+                ..Default::default()
+            };
+            let dir = work.join(format!("formats-{last_processed_zxid}"));
+            let f = snapshot::write_snapshot(&b.tree, &dir, last_zxid, &opts).unwrap();
+            assert_eq!(
+                java_format_snapshot(jr, &f),
+                want,
+                "{c:?}, lastProcessedZxid {last_processed_zxid}"
+            );
+        }
+    }
+
+    // A crash right after a log file was created leaves it empty. Java 3.9 deletes such a
+    // file at the tail (FileTxnLog: "Delete empty tail log file"), as our recovery does (a
+    // unit test of txnlog); Java 3.8.0 cannot read it and refuses to start.
+    let empty_tail = v2.join(format!("log.{:x}", last_zxid + 1));
+    if jr == JavaRef::V3_9 {
+        std::fs::write(&empty_tail, b"").unwrap();
     }
 
     // Java starts on our dataDir and its client sees our tree.
-    let server = JavaServer::start(&data, &work);
+    let server = Server::start(jr, &data, &work);
     let (java_view, _) = dump_with_java(&server, &work.join("dump.txt"));
     assert_same_view(&tree_view(&b.tree), &java_view);
     let mntr = server.four("mntr");
@@ -1051,9 +1307,31 @@ fn rust_writes_java_reads() {
         "see {}",
         server.log.display()
     );
+    assert!(
+        jlog.contains(&format!(
+            "Reading snapshot {}",
+            v2.join(format!("snapshot.{:x}", b.txns[snap_at - 1].0.hdr.zxid))
+                .display()
+        )) && !jlog.contains("problem reading snap file"),
+        "Java did not load our snapshot; see {}",
+        server.log.display()
+    );
+    if jr == JavaRef::V3_9 {
+        // (Java then makes that file again for its own writes.)
+        assert!(
+            jlog.contains(&format!(
+                "Delete empty tail log file to recover from corruption file: {}",
+                empty_tail.file_name().unwrap().to_string_lossy()
+            )),
+            "see {}",
+            server.log.display()
+        );
+    }
 
     // Java writes more; we load it back (and go on from there).
-    let st = driver(&["more", &server.addr(), "150"]).status().unwrap();
+    let st = driver(jr, &["more", &server.addr(), "150"])
+        .status()
+        .unwrap();
     assert!(st.success());
     let (java_view2, _) = dump_with_java(&server, &work.join("dump2.txt"));
     server.kill9();
@@ -1063,6 +1341,117 @@ fn rust_writes_java_reads() {
     let ours = tree_view(&l.tree);
     assert_eq!(ours["/java-again"].stat.num_children, 150);
     assert_same_view(&ours, &java_view2);
+
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+// ---- (c) an operator goes back and forth: Java 3.9.3 -> zkserver (3.9) -> Java 3.9.3 ----
+
+/// The digest mismatches Java reports on loading (a copy of) `data`.
+fn java_load_mismatches(jr: JavaRef, data: &Path, work: &Path) -> u64 {
+    let copy = work.join("data");
+    copy_dir(data, &copy);
+    let java = Server::start(jr, &copy, work);
+    let n = java.digest_mismatches();
+    java.kill9();
+    eprintln!(
+        "Java finds {n} digest mismatches loading {}",
+        data.display()
+    );
+    n
+}
+
+/// The newest snapshot file's zxid and lastProcessedZxid section.
+fn newest_snapshot(v2: &Path) -> (i64, PathBuf, Option<i64>) {
+    let (z, p) = snapshot::list(v2).unwrap().remove(0);
+    let lpz = canonical(&p).4;
+    (z, p, lpz)
+}
+
+/// One dataDir served in turn by Java 3.9.3, zkserver with `compat.version=3.9` and Java 3.9.3
+/// again. Each starts on what the previous one left (its newest snapshot and logs), its
+/// client view is the previous one's, it writes and snapshots (snapCount=100) in Java 3.9's
+/// format, and no server reports a digest mismatch. Java's snapshots carry the
+/// lastProcessedZxid section, and so do ours.
+#[test]
+fn java39_then_zkserver39_then_java39_on_one_data_dir() {
+    let jr = JavaRef::V3_9;
+    jr.require();
+    let work = tmp("operator-39");
+    let data = work.join("data");
+    let v2 = data.join("version-2");
+    std::fs::create_dir_all(&data).unwrap();
+
+    // 1. Java 3.9.3 writes a varied tree; the driver then closes its sessions (so no session
+    // expires while the servers change hands).
+    let java = Server::start(jr, &data, &work);
+    let mut drv = populate(&java, &work.join("populate.txt"), 1500);
+    drop(drv.stdin.take());
+    assert!(drv.wait().unwrap().success());
+    let (view1, _) = dump_with_java(&java, &work.join("dump1.txt"));
+    assert_eq!(java.digest_mismatches(), 0);
+    java.kill9();
+    let (java_snap, _, java_lpz) = newest_snapshot(&v2);
+    assert!(java_snap > 0 && java_lpz.is_some_and(|l| l >= java_snap));
+
+    // 2. zkserver starts on Java's dataDir, sees the same tree, writes on and snapshots. It
+    // finds as many digest mismatches as Java does on the same files: none, unless Java's
+    // newest snapshot is fuzzy (Java names it after the last logged txn, which may not be
+    // applied yet when its digest is taken, and then reports a mismatch on loading it too).
+    let java_verdict = java_load_mismatches(jr, &data, &work.join("verdict1"));
+    let ours = Server::start_zkserver(jr, "3.9", &data, &work);
+    let (view2, _) = dump_with_java(&ours, &work.join("dump2.txt"));
+    assert_same_view(&view2, &view1);
+    let st = driver(jr, &["more", &ours.addr(), "400", "/zkrs-wrote"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (view3, _) = dump_with_java(&ours, &work.join("dump3.txt"));
+    assert_eq!(view3["/zkrs-wrote"].stat.num_children, 400);
+    assert_eq!(ours.digest_mismatches(), java_verdict);
+    let zlog = std::fs::read_to_string(&ours.log).unwrap();
+    ours.kill9();
+    let (our_snap, our_snap_path, our_lpz) = newest_snapshot(&v2);
+    assert!(
+        our_snap > java_snap,
+        "zkserver took no snapshot; see its log:\n{zlog}"
+    );
+    assert_eq!(our_lpz, Some(our_snap), "{}", our_snap_path.display());
+
+    // 3. Java 3.9.3 starts on what zkserver left: it loads our newest snapshot (never fuzzy)
+    // and replays our logs with no digest mismatch, sees the same tree, writes on and
+    // snapshots.
+    let java = Server::start(jr, &data, &work);
+    assert_eq!(java.digest_mismatches(), 0, "see {}", java.log.display());
+    let (view4, _) = dump_with_java(&java, &work.join("dump4.txt"));
+    assert_same_view(&view4, &view3);
+    let jlog = std::fs::read_to_string(&java.log).unwrap();
+    assert!(
+        jlog.contains(&format!("Reading snapshot {}", our_snap_path.display()))
+            && !jlog.contains("problem reading snap file"),
+        "Java did not load zkserver's snapshot; see {}",
+        java.log.display()
+    );
+    let st = driver(jr, &["more", &java.addr(), "300", "/java-wrote"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (view5, _) = dump_with_java(&java, &work.join("dump5.txt"));
+    assert_eq!(view5["/java-wrote"].stat.num_children, 300);
+    assert_eq!(view5["/zkrs-wrote"], view3["/zkrs-wrote"]);
+    assert_eq!(java.digest_mismatches(), 0, "see {}", java.log.display());
+    java.kill9();
+    let (java_snap2, _, java_lpz2) = newest_snapshot(&v2);
+    assert!(java_snap2 > our_snap && java_lpz2.is_some_and(|l| l >= java_snap2));
+
+    // 4. And we read Java's final state back: the same tree, and the same digest verdict as
+    // Java's on the same files.
+    let java_verdict = java_load_mismatches(jr, &data, &work.join("verdict2"));
+    let l = recovery::load(&data, &data, true).unwrap();
+    assert_eq!(l.digest_mismatches, java_verdict);
+    assert!(l.digests_checked > 0);
+    assert!(l.bad_snapshots.is_empty());
+    assert_same_view(&tree_view(&l.tree), &view5);
 
     let _ = std::fs::remove_dir_all(&work);
 }

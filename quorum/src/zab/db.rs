@@ -67,6 +67,16 @@ pub trait LearnerDb {
 
     /// The leader's SYNC for the oldest pending client `sync`.
     fn synced(&mut self) {}
+
+    /// Whether the next session must ask the leader for a SNAP ([`Action::WantSnap`] was
+    /// seen and no snapshot has been installed since).
+    fn snap_wanted(&self) -> bool {
+        false
+    }
+
+    /// Remember that the next session must ask for a SNAP (kept across sessions, in
+    /// memory).
+    fn want_snap(&mut self) {}
 }
 
 /// Carry out `actions` in order against `db`; the packets to send are pushed to `outbox`.
@@ -104,6 +114,7 @@ pub fn execute<D: LearnerDb + ?Sized>(
             Action::StartServing { epoch } => db.start_serving(epoch)?,
             Action::Revalidated { session_id, valid } => db.revalidated(session_id, valid),
             Action::Synced => db.synced(),
+            Action::WantSnap => db.want_snap(),
         }
     }
     if unsynced {

@@ -24,6 +24,13 @@
 //! DIFF they go to the txn log (logged at NEWLEADER, committed at UPTODATE); after a SNAP or
 //! TRUNC they are applied in memory only until NEWLEADER, where a snapshot makes them durable.
 //!
+//! Java 3.9 leaders speak the same protocol. Java 3.9.3's learner differs only inside
+//! (ZOOKEEPER-4394/4643/4646/4785: the txns committed during sync are logged and applied
+//! before currentEpoch and the NEWLEADER ACK, and not ACKed); we log every sync txn before
+//! currentEpoch, which is as safe and what both leaders accept. A DIFF (or the txns after a
+//! TRUNC) that skips txns within an epoch ends the sync and the next session asks for a SNAP
+//! ([`Learner::ask_for_snap`]): a Java 3.9.3 leader sends such DIFFs (ZOOKEEPER-4925).
+//!
 //! Durability rule for the shell: actions are carried out in order, and a [`Action::Send`]
 //! must not reach the socket before every earlier [`Action::Log`] is durable (so an ACK
 //! always follows the fsync of what it acknowledges). A shell may therefore batch: append
@@ -157,6 +164,15 @@ pub enum Action {
     Revalidated { session_id: i64, valid: bool },
     /// The leader's SYNC: the oldest pending client `sync` may be answered.
     Synced,
+    /// The leader's DIFF skips txns (see [`Learner::ask_for_snap`]): the next session must
+    /// ask for a SNAP. Comes right before the error that ends this session.
+    WantSnap,
+}
+
+/// Whether txn `zxid` may come right after `last` in a leader's history: the next one in the
+/// same epoch, or the first of a later epoch (each leader numbers its txns from 1).
+fn follows(last: Zxid, zxid: Zxid) -> bool {
+    zxid == last.next() || (zxid.epoch() > last.epoch() && zxid.counter() == 1)
 }
 
 /// A txn received from the leader and not yet committed.
@@ -197,6 +213,8 @@ pub struct Learner {
     /// Sessions touched since the last PING, for the PING reply.
     touches: HashMap<i64, i32>,
     leader_config: Option<Bytes>,
+    /// Report last zxid 0 in ACKEPOCH and accept only a SNAP ([`Learner::ask_for_snap`]).
+    snap_wanted: bool,
 }
 
 impl Learner {
@@ -220,7 +238,19 @@ impl Learner {
             last_applied: state.last_zxid,
             touches: HashMap::new(),
             leader_config: None,
+            snap_wanted: false,
         }
+    }
+
+    /// Make the leader sync us by SNAP: ACKEPOCH reports last zxid 0, which every leader
+    /// (Java's `LearnerHandler.syncFollower` and ours) answers with a snapshot when it has
+    /// any txn, and anything but a SNAP ends the session. For a learner whose previous sync
+    /// found the leader's DIFF discontinuous: Java 3.9.3 leaves the txns a learner applied
+    /// during its own sync out of its `committedLog` (ZOOKEEPER-4925, fixed in 3.9.4), so
+    /// once such a node leads, its DIFFs skip them, and a learner that took them would lose
+    /// those txns for good.
+    pub fn ask_for_snap(&mut self) {
+        self.snap_wanted = true;
     }
 
     /// The first packet: FOLLOWERINFO or OBSERVERINFO with our sid and accepted epoch.
@@ -386,7 +416,17 @@ impl Learner {
                         self.state.accepted_epoch
                     )));
                 };
-                out.push(Action::Send(ack_epoch(self.state.last_zxid, epoch_ack)));
+                let last_zxid = if self.snap_wanted {
+                    tracing::warn!(
+                        "asking leader for a SNAP (reporting last zxid 0 instead of {}): its \
+                         last DIFF skipped txns",
+                        self.state.last_zxid
+                    );
+                    Zxid::ZERO
+                } else {
+                    self.state.last_zxid
+                };
+                out.push(Action::Send(ack_epoch(last_zxid, epoch_ack)));
                 self.new_epoch = new_epoch;
                 self.phase = Phase::SyncStart;
                 Ok(())
@@ -421,6 +461,11 @@ impl Learner {
             zxid,
             self.state.last_zxid
         );
+        if self.snap_wanted && mode != SyncMode::Snap {
+            return Err(Error::Protocol(format!(
+                "asked for a SNAP, the leader answered {mode:?} {zxid}"
+            )));
+        }
         self.sync_mode = Some(mode);
         out.push(Action::SyncStarted { mode, zxid });
         match mode {
@@ -450,9 +495,8 @@ impl Learner {
     fn proposal(&mut self, entry: Bytes, check_order: bool) -> Result<Proposal, Error> {
         let zxid = txn_zxid(&entry)?;
         if check_order {
-            // Java warns on any gap; the first txn of a new epoch is (epoch, 1), no gap.
-            let next_epoch = zxid.epoch() > self.last_queued.epoch() && zxid.counter() == 1;
-            if zxid != self.last_queued.next() && !next_epoch {
+            // Java warns on any gap.
+            if !follows(self.last_queued, zxid) {
                 tracing::warn!("Got zxid {} expected {}", zxid, self.last_queued.next());
             }
             self.last_queued = zxid;
@@ -483,7 +527,20 @@ impl Learner {
         let zxid = Zxid::from(qp.zxid);
         match qp.r#type {
             PROPOSAL => {
+                let after = self.last_queued;
                 let p = self.proposal(qp.data.unwrap_or_default(), true)?;
+                if self.sync_mode != Some(SyncMode::Snap) && !follows(after, p.zxid) {
+                    // Before NEWLEADER nothing of this sync is logged or applied for good:
+                    // ending the session loses nothing, the next one asks for a SNAP.
+                    out.push(Action::WantSnap);
+                    return Err(Error::Protocol(format!(
+                        "the leader's {:?} skips txns: {} after {} (a Java 3.9.3 leader's \
+                         discontinuous committedLog, ZOOKEEPER-4925); asking for a SNAP",
+                        self.sync_mode.expect("set when the sync started"),
+                        p.zxid,
+                        after
+                    )));
+                }
                 self.not_committed.push_back(p);
             }
             COMMIT | COMMITANDACTIVATE => {
@@ -845,6 +902,83 @@ mod tests {
         ));
         assert_eq!(l.phase(), Phase::Broadcast);
         assert_eq!(l.persisted().current_epoch, 2);
+    }
+
+    #[test]
+    fn a_diff_that_skips_txns_ends_the_session_and_asks_for_a_snap() {
+        // A Java 3.9.3 leader's committedLog lacks the txns it applied in its own sync
+        // (ZOOKEEPER-4925): its DIFF jumps from (1,4) to (1,7).
+        let mut l = learner(1, 1, 0x1_0000_0002);
+        feed(&mut l, &[leader_info(2, PROTOCOL_VERSION)]);
+        let mut buf = BytesMut::new();
+        for p in [
+            packet(DIFF, Zxid::from(0x1_0000_0008)),
+            proposal(0x1_0000_0003),
+            packet(COMMIT, Zxid::from(0x1_0000_0003)),
+            proposal(0x1_0000_0004),
+            packet(COMMIT, Zxid::from(0x1_0000_0004)),
+            proposal(0x1_0000_0007),
+            packet(COMMIT, Zxid::from(0x1_0000_0007)),
+        ] {
+            p.encode(&mut buf);
+        }
+        let mut out = Vec::new();
+        let err = l.receive(&mut buf, &mut out).unwrap_err();
+        assert!(err.to_string().contains("skips txns"), "{err}");
+        assert_eq!(l.phase(), Phase::Closed);
+        // Nothing of the sync was logged or applied; the next session asks for a SNAP.
+        assert_eq!(
+            out,
+            vec![
+                Action::SyncStarted {
+                    mode: SyncMode::Diff,
+                    zxid: Zxid::from(0x1_0000_0008)
+                },
+                Action::WantSnap
+            ]
+        );
+    }
+
+    #[test]
+    fn a_diff_into_a_new_epoch_is_no_gap() {
+        let mut l = learner(1, 1, 0x1_0000_0002);
+        feed(&mut l, &[leader_info(3, PROTOCOL_VERSION)]);
+        feed(
+            &mut l,
+            &[
+                packet(DIFF, Zxid::from(0x2_0000_0001)),
+                proposal(0x1_0000_0003),
+                packet(COMMIT, Zxid::from(0x1_0000_0003)),
+                proposal(0x2_0000_0001),
+                packet(COMMIT, Zxid::from(0x2_0000_0001)),
+                packet(NEWLEADER, Zxid::from(0x3_0000_0000)),
+            ],
+        );
+        assert_eq!(l.phase(), Phase::Sync);
+    }
+
+    #[test]
+    fn a_learner_asking_for_a_snap_reports_zxid_zero_and_takes_only_a_snap() {
+        let mut l = learner(1, 1, 0x1_0000_0005);
+        l.ask_for_snap();
+        let a = feed(&mut l, &[leader_info(2, PROTOCOL_VERSION)]);
+        assert_eq!(sent(&a), vec![(ACKEPOCH, 0)]);
+        let mut buf = BytesMut::new();
+        packet(DIFF, Zxid::from(0x1_0000_0005)).encode(&mut buf);
+        let err = l.receive(&mut buf, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("asked for a SNAP"), "{err}");
+
+        let mut l = learner(1, 1, 0x1_0000_0005);
+        l.ask_for_snap();
+        feed(&mut l, &[leader_info(2, PROTOCOL_VERSION)]);
+        let a = feed(&mut l, &[packet(SNAP, Zxid::from(0x1_0000_0009))]);
+        assert_eq!(
+            a[1],
+            Action::SnapshotBegin {
+                zxid: Zxid::from(0x1_0000_0009)
+            }
+        );
+        assert_eq!(l.phase(), Phase::Snapshot);
     }
 
     #[test]

@@ -158,6 +158,9 @@ pub async fn follow<D: LearnerDb + ?Sized>(
 ) -> Result<Exit, NetError> {
     let (mut rd, mut wr) = stream.into_split();
     let mut learner = Learner::new(cfg, db.persisted_state());
+    if db.snap_wanted() {
+        learner.ask_for_snap();
+    }
     let mut outbox = Vec::new();
     let mut held_back = Vec::new();
     let mut wire = BytesMut::new();

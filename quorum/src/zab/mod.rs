@@ -1,4 +1,5 @@
-//! ZAB, the ZooKeeper Atomic Broadcast protocol of the quorum port, as Java 3.8 speaks it.
+//! ZAB, the ZooKeeper Atomic Broadcast protocol of the quorum port, as Java 3.8 speaks it (and
+//! 3.9: the packets, the handshake and the sync are the same).
 //!
 //! So far the learner side (a follower or observer joining a leader, Java's or ours):
 //!

@@ -161,4 +161,12 @@ impl LearnerDb for LearnerDatabase {
     fn synced(&mut self) {
         let _ = self.send(LearnerEvent::Synced);
     }
+
+    fn snap_wanted(&self) -> bool {
+        self.db.snap_wanted()
+    }
+
+    fn want_snap(&mut self) {
+        self.db.want_snap();
+    }
 }

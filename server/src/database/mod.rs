@@ -75,6 +75,7 @@ impl DbOptions {
             load: recovery::LoadOptions {
                 extended_types: cfg.extended_types_enabled,
                 digest_enabled: cfg.digest_enabled,
+                last_processed_zxid: cfg.compat_version.is_3_9(),
                 ..Default::default()
             },
             log: LogOptions {
@@ -85,6 +86,9 @@ impl DbOptions {
             },
             snapshot: SnapshotOptions {
                 digest: cfg.digest_enabled,
+                // Java 3.9's snapshot format; a 3.8.0 node reads it too, but in 3.8 mode we
+                // write what Java 3.8.0 writes.
+                last_processed_zxid: cfg.compat_version.is_3_9(),
                 // As Java's SyncRequestProcessor (takeSnapshot(syncSnap = false)): a
                 // background snapshot is not fsync'd, so its writeback does not queue in
                 // front of the txn log's fsyncs. Nothing depends on it being durable: a torn
@@ -137,6 +141,9 @@ pub struct Database {
     window: CommittedWindow,
     /// Txns the last open replayed from the logs.
     replayed: u64,
+    /// A leader's DIFF skipped txns: the next learner session asks for a SNAP (kept in
+    /// memory across sessions and reloads, cleared by the next snapshot installed).
+    snap_wanted: bool,
 }
 
 impl Database {
@@ -158,6 +165,7 @@ impl Database {
             log,
             window,
             replayed: rec.replayed,
+            snap_wanted: false,
         })
     }
 
@@ -341,6 +349,18 @@ impl Database {
         self.window.clear();
         self.last_zxid = tree.last_zxid;
         self.tree = TreeOwner::Database { tree, digest };
+        self.snap_wanted = false;
+    }
+
+    /// Whether the next learner session must ask its leader for a SNAP.
+    pub fn snap_wanted(&self) -> bool {
+        self.snap_wanted
+    }
+
+    /// The last leader's DIFF skipped txns (`zk_quorum::zab::learner::Learner::ask_for_snap`):
+    /// the next learner session asks for a SNAP.
+    pub fn want_snap(&mut self) {
+        self.snap_wanted = true;
     }
 }
 

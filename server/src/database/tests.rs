@@ -402,3 +402,58 @@ fn a_learner_syncs_by_diff_and_trunc_before_serving() {
     assert_eq!((epochs.accepted(), epochs.current()), (1, 1));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `compat.version` picks the snapshot format: 3.9 writes Java 3.9's lastProcessedZxid
+/// section (the initial `snapshot.0` and later ones), 3.8 writes Java 3.8.0's format.
+#[test]
+fn compat_version_picks_the_snapshot_format() {
+    for (compat, want) in [("3.8", false), ("3.9", true)] {
+        let dir = tempdir();
+        let text = format!(
+            "dataDir={}\nclientPort=2181\ncompat.version={compat}\n",
+            dir.display()
+        );
+        let (cfg, _) = crate::config::parse(&text).unwrap();
+        let mut db = Database::open(DbOptions::from_config(&cfg, None)).unwrap();
+        let lpz = |p: &Path| {
+            snapshot::read_stream(snapshot::open(p).unwrap(), |_| Ok(()))
+                .unwrap()
+                .last_processed_zxid
+        };
+        let v2 = db.snap_dir().to_path_buf();
+        assert_eq!(lpz(&v2.join("snapshot.0")), want.then_some(0), "{compat}");
+        db.commit(EPOCH | 1, &entry(EPOCH | 1)).unwrap();
+        let p = db.write_snapshot(true).unwrap().unwrap();
+        assert_eq!(lpz(&p), want.then_some(EPOCH | 1), "{compat}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn a_wanted_snap_outlives_sessions_and_reloads_until_a_snapshot_is_installed() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, true)).unwrap();
+    log_and_commit(&mut db, 1, 3);
+    let epochs = Epochs::open(&dir.join("version-2"), db.last_zxid()).unwrap();
+    let (ev_tx, _ev_rx) = mpsc::unbounded_channel();
+    let mut learner = LearnerDatabase::new(db, epochs, ev_tx.clone());
+    assert!(!learner.snap_wanted());
+    learner.want_snap();
+    // The session ends; the peer loop reloads the database and starts the next session.
+    let (mut db, epochs) = learner.into_parts();
+    db.reload().unwrap();
+    let learner = LearnerDatabase::new(db, epochs, ev_tx);
+    assert!(learner.snap_wanted());
+    // The leader's snapshot arrives: the next session syncs as usual.
+    let (mut db, _) = learner.into_parts();
+    let tree = db
+        .tree()
+        .expect("the database holds the tree")
+        .snapshot_copy();
+    db.install_snapshot(tree);
+    assert!(!db.snap_wanted());
+    // Only memory: a restarted server asks for nothing (its next gap asks again).
+    db.want_snap();
+    assert!(!Database::open(opts(&dir, true)).unwrap().snap_wanted());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

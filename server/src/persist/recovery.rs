@@ -50,6 +50,8 @@ pub struct LoadOptions {
     pub truncate_torn_tails: bool,
     /// `zookeeper.snapshot.compression.method` for the initial snapshot of an empty folder.
     pub compression: snapshot::Compression,
+    /// Write the initial snapshot in Java 3.9's format (with lastProcessedZxid).
+    pub last_processed_zxid: bool,
 }
 
 impl Default for LoadOptions {
@@ -60,6 +62,7 @@ impl Default for LoadOptions {
             trust_empty_snapshot: false,
             truncate_torn_tails: true,
             compression: snapshot::Compression::None,
+            last_processed_zxid: true,
         }
     }
 }
@@ -303,6 +306,7 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
             &SnapshotOptions {
                 compression: opts.compression,
                 digest: opts.digest_enabled,
+                last_processed_zxid: opts.last_processed_zxid,
                 fsync: true,
             },
         )?;

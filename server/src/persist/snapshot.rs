@@ -13,11 +13,24 @@
 //! long Adler32 of every byte so far, ustring "/"              (SnapStream.sealStream)
 //! ZxidDigest{long zxid, int digestVersion, long digest}       (when digests are enabled)
 //! long Adler32 of every byte so far, ustring "/"              (sealed again)
+//! long lastProcessedZxid                                      (Java 3.9 only)
+//! long Adler32 of every byte so far, ustring "/"              (sealed a third time)
 //! ```
 //!
 //! The checksum covers the uncompressed bytes. An older snapshot may end after the first seal
 //! (no digest); a reader takes end of input there as "no digest", as Java does. A digest with
 //! version < 2 stores the digest as a hex string.
+//!
+//! Java 3.9 (`FileSnap.serialize`, `DataTree.serializeLastProcessedZxid`, on unless
+//! `zookeeper.serializeLastProcessedZxid.enabled=false`) appends `lastProcessedZxid`, sealed;
+//! with digests disabled it follows the first seal directly. Java 3.8 writes no such section
+//! and stops reading after the digest's seal, so it reads a 3.9 snapshot (and 3.9 reads a 3.8
+//! one: end of input where the section would start means "none"). We read both formats in
+//! every mode, and write the section when [`SnapshotOptions::last_processed_zxid`] says so
+//! (`compat.version=3.9`). A section whose seal does not match makes the file corrupt, as in
+//! Java. The value is informational: Java's `FileSnap.deserialize` goes on from the file
+//! name's zxid, and so do we. The SNAP sync stream carries neither seal nor this section, in
+//! 3.8 and 3.9 alike (`LearnerHandler` sends `ZKDatabase.serializeSnapshot`).
 //!
 //! Compression (`zookeeper.snapshot.compression.method`): none (default), `gz` (gzip, read
 //! with multi-member support, written at the default level), `snappy` (snappy-java's
@@ -91,6 +104,8 @@ pub struct SnapshotOptions {
     pub compression: Compression,
     /// Append the ZxidDigest section (`zookeeper.digest.enabled`, default true).
     pub digest: bool,
+    /// Append the lastProcessedZxid section (Java 3.9's format; Java 3.8 writes none).
+    pub last_processed_zxid: bool,
     /// fsync the file and its folder before returning.
     pub fsync: bool,
 }
@@ -100,6 +115,7 @@ impl Default for SnapshotOptions {
         SnapshotOptions {
             compression: Compression::None,
             digest: true,
+            last_processed_zxid: true,
             fsync: true,
         }
     }
@@ -130,12 +146,45 @@ pub struct Written {
     pub digest: i64,
 }
 
-/// Serialize `tree` as the uncompressed snapshot stream of txn `zxid` (the tree must reflect
-/// exactly the txns up to `zxid`: the digest section says so).
+/// The optional sections after the node list's seal, each sealed in turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sections {
+    /// The ZxidDigest (`zookeeper.digest.enabled`).
+    pub digest: bool,
+    /// lastProcessedZxid (Java 3.9).
+    pub last_processed_zxid: bool,
+}
+
+impl SnapshotOptions {
+    pub fn sections(&self) -> Sections {
+        Sections {
+            digest: self.digest,
+            last_processed_zxid: self.last_processed_zxid,
+        }
+    }
+}
+
+/// Serialize `tree` as the uncompressed snapshot stream of txn `zxid` in Java 3.8's format
+/// (with the digest section when `with_digest`). See [`serialize_sections`].
 pub fn serialize<W: Write>(
     tree: &DataTree,
     zxid: i64,
     with_digest: bool,
+    out: W,
+) -> io::Result<Written> {
+    let sections = Sections {
+        digest: with_digest,
+        last_processed_zxid: false,
+    };
+    serialize_sections(tree, zxid, sections, out)
+}
+
+/// Serialize `tree` as the uncompressed snapshot stream of txn `zxid` (the tree must reflect
+/// exactly the txns up to `zxid`: the digest and lastProcessedZxid sections say so).
+pub fn serialize_sections<W: Write>(
+    tree: &DataTree,
+    zxid: i64,
+    sections: Sections,
     out: W,
 ) -> io::Result<Written> {
     let mut out = Checked {
@@ -191,7 +240,7 @@ pub fn serialize<W: Write>(
     out.write_all(&b)?;
     b.clear();
     seal(&mut out)?;
-    if with_digest {
+    if sections.digest {
         let d = ZxidDigest {
             zxid,
             version: DIGEST_VERSION,
@@ -200,6 +249,13 @@ pub fn serialize<W: Write>(
         d.zxid.encode(&mut b);
         d.version.encode(&mut b);
         d.digest.encode(&mut b);
+        out.write_all(&b)?;
+        b.clear();
+        seal(&mut out)?;
+    }
+    if sections.last_processed_zxid {
+        // Java writes `DataTree.lastProcessedZxid`: ours is a consistent copy at `zxid`.
+        zxid.encode(&mut b);
         out.write_all(&b)?;
         seal(&mut out)?;
     }
@@ -248,7 +304,7 @@ pub fn write_snapshot(
         let file = match opts.compression {
             Compression::None => {
                 let mut w = BufWriter::with_capacity(256 * 1024, file);
-                serialize(tree, zxid, opts.digest, &mut w)?;
+                serialize_sections(tree, zxid, opts.sections(), &mut w)?;
                 w.into_inner().map_err(|e| e.into_error())?
             }
             Compression::Gzip => {
@@ -256,12 +312,12 @@ pub fn write_snapshot(
                     BufWriter::new(file),
                     flate2::Compression::default(),
                 );
-                serialize(tree, zxid, opts.digest, &mut w)?;
+                serialize_sections(tree, zxid, opts.sections(), &mut w)?;
                 w.finish()?.into_inner().map_err(|e| e.into_error())?
             }
             Compression::Snappy => {
                 let mut w = SnappyJavaWriter::new(BufWriter::new(file));
-                serialize(tree, zxid, opts.digest, &mut w)?;
+                serialize_sections(tree, zxid, opts.sections(), &mut w)?;
                 w.finish()?.into_inner().map_err(|e| e.into_error())?
             }
         };
@@ -291,6 +347,8 @@ pub struct Trailer {
     pub header: FileHeader,
     /// `None` for a snapshot written without digest (or digests disabled).
     pub digest: Option<ZxidDigest>,
+    /// Java 3.9's lastProcessedZxid section; `None` in Java 3.8's format.
+    pub last_processed_zxid: Option<i64>,
 }
 
 /// A node record as parsed, borrowing the parser's buffer.
@@ -535,24 +593,53 @@ impl<R: Read> Parser<R> {
         Ok(header)
     }
 
-    /// What follows the node list: the seal, then the optional digest and its seal.
+    /// What follows the node list: the seal, then the optional digest and its seal, then the
+    /// optional lastProcessedZxid and its seal. End of input where a section would start
+    /// means it is absent (`DataTree.deserializeZxidDigest` / `deserializeLastProcessedZxid`);
+    /// end of input or a mismatch in a seal is corruption (`SnapStream.checkSealIntegrity`).
     fn tail(&mut self, header: FileHeader) -> io::Result<Trailer> {
         self.check_seal()?;
-        let digest = match self.digest() {
-            Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Ok(Trailer {
-                    header,
-                    digest: None,
-                })
-            }
-            Err(e) => return Err(e),
-        };
-        self.check_seal()?;
-        Ok(Trailer {
+        let mut trailer = Trailer {
             header,
-            digest: Some(digest),
-        })
+            digest: None,
+            last_processed_zxid: None,
+        };
+        if self.only_last_zxid_follows()? {
+            // Java 3.9 with digests disabled. (Java reads this only with digests disabled
+            // too; the layout cannot be a digest section, so we need not be told.)
+            trailer.last_processed_zxid = Some(self.i64()?);
+            self.check_seal()?;
+            return Ok(trailer);
+        }
+        match self.digest() {
+            Ok(d) => trailer.digest = Some(d),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(trailer),
+            Err(e) => return Err(e),
+        }
+        self.check_seal()?;
+        match self.i64() {
+            Ok(z) => trailer.last_processed_zxid = Some(z),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(trailer),
+            Err(e) => return Err(e),
+        }
+        self.check_seal()?;
+        Ok(trailer)
+    }
+
+    /// Exactly a lastProcessedZxid section is left: a long, then a seal (long, ustring "/"),
+    /// 21 bytes, and nothing after them. A digest section and its seal take at least 29.
+    fn only_last_zxid_follows(&mut self) -> io::Result<bool> {
+        const LEN: usize = 8 + 8 + 4 + 1;
+        match self.fill(LEN + 1) {
+            Ok(()) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
+            Err(e) => return Err(e),
+        }
+        if self.end - self.pos != LEN {
+            return Ok(false);
+        }
+        let b = &self.buf[self.pos..self.end];
+        Ok(b[16..] == [0, 0, 0, 1, b'/'])
     }
 
     fn digest(&mut self) -> io::Result<ZxidDigest> {
@@ -1150,6 +1237,79 @@ pub(crate) mod tests {
         assert_eq!(before, after);
         drop(copy);
         assert_eq!(t.node_count(), sample_tree().node_count() - 20);
+    }
+
+    /// Java 3.9's format is Java 3.8's plus lastProcessedZxid and a third seal; both load, in
+    /// any compression, with and without the digest section.
+    #[test]
+    fn last_processed_zxid_section_is_java_3_9s_trailer() {
+        let t = sample_tree();
+        let z = t.last_zxid;
+        let bytes = |digest, last_processed_zxid| {
+            let mut v = Vec::new();
+            let sections = Sections {
+                digest,
+                last_processed_zxid,
+            };
+            serialize_sections(&t, z, sections, &mut v).unwrap();
+            v
+        };
+        for digest in [true, false] {
+            let v38 = bytes(digest, false);
+            let v39 = bytes(digest, true);
+            // The 3.8 stream, then the long and a seal over everything before it.
+            assert_eq!(v39.len(), v38.len() + 8 + 13);
+            assert_eq!(v39[..v38.len()], v38[..]);
+            let tail = &v39[v38.len()..];
+            assert_eq!(i64::from_be_bytes(tail[..8].try_into().unwrap()), z);
+            let sum = i64::from_be_bytes(tail[8..16].try_into().unwrap());
+            assert_eq!(sum, Adler32::of(&v39[..v38.len() + 8]));
+            assert_eq!(tail[16..], [0, 0, 0, 1, b'/']);
+            let t38 = read_stream(&v38[..], |_| Ok(())).unwrap();
+            let t39 = read_stream(&v39[..], |_| Ok(())).unwrap();
+            assert_eq!(t38.last_processed_zxid, None);
+            assert_eq!(t39.last_processed_zxid, Some(z));
+            assert_eq!(t38.digest, t39.digest);
+            assert_eq!(t39.digest.is_some(), digest);
+            // A bit flipped in the section or its seal: corrupt (Java's checkSealIntegrity).
+            for at in [v38.len() + 3, v38.len() + 12] {
+                let mut bad = v39.clone();
+                bad[at] ^= 0x10;
+                let e = read_stream(&bad[..], |_| Ok(())).unwrap_err();
+                assert_eq!(e.to_string(), "CRC corruption", "flip at {at}");
+            }
+            // Cut inside the long: no section (Java's EOF there means "an older snapshot").
+            let cut = read_stream(&v39[..v38.len() + 4], |_| Ok(())).unwrap();
+            assert_eq!((cut.digest, cut.last_processed_zxid), (t38.digest, None));
+            if digest {
+                // Cut inside the seal: corrupt. (Without a digest section, a cut there is
+                // taken for a digest section cut short, as Java 3.8 reads it.)
+                for cut in [v38.len() + 8, v39.len() - 1] {
+                    let e = read_stream(&v39[..cut], |_| Ok(())).unwrap_err();
+                    assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "cut at {cut}");
+                }
+            }
+        }
+        let dir = crate::persist::txnlog::tests::tempdir();
+        for c in [Compression::None, Compression::Gzip, Compression::Snappy] {
+            for last_processed_zxid in [true, false] {
+                let opts = SnapshotOptions {
+                    compression: c,
+                    last_processed_zxid,
+                    ..Default::default()
+                };
+                let p = write_snapshot(&t, &dir, z, &opts).unwrap();
+                assert!(is_valid(&p), "{c:?}");
+                let l = load(&p, true).unwrap();
+                assert_eq!(
+                    l.trailer.last_processed_zxid,
+                    last_processed_zxid.then_some(z)
+                );
+                assert_eq!(l.trailer.digest.unwrap().digest, tree_digest(&t));
+                assert_eq!(l.tree.node_count(), t.node_count());
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

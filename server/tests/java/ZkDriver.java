@@ -1,11 +1,14 @@
 // Test driver for server/tests/persist_compat.rs: drives a ZooKeeper server with Java's own
-// client and dumps what the client sees. Compiled by the test with javac against the Debian
-// zookeeper jars.
+// client and dumps what the client sees. Compiled by the test with javac against the jars of
+// the Java server under test (Debian's 3.8.0 or 3.9.3); with 3.9's client it also sends
+// create2 inside multis.
 //
 //   java ZkDriver populate HOST:PORT DUMPFILE NODES   write a varied tree, dump it, print READY,
 //                                                    then keep the sessions open until stdin ends
+//                                                    (and close them then)
 //   java ZkDriver dump HOST:PORT DUMPFILE            dump only
-//   java ZkDriver more HOST:PORT COUNT               a few more writes, then exit
+//   java ZkDriver more HOST:PORT COUNT [PARENT]      COUNT sequential children of PARENT
+//                                                    (default /java-again), then exit
 //
 // Dump lines (tab-separated, base64 where a value may contain anything):
 //   N path64 czxid mzxid ctime mtime version cversion aversion ephemeralOwner dataLength
@@ -87,9 +90,10 @@ public class ZkDriver {
         if (mode.equals("more")) {
             ZooKeeper zk = connect(hp);
             int n = Integer.parseInt(args[2]);
-            zk.create("/java-again", "back".getBytes(), ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            String parent = args.length > 3 ? args[3] : "/java-again";
+            zk.create(parent, "back".getBytes(), ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
             for (int i = 0; i < n; i++) {
-                zk.create("/java-again/n", ("x" + i).getBytes(), ZooDefs.Ids.OPEN_ACL_UNSAFE,
+                zk.create(parent + "/n", ("x" + i).getBytes(), ZooDefs.Ids.OPEN_ACL_UNSAFE,
                     CreateMode.PERSISTENT_SEQUENTIAL);
             }
             zk.close();
@@ -174,6 +178,11 @@ public class ZkDriver {
                     Op.check("/app", -1),
                     Op.create(d + "/m2", null, ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT),
                     Op.delete(d + "/m2", -1)));
+                Op create2 = create2Op(d + "/m3");
+                if (create2 != null) {
+                    // 3.9's client: a create2 inside a multi, logged as a type-15 sub-txn.
+                    zk.multi(Arrays.asList(create2, Op.setData(d + "/m3", "m3".getBytes(), 0)));
+                }
                 try {
                     zk.multi(Arrays.asList(
                         Op.create(d + "/never", null, ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT),
@@ -208,5 +217,24 @@ public class ZkDriver {
         while (System.in.read() != -1) {
             // wait
         }
+        // Stdin closed (rather than the driver killed): end the sessions cleanly.
+        other.close();
+        zk.close();
+    }
+
+    /// `Op.create(path, data, CreateOptions)` (a create2 op; the client API of 3.9), by
+    /// reflection so that the driver compiles against 3.8's jars too; null with 3.8's.
+    static Op create2Op(String path) throws Exception {
+        Class<?> options;
+        try {
+            options = Class.forName("org.apache.zookeeper.CreateOptions");
+        } catch (ClassNotFoundException e) {
+            return null;
+        }
+        Object builder = options.getMethod("newBuilder", List.class, CreateMode.class)
+            .invoke(null, ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+        Object opts = builder.getClass().getMethod("build").invoke(builder);
+        return (Op) Op.class.getMethod("create", String.class, byte[].class, options)
+            .invoke(null, path, "c2".getBytes(), opts);
     }
 }
