@@ -256,10 +256,22 @@ pub fn validate_path(path: &str) -> Result<(), ErrorCode> {
     Ok(())
 }
 
-/// A write a learner answers itself instead of forwarding it: a createTTL with a non-TTL
-/// mode, which a Java 3.8 leader would log as a txn that kills every Java server applying
-/// it (our own leader refuses it in [`prep_write`]).
-pub fn refused_before_forwarding(op: OpCode, body: &Bytes) -> Option<ErrorCode> {
+/// A write a learner answers itself instead of forwarding it, because a Java leader would
+/// break on it (our own leader refuses each in [`prep_write`]):
+/// - a createTTL with a non-TTL mode, which a Java 3.8 leader logs as a txn that kills every
+///   Java server applying it;
+/// - in 3.9 mode, a deleteContainer whose body is no DeleteContainerRequest: a Java 3.9.3
+///   leader proposes an error txn under a zxid it already used and its ensemble stops serving.
+pub fn refused_before_forwarding(
+    op: OpCode,
+    body: &Bytes,
+    compat: CompatVersion,
+) -> Option<ErrorCode> {
+    if op == OpCode::DeleteContainer && compat.delete_container_is_a_record() {
+        return DeleteContainerRequest::decode(&mut body.clone())
+            .err()
+            .map(|_| ErrorCode::MarshallingError);
+    }
     if op != OpCode::CreateTtl {
         return None;
     }
@@ -688,9 +700,22 @@ fn prep_op(
             prep_delete(v, &r.path, r.version, zxid)
         }
         OpCode::DeleteContainer => {
-            // The container manager's request: the path as raw bytes.
-            let path = String::from_utf8_lossy(&body).into_owned();
+            let path = if ctx.compat.delete_container_is_a_record() {
+                let r: DeleteContainerRequest = decode(&mut body)?;
+                r.path
+            } else {
+                // Java 3.8.0: the raw bytes (a client's whole request buffer, or the
+                // container manager's bare path).
+                String::from_utf8_lossy(&body).into_owned()
+            };
             let parent_path = parent_for_delete(&path)?;
+            if ctx.compat.delete_container_is_a_record() {
+                // Java 3.9.3 checks no ACL here, so any session may delete any childless
+                // node that is not an ephemeral. Ours asks what delete asks: DELETE on the
+                // parent (the container manager acts as super).
+                let parent = v.get(parent_path)?;
+                v.check_acl(&parent.acl, perms::DELETE)?;
+            }
             let node = v.get(&path)?;
             if node.child_count > 0 {
                 return Err(ErrorCode::NotEmpty);
@@ -985,6 +1010,80 @@ mod tests {
             TxnBody::Error(e) => Some(ErrorCode::try_from(e.err).expect("a known code")),
             _ => None,
         }
+    }
+
+    /// deleteContainer from a client: 3.8 mode reads raw path bytes (a client's whole
+    /// buffer never names a valid path); 3.9 mode reads a DeleteContainerRequest and, unlike
+    /// Java 3.9.3, asks for DELETE on the parent as delete does.
+    #[test]
+    fn delete_container_reads_the_path_per_generation_and_needs_delete_on_the_parent() {
+        let mut tree = DataTree::new(true);
+        let mut zxid = 0;
+        let mut create = |tree: &mut DataTree, path: &str, acl: Vec<Acl>| {
+            zxid += 1;
+            let txn = Txn {
+                hdr: TxnHeader {
+                    client_id: 1,
+                    cxid: 1,
+                    zxid,
+                    time: 1,
+                    r#type: ops::CREATE,
+                },
+                body: TxnBody::Create(CreateTxn {
+                    path: path.into(),
+                    data: None,
+                    acl,
+                    ephemeral: false,
+                    parent_c_version: 0,
+                }),
+            };
+            tree.apply(&txn, &mut Vec::new());
+        };
+        let read_only = vec![Acl {
+            perms: perms::READ,
+            id: jute::data::Id {
+                scheme: "world".into(),
+                id: "anyone".into(),
+            },
+        }];
+        create(&mut tree, "/sealed", read_only);
+        create(&mut tree, "/sealed/leaf", tree::open_acl());
+        create(&mut tree, "/open", tree::open_acl());
+        create(&mut tree, "/open/leaf", tree::open_acl());
+        let record = |path: &str| {
+            encoded(&DeleteContainerRequest {
+                path: path.to_string(),
+            })
+        };
+        let v39 = |body| {
+            error_code(&prep_as(
+                CompatVersion::V3_9,
+                &tree,
+                false,
+                OpCode::DeleteContainer,
+                body,
+            ))
+        };
+        assert_eq!(v39(record("/sealed/leaf")), Some(ErrorCode::NoAuth));
+        assert_eq!(v39(record("/open")), Some(ErrorCode::NotEmpty));
+        assert_eq!(v39(record("/open/nope")), Some(ErrorCode::NoNode));
+        assert_eq!(
+            v39(Bytes::from_static(b"/open/leaf")),
+            Some(ErrorCode::MarshallingError)
+        );
+        assert_eq!(v39(record("/open/leaf")), None);
+        // 3.8 mode: raw bytes; a record's length prefix makes an invalid path.
+        let v38 = |body| {
+            error_code(&prep_as(
+                CompatVersion::V3_8,
+                &tree,
+                false,
+                OpCode::DeleteContainer,
+                body,
+            ))
+        };
+        assert_eq!(v38(record("/open/leaf")), Some(ErrorCode::BadArguments));
+        assert_eq!(v38(Bytes::from_static(b"/open/leaf")), None);
     }
 
     /// The sub-txn types of a multi of creates sent as (header op, flags), and whether prep

@@ -111,6 +111,20 @@ impl CompatVersion {
         self.is_3_9()
     }
 
+    /// How deleteContainer (op 20) carries its path: 3.9 reads a `DeleteContainerRequest`
+    /// record (a jute string); 3.8.0 takes the raw bytes of the whole request buffer,
+    /// header included, so a client's deleteContainer never names a valid path there.
+    pub fn delete_container_is_a_record(self) -> bool {
+        self.is_3_9()
+    }
+
+    /// Whether `check` (op 13) outside a multi is an op code the server does not accept
+    /// (3.9.3's `Request.isValid`): answered Unimplemented on arrival, before requests
+    /// queued ahead of it, and the connection closed. 3.8 mode refuses it in prep.
+    pub fn bare_check_is_invalid(self) -> bool {
+        self.is_3_9()
+    }
+
     /// Whether the `ip` scheme reads IPv6 addresses (ZOOKEEPER-4240, Java 3.9.4: after our
     /// 3.9.3 reference, taken from its source).
     pub fn ipv6_ip_acls(self) -> bool {

@@ -17,11 +17,15 @@ impl Pipeline {
         op: OpCode,
         mut body: Bytes,
     ) {
-        if op == OpCode::DeleteContainer && body.len() >= 8 {
-            // `process` passes the whole frame for deleteContainer; forward the body.
+        if op == OpCode::DeleteContainer
+            && body.len() >= 8
+            && !self.cfg.compat_version.delete_container_is_a_record()
+        {
+            // In 3.8 mode `process` passes the whole frame for deleteContainer; forward
+            // the body.
             body.advance(8);
         }
-        if let Some(err) = prep::refused_before_forwarding(op, &body) {
+        if let Some(err) = prep::refused_before_forwarding(op, &body, self.cfg.compat_version) {
             let z = self.tree.last_zxid;
             self.send(conn, reply_frame(xid, z, err.code(), None));
             return;
@@ -143,9 +147,11 @@ impl Pipeline {
                     .sessions
                     .check_owner(session, SessionOwner::Learner(from))
                     .err();
-                let body = if op == OpCode::DeleteContainer {
-                    // Java's leader takes the path from the packet's whole array: session id,
-                    // cxid and type, then the body the learner forwarded.
+                let body = if op == OpCode::DeleteContainer
+                    && !self.cfg.compat_version.delete_container_is_a_record()
+                {
+                    // Java 3.8.0's leader takes the path from the packet's whole array:
+                    // session id, cxid and type, then the body the learner forwarded.
                     let mut whole = BytesMut::with_capacity(16 + body.len());
                     whole.put_i64(session);
                     whole.put_i32(cxid);

@@ -77,7 +77,14 @@ impl Pipeline {
             }
         }
         for p in victims.into_iter().take(10_000) {
-            self.internal_write(0, OpCode::DeleteContainer, Bytes::from(p.into_bytes()));
+            let body = if self.cfg.compat_version.delete_container_is_a_record() {
+                let mut b = bytes::BytesMut::new();
+                jute::proto::DeleteContainerRequest { path: p }.encode(&mut b);
+                b.freeze()
+            } else {
+                Bytes::from(p.into_bytes())
+            };
+            self.internal_write(0, OpCode::DeleteContainer, body);
         }
     }
 

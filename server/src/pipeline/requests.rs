@@ -93,10 +93,21 @@ impl Pipeline {
             }
             Some(OpCode::Auth) => self.auth(conn, hdr.xid, frame, addr),
             Some(OpCode::Sasl) => self.sasl(conn, hdr.xid, frame),
-            // Java takes deleteContainer's path from the whole request buffer, header
-            // included, so a client's deleteContainer is always BadArguments.
+            // Java 3.8.0 takes deleteContainer's path from the whole request buffer, header
+            // included, so a client's deleteContainer is always BadArguments there; 3.9
+            // reads a DeleteContainerRequest from the body.
             Some(OpCode::DeleteContainer) => {
-                self.write(conn, session, hdr.xid, OpCode::DeleteContainer, whole)
+                let body = if self.cfg.compat_version.delete_container_is_a_record() {
+                    frame
+                } else {
+                    whole
+                };
+                self.write(conn, session, hdr.xid, OpCode::DeleteContainer, body)
+            }
+            Some(OpCode::Check) if self.cfg.compat_version.bare_check_is_invalid() => {
+                warn!("Received packet at server of unknown type {}", hdr.r#type);
+                self.send(conn, reply_frame(hdr.xid, -1, error::UNIMPLEMENTED, None));
+                self.close(conn);
             }
             Some(op) if op.is_client_request() && op.is_write() => {
                 self.write(conn, session, hdr.xid, op, frame)
