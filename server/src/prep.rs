@@ -260,17 +260,16 @@ pub fn validate_path(path: &str) -> Result<(), ErrorCode> {
 /// break on it (our own leader refuses each in [`prep_write`]):
 /// - a createTTL with a non-TTL mode, which a Java 3.8 leader logs as a txn that kills every
 ///   Java server applying it;
-/// - in 3.9 mode, a deleteContainer whose body is no DeleteContainerRequest: a Java 3.9.3
-///   leader proposes an error txn under a zxid it already used and its ensemble stops serving.
+/// - in 3.9 mode, a single write whose body is no request record of its op
+///   ([`write_record_is_malformed`]): a Java 3.9.3 leader proposes an error txn under a zxid
+///   it already used and its ensemble stops serving.
 pub fn refused_before_forwarding(
     op: OpCode,
     body: &Bytes,
     compat: CompatVersion,
 ) -> Option<ErrorCode> {
-    if op == OpCode::DeleteContainer && compat.delete_container_is_a_record() {
-        return DeleteContainerRequest::decode(&mut body.clone())
-            .err()
-            .map(|_| ErrorCode::MarshallingError);
+    if compat.malformed_write_takes_no_zxid() && write_record_is_malformed(op, body) {
+        return Some(ErrorCode::MarshallingError);
     }
     if op != OpCode::CreateTtl {
         return None;
@@ -279,6 +278,28 @@ pub fn refused_before_forwarding(
     match CreateMode::from_flags(r.flags) {
         Ok(mode) if !mode.ttl => Some(ErrorCode::BadArguments),
         _ => None,
+    }
+}
+
+/// Whether a single write's body is no request record of its op (Java 3.9's
+/// `readRequestRecord` fails). Java 3.9.3 reads the record before it takes a zxid, so it
+/// answers MarshallingError under the current zxid without taking a new one (and logs an
+/// error txn under that used zxid, which wedges an ensemble); a multi's undecodable body
+/// still takes one. Only asked once prep has answered MarshallingError, or by a learner
+/// before it forwards.
+pub fn write_record_is_malformed(op: OpCode, body: &Bytes) -> bool {
+    let b = &mut body.clone();
+    match op {
+        OpCode::Create | OpCode::Create2 | OpCode::CreateContainer => {
+            CreateRequest::decode(b).is_err()
+        }
+        OpCode::CreateTtl => CreateTTLRequest::decode(b).is_err(),
+        OpCode::DeleteContainer => String::decode(b).is_err(),
+        OpCode::Delete => DeleteRequest::decode(b).is_err(),
+        OpCode::SetData => SetDataRequest::decode(b).is_err(),
+        OpCode::Reconfig => ReconfigRequest::decode(b).is_err(),
+        OpCode::SetAcl => SetACLRequest::decode(b).is_err(),
+        _ => false,
     }
 }
 
@@ -701,8 +722,9 @@ fn prep_op(
         }
         OpCode::DeleteContainer => {
             let path = if ctx.compat.delete_container_is_a_record() {
-                let r: DeleteContainerRequest = decode(&mut body)?;
-                r.path
+                // Java 3.9's DeleteContainerRequest (org.apache.zookeeper, outside the Jute
+                // IDL): one string.
+                decode::<String>(&mut body)?
             } else {
                 // Java 3.8.0: the raw bytes (a client's whole request buffer, or the
                 // container manager's bare path).
@@ -1050,11 +1072,7 @@ mod tests {
         create(&mut tree, "/sealed/leaf", tree::open_acl());
         create(&mut tree, "/open", tree::open_acl());
         create(&mut tree, "/open/leaf", tree::open_acl());
-        let record = |path: &str| {
-            encoded(&DeleteContainerRequest {
-                path: path.to_string(),
-            })
-        };
+        let record = |path: &str| encoded(&path.to_string());
         let v39 = |body| {
             error_code(&prep_as(
                 CompatVersion::V3_9,

@@ -125,6 +125,13 @@ impl CompatVersion {
         self.is_3_9()
     }
 
+    /// Whether a single write whose request record does not decode is answered
+    /// MarshallingError without taking a zxid (3.9: the record is read before the zxid is
+    /// taken; 3.8.0 logs an error txn under a new zxid).
+    pub fn malformed_write_takes_no_zxid(self) -> bool {
+        self.is_3_9()
+    }
+
     /// Whether the `ip` scheme reads IPv6 addresses (ZOOKEEPER-4240, Java 3.9.4: after our
     /// 3.9.3 reference, taken from its source).
     pub fn ipv6_ip_acls(self) -> bool {

@@ -26,8 +26,7 @@ impl Pipeline {
             body.advance(8);
         }
         if let Some(err) = prep::refused_before_forwarding(op, &body, self.cfg.compat_version) {
-            let z = self.tree.last_zxid;
-            self.send(conn, reply_frame(xid, z, err.code(), None));
+            self.refuse_in_order(conn, xid, op, body, err);
             return;
         }
         if op == OpCode::CloseSession {

@@ -79,7 +79,8 @@ impl Pipeline {
         for p in victims.into_iter().take(10_000) {
             let body = if self.cfg.compat_version.delete_container_is_a_record() {
                 let mut b = bytes::BytesMut::new();
-                jute::proto::DeleteContainerRequest { path: p }.encode(&mut b);
+                // Java 3.9's DeleteContainerRequest: the path as one string.
+                jute::Encode::encode(&p, &mut b);
                 b.freeze()
             } else {
                 Bytes::from(p.into_bytes())

@@ -53,7 +53,17 @@ impl Pipeline {
         if self.mode.is_learner() {
             return self.forward_write(conn, session, xid, op, body);
         }
+        let kept = body.clone();
         let (txn, digest) = self.prep(Author::Conn(conn), session, xid, op, body, None);
+        if self.cfg.compat_version.malformed_write_takes_no_zxid()
+            && matches!(&txn.body, TxnBody::Error(e) if e.err == ErrorCode::MarshallingError.code())
+            && prep::write_record_is_malformed(op, &kept)
+        {
+            // Java 3.9 read the record before taking a zxid: nothing to log.
+            self.last_zxid -= 1;
+            self.refuse_in_order(conn, xid, op, kept, ErrorCode::MarshallingError);
+            return;
+        }
         if op == OpCode::CloseSession {
             self.sessions.set_closing(session);
         }
@@ -69,6 +79,37 @@ impl Pipeline {
                 start_ms: self.now.mono_ms,
             },
         );
+    }
+
+    /// Answer a write with `err` and no txn, in the connection's order: behind its pending
+    /// writes the request goes back to the connection's queue (which is empty while writes
+    /// pass straight through) and comes round again once they are answered.
+    pub(super) fn refuse_in_order(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        op: OpCode,
+        body: Bytes,
+        err: ErrorCode,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.pending_writes > 0 {
+            let mut frame = BytesMut::with_capacity(8 + body.len());
+            frame.put_i32(xid);
+            frame.put_i32(op.code());
+            frame.extend_from_slice(&body);
+            c.queued.push_back(frame.freeze());
+            return;
+        }
+        // Java answers under the last zxid it handed out (its learners: applied).
+        let z = if self.mode.is_learner() {
+            self.tree.last_zxid
+        } else {
+            self.last_zxid
+        };
+        self.send(conn, reply_frame(xid, z, err.code(), None));
     }
 
     /// Hand a prepped txn out to be made durable ([`Output::Log`]); it is applied when
