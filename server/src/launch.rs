@@ -212,14 +212,6 @@ pub fn properties(
     out
 }
 
-/// The value of a property, if given.
-pub fn get<'a>(properties: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    properties
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,7 +330,5 @@ JVMFLAGS=`cat flags`
             pairs(&[("b", "file"), ("a", "jvm"), ("d", "file")])
         );
         assert!(p.ignored_jvm_flags.is_empty());
-        assert_eq!(get(&p.properties, "d"), Some("file"));
-        assert_eq!(get(&p.properties, "e"), None);
     }
 }

@@ -255,7 +255,7 @@ fn main() {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let where_ = config_path.as_deref().unwrap_or("system properties");
+    let source = config_path.as_deref().unwrap_or("system properties");
     let loaded = match &config_path {
         None if properties.is_empty() => Ok((config::embedded_default(), Vec::new())),
         None => config::embedded_with_system_properties(&properties),
@@ -264,13 +264,13 @@ fn main() {
     let cfg = match loaded {
         Ok((cfg, warnings)) => {
             for w in warnings {
-                warn!("{where_}: {w}");
+                warn!("{source}: {w}");
             }
             cfg
         }
         Err(e) => {
-            error!("{where_}: {e}");
-            eprintln!("zkserver: {where_}: {e}");
+            error!("{source}: {e}");
+            eprintln!("zkserver: {source}: {e}");
             std::process::exit(2);
         }
     };
