@@ -98,6 +98,25 @@ def test_system_properties_on_the_command_line(impl, tmp_path):
         srv.stop()
 
 
+@pytest.mark.parametrize("impl", zkharness.selected_impls())
+def test_which_wins_property_or_zoo_cfg(impl, tmp_path):
+    """Java's precedence, per kind of key. `4lw.commands.whitelist` in zoo.cfg becomes the
+    property zookeeper.4lw.commands.whitelist (QuorumPeerConfig's System.setProperty), which
+    overwrites the -D value: the file wins. `readonlymode.enabled` is read only as a
+    property: the -D value wins over the file's line. (The harness also gives Java the file's
+    readonlymode.enabled as an earlier -D; the later -D wins in a JVM.)"""
+    srv = LaunchedServer(impl, tmp_path / impl, zkharness.free_port(),
+                         {"4lw.commands.whitelist": "srvr", "readonlymode.enabled": "false"},
+                         {"zookeeper.4lw.commands.whitelist": "*",
+                          "readonlymode.enabled": "true"}).start()
+    try:
+        assert srv.four_letter("stat").strip() == \
+            "stat is not executed because it is not in the whitelist."
+        assert srv.four_letter("isro").strip() == "rw"
+    finally:
+        srv.stop()
+
+
 # -- the launcher ---------------------------------------------------------------------------------
 
 def _launcher_impls():
