@@ -39,9 +39,9 @@
 //! * Version ([`full_version`]): `3.8.0-zk-rs, built on <date>`, the shape of Java's
 //!   `3.8.0-<git id>, built on 2024-12-29 17:54 UTC` (Debian prints
 //!   `3.8.0-${mvngit.commit.id}, ...`); with `compat.version=3.9`, `3.9.3-zk-rs, ...` (Java
-//!   3.9.3 prints `3.9.3-c26634f3..., built on 2024-10-17 23:21 UTC`). `<date>` is the compile-time environment variable
-//!   `ZK_RS_BUILT_ON` (set it to `date -u '+%Y-%m-%d %H:%M UTC'` when building a release),
-//!   `1970-01-01 00:00 UTC` when unset, so parsers of Java's string keep working.
+//!   3.9.3 prints `3.9.3-c26634f3..., built on 2024-10-17 23:21 UTC`). `<date>` is set by
+//!   the crate's `build.rs`: `ZK_RS_BUILT_ON` if given, else `SOURCE_DATE_EPOCH`, else the
+//!   time of the commit built, in Java's `yyyy-MM-dd HH:mm UTC`.
 //! * `envi` (`probes::environment`): Java's keys in Java's order. `java.*` keys other than
 //!   `java.io.tmpdir` print `<NA>` (Java's own spelling of an unset property): there is no
 //!   JVM. `host.name` is the kernel host name (Java prints the canonical DNS name of
@@ -112,7 +112,7 @@ const WORDS: [&str; 18] = [
 /// `3.8.0-zk-rs, built on <date>` (3.9 mode: `3.9.3-zk-rs, ...`): what `srvr`, `stat`,
 /// `envi` and `mntr` print as the version (see the module doc).
 pub fn full_version(compat: CompatVersion) -> String {
-    let built_on = option_env!("ZK_RS_BUILT_ON").unwrap_or("1970-01-01 00:00 UTC");
+    let built_on = env!("ZK_RS_BUILT_ON");
     let version = if compat.is_3_9() {
         VERSION_3_9
     } else {
@@ -2217,6 +2217,14 @@ zk_sum_e3_write_per_namespace\t5
         assert_eq!(response_packets(&"x".repeat(8193)), 2);
         assert!(full_version(CompatVersion::V3_8).starts_with("3.8.0-zk-rs, built on "));
         assert!(full_version(CompatVersion::V3_9).starts_with("3.9.3-zk-rs, built on "));
+        // A real date from build.rs (not the epoch), in Java's `yyyy-MM-dd HH:mm UTC`.
+        let date = full_version(CompatVersion::V3_9)["3.9.3-zk-rs, built on ".len()..].to_string();
+        let shape: String = date
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '9' } else { c })
+            .collect();
+        assert_eq!(shape, "9999-99-99 99:99 UTC", "{date}");
+        assert!(date.as_str() > "2024", "{date}");
     }
 
     #[test]

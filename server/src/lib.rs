@@ -9,11 +9,13 @@
 //!   [`quota`], [`null_strings`], [`txn`], [`error`], [`stats`].
 //! - [`config`]: zoo.cfg and system properties, driven by one table of keys.
 //! - [`fourlw`]: rendering the four-letter words from a `FourLetterSource`.
+//! - [`launch`]: the `zkserver -Dname=value zoo.cfg` command line, `JVMFLAGS` and `java.env`.
 //! - [`flow`]: the backpressure decisions (shared counters with the network tasks).
 //!
 //! The shell (IO):
 //! - [`shell`]: drives the pipeline and carries out its outputs; [`net`]: client
-//!   connections; [`probes`]: /proc and the data directories for the four-letter words.
+//!   connections; [`probes`]: /proc and the data directories for the four-letter words;
+//!   [`logfile`]: Java's rolling log file.
 //! - [`database`]: one database for every role (Java's `ZKDatabase`) over [`persist`]
 //!   (Java's disk formats, recovery).
 //! - [`peer`]: quorum mode (Java's `QuorumPeer`): election, then leading or following.
@@ -25,6 +27,8 @@ pub mod database;
 pub mod error;
 pub mod flow;
 pub mod fourlw;
+pub mod launch;
+pub mod logfile;
 pub mod net;
 pub mod null_strings;
 pub mod peer;

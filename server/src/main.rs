@@ -1,5 +1,8 @@
-//! `zkserver [zoo.cfg]`: a standalone ZooKeeper 3.8 compatible server. Without an argument
-//! it serves on 127.0.0.1:2181 with an embedded default config (dataDir ./zk-data).
+//! `zkserver [-Dname=value ...] [zoo.cfg]`: a ZooKeeper server compatible with Java's 3.8 and
+//! 3.9, standalone or in an ensemble. Without a config path it serves on 127.0.0.1:2181 with
+//! an embedded default config (dataDir ./zk-data). Launched like Java's (see `launch`):
+//! `-D` system properties, `JVMFLAGS` / `SERVER_JVMFLAGS`, `$ZOOCFGDIR/java.env`, and the
+//! log in `$ZOO_LOG_DIR` (see `logfile`).
 
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -8,6 +11,7 @@ use tracing::{error, info, warn};
 use zk_server::config;
 use zk_server::database::log_thread::TxnLog;
 use zk_server::database::{autopurge, Database, DbOptions};
+use zk_server::launch;
 use zk_server::persist::snapshot::SnapshotOptions;
 use zk_server::pipeline::{Input, Mode, Pipeline};
 use zk_server::shell::{self, Shell, ToPipeline, Upstream};
@@ -98,56 +102,177 @@ fn tune_allocator() {
 }
 
 const USAGE: &str = "\
-usage: zkserver [ZOO_CFG]
+usage: zkserver [-Dname=value ...] [ZOO_CFG]
        zkserver --help | --version
 
-Runs a ZooKeeper server. With no argument: a standalone server on 127.0.0.1:2181 with
+Runs a ZooKeeper server. With no ZOO_CFG: a standalone server on 127.0.0.1:2181 with
 dataDir=./zk-data. ZOO_CFG is a Java zoo.cfg (the same keys; `compat.version=3.8|3.9`,
-default 3.9, picks the Java generation to behave as). Log level: RUST_LOG (default info).
+default 3.9, picks the Java generation to behave as). -D options are Java system properties
+(-Dreadonlymode.enabled=true, -Dzookeeper.snapCount=...), also read from the -D words of
+SERVER_JVMFLAGS and JVMFLAGS and from $ZOOCFGDIR/java.env, as Java's zkServer.sh passes them.
+Log: stderr, or with ZOO_LOG_DIR set $ZOO_LOG_DIR/zookeeper-<user>-server-<host>.log (rolling
+at 256 MB, 20 kept); level from RUST_LOG, else ZOO_LOG4J_PROP (INFO,ROLLINGFILE), else info.
 ";
 
+/// `$ZOOCFGDIR/java.env`, else `conf/java.env` beside the binary's directory (`zkEnv.sh`'s
+/// default `$ZOOBINDIR/../conf`).
+fn java_env_path() -> Option<std::path::PathBuf> {
+    let dir = match std::env::var_os("ZOOCFGDIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::env::current_exe()
+            .ok()?
+            .parent()?
+            .parent()?
+            .join("conf"),
+    };
+    Some(dir.join("java.env"))
+}
+
+/// This machine's name, as `$HOSTNAME` in `zkServer.sh`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Logging to stderr, or to Java's rolling log file when `ZOO_LOG_DIR` is set (both when
+/// `ZOO_LOG4J_PROP` names CONSOLE and ROLLINGFILE). Returns the file's path, if any.
+fn init_logging() -> Option<std::path::PathBuf> {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    use zk_server::logfile;
+    let log4j_prop = std::env::var("ZOO_LOG4J_PROP").ok();
+    let appenders = logfile::appenders(log4j_prop.as_deref());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(appenders.level.as_deref().unwrap_or("info"))
+    });
+    let file = match std::env::var_os("ZOO_LOG_DIR") {
+        Some(dir) if appenders.file => {
+            let name = std::env::var("ZOO_LOG_FILE").unwrap_or_else(|_| {
+                let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
+                logfile::java_file_name(&user, &host_name())
+            });
+            let path = std::path::Path::new(&dir).join(name);
+            match logfile::RollingFile::open(
+                &path,
+                logfile::DEFAULT_MAX_FILE_BYTES,
+                logfile::DEFAULT_MAX_BACKUPS,
+            ) {
+                Ok(f) => Some((path, std::sync::Mutex::new(f))),
+                Err(e) => {
+                    eprintln!("zkserver: cannot open log file {}: {e}", path.display());
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match file {
+        None => {
+            // Colours only for a person at a terminal, never into a log file.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            builder.with_ansi(ansi).with_writer(std::io::stderr).init();
+            None
+        }
+        Some((path, file)) if appenders.console => {
+            let writer = std::io::stderr.and(file);
+            builder.with_ansi(false).with_writer(writer).init();
+            Some(path)
+        }
+        Some((path, file)) => {
+            builder.with_ansi(false).with_writer(file).init();
+            Some(path)
+        }
+    }
+}
+
 fn main() {
-    match std::env::args().nth(1).as_deref() {
-        Some("--help" | "-h") => {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (arg_properties, config_path) = match launch::parse_args(&args) {
+        Ok(launch::Command::Help) => {
             print!("{USAGE}");
             return;
         }
-        Some("--version" | "-V") => {
+        Ok(launch::Command::Version) => {
             println!("zkserver {}", env!("CARGO_PKG_VERSION"));
             return;
         }
-        Some(flag) if flag.starts_with('-') => {
-            eprint!("zkserver: unknown option {flag}\n{USAGE}");
+        Ok(launch::Command::Run {
+            properties,
+            config_path,
+        }) => (properties, config_path),
+        Err(e) => {
+            eprint!("zkserver: {e}\n{USAGE}");
             std::process::exit(2);
         }
-        _ => {}
-    }
+    };
     tune_allocator();
-    // Colours only for a person at a terminal, never into a log file.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .init();
-    let cfg = match std::env::args().nth(1) {
-        None => config::embedded_default(),
-        Some(path) => match config::load(std::path::Path::new(&path)) {
-            Ok((cfg, warnings)) => {
-                for w in warnings {
-                    warn!("{path}: {w}");
-                }
-                cfg
+    let log_file = init_logging();
+    if let Some(path) = &log_file {
+        info!("logging to {}", path.display());
+    }
+    let java_env_path = java_env_path();
+    let java_env = java_env_path
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    let launched = launch::properties(
+        |name| std::env::var(name).ok(),
+        java_env.as_deref(),
+        &arg_properties,
+    );
+    if let (Some(path), Some(_)) = (&java_env_path, &java_env) {
+        info!("read JVMFLAGS and SERVER_JVMFLAGS from {}", path.display());
+        for line in &launched.skipped_env_lines {
+            warn!(
+                "{}: line not read (it needs a shell): {line}",
+                path.display()
+            );
+        }
+    }
+    if !launched.ignored_jvm_flags.is_empty() {
+        info!(
+            "JVM flags ignored (zkserver is not a JVM): {}",
+            launched.ignored_jvm_flags.join(" ")
+        );
+    }
+    let unread: Vec<&str> = launched
+        .properties
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .filter(|name| !config::reads_system_property(name))
+        .collect();
+    if !unread.is_empty() {
+        info!(
+            "system properties accepted and ignored (zkserver does not read them): {}",
+            unread.join(", ")
+        );
+    }
+    let properties: Vec<(&str, &str)> = launched
+        .properties
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let source = config_path.as_deref().unwrap_or("system properties");
+    let loaded = match &config_path {
+        None if properties.is_empty() => Ok((config::embedded_default(), Vec::new())),
+        None => config::embedded_with_system_properties(&properties),
+        Some(path) => config::load_with_system_properties(std::path::Path::new(path), &properties),
+    };
+    let cfg = match loaded {
+        Ok((cfg, warnings)) => {
+            for w in warnings {
+                warn!("{source}: {w}");
             }
-            Err(e) => {
-                error!("{path}: {e}");
-                eprintln!("zkserver: {path}: {e}");
-                std::process::exit(2);
-            }
-        },
+            cfg
+        }
+        Err(e) => {
+            error!("{source}: {e}");
+            eprintln!("zkserver: {source}: {e}");
+            std::process::exit(2);
+        }
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -33,8 +33,12 @@
 //!
 //! Java system properties given on the command line (`-Dzookeeper.snapCount=...`, also
 //! `-Djute.maxbuffer` and `-Dreadonlymode.enabled`) can be passed to
-//! [`parse_with_system_properties`] / [`load_with_system_properties`]; as in Java, a value in
-//! the file wins over the same setting given as a system property.
+//! [`parse_with_system_properties`] / [`load_with_system_properties`]. Which wins is Java's
+//! answer for each kind of key: a `zoo.cfg` key Java turns into the property `zookeeper.<key>`
+//! (`snapCount`) overwrites the `-D` value, as `QuorumPeerConfig` does with
+//! `System.setProperty`; for a key Java reads only as a property (`readonlymode.enabled`,
+//! `jute.maxbuffer`) the `-D` value wins and the file's line is ignored with a warning.
+//! [`reads_system_property`] says whether zk-rs reads a property at all.
 
 pub mod keys;
 mod properties;
@@ -319,6 +323,9 @@ pub struct Draft {
     /// The system property `zookeeper.fsync.warningthresholdms` was given: Java then does
     /// not read the bare `fsync.warningthresholdms`.
     fsync_threshold_prefixed: bool,
+    /// Keys Java reads only as a system property (`readonlymode.enabled`) that were given
+    /// as one: Java never looks at their `zoo.cfg` line, so the property wins.
+    set_by_only_property: Vec<&'static str>,
     servers: Vec<ServerLine>,
 }
 
@@ -353,6 +360,7 @@ impl Draft {
             quorum_sasl: QuorumSasl::default(),
             enforce_auth: EnforceAuth::default(),
             fsync_threshold_prefixed: false,
+            set_by_only_property: Vec::new(),
             servers: Vec::new(),
         };
         for key in keys::KEYS {
@@ -390,6 +398,9 @@ impl Draft {
             },
         };
         self.fsync_threshold_prefixed |= name == "zookeeper.fsync.warningthresholdms";
+        if let keys::Property::Only(_) = key.property {
+            self.set_by_only_property.push(key.name);
+        }
         if let Some(why) = key.ignored {
             self.warn(format!(
                 "system property {name} is accepted but ignored: {why}"
@@ -445,6 +456,13 @@ impl Draft {
             },
         };
         if let keys::Property::Only(property) = key.property {
+            if self.set_by_only_property.contains(&key.name) {
+                self.warn(format!(
+                    "{key_name} in zoo.cfg is ignored: -D{property} is given, and Java reads \
+                     only the system property"
+                ));
+                return Ok(());
+            }
             self.warn(format!(
                 "{key_name} in zoo.cfg is ignored by Java (it only reads the system property \
                  -D{property}); zk-rs applies it"
@@ -568,6 +586,22 @@ pub fn embedded_default() -> Config {
     c
 }
 
+/// [`embedded_default`] as the `zoo.cfg` it amounts to, for system properties to apply to.
+const EMBEDDED_TEXT: &str = "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=./zk-data\n\
+                             clientPort=2181\nclientPortAddress=127.0.0.1\n\
+                             4lw.commands.whitelist=*\n";
+
+/// [`embedded_default`] with Java system properties applied (`zkserver -Dname=value` without
+/// a config file).
+pub fn embedded_with_system_properties(
+    system_properties: &[(&str, &str)],
+) -> Result<(Config, Vec<String>), ConfigError> {
+    let (config, mut warnings) = parse_with_system_properties(EMBEDDED_TEXT, system_properties)?;
+    // Warnings with a line are about the embedded text, which the user did not write.
+    warnings.retain(|w| !w.starts_with("line "));
+    Ok((config, warnings))
+}
+
 /// Parses the text of a `zoo.cfg`. Returns the configuration and warnings (unknown keys,
 /// keys zk-rs ignores, values Java would quietly adjust, ...). Touches no file: when the text
 /// names a `dynamicConfigFile`, the ensemble checks wait for
@@ -599,6 +633,12 @@ pub fn parse_with_system_properties(
     }
     d.line = None;
     validate::finish(d)
+}
+
+/// Whether a Java system property carries a setting zk-rs reads (through the key table);
+/// the others are accepted and ignored, like the many properties Java's launch passes.
+pub fn reads_system_property(name: &str) -> bool {
+    name == "fsync.warningthresholdms" || keys::find_system_property(name).is_some()
 }
 
 /// Reads and parses a `zoo.cfg` file, then its `dynamicConfigFile` if it names one, then

@@ -985,3 +985,61 @@ fn compat_version_defaults_to_3_9_and_accepts_only_known_generations() {
     );
     assert!(parse(&format!("{MIN}compat.version=3.7\n")).is_err());
 }
+
+/// Java's precedence between `-D` and `zoo.cfg`: `QuorumPeerConfig` turns `snapCount=` into
+/// `System.setProperty("zookeeper.snapCount", ...)`, overwriting the `-D` value; it never
+/// looks at a `readonlymode.enabled` line, so the `-D` value is what Java runs with.
+#[test]
+fn system_property_precedence_is_javas_per_kind_of_key() {
+    let props = [
+        ("zookeeper.snapCount", "1000"),
+        ("readonlymode.enabled", "true"),
+        ("jute.maxbuffer", "2000000"),
+    ];
+    let text = format!("{MIN}snapCount=5000\nreadonlymode.enabled=false\n");
+    let (c, w) = parse_with_system_properties(&text, &props).unwrap();
+    assert_eq!(
+        c.snap_count, 5000,
+        "the file's key sets zookeeper.snapCount"
+    );
+    assert!(
+        c.read_only_mode_enabled,
+        "Java reads only -Dreadonlymode.enabled"
+    );
+    assert_eq!(c.jute_maxbuffer, 2_000_000);
+    assert!(
+        has_warning(
+            &w,
+            "readonlymode.enabled in zoo.cfg is ignored: -Dreadonlymode.enabled"
+        ),
+        "{w:?}"
+    );
+    // Without the property, zk-rs still honours the file's line (with a warning).
+    let (c, _) = with("readonlymode.enabled=true");
+    assert!(c.read_only_mode_enabled);
+    // Only the property: it applies.
+    let (c, _) = parse_with_system_properties(MIN, &props).unwrap();
+    assert_eq!(c.snap_count, 1000);
+}
+
+#[test]
+fn which_system_properties_zk_rs_reads() {
+    assert!(reads_system_property("zookeeper.snapCount"));
+    assert!(reads_system_property("readonlymode.enabled"));
+    assert!(reads_system_property(
+        "zookeeper.DigestAuthenticationProvider.superDigest"
+    ));
+    assert!(reads_system_property("fsync.warningthresholdms"));
+    assert!(!reads_system_property("zookeeper.log.dir"));
+    assert!(!reads_system_property("com.sun.management.jmxremote"));
+    assert!(!reads_system_property("snapCount"));
+}
+
+#[test]
+fn embedded_text_is_the_embedded_default() {
+    let (c, w) = embedded_with_system_properties(&[]).unwrap();
+    assert_eq!(c, embedded_default());
+    assert!(w.is_empty(), "{w:?}");
+    let (c, _) = embedded_with_system_properties(&[("readonlymode.enabled", "true")]).unwrap();
+    assert!(c.read_only_mode_enabled);
+}
