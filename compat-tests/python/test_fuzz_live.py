@@ -295,6 +295,10 @@ class Fuzz:
 
     def __init__(self, impl, tmp_path):
         self.impl, self.tmp = impl, Path(tmp_path)
+        # Java 3.9.3 deletes any childless non-ephemeral node for any client's deleteContainer
+        # (no ACL check; the matrices assert it as its bug): not sent to it here, since the
+        # sealed subtree would not survive. Ours gets it in both modes.
+        self.skip_ops = (z.OP_DELETE_CONTAINER,) if impl == "java39" else ()
         self.root_lens = set()  # data lengths the root has had (Java's size drift)
         self.srv = zkharness.start_server(impl, tmp_path, extra_cfg=CFG)
         self.batch = -1
@@ -393,7 +397,8 @@ class Fuzz:
         for i, role in enumerate(zkfuzz.ROLES):
             # Most sessions send few mutated frames: the first one that does not decode
             # usually ends the connection, and the valid writes are what build up state.
-            gen = zkfuzz.Generator(SEED, b, i, role, rng.choice([0.0, 0.02, 0.05, 0.1, 0.3]))
+            gen = zkfuzz.Generator(SEED, b, i, role, rng.choice([0.0, 0.02, 0.05, 0.1, 0.3]),
+                                   skip_ops=self.skip_ops)
             self.gens.append(gen)
             sessions.append(FuzzSession(self.srv, gen, rng.randint(10, 50),
                                         rng.random() < 0.2 and PRECONNECT))

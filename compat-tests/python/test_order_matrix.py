@@ -223,10 +223,19 @@ def test_closed_connection_is_released(impl, tmp_path):
         other.create("/w", b"")
         watcher = zkraw.RawClient(srv.host, srv.port)
         watcher.exists("/w", watch=True)
-        assert other.check_watches("/w", zkraw.WATCHER_ANY).err == zkraw.OK
+
+        def watched():
+            if zkharness.at_least(impl, 3, 9):
+                # 3.9's checkWatches answers only about the asking connection: ask wchs.
+                return "Total watches:1" in srv.four_letter("wchs")
+            return other.check_watches("/w", zkraw.WATCHER_ANY).err == zkraw.OK
+        assert watched()
+        if zkharness.at_least(impl, 3, 9):
+            assert other.check_watches("/w", zkraw.WATCHER_ANY).err == zkraw.NO_WATCHER
         watcher.drop()
         time.sleep(0.2)
-        assert other.check_watches("/w", zkraw.WATCHER_ANY).err == zkraw.NO_WATCHER
+        assert not watched()
+        assert "Total watches:0" in srv.four_letter("wchs")
         other.drop()
         time.sleep(0.2)
         for i in range(20):

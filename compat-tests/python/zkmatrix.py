@@ -605,6 +605,11 @@ def java_bug(impl: str, name: str):
     return JAVA_BUGS.get(zkharness.version(impl)[:2], {}).get(name)
 
 
-DECIDED_BY = {"createSession": "node", "check": "leader", "deleteContainer": "leader",
-              "deleteContainer-ro": "leader"}
+# "leader": ours if the client's node or the leader is ours (a learner of ours answers it
+# itself, a Java learner forwards it); "leader only": the leader's answer, whoever forwards.
+DECIDED_BY = {"createSession": "node", "check": "leader", "deleteContainer": "leader only",
+              "deleteContainer-ro": "leader only"}
+# Divergences that hold only for a client without the owner's auth (with it, ours and
+# Java's answers agree).
+NOAUTH_ONLY = {"deleteContainer", "deleteContainer-ro"}
 
