@@ -83,30 +83,12 @@ def _digest_mismatches(srv):
 
 
 def _multi_create2(raw, paths, data=b"m"):
-    """A multi of create2 ops (op 15) through a raw session. Returns (err, [(type, err, path,
-    stat)]): a 3.9 server answers each with type 15 and the Stat, 3.8.0 with type 1 and the
-    path only (it proposes the sub-txn as a plain create)."""
-    e = zkraw.Enc()
-    for p in paths:
-        e.int(zkraw.OP_CREATE2).bool(False).int(-1)
-        e.string(p).buffer(data).acls(zkraw.OPEN_ACL_UNSAFE).int(zkraw.PERSISTENT)
-    e.int(-1).bool(True).int(-1)
-    r = raw.call(zkraw.OP_MULTI, e.bytes())
-    d = zkraw.Dec(r.body)
-    out = []
-    while d.remaining():
-        typ, done, err = d.int(), d.bool(), d.int()
-        if done:
-            break
-        if typ == -1:
-            out.append((typ, err, d.int(), None))
-        elif typ == zkraw.OP_CREATE2:
-            out.append((typ, err, d.string(), d.stat()))
-        elif typ == zkraw.OP_CREATE:
-            out.append((typ, err, d.string(), None))
-        else:
-            raise ValueError("unexpected multi result type %d" % typ)
-    return r.err, out
+    """A multi of create2 ops (op 15) through a raw session: (err, [(type, err, path, stat)]);
+    a 3.9 server answers each with type 15 and the Stat, 3.8.0 with type 1 and the path only
+    (it proposes the sub-txn as a plain create)."""
+    err, out, _ = raw.multi_creates([(zkraw.OP_CREATE2, p, zkraw.PERSISTENT) for p in paths],
+                                    data)
+    return err, out
 
 
 def _tree_with_stats(zk, root):

@@ -470,6 +470,33 @@ class RawClient:
             else:
                 raise ValueError("unexpected multiRead result type %d" % typ)
 
+    def multi_creates(self, ops, data: bytes = b"d"):
+        """A multi of creates, each sent under any header op (create, create2, a container
+        header, ...): ops = [(header_op, path, flags)], each with `data` and an open ACL.
+        Returns (reply err, [(result type, err, path or error code, Stat or None)], zxid):
+        3.9 answers a create2 with type 15 and the Stat, 3.8.0 with type 1 and the path."""
+        e = Enc()
+        for op, path, flags in ops:
+            e.int(op).bool(False).int(-1)
+            e.string(path).buffer(data).acls(OPEN_ACL_UNSAFE).int(flags)
+        e.int(-1).bool(True).int(-1)
+        r = self.call(OP_MULTI, e.bytes())
+        d = Dec(r.body)
+        out = []
+        while d.remaining():
+            typ, done, err = d.int(), d.bool(), d.int()
+            if done:
+                break
+            if typ == -1:
+                out.append((typ, err, d.int(), None))
+            elif typ == OP_CREATE:
+                out.append((typ, err, d.string(), None))
+            elif typ == OP_CREATE2:
+                out.append((typ, err, d.string(), d.stat()))
+            else:
+                raise ValueError("unexpected multi result type %d" % typ)
+        return r.err, out, r.zxid
+
     def multi(self, ops):
         """multi (op 14). ops: [("create", path, data, flags) | ("delete", path, version) |
         ("set", path, data, version) | ("check", path, version)].
@@ -498,8 +525,10 @@ class RawClient:
                 break
             if typ == -1:
                 results.append((typ, err, d.int()))
-            elif typ in (OP_CREATE, OP_CREATE2):
+            elif typ == OP_CREATE:
                 results.append((typ, err, d.string()))
+            elif typ == OP_CREATE2:
+                results.append((typ, err, (d.string(), d.stat())))
             elif typ == OP_SET_DATA:
                 results.append((typ, err, d.stat()))
             else:

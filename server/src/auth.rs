@@ -441,7 +441,7 @@ fn parse_ip_acl(acl_expr: &str, compat: CompatVersion) -> Option<(Vec<u8>, u32)>
     let addr = ip_bytes(parts.next().unwrap_or(""), compat)?;
     let max_bits = 8 * addr.len() as u32;
     let bits = match parts.next() {
-        Some(b) => u32::try_from(java_parse_int(b)?)
+        Some(b) => u32::try_from(java_parse_int(b, 10)?)
             .ok()
             .filter(|&b| b <= max_bits)?,
         None => max_bits,
@@ -493,7 +493,7 @@ fn ipv6_bytes(addr: &str) -> Option<[u8; 16]> {
             if g.is_empty() || g.encode_utf16().count() > 4 {
                 return None;
             }
-            let v = java_parse_hex(g)?;
+            let v = java_parse_int(g, 16)?;
             out[start + 2 * i] = (v >> 8) as u8;
             out[start + 2 * i + 1] = v as u8;
         }
@@ -502,31 +502,6 @@ fn ipv6_bytes(addr: &str) -> Option<[u8; 16]> {
     put(0, &head)?;
     put(16 - 2 * tail.len(), &tail)?;
     Some(out)
-}
-
-/// Java's `Integer.parseInt(s, 16)` for at most four digits: an optional sign, then hex
-/// digits (`Character.digit(c, 16)`: any script's decimal digits, Latin and fullwidth a-f).
-fn java_parse_hex(s: &str) -> Option<i32> {
-    let (negative, digits) = match s.chars().next()? {
-        '-' => (true, &s[1..]),
-        '+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut value: i32 = 0;
-    for c in digits.chars() {
-        let d = match c {
-            'a'..='f' => c as u32 - 'a' as u32 + 10,
-            'A'..='F' => c as u32 - 'A' as u32 + 10,
-            '\u{ff41}'..='\u{ff46}' => c as u32 - 0xff41 + 10,
-            '\u{ff21}'..='\u{ff26}' => c as u32 - 0xff21 + 10,
-            _ => java_decimal_digit(c)?,
-        };
-        value = value * 16 + d as i32;
-    }
-    Some(if negative { -value } else { value })
 }
 
 /// Java's `v4addr2Bytes`: `split("\\.", -1)` must give four parts, each an `Integer.parseInt`
@@ -538,7 +513,7 @@ fn ipv4_bytes(addr: &str) -> Option<[u8; 4]> {
         if n == 4 {
             return None;
         }
-        out[n] = u8::try_from(java_parse_int(part)?).ok()?;
+        out[n] = u8::try_from(java_parse_int(part, 10)?).ok()?;
         n += 1;
     }
     (n == 4).then_some(out)
@@ -774,9 +749,11 @@ fn java_decimal_digit(c: char) -> Option<u32> {
         .map(|&zero| c - zero)
 }
 
-/// Java's `Integer.parseInt(s)`: an optional `+` or `-`, then at least one decimal digit (any
-/// script, see [`java_decimal_digit`]), the value within `i32`. `None` where Java throws.
-fn java_parse_int(s: &str) -> Option<i32> {
+/// Java's `Integer.parseInt(s, radix)` (radix 10 or 16): an optional `+` or `-`, then at
+/// least one digit (`Character.digit`: any script's decimal digits, see
+/// [`java_decimal_digit`], and for 16 Latin and fullwidth a-f), the value within `i32`.
+/// `None` where Java throws.
+fn java_parse_int(s: &str, radix: u32) -> Option<i32> {
     let (negative, digits) = match s.chars().next()? {
         '-' => (true, &s[1..]),
         '+' => (false, &s[1..]),
@@ -787,7 +764,14 @@ fn java_parse_int(s: &str) -> Option<i32> {
     }
     let mut value: i64 = 0;
     for c in digits.chars() {
-        value = value * 10 + i64::from(java_decimal_digit(c)?);
+        let d = match c {
+            'a'..='f' if radix == 16 => c as u32 - 'a' as u32 + 10,
+            'A'..='F' if radix == 16 => c as u32 - 'A' as u32 + 10,
+            '\u{ff41}'..='\u{ff46}' if radix == 16 => c as u32 - 0xff41 + 10,
+            '\u{ff21}'..='\u{ff26}' if radix == 16 => c as u32 - 0xff21 + 10,
+            _ => java_decimal_digit(c)?,
+        };
+        value = value * i64::from(radix) + i64::from(d);
         if value > 1 << 31 {
             return None;
         }
@@ -2772,16 +2756,16 @@ mod tests {
 
     #[test]
     fn java_parse_int_quirks() {
-        assert_eq!(java_parse_int("+12"), Some(12));
-        assert_eq!(java_parse_int("-0"), Some(0));
-        assert_eq!(java_parse_int("0008"), Some(8));
-        assert_eq!(java_parse_int("-2147483648"), Some(i32::MIN));
-        assert_eq!(java_parse_int("2147483647"), Some(i32::MAX));
-        assert_eq!(java_parse_int("2147483648"), None);
-        assert_eq!(java_parse_int("\u{661}\u{662}\u{667}"), Some(127));
-        assert_eq!(java_parse_int("\u{ff11}\u{ff10}"), Some(10));
+        assert_eq!(java_parse_int("+12", 10), Some(12));
+        assert_eq!(java_parse_int("-0", 10), Some(0));
+        assert_eq!(java_parse_int("0008", 10), Some(8));
+        assert_eq!(java_parse_int("-2147483648", 10), Some(i32::MIN));
+        assert_eq!(java_parse_int("2147483647", 10), Some(i32::MAX));
+        assert_eq!(java_parse_int("2147483648", 10), None);
+        assert_eq!(java_parse_int("\u{661}\u{662}\u{667}", 10), Some(127));
+        assert_eq!(java_parse_int("\u{ff11}\u{ff10}", 10), Some(10));
         for bad in ["", "+", "-", " 1", "1 ", "1.0", "0x1", "\u{1d7ce}", "++1"] {
-            assert_eq!(java_parse_int(bad), None, "{bad:?}");
+            assert_eq!(java_parse_int(bad, 10), None, "{bad:?}");
         }
     }
 

@@ -1021,6 +1021,27 @@ mod tests {
         prep_write(&ctx, &mut Pending::default(), op, 1, body, zxid, 1000).0
     }
 
+    /// Apply a create of a persistent node at the next zxid, straight to the tree.
+    fn create_node(tree: &mut DataTree, path: &str, data: Option<Bytes>, acl: Vec<Acl>) {
+        let txn = Txn {
+            hdr: TxnHeader {
+                client_id: 1,
+                cxid: 1,
+                zxid: tree.last_zxid + 1,
+                time: 1,
+                r#type: ops::CREATE,
+            },
+            body: TxnBody::Create(CreateTxn {
+                path: path.into(),
+                data,
+                acl,
+                ephemeral: false,
+                parent_c_version: 0,
+            }),
+        };
+        tree.apply(&txn, &mut Vec::new());
+    }
+
     fn encoded<R: jute::Encode>(r: &R) -> Bytes {
         let mut b = bytes::BytesMut::new();
         r.encode(&mut b);
@@ -1040,27 +1061,6 @@ mod tests {
     #[test]
     fn delete_container_reads_the_path_per_generation_and_needs_delete_on_the_parent() {
         let mut tree = DataTree::new(true);
-        let mut zxid = 0;
-        let mut create = |tree: &mut DataTree, path: &str, acl: Vec<Acl>| {
-            zxid += 1;
-            let txn = Txn {
-                hdr: TxnHeader {
-                    client_id: 1,
-                    cxid: 1,
-                    zxid,
-                    time: 1,
-                    r#type: ops::CREATE,
-                },
-                body: TxnBody::Create(CreateTxn {
-                    path: path.into(),
-                    data: None,
-                    acl,
-                    ephemeral: false,
-                    parent_c_version: 0,
-                }),
-            };
-            tree.apply(&txn, &mut Vec::new());
-        };
         let read_only = vec![Acl {
             perms: perms::READ,
             id: jute::data::Id {
@@ -1068,10 +1068,10 @@ mod tests {
                 id: "anyone".into(),
             },
         }];
-        create(&mut tree, "/sealed", read_only);
-        create(&mut tree, "/sealed/leaf", tree::open_acl());
-        create(&mut tree, "/open", tree::open_acl());
-        create(&mut tree, "/open/leaf", tree::open_acl());
+        create_node(&mut tree, "/sealed", None, read_only);
+        create_node(&mut tree, "/sealed/leaf", None, tree::open_acl());
+        create_node(&mut tree, "/open", None, tree::open_acl());
+        create_node(&mut tree, "/open/leaf", None, tree::open_acl());
         let record = |path: &str| encoded(&path.to_string());
         let v39 = |body| {
             error_code(&prep_as(
@@ -1190,26 +1190,13 @@ mod tests {
     #[test]
     fn hard_quota_is_enforced_only_when_asked() {
         let mut tree = DataTree::new(true);
-        let mut zxid = 0;
-        let mut apply = |tree: &mut DataTree, path: &str, data: &str| {
-            zxid += 1;
-            let txn = Txn {
-                hdr: TxnHeader {
-                    client_id: 1,
-                    cxid: 1,
-                    zxid,
-                    time: 1,
-                    r#type: ops::CREATE,
-                },
-                body: TxnBody::Create(CreateTxn {
-                    path: path.into(),
-                    data: Some(Bytes::from(data.to_string())),
-                    acl: tree::open_acl(),
-                    ephemeral: false,
-                    parent_c_version: 0,
-                }),
-            };
-            tree.apply(&txn, &mut Vec::new());
+        let apply = |tree: &mut DataTree, path: &str, data: &str| {
+            create_node(
+                tree,
+                path,
+                Some(Bytes::from(data.to_string())),
+                tree::open_acl(),
+            )
         };
         apply(&mut tree, "/q", "");
         apply(&mut tree, "/zookeeper/quota/q", "");

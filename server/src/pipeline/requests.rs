@@ -31,7 +31,10 @@ impl Pipeline {
             return;
         }
         // The wire number becomes an OpCode here; `None` is a number that is no op code.
-        let op = OpCode::try_from(hdr.r#type).ok();
+        // 3.9 counts a bare check among the op codes it does not accept (`Request.isValid`).
+        let op = OpCode::try_from(hdr.r#type)
+            .ok()
+            .filter(|&op| op != OpCode::Check || !self.cfg.compat_version.bare_check_is_invalid());
         let now = self.uptime_ms();
         if !self.sessions.touch(session, now) && op != Some(OpCode::CloseSession) {
             // The session expired or is closing: Java drops the connection.
@@ -103,11 +106,6 @@ impl Pipeline {
                     whole
                 };
                 self.write(conn, session, hdr.xid, OpCode::DeleteContainer, body)
-            }
-            Some(OpCode::Check) if self.cfg.compat_version.bare_check_is_invalid() => {
-                warn!("Received packet at server of unknown type {}", hdr.r#type);
-                self.send(conn, reply_frame(hdr.xid, -1, error::UNIMPLEMENTED, None));
-                self.close(conn);
             }
             Some(op) if op.is_client_request() && op.is_write() => {
                 self.write(conn, session, hdr.xid, op, frame)
