@@ -15,7 +15,8 @@
 //! The shell (IO):
 //! - [`shell`]: drives the pipeline and carries out its outputs; [`net`]: client
 //!   connections; [`probes`]: /proc and the data directories for the four-letter words;
-//!   [`logfile`]: Java's rolling log file.
+//!   [`logfile`]: Java's rolling log file; [`http`]: the HTTP server of the AdminServer and
+//!   the Prometheus endpoint.
 //! - [`database`]: one database for every role (Java's `ZKDatabase`) over [`persist`]
 //!   (Java's disk formats, recovery).
 //! - [`peer`]: quorum mode (Java's `QuorumPeer`): election, then leading or following.
@@ -27,6 +28,7 @@ pub mod database;
 pub mod error;
 pub mod flow;
 pub mod fourlw;
+pub mod http;
 pub mod launch;
 pub mod logfile;
 pub mod net;
