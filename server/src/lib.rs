@@ -16,11 +16,13 @@
 //! - [`shell`]: drives the pipeline and carries out its outputs; [`net`]: client
 //!   connections; [`probes`]: /proc and the data directories for the four-letter words;
 //!   [`logfile`]: Java's rolling log file; [`http`]: the HTTP server of the AdminServer and
-//!   the Prometheus endpoint.
+//!   the Prometheus endpoint; [`audit`]: the audit log's records (pure) and its writer
+//!   thread.
 //! - [`database`]: one database for every role (Java's `ZKDatabase`) over [`persist`]
 //!   (Java's disk formats, recovery).
 //! - [`peer`]: quorum mode (Java's `QuorumPeer`): election, then leading or following.
 
+pub mod audit;
 pub mod auth;
 pub mod children;
 pub mod config;

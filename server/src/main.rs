@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
+use zk_server::audit::{self, AuditEvent, Outcome};
 use zk_server::config;
 use zk_server::database::log_thread::TxnLog;
 use zk_server::database::{autopurge, Database, DbOptions};
@@ -189,6 +190,59 @@ fn init_logging() -> Option<std::path::PathBuf> {
     }
 }
 
+/// `audit.enable`: Java's `ZKAuditProvider` ("ZooKeeper audit is enabled."), its only logger
+/// class, and its shutdown hook's `serverStop` on SIGTERM / SIGINT (exiting then as the JVM
+/// does, 128 + the signal).
+fn start_audit_log(cfg: &config::Config, rt: &tokio::runtime::Runtime) {
+    if let Some(class) = cfg
+        .audit_impl_class
+        .as_deref()
+        .filter(|c| *c != audit::DEFAULT_IMPL_CLASS)
+    {
+        // Java fails in its ZKAuditProvider initialiser with this; it has no other loggers
+        // to offer here, so refuse to start rather than serve without the audit log.
+        error!(
+            "Couldn't instantiate {class}: zkserver's only audit logger is {}",
+            audit::DEFAULT_IMPL_CLASS
+        );
+        eprintln!("zkserver: Couldn't instantiate {class} (audit.impl.class)");
+        std::process::exit(1);
+    }
+    let log_dir = std::env::var_os("ZOO_LOG_DIR").map(std::path::PathBuf::from);
+    match audit::writer::start(log_dir.as_deref(), audit::writer::server_user()) {
+        Ok(Some(path)) => info!("ZooKeeper audit is enabled. Audit log: {}", path.display()),
+        Ok(None) => info!("ZooKeeper audit is enabled. Audit records go to this log"),
+        Err(e) => {
+            error!("cannot open the audit log in {:?}: {e}", log_dir);
+            std::process::exit(1);
+        }
+    }
+    rt.spawn(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            warn!("cannot catch SIGTERM/SIGINT: no serverStop audit record");
+            return;
+        };
+        let code = tokio::select! {
+            _ = term.recv() => 128 + 15,
+            _ = int.recv() => 128 + 2,
+        };
+        audit::writer::submit(AuditEvent::server(audit::OP_STOP, Outcome::Invoked));
+        audit::writer::flush();
+        std::process::exit(code);
+    });
+}
+
+/// Java's `addServerStartFailureAuditLog`, then exit.
+fn start_failed(code: i32) -> ! {
+    audit::writer::submit(AuditEvent::server(audit::OP_START, Outcome::Failure));
+    audit::writer::flush();
+    std::process::exit(code);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (arg_properties, config_path) = match launch::parse_args(&args) {
@@ -278,7 +332,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    if cfg.audit_enabled {
+        start_audit_log(&cfg, &rt);
+    }
     if cfg.is_distributed() {
+        // Java's QuorumPeerMain logs it once the peer's threads are started.
+        audit::writer::submit(AuditEvent::server(audit::OP_START, Outcome::Success));
         // An ensemble member: election, then follow (or observe) the leader.
         rt.block_on(zk_server::peer::run(cfg));
     } else {
@@ -292,7 +351,7 @@ async fn run(cfg: config::Config) {
         Ok(l) => l,
         Err(e) => {
             error!("cannot bind client port {addr}: {e}");
-            std::process::exit(1);
+            start_failed(1);
         }
     };
     info!("binding to port {addr}");
@@ -319,7 +378,7 @@ async fn run(cfg: config::Config) {
                 "cannot open the database in {}: {e}",
                 cfg.data_dir.display()
             );
-            std::process::exit(1);
+            start_failed(1);
         }
     }
     let flow = zk_server::flow::ServerFlow::new(zk_server::flow::Limits::from_config(&cfg));
@@ -329,6 +388,8 @@ async fn run(cfg: config::Config) {
         flow,
         std::sync::Arc::new(cfg.clone()),
     ));
+    // Java's ZooKeeperServerMain logs it once the server is serving.
+    audit::writer::submit(AuditEvent::server(audit::OP_START, Outcome::Success));
     // The pipeline: one thread-confined owner of all state. It takes what is queued (up to
     // a bound, so replies do not wait long) before sending the replies.
     while let Some(msg) = rx.recv().await {

@@ -266,6 +266,7 @@ impl Shell {
                     let _ = reply.send(text);
                 }
             }
+            Output::Audit(event) => crate::audit::writer::submit(*event),
         }
     }
 

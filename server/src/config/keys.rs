@@ -396,7 +396,6 @@ const NOT_IMPLEMENTED: &str = "not implemented by zk-rs";
 const NO_LOCAL_SESSIONS: &str = "local sessions are not implemented; every session is global";
 const NO_METRICS_PROVIDER: &str = "zk-rs has no pluggable metrics provider";
 const NO_MULTI_ADDRESS: &str = "multiple addresses per server are not supported";
-const NO_AUDIT: &str = "audit logging is not implemented";
 const JAVA_TUNING: &str = "a tuning knob of Java's implementation that zk-rs does not have";
 
 fn set_data_dir(d: &mut Draft, value: &str, log: bool) {
@@ -932,8 +931,16 @@ pub static KEYS: &[Key] = &[
     java_only("SASLAuthenticationProvider.superPassword", SASL),
     java_only("X509AuthenticationProvider.superUser", TLS),
     java_only("allowSaslFailedClients", SASL),
-    java_only("audit.enable", NO_AUDIT),
-    java_only("audit.impl.class", NO_AUDIT),
+    key("audit.enable", java_bool(|d, v| d.config.audit_enabled = v))
+        .zookeeper()
+        .default("false")
+        .field("audit_enabled"),
+    key(
+        "audit.impl.class",
+        text(|d, v| d.config.audit_impl_class = Some(v.to_string())),
+    )
+    .zookeeper()
+    .field("audit_impl_class"),
     java_only("bitHashCacheSize", JAVA_TUNING),
     java_only("closeSessionTxn.enabled", NOT_IMPLEMENTED),
     java_only("cnxTimeout", NOT_IMPLEMENTED).quorum(),

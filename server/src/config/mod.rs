@@ -270,6 +270,10 @@ pub struct Config {
     pub skip_acl: bool,
     /// `reconfigEnabled`.
     pub reconfig_enabled: bool,
+    /// `audit.enable` (`zookeeper.audit.enable`): write the audit log (`crate::audit`).
+    pub audit_enabled: bool,
+    /// `audit.impl.class`: only Java's default logger exists here.
+    pub audit_impl_class: Option<String>,
     /// `standaloneEnabled`.
     pub standalone_enabled: bool,
     /// `peerType`; [`Config::set_my_id`] makes it agree with the server list, as Java does.
@@ -508,6 +512,8 @@ impl Config {
             digest_enabled: false,
             skip_acl: false,
             reconfig_enabled: false,
+            audit_enabled: false,
+            audit_impl_class: None,
             standalone_enabled: false,
             peer_type: PeerType::Participant,
             servers: Vec::new(),

@@ -32,6 +32,7 @@ impl Pipeline {
         if op == OpCode::CloseSession {
             self.sessions.set_closing(session);
         }
+        self.audit_submitted(conn, session, xid, op, &body);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.pending_writes += 1;
         }

@@ -29,7 +29,9 @@
 //! * `forward.rs`: the quorum side: a learner's forwarding and a leader's learner requests.
 //! * `housekeeping.rs`: session expiry, containers and TTL nodes, snapshot scheduling.
 //! * `four_letter.rs`: the four-letter words' view of the pipeline.
+//! * `audit.rs`: the audit log's hooks (`audit.enable`).
 
+mod audit;
 mod conns;
 mod forward;
 mod four_letter;
@@ -266,6 +268,8 @@ pub enum Output {
     },
     /// The text to answer a four-letter word with.
     FourLetterReply { token: u64, text: String },
+    /// A record for the audit log (only with `audit.enable`).
+    Audit(Box<crate::audit::AuditEvent>),
 }
 
 impl std::fmt::Debug for Output {
@@ -301,6 +305,7 @@ impl std::fmt::Debug for Output {
             Output::FourLetterReply { token, text } => {
                 write!(f, "FourLetterReply({token}, {} bytes)", text.len())
             }
+            Output::Audit(event) => write!(f, "Audit({event})"),
         }
     }
 }
@@ -442,6 +447,8 @@ pub struct Pipeline {
     flows: HashMap<ConnId, ConnBackpressure>,
     /// The counters shared by all connections (from the first connection; for `mntr`).
     server_flow: Option<Arc<ServerFlow>>,
+    /// With `audit.enable`: client writes waiting for their txn, by (session, xid).
+    audit_requests: HashMap<(i64, i32), audit::AuditedRequest>,
     /// Java's `ZooTrace` text trace mask: set by `stmk`, shown by `gtmk` (nothing is traced).
     pub trace_mask: i64,
     /// What to do, in order (taken by [`Pipeline::take_outputs`]).
@@ -513,6 +520,7 @@ impl Pipeline {
             unsent_conns: Vec::new(),
             flows: HashMap::new(),
             server_flow: None,
+            audit_requests: HashMap::new(),
             trace_mask: crate::fourlw::DEFAULT_TRACE_MASK,
             out: Vec::new(),
             cfg,

@@ -67,6 +67,7 @@ impl Pipeline {
         if op == OpCode::CloseSession {
             self.sessions.set_closing(session);
         }
+        self.audit_submitted(conn, session, xid, op, &kept);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.pending_writes += 1;
         }
@@ -173,8 +174,11 @@ impl Pipeline {
             self.mode
         );
         let mut events = Vec::new();
+        let ephemerals = self.audit_before_apply(&txn);
         let rc = self.tree.apply(&txn, &mut events);
         record_namespace_writes(&mut self.stats, &txn.body, &rc);
+        let client_write = matches!(waiter, Waiter::Request { .. });
+        self.audit_applied(&txn, &rc, client_write, ephemerals);
         self.pending.applied(txn.hdr.zxid);
         match &txn.body {
             TxnBody::CreateSession(t) => {
