@@ -166,12 +166,26 @@ fn iso8601_utc(time_ms: i64) -> String {
     )
 }
 
-/// The user the server runs as (Java's `user.name`; `<NA>` when unknown, as Java's
-/// `Login.SYSTEM_USER`).
+/// The user the server runs as (Java's `user.name`: the passwd entry of the process's uid;
+/// then `$USER`; `<NA>` when unknown, as Java's `Login.SYSTEM_USER`).
 pub fn server_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "<NA>".to_string())
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid());
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    uid.ok()
+        .and_then(|uid| passwd_name(&passwd, uid))
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "<NA>".to_string())
+}
+
+/// The name of `uid` in `/etc/passwd` text (`name:x:uid:...`).
+fn passwd_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        let entry_uid: u32 = f.nth(1)?.parse().ok()?;
+        (entry_uid == uid).then(|| name.to_string())
+    })
 }
 
 #[cfg(test)]
@@ -184,6 +198,15 @@ mod tests {
         // 2024-02-29 23:59:59.007 UTC
         assert_eq!(iso8601_utc(1_709_251_199_007), "2024-02-29 23:59:59,007");
         assert_eq!(iso8601_utc(951_782_400_000), "2000-02-29 00:00:00,000");
+    }
+
+    #[test]
+    fn passwd_lookup() {
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\nzookeeper:x:107:113::/var/lib/zookeeper:/bin/false\n";
+        assert_eq!(passwd_name(passwd, 107).as_deref(), Some("zookeeper"));
+        assert_eq!(passwd_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(passwd, 5), None);
     }
 
     #[test]
