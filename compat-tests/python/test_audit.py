@@ -56,12 +56,9 @@ ZKRS_LINE = re.compile(
 ANY_LINE = re.compile(r"^.* (INFO|ERROR) \S*Slf4jAuditLogger: (.*)$")
 
 
-def start_audited(impl, tmp_path, monkeypatch, extra=None):
-    """A server with audit.enable=true whose audit records go to <workdir>/zookeeper_audit.log."""
-    port = zkharness.free_port()
-    cfg = {"audit.enable": "true"}
-    cfg.update(extra or {})
-    server = zkharness.Server(impl, Path(tmp_path) / ("%s-%d" % (impl, port)), port, cfg)
+def route_audit_log(server, monkeypatch):
+    """Before starting `server`: its audit records go to <workdir>/zookeeper_audit.log."""
+    impl = server.impl
     audit_path = server.workdir / AUDIT_FILE
     if impl == "java":
         with open(server.workdir / "log4j.properties", "a") as f:
@@ -74,6 +71,15 @@ def start_audited(impl, tmp_path, monkeypatch, extra=None):
         # The server log stays on stderr (the harness's server.log).
         monkeypatch.setenv("ZOO_LOG4J_PROP", "INFO,CONSOLE")
     server.audit_path = audit_path
+
+
+def start_audited(impl, tmp_path, monkeypatch, extra=None):
+    """A server with audit.enable=true whose audit records go to <workdir>/zookeeper_audit.log."""
+    port = zkharness.free_port()
+    cfg = {"audit.enable": "true"}
+    cfg.update(extra or {})
+    server = zkharness.Server(impl, Path(tmp_path) / ("%s-%d" % (impl, port)), port, cfg)
+    route_audit_log(server, monkeypatch)
     return server.start()
 
 
@@ -235,3 +241,66 @@ def test_audit_disabled_by_default(impl, tmp_path, monkeypatch):
     text = server.audit_path.read_text() if server.audit_path.exists() else ""
     assert text == ""
     server.stop()
+
+
+class AuditedEnsemble(zkharness.Ensemble):
+    def __init__(self, tmp, monkeypatch):
+        super().__init__(tmp, n=3, extra={"audit.enable": "true"})
+        self.monkeypatch = monkeypatch
+
+    def start(self, sid, impl, wait=False, timeout=60.0):
+        srv = self.new_server(sid, impl)
+        route_audit_log(srv, self.monkeypatch)
+        self.servers[sid] = srv
+        return srv.start(wait=wait, timeout=timeout)
+
+
+def test_audit_in_an_ensemble(impl, tmp_path, monkeypatch):
+    """The server a client is connected to audits its writes (a leader does not audit what a
+    follower forwarded, nor a follower what the leader's clients wrote); every server that
+    applies a session's close audits its ephemerals' deletion."""
+    me = getpass.getuser()
+    with AuditedEnsemble(tmp_path, monkeypatch) as ens:
+        ens.start_all({1: impl, 2: impl, 3: impl})
+        leader = ens.leader()
+        assert leader is not None
+        follower, other = [sid for sid in (1, 2, 3) if sid != leader]
+        at_leader = ens.servers[leader].client()
+        at_follower = ens.servers[follower].client()
+        names = {hex_id(at_leader.client_id[0]): "L", hex_id(at_follower.client_id[0]): "F"}
+        try:
+            at_follower.create("/f", b"")
+            at_follower.create("/fe", b"", ephemeral=True)
+            with pytest.raises(NoNodeError):
+                at_follower.set("/nope", b"")
+            at_leader.create("/l", b"")
+            at_follower.stop()
+            at_leader.sync("/")
+            at_leader.exists("/fe")
+        finally:
+            for c in (at_leader, at_follower):
+                c.stop()
+                c.close()
+
+        def rec(session, operation, znode, znode_type=None, result="success"):
+            f = {"session": session, "user": "127.0.0.1", "ip": "127.0.0.1",
+                 "operation": operation, "znode": znode}
+            if znode_type:
+                f["znode_type"] = znode_type
+            f["result"] = result
+            return ("ERROR" if result == "failure" else "INFO", f)
+
+        start = ("INFO", {"user": me, "operation": "serverStart", "result": "success"})
+        gone = ("INFO", {"session": "F", "user": me,
+                         "operation": "ephemeralZNodeDeletionOnSessionCloseOrExpire",
+                         "znode": "/fe", "result": "success"})
+        expected = {
+            follower: [start, rec("F", "create", "/f", "persistent"),
+                       rec("F", "create", "/fe", "ephemeral"),
+                       rec("F", "setData", "/nope", result="failure"), gone],
+            leader: [start, rec("L", "create", "/l", "persistent"), gone],
+            other: [start, gone],
+        }
+        for sid, want in expected.items():
+            got = read_records(ens.servers[sid], names, wait_for=len(want))
+            assert got == want, "node %d (%s)" % (sid, "leader" if sid == leader else "follower")
