@@ -230,7 +230,7 @@ fn start_audit_log(cfg: &config::Config, rt: &tokio::runtime::Runtime) {
             _ = term.recv() => 128 + 15,
             _ = int.recv() => 128 + 2,
         };
-        audit::writer::submit(AuditEvent::server(audit::OP_STOP, Outcome::Invoked));
+        audit::writer::submit(vec![AuditEvent::server(audit::OP_STOP, Outcome::Invoked)]);
         audit::writer::flush();
         std::process::exit(code);
     });
@@ -238,7 +238,7 @@ fn start_audit_log(cfg: &config::Config, rt: &tokio::runtime::Runtime) {
 
 /// Java's `addServerStartFailureAuditLog`, then exit.
 fn start_failed(code: i32) -> ! {
-    audit::writer::submit(AuditEvent::server(audit::OP_START, Outcome::Failure));
+    audit::writer::submit(vec![AuditEvent::server(audit::OP_START, Outcome::Failure)]);
     audit::writer::flush();
     std::process::exit(code);
 }
@@ -337,7 +337,7 @@ fn main() {
     }
     if cfg.is_distributed() {
         // Java's QuorumPeerMain logs it once the peer's threads are started.
-        audit::writer::submit(AuditEvent::server(audit::OP_START, Outcome::Success));
+        audit::writer::submit(vec![AuditEvent::server(audit::OP_START, Outcome::Success)]);
         // An ensemble member: election, then follow (or observe) the leader.
         rt.block_on(zk_server::peer::run(cfg));
     } else {
@@ -389,7 +389,7 @@ async fn run(cfg: config::Config) {
         std::sync::Arc::new(cfg.clone()),
     ));
     // Java's ZooKeeperServerMain logs it once the server is serving.
-    audit::writer::submit(AuditEvent::server(audit::OP_START, Outcome::Success));
+    audit::writer::submit(vec![AuditEvent::server(audit::OP_START, Outcome::Success)]);
     // The pipeline: one thread-confined owner of all state. It takes what is queued (up to
     // a bound, so replies do not wait long) before sending the replies.
     while let Some(msg) = rx.recv().await {

@@ -116,6 +116,8 @@ pub struct Shell {
     /// For the snapshot writer's `SnapshotDone`.
     to_self: mpsc::Sender<ToPipeline>,
     outputs: Vec<Output>,
+    /// Audit records of this batch of outputs, handed to the audit writer in one message.
+    audit: Vec<crate::audit::AuditEvent>,
 }
 
 impl Shell {
@@ -129,6 +131,7 @@ impl Shell {
             snapshots: None,
             to_self,
             outputs: Vec::new(),
+            audit: Vec::new(),
         }
     }
 
@@ -201,6 +204,9 @@ impl Shell {
             self.carry_out(o);
         }
         self.outputs = outputs;
+        if !self.audit.is_empty() {
+            crate::audit::writer::submit(std::mem::take(&mut self.audit));
+        }
     }
 
     fn carry_out(&mut self, o: Output) {
@@ -266,7 +272,7 @@ impl Shell {
                     let _ = reply.send(text);
                 }
             }
-            Output::Audit(event) => crate::audit::writer::submit(*event),
+            Output::Audit(event) => self.audit.push(*event),
         }
     }
 

@@ -106,13 +106,33 @@ impl AuditEvent {
     /// The record as `AuditEvent.toString` writes it, `server_user` standing for
     /// [`User::Server`].
     pub fn render(&self, server_user: &str) -> String {
-        let session = self.session.map(|s| format!("0x{s:x}"));
+        let mut out = Vec::with_capacity(128);
+        self.render_into(server_user, &mut out);
+        String::from_utf8(out).expect("made of strs")
+    }
+
+    /// [`AuditEvent::render`] appended to `out`.
+    pub fn render_into(&self, server_user: &str, out: &mut Vec<u8>) {
+        use std::io::Write as _;
         let user = match &self.user {
             User::Client(u) => u.as_deref(),
             User::Server => Some(server_user),
         };
+        let mut first = true;
+        let mut field = |out: &mut Vec<u8>, key: &str, value: &str| {
+            if !first {
+                out.push(b'\t');
+            }
+            first = false;
+            out.extend_from_slice(key.as_bytes());
+            out.push(b'=');
+            out.extend_from_slice(value.as_bytes());
+        };
+        if let Some(session) = self.session {
+            field(out, "session", "");
+            let _ = write!(out, "0x{session:x}");
+        }
         let fields = [
-            ("session", session.as_deref()),
             ("user", user),
             ("ip", self.ip.as_deref()),
             ("operation", Some(self.operation)),
@@ -121,18 +141,11 @@ impl AuditEvent {
             ("acl", self.acl.as_deref()),
             ("result", Some(self.result.word())),
         ];
-        let mut line = String::with_capacity(128);
         for (key, value) in fields {
             if let Some(value) = value {
-                if !line.is_empty() {
-                    line.push('\t');
-                }
-                line.push_str(key);
-                line.push('=');
-                line.push_str(value);
+                field(out, key, value);
             }
         }
-        line
     }
 }
 

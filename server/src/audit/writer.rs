@@ -28,16 +28,22 @@ const LOGGER_ABBREVIATED: &str = "o.a.z.a.Slf4jAuditLogger";
 const TARGET: &str = "org.apache.zookeeper.audit.Slf4jAuditLogger";
 
 enum Msg {
-    Event(AuditEvent),
+    Events(Vec<AuditEvent>),
     /// Write everything before it, then answer (serverStop before exiting).
     Flush(mpsc::Sender<()>),
 }
 
-static SINK: OnceLock<mpsc::Sender<Msg>> = OnceLock::new();
+static SINK: OnceLock<mpsc::SyncSender<Msg>> = OnceLock::new();
+
+/// Batches of records queued for the writer at most: past it the pipeline waits for the
+/// disk, as Java's synchronous appender makes it, rather than holding records without bound.
+const QUEUE_BATCHES: usize = 4096;
+/// Bytes of whole lines gathered before a write (a rollover falls between lines).
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// Where the records go.
 enum Dest {
-    File(io::BufWriter<RollingFile>),
+    File { file: RollingFile, batch: Vec<u8> },
     ServerLog,
 }
 
@@ -52,11 +58,12 @@ pub fn start(log_dir: Option<&Path>, server_user: String) -> io::Result<Option<P
         Some(dir) => {
             let path = dir.join(FILE_NAME);
             let file = RollingFile::open(&path, MAX_FILE_BYTES, MAX_BACKUPS)?;
-            (Dest::File(io::BufWriter::new(file)), Some(path))
+            let batch = Vec::with_capacity(BATCH_BYTES);
+            (Dest::File { file, batch }, Some(path))
         }
         None => (Dest::ServerLog, None),
     };
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::sync_channel(QUEUE_BATCHES);
     std::thread::Builder::new()
         .name("audit-log".into())
         .spawn(move || run(rx, dest, &server_user))?;
@@ -64,10 +71,10 @@ pub fn start(log_dir: Option<&Path>, server_user: String) -> io::Result<Option<P
     Ok(path)
 }
 
-/// Hand a record to the writer; nothing when none was started.
-pub fn submit(event: AuditEvent) {
+/// Hand records to the writer, in order; nothing when none was started.
+pub fn submit(events: Vec<AuditEvent>) {
     if let Some(tx) = SINK.get() {
-        let _ = tx.send(Msg::Event(event));
+        let _ = tx.send(Msg::Events(events));
     }
 }
 
@@ -82,62 +89,104 @@ pub fn flush() {
 }
 
 fn run(rx: mpsc::Receiver<Msg>, mut dest: Dest, server_user: &str) {
-    let mut line = String::new();
+    let mut clock = Clock::default();
     while let Ok(first) = rx.recv() {
         // Everything queued goes out in one write.
         let mut waiting = Vec::new();
         let mut next = Some(first);
         while let Some(msg) = next {
             match msg {
-                Msg::Event(e) => write_event(&mut dest, &e, server_user, &mut line),
+                Msg::Events(events) => {
+                    for e in &events {
+                        write_event(&mut dest, e, server_user, &mut clock);
+                    }
+                }
                 Msg::Flush(done) => waiting.push(done),
             }
             next = rx.try_recv().ok();
         }
-        if let Dest::File(f) = &mut dest {
-            if let Err(e) = f.flush() {
-                tracing::error!("cannot write the audit log: {e}");
-            }
-        }
+        write_batch(&mut dest);
         for done in waiting {
             let _ = done.send(());
         }
     }
 }
 
-fn write_event(dest: &mut Dest, event: &AuditEvent, server_user: &str, line: &mut String) {
-    let record = event.render(server_user);
+fn write_event(dest: &mut Dest, event: &AuditEvent, server_user: &str, clock: &mut Clock) {
     match dest {
         Dest::ServerLog if event.result == Outcome::Failure => {
-            tracing::error!(target: TARGET, "{record}")
+            tracing::error!(target: TARGET, "{}", event.render(server_user))
         }
-        Dest::ServerLog => tracing::info!(target: TARGET, "{record}"),
-        Dest::File(f) => {
-            line.clear();
+        Dest::ServerLog => tracing::info!(target: TARGET, "{}", event.render(server_user)),
+        Dest::File { batch, .. } => {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default();
-            format_line(line, now.as_millis() as i64, event.result, &record);
-            if let Err(e) = f.write_all(line.as_bytes()) {
-                tracing::error!("cannot write the audit log: {e}");
+            append_line(batch, clock, now.as_millis() as i64, event, server_user);
+            if batch.len() >= BATCH_BYTES {
+                write_batch(dest);
             }
         }
     }
 }
 
-/// One line in the `RFAAUDIT` layout, `%d{ISO8601} %p %c{2}: %m%n`, at `time_ms` (UTC).
-pub fn format_line(out: &mut String, time_ms: i64, result: Outcome, record: &str) {
-    use std::fmt::Write as _;
-    let level = if result == Outcome::Failure {
+/// `%p`: successes are INFO, failures ERROR (`Slf4jAuditLogger`).
+fn level(result: Outcome) -> &'static str {
+    if result == Outcome::Failure {
         "ERROR"
     } else {
         "INFO"
-    };
-    let _ = writeln!(
-        out,
-        "{} {level} {LOGGER_ABBREVIATED}: {record}",
-        iso8601_utc(time_ms)
-    );
+    }
+}
+
+/// `%d{ISO8601} ` with the text of the current second kept (records come many per second).
+#[derive(Default)]
+struct Clock {
+    second: Option<i64>,
+    text: String,
+}
+
+impl Clock {
+    fn stamp(&mut self, out: &mut Vec<u8>, time_ms: i64) {
+        let second = time_ms.div_euclid(1000);
+        if self.second != Some(second) {
+            self.second = Some(second);
+            self.text = iso8601_utc(second * 1000);
+            self.text.truncate(self.text.len() - 3); // the ",000" milliseconds
+        }
+        out.extend_from_slice(self.text.as_bytes());
+        out.extend_from_slice(format!("{:03} ", time_ms.rem_euclid(1000)).as_bytes());
+    }
+}
+
+/// Write the gathered lines in one write (`RollingFile` rolls over only between writes).
+fn write_batch(dest: &mut Dest) {
+    if let Dest::File { file, batch } = dest {
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = file.write_all(batch).and_then(|_| file.flush()) {
+            tracing::error!("cannot write the audit log: {e}");
+        }
+        batch.clear();
+    }
+}
+
+/// One line in the `RFAAUDIT` layout, `%d{ISO8601} %p %c{2}: %m%n`, at `time_ms` (UTC).
+fn append_line(
+    out: &mut Vec<u8>,
+    clock: &mut Clock,
+    time_ms: i64,
+    event: &AuditEvent,
+    server_user: &str,
+) {
+    clock.stamp(out, time_ms);
+    out.extend_from_slice(level(event.result).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(LOGGER_ABBREVIATED.as_bytes());
+    out.extend_from_slice(b": ");
+    event.render_into(server_user, out);
+    out.push(b'\n');
 }
 
 /// logback's `%d{ISO8601}`: `yyyy-MM-dd HH:mm:ss,SSS`.
@@ -211,20 +260,17 @@ mod tests {
 
     #[test]
     fn line_layout() {
-        let mut out = String::new();
-        format_line(
-            &mut out,
-            0,
-            Outcome::Failure,
-            "user=zk\toperation=serverStart\tresult=failure",
-        );
+        let (mut out, mut clock) = (Vec::new(), Clock::default());
+        let start = AuditEvent::server(super::super::OP_START, Outcome::Failure);
+        append_line(&mut out, &mut clock, 7, &start, "zk");
+        let stop = AuditEvent::server(super::super::OP_STOP, Outcome::Invoked);
+        append_line(&mut out, &mut clock, 1_042, &stop, "zk");
         assert_eq!(
-            out,
-            "1970-01-01 00:00:00,000 ERROR o.a.z.a.Slf4jAuditLogger: \
-             user=zk\toperation=serverStart\tresult=failure\n"
+            String::from_utf8(out).unwrap(),
+            "1970-01-01 00:00:00,007 ERROR o.a.z.a.Slf4jAuditLogger: \
+             user=zk\toperation=serverStart\tresult=failure\n\
+             1970-01-01 00:00:01,042 INFO o.a.z.a.Slf4jAuditLogger: \
+             user=zk\toperation=serverStop\tresult=invoked\n"
         );
-        out.clear();
-        format_line(&mut out, 0, Outcome::Invoked, "x");
-        assert!(out.contains(" INFO o.a.z.a.Slf4jAuditLogger: x\n"));
     }
 }
