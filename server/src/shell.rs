@@ -327,13 +327,14 @@ impl Shell {
                 lower_this_threads_priority();
                 let zxid = tree.last_zxid;
                 let t0 = Instant::now();
+                // Java's FileTxnSnapLog / ZooKeeperServer wording.
+                let name = crate::persist::snapshot_name(zxid, opts.compression);
+                info!("Snapshotting: 0x{zxid:x} to {}", dir.join(name).display());
                 match snapshot::write_snapshot(&tree, &dir, zxid, &opts) {
-                    Ok(path) => info!(
-                        "snapshot of {} nodes at zxid {} written to {} in {:?}",
-                        tree.node_count(),
-                        Zxid::from(zxid),
-                        path.display(),
-                        t0.elapsed()
+                    Ok(_) => info!(
+                        "Snapshot taken in {} ms ({} nodes)",
+                        t0.elapsed().as_millis(),
+                        tree.node_count()
                     ),
                     Err(e) => error!("snapshot at zxid {} failed: {e}", Zxid::from(zxid)),
                 }

@@ -96,6 +96,7 @@ pub async fn run(cfg: Config) {
     loop {
         let epochs =
             Epochs::open(db.snap_dir(), db.last_zxid()).unwrap_or_else(|e| open_failed(&e));
+        let looking_since = std::time::Instant::now();
         info!(
             "LOOKING (last zxid 0x{:x}, current epoch {})",
             db.last_zxid(),
@@ -144,6 +145,9 @@ pub async fn run(cfg: Config) {
                     "LEADING (election round {}, peer epoch {})",
                     outcome.vote.election_epoch, outcome.vote.peer_epoch
                 );
+                // Java's Leader.lead wording (QuorumPeer.FLE_TIME_UNIT).
+                let took_ms = looking_since.elapsed().as_millis();
+                info!("LEADING - LEADER ELECTION TOOK - {took_ms} MS");
                 shell.close_all();
                 let back =
                     leading::lead(&cfg, &view, my_id, db, epochs, &election, &mut rx, &tx).await;
@@ -160,6 +164,11 @@ pub async fn run(cfg: Config) {
                     },
                     outcome.vote.election_epoch
                 );
+                if kind != LearnerKind::Observer {
+                    // Java's Follower.followLeader wording.
+                    let took_ms = looking_since.elapsed().as_millis();
+                    info!("FOLLOWING - LEADER ELECTION TOOK - {took_ms} MS");
+                }
                 let learning = following::Learning {
                     cfg: &cfg,
                     view: &view,

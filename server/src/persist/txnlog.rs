@@ -144,11 +144,11 @@ impl OpenLog {
         let ms = start.elapsed().as_millis() as i64;
         let over = ms > warning_threshold_ms;
         if over {
+            // Java's FileTxnLog wording (operators alert on it), its missing space included.
             tracing::warn!(
-                "fdatasync of {} took {ms} ms (fsync.warningthresholdms is {}; file size {} \
-                 bytes): writes wait for the disk",
-                self.path.display(),
-                warning_threshold_ms,
+                "fsync-ing the write ahead log in {} took {ms}ms which will adversely effect \
+                 operation latency.File size is {} bytes. See the ZooKeeper troubleshooting guide",
+                std::thread::current().name().unwrap_or("SyncThread"),
                 self.padded
             );
         }

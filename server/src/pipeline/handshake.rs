@@ -18,17 +18,22 @@ impl Pipeline {
             warn!(%addr, "Connection request from old client; will be dropped if server is in r-o mode");
         }
         if self.mode == Mode::ReadOnly && c.read_only != Some(true) {
-            info!(%addr, "Refusing session request for not-read-only client");
+            info!(
+                "Refusing session request for not-read-only client {}",
+                java_addr(&addr)
+            );
             self.out.push(Output::Close { conn });
             return;
         }
         let req = &c.request;
         if req.last_zxid_seen > self.tree.last_zxid {
             info!(
-                %addr,
-                "Refusing session request for client as it has seen zxid {} our last zxid is {} client must try another server",
-                Zxid::from(req.last_zxid_seen),
-                Zxid::from(self.tree.last_zxid)
+                "Refusing session({}) request for client {} as it has seen zxid 0x{:x} our last \
+                 zxid is 0x{:x} client must try another server",
+                SessionId::from(req.session_id),
+                java_addr(&addr),
+                req.last_zxid_seen,
+                self.tree.last_zxid
             );
             self.out.push(Output::Close { conn });
             return;
@@ -160,6 +165,13 @@ impl Pipeline {
             }
             self.session_conn.insert(id, conn);
         } else {
+            if let Some(c) = self.conns.get(&conn) {
+                info!(
+                    "Invalid session {} for client {}, probably expired",
+                    SessionId::from(id),
+                    java_addr(&c.addr)
+                );
+            }
             self.close(conn);
         }
     }
@@ -194,4 +206,10 @@ impl Pipeline {
             self.drain(conn);
         }
     }
+}
+
+/// A client's address as Java's `InetSocketAddress.toString` prints it in log lines
+/// (`/127.0.0.1:50412`).
+fn java_addr(addr: &SocketAddr) -> String {
+    format!("/{}:{}", auth::java_host_address(addr), addr.port())
 }
