@@ -2,8 +2,8 @@
 //! `RollingFileAppender` with a `FixedWindowRollingPolicy` and a size trigger, the
 //! `conf/logback.xml` of 3.8 and 3.9): `$ZOO_LOG_DIR/zookeeper-<user>-server-<host>.log`, and
 //! when it passes the size limit it becomes `<name>.1`, the older ones `<name>.2` ... up to
-//! `<name>.<max_backups>`, the oldest dropped. Also which appenders and level the launch's
-//! `ZOO_LOG4J_PROP` (`INFO,ROLLINGFILE`) names. Written by hand: the crates at hand rotate by
+//! `<name>.<max_backups>`, the oldest dropped. Also where the log goes and at which level,
+//! from what a Java launch sets ([`settings`]). Written by hand: the crates at hand rotate by
 //! time (tracing-appender) or pull in much more than these forty lines.
 
 use std::fs::{self, File, OpenOptions};
@@ -58,6 +58,69 @@ pub fn appenders(log4j_prop: Option<&str>) -> Appenders {
         // Naming no appender at all would silence the server: keep the file then.
         file: file || !console,
         console,
+    }
+}
+
+/// The server log's place and level, as a Java launch sets them.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    /// A `tracing` filter (`info`, `warn,zk_server::pipeline=debug`, ...).
+    pub filter: String,
+    /// To stderr.
+    pub console: bool,
+    /// To this rolling file.
+    pub file: Option<PathBuf>,
+    /// The log folder (`zookeeper.log.dir` / `ZOO_LOG_DIR`), where the audit log goes too.
+    pub dir: Option<PathBuf>,
+}
+
+/// Resolve the log settings from the environment (`env`) and the Java system properties
+/// the launch carries (`-D`, `JVMFLAGS`, `SERVER_JVMFLAGS`, `java.env`):
+/// - level: `RUST_LOG` (any `tracing` filter), else the level word of
+///   `-Dzookeeper.root.logger` (what log4j configurations such as Debian's read:
+///   `log4j.rootLogger=${zookeeper.root.logger}`), else of `ZOO_LOG4J_PROP` (which
+///   launchers pass as that property), else `info` (the shipped `logback.xml`'s root level);
+/// - appenders: CONSOLE and ROLLINGFILE named by the same value (a file only, without one);
+/// - folder and file: `-Dzookeeper.log.dir` / `-Dzookeeper.log.file` (what `zkServer.sh`
+///   passes), else `ZOO_LOG_DIR` / `ZOO_LOG_FILE`, the file named
+///   `zookeeper-$USER-server-<host>.log` by default. No folder: stderr only.
+pub fn settings(
+    env: impl Fn(&str) -> Option<String>,
+    properties: &[(String, String)],
+    host: &str,
+) -> LogSettings {
+    let property = |name: &str| {
+        properties
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let root_logger = property("zookeeper.root.logger").or_else(|| env("ZOO_LOG4J_PROP"));
+    let appenders = appenders(root_logger.as_deref());
+    let filter = env("RUST_LOG")
+        .filter(|f| !f.trim().is_empty())
+        .or(appenders.level)
+        .unwrap_or_else(|| "info".to_string());
+    let dir = property("zookeeper.log.dir")
+        .or_else(|| env("ZOO_LOG_DIR"))
+        .map(PathBuf::from);
+    let file = match &dir {
+        Some(dir) if appenders.file => {
+            let name = property("zookeeper.log.file")
+                .or_else(|| env("ZOO_LOG_FILE"))
+                .unwrap_or_else(|| {
+                    java_file_name(&env("USER").unwrap_or_else(|| "unknown".into()), host)
+                });
+            Some(dir.join(name))
+        }
+        _ => None,
+    };
+    LogSettings {
+        filter,
+        console: appenders.console || file.is_none(),
+        file,
+        dir,
     }
 }
 
@@ -159,6 +222,71 @@ mod tests {
         assert!(appenders(Some("CONSOLE")).level.is_none());
         assert!(appenders(None).file);
         assert!(appenders(Some("INFO")).file);
+    }
+
+    #[test]
+    fn settings_as_a_java_launch_gives_them() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let props = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+            p.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        // Nothing set: info, to stderr.
+        let s = settings(env(&[]), &[], "h");
+        assert_eq!(
+            (s.filter.as_str(), s.console, s.file, s.dir),
+            ("info", true, None, None)
+        );
+        // Debian's environment file: ZOO_LOG_DIR and ZOO_LOG4J_PROP.
+        let debian = env(&[
+            ("ZOO_LOG_DIR", "/var/log/zookeeper"),
+            ("ZOO_LOG4J_PROP", "INFO,ROLLINGFILE"),
+            ("USER", "zookeeper"),
+        ]);
+        let s = settings(&debian, &[], "node1");
+        assert_eq!(s.filter, "info");
+        assert!(!s.console);
+        assert_eq!(
+            s.file,
+            Some(PathBuf::from(
+                "/var/log/zookeeper/zookeeper-zookeeper-server-node1.log"
+            ))
+        );
+        // -Dzookeeper.root.logger and -Dzookeeper.log.{dir,file} win over the environment.
+        let p = props(&[
+            ("zookeeper.root.logger", "WARN,CONSOLE,ROLLINGFILE"),
+            ("zookeeper.log.dir", "/logs"),
+            ("zookeeper.log.file", "zk.log"),
+        ]);
+        let s = settings(&debian, &p, "node1");
+        assert_eq!(s.filter, "warn");
+        assert!(s.console);
+        assert_eq!(s.file, Some(PathBuf::from("/logs/zk.log")));
+        assert_eq!(s.dir, Some(PathBuf::from("/logs")));
+        // RUST_LOG wins over both.
+        let s = settings(
+            env(&[("RUST_LOG", "debug"), ("ZOO_LOG4J_PROP", "ERROR")]),
+            &p,
+            "h",
+        );
+        assert_eq!(s.filter, "debug");
+        // CONSOLE only: no file even with a folder (the audit log still goes there).
+        let s = settings(
+            env(&[("ZOO_LOG_DIR", "/l"), ("ZOO_LOG4J_PROP", "INFO,CONSOLE")]),
+            &[],
+            "h",
+        );
+        assert_eq!(
+            (s.console, s.file, s.dir),
+            (true, None, Some(PathBuf::from("/l")))
+        );
     }
 
     #[test]

@@ -111,8 +111,11 @@ dataDir=./zk-data. ZOO_CFG is a Java zoo.cfg (the same keys; `compat.version=3.8
 default 3.9, picks the Java generation to behave as). -D options are Java system properties
 (-Dreadonlymode.enabled=true, -Dzookeeper.snapCount=...), also read from the -D words of
 SERVER_JVMFLAGS and JVMFLAGS and from $ZOOCFGDIR/java.env, as Java's zkServer.sh passes them.
-Log: stderr, or with ZOO_LOG_DIR set $ZOO_LOG_DIR/zookeeper-<user>-server-<host>.log (rolling
-at 256 MB, 20 kept); level from RUST_LOG, else ZOO_LOG4J_PROP (INFO,ROLLINGFILE), else info.
+Log: stderr, or with ZOO_LOG_DIR (-Dzookeeper.log.dir) set
+$ZOO_LOG_DIR/zookeeper-<user>-server-<host>.log (ZOO_LOG_FILE, -Dzookeeper.log.file; rolling at
+256 MB, 20 kept); level and appenders from RUST_LOG, else -Dzookeeper.root.logger, else
+ZOO_LOG4J_PROP (INFO,ROLLINGFILE / WARN,CONSOLE), else info. With audit.enable=true the audit
+log is $ZOO_LOG_DIR/zookeeper_audit.log (10 MB, 10 kept), without ZOO_LOG_DIR the server log.
 ";
 
 /// `$ZOOCFGDIR/java.env`, else `conf/java.env` beside the binary's directory (`zkEnv.sh`'s
@@ -139,61 +142,57 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// Logging to stderr, or to Java's rolling log file when `ZOO_LOG_DIR` is set (both when
-/// `ZOO_LOG4J_PROP` names CONSOLE and ROLLINGFILE). Returns the file's path, if any.
-fn init_logging() -> Option<std::path::PathBuf> {
+/// Logging to stderr and/or Java's rolling log file, at the level the launch sets (see
+/// `logfile::settings`). Returns the settings, with the file dropped if it cannot be opened.
+fn init_logging(properties: &[(String, String)]) -> zk_server::logfile::LogSettings {
     use tracing_subscriber::fmt::writer::MakeWriterExt;
     use zk_server::logfile;
-    let log4j_prop = std::env::var("ZOO_LOG4J_PROP").ok();
-    let appenders = logfile::appenders(log4j_prop.as_deref());
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(appenders.level.as_deref().unwrap_or("info"))
+    let mut settings = logfile::settings(|name| std::env::var(name).ok(), properties, &host_name());
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.filter).unwrap_or_else(|e| {
+        eprintln!("zkserver: log level {:?}: {e}; using info", settings.filter);
+        tracing_subscriber::EnvFilter::new("info")
     });
-    let file = match std::env::var_os("ZOO_LOG_DIR") {
-        Some(dir) if appenders.file => {
-            let name = std::env::var("ZOO_LOG_FILE").unwrap_or_else(|_| {
-                let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
-                logfile::java_file_name(&user, &host_name())
-            });
-            let path = std::path::Path::new(&dir).join(name);
-            match logfile::RollingFile::open(
-                &path,
-                logfile::DEFAULT_MAX_FILE_BYTES,
-                logfile::DEFAULT_MAX_BACKUPS,
-            ) {
-                Ok(f) => Some((path, std::sync::Mutex::new(f))),
-                Err(e) => {
-                    eprintln!("zkserver: cannot open log file {}: {e}", path.display());
-                    None
-                }
+    let file = settings.file.as_ref().and_then(|path| {
+        match logfile::RollingFile::open(
+            path,
+            logfile::DEFAULT_MAX_FILE_BYTES,
+            logfile::DEFAULT_MAX_BACKUPS,
+        ) {
+            Ok(f) => Some(std::sync::Mutex::new(f)),
+            Err(e) => {
+                eprintln!("zkserver: cannot open log file {}: {e}", path.display());
+                None
             }
         }
-        _ => None,
-    };
+    });
+    if file.is_none() {
+        settings.file = None;
+        settings.console = true;
+    }
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match file {
         None => {
             // Colours only for a person at a terminal, never into a log file.
             let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
             builder.with_ansi(ansi).with_writer(std::io::stderr).init();
-            None
         }
-        Some((path, file)) if appenders.console => {
+        Some(file) if settings.console => {
             let writer = std::io::stderr.and(file);
             builder.with_ansi(false).with_writer(writer).init();
-            Some(path)
         }
-        Some((path, file)) => {
-            builder.with_ansi(false).with_writer(file).init();
-            Some(path)
-        }
+        Some(file) => builder.with_ansi(false).with_writer(file).init(),
     }
+    settings
 }
 
 /// `audit.enable`: Java's `ZKAuditProvider` ("ZooKeeper audit is enabled."), its only logger
 /// class, and its shutdown hook's `serverStop` on SIGTERM / SIGINT (exiting then as the JVM
 /// does, 128 + the signal).
-fn start_audit_log(cfg: &config::Config, rt: &tokio::runtime::Runtime) {
+fn start_audit_log(
+    cfg: &config::Config,
+    log_dir: Option<&std::path::Path>,
+    rt: &tokio::runtime::Runtime,
+) {
     if let Some(class) = cfg
         .audit_impl_class
         .as_deref()
@@ -208,8 +207,7 @@ fn start_audit_log(cfg: &config::Config, rt: &tokio::runtime::Runtime) {
         eprintln!("zkserver: Couldn't instantiate {class} (audit.impl.class)");
         std::process::exit(1);
     }
-    let log_dir = std::env::var_os("ZOO_LOG_DIR").map(std::path::PathBuf::from);
-    match audit::writer::start(log_dir.as_deref(), audit::writer::server_user()) {
+    match audit::writer::start(log_dir, audit::writer::server_user()) {
         Ok(Some(path)) => info!("ZooKeeper audit is enabled. Audit log: {}", path.display()),
         Ok(None) => info!("ZooKeeper audit is enabled. Audit records go to this log"),
         Err(e) => {
@@ -264,10 +262,6 @@ fn main() {
         }
     };
     tune_allocator();
-    let log_file = init_logging();
-    if let Some(path) = &log_file {
-        info!("logging to {}", path.display());
-    }
     let java_env_path = java_env_path();
     let java_env = java_env_path
         .as_ref()
@@ -277,6 +271,10 @@ fn main() {
         java_env.as_deref(),
         &arg_properties,
     );
+    let log = init_logging(&launched.properties);
+    if let Some(path) = &log.file {
+        info!("logging to {}", path.display());
+    }
     if let (Some(path), Some(_)) = (&java_env_path, &java_env) {
         info!("read JVMFLAGS and SERVER_JVMFLAGS from {}", path.display());
         for line in &launched.skipped_env_lines {
@@ -333,7 +331,7 @@ fn main() {
         .build()
         .expect("tokio runtime");
     if cfg.audit_enabled {
-        start_audit_log(&cfg, &rt);
+        start_audit_log(&cfg, log.dir.as_deref(), &rt);
     }
     if cfg.is_distributed() {
         // Java's QuorumPeerMain logs it once the peer's threads are started.
