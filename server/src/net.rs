@@ -82,9 +82,10 @@ pub async fn serve(
             }
         };
         if !limit.try_acquire(addr.ip()) {
+            // Java's wording, the address as InetAddress prints it (`/127.0.0.1`).
             warn!(
-                "Too many connections from {} - max is {}",
-                addr.ip(),
+                "Too many connections from /{} - max is {}",
+                crate::auth::java_host_address(&addr),
                 limit.max
             );
             drop(stream);
