@@ -61,6 +61,9 @@ pub enum ToPipeline {
     },
 }
 
+/// Audit records handed over at the latest when this many are gathered.
+const AUDIT_BATCH_MAX: usize = 4096;
+
 /// Where the pipeline's txns and forwarded requests go, by role.
 pub enum Upstream {
     /// Nothing yet (idle, read-only).
@@ -189,12 +192,22 @@ impl Shell {
     pub fn flush(&mut self) {
         self.pipeline.flush_replies();
         self.execute();
+        self.submit_audit();
     }
 
     /// Close every client connection (the quorum member stops serving).
     pub fn close_all(&mut self) {
         self.pipeline.close_all();
         self.execute();
+        self.submit_audit();
+    }
+
+    /// Hand the audit records gathered so far to the audit writer, in one message (waking
+    /// its thread once per batch of steps, not once per record).
+    fn submit_audit(&mut self) {
+        if !self.audit.is_empty() {
+            crate::audit::writer::submit(std::mem::take(&mut self.audit));
+        }
     }
 
     fn execute(&mut self) {
@@ -204,8 +217,8 @@ impl Shell {
             self.carry_out(o);
         }
         self.outputs = outputs;
-        if !self.audit.is_empty() {
-            crate::audit::writer::submit(std::mem::take(&mut self.audit));
+        if self.audit.len() >= AUDIT_BATCH_MAX {
+            self.submit_audit();
         }
     }
 
