@@ -250,7 +250,7 @@ mod tests {
             ("ZOO_LOG4J_PROP", "INFO,ROLLINGFILE"),
             ("USER", "zookeeper"),
         ]);
-        let s = settings(&debian, &[], "node1");
+        let s = settings(debian, &[], "node1");
         assert_eq!(s.filter, "info");
         assert!(!s.console);
         assert_eq!(
@@ -265,7 +265,7 @@ mod tests {
             ("zookeeper.log.dir", "/logs"),
             ("zookeeper.log.file", "zk.log"),
         ]);
-        let s = settings(&debian, &p, "node1");
+        let s = settings(debian, &p, "node1");
         assert_eq!(s.filter, "warn");
         assert!(s.console);
         assert_eq!(s.file, Some(PathBuf::from("/logs/zk.log")));
