@@ -332,6 +332,8 @@ fn main() {
         .expect("tokio runtime");
     if cfg.audit_enabled {
         start_audit_log(&cfg, log.dir.as_deref(), &rt);
+    } else {
+        info!("ZooKeeper audit is disabled.");
     }
     if cfg.is_distributed() {
         // Java's QuorumPeerMain logs it once the peer's threads are started.
