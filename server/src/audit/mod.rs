@@ -251,10 +251,9 @@ pub fn request_events(
     };
     // A failed txn's result carries no path: Java reads it from the request.
     let applied_path = (!error_txn && !rc.path.is_empty()).then(|| rc.path.clone());
-    let decode = |bytes: &Bytes| bytes.clone();
     let one = match op {
         OpCode::Create | OpCode::Create2 | OpCode::CreateContainer => {
-            let Ok(req) = CreateRequest::decode(&mut decode(request)) else {
+            let Ok(req) = CreateRequest::decode(&mut request.clone()) else {
                 return Vec::new();
             };
             let Some(mode) = create_mode(req.flags) else {
@@ -269,7 +268,7 @@ pub fn request_events(
         }
         OpCode::Delete | OpCode::DeleteContainer => {
             let path = if error_txn {
-                match DeleteRequest::decode(&mut decode(request)) {
+                match DeleteRequest::decode(&mut request.clone()) {
                     Ok(req) => Some(req.path),
                     Err(_) => return Vec::new(),
                 }
@@ -280,7 +279,7 @@ pub fn request_events(
         }
         OpCode::SetData => {
             let path = if error_txn {
-                match SetDataRequest::decode(&mut decode(request)) {
+                match SetDataRequest::decode(&mut request.clone()) {
                     Ok(req) => Some(req.path),
                     Err(_) => return Vec::new(),
                 }
@@ -290,7 +289,7 @@ pub fn request_events(
             record(OP_SET_DATA, path, None, None, result)
         }
         OpCode::SetAcl => {
-            let Ok(req) = SetACLRequest::decode(&mut decode(request)) else {
+            let Ok(req) = SetACLRequest::decode(&mut request.clone()) else {
                 return Vec::new();
             };
             let path = if error_txn {
