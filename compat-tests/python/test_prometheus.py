@@ -47,8 +47,9 @@ COUNTER_SETS = ["quota_exceeded_error_per_namespace"]
 SUMMARY_SETS = {"read_per_namespace": False, "write_per_namespace": False,
                 "learner_handler_qp_size": False, "learner_handler_qp_time_ms": True,
                 "ack_latency": True}
-# mntr lines that are no metric (ZooKeeperServer.dumpMonitorValues).
-NOT_METRICS = {"version", "server_state"}
+# mntr lines that are no metric (dumpMonitorValues of ZooKeeperServer, QuorumZooKeeperServer
+# and ObserverZooKeeperServer).
+NOT_METRICS = {"version", "server_state", "peer_state", "observer_master_id"}
 PROCESS_FAMILIES = {
     "process_cpu_seconds_total": "counter", "process_start_time_seconds": "gauge",
     "process_open_fds": "gauge", "process_max_fds": "gauge",
@@ -238,6 +239,82 @@ def test_values_are_mntrs(pair):
     assert values["num_alive_connections"] == float(mntr["num_alive_connections"]) - 1
     assert 0 < values["process_resident_memory_bytes"]
     assert abs(values["process_start_time_seconds"] - time.time()) < 3600
+
+
+# What zkserver does not export yet in the quorum roles (mntr lacks them too): the gauges
+# QuorumZooKeeperServer and LeaderZooKeeperServer register, and a leader's per-learner
+# summary sets' keys. Listed exactly, so the test fails on any other divergence and once
+# these are added.
+ROLE_GAUGES_MISSING = {
+    "follower": {"quorum_size"},
+    "observer": {"quorum_size"},
+    "leader": {"quorum_size", "leader_uptime", "learners", "pending_syncs", "synced_followers",
+               "synced_non_voting_followers", "synced_observers", "last_proposal_size",
+               "max_proposal_size", "min_proposal_size"},
+}
+# Java's DataTree.setData counts each write of /zookeeper/config (initConfigInZKDatabase at
+# start-up and after each sync: 1 to 3 times by role) in write_per_namespace{key="zookeeper"};
+# zkserver writes that node outside the pipeline's statistics. A divergence of mntr's
+# values in quorum mode, older than the endpoint; listed so the test fails once it is fixed.
+QUORUM_WRITE_KEYS_MISSING = {"zookeeper"}
+LEADER_KEYED_SETS = ("learner_handler_qp_size", "learner_handler_qp_time_ms", "ack_latency")
+
+
+class MetricsEnsemble(zkharness.Ensemble):
+    """Leader, follower and observer; with `metrics`, each node serves /metrics on its own
+    port."""
+
+    def __init__(self, tmp, metrics):
+        super().__init__(tmp, observers=(3,))
+        self.metrics_ports = {sid: zkharness.free_port() for sid in self.ports} if metrics else {}
+
+    def node_cfg(self, sid):
+        cfg = super().node_cfg(sid)
+        if sid in self.metrics_ports:
+            cfg.update(prometheus_cfg(self.metrics_ports[sid]))
+        return cfg
+
+
+def roles_of(ens):
+    return {zkharness.mode(s): sid for sid, s in ens.servers.items()}
+
+
+@pytest.mark.parametrize("ref,ours", PAIRS or [pytest.param(None, None, marks=pytest.mark.skip(
+    reason="ZK_IMPLS selects no (reference, ours) pair"))])
+def test_every_role(ref, ours, tmp_path):
+    """Leader, follower and observer: the families Java's registry has in that role, less
+    the role gauges listed in ROLE_GAUGES_MISSING."""
+    expected = {}
+    with MetricsEnsemble(tmp_path / "java", metrics=False) as ens:
+        ens.start_all({1: ref, 2: ref, 3: ref})
+        for role, sid in roles_of(ens).items():
+            expected[role] = expected_families(parse_mntr(ens.servers[sid].four_letter("mntr")))
+    problems = []
+    with MetricsEnsemble(tmp_path / "ours", metrics=True) as ens:
+        ens.start_all({1: ours, 2: ours, 3: ours})
+        for role, sid in roles_of(ens).items():
+            got = parse_scrape(scrape(ens.metrics_ports[sid])[2])
+            for name in PROCESS_FAMILIES:
+                got.pop(name)
+            want = expected[role]
+            assert sorted(set(want) - set(got)) == sorted(ROLE_GAUGES_MISSING[role]), role
+            assert not set(got) - set(want), role
+            differ = []
+            for name in got:
+                if role == "leader" and name in LEADER_KEYED_SETS:
+                    # Java: a key per learner once it has data; ours: no keys.
+                    assert got[name] == (want[name][0], {}), name
+                    continue
+                if name == "write_per_namespace":
+                    want_keys = {l[0][1] for l in want[name][1].get(name + "_count", ())}
+                    got_keys = {l[0][1] for l in got[name][1].get(name + "_count", ())}
+                    assert want_keys - got_keys == QUORUM_WRITE_KEYS_MISSING, (role, want_keys)
+                    assert got_keys <= want_keys, (role, got_keys)
+                    continue
+                if got[name] != want[name]:
+                    differ.append((role, name, got[name], want[name]))
+            problems += differ
+    assert not problems, "\n".join(map(str, problems))
 
 
 # Metrics used by public dashboards and alerts written for Java's provider:
