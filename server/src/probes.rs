@@ -146,33 +146,6 @@ fn current_user() -> (Option<String>, Option<String>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn our_environment_and_process_values() {
-        let env = environment("v");
-        let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, crate::fourlw::ENVIRONMENT_KEYS);
-        assert_eq!(env[0].1, "v");
-        assert_eq!(env[2].1, "<NA>");
-        if cfg!(target_os = "linux") {
-            assert_eq!(env[9].1, "Linux");
-            assert!(env[15].1.ends_with("MB"), "{env:?}");
-            let (open, max) = fd_counts();
-            assert!(open >= 3 && max >= open, "{open} {max}");
-        }
-        let tmp = std::env::temp_dir().join(format!("zk-fourlw-{}", std::process::id()));
-        std::fs::create_dir_all(tmp.join("version-2/sub")).unwrap();
-        std::fs::write(tmp.join("version-2/a"), [0u8; 457]).unwrap();
-        std::fs::write(tmp.join("version-2/sub/b"), [0u8; 43]).unwrap();
-        assert_eq!(dir_size(&tmp.join("version-2")), 500);
-        assert_eq!(dir_size(&tmp.join("missing")), 0);
-        std::fs::remove_dir_all(&tmp).unwrap();
-    }
-}
-
 /// simpleclient's `StandardExports` values for this process (Linux `/proc`): CPU time and
 /// start time from `/proc/self/stat` (clock ticks, taken as 100 per second, the Linux
 /// `USER_HZ` everywhere in practice), descriptors as `mntr`, `VmSize`/`VmRSS` from
@@ -212,5 +185,47 @@ pub fn process() -> crate::metrics::prometheus::Process {
         max_fds,
         virtual_memory_bytes: kib("VmSize:"),
         resident_memory_bytes: kib("VmRSS:"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_environment_and_process_values() {
+        let env = environment("v");
+        let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, crate::fourlw::ENVIRONMENT_KEYS);
+        assert_eq!(env[0].1, "v");
+        assert_eq!(env[2].1, "<NA>");
+        if cfg!(target_os = "linux") {
+            assert_eq!(env[9].1, "Linux");
+            assert!(env[15].1.ends_with("MB"), "{env:?}");
+            let (open, max) = fd_counts();
+            assert!(open >= 3 && max >= open, "{open} {max}");
+        }
+        let tmp = std::env::temp_dir().join(format!("zk-fourlw-{}", std::process::id()));
+        std::fs::create_dir_all(tmp.join("version-2/sub")).unwrap();
+        std::fs::write(tmp.join("version-2/a"), [0u8; 457]).unwrap();
+        std::fs::write(tmp.join("version-2/sub/b"), [0u8; 43]).unwrap();
+        assert_eq!(dir_size(&tmp.join("version-2")), 500);
+        assert_eq!(dir_size(&tmp.join("missing")), 0);
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn process_values_from_proc() {
+        let p = process();
+        assert!(p.cpu_seconds >= 0.0);
+        let now_s = crate::stats::wall_ms() as f64 / 1000.0;
+        assert!(
+            p.start_time_seconds > now_s - 3600.0 && p.start_time_seconds <= now_s + 1.0,
+            "{p:?}"
+        );
+        assert!(p.open_fds > 0 && p.max_fds >= p.open_fds, "{p:?}");
+        assert!(p.resident_memory_bytes.unwrap_or(0) > 0, "{p:?}");
+        assert!(p.virtual_memory_bytes >= p.resident_memory_bytes, "{p:?}");
     }
 }

@@ -229,15 +229,19 @@ impl Writer<'_> {
 
     /// simpleclient's `Summary.collect`: each quantile, then `_count` and `_sum`.
     fn summary(&mut self, name: &str, key: Option<&str>, detail: Detail, v: &SummaryValues) {
-        let wanted: &[(&str, fn(&super::Quantiles) -> i64)] = match detail {
-            Detail::Basic => &[("0.5", |q| q.p50)],
-            Detail::Advanced => &[("0.5", |q| q.p50), ("0.9", |q| q.p90), ("0.99", |q| q.p99)],
+        let q = v.quantiles;
+        let wanted: Vec<(&str, Option<i64>)> = match detail {
+            Detail::Basic => vec![("0.5", q.map(|q| q.p50))],
+            Detail::Advanced => vec![
+                ("0.5", q.map(|q| q.p50)),
+                ("0.9", q.map(|q| q.p90)),
+                ("0.99", q.map(|q| q.p99)),
+            ],
         };
         let mut labels: Vec<(&str, &str)> = key.map(|k| ("key", k)).into_iter().collect();
-        for (label, pick) in wanted {
-            let value = v.quantiles.as_ref().map_or(f64::NAN, |q| pick(q) as f64);
+        for (label, value) in wanted {
             labels.push(("quantile", label));
-            self.sample(name, "", &labels, value);
+            self.sample(name, "", &labels, value.map_or(f64::NAN, |v| v as f64));
             labels.pop();
         }
         self.sample(name, "_count", &labels, v.stats.count() as f64);
