@@ -27,8 +27,8 @@ import zkharness
 
 PROMETHEUS_CLASS = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 
-# ZooKeeperServer.registerMetrics (3.8.0 and 3.9.3): the gauges among mntr's lines; every
-# other plain line of the registry is a ServerMetrics counter.
+# ZooKeeperServer.registerMetrics and the quorum servers' (3.8.0 and 3.9.3): the gauges among
+# mntr's lines; every other plain line of the registry is a ServerMetrics counter.
 REGISTERED_GAUGES = {
     "avg_latency", "max_latency", "min_latency", "packets_received", "packets_sent",
     "num_alive_connections", "outstanding_requests", "uptime", "znode_count", "watch_count",
@@ -37,6 +37,10 @@ REGISTERED_GAUGES = {
     "last_client_response_size", "max_client_response_size", "min_client_response_size",
     "outstanding_tls_handshake", "auth_failed_count", "non_mtls_remote_conn_count",
     "non_mtls_local_conn_count",
+    # QuorumZooKeeperServer, LeaderZooKeeperServer, FollowerZooKeeperServer.registerMetrics
+    "quorum_size", "learners", "synced_followers", "synced_non_voting_followers",
+    "synced_observers", "pending_syncs", "leader_uptime", "last_proposal_size",
+    "max_proposal_size", "min_proposal_size",
 }
 # Sets registered whether or not they have keys yet (mntr shows a set only per key; the
 # Prometheus registry shows every registered family): QuotaMetricsUtils' gauge sets and
@@ -242,13 +246,12 @@ def test_values_are_mntrs(pair):
 
 
 # What zkserver does not export yet in the quorum roles (mntr lacks them too): the gauges
-# QuorumZooKeeperServer and LeaderZooKeeperServer register, and a leader's per-learner
-# summary sets' keys. Listed exactly, so the test fails on any other divergence and once
+# LeaderZooKeeperServer registers, and a leader's per-learner summary sets' keys. Listed exactly, so the test fails on any other divergence and once
 # these are added.
 ROLE_GAUGES_MISSING = {
-    "follower": {"quorum_size"},
-    "observer": {"quorum_size"},
-    "leader": {"quorum_size", "leader_uptime", "learners", "pending_syncs", "synced_followers",
+    "follower": set(),
+    "observer": set(),
+    "leader": {"leader_uptime", "learners", "pending_syncs", "synced_followers",
                "synced_non_voting_followers", "synced_observers", "last_proposal_size",
                "max_proposal_size", "min_proposal_size"},
 }
@@ -284,16 +287,23 @@ def roles_of(ens):
 def test_every_role(ref, ours, tmp_path):
     """Leader, follower and observer: the families Java's registry has in that role, less
     the role gauges listed in ROLE_GAUGES_MISSING."""
-    expected = {}
+    expected, java_mntr = {}, {}
     with MetricsEnsemble(tmp_path / "java", metrics=False) as ens:
         ens.start_all({1: ref, 2: ref, 3: ref})
         for role, sid in roles_of(ens).items():
-            expected[role] = expected_families(parse_mntr(ens.servers[sid].four_letter("mntr")))
+            java_mntr[role] = parse_mntr(ens.servers[sid].four_letter("mntr"))
+            expected[role] = expected_families(java_mntr[role])
     problems = []
     with MetricsEnsemble(tmp_path / "ours", metrics=True) as ens:
         ens.start_all({1: ours, 2: ours, 3: ours})
         for role, sid in roles_of(ens).items():
-            got = parse_scrape(scrape(ens.metrics_ports[sid])[2])
+            text = scrape(ens.metrics_ports[sid])[2]
+            # The dashboard's quorum panel; Java's value: the voting members.
+            assert re.search(r"^quorum_size 2\.0$", text, re.M), role
+            assert java_mntr[role]["quorum_size"] == "2"
+            mntr = parse_mntr(ens.servers[sid].four_letter("mntr"))
+            assert mntr["peer_state"] == java_mntr[role]["peer_state"], role
+            got = parse_scrape(text)
             for name in PROCESS_FAMILIES:
                 got.pop(name)
             want = expected[role]

@@ -274,6 +274,9 @@ pub struct MonitorValues {
     pub outstanding_tls_handshake: i64,
     /// `zk_uptime`, ms since the server started (`ServerStats::uptime_ms`).
     pub uptime_ms: i64,
+    /// `zk_quorum_size`: the voting members, in a quorum role (Java's
+    /// `QuorumZooKeeperServer` gauge, printed after the others); `None` otherwise.
+    pub quorum_size: Option<i64>,
     /// Java's quota gauge sets, printed right after the gauges as `zk_<key>\t<value>`; keys
     /// are `<namespace>_quota_count_limit_per_namespace`, `..._quota_bytes_limit_...`,
     /// `..._quota_count_usage_...`, `..._quota_bytes_usage_...`.
@@ -1164,6 +1167,7 @@ mod tests {
                 outstanding_tls_handshake: 0,
                 uptime_ms: 17921,
                 quota_gauges: Vec::new(),
+                quorum_size: None,
                 role_values: Vec::new(),
             }
         }

@@ -186,6 +186,12 @@ pub fn collect(src: &dyn FourLetterSource) -> Vec<Metric> {
         };
         out.push(Metric::Gauge { name, value });
     }
+    if let Some(size) = m.quorum_size {
+        out.push(Metric::Gauge {
+            name: "quorum_size",
+            value: Number::Int(size),
+        });
+    }
     // One entry per quota line, in `mntr`'s order; the empty sets after them.
     for (key, value) in &m.quota_gauges {
         if let Some((name, ns)) = QUOTA_GAUGE_SETS.iter().find_map(|set| {

@@ -224,6 +224,7 @@ impl FourLetterSource for View<'_> {
 
     fn monitor_values(&self) -> MonitorValues {
         let (open, max) = self.probes.fd_counts;
+        let quorum_role = matches!(self.p.mode, Mode::Leader | Mode::Follower | Mode::Observer);
         MonitorValues {
             ephemerals_count: self.p.tree.ephemeral_count() as u64,
             global_sessions: self.p.sessions.len() as u64,
@@ -234,6 +235,20 @@ impl FourLetterSource for View<'_> {
             max_file_descriptor_count: max,
             uptime_ms: self.p.uptime_ms() as i64,
             quota_gauges: crate::quota::metrics(&self.p.tree),
+            quorum_size: quorum_role.then(|| self.p.cfg.participants().count() as i64),
+            // QuorumZooKeeperServer.dumpMonitorValues: the peer's state and its ZAB phase,
+            // which is broadcast while the pipeline serves in a quorum role.
+            role_values: quorum_role
+                .then(|| {
+                    let state = match self.p.mode {
+                        Mode::Leader => "leading",
+                        Mode::Follower => "following",
+                        _ => "observing",
+                    };
+                    ("peer_state".to_string(), format!("{state} - broadcast"))
+                })
+                .into_iter()
+                .collect(),
             ..Default::default()
         }
     }
