@@ -251,7 +251,7 @@ def test_values_are_mntrs(pair):
 ROLE_GAUGES_MISSING = {
     "follower": set(),
     "observer": set(),
-    "leader": {"leader_uptime", "learners", "pending_syncs", "synced_followers",
+    "leader": {"learners", "pending_syncs", "synced_followers",
                "synced_non_voting_followers", "synced_observers", "last_proposal_size",
                "max_proposal_size", "min_proposal_size"},
 }
@@ -303,6 +303,9 @@ def test_every_role(ref, ours, tmp_path):
             assert java_mntr[role]["quorum_size"] == "2"
             mntr = parse_mntr(ens.servers[sid].four_letter("mntr"))
             assert mntr["peer_state"] == java_mntr[role]["peer_state"], role
+            # The dashboard's role panel: leader_uptime on the leader only (Java's too).
+            assert (re.search(r"^leader_uptime [0-9]", text, re.M) is not None) == (
+                role == "leader") == ("leader_uptime" in java_mntr[role]), role
             got = parse_scrape(text)
             for name in PROCESS_FAMILIES:
                 got.pop(name)
@@ -336,8 +339,8 @@ DASHBOARD_METRICS = ["znode_count", "outstanding_requests", "num_alive_connectio
 ALERT_METRICS = ["znode_count", "num_alive_connections", "approximate_data_size",
                  "watch_count", "election_time_count", "open_file_descriptor_count",
                  "fsynctime_sum", "snapshottime_sum", "avg_latency"]
-# Left out: quorum_size and leader_uptime (the dashboard's quorum panels) exist only in an
-# ensemble; jvm_memory_bytes_used/_max (an alert) need a JVM.
+# Left out here: quorum_size and leader_uptime (the dashboard's quorum panels) exist only in
+# an ensemble (test_every_role); jvm_memory_bytes_used/_max (an alert) need a JVM.
 
 
 def test_dashboard_and_alert_metrics_resolve(pair):

@@ -277,6 +277,9 @@ pub struct MonitorValues {
     /// `zk_quorum_size`: the voting members, in a quorum role (Java's
     /// `QuorumZooKeeperServer` gauge, printed after the others); `None` otherwise.
     pub quorum_size: Option<i64>,
+    /// `zk_leader_uptime`: ms since this server began to lead (Java's
+    /// `LeaderZooKeeperServer` gauge); `None` in other roles.
+    pub leader_uptime_ms: Option<i64>,
     /// Java's quota gauge sets, printed right after the gauges as `zk_<key>\t<value>`; keys
     /// are `<namespace>_quota_count_limit_per_namespace`, `..._quota_bytes_limit_...`,
     /// `..._quota_count_usage_...`, `..._quota_bytes_usage_...`.
@@ -1168,6 +1171,7 @@ mod tests {
                 uptime_ms: 17921,
                 quota_gauges: Vec::new(),
                 quorum_size: None,
+                leader_uptime_ms: None,
                 role_values: Vec::new(),
             }
         }

@@ -185,6 +185,14 @@ pub fn collect(src: &dyn FourLetterSource) -> Vec<Metric> {
             _ => Int(0),
         };
         out.push(Metric::Gauge { name, value });
+        // A leader's gauges come among these in Java's (hash) order; of them zk-rs has
+        // leader_uptime, which Java prints after open_file_descriptor_count.
+        if let (Some(uptime), "open_file_descriptor_count") = (m.leader_uptime_ms, name) {
+            out.push(Metric::Gauge {
+                name: "leader_uptime",
+                value: Number::Int(uptime),
+            });
+        }
     }
     if let Some(size) = m.quorum_size {
         out.push(Metric::Gauge {

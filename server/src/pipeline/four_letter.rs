@@ -236,6 +236,7 @@ impl FourLetterSource for View<'_> {
             uptime_ms: self.p.uptime_ms() as i64,
             quota_gauges: crate::quota::metrics(&self.p.tree),
             quorum_size: quorum_role.then(|| self.p.cfg.participants().count() as i64),
+            leader_uptime_ms: (self.p.mode == Mode::Leader).then(|| self.p.leader_uptime_ms()),
             // QuorumZooKeeperServer.dumpMonitorValues: the peer's state and its ZAB phase,
             // which is broadcast while the pipeline serves in a quorum role.
             role_values: quorum_role
