@@ -81,7 +81,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::config::{CompatVersion, Config, FourLetterWhitelist};
-use crate::stats::{BufferStats, ConnStats, Counter, PercentileSummary, ServerStats, Summary};
+use crate::stats::{BufferStats, ConnStats, ServerStats, Summary};
 use crate::watch::WatchSummary;
 use jute::{SessionId, Zxid};
 
@@ -274,6 +274,12 @@ pub struct MonitorValues {
     pub outstanding_tls_handshake: i64,
     /// `zk_uptime`, ms since the server started (`ServerStats::uptime_ms`).
     pub uptime_ms: i64,
+    /// `zk_quorum_size`: the voting members, in a quorum role (Java's
+    /// `QuorumZooKeeperServer` gauge, printed after the others); `None` otherwise.
+    pub quorum_size: Option<i64>,
+    /// `zk_leader_uptime`: ms since this server began to lead (Java's
+    /// `LeaderZooKeeperServer` gauge); `None` in other roles.
+    pub leader_uptime_ms: Option<i64>,
     /// Java's quota gauge sets, printed right after the gauges as `zk_<key>\t<value>`; keys
     /// are `<namespace>_quota_count_limit_per_namespace`, `..._quota_bytes_limit_...`,
     /// `..._quota_count_usage_...`, `..._quota_bytes_usage_...`.
@@ -765,9 +771,10 @@ pub const MNTR_COUNTERS_3_9: [&str; 51] = [
 ];
 
 /// Java 3.9.3 prints its `restore_time` summary right after this one.
-const RESTORE_TIME_AFTER: Summary = Summary::ReadsIssuedFromSessionQueue;
+pub(crate) const RESTORE_TIME_AFTER: Summary = Summary::ReadsIssuedFromSessionQueue;
 
 fn mntr(src: &dyn FourLetterSource) -> String {
+    use crate::metrics::{Metric, Number, SummaryValues};
     let mut s = String::with_capacity(16 * 1024);
     let mut line = |k: &str, v: &dyn std::fmt::Display| {
         s.push_str("zk_");
@@ -776,96 +783,71 @@ fn mntr(src: &dyn FourLetterSource) -> String {
         s.push_str(&v.to_string());
         s.push('\n');
     };
-    let st = src.server_stats();
-    let m = src.monitor_values();
-    let resp = st.client_response_stats();
-    line("version", &src.version());
-    line("server_state", &src.server_state());
-    for (k, v) in &m.role_values {
-        line(k, v);
-    }
-    for key in MNTR_GAUGES {
-        let v: String = match key {
-            "ephemerals_count" => m.ephemerals_count.to_string(),
-            "num_alive_connections" => src.num_alive_connections().to_string(),
-            "avg_latency" => java_double(st.avg_latency()),
-            "outstanding_requests" => src.outstanding_requests().to_string(),
-            "znode_count" => src.node_count().to_string(),
-            "global_sessions" => m.global_sessions.to_string(),
-            "non_mtls_remote_conn_count" => st.non_mtls_remote_conn_count().to_string(),
-            "last_client_response_size" => resp.last.to_string(),
-            "packets_sent" => st.packets_sent_count().to_string(),
-            "packets_received" => st.packets_received_count().to_string(),
-            "max_client_response_size" => resp.max.to_string(),
-            "connection_drop_probability" => java_double(m.connection_drop_probability),
-            "watch_count" => m.watch_count.to_string(),
-            "auth_failed_count" => st.auth_failed_count().to_string(),
-            "min_latency" => st.min_latency().to_string(),
-            "max_file_descriptor_count" => m.max_file_descriptor_count.to_string(),
-            "approximate_data_size" => m.approximate_data_size.to_string(),
-            "open_file_descriptor_count" => m.open_file_descriptor_count.to_string(),
-            "local_sessions" => m.local_sessions.to_string(),
-            "uptime" => m.uptime_ms.to_string(),
-            "max_latency" => st.max_latency().to_string(),
-            "outstanding_tls_handshake" => m.outstanding_tls_handshake.to_string(),
-            "min_client_response_size" => resp.min.to_string(),
-            "non_mtls_local_conn_count" => st.non_mtls_local_conn_count().to_string(),
-            _ => "0".to_string(),
-        };
-        line(key, &v);
-    }
-    for (k, v) in &m.quota_gauges {
-        line(k, v);
-    }
-    if src.compat_version().is_3_9() {
-        // 3.9.3's counters come in another (hash) order, with four we never count.
-        for name in MNTR_COUNTERS_3_9 {
-            let v = Counter::from_java_name(name).map_or(0, |c| st.counter(c));
-            line(name, &v);
-        }
-    } else {
-        for c in Counter::ALL {
-            line(c.java_name(), &st.counter(*c));
-        }
-    }
-    for (ns, n) in st.quota_exceeded_per_namespace() {
-        line(&format!("{ns}_quota_exceeded_error_per_namespace"), n);
-    }
-    let summary_lines = |line: &mut dyn FnMut(&str, &dyn std::fmt::Display),
-                         name: &str,
-                         a: &crate::stats::AvgMinMax| {
+    fn summary_lines(
+        line: &mut dyn FnMut(&str, &dyn std::fmt::Display),
+        name: &str,
+        v: &SummaryValues,
+        advanced: bool,
+    ) {
+        let a = &v.stats;
         line(&format!("avg_{name}"), &java_double(a.avg()));
         line(&format!("min_{name}"), &a.min());
         line(&format!("max_{name}"), &a.max());
         line(&format!("cnt_{name}"), &a.count());
         line(&format!("sum_{name}"), &a.total());
-    };
-    for sm in Summary::ALL {
-        summary_lines(&mut line, sm.java_name(), st.summary(*sm));
-        if *sm == RESTORE_TIME_AFTER && src.compat_version().is_3_9() {
-            // 3.9.3's snapshot restore summary (AdminServer `restore`): never used here.
-            summary_lines(
-                &mut line,
-                "restore_time",
-                &crate::stats::AvgMinMax::default(),
-            );
+        if advanced {
+            let (p50, p95, p99, p999) = v
+                .quantiles
+                .map_or((0, 0, 0, 0), |q| (q.p50, q.p95, q.p99, q.p999));
+            line(&format!("p50_{name}"), &p50);
+            line(&format!("p95_{name}"), &p95);
+            line(&format!("p99_{name}"), &p99);
+            line(&format!("p999_{name}"), &p999);
         }
     }
-    for ps in PercentileSummary::ALL {
-        let p = st.percentile_summary(*ps);
-        let name = ps.java_name();
-        summary_lines(&mut line, name, p.summary());
-        let [p50, p95, p99, p999] = p.percentiles();
-        line(&format!("p50_{name}"), &p50);
-        line(&format!("p95_{name}"), &p95);
-        line(&format!("p99_{name}"), &p99);
-        line(&format!("p999_{name}"), &p999);
-    }
-    for (ns, a) in st.read_per_namespace() {
-        summary_lines(&mut line, &format!("{ns}_read_per_namespace"), a);
-    }
-    for (ns, a) in st.write_per_namespace() {
-        summary_lines(&mut line, &format!("{ns}_write_per_namespace"), a);
+    for m in crate::metrics::collect(src) {
+        match m {
+            Metric::Info { name, value } => line(&name, &value),
+            Metric::Gauge { name, value } => match value {
+                Number::Int(v) => line(name, &v),
+                Number::Double(v) => line(name, &java_double(v)),
+            },
+            Metric::GaugeSet { name, values } => {
+                for (key, v) in values {
+                    line(&format!("{key}_{name}"), &v);
+                }
+            }
+            Metric::Counter { name, value } => line(name, &value),
+            Metric::CounterSet { name, values } => {
+                for (key, v) in values {
+                    line(&format!("{key}_{name}"), &v);
+                }
+            }
+            Metric::Summary {
+                name,
+                detail,
+                values,
+            } => summary_lines(
+                &mut line,
+                name,
+                &values,
+                detail == crate::metrics::Detail::Advanced,
+            ),
+            Metric::SummarySet {
+                name,
+                detail,
+                values,
+            } => {
+                for (key, v) in values {
+                    summary_lines(
+                        &mut line,
+                        &format!("{key}_{name}"),
+                        &v,
+                        detail == crate::metrics::Detail::Advanced,
+                    );
+                }
+            }
+        }
     }
     s
 }
@@ -985,6 +967,7 @@ pub const ENVIRONMENT_KEYS: [&str; 18] = [
 mod tests {
     use super::*;
     use crate::stats::op_name;
+    use crate::stats::{Counter, PercentileSummary};
     use std::collections::BTreeSet;
 
     const JAVA_VERSION: &str = "3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC";
@@ -1187,6 +1170,8 @@ mod tests {
                 outstanding_tls_handshake: 0,
                 uptime_ms: 17921,
                 quota_gauges: Vec::new(),
+                quorum_size: None,
+                leader_uptime_ms: None,
                 role_values: Vec::new(),
             }
         }

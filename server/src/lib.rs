@@ -9,6 +9,7 @@
 //!   [`quota`], [`null_strings`], [`txn`], [`error`], [`stats`].
 //! - [`config`]: zoo.cfg and system properties, driven by one table of keys.
 //! - [`fourlw`]: rendering the four-letter words from a `FourLetterSource`.
+//! - [`metrics`]: the metrics registry (`mntr`'s values by kind) and its Prometheus text.
 //! - [`launch`]: the `zkserver -Dname=value zoo.cfg` command line, `JVMFLAGS` and `java.env`.
 //! - [`flow`]: the backpressure decisions (shared counters with the network tasks).
 //!
@@ -33,6 +34,7 @@ pub mod fourlw;
 pub mod http;
 pub mod launch;
 pub mod logfile;
+pub mod metrics;
 pub mod net;
 pub mod null_strings;
 pub mod peer;

@@ -356,6 +356,10 @@ async fn run(cfg: config::Config) {
     };
     info!("binding to port {addr}");
     let (tx, mut rx) = mpsc::channel::<ToPipeline>(8192);
+    if let Err(e) = zk_server::metrics::endpoint::start(&cfg, tx.clone()).await {
+        error!("{e}");
+        std::process::exit(1);
+    }
     shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
     let pipeline = Pipeline::new(cfg.clone(), Mode::Standalone, shell::now(), shell::seed());
     let mut shell = Shell::new(pipeline, tx.clone());

@@ -1,7 +1,7 @@
 //! What the four-letter words show about the process and the disk, measured outside the
 //! pipeline (IO: /proc, /etc/passwd, the data directories). The connection task that took
 //! the word calls [`measure`] before handing it to the pipeline, so an `mntr` poll never
-//! stalls other clients.
+//! stalls other clients; the Prometheus endpoint does the same before each scrape.
 
 use crate::config::Config;
 use crate::fourlw::{full_version, ServerConf};
@@ -146,6 +146,48 @@ fn current_user() -> (Option<String>, Option<String>) {
     }
 }
 
+/// simpleclient's `StandardExports` values for this process (Linux `/proc`): CPU time and
+/// start time from `/proc/self/stat` (clock ticks, taken as 100 per second, the Linux
+/// `USER_HZ` everywhere in practice), descriptors as `mntr`, `VmSize`/`VmRSS` from
+/// `/proc/self/status`.
+pub fn process() -> crate::metrics::prometheus::Process {
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let (open_fds, max_fds) = fd_counts();
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // Numbered as in proc(5) from field 3 (state) on: utime is 14, stime 15, starttime 22.
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+    let cpu_seconds = (field(14).unwrap_or(0.0) + field(15).unwrap_or(0.0)) / TICKS_PER_SECOND;
+    let boot_time_s = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    });
+    let start_time_seconds = match (boot_time_s, field(22)) {
+        (Some(boot), Some(ticks)) => boot + ticks / TICKS_PER_SECOND,
+        _ => 0.0,
+    };
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |key: &str| {
+        status.lines().find_map(|l| {
+            let v = l.strip_prefix(key)?.trim().strip_suffix("kB")?.trim();
+            v.parse::<i64>().ok().map(|k| k * 1024)
+        })
+    };
+    crate::metrics::prometheus::Process {
+        cpu_seconds,
+        start_time_seconds,
+        open_fds,
+        max_fds,
+        virtual_memory_bytes: kib("VmSize:"),
+        resident_memory_bytes: kib("VmRSS:"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +212,20 @@ mod tests {
         assert_eq!(dir_size(&tmp.join("version-2")), 500);
         assert_eq!(dir_size(&tmp.join("missing")), 0);
         std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn process_values_from_proc() {
+        let p = process();
+        assert!(p.cpu_seconds >= 0.0);
+        let now_s = crate::stats::wall_ms() as f64 / 1000.0;
+        assert!(
+            p.start_time_seconds > now_s - 3600.0 && p.start_time_seconds <= now_s + 1.0,
+            "{p:?}"
+        );
+        assert!(p.open_fds > 0 && p.max_fds >= p.open_fds, "{p:?}");
+        assert!(p.resident_memory_bytes.unwrap_or(0) > 0, "{p:?}");
+        assert!(p.virtual_memory_bytes >= p.resident_memory_bytes, "{p:?}");
     }
 }

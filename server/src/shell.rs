@@ -59,6 +59,15 @@ pub enum ToPipeline {
         probes: Box<Probes>,
         reply: oneshot::Sender<String>,
     },
+    /// The metrics registry, for the Prometheus endpoint.
+    Metrics(MetricsRequest),
+}
+
+/// A Prometheus scrape (`metrics::endpoint`): the registry, its probes already measured.
+#[derive(Debug)]
+pub struct MetricsRequest {
+    pub probes: Box<Probes>,
+    pub reply: oneshot::Sender<Vec<crate::metrics::Metric>>,
 }
 
 /// Audit records handed over at the latest when this many are gathered.
@@ -147,6 +156,10 @@ impl Shell {
     pub fn step(&mut self, msg: ToPipeline) {
         let input = match msg {
             ToPipeline::Input(i) => i,
+            ToPipeline::Metrics(MetricsRequest { probes, reply }) => {
+                let _ = reply.send(self.pipeline.metrics(now(), *probes));
+                return;
+            }
             ToPipeline::Connect {
                 conn,
                 addr,

@@ -295,12 +295,18 @@ impl AvgMinMaxPercentile {
 
     /// p50, p95, p99 and p999, in that order (one sort for the four).
     pub fn percentiles(&self) -> [i64; 4] {
+        self.quantiles([0.5, 0.95, 0.99, 0.999]).unwrap_or([0; 4])
+    }
+
+    /// Each quantile as [`percentile`](Self::percentile) gives it, with one sort for all;
+    /// `None` when empty.
+    pub fn quantiles<const N: usize>(&self, quantiles: [f64; N]) -> Option<[i64; N]> {
         if self.samples.is_empty() {
-            return [0; 4];
+            return None;
         }
         let mut v = self.samples.clone();
         v.sort_unstable();
-        [0.5, 0.95, 0.99, 0.999].map(|q| java_round(quantile_of_sorted(&v, q)))
+        Some(quantiles.map(|q| java_round(quantile_of_sorted(&v, q))))
     }
 
     /// Empties it.

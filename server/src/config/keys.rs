@@ -394,7 +394,8 @@ const NO_JVM: &str = "there is no JVM";
 const NO_ADMIN: &str = "zk-rs has no AdminServer";
 const NOT_IMPLEMENTED: &str = "not implemented by zk-rs";
 const NO_LOCAL_SESSIONS: &str = "local sessions are not implemented; every session is global";
-const NO_METRICS_PROVIDER: &str = "zk-rs has no pluggable metrics provider";
+const NO_METRICS_WORKERS: &str = "zk-rs records metrics on the request pipeline itself \
+     (counters and a sample reservoir, no queue), so it has no metrics worker threads";
 const NO_MULTI_ADDRESS: &str = "multiple addresses per server are not supported";
 const JAVA_TUNING: &str = "a tuning knob of Java's implementation that zk-rs does not have";
 
@@ -658,10 +659,64 @@ pub static KEYS: &[Key] = &[
     key("jvm.pause.monitor", boolean(|_, _| {}))
         .default("false")
         .ignored(NO_JVM),
-    key("metricsProvider.className", text(|_, _| {})).ignored(NO_METRICS_PROVIDER),
+    // Java checks the class is on its class path (`Class.forName`, else "metrics provider
+    // class was not found" and no start); zk-rs has these three.
+    key(
+        "metricsProvider.className",
+        Kind::OneOf {
+            words: &[
+                "org.apache.zookeeper.metrics.impl.defaultmetricsprovider",
+                "org.apache.zookeeper.metrics.impl.nullmetricsprovider",
+                "org.apache.zookeeper.metrics.prometheus.prometheusmetricsprovider",
+            ],
+            set: |d, v| {
+                d.config.metrics_provider.prometheus = v.ends_with(".prometheusmetricsprovider")
+            },
+        },
+    )
+    .default("org.apache.zookeeper.metrics.impl.DefaultMetricsProvider")
+    .field("metrics_provider"),
+    key(
+        "metricsProvider.httpHost",
+        text(|d, v| d.config.metrics_provider.http_host = v.to_string()),
+    )
+    .default("0.0.0.0")
+    .field("metrics_provider"),
+    key(
+        "metricsProvider.httpPort",
+        int(0, 65535, "a port number", |d, v| {
+            d.config.metrics_provider.http_port = v as u16
+        }),
+    )
+    .default("7000")
+    .field("metrics_provider"),
+    key(
+        "metricsProvider.exportJvmInfo",
+        java_bool(|d, v| d.config.metrics_provider.export_jvm_info = v),
+    )
+    .default("true")
+    .field("metrics_provider"),
+    key(
+        "metricsProvider.numWorkerThreads",
+        int(INT_MIN, INT_MAX, ANY_INT, |_, _| {}),
+    )
+    .default("1")
+    .ignored(NO_METRICS_WORKERS),
+    key(
+        "metricsProvider.maxQueueSize",
+        int(INT_MIN, INT_MAX, ANY_INT, |_, _| {}),
+    )
+    .default("1000000")
+    .ignored(NO_METRICS_WORKERS),
+    key(
+        "metricsProvider.workerShutdownTimeoutMs",
+        Kind::Long { set: |_, _| {} },
+    )
+    .default("1000")
+    .ignored(NO_METRICS_WORKERS),
     key("metricsProvider.", text(|_, _| {}))
         .family()
-        .ignored(NO_METRICS_PROVIDER),
+        .ignored("Java's PrometheusMetricsProvider reads no such key"),
     key("multiAddress.enabled", boolean(|_, _| {}))
         .quorum()
         .default("false")

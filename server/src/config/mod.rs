@@ -201,6 +201,22 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// `metricsProvider.*` (Java's `QuorumPeerConfig` hands every `metricsProvider.<name>` key to
+/// the provider as `<name>`; `PrometheusMetricsProvider.configure` reads these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsProviderConf {
+    /// `className` is Java's `PrometheusMetricsProvider`: serve `/metrics`
+    /// (`metrics::endpoint`). Otherwise Java's `DefaultMetricsProvider` (or the
+    /// `NullMetricsProvider`): no endpoint.
+    pub prometheus: bool,
+    /// `httpHost` (Java's default `0.0.0.0`).
+    pub http_host: String,
+    /// `httpPort` (7000).
+    pub http_port: u16,
+    /// `exportJvmInfo` (true): the `process_*` families.
+    pub export_jvm_info: bool,
+}
+
 /// The server's configuration. Each field names its `zoo.cfg` key; Java's default and how
 /// the value is read are in the key's row of [`keys::KEYS`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,6 +253,8 @@ pub struct Config {
     /// `compat.version` (zk-rs's own key): the Java generation whose answers, txn types
     /// and disk formats zkserver gives.
     pub compat_version: CompatVersion,
+    /// `metricsProvider.*`: Java's metrics provider and its Prometheus endpoint.
+    pub metrics_provider: MetricsProviderConf,
     /// `snapCount`: txns between snapshots, at least 2.
     pub snap_count: u64,
     /// `autopurge.snapRetainCount`, at least [`MIN_SNAP_RETAIN_COUNT`].
@@ -497,6 +515,12 @@ impl Config {
             four_letter_whitelist: FourLetterWhitelist::Only(Default::default()),
             extended_types_enabled: false,
             compat_version: CompatVersion::V3_9,
+            metrics_provider: MetricsProviderConf {
+                prometheus: false,
+                http_host: String::new(),
+                http_port: 0,
+                export_jvm_info: false,
+            },
             snap_count: 0,
             autopurge_snap_retain_count: 0,
             autopurge_purge_interval_hours: 0,

@@ -658,9 +658,8 @@ fn file_wins_over_system_properties() {
 #[test]
 fn known_keys_zk_rs_ignores_say_why() {
     let lines = [
-        "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.\
-         PrometheusMetricsProvider",
-        "metricsProvider.httpPort=7000",
+        "metricsProvider.numWorkerThreads=2",
+        "metricsProvider.someKey=7000",
         "ssl.keyStore.location=/k",
         "authProvider.1=org.example.Auth",
         "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
@@ -1042,4 +1041,37 @@ fn embedded_text_is_the_embedded_default() {
     assert!(w.is_empty(), "{w:?}");
     let (c, _) = embedded_with_system_properties(&[("readonlymode.enabled", "true")]).unwrap();
     assert!(c.read_only_mode_enabled);
+}
+
+#[test]
+fn metrics_provider_keys() {
+    let (c, w) = with("");
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(
+        c.metrics_provider,
+        crate::config::MetricsProviderConf {
+            prometheus: false,
+            http_host: "0.0.0.0".into(),
+            http_port: 7000,
+            export_jvm_info: true,
+        }
+    );
+    let (c, w) = with(
+        "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
+         metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=7001\n\
+         metricsProvider.exportJvmInfo=false",
+    );
+    assert!(w.is_empty(), "{w:?}");
+    assert!(c.metrics_provider.prometheus);
+    assert_eq!(c.metrics_provider.http_host, "127.0.0.1");
+    assert_eq!(c.metrics_provider.http_port, 7001);
+    assert!(!c.metrics_provider.export_jvm_info);
+    let (c, _) =
+        with("metricsProvider.className=org.apache.zookeeper.metrics.impl.NullMetricsProvider");
+    assert!(!c.metrics_provider.prometheus);
+    // Java: "metrics provider class was not found", and no start.
+    let e = with_err("metricsProvider.className=org.example.Mine");
+    assert_eq!(e.key(), Some("metricsProvider.className"));
+    let e = with_err("metricsProvider.httpPort=x");
+    assert_eq!(e.key(), Some("metricsProvider.httpPort"));
 }

@@ -92,7 +92,7 @@ pub async fn lead(
             shell.write_snapshots_to(snap_dir.clone(), snapshot_options.clone());
             shell
                 .pipeline
-                .start_leading(jute::Zxid::new(epoch, 0).into());
+                .start_leading(shell::now(), jute::Zxid::new(epoch, 0).into());
         }
         Event::Synced { sid, kind, zxid } => {
             info!("learner {sid} synchronised by {kind:?} at 0x{zxid:x}")

@@ -72,6 +72,9 @@ pub async fn run(cfg: Config) {
     };
     info!("binding to port {addr}");
     let (tx, mut rx) = mpsc::channel::<ToPipeline>(8192);
+    if let Err(e) = crate::metrics::endpoint::start(&cfg, tx.clone()).await {
+        fatal(e);
+    }
     shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
     tokio::spawn(crate::net::serve(
         listener,

@@ -29,7 +29,9 @@ pub struct Probes {
 struct View<'a> {
     p: &'a mut Pipeline,
     probes: Probes,
-    asking: SocketAddr,
+    /// The connection of the four-letter word (`None`: the Prometheus endpoint, which Java
+    /// does not count among the client connections).
+    asking: Option<SocketAddr>,
     asked_at: i64,
     /// The monotonic clock at the same moment as `asked_at`.
     mono_at: i64,
@@ -94,12 +96,14 @@ impl FourLetterSource for View<'_> {
                 expires_at_ms: self.mono_to_wall(c.expiry_bucket),
             })
             .collect();
-        let bucket = round_up(self.mono_at + CNXN_EXPIRY_MS, CNXN_EXPIRY_MS);
-        out.push(ConnInfo::four_letter_word(
-            self.asking,
-            self.asked_at,
-            self.mono_to_wall(bucket),
-        ));
+        if let Some(asking) = self.asking {
+            let bucket = round_up(self.mono_at + CNXN_EXPIRY_MS, CNXN_EXPIRY_MS);
+            out.push(ConnInfo::four_letter_word(
+                asking,
+                self.asked_at,
+                self.mono_to_wall(bucket),
+            ));
+        }
         out
     }
 
@@ -220,6 +224,7 @@ impl FourLetterSource for View<'_> {
 
     fn monitor_values(&self) -> MonitorValues {
         let (open, max) = self.probes.fd_counts;
+        let quorum_role = matches!(self.p.mode, Mode::Leader | Mode::Follower | Mode::Observer);
         MonitorValues {
             ephemerals_count: self.p.tree.ephemeral_count() as u64,
             global_sessions: self.p.sessions.len() as u64,
@@ -230,6 +235,21 @@ impl FourLetterSource for View<'_> {
             max_file_descriptor_count: max,
             uptime_ms: self.p.uptime_ms() as i64,
             quota_gauges: crate::quota::metrics(&self.p.tree),
+            quorum_size: quorum_role.then(|| self.p.cfg.participants().count() as i64),
+            leader_uptime_ms: (self.p.mode == Mode::Leader).then(|| self.p.leader_uptime_ms()),
+            // QuorumZooKeeperServer.dumpMonitorValues: the peer's state and its ZAB phase,
+            // which is broadcast while the pipeline serves in a quorum role.
+            role_values: quorum_role
+                .then(|| {
+                    let state = match self.p.mode {
+                        Mode::Leader => "leading",
+                        Mode::Follower => "following",
+                        _ => "observing",
+                    };
+                    ("peer_state".to_string(), format!("{state} - broadcast"))
+                })
+                .into_iter()
+                .collect(),
             ..Default::default()
         }
     }
@@ -256,7 +276,7 @@ impl Pipeline {
         let mut view = View {
             p: self,
             probes,
-            asking,
+            asking: Some(asking),
             asked_at,
             mono_at,
         };
@@ -266,5 +286,30 @@ impl Pipeline {
         };
         self.stats.packets_sent(fourlw::response_packets(&text));
         self.out.push(Output::FourLetterReply { token, text });
+    }
+}
+
+impl Pipeline {
+    /// The metrics registry at `now`, for the Prometheus endpoint: what `mntr` shows, by
+    /// kind ([`crate::metrics::collect`]), with no connection asking (the scrape is no
+    /// client connection and no packet).
+    pub fn metrics(&mut self, now: Now, probes: Probes) -> Vec<crate::metrics::Metric> {
+        self.now = Now {
+            mono_ms: now.mono_ms.max(self.now.mono_ms),
+            wall_ms: now.wall_ms,
+        };
+        self.gather_throttle_metrics();
+        if let Some(f) = &probes.fsyncs {
+            self.stats.add_fsyncs(&f.ms, f.over_threshold);
+        }
+        let (asked_at, mono_at) = (self.now.wall_ms, self.now.mono_ms);
+        let view = View {
+            p: self,
+            probes,
+            asking: None,
+            asked_at,
+            mono_at,
+        };
+        crate::metrics::collect(&view)
     }
 }

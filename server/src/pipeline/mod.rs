@@ -422,6 +422,9 @@ pub struct Pipeline {
     now: Now,
     /// When the pipeline started (monotonic ms): session times count from it.
     started_ms: i64,
+    /// When this pipeline began to serve as leader (Java's `Leader.leaderStartTime`, for
+    /// `leader_uptime`), on the monotonic clock.
+    leading_since_ms: i64,
     rng: Rng,
     pub stats: ServerStats,
     /// Txns handed out for durability, in zxid order, with who waits for them.
@@ -504,6 +507,7 @@ impl Pipeline {
             mode,
             now,
             started_ms: now.mono_ms,
+            leading_since_ms: now.mono_ms,
             rng: Rng(seed),
             stats: ServerStats::new(now.wall_ms),
             inflight: VecDeque::new(),
@@ -551,7 +555,8 @@ impl Pipeline {
 
     /// Lead the epoch whose first zxid is `first_zxid` ((epoch, 0)): txns are numbered on
     /// from it, in step with the leader's proposals.
-    pub fn start_leading(&mut self, first_zxid: i64) {
+    pub fn start_leading(&mut self, now: Now, first_zxid: i64) {
+        self.leading_since_ms = now.mono_ms;
         self.tree.last_zxid = first_zxid;
         self.last_zxid = first_zxid;
         self.mode = Mode::Leader;
@@ -597,6 +602,11 @@ impl Pipeline {
     }
 
     /// Milliseconds since the pipeline started (the session tracker's clock).
+    /// Milliseconds since this pipeline began to lead (meaningful as leader only).
+    pub fn leader_uptime_ms(&self) -> i64 {
+        self.now.mono_ms - self.leading_since_ms
+    }
+
     pub fn uptime_ms(&self) -> u64 {
         u64::try_from(self.now.mono_ms - self.started_ms).unwrap_or(0)
     }

@@ -45,7 +45,7 @@ impl Bench {
         p.load(now, DataTree::new(cfg.extended_types_enabled), 0);
         match mode {
             Mode::Standalone => p.serve_standalone(),
-            Mode::Leader => p.start_leading(1 << 32),
+            Mode::Leader => p.start_leading(now, 1 << 32),
             m if m.is_learner() => p.start_following(m),
             Mode::ReadOnly => p.start_read_only(),
             _ => {}

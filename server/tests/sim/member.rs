@@ -850,7 +850,8 @@ impl Member {
             ToPipeline::Input(input) => self.pipeline.handle(now(ctx), input),
             ToPipeline::Apply { zxid, entry } => self.pipeline_apply(ctx, zxid, entry),
             ToPipeline::StartLeading { epoch } => {
-                self.pipeline.start_leading(Zxid::new(epoch, 0).as_i64());
+                self.pipeline
+                    .start_leading(now(ctx), Zxid::new(epoch, 0).as_i64());
                 let z = self.pipeline.tree.last_zxid;
                 ctx.check
                     .state(self.sid, z, self.digest.value(), "establishing");
