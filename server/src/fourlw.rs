@@ -279,8 +279,8 @@ pub struct MonitorValues {
     /// `..._quota_count_usage_...`, `..._quota_bytes_usage_...`.
     pub quota_gauges: Vec<(String, i64)>,
     /// Lines Java adds after `zk_server_state` in other roles (a leader's `learners`,
-    /// `synced_followers`, ...), without the `zk_` prefix, already formatted.
-    pub role_values: Vec<(String, String)>,
+    /// `synced_followers`, ...), without the `zk_` prefix.
+    pub role_values: Vec<(String, MonitorValue)>,
 }
 
 /// What the four-letter words need from the server. Methods with `&mut self` are the ones
@@ -767,79 +767,98 @@ pub const MNTR_COUNTERS_3_9: [&str; 51] = [
 /// Java 3.9.3 prints its `restore_time` summary right after this one.
 const RESTORE_TIME_AFTER: Summary = Summary::ReadsIssuedFromSessionQueue;
 
-fn mntr(src: &dyn FourLetterSource) -> String {
-    let mut s = String::with_capacity(16 * 1024);
-    let mut line = |k: &str, v: &dyn std::fmt::Display| {
-        s.push_str("zk_");
-        s.push_str(k);
-        s.push('\t');
-        s.push_str(&v.to_string());
-        s.push('\n');
-    };
+/// One `mntr` value, typed as Java's `dumpMonitorValues` puts it (the AdminServer's
+/// `monitor` prints the same keys as JSON numbers and strings).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MonitorValue {
+    Int(i64),
+    Double(f64),
+    Str(String),
+}
+
+impl std::fmt::Display for MonitorValue {
+    /// As `mntr` prints it (doubles as Java's `Double.toString`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MonitorValue::Int(i) => write!(f, "{i}"),
+            MonitorValue::Double(d) => f.write_str(&java_double(*d)),
+            MonitorValue::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Every `mntr` value in Java's order, keys without the `zk_` prefix: the one list both
+/// `mntr` and the AdminServer's `monitor` render.
+pub fn monitor_values(src: &dyn FourLetterSource) -> Vec<(String, MonitorValue)> {
+    use MonitorValue::{Double, Int, Str};
+    let mut out: Vec<(String, MonitorValue)> = Vec::with_capacity(512);
+    let mut line = |k: &str, v: MonitorValue| out.push((k.to_string(), v));
     let st = src.server_stats();
     let m = src.monitor_values();
     let resp = st.client_response_stats();
-    line("version", &src.version());
-    line("server_state", &src.server_state());
+    line("version", Str(src.version()));
+    line("server_state", Str(src.server_state()));
     for (k, v) in &m.role_values {
-        line(k, v);
+        line(k, v.clone());
     }
     for key in MNTR_GAUGES {
-        let v: String = match key {
-            "ephemerals_count" => m.ephemerals_count.to_string(),
-            "num_alive_connections" => src.num_alive_connections().to_string(),
-            "avg_latency" => java_double(st.avg_latency()),
-            "outstanding_requests" => src.outstanding_requests().to_string(),
-            "znode_count" => src.node_count().to_string(),
-            "global_sessions" => m.global_sessions.to_string(),
-            "non_mtls_remote_conn_count" => st.non_mtls_remote_conn_count().to_string(),
-            "last_client_response_size" => resp.last.to_string(),
-            "packets_sent" => st.packets_sent_count().to_string(),
-            "packets_received" => st.packets_received_count().to_string(),
-            "max_client_response_size" => resp.max.to_string(),
-            "connection_drop_probability" => java_double(m.connection_drop_probability),
-            "watch_count" => m.watch_count.to_string(),
-            "auth_failed_count" => st.auth_failed_count().to_string(),
-            "min_latency" => st.min_latency().to_string(),
-            "max_file_descriptor_count" => m.max_file_descriptor_count.to_string(),
-            "approximate_data_size" => m.approximate_data_size.to_string(),
-            "open_file_descriptor_count" => m.open_file_descriptor_count.to_string(),
-            "local_sessions" => m.local_sessions.to_string(),
-            "uptime" => m.uptime_ms.to_string(),
-            "max_latency" => st.max_latency().to_string(),
-            "outstanding_tls_handshake" => m.outstanding_tls_handshake.to_string(),
-            "min_client_response_size" => resp.min.to_string(),
-            "non_mtls_local_conn_count" => st.non_mtls_local_conn_count().to_string(),
-            _ => "0".to_string(),
+        let v = match key {
+            "ephemerals_count" => Int(m.ephemerals_count as i64),
+            "num_alive_connections" => Int(src.num_alive_connections() as i64),
+            "avg_latency" => Double(st.avg_latency()),
+            "outstanding_requests" => Int(src.outstanding_requests() as i64),
+            "znode_count" => Int(src.node_count() as i64),
+            "global_sessions" => Int(m.global_sessions as i64),
+            "non_mtls_remote_conn_count" => Int(st.non_mtls_remote_conn_count() as i64),
+            "last_client_response_size" => Int(resp.last as i64),
+            "packets_sent" => Int(st.packets_sent_count() as i64),
+            "packets_received" => Int(st.packets_received_count() as i64),
+            "max_client_response_size" => Int(resp.max as i64),
+            "connection_drop_probability" => Double(m.connection_drop_probability),
+            "watch_count" => Int(m.watch_count as i64),
+            "auth_failed_count" => Int(st.auth_failed_count() as i64),
+            "min_latency" => Int(st.min_latency()),
+            "max_file_descriptor_count" => Int(m.max_file_descriptor_count),
+            "approximate_data_size" => Int(m.approximate_data_size),
+            "open_file_descriptor_count" => Int(m.open_file_descriptor_count),
+            "local_sessions" => Int(m.local_sessions as i64),
+            "uptime" => Int(m.uptime_ms),
+            "max_latency" => Int(st.max_latency()),
+            "outstanding_tls_handshake" => Int(m.outstanding_tls_handshake),
+            "min_client_response_size" => Int(resp.min as i64),
+            "non_mtls_local_conn_count" => Int(st.non_mtls_local_conn_count() as i64),
+            _ => Int(0),
         };
-        line(key, &v);
+        line(key, v);
     }
     for (k, v) in &m.quota_gauges {
-        line(k, v);
+        line(k, Int(*v));
     }
     if src.compat_version().is_3_9() {
         // 3.9.3's counters come in another (hash) order, with four we never count.
         for name in MNTR_COUNTERS_3_9 {
             let v = Counter::from_java_name(name).map_or(0, |c| st.counter(c));
-            line(name, &v);
+            line(name, Int(v as i64));
         }
     } else {
         for c in Counter::ALL {
-            line(c.java_name(), &st.counter(*c));
+            line(c.java_name(), Int(st.counter(*c) as i64));
         }
     }
     for (ns, n) in st.quota_exceeded_per_namespace() {
-        line(&format!("{ns}_quota_exceeded_error_per_namespace"), n);
+        line(
+            &format!("{ns}_quota_exceeded_error_per_namespace"),
+            Int(*n as i64),
+        );
     }
-    let summary_lines = |line: &mut dyn FnMut(&str, &dyn std::fmt::Display),
-                         name: &str,
-                         a: &crate::stats::AvgMinMax| {
-        line(&format!("avg_{name}"), &java_double(a.avg()));
-        line(&format!("min_{name}"), &a.min());
-        line(&format!("max_{name}"), &a.max());
-        line(&format!("cnt_{name}"), &a.count());
-        line(&format!("sum_{name}"), &a.total());
-    };
+    let summary_lines =
+        |line: &mut dyn FnMut(&str, MonitorValue), name: &str, a: &crate::stats::AvgMinMax| {
+            line(&format!("avg_{name}"), Double(a.avg()));
+            line(&format!("min_{name}"), Int(a.min()));
+            line(&format!("max_{name}"), Int(a.max()));
+            line(&format!("cnt_{name}"), Int(a.count() as i64));
+            line(&format!("sum_{name}"), Int(a.total()));
+        };
     for sm in Summary::ALL {
         summary_lines(&mut line, sm.java_name(), st.summary(*sm));
         if *sm == RESTORE_TIME_AFTER && src.compat_version().is_3_9() {
@@ -856,16 +875,28 @@ fn mntr(src: &dyn FourLetterSource) -> String {
         let name = ps.java_name();
         summary_lines(&mut line, name, p.summary());
         let [p50, p95, p99, p999] = p.percentiles();
-        line(&format!("p50_{name}"), &p50);
-        line(&format!("p95_{name}"), &p95);
-        line(&format!("p99_{name}"), &p99);
-        line(&format!("p999_{name}"), &p999);
+        line(&format!("p50_{name}"), Int(p50 as i64));
+        line(&format!("p95_{name}"), Int(p95 as i64));
+        line(&format!("p99_{name}"), Int(p99 as i64));
+        line(&format!("p999_{name}"), Int(p999 as i64));
     }
     for (ns, a) in st.read_per_namespace() {
         summary_lines(&mut line, &format!("{ns}_read_per_namespace"), a);
     }
     for (ns, a) in st.write_per_namespace() {
         summary_lines(&mut line, &format!("{ns}_write_per_namespace"), a);
+    }
+    out
+}
+
+fn mntr(src: &dyn FourLetterSource) -> String {
+    let mut s = String::with_capacity(16 * 1024);
+    for (k, v) in monitor_values(src) {
+        s.push_str("zk_");
+        s.push_str(&k);
+        s.push('\t');
+        s.push_str(&v.to_string());
+        s.push('\n');
     }
     s
 }

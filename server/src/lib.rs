@@ -9,6 +9,7 @@
 //!   [`quota`], [`null_strings`], [`txn`], [`error`], [`stats`].
 //! - [`config`]: zoo.cfg and system properties, driven by one table of keys.
 //! - [`fourlw`]: rendering the four-letter words from a `FourLetterSource`.
+//! - [`admin`]: the AdminServer's commands as JSON (pure), and its HTTP side.
 //! - [`launch`]: the `zkserver -Dname=value zoo.cfg` command line, `JVMFLAGS` and `java.env`.
 //! - [`flow`]: the backpressure decisions (shared counters with the network tasks).
 //!
@@ -21,6 +22,7 @@
 //!   (Java's disk formats, recovery).
 //! - [`peer`]: quorum mode (Java's `QuorumPeer`): election, then leading or following.
 
+pub mod admin;
 pub mod auth;
 pub mod children;
 pub mod config;

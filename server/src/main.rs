@@ -274,19 +274,25 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let process = zk_server::admin::ProcessInfo::new(
+        config_path
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok()),
+        &launched.properties,
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     if cfg.is_distributed() {
         // An ensemble member: election, then follow (or observe) the leader.
-        rt.block_on(zk_server::peer::run(cfg));
+        rt.block_on(zk_server::peer::run(cfg, process));
     } else {
-        rt.block_on(run(cfg));
+        rt.block_on(run(cfg, process));
     }
 }
 
-async fn run(cfg: config::Config) {
+async fn run(cfg: config::Config, process: zk_server::admin::ProcessInfo) {
     let addr = cfg.client_socket_addr();
     let listener = match TcpListener::bind(addr).await {
         Ok(l) => l,
@@ -298,6 +304,7 @@ async fn run(cfg: config::Config) {
     info!("binding to port {addr}");
     let (tx, mut rx) = mpsc::channel::<ToPipeline>(8192);
     shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
+    zk_server::admin::start(&cfg, process, tx.clone()).await;
     let pipeline = Pipeline::new(cfg.clone(), Mode::Standalone, shell::now(), shell::seed());
     let mut shell = Shell::new(pipeline, tx.clone());
     // Load the database before the client port answers anything but four-letter words

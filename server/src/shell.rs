@@ -9,6 +9,7 @@
 //! [`Shell::step`] and calls [`Shell::flush`] after each batch, so a batch's replies to one
 //! client go out in one write.
 
+use crate::admin::commands::CommandResponse;
 use crate::auth::AuthId;
 use crate::database::log_thread::TxnLog;
 use crate::flow::ConnFlow;
@@ -58,6 +59,12 @@ pub enum ToPipeline {
         addr: SocketAddr,
         probes: Box<Probes>,
         reply: oneshot::Sender<String>,
+    },
+    /// An AdminServer command, its probes already measured.
+    Admin {
+        request: Box<crate::admin::AdminRequest>,
+        probes: Box<Probes>,
+        reply: oneshot::Sender<CommandResponse>,
     },
 }
 
@@ -110,6 +117,8 @@ pub struct Shell {
     outboxes: HashMap<ConnId, Outbox>,
     /// Four-letter words waiting for their text, by token.
     four_letter: HashMap<u64, oneshot::Sender<String>>,
+    /// AdminServer commands waiting for their answer, by token.
+    admin: HashMap<u64, oneshot::Sender<CommandResponse>>,
     next_token: u64,
     /// Where snapshots go (`<dataDir>/version-2`); `None`: not written.
     snapshots: Option<(PathBuf, SnapshotOptions)>,
@@ -125,6 +134,7 @@ impl Shell {
             upstream: Upstream::None,
             outboxes: HashMap::new(),
             four_letter: HashMap::new(),
+            admin: HashMap::new(),
             next_token: 0,
             snapshots: None,
             to_self,
@@ -171,6 +181,20 @@ impl Shell {
                     cmd,
                     arg,
                     addr,
+                    probes,
+                }
+            }
+            ToPipeline::Admin {
+                request,
+                probes,
+                reply,
+            } => {
+                self.next_token += 1;
+                let token = self.next_token;
+                self.admin.insert(token, reply);
+                Input::Admin {
+                    token,
+                    request,
                     probes,
                 }
             }
@@ -264,6 +288,11 @@ impl Shell {
             Output::FourLetterReply { token, text } => {
                 if let Some(reply) = self.four_letter.remove(&token) {
                     let _ = reply.send(text);
+                }
+            }
+            Output::AdminReply { token, response } => {
+                if let Some(reply) = self.admin.remove(&token) {
+                    let _ = reply.send(*response);
                 }
             }
         }

@@ -300,6 +300,24 @@ pub struct Config {
     /// `enforceQuota`: creates and setData past a hard quota limit fail with QuotaExceeded
     /// (Java's `ZooKeeperServer.checkQuota`).
     pub enforce_quota: bool,
+    /// `admin.*`: the AdminServer (Java's `JettyAdminServer`).
+    pub admin: AdminConfig,
+}
+
+/// The AdminServer's keys (`admin.enableServer`, ...; Java reads them as the system
+/// properties `zookeeper.admin.*`, which `zoo.cfg` lines also set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// `admin.enableServer`: anything but `false` enables it, as in Java.
+    pub enabled: bool,
+    /// `admin.serverAddress`, as written (a host name or an IP).
+    pub address: String,
+    /// `admin.serverPort`.
+    pub port: u16,
+    /// `admin.commandURL`: the commands are served under it.
+    pub command_url: String,
+    /// `admin.idleTimeout`: an HTTP connection idle this long is closed.
+    pub idle_timeout_ms: u32,
 }
 
 /// A configuration being read: the table's setters write here, `validate::finish` makes
@@ -519,6 +537,13 @@ impl Config {
             digest_auth_enabled: false,
             enforce_auth_schemes: None,
             enforce_quota: false,
+            admin: AdminConfig {
+                enabled: true,
+                address: "0.0.0.0".to_string(),
+                port: 8080,
+                command_url: "/commands".to_string(),
+                idle_timeout_ms: 30_000,
+            },
         }
     }
 
@@ -583,6 +608,8 @@ pub fn embedded_default() -> Config {
     c.client_port = 2181;
     c.client_port_address = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
     c.four_letter_whitelist = FourLetterWhitelist::All;
+    // Not Java's 0.0.0.0: a server started without a file answers on this machine only.
+    c.admin.address = "127.0.0.1".to_string();
     c
 }
 
@@ -596,7 +623,14 @@ const EMBEDDED_TEXT: &str = "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=.
 pub fn embedded_with_system_properties(
     system_properties: &[(&str, &str)],
 ) -> Result<(Config, Vec<String>), ConfigError> {
-    let (config, mut warnings) = parse_with_system_properties(EMBEDDED_TEXT, system_properties)?;
+    let (mut config, mut warnings) =
+        parse_with_system_properties(EMBEDDED_TEXT, system_properties)?;
+    if !system_properties
+        .iter()
+        .any(|(name, _)| *name == "zookeeper.admin.serverAddress")
+    {
+        config.admin.address = embedded_default().admin.address;
+    }
     // Warnings with a line are about the embedded text, which the user did not write.
     warnings.retain(|w| !w.starts_with("line "));
     Ok((config, warnings))

@@ -1,9 +1,13 @@
-//! The four-letter words' view of the pipeline (`fourlw` renders them): the
-//! `FourLetterSource` of a [`Pipeline`], seen from the connection that asked, with what the
-//! shell measured outside the pipeline ([`Probes`]: /proc and the data directories, which
-//! must not stall every client while an `mntr` poll walks them).
+//! The four-letter words' and the AdminServer's view of the pipeline (`fourlw` and
+//! `admin::commands` render them): the `FourLetterSource` / `AdminSource` of a [`Pipeline`],
+//! seen from the connection that asked (a four-letter word's connection counts as one of
+//! the server's; an HTTP request does not), with what the shell measured outside the
+//! pipeline ([`Probes`]: /proc and the data directories, which must not stall every client
+//! while an `mntr` poll walks them).
 
 use super::*;
+use crate::admin::commands::{self as admin_commands, AdminSource, QuorumInfo, ServerView};
+use crate::admin::AdminRequest;
 use crate::fourlw::{self, ConnInfo, ExpirySet, FourLetterSource, MonitorValues, ServerConf};
 use crate::persist::txnlog::FsyncTimes;
 use crate::watch::WatchSummary;
@@ -24,12 +28,18 @@ pub struct Probes {
     pub environment: Vec<(String, String)>,
     /// The txn log's fsyncs since the last word (timed on the log thread).
     pub fsyncs: Option<FsyncTimes>,
+    /// The newest snapshot in the snapshot directory: (zxid, modified, seconds)
+    /// (the AdminServer's `last_snapshot`).
+    pub last_snapshot: Option<(i64, i64)>,
 }
 
 struct View<'a> {
     p: &'a mut Pipeline,
     probes: Probes,
-    asking: SocketAddr,
+    /// The four-letter word's connection (`None` for an AdminServer command).
+    asking: Option<SocketAddr>,
+    /// The AdminServer command being answered.
+    admin: Option<&'a AdminRequest>,
     asked_at: i64,
     /// The monotonic clock at the same moment as `asked_at`.
     mono_at: i64,
@@ -94,12 +104,14 @@ impl FourLetterSource for View<'_> {
                 expires_at_ms: self.mono_to_wall(c.expiry_bucket),
             })
             .collect();
-        let bucket = round_up(self.mono_at + CNXN_EXPIRY_MS, CNXN_EXPIRY_MS);
-        out.push(ConnInfo::four_letter_word(
-            self.asking,
-            self.asked_at,
-            self.mono_to_wall(bucket),
-        ));
+        if let Some(asking) = self.asking {
+            let bucket = round_up(self.mono_at + CNXN_EXPIRY_MS, CNXN_EXPIRY_MS);
+            out.push(ConnInfo::four_letter_word(
+                asking,
+                self.asked_at,
+                self.mono_to_wall(bucket),
+            ));
+        }
         out
     }
 
@@ -256,7 +268,8 @@ impl Pipeline {
         let mut view = View {
             p: self,
             probes,
-            asking,
+            asking: Some(asking),
+            admin: None,
             asked_at,
             mono_at,
         };
@@ -266,5 +279,105 @@ impl Pipeline {
         };
         self.stats.packets_sent(fourlw::response_packets(&text));
         self.out.push(Output::FourLetterReply { token, text });
+    }
+}
+
+/// Java's `InetSocketAddress.toString()` for a `host:port` of the configuration: the host
+/// as written before a slash and the address it resolves to (an IP: `/ip:port`).
+fn java_config_addr(host: &str, port: u16) -> String {
+    match host.parse::<std::net::IpAddr>() {
+        Ok(_) => format!("/{host}:{port}"),
+        Err(_) => format!("{host}/<unresolved>:{port}"),
+    }
+}
+
+impl AdminSource for View<'_> {
+    fn initial_configuration(&self) -> String {
+        self.admin
+            .map(|a| a.process.initial_configuration.clone())
+            .unwrap_or_default()
+    }
+
+    fn system_properties(&self) -> Vec<(String, String)> {
+        self.admin
+            .map(|a| a.process.system_properties.clone())
+            .unwrap_or_default()
+    }
+
+    fn last_snapshot(&self) -> Option<(i64, i64)> {
+        self.probes.last_snapshot
+    }
+
+    /// Java's `QuorumZooKeeperServer`: a leader, follower or observer that serves.
+    fn quorum(&self) -> Option<QuorumInfo> {
+        let is_leader = match self.p.mode {
+            Mode::Leader => true,
+            Mode::Follower | Mode::Observer => false,
+            _ => return None,
+        };
+        let cfg = &self.p.cfg;
+        let my_id = cfg.my_id? as i64;
+        let me = cfg.server(my_id as u64)?;
+        let leader_id = if is_leader {
+            my_id
+        } else {
+            self.p.leader_id.unwrap_or(-1)
+        };
+        let leader_address = cfg
+            .server(leader_id as u64)
+            .map(|s| format!("{}:{}", s.host, s.quorum_port));
+        let voting_view = cfg
+            .participants()
+            .map(|s| ServerView {
+                id: s.id as i64,
+                server_addresses: vec![format!("{}:{}", s.host, s.quorum_port)],
+                election_addresses: vec![format!("{}:{}", s.host, s.election_port)],
+                client_address: s
+                    .client
+                    .as_ref()
+                    .map(|(host, port)| format!("{}:{port}", host.as_deref().unwrap_or("0.0.0.0")))
+                    .unwrap_or_default(),
+                observer: s.observer,
+            })
+            .collect();
+        let client = cfg.client_socket_addr();
+        Some(QuorumInfo {
+            my_id,
+            is_leader,
+            leader_id,
+            leader_address,
+            voting_view,
+            quorum_address: java_config_addr(&me.host, me.quorum_port),
+            election_address: java_config_addr(&me.host, me.election_port),
+            client_address: fourlw::java_socket_addr(Some(client)),
+            voting: !me.observer,
+            zab_state: "broadcast",
+        })
+    }
+}
+
+impl Pipeline {
+    /// Answer an AdminServer command.
+    pub(super) fn admin(&mut self, token: u64, request: AdminRequest, probes: Probes) {
+        self.gather_throttle_metrics();
+        if let Some(f) = &probes.fsyncs {
+            self.stats.add_fsyncs(&f.ms, f.over_threshold);
+        }
+        let (asked_at, mono_at) = (self.now.wall_ms, self.now.mono_ms);
+        let response = {
+            let mut view = View {
+                p: self,
+                probes,
+                asking: None,
+                admin: Some(&request),
+                asked_at,
+                mono_at,
+            };
+            admin_commands::run(&request.command, &request.params, &mut view)
+        };
+        self.out.push(Output::AdminReply {
+            token,
+            response: Box::new(response),
+        });
     }
 }

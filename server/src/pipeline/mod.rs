@@ -152,6 +152,12 @@ pub enum Input {
         /// What the shell measured for it outside the pipeline (/proc, the disk).
         probes: Box<Probes>,
     },
+    /// An AdminServer command; answered by [`Output::AdminReply`] with the same token.
+    Admin {
+        token: u64,
+        request: Box<crate::admin::AdminRequest>,
+        probes: Box<Probes>,
+    },
     /// Periodic housekeeping (a few times per tick): session expiry, containers and TTL
     /// nodes, deferred snapshots.
     Tick,
@@ -266,6 +272,11 @@ pub enum Output {
     },
     /// The text to answer a four-letter word with.
     FourLetterReply { token: u64, text: String },
+    /// The answer to an AdminServer command.
+    AdminReply {
+        token: u64,
+        response: Box<crate::admin::commands::CommandResponse>,
+    },
 }
 
 impl std::fmt::Debug for Output {
@@ -300,6 +311,9 @@ impl std::fmt::Debug for Output {
             ),
             Output::FourLetterReply { token, text } => {
                 write!(f, "FourLetterReply({token}, {} bytes)", text.len())
+            }
+            Output::AdminReply { token, response } => {
+                write!(f, "AdminReply({token}, {})", response.command)
             }
         }
     }
@@ -444,6 +458,8 @@ pub struct Pipeline {
     server_flow: Option<Arc<ServerFlow>>,
     /// Java's `ZooTrace` text trace mask: set by `stmk`, shown by `gtmk` (nothing is traced).
     pub trace_mask: i64,
+    /// The elected leader's id in a quorum role (the AdminServer's `leader`).
+    pub leader_id: Option<i64>,
     /// What to do, in order (taken by [`Pipeline::take_outputs`]).
     out: Vec<Output>,
 }
@@ -514,6 +530,7 @@ impl Pipeline {
             flows: HashMap::new(),
             server_flow: None,
             trace_mask: crate::fourlw::DEFAULT_TRACE_MASK,
+            leader_id: None,
             out: Vec::new(),
             cfg,
         }
@@ -636,6 +653,11 @@ impl Pipeline {
                 addr,
                 probes,
             } => self.four_letter(token, &cmd, arg, addr, *probes),
+            Input::Admin {
+                token,
+                request,
+                probes,
+            } => self.admin(token, *request, *probes),
             Input::Tick => self.tick(),
             Input::Durable { zxid } => self.durable(zxid),
             Input::SnapshotDone { took_ms } => self.snapshot_done(took_ms),
@@ -676,6 +698,11 @@ impl Pipeline {
                 addr,
                 probes,
             } => self.four_letter(token, &cmd, arg, addr, *probes),
+            Input::Admin {
+                token,
+                request,
+                probes,
+            } => self.admin(token, *request, *probes),
             Input::SnapshotDone { took_ms } => self.snapshot_done(took_ms),
             _ => {}
         }

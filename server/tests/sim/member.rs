@@ -921,7 +921,7 @@ impl Member {
                 Output::Log { zxid, entry } => {
                     self.to_leader.push_back(ToLeader::Propose { zxid, entry })
                 }
-                Output::RollLog | Output::FourLetterReply { .. } => {}
+                Output::RollLog | Output::FourLetterReply { .. } | Output::AdminReply { .. } => {}
                 Output::Snapshot { tree } => {
                     ctx.trace(format!("{} snapshot at 0x{:x}", self.sid, tree.last_zxid));
                     if let Err(e) = self.disk.snapshot(&tree) {

@@ -1,0 +1,502 @@
+//! The AdminServer's commands (Java's `Commands`, `CommandBase`, `CommandResponse`): their
+//! names and aliases, and what each answers as a [`Json`] value, from an [`AdminSource`]
+//! (the four-letter words' [`FourLetterSource`] plus what only the AdminServer shows).
+//! Pure: no IO, no clock; the pipeline hands in its view, the HTTP glue prints the result.
+//!
+//! Field names, types and order are Java's (Jackson with snake-case names), compared with
+//! Java 3.8.0 and 3.9.3 in `compat-tests/python/test_admin.py`.
+
+use super::json::Json;
+use crate::fourlw::{self, ConnInfo, FourLetterSource};
+use crate::stats::BufferStats;
+
+/// One command: its names (the first is the primary one, which answers carry), whether it
+/// needs a serving server (Java's `isServerRequired`), and from which generation on it
+/// exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Command {
+    pub names: &'static [&'static str],
+    pub server_required: bool,
+    /// Java 3.9's `snapshot` and `restore`.
+    pub since_3_9: bool,
+    /// A POST command (3.9's `restore`); every other command is a GET.
+    pub post: bool,
+    /// Needs an `Authorization` header and ALL permission on `/` (3.9).
+    pub auth: bool,
+}
+
+const fn get(names: &'static [&'static str], server_required: bool) -> Command {
+    Command {
+        names,
+        server_required,
+        since_3_9: false,
+        post: false,
+        auth: false,
+    }
+}
+
+/// Java's registry, in its registration order.
+pub const COMMANDS: &[Command] = &[
+    get(&["connection_stat_reset", "crst"], true),
+    get(&["configuration", "conf", "config"], true),
+    get(&["connections", "cons"], true),
+    get(&["hash"], true),
+    get(&["dirs"], true),
+    get(&["dump"], true),
+    get(&["environment", "env", "envi"], false),
+    get(&["get_trace_mask", "gtmk"], false),
+    get(&["initial_configuration", "icfg"], true),
+    get(&["is_read_only", "isro"], true),
+    get(&["last_snapshot", "lsnp"], true),
+    get(&["leader", "lead"], true),
+    get(&["monitor", "mntr"], false),
+    get(&["observer_connection_stat_reset", "orst"], true),
+    Command {
+        names: &["restore", "rest"],
+        server_required: true,
+        since_3_9: true,
+        post: true,
+        auth: true,
+    },
+    get(&["ruok"], true),
+    get(&["set_trace_mask", "stmk"], false),
+    Command {
+        names: &["snapshot", "snap"],
+        server_required: true,
+        since_3_9: true,
+        post: false,
+        auth: true,
+    },
+    get(&["server_stats", "srvr"], true),
+    get(&["stats", "stat"], true),
+    get(&["stat_reset", "srst"], true),
+    get(&["observers", "obsr"], true),
+    get(&["system_properties", "sysp"], false),
+    get(&["voting_view"], true),
+    get(&["watches", "wchc"], true),
+    get(&["watches_by_path", "wchp"], true),
+    get(&["watch_summary", "wchs"], true),
+    get(&["zabstate"], false),
+];
+
+impl Command {
+    pub fn primary_name(&self) -> &'static str {
+        self.names[0]
+    }
+}
+
+/// The command called `name` (any alias) in this generation.
+pub fn find(name: &str, is_3_9: bool) -> Option<&'static Command> {
+    COMMANDS
+        .iter()
+        .filter(|c| is_3_9 || !c.since_3_9)
+        .find(|c| c.names.contains(&name))
+}
+
+/// The primary names, sorted (the links `GET <commandURL>` lists).
+pub fn primary_names(is_3_9: bool) -> Vec<&'static str> {
+    let mut names: Vec<&str> = COMMANDS
+        .iter()
+        .filter(|c| is_3_9 || !c.since_3_9)
+        .map(Command::primary_name)
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// Java's `CommandResponse`: the command's primary name (or the name asked, when unknown),
+/// an error or none, the data, and (3.9) the HTTP status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandResponse {
+    pub command: String,
+    pub error: Option<String>,
+    /// Always a [`Json::Object`].
+    pub data: Json,
+    pub status: u16,
+}
+
+impl CommandResponse {
+    pub fn new(command: &str) -> Self {
+        CommandResponse {
+            command: command.to_string(),
+            error: None,
+            data: Json::object(),
+            status: 200,
+        }
+    }
+
+    pub fn error(command: &str, error: &str, status: u16) -> Self {
+        CommandResponse {
+            error: Some(error.to_string()),
+            status,
+            ..CommandResponse::new(command)
+        }
+    }
+
+    fn put(&mut self, key: &str, value: impl Into<Json>) {
+        self.data.put(key, value);
+    }
+
+    /// Java's `toMap`: the data, then `command` and `error` (an `error` the data holds
+    /// keeps its place and its value).
+    pub fn to_json(&self) -> Json {
+        let mut m = self.data.clone();
+        m.put("command", self.command.as_str());
+        let error = self.error.as_deref().map_or(Json::Null, Json::from);
+        match self.data.get("error") {
+            Some(e) => m.put("error", e.clone()),
+            None => m.put("error", error),
+        }
+        m
+    }
+}
+
+/// A quorum member's view of itself, for `leader`, `voting_view` and `zabstate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumInfo {
+    pub my_id: i64,
+    pub is_leader: bool,
+    /// The elected leader's id (-1 while none).
+    pub leader_id: i64,
+    /// The leader's quorum address (`host:port`), if known.
+    pub leader_address: Option<String>,
+    /// The voting members, by id.
+    pub voting_view: Vec<ServerView>,
+    /// This member's quorum, election and client addresses, as Java's
+    /// `InetSocketAddress.toString()` (`/127.0.0.1:2888`, `null` when there is none).
+    pub quorum_address: String,
+    pub election_address: String,
+    pub client_address: String,
+    /// This member is a voting member with the addresses it runs on.
+    pub voting: bool,
+    /// Java's `ZabState` in lower case: `election`, `discovery`, `synchronization`,
+    /// `broadcast`.
+    pub zab_state: &'static str,
+}
+
+/// One `server.N` line as `voting_view` shows it (Java's `QuorumServerView`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerView {
+    pub id: i64,
+    /// `host:port` each.
+    pub server_addresses: Vec<String>,
+    pub election_addresses: Vec<String>,
+    /// `host:port`, or empty.
+    pub client_address: String,
+    pub observer: bool,
+}
+
+/// What the AdminServer shows besides what the four-letter words show.
+pub trait AdminSource: FourLetterSource {
+    /// The configuration file's text as read at start-up (`initial_configuration`).
+    fn initial_configuration(&self) -> String;
+
+    /// Java's system properties: the `-D` properties zkserver was launched with, and the
+    /// `zookeeper.*` ones its configuration set (sorted by the caller of `run`).
+    fn system_properties(&self) -> Vec<(String, String)>;
+
+    /// The last snapshot written or loaded: (zxid, file modification time in seconds).
+    fn last_snapshot(&self) -> Option<(i64, i64)>;
+
+    /// `None` for a standalone server.
+    fn quorum(&self) -> Option<QuorumInfo>;
+}
+
+/// Runs the command `name` with the query parameters `params` (a GET; 3.9's POST commands
+/// are answered by the caller). Unknown commands and commands that need a serving server
+/// answer an error with status 200, as Java does.
+pub fn run(name: &str, params: &[(String, String)], src: &mut dyn AdminSource) -> CommandResponse {
+    let is_3_9 = src.compat_version().is_3_9();
+    let Some(cmd) = find(name, is_3_9) else {
+        return CommandResponse::error(name, &format!("Unknown command: {name}"), 200);
+    };
+    if cmd.server_required && !src.is_serving() {
+        return CommandResponse::error(name, fourlw::ZK_NOT_SERVING, 200);
+    }
+    let mut r = CommandResponse::new(cmd.primary_name());
+    match cmd.primary_name() {
+        "connection_stat_reset" => src.reset_connection_stats(),
+        "configuration" => configuration(&mut r, &*src),
+        "connections" => {
+            r.put("connections", connections(&*src, false));
+            r.put("secure_connections", Vec::<Json>::new());
+        }
+        "hash" => {
+            let digests: Vec<Json> = src
+                .digest_log()
+                .into_iter()
+                .map(|(zxid, digest)| {
+                    let mut d = Json::object();
+                    // Java's DataTree.ZxidDigest bean, digest version 2.
+                    d.put("zxid", zxid);
+                    d.put("digest", digest);
+                    d.put("digest_version", 2i64);
+                    d
+                })
+                .collect();
+            r.put("digests", digests);
+        }
+        "dirs" => {
+            r.put("datadir_size", src.txn_log_dir_size());
+            r.put("logdir_size", src.snap_dir_size());
+        }
+        "dump" => dump(&mut r, &*src),
+        "environment" => {
+            for (k, v) in src.environment() {
+                r.put(&k, v);
+            }
+        }
+        "get_trace_mask" => r.put("tracemask", src.trace_mask()),
+        "initial_configuration" => r.put("initial_configuration", src.initial_configuration()),
+        "is_read_only" => r.put("read_only", src.is_read_only()),
+        "last_snapshot" => {
+            let (zxid, timestamp) = src.last_snapshot().unwrap_or((-1, -1));
+            r.put("zxid", format!("{:x}", zxid as u64));
+            r.put("timestamp", timestamp);
+        }
+        "leader" => match src.quorum() {
+            Some(q) => {
+                r.put("is_leader", q.is_leader);
+                r.put("leader_id", q.leader_id);
+                r.put("leader_ip", q.leader_address.unwrap_or_default());
+            }
+            None => r.put("error", "server is not initialized"),
+        },
+        "monitor" => {
+            for (k, v) in fourlw::monitor_values(&*src) {
+                r.put(&k, monitor_json(v));
+            }
+        }
+        "observer_connection_stat_reset" => {}
+        "observers" => {
+            r.put("synced_observers", 0i64);
+            r.put("observers", Vec::<Json>::new());
+        }
+        "ruok" => {}
+        "set_trace_mask" => set_trace_mask(&mut r, params, src),
+        "server_stats" => server_stats(&mut r, &*src),
+        "stats" => {
+            server_stats(&mut r, &*src);
+            r.put("connections", connections(&*src, true));
+            r.put("secure_connections", Vec::<Json>::new());
+        }
+        "stat_reset" => src.server_stats_mut().reset(),
+        "system_properties" => {
+            let mut props = src.system_properties();
+            props.sort();
+            for (k, v) in props {
+                r.put(&k, v);
+            }
+        }
+        "voting_view" => {
+            let mut view = Json::object();
+            for s in src.quorum().map(|q| q.voting_view).unwrap_or_default() {
+                let mut v = Json::object();
+                v.put("server_addresses", s.server_addresses);
+                v.put("election_addresses", s.election_addresses);
+                v.put("client_address", s.client_address);
+                v.put(
+                    "learner_type",
+                    if s.observer {
+                        "observer"
+                    } else {
+                        "participant"
+                    },
+                );
+                view.put(s.id.to_string(), v);
+            }
+            r.put("current_config", view);
+        }
+        "watches" => {
+            let mut m = Json::object();
+            for (sid, paths) in src.watches_by_session() {
+                m.put(sid.to_string(), paths);
+            }
+            r.put("session_id_to_watched_paths", m);
+        }
+        "watches_by_path" => {
+            let mut m = Json::object();
+            for (path, sids) in src.watches_by_path() {
+                m.put(path, sids);
+            }
+            r.put("path_to_session_ids", m);
+        }
+        "watch_summary" => {
+            let w = src.watch_summary();
+            r.put("num_connections", w.connections);
+            r.put("num_paths", w.paths);
+            r.put("num_total_watches", w.total);
+        }
+        "zabstate" => zabstate(&mut r, &*src),
+        // snapshot / restore: the caller refuses them before running anything.
+        _ => {}
+    }
+    r
+}
+
+fn monitor_json(v: fourlw::MonitorValue) -> Json {
+    match v {
+        fourlw::MonitorValue::Int(i) => Json::Int(i),
+        fourlw::MonitorValue::Double(d) => Json::Double(d),
+        fourlw::MonitorValue::Str(s) => Json::Str(s),
+    }
+}
+
+/// Java's `ZooKeeperServer.getConf().toMap()`.
+fn configuration(r: &mut CommandResponse, src: &dyn AdminSource) {
+    let conf = src.conf();
+    let int = |key: &str| -> Json {
+        conf.get(key)
+            .and_then(|v| v.parse::<i64>().ok())
+            .map_or(Json::Null, Json::Int)
+    };
+    r.put("client_port", int("clientPort"));
+    r.put("data_dir", conf.get("dataDir").unwrap_or_default());
+    r.put("data_log_dir", conf.get("dataLogDir").unwrap_or_default());
+    r.put("tick_time", int("tickTime"));
+    r.put("max_client_cnxns", int("maxClientCnxns"));
+    r.put("min_session_timeout", int("minSessionTimeout"));
+    r.put("max_session_timeout", int("maxSessionTimeout"));
+    r.put("server_id", conf.server_id);
+    r.put("client_port_listen_backlog", int("clientPortListenBacklog"));
+}
+
+/// Java's `ServerCnxn.getConnectionInfo(brief)` for each connection.
+fn connections(src: &dyn AdminSource, brief: bool) -> Vec<Json> {
+    src.connections()
+        .iter()
+        .map(|c| connection(c, brief))
+        .collect()
+}
+
+fn connection(c: &ConnInfo, brief: bool) -> Json {
+    let st = &c.stats;
+    let mut m = Json::object();
+    // Java's InetSocketAddress.toString() without the leading slash of an unresolved host.
+    let remote = fourlw::java_socket_addr(c.remote);
+    m.put(
+        "remote_socket_address",
+        remote.strip_prefix('/').unwrap_or(&remote),
+    );
+    m.put("interest_ops", c.interest_ops);
+    m.put("outstanding_requests", c.queued);
+    m.put("packets_received", st.packets_received());
+    m.put("packets_sent", st.packets_sent_count());
+    if !brief {
+        m.put("session_id", c.session_id);
+        m.put("last_operation", st.last_op());
+        m.put("established", st.established_ms());
+        m.put("session_timeout", c.session_timeout_ms);
+        m.put("last_cxid", st.last_cxid());
+        m.put("last_zxid", st.last_zxid());
+        m.put("last_response_time", st.last_response_time());
+        m.put("last_latency", st.last_latency());
+        m.put("min_latency", st.min_latency());
+        m.put("avg_latency", st.avg_latency());
+        m.put("max_latency", st.max_latency());
+    }
+    m
+}
+
+fn buffer_stats(b: &BufferStats) -> Json {
+    let mut m = Json::object();
+    m.put("last_buffer_size", b.last);
+    m.put("min_buffer_size", b.min);
+    m.put("max_buffer_size", b.max);
+    m
+}
+
+/// `server_stats` (srvr) and the first part of `stats`: Jackson's view of Java's
+/// `ServerStats` bean, in the order Java 3.8.0 and 3.9.3 print its properties.
+fn server_stats(r: &mut CommandResponse, src: &dyn AdminSource) {
+    let st = src.server_stats();
+    let m = src.monitor_values();
+    let resp = st.client_response_stats();
+    let mut s = Json::object();
+    s.put("packets_sent", st.packets_sent_count());
+    s.put("packets_received", st.packets_received_count());
+    s.put(
+        "fsync_threshold_exceed_count",
+        st.fsync_threshold_exceed_count(),
+    );
+    s.put("client_response_stats", buffer_stats(&resp));
+    // Java's ServerStats asks ZooKeeperServer.getDataDirSize / getLogDirSize, which both
+    // measure what their names swap (see fourlw's module doc).
+    s.put("data_dir_size", src.txn_log_dir_size());
+    s.put("log_dir_size", src.snap_dir_size());
+    s.put("provider_null", false);
+    s.put("server_state", src.server_state());
+    s.put("last_processed_zxid", src.last_processed_zxid());
+    s.put("outstanding_requests", src.outstanding_requests());
+    s.put("avg_latency", st.avg_latency());
+    s.put("max_latency", st.max_latency());
+    s.put("min_latency", st.min_latency());
+    s.put("num_alive_client_connections", src.num_alive_connections());
+    s.put("uptime", m.uptime_ms);
+    s.put("auth_failed_count", st.auth_failed_count());
+    s.put("non_mtlsremote_conn_count", st.non_mtls_remote_conn_count());
+    s.put("non_mtlslocal_conn_count", st.non_mtls_local_conn_count());
+    r.put("version", src.version());
+    r.put("read_only", src.is_read_only());
+    r.put("server_stats", s);
+    r.put("client_response", buffer_stats(&resp));
+    if src.server_state() == "leader" {
+        if let Some(p) = src.proposal_sizes() {
+            r.put("proposal_stats", buffer_stats(&p));
+        }
+    }
+    r.put("node_count", src.node_count());
+}
+
+/// Java's `getSessionExpiryMap` and `getEphemerals`: times and ids as JSON keys (strings).
+fn dump(r: &mut CommandResponse, src: &dyn AdminSource) {
+    let mut expiry = Json::object();
+    let mut sets = src.session_expiry();
+    sets.sort_by_key(|e| e.expires_at_ms);
+    for e in sets {
+        expiry.put(e.expires_at_ms.to_string(), e.session_ids);
+    }
+    r.put("expiry_time_to_session_ids", expiry);
+    let mut eph = Json::object();
+    for (sid, paths) in src.ephemerals_by_session() {
+        eph.put(sid.to_string(), paths);
+    }
+    r.put("session_id_to_ephemeral_paths", eph);
+}
+
+fn set_trace_mask(r: &mut CommandResponse, params: &[(String, String)], src: &mut dyn AdminSource) {
+    let Some((_, text)) = params.iter().find(|(k, _)| k == "traceMask") else {
+        r.put("error", "setTraceMask requires long traceMask argument");
+        return;
+    };
+    // Java's Long.parseLong: an optional sign and decimal digits, as Rust's parse.
+    match text.parse::<i64>().ok() {
+        Some(mask) => {
+            src.set_trace_mask(mask);
+            r.put("tracemask", mask);
+        }
+        None => r.put(
+            "error",
+            format!("setTraceMask requires long traceMask argument, got {text}"),
+        ),
+    }
+}
+
+fn zabstate(r: &mut CommandResponse, src: &dyn AdminSource) {
+    let Some(q) = src.quorum() else {
+        r.put("voting", false);
+        r.put("zabstate", "");
+        return;
+    };
+    let zxid = src.last_processed_zxid();
+    r.put("myid", q.my_id);
+    r.put("is_leader", q.is_leader);
+    r.put("quorum_address", q.quorum_address);
+    r.put("election_address", q.election_address);
+    r.put("client_address", q.client_address);
+    r.put("voting", q.voting);
+    r.put("last_zxid", format!("0x{:x}", zxid as u64));
+    r.put("zab_epoch", zxid >> 32);
+    r.put("zab_counter", zxid & 0xffff_ffff);
+    r.put("zabstate", q.zab_state);
+}
