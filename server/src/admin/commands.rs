@@ -158,7 +158,7 @@ pub struct QuorumInfo {
     pub is_leader: bool,
     /// The elected leader's id (-1 while none).
     pub leader_id: i64,
-    /// The leader's quorum address (`host:port`), if known.
+    /// The leader's quorum host (Java: its host strings joined by `|`, no port), if known.
     pub leader_address: Option<String>,
     /// The voting members, by id.
     pub voting_view: Vec<ServerView>,
@@ -200,6 +200,12 @@ pub trait AdminSource: FourLetterSource {
 
     /// `None` for a standalone server.
     fn quorum(&self) -> Option<QuorumInfo>;
+
+    /// A wall-clock time as Java's `Time.currentElapsedTime()` (the monotonic clock) shows
+    /// it: `dump` keys its session expiry sets so.
+    fn wall_to_elapsed_ms(&self, wall_ms: i64) -> i64 {
+        wall_ms
+    }
 }
 
 /// Runs the command `name` with the query parameters `params` (a GET; 3.9's POST commands
@@ -448,13 +454,15 @@ fn server_stats(r: &mut CommandResponse, src: &dyn AdminSource) {
     r.put("node_count", src.node_count());
 }
 
-/// Java's `getSessionExpiryMap` and `getEphemerals`: times and ids as JSON keys (strings).
+/// Java's `getSessionExpiryMap` (keyed by times of its monotonic clock) and
+/// `getEphemerals`: times and ids as JSON keys (strings).
 fn dump(r: &mut CommandResponse, src: &dyn AdminSource) {
     let mut expiry = Json::object();
     let mut sets = src.session_expiry();
     sets.sort_by_key(|e| e.expires_at_ms);
     for e in sets {
-        expiry.put(e.expires_at_ms.to_string(), e.session_ids);
+        let at = src.wall_to_elapsed_ms(e.expires_at_ms);
+        expiry.put(at.to_string(), e.session_ids);
     }
     r.put("expiry_time_to_session_ids", expiry);
     let mut eph = Json::object();

@@ -101,10 +101,22 @@ pub enum Route {
         params: Vec<(String, String)>,
     },
     /// An answer that needs no server state.
-    Reply(u16, &'static str, String),
+    Reply(Reply),
 }
 
-/// Jetty's HTML error page (shortened: the status and its message).
+/// Jetty's error answer: its HTML page (shortened: the status and its message) for GET,
+/// POST and HEAD, an empty body for other methods (Jetty's `ErrorHandler`).
+fn error_reply(status: u16, message: &str, req: &Request) -> Reply {
+    if !matches!(req.method.as_str(), "GET" | "POST" | "HEAD") {
+        return Reply {
+            status,
+            headers: Vec::new(),
+            body: bytes::Bytes::new(),
+        };
+    }
+    Reply::new(status, HTML, error_page(status, message, &req.path))
+}
+
 fn error_page(status: u16, message: &str, uri: &str) -> String {
     format!(
         "<html>\n<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html;charset=ISO-8859-1\"/>\n\
@@ -162,16 +174,29 @@ pub fn route(req: &Request, command_url: &str, is_3_9: bool) -> Route {
     let path = percent_decode(&req.path, false);
     let rest = match path.strip_prefix(command_url.trim_end_matches('/')) {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
-        _ => return Route::Reply(404, HTML, error_page(404, "Not Found", &req.path)),
+        _ => return Route::Reply(error_reply(404, "Not Found", req)),
     };
     let method = req.method.as_str();
     match method {
         "GET" | "HEAD" => {}
         "POST" if is_3_9 => {}
-        "TRACE" => return Route::Reply(403, HTML, error_page(403, "Forbidden", &req.path)),
+        "TRACE" => return Route::Reply(error_reply(403, "Forbidden", req)),
+        "OPTIONS" => {
+            // HttpServlet.doOptions: the methods the servlet implements.
+            let allow = if is_3_9 {
+                "GET, HEAD, POST, TRACE, OPTIONS"
+            } else {
+                "GET, HEAD, TRACE, OPTIONS"
+            };
+            return Route::Reply(Reply {
+                status: 200,
+                headers: vec![("Allow", allow.to_string())],
+                body: bytes::Bytes::new(),
+            });
+        }
         _ => {
             let message = format!("HTTP method {method} is not supported by this URL");
-            return Route::Reply(405, HTML, error_page(405, &message, &req.path));
+            return Route::Reply(error_reply(405, &message, req));
         }
     }
     let command = rest.strip_prefix('/').unwrap_or(rest);
@@ -182,7 +207,7 @@ pub fn route(req: &Request, command_url: &str, is_3_9: bool) -> Route {
                 "<a href=\"{command_url}/{name}\">{name}</a>\n<br/>\n"
             ));
         }
-        return Route::Reply(200, HTML, links);
+        return Route::Reply(Reply::new(200, HTML, links));
     }
     if is_3_9 {
         if let Some(cmd) = commands::find(command, true) {
@@ -198,11 +223,11 @@ pub fn route(req: &Request, command_url: &str, is_3_9: bool) -> Route {
                         501,
                     )
                 };
-                return json_route(&response);
+                return Route::Reply(json_reply(&response));
             }
             if method == "POST" && !cmd.post {
                 let message = "java.lang.NullPointerException";
-                return Route::Reply(500, HTML, error_page(500, message, &req.path));
+                return Route::Reply(error_reply(500, message, req));
             }
         }
     }
@@ -215,10 +240,6 @@ pub fn route(req: &Request, command_url: &str, is_3_9: bool) -> Route {
             query_params(req.query.as_deref())
         },
     }
-}
-
-fn json_route(response: &CommandResponse) -> Route {
-    Route::Reply(response.status, JSON, response.to_json().pretty())
 }
 
 /// The reply for a command's response (Java's `JsonOutputter`).
@@ -277,9 +298,7 @@ pub async fn start(cfg: &Config, process: ProcessInfo, pipeline: mpsc::Sender<To
         let (cfg, process, pipeline) = (cfg.clone(), process.clone(), pipeline.clone());
         async move {
             let (command, params) = match route {
-                Route::Reply(status, content_type, body) => {
-                    return Reply::new(status, content_type, body)
-                }
+                Route::Reply(reply) => return reply,
                 Route::Run { command, params } => (command, params),
             };
             let probes = {
@@ -369,28 +388,29 @@ mod tests {
     #[test]
     fn the_command_list_and_other_paths() {
         for path in ["/commands", "/commands/"] {
-            let Route::Reply(200, _, body) = route(&req("GET", path, None), "/commands", false)
+            let Route::Reply(Reply { status: 200, body, .. }) = route(&req("GET", path, None), "/commands", false)
             else {
                 panic!("{path}");
             };
+            let body = String::from_utf8_lossy(&body);
             assert!(
                 body.starts_with("<a href=\"/commands/configuration\">configuration</a>\n<br/>\n")
             );
             assert!(body.ends_with("<a href=\"/commands/zabstate\">zabstate</a>\n<br/>\n"));
             assert_eq!(body.lines().count(), 2 * 26);
         }
-        let Route::Reply(200, _, body) = route(&req("GET", "/commands", None), "/commands", true)
+        let Route::Reply(Reply { status: 200, body, .. }) = route(&req("GET", "/commands", None), "/commands", true)
         else {
             panic!()
         };
-        assert_eq!(body.lines().count(), 2 * 28);
+        assert_eq!(String::from_utf8_lossy(&body).lines().count(), 2 * 28);
         assert!(matches!(
             route(&req("GET", "/", None), "/commands", false),
-            Route::Reply(404, ..)
+            Route::Reply(Reply { status: 404, .. })
         ));
         assert!(matches!(
             route(&req("GET", "/commandsx", None), "/commands", false),
-            Route::Reply(404, ..)
+            Route::Reply(Reply { status: 404, .. })
         ));
     }
 
@@ -399,11 +419,11 @@ mod tests {
         let post = req("POST", "/commands/ruok", None);
         assert!(matches!(
             route(&post, "/commands", false),
-            Route::Reply(405, ..)
+            Route::Reply(Reply { status: 405, .. })
         ));
         assert!(matches!(
             route(&post, "/commands", true),
-            Route::Reply(500, ..)
+            Route::Reply(Reply { status: 500, .. })
         ));
         assert_eq!(
             route(&req("POST", "/commands/nope", None), "/commands", true),
@@ -411,11 +431,11 @@ mod tests {
         );
         assert!(matches!(
             route(&req("PUT", "/commands/ruok", None), "/commands", true),
-            Route::Reply(405, ..)
+            Route::Reply(Reply { status: 405, .. })
         ));
         assert!(matches!(
             route(&req("TRACE", "/commands/ruok", None), "/commands", true),
-            Route::Reply(403, ..)
+            Route::Reply(Reply { status: 403, .. })
         ));
     }
 
@@ -425,13 +445,13 @@ mod tests {
             route(&req("GET", "/commands/snapshot", None), "/commands", false),
             run("snapshot", &[])
         );
-        let Route::Reply(401, JSON, body) =
+        let Route::Reply(Reply { status: 401, body, .. }) =
             route(&req("GET", "/commands/snapshot", None), "/commands", true)
         else {
             panic!()
         };
         assert_eq!(
-            body,
+            String::from_utf8_lossy(&body),
             "{\n  \"command\" : \"snapshot\",\n  \"error\" : \"Auth info is missing for the command\"\n}"
         );
         let mut with_auth = req("POST", "/commands/restore", None);
@@ -440,7 +460,7 @@ mod tests {
             .push(("authorization".into(), "digest root:x".into()));
         assert!(matches!(
             route(&with_auth, "/commands", true),
-            Route::Reply(501, ..)
+            Route::Reply(Reply { status: 501, .. })
         ));
     }
 }

@@ -308,6 +308,10 @@ impl AdminSource for View<'_> {
         self.probes.last_snapshot
     }
 
+    fn wall_to_elapsed_ms(&self, wall_ms: i64) -> i64 {
+        wall_ms - self.asked_at + self.mono_at
+    }
+
     /// Java's `QuorumZooKeeperServer`: a leader, follower or observer that serves.
     fn quorum(&self) -> Option<QuorumInfo> {
         let is_leader = match self.p.mode {
@@ -323,9 +327,8 @@ impl AdminSource for View<'_> {
         } else {
             self.p.leader_id.unwrap_or(-1)
         };
-        let leader_address = cfg
-            .server(leader_id as u64)
-            .map(|s| format!("{}:{}", s.host, s.quorum_port));
+        // Java: the host strings of the leader's quorum addresses, without ports.
+        let leader_address = cfg.server(leader_id as u64).map(|s| s.host.clone());
         let voting_view = cfg
             .participants()
             .map(|s| ServerView {
