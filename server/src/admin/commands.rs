@@ -162,10 +162,10 @@ pub struct QuorumInfo {
     pub leader_address: Option<String>,
     /// The voting members, by id.
     pub voting_view: Vec<ServerView>,
-    /// This member's quorum, election and client addresses, as Java's
-    /// `InetSocketAddress.toString()` (`/127.0.0.1:2888`, `null` when there is none).
-    pub quorum_address: String,
-    pub election_address: String,
+    /// This member's quorum and election addresses (host as written, port).
+    pub quorum_address: (String, u16),
+    pub election_address: (String, u16),
+    /// The client address, `host:port`.
     pub client_address: String,
     /// This member is a voting member with the addresses it runs on.
     pub voting: bool,
@@ -490,6 +490,29 @@ fn set_trace_mask(r: &mut CommandResponse, params: &[(String, String)], src: &mu
     }
 }
 
+/// Jackson's view of Java's `MultipleAddresses` bean for one address: getter-only
+/// properties, whose order the JVM's reflection decides (this is the order Java 3.8.0
+/// printed; it changes between runs). Every address counts as reachable.
+fn multiple_addresses((host, port): &(String, u16)) -> Json {
+    let host_port = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut m = Json::object();
+    m.put("empty", false);
+    m.put("all_addresses", vec![host_port.clone()]);
+    m.put("all_reachable_addresses", vec![host_port.clone()]);
+    m.put("one", host_port.clone());
+    m.put("reachable_address", host_port.clone());
+    m.put("wildcard_addresses", vec![format!("0.0.0.0:{port}")]);
+    m.put("all_ports", vec![*port as i64]);
+    m.put("all_host_strings", vec![host.clone()]);
+    m.put("all_reachable_addresses_or_all", vec![host_port.clone()]);
+    m.put("reachable_or_one", host_port);
+    m
+}
+
 fn zabstate(r: &mut CommandResponse, src: &dyn AdminSource) {
     let Some(q) = src.quorum() else {
         r.put("voting", false);
@@ -499,8 +522,8 @@ fn zabstate(r: &mut CommandResponse, src: &dyn AdminSource) {
     let zxid = src.last_processed_zxid();
     r.put("myid", q.my_id);
     r.put("is_leader", q.is_leader);
-    r.put("quorum_address", q.quorum_address);
-    r.put("election_address", q.election_address);
+    r.put("quorum_address", multiple_addresses(&q.quorum_address));
+    r.put("election_address", multiple_addresses(&q.election_address));
     r.put("client_address", q.client_address);
     r.put("voting", q.voting);
     r.put("last_zxid", format!("0x{:x}", zxid as u64));

@@ -388,7 +388,9 @@ mod tests {
     #[test]
     fn the_command_list_and_other_paths() {
         for path in ["/commands", "/commands/"] {
-            let Route::Reply(Reply { status: 200, body, .. }) = route(&req("GET", path, None), "/commands", false)
+            let Route::Reply(Reply {
+                status: 200, body, ..
+            }) = route(&req("GET", path, None), "/commands", false)
             else {
                 panic!("{path}");
             };
@@ -399,7 +401,9 @@ mod tests {
             assert!(body.ends_with("<a href=\"/commands/zabstate\">zabstate</a>\n<br/>\n"));
             assert_eq!(body.lines().count(), 2 * 26);
         }
-        let Route::Reply(Reply { status: 200, body, .. }) = route(&req("GET", "/commands", None), "/commands", true)
+        let Route::Reply(Reply {
+            status: 200, body, ..
+        }) = route(&req("GET", "/commands", None), "/commands", true)
         else {
             panic!()
         };
@@ -445,8 +449,9 @@ mod tests {
             route(&req("GET", "/commands/snapshot", None), "/commands", false),
             run("snapshot", &[])
         );
-        let Route::Reply(Reply { status: 401, body, .. }) =
-            route(&req("GET", "/commands/snapshot", None), "/commands", true)
+        let Route::Reply(Reply {
+            status: 401, body, ..
+        }) = route(&req("GET", "/commands/snapshot", None), "/commands", true)
         else {
             panic!()
         };

@@ -214,6 +214,10 @@ impl FourLetterSource for View<'_> {
         self.p.digest_log()
     }
 
+    fn proposal_sizes(&self) -> Option<crate::stats::BufferStats> {
+        (self.p.mode == Mode::Leader).then_some(self.p.proposal_sizes)
+    }
+
     fn environment(&self) -> Vec<(String, String)> {
         self.probes.environment.clone()
     }
@@ -282,12 +286,11 @@ impl Pipeline {
     }
 }
 
-/// Java's `InetSocketAddress.toString()` for a `host:port` of the configuration: the host
-/// as written before a slash and the address it resolves to (an IP: `/ip:port`).
-fn java_config_addr(host: &str, port: u16) -> String {
-    match host.parse::<std::net::IpAddr>() {
-        Ok(_) => format!("/{host}:{port}"),
-        Err(_) => format!("{host}/<unresolved>:{port}"),
+/// `host:port` as Java's `QuorumServer.delimitedHostString` (IPv6 in brackets).
+fn java_host_port(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+        SocketAddr::V4(a) => a.to_string(),
     }
 }
 
@@ -335,24 +338,28 @@ impl AdminSource for View<'_> {
                 id: s.id as i64,
                 server_addresses: vec![format!("{}:{}", s.host, s.quorum_port)],
                 election_addresses: vec![format!("{}:{}", s.host, s.election_port)],
-                client_address: s
-                    .client
-                    .as_ref()
-                    .map(|(host, port)| format!("{}:{port}", host.as_deref().unwrap_or("0.0.0.0")))
-                    .unwrap_or_default(),
+                client_address: match &s.client {
+                    Some((host, port)) => {
+                        format!("{}:{port}", host.as_deref().unwrap_or("0.0.0.0"))
+                    }
+                    // Java gives its own line the client address of the file.
+                    None if s.id == my_id as u64 => java_host_port(cfg.client_socket_addr()),
+                    None => String::new(),
+                },
                 observer: s.observer,
             })
             .collect();
         let client = cfg.client_socket_addr();
+        // Java: a member is voting when its line is among the voting members.
         Some(QuorumInfo {
             my_id,
             is_leader,
             leader_id,
             leader_address,
             voting_view,
-            quorum_address: java_config_addr(&me.host, me.quorum_port),
-            election_address: java_config_addr(&me.host, me.election_port),
-            client_address: fourlw::java_socket_addr(Some(client)),
+            quorum_address: (me.host.clone(), me.quorum_port),
+            election_address: (me.host.clone(), me.election_port),
+            client_address: java_host_port(client),
             voting: !me.observer,
             zab_state: "broadcast",
         })

@@ -460,6 +460,9 @@ pub struct Pipeline {
     pub trace_mask: i64,
     /// The elected leader's id in a quorum role (the AdminServer's `leader`).
     pub leader_id: Option<i64>,
+    /// Leader: sizes of the txns proposed (Java's `Leader.getProposalStats`; `stat`'s
+    /// `Proposal sizes last/min/max`, the AdminServer's `proposal_stats`).
+    pub proposal_sizes: crate::stats::BufferStats,
     /// What to do, in order (taken by [`Pipeline::take_outputs`]).
     out: Vec<Output>,
 }
@@ -531,6 +534,7 @@ impl Pipeline {
             server_flow: None,
             trace_mask: crate::fourlw::DEFAULT_TRACE_MASK,
             leader_id: None,
+            proposal_sizes: crate::stats::BufferStats::default(),
             out: Vec::new(),
             cfg,
         }
