@@ -531,3 +531,292 @@ fn zabstate(r: &mut CommandResponse, src: &dyn AdminSource) {
     r.put("zab_counter", zxid & 0xffff_ffff);
     r.put("zabstate", q.zab_state);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CompatVersion;
+    use crate::fourlw::{ExpirySet, MonitorValues, ServerConf};
+    use crate::stats::{ConnStats, ServerStats};
+    use crate::watch::WatchSummary;
+
+    /// A standalone server with one session watching /a, or a follower.
+    struct Fake {
+        stats: ServerStats,
+        compat: CompatVersion,
+        serving: bool,
+        quorum: Option<QuorumInfo>,
+        trace_mask: i64,
+        reset_conns: bool,
+    }
+
+    const SID: i64 = 72_059_852_135_923_712;
+
+    fn fake() -> Fake {
+        Fake {
+            stats: ServerStats::new(0),
+            compat: CompatVersion::V3_8,
+            serving: true,
+            quorum: None,
+            trace_mask: 306,
+            reset_conns: false,
+        }
+    }
+
+    impl FourLetterSource for Fake {
+        fn is_serving(&self) -> bool {
+            self.serving
+        }
+        fn compat_version(&self) -> CompatVersion {
+            self.compat
+        }
+        fn version(&self) -> String {
+            "3.8.0-zk-rs, built on 2026-12-01 00:00 UTC".to_string()
+        }
+        fn server_stats(&self) -> &ServerStats {
+            &self.stats
+        }
+        fn server_stats_mut(&mut self) -> &mut ServerStats {
+            &mut self.stats
+        }
+        fn connections(&self) -> Vec<ConnInfo> {
+            vec![ConnInfo {
+                remote: Some("127.0.0.1:43620".parse().unwrap()),
+                interest_ops: 1,
+                queued: 0,
+                session_id: SID,
+                session_timeout_ms: 10_000,
+                stats: ConnStats::new(1_796_336_901_686),
+                expires_at_ms: 0,
+            }]
+        }
+        fn reset_connection_stats(&mut self) {
+            self.reset_conns = true;
+        }
+        fn outstanding_requests(&self) -> u64 {
+            0
+        }
+        fn last_processed_zxid(&self) -> i64 {
+            0x1_0000_0006
+        }
+        fn node_count(&self) -> u64 {
+            6
+        }
+        fn watch_summary(&self) -> WatchSummary {
+            WatchSummary {
+                connections: 1,
+                paths: 1,
+                total: 1,
+            }
+        }
+        fn watches_by_session(&self) -> Vec<(i64, Vec<String>)> {
+            vec![(SID, vec!["/a".to_string()])]
+        }
+        fn watches_by_path(&self) -> Vec<(String, Vec<i64>)> {
+            vec![("/a".to_string(), vec![SID])]
+        }
+        fn session_expiry(&self) -> Vec<ExpirySet> {
+            vec![ExpirySet {
+                expires_at_ms: 34_478_000,
+                session_ids: vec![SID],
+            }]
+        }
+        fn ephemerals_by_session(&self) -> Vec<(i64, Vec<String>)> {
+            vec![(SID, vec!["/a".to_string()])]
+        }
+        fn conf(&self) -> ServerConf {
+            ServerConf {
+                keys: vec![
+                    ("clientPort", "21981".to_string()),
+                    ("secureClientPort", "-1".to_string()),
+                    ("dataDir", "/d/version-2".to_string()),
+                    ("dataLogDir", "/d/version-2".to_string()),
+                    ("tickTime", "2000".to_string()),
+                    ("maxClientCnxns", "60".to_string()),
+                    ("minSessionTimeout", "4000".to_string()),
+                    ("maxSessionTimeout", "40000".to_string()),
+                    ("clientPortListenBacklog", "-1".to_string()),
+                ],
+                server_id: 0,
+            }
+        }
+        fn monitor_values(&self) -> MonitorValues {
+            MonitorValues::default()
+        }
+        fn environment(&self) -> Vec<(String, String)> {
+            vec![("zookeeper.version".to_string(), self.version())]
+        }
+        fn snap_dir_size(&self) -> u64 {
+            1
+        }
+        fn txn_log_dir_size(&self) -> u64 {
+            2
+        }
+        fn trace_mask(&self) -> i64 {
+            self.trace_mask
+        }
+        fn set_trace_mask(&mut self, mask: i64) {
+            self.trace_mask = mask;
+        }
+    }
+
+    impl AdminSource for Fake {
+        fn initial_configuration(&self) -> String {
+            "tickTime=2000\n".to_string()
+        }
+        fn system_properties(&self) -> Vec<(String, String)> {
+            vec![
+                ("user.dir".into(), "/x".into()),
+                ("os.name".into(), "Linux".into()),
+            ]
+        }
+        fn last_snapshot(&self) -> Option<(i64, i64)> {
+            Some((0x1_0000_0000, 1_796_336_890))
+        }
+        fn quorum(&self) -> Option<QuorumInfo> {
+            self.quorum.clone()
+        }
+    }
+
+    fn run_text(name: &str, params: &[(&str, &str)], src: &mut Fake) -> String {
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        run(name, &params, src).to_json().pretty()
+    }
+
+    #[test]
+    fn answers_as_java_prints_them() {
+        let mut f = fake();
+        assert_eq!(
+            run_text("configuration", &[], &mut f),
+            "{\n  \"client_port\" : 21981,\n  \"data_dir\" : \"/d/version-2\",\n  \
+             \"data_log_dir\" : \"/d/version-2\",\n  \"tick_time\" : 2000,\n  \
+             \"max_client_cnxns\" : 60,\n  \"min_session_timeout\" : 4000,\n  \
+             \"max_session_timeout\" : 40000,\n  \"server_id\" : 0,\n  \
+             \"client_port_listen_backlog\" : -1,\n  \"command\" : \"configuration\",\n  \
+             \"error\" : null\n}"
+        );
+        assert_eq!(
+            run_text("dump", &[], &mut f),
+            "{\n  \"expiry_time_to_session_ids\" : {\n    \"34478000\" : [ 72059852135923712 ]\n  },\n  \
+             \"session_id_to_ephemeral_paths\" : {\n    \"72059852135923712\" : [ \"/a\" ]\n  },\n  \
+             \"command\" : \"dump\",\n  \"error\" : null\n}"
+        );
+        // `stats` lists connections briefly: no session, Java's address without a slash.
+        let stats = run_text("stats", &[], &mut f);
+        assert!(stats.contains(
+            "  \"connections\" : [ {\n    \"remote_socket_address\" : \"127.0.0.1:43620\",\n    \
+             \"interest_ops\" : 1,\n    \"outstanding_requests\" : 0,\n    \
+             \"packets_received\" : 0,\n    \"packets_sent\" : 0\n  } ],\n  \
+             \"secure_connections\" : [ ],"
+        ));
+        assert_eq!(
+            run_text("lsnp", &[], &mut f),
+            "{\n  \"zxid\" : \"100000000\",\n  \"timestamp\" : 1796336890,\n  \
+             \"command\" : \"last_snapshot\",\n  \"error\" : null\n}"
+        );
+        let props = run_text("sysp", &[], &mut f);
+        assert!(props.find("os.name").unwrap() < props.find("user.dir").unwrap());
+    }
+
+    #[test]
+    fn errors_java_puts_among_the_data_come_first() {
+        let mut f = fake();
+        assert_eq!(
+            run_text("lead", &[], &mut f),
+            "{\n  \"error\" : \"server is not initialized\",\n  \"command\" : \"leader\"\n}"
+        );
+        assert_eq!(
+            run_text("stmk", &[("traceMask", "x")], &mut f),
+            "{\n  \"error\" : \"setTraceMask requires long traceMask argument, got x\",\n  \
+             \"command\" : \"set_trace_mask\"\n}"
+        );
+        assert_eq!(
+            run_text("stmk", &[("traceMask", "307")], &mut f),
+            "{\n  \"tracemask\" : 307,\n  \"command\" : \"set_trace_mask\",\n  \"error\" : null\n}"
+        );
+        assert_eq!(f.trace_mask, 307);
+    }
+
+    #[test]
+    fn unknown_and_not_serving() {
+        let mut f = fake();
+        let r = run("snapshot", &[], &mut f);
+        assert_eq!(r.error.as_deref(), Some("Unknown command: snapshot"));
+        f.compat = CompatVersion::V3_9;
+        assert!(run("snapshot", &[], &mut f).error.is_none());
+        f.serving = false;
+        let r = run("srvr", &[], &mut f);
+        assert_eq!((r.command.as_str(), r.status), ("srvr", 200));
+        assert_eq!(r.error.as_deref(), Some(fourlw::ZK_NOT_SERVING));
+        // Commands that do not need a serving server still answer.
+        assert!(run("mntr", &[], &mut f).error.is_none());
+        assert!(run("zabstate", &[], &mut f).error.is_none());
+    }
+
+    #[test]
+    fn server_stats_fields_in_javas_order() {
+        let mut f = fake();
+        let r = run("srvr", &[], &mut f).to_json();
+        let Some(Json::Object(stats)) = r.get("server_stats") else {
+            panic!("{r:?}")
+        };
+        let keys: Vec<&str> = stats.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys[..4],
+            [
+                "packets_sent",
+                "packets_received",
+                "fsync_threshold_exceed_count",
+                "client_response_stats"
+            ]
+        );
+        assert_eq!(keys.len(), 18);
+        assert_eq!(r.get("node_count"), Some(&Json::Int(6)));
+        assert!(r.get("proposal_stats").is_none());
+    }
+
+    #[test]
+    fn resets_reach_the_source() {
+        let mut f = fake();
+        f.stats.packet_received(4);
+        run("crst", &[], &mut f);
+        assert!(f.reset_conns);
+        run("srst", &[], &mut f);
+        assert_eq!(f.stats.packets_received_count(), 0);
+    }
+
+    #[test]
+    fn zabstate_of_a_follower() {
+        let mut f = fake();
+        f.quorum = Some(QuorumInfo {
+            my_id: 1,
+            is_leader: false,
+            leader_id: 2,
+            leader_address: Some("127.0.0.1".to_string()),
+            voting_view: Vec::new(),
+            quorum_address: ("127.0.0.1".to_string(), 2888),
+            election_address: ("127.0.0.1".to_string(), 3888),
+            client_address: "127.0.0.1:2181".to_string(),
+            voting: true,
+            zab_state: "broadcast",
+        });
+        let r = run("zabstate", &[], &mut f).to_json();
+        assert_eq!(r.get("last_zxid"), Some(&Json::from("0x100000006")));
+        assert_eq!(r.get("zab_epoch"), Some(&Json::Int(1)));
+        assert_eq!(r.get("zab_counter"), Some(&Json::Int(6)));
+        let Some(addr) = r.get("quorum_address") else {
+            panic!()
+        };
+        assert_eq!(addr.get("one"), Some(&Json::from("127.0.0.1:2888")));
+        assert_eq!(
+            addr.get("wildcard_addresses"),
+            Some(&Json::from(vec!["0.0.0.0:2888"]))
+        );
+        let r = run("leader", &[], &mut f).to_json();
+        assert_eq!(r.get("leader_id"), Some(&Json::Int(2)));
+        assert_eq!(r.get("leader_ip"), Some(&Json::from("127.0.0.1")));
+    }
+}
