@@ -566,3 +566,20 @@ def test_leader_lists_its_observers(impl, tmp_path, request):
             ("synced_observers", INT), ("observers", ("list", LEARNER_HANDLER))], impl)
         assert d["synced_observers"] == 1
         assert as_dict(d["observers"][0])["sid"] == 3
+
+
+def test_hash_digests(admin, impl):
+    """`hash` after 128 more txns: Java's DataTree.ZxidDigest beans, as the `hash` word."""
+    zk = admin.zk
+    zk.ensure_path("/h")
+    for i in range(130):
+        zk.create("/h/n", b"", sequence=True)
+    ans = get(admin.admin_port, "hash")
+    d = check_answer(ans, "hash", [("digests", ("list", [
+        ("zxid", INT), ("digest", INT), ("digest_version", INT)]))], impl)
+    assert d["digests"], impl
+    text = admin.four_letter("hash")
+    for digest in d["digests"]:
+        digest = as_dict(digest)
+        assert digest["digest_version"] == 2
+        assert "%x: %d\n" % (digest["zxid"], digest["digest"]) in text
