@@ -810,10 +810,10 @@ pub fn monitor_values(src: &dyn FourLetterSource) -> Vec<(String, MonitorValue)>
             "znode_count" => Int(src.node_count() as i64),
             "global_sessions" => Int(m.global_sessions as i64),
             "non_mtls_remote_conn_count" => Int(st.non_mtls_remote_conn_count() as i64),
-            "last_client_response_size" => Int(resp.last as i64),
+            "last_client_response_size" => Int(resp.last),
             "packets_sent" => Int(st.packets_sent_count() as i64),
             "packets_received" => Int(st.packets_received_count() as i64),
-            "max_client_response_size" => Int(resp.max as i64),
+            "max_client_response_size" => Int(resp.max),
             "connection_drop_probability" => Double(m.connection_drop_probability),
             "watch_count" => Int(m.watch_count as i64),
             "auth_failed_count" => Int(st.auth_failed_count() as i64),
@@ -825,7 +825,7 @@ pub fn monitor_values(src: &dyn FourLetterSource) -> Vec<(String, MonitorValue)>
             "uptime" => Int(m.uptime_ms),
             "max_latency" => Int(st.max_latency()),
             "outstanding_tls_handshake" => Int(m.outstanding_tls_handshake),
-            "min_client_response_size" => Int(resp.min as i64),
+            "min_client_response_size" => Int(resp.min),
             "non_mtls_local_conn_count" => Int(st.non_mtls_local_conn_count() as i64),
             _ => Int(0),
         };
@@ -875,10 +875,10 @@ pub fn monitor_values(src: &dyn FourLetterSource) -> Vec<(String, MonitorValue)>
         let name = ps.java_name();
         summary_lines(&mut line, name, p.summary());
         let [p50, p95, p99, p999] = p.percentiles();
-        line(&format!("p50_{name}"), Int(p50 as i64));
-        line(&format!("p95_{name}"), Int(p95 as i64));
-        line(&format!("p99_{name}"), Int(p99 as i64));
-        line(&format!("p999_{name}"), Int(p999 as i64));
+        line(&format!("p50_{name}"), Int(p50));
+        line(&format!("p95_{name}"), Int(p95));
+        line(&format!("p99_{name}"), Int(p99));
+        line(&format!("p999_{name}"), Int(p999));
     }
     for (ns, a) in st.read_per_namespace() {
         summary_lines(&mut line, &format!("{ns}_read_per_namespace"), a);
