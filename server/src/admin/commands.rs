@@ -7,8 +7,10 @@
 //! Java 3.8.0 and 3.9.3 in `compat-tests/python/test_admin.py`.
 
 use super::json::Json;
+use crate::auth::{self, AuthConfig, AuthId};
 use crate::fourlw::{self, ConnInfo, FourLetterSource};
 use crate::stats::BufferStats;
+use std::net::SocketAddr;
 
 /// One command: its names (the first is the primary one, which answers carry), whether it
 /// needs a serving server (Java's `isServerRequired`), and from which generation on it
@@ -201,6 +203,13 @@ pub trait AdminSource: FourLetterSource {
     /// `None` for a standalone server.
     fn quorum(&self) -> Option<QuorumInfo>;
 
+    /// Whether clients authenticated as `ids` have `perm` on `/` (Java's `checkACL` on the
+    /// root's ACL, as 3.9 authorizes `snapshot` and `restore`).
+    fn root_allows(&self, ids: &[AuthId], perm: i32) -> bool;
+
+    /// The authentication providers' settings (digest enabled, the super digest).
+    fn auth_config(&self) -> AuthConfig;
+
     /// A wall-clock time as Java's `Time.currentElapsedTime()` (the monotonic clock) shows
     /// it: `dump` keys its session expiry sets so.
     fn wall_to_elapsed_ms(&self, wall_ms: i64) -> i64 {
@@ -208,16 +217,71 @@ pub trait AdminSource: FourLetterSource {
     }
 }
 
-/// Runs the command `name` with the query parameters `params` (a GET; 3.9's POST commands
-/// are answered by the caller). Unknown commands and commands that need a serving server
-/// answer an error with status 200, as Java does.
-pub fn run(name: &str, params: &[(String, String)], src: &mut dyn AdminSource) -> CommandResponse {
+/// Who asks for a command, for 3.9's authentication of `snapshot` and `restore`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asker {
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+    pub peer: SocketAddr,
+}
+
+/// Java 3.9's `Commands.handleAuthentication` and `handleAuthorization` for a command that
+/// needs ALL on `/`: the header is `<scheme>` or `<scheme> <data>` (`digest user:password`,
+/// `ip`; `x509` needs TLS, so it never authenticates here).
+fn authorize(name: &str, asker: &Asker, src: &dyn AdminSource) -> Result<(), CommandResponse> {
+    let Some(header) = asker.authorization.as_deref() else {
+        return Err(CommandResponse::error(
+            name,
+            "Auth info is missing for the command",
+            401,
+        ));
+    };
+    let not_authenticated = || CommandResponse::error(name, "Not authenticated", 401);
+    // Java's String.split(" "): trailing empty parts dropped.
+    let mut parts: Vec<&str> = header.split(' ').collect();
+    while parts.len() > 1 && parts.last() == Some(&"") {
+        parts.pop();
+    }
+    if parts.len() != 1 && parts.len() != 2 {
+        return Err(not_authenticated());
+    }
+    let data = parts.get(1).map_or(&[][..], |d| d.as_bytes());
+    let ids = auth::authenticate(parts[0], data, &asker.peer, &src.auth_config())
+        .map_err(|_| not_authenticated())?;
+    if ids.is_empty() {
+        return Err(not_authenticated());
+    }
+    if !src.root_allows(&ids, auth::perms::ALL) {
+        return Err(CommandResponse::error(name, "Not authorized", 403));
+    }
+    Ok(())
+}
+
+/// Runs the command `name` with the query parameters `params` for `asker`. Unknown commands
+/// and commands that need a serving server answer an error with status 200, as Java does.
+pub fn run(
+    name: &str,
+    params: &[(String, String)],
+    asker: &Asker,
+    src: &mut dyn AdminSource,
+) -> CommandResponse {
     let is_3_9 = src.compat_version().is_3_9();
     let Some(cmd) = find(name, is_3_9) else {
         return CommandResponse::error(name, &format!("Unknown command: {name}"), 200);
     };
     if cmd.server_required && !src.is_serving() {
         return CommandResponse::error(name, fourlw::ZK_NOT_SERVING, 200);
+    }
+    if cmd.auth {
+        if let Err(refused) = authorize(name, asker, &*src) {
+            return refused;
+        }
+        // Authorized: Java takes a snapshot and streams it, or restores one.
+        return CommandResponse::error(
+            name,
+            "the snapshot and restore commands are not implemented by zk-rs",
+            501,
+        );
     }
     let mut r = CommandResponse::new(cmd.primary_name());
     match cmd.primary_name() {
@@ -676,6 +740,54 @@ mod tests {
         fn quorum(&self) -> Option<QuorumInfo> {
             self.quorum.clone()
         }
+        /// `/` readable by digest `root:secret` only.
+        fn root_allows(&self, ids: &[AuthId], perm: i32) -> bool {
+            let acl = [auth::new_acl(
+                auth::perms::ALL,
+                "digest",
+                auth::digest_id("root:secret"),
+            )];
+            auth::check_acl(&acl, perm, ids, &self.auth_config())
+        }
+        fn auth_config(&self) -> AuthConfig {
+            AuthConfig::default()
+        }
+    }
+
+    #[test]
+    fn snapshot_and_restore_are_authenticated_in_3_9() {
+        let mut f = fake();
+        f.compat = CompatVersion::V3_9;
+        let mut who = asker();
+        let answer = |f: &mut Fake, who: &Asker| {
+            let r = run("snap", &[], who, f);
+            (r.status, r.error.unwrap_or_default(), r.command)
+        };
+        let missing = (
+            401,
+            "Auth info is missing for the command".to_string(),
+            "snap".to_string(),
+        );
+        assert_eq!(answer(&mut f, &who), missing);
+        for header in ["x509", "nope data", "digest a b c", ""] {
+            who.authorization = Some(header.to_string());
+            assert_eq!(answer(&mut f, &who).0, 401, "{header}");
+            assert_eq!(answer(&mut f, &who).1, "Not authenticated", "{header}");
+        }
+        for header in ["ip", "digest root:wrong", "digest other:secret"] {
+            who.authorization = Some(header.to_string());
+            assert_eq!(answer(&mut f, &who).0, 403, "{header}");
+            assert_eq!(answer(&mut f, &who).1, "Not authorized", "{header}");
+        }
+        who.authorization = Some("digest root:secret".to_string());
+        assert_eq!(answer(&mut f, &who).0, 501);
+    }
+
+    fn asker() -> Asker {
+        Asker {
+            authorization: None,
+            peer: "127.0.0.1:5000".parse().unwrap(),
+        }
     }
 
     fn run_text(name: &str, params: &[(&str, &str)], src: &mut Fake) -> String {
@@ -683,7 +795,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        run(name, &params, src).to_json().pretty()
+        run(name, &params, &asker(), src).to_json().pretty()
     }
 
     #[test]
@@ -743,23 +855,23 @@ mod tests {
     #[test]
     fn unknown_and_not_serving() {
         let mut f = fake();
-        let r = run("snapshot", &[], &mut f);
+        let r = run("snapshot", &[], &asker(), &mut f);
         assert_eq!(r.error.as_deref(), Some("Unknown command: snapshot"));
         f.compat = CompatVersion::V3_9;
-        assert!(run("snapshot", &[], &mut f).error.is_none());
+        assert_eq!(run("snapshot", &[], &asker(), &mut f).status, 401);
         f.serving = false;
-        let r = run("srvr", &[], &mut f);
+        let r = run("srvr", &[], &asker(), &mut f);
         assert_eq!((r.command.as_str(), r.status), ("srvr", 200));
         assert_eq!(r.error.as_deref(), Some(fourlw::ZK_NOT_SERVING));
         // Commands that do not need a serving server still answer.
-        assert!(run("mntr", &[], &mut f).error.is_none());
-        assert!(run("zabstate", &[], &mut f).error.is_none());
+        assert!(run("mntr", &[], &asker(), &mut f).error.is_none());
+        assert!(run("zabstate", &[], &asker(), &mut f).error.is_none());
     }
 
     #[test]
     fn server_stats_fields_in_javas_order() {
         let mut f = fake();
-        let r = run("srvr", &[], &mut f).to_json();
+        let r = run("srvr", &[], &asker(), &mut f).to_json();
         let Some(Json::Object(stats)) = r.get("server_stats") else {
             panic!("{r:?}")
         };
@@ -782,9 +894,9 @@ mod tests {
     fn resets_reach_the_source() {
         let mut f = fake();
         f.stats.packet_received(4);
-        run("crst", &[], &mut f);
+        run("crst", &[], &asker(), &mut f);
         assert!(f.reset_conns);
-        run("srst", &[], &mut f);
+        run("srst", &[], &asker(), &mut f);
         assert_eq!(f.stats.packets_received_count(), 0);
     }
 
@@ -803,7 +915,7 @@ mod tests {
             voting: true,
             zab_state: "broadcast",
         });
-        let r = run("zabstate", &[], &mut f).to_json();
+        let r = run("zabstate", &[], &asker(), &mut f).to_json();
         assert_eq!(r.get("last_zxid"), Some(&Json::from("0x100000006")));
         assert_eq!(r.get("zab_epoch"), Some(&Json::Int(1)));
         assert_eq!(r.get("zab_counter"), Some(&Json::Int(6)));
@@ -815,7 +927,7 @@ mod tests {
             addr.get("wildcard_addresses"),
             Some(&Json::from(vec!["0.0.0.0:2888"]))
         );
-        let r = run("leader", &[], &mut f).to_json();
+        let r = run("leader", &[], &asker(), &mut f).to_json();
         assert_eq!(r.get("leader_id"), Some(&Json::Int(2)));
         assert_eq!(r.get("leader_ip"), Some(&Json::from("127.0.0.1")));
     }

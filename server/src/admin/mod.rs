@@ -17,9 +17,10 @@
 //! - Other paths: 404. TRACE: 403 (Java forbids it). 3.8: every method but GET and HEAD
 //!   is 405. 3.9: POST runs POST commands; a GET command POSTed fails in Java with a
 //!   NullPointerException, a 500, which we answer too.
-//! - 3.9's `snapshot` and `restore` need an `Authorization` header: without one, 401
-//!   `Auth info is missing for the command`. With one, zk-rs answers 501: it implements
-//!   neither the authentication of admin commands nor these two commands.
+//! - 3.9's `snapshot` and `restore` need ALL on `/` for the ids of the `Authorization`
+//!   header (`digest user:password`, `ip`; `x509` needs TLS): 401 without the header or
+//!   when it does not authenticate, 403 when `/`'s ACL refuses (see `commands::run`).
+//!   Authorized, zk-rs answers 501: the two commands themselves are not implemented.
 
 pub mod commands;
 pub mod json;
@@ -89,6 +90,7 @@ impl ProcessInfo {
 pub struct AdminRequest {
     pub command: String,
     pub params: Vec<(String, String)>,
+    pub asker: commands::Asker,
     pub process: Arc<ProcessInfo>,
 }
 
@@ -209,26 +211,11 @@ pub fn route(req: &Request, command_url: &str, is_3_9: bool) -> Route {
         }
         return Route::Reply(Reply::new(200, HTML, links));
     }
-    if is_3_9 {
-        if let Some(cmd) = commands::find(command, true) {
-            let name = command.to_string();
-            if cmd.auth {
-                let response = if req.header("authorization").is_none() {
-                    CommandResponse::error(&name, "Auth info is missing for the command", 401)
-                } else {
-                    CommandResponse::error(
-                        &name,
-                        "Authentication of admin commands, snapshot and restore are not \
-                         implemented by zk-rs",
-                        501,
-                    )
-                };
-                return Route::Reply(json_reply(&response));
-            }
-            if method == "POST" && !cmd.post {
-                let message = "java.lang.NullPointerException";
-                return Route::Reply(error_reply(500, message, req));
-            }
+    // 3.9.3 POSTs a GET command's `runPost`, which is null: a NullPointerException (the
+    // commands that need authentication check it first, in `commands::run`).
+    if let Some(cmd) = commands::find(command, is_3_9) {
+        if method == "POST" && !cmd.post && !cmd.auth {
+            return Route::Reply(error_reply(500, "java.lang.NullPointerException", req));
         }
     }
     Route::Run {
@@ -295,6 +282,10 @@ pub async fn start(cfg: &Config, process: ProcessInfo, pipeline: mpsc::Sender<To
     let process = Arc::new(process);
     tokio::spawn(http::serve(listener, limits, move |req: Request| {
         let route = route(&req, &command_url, is_3_9);
+        let asker = commands::Asker {
+            authorization: req.header("authorization").map(str::to_string),
+            peer: req.peer,
+        };
         let (cfg, process, pipeline) = (cfg.clone(), process.clone(), pipeline.clone());
         async move {
             let (command, params) = match route {
@@ -314,6 +305,7 @@ pub async fn start(cfg: &Config, process: ProcessInfo, pipeline: mpsc::Sender<To
             let request = AdminRequest {
                 command,
                 params,
+                asker,
                 process,
             };
             let (tx, rx) = oneshot::channel();
@@ -444,28 +436,19 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_and_restore_need_auth_in_3_9_only() {
+    fn snapshot_and_restore_exist_in_3_9_only() {
         assert_eq!(
             route(&req("GET", "/commands/snapshot", None), "/commands", false),
             run("snapshot", &[])
         );
-        let Route::Reply(Reply {
-            status: 401, body, ..
-        }) = route(&req("GET", "/commands/snapshot", None), "/commands", true)
-        else {
-            panic!()
-        };
+        // 3.9: authentication comes first (commands::run), whatever the method.
         assert_eq!(
-            String::from_utf8_lossy(&body),
-            "{\n  \"command\" : \"snapshot\",\n  \"error\" : \"Auth info is missing for the command\"\n}"
+            route(&req("GET", "/commands/restore", None), "/commands", true),
+            run("restore", &[])
         );
-        let mut with_auth = req("POST", "/commands/restore", None);
-        with_auth
-            .headers
-            .push(("authorization".into(), "digest root:x".into()));
-        assert!(matches!(
-            route(&with_auth, "/commands", true),
-            Route::Reply(Reply { status: 501, .. })
-        ));
+        assert_eq!(
+            route(&req("POST", "/commands/snap", None), "/commands", true),
+            run("snap", &[])
+        );
     }
 }

@@ -311,6 +311,17 @@ impl AdminSource for View<'_> {
         self.probes.last_snapshot
     }
 
+    fn root_allows(&self, ids: &[crate::auth::AuthId], perm: i32) -> bool {
+        self.p
+            .tree
+            .node("/")
+            .is_some_and(|root| crate::auth::check_acl(&root.acl, perm, ids, &self.p.auth_cfg))
+    }
+
+    fn auth_config(&self) -> crate::auth::AuthConfig {
+        self.p.auth_cfg.clone()
+    }
+
     fn wall_to_elapsed_ms(&self, wall_ms: i64) -> i64 {
         wall_ms - self.asked_at + self.mono_at
     }
@@ -383,7 +394,7 @@ impl Pipeline {
                 asked_at,
                 mono_at,
             };
-            admin_commands::run(&request.command, &request.params, &mut view)
+            admin_commands::run(&request.command, &request.params, &request.asker, &mut view)
         };
         self.out.push(Output::AdminReply {
             token,
