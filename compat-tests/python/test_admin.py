@@ -251,6 +251,7 @@ def test_command_list(admin, impl):
         ans = request(admin.admin_port, path)
         assert ans.status == 200
         assert ans.text == want
+        assert "content-type" not in ans.headers, ans.headers
 
 
 @pytest.mark.parametrize("command", [c for c in sorted(SHAPES)

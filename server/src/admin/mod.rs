@@ -14,9 +14,11 @@
 //!   `<a href="<commandURL>/<name>">name</a>` line and a `<br/>` line each.
 //! - `GET <commandURL>/<name>?k=v`: the JSON of [`commands::run`], status 200 also for an
 //!   unknown command or one that needs a serving server while there is none.
-//! - Other paths: 404. TRACE: 403 (Java forbids it). 3.8: every method but GET and HEAD
-//!   is 405. 3.9: POST runs POST commands; a GET command POSTed fails in Java with a
-//!   NullPointerException, a 500, which we answer too.
+//! - Other paths: 404. TRACE: 403 (Java forbids it). OPTIONS: 200 with the servlet's
+//!   `Allow`. 3.8: every other method but GET and HEAD is 405. 3.9: POST runs POST
+//!   commands; a GET command POSTed fails in Java with a NullPointerException, a 500,
+//!   which we answer too. Error pages are Jetty's, shortened, and empty for methods other
+//!   than GET, POST and HEAD (as Jetty's `ErrorHandler`).
 //! - 3.9's `snapshot` and `restore` need ALL on `/` for the ids of the `Authorization`
 //!   header (`digest user:password`, `ip`; `x509` needs TLS): 401 without the header or
 //!   when it does not authenticate, 403 when `/`'s ACL refuses (see `commands::run`).
@@ -209,7 +211,12 @@ pub fn route(req: &Request, command_url: &str, is_3_9: bool) -> Route {
                 "<a href=\"{command_url}/{name}\">{name}</a>\n<br/>\n"
             ));
         }
-        return Route::Reply(Reply::new(200, HTML, links));
+        // Java writes the links without setting a content type.
+        return Route::Reply(Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: links.into(),
+        });
     }
     // 3.9.3 POSTs a GET command's `runPost`, which is null: a NullPointerException (the
     // commands that need authentication check it first, in `commands::run`).
