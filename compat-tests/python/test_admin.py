@@ -639,3 +639,23 @@ def test_snapshot_streams(admin, impl, request):
 
 def request_snapshot(port):
     return request(port, "/commands/snapshot", headers={"Authorization": "ip"})
+
+
+def test_snapshot_and_restore_disabled(impl, tmp_path):
+    """admin.snapshot.enabled=false / admin.restore.enabled=false (the system properties
+    zookeeper.admin.*): an authorized request answers 503 with the primary name (3.9)."""
+    port = zkharness.free_port()
+    cfg = dict(zkharness.admin_cfg(port))
+    cfg.update({"admin.snapshot.enabled": "false", "admin.restore.enabled": "false"})
+    srv = zkharness.start_server(impl, tmp_path, extra_cfg=cfg)
+    try:
+        for name, primary, method in (("snap", "snapshot", "GET"), ("rest", "restore", "POST")):
+            ans = request(port, "/commands/" + name, method=method,
+                          body=b"" if method == "POST" else None,
+                          headers={"Authorization": "ip"})
+            if not at_least(impl, 3, 9):
+                assert ans.status == (200 if method == "GET" else 405), name
+                continue
+            assert (ans.status, ans.json()) == (503, [("command", primary), ("error", None)])
+    finally:
+        srv.stop()

@@ -210,6 +210,12 @@ pub trait AdminSource: FourLetterSource {
     /// The authentication providers' settings (digest enabled, the super digest).
     fn auth_config(&self) -> AuthConfig;
 
+    /// `admin.snapshot.enabled` for `snapshot`, `admin.restore.enabled` for `restore`.
+    fn command_enabled(&self, primary_name: &str) -> bool {
+        let _ = primary_name;
+        true
+    }
+
     /// A wall-clock time as Java's `Time.currentElapsedTime()` (the monotonic clock) shows
     /// it: `dump` keys its session expiry sets so.
     fn wall_to_elapsed_ms(&self, wall_ms: i64) -> i64 {
@@ -275,6 +281,12 @@ pub fn run(
     if cmd.auth {
         if let Err(refused) = authorize(name, asker, &*src) {
             return refused;
+        }
+        // Java's feature flags come next: disabled, 503 with the primary name.
+        if !src.command_enabled(cmd.primary_name()) {
+            let mut r = CommandResponse::new(cmd.primary_name());
+            r.status = 503;
+            return r;
         }
         // Authorized: Java takes a snapshot and streams it, or restores one.
         return CommandResponse::error(
@@ -612,6 +624,7 @@ mod tests {
         quorum: Option<QuorumInfo>,
         trace_mask: i64,
         reset_conns: bool,
+        snapshot_disabled: bool,
     }
 
     const SID: i64 = 72_059_852_135_923_712;
@@ -624,6 +637,7 @@ mod tests {
             quorum: None,
             trace_mask: 306,
             reset_conns: false,
+            snapshot_disabled: false,
         }
     }
 
@@ -752,6 +766,9 @@ mod tests {
         fn auth_config(&self) -> AuthConfig {
             AuthConfig::default()
         }
+        fn command_enabled(&self, primary_name: &str) -> bool {
+            !(self.snapshot_disabled && primary_name == "snapshot")
+        }
     }
 
     #[test]
@@ -781,6 +798,11 @@ mod tests {
         }
         who.authorization = Some("digest root:secret".to_string());
         assert_eq!(answer(&mut f, &who).0, 501);
+        f.snapshot_disabled = true;
+        assert_eq!(
+            answer(&mut f, &who),
+            (503, String::new(), "snapshot".to_string())
+        );
     }
 
     fn asker() -> Asker {

@@ -940,6 +940,20 @@ pub static KEYS: &[Key] = &[
     .zookeeper()
     .default("30000")
     .field("admin"),
+    key(
+        "admin.snapshot.enabled",
+        java_bool(|d, v| d.config.admin.snapshot_enabled = v),
+    )
+    .zookeeper()
+    .default("true")
+    .field("admin"),
+    key(
+        "admin.restore.enabled",
+        java_bool(|d, v| d.config.admin.restore_enabled = v),
+    )
+    .zookeeper()
+    .default("true")
+    .field("admin"),
     java_only("admin.portUnification", ADMIN_TLS),
     java_only("admin.forceHttps", ADMIN_TLS),
     java_only("admin.needClientAuth", ADMIN_TLS),

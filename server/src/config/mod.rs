@@ -318,6 +318,10 @@ pub struct AdminConfig {
     pub command_url: String,
     /// `admin.idleTimeout`: an HTTP connection idle this long is closed.
     pub idle_timeout_ms: u32,
+    /// `admin.snapshot.enabled` / `admin.restore.enabled` (3.9): when false, an authorized
+    /// `snapshot` / `restore` answers 503.
+    pub snapshot_enabled: bool,
+    pub restore_enabled: bool,
 }
 
 /// A configuration being read: the table's setters write here, `validate::finish` makes
@@ -543,6 +547,8 @@ impl Config {
                 port: 8080,
                 command_url: "/commands".to_string(),
                 idle_timeout_ms: 30_000,
+                snapshot_enabled: true,
+                restore_enabled: true,
             },
         }
     }

@@ -578,8 +578,13 @@ fn admin_server() {
             port: 9090,
             command_url: "/cmds".to_string(),
             idle_timeout_ms: 5000,
+            snapshot_enabled: true,
+            restore_enabled: true,
         }
     );
+    let (c, w) = with("admin.snapshot.enabled=false\nadmin.restore.enabled=False");
+    assert!(w.is_empty(), "{w:?}");
+    assert!(!c.admin.snapshot_enabled && !c.admin.restore_enabled);
     let (c, _) = with("");
     assert!(c.admin.enabled);
     assert_eq!(
@@ -600,7 +605,7 @@ fn admin_server() {
         Some("admin.serverPort")
     );
     // TLS, snapshot and restore keys are accepted and ignored, saying why.
-    let (_, w) = with("admin.forceHttps=true\nadmin.snapshot.enabled=true");
+    let (_, w) = with("admin.forceHttps=true\nadmin.rateLimiterIntervalInMS=5");
     assert!(
         has_warning(
             &w,
@@ -608,7 +613,7 @@ fn admin_server() {
         ),
         "{w:?}"
     );
-    assert!(has_warning(&w, "admin.snapshot.enabled"), "{w:?}");
+    assert!(has_warning(&w, "admin.rateLimiterIntervalInMS"), "{w:?}");
     // Without a file the AdminServer answers on this machine only.
     assert_eq!(embedded_default().admin.address, "127.0.0.1");
     let (c, _) = embedded_with_system_properties(&[("zookeeper.admin.serverPort", "0")]).unwrap();

@@ -322,6 +322,14 @@ impl AdminSource for View<'_> {
         self.p.auth_cfg.clone()
     }
 
+    fn command_enabled(&self, primary_name: &str) -> bool {
+        match primary_name {
+            "snapshot" => self.p.cfg.admin.snapshot_enabled,
+            "restore" => self.p.cfg.admin.restore_enabled,
+            _ => true,
+        }
+    }
+
     fn wall_to_elapsed_ms(&self, wall_ms: i64) -> i64 {
         wall_ms - self.asked_at + self.mono_at
     }
