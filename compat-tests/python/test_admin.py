@@ -620,21 +620,32 @@ def test_snapshot_and_restore_authentication(impl, tmp_path):
         srv.stop()
 
 
-def test_snapshot_streams(admin, impl, request):
-    """3.9.3 with default settings: an authorized `snapshot` takes a snapshot and streams
-    it, with its zxid and size in the headers. zk-rs answers 501 (not implemented)."""
+def test_snapshot_streams(admin, impl):
+    """3.9.3 with default settings: an authorized `snapshot` writes a snapshot of the tree
+    to the data directory and streams it, its zxid and size in headers; a second one within
+    300 ms is rate limited (429); `streaming=false` answers the JSON with the headers."""
     if not at_least(impl, 3, 9):
         ans = get(admin.admin_port, "snapshot")
         assert ans.json() == [("command", "snapshot"), ("error", "Unknown command: snapshot")]
         return
-    if not is_java(impl):
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="zk-rs: the snapshot command is not implemented"))
+    admin.zk.create("/snapped", b"x")
+    time.sleep(0.5)  # past an earlier test's permit
     ans = request_snapshot(admin.admin_port)
+    again = request_snapshot(admin.admin_port)
     assert ans.status == 200, (ans.status, ans.text[:200])
-    assert ans.headers["last_zxid"].startswith("0x")
+    assert ans.headers["content-type"] == "application/octet-stream"
+    zxid = int(ans.headers["last_zxid"], 16)
     assert int(ans.headers["snapshot_size"]) == len(ans.body) > 0
     assert ans.body[:4] == b"ZKSN"
+    assert (admin.data_dir / "version-2" / ("snapshot.%x" % zxid)).exists()
+    assert zxid == admin.zk.exists("/snapped").mzxid
+    assert (again.status, again.json()) == (429, [("command", "snapshot"), ("error", None)])
+    time.sleep(0.5)
+    ans = request(admin.admin_port, "/commands/snapshot?streaming=false",
+                  headers={"Authorization": "ip"})
+    assert ans.status == 200
+    assert ans.json() == [("command", "snapshot"), ("error", None)]
+    assert int(ans.headers["snapshot_size"]) > 0 and ans.headers["last_zxid"].startswith("0x")
 
 
 def request_snapshot(port):

@@ -290,9 +290,18 @@ impl Shell {
                     let _ = reply.send(text);
                 }
             }
-            Output::AdminReply { token, response } => {
+            Output::AdminReply {
+                token,
+                response,
+                snapshot,
+            } => {
                 if let Some(reply) = self.admin.remove(&token) {
-                    let _ = reply.send(*response);
+                    match snapshot {
+                        None => {
+                            let _ = reply.send(*response);
+                        }
+                        Some(tree) => self.admin_snapshot(*tree, *response, reply),
+                    }
                 }
             }
         }
@@ -329,6 +338,47 @@ impl Shell {
                 );
             }
         }
+    }
+
+    /// 3.9's `snapshot` command (Java's `takeSnapshot` and `StreamOutputter`): write `tree`
+    /// to the data directory off the pipeline, then answer with the file's zxid and size in
+    /// headers and, when streaming, its bytes; 500 if it cannot be written.
+    fn admin_snapshot(
+        &self,
+        tree: DataTree,
+        mut response: CommandResponse,
+        reply: oneshot::Sender<CommandResponse>,
+    ) {
+        let Some((dir, opts)) = self.snapshots.clone() else {
+            response.status = 500;
+            let _ = reply.send(response);
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            let zxid = tree.last_zxid;
+            let written = snapshot::write_snapshot(&tree, &dir, zxid, &opts)
+                .map_err(|e| e.to_string())
+                .and_then(|path| std::fs::read(&path).map_err(|e| e.to_string()));
+            match written {
+                Ok(bytes) if !bytes.is_empty() => {
+                    response
+                        .headers
+                        .push(("last_zxid", format!("0x{:x}", zxid as u64)));
+                    response
+                        .headers
+                        .push(("snapshot_size", bytes.len().to_string()));
+                    if response.take_snapshot == Some(true) {
+                        response.stream = Some(Bytes::from(bytes));
+                    }
+                }
+                Ok(_) => response.status = 500,
+                Err(e) => {
+                    warn!("Exception occurred when taking the snapshot via the snapshot admin command: {e}");
+                    response.status = 500;
+                }
+            }
+            let _ = reply.send(response);
+        });
     }
 
     /// Write `tree` in a background thread at low priority; `SnapshotDone` when it ends.

@@ -115,6 +115,12 @@ pub struct CommandResponse {
     /// Always a [`Json::Object`].
     pub data: Json,
     pub status: u16,
+    /// Extra HTTP headers (3.9's `snapshot`: `last_zxid`, `snapshot_size`).
+    pub headers: Vec<(&'static str, String)>,
+    /// An authorized 3.9 `snapshot`: take one; `Some(true)` streams it as the body.
+    pub take_snapshot: Option<bool>,
+    /// The bytes to send instead of the JSON (a streamed snapshot).
+    pub stream: Option<bytes::Bytes>,
 }
 
 impl CommandResponse {
@@ -124,6 +130,9 @@ impl CommandResponse {
             error: None,
             data: Json::object(),
             status: 200,
+            headers: Vec::new(),
+            take_snapshot: None,
+            stream: None,
         }
     }
 
@@ -210,6 +219,12 @@ pub trait AdminSource: FourLetterSource {
     /// The authentication providers' settings (digest enabled, the super digest).
     fn auth_config(&self) -> AuthConfig;
 
+    /// Java's snapshot `RateLimiter`: one snapshot, then none until its interval passed
+    /// since the last reset. Default: always allowed.
+    fn allow_snapshot(&mut self) -> bool {
+        true
+    }
+
     /// `admin.snapshot.enabled` for `snapshot`, `admin.restore.enabled` for `restore`.
     fn command_enabled(&self, primary_name: &str) -> bool {
         let _ = primary_name;
@@ -234,31 +249,27 @@ pub struct Asker {
 /// Java 3.9's `Commands.handleAuthentication` and `handleAuthorization` for a command that
 /// needs ALL on `/`: the header is `<scheme>` or `<scheme> <data>` (`digest user:password`,
 /// `ip`; `x509` needs TLS, so it never authenticates here).
-fn authorize(name: &str, asker: &Asker, src: &dyn AdminSource) -> Result<(), CommandResponse> {
+fn authorize(asker: &Asker, src: &dyn AdminSource) -> Result<(), (&'static str, u16)> {
     let Some(header) = asker.authorization.as_deref() else {
-        return Err(CommandResponse::error(
-            name,
-            "Auth info is missing for the command",
-            401,
-        ));
+        return Err(("Auth info is missing for the command", 401));
     };
-    let not_authenticated = || CommandResponse::error(name, "Not authenticated", 401);
+    const NOT_AUTHENTICATED: (&str, u16) = ("Not authenticated", 401);
     // Java's String.split(" "): trailing empty parts dropped.
     let mut parts: Vec<&str> = header.split(' ').collect();
     while parts.len() > 1 && parts.last() == Some(&"") {
         parts.pop();
     }
     if parts.len() != 1 && parts.len() != 2 {
-        return Err(not_authenticated());
+        return Err(NOT_AUTHENTICATED);
     }
     let data = parts.get(1).map_or(&[][..], |d| d.as_bytes());
     let ids = auth::authenticate(parts[0], data, &asker.peer, &src.auth_config())
-        .map_err(|_| not_authenticated())?;
+        .map_err(|_| NOT_AUTHENTICATED)?;
     if ids.is_empty() {
-        return Err(not_authenticated());
+        return Err(NOT_AUTHENTICATED);
     }
     if !src.root_allows(&ids, auth::perms::ALL) {
-        return Err(CommandResponse::error(name, "Not authorized", 403));
+        return Err(("Not authorized", 403));
     }
     Ok(())
 }
@@ -279,8 +290,8 @@ pub fn run(
         return CommandResponse::error(name, fourlw::ZK_NOT_SERVING, 200);
     }
     if cmd.auth {
-        if let Err(refused) = authorize(name, asker, &*src) {
-            return refused;
+        if let Err((error, status)) = authorize(asker, &*src) {
+            return CommandResponse::error(name, error, status);
         }
         // Java's feature flags come next: disabled, 503 with the primary name.
         if !src.command_enabled(cmd.primary_name()) {
@@ -288,10 +299,24 @@ pub fn run(
             r.status = 503;
             return r;
         }
-        // Authorized: Java takes a snapshot and streams it, or restores one.
+        if cmd.primary_name() == "snapshot" {
+            let mut r = CommandResponse::new("snapshot");
+            if !src.allow_snapshot() {
+                r.status = 429;
+                return r;
+            }
+            // Java's Boolean.parseBoolean of `streaming`, true when absent.
+            let streaming = params
+                .iter()
+                .find(|(k, _)| k == "streaming")
+                .is_none_or(|(_, v)| v.eq_ignore_ascii_case("true"));
+            r.take_snapshot = Some(streaming);
+            return r;
+        }
+        // Authorized: Java restores the snapshot in the body.
         return CommandResponse::error(
             name,
-            "the snapshot and restore commands are not implemented by zk-rs",
+            "the restore command is not implemented by zk-rs",
             501,
         );
     }
@@ -797,7 +822,14 @@ mod tests {
             assert_eq!(answer(&mut f, &who).1, "Not authorized", "{header}");
         }
         who.authorization = Some("digest root:secret".to_string());
-        assert_eq!(answer(&mut f, &who).0, 501);
+        assert_eq!(answer(&mut f, &who).0, 200);
+        assert_eq!(run("snap", &[], &who, &mut f).take_snapshot, Some(true));
+        let no_stream = [("streaming".to_string(), "False".to_string())];
+        assert_eq!(
+            run("snap", &no_stream, &who, &mut f).take_snapshot,
+            Some(false)
+        );
+        assert_eq!(run("rest", &[], &who, &mut f).status, 501);
         f.snapshot_disabled = true;
         assert_eq!(
             answer(&mut f, &who),

@@ -22,7 +22,10 @@
 //! - 3.9's `snapshot` and `restore` need ALL on `/` for the ids of the `Authorization`
 //!   header (`digest user:password`, `ip`; `x509` needs TLS): 401 without the header or
 //!   when it does not authenticate, 403 when `/`'s ACL refuses (see `commands::run`).
-//!   Authorized, zk-rs answers 501: the two commands themselves are not implemented.
+//!   Then `snapshot`: 503 when disabled, 429 when rate limited (one per 300 ms: Java reads
+//!   its 300000 default as microseconds), else a snapshot written to the data directory
+//!   and streamed (`application/octet-stream`, headers `last_zxid` and `snapshot_size`;
+//!   `?streaming=false`: the JSON with those headers). `restore`: 501, not implemented.
 
 pub mod commands;
 pub mod json;
@@ -236,9 +239,15 @@ pub fn route(req: &Request, command_url: &str, is_3_9: bool) -> Route {
     }
 }
 
-/// The reply for a command's response (Java's `JsonOutputter`).
+/// The reply for a command's response: Java's `JsonOutputter`, or its `StreamOutputter`
+/// for a streamed snapshot; with the response's headers.
 pub fn json_reply(response: &CommandResponse) -> Reply {
-    Reply::new(response.status, JSON, response.to_json().pretty())
+    let mut reply = match &response.stream {
+        Some(bytes) => Reply::new(response.status, "application/octet-stream", bytes.clone()),
+        None => Reply::new(response.status, JSON, response.to_json().pretty()),
+    };
+    reply.headers.extend(response.headers.iter().cloned());
+    reply
 }
 
 /// The four-letter word whose probes a command needs (see `probes::measure`).

@@ -322,6 +322,17 @@ impl AdminSource for View<'_> {
         self.p.auth_cfg.clone()
     }
 
+    /// Java's `RateLimiter(1, 300000, MICROSECONDS)`: one permit per 300 ms.
+    fn allow_snapshot(&mut self) -> bool {
+        const INTERVAL_MS: i64 = 300;
+        let (reset_at, permit) = &mut self.p.admin_snapshot_permit;
+        if self.mono_at > *reset_at + INTERVAL_MS {
+            *reset_at = self.mono_at;
+            *permit = true;
+        }
+        std::mem::replace(permit, false)
+    }
+
     fn command_enabled(&self, primary_name: &str) -> bool {
         match primary_name {
             "snapshot" => self.p.cfg.admin.snapshot_enabled,
@@ -404,9 +415,13 @@ impl Pipeline {
             };
             admin_commands::run(&request.command, &request.params, &request.asker, &mut view)
         };
+        let snapshot = response
+            .take_snapshot
+            .map(|_| Box::new(self.tree.snapshot_copy()));
         self.out.push(Output::AdminReply {
             token,
             response: Box::new(response),
+            snapshot,
         });
     }
 }

@@ -272,10 +272,12 @@ pub enum Output {
     },
     /// The text to answer a four-letter word with.
     FourLetterReply { token: u64, text: String },
-    /// The answer to an AdminServer command.
+    /// The answer to an AdminServer command; for 3.9's `snapshot`, the tree to write first
+    /// (the shell writes it to the data directory and fills in the answer).
     AdminReply {
         token: u64,
         response: Box<crate::admin::commands::CommandResponse>,
+        snapshot: Option<Box<DataTree>>,
     },
 }
 
@@ -312,7 +314,9 @@ impl std::fmt::Debug for Output {
             Output::FourLetterReply { token, text } => {
                 write!(f, "FourLetterReply({token}, {} bytes)", text.len())
             }
-            Output::AdminReply { token, response } => {
+            Output::AdminReply {
+                token, response, ..
+            } => {
                 write!(f, "AdminReply({token}, {})", response.command)
             }
         }
@@ -460,6 +464,8 @@ pub struct Pipeline {
     pub trace_mask: i64,
     /// The elected leader's id in a quorum role (the AdminServer's `leader`).
     pub leader_id: Option<i64>,
+    /// The AdminServer's snapshot rate limiter: (last reset, monotonic ms; a permit left).
+    pub admin_snapshot_permit: (i64, bool),
     /// Leader: sizes of the txns proposed (Java's `Leader.getProposalStats`; `stat`'s
     /// `Proposal sizes last/min/max`, the AdminServer's `proposal_stats`).
     pub proposal_sizes: crate::stats::BufferStats,
@@ -534,6 +540,7 @@ impl Pipeline {
             server_flow: None,
             trace_mask: crate::fourlw::DEFAULT_TRACE_MASK,
             leader_id: None,
+            admin_snapshot_permit: (now.mono_ms, true),
             proposal_sizes: crate::stats::BufferStats::default(),
             out: Vec::new(),
             cfg,
