@@ -52,6 +52,12 @@ PACKAGES=(
     libcurator-framework-java
     libcurator-recipes-java
     default-jdk-headless
+    # Java's AdminServer (test_admin.py): Jetty 9.4 and Jackson, for 3.8.0 and 3.9.3 alike.
+    libjetty9-java
+    libservlet-api-java
+    libjackson2-databind-java
+    libjackson2-core-java
+    libjackson2-annotations-java
 )
 
 missing=()

@@ -27,7 +27,8 @@ Ensembles and test helpers:
     "java39"  Java ZooKeeper 3.9.3 (PyPI jars)     "zkrs39"  zkserver with compat.version=3.9
 REFERENCE maps each of ours to the Java it must match; version(impl) and is_java(impl)
 let a test state what each generation answers. Every server runs with extended types
-(TTL nodes) enabled, the four-letter words whitelisted and the AdminServer disabled.
+(TTL nodes) enabled, the four-letter words whitelisted and the AdminServer disabled
+(extra_cfg=admin_cfg(port) enables it).
 Readiness means a real session can be established, not just an open port.
 """
 
@@ -61,6 +62,12 @@ JAVA_CLASSPATH = [
     "/usr/share/java/log4j-1.2.jar",
 ]
 JAVA_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+# Jetty 9.4 and Jackson from Debian (jetty9, libjackson2-*): Java's AdminServer needs them,
+# 3.8.0's and 3.9.3's alike; only on the class path of a server started with admin_cfg().
+ADMIN_JARS = ["/usr/share/java/%s.jar" % j for j in (
+    "jetty9-server", "jetty9-servlet", "jetty9-security", "jetty9-util", "jetty9-io",
+    "jetty9-http", "jetty9-util-ajax", "servlet-api", "jackson-core", "jackson-databind",
+    "jackson-annotations")]
 
 # Java 3.9.3's jars, fetched by tools/install-deps.sh (from PyPI's pyspark==4.0.1).
 JAVA39_DIR = Path(os.environ.get("ZK_JAVA39_DIR") or Path(
@@ -71,6 +78,12 @@ def java39_classpath(curator: bool = False) -> List[str]:
     """The 3.9.3 server's classpath (with Curator 5.7.1 when `curator`)."""
     jars = sorted(JAVA39_DIR.glob("*.jar"))
     return [str(j) for j in jars if curator or not j.name.startswith("curator-")]
+
+
+def admin_cfg(port: int) -> Dict[str, str]:
+    """extra_cfg enabling the AdminServer on 127.0.0.1:`port` (Java: with ADMIN_JARS)."""
+    return {"admin.enableServer": "true", "admin.serverAddress": HOST,
+            "admin.serverPort": str(port)}
 
 
 def is_java(impl: str) -> bool:
@@ -235,6 +248,9 @@ class Server:
                 classpath = JAVA_CLASSPATH
                 logging_conf = "-Dlog4j.configuration=file:%s" % (
                     self.workdir / "log4j.properties")
+            admin = self.cfg().get("admin.enableServer") == "true"
+            if admin:
+                classpath = classpath + ADMIN_JARS
             return [
                 JAVA_BIN,
                 "-Xmx256m",
@@ -242,7 +258,7 @@ class Server:
                 logging_conf,
                 "-Dzookeeper.log.dir=%s" % self.workdir,
                 "-Dzookeeper.extendedTypesEnabled=true",
-                "-Dzookeeper.admin.enableServer=false",
+                "-Dzookeeper.admin.enableServer=%s" % ("true" if admin else "false"),
                 "-Dzookeeper.jmx.log4j.disable=true",
             ] + [
                 # Settings Java reads only as JVM system properties (zkserver reads them from

@@ -285,8 +285,8 @@ pub struct MonitorValues {
     /// `..._quota_count_usage_...`, `..._quota_bytes_usage_...`.
     pub quota_gauges: Vec<(String, i64)>,
     /// Lines Java adds after `zk_server_state` in other roles (a leader's `learners`,
-    /// `synced_followers`, ...), without the `zk_` prefix, already formatted.
-    pub role_values: Vec<(String, String)>,
+    /// `synced_followers`, ...), without the `zk_` prefix.
+    pub role_values: Vec<(String, MonitorValue)>,
 }
 
 /// What the four-letter words need from the server. Methods with `&mut self` are the ones
@@ -773,81 +773,104 @@ pub const MNTR_COUNTERS_3_9: [&str; 51] = [
 /// Java 3.9.3 prints its `restore_time` summary right after this one.
 pub(crate) const RESTORE_TIME_AFTER: Summary = Summary::ReadsIssuedFromSessionQueue;
 
-fn mntr(src: &dyn FourLetterSource) -> String {
-    use crate::metrics::{Metric, Number, SummaryValues};
-    let mut s = String::with_capacity(16 * 1024);
-    let mut line = |k: &str, v: &dyn std::fmt::Display| {
-        s.push_str("zk_");
-        s.push_str(k);
-        s.push('\t');
-        s.push_str(&v.to_string());
-        s.push('\n');
-    };
-    fn summary_lines(
-        line: &mut dyn FnMut(&str, &dyn std::fmt::Display),
+/// One `mntr` value, typed as Java's `dumpMonitorValues` puts it (the AdminServer's
+/// `monitor` prints the same keys as JSON numbers and strings).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MonitorValue {
+    Int(i64),
+    Double(f64),
+    Str(String),
+}
+
+impl std::fmt::Display for MonitorValue {
+    /// As `mntr` prints it (doubles as Java's `Double.toString`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MonitorValue::Int(i) => write!(f, "{i}"),
+            MonitorValue::Double(d) => f.write_str(&java_double(*d)),
+            MonitorValue::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Every `mntr` value in Java's order, keys without the `zk_` prefix: the metrics registry
+/// ([`crate::metrics::collect`]) spelled out as Java's `dumpMonitorValues` names its lines
+/// (a set's key before the name; a summary as `avg_`, `min_`, `max_`, `cnt_`, `sum_` and,
+/// when advanced, `p50_` ... `p999_`). Both `mntr` and the AdminServer's `monitor` render it.
+pub fn monitor_values(src: &dyn FourLetterSource) -> Vec<(String, MonitorValue)> {
+    use crate::metrics::{Detail, Metric, Number, SummaryValues};
+    use MonitorValue::{Double, Int};
+    fn summary(
+        out: &mut Vec<(String, MonitorValue)>,
         name: &str,
         v: &SummaryValues,
-        advanced: bool,
+        detail: Detail,
     ) {
         let a = &v.stats;
-        line(&format!("avg_{name}"), &java_double(a.avg()));
-        line(&format!("min_{name}"), &a.min());
-        line(&format!("max_{name}"), &a.max());
-        line(&format!("cnt_{name}"), &a.count());
-        line(&format!("sum_{name}"), &a.total());
-        if advanced {
+        out.push((format!("avg_{name}"), Double(a.avg())));
+        out.push((format!("min_{name}"), Int(a.min())));
+        out.push((format!("max_{name}"), Int(a.max())));
+        out.push((format!("cnt_{name}"), Int(a.count() as i64)));
+        out.push((format!("sum_{name}"), Int(a.total())));
+        if detail == Detail::Advanced {
             let (p50, p95, p99, p999) = v
                 .quantiles
                 .map_or((0, 0, 0, 0), |q| (q.p50, q.p95, q.p99, q.p999));
-            line(&format!("p50_{name}"), &p50);
-            line(&format!("p95_{name}"), &p95);
-            line(&format!("p99_{name}"), &p99);
-            line(&format!("p999_{name}"), &p999);
+            out.push((format!("p50_{name}"), Int(p50)));
+            out.push((format!("p95_{name}"), Int(p95)));
+            out.push((format!("p99_{name}"), Int(p99)));
+            out.push((format!("p999_{name}"), Int(p999)));
         }
     }
-    for m in crate::metrics::collect(src) {
-        match m {
-            Metric::Info { name, value } => line(&name, &value),
-            Metric::Gauge { name, value } => match value {
-                Number::Int(v) => line(name, &v),
-                Number::Double(v) => line(name, &java_double(v)),
-            },
+    let mut out = Vec::with_capacity(512);
+    for metric in crate::metrics::collect(src) {
+        match metric {
+            Metric::Info { name, value } => out.push((name, value)),
+            Metric::Gauge { name, value } => out.push((
+                name.to_string(),
+                match value {
+                    Number::Int(v) => Int(v),
+                    Number::Double(v) => Double(v),
+                },
+            )),
             Metric::GaugeSet { name, values } => {
                 for (key, v) in values {
-                    line(&format!("{key}_{name}"), &v);
+                    out.push((format!("{key}_{name}"), Int(v)));
                 }
             }
-            Metric::Counter { name, value } => line(name, &value),
+            Metric::Counter { name, value } => out.push((name.to_string(), Int(value as i64))),
             Metric::CounterSet { name, values } => {
                 for (key, v) in values {
-                    line(&format!("{key}_{name}"), &v);
+                    out.push((format!("{key}_{name}"), Int(v as i64)));
                 }
             }
             Metric::Summary {
                 name,
                 detail,
                 values,
-            } => summary_lines(
-                &mut line,
-                name,
-                &values,
-                detail == crate::metrics::Detail::Advanced,
-            ),
+            } => summary(&mut out, name, &values, detail),
             Metric::SummarySet {
                 name,
                 detail,
                 values,
             } => {
                 for (key, v) in values {
-                    summary_lines(
-                        &mut line,
-                        &format!("{key}_{name}"),
-                        &v,
-                        detail == crate::metrics::Detail::Advanced,
-                    );
+                    summary(&mut out, &format!("{key}_{name}"), &v, detail);
                 }
             }
         }
+    }
+    out
+}
+
+fn mntr(src: &dyn FourLetterSource) -> String {
+    let mut s = String::with_capacity(16 * 1024);
+    for (k, v) in monitor_values(src) {
+        s.push_str("zk_");
+        s.push_str(&k);
+        s.push('\t');
+        s.push_str(&v.to_string());
+        s.push('\n');
     }
     s
 }

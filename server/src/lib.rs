@@ -10,6 +10,7 @@
 //! - [`config`]: zoo.cfg and system properties, driven by one table of keys.
 //! - [`fourlw`]: rendering the four-letter words from a `FourLetterSource`.
 //! - [`metrics`]: the metrics registry (`mntr`'s values by kind) and its Prometheus text.
+//! - [`admin`]: the AdminServer's commands as JSON (pure), and its HTTP side.
 //! - [`launch`]: the `zkserver -Dname=value zoo.cfg` command line, `JVMFLAGS` and `java.env`.
 //! - [`flow`]: the backpressure decisions (shared counters with the network tasks).
 //!
@@ -23,6 +24,7 @@
 //!   (Java's disk formats, recovery).
 //! - [`peer`]: quorum mode (Java's `QuorumPeer`): election, then leading or following.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod children;

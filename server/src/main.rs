@@ -326,6 +326,12 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let process = zk_server::admin::ProcessInfo::new(
+        config_path
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok()),
+        &launched.properties,
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -339,13 +345,13 @@ fn main() {
         // Java's QuorumPeerMain logs it once the peer's threads are started.
         audit::writer::submit(vec![AuditEvent::server(audit::OP_START, Outcome::Success)]);
         // An ensemble member: election, then follow (or observe) the leader.
-        rt.block_on(zk_server::peer::run(cfg));
+        rt.block_on(zk_server::peer::run(cfg, process));
     } else {
-        rt.block_on(run(cfg));
+        rt.block_on(run(cfg, process));
     }
 }
 
-async fn run(cfg: config::Config) {
+async fn run(cfg: config::Config, process: zk_server::admin::ProcessInfo) {
     let addr = cfg.client_socket_addr();
     let listener = match TcpListener::bind(addr).await {
         Ok(l) => l,
@@ -361,6 +367,7 @@ async fn run(cfg: config::Config) {
         std::process::exit(1);
     }
     shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
+    zk_server::admin::start(&cfg, process, tx.clone()).await;
     let pipeline = Pipeline::new(cfg.clone(), Mode::Standalone, shell::now(), shell::seed());
     let mut shell = Shell::new(pipeline, tx.clone());
     // Load the database before the client port answers anything but four-letter words

@@ -188,6 +188,23 @@ pub fn process() -> crate::metrics::prometheus::Process {
     }
 }
 
+/// The AdminServer's `last_snapshot`: the newest snapshot file in `<dataDir>/version-2`,
+/// as (zxid, last modified in seconds), or `None` if there is none. Java remembers the
+/// snapshot it last wrote or loaded; the newest file on disk is that one.
+pub fn last_snapshot(cfg: &Config) -> Option<(i64, i64)> {
+    let dir = ServerConf::from_config(cfg).data_dir();
+    let (zxid, path) = crate::persist::snapshot::list(&dir)
+        .ok()?
+        .into_iter()
+        .max_by_key(|(z, _)| *z)?;
+    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+    let secs = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some((zxid, secs as i64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 //! [`Shell::step`] and calls [`Shell::flush`] after each batch, so a batch's replies to one
 //! client go out in one write.
 
+use crate::admin::commands::CommandResponse;
 use crate::auth::AuthId;
 use crate::database::log_thread::TxnLog;
 use crate::flow::ConnFlow;
@@ -61,6 +62,12 @@ pub enum ToPipeline {
     },
     /// The metrics registry, for the Prometheus endpoint.
     Metrics(MetricsRequest),
+    /// An AdminServer command, its probes already measured.
+    Admin {
+        request: Box<crate::admin::AdminRequest>,
+        probes: Box<Probes>,
+        reply: oneshot::Sender<CommandResponse>,
+    },
 }
 
 /// A Prometheus scrape (`metrics::endpoint`): the registry, its probes already measured.
@@ -122,6 +129,8 @@ pub struct Shell {
     outboxes: HashMap<ConnId, Outbox>,
     /// Four-letter words waiting for their text, by token.
     four_letter: HashMap<u64, oneshot::Sender<String>>,
+    /// AdminServer commands waiting for their answer, by token.
+    admin: HashMap<u64, oneshot::Sender<CommandResponse>>,
     next_token: u64,
     /// Where snapshots go (`<dataDir>/version-2`); `None`: not written.
     snapshots: Option<(PathBuf, SnapshotOptions)>,
@@ -139,6 +148,7 @@ impl Shell {
             upstream: Upstream::None,
             outboxes: HashMap::new(),
             four_letter: HashMap::new(),
+            admin: HashMap::new(),
             next_token: 0,
             snapshots: None,
             to_self,
@@ -190,6 +200,20 @@ impl Shell {
                     cmd,
                     arg,
                     addr,
+                    probes,
+                }
+            }
+            ToPipeline::Admin {
+                request,
+                probes,
+                reply,
+            } => {
+                self.next_token += 1;
+                let token = self.next_token;
+                self.admin.insert(token, reply);
+                Input::Admin {
+                    token,
+                    request,
                     probes,
                 }
             }
@@ -299,6 +323,20 @@ impl Shell {
                 }
             }
             Output::Audit(event) => self.audit.push(*event),
+            Output::AdminReply {
+                token,
+                response,
+                snapshot,
+            } => {
+                if let Some(reply) = self.admin.remove(&token) {
+                    match snapshot {
+                        None => {
+                            let _ = reply.send(*response);
+                        }
+                        Some(tree) => self.admin_snapshot(*tree, *response, reply),
+                    }
+                }
+            }
         }
     }
 
@@ -333,6 +371,47 @@ impl Shell {
                 );
             }
         }
+    }
+
+    /// 3.9's `snapshot` command (Java's `takeSnapshot` and `StreamOutputter`): write `tree`
+    /// to the data directory off the pipeline, then answer with the file's zxid and size in
+    /// headers and, when streaming, its bytes; 500 if it cannot be written.
+    fn admin_snapshot(
+        &self,
+        tree: DataTree,
+        mut response: CommandResponse,
+        reply: oneshot::Sender<CommandResponse>,
+    ) {
+        let Some((dir, opts)) = self.snapshots.clone() else {
+            response.status = 500;
+            let _ = reply.send(response);
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            let zxid = tree.last_zxid;
+            let written = snapshot::write_snapshot(&tree, &dir, zxid, &opts)
+                .map_err(|e| e.to_string())
+                .and_then(|path| std::fs::read(&path).map_err(|e| e.to_string()));
+            match written {
+                Ok(bytes) if !bytes.is_empty() => {
+                    response
+                        .headers
+                        .push(("last_zxid", format!("0x{:x}", zxid as u64)));
+                    response
+                        .headers
+                        .push(("snapshot_size", bytes.len().to_string()));
+                    if response.take_snapshot == Some(true) {
+                        response.stream = Some(Bytes::from(bytes));
+                    }
+                }
+                Ok(_) => response.status = 500,
+                Err(e) => {
+                    warn!("Exception occurred when taking the snapshot via the snapshot admin command: {e}");
+                    response.status = 500;
+                }
+            }
+            let _ = reply.send(response);
+        });
     }
 
     /// Write `tree` in a background thread at low priority; `SnapshotDone` when it ends.

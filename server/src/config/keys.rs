@@ -391,7 +391,9 @@ const TLS: &str = "TLS is not supported";
 const QUORUM_SASL: &str = "quorum SASL is not supported";
 const SASL: &str = "SASL authentication is not supported";
 const NO_JVM: &str = "there is no JVM";
-const NO_ADMIN: &str = "zk-rs has no AdminServer";
+const ADMIN_TLS: &str = "the AdminServer speaks plain HTTP only (TLS is not supported)";
+const NO_ADMIN_SNAPSHOT: &str =
+    "the AdminServer's snapshot and restore commands are not implemented";
 const NOT_IMPLEMENTED: &str = "not implemented by zk-rs";
 const NO_LOCAL_SESSIONS: &str = "local sessions are not implemented; every session is global";
 const NO_METRICS_WORKERS: &str = "zk-rs records metrics on the request pipeline itself \
@@ -950,25 +952,67 @@ pub static KEYS: &[Key] = &[
         .zookeeper()
         .default("0")
         .ignored("zk-rs limits connections per client address only (maxClientCnxns)"),
+    // --- the AdminServer (zookeeper.admin.* system properties) ----------------------
     key(
         "admin.enableServer",
-        word("false", false, Some("true"), |_, _| {}),
+        word("false", false, Some("true"), |d, v| {
+            d.config.admin.enabled = v
+        }),
     )
     .zookeeper()
     .default("true")
-    .ignored(NO_ADMIN),
-    key("admin.serverAddress", text(|_, _| {}))
-        .zookeeper()
-        .default("0.0.0.0")
-        .ignored(NO_ADMIN),
+    .field("admin"),
+    key(
+        "admin.serverAddress",
+        text(|d, v| d.config.admin.address = v.to_string()),
+    )
+    .zookeeper()
+    .default("0.0.0.0")
+    .field("admin"),
     key(
         "admin.serverPort",
-        decode(0, 65535, "a port number", |_, _| {}),
+        decode(0, 65535, "a port number", |d, v| {
+            d.config.admin.port = v as u16
+        }),
     )
     .zookeeper()
     .default("8080")
-    .ignored(NO_ADMIN),
-    java_only("admin.", NO_ADMIN).family(),
+    .field("admin"),
+    key(
+        "admin.commandURL",
+        text(|d, v| d.config.admin.command_url = v.to_string()),
+    )
+    .zookeeper()
+    .default("/commands")
+    .field("admin"),
+    key(
+        "admin.idleTimeout",
+        decode(0, INT_MAX, NON_NEGATIVE, |d, v| {
+            d.config.admin.idle_timeout_ms = v as u32
+        }),
+    )
+    .zookeeper()
+    .default("30000")
+    .field("admin"),
+    key(
+        "admin.snapshot.enabled",
+        java_bool(|d, v| d.config.admin.snapshot_enabled = v),
+    )
+    .zookeeper()
+    .default("true")
+    .field("admin"),
+    key(
+        "admin.restore.enabled",
+        java_bool(|d, v| d.config.admin.restore_enabled = v),
+    )
+    .zookeeper()
+    .default("true")
+    .field("admin"),
+    java_only("admin.portUnification", ADMIN_TLS),
+    java_only("admin.forceHttps", ADMIN_TLS),
+    java_only("admin.needClientAuth", ADMIN_TLS),
+    java_only("admin.httpVersion", ADMIN_TLS),
+    java_only("admin.", NO_ADMIN_SNAPSHOT).family(),
     java_only("ssl.", TLS).family(),
     java_only(
         "authProvider.",

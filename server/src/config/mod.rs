@@ -322,6 +322,28 @@ pub struct Config {
     /// `enforceQuota`: creates and setData past a hard quota limit fail with QuotaExceeded
     /// (Java's `ZooKeeperServer.checkQuota`).
     pub enforce_quota: bool,
+    /// `admin.*`: the AdminServer (Java's `JettyAdminServer`).
+    pub admin: AdminConfig,
+}
+
+/// The AdminServer's keys (`admin.enableServer`, ...; Java reads them as the system
+/// properties `zookeeper.admin.*`, which `zoo.cfg` lines also set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// `admin.enableServer`: anything but `false` enables it, as in Java.
+    pub enabled: bool,
+    /// `admin.serverAddress`, as written (a host name or an IP).
+    pub address: String,
+    /// `admin.serverPort`.
+    pub port: u16,
+    /// `admin.commandURL`: the commands are served under it.
+    pub command_url: String,
+    /// `admin.idleTimeout`: an HTTP connection idle this long is closed.
+    pub idle_timeout_ms: u32,
+    /// `admin.snapshot.enabled` / `admin.restore.enabled` (3.9): when false, an authorized
+    /// `snapshot` / `restore` answers 503.
+    pub snapshot_enabled: bool,
+    pub restore_enabled: bool,
 }
 
 /// A configuration being read: the table's setters write here, `validate::finish` makes
@@ -549,6 +571,15 @@ impl Config {
             digest_auth_enabled: false,
             enforce_auth_schemes: None,
             enforce_quota: false,
+            admin: AdminConfig {
+                enabled: true,
+                address: "0.0.0.0".to_string(),
+                port: 8080,
+                command_url: "/commands".to_string(),
+                idle_timeout_ms: 30_000,
+                snapshot_enabled: true,
+                restore_enabled: true,
+            },
         }
     }
 
@@ -613,6 +644,8 @@ pub fn embedded_default() -> Config {
     c.client_port = 2181;
     c.client_port_address = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
     c.four_letter_whitelist = FourLetterWhitelist::All;
+    // Not Java's 0.0.0.0: a server started without a file answers on this machine only.
+    c.admin.address = "127.0.0.1".to_string();
     c
 }
 
@@ -626,7 +659,14 @@ const EMBEDDED_TEXT: &str = "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=.
 pub fn embedded_with_system_properties(
     system_properties: &[(&str, &str)],
 ) -> Result<(Config, Vec<String>), ConfigError> {
-    let (config, mut warnings) = parse_with_system_properties(EMBEDDED_TEXT, system_properties)?;
+    let (mut config, mut warnings) =
+        parse_with_system_properties(EMBEDDED_TEXT, system_properties)?;
+    if !system_properties
+        .iter()
+        .any(|(name, _)| *name == "zookeeper.admin.serverAddress")
+    {
+        config.admin.address = embedded_default().admin.address;
+    }
     // Warnings with a line are about the embedded text, which the user did not write.
     warnings.retain(|w| !w.starts_with("line "));
     Ok((config, warnings))

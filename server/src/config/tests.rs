@@ -565,33 +565,59 @@ fn booleans() {
 
 #[test]
 fn admin_server() {
-    // zk-rs has no AdminServer: its keys are checked as Java would, then ignored.
-    let (_, w) = with(
+    let (c, w) = with(
         "admin.enableServer=false\nadmin.serverPort=9090\nadmin.serverAddress=127.0.0.1\n\
          admin.idleTimeout=5000\nadmin.commandURL=/cmds",
     );
-    assert_eq!(w.len(), 5, "{w:?}");
-    for key in [
-        "admin.enableServer",
-        "admin.serverPort",
-        "admin.serverAddress",
-        "admin.idleTimeout",
-        "admin.commandURL",
-    ] {
-        assert!(
-            has_warning(
-                &w,
-                &format!("{key} is accepted but ignored: zk-rs has no AdminServer")
-            ),
-            "{key}: {w:?}"
-        );
-    }
-    let (_, w) = with("admin.enableServer=FALSE");
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(
+        c.admin,
+        AdminConfig {
+            enabled: false,
+            address: "127.0.0.1".to_string(),
+            port: 9090,
+            command_url: "/cmds".to_string(),
+            idle_timeout_ms: 5000,
+            snapshot_enabled: true,
+            restore_enabled: true,
+        }
+    );
+    let (c, w) = with("admin.snapshot.enabled=false\nadmin.restore.enabled=False");
+    assert!(w.is_empty(), "{w:?}");
+    assert!(!c.admin.snapshot_enabled && !c.admin.restore_enabled);
+    let (c, _) = with("");
+    assert!(c.admin.enabled);
+    assert_eq!(
+        (
+            c.admin.address.as_str(),
+            c.admin.port,
+            c.admin.command_url.as_str()
+        ),
+        ("0.0.0.0", 8080, "/commands")
+    );
+    assert_eq!(c.admin.idle_timeout_ms, 30_000);
+    // Java enables the server for anything but "false".
+    let (c, w) = with("admin.enableServer=FALSE");
+    assert!(c.admin.enabled);
     assert!(has_warning(&w, "admin.enableServer=FALSE"), "{w:?}");
     assert_eq!(
         with_err("admin.serverPort=99999").key(),
         Some("admin.serverPort")
     );
+    // TLS, snapshot and restore keys are accepted and ignored, saying why.
+    let (_, w) = with("admin.forceHttps=true\nadmin.rateLimiterIntervalInMS=5");
+    assert!(
+        has_warning(
+            &w,
+            "admin.forceHttps is accepted but ignored: the AdminServer speaks plain HTTP only"
+        ),
+        "{w:?}"
+    );
+    assert!(has_warning(&w, "admin.rateLimiterIntervalInMS"), "{w:?}");
+    // Without a file the AdminServer answers on this machine only.
+    assert_eq!(embedded_default().admin.address, "127.0.0.1");
+    let (c, _) = embedded_with_system_properties(&[("zookeeper.admin.serverPort", "0")]).unwrap();
+    assert_eq!((c.admin.address.as_str(), c.admin.port), ("127.0.0.1", 0));
 }
 
 #[test]

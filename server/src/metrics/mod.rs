@@ -88,7 +88,10 @@ impl SummaryValues {
 pub enum Metric {
     /// A value `mntr` shows that is no registered metric (Java's `dumpMonitorValues`:
     /// `version`, `server_state`, a role's lines): not exported to Prometheus.
-    Info { name: String, value: String },
+    Info {
+        name: String,
+        value: crate::fourlw::MonitorValue,
+    },
     /// A registered gauge.
     Gauge { name: &'static str, value: Number },
     /// A registered gauge set (label `key`).
@@ -143,11 +146,11 @@ pub fn collect(src: &dyn FourLetterSource) -> Vec<Metric> {
     let mut out = Vec::with_capacity(256);
     out.push(Metric::Info {
         name: "version".to_string(),
-        value: src.version(),
+        value: crate::fourlw::MonitorValue::Str(src.version()),
     });
     out.push(Metric::Info {
         name: "server_state".to_string(),
-        value: src.server_state(),
+        value: crate::fourlw::MonitorValue::Str(src.server_state()),
     });
     for (name, value) in &m.role_values {
         out.push(Metric::Info {

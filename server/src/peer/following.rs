@@ -98,6 +98,7 @@ pub async fn follow(
                     shell.pipeline.load(shell::now(), *tree, digest);
                     shell.write_snapshots_to(snap_dir.clone(), snapshot_options.clone());
                     shell.upstream = Upstream::Learner(handle.clone());
+                    shell.pipeline.leader_id = Some(l.leader);
                     shell.pipeline.start_following(l.mode);
                 }
                 Some(LearnerEvent::Ended(why)) => {

@@ -55,7 +55,7 @@ async fn resolve(addr: &str) -> Option<SocketAddr> {
 }
 
 /// Run as a member of the ensemble described by `cfg` (`cfg.is_distributed()`).
-pub async fn run(cfg: Config) {
+pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
     let Some(my_id) = cfg.my_id.map(|id| id as i64) else {
         fatal(format!(
             "{}/myid is missing: a server of an ensemble needs its id",
@@ -76,6 +76,7 @@ pub async fn run(cfg: Config) {
         fatal(e);
     }
     shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
+    crate::admin::start(&cfg, process, tx.clone()).await;
     tokio::spawn(crate::net::serve(
         listener,
         tx.clone(),

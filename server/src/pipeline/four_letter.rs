@@ -1,9 +1,13 @@
-//! The four-letter words' view of the pipeline (`fourlw` renders them): the
-//! `FourLetterSource` of a [`Pipeline`], seen from the connection that asked, with what the
-//! shell measured outside the pipeline ([`Probes`]: /proc and the data directories, which
-//! must not stall every client while an `mntr` poll walks them).
+//! The four-letter words' and the AdminServer's view of the pipeline (`fourlw` and
+//! `admin::commands` render them): the `FourLetterSource` / `AdminSource` of a [`Pipeline`],
+//! seen from the connection that asked (a four-letter word's connection counts as one of
+//! the server's; an HTTP request does not), with what the shell measured outside the
+//! pipeline ([`Probes`]: /proc and the data directories, which must not stall every client
+//! while an `mntr` poll walks them).
 
 use super::*;
+use crate::admin::commands::{self as admin_commands, AdminSource, QuorumInfo, ServerView};
+use crate::admin::AdminRequest;
 use crate::fourlw::{self, ConnInfo, ExpirySet, FourLetterSource, MonitorValues, ServerConf};
 use crate::persist::txnlog::FsyncTimes;
 use crate::watch::WatchSummary;
@@ -24,14 +28,19 @@ pub struct Probes {
     pub environment: Vec<(String, String)>,
     /// The txn log's fsyncs since the last word (timed on the log thread).
     pub fsyncs: Option<FsyncTimes>,
+    /// The newest snapshot in the snapshot directory: (zxid, modified, seconds)
+    /// (the AdminServer's `last_snapshot`).
+    pub last_snapshot: Option<(i64, i64)>,
 }
 
 struct View<'a> {
     p: &'a mut Pipeline,
     probes: Probes,
-    /// The connection of the four-letter word (`None`: the Prometheus endpoint, which Java
-    /// does not count among the client connections).
+    /// The four-letter word's connection (`None` for an AdminServer command and for the
+    /// Prometheus endpoint, which Java does not count among the client connections).
     asking: Option<SocketAddr>,
+    /// The AdminServer command being answered.
+    admin: Option<&'a AdminRequest>,
     asked_at: i64,
     /// The monotonic clock at the same moment as `asked_at`.
     mono_at: i64,
@@ -206,6 +215,10 @@ impl FourLetterSource for View<'_> {
         self.p.digest_log()
     }
 
+    fn proposal_sizes(&self) -> Option<crate::stats::BufferStats> {
+        (self.p.mode == Mode::Leader).then_some(self.p.proposal_sizes)
+    }
+
     fn environment(&self) -> Vec<(String, String)> {
         self.probes.environment.clone()
     }
@@ -246,7 +259,10 @@ impl FourLetterSource for View<'_> {
                         Mode::Follower => "following",
                         _ => "observing",
                     };
-                    ("peer_state".to_string(), format!("{state} - broadcast"))
+                    (
+                        "peer_state".to_string(),
+                        fourlw::MonitorValue::Str(format!("{state} - broadcast")),
+                    )
                 })
                 .into_iter()
                 .collect(),
@@ -277,6 +293,7 @@ impl Pipeline {
             p: self,
             probes,
             asking: Some(asking),
+            admin: None,
             asked_at,
             mono_at,
         };
@@ -286,6 +303,146 @@ impl Pipeline {
         };
         self.stats.packets_sent(fourlw::response_packets(&text));
         self.out.push(Output::FourLetterReply { token, text });
+    }
+}
+
+/// `host:port` as Java's `QuorumServer.delimitedHostString` (IPv6 in brackets).
+fn java_host_port(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+        SocketAddr::V4(a) => a.to_string(),
+    }
+}
+
+impl AdminSource for View<'_> {
+    fn initial_configuration(&self) -> String {
+        self.admin
+            .map(|a| a.process.initial_configuration.clone())
+            .unwrap_or_default()
+    }
+
+    fn system_properties(&self) -> Vec<(String, String)> {
+        self.admin
+            .map(|a| a.process.system_properties.clone())
+            .unwrap_or_default()
+    }
+
+    fn last_snapshot(&self) -> Option<(i64, i64)> {
+        self.probes.last_snapshot
+    }
+
+    fn root_allows(&self, ids: &[crate::auth::AuthId], perm: i32) -> bool {
+        self.p
+            .tree
+            .node("/")
+            .is_some_and(|root| crate::auth::check_acl(&root.acl, perm, ids, &self.p.auth_cfg))
+    }
+
+    fn auth_config(&self) -> crate::auth::AuthConfig {
+        self.p.auth_cfg.clone()
+    }
+
+    /// Java's `RateLimiter(1, 300000, MICROSECONDS)`: one permit per 300 ms.
+    fn allow_snapshot(&mut self) -> bool {
+        const INTERVAL_MS: i64 = 300;
+        let (reset_at, permit) = &mut self.p.admin_snapshot_permit;
+        if self.mono_at > *reset_at + INTERVAL_MS {
+            *reset_at = self.mono_at;
+            *permit = true;
+        }
+        std::mem::replace(permit, false)
+    }
+
+    fn command_enabled(&self, primary_name: &str) -> bool {
+        match primary_name {
+            "snapshot" => self.p.cfg.admin.snapshot_enabled,
+            "restore" => self.p.cfg.admin.restore_enabled,
+            _ => true,
+        }
+    }
+
+    fn wall_to_elapsed_ms(&self, wall_ms: i64) -> i64 {
+        wall_ms - self.asked_at + self.mono_at
+    }
+
+    /// Java's `QuorumZooKeeperServer`: a leader, follower or observer that serves.
+    fn quorum(&self) -> Option<QuorumInfo> {
+        let is_leader = match self.p.mode {
+            Mode::Leader => true,
+            Mode::Follower | Mode::Observer => false,
+            _ => return None,
+        };
+        let cfg = &self.p.cfg;
+        let my_id = cfg.my_id? as i64;
+        let me = cfg.server(my_id as u64)?;
+        let leader_id = if is_leader {
+            my_id
+        } else {
+            self.p.leader_id.unwrap_or(-1)
+        };
+        // Java: the host strings of the leader's quorum addresses, without ports.
+        let leader_address = cfg.server(leader_id as u64).map(|s| s.host.clone());
+        let voting_view = cfg
+            .participants()
+            .map(|s| ServerView {
+                id: s.id as i64,
+                server_addresses: vec![format!("{}:{}", s.host, s.quorum_port)],
+                election_addresses: vec![format!("{}:{}", s.host, s.election_port)],
+                client_address: match &s.client {
+                    Some((host, port)) => {
+                        format!("{}:{port}", host.as_deref().unwrap_or("0.0.0.0"))
+                    }
+                    // Java gives its own line the client address of the file.
+                    None if s.id == my_id as u64 => java_host_port(cfg.client_socket_addr()),
+                    None => String::new(),
+                },
+                observer: s.observer,
+            })
+            .collect();
+        let client = cfg.client_socket_addr();
+        // Java: a member is voting when its line is among the voting members.
+        Some(QuorumInfo {
+            my_id,
+            is_leader,
+            leader_id,
+            leader_address,
+            voting_view,
+            quorum_address: (me.host.clone(), me.quorum_port),
+            election_address: (me.host.clone(), me.election_port),
+            client_address: java_host_port(client),
+            voting: !me.observer,
+            zab_state: "broadcast",
+        })
+    }
+}
+
+impl Pipeline {
+    /// Answer an AdminServer command.
+    pub(super) fn admin(&mut self, token: u64, request: AdminRequest, probes: Probes) {
+        self.gather_throttle_metrics();
+        if let Some(f) = &probes.fsyncs {
+            self.stats.add_fsyncs(&f.ms, f.over_threshold);
+        }
+        let (asked_at, mono_at) = (self.now.wall_ms, self.now.mono_ms);
+        let response = {
+            let mut view = View {
+                p: self,
+                probes,
+                asking: None,
+                admin: Some(&request),
+                asked_at,
+                mono_at,
+            };
+            admin_commands::run(&request.command, &request.params, &request.asker, &mut view)
+        };
+        let snapshot = response
+            .take_snapshot
+            .map(|_| Box::new(self.tree.snapshot_copy()));
+        self.out.push(Output::AdminReply {
+            token,
+            response: Box::new(response),
+            snapshot,
+        });
     }
 }
 
@@ -307,6 +464,7 @@ impl Pipeline {
             p: self,
             probes,
             asking: None,
+            admin: None,
             asked_at,
             mono_at,
         };

@@ -154,6 +154,12 @@ pub enum Input {
         /// What the shell measured for it outside the pipeline (/proc, the disk).
         probes: Box<Probes>,
     },
+    /// An AdminServer command; answered by [`Output::AdminReply`] with the same token.
+    Admin {
+        token: u64,
+        request: Box<crate::admin::AdminRequest>,
+        probes: Box<Probes>,
+    },
     /// Periodic housekeeping (a few times per tick): session expiry, containers and TTL
     /// nodes, deferred snapshots.
     Tick,
@@ -270,6 +276,13 @@ pub enum Output {
     FourLetterReply { token: u64, text: String },
     /// A record for the audit log (only with `audit.enable`).
     Audit(Box<crate::audit::AuditEvent>),
+    /// The answer to an AdminServer command; for 3.9's `snapshot`, the tree to write first
+    /// (the shell writes it to the data directory and fills in the answer).
+    AdminReply {
+        token: u64,
+        response: Box<crate::admin::commands::CommandResponse>,
+        snapshot: Option<Box<DataTree>>,
+    },
 }
 
 impl std::fmt::Debug for Output {
@@ -306,6 +319,11 @@ impl std::fmt::Debug for Output {
                 write!(f, "FourLetterReply({token}, {} bytes)", text.len())
             }
             Output::Audit(event) => write!(f, "Audit({event})"),
+            Output::AdminReply {
+                token, response, ..
+            } => {
+                write!(f, "AdminReply({token}, {})", response.command)
+            }
         }
     }
 }
@@ -454,6 +472,13 @@ pub struct Pipeline {
     audit_requests: HashMap<(i64, i32), audit::AuditedRequest>,
     /// Java's `ZooTrace` text trace mask: set by `stmk`, shown by `gtmk` (nothing is traced).
     pub trace_mask: i64,
+    /// The elected leader's id in a quorum role (the AdminServer's `leader`).
+    pub leader_id: Option<i64>,
+    /// The AdminServer's snapshot rate limiter: (last reset, monotonic ms; a permit left).
+    pub admin_snapshot_permit: (i64, bool),
+    /// Leader: sizes of the txns proposed (Java's `Leader.getProposalStats`; `stat`'s
+    /// `Proposal sizes last/min/max`, the AdminServer's `proposal_stats`).
+    pub proposal_sizes: crate::stats::BufferStats,
     /// What to do, in order (taken by [`Pipeline::take_outputs`]).
     out: Vec<Output>,
 }
@@ -526,6 +551,9 @@ impl Pipeline {
             server_flow: None,
             audit_requests: HashMap::new(),
             trace_mask: crate::fourlw::DEFAULT_TRACE_MASK,
+            leader_id: None,
+            admin_snapshot_permit: (now.mono_ms, true),
+            proposal_sizes: crate::stats::BufferStats::default(),
             out: Vec::new(),
             cfg,
         }
@@ -654,6 +682,11 @@ impl Pipeline {
                 addr,
                 probes,
             } => self.four_letter(token, &cmd, arg, addr, *probes),
+            Input::Admin {
+                token,
+                request,
+                probes,
+            } => self.admin(token, *request, *probes),
             Input::Tick => self.tick(),
             Input::Durable { zxid } => self.durable(zxid),
             Input::SnapshotDone { took_ms } => self.snapshot_done(took_ms),
@@ -694,6 +727,11 @@ impl Pipeline {
                 addr,
                 probes,
             } => self.four_letter(token, &cmd, arg, addr, *probes),
+            Input::Admin {
+                token,
+                request,
+                probes,
+            } => self.admin(token, *request, *probes),
             Input::SnapshotDone { took_ms } => self.snapshot_done(took_ms),
             _ => {}
         }

@@ -135,9 +135,14 @@ impl Pipeline {
                 .is_none_or(|(t, _)| t.hdr.zxid < txn.hdr.zxid),
             "txns are handed out in zxid order"
         );
+        let entry = crate::persist::txnlog::encode_entry(&txn, digest.as_ref());
+        if self.mode == Mode::Leader {
+            // Java's Leader.propose: the proposal's data is this entry.
+            self.proposal_sizes.set_last(entry.len() as i64);
+        }
         self.out.push(Output::Log {
             zxid: txn.hdr.zxid,
-            entry: crate::persist::txnlog::encode_entry(&txn, digest.as_ref()),
+            entry,
         });
         self.inflight.push_back((txn, waiter));
     }

@@ -922,7 +922,10 @@ impl Member {
                 Output::Log { zxid, entry } => {
                     self.to_leader.push_back(ToLeader::Propose { zxid, entry })
                 }
-                Output::RollLog | Output::FourLetterReply { .. } | Output::Audit(_) => {}
+                Output::RollLog
+                | Output::FourLetterReply { .. }
+                | Output::AdminReply { .. }
+                | Output::Audit(_) => {}
                 Output::Snapshot { tree } => {
                     ctx.trace(format!("{} snapshot at 0x{:x}", self.sid, tree.last_zxid));
                     if let Err(e) = self.disk.snapshot(&tree) {

@@ -24,7 +24,7 @@ fn registry() -> Vec<Metric> {
     vec![
         Metric::Info {
             name: "version".into(),
-            value: "3.8.0".into(),
+            value: crate::fourlw::MonitorValue::Str("3.8.0".into()),
         },
         Metric::Gauge {
             name: "znode_count",
