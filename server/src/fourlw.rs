@@ -280,6 +280,9 @@ pub struct MonitorValues {
     /// `zk_leader_uptime`: ms since this server began to lead (Java's
     /// `LeaderZooKeeperServer` gauge); `None` in other roles.
     pub leader_uptime_ms: Option<i64>,
+    /// A leader's other gauges (`LeaderZooKeeperServer.registerMetrics`); `None` in other
+    /// roles.
+    pub leader_gauges: Option<LeaderGauges>,
     /// Java's quota gauge sets, printed right after the gauges as `zk_<key>\t<value>`; keys
     /// are `<namespace>_quota_count_limit_per_namespace`, `..._quota_bytes_limit_...`,
     /// `..._quota_count_usage_...`, `..._quota_bytes_usage_...`.
@@ -287,6 +290,19 @@ pub struct MonitorValues {
     /// Lines Java adds after `zk_server_state` in other roles (a leader's `learners`,
     /// `synced_followers`, ...), without the `zk_` prefix.
     pub role_values: Vec<(String, MonitorValue)>,
+}
+
+/// The gauges only a leader has, besides `leader_uptime`: its learners (counted by the
+/// leader task, `zk_quorum::zab::leader::LearnerCounts`) and the sizes of its proposals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaderGauges {
+    pub learners: i64,
+    pub synced_followers: i64,
+    pub synced_non_voting_followers: i64,
+    pub synced_observers: i64,
+    /// Syncs waiting for their commit (`Leader.getNumPendingSyncs`).
+    pub pending_syncs: i64,
+    pub proposal_sizes: BufferStats,
 }
 
 /// What the four-letter words need from the server. Methods with `&mut self` are the ones
@@ -1195,6 +1211,7 @@ mod tests {
                 quota_gauges: Vec::new(),
                 quorum_size: None,
                 leader_uptime_ms: None,
+                leader_gauges: None,
                 role_values: Vec::new(),
             }
         }

@@ -210,6 +210,18 @@ pub enum LearnerPhase {
     Broadcast,
 }
 
+/// A leader's learners as Java's gauges count them: `learners` (every learner connection,
+/// `Leader.getLearners`), `synced_followers` (followers receiving proposals,
+/// `getForwardingFollowers`), of them `synced_non_voting_followers`, and `synced_observers`
+/// (observers receiving INFORMs, `getObservingLearners`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LearnerCounts {
+    pub learners: usize,
+    pub synced_followers: usize,
+    pub synced_non_voting_followers: usize,
+    pub synced_observers: usize,
+}
+
 #[derive(Debug)]
 struct Peer {
     phase: LearnerPhase,
@@ -342,6 +354,27 @@ impl Leader {
             .collect();
         v.sort_by_key(|p| p.0);
         v
+    }
+
+    /// The learner gauges Java's `LeaderZooKeeperServer` registers, as they stand now.
+    pub fn learner_counts(&self) -> LearnerCounts {
+        let mut c = LearnerCounts {
+            learners: self.peers.len(),
+            ..LearnerCounts::default()
+        };
+        for p in self.peers.values().filter(|p| p.forwarding) {
+            if p.observer {
+                c.synced_observers += 1;
+            } else if self.cfg.view.is_voter(p.sid) {
+                c.synced_followers += 1;
+            } else {
+                // A participant outside the voting view (Java's `getNonVotingFollowers`):
+                // counted among the forwarding followers too.
+                c.synced_followers += 1;
+                c.synced_non_voting_followers += 1;
+            }
+        }
+        c
     }
 
     /// When [`Leader::tick`] should be called next.

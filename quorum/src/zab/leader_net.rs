@@ -22,7 +22,9 @@
 //! the learner's writer.
 
 use crate::zab::db::{blocking, DbError};
-use crate::zab::leader::{Action, ConnId, Leader, LeaderConfig, LearnerMessage, Phase, SyncKind};
+use crate::zab::leader::{
+    Action, ConnId, Leader, LeaderConfig, LearnerCounts, LearnerMessage, Phase, SyncKind,
+};
 use crate::zab::learner::PersistedState;
 use crate::zab::packet::{encode_packet, SNAP};
 use crate::zab::Error;
@@ -83,6 +85,8 @@ pub enum Event {
     /// session active on the learner, or a revalidation to answer with
     /// [`LeaderHandle::revalidated`].
     FromLearner(LearnerMessage),
+    /// The learners' counts changed (connected, synced, gone): Java's leader gauges.
+    Learners(LearnerCounts),
 }
 
 /// Builds a txn log entry for the zxid it is given.
@@ -263,6 +267,7 @@ pub async fn lead<D: LeaderDb + ?Sized>(
         events,
         unsynced: None,
         exit: None,
+        learner_counts: LearnerCounts::default(),
     };
     let first = leader.start(now.into_std());
     shell.execute(db, first)?;
@@ -298,6 +303,7 @@ pub async fn lead<D: LeaderDb + ?Sized>(
             shell.handle(&mut leader, db, input)?;
         }
         shell.settle(&mut leader, db)?;
+        shell.report_learners(&leader);
     }
 }
 
@@ -322,6 +328,8 @@ struct Shell {
     /// The highest zxid appended to our log since its last sync.
     unsynced: Option<Zxid>,
     exit: Option<Exit>,
+    /// The counts last reported by [`Event::Learners`].
+    learner_counts: LearnerCounts,
 }
 
 impl Shell {
@@ -433,6 +441,15 @@ impl Shell {
             },
         );
         id
+    }
+
+    /// Report the learners' counts if they changed since the last report.
+    fn report_learners(&mut self, leader: &Leader) {
+        let counts = leader.learner_counts();
+        if counts != self.learner_counts {
+            self.learner_counts = counts;
+            let _ = self.events.send(Event::Learners(counts));
+        }
     }
 
     /// Carry out `actions` in order. Appends to our log are synced later, by

@@ -188,13 +188,34 @@ pub fn collect(src: &dyn FourLetterSource) -> Vec<Metric> {
             _ => Int(0),
         };
         out.push(Metric::Gauge { name, value });
-        // A leader's gauges come among these in Java's (hash) order; of them zk-rs has
-        // leader_uptime, which Java prints after open_file_descriptor_count.
+        // A leader's gauges come among these in Java's (hash) order, the same in 3.8.0 and
+        // 3.9.3.
+        let int = |name, v: i64| Metric::Gauge {
+            name,
+            value: Number::Int(v),
+        };
+        if let Some(g) = &m.leader_gauges {
+            match name {
+                "avg_latency" => out.push(int("min_proposal_size", g.proposal_sizes.min)),
+                "packets_received" => out.push(int("max_proposal_size", g.proposal_sizes.max)),
+                "max_client_response_size" => out.push(int("synced_followers", g.synced_followers)),
+                "watch_count" => {
+                    out.push(int(
+                        "synced_non_voting_followers",
+                        g.synced_non_voting_followers,
+                    ));
+                    out.push(int("synced_observers", g.synced_observers));
+                }
+                "open_file_descriptor_count" => {
+                    out.push(int("last_proposal_size", g.proposal_sizes.last));
+                    out.push(int("pending_syncs", g.pending_syncs));
+                }
+                "outstanding_tls_handshake" => out.push(int("learners", g.learners)),
+                _ => {}
+            }
+        }
         if let (Some(uptime), "open_file_descriptor_count") = (m.leader_uptime_ms, name) {
-            out.push(Metric::Gauge {
-                name: "leader_uptime",
-                value: Number::Int(uptime),
-            });
+            out.push(int("leader_uptime", uptime));
         }
     }
     if let Some(size) = m.quorum_size {

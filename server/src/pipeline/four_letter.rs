@@ -65,6 +65,32 @@ impl View<'_> {
     }
 }
 
+impl View<'_> {
+    /// The lines Java adds after `zk_server_state` in a quorum role
+    /// (`QuorumZooKeeperServer.dumpMonitorValues`: the peer's state and its ZAB phase, which
+    /// is broadcast while the pipeline serves; `ObserverZooKeeperServer`'s: the server the
+    /// observer syncs from, the leader as observers here have no observer masters).
+    fn role_values(&self) -> Vec<(String, fourlw::MonitorValue)> {
+        let state = match self.p.mode {
+            Mode::Leader => "leading",
+            Mode::Follower => "following",
+            Mode::Observer => "observing",
+            _ => return Vec::new(),
+        };
+        let mut lines = vec![(
+            "peer_state".to_string(),
+            fourlw::MonitorValue::Str(format!("{state} - broadcast")),
+        )];
+        if let (Mode::Observer, Some(leader)) = (self.p.mode, self.p.leader_id) {
+            lines.push((
+                "observer_master_id".to_string(),
+                fourlw::MonitorValue::Int(leader),
+            ));
+        }
+        lines
+    }
+}
+
 impl FourLetterSource for View<'_> {
     fn is_serving(&self) -> bool {
         self.p.mode.is_serving()
@@ -250,22 +276,22 @@ impl FourLetterSource for View<'_> {
             quota_gauges: crate::quota::metrics(&self.p.tree),
             quorum_size: quorum_role.then(|| self.p.cfg.participants().count() as i64),
             leader_uptime_ms: (self.p.mode == Mode::Leader).then(|| self.p.leader_uptime_ms()),
+            leader_gauges: (self.p.mode == Mode::Leader).then(|| {
+                let c = self.p.learner_counts;
+                fourlw::LeaderGauges {
+                    learners: c.learners as i64,
+                    synced_followers: c.synced_followers as i64,
+                    synced_non_voting_followers: c.synced_non_voting_followers as i64,
+                    synced_observers: c.synced_observers as i64,
+                    // The learners' syncs are handed back behind their proposals as they
+                    // come (see peer::leading), never held until a commit as Java's are.
+                    pending_syncs: 0,
+                    proposal_sizes: self.p.proposal_sizes,
+                }
+            }),
             // QuorumZooKeeperServer.dumpMonitorValues: the peer's state and its ZAB phase,
             // which is broadcast while the pipeline serves in a quorum role.
-            role_values: quorum_role
-                .then(|| {
-                    let state = match self.p.mode {
-                        Mode::Leader => "leading",
-                        Mode::Follower => "following",
-                        _ => "observing",
-                    };
-                    (
-                        "peer_state".to_string(),
-                        fourlw::MonitorValue::Str(format!("{state} - broadcast")),
-                    )
-                })
-                .into_iter()
-                .collect(),
+            role_values: self.role_values(),
             ..Default::default()
         }
     }

@@ -479,6 +479,8 @@ pub struct Pipeline {
     /// Leader: sizes of the txns proposed (Java's `Leader.getProposalStats`; `stat`'s
     /// `Proposal sizes last/min/max`, the AdminServer's `proposal_stats`).
     pub proposal_sizes: crate::stats::BufferStats,
+    /// Leader: its learners as the leader task last counted them.
+    pub learner_counts: zk_quorum::zab::leader::LearnerCounts,
     /// What to do, in order (taken by [`Pipeline::take_outputs`]).
     out: Vec<Output>,
 }
@@ -554,6 +556,7 @@ impl Pipeline {
             leader_id: None,
             admin_snapshot_permit: (now.mono_ms, true),
             proposal_sizes: crate::stats::BufferStats::default(),
+            learner_counts: Default::default(),
             out: Vec::new(),
             cfg,
         }
