@@ -234,7 +234,11 @@ impl Findings {
                 line("digests checked: none (digest.enabled=false)".into());
             }
             line(format!("last zxid: {}", Zxid::from(db.last_zxid)));
-            line(format!("znodes: {}", db.node_count));
+            line(format!(
+                "znodes: {} (srvr's Node count {}: Java counts the root twice)",
+                db.node_count,
+                db.node_count + 1
+            ));
             line(format!("sessions: {}", db.sessions));
             line(format!("ephemerals: {}", db.ephemerals));
             for s in &db.dead_sessions {
