@@ -89,7 +89,12 @@ pub fn inspect(cfg: &Config, config_warnings: Vec<String>) -> Findings {
     };
     Findings {
         config_warnings,
-        compat_version: if cfg.compat_version.is_3_9() { "3.9" } else { "3.8" }.to_string(),
+        compat_version: if cfg.compat_version.is_3_9() {
+            "3.9"
+        } else {
+            "3.8"
+        }
+        .to_string(),
         role: role(cfg),
         data_dir: cfg.data_dir.clone(),
         data_log_dir: cfg.data_log_dir.clone(),

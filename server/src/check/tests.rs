@@ -12,13 +12,17 @@ use std::path::Path;
 const LIVE_SESSION: i64 = 0x55;
 const DEAD_SESSION: i64 = 0x99;
 
-fn config(data_dir: &Path) -> Config {
+/// A standalone config on `data_dir`, and its warnings (line 4's key is unknown).
+fn config_and_warnings(data_dir: &Path) -> (Config, Vec<String>) {
     let text = format!(
         "tickTime=2000\ndataDir={}\nclientPort=2181\nnoSuchKey=1\n",
         data_dir.display()
     );
-    let (cfg, _) = crate::config::parse(&text).unwrap();
-    cfg
+    crate::config::parse(&text).unwrap()
+}
+
+fn config(data_dir: &Path) -> Config {
+    config_and_warnings(data_dir).0
 }
 
 fn txn(zxid: i64, session: i64, r#type: i32, body: TxnBody) -> Txn {
@@ -97,7 +101,8 @@ fn a_good_folder_reports_what_the_server_serves_and_is_left_untouched() {
     let dir = crate::persist::txnlog::tests::tempdir();
     let last = write_database(&dir);
     let before = contents(&dir);
-    let found = inspect(&config(&dir), vec!["line 4: noSuchKey is unknown".into()]);
+    let (cfg, warnings) = config_and_warnings(&dir);
+    let found = inspect(&cfg, warnings);
     assert_eq!(contents(&dir), before, "check wrote to the folder");
     assert_eq!(found.exit_code(), EXIT_OK, "{}", found.render());
     let db = found.db.as_ref().unwrap();
@@ -113,7 +118,10 @@ fn a_good_folder_reports_what_the_server_serves_and_is_left_untouched() {
     assert_eq!(db.txns_replayed, 13);
     assert_eq!(db.snapshot.as_ref().map(|s| s.0), Some(0));
     let report = found.render();
-    assert!(report.contains("config warning: line 4: noSuchKey"), "{report}");
+    assert!(
+        report.contains("config warning: line 4: unknown key noSuchKey"),
+        "{report}"
+    );
     assert!(report.contains("last zxid: 0xd\n"), "{report}");
     assert!(report.contains("role: standalone\n"), "{report}");
     assert!(report.ends_with("result: ok\n"), "{report}");
@@ -129,7 +137,9 @@ fn a_missing_folder_is_an_empty_database_and_is_not_created() {
     assert_eq!(found.exit_code(), EXIT_OK, "{}", found.render());
     let db = found.db.as_ref().unwrap();
     assert_eq!((db.last_zxid, db.snapshot.clone()), (0, None));
-    assert!(found.render().contains("snapshot: none (the server starts empty)"));
+    assert!(found
+        .render()
+        .contains("snapshot: none (the server starts empty)"));
     std::fs::remove_dir_all(&parent).unwrap();
 }
 

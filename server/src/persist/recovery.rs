@@ -293,11 +293,7 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
             t.file_len,
             t.last_zxid
                 .map_or("none".into(), |z| Zxid::from(z).to_string()),
-            if truncate {
-                ": truncating it"
-            } else {
-                ""
-            }
+            if truncate { ": truncating it" } else { "" }
         );
         if truncate {
             txnlog::truncate_torn(t)?;
