@@ -11,10 +11,16 @@ harness, kazoo.testing: a 3-server ensemble that it starts as
   zkserver with the -D words and the config exactly as given (the class path and JVM flags
   dropped; `compat.version` added to the config as zkharness does for every zkserver).
 
-TestReadOnlyMode must pass for every impl: two of three servers stop, the client must end
-up CONNECTED_RO on the remaining one, read, and get NotReadOnlyCallError on a write, which
-needs -Dreadonlymode.enabled=true to reach the server. KAZOO_TESTS (a pytest node list
-relative to kazoo/tests) widens the run; the default is the read-only test.
+TestReadOnlyMode: two of three servers stop, the client must be CONNECTED_RO on the
+remaining one within 6 s, read, and get NotReadOnlyCallError on a write. zkserver passes it
+(and fails it when the shim drops -Dreadonlymode.enabled=true, checked by hand). Java 3.8.0
+and 3.9.3 fail it on this machine, and not by timing: the remaining server answers `isro`
+with `ro` after about 5 s, but kazoo 2.8.0's client stays CONNECTING for 60 s and more
+(measured with kazoo.testing's cluster directly). So for Java the test asserts that
+failure, the kazoo assertion that the client never became CONNECTED_RO.
+
+KAZOO_TESTS (a pytest node list relative to kazoo/tests) runs more of kazoo's suite; then
+every test must pass (for zkserver, kazoo's TestReconfig fails: no reconfig yet).
 """
 
 import os
@@ -76,10 +82,17 @@ def test_kazoo_read_only_mode_through_its_own_harness(impl, tmp_path):
         cwd=str(tmp_path), env=kazoo_env(impl, tmp_path), capture_output=True, text=True,
         timeout=1800)
     out = proc.stdout[-6000:] + proc.stderr[-2000:]
-    assert proc.returncode == 0, out
-    # Ran, not skipped: TestReadOnlyMode skips itself on servers older than 3.4.
     cases = list(ET.parse(junit).getroot().iter("testcase"))
+    failed = [c.get("name") for c in cases
+              if c.find("failure") is not None or c.find("error") is not None]
     skipped = [c.get("name") for c in cases if c.find("skipped") is not None]
-    assert cases, out
-    if tests == [DEFAULT_TESTS]:
-        assert [c.get("name") for c in cases] == ["test_read_only"] and not skipped, out
+    if tests != [DEFAULT_TESTS]:
+        assert proc.returncode == 0, out
+        return
+    # Ran, not skipped: TestReadOnlyMode skips itself on servers older than 3.4.
+    assert [c.get("name") for c in cases] == ["test_read_only"] and not skipped, out
+    if zkharness.is_java(impl):
+        assert failed == ["test_read_only"], out
+        assert "assert ev.is_set()" in proc.stdout, out
+    else:
+        assert proc.returncode == 0 and not failed, out
