@@ -42,6 +42,19 @@ install_java39() {
     echo "install-deps: Java 3.9.3 jars in $JAVA39_DIR ($(du -sh "$JAVA39_DIR" | cut -f1))"
 }
 
+# Debian's zookeeperd .deb (its init script starting Java 3.8.0), for
+# compat-tests/python/test_debian_package.py, which installs it, swaps it for our package and
+# back. Downloaded, not installed: the suite's Java servers do not need it.
+DEBS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/zk-rs/debs"
+fetch_zookeeperd_deb() {
+    if compgen -G "$DEBS_DIR/zookeeperd_*.deb" >/dev/null; then
+        return
+    fi
+    mkdir -p "$DEBS_DIR"
+    (cd "$DEBS_DIR" && apt-get download zookeeperd)
+    echo "install-deps: zookeeperd .deb in $DEBS_DIR"
+}
+
 PACKAGES=(
     zookeeper
     zookeeper-bin
@@ -70,6 +83,7 @@ done
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "install-deps: all packages present"
     install_java39
+    fetch_zookeeperd_deb
     exit 0
 fi
 
@@ -87,3 +101,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update
 "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 install_java39
+fetch_zookeeperd_deb

@@ -22,11 +22,13 @@
 //!   thread.
 //! - [`database`]: one database for every role (Java's `ZKDatabase`) over [`persist`]
 //!   (Java's disk formats, recovery).
+//! - [`check`]: `zkserver check`, the offline pre-flight of a config and its database.
 //! - [`peer`]: quorum mode (Java's `QuorumPeer`): election, then leading or following.
 
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod check;
 pub mod children;
 pub mod config;
 pub mod database;

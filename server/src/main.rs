@@ -1,5 +1,6 @@
 //! `zkserver [-Dname=value ...] [zoo.cfg]`: a ZooKeeper server compatible with Java's 3.8 and
-//! 3.9, standalone or in an ensemble. Without a config path it serves on 127.0.0.1:2181 with
+//! 3.9, standalone or in an ensemble (`zkserver check zoo.cfg`: its offline pre-flight, see
+//! `zk_server::check`). Without a config path it serves on 127.0.0.1:2181 with
 //! an embedded default config (dataDir ./zk-data). Launched like Java's (see `launch`):
 //! `-D` system properties, `JVMFLAGS` / `SERVER_JVMFLAGS`, `$ZOOCFGDIR/java.env`, and the
 //! log in `$ZOO_LOG_DIR` (see `logfile`).
@@ -104,6 +105,7 @@ fn tune_allocator() {
 
 const USAGE: &str = "\
 usage: zkserver [-Dname=value ...] [ZOO_CFG]
+       zkserver check [-Dname=value ...] ZOO_CFG
        zkserver --help | --version
 
 Runs a ZooKeeper server. With no ZOO_CFG: a standalone server on 127.0.0.1:2181 with
@@ -116,6 +118,11 @@ $ZOO_LOG_DIR/zookeeper-<user>-server-<host>.log (ZOO_LOG_FILE, -Dzookeeper.log.f
 256 MB, 20 kept); level and appenders from RUST_LOG, else -Dzookeeper.root.logger, else
 ZOO_LOG4J_PROP (INFO,ROLLINGFILE / WARN,CONSOLE), else info. With audit.enable=true the audit
 log is $ZOO_LOG_DIR/zookeeper_audit.log (10 MB, 10 kept), without ZOO_LOG_DIR the server log.
+
+`check` reads ZOO_CFG (with the same -D options and environment) and its dataDir and
+dataLogDir without writing to them, verifies the snapshot seals, txn log CRCs and digests,
+and prints what the server would serve. Exit status: 0 ok; 1 the server would not start on
+this database; 2 bad command line or config; 3 it would start but damage was found.
 ";
 
 /// `$ZOOCFGDIR/java.env`, else `conf/java.env` beside the binary's directory (`zkEnv.sh`'s
@@ -241,8 +248,82 @@ fn start_failed(code: i32) -> ! {
     std::process::exit(code);
 }
 
+/// The system properties a launch sees: `-D` arguments, `SERVER_JVMFLAGS` / `JVMFLAGS`
+/// and `java.env` (with where that file is and whether it was read).
+fn launched_properties(
+    arg_properties: &[(String, String)],
+) -> (launch::Properties, Option<std::path::PathBuf>, bool) {
+    let java_env_path = java_env_path();
+    let java_env = java_env_path
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    let launched = launch::properties(
+        |name| std::env::var(name).ok(),
+        java_env.as_deref(),
+        arg_properties,
+    );
+    (launched, java_env_path, java_env.is_some())
+}
+
+/// `zkserver check [-D...] ZOO_CFG`: see [`zk_server::check`]. Returns the exit status.
+fn check_command(args: &[String]) -> i32 {
+    use zk_server::check;
+    let (arg_properties, path) = match launch::parse_args(args) {
+        Ok(launch::Command::Run {
+            properties,
+            config_path: Some(path),
+        }) => (properties, path),
+        Ok(launch::Command::Help) => {
+            print!("{USAGE}");
+            return check::EXIT_OK;
+        }
+        Ok(_) => {
+            eprint!("zkserver check: a config path is needed\n{USAGE}");
+            return check::EXIT_CONFIG;
+        }
+        Err(e) => {
+            eprint!("zkserver check: {e}\n{USAGE}");
+            return check::EXIT_CONFIG;
+        }
+    };
+    // Recovery's own log lines: errors only (the report says the rest), unless RUST_LOG.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let (launched, _, _) = launched_properties(&arg_properties);
+    let properties: Vec<(&str, &str)> = launched
+        .properties
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let (cfg, mut warnings) =
+        match config::load_with_system_properties(std::path::Path::new(&path), &properties) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                println!("config: {path}\nresult: the server would not start: {e}");
+                return check::EXIT_CONFIG;
+            }
+        };
+    warnings.extend(
+        properties
+            .iter()
+            .filter(|(name, _)| !config::reads_system_property(name))
+            .map(|(name, _)| format!("system property {name} is accepted but ignored")),
+    );
+    let findings = check::inspect(&cfg, warnings);
+    print!("config: {path}\n{}", findings.render());
+    findings.exit_code()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("check") {
+        std::process::exit(check_command(&args[1..]));
+    }
     let (arg_properties, config_path) = match launch::parse_args(&args) {
         Ok(launch::Command::Help) => {
             print!("{USAGE}");
@@ -262,20 +343,12 @@ fn main() {
         }
     };
     tune_allocator();
-    let java_env_path = java_env_path();
-    let java_env = java_env_path
-        .as_ref()
-        .and_then(|p| std::fs::read_to_string(p).ok());
-    let launched = launch::properties(
-        |name| std::env::var(name).ok(),
-        java_env.as_deref(),
-        &arg_properties,
-    );
+    let (launched, java_env_path, java_env_read) = launched_properties(&arg_properties);
     let log = init_logging(&launched.properties);
     if let Some(path) = &log.file {
         info!("logging to {}", path.display());
     }
-    if let (Some(path), Some(_)) = (&java_env_path, &java_env) {
+    if let (Some(path), true) = (&java_env_path, java_env_read) {
         info!("read JVMFLAGS and SERVER_JVMFLAGS from {}", path.display());
         for line in &launched.skipped_env_lines {
             warn!(

@@ -52,6 +52,9 @@ pub struct LoadOptions {
     pub compression: snapshot::Compression,
     /// Write the initial snapshot in Java 3.9's format (with lastProcessedZxid).
     pub last_processed_zxid: bool,
+    /// Only read (`zkserver check`): no folder created, no torn tail truncated, no initial
+    /// snapshot written, whatever the options above say.
+    pub read_only: bool,
 }
 
 impl Default for LoadOptions {
@@ -63,6 +66,7 @@ impl Default for LoadOptions {
             truncate_torn_tails: true,
             compression: snapshot::Compression::None,
             last_processed_zxid: true,
+            read_only: false,
         }
     }
 }
@@ -109,8 +113,10 @@ pub fn load(data_dir: &Path, data_log_dir: &Path, extended_types: bool) -> Resul
 pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Result<Loaded> {
     let snap_dir = super::version_dir(data_dir);
     let log_dir = super::version_dir(data_log_dir);
-    std::fs::create_dir_all(&snap_dir).at(&snap_dir)?;
-    std::fs::create_dir_all(&log_dir).at(&log_dir)?;
+    if !opts.read_only {
+        std::fs::create_dir_all(&snap_dir).at(&snap_dir)?;
+        std::fs::create_dir_all(&log_dir).at(&log_dir)?;
+    }
     if snap_dir != log_dir {
         // ZOOKEEPER-2967: refuse swapped folders.
         if !super::list_files(&log_dir, super::SNAPSHOT_PREFIX)?.is_empty() {
@@ -277,6 +283,7 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
     tracing::info!("{replayed} txns loaded");
 
     let torn_tails = reader.torn_tails().to_vec();
+    let truncate = opts.truncate_torn_tails && !opts.read_only;
     for t in &torn_tails {
         tracing::warn!(
             "txn log {} has a torn tail at offset {} ({}; file length {}, last valid zxid {}){}",
@@ -286,18 +293,14 @@ pub fn load_with(data_dir: &Path, data_log_dir: &Path, opts: &LoadOptions) -> Re
             t.file_len,
             t.last_zxid
                 .map_or("none".into(), |z| Zxid::from(z).to_string()),
-            if opts.truncate_torn_tails {
-                ": truncating it"
-            } else {
-                ""
-            }
+            if truncate { ": truncating it" } else { "" }
         );
-        if opts.truncate_torn_tails {
+        if truncate {
             txnlog::truncate_torn(t)?;
         }
     }
 
-    if snap.is_none() && replayed == 0 {
+    if snap.is_none() && replayed == 0 && !opts.read_only {
         // Java's restore on an empty database: save snapshot.0.
         snapshot::write_snapshot(
             &tree,
