@@ -61,7 +61,12 @@ if [ "$JOBS" -gt 1 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then
     XDIST=(-n "$JOBS" --dist loadscope)
 fi
 # shellcheck disable=SC2086
-/usr/bin/python3 -m pytest -q "${XDIST[@]}" compat-tests/python ${PYTEST_ARGS:-}
+/usr/bin/python3 -m pytest -q "${XDIST[@]}" compat-tests/python \
+    --ignore=compat-tests/python/test_debian_package.py ${PYTEST_ARGS:-}
+done_step
+
+step "Debian package: zookeeperd -> zkserver .deb -> zookeeperd (root; alone, it changes the system)"
+/usr/bin/python3 -m pytest -q compat-tests/python/test_debian_package.py
 done_step
 
 printf '\nall tests passed in %ss\n' "$(($(date +%s) - TOTAL_START))"
