@@ -6,7 +6,7 @@
 //! - [`pipeline`]: the request pipeline, `handle(now, input)` -> outputs, one [`pipeline::Mode`]
 //!   per role; [`prep`] (write request -> txn), [`tree`] (znodes, applied txns) over
 //!   [`store`] and [`children`], [`watch`], [`sessions`], [`session_id`], [`auth`],
-//!   [`quota`], [`null_strings`], [`txn`], [`error`], [`stats`].
+//!   [`quota`], [`null_strings`], [`txn`], [`error`], [`stats`], [`dates`].
 //! - [`config`]: zoo.cfg and system properties, driven by one table of keys.
 //! - [`fourlw`]: rendering the four-letter words from a `FourLetterSource`.
 //! - [`metrics`]: the metrics registry (`mntr`'s values by kind) and its Prometheus text.
@@ -32,6 +32,7 @@ pub mod check;
 pub mod children;
 pub mod config;
 pub mod database;
+pub mod dates;
 pub mod error;
 pub mod flow;
 pub mod fourlw;

@@ -191,27 +191,10 @@ fn append_line(
 
 /// logback's `%d{ISO8601}`: `yyyy-MM-dd HH:mm:ss,SSS`.
 fn iso8601_utc(time_ms: i64) -> String {
-    let (days, ms_of_day) = (
-        time_ms.div_euclid(86_400_000),
-        time_ms.rem_euclid(86_400_000),
-    );
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let s = ms_of_day / 1000;
+    let t = crate::dates::utc(time_ms);
     format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02},{:03}",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        ms_of_day % 1000
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{:03}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second, t.milli
     )
 }
 
