@@ -136,39 +136,12 @@ fn error_page(status: u16, message: &str, uri: &str) -> String {
 const HTML: &str = "text/html;charset=iso-8859-1";
 const JSON: &str = "application/json";
 
-/// `%XX` and `+` decoded, as a servlet container decodes query parameters (bad escapes
-/// kept as written).
-fn percent_decode(s: &str, plus_is_space: bool) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |b: u8| (b as char).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(hi), Some(lo)) => {
-                        out.push((hi * 16 + lo) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b'+' if plus_is_space => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Query parameters, first value of each name kept (Java's `getParameterMap()[0]`).
 fn query_params(query: Option<&str>) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (percent_decode(k, true), percent_decode(v, true));
+        let (k, v) = (http::percent_decode(k, true), http::percent_decode(v, true));
         if !out.iter().any(|(n, _)| *n == k) {
             out.push((k, v));
         }
@@ -178,7 +151,7 @@ fn query_params(query: Option<&str>) -> Vec<(String, String)> {
 
 /// What Java does with `req` (see the module doc); `command_url` is `admin.commandURL`.
 pub fn route(req: &Request, command_url: &str, is_3_9: bool) -> Route {
-    let path = percent_decode(&req.path, false);
+    let path = http::percent_decode(&req.path, false);
     let rest = match path.strip_prefix(command_url.trim_end_matches('/')) {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
         _ => return Route::Reply(error_reply(404, "Not Found", req)),

@@ -36,6 +36,7 @@
 
 use super::{Detail, Metric, SummaryValues};
 use crate::fourlw::java_double;
+use crate::http;
 use crate::http::{Reply, Request};
 use std::fmt::Write;
 
@@ -71,36 +72,10 @@ pub fn route(req: &Request) -> Route {
         .split('&')
         .filter_map(|pair| {
             let (n, v) = pair.split_once('=')?;
-            (percent_decode(n) == "name[]").then(|| percent_decode(v))
+            (http::percent_decode(n, true) == "name[]").then(|| http::percent_decode(v, true))
         })
         .collect();
     Route::Scrape { names }
-}
-
-/// `%XX` decoded and `+` as a space (a form's query string), bytes that do not decode kept.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(hi), Some(lo)) => {
-                        out.push((hi * 16 + lo) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The reply to a scrape: `text` from [`render`].
