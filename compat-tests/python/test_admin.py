@@ -22,6 +22,7 @@ standalone server exits).
 """
 
 import json
+import re
 import socket
 import subprocess
 import time
@@ -553,20 +554,44 @@ LEARNER_HANDLER = [
     ("requests", INT), ("last_zxid", INT)]
 
 
-def test_leader_lists_its_observers(impl, tmp_path, request):
-    """The leader's `observers`: one synced observer, described by its LearnerHandler.
-    zk-rs's leader does not expose its learner handlers to the AdminServer yet."""
-    if not is_java(impl):
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="zk-rs: the leader's learner handlers are not shown yet"))
+def test_leader_lists_its_observers(impl, tmp_path):
+    """The leader's `observers`: one synced observer, described by its LearnerHandler (the
+    observer's address as Java's socket prints it, INFORMs counted as packets sent, the
+    last zxid sent); `orst` starts its counts again. Followers list none."""
     with AdminEnsemble(tmp_path, n=3, observers=(3,)) as ens:
         ens.start_all({1: impl, 2: impl, 3: impl})
         wait_for(lambda: ens.leader() is not None, timeout=60, what="a leader")
         leader = ens.leader()
-        d = check_answer(get(ens.admin_ports[leader], "obsr"), "observers", [
+        zk = ens.servers[leader].client()
+        try:
+            for i in range(30):
+                zk.create("/obsr-%d" % i, b"x")
+            last = zk.exists("/obsr-29").mzxid
+        finally:
+            zk.stop()
+            zk.close()
+        port = ens.admin_ports[leader]
+
+        def observer():
+            d = check_answer(get(port, "obsr"), "observers", [
+                ("synced_observers", INT), ("observers", ("list", LEARNER_HANDLER))], impl)
+            assert d["synced_observers"] == 1 == len(d["observers"]), impl
+            return as_dict(d["observers"][0])
+
+        # The counts may trail by a tick.
+        wait_for(lambda: observer()["last_zxid"] >= last, timeout=10, what="INFORMs counted")
+        o = observer()
+        assert o["sid"] == 3
+        assert re.fullmatch(r"/127\.0\.0\.1:\d+", o["remote_socket_address"]), o
+        assert o["packets_sent"] >= 30, o
+        assert o["queued_packets"] == 0
+        assert abs(o["established"] / 1000 - time.time()) < 600, o
+        check_answer(get(port, "orst"), "observer_connection_stat_reset", [], impl)
+        wait_for(lambda: observer()["packets_sent"] < 30, timeout=10, what="orst's reset")
+        follower = next(sid for sid in (1, 2) if sid != leader)
+        d = check_answer(get(ens.admin_ports[follower], "obsr"), "observers", [
             ("synced_observers", INT), ("observers", ("list", LEARNER_HANDLER))], impl)
-        assert d["synced_observers"] == 1
-        assert as_dict(d["observers"][0])["sid"] == 3
+        assert d["synced_observers"] == 0 and d["observers"] == [], impl
 
 
 def test_hash_digests(admin, impl):

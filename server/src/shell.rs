@@ -272,6 +272,11 @@ impl Shell {
                 }
             }
             Output::Log { zxid, entry } => self.log(zxid, entry),
+            Output::ResetObserverStats => {
+                if let Upstream::Leader(h) = &self.upstream {
+                    h.reset_observer_stats();
+                }
+            }
             Output::RollLog => {
                 // Only the standalone log rolls at a snapshot; a quorum member's log is
                 // the learner's or the leader's (rolled as they see fit).

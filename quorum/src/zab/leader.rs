@@ -232,6 +232,22 @@ struct Peer {
     last_heard: Instant,
     /// Receives PROPOSAL/COMMIT (followers) or INFORM (observers) from now on.
     forwarding: bool,
+    /// Packets and REQUESTs read once in broadcast (Java's `LearnerHandler`
+    /// `packetsReceived` / `requestsReceived`, which `orst` resets for observers).
+    packets_received: u64,
+    requests: u64,
+}
+
+/// One learner as the leader state machine knows it (see [`Leader::learner_states`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LearnerState {
+    pub conn: ConnId,
+    pub sid: i64,
+    pub observer: bool,
+    /// Receiving proposals (followers) or INFORMs (observers).
+    pub synced: bool,
+    pub packets_received: u64,
+    pub requests: u64,
 }
 
 #[derive(Debug)]
@@ -377,6 +393,34 @@ impl Leader {
         c
     }
 
+    /// Every learner that introduced itself, by connection.
+    pub fn learner_states(&self) -> Vec<LearnerState> {
+        let mut v: Vec<_> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.phase != LearnerPhase::Info)
+            .map(|(conn, p)| LearnerState {
+                conn: *conn,
+                sid: p.sid,
+                observer: p.observer,
+                synced: p.forwarding,
+                packets_received: p.packets_received,
+                requests: p.requests,
+            })
+            .collect();
+        v.sort_by_key(|l| l.conn);
+        v
+    }
+
+    /// Java's `Leader.resetObserverConnectionStats` (the AdminServer's `orst`): the
+    /// observers' packet and request counts start again from 0.
+    pub fn reset_observer_stats(&mut self) {
+        for p in self.peers.values_mut().filter(|p| p.observer) {
+            p.packets_received = 0;
+            p.requests = 0;
+        }
+    }
+
     /// When [`Leader::tick`] should be called next.
     pub fn next_deadline(&self) -> Instant {
         match self.phase {
@@ -396,6 +440,8 @@ impl Leader {
                 last_zxid: Zxid::NONE,
                 last_heard: now,
                 forwarding: false,
+                packets_received: 0,
+                requests: 0,
             },
         );
     }
@@ -545,7 +591,13 @@ impl Leader {
             }
             LearnerPhase::AckEpoch => self.on_ack_epoch(id, qp, now, out),
             LearnerPhase::NewLeaderAck => self.on_newleader_ack(id, qp, out),
-            _ => self.on_broadcast(id, qp, out),
+            _ => {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.packets_received += 1;
+                    p.requests += u64::from(qp.r#type == REQUEST);
+                }
+                self.on_broadcast(id, qp, out)
+            }
         }
     }
 
@@ -1460,6 +1512,23 @@ mod tests {
         assert_eq!(s.learner_applied[&4], vec![z]);
         assert!(s.log.iter().any(|l| l.starts_with("4 INFORM ")));
         assert!(!s.log.iter().any(|l| l.starts_with("4 PROPOSAL ")));
+        // Java's leader gauges: the leader is no learner of its own.
+        assert_eq!(
+            s.leader.learner_counts(),
+            LearnerCounts {
+                learners: 3,
+                synced_followers: 2,
+                synced_non_voting_followers: 0,
+                synced_observers: 1,
+            }
+        );
+        let observer = |s: &Sim| s.leader.learner_states().into_iter().find(|l| l.sid == 4);
+        let o = observer(&s).expect("observer 4 introduced itself");
+        assert!(o.observer && o.synced);
+        assert!(o.packets_received > 0, "{o:?}");
+        s.leader.reset_observer_stats();
+        let o = observer(&s).expect("observer 4 introduced itself");
+        assert_eq!((o.packets_received, o.requests), (0, 0));
     }
 
     #[test]

@@ -85,8 +85,34 @@ pub enum Event {
     /// session active on the learner, or a revalidation to answer with
     /// [`LeaderHandle::revalidated`].
     FromLearner(LearnerMessage),
-    /// The learners' counts changed (connected, synced, gone): Java's leader gauges.
-    Learners(LearnerCounts),
+    /// The learners: after any change of their counts (connected, synced, gone), and at
+    /// each tick (their packet counts move).
+    Learners(LearnerReport),
+}
+
+/// The leader's learners for the four-letter words and the AdminServer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LearnerReport {
+    /// Java's leader gauges.
+    pub counts: LearnerCounts,
+    /// Every learner that introduced itself.
+    pub learners: Vec<LearnerInfo>,
+}
+
+/// One learner connection as Java's `LearnerHandler.getLearnerHandlerInfo` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearnerInfo {
+    pub sid: i64,
+    pub observer: bool,
+    pub synced: bool,
+    pub remote: SocketAddr,
+    /// When the connection was accepted, wall-clock ms.
+    pub established_ms: i64,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub requests: u64,
+    /// The zxid of the last packet sent that carried one (-1: none).
+    pub last_zxid: i64,
 }
 
 /// Builds a txn log entry for the zxid it is given.
@@ -106,6 +132,7 @@ enum Control {
         to: ConnId,
     },
     Status(oneshot::Sender<Status>),
+    ResetObserverStats,
     Shutdown,
 }
 
@@ -177,6 +204,11 @@ impl LeaderHandle {
         let _ = self.tx.send(Control::Sync { to });
     }
 
+    /// The AdminServer's `orst`: the observers' connection counts start again.
+    pub fn reset_observer_stats(&self) {
+        let _ = self.tx.send(Control::ResetObserverStats);
+    }
+
     pub async fn status(&self) -> Option<Status> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Control::Status(reply)).ok()?;
@@ -232,6 +264,12 @@ struct Conn {
     buf: BytesMut,
     out: mpsc::UnboundedSender<Bytes>,
     reader: JoinHandle<()>,
+    remote: SocketAddr,
+    established_ms: i64,
+    /// Packets handed to the writer, and the last zxid among them (Java's `LearnerHandler`
+    /// `packetsSent`, `lastZxid`).
+    packets_sent: u64,
+    last_zxid: i64,
 }
 
 impl Drop for Conn {
@@ -268,6 +306,7 @@ pub async fn lead<D: LeaderDb + ?Sized>(
         unsynced: None,
         exit: None,
         learner_counts: LearnerCounts::default(),
+        report_due: false,
     };
     let first = leader.start(now.into_std());
     shell.execute(db, first)?;
@@ -330,6 +369,8 @@ struct Shell {
     exit: Option<Exit>,
     /// The counts last reported by [`Event::Learners`].
     learner_counts: LearnerCounts,
+    /// Report the learners after this batch even if their counts did not change.
+    report_due: bool,
 }
 
 impl Shell {
@@ -363,6 +404,7 @@ impl Shell {
                 }
             }
             Input::Tick => {
+                self.report_due = true;
                 let actions = leader.tick(Instant::now().into_std());
                 self.execute(db, actions)?;
             }
@@ -391,6 +433,22 @@ impl Shell {
             Input::Control(Some(Control::Sync { to })) => {
                 let actions = leader.sync(to);
                 self.execute(db, actions)?;
+            }
+            Input::Control(Some(Control::ResetObserverStats)) => {
+                leader.reset_observer_stats();
+                let observers: Vec<ConnId> = leader
+                    .learner_states()
+                    .iter()
+                    .filter(|l| l.observer)
+                    .map(|l| l.conn)
+                    .collect();
+                for id in observers {
+                    if let Some(c) = self.conns.get_mut(&id) {
+                        c.packets_sent = 0;
+                        c.last_zxid = -1;
+                    }
+                }
+                self.report_due = true;
             }
             Input::Control(Some(Control::Status(reply))) => {
                 let _ = reply.send(Status {
@@ -438,18 +496,46 @@ impl Shell {
                 buf: BytesMut::new(),
                 out: out_tx,
                 reader,
+                remote: addr,
+                established_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
+                packets_sent: 0,
+                last_zxid: -1,
             },
         );
         id
     }
 
-    /// Report the learners' counts if they changed since the last report.
+    /// Report the learners if their counts changed since the last report, or a tick or an
+    /// `orst` asked for it.
     fn report_learners(&mut self, leader: &Leader) {
         let counts = leader.learner_counts();
-        if counts != self.learner_counts {
-            self.learner_counts = counts;
-            let _ = self.events.send(Event::Learners(counts));
+        if counts == self.learner_counts && !std::mem::take(&mut self.report_due) {
+            return;
         }
+        self.learner_counts = counts;
+        let learners = leader
+            .learner_states()
+            .into_iter()
+            .filter_map(|l| {
+                let c = self.conns.get(&l.conn)?;
+                Some(LearnerInfo {
+                    sid: l.sid,
+                    observer: l.observer,
+                    synced: l.synced,
+                    remote: c.remote,
+                    established_ms: c.established_ms,
+                    packets_received: l.packets_received,
+                    packets_sent: c.packets_sent,
+                    requests: l.requests,
+                    last_zxid: c.last_zxid,
+                })
+            })
+            .collect();
+        let _ = self
+            .events
+            .send(Event::Learners(LearnerReport { counts, learners }));
     }
 
     /// Carry out `actions` in order. Appends to our log are synced later, by
@@ -499,6 +585,12 @@ impl Shell {
                 );
                 let mut b = BytesMut::new();
                 encode_packet(&packet, &mut b);
+                if let Some(c) = self.conns.get_mut(&to) {
+                    c.packets_sent += 1;
+                    if packet.zxid > 0 {
+                        c.last_zxid = packet.zxid;
+                    }
+                }
                 self.send(to, b.freeze());
             }
             Action::Snapshot { to, zxid } => {

@@ -11,6 +11,7 @@ use crate::auth::{self, AuthConfig, AuthId};
 use crate::fourlw::{self, ConnInfo, FourLetterSource};
 use crate::stats::BufferStats;
 use std::net::SocketAddr;
+use zk_quorum::zab::leader_net::LearnerInfo;
 
 /// One command: its names (the first is the primary one, which answers carry), whether it
 /// needs a serving server (Java's `isServerRequired`), and from which generation on it
@@ -162,6 +163,22 @@ impl CommandResponse {
     }
 }
 
+/// Java's `LearnerHandler.getLearnerHandlerInfo`. The handler's queue is the connection's
+/// writer here, which never holds packets back: `queued_packets` are 0.
+fn learner_handler_info(l: &LearnerInfo) -> Json {
+    let mut m = Json::object();
+    m.put("remote_socket_address", format!("/{}", l.remote));
+    m.put("sid", l.sid);
+    m.put("established", l.established_ms);
+    m.put("queued_packets", 0i64);
+    m.put("queued_packets_size", 0i64);
+    m.put("packets_received", l.packets_received);
+    m.put("packets_sent", l.packets_sent);
+    m.put("requests", l.requests);
+    m.put("last_zxid", l.last_zxid);
+    m
+}
+
 /// A quorum member's view of itself, for `leader`, `voting_view` and `zabstate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuorumInfo {
@@ -211,6 +228,16 @@ pub trait AdminSource: FourLetterSource {
 
     /// `None` for a standalone server.
     fn quorum(&self) -> Option<QuorumInfo>;
+
+    /// A leader's synced observers (Java's `Leader.getObservingLearnersInfo`); empty in
+    /// other roles.
+    fn observers(&self) -> Vec<LearnerInfo> {
+        Vec::new()
+    }
+
+    /// `orst`: a leader's observers' connection counts start again (Java's
+    /// `Leader.resetObserverConnectionStats`); nothing in other roles.
+    fn reset_observer_stats(&mut self) {}
 
     /// Whether clients authenticated as `ids` have `perm` on `/` (Java's `checkACL` on the
     /// root's ACL, as 3.9 authorizes `snapshot` and `restore`).
@@ -374,10 +401,17 @@ pub fn run(
                 r.put(&k, monitor_json(v));
             }
         }
-        "observer_connection_stat_reset" => {}
+        "observer_connection_stat_reset" => src.reset_observer_stats(),
         "observers" => {
-            r.put("synced_observers", 0i64);
-            r.put("observers", Vec::<Json>::new());
+            let observers = src.observers();
+            r.put("synced_observers", observers.len());
+            r.put(
+                "observers",
+                observers
+                    .iter()
+                    .map(learner_handler_info)
+                    .collect::<Vec<_>>(),
+            );
         }
         "ruok" => {}
         "set_trace_mask" => set_trace_mask(&mut r, params, src),

@@ -97,7 +97,7 @@ pub async fn lead(
         Event::Synced { sid, kind, zxid } => {
             info!("learner {sid} synchronised by {kind:?} at 0x{zxid:x}")
         }
-        Event::Learners(counts) => shell.pipeline.learner_counts = counts,
+        Event::Learners(report) => shell.pipeline.learners = report,
         Event::Committed { zxid } => shell.step(ToPipeline::Input(Input::Durable { zxid })),
         // A learner's requests before it were proposed before `step` returned (the shell
         // puts each `Output::Log` on the leader's control channel at once), so a sync

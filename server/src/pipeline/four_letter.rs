@@ -277,7 +277,7 @@ impl FourLetterSource for View<'_> {
             quorum_size: quorum_role.then(|| self.p.cfg.participants().count() as i64),
             leader_uptime_ms: (self.p.mode == Mode::Leader).then(|| self.p.leader_uptime_ms()),
             leader_gauges: (self.p.mode == Mode::Leader).then(|| {
-                let c = self.p.learner_counts;
+                let c = self.p.learners.counts;
                 fourlw::LeaderGauges {
                     learners: c.learners as i64,
                     synced_followers: c.synced_followers as i64,
@@ -377,6 +377,24 @@ impl AdminSource for View<'_> {
             *permit = true;
         }
         std::mem::replace(permit, false)
+    }
+
+    fn observers(&self) -> Vec<zk_quorum::zab::leader_net::LearnerInfo> {
+        if self.p.mode != Mode::Leader {
+            return Vec::new();
+        }
+        let learners = &self.p.learners.learners;
+        learners
+            .iter()
+            .filter(|l| l.observer && l.synced)
+            .cloned()
+            .collect()
+    }
+
+    fn reset_observer_stats(&mut self) {
+        if self.p.mode == Mode::Leader {
+            self.p.out.push(Output::ResetObserverStats);
+        }
     }
 
     fn command_enabled(&self, primary_name: &str) -> bool {

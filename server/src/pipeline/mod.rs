@@ -274,6 +274,9 @@ pub enum Output {
     },
     /// The text to answer a four-letter word with.
     FourLetterReply { token: u64, text: String },
+    /// `orst` on a leader: reset its observers' connection counts (the leader task keeps
+    /// them).
+    ResetObserverStats,
     /// A record for the audit log (only with `audit.enable`).
     Audit(Box<crate::audit::AuditEvent>),
     /// The answer to an AdminServer command; for 3.9's `snapshot`, the tree to write first
@@ -319,6 +322,7 @@ impl std::fmt::Debug for Output {
                 write!(f, "FourLetterReply({token}, {} bytes)", text.len())
             }
             Output::Audit(event) => write!(f, "Audit({event})"),
+            Output::ResetObserverStats => write!(f, "ResetObserverStats"),
             Output::AdminReply {
                 token, response, ..
             } => {
@@ -479,8 +483,8 @@ pub struct Pipeline {
     /// Leader: sizes of the txns proposed (Java's `Leader.getProposalStats`; `stat`'s
     /// `Proposal sizes last/min/max`, the AdminServer's `proposal_stats`).
     pub proposal_sizes: crate::stats::BufferStats,
-    /// Leader: its learners as the leader task last counted them.
-    pub learner_counts: zk_quorum::zab::leader::LearnerCounts,
+    /// Leader: its learners as the leader task last reported them.
+    pub learners: zk_quorum::zab::leader_net::LearnerReport,
     /// What to do, in order (taken by [`Pipeline::take_outputs`]).
     out: Vec<Output>,
 }
@@ -556,7 +560,7 @@ impl Pipeline {
             leader_id: None,
             admin_snapshot_permit: (now.mono_ms, true),
             proposal_sizes: crate::stats::BufferStats::default(),
-            learner_counts: Default::default(),
+            learners: Default::default(),
             out: Vec::new(),
             cfg,
         }

@@ -925,7 +925,8 @@ impl Member {
                 Output::RollLog
                 | Output::FourLetterReply { .. }
                 | Output::AdminReply { .. }
-                | Output::Audit(_) => {}
+                | Output::Audit(_)
+                | Output::ResetObserverStats => {}
                 Output::Snapshot { tree } => {
                     ctx.trace(format!("{} snapshot at 0x{:x}", self.sid, tree.last_zxid));
                     if let Err(e) = self.disk.snapshot(&tree) {
