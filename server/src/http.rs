@@ -82,6 +82,10 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Bodies larger than this are refused with 413 before the handler sees them.
     pub max_body_bytes: usize,
+    /// Connections served at once; past this no more are accepted (they wait in the
+    /// listen backlog) until one closes, so a client opening connections without end
+    /// cannot take every descriptor the client port needs.
+    pub max_connections: usize,
 }
 
 /// A connection is closed after this long, whatever it does: a slow body or a client that
@@ -96,7 +100,12 @@ where
     F: Future<Output = Reply> + Send + 'static,
 {
     let handler = Arc::new(handler);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     loop {
+        let slot = Arc::clone(&slots)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
@@ -108,6 +117,7 @@ where
         };
         let handler = Arc::clone(&handler);
         tokio::spawn(async move {
+            let _slot = slot;
             let service = service_fn(move |req: hyper::Request<Incoming>| {
                 let handler = Arc::clone(&handler);
                 async move {
@@ -236,7 +246,41 @@ mod tests {
     const LIMITS: Limits = Limits {
         idle_timeout: Duration::from_secs(5),
         max_body_bytes: 16,
+        max_connections: 8,
     };
+
+    #[tokio::test]
+    async fn connections_past_the_limit_wait_until_one_closes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = Limits {
+            max_connections: 2,
+            ..LIMITS
+        };
+        let server = tokio::spawn(serve(listener, limits, |_req: Request| async move {
+            Reply::new(200, "text/plain", "ok")
+        }));
+        let ask = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        let held: Vec<_> =
+            futures::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(addr)))
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        third.write_all(ask).await.unwrap();
+        let mut out = Vec::new();
+        let early =
+            tokio::time::timeout(Duration::from_millis(300), third.read_to_end(&mut out)).await;
+        assert!(early.is_err(), "served past the limit: {out:?}");
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut out))
+            .await
+            .expect("served once a connection closed")
+            .unwrap();
+        assert!(String::from_utf8_lossy(&out).ends_with("ok"));
+        server.abort();
+    }
 
     #[tokio::test]
     async fn a_request_reaches_the_handler_as_values() {

@@ -264,6 +264,8 @@ pub async fn start(cfg: &Config, process: ProcessInfo, pipeline: mpsc::Sender<To
     let limits = http::Limits {
         idle_timeout: Duration::from_millis(admin.idle_timeout_ms.max(1) as u64),
         max_body_bytes: MAX_BODY_BYTES,
+        // Jetty's default thread pool (QueuedThreadPool: 200 threads) serves no more.
+        max_connections: 200,
     };
     let command_url = admin.command_url.clone();
     let is_3_9 = cfg.compat_version.is_3_9();

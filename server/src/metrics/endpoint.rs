@@ -18,6 +18,8 @@ use tracing::info;
 const LIMITS: Limits = Limits {
     idle_timeout: Duration::from_secs(30),
     max_body_bytes: 64 * 1024,
+    // Scrapers keep a connection or two each.
+    max_connections: 64,
 };
 
 /// With `metricsProvider.className` set to Java's Prometheus provider: bind its port and

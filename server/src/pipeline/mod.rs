@@ -636,12 +636,12 @@ impl Pipeline {
             + self.conns.values().map(|c| c.queued.len()).sum::<usize>()
     }
 
-    /// Milliseconds since the pipeline started (the session tracker's clock).
     /// Milliseconds since this pipeline began to lead (meaningful as leader only).
     pub fn leader_uptime_ms(&self) -> i64 {
         self.now.mono_ms - self.leading_since_ms
     }
 
+    /// Milliseconds since the pipeline started (the session tracker's clock).
     pub fn uptime_ms(&self) -> u64 {
         u64::try_from(self.now.mono_ms - self.started_ms).unwrap_or(0)
     }
