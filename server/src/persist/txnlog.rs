@@ -903,6 +903,40 @@ pub(crate) mod tests {
         assert_eq!(padded_size(5000, 1016, 0), 1016);
     }
 
+    /// A log whose only entry is torn (Java rolls at each snapshot, so this is common): no
+    /// valid zxid in it, and truncation keeps just the header.
+    #[test]
+    fn torn_sole_entry_of_newest_log() {
+        let dir = tempdir();
+        let mut w = TxnLogWriter::new(&dir, LogOptions::default()).unwrap();
+        for z in 1..=5 {
+            w.append(&txn(z), None).unwrap();
+        }
+        w.roll().unwrap();
+        w.append(&txn(6), None).unwrap();
+        w.flush_and_sync().unwrap();
+        let files = super::super::list_files(&dir, "log").unwrap();
+        let newest = &files.last().unwrap().1;
+        let entries: Vec<_> = TxnLogReader::open_file(newest)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect();
+        assert_eq!(entries.len(), 1);
+        let sole = &entries[0];
+        let f = OpenOptions::new().write(true).open(newest).unwrap();
+        f.write_all_at(&[0u8; 4], sole.offset + 12 + sole.raw.len() as u64 - 3)
+            .unwrap();
+        let mut r = TxnLogReader::open(&dir, 0).unwrap();
+        assert_eq!(r.by_ref().map(|e| e.unwrap()).count(), 5);
+        let t = r.torn_tails()[0].clone();
+        assert_eq!((t.last_zxid, t.valid_len), (None, sole.offset));
+        truncate_torn(&t).unwrap();
+        assert_eq!(std::fs::metadata(newest).unwrap().len(), sole.offset);
+        let mut r = TxnLogReader::open(&dir, 0).unwrap();
+        assert_eq!(r.by_ref().count(), 5);
+        assert!(r.torn_tails().is_empty());
+    }
+
     #[test]
     fn write_read_roll_and_torn_tail() {
         let dir = tempdir();
