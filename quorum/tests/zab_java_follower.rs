@@ -81,6 +81,9 @@ impl LeaderDb for Store {
     fn sync_log(&mut self) -> Result<(), DbError> {
         self.0.sync_log()
     }
+    fn roll_log(&mut self) -> Result<(), DbError> {
+        LearnerDb::roll_log(&mut self.0)
+    }
     fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError> {
         LearnerDb::apply(&mut self.0, zxid, entry)
     }

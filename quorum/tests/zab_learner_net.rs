@@ -69,6 +69,10 @@ impl LearnerDb for MemDb {
         self.push("sync".into());
         Ok(())
     }
+    fn roll_log(&mut self) -> Result<(), DbError> {
+        self.push("roll".into());
+        Ok(())
+    }
     fn apply(&mut self, z: i64, _: &Bytes) -> Result<(), DbError> {
         self.push(format!("apply {z:x}"));
         Ok(())

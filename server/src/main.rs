@@ -5,7 +5,6 @@
 //! `-D` system properties, `JVMFLAGS` / `SERVER_JVMFLAGS`, `$ZOOCFGDIR/java.env`, and the
 //! log in `$ZOO_LOG_DIR` (see `logfile`).
 
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -48,14 +47,6 @@ fn open_database(
     pipeline: mpsc::Sender<ToPipeline>,
 ) -> Result<Opened, Box<dyn std::error::Error + Send + Sync>> {
     let mut db = Database::open(DbOptions::from_config(cfg, None))?;
-    if cfg.autopurge_purge_interval_hours > 0 {
-        autopurge::start(
-            cfg.data_dir.clone(),
-            cfg.data_log_dir.clone(),
-            cfg.autopurge_snap_retain_count as usize,
-            Duration::from_secs(cfg.autopurge_purge_interval_hours as u64 * 3600),
-        );
-    }
     let replayed = db.replayed();
     let (tree, digest) = db.hand_to_pipeline()?;
     let snap_dir = db.snap_dir().to_path_buf();
@@ -414,6 +405,8 @@ fn main() {
     } else {
         info!("ZooKeeper audit is disabled.");
     }
+    // Every role, as Java's QuorumPeerMain starts it before choosing one.
+    autopurge::start(&cfg);
     if cfg.is_distributed() {
         // Java's QuorumPeerMain logs it once the peer's threads are started.
         audit::writer::submit(vec![AuditEvent::server(audit::OP_START, Outcome::Success)]);

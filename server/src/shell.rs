@@ -277,13 +277,13 @@ impl Shell {
                     h.reset_observer_stats();
                 }
             }
-            Output::RollLog => {
-                // Only the standalone log rolls at a snapshot; a quorum member's log is
-                // the learner's or the leader's (rolled as they see fit).
-                if let Upstream::TxnLog(log) = &self.upstream {
-                    log.roll();
-                }
-            }
+            Output::RollLog => match &self.upstream {
+                // Whoever writes the log rolls it, in order with the entries it appends.
+                Upstream::TxnLog(log) => log.roll(),
+                Upstream::Leader(h) => h.roll_log(),
+                Upstream::Learner(h) => h.roll_log(),
+                Upstream::None => {}
+            },
             Output::Snapshot { tree } => self.write_snapshot(*tree),
             Output::Forward {
                 session,

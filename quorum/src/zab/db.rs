@@ -54,6 +54,9 @@ pub trait LearnerDb {
     /// Make every appended entry durable.
     fn sync_log(&mut self) -> Result<(), DbError>;
 
+    /// Start a new log file with the next appended entry (after a snapshot).
+    fn roll_log(&mut self) -> Result<(), DbError>;
+
     /// Apply a committed txn (the same entry bytes) to the tree.
     fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError>;
 

@@ -58,6 +58,8 @@ pub trait LeaderDb {
     fn append_log(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError>;
     /// Make every appended entry durable.
     fn sync_log(&mut self) -> Result<(), DbError>;
+    /// Start a new log file with the next appended entry (after a snapshot).
+    fn roll_log(&mut self) -> Result<(), DbError>;
     /// Apply a committed txn to the tree.
     fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError>;
     /// Append the SNAP stream of the tree as it is now (which reflects the txns up to `zxid`):
@@ -133,6 +135,8 @@ enum Control {
     },
     Status(oneshot::Sender<Status>),
     ResetObserverStats,
+    /// Start a new txn log file with the next proposal (the server took a snapshot).
+    RollLog,
     Shutdown,
 }
 
@@ -207,6 +211,12 @@ impl LeaderHandle {
     /// The AdminServer's `orst`: the observers' connection counts start again.
     pub fn reset_observer_stats(&self) {
         let _ = self.tx.send(Control::ResetObserverStats);
+    }
+
+    /// Start a new txn log file with the next proposal: the server took a snapshot (Java's
+    /// `rollLog` in `SyncRequestProcessor`), so that purging can remove the old files.
+    pub fn roll_log(&self) {
+        let _ = self.tx.send(Control::RollLog);
     }
 
     pub async fn status(&self) -> Option<Status> {
@@ -449,6 +459,11 @@ impl Shell {
                     }
                 }
                 self.report_due = true;
+            }
+            Input::Control(Some(Control::RollLog)) => {
+                // Entries appended before the roll are synced by the next sync_log, whichever
+                // file they are in.
+                db.roll_log().map_err(NetError::Db)?;
             }
             Input::Control(Some(Control::Status(reply))) => {
                 let _ = reply.send(Status {

@@ -39,6 +39,9 @@ pub enum Control {
     /// Send a packet to the leader (REQUEST, REVALIDATE). Held back until the learner is
     /// synced (packets during sync would break the leader's handshake).
     Send(QuorumPacket),
+    /// Start a new txn log file with the next entry (the server took a snapshot: Java's
+    /// `rollLog` in `SyncRequestProcessor`), so that purging can remove the old ones.
+    RollLog,
     /// Close the connection and return [`Exit::Shutdown`].
     Shutdown,
 }
@@ -58,6 +61,10 @@ impl LearnerHandle {
     }
     pub fn send(&self, qp: QuorumPacket) {
         let _ = self.tx.send(Control::Send(qp));
+    }
+    /// See [`Control::RollLog`].
+    pub fn roll_log(&self) {
+        let _ = self.tx.send(Control::RollLog);
     }
     pub fn shutdown(&self) {
         let _ = self.tx.send(Control::Shutdown);
@@ -212,6 +219,9 @@ pub async fn follow<D: LearnerDb + ?Sized>(
                             } else {
                                 held_back.push(qp);
                             }
+                        }
+                        Some(Control::RollLog) => {
+                            blocking(|| db.roll_log()).map_err(NetError::Db)?;
                         }
                         Some(Control::Shutdown) => {
                             write(&mut wr, &mut outbox, &mut wire).await?;

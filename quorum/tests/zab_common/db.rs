@@ -204,6 +204,11 @@ impl LearnerDb for ServerDb {
         Ok(())
     }
 
+    fn roll_log(&mut self) -> Result<(), DbError> {
+        self.state().log.roll()?;
+        Ok(())
+    }
+
     fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError> {
         let (txn, digest) = txnlog::decode_entry(entry)?;
         if txn.hdr.zxid != zxid {

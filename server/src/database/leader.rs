@@ -75,6 +75,10 @@ impl LeaderDb for LeaderDatabase {
         Ok(self.db.sync_log()?)
     }
 
+    fn roll_log(&mut self) -> Result<(), DbError> {
+        Ok(self.db.roll_log()?)
+    }
+
     fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError> {
         // The pipeline applies it on the commit event (it holds the prepped txn).
         self.db.record_committed(zxid, entry.clone());

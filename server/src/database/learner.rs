@@ -133,6 +133,10 @@ impl LearnerDb for LearnerDatabase {
         Ok(self.db.sync_log()?)
     }
 
+    fn roll_log(&mut self) -> Result<(), DbError> {
+        Ok(self.db.roll_log()?)
+    }
+
     fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError> {
         match self.db.commit(zxid, entry)? {
             Committed::Applied => Ok(()),
