@@ -1,9 +1,11 @@
-//! The ensemble's membership and majority rule: Java 3.8's `QuorumPeer.QuorumServer` and
-//! `flexible.QuorumMaj`.
+//! The ensemble's membership and quorum rule: Java 3.8's `QuorumPeer.QuorumServer`,
+//! `flexible.QuorumMaj` and `flexible.QuorumHierarchical`.
 //!
 //! A [`QuorumMaj`] lists every server (`server.N` lines) with its role. Participants vote, in
 //! elections and in the commit quorum; observers don't. A set of server ids is a quorum when it
-//! holds more than half of the participants (ids that are not participants don't count).
+//! holds more than half of the participants (ids that are not participants don't count), or,
+//! with a [`Hierarchy`] (`group.N` and `weight.N` lines), when it holds more than half the
+//! weight of more than half of the groups.
 //!
 //! Every election notification carries the sender's configuration as text, exactly as Java's
 //! `QuorumMaj.toString()` writes it: one `server.N=host:quorumPort:electionPort:role[;client]`
@@ -221,7 +223,17 @@ impl fmt::Display for QuorumServer {
     }
 }
 
-/// Majority quorums over the participants of one configuration (Java's `QuorumMaj`).
+/// Java's `QuorumHierarchical` rule: participants in groups, each with a weight.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hierarchy {
+    /// `group.N=a:b:c`: (group id, its server ids), by group id and server id once checked.
+    pub groups: Vec<(i64, Vec<i64>)>,
+    /// `weight.N=w` by server id once checked; a participant without one weighs 1.
+    pub weights: Vec<(i64, i64)>,
+}
+
+/// The quorums of one configuration: majorities of the participants (Java's `QuorumMaj`), or
+/// Java's `QuorumHierarchical` when the configuration has groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuorumMaj {
     /// Members in the order they were given (the configuration file's order).
@@ -229,6 +241,8 @@ pub struct QuorumMaj {
     /// The configuration version (`version=` in the dynamic configuration, hex), 0 for a
     /// static configuration.
     version: i64,
+    /// Groups and weights; `None`: plain majorities.
+    hierarchy: Option<Hierarchy>,
 }
 
 impl QuorumMaj {
@@ -244,6 +258,70 @@ impl QuorumMaj {
         QuorumMaj {
             servers: unique,
             version,
+            hierarchy: None,
+        }
+    }
+
+    /// The same members under Java's `QuorumHierarchical` rule, with its checks: every
+    /// participant in exactly one group, every grouped server with a weight (a participant
+    /// without a `weight.N` line weighs 1; Java fails with a NullPointerException on a
+    /// grouped non-participant without one, we refuse it).
+    pub fn with_hierarchy(mut self, mut h: Hierarchy) -> Result<QuorumMaj, ConfigError> {
+        let mut grouped = BTreeSet::new();
+        for (_, sids) in &h.groups {
+            for sid in sids {
+                if !grouped.insert(*sid) {
+                    return Err(ConfigError(format!("Server {sid} is in multiple groups")));
+                }
+            }
+        }
+        for s in self.servers.iter().filter(|s| !s.observer) {
+            if !grouped.contains(&s.sid) {
+                return Err(ConfigError(format!("Server {} is not in a group", s.sid)));
+            }
+            if !h.weights.iter().any(|(sid, _)| *sid == s.sid) {
+                h.weights.push((s.sid, 1));
+            }
+        }
+        if let Some(sid) = grouped
+            .iter()
+            .find(|sid| !h.weights.iter().any(|(w, _)| w == *sid))
+        {
+            return Err(ConfigError(format!(
+                "server {sid} is in a group but is no participant and has no weight"
+            )));
+        }
+        if let Some((sid, w)) = h.weights.iter().find(|(_, w)| *w < 0) {
+            return Err(ConfigError(format!(
+                "weight.{sid}={w}: weights are not negative"
+            )));
+        }
+        // One order, so that equal rules compare equal whatever order they were written in.
+        h.groups.sort();
+        for (_, sids) in &mut h.groups {
+            sids.sort();
+        }
+        h.weights.sort();
+        self.hierarchy = Some(h);
+        Ok(self)
+    }
+
+    /// The groups and weights, when the rule is hierarchical.
+    pub fn hierarchy(&self) -> Option<&Hierarchy> {
+        self.hierarchy.as_ref()
+    }
+
+    /// Java's `getWeight`: 1 for every server under majorities; the server's weight under
+    /// groups (0 for a server without one). A server of weight 0 is never elected.
+    pub fn weight(&self, sid: i64) -> i64 {
+        match &self.hierarchy {
+            None => 1,
+            Some(h) => h
+                .weights
+                .iter()
+                .rev()
+                .find(|(s, _)| *s == sid)
+                .map_or(0, |(_, w)| *w),
         }
     }
 
@@ -252,6 +330,7 @@ impl QuorumMaj {
     pub fn parse_java_string(text: &str) -> Result<QuorumMaj, ConfigError> {
         let mut servers = Vec::new();
         let mut version = 0;
+        let mut hierarchy = Hierarchy::default();
         for line in text.lines() {
             let line = line.trim();
             let Some((key, value)) = line.split_once('=') else {
@@ -267,9 +346,16 @@ impl QuorumMaj {
                 version = u64::from_str_radix(value.trim(), 16)
                     .map_err(|_| ConfigError(format!("bad version \"{value}\"")))?
                     as i64;
+            } else if key.starts_with("group") || key.starts_with("weight") {
+                hierarchy.add_line(key, value)?;
             }
         }
-        Ok(QuorumMaj::new(servers, version))
+        let view = QuorumMaj::new(servers, version);
+        if hierarchy == Hierarchy::default() {
+            Ok(view)
+        } else {
+            view.with_hierarchy(hierarchy)
+        }
     }
 
     /// All members, in configuration order.
@@ -311,33 +397,115 @@ impl QuorumMaj {
         self.servers.iter().filter(|s| !s.observer).count() / 2
     }
 
-    /// Whether the participants among `acks` are a majority of all participants.
+    /// Whether `acks` hold a quorum: a majority of all participants (ids that are not
+    /// participants don't count), or under groups Java's `QuorumHierarchical.containsQuorum`:
+    /// more than half of the groups each see more than half of their weight.
     pub fn contains_quorum<'a>(&self, acks: impl IntoIterator<Item = &'a i64>) -> bool {
-        let voters: BTreeSet<i64> = acks
-            .into_iter()
-            .copied()
-            .filter(|sid| self.is_voter(*sid))
-            .collect();
-        voters.len() > self.half()
+        let Some(h) = &self.hierarchy else {
+            let voters: BTreeSet<i64> = acks
+                .into_iter()
+                .copied()
+                .filter(|sid| self.is_voter(*sid))
+                .collect();
+            return voters.len() > self.half();
+        };
+        let acks: BTreeSet<i64> = acks.into_iter().copied().collect();
+        let majority_groups = h
+            .groups
+            .iter()
+            .filter(|(_, sids)| {
+                let total: i64 = sids.iter().map(|s| self.weight(*s)).sum();
+                let seen: i64 = sids
+                    .iter()
+                    .filter(|s| acks.contains(s))
+                    .map(|s| self.weight(*s))
+                    .sum();
+                // Half the group's weight rounded down, as Java's long division.
+                seen > total / 2
+            })
+            .count();
+        !acks.is_empty() && majority_groups > h.groups.len() / 2
     }
 
-    /// `QuorumMaj.toString()`: the text sent in every election notification.
+    /// `QuorumMaj.toString()` / `QuorumHierarchical.toString()`: the text sent in every
+    /// election notification and kept in `/zookeeper/config`.
     pub fn to_java_string(&self) -> String {
         let mut out = String::new();
-        for s in java_hashmap_order(&self.servers) {
+        let sids: Vec<i64> = self.servers.iter().map(|s| s.sid).collect();
+        for i in java_hashmap_order(&sids) {
+            let s = &self.servers[i];
             out.push_str(&format!("server.{}={}\n", s.sid, s));
+        }
+        if let Some(h) = &self.hierarchy {
+            // `group.N` lines: a HashMap by group id, each value the group's ids joined in
+            // the order of the HashMap of server -> group.
+            let mut member_of: Vec<(i64, i64)> = Vec::new();
+            for (gid, members) in &h.groups {
+                member_of.extend(members.iter().map(|sid| (*sid, *gid)));
+            }
+            let member_ids: Vec<i64> = member_of.iter().map(|(sid, _)| *sid).collect();
+            let mut lines: Vec<(i64, String)> = Vec::new();
+            for i in java_hashmap_order(&member_ids) {
+                let (sid, gid) = member_of[i];
+                match lines.iter_mut().find(|(g, _)| *g == gid) {
+                    Some((_, text)) => text.push_str(&format!(":{sid}")),
+                    None => lines.push((gid, sid.to_string())),
+                }
+            }
+            let gids: Vec<i64> = lines.iter().map(|(g, _)| *g).collect();
+            for i in java_hashmap_order(&gids) {
+                out.push_str(&format!("group.{}={}\n", lines[i].0, lines[i].1));
+            }
+            let weighted: Vec<i64> = h.weights.iter().map(|(sid, _)| *sid).collect();
+            for i in java_hashmap_order(&weighted) {
+                let (sid, w) = h.weights[i];
+                out.push_str(&format!("weight.{sid}={w}\n"));
+            }
         }
         out.push_str(&format!("version={:x}", self.version));
         out
     }
 }
 
-/// The iteration order of a `java.util.HashMap<Long, _>` filled with these members in this
-/// order: by bucket (`Long.hashCode` spread, masked by the table size, which doubles from 16
-/// while more than 3/4 full), then by insertion within a bucket.
-fn java_hashmap_order(servers: &[QuorumServer]) -> Vec<&QuorumServer> {
+impl Hierarchy {
+    /// One `group.N=a:b` or `weight.N=w` line (`key` trimmed), as Java's parse reads it.
+    pub fn add_line(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let id = |key: &str| -> Result<i64, ConfigError> {
+            key.split_once('.')
+                .and_then(|(_, id)| id.parse::<i64>().ok())
+                .ok_or_else(|| ConfigError(format!("{key}: not a number after the dot")))
+        };
+        let number = |text: &str| -> Result<i64, ConfigError> {
+            text.trim()
+                .parse::<i64>()
+                .map_err(|_| ConfigError(format!("{key}={value}: {text:?} is not a number")))
+        };
+        if key.starts_with("group") {
+            let gid = id(key)?;
+            let sids = value
+                .trim()
+                .split(':')
+                .map(number)
+                .collect::<Result<Vec<_>, _>>()?;
+            self.groups.push((gid, sids));
+        } else {
+            let sid = id(key)?;
+            let w = number(value)?;
+            match self.weights.iter_mut().find(|(s, _)| *s == sid) {
+                Some(entry) => entry.1 = w,
+                None => self.weights.push((sid, w)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The iteration order (indexes into `ids`) of a `java.util.HashMap<Long, _>` filled with
+/// these keys in this order: by bucket (`Long.hashCode` spread, masked by the table size,
+/// which doubles from 16 while more than 3/4 full), then by insertion within a bucket.
+fn java_hashmap_order(ids: &[i64]) -> Vec<usize> {
     let mut capacity: usize = 16;
-    while servers.len() * 4 > capacity * 3 {
+    while ids.len() * 4 > capacity * 3 {
         capacity *= 2;
     }
     let bucket = |sid: i64| {
@@ -345,13 +513,13 @@ fn java_hashmap_order(servers: &[QuorumServer]) -> Vec<&QuorumServer> {
         let h = (v ^ (v >> 32)) as u32;
         ((h ^ (h >> 16)) as usize) & (capacity - 1)
     };
-    let mut ordered: Vec<(usize, usize, &QuorumServer)> = servers
+    let mut ordered: Vec<(usize, usize)> = ids
         .iter()
         .enumerate()
-        .map(|(i, s)| (bucket(s.sid), i, s))
+        .map(|(i, sid)| (bucket(*sid), i))
         .collect();
-    ordered.sort_by_key(|(b, i, _)| (*b, *i));
-    ordered.into_iter().map(|(_, _, s)| s).collect()
+    ordered.sort();
+    ordered.into_iter().map(|(_, i)| i).collect()
 }
 
 #[cfg(test)]
@@ -437,6 +605,69 @@ mod tests {
         let ids: Vec<&str> = text.lines().map(|l| l.split('=').next().unwrap()).collect();
         assert_eq!(ids, ["server.16", "server.17", "server.1", "version"]);
         assert!(text.ends_with("version=100000000"));
+    }
+
+    fn hierarchical(text: &str) -> QuorumMaj {
+        let mut lines = String::new();
+        for i in 1..=9 {
+            lines.push_str(&format!("server.{i}=127.0.0.1:{}:{}\n", 100 + i, 200 + i));
+        }
+        lines.push_str(text);
+        QuorumMaj::parse_java_string(&lines).unwrap()
+    }
+
+    #[test]
+    fn hierarchical_quorums_as_java_counts_them() {
+        // Three groups of three: a quorum is a majority of the weight in two of the groups.
+        let qv = hierarchical("group.1=1:2:3\ngroup.2=4:5:6\ngroup.3=7:8:9\n");
+        assert!(qv.contains_quorum(&[1, 2, 4, 5]));
+        assert!(!qv.contains_quorum(&[1, 2, 3, 4]));
+        assert!(!qv.contains_quorum(&[1, 2, 3, 4, 7]));
+        // One whole group lost, the other two carry on.
+        assert!(qv.contains_quorum(&[4, 5, 6, 7, 8, 9]));
+        assert!(qv.contains_quorum(&[4, 5, 7, 8]));
+        assert!(!qv.contains_quorum(&[]));
+        assert_eq!(qv.weight(5), 1);
+        // Weights: server 1 alone outweighs 2 and 3 in its group; weight 0 never counts.
+        let qv =
+            hierarchical("group.1=1:2:3\ngroup.2=4:5:6\ngroup.3=7:8:9\nweight.1=3\nweight.4=0\n");
+        assert!(qv.contains_quorum(&[1, 5, 6]));
+        assert!(!qv.contains_quorum(&[2, 3, 4, 5]));
+        assert!(!qv.contains_quorum(&[2, 3, 5, 6]));
+        assert!(!qv.contains_quorum(&[1, 4, 5]));
+        assert_eq!((qv.weight(1), qv.weight(4), qv.weight(2)), (3, 0, 1));
+    }
+
+    #[test]
+    fn hierarchical_config_checks_and_text() {
+        let err = |text: &str| {
+            let mut lines = String::from("server.1=h:1:2\nserver.2=h:3:4\nserver.3=h:5:6\n");
+            lines.push_str(text);
+            QuorumMaj::parse_java_string(&lines).unwrap_err().0
+        };
+        assert_eq!(err("group.1=1:2\n"), "Server 3 is not in a group");
+        assert_eq!(
+            err("group.1=1:2:3\ngroup.2=3\n"),
+            "Server 3 is in multiple groups"
+        );
+        assert!(err("group.1=1:2:3\ngroup.2=4\n").contains("no weight"));
+        assert!(err("group.1=1:x\n").contains("not a number"));
+        // Java's HashMap orders: servers, groups by id, members and weights by server id.
+        let qv = QuorumMaj::parse_java_string(
+            "server.1=h:1:2\nserver.2=h:3:4\nserver.3=h:5:6\ngroup.2=3:1\ngroup.1=2\n\
+             weight.2=5\nversion=0",
+        )
+        .unwrap();
+        assert_eq!(
+            qv.to_java_string(),
+            "server.1=h:1:2:participant\nserver.2=h:3:4:participant\n\
+             server.3=h:5:6:participant\ngroup.1=2\ngroup.2=1:3\nweight.1=1\nweight.2=5\n\
+             weight.3=1\nversion=0"
+        );
+        assert_eq!(
+            QuorumMaj::parse_java_string(&qv.to_java_string()).unwrap(),
+            qv
+        );
     }
 
     #[test]

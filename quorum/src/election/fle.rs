@@ -469,8 +469,12 @@ impl Election {
         }
     }
 
-    /// `totalOrderPredicate`: is `new` a better vote than `cur`?
-    fn better(new: (i64, Zxid, i64), cur: (i64, Zxid, i64)) -> bool {
+    /// `totalOrderPredicate`: is `new` a better vote than `cur`? Never for a server of
+    /// weight 0 (hierarchical quorums), which may vote but not lead.
+    fn better(view: &QuorumMaj, new: (i64, Zxid, i64), cur: (i64, Zxid, i64)) -> bool {
+        if view.weight(new.0) == 0 {
+            return false;
+        }
         let (new_id, new_zxid, new_epoch) = new;
         let (cur_id, cur_zxid, cur_epoch) = cur;
         (new_epoch, new_zxid, new_id) > (cur_epoch, cur_zxid, cur_id)
@@ -511,7 +515,7 @@ impl Election {
             let proposal = self.proposal;
             let round = self.round.as_mut().expect("a round is running");
             if round.finalize_until.is_some() {
-                if !Self::better(vote_of_n, proposal) {
+                if !Self::better(&self.cfg.view, vote_of_n, proposal) {
                     round.finalize_until = Some(now + finalize_wait);
                     return;
                 }
@@ -536,7 +540,7 @@ impl Election {
                 if n.election_epoch > self.logical_clock {
                     self.logical_clock = n.election_epoch;
                     self.round.as_mut().unwrap().recvset.clear();
-                    self.proposal = if Self::better(vote_of_n, self.init) {
+                    self.proposal = if Self::better(&self.cfg.view, vote_of_n, self.init) {
                         vote_of_n
                     } else {
                         self.init
@@ -544,7 +548,7 @@ impl Election {
                     self.send_notifications(out);
                 } else if n.election_epoch < self.logical_clock {
                     return;
-                } else if Self::better(vote_of_n, self.proposal) {
+                } else if Self::better(&self.cfg.view, vote_of_n, self.proposal) {
                     self.proposal = vote_of_n;
                     self.send_notifications(out);
                 }

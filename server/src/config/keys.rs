@@ -1256,8 +1256,9 @@ mod tests {
             }
         }
         for f in fields {
-            // Set from the server.N lines and the myid file, not from a key.
-            if f == "servers" || f == "my_id" {
+            // Set from the server.N, group.N and weight.N lines and the myid file, not from
+            // a key.
+            if f == "servers" || f == "my_id" || f == "hierarchy" {
                 continue;
             }
             assert!(

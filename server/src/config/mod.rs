@@ -298,6 +298,8 @@ pub struct Config {
     pub peer_type: PeerType,
     /// The `server.N` lines, ordered by id.
     pub servers: Vec<ServerLine>,
+    /// `group.N` and `weight.N` lines (Java's `QuorumHierarchical`); `None`: majorities.
+    pub hierarchy: Option<zk_quorum::verifier::Hierarchy>,
     /// `version` of the ensemble configuration (hex), from the file or from the name of the
     /// dynamic configuration file.
     pub config_version: Option<u64>,
@@ -470,10 +472,11 @@ impl Draft {
                     ),
                 });
             }
-            if !name.starts_with("server.") {
-                return Err(servers::hierarchical_unsupported(name));
+            if name.starts_with("server.") {
+                self.servers.push(ServerLine::parse(name, value)?);
+            } else {
+                servers::add_hierarchy_line(&mut self.config.hierarchy, name, value)?;
             }
-            self.servers.push(ServerLine::parse(name, value)?);
             return Ok(());
         }
         let (key, key_name) = match keys::find(name) {
@@ -563,6 +566,7 @@ impl Config {
             standalone_enabled: false,
             peer_type: PeerType::Participant,
             servers: Vec::new(),
+            hierarchy: None,
             config_version: None,
             dynamic_config_file: None,
             my_id: None,

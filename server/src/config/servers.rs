@@ -141,6 +141,7 @@ impl Config {
         let mut warnings = Vec::new();
         let entries = dedup(parse_properties(text)?, &mut warnings);
         let mut servers = Vec::new();
+        let mut hierarchy = None;
         for e in entries {
             let key = java_trim(&e.key);
             if key == "version" {
@@ -151,7 +152,7 @@ impl Config {
             } else if key.starts_with("server.") {
                 servers.push(ServerLine::parse(key, &e.value)?);
             } else if key.starts_with("group") || key.starts_with("weight") {
-                return Err(hierarchical_unsupported(key));
+                add_hierarchy_line(&mut hierarchy, key, &e.value)?;
             } else {
                 return Err(ConfigError::Invalid {
                     key: key.to_string(),
@@ -162,6 +163,7 @@ impl Config {
             }
         }
         self.servers = sorted_servers(servers)?;
+        self.hierarchy = hierarchy;
         if version.is_some() {
             self.config_version = version;
         }
@@ -283,10 +285,37 @@ pub fn version_from_file_name(name: &str) -> Option<u64> {
     u64::from_str_radix(suffix, 16).ok()
 }
 
-pub(super) fn hierarchical_unsupported(key: &str) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_string(),
-        message: format!("{key}: hierarchical quorums (group.*, weight.*) are not supported"),
+/// One `group.N` / `weight.N` line into the ensemble's hierarchy.
+pub(super) fn add_hierarchy_line(
+    hierarchy: &mut Option<zk_quorum::verifier::Hierarchy>,
+    key: &str,
+    value: &str,
+) -> Result<(), ConfigError> {
+    hierarchy
+        .get_or_insert_with(Default::default)
+        .add_line(key, value)
+        .map_err(|e| ConfigError::Invalid {
+            key: key.to_string(),
+            message: e.0,
+        })
+}
+
+impl Config {
+    /// The ensemble as the quorum crate sees it: the members, the configuration version and
+    /// the quorum rule (majorities, or groups and weights, checked as Java checks them).
+    pub fn quorum_view(&self) -> Result<zk_quorum::verifier::QuorumMaj, ConfigError> {
+        let servers = self.servers.iter().map(ServerLine::quorum_server).collect();
+        let view =
+            zk_quorum::verifier::QuorumMaj::new(servers, self.config_version.unwrap_or(0) as i64);
+        match &self.hierarchy {
+            None => Ok(view),
+            Some(h) => view
+                .with_hierarchy(h.clone())
+                .map_err(|e| ConfigError::Invalid {
+                    key: "group".to_string(),
+                    message: e.0,
+                }),
+        }
     }
 }
 

@@ -839,11 +839,33 @@ fn ensemble_size_warnings_and_errors() {
 }
 
 #[test]
-fn hierarchical_quorums_refused() {
-    let e = with_err("group.1=1:2:3");
-    assert!(e.to_string().contains("hierarchical quorums"), "{e}");
-    let e = with_err("weight.1=1");
+fn hierarchical_quorums_as_java_checks_them() {
+    let ensemble = "server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\nserver.4=d:1:2:observer\n\
+                    initLimit=5\nsyncLimit=2\n";
+    let (c, _) = with(&format!("{ensemble}group.1=1:2\ngroup.2=3\nweight.2=3"));
+    let view = c.quorum_view().unwrap();
+    assert_eq!(view.weight(2), 3);
+    assert_eq!(view.weight(1), 1);
+    // Group 1 holds a majority of its weight with 2 alone; group 2 needs 3.
+    assert!(view.contains_quorum(&[2, 3]));
+    assert!(!view.contains_quorum(&[1, 3]));
+    let e = with_err(&format!("{ensemble}group.1=1:2"));
+    assert!(e.to_string().contains("Server 3 is not in a group"), "{e}");
+    let e = with_err(&format!("{ensemble}group.1=1:2:3\ngroup.2=2"));
+    assert!(e.to_string().contains("in multiple groups"), "{e}");
+    let e = with_err(&format!("{ensemble}group.1=1:2:3\nweight.1=heavy"));
     assert_eq!(e.key(), Some("weight.1"));
+    // A dynamic configuration file carries them too.
+    let mut c = with(&format!("{ensemble}group.1=1:2:3")).0;
+    c.apply_dynamic_config(
+        "server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\ngroup.1=1\ngroup.2=2:3\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        c.quorum_view().unwrap().hierarchy().unwrap().groups.len(),
+        2
+    );
 }
 
 #[test]

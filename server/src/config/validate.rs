@@ -106,6 +106,7 @@ impl Config {
     /// Java's ensemble checks (`parseDynamicConfig` and `checkValidity`), plus the
     /// requirement that there is a client port somewhere.
     pub(super) fn check_ensemble(&mut self, warnings: &mut Vec<String>) -> Result<(), ConfigError> {
+        self.quorum_view()?;
         let participants = self.participants().count();
         let observers = self.servers.len() - participants;
         if participants == 0 {

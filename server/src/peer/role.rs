@@ -4,7 +4,7 @@
 //! configurations of its learner and leader (Java's `QuorumPeer` fields and
 //! `QuorumPeer.run`'s switch).
 
-use crate::config::{Config, PeerType, ServerLine};
+use crate::config::{Config, PeerType};
 use crate::database::ConfigNode;
 use crate::pipeline::Mode;
 use std::time::Duration;
@@ -16,8 +16,8 @@ use zk_quorum::zab::packet;
 
 /// The ensemble as the quorum crate sees it.
 pub fn quorum_view(cfg: &Config) -> QuorumMaj {
-    let servers = cfg.servers.iter().map(ServerLine::quorum_server).collect();
-    QuorumMaj::new(servers, cfg.config_version.unwrap_or(0) as i64)
+    cfg.quorum_view()
+        .expect("the quorum rule was checked when the configuration was read")
 }
 
 /// `/zookeeper/config` for the ensemble `view` (Java's `initConfigInZKDatabase`).

@@ -3,7 +3,7 @@
 //! that are down or start late).
 
 use super::*;
-use crate::verifier::{QuorumMaj, QuorumServer};
+use crate::verifier::{Hierarchy, QuorumMaj, QuorumServer};
 use std::collections::BTreeMap;
 
 /// A zxid from its number.
@@ -105,11 +105,28 @@ fn start_proposes_itself_to_every_other_voter() {
 
 #[test]
 fn total_order_is_epoch_then_zxid_then_sid() {
-    assert!(Election::better((1, z(0), 2), (3, z(100), 1)));
-    assert!(Election::better((1, z(101), 1), (3, z(100), 1)));
-    assert!(Election::better((3, z(100), 1), (1, z(100), 1)));
-    assert!(!Election::better((3, z(100), 1), (3, z(100), 1)));
-    assert!(!Election::better((5, z(99), 1), (1, z(100), 1)));
+    let v = view(&[1, 3, 5], &[]);
+    assert!(Election::better(&v, (1, z(0), 2), (3, z(100), 1)));
+    assert!(Election::better(&v, (1, z(101), 1), (3, z(100), 1)));
+    assert!(Election::better(&v, (3, z(100), 1), (1, z(100), 1)));
+    assert!(!Election::better(&v, (3, z(100), 1), (3, z(100), 1)));
+    assert!(!Election::better(&v, (5, z(99), 1), (1, z(100), 1)));
+}
+
+#[test]
+fn a_server_of_weight_zero_is_never_the_better_vote() {
+    let groups = hierarchy(&[(1, &[1, 3]), (2, &[5])], &[(5, 0)]);
+    let v = view(&[1, 3, 5], &[]).with_hierarchy(groups).unwrap();
+    // 5 has the newest epoch, but weighs nothing: Java's totalOrderPredicate refuses it.
+    assert!(!Election::better(&v, (5, z(200), 9), (1, z(100), 1)));
+    assert!(Election::better(&v, (3, z(200), 9), (1, z(100), 1)));
+}
+
+fn hierarchy(groups: &[(i64, &[i64])], weights: &[(i64, i64)]) -> Hierarchy {
+    Hierarchy {
+        groups: groups.iter().map(|(g, s)| (*g, s.to_vec())).collect(),
+        weights: weights.to_vec(),
+    }
 }
 
 #[test]
