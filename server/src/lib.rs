@@ -22,6 +22,7 @@
 //!   thread.
 //! - [`database`]: one database for every role (Java's `ZKDatabase`) over [`persist`]
 //!   (Java's disk formats, recovery).
+//! - [`tls`]: key and trust stores (PEM, PKCS12, JKS) and rustls configurations.
 //! - [`check`]: `zkserver check`, the offline pre-flight of a config and its database.
 //! - [`peer`]: quorum mode (Java's `QuorumPeer`): election, then leading or following.
 
@@ -53,6 +54,7 @@ pub mod sessions;
 pub mod shell;
 pub mod stats;
 pub mod store;
+pub mod tls;
 pub mod tree;
 pub mod txn;
 pub mod watch;

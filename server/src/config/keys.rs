@@ -94,6 +94,11 @@ pub enum Kind {
     },
     /// Any text.
     Text { set: fn(&mut Draft, &str) },
+    /// A member of a family: the setter gets the name after the family's prefix and the
+    /// text, and says why Java would refuse the value.
+    Member {
+        set: fn(&mut Draft, &str, &str) -> Result<(), String>,
+    },
 }
 
 /// One key of the table.
@@ -327,6 +332,10 @@ impl Key {
                 set(d, value);
             }
             Kind::Text { set } => set(d, value),
+            Kind::Member { set } => {
+                let suffix = name.strip_prefix(self.name).unwrap_or(name);
+                set(d, suffix, value).map_err(|why| invalid(&why))?;
+            }
         }
         Ok(())
     }
@@ -1013,7 +1022,27 @@ pub static KEYS: &[Key] = &[
     java_only("admin.needClientAuth", ADMIN_TLS),
     java_only("admin.httpVersion", ADMIN_TLS),
     java_only("admin.", NO_ADMIN_SNAPSHOT).family(),
-    java_only("ssl.", TLS).family(),
+    // Before `ssl.`: the first family whose prefix matches a name is its family.
+    key(
+        "ssl.quorum.",
+        Kind::Member {
+            set: |d, k, v| d.tls_key(true, k, v),
+        },
+    )
+    .zookeeper()
+    .family()
+    .field("ssl_quorum")
+    .ignored(TLS),
+    key(
+        "ssl.",
+        Kind::Member {
+            set: |d, k, v| d.tls_key(false, k, v),
+        },
+    )
+    .zookeeper()
+    .family()
+    .field("ssl")
+    .ignored(TLS),
     java_only(
         "authProvider.",
         "zk-rs has only the ip and digest authentication providers",
@@ -1150,7 +1179,7 @@ mod tests {
             (_, Kind::Word { word, .. }) => word.into(),
             (_, Kind::Hex { .. }) => "1a".into(),
             (_, Kind::OneOf { words, .. }) => words[0].into(),
-            (_, Kind::NonEmpty { .. } | Kind::Text { .. }) => "x".into(),
+            (_, Kind::NonEmpty { .. } | Kind::Text { .. } | Kind::Member { .. }) => "x".into(),
         }
     }
 
@@ -1273,7 +1302,10 @@ mod tests {
         let mut text = String::new();
         let mut names = Vec::new();
         for k in KEYS {
-            let name = if k.family {
+            let name = if let Kind::Member { .. } = k.kind {
+                // A member the family knows: an unknown one is warned about as such.
+                format!("{}protocol", k.name)
+            } else if k.family {
                 format!("{}x", k.name)
             } else {
                 k.name.to_string()
@@ -1346,7 +1378,8 @@ mod tests {
                 Kind::DecodeOrDefault { .. }
                 | Kind::JavaBool { .. }
                 | Kind::Word { .. }
-                | Kind::Text { .. } => continue,
+                | Kind::Text { .. }
+                | Kind::Member { .. } => continue,
             };
             let text = format!("{MIN}{}={bad}\n", k.name);
             match parse(&text) {

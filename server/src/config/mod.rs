@@ -326,6 +326,11 @@ pub struct Config {
     pub enforce_quota: bool,
     /// `admin.*`: the AdminServer (Java's `JettyAdminServer`).
     pub admin: AdminConfig,
+    /// `ssl.*` (`zookeeper.ssl.*`): TLS of the client port (Java's `ClientX509Util`).
+    pub ssl: crate::tls::TlsSettings,
+    /// `ssl.quorum.*` (`zookeeper.ssl.quorum.*`): TLS of the quorum ports
+    /// (Java's `QuorumX509Util`).
+    pub ssl_quorum: crate::tls::TlsSettings,
 }
 
 /// The AdminServer's keys (`admin.enableServer`, ...; Java reads them as the system
@@ -419,6 +424,26 @@ impl Draft {
         d.config.min_session_timeout_ms = min as u32;
         d.config.max_session_timeout_ms = max as u32;
         d
+    }
+
+    /// One `ssl.*` (or, `quorum`, `ssl.quorum.*`) key: `suffix` is the name after the prefix.
+    fn tls_key(&mut self, quorum: bool, suffix: &str, value: &str) -> Result<(), String> {
+        let (prefix, settings) = if quorum {
+            ("ssl.quorum.", &mut self.config.ssl_quorum)
+        } else {
+            ("ssl.", &mut self.config.ssl)
+        };
+        match settings.set(suffix, value)? {
+            crate::tls::settings::Set::Done => {}
+            crate::tls::settings::Set::NotABoolean => self.warn(format!(
+                "{prefix}{suffix}={value}: not true or false; Java reads it as false"
+            )),
+            crate::tls::settings::Set::Unknown => self.warn(format!(
+                "{prefix}{suffix} is not a TLS key Java reads (it becomes the system property \
+                 zookeeper.{prefix}{suffix}, which nothing reads); ignored"
+            )),
+        }
+        Ok(())
     }
 
     fn warn(&mut self, message: String) {
@@ -584,6 +609,8 @@ impl Config {
                 snapshot_enabled: true,
                 restore_enabled: true,
             },
+            ssl: Default::default(),
+            ssl_quorum: Default::default(),
         }
     }
 

@@ -1123,3 +1123,26 @@ fn metrics_provider_keys() {
     let e = with_err("metricsProvider.httpPort=x");
     assert_eq!(e.key(), Some("metricsProvider.httpPort"));
 }
+
+#[test]
+fn tls_keys_of_both_prefixes() {
+    let (c, w) = with(
+        "ssl.keyStore.location=/k.p12\nssl.quorum.clientAuth=want\nssl.quorum.trustStore.type=PEM\n\
+         ssl.hostnameVerification=yes\nssl.colour=blue",
+    );
+    assert_eq!(
+        c.ssl.key_store_location.as_deref(),
+        Some(std::path::Path::new("/k.p12"))
+    );
+    assert_eq!(c.ssl.client_auth, crate::tls::ClientAuth::Need);
+    assert_eq!(c.ssl_quorum.client_auth, crate::tls::ClientAuth::Want);
+    assert_eq!(c.ssl_quorum.trust_store_type.as_deref(), Some("PEM"));
+    assert!(c.ssl_quorum.key_store_location.is_none());
+    assert!(has_warning(
+        &w,
+        "ssl.hostnameVerification=yes: not true or false"
+    ));
+    assert!(has_warning(&w, "ssl.colour is not a TLS key"));
+    let e = with_err("ssl.quorum.clientAuth=sometimes");
+    assert_eq!(e.key(), Some("ssl.quorum.clientAuth"));
+}
