@@ -485,3 +485,44 @@ def test_zkcli_with_a_jaas_client_section(impl, tmp_path):
     with pytest.raises(NoAuthError):
         anon.get("/cli")
     zkharness.close_clients(anon)
+
+
+# -- ensembles -----------------------------------------------------------------------------------
+
+def test_sasl_on_every_member_and_forwarded_writes(impl, tmp_path):
+    """SASL is handled by the member the client is connected to; its `sasl` id travels with
+    the writes a follower forwards, so the leader's ACL checks agree. For zkserver the
+    ensemble is mixed: a Java node (of the same generation) among two zkserver nodes."""
+    ref = zkharness.REFERENCE.get(impl, impl)
+    if ref == "java39" and not (zkharness.JAVA39_DIR / "zookeeper-3.9.3.jar").exists():
+        pytest.fail("no Java 3.9.3 jars in %s" % zkharness.JAVA39_DIR)
+    impls = {1: ref, 2: impl, 3: impl}
+    with zkharness.Ensemble(tmp_path, extra=sasl_cfg(tmp_path)) as ens:
+        ens.start_all(impls)
+        zkharness.wait_for(ens.leader, timeout=30, what="a leader")
+        clients = {}
+        try:
+            for sid, srv in ens.servers.items():
+                clients[sid] = sasl_login_raw(srv)
+            clients[1].create("/s", b"0", acl=[(31, "sasl", "bob")])
+            for sid, rc in clients.items():
+                zkharness.wait_for(lambda: rc.exists("/s"), timeout=10, what="/s on %d" % sid)
+                rc.set("/s", b"%d" % sid)
+                assert rc.get("/s")[0] == b"%d" % sid
+                alice = sasl_login_raw(ens.servers[sid], "alice", "alicesecret")
+                with pytest.raises(zkraw.ZkError) as e:
+                    alice.set("/s", b"x")
+                assert e.value.code == zkraw.NO_AUTH
+                with pytest.raises(zkraw.ZkError) as e:
+                    alice.get("/s")
+                assert e.value.code == zkraw.NO_AUTH
+                alice.close()
+            # `auth` expands on the leader to the forwarding session's sasl id.
+            for sid, rc in clients.items():
+                rc.create("/a%d" % sid, b"", acl=[(31, "auth", "")])
+            for sid, rc in clients.items():
+                d = rc.ok(zkraw.OP_GET_ACL, zkraw.Enc().string("/a%d" % sid).bytes())
+                assert d.acls() == [(31, "sasl", "bob")], sid
+        finally:
+            for rc in clients.values():
+                rc.close()
