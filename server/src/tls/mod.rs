@@ -9,5 +9,6 @@ pub mod keystore;
 pub mod settings;
 #[cfg(test)]
 pub(crate) mod test_certs;
+pub mod x509;
 
 pub use settings::{ClientAuth, TlsSettings};
