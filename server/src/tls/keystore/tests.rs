@@ -61,6 +61,12 @@ keytool -importcert -noprompt -alias ca -file ca.pem -keystore kt-trust.jks \
   -storetype JKS -storepass $P >/dev/null 2>&1
 # Java 9+ reads a PKCS12 file named .jks (keystore.type.compat)
 cp kt-ks.p12 p12-named.jks
+cp kt-ks.jks jks-named.p12
+# A JKS key whose password is not the store's; a DSA key (rustls cannot sign with it)
+keytool -genkeypair -alias k -keyalg EC -dname CN=x -keystore keypass.jks -storetype JKS \
+  -storepass $P -keypass other-pw >/dev/null 2>&1
+keytool -genkeypair -alias d -keyalg DSA -dname CN=x -keystore dsa.p12 -storetype PKCS12 \
+  -storepass $P >/dev/null 2>&1
 : > empty.p12
 printf '%s\n' "$P" > pw.txt
 printf '%s' "$P" > pw-nonl.txt
@@ -171,6 +177,7 @@ fn every_key_store_serves_a_handshake() {
         ("kt-ks.p12", Some(PASS)),
         ("kt-ks.jks", Some(PASS)),
         ("p12-named.jks", Some(PASS)),
+        ("jks-named.p12", Some(PASS)),
     ];
     for (name, password) in cases {
         let key = key_store(name, password).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -210,6 +217,9 @@ fn wrong_or_missing_passwords() {
         e.contains("Keystore was tampered with, or password was incorrect"),
         "{e}"
     );
+    // Java's key manager recovers keys with the store password.
+    let e = key_store("keypass.jks", Some(PASS)).unwrap_err();
+    assert!(e.contains("Cannot recover key"), "{e}");
     let e = key_store("kt-ks.jks", None).unwrap_err();
     assert!(e.contains("password was incorrect"), "{e}");
     for name in ["kt-ks.p12", "ossl-legacy.p12", "ossl-modern.p12"] {
@@ -232,6 +242,8 @@ fn key_types_rustls_cannot_serve_fail_clearly() {
     assert!(e.contains("unsupported private key (EC P-521)"), "{e}");
     let e = key_store("rsa1024.pem", None).unwrap_err();
     assert!(e.contains("unsupported private key (RSA)"), "{e}");
+    let e = key_store("dsa.p12", Some(PASS)).unwrap_err();
+    assert!(e.contains("unsupported private key (DSA)"), "{e}");
 }
 
 #[test]
