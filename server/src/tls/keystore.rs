@@ -14,6 +14,7 @@
 
 mod der;
 mod jks;
+mod pbe;
 mod pem;
 mod pkcs12;
 

@@ -6,7 +6,7 @@
 use rustls::pki_types::PrivateKeyDer;
 
 /// One TLV at the start of `input`: (tag, whole TLV, contents, rest).
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+pub(super) fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
     let tag = *input.first()?;
     let first = *input.get(1)? as usize;
     let (len, header) = if first < 0x80 {
@@ -27,10 +27,10 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
     Some((tag, whole, &whole[header..], &input[end..]))
 }
 
-const SEQUENCE: u8 = 0x30;
-const OCTET_STRING: u8 = 0x04;
-const OID: u8 = 0x06;
-const INTEGER: u8 = 0x02;
+pub(super) const SEQUENCE: u8 = 0x30;
+pub(super) const OCTET_STRING: u8 = 0x04;
+pub(super) const OID: u8 = 0x06;
+pub(super) const INTEGER: u8 = 0x02;
 
 /// `EncryptedPrivateKeyInfo ::= SEQUENCE { AlgorithmIdentifier, OCTET STRING }`:
 /// (the whole AlgorithmIdentifier TLV, the algorithm's OID contents, the encrypted bytes).

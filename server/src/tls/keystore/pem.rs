@@ -2,12 +2,13 @@
 //! the private key and its chain (leaf first); a trust store is a file of certificates.
 //!
 //! Keys: PKCS#8 (`PRIVATE KEY`) and, when `ssl.keyStore.password` is set, encrypted PKCS#8
-//! (`ENCRYPTED PRIVATE KEY`, PBES2 as openssl and Java write it). Java reads nothing else;
+//! (`ENCRYPTED PRIVATE KEY`: PBES2 as openssl and Java write it, or PKCS#12's PBE-SHA1-3DES
+//! of older openssl). Java reads nothing else;
 //! we also take PKCS#1 (`RSA PRIVATE KEY`) and SEC1 (`EC PRIVATE KEY`) keys, and an
 //! unencrypted key when a password is set (Java fails on both). OpenSSL's old encrypted
 //! PEM (`Proc-Type: 4,ENCRYPTED`) is refused with the command that converts it.
 
-use super::{der, KeyMaterial};
+use super::{der, pbe, KeyMaterial};
 use base64ct::{Base64, Encoding};
 use pkcs5::der::Decode;
 use rustls::pki_types::{
@@ -112,16 +113,19 @@ pub(super) fn key_store(bytes: &[u8], password: Option<&str>) -> Result<KeyMater
     Ok(KeyMaterial { chain, key })
 }
 
-/// Decrypt an `EncryptedPrivateKeyInfo` with a PBES2 scheme.
+/// Decrypt an `EncryptedPrivateKeyInfo` (PBES2, or PKCS#12's PBE-SHA1-3DES).
 pub(super) fn decrypt_pkcs8(der_bytes: &[u8], password: &str) -> Result<Vec<u8>, String> {
-    let (alg, _, data) = der::encrypted_private_key_info(der_bytes)
+    let (alg, oid, data) = der::encrypted_private_key_info(der_bytes)
         .ok_or("the encrypted private key is not a valid EncryptedPrivateKeyInfo")?;
+    if oid == pbe::SHA1_3DES {
+        return pbe::decrypt(alg, password, data);
+    }
     let scheme = pkcs5::EncryptionScheme::from_der(alg)
         .map_err(|e| format!("unsupported private key encryption: {e}"))?;
     if scheme.pbes2().is_none() {
         return Err(
-            "unsupported private key encryption: only PBES2 is read (openssl pkcs8 \
-             -topk8 -v2 aes-256-cbc)"
+            "unsupported private key encryption: PBES2 and PBE-SHA1-3DES are read (openssl \
+             pkcs8 -topk8 -v2 aes-256-cbc)"
                 .to_string(),
         );
     }

@@ -35,6 +35,8 @@ openssl pkcs8 -topk8 -v2 aes-256-cbc -in ec.key -passout pass:$P > ec-enc.key
 cat ec-enc.key ec.chain > ec-enc.pem
 openssl pkcs8 -topk8 -v2 des3 -v2prf hmacWithSHA1 -in ec.key -passout pass:$P > ec-enc3.key
 cat ec-enc3.key ec.chain > ec-enc3des.pem
+openssl pkcs8 -topk8 -v1 PBE-SHA1-3DES -in rsa.key -passout pass:$P > rsa-pbe.key
+cat rsa-pbe.key rsa.chain > rsa-pbe-sha1-3des.pem
 openssl rsa -in rsa.key -traditional -out rsa1.key 2>/dev/null
 cat rsa1.key rsa.chain > rsa-pkcs1.pem
 openssl ec -in ec.key -out ec1.key 2>/dev/null
@@ -169,6 +171,7 @@ fn every_key_store_serves_a_handshake() {
         ("ec-pkcs8.pem", None),
         ("ec-enc.pem", Some(PASS)),
         ("ec-enc3des.pem", Some(PASS)),
+        ("rsa-pbe-sha1-3des.pem", Some(PASS)),
         ("rsa-pkcs1.pem", None),
         ("ec-sec1.pem", None),
         ("ed.pem", None),
@@ -227,6 +230,8 @@ fn wrong_or_missing_passwords() {
         assert!(e.contains("keystore password was incorrect"), "{name}: {e}");
     }
     let e = key_store("ec-enc.pem", Some("nope")).unwrap_err();
+    assert!(e.contains("cannot decrypt the private key"), "{e}");
+    let e = key_store("rsa-pbe-sha1-3des.pem", Some("nope")).unwrap_err();
     assert!(e.contains("cannot decrypt the private key"), "{e}");
     let e = key_store("ec-enc.pem", None).unwrap_err();
     assert!(e.contains("encrypted and no key store password"), "{e}");
@@ -304,6 +309,7 @@ fn mutated_stores_are_errors_not_panics() {
         ("kt-trust.jks", StoreType::Jks, 1000),
         ("ec-enc.pem", StoreType::Pem, 400),
         ("ec-pkcs8.pem", StoreType::Pem, 400),
+        ("rsa-pbe-sha1-3des.pem", StoreType::Pem, 200),
         // PKCS12 costs a key derivation per try.
         ("kt-ks.p12", StoreType::Pkcs12, 150),
         ("ossl-legacy.p12", StoreType::Pkcs12, 150),
