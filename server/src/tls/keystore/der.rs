@@ -5,8 +5,11 @@
 
 use rustls::pki_types::PrivateKeyDer;
 
-/// One TLV at the start of `input`: (tag, whole TLV, contents, rest).
-pub(super) fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// A TLV read off the front of some bytes: (tag, whole TLV, contents, the bytes after it).
+pub(super) type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+/// One TLV at the start of `input`.
+pub(super) fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
     let tag = *input.first()?;
     let first = *input.get(1)? as usize;
     let (len, header) = if first < 0x80 {
