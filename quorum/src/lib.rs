@@ -9,6 +9,7 @@
 //!   only through [`zab::db::LearnerDb`], which the server implements.
 
 pub mod election;
+pub mod transport;
 pub mod fuzz_support;
 pub mod verifier;
 pub mod zab;

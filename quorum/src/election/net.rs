@@ -30,11 +30,12 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use jute::Zxid;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
+
+use crate::transport::{self, PeerRead, PeerStream, PeerWrite, SharedTransport};
 
 use super::fle::{Action, Election, FleConfig, Outcome, Vote};
 use super::wire::{
@@ -46,7 +47,7 @@ use super::wire::{
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How the election talks to the network.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NetConfig {
     /// Our id, the ensemble, the election timings.
     pub fle: FleConfig,
@@ -54,8 +55,10 @@ pub struct NetConfig {
     pub listen: Option<SocketAddr>,
     /// Connect timeout (`zookeeper.cnxTimeout`, 5 s).
     pub connect_timeout: Duration,
-    /// How long an accepted connection may take to send its handshake.
+    /// How long an accepted connection may take to send its handshake (TLS included).
     pub handshake_timeout: Duration,
+    /// Plaintext or TLS (`sslQuorum`, `portUnification`).
+    pub transport: SharedTransport,
 }
 
 impl NetConfig {
@@ -66,6 +69,7 @@ impl NetConfig {
             listen: None,
             connect_timeout: CONNECT_TIMEOUT,
             handshake_timeout: CONNECT_TIMEOUT,
+            transport: transport::plain(),
         }
     }
 }
@@ -93,8 +97,8 @@ enum Command {
 }
 
 enum Event {
-    Accepted(TcpStream, InitialMessage),
-    Connected(i64, TcpStream),
+    Accepted(PeerStream, InitialMessage),
+    Connected(i64, PeerStream),
     ConnectDone(i64),
     Frame(i64, Bytes),
     Closed(i64, u64),
@@ -132,7 +136,12 @@ impl ElectionHandle {
         info!(my_sid = my, %local_addr, "election port listening");
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, event_rx) = mpsc::unbounded_channel();
-        let accept = tokio::spawn(accept_loop(listener, events.clone(), cfg.handshake_timeout));
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            events.clone(),
+            cfg.handshake_timeout,
+            cfg.transport.clone(),
+        ));
         let actor = Actor {
             election: Election::new(cfg.fle.clone()),
             cfg,
@@ -352,13 +361,21 @@ impl Actor {
         let my = self.my_sid();
         let timeout = self.cfg.connect_timeout;
         let events = self.events.clone();
+        let transport = self.cfg.transport.clone();
         tokio::spawn(async move {
             let result = async {
-                let mut stream = tokio::time::timeout(timeout, TcpStream::connect(&addr))
-                    .await
-                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-                stream.set_nodelay(true)?;
+                // Java's initiateConnection: connect and (sslQuorum) finish the TLS
+                // handshake within cnxTimeout, then send the initial message.
+                let mut stream = tokio::time::timeout(timeout, async {
+                    let tcp = TcpStream::connect(&addr).await?;
+                    tcp.set_nodelay(true)?;
+                    let peer = tcp.peer_addr()?;
+                    transport.connect(tcp, peer).await
+                })
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
                 stream.write_all(&hello).await?;
+                stream.flush().await?;
                 io::Result::Ok(stream)
             }
             .await;
@@ -372,7 +389,8 @@ impl Actor {
                     Event::ConnectDone(sid)
                 }
                 Err(e) => {
-                    debug!(sid, %addr, error = %e, "cannot open election channel");
+                    // Java's initiateConnection wording.
+                    warn!("Cannot open channel to {sid} at election address {addr}: {e}");
                     Event::ConnectDone(sid)
                 }
             };
@@ -444,8 +462,8 @@ impl Actor {
     }
 
     /// Starts the workers of a new connection to `sid`, replacing any old one.
-    fn install(&mut self, sid: i64, stream: TcpStream) {
-        let _ = stream.set_nodelay(true);
+    fn install(&mut self, sid: i64, stream: PeerStream) {
+        stream.set_nodelay();
         let id = self.next_conn_id;
         self.next_conn_id += 1;
         let (read, write) = stream.into_split();
@@ -461,9 +479,10 @@ async fn accept_loop(
     listener: TcpListener,
     events: mpsc::UnboundedSender<Event>,
     timeout: Duration,
+    transport: SharedTransport,
 ) {
     loop {
-        let (mut stream, peer) = match listener.accept().await {
+        let (tcp, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
                 warn!(error = %e, "election accept failed");
@@ -472,13 +491,21 @@ async fn accept_loop(
             }
         };
         let events = events.clone();
+        let transport = transport.clone();
         tokio::spawn(async move {
-            match tokio::time::timeout(timeout, read_handshake(&mut stream)).await {
-                Ok(Ok(hello)) => {
+            let _ = tcp.set_nodelay(true);
+            let handshake = async {
+                let mut stream = transport.accept(tcp, peer).await?;
+                let hello = read_handshake(&mut stream).await?;
+                io::Result::Ok((stream, hello))
+            };
+            match tokio::time::timeout(timeout, handshake).await {
+                Ok(Ok((stream, hello))) => {
                     debug!(%peer, sid = hello.sid, "election connection request");
                     let _ = events.send(Event::Accepted(stream, hello));
                 }
-                Ok(Err(e)) => warn!(%peer, error = %e, "bad election handshake"),
+                // Java's handleConnection: "Exception reading or writing challenge".
+                Ok(Err(e)) => warn!(%peer, error = %e, "Exception reading or writing challenge"),
                 Err(_) => warn!(%peer, "election handshake timed out"),
             }
         });
@@ -486,7 +513,7 @@ async fn accept_loop(
 }
 
 /// Reads exactly the handshake (what follows it belongs to the frame reader).
-async fn read_handshake(stream: &mut TcpStream) -> io::Result<InitialMessage> {
+async fn read_handshake(stream: &mut PeerStream) -> io::Result<InitialMessage> {
     let mut buf = BytesMut::new();
     let mut first = [0u8; 8];
     stream.read_exact(&mut first).await?;
@@ -518,7 +545,7 @@ async fn read_handshake(stream: &mut TcpStream) -> io::Result<InitialMessage> {
     }
 }
 
-async fn read_frame(read: &mut OwnedReadHalf) -> io::Result<Bytes> {
+async fn read_frame<R: tokio::io::AsyncRead + Unpin>(read: &mut R) -> io::Result<Bytes> {
     let len = read.read_i32().await?;
     let len = check_frame_length(len).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let mut payload = vec![0u8; len];
@@ -529,7 +556,7 @@ async fn read_frame(read: &mut OwnedReadHalf) -> io::Result<Bytes> {
 async fn read_frames(
     sid: i64,
     id: u64,
-    mut read: OwnedReadHalf,
+    mut read: PeerRead,
     events: mpsc::UnboundedSender<Event>,
 ) {
     loop {
@@ -551,7 +578,7 @@ async fn read_frames(
 async fn write_frames(
     sid: i64,
     id: u64,
-    mut write: OwnedWriteHalf,
+    mut write: PeerWrite,
     slot: Arc<SendSlot>,
     events: mpsc::UnboundedSender<Event>,
 ) {
@@ -567,6 +594,7 @@ async fn write_frames(
     let result = async {
         if let Some(frame) = resend {
             write.write_all(&frame).await?;
+            write.flush().await?;
         }
         loop {
             let next = {
@@ -578,7 +606,11 @@ async fn write_frames(
                 next
             };
             match next {
-                Some(frame) => write.write_all(&frame).await?,
+                Some(frame) => {
+                    write.write_all(&frame).await?;
+                    // A no-op on plaintext; pushes the TLS record out.
+                    write.flush().await?;
+                }
                 None => slot.wake.notified().await,
             }
         }

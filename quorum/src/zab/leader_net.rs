@@ -35,8 +35,8 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream};
+use crate::transport::{self, PeerStream, PeerWrite, SharedTransport};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -278,7 +278,7 @@ impl Drop for Conn {
     }
 }
 
-/// Lead on `listener` (our quorum port) until stopped or the quorum is lost.
+/// Lead on `listener` (our quorum port) until stopped or the quorum is lost; plaintext.
 pub async fn lead<D: LeaderDb + ?Sized>(
     listener: TcpListener,
     cfg: LeaderConfig,
@@ -286,7 +286,24 @@ pub async fn lead<D: LeaderDb + ?Sized>(
     control: ControlReceiver,
     events: mpsc::UnboundedSender<Event>,
 ) -> Result<Exit, NetError> {
+    lead_over(listener, transport::plain(), cfg, db, control, events).await
+}
+
+/// [`lead`], with each accepted connection upgraded by `transport` (TLS: `sslQuorum`) in
+/// its own task before the leader sees it; a connection whose upgrade fails never reaches
+/// the leader (Java: the `LearnerHandler` dies on its first read).
+pub async fn lead_over<D: LeaderDb + ?Sized>(
+    listener: TcpListener,
+    transport: SharedTransport,
+    cfg: LeaderConfig,
+    db: &mut D,
+    control: ControlReceiver,
+    events: mpsc::UnboundedSender<Event>,
+) -> Result<Exit, NetError> {
     let mut control = control.0;
+    // Java's LearnerCnxAcceptor gives a new socket tickTime * initLimit to speak.
+    let upgrade_timeout = cfg.tick_time * cfg.init_limit.max(1);
+    let (upgraded_tx, mut upgraded) = mpsc::unbounded_channel::<(PeerStream, SocketAddr)>();
     let now = Instant::now();
     let mut leader = Leader::new(
         cfg,
@@ -318,9 +335,26 @@ pub async fn lead<D: LeaderDb + ?Sized>(
         let deadline = Instant::from_std(leader.next_deadline());
         let input = tokio::select! {
             a = listener.accept() => {
-                let (stream, addr) = a.map_err(NetError::Io)?;
-                Input::Accept(stream, addr)
+                let (tcp, addr) = a.map_err(NetError::Io)?;
+                let _ = tcp.set_nodelay(true);
+                let upgrade = transport.accept(tcp, addr);
+                let tx = upgraded_tx.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(upgrade_timeout, upgrade).await {
+                        Ok(Ok(stream)) => {
+                            let _ = tx.send((stream, addr));
+                        }
+                        Ok(Err(e)) => {
+                            tracing::error!("Unexpected exception in LearnerHandler from {addr}: {e}")
+                        }
+                        Err(_) => tracing::error!(
+                            "Unexpected exception in LearnerHandler from {addr}: handshake timed out"
+                        ),
+                    }
+                });
+                continue;
             }
+            Some((stream, addr)) = upgraded.recv() => Input::Accept(stream, addr),
             m = from_conn.recv() => Input::Conn(m.expect("we hold a sender")),
             _ = tokio::time::sleep_until(deadline) => Input::Tick,
             c = control.recv() => Input::Control(c),
@@ -351,7 +385,7 @@ const MAX_BATCH: usize = 1024;
 
 /// One thing that woke the actor.
 enum Input {
-    Accept(TcpStream, SocketAddr),
+    Accept(PeerStream, SocketAddr),
     Conn(FromConn),
     Tick,
     /// `None`: every handle is gone.
@@ -464,8 +498,8 @@ impl Shell {
     }
 
     /// Start the reader and writer tasks of a new learner connection.
-    fn accept(&mut self, stream: TcpStream, addr: SocketAddr) -> ConnId {
-        let _ = stream.set_nodelay(true);
+    fn accept(&mut self, stream: PeerStream, addr: SocketAddr) -> ConnId {
+        stream.set_nodelay();
         self.next_id += 1;
         let id = self.next_id;
         tracing::info!("learner connection {id} from {addr}");
@@ -644,7 +678,7 @@ const MAX_WRITE: usize = 256 * 1024;
 
 /// A learner connection's writer: every packet queued while the previous write ran goes out
 /// in one write; the socket is shut down once the connection is dropped.
-async fn write_packets(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Bytes>) {
+async fn write_packets(mut wr: PeerWrite, mut rx: mpsc::UnboundedReceiver<Bytes>) {
     let mut wire = BytesMut::new();
     while let Some(first) = rx.recv().await {
         let res = if rx.is_empty() {
@@ -659,6 +693,11 @@ async fn write_packets(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<B
                 }
             }
             wr.write_all(&wire).await
+        };
+        // A no-op on plaintext; pushes the TLS records out.
+        let res = match res {
+            Ok(()) => wr.flush().await,
+            e => e,
         };
         if res.is_err() {
             return;
