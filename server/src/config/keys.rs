@@ -617,17 +617,23 @@ pub static KEYS: &[Key] = &[
     )
     .default("false")
     .field("reconfig_enabled"),
-    key("sslQuorum", boolean(|_, _| {}))
+    key("sslQuorum", boolean(|d, v| d.config.ssl_quorum_enabled = v))
         .quorum()
         .default("false")
-        .ignored(TLS),
-    key("portUnification", boolean(|_, _| {}))
-        .default("false")
-        .ignored(TLS),
-    key("sslQuorumReloadCertFiles", boolean(|_, _| {}))
-        .quorum()
-        .default("false")
-        .ignored(TLS),
+        .field("ssl_quorum_enabled"),
+    key(
+        "portUnification",
+        boolean(|d, v| d.config.quorum_port_unification = v),
+    )
+    .default("false")
+    .field("quorum_port_unification"),
+    key(
+        "sslQuorumReloadCertFiles",
+        boolean(|d, v| d.config.ssl_quorum_reload_cert_files = v),
+    )
+    .quorum()
+    .default("false")
+    .field("ssl_quorum_reload_cert_files"),
     key(
         "quorum.auth.enableSasl",
         boolean(|d, v| d.quorum_sasl.enabled = v),
@@ -1031,8 +1037,7 @@ pub static KEYS: &[Key] = &[
     )
     .zookeeper()
     .family()
-    .field("ssl_quorum")
-    .ignored(TLS),
+    .field("ssl_quorum"),
     key(
         "ssl.",
         Kind::Member {

@@ -329,6 +329,15 @@ pub struct Config {
     /// `ssl.quorum.*` (`zookeeper.ssl.quorum.*`): TLS of the quorum ports
     /// (Java's `QuorumX509Util`).
     pub ssl_quorum: crate::tls::TlsSettings,
+    /// `sslQuorum`: election and ZAB connections are opened over TLS, and the quorum ports
+    /// accept only TLS (unless `portUnification`).
+    pub ssl_quorum_enabled: bool,
+    /// `portUnification`: the quorum ports accept TLS and plaintext alike (the rolling
+    /// switch to `sslQuorum`).
+    pub quorum_port_unification: bool,
+    /// `sslQuorumReloadCertFiles`: new quorum handshakes use the `ssl.quorum.*` store files'
+    /// current contents.
+    pub ssl_quorum_reload_cert_files: bool,
 }
 
 /// The AdminServer's keys (`admin.enableServer`, ...; Java reads them as the system
@@ -607,6 +616,9 @@ impl Config {
             },
             ssl: Default::default(),
             ssl_quorum: Default::default(),
+            ssl_quorum_enabled: false,
+            quorum_port_unification: false,
+            ssl_quorum_reload_cert_files: false,
         }
     }
 
