@@ -8,6 +8,7 @@
 //!   sync, broadcast) as a sans-IO state machine and its tokio shell. It knows the data tree
 //!   only through [`zab::db::LearnerDb`], which the server implements.
 
+pub mod auth;
 pub mod election;
 pub mod transport;
 pub mod fuzz_support;
