@@ -155,8 +155,13 @@ pub async fn read_packet<S: AsyncRead + Unpin>(s: &mut S) -> io::Result<AuthPack
     read_after_magic(s, magic).await
 }
 
-async fn send<S: AsyncWrite + Unpin>(s: &mut S, status: Status, token: Option<Vec<u8>>) -> io::Result<()> {
-    s.write_all(&AuthPacket::new(status, token).encode()).await?;
+async fn send<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    status: Status,
+    token: Option<Vec<u8>>,
+) -> io::Result<()> {
+    s.write_all(&AuthPacket::new(status, token).encode())
+        .await?;
     s.flush().await
 }
 
@@ -349,7 +354,11 @@ mod tests {
         }
     }
 
-    fn auth(server_secret: &'static [u8], learner_secret: &'static [u8], required: bool) -> QuorumAuth {
+    fn auth(
+        server_secret: &'static [u8],
+        learner_secret: &'static [u8],
+        required: bool,
+    ) -> QuorumAuth {
         QuorumAuth {
             server_requires: required,
             learner_requires: true,
@@ -417,7 +426,9 @@ mod tests {
     async fn a_peer_that_does_not_authenticate() {
         // The first 8 bytes of an election notification frame or a FOLLOWERINFO packet.
         let (mut peer, mut s) = tokio::io::duplex(4096);
-        peer.write_all(&[0, 0, 0, 40, 0, 0, 0, 11, 9, 9]).await.unwrap();
+        peer.write_all(&[0, 0, 0, 40, 0, 0, 0, 11, 9, 9])
+            .await
+            .unwrap();
         let a = auth(b"pw", b"pw", false);
         assert_eq!(
             authenticate_server(&mut s, &a, addr()).await.unwrap(),

@@ -10,7 +10,7 @@
 
 pub mod auth;
 pub mod election;
-pub mod transport;
 pub mod fuzz_support;
+pub mod transport;
 pub mod verifier;
 pub mod zab;

@@ -20,6 +20,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
+use crate::auth::SharedAuth;
+
 /// A byte stream a quorum protocol can run over (a TLS stream, in practice).
 pub trait PeerIo: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> PeerIo for T {}
@@ -59,6 +61,24 @@ impl Transport for Plain {
 /// The plaintext transport, shared.
 pub fn plain() -> SharedTransport {
     Arc::new(Plain)
+}
+
+/// How the quorum's connections are secured: the transport (TLS or not) and quorum SASL
+/// (`None`: `quorum.auth.enableSasl` is off and nothing is exchanged).
+#[derive(Clone)]
+pub struct Security {
+    pub transport: SharedTransport,
+    pub auth: Option<SharedAuth>,
+}
+
+impl Security {
+    /// Plaintext, no SASL: the default.
+    pub fn plain() -> Security {
+        Security {
+            transport: plain(),
+            auth: None,
+        }
+    }
 }
 
 /// True when `head` (a connection's first five bytes) is a TLS record header: content type
@@ -234,7 +254,7 @@ mod tests {
         assert!(!looks_like_tls(&[0x16, 0x03, 0x01, 0x00, 0x00])); // empty record
         assert!(!looks_like_tls(&[0x16, 0x02, 0x01, 0x00, 0x10])); // not version 3
         assert!(!looks_like_tls(&[0x16, 0x03, 0x01])); // too short
-        // Election handshake: protocol version -65536 (0xffff_ffff_ffff_0000) or a sid.
+                                                       // Election handshake: protocol version -65536 (0xffff_ffff_ffff_0000) or a sid.
         assert!(!looks_like_tls(&(-65536i64).to_be_bytes()[..5]));
         assert!(!looks_like_tls(&3i64.to_be_bytes()[..5]));
         // A QuorumPacket frame: a small length first.

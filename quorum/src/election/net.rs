@@ -33,9 +33,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
-use crate::transport::{self, PeerRead, PeerStream, PeerWrite, SharedTransport};
+use crate::auth::{authenticate_learner, authenticate_server};
+use crate::transport::{PeerStream, PeerWrite, Security};
 
 use super::fle::{Action, Election, FleConfig, Outcome, Vote};
 use super::wire::{
@@ -57,8 +58,8 @@ pub struct NetConfig {
     pub connect_timeout: Duration,
     /// How long an accepted connection may take to send its handshake (TLS included).
     pub handshake_timeout: Duration,
-    /// Plaintext or TLS (`sslQuorum`, `portUnification`).
-    pub transport: SharedTransport,
+    /// Plaintext or TLS (`sslQuorum`, `portUnification`), and quorum SASL.
+    pub security: Security,
 }
 
 impl NetConfig {
@@ -69,7 +70,7 @@ impl NetConfig {
             listen: None,
             connect_timeout: CONNECT_TIMEOUT,
             handshake_timeout: CONNECT_TIMEOUT,
-            transport: transport::plain(),
+            security: Security::plain(),
         }
     }
 }
@@ -97,7 +98,9 @@ enum Command {
 }
 
 enum Event {
-    Accepted(PeerStream, InitialMessage),
+    /// The connection, its handshake, and bytes read past them (quorum SASL looked for an
+    /// auth packet and found the first frame).
+    Accepted(PeerStream, InitialMessage, Vec<u8>),
     Connected(i64, PeerStream),
     ConnectDone(i64),
     Frame(i64, Bytes),
@@ -140,7 +143,7 @@ impl ElectionHandle {
             listener,
             events.clone(),
             cfg.handshake_timeout,
-            cfg.transport.clone(),
+            cfg.security.clone(),
         ));
         let actor = Actor {
             election: Election::new(cfg.fle.clone()),
@@ -361,21 +364,36 @@ impl Actor {
         let my = self.my_sid();
         let timeout = self.cfg.connect_timeout;
         let events = self.events.clone();
-        let transport = self.cfg.transport.clone();
+        let security = self.cfg.security.clone();
+        // Java authenticates only to members of the voting view (`getVotingView().get(sid)`).
+        let authenticate = self.cfg.fle.view.is_voter(sid);
         tokio::spawn(async move {
             let result = async {
                 // Java's initiateConnection: connect and (sslQuorum) finish the TLS
                 // handshake within cnxTimeout, then send the initial message.
-                let mut stream = tokio::time::timeout(timeout, async {
+                let stream = tokio::time::timeout(timeout, async {
                     let tcp = TcpStream::connect(&addr).await?;
                     tcp.set_nodelay(true)?;
                     let peer = tcp.peer_addr()?;
-                    transport.connect(tcp, peer).await
+                    let stream = security.transport.connect(tcp, peer).await?;
+                    io::Result::Ok((stream, peer))
                 })
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+                let (mut stream, peer) = stream;
                 stream.write_all(&hello).await?;
                 stream.flush().await?;
+                if let (Some(auth), true) = (&security.auth, authenticate) {
+                    let done = authenticate_learner(&mut stream, auth, peer);
+                    if let Err(e) = tokio::time::timeout(timeout, done)
+                        .await
+                        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "timed out")))
+                    {
+                        // Java's initiateConnection wording.
+                        error!("Exception while connecting, id: {sid}, addr: {peer}, closing learner connection: {e}");
+                        return Err(e);
+                    }
+                }
                 io::Result::Ok(stream)
             }
             .await;
@@ -410,7 +428,7 @@ impl Actor {
 
     fn event(&mut self, ev: Event) {
         match ev {
-            Event::Accepted(stream, hello) => {
+            Event::Accepted(stream, hello, leftover) => {
                 let sid = if hello.sid == OBSERVER_ID {
                     let id = self.next_observer_id;
                     self.next_observer_id -= 1;
@@ -435,12 +453,12 @@ impl Actor {
                 } else if sid == self.my_sid() {
                     warn!("connection from a server with our own id: configuration error?");
                 } else {
-                    self.install(sid, stream);
+                    self.install(sid, stream, leftover);
                 }
             }
             Event::Connected(sid, stream) => {
                 self.connecting.remove(&sid);
-                self.install(sid, stream);
+                self.install(sid, stream, Vec::new());
             }
             Event::ConnectDone(sid) => {
                 self.connecting.remove(&sid);
@@ -462,12 +480,13 @@ impl Actor {
     }
 
     /// Starts the workers of a new connection to `sid`, replacing any old one.
-    fn install(&mut self, sid: i64, stream: PeerStream) {
+    fn install(&mut self, sid: i64, stream: PeerStream, leftover: Vec<u8>) {
         stream.set_nodelay();
         let id = self.next_conn_id;
         self.next_conn_id += 1;
         let (read, write) = stream.into_split();
         let slot = self.slots.entry(sid).or_default().clone();
+        let read = std::io::Cursor::new(leftover).chain(read);
         let reader = tokio::spawn(read_frames(sid, id, read, self.events.clone()));
         let writer = tokio::spawn(write_frames(sid, id, write, slot, self.events.clone()));
         debug!(sid, id, "election connection up");
@@ -479,7 +498,7 @@ async fn accept_loop(
     listener: TcpListener,
     events: mpsc::UnboundedSender<Event>,
     timeout: Duration,
-    transport: SharedTransport,
+    security: Security,
 ) {
     loop {
         let (tcp, peer) = match listener.accept().await {
@@ -491,23 +510,47 @@ async fn accept_loop(
             }
         };
         let events = events.clone();
-        let transport = transport.clone();
+        let security = security.clone();
         tokio::spawn(async move {
             let _ = tcp.set_nodelay(true);
             let handshake = async {
-                let mut stream = transport.accept(tcp, peer).await?;
+                let mut stream = security.transport.accept(tcp, peer).await?;
                 let hello = read_handshake(&mut stream).await?;
                 io::Result::Ok((stream, hello))
             };
-            match tokio::time::timeout(timeout, handshake).await {
-                Ok(Ok((stream, hello))) => {
-                    debug!(%peer, sid = hello.sid, "election connection request");
-                    let _ = events.send(Event::Accepted(stream, hello));
-                }
+            let (mut stream, hello) = match tokio::time::timeout(timeout, handshake).await {
+                Ok(Ok(x)) => x,
                 // Java's handleConnection: "Exception reading or writing challenge".
-                Ok(Err(e)) => warn!(%peer, error = %e, "Exception reading or writing challenge"),
-                Err(_) => warn!(%peer, "election handshake timed out"),
-            }
+                Ok(Err(e)) => {
+                    warn!(%peer, error = %e, "Exception reading or writing challenge");
+                    return;
+                }
+                Err(_) => {
+                    warn!(%peer, "election handshake timed out");
+                    return;
+                }
+            };
+            debug!(%peer, sid = hello.sid, "election connection request");
+            // Java's handleConnection authenticates every connection here, before it looks
+            // at the sid: whatever id the peer claims, it does not skip this.
+            let leftover = match &security.auth {
+                None => Vec::new(),
+                Some(auth) => {
+                    let done = authenticate_server(&mut stream, auth, peer);
+                    match tokio::time::timeout(timeout, done).await {
+                        Ok(Ok(leftover)) => leftover,
+                        Ok(Err(e)) => {
+                            error!("Exception handling connection, addr: {peer}, closing server connection: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            error!("Exception handling connection, addr: {peer}, closing server connection: SASL timed out");
+                            return;
+                        }
+                    }
+                }
+            };
+            let _ = events.send(Event::Accepted(stream, hello, leftover));
         });
     }
 }
@@ -553,10 +596,10 @@ async fn read_frame<R: tokio::io::AsyncRead + Unpin>(read: &mut R) -> io::Result
     Ok(Bytes::from(payload))
 }
 
-async fn read_frames(
+async fn read_frames<R: tokio::io::AsyncRead + Unpin>(
     sid: i64,
     id: u64,
-    mut read: PeerRead,
+    mut read: R,
     events: mpsc::UnboundedSender<Event>,
 ) {
     loop {

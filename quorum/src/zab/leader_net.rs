@@ -21,6 +21,8 @@
 //! thread meanwhile. A SNAP sync serializes the whole tree into memory before handing it to
 //! the learner's writer.
 
+use crate::auth::authenticate_server;
+use crate::transport::{PeerStream, PeerWrite, Security};
 use crate::zab::db::{blocking, DbError};
 use crate::zab::leader::{
     Action, ConnId, Leader, LeaderConfig, LearnerCounts, LearnerMessage, Phase, SyncKind,
@@ -35,7 +37,6 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use crate::transport::{self, PeerStream, PeerWrite, SharedTransport};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -286,15 +287,15 @@ pub async fn lead<D: LeaderDb + ?Sized>(
     control: ControlReceiver,
     events: mpsc::UnboundedSender<Event>,
 ) -> Result<Exit, NetError> {
-    lead_over(listener, transport::plain(), cfg, db, control, events).await
+    lead_over(listener, Security::plain(), cfg, db, control, events).await
 }
 
-/// [`lead`], with each accepted connection upgraded by `transport` (TLS: `sslQuorum`) in
-/// its own task before the leader sees it; a connection whose upgrade fails never reaches
-/// the leader (Java: the `LearnerHandler` dies on its first read).
+/// [`lead`], with each accepted connection upgraded by the transport (TLS: `sslQuorum`) and
+/// authenticated (quorum SASL, Java's `LearnerHandler` constructor) in its own task before
+/// the leader sees it; a connection that fails either never reaches the leader.
 pub async fn lead_over<D: LeaderDb + ?Sized>(
     listener: TcpListener,
-    transport: SharedTransport,
+    security: Security,
     cfg: LeaderConfig,
     db: &mut D,
     control: ControlReceiver,
@@ -303,7 +304,8 @@ pub async fn lead_over<D: LeaderDb + ?Sized>(
     let mut control = control.0;
     // Java's LearnerCnxAcceptor gives a new socket tickTime * initLimit to speak.
     let upgrade_timeout = cfg.tick_time * cfg.init_limit.max(1);
-    let (upgraded_tx, mut upgraded) = mpsc::unbounded_channel::<(PeerStream, SocketAddr)>();
+    let (upgraded_tx, mut upgraded) =
+        mpsc::unbounded_channel::<(PeerStream, SocketAddr, Vec<u8>)>();
     let now = Instant::now();
     let mut leader = Leader::new(
         cfg,
@@ -337,12 +339,27 @@ pub async fn lead_over<D: LeaderDb + ?Sized>(
             a = listener.accept() => {
                 let (tcp, addr) = a.map_err(NetError::Io)?;
                 let _ = tcp.set_nodelay(true);
-                let upgrade = transport.accept(tcp, addr);
+                let upgrade = security.transport.accept(tcp, addr);
+                let auth = security.auth.clone();
                 let tx = upgraded_tx.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(upgrade_timeout, upgrade).await {
-                        Ok(Ok(stream)) => {
-                            let _ = tx.send((stream, addr));
+                    let ready = async {
+                        let mut stream = upgrade.await?;
+                        let leftover = match &auth {
+                            None => Vec::new(),
+                            Some(auth) => match authenticate_server(&mut stream, auth, addr).await {
+                                Ok(l) => l,
+                                Err(e) => {
+                                    tracing::error!("Server failed to authenticate quorum learner, addr: {addr}, closing connection: {e}");
+                                    return Err(e);
+                                }
+                            },
+                        };
+                        io::Result::Ok((stream, leftover))
+                    };
+                    match tokio::time::timeout(upgrade_timeout, ready).await {
+                        Ok(Ok((stream, leftover))) => {
+                            let _ = tx.send((stream, addr, leftover));
                         }
                         Ok(Err(e)) => {
                             tracing::error!("Unexpected exception in LearnerHandler from {addr}: {e}")
@@ -354,7 +371,7 @@ pub async fn lead_over<D: LeaderDb + ?Sized>(
                 });
                 continue;
             }
-            Some((stream, addr)) = upgraded.recv() => Input::Accept(stream, addr),
+            Some((stream, addr, leftover)) = upgraded.recv() => Input::Accept(stream, addr, leftover),
             m = from_conn.recv() => Input::Conn(m.expect("we hold a sender")),
             _ = tokio::time::sleep_until(deadline) => Input::Tick,
             c = control.recv() => Input::Control(c),
@@ -385,7 +402,8 @@ const MAX_BATCH: usize = 1024;
 
 /// One thing that woke the actor.
 enum Input {
-    Accept(PeerStream, SocketAddr),
+    /// A learner connection, and bytes read past quorum SASL (the start of its first packet).
+    Accept(PeerStream, SocketAddr, Vec<u8>),
     Conn(FromConn),
     Tick,
     /// `None`: every handle is gone.
@@ -416,8 +434,8 @@ impl Shell {
         input: Input,
     ) -> Result<(), NetError> {
         match input {
-            Input::Accept(stream, addr) => {
-                let id = self.accept(stream, addr);
+            Input::Accept(stream, addr, leftover) => {
+                let id = self.accept(stream, addr, leftover);
                 leader.connected(id, Instant::now().into_std());
             }
             Input::Conn(FromConn::Data(id, data)) => {
@@ -498,7 +516,7 @@ impl Shell {
     }
 
     /// Start the reader and writer tasks of a new learner connection.
-    fn accept(&mut self, stream: PeerStream, addr: SocketAddr) -> ConnId {
+    fn accept(&mut self, stream: PeerStream, addr: SocketAddr, leftover: Vec<u8>) -> ConnId {
         stream.set_nodelay();
         self.next_id += 1;
         let id = self.next_id;
@@ -508,6 +526,9 @@ impl Shell {
         tokio::spawn(write_packets(wr, out_rx));
         let tx = self.from_conn.clone();
         let reader = tokio::spawn(async move {
+            if !leftover.is_empty() {
+                let _ = tx.send(FromConn::Data(id, Bytes::from(leftover)));
+            }
             let mut b = BytesMut::with_capacity(64 * 1024);
             loop {
                 match rd.read_buf(&mut b).await {

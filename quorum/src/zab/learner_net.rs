@@ -11,7 +11,8 @@
 //! The database calls are made on the task (they may fsync), inside `block_in_place` on a
 //! multi-threaded runtime so that the worker's other tasks move to another thread meanwhile.
 
-use crate::transport::{self, PeerStream, PeerWrite, SharedTransport};
+use crate::auth::authenticate_learner;
+use crate::transport::{self, PeerStream, PeerWrite, Security, SharedTransport};
 use crate::zab::db::{blocking, execute, DbError, LearnerDb};
 use crate::zab::learner::{Learner, LearnerConfig, Phase};
 use crate::zab::packet::encode_packet;
@@ -161,20 +162,33 @@ pub async fn follow_leader<D: LearnerDb + ?Sized>(
     db: &mut D,
     control: &mut mpsc::UnboundedReceiver<Control>,
 ) -> Result<Exit, NetError> {
-    follow_leader_over(addr, &transport::plain(), cfg, db, control).await
+    follow_leader_over(addr, &Security::plain(), cfg, db, control).await
 }
 
-/// [`follow_leader`] over `transport` (TLS: `sslQuorum`).
+/// [`follow_leader`] secured as `security` says: TLS (`sslQuorum`), then quorum SASL
+/// before FOLLOWERINFO (Java's `Learner.connectToLeader`).
 pub async fn follow_leader_over<D: LearnerDb + ?Sized>(
     addr: SocketAddr,
-    transport: &SharedTransport,
+    security: &Security,
     cfg: LearnerConfig,
     db: &mut D,
     control: &mut mpsc::UnboundedReceiver<Control>,
 ) -> Result<Exit, NetError> {
     let limit = cfg.tick_time * cfg.init_limit.max(1);
-    let stream = connect_over(addr, transport, limit).await?;
+    let mut stream = connect_over(addr, &security.transport, limit).await?;
     tracing::info!("connected to the leader at {addr}");
+    if let Some(auth) = &security.auth {
+        let done = authenticate_learner(&mut stream, auth, addr);
+        tokio::time::timeout(limit, done)
+            .await
+            .unwrap_or_else(|_| {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "quorum SASL timed out",
+                ))
+            })
+            .map_err(NetError::Connect)?;
+    }
     follow_stream(stream, cfg, db, control).await
 }
 
