@@ -397,7 +397,9 @@ const SESSION_TIMEOUT: &str = "-1 or a non-negative number of ms";
 const ELECTION_ALG: &str = "3 (the only election algorithm Java 3.8 supports)";
 
 const TLS: &str = "TLS is not supported";
-const QUORUM_SASL: &str = "quorum SASL is not supported";
+const QUORUM_KERBEROS: &str = "quorum SASL speaks DIGEST-MD5 only (Kerberos is not supported)";
+const QUORUM_CNXN_THREADS: &str =
+    "quorum connections are set up on the async runtime, not on a thread pool";
 const SASL: &str = "SASL authentication is not supported";
 const NO_JVM: &str = "there is no JVM";
 const ADMIN_TLS: &str = "the AdminServer speaks plain HTTP only (TLS is not supported)";
@@ -636,40 +638,49 @@ pub static KEYS: &[Key] = &[
     .field("ssl_quorum_reload_cert_files"),
     key(
         "quorum.auth.enableSasl",
-        boolean(|d, v| d.quorum_sasl.enabled = v),
+        boolean(|d, v| d.config.quorum_sasl.enabled = v),
     )
     .quorum()
     .default("false")
-    .ignored(QUORUM_SASL),
+    .field("quorum_sasl"),
     key(
         "quorum.auth.serverRequireSasl",
-        boolean(|d, v| d.quorum_sasl.server_requires = v),
+        boolean(|d, v| d.config.quorum_sasl.server_requires = v),
     )
     .quorum()
     .default("false")
-    .ignored(QUORUM_SASL),
+    .field("quorum_sasl"),
     key(
         "quorum.auth.learnerRequireSasl",
-        boolean(|d, v| d.quorum_sasl.learner_requires = v),
+        boolean(|d, v| d.config.quorum_sasl.learner_requires = v),
     )
     .quorum()
     .default("false")
-    .ignored(QUORUM_SASL),
-    key("quorum.auth.learner.saslLoginContext", text(|_, _| {}))
-        .quorum()
-        .ignored(QUORUM_SASL),
-    key("quorum.auth.server.saslLoginContext", text(|_, _| {}))
-        .quorum()
-        .ignored(QUORUM_SASL),
+    .field("quorum_sasl"),
+    key(
+        "quorum.auth.learner.saslLoginContext",
+        text(|d, v| d.config.quorum_sasl.learner_login_context = v.to_string()),
+    )
+    .quorum()
+    .default("QuorumLearner")
+    .field("quorum_sasl"),
+    key(
+        "quorum.auth.server.saslLoginContext",
+        text(|d, v| d.config.quorum_sasl.server_login_context = v.to_string()),
+    )
+    .quorum()
+    .default("QuorumServer")
+    .field("quorum_sasl"),
     key("quorum.auth.kerberos.servicePrincipal", text(|_, _| {}))
         .quorum()
-        .ignored(QUORUM_SASL),
+        .default("zkquorum/localhost")
+        .ignored(QUORUM_KERBEROS),
     key(
         "quorum.cnxn.threads.size",
         int(INT_MIN, INT_MAX, ANY_INT, |_, _| {}),
     )
     .quorum()
-    .ignored(QUORUM_SASL),
+    .ignored(QUORUM_CNXN_THREADS),
     key("jvm.pause.info-threshold.ms", Kind::Long { set: |_, _| {} }).ignored(NO_JVM),
     key("jvm.pause.warn-threshold.ms", Kind::Long { set: |_, _| {} }).ignored(NO_JVM),
     key("jvm.pause.sleep.time.ms", Kind::Long { set: |_, _| {} }).ignored(NO_JVM),
