@@ -18,7 +18,10 @@
 //! - [`leading`]: the leader's role (LEADING).
 //! - [`following`]: the learners' roles (FOLLOWING and OBSERVING).
 //! - [`transport`]: TLS on the election and quorum ports (`sslQuorum`, `portUnification`).
+//! - [`auth`]: quorum SASL (`quorum.auth.*`, the JAAS `QuorumServer` / `QuorumLearner`
+//!   sections).
 
+pub mod auth;
 pub mod following;
 pub mod leading;
 pub mod role;
@@ -88,7 +91,9 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
     ));
     let security = Security {
         transport: transport::quorum_transport(&cfg).unwrap_or_else(|e| fatal(e)),
-        auth: None,
+        // The JAAS file's path arrives with the client-port SASL keys
+        // (java.security.auth.login.config); until then none is known.
+        auth: auth::quorum_auth(&cfg.quorum_sasl, None).unwrap_or_else(|e| fatal(e)),
     };
     let mut net = NetConfig::new(FleConfig::new(my_id, view.clone()));
     net.security = security.clone();
