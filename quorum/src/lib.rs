@@ -7,9 +7,14 @@
 //! * [`zab`]: ZAB on the quorum port; so far the learner side (handshake, DIFF / TRUNC / SNAP
 //!   sync, broadcast) as a sans-IO state machine and its tokio shell. It knows the data tree
 //!   only through [`zab::db::LearnerDb`], which the server implements.
+//! * [`transport`]: how a quorum connection is secured: plaintext or TLS (the server
+//!   supplies the TLS), and [`auth`], quorum SASL (the `QuorumAuthPacket` exchange).
+//! * [`sasl`]: the SASL mechanisms and the JAAS file.
 
+pub mod auth;
 pub mod election;
 pub mod fuzz_support;
 pub mod sasl;
+pub mod transport;
 pub mod verifier;
 pub mod zab;

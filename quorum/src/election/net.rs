@@ -30,11 +30,13 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use jute::Zxid;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
+
+use crate::auth::{authenticate_learner, authenticate_server};
+use crate::transport::{PeerStream, PeerWrite, Security};
 
 use super::fle::{Action, Election, FleConfig, Outcome, Vote};
 use super::wire::{
@@ -46,7 +48,7 @@ use super::wire::{
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How the election talks to the network.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NetConfig {
     /// Our id, the ensemble, the election timings.
     pub fle: FleConfig,
@@ -54,8 +56,10 @@ pub struct NetConfig {
     pub listen: Option<SocketAddr>,
     /// Connect timeout (`zookeeper.cnxTimeout`, 5 s).
     pub connect_timeout: Duration,
-    /// How long an accepted connection may take to send its handshake.
+    /// How long an accepted connection may take to send its handshake (TLS included).
     pub handshake_timeout: Duration,
+    /// Plaintext or TLS (`sslQuorum`, `portUnification`), and quorum SASL.
+    pub security: Security,
 }
 
 impl NetConfig {
@@ -66,6 +70,7 @@ impl NetConfig {
             listen: None,
             connect_timeout: CONNECT_TIMEOUT,
             handshake_timeout: CONNECT_TIMEOUT,
+            security: Security::plain(),
         }
     }
 }
@@ -93,8 +98,10 @@ enum Command {
 }
 
 enum Event {
-    Accepted(TcpStream, InitialMessage),
-    Connected(i64, TcpStream),
+    /// The connection, its handshake, and bytes read past them (quorum SASL looked for an
+    /// auth packet and found the first frame).
+    Accepted(PeerStream, InitialMessage, Vec<u8>),
+    Connected(i64, PeerStream),
     ConnectDone(i64),
     Frame(i64, Bytes),
     Closed(i64, u64),
@@ -132,7 +139,12 @@ impl ElectionHandle {
         info!(my_sid = my, %local_addr, "election port listening");
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, event_rx) = mpsc::unbounded_channel();
-        let accept = tokio::spawn(accept_loop(listener, events.clone(), cfg.handshake_timeout));
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            events.clone(),
+            cfg.handshake_timeout,
+            cfg.security.clone(),
+        ));
         let actor = Actor {
             election: Election::new(cfg.fle.clone()),
             cfg,
@@ -352,13 +364,36 @@ impl Actor {
         let my = self.my_sid();
         let timeout = self.cfg.connect_timeout;
         let events = self.events.clone();
+        let security = self.cfg.security.clone();
+        // Java authenticates only to members of the voting view (`getVotingView().get(sid)`).
+        let authenticate = self.cfg.fle.view.is_voter(sid);
         tokio::spawn(async move {
             let result = async {
-                let mut stream = tokio::time::timeout(timeout, TcpStream::connect(&addr))
-                    .await
-                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-                stream.set_nodelay(true)?;
+                // Java's initiateConnection: connect and (sslQuorum) finish the TLS
+                // handshake within cnxTimeout, then send the initial message.
+                let stream = tokio::time::timeout(timeout, async {
+                    let tcp = TcpStream::connect(&addr).await?;
+                    tcp.set_nodelay(true)?;
+                    let peer = tcp.peer_addr()?;
+                    let stream = security.transport.connect(tcp, peer).await?;
+                    io::Result::Ok((stream, peer))
+                })
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+                let (mut stream, peer) = stream;
                 stream.write_all(&hello).await?;
+                stream.flush().await?;
+                if let (Some(auth), true) = (&security.auth, authenticate) {
+                    let done = authenticate_learner(&mut stream, auth, peer);
+                    if let Err(e) = tokio::time::timeout(timeout, done)
+                        .await
+                        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "timed out")))
+                    {
+                        // Java's initiateConnection wording.
+                        error!("Exception while connecting, id: {sid}, addr: {peer}, closing learner connection: {e}");
+                        return Err(e);
+                    }
+                }
                 io::Result::Ok(stream)
             }
             .await;
@@ -372,7 +407,8 @@ impl Actor {
                     Event::ConnectDone(sid)
                 }
                 Err(e) => {
-                    debug!(sid, %addr, error = %e, "cannot open election channel");
+                    // Java's initiateConnection wording.
+                    warn!("Cannot open channel to {sid} at election address {addr}: {e}");
                     Event::ConnectDone(sid)
                 }
             };
@@ -392,7 +428,7 @@ impl Actor {
 
     fn event(&mut self, ev: Event) {
         match ev {
-            Event::Accepted(stream, hello) => {
+            Event::Accepted(stream, hello, leftover) => {
                 let sid = if hello.sid == OBSERVER_ID {
                     let id = self.next_observer_id;
                     self.next_observer_id -= 1;
@@ -417,12 +453,12 @@ impl Actor {
                 } else if sid == self.my_sid() {
                     warn!("connection from a server with our own id: configuration error?");
                 } else {
-                    self.install(sid, stream);
+                    self.install(sid, stream, leftover);
                 }
             }
             Event::Connected(sid, stream) => {
                 self.connecting.remove(&sid);
-                self.install(sid, stream);
+                self.install(sid, stream, Vec::new());
             }
             Event::ConnectDone(sid) => {
                 self.connecting.remove(&sid);
@@ -444,12 +480,13 @@ impl Actor {
     }
 
     /// Starts the workers of a new connection to `sid`, replacing any old one.
-    fn install(&mut self, sid: i64, stream: TcpStream) {
-        let _ = stream.set_nodelay(true);
+    fn install(&mut self, sid: i64, stream: PeerStream, leftover: Vec<u8>) {
+        stream.set_nodelay();
         let id = self.next_conn_id;
         self.next_conn_id += 1;
         let (read, write) = stream.into_split();
         let slot = self.slots.entry(sid).or_default().clone();
+        let read = std::io::Cursor::new(leftover).chain(read);
         let reader = tokio::spawn(read_frames(sid, id, read, self.events.clone()));
         let writer = tokio::spawn(write_frames(sid, id, write, slot, self.events.clone()));
         debug!(sid, id, "election connection up");
@@ -461,9 +498,10 @@ async fn accept_loop(
     listener: TcpListener,
     events: mpsc::UnboundedSender<Event>,
     timeout: Duration,
+    security: Security,
 ) {
     loop {
-        let (mut stream, peer) = match listener.accept().await {
+        let (tcp, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
                 warn!(error = %e, "election accept failed");
@@ -472,21 +510,53 @@ async fn accept_loop(
             }
         };
         let events = events.clone();
+        let security = security.clone();
         tokio::spawn(async move {
-            match tokio::time::timeout(timeout, read_handshake(&mut stream)).await {
-                Ok(Ok(hello)) => {
-                    debug!(%peer, sid = hello.sid, "election connection request");
-                    let _ = events.send(Event::Accepted(stream, hello));
+            let _ = tcp.set_nodelay(true);
+            let handshake = async {
+                let mut stream = security.transport.accept(tcp, peer).await?;
+                let hello = read_handshake(&mut stream).await?;
+                io::Result::Ok((stream, hello))
+            };
+            let (mut stream, hello) = match tokio::time::timeout(timeout, handshake).await {
+                Ok(Ok(x)) => x,
+                // Java's handleConnection: "Exception reading or writing challenge".
+                Ok(Err(e)) => {
+                    warn!(%peer, error = %e, "Exception reading or writing challenge");
+                    return;
                 }
-                Ok(Err(e)) => warn!(%peer, error = %e, "bad election handshake"),
-                Err(_) => warn!(%peer, "election handshake timed out"),
-            }
+                Err(_) => {
+                    warn!(%peer, "election handshake timed out");
+                    return;
+                }
+            };
+            debug!(%peer, sid = hello.sid, "election connection request");
+            // Java's handleConnection authenticates every connection here, before it looks
+            // at the sid: whatever id the peer claims, it does not skip this.
+            let leftover = match &security.auth {
+                None => Vec::new(),
+                Some(auth) => {
+                    let done = authenticate_server(&mut stream, auth, peer);
+                    match tokio::time::timeout(timeout, done).await {
+                        Ok(Ok(leftover)) => leftover,
+                        Ok(Err(e)) => {
+                            error!("Exception handling connection, addr: {peer}, closing server connection: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            error!("Exception handling connection, addr: {peer}, closing server connection: SASL timed out");
+                            return;
+                        }
+                    }
+                }
+            };
+            let _ = events.send(Event::Accepted(stream, hello, leftover));
         });
     }
 }
 
 /// Reads exactly the handshake (what follows it belongs to the frame reader).
-async fn read_handshake(stream: &mut TcpStream) -> io::Result<InitialMessage> {
+async fn read_handshake(stream: &mut PeerStream) -> io::Result<InitialMessage> {
     let mut buf = BytesMut::new();
     let mut first = [0u8; 8];
     stream.read_exact(&mut first).await?;
@@ -518,7 +588,7 @@ async fn read_handshake(stream: &mut TcpStream) -> io::Result<InitialMessage> {
     }
 }
 
-async fn read_frame(read: &mut OwnedReadHalf) -> io::Result<Bytes> {
+async fn read_frame<R: tokio::io::AsyncRead + Unpin>(read: &mut R) -> io::Result<Bytes> {
     let len = read.read_i32().await?;
     let len = check_frame_length(len).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let mut payload = vec![0u8; len];
@@ -526,10 +596,10 @@ async fn read_frame(read: &mut OwnedReadHalf) -> io::Result<Bytes> {
     Ok(Bytes::from(payload))
 }
 
-async fn read_frames(
+async fn read_frames<R: tokio::io::AsyncRead + Unpin>(
     sid: i64,
     id: u64,
-    mut read: OwnedReadHalf,
+    mut read: R,
     events: mpsc::UnboundedSender<Event>,
 ) {
     loop {
@@ -551,7 +621,7 @@ async fn read_frames(
 async fn write_frames(
     sid: i64,
     id: u64,
-    mut write: OwnedWriteHalf,
+    mut write: PeerWrite,
     slot: Arc<SendSlot>,
     events: mpsc::UnboundedSender<Event>,
 ) {
@@ -567,6 +637,7 @@ async fn write_frames(
     let result = async {
         if let Some(frame) = resend {
             write.write_all(&frame).await?;
+            write.flush().await?;
         }
         loop {
             let next = {
@@ -578,7 +649,11 @@ async fn write_frames(
                 next
             };
             match next {
-                Some(frame) => write.write_all(&frame).await?,
+                Some(frame) => {
+                    write.write_all(&frame).await?;
+                    // A no-op on plaintext; pushes the TLS record out.
+                    write.flush().await?;
+                }
                 None => slot.wake.notified().await,
             }
         }

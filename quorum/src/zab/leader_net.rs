@@ -21,6 +21,8 @@
 //! thread meanwhile. A SNAP sync serializes the whole tree into memory before handing it to
 //! the learner's writer.
 
+use crate::auth::authenticate_server;
+use crate::transport::{PeerStream, PeerWrite, Security};
 use crate::zab::db::{blocking, DbError};
 use crate::zab::leader::{
     Action, ConnId, Leader, LeaderConfig, LearnerCounts, LearnerMessage, Phase, SyncKind,
@@ -35,8 +37,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -288,7 +289,7 @@ impl Drop for Conn {
     }
 }
 
-/// Lead on `listener` (our quorum port) until stopped or the quorum is lost.
+/// Lead on `listener` (our quorum port) until stopped or the quorum is lost; plaintext.
 pub async fn lead<D: LeaderDb + ?Sized>(
     listener: TcpListener,
     cfg: LeaderConfig,
@@ -296,7 +297,25 @@ pub async fn lead<D: LeaderDb + ?Sized>(
     control: ControlReceiver,
     events: mpsc::UnboundedSender<Event>,
 ) -> Result<Exit, NetError> {
+    lead_over(listener, Security::plain(), cfg, db, control, events).await
+}
+
+/// [`lead`], with each accepted connection upgraded by the transport (TLS: `sslQuorum`) and
+/// authenticated (quorum SASL, Java's `LearnerHandler` constructor) in its own task before
+/// the leader sees it; a connection that fails either never reaches the leader.
+pub async fn lead_over<D: LeaderDb + ?Sized>(
+    listener: TcpListener,
+    security: Security,
+    cfg: LeaderConfig,
+    db: &mut D,
+    control: ControlReceiver,
+    events: mpsc::UnboundedSender<Event>,
+) -> Result<Exit, NetError> {
     let mut control = control.0;
+    // Java's LearnerCnxAcceptor gives a new socket tickTime * initLimit to speak.
+    let upgrade_timeout = cfg.tick_time * cfg.init_limit.max(1);
+    let (upgraded_tx, mut upgraded) =
+        mpsc::unbounded_channel::<(PeerStream, SocketAddr, Vec<u8>)>();
     let now = Instant::now();
     let mut leader = Leader::new(
         cfg,
@@ -328,9 +347,41 @@ pub async fn lead<D: LeaderDb + ?Sized>(
         let deadline = Instant::from_std(leader.next_deadline());
         let input = tokio::select! {
             a = listener.accept() => {
-                let (stream, addr) = a.map_err(NetError::Io)?;
-                Input::Accept(stream, addr)
+                let (tcp, addr) = a.map_err(NetError::Io)?;
+                let _ = tcp.set_nodelay(true);
+                let upgrade = security.transport.accept(tcp, addr);
+                let auth = security.auth.clone();
+                let tx = upgraded_tx.clone();
+                tokio::spawn(async move {
+                    let ready = async {
+                        let mut stream = upgrade.await?;
+                        let leftover = match &auth {
+                            None => Vec::new(),
+                            Some(auth) => match authenticate_server(&mut stream, auth, addr).await {
+                                Ok(l) => l,
+                                Err(e) => {
+                                    tracing::error!("Server failed to authenticate quorum learner, addr: {addr}, closing connection: {e}");
+                                    return Err(e);
+                                }
+                            },
+                        };
+                        io::Result::Ok((stream, leftover))
+                    };
+                    match tokio::time::timeout(upgrade_timeout, ready).await {
+                        Ok(Ok((stream, leftover))) => {
+                            let _ = tx.send((stream, addr, leftover));
+                        }
+                        Ok(Err(e)) => {
+                            tracing::error!("Unexpected exception in LearnerHandler from {addr}: {e}")
+                        }
+                        Err(_) => tracing::error!(
+                            "Unexpected exception in LearnerHandler from {addr}: handshake timed out"
+                        ),
+                    }
+                });
+                continue;
             }
+            Some((stream, addr, leftover)) = upgraded.recv() => Input::Accept(stream, addr, leftover),
             m = from_conn.recv() => Input::Conn(m.expect("we hold a sender")),
             _ = tokio::time::sleep_until(deadline) => Input::Tick,
             c = control.recv() => Input::Control(c),
@@ -361,7 +412,8 @@ const MAX_BATCH: usize = 1024;
 
 /// One thing that woke the actor.
 enum Input {
-    Accept(TcpStream, SocketAddr),
+    /// A learner connection, and bytes read past quorum SASL (the start of its first packet).
+    Accept(PeerStream, SocketAddr, Vec<u8>),
     Conn(FromConn),
     Tick,
     /// `None`: every handle is gone.
@@ -392,8 +444,8 @@ impl Shell {
         input: Input,
     ) -> Result<(), NetError> {
         match input {
-            Input::Accept(stream, addr) => {
-                let id = self.accept(stream, addr);
+            Input::Accept(stream, addr, leftover) => {
+                let id = self.accept(stream, addr, leftover);
                 leader.connected(id, Instant::now().into_std());
             }
             Input::Conn(FromConn::Data(id, data)) => {
@@ -479,8 +531,8 @@ impl Shell {
     }
 
     /// Start the reader and writer tasks of a new learner connection.
-    fn accept(&mut self, stream: TcpStream, addr: SocketAddr) -> ConnId {
-        let _ = stream.set_nodelay(true);
+    fn accept(&mut self, stream: PeerStream, addr: SocketAddr, leftover: Vec<u8>) -> ConnId {
+        stream.set_nodelay();
         self.next_id += 1;
         let id = self.next_id;
         tracing::info!("learner connection {id} from {addr}");
@@ -489,6 +541,9 @@ impl Shell {
         tokio::spawn(write_packets(wr, out_rx));
         let tx = self.from_conn.clone();
         let reader = tokio::spawn(async move {
+            if !leftover.is_empty() {
+                let _ = tx.send(FromConn::Data(id, Bytes::from(leftover)));
+            }
             let mut b = BytesMut::with_capacity(64 * 1024);
             loop {
                 match rd.read_buf(&mut b).await {
@@ -659,7 +714,7 @@ const MAX_WRITE: usize = 256 * 1024;
 
 /// A learner connection's writer: every packet queued while the previous write ran goes out
 /// in one write; the socket is shut down once the connection is dropped.
-async fn write_packets(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Bytes>) {
+async fn write_packets(mut wr: PeerWrite, mut rx: mpsc::UnboundedReceiver<Bytes>) {
     let mut wire = BytesMut::new();
     while let Some(first) = rx.recv().await {
         let res = if rx.is_empty() {
@@ -674,6 +729,11 @@ async fn write_packets(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<B
                 }
             }
             wr.write_all(&wire).await
+        };
+        // A no-op on plaintext; pushes the TLS records out.
+        let res = match res {
+            Ok(()) => wr.flush().await,
+            e => e,
         };
         if res.is_err() {
             return;

@@ -11,6 +11,8 @@
 //! The database calls are made on the task (they may fsync), inside `block_in_place` on a
 //! multi-threaded runtime so that the worker's other tasks move to another thread meanwhile.
 
+use crate::auth::authenticate_learner;
+use crate::transport::{self, PeerStream, PeerWrite, Security, SharedTransport};
 use crate::zab::db::{blocking, execute, DbError, LearnerDb};
 use crate::zab::learner::{Learner, LearnerConfig, Phase};
 use crate::zab::packet::encode_packet;
@@ -116,6 +118,21 @@ impl std::error::Error for NetError {}
 /// [`CONNECT_TRIES`] attempts [`CONNECT_RETRY_DELAY`] apart, all within `limit`
 /// (`tickTime * initLimit`); TCP_NODELAY on.
 pub async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, NetError> {
+    connect_over(addr, &transport::plain(), limit)
+        .await
+        .and_then(|s| match s {
+            PeerStream::Plain(tcp) => Ok(tcp),
+            PeerStream::Secure(_) => unreachable!("the plain transport never encrypts"),
+        })
+}
+
+/// [`connect`], each attempt upgraded by `transport` (TLS: `sslQuorum`; a failed handshake
+/// counts as a failed attempt, as in Java's `Learner.sockConnect`).
+pub async fn connect_over(
+    addr: SocketAddr,
+    transport: &SharedTransport,
+    limit: Duration,
+) -> Result<PeerStream, NetError> {
     let deadline = Instant::now() + limit;
     let mut last = io::Error::new(
         io::ErrorKind::TimedOut,
@@ -128,11 +145,13 @@ pub async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, Net
             }
             tokio::time::sleep(CONNECT_RETRY_DELAY).await;
         }
-        match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => {
-                s.set_nodelay(true).map_err(NetError::Connect)?;
-                return Ok(s);
-            }
+        let attempt_io = async {
+            let tcp = TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            transport.connect(tcp, addr).await
+        };
+        match tokio::time::timeout_at(deadline, attempt_io).await {
+            Ok(Ok(s)) => return Ok(s),
             Ok(Err(e)) => {
                 tracing::warn!("connecting to the leader at {addr} (try {attempt}): {e}");
                 last = e;
@@ -150,15 +169,49 @@ pub async fn follow_leader<D: LearnerDb + ?Sized>(
     db: &mut D,
     control: &mut mpsc::UnboundedReceiver<Control>,
 ) -> Result<Exit, NetError> {
+    follow_leader_over(addr, &Security::plain(), cfg, db, control).await
+}
+
+/// [`follow_leader`] secured as `security` says: TLS (`sslQuorum`), then quorum SASL
+/// before FOLLOWERINFO (Java's `Learner.connectToLeader`).
+pub async fn follow_leader_over<D: LearnerDb + ?Sized>(
+    addr: SocketAddr,
+    security: &Security,
+    cfg: LearnerConfig,
+    db: &mut D,
+    control: &mut mpsc::UnboundedReceiver<Control>,
+) -> Result<Exit, NetError> {
     let limit = cfg.tick_time * cfg.init_limit.max(1);
-    let stream = connect(addr, limit).await?;
+    let mut stream = connect_over(addr, &security.transport, limit).await?;
     tracing::info!("connected to the leader at {addr}");
-    follow(stream, cfg, db, control).await
+    if let Some(auth) = &security.auth {
+        let done = authenticate_learner(&mut stream, auth, addr);
+        tokio::time::timeout(limit, done)
+            .await
+            .unwrap_or_else(|_| {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "quorum SASL timed out",
+                ))
+            })
+            .map_err(NetError::Connect)?;
+    }
+    follow_stream(stream, cfg, db, control).await
 }
 
 /// Run one learner session on an established connection.
 pub async fn follow<D: LearnerDb + ?Sized>(
     stream: TcpStream,
+    cfg: LearnerConfig,
+    db: &mut D,
+    control: &mut mpsc::UnboundedReceiver<Control>,
+) -> Result<Exit, NetError> {
+    follow_stream(PeerStream::Plain(stream), cfg, db, control).await
+}
+
+/// [`follow`] on a plaintext or an encrypted connection.
+pub async fn follow_stream<D: LearnerDb + ?Sized>(
+    stream: PeerStream,
     cfg: LearnerConfig,
     db: &mut D,
     control: &mut mpsc::UnboundedReceiver<Control>,
@@ -248,7 +301,7 @@ pub async fn follow<D: LearnerDb + ?Sized>(
 const MAX_CONTROL_BATCH: usize = 1024;
 
 async fn write(
-    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    wr: &mut PeerWrite,
     outbox: &mut Vec<QuorumPacket>,
     wire: &mut BytesMut,
 ) -> Result<(), NetError> {
@@ -264,5 +317,7 @@ async fn write(
         );
         encode_packet(&p, wire);
     }
-    wr.write_all(wire).await.map_err(NetError::Io)
+    wr.write_all(wire).await.map_err(NetError::Io)?;
+    // A no-op on plaintext; pushes the TLS records out.
+    wr.flush().await.map_err(NetError::Io)
 }

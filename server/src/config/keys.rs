@@ -398,6 +398,9 @@ const ELECTION_ALG: &str = "3 (the only election algorithm Java 3.8 supports)";
 
 const TLS: &str = "TLS is not supported";
 const QUORUM_SASL: &str = "quorum SASL is not supported";
+const QUORUM_KERBEROS: &str = "quorum SASL speaks DIGEST-MD5 only (Kerberos is not supported)";
+const QUORUM_CNXN_THREADS: &str =
+    "quorum connections are set up on the async runtime, not on a thread pool";
 const SASL: &str = "Kerberos (GSSAPI) is not supported; SASL is DIGEST-MD5 only";
 const NO_JVM: &str = "there is no JVM";
 const ADMIN_TLS: &str = "the AdminServer speaks plain HTTP only (TLS is not supported)";
@@ -617,53 +620,68 @@ pub static KEYS: &[Key] = &[
     )
     .default("false")
     .field("reconfig_enabled"),
-    key("sslQuorum", boolean(|_, _| {}))
+    key("sslQuorum", boolean(|d, v| d.config.ssl_quorum_enabled = v))
         .quorum()
         .default("false")
-        .ignored(TLS),
-    key("portUnification", boolean(|_, _| {}))
-        .default("false")
-        .ignored(TLS),
-    key("sslQuorumReloadCertFiles", boolean(|_, _| {}))
-        .quorum()
-        .default("false")
-        .ignored(TLS),
+        .field("ssl_quorum_enabled"),
+    key(
+        "portUnification",
+        boolean(|d, v| d.config.quorum_port_unification = v),
+    )
+    .default("false")
+    .field("quorum_port_unification"),
+    key(
+        "sslQuorumReloadCertFiles",
+        boolean(|d, v| d.config.ssl_quorum_reload_cert_files = v),
+    )
+    .quorum()
+    .default("false")
+    .field("ssl_quorum_reload_cert_files"),
     key(
         "quorum.auth.enableSasl",
-        boolean(|d, v| d.quorum_sasl.enabled = v),
+        boolean(|d, v| d.config.quorum_sasl.enabled = v),
     )
     .quorum()
     .default("false")
-    .ignored(QUORUM_SASL),
+    .field("quorum_sasl"),
     key(
         "quorum.auth.serverRequireSasl",
-        boolean(|d, v| d.quorum_sasl.server_requires = v),
+        boolean(|d, v| d.config.quorum_sasl.server_requires = v),
     )
     .quorum()
     .default("false")
-    .ignored(QUORUM_SASL),
+    .field("quorum_sasl"),
     key(
         "quorum.auth.learnerRequireSasl",
-        boolean(|d, v| d.quorum_sasl.learner_requires = v),
+        boolean(|d, v| d.config.quorum_sasl.learner_requires = v),
     )
     .quorum()
     .default("false")
-    .ignored(QUORUM_SASL),
-    key("quorum.auth.learner.saslLoginContext", text(|_, _| {}))
-        .quorum()
-        .ignored(QUORUM_SASL),
-    key("quorum.auth.server.saslLoginContext", text(|_, _| {}))
-        .quorum()
-        .ignored(QUORUM_SASL),
+    .field("quorum_sasl"),
+    key(
+        "quorum.auth.learner.saslLoginContext",
+        text(|d, v| d.config.quorum_sasl.learner_login_context = v.to_string()),
+    )
+    .quorum()
+    .default("QuorumLearner")
+    .field("quorum_sasl"),
+    key(
+        "quorum.auth.server.saslLoginContext",
+        text(|d, v| d.config.quorum_sasl.server_login_context = v.to_string()),
+    )
+    .quorum()
+    .default("QuorumServer")
+    .field("quorum_sasl"),
     key("quorum.auth.kerberos.servicePrincipal", text(|_, _| {}))
         .quorum()
-        .ignored(QUORUM_SASL),
+        .default("zkquorum/localhost")
+        .ignored(QUORUM_KERBEROS),
     key(
         "quorum.cnxn.threads.size",
         int(INT_MIN, INT_MAX, ANY_INT, |_, _| {}),
     )
     .quorum()
-    .ignored(QUORUM_SASL),
+    .ignored(QUORUM_CNXN_THREADS),
     key("jvm.pause.info-threshold.ms", Kind::Long { set: |_, _| {} }).ignored(NO_JVM),
     key("jvm.pause.warn-threshold.ms", Kind::Long { set: |_, _| {} }).ignored(NO_JVM),
     key("jvm.pause.sleep.time.ms", Kind::Long { set: |_, _| {} }).ignored(NO_JVM),
@@ -1031,8 +1049,7 @@ pub static KEYS: &[Key] = &[
     )
     .zookeeper()
     .family()
-    .field("ssl_quorum")
-    .ignored(TLS),
+    .field("ssl_quorum"),
     key(
         "ssl.",
         Kind::Member {

@@ -331,6 +331,17 @@ pub struct Config {
     /// `ssl.quorum.*` (`zookeeper.ssl.quorum.*`): TLS of the quorum ports
     /// (Java's `QuorumX509Util`).
     pub ssl_quorum: crate::tls::TlsSettings,
+    /// `sslQuorum`: election and ZAB connections are opened over TLS, and the quorum ports
+    /// accept only TLS (unless `portUnification`).
+    pub ssl_quorum_enabled: bool,
+    /// `portUnification`: the quorum ports accept TLS and plaintext alike (the rolling
+    /// switch to `sslQuorum`).
+    pub quorum_port_unification: bool,
+    /// `sslQuorumReloadCertFiles`: new quorum handshakes use the `ssl.quorum.*` store files'
+    /// current contents.
+    pub ssl_quorum_reload_cert_files: bool,
+    /// `quorum.auth.*`: quorum SASL.
+    pub quorum_sasl: QuorumSasl,
     /// `authProvider.N` (`zookeeper.authProvider.N`): (N, class name) of the extra
     /// authentication providers, in the order given (a later N replaces an earlier one).
     pub auth_providers: Vec<(String, String)>,
@@ -385,7 +396,6 @@ pub struct Draft {
     client_port_address: Option<String>,
     secure_client_port: u16,
     secure_client_port_address: bool,
-    quorum_sasl: QuorumSasl,
     enforce_auth: EnforceAuth,
     /// The system property `zookeeper.fsync.warningthresholdms` was given: Java then does
     /// not read the bare `fsync.warningthresholdms`.
@@ -396,12 +406,17 @@ pub struct Draft {
     servers: Vec<ServerLine>,
 }
 
-/// `quorum.auth.enableSasl`, `serverRequireSasl`, `learnerRequireSasl`.
-#[derive(Debug, Clone, Copy, Default)]
-struct QuorumSasl {
-    enabled: bool,
-    server_requires: bool,
-    learner_requires: bool,
+/// Quorum SASL (Java's `QuorumAuth` keys): `quorum.auth.enableSasl`, `serverRequireSasl`,
+/// `learnerRequireSasl`, and the JAAS sections the server and the learner log in with.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QuorumSasl {
+    pub enabled: bool,
+    pub server_requires: bool,
+    pub learner_requires: bool,
+    /// `quorum.auth.server.saslLoginContext` (default `QuorumServer`).
+    pub server_login_context: String,
+    /// `quorum.auth.learner.saslLoginContext` (default `QuorumLearner`).
+    pub learner_login_context: String,
 }
 
 /// `enforce.auth.enabled`, `enforce.auth.schemes`, `sessionRequireClientSASLAuth`, as given.
@@ -424,7 +439,6 @@ impl Draft {
             client_port_address: None,
             secure_client_port: 0,
             secure_client_port_address: false,
-            quorum_sasl: QuorumSasl::default(),
             enforce_auth: EnforceAuth::default(),
             fsync_threshold_prefixed: false,
             set_by_only_property: Vec::new(),
@@ -630,6 +644,10 @@ impl Config {
             auth_providers: Vec::new(),
             sasl: Default::default(),
             let_any_sasl_user_do_x: None,
+            ssl_quorum_enabled: false,
+            quorum_port_unification: false,
+            ssl_quorum_reload_cert_files: false,
+            quorum_sasl: QuorumSasl::default(),
         }
     }
 

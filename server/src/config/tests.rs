@@ -693,7 +693,7 @@ fn known_keys_zk_rs_ignores_say_why() {
         "jvm.pause.monitor=true",
         "jvm.pause.sleep.time.ms=500",
         "quorum.cnxn.threads.size=20",
-        "sslQuorumReloadCertFiles=false",
+        "quorum.auth.kerberos.servicePrincipal=zkquorum/localhost",
         "connectToLearnerMasterLimit=4",
         "observerMasterPort=2191",
         "snapshot.trust.empty=true",
@@ -735,13 +735,15 @@ fn unsupported_but_accepted() {
         e.to_string(),
         "secureClientPortAddress is set but secureClientPort is not set"
     );
-    let (_, w) = with("sslQuorum=true");
-    assert!(
-        has_warning(&w, "sslQuorum is accepted but ignored"),
-        "{w:?}"
-    );
-    let (_, w) = with("quorum.auth.enableSasl=true\nquorum.auth.learnerRequireSasl=true");
-    assert!(has_warning(&w, "quorum SASL"), "{w:?}");
+    let (c, w) = with("sslQuorum=true\nportUnification=true");
+    assert!(!w.iter().any(|w| w.contains("sslQuorum")), "{w:?}");
+    assert!(c.ssl_quorum_enabled && c.quorum_port_unification);
+    let (c, w) = with("quorum.auth.enableSasl=true\nquorum.auth.learnerRequireSasl=true");
+    assert!(!w.iter().any(|w| w.contains("quorum")), "{w:?}");
+    assert!(c.quorum_sasl.enabled && c.quorum_sasl.learner_requires);
+    assert!(!c.quorum_sasl.server_requires);
+    assert_eq!(c.quorum_sasl.server_login_context, "QuorumServer");
+    assert_eq!(c.quorum_sasl.learner_login_context, "QuorumLearner");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use super::{Config, ConfigError, Draft};
 
 /// Turns a draft whose keys are all read into the configuration.
 pub(super) fn finish(mut d: Draft) -> Result<(Config, Vec<String>), ConfigError> {
-    let sasl = d.quorum_sasl;
+    let sasl = &d.config.quorum_sasl;
     if !sasl.enabled && sasl.server_requires {
         return Err(sasl_error(
             "quorum.auth.serverRequireSasl",

@@ -22,9 +22,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use zk_quorum::election::net::ElectionHandle;
+use zk_quorum::transport::Security;
 use zk_quorum::verifier::QuorumMaj;
 use zk_quorum::zab::learner::LearnerKind;
-use zk_quorum::zab::learner_net::{control_channel, follow_leader};
+use zk_quorum::zab::learner_net::{control_channel, follow_leader_over};
 
 /// What a follower or an observer needs from the peer loop.
 pub struct Learning<'a> {
@@ -37,6 +38,8 @@ pub struct Learning<'a> {
     /// How the pipeline serves once synced (`Follower` or `Observer`, as configured).
     pub mode: Mode,
     pub election: &'a ElectionHandle,
+    /// Plaintext or TLS to the leader's quorum port (`sslQuorum`), and quorum SASL.
+    pub security: &'a Security,
 }
 
 /// The pipeline input for a learner event other than `Serve` and `Ended`.
@@ -75,9 +78,11 @@ pub async fn follow(
     let snapshot_options = db.options().snapshot.clone();
     let (ev_tx, mut events) = mpsc::unbounded_channel::<LearnerEvent>();
     let (handle, mut control) = control_channel();
+    let security = l.security.clone();
     let learner = tokio::spawn(async move {
         let mut ldb = LearnerDatabase::new(db, epochs, ev_tx);
-        let why = match follow_leader(leader_addr, lcfg, &mut ldb, &mut control).await {
+        let followed = follow_leader_over(leader_addr, &security, lcfg, &mut ldb, &mut control);
+        let why = match followed.await {
             Ok(exit) => format!("{exit:?}"),
             Err(e) => e.to_string(),
         };

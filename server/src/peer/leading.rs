@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use zk_quorum::election::net::ElectionHandle;
+use zk_quorum::transport::Security;
 use zk_quorum::verifier::QuorumMaj;
 use zk_quorum::zab::leader::LearnerMessage;
 use zk_quorum::zab::leader_net::{self, Event};
@@ -33,6 +34,7 @@ pub async fn lead(
     mut db: Database,
     epochs: Epochs,
     election: &ElectionHandle,
+    security: &Security,
     rx: &mut mpsc::Receiver<ToPipeline>,
     tx: &mpsc::Sender<ToPipeline>,
 ) -> Option<Database> {
@@ -74,8 +76,10 @@ pub async fn lead(
     let lcfg = leader_config(cfg, view, my_id);
     let (handle, control) = leader_net::control_channel();
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
+    let security = security.clone();
     let task = tokio::spawn(async move {
-        let why = match leader_net::lead(listener, lcfg, &mut ldb, control, ev_tx).await {
+        let led = leader_net::lead_over(listener, security, lcfg, &mut ldb, control, ev_tx);
+        let why = match led.await {
             Ok(exit) => format!("{exit:?}"),
             Err(e) => e.to_string(),
         };

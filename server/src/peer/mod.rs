@@ -17,10 +17,15 @@
 //!   sockets (the view, `/zookeeper/config`, follower or observer, the ZAB configs).
 //! - [`leading`]: the leader's role (LEADING).
 //! - [`following`]: the learners' roles (FOLLOWING and OBSERVING).
+//! - [`transport`]: TLS on the election and quorum ports (`sslQuorum`, `portUnification`).
+//! - [`auth`]: quorum SASL (`quorum.auth.*`, the JAAS `QuorumServer` / `QuorumLearner`
+//!   sections).
 
+pub mod auth;
 pub mod following;
 pub mod leading;
 pub mod role;
+pub mod transport;
 
 use crate::config::Config;
 use crate::database::{Database, DbOptions, Epochs};
@@ -35,6 +40,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info};
 use zk_quorum::election::net::{ElectionHandle, NetConfig};
 use zk_quorum::election::FleConfig;
+use zk_quorum::transport::Security;
 use zk_quorum::zab::learner::LearnerKind;
 
 fn fatal(msg: String) -> ! {
@@ -83,11 +89,18 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
         crate::flow::ServerFlow::new(crate::flow::Limits::from_config(&cfg)),
         std::sync::Arc::new(cfg.clone()),
     ));
-    let election =
-        match ElectionHandle::bind(NetConfig::new(FleConfig::new(my_id, view.clone()))).await {
-            Ok(e) => e,
-            Err(e) => fatal(format!("cannot start leader election: {e}")),
-        };
+    let security = Security {
+        transport: transport::quorum_transport(&cfg).unwrap_or_else(|e| fatal(e)),
+        // The JAAS file's path arrives with the client-port SASL keys
+        // (java.security.auth.login.config); until then none is known.
+        auth: auth::quorum_auth(&cfg.quorum_sasl, None).unwrap_or_else(|e| fatal(e)),
+    };
+    let mut net = NetConfig::new(FleConfig::new(my_id, view.clone()));
+    net.security = security.clone();
+    let election = match ElectionHandle::bind(net).await {
+        Ok(e) => e,
+        Err(e) => fatal(format!("cannot start leader election: {e}")),
+    };
     let opts = DbOptions::from_config(&cfg, Some(config_node(&view)));
     let open_failed = |e: &dyn std::fmt::Display| -> ! {
         fatal(format!(
@@ -153,8 +166,10 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
                 let took_ms = looking_since.elapsed().as_millis();
                 info!("LEADING - LEADER ELECTION TOOK - {took_ms} MS");
                 shell.close_all();
-                let back =
-                    leading::lead(&cfg, &view, my_id, db, epochs, &election, &mut rx, &tx).await;
+                let back = leading::lead(
+                    &cfg, &view, my_id, db, epochs, &election, &security, &mut rx, &tx,
+                )
+                .await;
                 shell = idle_shell(&cfg, role, &tx);
                 back
             }
@@ -181,6 +196,7 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
                     kind,
                     mode,
                     election: &election,
+                    security: &security,
                 };
                 let back = following::follow(learning, db, epochs, &mut shell, &mut rx).await;
                 shell = idle_shell(&cfg, role, &tx);
