@@ -136,6 +136,21 @@ impl ServerLogin {
     }
 }
 
+impl std::fmt::Debug for ServerLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerLogin").field("principal", &self.principal).finish()
+    }
+}
+
+/// Two logins are equal when they share the credential (a clone of one login).
+impl PartialEq for ServerLogin {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.credential, &other.credential)
+    }
+}
+
+impl Eq for ServerLogin {}
+
 /// krb5.conf's default realm as the system library reads it (Java's `KerberosUtil
 /// .getDefaultRealm`, which `KerberosName` compares with); `None` without a configuration.
 pub fn default_realm() -> Option<String> {
