@@ -166,6 +166,34 @@ def test_kazoo_gssapi_sasl_acl(kdc, server, tmp_path):
     server.check_alive()
 
 
+@pytest.mark.parametrize("remove", ["realm", "host"])
+def test_kerberos_name_rules(impl, kdc, tmp_path, remove):
+    """kerberos.removeRealmFromPrincipal / removeHostFromPrincipal shape the sasl id from the
+    principal (KerberosName's DEFAULT rule: the realm is krb5.conf's default realm)."""
+    from kazoo.exceptions import NoAuthError
+    from kazoo.security import make_acl
+    srv = start_krb_server(impl, tmp_path, kdc, jaas_server(
+        kdc.service_keytab, kdc.principal("zookeeper/localhost")),
+        {"kerberos.remove%sFromPrincipal" % remove.capitalize(): "true"})
+    srv.start()
+    try:
+        zk = kazoo_gssapi(kdc, srv, tmp_path)
+        try:
+            # client@REALM has no host: removing the host changes nothing.
+            who = "client" if remove == "realm" else "client@%s" % kdc.realm
+            other = "client@%s" % kdc.realm if remove == "realm" else "client"
+            zk.create("/mine", b"x", acl=[make_acl("sasl", who, all=True)])
+            assert zk.get("/mine")[0] == b"x"
+            zk.create("/theirs", b"y", acl=[make_acl("sasl", other, all=True)])
+            with pytest.raises(NoAuthError):
+                zk.get("/theirs")
+        finally:
+            zk.stop()
+            zk.close()
+    finally:
+        srv.stop()
+
+
 def test_ticket_for_another_service_fails(kdc, server, tmp_path):
     from kazoo.exceptions import AuthFailedError, ConnectionLoss
     with pytest.raises((AuthFailedError, ConnectionLoss)):

@@ -113,6 +113,7 @@ type AcceptSecContext = unsafe extern "C" fn(
     *mut u32,
     *mut Cred,
 ) -> Status;
+type CanonicalizeName = unsafe extern "C" fn(*mut Status, Name, *const Oid, *mut Name) -> Status;
 type DisplayName = unsafe extern "C" fn(*mut Status, Name, *mut Buffer, *mut *const Oid) -> Status;
 type Wrap =
     unsafe extern "C" fn(*mut Status, Ctx, c_int, u32, *const Buffer, *mut c_int, *mut Buffer) -> Status;
@@ -129,6 +130,7 @@ type DisplayStatus =
 struct Gss {
     acquire_cred_from: AcquireCredFrom,
     import_name: ImportName,
+    canonicalize_name: CanonicalizeName,
     accept_sec_context: AcceptSecContext,
     display_name: DisplayName,
     wrap: Wrap,
@@ -173,6 +175,9 @@ fn load() -> Result<Gss, String> {
                 "gss_acquire_cred_from",
             )?),
             import_name: std::mem::transmute::<*mut c_void, ImportName>(sym("gss_import_name")?),
+            canonicalize_name: std::mem::transmute::<*mut c_void, CanonicalizeName>(sym(
+                "gss_canonicalize_name",
+            )?),
             accept_sec_context: std::mem::transmute::<*mut c_void, AcceptSecContext>(sym(
                 "gss_accept_sec_context",
             )?),
@@ -291,8 +296,18 @@ impl Gss {
 pub fn default_realm() -> Option<String> {
     let gss = gss().ok()?;
     let mut name = gss.import_principal("zk-rs-realm-probe").ok()?;
-    let shown = gss.display(name);
+    // An imported name displays as given; its Kerberos form carries the realm.
+    let mech = oid(KRB5_MECH);
+    let mut canonical: Name = ptr::null_mut();
+    let mut minor = 0;
+    // SAFETY: name is a live name handle, mech a static OID, canonical an out-pointer.
+    let major = unsafe { (gss.canonicalize_name)(&mut minor, name, &mech, &mut canonical) };
     gss.release_name_handle(&mut name);
+    if is_error(major) {
+        return None;
+    }
+    let shown = gss.display(canonical);
+    gss.release_name_handle(&mut canonical);
     let shown = shown.ok()?;
     shown.split_once('@').map(|(_, realm)| realm.to_string())
 }
