@@ -329,6 +329,22 @@ pub struct Config {
     /// `ssl.quorum.*` (`zookeeper.ssl.quorum.*`): TLS of the quorum ports
     /// (Java's `QuorumX509Util`).
     pub ssl_quorum: crate::tls::TlsSettings,
+    /// `authProvider.N` (`zookeeper.authProvider.N`): (N, class name) of the extra
+    /// authentication providers, in the order given (a later N replaces an earlier one).
+    pub auth_providers: Vec<(String, String)>,
+    /// The SASL keys of the client port, and the login made from the JAAS file.
+    pub sasl: crate::sasl::SaslSettings,
+    /// `letAnySaslUserDoX`: a `sasl` ACL id that every SASL-authenticated client matches.
+    pub let_any_sasl_user_do_x: Option<String>,
+}
+
+impl Config {
+    /// Whether `authProvider.N` registers SASLAuthenticationProvider (the `sasl` scheme).
+    pub fn sasl_provider(&self) -> bool {
+        self.auth_providers
+            .iter()
+            .any(|(_, class)| class == crate::sasl::SASL_PROVIDER_CLASS)
+    }
 }
 
 /// The AdminServer's keys (`admin.enableServer`, ...; Java reads them as the system
@@ -607,6 +623,9 @@ impl Config {
             },
             ssl: Default::default(),
             ssl_quorum: Default::default(),
+            auth_providers: Vec::new(),
+            sasl: Default::default(),
+            let_any_sasl_user_do_x: None,
         }
     }
 
