@@ -138,7 +138,9 @@ impl ServerLogin {
 
 impl std::fmt::Debug for ServerLogin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerLogin").field("principal", &self.principal).finish()
+        f.debug_struct("ServerLogin")
+            .field("principal", &self.principal)
+            .finish()
     }
 }
 
@@ -231,7 +233,9 @@ impl<C: AcceptorContext> GssapiServer<C> {
             }
             Stage::AwaitChoice => {
                 let plain = self.context.unwrap(response).map_err(|e| {
-                    SaslError::new(format!("Final handshake failed [Caused by GSSException: {e}]"))
+                    SaslError::new(format!(
+                        "Final handshake failed [Caused by GSSException: {e}]"
+                    ))
                 })?;
                 let choice = decode_choice(&plain)
                     .ok_or_else(|| SaslError::new("Final handshake failed: short message"))?;
@@ -241,7 +245,10 @@ impl<C: AcceptorContext> GssapiServer<C> {
                         choice.qop
                     )));
                 }
-                let peer = self.peer.clone().expect("set when the context was established");
+                let peer = self
+                    .peer
+                    .clone()
+                    .expect("set when the context was established");
                 let authzid = if choice.authzid.is_empty() {
                     peer
                 } else {

@@ -115,10 +115,23 @@ type AcceptSecContext = unsafe extern "C" fn(
 ) -> Status;
 type CanonicalizeName = unsafe extern "C" fn(*mut Status, Name, *const Oid, *mut Name) -> Status;
 type DisplayName = unsafe extern "C" fn(*mut Status, Name, *mut Buffer, *mut *const Oid) -> Status;
-type Wrap =
-    unsafe extern "C" fn(*mut Status, Ctx, c_int, u32, *const Buffer, *mut c_int, *mut Buffer) -> Status;
-type Unwrap =
-    unsafe extern "C" fn(*mut Status, Ctx, *const Buffer, *mut Buffer, *mut c_int, *mut u32) -> Status;
+type Wrap = unsafe extern "C" fn(
+    *mut Status,
+    Ctx,
+    c_int,
+    u32,
+    *const Buffer,
+    *mut c_int,
+    *mut Buffer,
+) -> Status;
+type Unwrap = unsafe extern "C" fn(
+    *mut Status,
+    Ctx,
+    *const Buffer,
+    *mut Buffer,
+    *mut c_int,
+    *mut u32,
+) -> Status;
 type ReleaseBuffer = unsafe extern "C" fn(*mut Status, *mut Buffer) -> Status;
 type ReleaseName = unsafe extern "C" fn(*mut Status, *mut Name) -> Status;
 type ReleaseCred = unsafe extern "C" fn(*mut Status, *mut Cred) -> Status;
@@ -469,7 +482,15 @@ impl super::AcceptorContext for Acceptor {
         let mut conf_state = 0;
         // SAFETY: ctx is an established context owned by self; input borrows `message`.
         let major = unsafe {
-            (gss.wrap)(&mut minor, self.ctx, 0, 0, &input, &mut conf_state, &mut output)
+            (gss.wrap)(
+                &mut minor,
+                self.ctx,
+                0,
+                0,
+                &input,
+                &mut conf_state,
+                &mut output,
+            )
         };
         let out = gss.take(&mut output);
         if is_error(major) {
@@ -490,7 +511,14 @@ impl super::AcceptorContext for Acceptor {
         let mut qop = 0u32;
         // SAFETY: ctx is an established context owned by self; input borrows `token`.
         let major = unsafe {
-            (gss.unwrap)(&mut minor, self.ctx, &input, &mut output, &mut conf_state, &mut qop)
+            (gss.unwrap)(
+                &mut minor,
+                self.ctx,
+                &input,
+                &mut output,
+                &mut conf_state,
+                &mut qop,
+            )
         };
         let out = gss.take(&mut output);
         if is_error(major) {

@@ -57,7 +57,10 @@ fn wrapped(msg: &[u8]) -> Vec<u8> {
 
 #[test]
 fn offer_is_auth_only_with_a_65536_buffer() {
-    assert_eq!(encode_offer(NO_PROTECTION, MAX_RECEIVE_BUFFER), [1, 1, 0, 0]);
+    assert_eq!(
+        encode_offer(NO_PROTECTION, MAX_RECEIVE_BUFFER),
+        [1, 1, 0, 0]
+    );
     assert_eq!(encode_offer(7, 0x0123_4567), [7, 0xff, 0xff, 0xff]);
 }
 
@@ -71,7 +74,10 @@ fn choice_framing() {
             authzid: b"bob".to_vec()
         })
     );
-    assert_eq!(decode_choice(&[1, 0, 0, 0]).unwrap().authzid, Vec::<u8>::new());
+    assert_eq!(
+        decode_choice(&[1, 0, 0, 0]).unwrap().authzid,
+        Vec::<u8>::new()
+    );
     assert_eq!(decode_choice(&[1, 0, 0]), None);
     assert_eq!(decode_choice(&[]), None);
 }
@@ -126,7 +132,10 @@ fn non_empty_token_where_an_empty_one_belongs() {
     let mut s = GssapiServer::new(Fake::new(vec![established(b"AP-REP")]));
     s.evaluate_response(b"AP-REQ").unwrap();
     let e = s.evaluate_response(b"x").unwrap_err();
-    assert_eq!(e.message, "Handshake expecting no response data from server");
+    assert_eq!(
+        e.message,
+        "Handshake expecting no response data from server"
+    );
     assert!(s.evaluate_response(b"").is_err());
 }
 
@@ -136,10 +145,22 @@ fn choice_not_wrapped_short_or_asking_for_a_layer() {
         (b"Xjunk".to_vec(), "Final handshake failed"),
         (wrapped(&[1, 0, 0]), "Final handshake failed"),
         (wrapped(&[]), "Final handshake failed"),
-        (wrapped(&[2, 0, 0, 0]), "Client selected unsupported protection: 2"),
-        (wrapped(&[4, 0, 0, 0]), "Client selected unsupported protection: 4"),
-        (wrapped(&[3, 0, 0, 0]), "Client selected unsupported protection: 3"),
-        (wrapped(&[0, 0, 0, 0]), "Client selected unsupported protection: 0"),
+        (
+            wrapped(&[2, 0, 0, 0]),
+            "Client selected unsupported protection: 2",
+        ),
+        (
+            wrapped(&[4, 0, 0, 0]),
+            "Client selected unsupported protection: 4",
+        ),
+        (
+            wrapped(&[3, 0, 0, 0]),
+            "Client selected unsupported protection: 3",
+        ),
+        (
+            wrapped(&[0, 0, 0, 0]),
+            "Client selected unsupported protection: 0",
+        ),
         (wrapped(&[1, 0, 0, 0, 0xff, 0xfe]), "Final handshake failed"),
     ] {
         let mut s = GssapiServer::new(Fake::new(vec![established(b"")]));
