@@ -282,6 +282,115 @@ def test_replayed_ap_req_is_refused(kdc, server, tmp_path):
     server.check_alive()
 
 
+def gss_client(kdc, tmp_path, service_host="zookeeper@localhost"):
+    """A pykerberos initiator context for `client` (mutual authentication, as puresasl)."""
+    import kerberos
+    ccache = Path(tmp_path) / ("cc-ctx-%d" % time.monotonic_ns())
+    kdc.kinit("client", kdc.client_keytab, ccache)
+    env = kdc.env(ccache)
+    os.environ["KRB5_CONFIG"] = env["KRB5_CONFIG"]
+    os.environ["KRB5CCNAME"] = env["KRB5CCNAME"]
+    _, ctx = kerberos.authGSSClientInit(service_host)
+    return ctx
+
+
+@pytest.mark.parametrize("final", ["garbage", "unwrapped", "integrity-layer", "empty"])
+def test_bad_security_layer_answer(kdc, server, tmp_path, final):
+    """The context is established, then the client's answer to the wrapped offer is wrong."""
+    import base64
+    import kerberos
+    saved = {k: os.environ.get(k) for k in ("KRB5_CONFIG", "KRB5CCNAME")}
+    try:
+        ctx = gss_client(kdc, tmp_path)
+        kerberos.authGSSClientStep(ctx, "")
+        c = zkraw.RawClient(server.host, server.port)
+        try:
+            r = c.call(OP_SASL, sasl_body(base64.b64decode(kerberos.authGSSClientResponse(ctx))))
+            assert r.err == 0
+            ap_rep = zkraw.Dec(r.body).buffer()
+            assert kerberos.authGSSClientStep(ctx, base64.b64encode(ap_rep).decode()) == 1
+            r = c.call(OP_SASL, sasl_body(b""))
+            assert r.err == 0
+            offer = zkraw.Dec(r.body).buffer()
+            kerberos.authGSSClientUnwrap(ctx, base64.b64encode(offer).decode())
+            # Java offers only "auth" (no security layer) and a 65536-byte buffer.
+            assert base64.b64decode(kerberos.authGSSClientResponse(ctx)) == b"\x01\x01\x00\x00"
+            plain = {"garbage": None, "unwrapped": None, "empty": None,
+                     "integrity-layer": b"\x02\x01\x00\x00client"}[final]
+            if plain is not None:
+                kerberos.authGSSClientWrap(ctx, base64.b64encode(plain).decode())
+                token = base64.b64decode(kerberos.authGSSClientResponse(ctx))
+            else:
+                token = {"garbage": os.urandom(60), "unwrapped": b"\x01\x01\x00\x00client",
+                         "empty": b""}[final]
+            try:
+                err = c.call(OP_SASL, sasl_body(token)).err
+            except ConnectionError:
+                err = None
+            assert err == ERR_AUTH_FAILED
+            assert c.closed.wait(5)
+        finally:
+            c.drop()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    server.check_alive()
+
+
+def test_super_user(impl, kdc, tmp_path):
+    """zookeeper.superUser names a Kerberos sasl id: that client is super."""
+    from kazoo.security import make_acl
+    srv = start_krb_server(impl, tmp_path, kdc, jaas_server(
+        kdc.service_keytab, kdc.principal("zookeeper/localhost")),
+        {"superUser": "client@%s" % kdc.realm})
+    srv.start()
+    try:
+        zk = kazoo_gssapi(kdc, srv, tmp_path)
+        try:
+            zk.create("/locked", b"x", acl=[make_acl("digest", "nobody:AAAAAAAAAAAAAAAAAAAAAAAAAAA=", all=True)])
+            assert zk.get("/locked")[0] == b"x"
+            zk.delete("/locked")
+        finally:
+            zk.stop()
+            zk.close()
+    finally:
+        srv.stop()
+
+
+def test_gssapi_client_against_a_digest_only_server(impl, kdc, tmp_path):
+    """No Kerberos login on the server (a DigestLoginModule section): Java's DIGEST-MD5
+    server takes the AP-REQ as the client's opening and answers its challenge (OK, the
+    connection kept); the GSSAPI client cannot read that and gives up; others are served."""
+    from kazoo.exceptions import AuthFailedError, ConnectionLoss
+    srv = start_krb_server(impl, tmp_path, kdc, (
+        "Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n"
+        '  user_bob="bobsecret";\n};\n'))
+    srv.start()
+    try:
+        c = zkraw.RawClient(srv.host, srv.port)
+        try:
+            r = c.call(OP_SASL, sasl_body(ap_req(kdc, tmp_path)))
+            assert r.err == 0
+            assert b'realm="zk-sasl-md5"' in zkraw.Dec(r.body).buffer()
+            assert not c.closed.wait(1)
+        finally:
+            c.drop()
+        with pytest.raises((AuthFailedError, ConnectionLoss)):
+            zk = kazoo_gssapi(kdc, srv, tmp_path)
+            zk.stop()
+            zk.close()
+        ok = plain_kazoo(srv)
+        assert ok.exists("/") is not None
+        ok.stop()
+        ok.close()
+        srv.check_alive()
+    finally:
+        srv.stop()
+
+
 def test_zkcli_with_jaas_client_section(kdc, server, tmp_path):
     if not os.path.exists(ZKCLI):
         pytest.skip("zkCli.sh not installed")
