@@ -76,6 +76,13 @@ PACKAGES=(
     libjackson2-databind-java
     libjackson2-core-java
     libjackson2-annotations-java
+    # SASL GSSAPI (test_kerberos.py): a throw-away MIT KDC per test session (kdc.py), kinit,
+    # and kazoo's GSSAPI through puresasl + pykerberos (python3-gssapi for raw GSS tokens).
+    krb5-kdc
+    krb5-admin-server
+    krb5-user
+    python3-kerberos
+    python3-gssapi
 )
 
 missing=()

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use zk_quorum::sasl::digest_md5::{self, DigestMd5Server};
-use zk_quorum::sasl::{jaas, PasswordLookup, ServerMechanism};
+use zk_quorum::sasl::{gssapi, jaas, PasswordLookup, ServerMechanism};
 
 /// `zookeeper.sasl.serverconfig`'s default (`ZooKeeperSaslServer.DEFAULT_LOGIN_CONTEXT_NAME`).
 pub const DEFAULT_SERVER_SECTION: &str = "Server";
@@ -58,12 +58,17 @@ impl SaslSettings {
         !id.is_empty() && self.super_users.iter().any(|s| s == id)
     }
 
-    /// A new DIGEST-MD5 server for one connection, when SASL is configured.
+    /// A new server mechanism for one connection, when SASL is configured: GSSAPI when the
+    /// login is Kerberos (Java's `ZooKeeperSaslServer` picks GSSAPI when the login subject
+    /// holds a principal), else DIGEST-MD5.
     pub fn new_server(
         &self,
         raw_nonce: [u8; digest_md5::RAW_NONCE_SIZE],
     ) -> Option<Box<dyn ServerMechanism>> {
         let login = self.login.as_ref()?;
+        if let Some(kerberos) = &login.kerberos {
+            return Some(Box::new(kerberos.server()));
+        }
         Some(Box::new(DigestMd5Server::new(
             digest_md5::CLIENT_PROTOCOL,
             digest_md5::CLIENT_SERVER_NAME,
@@ -73,15 +78,20 @@ impl SaslSettings {
     }
 }
 
-/// The server's SASL login: the DIGEST-MD5 users of its JAAS section.
+/// The server's SASL login: the DIGEST-MD5 users of its JAAS section, or its Kerberos
+/// keys when the section uses Krb5LoginModule.
 #[derive(Debug, Clone)]
 pub struct SaslServerLogin {
     users: Arc<Users>,
+    kerberos: Option<gssapi::ServerLogin>,
+    /// krb5.conf's default realm, which `KerberosName`'s DEFAULT rule compares with (read
+    /// through the GSS library only when the login is Kerberos; else Java's "" fallback).
+    default_realm: String,
 }
 
 impl PartialEq for SaslServerLogin {
     fn eq(&self, other: &Self) -> bool {
-        self.users == other.users
+        self.users == other.users && self.kerberos == other.kerberos
     }
 }
 
@@ -143,14 +153,23 @@ pub fn configure_login(
             return Err(message);
         }
     };
+    let mut kerberos = None;
     for entry in entries {
         if entry.module == DIGEST_LOGIN_MODULE {
             continue;
         }
-        let why = if entry.module == "com.sun.security.auth.module.Krb5LoginModule" {
-            "javax.security.auth.login.LoginException: Kerberos (GSSAPI) is not supported by \
-             zk-rs yet"
-                .to_string()
+        let why = if entry.module == gssapi::KRB5_LOGIN_MODULE {
+            let login = gssapi::LoginOptions::from_options(|k| {
+                jaas::option(std::slice::from_ref(entry), k)
+            })
+            .and_then(|options| gssapi::ServerLogin::new(&options));
+            match login {
+                Ok(login) => {
+                    kerberos = Some(login);
+                    continue;
+                }
+                Err(e) => format!("javax.security.auth.login.LoginException: {}", e.message),
+            }
         } else {
             format!(
                 "javax.security.auth.login.LoginException: No LoginModule found for {}",
@@ -167,6 +186,11 @@ pub fn configure_login(
             credentials: jaas::digest_md5_credentials(entries),
             super_password: settings.super_password.clone(),
         }),
+        default_realm: kerberos
+            .as_ref()
+            .and_then(|_| gssapi::default_realm())
+            .unwrap_or_default(),
+        kerberos,
     }))
 }
 
@@ -260,7 +284,11 @@ pub fn authorized_id(
     );
     let name = KerberosName::parse(authentication_id)?;
     // Without a Kerberos configuration Java's default realm is the empty string.
-    let Some(short) = name.short_name("") else {
+    let default_realm = settings
+        .login
+        .as_ref()
+        .map_or("", |l| l.default_realm.as_str());
+    let Some(short) = name.short_name(default_realm) else {
         tracing::error!(
             "Failed to set name based on Kerberos authentication rules. No rules applied to {authentication_id}"
         );

@@ -12,6 +12,7 @@
 //! Errors carry the text of the JDK's `SaslException`, which ZooKeeper logs.
 
 pub mod digest_md5;
+pub mod gssapi;
 pub mod jaas;
 
 use std::fmt;

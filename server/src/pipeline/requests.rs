@@ -240,6 +240,7 @@ impl Pipeline {
         });
         match step {
             Ok((response, authorized)) => {
+                let complete = authorized.is_some();
                 if let Some(id) = authorized {
                     info!(
                         "Session 0x{session:x}: adding SASL authorization for authorizationID: {id}"
@@ -252,9 +253,14 @@ impl Pipeline {
                     }
                 }
                 debug!("Size of server SASL response: {}", response.len());
-                let reply = SetSASLResponse {
-                    token: Some(response.into()),
+                // A finished exchange with nothing to say answers a null token, as Java's
+                // GSSAPI server returns null: the Java client waits for exactly that.
+                let token = if response.is_empty() && complete {
+                    None
+                } else {
+                    Some(response.into())
                 };
+                let reply = SetSASLResponse { token };
                 self.send(conn, reply_with(xid, 0, &reply));
             }
             Err(e) if e.runtime => {
