@@ -305,6 +305,16 @@ def test_raw_exchange_and_bad_tokens(impl, tmp_path):
         assert closed_soon(rc)
         assert wait_log(server, "Mismatched nonce.")
 
+        # maxbuf that is no number: Java's NumberFormatException escapes processSasl ("Unexpected
+        # exception"), the connection closes without a reply.
+        rc = raw(server)
+        _, challenge = sasl_token(rc, b"")
+        bad = digest_response(challenge, "bob", "bobsecret").replace(b"maxbuf=65536", b"maxbuf=abc")
+        assert sasl_token(rc, bad) is None
+        assert closed_soon(rc)
+        assert wait_log(server, 'java.lang.NumberFormatException: For input string: "abc"')
+        assert wait_log(server, "Unexpected exception")
+
         # A token that is not a GetSASLRequest (a null buffer): the connection closes, no reply.
         rc = raw(server)
         assert sasl_token(rc, None) is None
