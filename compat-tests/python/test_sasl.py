@@ -536,3 +536,33 @@ def test_sasl_on_every_member_and_forwarded_writes(impl, tmp_path):
         finally:
             for rc in clients.values():
                 rc.close()
+
+
+def test_sasl_serverconfig_names_the_section(impl, tmp_path):
+    jaas = JAAS.replace("Server {", "MyServer {")
+    server = start(impl, tmp_path, jaas=jaas, **{"sasl.serverconfig": "MyServer"})
+    rc = sasl_login_raw(server)
+    rc.create("/mine", b"", acl=[(31, "sasl", "bob")])
+    assert rc.get("/mine")[0] == b""
+    rc.close()
+
+
+def test_sasl_on_an_observer(impl, tmp_path):
+    ref = zkharness.REFERENCE.get(impl, impl)
+    if ref == "java39" and not (zkharness.JAVA39_DIR / "zookeeper-3.9.3.jar").exists():
+        pytest.fail("no Java 3.9.3 jars in %s" % zkharness.JAVA39_DIR)
+    with zkharness.Ensemble(tmp_path, n=3, extra=sasl_cfg(tmp_path), observers=(3,)) as ens:
+        ens.start_all({1: ref, 2: ref, 3: impl})
+        assert zkharness.mode(ens.servers[3]) == "observer"
+        rc = sasl_login_raw(ens.servers[3])
+        try:
+            rc.create("/o", b"1", acl=[(31, "sasl", "bob")])
+            rc.set("/o", b"2")
+            assert rc.get("/o")[0] == b"2"
+            alice = sasl_login_raw(ens.servers[3], "alice", "alicesecret")
+            with pytest.raises(zkraw.ZkError) as e:
+                alice.set("/o", b"x")
+            assert e.value.code == zkraw.NO_AUTH
+            alice.close()
+        finally:
+            rc.close()
