@@ -566,3 +566,49 @@ def test_sasl_on_an_observer(impl, tmp_path):
             alice.close()
         finally:
             rc.close()
+
+
+CURATOR_SASL = r"""
+import java.util.List;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.RetryOneTime;
+import org.apache.zookeeper.ZooDefs;
+import org.apache.zookeeper.data.ACL;
+import org.apache.zookeeper.data.Id;
+
+public class CuratorSasl {
+    public static void main(String[] args) throws Exception {
+        try (CuratorFramework c = CuratorFrameworkFactory.newClient(args[0], new RetryOneTime(500))) {
+            c.start();
+            c.blockUntilConnected();
+            List<ACL> acl = List.of(new ACL(ZooDefs.Perms.ALL, new Id("sasl", "bob")));
+            c.create().withACL(acl).forPath("/curator-sasl", "hi".getBytes());
+            System.out.println("DATA " + new String(c.getData().forPath("/curator-sasl")));
+            System.out.println("ACL " + c.getACL().forPath("/curator-sasl"));
+        }
+    }
+}
+"""
+
+
+def test_curator_with_a_jaas_client_section(impl, tmp_path):
+    """Curator (the ZooKeeper client of the server's generation) logs in through the JAAS
+    Client section and reads back a node only bob may read."""
+    import test_curator
+    server = start(impl, tmp_path)
+    src = tmp_path / "CuratorSasl.java"
+    src.write_text(CURATOR_SASL)
+    cp = ":".join(str(p) for p in test_curator.client_classpath(impl))
+    p = subprocess.run(
+        [test_curator.JAVA, "-cp", cp,
+         "-Djava.security.auth.login.config=%s" % (tmp_path / "jaas.conf"),
+         str(src), server.connect_string],
+        capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    assert "DATA hi" in p.stdout, p.stdout
+    assert "sasl" in p.stdout and "bob" in p.stdout, p.stdout
+    anon = server.client()
+    with pytest.raises(NoAuthError):
+        anon.get("/curator-sasl")
+    zkharness.close_clients(anon)
