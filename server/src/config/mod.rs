@@ -359,15 +359,13 @@ pub const X509_PROVIDER_CLASS: &str = "org.apache.zookeeper.server.auth.X509Auth
 
 impl Config {
     /// Whether Java would have the `x509` scheme: `authProvider.N` names
-    /// X509AuthenticationProvider, or Java registers it itself (`configureSSLAuth`: 3.9 for a
-    /// secure client port, 3.8 and 3.9 for client port unification).
+    /// X509AuthenticationProvider, or Java registers it itself (`configureSSLAuth`, 3.8.0
+    /// and 3.9.3 alike, for a secure client port and for client port unification).
     pub fn x509_provider(&self) -> bool {
-        let v39 = self.compat_version == CompatVersion::V3_9;
         self.auth_providers
             .iter()
             .any(|(_, c)| c == X509_PROVIDER_CLASS)
-            || self.client_port_unification
-            || (v39 && self.secure_client_port != 0)
+            || self.client_tls()
     }
 
     /// Whether the client port(s) speak TLS at all (secure port, or unification).
