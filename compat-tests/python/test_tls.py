@@ -296,3 +296,47 @@ def test_secure_port_needs_netty(impl, tmp_path, certs):
     port = free_port()
     with pytest.raises(ServerStartError):
         start_server(impl, tmp_path, tls_cfg(certs, port, serverCnxnFactory=None))
+
+
+def java_cli(generation, port, certs, *args):
+    """The Java CLI (ZooKeeperMain) of `generation` (3.8: Debian's, 3.9: 3.9.3's jars) over
+    TLS with the Netty client socket and alice's certificate; returns its output."""
+    from zkharness import JAVA_BIN, JAVA_CLASSPATH, java39_classpath
+    # Debian's client side of Netty also needs netty-resolver, which its manifest leaves out.
+    cp = (JAVA_CLASSPATH + ["/usr/share/java/netty-resolver.jar"] if generation == (3, 8)
+          else java39_classpath())
+    cmd = [JAVA_BIN, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", ":".join(cp),
+           "-Dzookeeper.client.secure=true",
+           "-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty",
+           "-Dzookeeper.ssl.keyStore.location=%s" % (certs / "alice.pem"),
+           "-Dzookeeper.ssl.trustStore.location=%s" % (certs / "a-ca.pem"),
+           "org.apache.zookeeper.ZooKeeperMain", "-waitforconnection", "-timeout", "8000",
+           "-server", "127.0.0.1:%d" % port] + list(args)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    return p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("impl", selected_impls())
+def test_java_cli_over_tls(impl, tmp_path, certs):
+    """zkCli over TLS (ClientCnxnSocketNetty, zookeeper.client.secure): the same generation's
+    client works; 3.8's client (TLSv1.2) cannot reach a 3.9 server (TLSv1.3 only)."""
+    server, port = start_tls(impl, tmp_path, certs)
+    try:
+        gen = (3, 9) if version(impl) >= (3, 9) else (3, 8)
+        out = java_cli(gen, port, certs, "create", "/cli", "hello")
+        assert "Created /cli" in out, out
+        out = java_cli(gen, port, certs, "getAcl", "/cli")
+        assert "'world,'anyone" in out, out
+        out = java_cli(gen, port, certs, "create", "/cliauth", "x", "auth::cdrwa")
+        out = java_cli(gen, port, certs, "getAcl", "/cliauth")
+        # (the CLI URL-encodes the id's commas)
+        assert "'x509,'%s" % ALICE[1].replace(",", "%2C") in out, out
+        if gen == (3, 9):
+            zk = server.client()
+            zk.create("/from38", b"")
+            zk.stop()
+            zk.close()
+            out = java_cli((3, 8), port, certs, "get", "/from38")
+            assert "SyncConnected" not in out and "ConnectionLoss" in out, out
+    finally:
+        server.stop()
