@@ -340,3 +340,33 @@ def test_java_cli_over_tls(impl, tmp_path, certs):
             assert "SyncConnected" not in out and "ConnectionLoss" in out, out
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("reload", [True, False])
+@pytest.mark.parametrize("impl", selected_impls())
+def test_cert_reload(impl, tmp_path, certs, reload):
+    """client.certReload: 3.9 picks up a changed trust store for new handshakes (and its x509
+    provider with it); established sessions stay. 3.8.0 has no reload: the first files stay.
+    3.9 without it builds each handshake from the files, but its x509 provider keeps the first
+    trust store and closes the new CA's clients after the handshake."""
+    trust = tmp_path / "trust.pem"
+    trust.write_bytes((certs / "a-ca.pem").read_bytes())
+    server, port = start_tls(impl, tmp_path, certs, **{
+        "ssl.trustStore.location": str(trust), "client.certReload": str(reload).lower()})
+    alice = tls_client(certs, port, "alice")
+    try:
+        assert not tls_session(certs, port, "stranger")
+        trust.write_bytes((certs / "a-ca.pem").read_bytes() + (certs / "b-ca.pem").read_bytes())
+        expected = reload and version(impl) >= (3, 9)
+        deadline = time.time() + (15 if expected else 4)
+        accepted = False
+        while time.time() < deadline and not accepted:
+            time.sleep(0.5)
+            accepted = tls_session(certs, port, "stranger")
+        assert accepted == expected
+        assert alice.get("/")[1] is not None
+        assert tls_session(certs, port, "alice")
+    finally:
+        alice.stop()
+        alice.close()
+        server.stop()

@@ -85,6 +85,10 @@ pub struct ClientTls {
     trust_store: bool,
     super_user: Option<String>,
     compat: CompatVersion,
+    /// 3.9 without `client.certReload`: the x509 provider keeps the trust store read at
+    /// startup while new handshakes read the files anew, so a certificate is re-checked
+    /// against the startup trust store.
+    x509_trust: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
 }
 
 impl ClientTls {
@@ -113,6 +117,14 @@ impl ClientTls {
         // apply with or without client.certReload); 3.8.0 builds it once.
         let reload = cfg.compat_version == CompatVersion::V3_9;
         let config = Reloading::new(&cfg.ssl, reload, move |s| server_config(s, defaults))?;
+        let x509_trust = match (reload, cfg.client_cert_reload, cfg.ssl.client_auth) {
+            (true, false, ClientAuth::Want | ClientAuth::Need)
+                if cfg.ssl.trust_store_location.is_some() =>
+            {
+                Some(crate::tls::config::trust_store_verifier(&cfg.ssl)?)
+            }
+            _ => None,
+        };
         Ok(Arc::new(ClientTls {
             config,
             plaintext_too,
@@ -121,6 +133,7 @@ impl ClientTls {
             trust_store: cfg.ssl.trust_store_location.is_some(),
             super_user: cfg.x509_super_user.clone(),
             compat: cfg.compat_version,
+            x509_trust,
         }))
     }
 
@@ -144,7 +157,15 @@ impl ClientTls {
             }
         };
         let (_, conn) = tls.get_ref();
-        let cert = conn.peer_certificates().and_then(|c| c.first()).cloned();
+        let chain = conn.peer_certificates().unwrap_or(&[]);
+        let cert = chain.first().cloned();
+        if let (Some(v), Some(leaf)) = (&self.x509_trust, &cert) {
+            let now = rustls::pki_types::UnixTime::now();
+            if let Err(e) = v.verify_client_cert(leaf, &chain[1..], now) {
+                error!(%addr, "Failed to trust certificate: {e}");
+                return None;
+            }
+        }
         let mut ids = Vec::new();
         match (self.client_auth, cert) {
             (ClientAuth::None, _) | (ClientAuth::Want, None) => {}
