@@ -371,7 +371,7 @@ pub struct Reloading<C> {
     build: Box<dyn Fn() -> Result<Arc<C>, String> + Send + Sync>,
     files: Vec<PathBuf>,
     reload: bool,
-    state: Mutex<(Vec<Option<(SystemTime, u64)>>, Arc<C>)>,
+    state: Mutex<(Vec<Stamp>, Arc<C>)>,
 }
 
 impl<C> Reloading<C> {
@@ -417,7 +417,10 @@ impl<C> Reloading<C> {
     }
 }
 
-fn stamps(files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
+/// A store file's modification time and length (`None`: unreadable).
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamps(files: &[PathBuf]) -> Vec<Stamp> {
     files
         .iter()
         .map(|f| {
