@@ -370,3 +370,35 @@ def test_cert_reload(impl, tmp_path, certs, reload):
         alice.stop()
         alice.close()
         server.stop()
+
+
+@pytest.mark.parametrize("impl", selected_impls())
+def test_tls_on_ensemble_members(impl, tmp_path, certs):
+    """Every member's client port takes TLS (client.portUnification): a session on a
+    follower gets its x509 id there, and the ACL it sets holds on every member."""
+    from zkharness import Ensemble, mode
+    cfg = tls_cfg(certs, 0, **{"client.portUnification": "true"})
+    del cfg["secureClientPort"]
+    with Ensemble(tmp_path, extra=cfg) as ens:
+        ens.start_all({1: impl, 2: impl, 3: impl})
+        follower = next(s for s in ens.servers.values() if mode(s) == "follower")
+        leader = next(s for s in ens.servers.values() if mode(s) == "leader")
+        alice = tls_client(certs, follower.port, "alice")
+        odd = tls_client(certs, leader.port, "odd")
+        plain = leader.client()
+        try:
+            assert auth_id(alice, "/f") == [("x509", ALICE[1])]
+            alice.create("/only-alice", b"x", acl=[ACL(Permissions.ALL, Id("x509", ALICE[1]))])
+            odd.sync("/only-alice")
+            with pytest.raises(NoAuthError):
+                odd.get("/only-alice")
+            with pytest.raises(NoAuthError):
+                plain.get("/only-alice")
+            again = tls_client(certs, leader.port, "alice")
+            assert again.get("/only-alice")[0] == b"x"
+            again.stop()
+            again.close()
+        finally:
+            for zk in (alice, odd, plain):
+                zk.stop()
+                zk.close()
