@@ -60,6 +60,10 @@ JAVA_CLASSPATH = [
     "/usr/share/java/slf4j-api.jar",
     "/usr/share/java/slf4j-log4j12.jar",
     "/usr/share/java/log4j-1.2.jar",
+    # Debian's manifest lists netty-handler but not netty-codec, which its SslHandler extends:
+    # without it a TLS quorum port (UnifiedServerSocket asks SslHandler.isEncrypted) dies on
+    # the first connection with a NoClassDefFoundError that the listener's executor swallows.
+    "/usr/share/java/netty-codec.jar",
 ]
 JAVA_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 # Jetty 9.4 and Jackson from Debian (jetty9, libjackson2-*): Java's AdminServer needs them,

@@ -10,5 +10,6 @@
 
 pub mod election;
 pub mod fuzz_support;
+pub mod sasl;
 pub mod verifier;
 pub mod zab;

@@ -414,6 +414,18 @@ fn main() {
     } else {
         info!("ZooKeeper audit is disabled.");
     }
+    // The client port's SASL login from the JAAS file (Java's
+    // ServerCnxnFactory.configureSaslLogin, run when the factory is configured).
+    let mut cfg = cfg;
+    match zk_server::sasl::load_login(&cfg.sasl, &properties) {
+        Ok(login) => cfg.sasl.login = login,
+        Err(e) => {
+            error!("{e}");
+            error!("Unexpected exception, exiting abnormally");
+            eprintln!("zkserver: {e}");
+            start_failed(1);
+        }
+    }
     if cfg.is_distributed() {
         // Java's QuorumPeerMain logs it once the peer's threads are started.
         audit::writer::submit(vec![AuditEvent::server(audit::OP_START, Outcome::Success)]);
@@ -465,13 +477,11 @@ async fn run(cfg: config::Config, process: zk_server::admin::ProcessInfo) {
             start_failed(1);
         }
     }
-    let flow = zk_server::flow::ServerFlow::new(zk_server::flow::Limits::from_config(&cfg));
-    tokio::spawn(zk_server::net::serve(
-        listener,
-        tx,
-        flow,
-        std::sync::Arc::new(cfg.clone()),
-    ));
+    if let Err(e) = zk_server::net::start(&cfg, listener, tx).await {
+        error!("{e}");
+        eprintln!("zkserver: {e}");
+        start_failed(1);
+    }
     // Java's ZooKeeperServerMain logs it once the server is serving.
     audit::writer::submit(vec![AuditEvent::server(audit::OP_START, Outcome::Success)]);
     // The pipeline: one thread-confined owner of all state. It takes what is queued (up to

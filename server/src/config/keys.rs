@@ -398,7 +398,7 @@ const ELECTION_ALG: &str = "3 (the only election algorithm Java 3.8 supports)";
 
 const TLS: &str = "TLS is not supported";
 const QUORUM_SASL: &str = "quorum SASL is not supported";
-const SASL: &str = "SASL authentication is not supported";
+const SASL: &str = "Kerberos (GSSAPI) is not supported; SASL is DIGEST-MD5 only";
 const NO_JVM: &str = "there is no JVM";
 const ADMIN_TLS: &str = "the AdminServer speaks plain HTTP only (TLS is not supported)";
 const NO_ADMIN_SNAPSHOT: &str =
@@ -439,8 +439,11 @@ pub static KEYS: &[Key] = &[
         "secureClientPort",
         int(0, 65535, PORT, |d, v| d.secure_client_port = v as u16),
     )
-    .ignored(TLS)
-    .conf(|_| "-1".to_string()),
+    .field("secure_client_port")
+    .conf(|c| match c.secure_client_port {
+        0 => "-1".to_string(),
+        p => p.to_string(),
+    }),
     key(
         "dataDir",
         non_empty("a directory", |d, v| set_data_dir(d, v, false)),
@@ -511,9 +514,9 @@ pub static KEYS: &[Key] = &[
     .field("client_port_address"),
     key(
         "secureClientPortAddress",
-        text(|d, _| d.secure_client_port_address = true),
+        text(|d, v| d.secure_client_port_address = Some(v.to_string())),
     )
-    .ignored(TLS),
+    .field("secure_client_port_address"),
     key("localSessionsEnabled", boolean(|_, _| {}))
         .default("false")
         .ignored(NO_LOCAL_SESSIONS),
@@ -1041,13 +1044,121 @@ pub static KEYS: &[Key] = &[
     )
     .zookeeper()
     .family()
-    .field("ssl")
-    .ignored(TLS),
-    java_only(
-        "authProvider.",
-        "zk-rs has only the ip and digest authentication providers",
+    .field("ssl"),
+    key(
+        "client.portUnification",
+        java_bool(|d, v| d.config.client_port_unification = v),
     )
-    .family(),
+    .zookeeper()
+    .default("false")
+    .field("client_port_unification"),
+    key(
+        "client.certReload",
+        java_bool(|d, v| d.config.client_cert_reload = v),
+    )
+    .zookeeper()
+    .default("false")
+    .field("client_cert_reload"),
+    key(
+        "serverCnxnFactory",
+        text(|d, v| d.config.server_cnxn_factory = Some(v.to_string())),
+    )
+    .zookeeper()
+    .field("server_cnxn_factory"),
+    key(
+        "X509AuthenticationProvider.superUser",
+        text(|d, v| d.config.x509_super_user = Some(v.to_string())),
+    )
+    .zookeeper()
+    .field("x509_super_user"),
+    // `authProvider.N=<class>` registers an authentication provider (Java's ProviderRegistry);
+    // zk-rs knows SASLAuthenticationProvider (the `sasl` scheme).
+    key(
+        "authProvider.",
+        Kind::Member {
+            set: |d, n, v| {
+                if v != crate::sasl::SASL_PROVIDER_CLASS && v != super::X509_PROVIDER_CLASS {
+                    d.warn(format!(
+                        "authProvider.{n} is accepted but ignored: zk-rs has no authentication \
+                         provider {v} (only {})",
+                        crate::sasl::SASL_PROVIDER_CLASS
+                    ));
+                }
+                d.config.auth_providers.retain(|(k, _)| k != n);
+                d.config.auth_providers.push((n.to_string(), v.to_string()));
+                Ok(())
+            },
+        },
+    )
+    .zookeeper()
+    .family()
+    .field("auth_providers"),
+    // --- SASL on the client port (see `crate::sasl`) ---
+    key(
+        "java.security.auth.login.config",
+        text(|d, v| d.config.sasl.login_config = Some(PathBuf::from(v))),
+    )
+    .only("java.security.auth.login.config")
+    .field("sasl"),
+    key(
+        "sasl.serverconfig",
+        text(|d, v| d.config.sasl.server_section = Some(v.to_string())),
+    )
+    .zookeeper()
+    .field("sasl"),
+    key(
+        "allowSaslFailedClients",
+        java_bool(|d, v| d.config.sasl.allow_failed_clients = v),
+    )
+    .zookeeper()
+    .default("false")
+    .field("sasl"),
+    key(
+        "kerberos.removeHostFromPrincipal",
+        word("true", true, Some("false"), |d, v| {
+            d.config.sasl.remove_host = v
+        }),
+    )
+    .zookeeper()
+    .field("sasl"),
+    key(
+        "kerberos.removeRealmFromPrincipal",
+        word("true", true, Some("false"), |d, v| {
+            d.config.sasl.remove_realm = v
+        }),
+    )
+    .zookeeper()
+    .field("sasl"),
+    key(
+        "SASLAuthenticationProvider.superPassword",
+        text(|d, v| d.config.sasl.super_password = Some(v.to_string())),
+    )
+    .zookeeper()
+    .field("sasl"),
+    key(
+        "superUser",
+        text(|d, v| d.config.sasl.super_users.push(v.to_string())),
+    )
+    .zookeeper()
+    .field("sasl"),
+    key(
+        "superUser.",
+        Kind::Member {
+            set: |d, _, v| {
+                d.config.sasl.super_users.push(v.to_string());
+                Ok(())
+            },
+        },
+    )
+    .zookeeper()
+    .family()
+    .field("sasl"),
+    key(
+        "letAnySaslUserDoX",
+        text(|d, v| d.config.let_any_sasl_user_do_x = Some(v.to_string())),
+    )
+    .zookeeper()
+    .field("let_any_sasl_user_do_x"),
     java_only("pathStats.", NOT_IMPLEMENTED).family(),
     java_only("connection_throttle_", NOT_IMPLEMENTED).family(),
     java_only("kerberos.", SASL).family(),
@@ -1056,9 +1167,6 @@ pub static KEYS: &[Key] = &[
         "DigestAuthenticationProvider.digestAlg",
         "digests are SHA1, Java's default",
     ),
-    java_only("SASLAuthenticationProvider.superPassword", SASL),
-    java_only("X509AuthenticationProvider.superUser", TLS),
-    java_only("allowSaslFailedClients", SASL),
     key("audit.enable", java_bool(|d, v| d.config.audit_enabled = v))
         .zookeeper()
         .default("false")
@@ -1108,7 +1216,6 @@ pub static KEYS: &[Key] = &[
     java_only("leaderServes", NOT_IMPLEMENTED).quorum(),
     java_only("learner.asyncSending", JAVA_TUNING).quorum(),
     java_only("learner.closeSocketAsync", JAVA_TUNING).quorum(),
-    java_only("letAnySaslUserDoX", SASL),
     java_only("maxBatchSize", JAVA_TUNING),
     java_only("maxGetChildrenResponseCacheSize", JAVA_TUNING),
     java_only("maxInProcessingDeadWatchers", JAVA_TUNING),
@@ -1134,7 +1241,6 @@ pub static KEYS: &[Key] = &[
     java_only("request_throttler.shutdownTimeout", JAVA_TUNING),
     java_only("requireKerberosConfig", SASL),
     java_only("security.auth_to_local", SASL),
-    java_only("serverCnxnFactory", JAVA_TUNING),
     java_only("snapSizeLimitInKb", NOT_IMPLEMENTED).quorum(),
     java_only(
         "snapshot.compression.method",
@@ -1142,7 +1248,6 @@ pub static KEYS: &[Key] = &[
     ),
     java_only("snapshot.trust.empty", NOT_IMPLEMENTED),
     java_only("snapshotSizeFactor", NOT_IMPLEMENTED).quorum(),
-    java_only("superUser", SASL),
     java_only("tcpKeepAlive", NOT_IMPLEMENTED),
     java_only("throttled_op_wait_time", NOT_IMPLEMENTED),
     java_only("txnLogSizeLimitInKb", NOT_IMPLEMENTED),
@@ -1169,8 +1274,9 @@ mod tests {
             return d.to_string();
         }
         match (k.name, k.kind) {
-            ("clientPortAddress", _) => "127.0.0.1".into(),
+            ("clientPortAddress" | "secureClientPortAddress", _) => "127.0.0.1".into(),
             ("dataDir" | "dataLogDir", _) => "/d".into(),
+            ("authProvider.", _) => crate::sasl::SASL_PROVIDER_CLASS.into(),
             (_, Kind::Int { min, max, .. } | Kind::Decode { min, max, .. }) => {
                 1.clamp(min, max).to_string()
             }
@@ -1355,8 +1461,6 @@ mod tests {
             [
                 "system property zookeeper.maxCnxns is accepted but ignored: zk-rs limits \
                  connections per client address only (maxClientCnxns)",
-                "system property zookeeper.ssl.keyStore.location is accepted but ignored: TLS is \
-                 not supported",
             ]
         );
     }

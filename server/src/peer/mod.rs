@@ -77,12 +77,9 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
     }
     shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
     crate::admin::start(&cfg, process, tx.clone()).await;
-    tokio::spawn(crate::net::serve(
-        listener,
-        tx.clone(),
-        crate::flow::ServerFlow::new(crate::flow::Limits::from_config(&cfg)),
-        std::sync::Arc::new(cfg.clone()),
-    ));
+    if let Err(e) = crate::net::start(&cfg, listener, tx.clone()).await {
+        fatal(e);
+    }
     let election =
         match ElectionHandle::bind(NetConfig::new(FleConfig::new(my_id, view.clone()))).await {
             Ok(e) => e,
