@@ -65,6 +65,11 @@ PACKAGES=(
     libcurator-framework-java
     libcurator-recipes-java
     default-jdk-headless
+    # TLS: key/trust store tests (server/src/tls/keystore) and tools/bench-tls.sh make their
+    # certificates with openssl and keytool (from the JDK above); Java's Netty TLS handler
+    # needs netty-codec, which Debian's zookeeper.jar manifest does not name.
+    openssl
+    libnetty-java
     # Java's AdminServer (test_admin.py): Jetty 9.4 and Jackson, for 3.8.0 and 3.9.3 alike.
     libjetty9-java
     libservlet-api-java

@@ -1,8 +1,23 @@
 //! Key stores and trust stores in the formats Java's `X509Util` reads: PEM, PKCS12 and JKS,
 //! named by `ssl.keyStore.type` or, when unset, by the file's extension (Java's
-//! `KeyStoreFileType.fromPropertyValueOrFileName`).
+//! `KeyStoreFileType.fromPropertyValueOrFileName`), and the passwords that open them
+//! (`SecretUtils` for `passwordPath`).
+//!
+//! Mirrors Java's `FileKeyStoreLoader` family: [`pem`] is `PemReader`, [`pkcs12`] is the JDK's
+//! `PKCS12KeyStore` and [`jks`] its `JavaKeyStore`. As in Java 9+ (`keystore.type.compat`),
+//! a store typed JKS or PKCS12 is read by what its bytes are, so a `.jks` file that is really
+//! PKCS12 loads, and the other way round.
+//!
+//! What a store yields is checked here, at startup: a key store must hold a private key of a
+//! type rustls can sign with (RSA of 2048 bits or more, ECDSA P-256 / P-384, Ed25519) and
+//! its certificate; a trust store must hold at least one trusted certificate.
 
-use rustls::pki_types::pem::PemObject;
+mod der;
+mod jks;
+mod pbe;
+mod pem;
+mod pkcs12;
+
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
 
@@ -57,31 +72,176 @@ pub struct KeyMaterial {
     pub key: PrivateKeyDer<'static>,
 }
 
+/// The password of a store as Java's `X509Util.getPasswordFromConfigPropertyOrFile` finds
+/// it: the contents of `passwordPath` when that is set (it wins over `password`), else
+/// `password`. The file is read as `SecretUtils.readSecret` does: UTF-8, and one trailing
+/// line separator removed (nothing else is trimmed).
+pub fn store_password(
+    password: Option<&str>,
+    password_path: Option<&Path>,
+) -> Result<Option<String>, String> {
+    match password_path {
+        Some(path) => read_secret(path).map(Some),
+        None => Ok(password.map(str::to_string)),
+    }
+}
+
+fn read_secret(path: &Path) -> Result<String, String> {
+    let fail = || {
+        format!(
+            "Exception occurred when reading secret from file {}",
+            path.display()
+        )
+    };
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", fail()))?;
+    let text = String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8", fail()))?;
+    Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
+}
+
 /// Load the private key and its certificate chain from a key store.
+///
+/// `password` opens the store and, as Java's `KeyManagerFactory.init(ks, password)` does,
+/// its key entry too (a JKS key protected by another password cannot be recovered). When a
+/// store holds several key entries, the first by alias (alphabetical) is served and a
+/// warning names the others: Java picks per handshake by key type, which a single rustls
+/// certificate cannot.
 pub fn load_key_store(
     path: &Path,
     password: Option<&str>,
     ty: StoreType,
 ) -> Result<KeyMaterial, String> {
     let bytes = read(path)?;
-    match ty {
-        StoreType::Pem => pem_key_store(&bytes, password, path),
-        other => Err(unsupported(other, path)),
-    }
+    let at = |e: String| format!("{}: {e}", path.display());
+    let material = match ty {
+        StoreType::Pem => pem::key_store(&bytes, password).map_err(at)?,
+        StoreType::Pkcs12 | StoreType::Jks => {
+            let entries = binary_store(&bytes, password.unwrap_or(""), ty).map_err(at)?;
+            first_key(entries.keys, path)?
+        }
+        StoreType::Bcfks => return Err(unsupported(ty, path)),
+    };
+    check_key(&material.key).map_err(at)?;
+    Ok(material)
 }
 
-/// Load the trusted certificates of a trust store.
+/// Load the trusted certificates of a trust store: every certificate of a PEM file; the
+/// trusted-certificate entries of a JKS or PKCS12 store (Java's `PKIXParameters(KeyStore)`:
+/// the certificates of key entries are not trust anchors, and neither are PKCS12
+/// certificates without Oracle's trusted-key-usage attribute, which is how openssl writes
+/// them).
 pub fn load_trust_store(
     path: &Path,
     password: Option<&str>,
     ty: StoreType,
 ) -> Result<Vec<CertificateDer<'static>>, String> {
-    let _ = password;
     let bytes = read(path)?;
-    match ty {
-        StoreType::Pem => pem_certs(&bytes, path),
-        other => Err(unsupported(other, path)),
+    let at = |e: String| format!("{}: {e}", path.display());
+    let certs = match ty {
+        StoreType::Pem => pem::certificates(&bytes).map_err(at)?,
+        StoreType::Pkcs12 | StoreType::Jks => {
+            let entries = binary_store(&bytes, password.unwrap_or(""), ty).map_err(at)?;
+            if entries.trusted.is_empty() {
+                return Err(at(format!(
+                    "the trustAnchors parameter must be non-empty: no trusted certificate \
+                     entry in the store{}",
+                    if entries.untrusted_certs > 0 {
+                        " (its certificates lack Java's trusted-key-usage attribute, as \
+                         openssl writes them; import them with keytool -importcert or use a \
+                         PEM trust store)"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            entries.trusted
+        }
+        StoreType::Bcfks => return Err(unsupported(ty, path)),
+    };
+    if certs.is_empty() {
+        return Err(at("no certificate in the file".to_string()));
     }
+    Ok(certs)
+}
+
+/// A key entry of a binary store: its alias, key (PKCS#8) and chain (leaf first).
+struct KeyEntry {
+    alias: String,
+    key: PrivateKeyDer<'static>,
+    chain: Vec<CertificateDer<'static>>,
+}
+
+/// The entries of a JKS or PKCS12 store that TLS uses.
+#[derive(Default)]
+struct Entries {
+    /// Key entries in alias order.
+    keys: Vec<KeyEntry>,
+    /// Trusted certificate entries in alias order.
+    trusted: Vec<CertificateDer<'static>>,
+    /// Certificates that are neither in a key's chain nor trusted (PKCS12 only).
+    untrusted_certs: usize,
+}
+
+/// JKS and PKCS12 stores are told apart by their bytes whichever of the two was named, as
+/// Java 9+ does (`DualFormatJKS`, `DualFormatPKCS12`).
+fn binary_store(bytes: &[u8], password: &str, named: StoreType) -> Result<Entries, String> {
+    match bytes.get(..4) {
+        Some(jks::MAGIC) => jks::load(bytes, password),
+        Some(jks::JCEKS_MAGIC) => Err("JCEKS stores are not supported; convert with keytool \
+             -importkeystore -deststoretype PKCS12"
+            .to_string()),
+        Some(_) if bytes[0] == 0x30 => pkcs12::load(bytes, password),
+        _ => Err(format!(
+            "Invalid keystore format: not a {} store",
+            if named == StoreType::Jks {
+                "JKS"
+            } else {
+                "PKCS12"
+            }
+        )),
+    }
+}
+
+fn first_key(keys: Vec<KeyEntry>, path: &Path) -> Result<KeyMaterial, String> {
+    let mut keys = keys.into_iter();
+    let Some(first) = keys.next() else {
+        return Err(format!(
+            "{}: no private key entry in the key store",
+            path.display()
+        ));
+    };
+    let others: Vec<String> = keys.map(|k| k.alias).collect();
+    if !others.is_empty() {
+        tracing::warn!(
+            "{}: several private key entries; serving \"{}\", ignoring {:?}",
+            path.display(),
+            first.alias,
+            others
+        );
+    }
+    if first.chain.is_empty() {
+        return Err(format!(
+            "{}: private key entry \"{}\" has no certificate",
+            path.display(),
+            first.alias
+        ));
+    }
+    Ok(KeyMaterial {
+        chain: first.chain,
+        key: first.key,
+    })
+}
+
+/// The key is one rustls (ring) can sign with; else say what it is.
+fn check_key(key: &PrivateKeyDer<'_>) -> Result<(), String> {
+    rustls::crypto::ring::sign::any_supported_type(key)
+        .map(|_| ())
+        .map_err(|_| {
+            format!(
+                "unsupported private key ({}): TLS here serves RSA keys of 2048 to 8192 bits, \
+                 ECDSA keys on P-256 or P-384 and Ed25519 keys",
+                der::key_kind(key)
+            )
+        })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
@@ -89,49 +249,8 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 fn unsupported(ty: StoreType, path: &Path) -> String {
-    format!("{ty:?} stores are not supported yet ({})", path.display())
-}
-
-fn pem_certs(bytes: &[u8], path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_slice_iter(bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{}: no certificate in the file", path.display()));
-    }
-    Ok(certs)
-}
-
-/// Java's PEM key store: one private key (PKCS#8, PKCS#1 or SEC1) and its chain in one file.
-fn pem_key_store(bytes: &[u8], password: Option<&str>, path: &Path) -> Result<KeyMaterial, String> {
-    let _ = password; // encrypted PKCS#8 keys: not yet
-    let chain = pem_certs(bytes, path)?;
-    let key = PrivateKeyDer::from_pem_slice(bytes)
-        .map_err(|e| format!("{}: no usable private key: {e}", path.display()))?;
-    Ok(KeyMaterial { chain, key })
+    format!("{ty:?} stores are not supported ({})", path.display())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn store_type_from_property_then_extension() {
-        let p = Path::new("/etc/zk/server.keystore.jks");
-        assert_eq!(StoreType::resolve(None, p), Ok(StoreType::Jks));
-        assert_eq!(StoreType::resolve(Some("pkcs12"), p), Ok(StoreType::Pkcs12));
-        assert_eq!(StoreType::resolve(Some(" "), p), Ok(StoreType::Jks));
-        for (name, t) in [
-            ("a.PEM", StoreType::Pem),
-            ("a.p12", StoreType::Pkcs12),
-            ("a.pfx", StoreType::Pkcs12),
-            ("a.bcfks", StoreType::Bcfks),
-        ] {
-            assert_eq!(StoreType::resolve(None, Path::new(name)), Ok(t));
-        }
-        assert!(StoreType::resolve(None, Path::new("a.key"))
-            .unwrap_err()
-            .contains("Unable to auto-detect"));
-        assert!(StoreType::resolve(Some("XYZ"), p).is_err());
-    }
-}
+mod tests;

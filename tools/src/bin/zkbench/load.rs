@@ -23,7 +23,6 @@ use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +34,9 @@ pub enum Workload {
     Exists,
     Watch,
     Ephemeral,
+    /// New connections per second: connect (and TLS with `--tls`), open a session, close it
+    /// and wait for the server's answer; one at a time per session.
+    Handshakes,
     /// Create this many persistent znodes `<root>/n<i>` (no warmup, no time limit).
     Load(u64),
 }
@@ -49,6 +51,7 @@ impl Workload {
             "exists" => Workload::Exists,
             "watch" => Workload::Watch,
             "ephemeral" => Workload::Ephemeral,
+            "handshakes" => Workload::Handshakes,
             _ => return None,
         })
     }
@@ -61,6 +64,7 @@ impl Workload {
             Workload::Exists => "exists",
             Workload::Watch => "watch",
             Workload::Ephemeral => "ephemeral",
+            Workload::Handshakes => "handshakes",
             Workload::Load(_) => "load",
         }
     }
@@ -297,7 +301,7 @@ fn next_rand(s: &mut u64) -> u64 {
 struct Sess {
     id: usize,
     role: Role,
-    stream: TcpStream,
+    stream: proto::Stream,
     rbuf: BytesMut,
     wbuf: BytesMut,
     xid: i32,
@@ -382,7 +386,8 @@ impl Sess {
                 proto::create(&mut self.wbuf, xid, self.path.as_bytes(), &sh.value, 0);
                 self.push(now, Kind::Op);
             }
-            Workload::Watch => {}
+            // Their own loops (`handshakes`, the watch roles) send these.
+            Workload::Watch | Workload::Handshakes => {}
         }
     }
 
@@ -535,6 +540,7 @@ impl Sess {
     async fn flush(&mut self) -> io::Result<()> {
         if !self.wbuf.is_empty() {
             self.stream.write_all(&self.wbuf).await?;
+            self.stream.flush().await?;
             self.wbuf.clear();
             self.last_send = Instant::now();
         }
@@ -649,6 +655,47 @@ impl Sess {
     }
 }
 
+/// The `handshakes` workload of one session slot: connect, open a session, close it, again,
+/// until the run stops. A failure counts as a disconnect and the loop goes on.
+async fn handshakes(addr: String, sh: Rc<Shared>) {
+    while sh.phase.get() != Phase::Stop {
+        let t0 = Instant::now();
+        let cycle = async {
+            let (mut s, _) = proto::connect(&addr, Duration::from_secs(10)).await?;
+            let mut out = BytesMut::new();
+            proto::close_session(&mut out, 1);
+            s.write_all(&out).await?;
+            s.flush().await?;
+            let mut rbuf = BytesMut::with_capacity(256);
+            // The server answers the close and then closes the connection.
+            loop {
+                if s.read_buf(&mut rbuf).await? == 0 {
+                    return Ok::<_, io::Error>(());
+                }
+                let mut done = false;
+                let n = proto::for_each_frame(&rbuf, |f| {
+                    done |= matches!(proto::reply_header(f), Some((1, _, _)));
+                })?;
+                rbuf.advance(n);
+                if done {
+                    return Ok(());
+                }
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(10), cycle).await {
+            Ok(Ok(())) => sh.complete(t0.elapsed()),
+            Ok(Err(e)) => {
+                sh.disconnects.set(sh.disconnects.get() + 1);
+                sh.note(format!("handshake: {e}"));
+            }
+            Err(_) => {
+                sh.disconnects.set(sh.disconnects.get() + 1);
+                sh.note("handshake: timed out".to_string());
+            }
+        }
+    }
+}
+
 fn run_id() -> u32 {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -676,6 +723,7 @@ pub async fn bulk_create(addr: &str, paths: &[Vec<u8>], value: &[u8]) -> io::Res
             outstanding += 1;
         }
         s.write_all(&wbuf).await?;
+        s.flush().await?;
         wbuf.clear();
         if rbuf.capacity() - rbuf.len() < 16384 {
             rbuf.reserve(65536);
@@ -704,7 +752,9 @@ pub async fn bulk_create(addr: &str, paths: &[Vec<u8>], value: &[u8]) -> io::Res
     }
     let mut out = BytesMut::new();
     proto::close_session(&mut out, i32::MAX);
-    let _ = s.write_all(&out).await;
+    if s.write_all(&out).await.is_ok() {
+        let _ = s.flush().await;
+    }
     match failure {
         Some(f) => Err(io::Error::other(f)),
         None => Ok(()),
@@ -816,6 +866,11 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
     };
     let mut handles = Vec::with_capacity(n_sess);
     for id in 0..n_sess {
+        if cfg.workload == Workload::Handshakes {
+            let addr = cfg.addrs[id % cfg.addrs.len()].clone();
+            handles.push(tokio::task::spawn_local(handshakes(addr, Rc::clone(&sh))));
+            continue;
+        }
         let (stream, sid) =
             proto::connect(&cfg.addrs[id % cfg.addrs.len()], Duration::from_secs(10)).await?;
         let role = match cfg.workload {
@@ -967,7 +1022,12 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
     Ok(RunResult {
         workload: cfg.workload.name().to_string(),
         sessions: n_sess,
-        depth,
+        // A handshakes session makes one connection at a time.
+        depth: if cfg.workload == Workload::Handshakes {
+            1
+        } else {
+            depth
+        },
         rate,
         ops,
         secs,

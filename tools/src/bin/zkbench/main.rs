@@ -4,6 +4,7 @@
 //! zkbench [run] --server 127.0.0.1:2181[,HOST:PORT...] --workload get[,set,...]
 //!         [--sessions 16] [--depth 32] [--duration 10s] [--warmup 3s] [--value-size 100]
 //!         [--read-pct 90] [--keys 1000] [--root /zkbench] [--json] [--quiet]
+//!         [--tls --ca CA.pem [--cert CERT.pem --key KEY.pem]]
 //! zkbench report [--zkrs-bin PATH] [--out DIR] [--znodes N] [--workloads LIST]
 //!                [--ensemble] [--ensemble-workloads LIST] [...same...]
 //! ```
@@ -15,6 +16,7 @@ mod proto;
 mod report;
 mod server;
 mod svg;
+mod tls;
 
 use load::{BenchCfg, Workload};
 use std::path::PathBuf;
@@ -28,7 +30,8 @@ usage:
 
 workload options:
   --server LIST        HOST:PORT[,...]; sessions round-robin over them (run) [127.0.0.1:2181]
-  --workload LIST      create,set,get,mix,exists,watch,ephemeral (run)   [get]
+  --workload LIST      create,set,get,mix,exists,watch,ephemeral,handshakes (run) [get]
+                       handshakes: new connections (+ TLS) + sessions per second
   --workloads LIST     same, for report                                  [all seven]
   --sessions N         sessions (connections)                            [16]
   --depth D            outstanding requests per session                  [32]
@@ -41,6 +44,10 @@ workload options:
   --server-pid LIST    report the servers' CPU time per op, summed (run mode, local servers)
   --rate R             open loop: offer R ops/s in all on a fixed schedule (depth caps
                        each session's in-flight requests); report: the rate of --fixed-rate
+  --tls                connect in TLS (run mode; full handshakes, no resumption)
+  --ca FILE            PEM roots that verify the server's certificate (with --tls)
+  --cert FILE          PEM client certificate chain (with --tls; Java's clientAuth=need)
+  --key FILE           PEM private key of --cert
   --json               machine-readable result on stdout (run mode)
   --quiet              no progress line on stderr
 
@@ -153,6 +160,8 @@ fn main() {
     let mut ensemble_workloads: Vec<Workload> = Vec::new();
     let mut rate_workloads: Vec<Workload> = Vec::new();
     let mut rate_fraction = 0.5f64;
+    let mut tls = false;
+    let (mut ca, mut cert, mut key) = (None::<PathBuf>, None::<PathBuf>, None::<PathBuf>);
 
     let mut i = 0;
     while i < args.len() {
@@ -202,6 +211,10 @@ fn main() {
             "--server-pid" => {
                 base.server_pids = list(&val()).into_iter().map(|p| num(p) as u32).collect()
             }
+            "--tls" => tls = true,
+            "--ca" => ca = Some(PathBuf::from(val())),
+            "--cert" => cert = Some(PathBuf::from(val())),
+            "--key" => key = Some(PathBuf::from(val())),
             "--json" => json_out = true,
             "--quiet" => base.progress = false,
             "--zkrs-bin" => spec.zkrs_bin = PathBuf::from(val()),
@@ -259,6 +272,19 @@ fn main() {
         i += 1;
     }
 
+    if tls {
+        if mode == "report" {
+            die("--tls is for run mode");
+        }
+        let Some(ca) = &ca else {
+            die("--tls needs --ca");
+        };
+        if let Err(e) = tls::configure(ca, cert.as_deref(), key.as_deref()) {
+            die(&e);
+        }
+    } else if ca.is_some() || cert.is_some() || key.is_some() {
+        die("--ca, --cert and --key need --tls");
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

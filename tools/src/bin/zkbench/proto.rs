@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub use crate::tls::Stream;
+
 /// `Code.NONODE`, `Code.NODEEXISTS` as the server sends them.
 pub const ERR_NODEEXISTS: i32 = -110;
 
@@ -145,10 +147,9 @@ pub fn for_each_frame(buf: &[u8], mut f: impl FnMut(&[u8])) -> io::Result<usize>
 }
 
 /// Connect and open a session (30 s timeout); returns the stream and the session id.
-pub async fn connect(addr: &str, timeout: Duration) -> io::Result<(TcpStream, i64)> {
+pub async fn connect(addr: &str, timeout: Duration) -> io::Result<(Stream, i64)> {
     let fut = async {
-        let mut s = TcpStream::connect(addr).await?;
-        s.set_nodelay(true)?;
+        let mut s = crate::tls::connect(addr).await?;
         let req = ConnectRequest {
             protocol_version: 0,
             last_zxid_seen: 0,
@@ -162,6 +163,7 @@ pub async fn connect(addr: &str, timeout: Duration) -> io::Result<(TcpStream, i6
             b.put_u8(0);
         });
         s.write_all(&out).await?;
+        s.flush().await?;
         let len = s.read_i32().await?;
         if !(16..=4096).contains(&len) {
             return Err(io::Error::new(
@@ -200,6 +202,7 @@ pub async fn probe_get(addr: &str, path: &str, timeout: Duration) -> io::Result<
         get_data(&mut out, 1, path.as_bytes(), false);
         close_session(&mut out, 2);
         s.write_all(&out).await?;
+        s.flush().await?;
         loop {
             let len = s.read_i32().await?;
             if !(0..=64 << 20).contains(&len) {
