@@ -402,3 +402,26 @@ def test_tls_on_ensemble_members(impl, tmp_path, certs):
             for zk in (alice, odd, plain):
                 zk.stop()
                 zk.close()
+
+
+@pytest.mark.parametrize("impl", selected_impls())
+def test_pkcs12_key_store_and_jks_trust_store(impl, tmp_path, certs):
+    """The server's key in a PKCS12 store and the CA in a JKS trust store, with passwords."""
+    p12 = tmp_path / "server.p12"
+    jks = tmp_path / "trust.jks"
+    _openssl(certs, "pkcs12", "-export", "-in", "server.crt", "-inkey", "server.key",
+             "-out", str(p12), "-passout", "pass:secret1", "-name", "server")
+    subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "ca", "-file",
+                    str(certs / "a-ca.pem"), "-keystore", str(jks), "-storetype", "JKS",
+                    "-storepass", "secret2"], check=True, capture_output=True)
+    server, port = start_tls(impl, tmp_path, certs, **{
+        "ssl.keyStore.location": str(p12), "ssl.keyStore.password": "secret1",
+        "ssl.trustStore.location": str(jks), "ssl.trustStore.password": "secret2"})
+    try:
+        zk = tls_client(certs, port, "alice")
+        assert auth_id(zk, "/k") == [("x509", ALICE[1])]
+        zk.stop()
+        zk.close()
+        assert not tls_session(certs, port, "stranger")
+    finally:
+        server.stop()
