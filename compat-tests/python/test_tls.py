@@ -425,3 +425,26 @@ def test_pkcs12_key_store_and_jks_trust_store(impl, tmp_path, certs):
         assert not tls_session(certs, port, "stranger")
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("impl", selected_impls())
+def test_four_letter_words_over_tls(impl, tmp_path, certs):
+    """The secure port answers four-letter words inside TLS, as Netty's does."""
+    server, port = start_tls(impl, tmp_path, certs)
+    try:
+        s = tls_socket(certs, port, "alice")
+        s.settimeout(5)
+        s.sendall(b"ruok")
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(64)
+                if not chunk:
+                    break
+                out += chunk
+        except (OSError, ssl.SSLError):
+            pass
+        s.close()
+        assert out == b"imok"
+    finally:
+        server.stop()
