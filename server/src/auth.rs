@@ -6,7 +6,9 @@
 //!   `digest` (unless `zookeeper.DigestAuthenticationProvider.enabled=false`), plus the
 //!   `world:anyone` id, the `auth` pseudo-scheme and the `super` id of the configured super
 //!   digest, and `sasl` when `zookeeper.authProvider.N` names SASLAuthenticationProvider (its ids
-//!   come from SASL exchanges, `crate::sasl`). Other custom providers are not supported: their
+//!   come from SASL exchanges, `crate::sasl`), and `x509` (X509AuthenticationProvider: its ids
+//!   come from a TLS client's certificate, `crate::tls::x509`, added before the handshake).
+//!   Other custom providers are not supported: their
 //!   schemes behave as unknown ones do in a Java server without them;
 //! - handling of an AuthPacket ([`authenticate`]), the ACL check of every operation
 //!   ([`check_acl`], `ZooKeeperServer.checkACL`), the validation and `auth` expansion of the
@@ -47,6 +49,8 @@ pub const SCHEME_IP: &str = "ip";
 pub const SCHEME_SUPER: &str = "super";
 /// The SASL scheme (SASLAuthenticationProvider; also named by `sessionRequireClientSASLAuth`).
 pub const SCHEME_SASL: &str = "sasl";
+/// The x509 scheme (X509AuthenticationProvider): a TLS client certificate's subject.
+pub const SCHEME_X509: &str = "x509";
 
 /// Java system properties that configure this module (in `zoo.cfg`, a key `skipACL` becomes
 /// the property `zookeeper.skipACL`, and so on).
@@ -129,6 +133,11 @@ pub struct AuthConfig {
     pub sasl_enabled: bool,
     /// `zookeeper.letAnySaslUserDoX`: a `sasl` ACL id every `sasl` id matches.
     pub let_any_sasl_user_do_x: Option<String>,
+    /// The `x509` scheme has a provider (see `Config::x509_provider`).
+    pub x509_enabled: bool,
+    /// `zookeeper.X509AuthenticationProvider.superUser`: an x509 id that matches every
+    /// `x509` ACL (and is `super` too when it logs in).
+    pub x509_super_user: Option<String>,
 }
 
 impl Default for AuthConfig {
@@ -140,6 +149,8 @@ impl Default for AuthConfig {
             compat: CompatVersion::V3_9,
             sasl_enabled: false,
             let_any_sasl_user_do_x: None,
+            x509_enabled: false,
+            x509_super_user: None,
         }
     }
 }
@@ -156,6 +167,8 @@ impl AuthConfig {
             compat: CompatVersion::V3_9,
             sasl_enabled: false,
             let_any_sasl_user_do_x: None,
+            x509_enabled: false,
+            x509_super_user: None,
         }
     }
 }
@@ -215,6 +228,8 @@ enum Provider {
     Digest,
     /// `SASLAuthenticationProvider`, when configured.
     Sasl,
+    /// `X509AuthenticationProvider`, when configured.
+    X509,
 }
 
 /// `ProviderRegistry.getProvider(scheme)`. There is no provider for `world`, `auth` or `super`.
@@ -223,6 +238,7 @@ fn provider(scheme: &str, cfg: &AuthConfig) -> Option<Provider> {
         SCHEME_IP => Some(Provider::Ip),
         SCHEME_DIGEST if cfg.digest_enabled => Some(Provider::Digest),
         SCHEME_SASL if cfg.sasl_enabled => Some(Provider::Sasl),
+        SCHEME_X509 if cfg.x509_enabled => Some(Provider::X509),
         _ => None,
     }
 }
@@ -237,7 +253,7 @@ impl Provider {
     fn is_authenticated(self) -> bool {
         match self {
             Provider::Ip => false,
-            Provider::Digest | Provider::Sasl => true,
+            Provider::Digest | Provider::Sasl | Provider::X509 => true,
         }
     }
 
@@ -249,6 +265,8 @@ impl Provider {
             Provider::Digest => java_split_count(id, ':') == 2,
             // Whatever `new KerberosName(id)` accepts.
             Provider::Sasl => crate::sasl::KerberosName::parse(id).is_ok(),
+            // Whatever `new X500Principal(id)` accepts.
+            Provider::X509 => crate::tls::x509::is_valid_name(id),
         }
     }
 
@@ -262,6 +280,8 @@ impl Provider {
                     || id == acl_expr
                     || cfg.let_any_sasl_user_do_x.as_deref() == Some(acl_expr)
             }
+            // Equal strings, no normalising; the super user matches every x509 ACL.
+            Provider::X509 => id == acl_expr || cfg.x509_super_user.as_deref() == Some(id),
         }
     }
 }
@@ -311,7 +331,9 @@ pub fn authenticate(
             Ok(ids)
         }
         // SASLAuthenticationProvider.handleAuthentication: SASL is op 102, never an AuthPacket.
-        Some(Provider::Sasl) | None => Err(AuthFailed),
+        // X509AuthenticationProvider: ids come from the TLS handshake; an AuthPacket for x509
+        // has no certificate chain to read and fails.
+        Some(Provider::Sasl | Provider::X509) | None => Err(AuthFailed),
     }
 }
 
@@ -422,7 +444,7 @@ pub fn redact_digests(acl: &[Acl]) -> Vec<Acl> {
 pub fn user_name(id: &AuthId, cfg: &AuthConfig) -> String {
     match provider(&id.scheme, cfg) {
         Some(Provider::Digest) => id.id.split(':').next().unwrap_or("").to_owned(),
-        Some(Provider::Ip | Provider::Sasl) => id.id.clone(),
+        Some(Provider::Ip | Provider::Sasl | Provider::X509) => id.id.clone(),
         None => String::new(),
     }
 }

@@ -470,13 +470,11 @@ async fn run(cfg: config::Config, process: zk_server::admin::ProcessInfo) {
             start_failed(1);
         }
     }
-    let flow = zk_server::flow::ServerFlow::new(zk_server::flow::Limits::from_config(&cfg));
-    tokio::spawn(zk_server::net::serve(
-        listener,
-        tx,
-        flow,
-        std::sync::Arc::new(cfg.clone()),
-    ));
+    if let Err(e) = zk_server::net::start(&cfg, listener, tx).await {
+        error!("{e}");
+        eprintln!("zkserver: {e}");
+        start_failed(1);
+    }
     // Java's ZooKeeperServerMain logs it once the server is serving.
     audit::writer::submit(vec![AuditEvent::server(audit::OP_START, Outcome::Success)]);
     // The pipeline: one thread-confined owner of all state. It takes what is queued (up to

@@ -5,11 +5,23 @@
 //! The reader stops reading while `flow` says so (unsent replies past the budget, Java's
 //! globalOutstandingLimit) and lets requests into the pipeline only as Java's
 //! RequestThrottler would; the writer tells the pipeline when it has drained.
+//!
+//! TLS (Java's NettyServerCnxnFactory with its SslHandler / DualModeSslHandler): a listener
+//! with a [`ClientTls`] runs the handshake first (`secureClientPort`), or only when the first
+//! bytes look like a TLS record (`client.portUnification`), then the same connection code
+//! runs over the decrypted stream. The client certificate's subject becomes the session's
+//! `x509` id (and `super` for `X509AuthenticationProvider.superUser`) before the
+//! ConnectRequest, as Java's CertificateVerifier adds it. The plaintext path is generic code
+//! instantiated for the TCP halves: no boxing, no extra copy.
 
+use crate::auth::{AuthId, SCHEME_SUPER, SCHEME_X509};
+use crate::config::CompatVersion;
 use crate::config::Config;
 use crate::flow::{counts_as_request, ConnFlow, ServerFlow};
 use crate::pipeline::{ConnId, Input};
 use crate::shell::{Out, ToPipeline};
+use crate::tls::config::{server_config, Defaults, Reloading};
+use crate::tls::ClientAuth;
 use bytes::{Buf, Bytes, BytesMut};
 use jute::frame::FrameCodec;
 use std::collections::HashMap;
@@ -18,11 +30,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::Decoder;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// Connections allowed per client IP (maxClientCnxns; 0 = unlimited).
 #[derive(Clone)]
@@ -60,11 +72,256 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// word and the mask together).
 const STMK_ARG_WAIT: Duration = Duration::from_secs(1);
 
+/// TLS on one client listener: the rustls configuration for each new handshake, and how
+/// its clients are authenticated.
+pub struct ClientTls {
+    config: Reloading<rustls::ServerConfig>,
+    /// `client.portUnification`: plaintext clients are served too.
+    plaintext_too: bool,
+    client_auth: ClientAuth,
+    /// The `x509` provider is registered (see `Config::x509_provider`).
+    x509_provider: bool,
+    /// A trust store is configured (Java's X509AuthenticationProvider has a trust manager).
+    trust_store: bool,
+    super_user: Option<String>,
+    compat: CompatVersion,
+    /// 3.9 without `client.certReload`: the x509 provider keeps the trust store read at
+    /// startup while new handshakes read the files anew, so a certificate is re-checked
+    /// against the startup trust store.
+    x509_trust: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+}
+
+impl ClientTls {
+    /// From the `ssl.*` keys; `Err` refuses the start, as Java fails to create its
+    /// SslContext (or, without Netty, to configure a secure factory at all).
+    pub fn from_config(cfg: &Config, plaintext_too: bool) -> Result<Arc<ClientTls>, String> {
+        if cfg.server_cnxn_factory.as_deref().map(str::trim) != Some(crate::config::NETTY_FACTORY) {
+            return Err("Unexpected exception, exiting abnormally: \
+                        java.lang.UnsupportedOperationException: SSL isn't supported in \
+                        NIOServerCnxn (TLS on the client port needs \
+                        serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory)"
+                .to_string());
+        }
+        if let Some(p) = cfg.ssl.auth_provider.as_deref() {
+            if p != SCHEME_X509 {
+                return Err(format!(
+                    "No auth provider configured for the SSL authentication scheme '{p}'."
+                ));
+            }
+        }
+        let defaults = match cfg.compat_version {
+            CompatVersion::V3_8 => Defaults::V3_8,
+            CompatVersion::V3_9 => Defaults::V3_9,
+        };
+        // 3.9.3 builds the client port's SslContext for every connection (so changed files
+        // apply with or without client.certReload); 3.8.0 builds it once.
+        let reload = cfg.compat_version == CompatVersion::V3_9;
+        let config = Reloading::new(&cfg.ssl, reload, move |s| server_config(s, defaults))?;
+        let x509_trust = match (reload, cfg.client_cert_reload, cfg.ssl.client_auth) {
+            (true, false, ClientAuth::Want | ClientAuth::Need)
+                if cfg.ssl.trust_store_location.is_some() =>
+            {
+                Some(crate::tls::config::trust_store_verifier(&cfg.ssl)?)
+            }
+            _ => None,
+        };
+        Ok(Arc::new(ClientTls {
+            config,
+            plaintext_too,
+            client_auth: cfg.ssl.client_auth,
+            x509_provider: cfg.x509_provider(),
+            trust_store: cfg.ssl.trust_store_location.is_some(),
+            super_user: cfg.x509_super_user.clone(),
+            compat: cfg.compat_version,
+            x509_trust,
+        }))
+    }
+
+    /// The handshake, then the certificate check of Java's CertificateVerifier: the ids to
+    /// add, or `None` (logged) when the connection is to be closed.
+    async fn accept(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+    ) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, Vec<AuthId>)> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.config.current());
+        let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                error!(%addr, "Unsuccessful handshake with session 0x0: {e}");
+                return None;
+            }
+            Err(_) => {
+                error!(%addr, "Unsuccessful handshake with session 0x0: handshake timed out after {HANDSHAKE_TIMEOUT:?}");
+                return None;
+            }
+        };
+        let (_, conn) = tls.get_ref();
+        let chain = conn.peer_certificates().unwrap_or(&[]);
+        let cert = chain.first().cloned();
+        if let (Some(v), Some(leaf)) = (&self.x509_trust, &cert) {
+            let now = rustls::pki_types::UnixTime::now();
+            if let Err(e) = v.verify_client_cert(leaf, &chain[1..], now) {
+                error!(%addr, "Failed to trust certificate: {e}");
+                return None;
+            }
+        }
+        let mut ids = Vec::new();
+        match (self.client_auth, cert) {
+            (ClientAuth::None, _) | (ClientAuth::Want, None) => {}
+            (ClientAuth::Need, None) => {
+                error!(%addr, "Error getting peer certificates: peer not authenticated");
+                return None;
+            }
+            (_, Some(cert)) => {
+                if !self.x509_provider {
+                    error!(%addr, "X509 Auth provider not found: x509");
+                    return None;
+                }
+                if !self.trust_store {
+                    error!(%addr, "No trust manager available to authenticate session 0x0");
+                    return None;
+                }
+                let subject = match crate::tls::x509::subject_rfc2253(&cert) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        error!(%addr, "Failed to trust certificate for session 0x0: {e}");
+                        return None;
+                    }
+                };
+                if self.super_user.as_deref() == Some(subject.as_str()) {
+                    info!("Authenticated Id '{subject}' as super user");
+                    ids.push(AuthId::new(SCHEME_SUPER, subject.clone()));
+                }
+                let word = match self.compat {
+                    CompatVersion::V3_8 => "Scheme",
+                    CompatVersion::V3_9 => "scheme",
+                };
+                info!("Authenticated Id '{subject}' for {word} 'x509'");
+                ids.push(AuthId::new(SCHEME_X509, subject));
+            }
+        }
+        Some((tls, ids))
+    }
+}
+
+/// Whether a connection's first bytes are a TLS record (Netty's `SslHandler.isEncrypted`
+/// as DualModeSslHandler uses it): it waits for five bytes unless the first one already
+/// is not a TLS handshake record (a four-letter word). `None`: closed or silent too long.
+async fn starts_with_tls(stream: &TcpStream) -> Option<bool> {
+    let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
+    let mut head = [0u8; 5];
+    loop {
+        let n = tokio::time::timeout_at(deadline, stream.peek(&mut head))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        if head[0] != 0x16 {
+            return Some((20..=23).contains(&head[0]) && n >= 2 && head[1] == 3);
+        }
+        if n >= 5 {
+            return Some(head[1] == 3);
+        }
+        // peek returns what is there; wait a little for the rest of the record header.
+        tokio::time::sleep_until(
+            (tokio::time::Instant::now() + Duration::from_millis(2)).min(deadline),
+        )
+        .await;
+    }
+}
+
+/// Serve one accepted connection: plaintext, or TLS first when the listener says so.
+async fn accepted(
+    stream: TcpStream,
+    addr: SocketAddr,
+    id: ConnId,
+    core: mpsc::Sender<ToPipeline>,
+    flow: Arc<ConnFlow>,
+    cfg: Arc<Config>,
+    tls: Option<Arc<ClientTls>>,
+) {
+    let tls = match tls {
+        Some(t) if t.plaintext_too => match starts_with_tls(&stream).await {
+            None => return,
+            Some(true) => Some(t),
+            Some(false) => None,
+        },
+        other => other,
+    };
+    match tls {
+        None => {
+            let (rd, wr) = stream.into_split();
+            connection(rd, wr, addr, id, core, flow, cfg, Vec::new()).await;
+        }
+        Some(t) => {
+            if let Some((stream, ids)) = t.accept(stream, addr).await {
+                let (rd, wr) = tokio::io::split(stream);
+                connection(rd, wr, addr, id, core, flow, cfg, ids).await;
+            }
+        }
+    }
+}
+
+/// Serve the client ports: `clientPort` on `plain` (also TLS with `client.portUnification`)
+/// and, when set, `secureClientPort` (TLS only). `Err`: the start is refused with this text.
+pub async fn start(
+    cfg: &Config,
+    plain: TcpListener,
+    core: mpsc::Sender<ToPipeline>,
+) -> Result<(), String> {
+    let netty =
+        cfg.server_cnxn_factory.as_deref().map(str::trim) == Some(crate::config::NETTY_FACTORY);
+    let unified = match (cfg.client_port_unification, netty) {
+        (true, true) => Some(ClientTls::from_config(cfg, true)?),
+        (true, false) => {
+            warn!(
+                "client.portUnification is ignored: Java's NIOServerCnxnFactory does not read it \
+                 (serverCnxnFactory={} needed)",
+                crate::config::NETTY_FACTORY
+            );
+            None
+        }
+        (false, _) => None,
+    };
+    let secure = if cfg.secure_client_port != 0 {
+        let tls = ClientTls::from_config(cfg, false)?;
+        let ip = cfg
+            .secure_client_port_address
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let addr = SocketAddr::new(ip, cfg.secure_client_port);
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot bind secure client port {addr}: {e}"))?;
+        info!("binding to port {addr} (secure)");
+        Some((l, tls))
+    } else {
+        None
+    };
+    let flow = ServerFlow::new(crate::flow::Limits::from_config(cfg));
+    let cfg = Arc::new(cfg.clone());
+    tokio::spawn(serve(
+        plain,
+        core.clone(),
+        flow.clone(),
+        cfg.clone(),
+        unified,
+    ));
+    if let Some((l, tls)) = secure {
+        tokio::spawn(serve(l, core, flow, cfg, Some(tls)));
+    }
+    Ok(())
+}
+
+/// Accept client connections on `listener`; with `tls`, they speak TLS (only, or also).
 pub async fn serve(
     listener: TcpListener,
     core: mpsc::Sender<ToPipeline>,
     flow: Arc<ServerFlow>,
     cfg: Arc<Config>,
+    tls: Option<Arc<ClientTls>>,
 ) {
     let max_client_cnxns = cfg.max_client_cnxns;
     let next_id = AtomicU64::new(1);
@@ -97,8 +354,9 @@ pub async fn serve(
         let limit = limit.clone();
         let flow = ConnFlow::new(flow.clone());
         let cfg = cfg.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            connection(stream, addr, id, core.clone(), flow.clone(), cfg).await;
+            accepted(stream, addr, id, core.clone(), flow.clone(), cfg, tls).await;
             let _ = core
                 .send(ToPipeline::Input(Input::Closed { conn: id }))
                 .await;
@@ -108,16 +366,23 @@ pub async fn serve(
     }
 }
 
-async fn connection(
-    stream: TcpStream,
+/// One client connection over its read and write halves (TCP's own halves, or a TLS
+/// stream's); `tls_ids` are what its TLS handshake authenticated.
+#[allow(clippy::too_many_arguments)]
+async fn connection<R, W>(
+    mut rd: R,
+    mut wr: W,
     addr: SocketAddr,
     conn: ConnId,
     core: mpsc::Sender<ToPipeline>,
     flow: Arc<ConnFlow>,
     cfg: Arc<Config>,
-) {
+    mut tls_ids: Vec<AuthId>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let max_buffer = flow.server.limits.max_buffer;
-    let (mut rd, mut wr) = stream.into_split();
     let mut buf = BytesMut::with_capacity(4096);
 
     // The first four bytes are either a four-letter word or the handshake's length.
@@ -226,6 +491,7 @@ async fn connection(
                         frame,
                         out: out_tx.clone(),
                         flow: flow.clone(),
+                        tls_ids: std::mem::take(&mut tls_ids),
                     })
                     .await
                     .is_err()
@@ -300,8 +566,8 @@ async fn connection(
 /// copied: a buffer kept per connection would stay as large as the largest batch, for each
 /// of thousands of connections), count what was written, and wake the pipeline when it waits
 /// for this connection to drain.
-async fn write_replies(
-    mut wr: tokio::net::tcp::OwnedWriteHalf,
+async fn write_replies<W: AsyncWrite + Unpin>(
+    mut wr: W,
     mut out_rx: mpsc::UnboundedReceiver<Out>,
     flow: Arc<ConnFlow>,
     core: mpsc::Sender<ToPipeline>,
@@ -355,6 +621,10 @@ async fn write_replies(
             }
         }
         batch.clear();
+        // TLS buffers what it could not send yet; TCP's flush does nothing.
+        if wr.flush().await.is_err() {
+            break;
+        }
         if closing {
             break;
         }

@@ -51,6 +51,8 @@ pub enum ToPipeline {
         frame: Bytes,
         out: Outbox,
         flow: Arc<ConnFlow>,
+        /// Ids the TLS handshake authenticated (`x509`, `super`).
+        tls_ids: Vec<crate::auth::AuthId>,
     },
     /// A four-letter word, its probes already measured; the reply is the text to send.
     FourLetter {
@@ -176,6 +178,7 @@ impl Shell {
                 frame,
                 out,
                 flow,
+                tls_ids,
             } => {
                 self.outboxes.insert(conn, out);
                 Input::Connect {
@@ -183,6 +186,7 @@ impl Shell {
                     addr,
                     frame,
                     flow: Some(flow),
+                    tls_ids,
                 }
             }
             ToPipeline::FourLetter {

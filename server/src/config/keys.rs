@@ -442,8 +442,11 @@ pub static KEYS: &[Key] = &[
         "secureClientPort",
         int(0, 65535, PORT, |d, v| d.secure_client_port = v as u16),
     )
-    .ignored(TLS)
-    .conf(|_| "-1".to_string()),
+    .field("secure_client_port")
+    .conf(|c| match c.secure_client_port {
+        0 => "-1".to_string(),
+        p => p.to_string(),
+    }),
     key(
         "dataDir",
         non_empty("a directory", |d, v| set_data_dir(d, v, false)),
@@ -514,9 +517,9 @@ pub static KEYS: &[Key] = &[
     .field("client_port_address"),
     key(
         "secureClientPortAddress",
-        text(|d, _| d.secure_client_port_address = true),
+        text(|d, v| d.secure_client_port_address = Some(v.to_string())),
     )
-    .ignored(TLS),
+    .field("secure_client_port_address"),
     key("localSessionsEnabled", boolean(|_, _| {}))
         .default("false")
         .ignored(NO_LOCAL_SESSIONS),
@@ -1058,15 +1061,40 @@ pub static KEYS: &[Key] = &[
     )
     .zookeeper()
     .family()
-    .field("ssl")
-    .ignored(TLS),
+    .field("ssl"),
+    key(
+        "client.portUnification",
+        java_bool(|d, v| d.config.client_port_unification = v),
+    )
+    .zookeeper()
+    .default("false")
+    .field("client_port_unification"),
+    key(
+        "client.certReload",
+        java_bool(|d, v| d.config.client_cert_reload = v),
+    )
+    .zookeeper()
+    .default("false")
+    .field("client_cert_reload"),
+    key(
+        "serverCnxnFactory",
+        text(|d, v| d.config.server_cnxn_factory = Some(v.to_string())),
+    )
+    .zookeeper()
+    .field("server_cnxn_factory"),
+    key(
+        "X509AuthenticationProvider.superUser",
+        text(|d, v| d.config.x509_super_user = Some(v.to_string())),
+    )
+    .zookeeper()
+    .field("x509_super_user"),
     // `authProvider.N=<class>` registers an authentication provider (Java's ProviderRegistry);
     // zk-rs knows SASLAuthenticationProvider (the `sasl` scheme).
     key(
         "authProvider.",
         Kind::Member {
             set: |d, n, v| {
-                if v != crate::sasl::SASL_PROVIDER_CLASS {
+                if v != crate::sasl::SASL_PROVIDER_CLASS && v != super::X509_PROVIDER_CLASS {
                     d.warn(format!(
                         "authProvider.{n} is accepted but ignored: zk-rs has no authentication \
                          provider {v} (only {})",
@@ -1156,7 +1184,6 @@ pub static KEYS: &[Key] = &[
         "DigestAuthenticationProvider.digestAlg",
         "digests are SHA1, Java's default",
     ),
-    java_only("X509AuthenticationProvider.superUser", TLS),
     key("audit.enable", java_bool(|d, v| d.config.audit_enabled = v))
         .zookeeper()
         .default("false")
@@ -1231,7 +1258,6 @@ pub static KEYS: &[Key] = &[
     java_only("request_throttler.shutdownTimeout", JAVA_TUNING),
     java_only("requireKerberosConfig", SASL),
     java_only("security.auth_to_local", SASL),
-    java_only("serverCnxnFactory", JAVA_TUNING),
     java_only("snapSizeLimitInKb", NOT_IMPLEMENTED).quorum(),
     java_only(
         "snapshot.compression.method",
@@ -1265,7 +1291,7 @@ mod tests {
             return d.to_string();
         }
         match (k.name, k.kind) {
-            ("clientPortAddress", _) => "127.0.0.1".into(),
+            ("clientPortAddress" | "secureClientPortAddress", _) => "127.0.0.1".into(),
             ("dataDir" | "dataLogDir", _) => "/d".into(),
             ("authProvider.", _) => crate::sasl::SASL_PROVIDER_CLASS.into(),
             (_, Kind::Int { min, max, .. } | Kind::Decode { min, max, .. }) => {
@@ -1453,8 +1479,6 @@ mod tests {
             [
                 "system property zookeeper.maxCnxns is accepted but ignored: zk-rs limits \
                  connections per client address only (maxClientCnxns)",
-                "system property zookeeper.ssl.keyStore.location is accepted but ignored: TLS is \
-                 not supported",
             ]
         );
     }

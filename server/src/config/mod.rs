@@ -328,6 +328,20 @@ pub struct Config {
     pub admin: AdminConfig,
     /// `ssl.*` (`zookeeper.ssl.*`): TLS of the client port (Java's `ClientX509Util`).
     pub ssl: crate::tls::TlsSettings,
+    /// `secureClientPort` (0: none) and `secureClientPortAddress` (`None`: every address):
+    /// the client port that speaks TLS.
+    pub secure_client_port: u16,
+    pub secure_client_port_address: Option<IpAddr>,
+    /// `client.portUnification` (`zookeeper.client.portUnification`): the client port(s)
+    /// also accept TLS, told apart from plaintext by the first bytes.
+    pub client_port_unification: bool,
+    /// `client.certReload` (`zookeeper.client.certReload`, 3.9): new handshakes on the client
+    /// port read changed store files.
+    pub client_cert_reload: bool,
+    /// `serverCnxnFactory` (`zookeeper.serverCnxnFactory`): Java needs Netty's for TLS.
+    pub server_cnxn_factory: Option<String>,
+    /// `X509AuthenticationProvider.superUser`: the x509 id that is also `super`.
+    pub x509_super_user: Option<String>,
     /// `ssl.quorum.*` (`zookeeper.ssl.quorum.*`): TLS of the quorum ports
     /// (Java's `QuorumX509Util`).
     pub ssl_quorum: crate::tls::TlsSettings,
@@ -351,7 +365,27 @@ pub struct Config {
     pub let_any_sasl_user_do_x: Option<String>,
 }
 
+/// Java's TLS-capable client connection factory.
+pub const NETTY_FACTORY: &str = "org.apache.zookeeper.server.NettyServerCnxnFactory";
+/// Java's x509 authentication provider class.
+pub const X509_PROVIDER_CLASS: &str = "org.apache.zookeeper.server.auth.X509AuthenticationProvider";
+
 impl Config {
+    /// Whether Java would have the `x509` scheme: `authProvider.N` names
+    /// X509AuthenticationProvider, or Java registers it itself (`configureSSLAuth`, 3.8.0
+    /// and 3.9.3 alike, for a secure client port and for client port unification).
+    pub fn x509_provider(&self) -> bool {
+        self.auth_providers
+            .iter()
+            .any(|(_, c)| c == X509_PROVIDER_CLASS)
+            || self.client_tls()
+    }
+
+    /// Whether the client port(s) speak TLS at all (secure port, or unification).
+    pub fn client_tls(&self) -> bool {
+        self.secure_client_port != 0 || self.client_port_unification
+    }
+
     /// Whether `authProvider.N` registers SASLAuthenticationProvider (the `sasl` scheme).
     pub fn sasl_provider(&self) -> bool {
         self.auth_providers
@@ -395,7 +429,7 @@ pub struct Draft {
     /// Resolved once the file is read (it needs `clientPort`).
     client_port_address: Option<String>,
     secure_client_port: u16,
-    secure_client_port_address: bool,
+    secure_client_port_address: Option<String>,
     enforce_auth: EnforceAuth,
     /// The system property `zookeeper.fsync.warningthresholdms` was given: Java then does
     /// not read the bare `fsync.warningthresholdms`.
@@ -438,7 +472,7 @@ impl Draft {
             max_session_timeout_ms: -1,
             client_port_address: None,
             secure_client_port: 0,
-            secure_client_port_address: false,
+            secure_client_port_address: None,
             enforce_auth: EnforceAuth::default(),
             fsync_threshold_prefixed: false,
             set_by_only_property: Vec::new(),
@@ -640,6 +674,12 @@ impl Config {
                 restore_enabled: true,
             },
             ssl: Default::default(),
+            secure_client_port: 0,
+            secure_client_port_address: None,
+            client_port_unification: false,
+            client_cert_reload: false,
+            server_cnxn_factory: None,
+            x509_super_user: None,
             ssl_quorum: Default::default(),
             auth_providers: Vec::new(),
             sasl: Default::default(),

@@ -686,9 +686,7 @@ fn known_keys_zk_rs_ignores_say_why() {
     let lines = [
         "metricsProvider.numWorkerThreads=2",
         "metricsProvider.someKey=7000",
-        "ssl.keyStore.location=/k",
         "authProvider.1=org.example.Auth",
-        "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
         "electionPortBindRetry=3",
         "jvm.pause.monitor=true",
         "jvm.pause.sleep.time.ms=500",
@@ -721,14 +719,23 @@ fn known_keys_zk_rs_ignores_say_why() {
 
 #[test]
 fn unsupported_but_accepted() {
-    let (_, w) = with("secureClientPort=2281\nsecureClientPortAddress=0.0.0.0");
-    assert!(
-        has_warning(&w, "secureClientPort is accepted but ignored: TLS"),
-        "{w:?}"
+    let (c, w) = with(
+        "secureClientPort=2281\nsecureClientPortAddress=0.0.0.0\nclient.portUnification=true\n\
+         client.certReload=true\nserverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
+         X509AuthenticationProvider.superUser=CN=admin\nssl.keyStore.location=/k",
     );
+    assert!(w.is_empty(), "the client TLS keys are used: {w:?}");
+    assert_eq!(c.secure_client_port, 2281);
+    assert_eq!(
+        c.secure_client_port_address,
+        Some("0.0.0.0".parse().unwrap())
+    );
+    assert!(c.client_port_unification && c.client_cert_reload);
+    assert_eq!(c.server_cnxn_factory.as_deref(), Some(super::NETTY_FACTORY));
+    assert_eq!(c.x509_super_user.as_deref(), Some("CN=admin"));
     assert!(
-        has_warning(&w, "secureClientPortAddress is accepted but ignored"),
-        "{w:?}"
+        c.x509_provider(),
+        "unification registers x509 as Java's configureSSLAuth"
     );
     let e = with_err("secureClientPortAddress=0.0.0.0");
     assert_eq!(

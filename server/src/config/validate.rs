@@ -53,11 +53,21 @@ pub(super) fn finish(mut d: Draft) -> Result<(Config, Vec<String>), ConfigError>
         })?;
         c.client_port_address = Some(ip);
     }
-    if d.secure_client_port == 0 && d.secure_client_port_address {
-        return Err(ConfigError::Invalid {
+    c.secure_client_port = d.secure_client_port;
+    if let Some(address) = d.secure_client_port_address.take() {
+        if c.secure_client_port == 0 {
+            return Err(ConfigError::Invalid {
+                key: "secureClientPortAddress".to_string(),
+                message: "secureClientPortAddress is set but secureClientPort is not set"
+                    .to_string(),
+            });
+        }
+        let ip = resolve_host(&address).ok_or_else(|| ConfigError::InvalidValue {
             key: "secureClientPortAddress".to_string(),
-            message: "secureClientPortAddress is set but secureClientPort is not set".to_string(),
-        });
+            value: address.clone(),
+            expected: "an IP address or a resolvable host name".to_string(),
+        })?;
+        c.secure_client_port_address = Some(ip);
     }
 
     let (min, max) = session_timeouts_ms(

@@ -83,12 +83,9 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
     }
     shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
     crate::admin::start(&cfg, process, tx.clone()).await;
-    tokio::spawn(crate::net::serve(
-        listener,
-        tx.clone(),
-        crate::flow::ServerFlow::new(crate::flow::Limits::from_config(&cfg)),
-        std::sync::Arc::new(cfg.clone()),
-    ));
+    if let Err(e) = crate::net::start(&cfg, listener, tx.clone()).await {
+        fatal(e);
+    }
     let security = Security {
         transport: transport::quorum_transport(&cfg).unwrap_or_else(|e| fatal(e)),
         // The JAAS file's path arrives with the client-port SASL keys

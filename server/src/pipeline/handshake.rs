@@ -4,7 +4,13 @@
 use super::*;
 
 impl Pipeline {
-    pub(super) fn connect(&mut self, conn: ConnId, addr: SocketAddr, frame: Bytes) {
+    pub(super) fn connect(
+        &mut self,
+        conn: ConnId,
+        addr: SocketAddr,
+        frame: Bytes,
+        tls_ids: Vec<crate::auth::AuthId>,
+    ) {
         self.stats.packet_received(frame.len() as u64 + 4);
         let c = match Connect::decode(frame) {
             Ok(c) => c,
@@ -47,7 +53,13 @@ impl Pipeline {
             Conn {
                 addr,
                 session: 0,
-                auth: AuthInfo::for_connection(&addr),
+                auth: {
+                    let mut auth = AuthInfo::for_connection(&addr);
+                    for id in tls_ids {
+                        auth.add(id);
+                    }
+                    auth
+                },
                 read_only: c.read_only,
                 timeout_ms: timeout,
                 stats: {

@@ -137,6 +137,8 @@ pub enum Input {
         /// The connection's backpressure counters, shared with its reader and writer
         /// (see `flow`); `None` without backpressure (the simulation).
         flow: Option<Arc<ConnFlow>>,
+        /// Ids the TLS handshake authenticated (`super`, `x509`), added after `ip`.
+        tls_ids: Vec<crate::auth::AuthId>,
     },
     /// Frames after the handshake, in arrival order.
     Requests { conn: ConnId, frames: Vec<Bytes> },
@@ -527,6 +529,8 @@ impl Pipeline {
             compat: cfg.compat_version,
             sasl_enabled: cfg.sasl_provider(),
             let_any_sasl_user_do_x: cfg.let_any_sasl_user_do_x.clone(),
+            x509_enabled: cfg.x509_provider(),
+            x509_super_user: cfg.x509_super_user.clone(),
         };
         let mut tree = DataTree::new(cfg.extended_types_enabled);
         tree.watches.set_compat(cfg.compat_version);
@@ -674,8 +678,9 @@ impl Pipeline {
                 addr,
                 frame,
                 flow,
+                tls_ids,
             } => {
-                self.connect(conn, addr, frame);
+                self.connect(conn, addr, frame, tls_ids);
                 if let Some(flow) = flow {
                     self.server_flow.get_or_insert_with(|| flow.server.clone());
                     if self.conns.contains_key(&conn) {

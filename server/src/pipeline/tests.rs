@@ -168,6 +168,7 @@ fn connect_input(conn: ConnId, session_id: i64) -> Input {
         addr: ADDR.parse().expect("an address"),
         frame: b.freeze(),
         flow: None,
+        tls_ids: Vec::new(),
     }
 }
 
@@ -551,6 +552,7 @@ fn a_read_only_server_answers_reads_and_refuses_writes() {
         addr: ADDR.parse().expect("an address"),
         frame: frame.freeze(),
         flow: None,
+        tls_ids: Vec::new(),
     });
     assert!(
         b.logged().is_empty(),

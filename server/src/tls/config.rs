@@ -35,6 +35,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig,
@@ -113,6 +114,17 @@ pub fn server_config(s: &TlsSettings, defaults: Defaults) -> Result<Arc<ServerCo
     // Java's server picks from its own cipher suite order.
     cfg.ignore_client_order = true;
     Ok(Arc::new(cfg))
+}
+
+/// A verifier of client certificates against the trust store alone (Java's
+/// X509AuthenticationProvider keeps the trust manager it was built with: the client port
+/// re-checks a certificate with it after the handshake).
+pub fn trust_store_verifier(s: &TlsSettings) -> Result<Arc<dyn ClientCertVerifier>, String> {
+    let provider = provider(s)?;
+    let roots = Arc::new(trust_anchors(s)?);
+    WebPkiClientVerifier::builder_with_provider(roots, provider)
+        .build()
+        .map_err(|e| format!("client certificate verifier: {e}"))
 }
 
 /// The rustls configuration for connecting to a TLS port: presents the key store's
@@ -359,7 +371,7 @@ pub struct Reloading<C> {
     build: Box<dyn Fn() -> Result<Arc<C>, String> + Send + Sync>,
     files: Vec<PathBuf>,
     reload: bool,
-    state: Mutex<(Vec<Option<(SystemTime, u64)>>, Arc<C>)>,
+    state: Mutex<(Vec<Stamp>, Arc<C>)>,
 }
 
 impl<C> Reloading<C> {
@@ -405,7 +417,10 @@ impl<C> Reloading<C> {
     }
 }
 
-fn stamps(files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
+/// A store file's modification time and length (`None`: unreadable).
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamps(files: &[PathBuf]) -> Vec<Stamp> {
     files
         .iter()
         .map(|f| {

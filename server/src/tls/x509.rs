@@ -51,6 +51,80 @@ pub fn name_rfc2253(name: &[u8]) -> Option<String> {
     Some(rdns.join(","))
 }
 
+/// Whether `new X500Principal(name)` accepts `name` (the `x509` provider's `isValid`): AVAs
+/// `keyword=value` separated by `,` `;` or `+`, the keyword one Java knows (case-insensitive)
+/// or a dotted OID (optionally `OID.`), the value quoted, `#hex` or with `\` escapes.
+pub fn is_valid_name(name: &str) -> bool {
+    const KNOWN: &[&str] = &[
+        "CN",
+        "C",
+        "L",
+        "S",
+        "ST",
+        "O",
+        "OU",
+        "T",
+        "IP",
+        "STREET",
+        "DC",
+        "DNQUALIFIER",
+        "DNQ",
+        "SURNAME",
+        "GIVENNAME",
+        "INITIALS",
+        "GENERATION",
+        "EMAIL",
+        "EMAILADDRESS",
+        "UID",
+        "SERIALNUMBER",
+    ];
+    if name.trim().is_empty() {
+        return true;
+    }
+    let mut avas = Vec::new();
+    let (mut cur, mut escaped, mut quoted) = (String::new(), false, false);
+    for c in name.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else if !quoted && (c == ',' || c == ';' || c == '+') {
+            avas.push(std::mem::take(&mut cur));
+            continue;
+        }
+        cur.push(c);
+    }
+    if escaped || quoted {
+        return false;
+    }
+    avas.push(cur);
+    avas.iter().all(|ava| {
+        let Some((key, value)) = ava.split_once('=') else {
+            return false;
+        };
+        let key = key.trim();
+        let oid = key
+            .strip_prefix("OID.")
+            .or_else(|| key.strip_prefix("oid."))
+            .unwrap_or(key);
+        let is_oid = oid.contains('.')
+            && oid
+                .split('.')
+                .all(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()));
+        let known = KNOWN.iter().any(|k| k.eq_ignore_ascii_case(key));
+        let value = value.trim();
+        let hex_ok = match value.strip_prefix('#') {
+            Some(h) => {
+                !h.is_empty() && h.len() % 2 == 0 && h.bytes().all(|b| b.is_ascii_hexdigit())
+            }
+            None => true,
+        };
+        (known || is_oid) && hex_ok
+    })
+}
+
 const SEQUENCE: u8 = 0x30;
 const SET: u8 = 0x31;
 const OID: u8 = 0x06;
@@ -282,6 +356,25 @@ mod tests {
     fn names_as_java_prints_them() {
         for (der, want) in JAVA_PRINTED {
             assert_eq!(name_rfc2253(&hex(der)).as_deref(), Some(*want), "{der}");
+        }
+    }
+
+    #[test]
+    fn acl_ids_java_would_parse() {
+        for ok in [
+            "CN=a",
+            "CN=a,O=b",
+            "cn=a+UID=x",
+            "CN=a\\, b",
+            "CN=\"a, b\"",
+            "2.5.4.3=x",
+            "",
+            "C=#0c0158",
+        ] {
+            assert!(is_valid_name(ok), "{ok}");
+        }
+        for bad in ["foo", "FOO=bar", "CN", "CN=a\\", "CN=\"a", "=x", "CN=#0"] {
+            assert!(!is_valid_name(bad), "{bad}");
         }
     }
 

@@ -981,6 +981,7 @@ impl Member {
                 addr,
                 frame,
                 flow: None,
+                tls_ids: Vec::new(),
             }));
         self.process(ctx);
     }
