@@ -629,6 +629,11 @@ pub static KEYS: &[Key] = &[
     )
     .default("false")
     .field("quorum_port_unification"),
+    // 3.9's X509Util: in FIPS mode (the default) the JDK's own trust manager checks
+    // certificates, without ZooKeeper's hostname verification; 3.8 has no such key.
+    key("fips-mode", java_bool(|d, v| d.config.fips_mode = Some(v)))
+        .zookeeper()
+        .field("fips_mode"),
     key(
         "sslQuorumReloadCertFiles",
         boolean(|d, v| d.config.ssl_quorum_reload_cert_files = v),

@@ -340,6 +340,9 @@ pub struct Config {
     pub ssl_quorum_reload_cert_files: bool,
     /// `quorum.auth.*`: quorum SASL.
     pub quorum_sasl: QuorumSasl,
+    /// `fips-mode` (`zookeeper.fips-mode`, 3.9; unset: true there). In FIPS mode Java 3.9
+    /// checks quorum certificates without its hostname verification.
+    pub fips_mode: Option<bool>,
 }
 
 /// The AdminServer's keys (`admin.enableServer`, ...; Java reads them as the system
@@ -625,6 +628,7 @@ impl Config {
             quorum_port_unification: false,
             ssl_quorum_reload_cert_files: false,
             quorum_sasl: QuorumSasl::default(),
+            fips_mode: None,
         }
     }
 

@@ -15,8 +15,10 @@
 //! `ssl.quorum.hostnameVerification` (default true) both sides check the other's
 //! certificate against its address: the dialler the address it dialled, the acceptor the
 //! address the connection came from (Java's `QuorumX509Util.shouldVerifyClientHostname` is
-//! true). `sslQuorumReloadCertFiles`: each new handshake uses the store files' current
-//! contents.
+//! true). Java 3.9 in FIPS mode (`zookeeper.fips-mode`, default true) hands certificates to
+//! the JDK's trust manager instead of its `ZKTrustManager` and so checks no host names on
+//! the quorum; in 3.9 mode we do the same unless `fips-mode=false`.
+//! `sslQuorumReloadCertFiles`: each new handshake uses the store files' current contents.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,7 +47,14 @@ pub fn quorum_transport(cfg: &Config) -> Result<SharedTransport, String> {
         CompatVersion::V3_8 => Defaults::V3_8,
         _ => Defaults::V3_9,
     };
-    let s = &cfg.ssl_quorum;
+    let mut s = cfg.ssl_quorum.clone();
+    // Java 3.9 in FIPS mode (its default) uses the JDK's trust manager on the quorum, which
+    // checks no host names: ssl.quorum.hostnameVerification then has no effect.
+    let fips = defaults == Defaults::V3_9 && cfg.fips_mode.unwrap_or(true);
+    if fips {
+        s.hostname_verification = false;
+    }
+    let s = &s;
     let reload = cfg.ssl_quorum_reload_cert_files;
     let server = Reloading::new(s, reload, move |s| server_config(s, defaults))
         .map_err(|e| format!("ssl.quorum: {e}"))?;
