@@ -5,8 +5,9 @@
 //! - the built-in authentication providers of Java's `ProviderRegistry`: `ip` (always) and
 //!   `digest` (unless `zookeeper.DigestAuthenticationProvider.enabled=false`), plus the
 //!   `world:anyone` id, the `auth` pseudo-scheme and the `super` id of the configured super
-//!   digest. Custom providers (`zookeeper.authProvider.N`: SASL, x509, ...) are not supported:
-//!   their schemes behave as unknown ones do in a Java server without them;
+//!   digest, and `sasl` when `zookeeper.authProvider.N` names SASLAuthenticationProvider (its ids
+//!   come from SASL exchanges, `crate::sasl`). Other custom providers are not supported: their
+//!   schemes behave as unknown ones do in a Java server without them;
 //! - handling of an AuthPacket ([`authenticate`]), the ACL check of every operation
 //!   ([`check_acl`], `ZooKeeperServer.checkACL`), the validation and `auth` expansion of the
 //!   ACL of a create / setACL ([`fixup_acl`], `PrepRequestProcessor.fixupACL`), the digest
@@ -44,7 +45,7 @@ pub const SCHEME_DIGEST: &str = "digest";
 pub const SCHEME_IP: &str = "ip";
 /// The scheme of the id a super-digest login adds (its id is the empty string).
 pub const SCHEME_SUPER: &str = "super";
-/// The SASL scheme (no provider here; named by `sessionRequireClientSASLAuth`).
+/// The SASL scheme (SASLAuthenticationProvider; also named by `sessionRequireClientSASLAuth`).
 pub const SCHEME_SASL: &str = "sasl";
 
 /// Java system properties that configure this module (in `zoo.cfg`, a key `skipACL` becomes
@@ -124,6 +125,10 @@ pub struct AuthConfig {
     /// The Java generation whose `ip` provider to follow: IPv6 ACLs only from 3.9 on (see
     /// [`ip_acl_valid`]).
     pub compat: CompatVersion,
+    /// `authProvider.N=...SASLAuthenticationProvider`: the `sasl` scheme has a provider.
+    pub sasl_enabled: bool,
+    /// `zookeeper.letAnySaslUserDoX`: a `sasl` ACL id every `sasl` id matches.
+    pub let_any_sasl_user_do_x: Option<String>,
 }
 
 impl Default for AuthConfig {
@@ -133,6 +138,8 @@ impl Default for AuthConfig {
             skip_acl: false,
             digest_enabled: true,
             compat: CompatVersion::V3_9,
+            sasl_enabled: false,
+            let_any_sasl_user_do_x: None,
         }
     }
 }
@@ -147,6 +154,8 @@ impl AuthConfig {
             // Boolean.parseBoolean(System.getProperty(..., "true"))
             digest_enabled: get(PROP_DIGEST_ENABLED).is_none_or(|v| v.eq_ignore_ascii_case("true")),
             compat: CompatVersion::V3_9,
+            sasl_enabled: false,
+            let_any_sasl_user_do_x: None,
         }
     }
 }
@@ -204,6 +213,8 @@ pub const NO_AUTH: i32 = -102;
 enum Provider {
     Ip,
     Digest,
+    /// `SASLAuthenticationProvider`, when configured.
+    Sasl,
 }
 
 /// `ProviderRegistry.getProvider(scheme)`. There is no provider for `world`, `auth` or `super`.
@@ -211,6 +222,7 @@ fn provider(scheme: &str, cfg: &AuthConfig) -> Option<Provider> {
     match scheme {
         SCHEME_IP => Some(Provider::Ip),
         SCHEME_DIGEST if cfg.digest_enabled => Some(Provider::Digest),
+        SCHEME_SASL if cfg.sasl_enabled => Some(Provider::Sasl),
         _ => None,
     }
 }
@@ -225,7 +237,7 @@ impl Provider {
     fn is_authenticated(self) -> bool {
         match self {
             Provider::Ip => false,
-            Provider::Digest => true,
+            Provider::Digest | Provider::Sasl => true,
         }
     }
 
@@ -235,6 +247,8 @@ impl Provider {
             Provider::Ip => ip_acl_valid(id, cfg.compat),
             // id.split(":").length == 2
             Provider::Digest => java_split_count(id, ':') == 2,
+            // Whatever `new KerberosName(id)` accepts.
+            Provider::Sasl => crate::sasl::KerberosName::parse(id).is_ok(),
         }
     }
 
@@ -243,6 +257,11 @@ impl Provider {
         match self {
             Provider::Ip => ip_matches(id, acl_expr, cfg.compat),
             Provider::Digest => id == acl_expr,
+            Provider::Sasl => {
+                id == "super"
+                    || id == acl_expr
+                    || cfg.let_any_sasl_user_do_x.as_deref() == Some(acl_expr)
+            }
         }
     }
 }
@@ -291,7 +310,8 @@ pub fn authenticate(
             ids.push(AuthId::new(SCHEME_DIGEST, digest));
             Ok(ids)
         }
-        None => Err(AuthFailed),
+        // SASLAuthenticationProvider.handleAuthentication: SASL is op 102, never an AuthPacket.
+        Some(Provider::Sasl) | None => Err(AuthFailed),
     }
 }
 
@@ -402,7 +422,7 @@ pub fn redact_digests(acl: &[Acl]) -> Vec<Acl> {
 pub fn user_name(id: &AuthId, cfg: &AuthConfig) -> String {
     match provider(&id.scheme, cfg) {
         Some(Provider::Digest) => id.id.split(':').next().unwrap_or("").to_owned(),
-        Some(Provider::Ip) => id.id.clone(),
+        Some(Provider::Ip | Provider::Sasl) => id.id.clone(),
         None => String::new(),
     }
 }

@@ -414,6 +414,18 @@ fn main() {
     } else {
         info!("ZooKeeper audit is disabled.");
     }
+    // The client port's SASL login from the JAAS file (Java's
+    // ServerCnxnFactory.configureSaslLogin, run when the factory is configured).
+    let mut cfg = cfg;
+    match zk_server::sasl::load_login(&cfg.sasl, &properties) {
+        Ok(login) => cfg.sasl.login = login,
+        Err(e) => {
+            error!("{e}");
+            error!("Unexpected exception, exiting abnormally");
+            eprintln!("zkserver: {e}");
+            start_failed(1);
+        }
+    }
     if cfg.is_distributed() {
         // Java's QuorumPeerMain logs it once the peer's threads are started.
         audit::writer::submit(vec![AuditEvent::server(audit::OP_START, Outcome::Success)]);

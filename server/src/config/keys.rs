@@ -400,7 +400,7 @@ const TLS: &str = "TLS is not supported";
 const QUORUM_KERBEROS: &str = "quorum SASL speaks DIGEST-MD5 only (Kerberos is not supported)";
 const QUORUM_CNXN_THREADS: &str =
     "quorum connections are set up on the async runtime, not on a thread pool";
-const SASL: &str = "SASL authentication is not supported";
+const SASL: &str = "Kerberos (GSSAPI) is not supported; SASL is DIGEST-MD5 only";
 const NO_JVM: &str = "there is no JVM";
 const ADMIN_TLS: &str = "the AdminServer speaks plain HTTP only (TLS is not supported)";
 const NO_ADMIN_SNAPSHOT: &str =
@@ -1064,11 +1064,94 @@ pub static KEYS: &[Key] = &[
     .family()
     .field("ssl")
     .ignored(TLS),
-    java_only(
+    // `authProvider.N=<class>` registers an authentication provider (Java's ProviderRegistry);
+    // zk-rs knows SASLAuthenticationProvider (the `sasl` scheme).
+    key(
         "authProvider.",
-        "zk-rs has only the ip and digest authentication providers",
+        Kind::Member {
+            set: |d, n, v| {
+                if v != crate::sasl::SASL_PROVIDER_CLASS {
+                    d.warn(format!(
+                        "authProvider.{n} is accepted but ignored: zk-rs has no authentication \
+                         provider {v} (only {})",
+                        crate::sasl::SASL_PROVIDER_CLASS
+                    ));
+                }
+                d.config.auth_providers.retain(|(k, _)| k != n);
+                d.config.auth_providers.push((n.to_string(), v.to_string()));
+                Ok(())
+            },
+        },
     )
-    .family(),
+    .zookeeper()
+    .family()
+    .field("auth_providers"),
+    // --- SASL on the client port (see `crate::sasl`) ---
+    key(
+        "java.security.auth.login.config",
+        text(|d, v| d.config.sasl.login_config = Some(PathBuf::from(v))),
+    )
+    .only("java.security.auth.login.config")
+    .field("sasl"),
+    key(
+        "sasl.serverconfig",
+        text(|d, v| d.config.sasl.server_section = Some(v.to_string())),
+    )
+    .zookeeper()
+    .field("sasl"),
+    key(
+        "allowSaslFailedClients",
+        java_bool(|d, v| d.config.sasl.allow_failed_clients = v),
+    )
+    .zookeeper()
+    .default("false")
+    .field("sasl"),
+    key(
+        "kerberos.removeHostFromPrincipal",
+        word("true", true, Some("false"), |d, v| {
+            d.config.sasl.remove_host = v
+        }),
+    )
+    .zookeeper()
+    .field("sasl"),
+    key(
+        "kerberos.removeRealmFromPrincipal",
+        word("true", true, Some("false"), |d, v| {
+            d.config.sasl.remove_realm = v
+        }),
+    )
+    .zookeeper()
+    .field("sasl"),
+    key(
+        "SASLAuthenticationProvider.superPassword",
+        text(|d, v| d.config.sasl.super_password = Some(v.to_string())),
+    )
+    .zookeeper()
+    .field("sasl"),
+    key(
+        "superUser",
+        text(|d, v| d.config.sasl.super_users.push(v.to_string())),
+    )
+    .zookeeper()
+    .field("sasl"),
+    key(
+        "superUser.",
+        Kind::Member {
+            set: |d, _, v| {
+                d.config.sasl.super_users.push(v.to_string());
+                Ok(())
+            },
+        },
+    )
+    .zookeeper()
+    .family()
+    .field("sasl"),
+    key(
+        "letAnySaslUserDoX",
+        text(|d, v| d.config.let_any_sasl_user_do_x = Some(v.to_string())),
+    )
+    .zookeeper()
+    .field("let_any_sasl_user_do_x"),
     java_only("pathStats.", NOT_IMPLEMENTED).family(),
     java_only("connection_throttle_", NOT_IMPLEMENTED).family(),
     java_only("kerberos.", SASL).family(),
@@ -1077,9 +1160,7 @@ pub static KEYS: &[Key] = &[
         "DigestAuthenticationProvider.digestAlg",
         "digests are SHA1, Java's default",
     ),
-    java_only("SASLAuthenticationProvider.superPassword", SASL),
     java_only("X509AuthenticationProvider.superUser", TLS),
-    java_only("allowSaslFailedClients", SASL),
     key("audit.enable", java_bool(|d, v| d.config.audit_enabled = v))
         .zookeeper()
         .default("false")
@@ -1129,7 +1210,6 @@ pub static KEYS: &[Key] = &[
     java_only("leaderServes", NOT_IMPLEMENTED).quorum(),
     java_only("learner.asyncSending", JAVA_TUNING).quorum(),
     java_only("learner.closeSocketAsync", JAVA_TUNING).quorum(),
-    java_only("letAnySaslUserDoX", SASL),
     java_only("maxBatchSize", JAVA_TUNING),
     java_only("maxGetChildrenResponseCacheSize", JAVA_TUNING),
     java_only("maxInProcessingDeadWatchers", JAVA_TUNING),
@@ -1163,7 +1243,6 @@ pub static KEYS: &[Key] = &[
     ),
     java_only("snapshot.trust.empty", NOT_IMPLEMENTED),
     java_only("snapshotSizeFactor", NOT_IMPLEMENTED).quorum(),
-    java_only("superUser", SASL),
     java_only("tcpKeepAlive", NOT_IMPLEMENTED),
     java_only("throttled_op_wait_time", NOT_IMPLEMENTED),
     java_only("txnLogSizeLimitInKb", NOT_IMPLEMENTED),
@@ -1192,6 +1271,7 @@ mod tests {
         match (k.name, k.kind) {
             ("clientPortAddress", _) => "127.0.0.1".into(),
             ("dataDir" | "dataLogDir", _) => "/d".into(),
+            ("authProvider.", _) => crate::sasl::SASL_PROVIDER_CLASS.into(),
             (_, Kind::Int { min, max, .. } | Kind::Decode { min, max, .. }) => {
                 1.clamp(min, max).to_string()
             }

@@ -343,6 +343,22 @@ pub struct Config {
     /// `fips-mode` (`zookeeper.fips-mode`, 3.9; unset: true there). In FIPS mode Java 3.9
     /// checks quorum certificates without its hostname verification.
     pub fips_mode: Option<bool>,
+    /// `authProvider.N` (`zookeeper.authProvider.N`): (N, class name) of the extra
+    /// authentication providers, in the order given (a later N replaces an earlier one).
+    pub auth_providers: Vec<(String, String)>,
+    /// The SASL keys of the client port, and the login made from the JAAS file.
+    pub sasl: crate::sasl::SaslSettings,
+    /// `letAnySaslUserDoX`: a `sasl` ACL id that every SASL-authenticated client matches.
+    pub let_any_sasl_user_do_x: Option<String>,
+}
+
+impl Config {
+    /// Whether `authProvider.N` registers SASLAuthenticationProvider (the `sasl` scheme).
+    pub fn sasl_provider(&self) -> bool {
+        self.auth_providers
+            .iter()
+            .any(|(_, class)| class == crate::sasl::SASL_PROVIDER_CLASS)
+    }
 }
 
 /// The AdminServer's keys (`admin.enableServer`, ...; Java reads them as the system
@@ -629,6 +645,9 @@ impl Config {
             ssl_quorum_reload_cert_files: false,
             quorum_sasl: QuorumSasl::default(),
             fips_mode: None,
+            auth_providers: Vec::new(),
+            sasl: Default::default(),
+            let_any_sasl_user_do_x: None,
         }
     }
 

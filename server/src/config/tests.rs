@@ -98,7 +98,7 @@ fn enforce_auth_follows_java_authentication_helper() {
          enforce.auth.schemes=digest",
     );
     assert!(e.to_string().contains("digest is not available"));
-    // sessionRequireClientSASLAuth means sasl, which has no provider here.
+    // sessionRequireClientSASLAuth means sasl, which has no provider without authProvider.N.
     let e = with_err("sessionRequireClientSASLAuth=true\nenforce.auth.enabled=false");
     assert!(e.to_string().contains("sasl is not available"));
     // As system properties too.
@@ -1125,4 +1125,64 @@ fn tls_keys_of_both_prefixes() {
     assert!(has_warning(&w, "ssl.colour is not a TLS key"));
     let e = with_err("ssl.quorum.clientAuth=sometimes");
     assert_eq!(e.key(), Some("ssl.quorum.clientAuth"));
+}
+
+#[test]
+fn sasl_keys_from_the_file_and_system_properties() {
+    let (c, w) = with(
+        "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+         sasl.serverconfig=MyServer\nallowSaslFailedClients=TRUE\n\
+         kerberos.removeHostFromPrincipal=true\nkerberos.removeRealmFromPrincipal=True\n\
+         superUser=admin\nsuperUser.2=root\nSASLAuthenticationProvider.superPassword=sp\n\
+         letAnySaslUserDoX=anyone",
+    );
+    assert_eq!(
+        w,
+        vec!["line 7: kerberos.removeRealmFromPrincipal=True: Java only recognises \"true\"; treating it as false"]
+    );
+    assert!(c.sasl_provider());
+    assert_eq!(c.sasl.server_section.as_deref(), Some("MyServer"));
+    assert!(c.sasl.allow_failed_clients);
+    // "true".equals(...): exactly `true`.
+    assert!(c.sasl.remove_host && !c.sasl.remove_realm);
+    assert_eq!(
+        c.sasl.super_users,
+        vec!["admin".to_string(), "root".to_string()]
+    );
+    assert_eq!(c.sasl.super_password.as_deref(), Some("sp"));
+    assert_eq!(c.let_any_sasl_user_do_x.as_deref(), Some("anyone"));
+    assert_eq!(c.sasl.login_config, None);
+
+    let (c, _) = parse_with_system_properties(
+        MIN,
+        &[
+            ("java.security.auth.login.config", "/etc/zk/jaas.conf"),
+            (
+                "zookeeper.authProvider.sasl",
+                "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+            ),
+            ("zookeeper.sessionRequireClientSASLAuth", "true"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        c.sasl.login_config.as_deref(),
+        Some(std::path::Path::new("/etc/zk/jaas.conf"))
+    );
+    assert_eq!(c.enforce_auth_schemes, Some(vec!["sasl".to_string()]));
+    // Without the provider Java refuses to enforce sasl.
+    let e = with_err("sessionRequireClientSASLAuth=true");
+    assert!(
+        e.to_string()
+            .contains("Authentication scheme sasl is not available."),
+        "{e}"
+    );
+    let (c, _) = with(
+        "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+         enforce.auth.enabled=true\nenforce.auth.schemes=sasl,digest",
+    );
+    assert_eq!(
+        c.enforce_auth_schemes,
+        Some(vec!["sasl".to_string(), "digest".to_string()])
+    );
 }

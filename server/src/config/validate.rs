@@ -85,6 +85,7 @@ pub(super) fn finish(mut d: Draft) -> Result<(Config, Vec<String>), ConfigError>
         auth.schemes.as_deref(),
         auth.session_require_sasl.as_deref(),
         c.digest_auth_enabled,
+        c.sasl_provider(),
     )?;
 
     d.config.servers = sorted_servers(std::mem::take(&mut d.servers))?;
@@ -168,12 +169,14 @@ impl Config {
 /// Java's `AuthenticationHelper`: `sessionRequireClientSASLAuth=true` enforces `sasl`;
 /// otherwise `enforce.auth.enabled=true` enforces the comma-separated, trimmed
 /// `enforce.auth.schemes`. Java refuses to start when none is given or a scheme has no
-/// provider: here `ip` and `digest` (unless disabled) are the only providers.
+/// provider: `ip`, `digest` (unless disabled) and `sasl` (with `authProvider.N` naming
+/// SASLAuthenticationProvider).
 fn enforce_auth_schemes(
     enabled: Option<&str>,
     schemes: Option<&str>,
     sasl: Option<&str>,
     digest_enabled: bool,
+    sasl_provider: bool,
 ) -> Result<Option<Vec<String>>, ConfigError> {
     let is_true = |v: Option<&str>| v.is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let schemes: Vec<String> = if is_true(sasl) {
@@ -192,8 +195,9 @@ fn enforce_auth_schemes(
         });
     }
     for s in &schemes {
-        let known =
-            s == crate::auth::SCHEME_IP || (digest_enabled && s == crate::auth::SCHEME_DIGEST);
+        let known = s == crate::auth::SCHEME_IP
+            || (digest_enabled && s == crate::auth::SCHEME_DIGEST)
+            || (sasl_provider && s == crate::auth::SCHEME_SASL);
         if !known {
             return Err(ConfigError::Invalid {
                 key: "enforce.auth.schemes".to_string(),

@@ -59,6 +59,7 @@ impl Pipeline {
                 queued: VecDeque::new(),
                 unsent: BytesMut::new(),
                 expiry_bucket: 0,
+                sasl: None,
             },
         );
         self.touch_cnxn(conn);

@@ -370,6 +370,9 @@ pub struct Conn {
     /// The connection-expiry bucket it is in (monotonic ms), as Java's NIO factory files
     /// connections: the next multiple of 10 s after last activity + timeout.
     pub expiry_bucket: i64,
+    /// Its SASL exchange (Java's `ServerCnxn.zooKeeperSaslServer`), made at its first SASL
+    /// token when the server has a SASL login.
+    pub sasl: Option<Box<dyn zk_quorum::sasl::ServerMechanism>>,
 }
 
 impl Conn {
@@ -522,6 +525,8 @@ impl Pipeline {
             skip_acl: cfg.skip_acl,
             digest_enabled: cfg.digest_auth_enabled,
             compat: cfg.compat_version,
+            sasl_enabled: cfg.sasl_provider(),
+            let_any_sasl_user_do_x: cfg.let_any_sasl_user_do_x.clone(),
         };
         let mut tree = DataTree::new(cfg.extended_types_enabled);
         tree.watches.set_compat(cfg.compat_version);

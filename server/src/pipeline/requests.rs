@@ -192,17 +192,108 @@ impl Pipeline {
         }
     }
 
-    /// A SASL token (op 102) on a server without SASL: Java's `processSasl` finds no SASL
-    /// server on the connection and answers OK with no token (zxid 0), keeping the
-    /// connection; a request it cannot read (or a null token) closes the connection.
+    /// A SASL token (op 102): Java's `ZooKeeperServer.processSasl`. The connection's
+    /// mechanism evaluates it and the reply carries the server's next token (OK, zxid 0); once
+    /// the exchange completes the connection gains a `sasl` id (and `super` for a
+    /// `zookeeper.superUser`). A failed step answers AuthFailed, or
+    /// SessionClosedRequireSaslAuth when SASL is enforced, with no token, and closes the
+    /// connection, unless `allowSaslFailedClients` (and SASL not enforced) keeps it with an
+    /// empty OK. Without a SASL login Java finds no SASL server on the connection and answers
+    /// OK with no token. A request it cannot read (or a null token) closes the connection.
     pub(super) fn sasl(&mut self, conn: ConnId, xid: i32, mut frame: Bytes) {
-        match GetSASLRequest::decode(&mut frame) {
-            Ok(GetSASLRequest { token: Some(_) }) => {
-                let reply = SetSASLResponse { token: None };
-                self.send(conn, reply_with(xid, 0, &reply));
-            }
+        let token = match GetSASLRequest::decode(&mut frame) {
+            Ok(GetSASLRequest { token: Some(token) }) => token,
             _ => {
                 warn!(conn, "closing connection: unreadable SASL request");
+                self.close(conn);
+                return;
+            }
+        };
+        debug!("Size of client SASL token: {}", token.len());
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let (session, addr) = (c.session, c.addr);
+        if c.sasl.is_none() {
+            c.sasl = self.cfg.sasl.new_server(zk_quorum::sasl::random_bytes());
+        }
+        let Some(server) = c.sasl.as_mut() else {
+            error!(
+                "cnxn.saslServer is null: cnxn object did not initialize its saslServer properly."
+            );
+            self.send(conn, reply_with(xid, 0, &SetSASLResponse { token: None }));
+            return;
+        };
+        let step = server.evaluate_response(&token).and_then(|response| {
+            if !server.is_complete() {
+                return Ok((response, None));
+            }
+            let authn = server.authentication_id().unwrap_or_default();
+            let authz = server.authorization_id().unwrap_or_default();
+            crate::sasl::authorized_id(&self.cfg.sasl, authn, authz)
+                .map(|id| (response, Some(id)))
+                .map_err(|e| {
+                    zk_quorum::sasl::SaslError::runtime(format!(
+                        "java.lang.IllegalArgumentException: {e}"
+                    ))
+                })
+        });
+        match step {
+            Ok((response, authorized)) => {
+                if let Some(id) = authorized {
+                    info!(
+                        "Session 0x{session:x}: adding SASL authorization for authorizationID: {id}"
+                    );
+                    let is_super = self.cfg.sasl.is_super_user(&id);
+                    c.auth.add(AuthId::new(auth::SCHEME_SASL, id.clone()));
+                    if is_super {
+                        c.auth.add(AuthId::new(auth::SCHEME_SUPER, ""));
+                        info!("Session 0x{session:x}: Authenticated Id '{id}' as super user");
+                    }
+                }
+                debug!("Size of server SASL response: {}", response.len());
+                let reply = SetSASLResponse {
+                    token: Some(response.into()),
+                };
+                self.send(conn, reply_with(xid, 0, &reply));
+            }
+            Err(e) if e.runtime => {
+                // Not a SaslException: Java's processSasl does not handle it and the
+                // connection dies with it.
+                warn!("Unexpected exception processing SASL from /{addr}: {e}; closing connection");
+                self.close(conn);
+            }
+            Err(e) => {
+                warn!("Client /{addr} failed to SASL authenticate: {e}");
+                let sasl_required = self
+                    .cfg
+                    .enforce_auth_schemes
+                    .as_ref()
+                    .is_some_and(|s| s.iter().any(|s| s == auth::SCHEME_SASL));
+                if self.cfg.sasl.allow_failed_clients && !sasl_required {
+                    warn!("Maintaining client connection despite SASL authentication failure.");
+                    self.send(conn, reply_with(xid, 0, &SetSASLResponse { token: None }));
+                    return;
+                }
+                let code = if sasl_required {
+                    // 3.8 spells it "authenticaiton".
+                    let word = if self.cfg.compat_version.is_3_9() {
+                        "authentication"
+                    } else {
+                        "authenticaiton"
+                    };
+                    warn!(
+                        "Closing client connection due to server requires client SASL {word},but \
+                         client SASL authentication has failed, or client is not configured with \
+                         SASL authentication."
+                    );
+                    error::SESSION_CLOSED_REQUIRE_SASL
+                } else {
+                    warn!("Closing client connection due to SASL authentication failure.");
+                    error::AUTH_FAILED
+                };
+                let body = |b: &mut BytesMut| SetSASLResponse { token: None }.encode(b);
+                self.send(conn, reply_frame(xid, 0, code, Some(&body)));
                 self.close(conn);
             }
         }
