@@ -122,7 +122,10 @@ pub async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, Net
         .await
         .and_then(|s| match s {
             PeerStream::Plain(tcp) => Ok(tcp),
-            PeerStream::Secure(_) => unreachable!("the plain transport never encrypts"),
+            // The plain transport never encrypts; not worth a panic if that ever changed.
+            PeerStream::Secure(_) => Err(NetError::Connect(io::Error::other(
+                "the plaintext transport returned an encrypted stream",
+            ))),
         })
 }
 

@@ -397,7 +397,6 @@ const SESSION_TIMEOUT: &str = "-1 or a non-negative number of ms";
 const ELECTION_ALG: &str = "3 (the only election algorithm Java 3.8 supports)";
 
 const TLS: &str = "TLS is not supported";
-const QUORUM_SASL: &str = "quorum SASL is not supported";
 const QUORUM_KERBEROS: &str = "quorum SASL speaks DIGEST-MD5 only (Kerberos is not supported)";
 const QUORUM_CNXN_THREADS: &str =
     "quorum connections are set up on the async runtime, not on a thread pool";
@@ -633,6 +632,11 @@ pub static KEYS: &[Key] = &[
     )
     .default("false")
     .field("quorum_port_unification"),
+    // 3.9's X509Util: in FIPS mode (the default) the JDK's own trust manager checks
+    // certificates, without ZooKeeper's hostname verification; 3.8 has no such key.
+    key("fips-mode", java_bool(|d, v| d.config.fips_mode = Some(v)))
+        .zookeeper()
+        .field("fips_mode"),
     key(
         "sslQuorumReloadCertFiles",
         boolean(|d, v| d.config.ssl_quorum_reload_cert_files = v),

@@ -356,6 +356,9 @@ pub struct Config {
     pub ssl_quorum_reload_cert_files: bool,
     /// `quorum.auth.*`: quorum SASL.
     pub quorum_sasl: QuorumSasl,
+    /// `fips-mode` (`zookeeper.fips-mode`, 3.9; unset: true there). In FIPS mode Java 3.9
+    /// checks quorum certificates without its hostname verification.
+    pub fips_mode: Option<bool>,
     /// `authProvider.N` (`zookeeper.authProvider.N`): (N, class name) of the extra
     /// authentication providers, in the order given (a later N replaces an earlier one).
     pub auth_providers: Vec<(String, String)>,
@@ -681,13 +684,14 @@ impl Config {
             server_cnxn_factory: None,
             x509_super_user: None,
             ssl_quorum: Default::default(),
-            auth_providers: Vec::new(),
-            sasl: Default::default(),
-            let_any_sasl_user_do_x: None,
             ssl_quorum_enabled: false,
             quorum_port_unification: false,
             ssl_quorum_reload_cert_files: false,
             quorum_sasl: QuorumSasl::default(),
+            fips_mode: None,
+            auth_providers: Vec::new(),
+            sasl: Default::default(),
+            let_any_sasl_user_do_x: None,
         }
     }
 

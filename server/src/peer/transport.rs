@@ -15,8 +15,10 @@
 //! `ssl.quorum.hostnameVerification` (default true) both sides check the other's
 //! certificate against its address: the dialler the address it dialled, the acceptor the
 //! address the connection came from (Java's `QuorumX509Util.shouldVerifyClientHostname` is
-//! true). `sslQuorumReloadCertFiles`: each new handshake uses the store files' current
-//! contents.
+//! true). Java 3.9 in FIPS mode (`zookeeper.fips-mode`, default true) hands certificates to
+//! the JDK's trust manager instead of its `ZKTrustManager` and so checks no host names on
+//! the quorum; in 3.9 mode we do the same unless `fips-mode=false`.
+//! `sslQuorumReloadCertFiles`: each new handshake uses the store files' current contents.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,7 +47,14 @@ pub fn quorum_transport(cfg: &Config) -> Result<SharedTransport, String> {
         CompatVersion::V3_8 => Defaults::V3_8,
         _ => Defaults::V3_9,
     };
-    let s = &cfg.ssl_quorum;
+    let mut s = cfg.ssl_quorum.clone();
+    // Java 3.9 in FIPS mode (its default) uses the JDK's trust manager on the quorum, which
+    // checks no host names: ssl.quorum.hostnameVerification then has no effect.
+    let fips = defaults == Defaults::V3_9 && cfg.fips_mode.unwrap_or(true);
+    if fips {
+        s.hostname_verification = false;
+    }
+    let s = &s;
     let reload = cfg.ssl_quorum_reload_cert_files;
     let server = Reloading::new(s, reload, move |s| server_config(s, defaults))
         .map_err(|e| format!("ssl.quorum: {e}"))?;
@@ -144,5 +153,104 @@ impl Transport for QuorumTls {
             info!("SSL handshake complete with {peer} - {protocol} - {suite}");
             Ok(PeerStream::Secure(Box::new(tls)))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::test_certs::{ca, leaf, Dir};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn cfg(d: &Dir, key: &str, ssl: bool, unify: bool, v39: bool) -> Config {
+        let mut c = crate::config::parse("dataDir=/tmp/x\nclientPort=1\n")
+            .unwrap()
+            .0;
+        c.ssl_quorum.key_store_location = Some(d.path(&format!("{key}.pem")));
+        c.ssl_quorum.trust_store_location = Some(d.path("a-ca.pem"));
+        c.ssl_quorum_enabled = ssl;
+        c.quorum_port_unification = unify;
+        c.compat_version = if v39 {
+            CompatVersion::V3_9
+        } else {
+            CompatVersion::V3_8
+        };
+        c
+    }
+
+    /// Dials `acceptor` with `dialler` over loopback, `hello` and back; `Ok` when both upgrades
+    /// succeed and the bytes go through.
+    async fn link(dialler: &SharedTransport, acceptor: &SharedTransport) -> Result<(), String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = acceptor.clone();
+        let server = tokio::spawn(async move {
+            let (tcp, peer) = listener.accept().await.unwrap();
+            let mut s = acceptor
+                .accept(tcp, peer)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut b = [0u8; 5];
+            s.read_exact(&mut b).await.map_err(|e| e.to_string())?;
+            s.write_all(&b).await.map_err(|e| e.to_string())?;
+            s.flush().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(())
+        });
+        let client = async {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let mut s = dialler
+                .connect(tcp, addr)
+                .await
+                .map_err(|e| e.to_string())?;
+            s.write_all(b"hello").await.map_err(|e| e.to_string())?;
+            s.flush().await.map_err(|e| e.to_string())?;
+            let mut b = [0u8; 5];
+            s.read_exact(&mut b).await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(b == *b"hello")
+        };
+        let c = tokio::time::timeout(Duration::from_secs(10), client).await;
+        let s = tokio::time::timeout(Duration::from_secs(10), server).await;
+        match (c, s) {
+            (Ok(Ok(true)), Ok(Ok(Ok(())))) => Ok(()),
+            (c, s) => Err(format!("{c:?} / {s:?}")),
+        }
+    }
+
+    #[tokio::test]
+    async fn tls_only_unified_and_address_checks() {
+        let d = Dir::new("quorum");
+        ca(&d, "a");
+        leaf(&d, "a", "node", "/CN=node", "IP:127.0.0.1", 2);
+        leaf(&d, "a", "far", "/CN=far", "IP:10.9.9.9", 2);
+        let t = |key, ssl, unify, v39| quorum_transport(&cfg(&d, key, ssl, unify, v39)).unwrap();
+        let plain = transport::plain();
+        let tls_only = t("node", true, false, false);
+        let unified = t("node", false, true, false);
+        assert!(link(&tls_only, &tls_only).await.is_ok());
+        // sslQuorum alone refuses plaintext; portUnification takes both.
+        let refused = link(&plain, &tls_only).await.unwrap_err();
+        assert!(
+            refused.contains("Blocked insecure connection attempt"),
+            "{refused}"
+        );
+        assert!(link(&plain, &unified).await.is_ok());
+        assert!(link(&tls_only, &unified).await.is_ok());
+        // 3.8: a certificate for another address is refused, whichever side shows it.
+        let far = t("far", true, false, false);
+        assert!(link(&far, &tls_only).await.is_err());
+        assert!(link(&tls_only, &far).await.is_err());
+        // 3.9's default FIPS mode checks no host names on the quorum.
+        let far39 = t("far", true, false, true);
+        let node39 = t("node", true, false, true);
+        assert!(link(&far39, &node39).await.is_ok());
+        assert!(link(&node39, &far39).await.is_ok());
+        // Without a key store nothing starts.
+        let mut none = cfg(&d, "node", true, false, false);
+        none.ssl_quorum.key_store_location = None;
+        assert!(quorum_transport(&none).is_err());
+        // Neither key: the plaintext transport, nothing loaded.
+        let mut off = cfg(&d, "node", false, false, false);
+        off.ssl_quorum.key_store_location = Some(d.path("missing.pem"));
+        assert!(quorum_transport(&off).is_ok());
     }
 }
