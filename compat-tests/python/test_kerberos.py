@@ -68,7 +68,8 @@ def jaas_server(keytab, principal) -> str:
 
 @pytest.fixture(scope="module")
 def kdc(tmp_path_factory):
-    with kdcmod.Kdc(tmp_path_factory.mktemp("kdc")) as k:
+    # A small clock skew so that test_expired_ticket sees its ticket expire within seconds.
+    with kdcmod.Kdc(tmp_path_factory.mktemp("kdc"), clockskew_s=2) as k:
         k.service_keytab = k.add_principal("zookeeper/localhost")
         k.client_keytab = k.add_principal("client")
         k.other_keytab = k.add_principal("other/localhost")
@@ -212,12 +213,12 @@ def sasl_body(token: bytes) -> bytes:
     return zkraw.Enc().buffer(token).bytes()
 
 
-def ap_req(kdc, tmp_path, service_host="zookeeper@localhost") -> bytes:
+def ap_req(kdc, tmp_path, service_host="zookeeper@localhost", lifetime=None) -> bytes:
     """A real first GSSAPI token (AP-REQ) of `client` for `service_host`."""
     import base64
     import kerberos
     ccache = Path(tmp_path) / ("cc-raw-%d" % time.monotonic_ns())
-    kdc.kinit("client", kdc.client_keytab, ccache)
+    kdc.kinit("client", kdc.client_keytab, ccache, lifetime=lifetime)
     env = kdc.env(ccache)
     saved = {k: os.environ.get(k) for k in ("KRB5_CONFIG", "KRB5CCNAME")}
     os.environ["KRB5_CONFIG"] = env["KRB5_CONFIG"]
@@ -266,6 +267,15 @@ def test_bad_tokens(kdc, server, tmp_path, kind):
     assert ok.exists("/") is not None
     ok.stop()
     ok.close()
+    server.check_alive()
+
+
+def test_expired_ticket(kdc, server, tmp_path):
+    """An AP-REQ whose service ticket has expired (3 s lifetime, 2 s clock skew)."""
+    token = ap_req(kdc, tmp_path, lifetime="3s")
+    time.sleep(6)
+    err, closed = sasl_outcome(server, token)
+    assert (err, closed) == (ERR_AUTH_FAILED, True)
     server.check_alive()
 
 
