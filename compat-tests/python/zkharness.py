@@ -264,7 +264,7 @@ class Server:
                 # Settings Java reads only as JVM system properties (zkserver reads them from
                 # zoo.cfg): pass them both ways.
                 "-D%s=%s" % (k, v) for k, v in self.cfg().items()
-                if k.startswith(("znode.", "readonlymode."))
+                if k.startswith(("znode.", "readonlymode.", "java.security."))
             ] + [
                 JAVA_MAIN,
                 str(self.cfg_path),
