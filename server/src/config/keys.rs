@@ -398,7 +398,8 @@ const ELECTION_ALG: &str = "3 (the only election algorithm Java 3.8 supports)";
 
 const TLS: &str = "TLS is not supported";
 const QUORUM_SASL: &str = "quorum SASL is not supported";
-const SASL: &str = "Kerberos (GSSAPI) is not supported; SASL is DIGEST-MD5 only";
+const SASL: &str =
+    "not read by zk-rs: Kerberos (GSSAPI) follows krb5.conf and the DEFAULT name rule only";
 const NO_JVM: &str = "there is no JVM";
 const ADMIN_TLS: &str = "the AdminServer speaks plain HTTP only (TLS is not supported)";
 const NO_ADMIN_SNAPSHOT: &str =
