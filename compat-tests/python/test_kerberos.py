@@ -141,6 +141,9 @@ def plain_kazoo(server):
 def test_kazoo_gssapi_sasl_acl(kdc, server, tmp_path):
     from kazoo.exceptions import NoAuthError
     from kazoo.security import make_acl
+    if not zkharness.is_java(server.impl):
+        maps = Path("/proc/%d/maps" % server.proc.pid).read_text()
+        assert "libgssapi_krb5" in maps
     zk = kazoo_gssapi(kdc, server, tmp_path)
     other = plain_kazoo(server)
     path = "/krb-%d" % time.monotonic_ns()
@@ -380,6 +383,10 @@ def test_gssapi_client_against_a_digest_only_server(impl, kdc, tmp_path):
         '  user_bob="bobsecret";\n};\n'))
     srv.start()
     try:
+        if not zkharness.is_java(impl):
+            # zkserver opens the Kerberos library only for a Krb5LoginModule section.
+            maps = Path("/proc/%d/maps" % srv.proc.pid).read_text()
+            assert "libgssapi_krb5" not in maps
         c = zkraw.RawClient(srv.host, srv.port)
         try:
             r = c.call(OP_SASL, sasl_body(ap_req(kdc, tmp_path)))
