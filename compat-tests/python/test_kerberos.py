@@ -253,7 +253,8 @@ def sasl_outcome(server, token: bytes):
         c.drop()
 
 
-@pytest.mark.parametrize("kind", ["garbled", "truncated", "empty", "other-service"])
+@pytest.mark.parametrize("kind", ["garbled", "truncated", "empty", "other-service",
+                                  "header-then-junk", "huge-length", "one-byte"])
 def test_bad_tokens(kdc, server, tmp_path, kind):
     good = ap_req(kdc, tmp_path)
     token = {
@@ -261,6 +262,11 @@ def test_bad_tokens(kdc, server, tmp_path, kind):
         "truncated": good[: len(good) // 2],
         "empty": b"",
         "other-service": ap_req(kdc, tmp_path, "other@localhost"),
+        # The GSS framing and Kerberos OID of a real token, then bytes no client sends.
+        "header-then-junk": good[:19] + os.urandom(200),
+        # An ASN.1 length claiming far more than the token holds.
+        "huge-length": b"\x60\x84\x7f\xff\xff\xff" + good[6:40],
+        "one-byte": b"\x60",
     }[kind]
     err, closed = sasl_outcome(server, token)
     print("OUTCOME", server.impl, kind, err, closed)
