@@ -446,6 +446,32 @@ def test_zkcli_with_jaas_client_section(kdc, server, tmp_path):
     assert "Authentication failed" not in out and "AuthFailed" not in out, out
 
 
+def test_service_principal_without_host(impl, kdc, tmp_path):
+    """A Server principal without "/host": Java cannot split it into service and host, logs
+    "server principal name/hostname determination error", and the connection has no SASL
+    server: each token is answered OK with no token ("cnxn.saslServer is null") and nothing
+    is authenticated."""
+    kt = kdc.add_principal("zookeeper-nohost-%s" % impl)
+    srv = start_krb_server(impl, tmp_path, kdc, jaas_server(
+        kt, kdc.principal("zookeeper-nohost-%s" % impl)))
+    srv.start()
+    try:
+        c = zkraw.RawClient(srv.host, srv.port)
+        try:
+            r = c.call(OP_SASL, sasl_body(ap_req(kdc, tmp_path)))
+            assert r.err == 0
+            assert zkraw.Dec(r.body).buffer() is None
+            assert not c.closed.wait(1)
+        finally:
+            c.drop()
+        srv.check_alive()
+    finally:
+        srv.stop()
+    log = srv.log_path.read_text()
+    assert "server principal name/hostname determination error" in log
+    assert "cnxn.saslServer is null" in log
+
+
 def test_missing_keytab_fails_startup(impl, kdc, tmp_path):
     srv = start_krb_server(impl, tmp_path, kdc, jaas_server(
         tmp_path / "no-such.keytab", kdc.principal("zookeeper/localhost")))
