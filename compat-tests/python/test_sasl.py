@@ -305,6 +305,16 @@ def test_raw_exchange_and_bad_tokens(impl, tmp_path):
         assert closed_soon(rc)
         assert wait_log(server, "Mismatched nonce.")
 
+        # maxbuf that is no number: Java's NumberFormatException escapes processSasl ("Unexpected
+        # exception"), the connection closes without a reply.
+        rc = raw(server)
+        _, challenge = sasl_token(rc, b"")
+        bad = digest_response(challenge, "bob", "bobsecret").replace(b"maxbuf=65536", b"maxbuf=abc")
+        assert sasl_token(rc, bad) is None
+        assert closed_soon(rc)
+        assert wait_log(server, 'java.lang.NumberFormatException: For input string: "abc"')
+        assert wait_log(server, "Unexpected exception")
+
         # A token that is not a GetSASLRequest (a null buffer): the connection closes, no reply.
         rc = raw(server)
         assert sasl_token(rc, None) is None
@@ -345,8 +355,8 @@ def test_sasl_before_connect_request_closes(impl, tmp_path):
     except (ConnectionResetError, socket.timeout):
         pass
     s.close()
-    # No session, no SASL: whatever Java writes back is not a SASL reply, and it closes.
-    assert len(data) < 100
+    # The frame is read as a ConnectRequest, too short to be one: closed without a word.
+    assert data == b""
     other = server.client()
     assert other.exists("/") is not None
     zkharness.close_clients(other)
@@ -526,3 +536,79 @@ def test_sasl_on_every_member_and_forwarded_writes(impl, tmp_path):
         finally:
             for rc in clients.values():
                 rc.close()
+
+
+def test_sasl_serverconfig_names_the_section(impl, tmp_path):
+    jaas = JAAS.replace("Server {", "MyServer {")
+    server = start(impl, tmp_path, jaas=jaas, **{"sasl.serverconfig": "MyServer"})
+    rc = sasl_login_raw(server)
+    rc.create("/mine", b"", acl=[(31, "sasl", "bob")])
+    assert rc.get("/mine")[0] == b""
+    rc.close()
+
+
+def test_sasl_on_an_observer(impl, tmp_path):
+    ref = zkharness.REFERENCE.get(impl, impl)
+    if ref == "java39" and not (zkharness.JAVA39_DIR / "zookeeper-3.9.3.jar").exists():
+        pytest.fail("no Java 3.9.3 jars in %s" % zkharness.JAVA39_DIR)
+    with zkharness.Ensemble(tmp_path, n=3, extra=sasl_cfg(tmp_path), observers=(3,)) as ens:
+        ens.start_all({1: ref, 2: ref, 3: impl})
+        assert zkharness.mode(ens.servers[3]) == "observer"
+        rc = sasl_login_raw(ens.servers[3])
+        try:
+            rc.create("/o", b"1", acl=[(31, "sasl", "bob")])
+            rc.set("/o", b"2")
+            assert rc.get("/o")[0] == b"2"
+            alice = sasl_login_raw(ens.servers[3], "alice", "alicesecret")
+            with pytest.raises(zkraw.ZkError) as e:
+                alice.set("/o", b"x")
+            assert e.value.code == zkraw.NO_AUTH
+            alice.close()
+        finally:
+            rc.close()
+
+
+CURATOR_SASL = r"""
+import java.util.List;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.RetryOneTime;
+import org.apache.zookeeper.ZooDefs;
+import org.apache.zookeeper.data.ACL;
+import org.apache.zookeeper.data.Id;
+
+public class CuratorSasl {
+    public static void main(String[] args) throws Exception {
+        try (CuratorFramework c = CuratorFrameworkFactory.newClient(args[0], new RetryOneTime(500))) {
+            c.start();
+            c.blockUntilConnected();
+            List<ACL> acl = List.of(new ACL(ZooDefs.Perms.ALL, new Id("sasl", "bob")));
+            c.create().withACL(acl).forPath("/curator-sasl", "hi".getBytes());
+            System.out.println("DATA " + new String(c.getData().forPath("/curator-sasl")));
+            System.out.println("ACL " + c.getACL().forPath("/curator-sasl"));
+        }
+    }
+}
+"""
+
+
+def test_curator_with_a_jaas_client_section(impl, tmp_path):
+    """Curator (the ZooKeeper client of the server's generation) logs in through the JAAS
+    Client section and reads back a node only bob may read."""
+    import test_curator
+    server = start(impl, tmp_path)
+    src = tmp_path / "CuratorSasl.java"
+    src.write_text(CURATOR_SASL)
+    cp = ":".join(str(p) for p in test_curator.client_classpath(impl))
+    p = subprocess.run(
+        [test_curator.JAVA, "-cp", cp,
+         "-Djava.security.auth.login.config=%s" % (tmp_path / "jaas.conf"),
+         str(src), server.connect_string],
+        capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    assert "DATA hi" in p.stdout, p.stdout
+    assert "sasl" in p.stdout and "bob" in p.stdout, p.stdout
+    anon = server.client()
+    with pytest.raises(NoAuthError):
+        anon.get("/curator-sasl")
+    zkharness.close_clients(anon)

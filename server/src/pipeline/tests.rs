@@ -729,3 +729,145 @@ fn a_learners_messages_become_pipeline_inputs() {
         })
     ));
 }
+
+/// A SASL-configured server: the JAAS Server section's users, the sasl provider.
+fn sasl_config(extra: &[(&str, &str)]) -> Config {
+    let mut cfg = config();
+    cfg.auth_providers
+        .push(("1".into(), crate::sasl::SASL_PROVIDER_CLASS.into()));
+    for (k, v) in extra {
+        match *k {
+            "superUser" => cfg.sasl.super_users.push(v.to_string()),
+            "allowSaslFailedClients" => cfg.sasl.allow_failed_clients = *v == "true",
+            "enforce" => cfg.enforce_auth_schemes = Some(vec![v.to_string()]),
+            _ => panic!("{k}"),
+        }
+    }
+    let jaas = "Server { org.apache.zookeeper.server.auth.DigestLoginModule required \
+                user_bob=\"bobsecret\" user_admin=\"adminsecret\"; };";
+    cfg.sasl.login = crate::sasl::configure_login(&cfg.sasl, Some(Ok(jaas.to_string())), &|_| None)
+        .expect("a good JAAS file");
+    cfg
+}
+
+fn sasl_request(xid: i32, token: &[u8]) -> Bytes {
+    request(
+        xid,
+        ops::SASL,
+        &GetSASLRequest {
+            token: Some(Bytes::copy_from_slice(token)),
+        },
+    )
+}
+
+/// The SASL reply's (err, token) for xid.
+fn sasl_reply(b: &Bench, conn: ConnId, xid: i32) -> (i32, Option<Bytes>) {
+    let r = b
+        .replies_to(conn)
+        .into_iter()
+        .find(|r| r.xid == xid)
+        .expect("a SASL reply");
+    assert_eq!(r.zxid, 0);
+    let mut body = r.body;
+    let resp = SetSASLResponse::decode(&mut body).expect("a SetSASLResponse");
+    (r.err, resp.token)
+}
+
+/// Runs a DIGEST-MD5 exchange on `conn` as `user`; returns the last reply's (err, token).
+fn sasl_login(b: &mut Bench, conn: ConnId, user: &str, password: &str) -> (i32, Option<Bytes>) {
+    use zk_quorum::sasl::digest_md5::{DigestMd5Client, CLIENT_PROTOCOL, CLIENT_SERVER_NAME};
+    let mut client = DigestMd5Client::new(
+        CLIENT_PROTOCOL,
+        CLIENT_SERVER_NAME,
+        user,
+        password,
+        None,
+        [9; 30],
+    );
+    b.input(requests(
+        conn,
+        vec![sasl_request(1, &client.initial_response())],
+    ));
+    let (err, challenge) = sasl_reply(b, conn, 1);
+    assert_eq!(err, 0);
+    let response = client
+        .evaluate_challenge(&challenge.expect("a challenge"))
+        .expect("a response");
+    b.input(requests(conn, vec![sasl_request(2, &response)]));
+    sasl_reply(b, conn, 2)
+}
+
+#[test]
+fn a_sasl_login_adds_a_sasl_id_and_a_failed_one_closes() {
+    let mut b = Bench::with_config(sasl_config(&[("superUser", "admin")]), Mode::Standalone, 1);
+    b.connect(1);
+    let (err, token) = sasl_login(&mut b, 1, "bob", "bobsecret");
+    assert_eq!(err, 0);
+    assert!(token.expect("rspauth").starts_with(b"rspauth="));
+    let ids = b.p.conns[&1].auth.ids().to_vec();
+    assert!(ids.contains(&AuthId::new("sasl", "bob")), "{ids:?}");
+    assert!(!ids.iter().any(|id| id.scheme == "super"));
+    assert!(!b.closed(1));
+    // A second exchange on the same connection: the SASL server is done.
+    b.take();
+    b.input(requests(1, vec![sasl_request(3, b"")]));
+    assert_eq!(sasl_reply(&b, 1, 3), (error::AUTH_FAILED, None));
+    assert!(b.closed(1));
+
+    // A wrong password: AuthFailed with no token, the connection closed, no sasl id.
+    b.connect(2);
+    assert_eq!(
+        sasl_login(&mut b, 2, "bob", "nope"),
+        (error::AUTH_FAILED, None)
+    );
+    assert!(b.closed(2));
+
+    // The super user.
+    b.connect(3);
+    assert_eq!(sasl_login(&mut b, 3, "admin", "adminsecret").0, 0);
+    let ids = b.p.conns[&3].auth.ids().to_vec();
+    assert!(ids.contains(&AuthId::new("super", "")), "{ids:?}");
+}
+
+#[test]
+fn sasl_failures_with_allow_failed_clients_or_enforced_sasl() {
+    let mut b = Bench::with_config(
+        sasl_config(&[("allowSaslFailedClients", "true")]),
+        Mode::Standalone,
+        1,
+    );
+    b.connect(1);
+    assert_eq!(sasl_login(&mut b, 1, "eve", "x"), (0, None));
+    assert!(!b.closed(1));
+    assert!(!b.p.conns[&1]
+        .auth
+        .ids()
+        .iter()
+        .any(|id| id.scheme == "sasl"));
+
+    // Enforced sasl wins over allowSaslFailedClients: -124, closed.
+    let mut cfg = sasl_config(&[("enforce", "sasl")]);
+    cfg.sasl.allow_failed_clients = true;
+    let mut b = Bench::with_config(cfg, Mode::Standalone, 1);
+    b.connect(1);
+    assert_eq!(
+        sasl_login(&mut b, 1, "bob", "nope"),
+        (error::SESSION_CLOSED_REQUIRE_SASL, None)
+    );
+    assert!(b.closed(1));
+    // A session that logged in is served.
+    b.connect(2);
+    assert_eq!(sasl_login(&mut b, 2, "bob", "bobsecret").0, 0);
+    b.take();
+    b.input(requests(2, vec![get_data(7, "/", false)]));
+    assert_eq!(b.replies_to(2)[0].err, 0);
+}
+
+#[test]
+fn without_a_sasl_login_a_token_gets_an_empty_ok() {
+    let mut b = Bench::new(Mode::Standalone, 1);
+    b.connect(1);
+    b.input(requests(1, vec![sasl_request(1, b"")]));
+    assert_eq!(sasl_reply(&b, 1, 1), (0, None));
+    assert!(!b.closed(1));
+}

@@ -383,3 +383,74 @@ fn more_java_answers() {
         assert!(server.evaluate_response(ok.as_bytes()).is_ok(), "{ok}");
     }
 }
+
+/// Captured on the wire (a socket proxy) between zkCli.sh (ZooKeeper 3.8.0's
+/// ZooKeeperSaslClient, JAAS Client section bob / bobsecret) and the Java 3.8.0 server: the
+/// client sends an empty first token, and its principal as `authzid`.
+#[test]
+fn zkcli_wire_transcript_against_our_server_and_client() {
+    let nonce = "bA70LPXHxFHSwzUBOl+AkQI9z67Fvb0vSTE8WjjU";
+    let challenge = "realm=\"zk-sasl-md5\",nonce=\"bA70LPXHxFHSwzUBOl+AkQI9z67Fvb0vSTE8WjjU\",charset=utf-8,algorithm=md5-sess";
+    let response = "charset=utf-8,username=\"bob\",realm=\"zk-sasl-md5\",nonce=\"bA70LPXHxFHSwzUBOl+AkQI9z67Fvb0vSTE8WjjU\",nc=00000001,cnonce=\"23Uv+yP1/iDImmao2WX5o5Pfb8G/WFAuwRw8IR2X\",digest-uri=\"zookeeper/zk-sasl-md5\",maxbuf=65536,response=86c1ce0388cf8c51e43eef7a15ec9518,qop=auth,authzid=\"bob\"";
+    let rspauth = "rspauth=98f6d2be8653599be6cecee6ad4d56ad";
+    let mut server = DigestMd5Server::with_nonce(
+        CLIENT_PROTOCOL,
+        CLIENT_SERVER_NAME,
+        users(&[("bob", "bobsecret")]),
+        nonce.to_string(),
+    );
+    assert_eq!(text(&server.evaluate_response(b"").unwrap()), challenge);
+    assert_eq!(
+        text(&server.evaluate_response(response.as_bytes()).unwrap()),
+        rspauth
+    );
+    assert_eq!(server.authorization_id(), Some("bob"));
+    let mut client = DigestMd5Client::with_cnonce(
+        CLIENT_PROTOCOL,
+        CLIENT_SERVER_NAME,
+        "bob",
+        "bobsecret",
+        Some("bob"),
+        "23Uv+yP1/iDImmao2WX5o5Pfb8G/WFAuwRw8IR2X".to_string(),
+    );
+    assert_eq!(
+        text(&client.evaluate_challenge(challenge.as_bytes()).unwrap()),
+        response
+    );
+    client.evaluate_challenge(rspauth.as_bytes()).unwrap();
+    assert!(client.is_complete());
+}
+
+/// Arbitrary bytes at either step never panic, and never complete the exchange.
+#[test]
+fn random_tokens_never_panic() {
+    let mut seed: u64 = 0x5eed;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as u32
+    };
+    let alphabet = b"=,\"\\ \tabcnoqrsuz0189-/\xff\x00";
+    for _ in 0..2000 {
+        let len = (next() % 300) as usize;
+        let token: Vec<u8> = (0..len)
+            .map(|_| alphabet[next() as usize % alphabet.len()])
+            .collect();
+        let mut server = zk_server(JAVA_NONCE);
+        server.evaluate_response(&token).unwrap();
+        assert!(server.evaluate_response(&token).is_err());
+        assert!(!server.is_complete());
+        let mut client = DigestMd5Client::new(
+            CLIENT_PROTOCOL,
+            CLIENT_SERVER_NAME,
+            "bob",
+            "x",
+            None,
+            [1; RAW_NONCE_SIZE],
+        );
+        let _ = client.evaluate_challenge(&token);
+        let _ = client.evaluate_challenge(&token);
+        assert!(!client.is_complete());
+    }
+}
