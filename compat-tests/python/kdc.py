@@ -53,6 +53,7 @@ KRB5_CONF = """\
     dns_canonicalize_hostname = false
     rdns = false
     udp_preference_limit = 1
+    clockskew = {clockskew}
     ticket_lifetime = 1h
     forwardable = false
     default_ccache_name = FILE:{dir}/ccache-default
@@ -86,7 +87,10 @@ KDC_CONF = """\
 
 
 class Kdc:
-    def __init__(self, workdir, realm: Optional[str] = None):
+    def __init__(self, workdir, realm: Optional[str] = None, clockskew_s: int = 300):
+        """clockskew_s: the tolerance of every party using this krb5.conf (small values let a
+        test see a ticket expire)."""
+        self.clockskew_s = clockskew_s
         self.dir = Path(workdir) / "kdc"
         self.realm = realm or ("ZK%s.TEST" % uuid.uuid4().hex[:8].upper())
         self.port = _free_port()
@@ -126,7 +130,7 @@ class Kdc:
         if why:
             raise RuntimeError(why)
         self.dir.mkdir(parents=True, exist_ok=True)
-        fmt = dict(realm=self.realm, port=self.port, dir=self.dir)
+        fmt = dict(realm=self.realm, port=self.port, dir=self.dir, clockskew=self.clockskew_s)
         self.krb5_conf.write_text(KRB5_CONF.format(**fmt))
         self.kdc_conf.write_text(KDC_CONF.format(**fmt))
         (self.dir / "kadm5.acl").write_text("")

@@ -68,7 +68,8 @@ def jaas_server(keytab, principal) -> str:
 
 @pytest.fixture(scope="module")
 def kdc(tmp_path_factory):
-    with kdcmod.Kdc(tmp_path_factory.mktemp("kdc")) as k:
+    # A small clock skew so that test_expired_ticket sees its ticket expire within seconds.
+    with kdcmod.Kdc(tmp_path_factory.mktemp("kdc"), clockskew_s=2) as k:
         k.service_keytab = k.add_principal("zookeeper/localhost")
         k.client_keytab = k.add_principal("client")
         k.other_keytab = k.add_principal("other/localhost")
@@ -140,6 +141,9 @@ def plain_kazoo(server):
 def test_kazoo_gssapi_sasl_acl(kdc, server, tmp_path):
     from kazoo.exceptions import NoAuthError
     from kazoo.security import make_acl
+    if not zkharness.is_java(server.impl):
+        maps = Path("/proc/%d/maps" % server.proc.pid).read_text()
+        assert "libgssapi_krb5" in maps
     zk = kazoo_gssapi(kdc, server, tmp_path)
     other = plain_kazoo(server)
     path = "/krb-%d" % time.monotonic_ns()
@@ -212,12 +216,12 @@ def sasl_body(token: bytes) -> bytes:
     return zkraw.Enc().buffer(token).bytes()
 
 
-def ap_req(kdc, tmp_path, service_host="zookeeper@localhost") -> bytes:
+def ap_req(kdc, tmp_path, service_host="zookeeper@localhost", lifetime=None) -> bytes:
     """A real first GSSAPI token (AP-REQ) of `client` for `service_host`."""
     import base64
     import kerberos
     ccache = Path(tmp_path) / ("cc-raw-%d" % time.monotonic_ns())
-    kdc.kinit("client", kdc.client_keytab, ccache)
+    kdc.kinit("client", kdc.client_keytab, ccache, lifetime=lifetime)
     env = kdc.env(ccache)
     saved = {k: os.environ.get(k) for k in ("KRB5_CONFIG", "KRB5CCNAME")}
     os.environ["KRB5_CONFIG"] = env["KRB5_CONFIG"]
@@ -249,7 +253,8 @@ def sasl_outcome(server, token: bytes):
         c.drop()
 
 
-@pytest.mark.parametrize("kind", ["garbled", "truncated", "empty", "other-service"])
+@pytest.mark.parametrize("kind", ["garbled", "truncated", "empty", "other-service",
+                                  "header-then-junk", "huge-length", "one-byte"])
 def test_bad_tokens(kdc, server, tmp_path, kind):
     good = ap_req(kdc, tmp_path)
     token = {
@@ -257,6 +262,11 @@ def test_bad_tokens(kdc, server, tmp_path, kind):
         "truncated": good[: len(good) // 2],
         "empty": b"",
         "other-service": ap_req(kdc, tmp_path, "other@localhost"),
+        # The GSS framing and Kerberos OID of a real token, then bytes no client sends.
+        "header-then-junk": good[:19] + os.urandom(200),
+        # An ASN.1 length claiming far more than the token holds.
+        "huge-length": b"\x60\x84\x7f\xff\xff\xff" + good[6:40],
+        "one-byte": b"\x60",
     }[kind]
     err, closed = sasl_outcome(server, token)
     print("OUTCOME", server.impl, kind, err, closed)
@@ -266,6 +276,15 @@ def test_bad_tokens(kdc, server, tmp_path, kind):
     assert ok.exists("/") is not None
     ok.stop()
     ok.close()
+    server.check_alive()
+
+
+def test_expired_ticket(kdc, server, tmp_path):
+    """An AP-REQ whose service ticket has expired (3 s lifetime, 2 s clock skew)."""
+    token = ap_req(kdc, tmp_path, lifetime="3s")
+    time.sleep(6)
+    err, closed = sasl_outcome(server, token)
+    assert (err, closed) == (ERR_AUTH_FAILED, True)
     server.check_alive()
 
 
@@ -370,6 +389,10 @@ def test_gssapi_client_against_a_digest_only_server(impl, kdc, tmp_path):
         '  user_bob="bobsecret";\n};\n'))
     srv.start()
     try:
+        if not zkharness.is_java(impl):
+            # zkserver opens the Kerberos library only for a Krb5LoginModule section.
+            maps = Path("/proc/%d/maps" % srv.proc.pid).read_text()
+            assert "libgssapi_krb5" not in maps
         c = zkraw.RawClient(srv.host, srv.port)
         try:
             r = c.call(OP_SASL, sasl_body(ap_req(kdc, tmp_path)))
@@ -421,6 +444,32 @@ def test_zkcli_with_jaas_client_section(kdc, server, tmp_path):
     assert "\ndata\n" in out, out
     assert "'sasl,'%s" % who in out, out
     assert "Authentication failed" not in out and "AuthFailed" not in out, out
+
+
+def test_service_principal_without_host(impl, kdc, tmp_path):
+    """A Server principal without "/host": Java cannot split it into service and host, logs
+    "server principal name/hostname determination error", and the connection has no SASL
+    server: each token is answered OK with no token ("cnxn.saslServer is null") and nothing
+    is authenticated."""
+    kt = kdc.add_principal("zookeeper-nohost-%s" % impl)
+    srv = start_krb_server(impl, tmp_path, kdc, jaas_server(
+        kt, kdc.principal("zookeeper-nohost-%s" % impl)))
+    srv.start()
+    try:
+        c = zkraw.RawClient(srv.host, srv.port)
+        try:
+            r = c.call(OP_SASL, sasl_body(ap_req(kdc, tmp_path)))
+            assert r.err == 0
+            assert zkraw.Dec(r.body).buffer() is None
+            assert not c.closed.wait(1)
+        finally:
+            c.drop()
+        srv.check_alive()
+    finally:
+        srv.stop()
+    log = srv.log_path.read_text()
+    assert "server principal name/hostname determination error" in log
+    assert "cnxn.saslServer is null" in log
 
 
 def test_missing_keytab_fails_startup(impl, kdc, tmp_path):

@@ -67,7 +67,8 @@ impl SaslSettings {
     ) -> Option<Box<dyn ServerMechanism>> {
         let login = self.login.as_ref()?;
         if let Some(kerberos) = &login.kerberos {
-            return Some(Box::new(kerberos.server()));
+            let server = kerberos.server()?;
+            return Some(Box::new(server));
         }
         Some(Box::new(DigestMd5Server::new(
             digest_md5::CLIENT_PROTOCOL,

@@ -130,9 +130,17 @@ impl ServerLogin {
         })
     }
 
-    /// A fresh mechanism for one connection.
-    pub fn server(&self) -> GssapiServer<ffi::Acceptor> {
-        GssapiServer::new(ffi::Acceptor::new(self.credential.clone()))
+    /// A fresh mechanism for one connection; `None` when the principal has no `/host` part:
+    /// Java's `SecurityUtils.createSaslServer` splits it at `/` and `@`, fails and leaves the
+    /// connection without a SASL server (logging this line, as here).
+    pub fn server(&self) -> Option<GssapiServer<ffi::Acceptor>> {
+        if !self.principal.contains('/') {
+            tracing::error!("server principal name/hostname determination error");
+            return None;
+        }
+        Some(GssapiServer::new(ffi::Acceptor::new(
+            self.credential.clone(),
+        )))
     }
 }
 

@@ -396,11 +396,12 @@ const ANY_INT: &str = "an integer";
 const SESSION_TIMEOUT: &str = "-1 or a non-negative number of ms";
 const ELECTION_ALG: &str = "3 (the only election algorithm Java 3.8 supports)";
 
-const TLS: &str = "TLS is not supported";
+const TLS: &str = "Netty's handshake throttling; the TLS listener of zk-rs has none";
 const QUORUM_KERBEROS: &str = "quorum SASL speaks DIGEST-MD5 only (Kerberos is not supported)";
 const QUORUM_CNXN_THREADS: &str =
     "quorum connections are set up on the async runtime, not on a thread pool";
-const SASL: &str = "Kerberos (GSSAPI) is not supported; SASL is DIGEST-MD5 only";
+const SASL: &str =
+    "not read by zk-rs: Kerberos (GSSAPI) follows krb5.conf and the DEFAULT name rule only";
 const NO_JVM: &str = "there is no JVM";
 const ADMIN_TLS: &str = "the AdminServer speaks plain HTTP only (TLS is not supported)";
 const NO_ADMIN_SNAPSHOT: &str =

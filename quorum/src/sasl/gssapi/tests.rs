@@ -201,3 +201,20 @@ fn login_options_as_the_jdk_reads_them() {
     assert_eq!(e.message, "Unable to obtain password from user");
     assert!(LoginOptions::from_options(opts(&[("useKeyTab", "true")])).is_err());
 }
+
+/// The real library (on every Debian machine): a keytab that does not exist is a clean
+/// error carrying the library's text, never a panic; so is a principal with a NUL.
+#[test]
+fn missing_keytab_is_a_login_error() {
+    let options = LoginOptions {
+        principal: "zookeeper/localhost@ZK-RS.INVALID".into(),
+        keytab: Some("/nonexistent/zk-rs-test.keytab".into()),
+    };
+    let e = ServerLogin::new(&options).unwrap_err();
+    assert!(e.message.starts_with("Kerberos login failed: "), "{e}");
+    let nul = LoginOptions {
+        principal: "zookeeper/localhost".into(),
+        keytab: Some("/tmp/a\0b".into()),
+    };
+    assert!(ServerLogin::new(&nul).is_err());
+}
