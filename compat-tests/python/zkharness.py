@@ -257,7 +257,8 @@ class Server:
                 classpath = classpath + ADMIN_JARS
             return [
                 JAVA_BIN,
-                "-Xmx256m",
+                # ZK_JAVA_XMX: a bigger heap for benchmarks that load millions of znodes
+                "-Xmx" + os.environ.get("ZK_JAVA_XMX", "256m"),
                 "-cp", ":".join(classpath),
                 logging_conf,
                 "-Dzookeeper.log.dir=%s" % self.workdir,
