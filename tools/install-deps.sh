@@ -83,6 +83,8 @@ PACKAGES=(
     krb5-user
     python3-kerberos
     python3-gssapi
+    # test_cli_mt_tls.py: nm / objdump show which TLS symbols cli_mt and libzookeeper_mt have.
+    binutils
 )
 
 missing=()

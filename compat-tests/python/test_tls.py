@@ -64,6 +64,7 @@ def certs(tmp_path_factory):
     _leaf(d, "a", "admin", ADMIN[0])
     _leaf(d, "a", "elsewhere", "/CN=elsewhere", san="IP:10.9.9.9")
     _leaf(d, "b", "stranger", "/CN=stranger")
+    _leaf(d, "b", "server-b", "/CN=server")
     _leaf(d, "a", "expired", "/CN=old", days=-1)
     return d
 
@@ -369,6 +370,43 @@ def test_cert_reload(impl, tmp_path, certs, reload):
     finally:
         alice.stop()
         alice.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("keys", ["ssl.authProvider", "ssl.authProvider+certReload",
+                                  "no-provider"])
+@pytest.mark.parametrize("impl", selected_impls())
+def test_stores_read_once_with_ssl_auth_provider(impl, tmp_path, certs, keys):
+    """Both store files replaced by CA b's. With ssl.authProvider, Java's initSSL takes the
+    key and trust managers of the x509 provider, which read the files once: CA a's clients
+    keep being served, 3.8.0 and 3.9.3 alike, unless 3.9's client.certReload watcher
+    re-creates the provider. Without it 3.9.3 builds each handshake's context from the files,
+    so CA a's clients are refused (3.8.0 keeps its first context)."""
+    key, trust = tmp_path / "key.pem", tmp_path / "trust.pem"
+    key.write_bytes((certs / "server.pem").read_bytes())
+    trust.write_bytes((certs / "a-ca.pem").read_bytes())
+    extra = {"ssl.keyStore.location": str(key), "ssl.trustStore.location": str(trust)}
+    provider = keys.startswith("ssl.authProvider")
+    if provider:
+        extra["ssl.authProvider"] = "x509"
+    if keys.endswith("certReload"):
+        extra["client.certReload"] = "true"
+    server, port = start_tls(impl, tmp_path, certs, **extra)
+    try:
+        assert tls_session(certs, port, "alice")
+        key.write_bytes((certs / "server-b.pem").read_bytes())
+        trust.write_bytes((certs / "b-ca.pem").read_bytes())
+        files_reread = version(impl) >= (3, 9) and (not provider or keys.endswith("certReload"))
+        # Java's certReload watcher runs on its own thread: give it time.
+        deadline = time.time() + 10
+        while files_reread and tls_session(certs, port, "alice") and time.time() < deadline:
+            time.sleep(0.5)
+        for _ in range(4):
+            assert tls_session(certs, port, "alice") == (not files_reread)
+            assert not tls_session(certs, port, "stranger")
+            time.sleep(0.5)
+        server.check_alive()
+    finally:
         server.stop()
 
 

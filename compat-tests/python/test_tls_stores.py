@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from zkharness import free_port, is_java, selected_impls, start_server
+from zkharness import ServerStartError, free_port, is_java, selected_impls, start_server
 from test_tls import NETTY, _ca, _leaf, tls_session
 
 PW = "st0re-pw"
@@ -86,5 +86,35 @@ def test_store_formats_serve_tls(impl, tmp_path, stores, case):
     try:
         assert tls_session(stores, port, "alice"), "%s: no TLS session with %s stores" % (impl, case)
         assert not tls_session(stores, port, None), "clientAuth=need: no certificate, no session"
+    finally:
+        srv.stop()
+
+
+PASSWORD_FILES = {"one-newline": PW + "\n", "no-newline": PW, "crlf": PW + "\r\n",
+                  "two-newlines": PW + "\n\n"}
+
+
+@pytest.mark.parametrize("ending", sorted(PASSWORD_FILES))
+@pytest.mark.parametrize("impl", selected_impls())
+def test_password_file_loses_one_newline(impl, tmp_path, stores, ending):
+    """SecretUtils.readSecret strips one trailing newline and nothing else: with `\\r\\n` or
+    two newlines the JKS password is wrong. Java then starts and serves no TLS session;
+    zkserver refuses the start (unusable stores stop it)."""
+    pw = tmp_path / "pw.txt"
+    pw.write_text(PASSWORD_FILES[ending])
+    port = free_port()
+    cfg = {"serverCnxnFactory": NETTY, "secureClientPort": str(port),
+           "ssl.keyStore.location": str(stores / "server.jks"),
+           "ssl.keyStore.passwordPath": str(pw),
+           "ssl.trustStore.location": str(stores / "a-ca.pem")}
+    good = ending in ("one-newline", "no-newline")
+    try:
+        srv = start_server(impl, tmp_path, cfg)
+    except ServerStartError as e:
+        assert not good and not is_java(impl), str(e)
+        assert "password" in str(e), str(e)
+        return
+    try:
+        assert tls_session(stores, port, "alice") == good
     finally:
         srv.stop()

@@ -85,9 +85,9 @@ pub struct ClientTls {
     trust_store: bool,
     super_user: Option<String>,
     compat: CompatVersion,
-    /// 3.9 without `client.certReload`: the x509 provider keeps the trust store read at
-    /// startup while new handshakes read the files anew, so a certificate is re-checked
-    /// against the startup trust store.
+    /// 3.9 without `client.certReload` nor `ssl.authProvider`: the x509 provider keeps the
+    /// trust store read at startup while new handshakes read the files anew, so a
+    /// certificate is re-checked against the startup trust store.
     x509_trust: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
 }
 
@@ -113,9 +113,13 @@ impl ClientTls {
             CompatVersion::V3_8 => Defaults::V3_8,
             CompatVersion::V3_9 => Defaults::V3_9,
         };
-        // 3.9.3 builds the client port's SslContext for every connection (so changed files
-        // apply with or without client.certReload); 3.8.0 builds it once.
-        let reload = cfg.compat_version == CompatVersion::V3_9;
+        // 3.9.3 builds the client port's SslContext for every connection: without
+        // `ssl.authProvider` from the store files (changed files apply with or without
+        // client.certReload), with it from the x509 provider's key and trust managers, which
+        // read the files once (again only when client.certReload's watcher re-creates the
+        // provider). 3.8.0 builds it once.
+        let reload = cfg.compat_version == CompatVersion::V3_9
+            && (cfg.ssl.auth_provider.is_none() || cfg.client_cert_reload);
         let config = Reloading::new(&cfg.ssl, reload, move |s| server_config(s, defaults))?;
         let x509_trust = match (reload, cfg.client_cert_reload, cfg.ssl.client_auth) {
             (true, false, ClientAuth::Want | ClientAuth::Need)

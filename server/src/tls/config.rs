@@ -29,7 +29,7 @@
 //!   neither, so either key set to true is refused at startup: serving a revoked certificate
 //!   that the operator asked to be refused would be worse than not starting.
 
-use super::keystore::{load_key_store, load_trust_store, KeyMaterial, StoreType};
+use super::keystore::{load_key_store, load_trust_store, store_password, KeyMaterial, StoreType};
 use super::settings::{ClientAuth, TlsSettings};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -303,14 +303,10 @@ fn system_anchors() -> Result<Vec<CertificateDer<'static>>, String> {
     Err("ssl.trustStore.location not specified and no system CA bundle found".to_string())
 }
 
-/// Java's `getPasswordFromConfigPropertyOrFile`: the file, when named, wins.
+/// Java's `getPasswordFromConfigPropertyOrFile`: the file, when named, wins, and loses
+/// exactly one trailing newline (`SecretUtils.readSecret`, see [`store_password`]).
 fn password(value: &Option<String>, path: &Option<PathBuf>) -> Result<Option<String>, String> {
-    match path {
-        Some(p) => std::fs::read_to_string(p)
-            .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
-            .map_err(|e| format!("cannot read password file {}: {e}", p.display())),
-        None => Ok(value.clone()),
-    }
+    store_password(value.as_deref(), path.as_deref())
 }
 
 /// The trust store's chain check, and the name check only with `hostnameVerification`.
@@ -508,6 +504,29 @@ mod tests {
         assert!(client_config(&s, Defaults::V3_9)
             .unwrap_err()
             .contains("ocsp"));
+    }
+
+    #[test]
+    fn password_files_lose_exactly_one_trailing_newline() {
+        let d = crate::tls::test_certs::Dir::new("pwfile");
+        let read = |name: &str, body: &[u8]| {
+            std::fs::write(d.path(name), body).unwrap();
+            password(&Some("from-key".into()), &Some(d.path(name))).unwrap()
+        };
+        // SecretUtils.readSecret: strip one System.lineSeparator() ("\n" on Linux), no more.
+        assert_eq!(read("a", b"pw\n").as_deref(), Some("pw"));
+        assert_eq!(read("b", b"pw").as_deref(), Some("pw"));
+        assert_eq!(read("c", b"pw\n\n").as_deref(), Some("pw\n"));
+        assert_eq!(read("d", b"pw\r\n").as_deref(), Some("pw\r"));
+        assert_eq!(read("e", b" pw \n").as_deref(), Some(" pw "));
+        assert_eq!(read("f", b"").as_deref(), Some(""));
+        assert_eq!(read("g", b"p\xffw\n").as_deref(), Some("p\u{fffd}w"));
+        // No file named: the key's value; a named file that is missing: an error.
+        assert_eq!(
+            password(&Some("k".into()), &None).unwrap().as_deref(),
+            Some("k")
+        );
+        assert!(password(&None, &Some(d.path("missing"))).is_err());
     }
 
     #[test]

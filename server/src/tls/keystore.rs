@@ -74,8 +74,9 @@ pub struct KeyMaterial {
 
 /// The password of a store as Java's `X509Util.getPasswordFromConfigPropertyOrFile` finds
 /// it: the contents of `passwordPath` when that is set (it wins over `password`), else
-/// `password`. The file is read as `SecretUtils.readSecret` does: UTF-8, and one trailing
-/// line separator removed (nothing else is trimmed).
+/// `password`. The file is read as `SecretUtils.readSecret` does: UTF-8 (invalid bytes
+/// replaced), and one trailing line separator (`\n` on Linux) removed, nothing else: a
+/// `\r\n` ending keeps its `\r`, two newlines keep one.
 pub fn store_password(
     password: Option<&str>,
     password_path: Option<&Path>,
@@ -87,14 +88,12 @@ pub fn store_password(
 }
 
 fn read_secret(path: &Path) -> Result<String, String> {
-    let fail = || {
-        format!(
-            "Exception occurred when reading secret from file {}",
-            path.display()
-        )
-    };
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", fail()))?;
-    let text = String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8", fail()))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        let p = path.display();
+        format!("Exception occurred when reading secret from file {p}: {e}")
+    })?;
+    // Java decodes with `new String(bytes, UTF_8)`: invalid bytes become U+FFFD.
+    let text = String::from_utf8_lossy(&bytes);
     Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
 }
 
