@@ -693,7 +693,6 @@ fn known_keys_zk_rs_ignores_say_why() {
         "quorum.cnxn.threads.size=20",
         "quorum.auth.kerberos.servicePrincipal=zkquorum/localhost",
         "connectToLearnerMasterLimit=4",
-        "observerMasterPort=2191",
         "snapshot.trust.empty=true",
     ];
     let (_, w) = with(&lines.join("\n"));
