@@ -172,6 +172,8 @@ pub enum LearnerMessage {
         from: ConnId,
         session_id: i64,
         cxid: i32,
+        /// The request's body (a `SyncRequest`), for an observer master to pass on.
+        body: Bytes,
     },
     /// A learner's PING reply: this session was active on it.
     Touch { session_id: i64, timeout: i32 },
@@ -1102,6 +1104,7 @@ impl Leader {
                         from: id,
                         session_id,
                         cxid,
+                        body,
                     }));
                 } else {
                     out.push(Action::FromLearner(LearnerMessage::Request {
@@ -1704,7 +1707,8 @@ mod tests {
             vec![Action::FromLearner(LearnerMessage::Sync {
                 from: 1,
                 session_id: 0x55,
-                cxid: 8
+                cxid: 8,
+                body: Bytes::new(),
             })]
         );
         assert_eq!(s.leader.sync(1), vec![send(1, packet(SYNC, Zxid::from(0)))]);

@@ -380,7 +380,8 @@ impl AdminSource for View<'_> {
     }
 
     fn observers(&self) -> Vec<zk_quorum::zab::leader_net::LearnerInfo> {
-        if self.p.mode != Mode::Leader {
+        // A follower's are its observer master's (Java's `Follower.getSyncedObserversInfo`).
+        if !matches!(self.p.mode, Mode::Leader | Mode::Follower) {
             return Vec::new();
         }
         let learners = &self.p.learners.learners;
