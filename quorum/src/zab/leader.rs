@@ -1555,7 +1555,10 @@ mod tests {
             crate::zab::learner::Phase::Broadcast
         );
         for c in 6..=9 {
-            let out = s.leader.relay_commit(entry(Zxid::new(2, c).into())).unwrap();
+            let out = s
+                .leader
+                .relay_commit(entry(Zxid::new(2, c).into()))
+                .unwrap();
             assert!(!out.iter().any(|a| matches!(a, Action::Apply { .. })));
             s.run(out);
             s.pump();
@@ -1578,20 +1581,23 @@ mod tests {
         s.run(out);
         s.pump();
         assert_eq!(s.learner_applied[&5], vec![z(8), z(9), z(10)]);
-        assert!(!s.log.iter().any(|l| l.starts_with("6 INFORM ")), "{:?}", s.log);
+        assert!(
+            !s.log.iter().any(|l| l.starts_with("6 INFORM ")),
+            "{:?}",
+            s.log
+        );
         // No quorum to lose.
         s.now += Duration::from_millis(50);
         let out = s.leader.tick(s.now);
         assert!(!out.iter().any(|a| matches!(a, Action::LostQuorum { .. })));
         // A follower is refused.
         s.leader.connected(7, s.now);
-        let out = s
-            .leader
-            .receive(7, &mut bytes_of(&learner_info(FOLLOWERINFO, 1, 1, 0)), s.now);
-        assert!(
-            matches!(&out[..], [Action::Close { to: 7, .. }]),
-            "{out:?}"
+        let out = s.leader.receive(
+            7,
+            &mut bytes_of(&learner_info(FOLLOWERINFO, 1, 1, 0)),
+            s.now,
         );
+        assert!(matches!(&out[..], [Action::Close { to: 7, .. }]), "{out:?}");
     }
 
     #[test]

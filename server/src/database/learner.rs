@@ -142,13 +142,11 @@ impl LearnerDb for LearnerDatabase {
     fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError> {
         match self.db.commit(zxid, entry)? {
             Committed::Applied => Ok(()),
-            Committed::ForPipeline { txn, leader_digest } => {
-                self.send(LearnerEvent::Commit {
-                    txn,
-                    leader_digest,
-                    entry: entry.clone(),
-                })
-            }
+            Committed::ForPipeline { txn, leader_digest } => self.send(LearnerEvent::Commit {
+                txn,
+                leader_digest,
+                entry: entry.clone(),
+            }),
         }
     }
 

@@ -26,9 +26,9 @@ use tracing::{info, warn};
 use zk_quorum::election::net::ElectionHandle;
 use zk_quorum::transport::Security;
 use zk_quorum::verifier::QuorumMaj;
-use zk_quorum::zab::learner::LearnerKind;
 use zk_quorum::zab::leader::LearnerMessage;
 use zk_quorum::zab::leader_net::Event;
+use zk_quorum::zab::learner::LearnerKind;
 use zk_quorum::zab::learner_net::{control_channel, follow_leader_over, LearnerHandle};
 use zk_quorum::zab::packet;
 
@@ -55,9 +55,7 @@ fn as_input(ev: LearnerEvent) -> Option<Input> {
     match ev {
         LearnerEvent::Commit {
             txn, leader_digest, ..
-        } => {
-            Some(Input::Committed { txn, leader_digest })
-        }
+        } => Some(Input::Committed { txn, leader_digest }),
         LearnerEvent::Revalidated { session, valid } => Some(Input::Revalidated { session, valid }),
         LearnerEvent::Synced => Some(Input::Synced),
         LearnerEvent::Serve { .. } | LearnerEvent::Ended(_) => None,

@@ -237,8 +237,10 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
                 shell = idle_shell(&cfg, role, &tx);
                 if kind == LearnerKind::Observer {
                     // Java's observer.election.DelayMs: spread the observers' elections.
-                    let delay =
-                        observer_master::random_delay(cfg.observer_election_delay_ms, shell::seed());
+                    let delay = observer_master::random_delay(
+                        cfg.observer_election_delay_ms,
+                        shell::seed(),
+                    );
                     tokio::time::sleep(delay).await;
                 }
                 back

@@ -76,7 +76,10 @@ impl Relay {
 
     /// An observer's REVALIDATE was forwarded.
     pub fn observer_revalidate(&mut self, from: ConnId, session: i64) {
-        self.revalidations.entry(session).or_default().push_back(from);
+        self.revalidations
+            .entry(session)
+            .or_default()
+            .push_back(from);
     }
 
     /// The leader's answer about `session`: the observer connection that asked, if one did.
@@ -250,7 +253,8 @@ mod tests {
     use super::*;
 
     fn view() -> QuorumMaj {
-        let text = "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir=/tmp/zkrs-om\nclientPort=2181\n\
+        let text =
+            "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir=/tmp/zkrs-om\nclientPort=2181\n\
                     server.1=127.0.0.11:2888:3888\nserver.2=127.0.0.12:2888:3888\n\
                     server.3=127.0.0.13:2888:3888\nserver.4=127.0.0.14:2888:3888:observer\n";
         let cfg = crate::config::parse(text).expect("a valid zoo.cfg").0;
