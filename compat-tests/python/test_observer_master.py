@@ -149,6 +149,13 @@ def test_observers_follow_followers(tmp_path, impls):
             assert mode(ens.servers[o]) == "observer"
         followers = {1, 2}
         served_by = {o: {_master(ens, o, followers)} for o in observers}
+        # Java's follower gauge: the observers its observer master serves.
+        for f in followers:
+            n = sum(1 for o in observers if served_by[o] == {f})
+            wait_for(lambda: _mntr(ens.servers[f]).get("zk_synced_observers") == str(n),
+                     timeout=15, what="follower %d: zk_synced_observers %d" % (f, n))
+            keys = list(_mntr(ens.servers[f]))
+            assert keys[keys.index("zk_synced_observers") - 1] == "zk_watch_count", keys[:20]
 
         leader_zk = ens.servers[3].client()
         obs_zk = {o: ens.servers[o].client() for o in observers}

@@ -125,6 +125,7 @@ pub async fn follow(
                             l.cfg, l.view, l.my_id, epoch, last_zxid, l.security,
                         )
                         .await;
+                        shell.pipeline.observer_master = om.is_some();
                     }
                 }
                 Some(LearnerEvent::Ended(why)) => {
