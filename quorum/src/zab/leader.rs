@@ -45,6 +45,11 @@
 //! follower's `CommitProcessor` then takes that early SYNC for the commit it waits for and
 //! blocks its queue for good.
 //!
+//! In observer-master mode ([`Leader::observer_master`], Java's `ObserverMaster`) the same
+//! machine serves a follower's observers: established at once in the follower's epoch, only
+//! observers, the follower's commits handed in with [`Leader::relay_commit`] and sent as
+//! INFORM, no quorum, no proposals.
+//!
 //! Not supported yet: dynamic reconfig (no COMMITANDACTIVATE), the pre-3.4 protocol, the
 //! learner sync throttle, and the epoch roll-over Java forces when a zxid counter is about to
 //! overflow (we refuse to propose instead).
