@@ -290,7 +290,7 @@ impl FourLetterSource for View<'_> {
                 }
             }),
             follower_synced_observers: (self.p.mode == Mode::Follower && self.p.observer_master)
-                .then(|| self.p.learners.counts.synced_observers as i64),
+                .then_some(self.p.learners.counts.synced_observers as i64),
             // QuorumZooKeeperServer.dumpMonitorValues: the peer's state and its ZAB phase,
             // which is broadcast while the pipeline serves in a quorum role.
             role_values: self.role_values(),
