@@ -15,6 +15,8 @@ of ours at least once (by killing the follower it follows). In each case:
   the observer's TCP connection to that follower's observerMasterPort;
 - writes made through the leader are read on the observer, its watches fire, and a client
   of the observer writes (its requests go through the follower to the leader);
+- clients of the observers and of the followers sync at the same time, and every sync
+  comes back (the follower tells the leader's SYNCs for its observers from its own);
 - the followed follower is killed: writes acknowledged meanwhile by the remaining quorum
   are all on the observer once it follows the other follower (it does);
 - the observer restarts after missing writes and catches up with the leader's Stats.
@@ -178,6 +180,33 @@ def test_observers_follow_followers(tmp_path, impls):
                 leader_zk.sync("/omp")
                 assert leader_zk.exists("/omp/by%d" % o) is not None
                 assert leader_zk.exists("/omp/eph%d" % o).ephemeralOwner == zk.client_id[0]
+
+            # Syncs of the observers' clients and of the followers' own clients at once: the
+            # follower forwards both to the leader and must hand each SYNC back to its owner.
+            f_zk = {f: ens.servers[f].client() for f in followers}
+            try:
+                errors = []
+
+                def syncs(zk, who):
+                    try:
+                        for i in range(25):
+                            zk.sync("/omp")
+                            zk.exists("/omp/by%d" % observers[0])
+                    except Exception as e:  # noqa: BLE001
+                        errors.append((who, e))
+
+                threads = [threading.Thread(target=syncs, args=(zk, "observer %d" % o))
+                           for o, zk in obs_zk.items()]
+                threads += [threading.Thread(target=syncs, args=(zk, "follower %d" % f))
+                            for f, zk in f_zk.items()]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(60)
+                assert not any(t.is_alive() for t in threads), "a sync never came back"
+                assert not errors, errors
+            finally:
+                close_clients(*f_zk.values())
 
             # Failover: kill the follower an observer follows (in the mixed case until
             # every observer was served by a Java follower and one of ours).
