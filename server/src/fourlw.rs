@@ -283,6 +283,9 @@ pub struct MonitorValues {
     /// A leader's other gauges (`LeaderZooKeeperServer.registerMetrics`); `None` in other
     /// roles.
     pub leader_gauges: Option<LeaderGauges>,
+    /// `zk_synced_observers` of a follower with an observer master (Java's
+    /// `FollowerZooKeeperServer` gauge, null and so not printed without one).
+    pub follower_synced_observers: Option<i64>,
     /// Java's quota gauge sets, printed right after the gauges as `zk_<key>\t<value>`; keys
     /// are `<namespace>_quota_count_limit_per_namespace`, `..._quota_bytes_limit_...`,
     /// `..._quota_count_usage_...`, `..._quota_bytes_usage_...`.
@@ -1195,6 +1198,7 @@ mod tests {
                 quorum_size: None,
                 leader_uptime_ms: None,
                 leader_gauges: None,
+                follower_synced_observers: None,
                 role_values: Vec::new(),
             }
         }

@@ -139,6 +139,9 @@ pub struct Shell {
     /// For the snapshot writer's `SnapshotDone`.
     to_self: mpsc::Sender<ToPipeline>,
     outputs: Vec<Output>,
+    /// Client `sync`s forwarded to the leader so far (an observer master tells the leader's
+    /// SYNCs for them from those for its observers by this count).
+    pub forwarded_syncs: u64,
     /// Audit records of this batch of outputs, handed to the audit writer in one message.
     audit: Vec<crate::audit::AuditEvent>,
 }
@@ -155,6 +158,7 @@ impl Shell {
             snapshots: None,
             to_self,
             outputs: Vec::new(),
+            forwarded_syncs: 0,
             audit: Vec::new(),
         }
     }
@@ -297,6 +301,9 @@ impl Shell {
                 auth,
             } => {
                 if let Upstream::Learner(h) = &self.upstream {
+                    if op == jute::OpCode::Sync.code() {
+                        self.forwarded_syncs += 1;
+                    }
                     let ids = auth.iter().map(AuthId::to_wire).collect();
                     h.send(packet::request(session, cxid, op, &body, ids));
                 }

@@ -45,6 +45,11 @@
 //! follower's `CommitProcessor` then takes that early SYNC for the commit it waits for and
 //! blocks its queue for good.
 //!
+//! In observer-master mode ([`Leader::observer_master`], Java's `ObserverMaster`) the same
+//! machine serves a follower's observers: established at once in the follower's epoch, only
+//! observers, the follower's commits handed in with [`Leader::relay_commit`] and sent as
+//! INFORM, no quorum, no proposals.
+//!
 //! Not supported yet: dynamic reconfig (no COMMITANDACTIVATE), the pre-3.4 protocol, the
 //! learner sync throttle, and the epoch roll-over Java forces when a zxid counter is about to
 //! overflow (we refuse to propose instead).
@@ -83,6 +88,12 @@ pub struct LeaderConfig {
     pub max_buffer: usize,
     /// How many committed txns to keep for DIFF syncs.
     pub commit_log_count: usize,
+    /// Also keep no more than this many bytes of them (Java's `ObserverMaster`
+    /// `pktsSizeLimit`, counted as its `LearnerHandler.packetSize`); `None`: no byte limit.
+    pub commit_log_bytes: Option<usize>,
+    /// Serve observers as a follower's `ObserverMaster` instead of leading (see
+    /// [`Leader::observer_master`]).
+    pub observer_master: bool,
 }
 
 impl LeaderConfig {
@@ -96,6 +107,8 @@ impl LeaderConfig {
             sync_limit: 5,
             max_buffer: DEFAULT_MAX_BUFFER,
             commit_log_count: COMMIT_LOG_COUNT,
+            commit_log_bytes: None,
+            observer_master: false,
         }
     }
 }
@@ -164,6 +177,8 @@ pub enum LearnerMessage {
         from: ConnId,
         session_id: i64,
         cxid: i32,
+        /// The request's body (a `SyncRequest`), for an observer master to pass on.
+        body: Bytes,
     },
     /// A learner's PING reply: this session was active on it.
     Touch { session_id: i64, timeout: i32 },
@@ -232,6 +247,9 @@ struct Peer {
     last_heard: Instant,
     /// Receives PROPOSAL/COMMIT (followers) or INFORM (observers) from now on.
     forwarding: bool,
+    /// Its SNAP held every txn up to this zxid (an observer master's tree may be ahead of
+    /// the zxid it decided the sync at): no INFORM up to it.
+    skip_through: Zxid,
     /// Packets and REQUESTs read once in broadcast (Java's `LearnerHandler`
     /// `packetsReceived` / `requestsReceived`, which `orst` resets for observers).
     packets_received: u64,
@@ -283,6 +301,8 @@ pub struct Leader {
     outstanding: BTreeMap<Zxid, Proposal>,
     /// Recently committed txns (Java's `committedLog`).
     committed_log: VecDeque<(Zxid, Bytes)>,
+    /// Their size as [`LeaderConfig::commit_log_bytes`] counts it.
+    committed_log_bytes: usize,
     /// Learners waiting for SYNC, by the last proposed zxid when they asked.
     pending_syncs: BTreeMap<Zxid, Vec<ConnId>>,
     next_ping: Instant,
@@ -290,6 +310,12 @@ pub struct Leader {
 
 fn send(to: ConnId, packet: QuorumPacket) -> Action {
     Action::Send { to, packet }
+}
+
+/// A committed txn's size as Java's `LearnerHandler.packetSize` counts its packet: 28 bytes
+/// of type, zxid and references, and the data.
+fn packet_size(entry: &Bytes) -> usize {
+    28 + entry.len()
 }
 
 impl Leader {
@@ -323,12 +349,80 @@ impl Leader {
             last_logged: state.last_zxid,
             outstanding: BTreeMap::new(),
             committed_log,
+            committed_log_bytes: 0,
             pending_syncs: BTreeMap::new(),
             next_ping: now,
             cfg,
         };
+        l.committed_log_bytes = l.committed_log.iter().map(|(_, e)| packet_size(e)).sum();
+        l.trim_committed_log();
         l.connecting.insert(l.cfg.sid);
         l
+    }
+
+    /// A follower's `ObserverMaster` (Java's `ObserverMaster` as the `LearnerMaster` of a
+    /// `LearnerHandler`): observers only, in `epoch` (the follower's current epoch, sent
+    /// in LEADERINFO without waiting for anyone), synced from the txns relayed with
+    /// [`Leader::relay_commit`] since `last_zxid` (the follower's tree when it started; older
+    /// learners get a SNAP) and then sent each relayed txn as INFORM. Nothing is proposed,
+    /// logged or counted: the follower's leader does that.
+    pub fn observer_master(
+        mut cfg: LeaderConfig,
+        epoch: i64,
+        last_zxid: Zxid,
+        now: Instant,
+    ) -> Leader {
+        cfg.observer_master = true;
+        let state = PersistedState {
+            accepted_epoch: epoch,
+            current_epoch: epoch,
+            last_zxid,
+        };
+        let mut l = Leader::new(cfg, state, Vec::new(), now);
+        l.phase = Phase::Broadcast;
+        l.epoch = epoch;
+        l
+    }
+
+    /// An observer master's follower committed the txn `entry` (in zxid order): keep it
+    /// for DIFF syncs and send it as INFORM to the synced observers (Java's
+    /// `ObserverMaster.proposalCommitted`). A txn at or before the last one is ignored.
+    pub fn relay_commit(&mut self, entry: Bytes) -> Result<Vec<Action>, Error> {
+        let zxid = txn_zxid(&entry)?;
+        let mut out = Vec::new();
+        if !self.cfg.observer_master || zxid <= self.last_committed {
+            return Ok(out);
+        }
+        self.last_proposed = zxid;
+        self.commit(zxid, entry, &mut out);
+        out.retain(|a| !matches!(a, Action::Apply { .. }));
+        Ok(out)
+    }
+
+    /// The SNAP stream written to learner `to` held every txn up to `zxid`, which may be
+    /// later than the zxid of its [`Action::Snapshot`] (an observer master copies the
+    /// follower's tree as it is when the copy is made): the INFORMs up to `zxid` are not
+    /// sent to it.
+    pub fn snapshot_sent(&mut self, to: ConnId, zxid: Zxid) {
+        if let Some(p) = self.peers.get_mut(&to) {
+            p.skip_through = p.skip_through.max(zxid);
+        }
+    }
+
+    /// Drop the oldest committed txns beyond the count and byte limits (Java's
+    /// `ObserverMaster.cacheCommittedPacket` trims the same way at its hard cap).
+    fn trim_committed_log(&mut self) {
+        while self.committed_log.len() > self.cfg.commit_log_count
+            || self
+                .cfg
+                .commit_log_bytes
+                .is_some_and(|max| self.committed_log_bytes > max)
+        {
+            let Some((_, e)) = self.committed_log.pop_front() else {
+                break;
+            };
+            self.committed_log_bytes -= packet_size(&e);
+        }
     }
 
     /// Decide the epoch at once if we are a quorum on our own (a single voter). Call once
@@ -440,6 +534,7 @@ impl Leader {
                 last_zxid: Zxid::NONE,
                 last_heard: now,
                 forwarding: false,
+                skip_through: Zxid::NONE,
                 packets_received: 0,
                 requests: 0,
             },
@@ -547,7 +642,7 @@ impl Leader {
                 out.push(send(*id, ping.clone()));
             }
         }
-        if self.phase == Phase::Broadcast {
+        if self.phase == Phase::Broadcast && !self.cfg.observer_master {
             let mut synced: BTreeSet<i64> = self
                 .peers
                 .values()
@@ -609,6 +704,11 @@ impl Leader {
         out: &mut Vec<Action>,
     ) -> Result<(), Error> {
         let observer = match qp.r#type {
+            FOLLOWERINFO if self.cfg.observer_master => {
+                return Err(Error::Protocol(
+                    "Non observer attempting to connect to ObserverMaster".into(),
+                ))
+            }
             FOLLOWERINFO => false,
             OBSERVERINFO => true,
             t => {
@@ -1009,6 +1109,7 @@ impl Leader {
                         from: id,
                         session_id,
                         cxid,
+                        body,
                     }));
                 } else {
                     out.push(Action::FromLearner(LearnerMessage::Request {
@@ -1167,12 +1268,13 @@ impl Leader {
             authinfo: Vec::new(),
         };
         for id in self.forwarding(true) {
-            out.push(send(id, inform.clone()));
+            if self.peers[&id].skip_through < zxid {
+                out.push(send(id, inform.clone()));
+            }
         }
+        self.committed_log_bytes += packet_size(&entry);
         self.committed_log.push_back((zxid, entry));
-        while self.committed_log.len() > self.cfg.commit_log_count {
-            self.committed_log.pop_front();
-        }
+        self.trim_committed_log();
         if let Some(ids) = self.pending_syncs.remove(&zxid) {
             for id in ids {
                 out.push(send(id, packet(SYNC, Zxid::ZERO)));
@@ -1437,6 +1539,72 @@ mod tests {
         assert_eq!(s.learner_applied[&1], vec![z, z2]);
     }
 
+    /// A follower's observer master: epoch as given, no quorum, SNAP or DIFF from the
+    /// relayed commits, then INFORMs; followers are refused; a SNAP that held more than its
+    /// zxid skips the INFORMs it already held.
+    #[test]
+    fn observer_master_serves_observers_from_relayed_commits() {
+        let mut s = Sim::new(3, &[4, 5], st(0, 0, 0), vec![]);
+        let mut cfg = LeaderConfig::new(2, view(3, &[4, 5, 6]));
+        cfg.tick_time = Duration::from_millis(100);
+        cfg.commit_log_count = usize::MAX;
+        cfg.commit_log_bytes = Some(3 * (28 + entry(0).len()));
+        let base = Zxid::new(2, 5);
+        s.leader = Leader::observer_master(cfg, 2, base, s.now);
+        assert_eq!(s.leader.phase(), Phase::Broadcast);
+        // A lagging observer: SNAP at the follower's zxid, then UPTODATE at once.
+        s.connect(4, 4, true, st(1, 1, 0x1_0000_0003));
+        assert_eq!(s.syncs[&4], (SyncMode::Snap, base.into()));
+        assert_eq!(
+            s.learners[&4].phase(),
+            crate::zab::learner::Phase::Broadcast
+        );
+        for c in 6..=9 {
+            let out = s
+                .leader
+                .relay_commit(entry(Zxid::new(2, c).into()))
+                .unwrap();
+            assert!(!out.iter().any(|a| matches!(a, Action::Apply { .. })));
+            s.run(out);
+            s.pump();
+        }
+        let z = |c| Zxid::new(2, c).as_i64();
+        assert_eq!(s.learner_applied[&4], vec![z(6), z(7), z(8), z(9)]);
+        // Relayed again (a follower that re-delivers): ignored.
+        let out = s.leader.relay_commit(entry(z(9))).unwrap();
+        assert!(out.is_empty(), "{out:?}");
+        // The byte limit keeps the last three: an observer at (2,7) gets a DIFF of 8, 9.
+        s.connect(5, 5, true, st(2, 2, z(7)));
+        assert_eq!(s.syncs[&5], (SyncMode::Diff, z(9)));
+        assert_eq!(s.learner_applied[&5], vec![z(8), z(9)]);
+        // One at (2,6) is older than the window: SNAP.
+        s.connect(6, 6, true, st(2, 2, z(6)));
+        assert_eq!(s.syncs[&6].0, SyncMode::Snap);
+        // Its snapshot really held up to (2,10): the INFORM of 10 is not sent to it again.
+        s.leader.snapshot_sent(6, Zxid::new(2, 10));
+        let out = s.leader.relay_commit(entry(z(10))).unwrap();
+        s.run(out);
+        s.pump();
+        assert_eq!(s.learner_applied[&5], vec![z(8), z(9), z(10)]);
+        assert!(
+            !s.log.iter().any(|l| l.starts_with("6 INFORM ")),
+            "{:?}",
+            s.log
+        );
+        // No quorum to lose.
+        s.now += Duration::from_millis(50);
+        let out = s.leader.tick(s.now);
+        assert!(!out.iter().any(|a| matches!(a, Action::LostQuorum { .. })));
+        // A follower is refused.
+        s.leader.connected(7, s.now);
+        let out = s.leader.receive(
+            7,
+            &mut bytes_of(&learner_info(FOLLOWERINFO, 1, 1, 0)),
+            s.now,
+        );
+        assert!(matches!(&out[..], [Action::Close { to: 7, .. }]), "{out:?}");
+    }
+
     #[test]
     fn acks_from_before_a_resync_do_not_count() {
         let mut s = Sim::new(3, &[], st(0, 0, 0), vec![]);
@@ -1550,7 +1718,8 @@ mod tests {
             vec![Action::FromLearner(LearnerMessage::Sync {
                 from: 1,
                 session_id: 0x55,
-                cxid: 8
+                cxid: 8,
+                body: Bytes::new(),
             })]
         );
         assert_eq!(s.leader.sync(1), vec![send(1, packet(SYNC, Zxid::from(0)))]);

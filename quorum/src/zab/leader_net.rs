@@ -67,6 +67,13 @@ pub trait LeaderDb {
     /// sessions, ACL cache, nodes, "/" and the "BenWasHere" signature
     /// ([`crate::zab::snap_stream::SnapEncoder`] writes each part).
     fn snapshot_stream(&mut self, zxid: i64, out: &mut BytesMut) -> Result<(), DbError>;
+    /// [`LeaderDb::snapshot_stream`] for a database whose tree may be ahead of `zxid` when
+    /// it is copied (an observer master's): returns the zxid the stream really holds, which
+    /// the SNAP packet then carries.
+    fn snapshot_stream_held(&mut self, zxid: i64, out: &mut BytesMut) -> Result<i64, DbError> {
+        self.snapshot_stream(zxid, out)?;
+        Ok(zxid)
+    }
     /// The leader is established; the tree's last processed zxid becomes `zxid` = (epoch, 0).
     fn established(&mut self, _epoch: i64, _zxid: i64) -> Result<(), DbError> {
         Ok(())
@@ -136,6 +143,8 @@ enum Control {
     },
     Status(oneshot::Sender<Status>),
     ResetObserverStats,
+    /// An observer master's follower committed this txn log entry.
+    Relay(Bytes),
     /// Start a new txn log file with the next proposal (the server took a snapshot).
     RollLog,
     Shutdown,
@@ -207,6 +216,12 @@ impl LeaderHandle {
     /// order, so the SYNC goes out after those proposals commit (`Leader.processSync`).
     pub fn sync(&self, to: ConnId) {
         let _ = self.tx.send(Control::Sync { to });
+    }
+
+    /// An observer master's follower committed the txn `entry` (zxid order): INFORM the
+    /// observers ([`Leader::relay_commit`]).
+    pub fn relay_commit(&self, entry: Bytes) {
+        let _ = self.tx.send(Control::Relay(entry));
     }
 
     /// The AdminServer's `orst`: the observers' connection counts start again.
@@ -317,15 +332,20 @@ pub async fn lead_over<D: LeaderDb + ?Sized>(
     let (upgraded_tx, mut upgraded) =
         mpsc::unbounded_channel::<(PeerStream, SocketAddr, Vec<u8>)>();
     let now = Instant::now();
-    let mut leader = Leader::new(
-        cfg,
-        db.persisted_state(),
-        db.committed_log()
-            .into_iter()
-            .map(|(z, e)| (Zxid::from(z), e))
-            .collect(),
-        now.into_std(),
-    );
+    let state = db.persisted_state();
+    let mut leader = if cfg.observer_master {
+        Leader::observer_master(cfg, state.current_epoch, state.last_zxid, now.into_std())
+    } else {
+        Leader::new(
+            cfg,
+            state,
+            db.committed_log()
+                .into_iter()
+                .map(|(z, e)| (Zxid::from(z), e))
+                .collect(),
+            now.into_std(),
+        )
+    };
     let (from_conn_tx, mut from_conn) = mpsc::unbounded_channel();
     let mut shell = Shell {
         conns: HashMap::new(),
@@ -338,7 +358,7 @@ pub async fn lead_over<D: LeaderDb + ?Sized>(
         report_due: false,
     };
     let first = leader.start(now.into_std());
-    shell.execute(db, first)?;
+    shell.execute(&mut leader, db, first)?;
     shell.settle(&mut leader, db)?;
     loop {
         if let Some(exit) = shell.exit.take() {
@@ -458,7 +478,7 @@ impl Shell {
                 if let Some(c) = self.conns.get_mut(&id) {
                     c.buf = buf;
                 }
-                self.execute(db, actions)?;
+                self.execute(leader, db, actions)?;
             }
             Input::Conn(FromConn::Closed(id)) => {
                 if self.conns.remove(&id).is_some() {
@@ -468,14 +488,14 @@ impl Shell {
             Input::Tick => {
                 self.report_due = true;
                 let actions = leader.tick(Instant::now().into_std());
-                self.execute(db, actions)?;
+                self.execute(leader, db, actions)?;
             }
             Input::Control(None | Some(Control::Shutdown)) => self.exit = Some(Exit::Shutdown),
             Input::Control(Some(Control::Propose { build, reply })) => {
                 let zxid = leader.next_zxid();
                 match leader.propose(build(zxid.into())) {
                     Ok(actions) => {
-                        self.execute(db, actions)?;
+                        self.execute(leader, db, actions)?;
                         let _ = reply.send(Ok(zxid.into()));
                     }
                     Err(e) => {
@@ -490,12 +510,16 @@ impl Shell {
                 valid,
             })) => {
                 let actions = leader.revalidated(to, session_id, valid);
-                self.execute(db, actions)?;
+                self.execute(leader, db, actions)?;
             }
             Input::Control(Some(Control::Sync { to })) => {
                 let actions = leader.sync(to);
-                self.execute(db, actions)?;
+                self.execute(leader, db, actions)?;
             }
+            Input::Control(Some(Control::Relay(entry))) => match leader.relay_commit(entry) {
+                Ok(actions) => self.execute(leader, db, actions)?,
+                Err(e) => tracing::warn!("cannot relay a committed txn to the observers: {e}"),
+            },
             Input::Control(Some(Control::ResetObserverStats)) => {
                 leader.reset_observer_stats();
                 let observers: Vec<ConnId> = leader
@@ -612,11 +636,14 @@ impl Shell {
     /// [`Shell::settle`].
     fn execute<D: LeaderDb + ?Sized>(
         &mut self,
+        leader: &mut Leader,
         db: &mut D,
         actions: Vec<Action>,
     ) -> Result<(), NetError> {
         for a in actions {
-            self.one(db, a)?;
+            if let Some((to, held)) = self.one(db, a)? {
+                leader.snapshot_sent(to, held);
+            }
         }
         Ok(())
     }
@@ -631,7 +658,7 @@ impl Shell {
         while let Some(zxid) = self.unsynced.take() {
             blocking(|| db.sync_log()).map_err(NetError::Db)?;
             let actions = leader.logged(zxid);
-            self.execute(db, actions)?;
+            self.execute(leader, db, actions)?;
         }
         Ok(())
     }
@@ -642,7 +669,12 @@ impl Shell {
         }
     }
 
-    fn one<D: LeaderDb + ?Sized>(&mut self, db: &mut D, a: Action) -> Result<(), NetError> {
+    /// Carry out one action; a SNAP sync answers the learner and the zxid its stream held.
+    fn one<D: LeaderDb + ?Sized>(
+        &mut self,
+        db: &mut D,
+        a: Action,
+    ) -> Result<Option<(ConnId, Zxid)>, NetError> {
         let ev = |s: &Self, e: Event| {
             let _ = s.events.send(e);
         };
@@ -664,11 +696,16 @@ impl Shell {
                 self.send(to, b.freeze());
             }
             Action::Snapshot { to, zxid } => {
-                let mut b = BytesMut::new();
-                encode_packet(&crate::zab::packet::packet(SNAP, zxid), &mut b);
-                db.snapshot_stream(zxid.into(), &mut b)
+                let mut stream = BytesMut::new();
+                let held = db
+                    .snapshot_stream_held(zxid.into(), &mut stream)
                     .map_err(NetError::Db)?;
+                let held = Zxid::from(held.max(zxid.into()));
+                let mut b = BytesMut::with_capacity(stream.len() + 64);
+                encode_packet(&crate::zab::packet::packet(SNAP, held), &mut b);
+                b.extend_from_slice(&stream);
                 self.send(to, b.freeze());
+                return Ok(Some((to, held)));
             }
             Action::Close { to, reason } => {
                 tracing::info!("closing learner connection {to}: {reason}");
@@ -705,7 +742,7 @@ impl Shell {
                 self.exit = Some(Exit::LostQuorum(reason));
             }
         }
-        Ok(())
+        Ok(None)
     }
 }
 

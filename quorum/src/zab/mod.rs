@@ -18,6 +18,10 @@
 //!   NEWLEADER, proposal / ACK / COMMIT counting, INFORM, PING, REVALIDATE, REQUEST).
 //! - [`leader_net`]: the tokio shell listening on the quorum port, with
 //!   [`leader_net::LeaderDb`], what the leader needs from the server's database.
+//!
+//! Both also serve a follower's observers (`observerMasterPort`, Java's `ObserverMaster`):
+//! [`leader::Leader::observer_master`] takes OBSERVERINFOs only and relays the follower's
+//! commits as INFORMs.
 
 pub mod db;
 pub mod leader;

@@ -526,9 +526,14 @@ pub static KEYS: &[Key] = &[
     key("localSessionsUpgradingEnabled", boolean(|_, _| {}))
         .default("false")
         .ignored(NO_LOCAL_SESSIONS),
-    key("observerMasterPort", int(INT_MIN, 65535, PORT, |_, _| {}))
-        .quorum()
-        .ignored("observers always sync with the leader"),
+    key(
+        "observerMasterPort",
+        int(INT_MIN, 65535, PORT, |d, v| {
+            d.config.observer_master_port = u16::try_from(v).ok().filter(|p| *p > 0)
+        }),
+    )
+    .quorum()
+    .field("observer_master_port"),
     key(
         "initLimit",
         int(0, INT_MAX, NON_NEGATIVE, |d, v| {
@@ -1253,10 +1258,37 @@ pub static KEYS: &[Key] = &[
     java_only("nio.numWorkerThreads", JAVA_TUNING),
     java_only("nio.sessionlessCnxnTimeout", JAVA_TUNING),
     java_only("nio.shutdownTimeout", JAVA_TUNING),
-    java_only("observer.election.DelayMs", NOT_IMPLEMENTED).quorum(),
-    java_only("observer.reconnectDelayMs", NOT_IMPLEMENTED).quorum(),
+    key(
+        "observer.election.DelayMs",
+        Kind::DecodeOrDefault {
+            set: |d, v| d.config.observer_election_delay_ms = v,
+        },
+    )
+    .zookeeper()
+    .quorum()
+    .default("200")
+    .field("observer_election_delay_ms"),
+    key(
+        "observer.reconnectDelayMs",
+        Kind::DecodeOrDefault {
+            set: |d, v| d.config.observer_reconnect_delay_ms = v,
+        },
+    )
+    .zookeeper()
+    .quorum()
+    .default("0")
+    .field("observer_reconnect_delay_ms"),
     java_only("observer.syncEnabled", NOT_IMPLEMENTED).quorum(),
-    java_only("observerMaster.sizeLimit", NOT_IMPLEMENTED).quorum(),
+    key(
+        "observerMaster.sizeLimit",
+        Kind::DecodeOrDefault {
+            set: |d, v| d.config.observer_master_size_limit = v,
+        },
+    )
+    .zookeeper()
+    .quorum()
+    .default("33554432")
+    .field("observer_master_size_limit"),
     java_only("quorumCnxnTimeoutMs", NOT_IMPLEMENTED).quorum(),
     java_only("request_stale_connection_check", NOT_IMPLEMENTED),
     java_only("request_stale_latency_check", NOT_IMPLEMENTED),

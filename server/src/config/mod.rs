@@ -257,6 +257,18 @@ pub struct Config {
     pub metrics_provider: MetricsProviderConf,
     /// `snapCount`: txns between snapshots, at least 2.
     pub snap_count: u64,
+    /// `observerMasterPort`: a follower serves observers on this port of its quorum
+    /// address, and an observer syncs from a voter's (`None`: 0 or less, off).
+    pub observer_master_port: Option<u16>,
+    /// `observerMaster.sizeLimit`: bytes of committed txns an observer master keeps for
+    /// DIFF syncs (Java's `zookeeper.observerMaster.sizeLimit`, 32 MiB).
+    pub observer_master_size_limit: i64,
+    /// `observer.reconnectDelayMs`: an observer waits a random time below this before it
+    /// reconnects to the leader or starts its list of observer masters again (Java: 0).
+    pub observer_reconnect_delay_ms: i64,
+    /// `observer.election.DelayMs`: an observer waits a random time below this before it
+    /// goes back to leader election after losing its learner master (Java: 200).
+    pub observer_election_delay_ms: i64,
     /// `autopurge.snapRetainCount`, at least [`MIN_SNAP_RETAIN_COUNT`].
     pub autopurge_snap_retain_count: u32,
     /// `autopurge.purgeInterval`; 0 = no automatic purge.
@@ -639,6 +651,10 @@ impl Config {
                 export_jvm_info: false,
             },
             snap_count: 0,
+            observer_master_port: None,
+            observer_master_size_limit: 0,
+            observer_reconnect_delay_ms: 0,
+            observer_election_delay_ms: 0,
             autopurge_snap_retain_count: 0,
             autopurge_purge_interval_hours: 0,
             force_sync: false,

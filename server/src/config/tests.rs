@@ -693,7 +693,6 @@ fn known_keys_zk_rs_ignores_say_why() {
         "quorum.cnxn.threads.size=20",
         "quorum.auth.kerberos.servicePrincipal=zkquorum/localhost",
         "connectToLearnerMasterLimit=4",
-        "observerMasterPort=2191",
         "snapshot.trust.empty=true",
     ];
     let (_, w) = with(&lines.join("\n"));
@@ -1213,5 +1212,42 @@ fn sasl_keys_from_the_file_and_system_properties() {
     assert_eq!(
         c.enforce_auth_schemes,
         Some(vec!["sasl".to_string(), "digest".to_string()])
+    );
+}
+
+#[test]
+fn observer_master_keys_and_java_defaults() {
+    let quorum =
+        "initLimit=5\nsyncLimit=2\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.2:2888:3888\n";
+    let (c, _) = with(quorum);
+    assert_eq!(c.observer_master_port, None);
+    assert_eq!(c.observer_master_size_limit, 32 * 1024 * 1024);
+    assert_eq!(c.observer_reconnect_delay_ms, 0);
+    assert_eq!(c.observer_election_delay_ms, 200);
+    let (c, w) = with(&format!(
+        "{quorum}observerMasterPort=2191\nobserverMaster.sizeLimit=0x1000\n\
+         observer.reconnectDelayMs=500\nobserver.election.DelayMs=50"
+    ));
+    assert_eq!(c.observer_master_port, Some(2191));
+    assert_eq!(c.observer_master_size_limit, 4096);
+    assert_eq!(c.observer_reconnect_delay_ms, 500);
+    assert_eq!(c.observer_election_delay_ms, 50);
+    assert!(!has_warning(&w, "observerMasterPort"), "{w:?}");
+    // 0 or less is off; a number Java cannot read keeps its default.
+    let (c, w) = with(&format!(
+        "{quorum}observerMasterPort=0\nobserver.election.DelayMs=soon"
+    ));
+    assert_eq!(c.observer_master_port, None);
+    assert_eq!(c.observer_election_delay_ms, 200);
+    assert!(has_warning(&w, "observer.election.DelayMs=soon"), "{w:?}");
+    assert_eq!(
+        with(&format!("{quorum}observerMasterPort=-1"))
+            .0
+            .observer_master_port,
+        None
+    );
+    assert_eq!(
+        with_err(&format!("{quorum}observerMasterPort=70000")).key(),
+        Some("observerMasterPort")
     );
 }

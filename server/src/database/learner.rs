@@ -26,10 +26,12 @@ pub enum LearnerEvent {
         digest: i64,
         epoch: i64,
     },
-    /// A committed txn, with the tree digest the leader logged with it.
+    /// A committed txn, with the tree digest the leader logged with it, and its txn log
+    /// entry (for the observers of an observer master).
     Commit {
         txn: Txn,
         leader_digest: Option<i64>,
+        entry: Bytes,
     },
     /// The leader's answer to a REVALIDATE.
     Revalidated { session: i64, valid: bool },
@@ -140,9 +142,11 @@ impl LearnerDb for LearnerDatabase {
     fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError> {
         match self.db.commit(zxid, entry)? {
             Committed::Applied => Ok(()),
-            Committed::ForPipeline { txn, leader_digest } => {
-                self.send(LearnerEvent::Commit { txn, leader_digest })
-            }
+            Committed::ForPipeline { txn, leader_digest } => self.send(LearnerEvent::Commit {
+                txn,
+                leader_digest,
+                entry: entry.clone(),
+            }),
         }
     }
 

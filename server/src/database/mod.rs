@@ -32,6 +32,7 @@ pub mod epochs;
 pub mod leader;
 pub mod learner;
 pub mod log_thread;
+pub mod observer_master;
 pub mod open;
 pub mod snap_loader;
 pub mod window;

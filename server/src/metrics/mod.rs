@@ -214,6 +214,10 @@ pub fn collect(src: &dyn FourLetterSource) -> Vec<Metric> {
                 _ => {}
             }
         }
+        if let (Some(n), "watch_count") = (m.follower_synced_observers, name) {
+            // Where a leader's comes, its neighbours not being a follower's.
+            out.push(int("synced_observers", n));
+        }
         if let (Some(uptime), "open_file_descriptor_count") = (m.leader_uptime_ms, name) {
             out.push(int("leader_uptime", uptime));
         }

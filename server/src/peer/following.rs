@@ -11,9 +11,11 @@
 //! the leader ends, every client connection is closed and the database goes back to the
 //! peer loop.
 
+use super::observer_master::{self, ObserverMaster, SyncOwner};
 use super::resolve;
 use super::role::learner_config;
 use crate::config::Config;
+use crate::database::leader::SnapRequest;
 use crate::database::learner::{LearnerDatabase, LearnerEvent};
 use crate::database::{Database, Epochs};
 use crate::pipeline::{Input, Mode};
@@ -24,8 +26,11 @@ use tracing::{info, warn};
 use zk_quorum::election::net::ElectionHandle;
 use zk_quorum::transport::Security;
 use zk_quorum::verifier::QuorumMaj;
+use zk_quorum::zab::leader::LearnerMessage;
+use zk_quorum::zab::leader_net::Event;
 use zk_quorum::zab::learner::LearnerKind;
-use zk_quorum::zab::learner_net::{control_channel, follow_leader_over};
+use zk_quorum::zab::learner_net::{control_channel, follow_leader_over, LearnerHandle};
+use zk_quorum::zab::packet;
 
 /// What a follower or an observer needs from the peer loop.
 pub struct Learning<'a> {
@@ -33,6 +38,9 @@ pub struct Learning<'a> {
     pub view: &'a QuorumMaj,
     pub my_id: i64,
     pub leader: i64,
+    /// An observer's learner master other than the leader: `(sid, host:port)` of a
+    /// voter's `observerMasterPort`.
+    pub master: Option<(i64, String)>,
     /// How the election says we learn.
     pub kind: LearnerKind,
     /// How the pipeline serves once synced (`Follower` or `Observer`, as configured).
@@ -45,9 +53,9 @@ pub struct Learning<'a> {
 /// The pipeline input for a learner event other than `Serve` and `Ended`.
 fn as_input(ev: LearnerEvent) -> Option<Input> {
     match ev {
-        LearnerEvent::Commit { txn, leader_digest } => {
-            Some(Input::Committed { txn, leader_digest })
-        }
+        LearnerEvent::Commit {
+            txn, leader_digest, ..
+        } => Some(Input::Committed { txn, leader_digest }),
         LearnerEvent::Revalidated { session, valid } => Some(Input::Revalidated { session, valid }),
         LearnerEvent::Synced => Some(Input::Synced),
         LearnerEvent::Serve { .. } | LearnerEvent::Ended(_) => None,
@@ -64,12 +72,16 @@ pub async fn follow(
     shell: &mut Shell,
     rx: &mut mpsc::Receiver<ToPipeline>,
 ) -> Option<Database> {
-    let resolved = match l.view.server(l.leader) {
-        Some(s) => resolve(&s.quorum_addr()).await,
+    let (master_id, master_addr) = match &l.master {
+        Some((sid, addr)) => (*sid, Some(addr.clone())),
+        None => (l.leader, l.view.server(l.leader).map(|s| s.quorum_addr())),
+    };
+    let resolved = match master_addr {
+        Some(a) => resolve(&a).await,
         None => None,
     };
     let Some(leader_addr) = resolved else {
-        warn!("no quorum address for the elected leader {}", l.leader);
+        warn!("no quorum address for the learner master {master_id}");
         tokio::time::sleep(Duration::from_millis(500)).await;
         return Some(db);
     };
@@ -89,26 +101,56 @@ pub async fn follow(
         let _ = ldb.events().send(LearnerEvent::Ended(why));
         ldb.into_parts().0
     });
-    let leader = l.leader;
+    let leader = master_id;
     let role = l.mode.name();
+    // A follower's observer master, once synced (observerMasterPort).
+    let mut om: Option<ObserverMaster> = None;
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
                 Some(LearnerEvent::Serve { tree, digest, epoch }) => {
                     l.election.update_peer_epoch(epoch);
+                    let last_zxid = tree.last_zxid;
                     info!(
-                        "synced with leader {leader} (epoch {epoch}) at zxid 0x{:x}: serving as {role}",
-                        tree.last_zxid
+                        "synced with leader {leader} (epoch {epoch}) at zxid 0x{last_zxid:x}: serving as {role}",
                     );
                     shell.pipeline.load(shell::now(), *tree, digest);
                     shell.write_snapshots_to(snap_dir.clone(), snapshot_options.clone());
                     shell.upstream = Upstream::Learner(handle.clone());
-                    shell.pipeline.leader_id = Some(l.leader);
+                    // An observer's is its learner master (Java's setLeaderAddressAndId).
+                    shell.pipeline.leader_id = Some(master_id);
                     shell.pipeline.start_following(l.mode);
+                    if l.kind == LearnerKind::Follower {
+                        om = observer_master::start(
+                            l.cfg, l.view, l.my_id, epoch, last_zxid, l.security,
+                        )
+                        .await;
+                        shell.pipeline.observer_master = om.is_some();
+                    }
                 }
                 Some(LearnerEvent::Ended(why)) => {
                     warn!("the session with leader {leader} ended: {why}");
                     break;
+                }
+                Some(LearnerEvent::Commit { txn, leader_digest, entry }) => {
+                    shell.step(ToPipeline::Input(Input::Committed { txn, leader_digest }));
+                    // Applied first: a SNAP copy for an observer holds every relayed txn.
+                    observer_master::relay_commit(&om, &entry);
+                }
+                Some(LearnerEvent::Synced) if om.is_some() => {
+                    let o = om.as_mut().expect("checked");
+                    o.relay.local_syncs(shell.forwarded_syncs);
+                    match o.relay.synced() {
+                        SyncOwner::Local => shell.step(ToPipeline::Input(Input::Synced)),
+                        SyncOwner::Observer(conn) => o.handle.sync(conn),
+                    }
+                }
+                Some(LearnerEvent::Revalidated { session, valid }) if om.is_some() => {
+                    let o = om.as_mut().expect("checked");
+                    match o.relay.revalidated(session) {
+                        Some(conn) => o.handle.revalidated(conn, session, valid),
+                        None => shell.step(ToPipeline::Input(Input::Revalidated { session, valid })),
+                    }
                 }
                 Some(ev) => {
                     if let Some(input) = as_input(ev) {
@@ -117,13 +159,91 @@ pub async fn follow(
                 }
                 None => break,
             },
+            input = observer_master_input(&mut om) => match input {
+                OmInput::Event(ev) => on_observer_master_event(&mut om, ev, shell, &handle),
+                OmInput::Snap(req) => {
+                    let _ = req.reply.send(shell.pipeline.tree.snapshot_copy());
+                }
+                OmInput::Gone => {
+                    warn!("the observer master stopped");
+                    om = None;
+                }
+            },
             Some(m) = rx.recv() => shell.step(m),
         }
         shell.flush();
     }
+    drop(om);
     let db = learner.await.ok();
     shell.close_all();
     db
+}
+
+enum OmInput {
+    Event(Event),
+    Snap(SnapRequest),
+    Gone,
+}
+
+/// The next thing the observer master asks of the follower (never, without one).
+async fn observer_master_input(om: &mut Option<ObserverMaster>) -> OmInput {
+    let Some(o) = om else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        e = o.events.recv() => e.map_or(OmInput::Gone, OmInput::Event),
+        s = o.snapshots.recv() => s.map_or(OmInput::Gone, OmInput::Snap),
+    }
+}
+
+/// An observer master's event: its observers' requests, syncs, revalidations and session
+/// touches go on to the leader through our learner (Java's `ObserverMaster` hands them to
+/// the `FollowerZooKeeperServer`); its observers are shown by `observers` / `mntr`.
+fn on_observer_master_event(
+    om: &mut Option<ObserverMaster>,
+    ev: Event,
+    shell: &mut Shell,
+    learner: &LearnerHandle,
+) {
+    let Some(o) = om else { return };
+    match ev {
+        Event::FromLearner(LearnerMessage::Request {
+            session_id,
+            cxid,
+            op,
+            body,
+            authinfo,
+            ..
+        }) => learner.send(packet::request(session_id, cxid, op, &body, authinfo)),
+        Event::FromLearner(LearnerMessage::Sync {
+            from,
+            session_id,
+            cxid,
+            body,
+        }) => {
+            o.relay.local_syncs(shell.forwarded_syncs);
+            o.relay.observer_sync(from);
+            let op = jute::OpCode::Sync.code();
+            learner.send(packet::request(session_id, cxid, op, &body, Vec::new()));
+        }
+        Event::FromLearner(LearnerMessage::Touch {
+            session_id,
+            timeout,
+        }) => learner.touch(session_id, timeout),
+        Event::FromLearner(LearnerMessage::Revalidate {
+            from,
+            session_id,
+            timeout,
+        }) => {
+            o.relay.observer_revalidate(from, session_id);
+            learner.send(packet::revalidate_request(session_id, timeout));
+        }
+        Event::Learners(report) => shell.pipeline.learners = report,
+        Event::Synced { sid, kind, zxid } => {
+            info!("observer {sid} synchronised by {kind:?} at 0x{zxid:x}")
+        }
+        Event::Established { .. } | Event::Committed { .. } => {}
+    }
 }
 
 #[cfg(test)]
@@ -143,7 +263,7 @@ mod tests {
             body: crate::txn::TxnBody::CloseSession(None),
         };
         assert!(matches!(
-            as_input(LearnerEvent::Commit { txn: txn.clone(), leader_digest: Some(5) }),
+            as_input(LearnerEvent::Commit { txn: txn.clone(), leader_digest: Some(5), entry: bytes::Bytes::new() }),
             Some(Input::Committed { txn: t, leader_digest: Some(5) }) if t == txn
         ));
         assert!(matches!(

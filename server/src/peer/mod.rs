@@ -24,6 +24,7 @@
 pub mod auth;
 pub mod following;
 pub mod leading;
+pub mod observer_master;
 pub mod role;
 pub mod transport;
 
@@ -58,6 +59,30 @@ fn idle_shell(cfg: &Config, role: &'static str, tx: &mpsc::Sender<ToPipeline>) -
 
 async fn resolve(addr: &str) -> Option<SocketAddr> {
     tokio::net::lookup_host(addr).await.ok()?.next()
+}
+
+/// The learner master an observer syncs from this time (Java's `Observer.findLearnerMaster`):
+/// the next voter's observer master, or the leader (`None`) without observerMasterPort;
+/// each waits `observer.reconnectDelayMs` (random) when it starts over.
+async fn find_learner_master(
+    cfg: &Config,
+    masters: Option<&mut observer_master::MasterList>,
+) -> Option<(i64, String)> {
+    let reconnect = observer_master::random_delay(cfg.observer_reconnect_delay_ms, shell::seed());
+    match masters {
+        Some(list) => {
+            let m = list.next_master();
+            if m.wrapped {
+                tokio::time::sleep(reconnect).await;
+            }
+            info!("Observing new leader sid={} addr={}", m.sid, m.addr);
+            Some((m.sid, m.addr))
+        }
+        None => {
+            tokio::time::sleep(reconnect).await;
+            None
+        }
+    }
 }
 
 /// Run as a member of the ensemble described by `cfg` (`cfg.is_distributed()`).
@@ -107,6 +132,13 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
     };
     let mut db = Database::open(opts.clone()).unwrap_or_else(|e| open_failed(&e));
     let mut shell = idle_shell(&cfg, role, &tx);
+    // An observer with observerMasterPort learns from the voters' observer masters.
+    let mut masters = match mode {
+        Mode::Observer => {
+            observer_master::MasterList::new(&view, cfg.observer_master_port, shell::seed())
+        }
+        _ => None,
+    };
     loop {
         let epochs =
             Epochs::open(db.snap_dir(), db.last_zxid()).unwrap_or_else(|e| open_failed(&e));
@@ -185,11 +217,17 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
                     let took_ms = looking_since.elapsed().as_millis();
                     info!("FOLLOWING - LEADER ELECTION TOOK - {took_ms} MS");
                 }
+                let master = if kind == LearnerKind::Observer {
+                    find_learner_master(&cfg, masters.as_mut()).await
+                } else {
+                    None
+                };
                 let learning = following::Learning {
                     cfg: &cfg,
                     view: &view,
                     my_id,
                     leader,
+                    master,
                     kind,
                     mode,
                     election: &election,
@@ -197,6 +235,14 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
                 };
                 let back = following::follow(learning, db, epochs, &mut shell, &mut rx).await;
                 shell = idle_shell(&cfg, role, &tx);
+                if kind == LearnerKind::Observer {
+                    // Java's observer.election.DelayMs: spread the observers' elections.
+                    let delay = observer_master::random_delay(
+                        cfg.observer_election_delay_ms,
+                        shell::seed(),
+                    );
+                    tokio::time::sleep(delay).await;
+                }
                 back
             }
             Next::Look => Some(db),

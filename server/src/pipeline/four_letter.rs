@@ -289,6 +289,8 @@ impl FourLetterSource for View<'_> {
                     proposal_sizes: self.p.proposal_sizes,
                 }
             }),
+            follower_synced_observers: (self.p.mode == Mode::Follower && self.p.observer_master)
+                .then_some(self.p.learners.counts.synced_observers as i64),
             // QuorumZooKeeperServer.dumpMonitorValues: the peer's state and its ZAB phase,
             // which is broadcast while the pipeline serves in a quorum role.
             role_values: self.role_values(),
@@ -380,7 +382,8 @@ impl AdminSource for View<'_> {
     }
 
     fn observers(&self) -> Vec<zk_quorum::zab::leader_net::LearnerInfo> {
-        if self.p.mode != Mode::Leader {
+        // A follower's are its observer master's (Java's `Follower.getSyncedObserversInfo`).
+        if !matches!(self.p.mode, Mode::Leader | Mode::Follower) {
             return Vec::new();
         }
         let learners = &self.p.learners.learners;

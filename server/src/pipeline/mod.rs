@@ -488,8 +488,12 @@ pub struct Pipeline {
     /// Leader: sizes of the txns proposed (Java's `Leader.getProposalStats`; `stat`'s
     /// `Proposal sizes last/min/max`, the AdminServer's `proposal_stats`).
     pub proposal_sizes: crate::stats::BufferStats,
-    /// Leader: its learners as the leader task last reported them.
+    /// Leader: its learners as the leader task last reported them; follower: its observer
+    /// master's observers.
     pub learners: zk_quorum::zab::leader_net::LearnerReport,
+    /// Follower: an observer master runs (observerMasterPort), so `mntr` has Java's
+    /// `synced_observers` gauge.
+    pub observer_master: bool,
     /// What to do, in order (taken by [`Pipeline::take_outputs`]).
     out: Vec<Output>,
 }
@@ -570,6 +574,7 @@ impl Pipeline {
             admin_snapshot_permit: (now.mono_ms, true),
             proposal_sizes: crate::stats::BufferStats::default(),
             learners: Default::default(),
+            observer_master: false,
             out: Vec::new(),
             cfg,
         }
