@@ -83,6 +83,10 @@ pub struct LeaderConfig {
     pub max_buffer: usize,
     /// How many committed txns to keep for DIFF syncs.
     pub commit_log_count: usize,
+    /// `reconfigEnabled`: an initial config (version 0) is given the version (epoch, 0) in
+    /// NEWLEADER, and every member adopts it at UPTODATE (Java's `Leader.lead`,
+    /// ZOOKEEPER-1783).
+    pub reconfig_enabled: bool,
 }
 
 impl LeaderConfig {
@@ -96,6 +100,17 @@ impl LeaderConfig {
             sync_limit: 5,
             max_buffer: DEFAULT_MAX_BUFFER,
             commit_log_count: COMMIT_LOG_COUNT,
+            reconfig_enabled: false,
+        }
+    }
+
+    /// The config a leader of `epoch` sends in NEWLEADER and adopts once established: its
+    /// own, with an initial one (version 0) versioned (epoch, 0) when reconfig is enabled.
+    pub fn established_view(&self, epoch: i64) -> QuorumMaj {
+        if self.reconfig_enabled && self.view.version() == 0 {
+            self.view.clone().with_version(Zxid::new(epoch, 0).into())
+        } else {
+            self.view.clone()
         }
     }
 }
@@ -898,7 +913,9 @@ impl Leader {
             QuorumPacket {
                 r#type: NEWLEADER,
                 zxid: Zxid::new(self.epoch, 0).into(),
-                data: Some(Bytes::from(self.cfg.view.to_java_string())),
+                data: Some(Bytes::from(
+                    self.cfg.established_view(self.epoch).to_java_string(),
+                )),
                 authinfo: Vec::new(),
             },
         ));

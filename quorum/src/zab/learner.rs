@@ -158,6 +158,10 @@ pub enum Action {
     Log { zxid: Zxid, entry: Bytes },
     /// Apply a committed txn (same bytes as `Log`) to the data tree.
     Apply { zxid: Zxid, entry: Bytes },
+    /// UPTODATE, right before [`Action::StartServing`]: the quorum config the leader sent in
+    /// NEWLEADER (`QuorumVerifier.toString()`), which a member with reconfig enabled adopts
+    /// when it is newer than its own (Java's `Learner.syncWithLeader` → `processReconfig`).
+    LeaderConfig(Bytes),
     /// UPTODATE: sync is over; serve clients. `epoch` is the leader's.
     StartServing { epoch: i64 },
     /// The leader's answer to a REVALIDATE we sent.
@@ -632,6 +636,9 @@ impl Learner {
             self.state.current_epoch = self.new_epoch;
         }
         out.push(Action::Send(packet(ACK, Zxid::new(self.new_epoch, 0))));
+        if let Some(config) = self.leader_config.clone() {
+            out.push(Action::LeaderConfig(config));
+        }
         out.push(Action::StartServing {
             epoch: self.new_epoch,
         });

@@ -11,8 +11,8 @@
 //! the leader ends, every client connection is closed and the database goes back to the
 //! peer loop.
 
-use super::resolve;
-use super::role::learner_config;
+use super::role::{adopts, learner_config};
+use super::{adopt_config, init_config_in_tree, resolve};
 use crate::config::Config;
 use crate::database::learner::{LearnerDatabase, LearnerEvent};
 use crate::database::{Database, Epochs};
@@ -30,7 +30,7 @@ use zk_quorum::zab::learner_net::{control_channel, follow_leader_over};
 /// What a follower or an observer needs from the peer loop.
 pub struct Learning<'a> {
     pub cfg: &'a Config,
-    pub view: &'a QuorumMaj,
+    pub view: &'a mut QuorumMaj,
     pub my_id: i64,
     pub leader: i64,
     /// How the election says we learn.
@@ -50,7 +50,7 @@ fn as_input(ev: LearnerEvent) -> Option<Input> {
         }
         LearnerEvent::Revalidated { session, valid } => Some(Input::Revalidated { session, valid }),
         LearnerEvent::Synced => Some(Input::Synced),
-        LearnerEvent::Serve { .. } | LearnerEvent::Ended(_) => None,
+        LearnerEvent::Serve { .. } | LearnerEvent::Ended(_) | LearnerEvent::LeaderConfig(_) => None,
     }
 }
 
@@ -101,10 +101,23 @@ pub async fn follow(
                         tree.last_zxid
                     );
                     shell.pipeline.load(shell::now(), *tree, digest);
+                    if l.cfg.reconfig_enabled {
+                        // processReconfig at UPTODATE → initConfigInZKDatabase.
+                        init_config_in_tree(shell, l.view);
+                    }
                     shell.write_snapshots_to(snap_dir.clone(), snapshot_options.clone());
                     shell.upstream = Upstream::Learner(handle.clone());
                     shell.pipeline.leader_id = Some(l.leader);
                     shell.pipeline.start_following(l.mode);
+                }
+                Some(LearnerEvent::LeaderConfig(text)) => {
+                    match QuorumMaj::parse_java_string(&String::from_utf8_lossy(&text)) {
+                        Ok(next) if adopts(l.cfg, l.view, &next) => {
+                            adopt_config(l.cfg, l.my_id, l.view, next)
+                        }
+                        Ok(_) => {}
+                        Err(e) => warn!("the leader's config in NEWLEADER is not valid: {e}"),
+                    }
                 }
                 Some(LearnerEvent::Ended(why)) => {
                     warn!("the session with leader {leader} ended: {why}");

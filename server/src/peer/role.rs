@@ -112,7 +112,27 @@ pub fn leader_config(cfg: &Config, view: &QuorumMaj, my_id: i64) -> LeaderConfig
     lcfg.init_limit = cfg.init_limit;
     lcfg.sync_limit = cfg.sync_limit;
     lcfg.max_buffer = max_buffer(cfg);
+    lcfg.reconfig_enabled = cfg.reconfig_enabled;
     lcfg
+}
+
+/// Whether a member takes `offered` (from NEWLEADER, or its own established config) over
+/// `current`: only with reconfig enabled, and only a newer version (Java's
+/// `setLastSeenQuorumVerifier` / `setQuorumVerifier`).
+pub fn adopts(cfg: &Config, current: &QuorumMaj, offered: &QuorumMaj) -> bool {
+    cfg.reconfig_enabled && offered.version() > current.version()
+}
+
+/// Whether rewriting `zoo.cfg` drops its `clientPort*` keys: our own `server.N` line
+/// carries the client address (Java's `needEraseClientInfoFromStaticConfig`).
+pub fn erases_client_keys(view: &QuorumMaj, my_id: i64) -> bool {
+    view.server(my_id).is_some_and(|s| s.client.is_some())
+}
+
+/// Whether Java's `backupOldConfig` runs at startup: an ensemble member with reconfig
+/// enabled whose `server.N` lines are still in `zoo.cfg`.
+pub fn backs_up_static_config(cfg: &Config) -> bool {
+    cfg.reconfig_enabled && cfg.is_distributed() && cfg.dynamic_config_file.is_none()
 }
 
 #[cfg(test)]
@@ -157,6 +177,27 @@ mod tests {
         assert_eq!(learner_kind(&c, &view, 1), LearnerKind::Observer);
         assert_eq!(learner_mode(LearnerKind::Observer).name(), "observer");
         assert_eq!(learner_mode(LearnerKind::Follower).name(), "follower");
+    }
+
+    #[test]
+    fn reconfig_enabled_adopts_newer_configs_only() {
+        let view = quorum_view(&cfg(""));
+        let newer = view.clone().with_version(0x1_0000_0000);
+        assert!(!adopts(&cfg(""), &view, &newer));
+        let on = cfg("reconfigEnabled=true\n");
+        assert!(adopts(&on, &view, &newer));
+        assert!(!adopts(&on, &newer, &view));
+        assert!(!adopts(&on, &newer, &newer));
+        assert!(backs_up_static_config(&on) && !backs_up_static_config(&cfg("")));
+        assert!(!erases_client_keys(&view, 1));
+        let lead = leader_config(&on, &view, 1);
+        assert_eq!(lead.established_view(1).version(), 0x1_0000_0000);
+        assert_eq!(
+            leader_config(&cfg(""), &view, 1)
+                .established_view(1)
+                .version(),
+            0
+        );
     }
 
     #[test]

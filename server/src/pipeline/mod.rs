@@ -490,6 +490,8 @@ pub struct Pipeline {
     pub proposal_sizes: crate::stats::BufferStats,
     /// Leader: its learners as the leader task last reported them.
     pub learners: zk_quorum::zab::leader_net::LearnerReport,
+    /// Leader: the committed and the last seen quorum config (reconfig's checks).
+    pub quorum_configs: Option<crate::reconfig::Configs>,
     /// What to do, in order (taken by [`Pipeline::take_outputs`]).
     out: Vec<Output>,
 }
@@ -570,6 +572,7 @@ impl Pipeline {
             admin_snapshot_permit: (now.mono_ms, true),
             proposal_sizes: crate::stats::BufferStats::default(),
             learners: Default::default(),
+            quorum_configs: None,
             out: Vec::new(),
             cfg,
         }

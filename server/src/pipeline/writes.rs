@@ -2,6 +2,7 @@
 //! PrepRequestProcessor for the local ones, then FinalRequestProcessor).
 
 use super::*;
+use crate::reconfig::LeaderView;
 
 /// Per-namespace write statistics of an applied txn (Java's DataTree.updateWriteStat: the
 /// data length for creates and setData, 0 for deletes; nothing for what failed).
@@ -348,7 +349,12 @@ impl Pipeline {
             Author::Conn(conn) => self.conns.get(&conn).map_or(&[][..], |c| c.auth.ids()),
             Author::Ids(ids) => ids,
         };
+        let leader = match (&self.mode, &self.quorum_configs) {
+            (Mode::Leader, Some(configs)) => Some(self.leader_view(configs)),
+            _ => None,
+        };
         let ctx = PrepContext {
+            leader,
             tree: &self.tree,
             session,
             auth,
@@ -361,6 +367,25 @@ impl Pipeline {
         };
         let (zxid, time_ms) = (self.last_zxid, self.now.wall_ms);
         prep::prep_write(&ctx, &mut self.pending, op, cxid, body, zxid, time_ms)
+    }
+
+    /// What reconfig's checks need of a leader: its configs, and itself with the synced
+    /// followers (Java's `forwardingFollowers` that are synced).
+    fn leader_view<'a>(&self, configs: &'a crate::reconfig::Configs) -> LeaderView<'a> {
+        let synced = self
+            .learners
+            .learners
+            .iter()
+            .filter(|l| l.synced && !l.observer)
+            .map(|l| l.sid)
+            .chain(self.cfg.my_id.map(|id| id as i64))
+            .collect();
+        LeaderView {
+            committed: &configs.committed,
+            last_seen: &configs.last_seen,
+            synced,
+            standalone_enabled: self.cfg.standalone_enabled,
+        }
     }
 
     /// The header of the next txn, for those not prepped from a request (createSession).

@@ -678,6 +678,7 @@ impl Member {
                     }
                     Ok(())
                 }
+                learner::Action::LeaderConfig(_) => Ok(()),
                 learner::Action::StartServing { epoch } => match f.tree.take() {
                     Some(tree) => {
                         ctx.trace(format!("{sid} serving at 0x{:x}", tree.last_zxid));
