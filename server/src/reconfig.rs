@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(next.voters(), [1, 2, 3, 4].into());
         assert!(next
             .to_java_string()
-            .contains("server.4=127.0.0.1:2004:3004:participant;127.0.0.1:2184"));
+            .contains("server.4=127.0.0.1:2004:3004:participant;0.0.0.0:2184"));
     }
 
     #[test]

@@ -207,7 +207,8 @@ mod tests {
         .unwrap();
         assert_eq!(
             dynamic_file_text(&view, false),
-            "server.1=127.0.0.1:7:8:participant\nserver.10=127.0.0.1:4:5:observer;127.0.0.1:6\n\
+            // String order, as Java's Collections.sort: '0' sorts before '='.
+            "server.10=127.0.0.1:4:5:observer;127.0.0.1:6\nserver.1=127.0.0.1:7:8:participant\n\
              server.2=127.0.0.1:2:3:participant"
         );
         assert!(dynamic_file_text(&view, true).ends_with("\nversion=100000000"));
