@@ -14,8 +14,8 @@
    /zookeeper/config (NoAuth without super), a leaving id that is no number is
    MarshallingError (Java's NumberFormatException), bad server specs BadArguments.
 3. Standalone: ReconfigDisabled without reconfigEnabled, Unimplemented with it.
-4. Executing a reconfig (removing a follower): Java answers with the new config; zkserver
-   does not execute reconfigs yet (docs/reconfig.md), so the zkrs cases are strict xfails.
+4. Executing a reconfig: removing a follower, in each implementation alone and in mixed
+   java/zkserver ensembles of either generation.
 """
 
 import re
@@ -99,9 +99,11 @@ def _observe(ens, impl):
     return seen
 
 
-@pytest.mark.parametrize("pair", [p for p in (("java", "zkrs"), ("java39", "zkrs39"))
-                                  if set(p) <= set(zkharness.selected_impls())],
-                         ids=lambda p: "%s-%s" % p)
+PAIRS = [p for p in (("java", "zkrs"), ("java39", "zkrs39"))
+         if set(p) <= set(zkharness.selected_impls())]
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=["%s-%s" % p for p in PAIRS])
 def test_files_and_config_node_as_java(tmp_path, pair, monkeypatch):
     java, ours = pair
     # Both write the same zoo.cfg, key for key in the same order: compat.version (zkserver's
@@ -229,35 +231,98 @@ def test_standalone(tmp_path, impl):
     assert answers == [zkraw.RECONFIG_DISABLED, b"", zkraw.UNIMPLEMENTED, b""], answers
 
 
-def _xfail_ours(impl):
-    return pytest.param(impl, marks=pytest.mark.xfail(
-        not is_java(impl), strict=True,
-        reason="zkserver does not execute reconfigs yet (docs/reconfig.md)"))
+def _combos():
+    """Node implementations {sid: impl} to reconfigure: each implementation alone, and mixed
+    3.8 / 3.9 ensembles (with equal empty data the highest sid usually leads)."""
+    sel = set(zkharness.selected_impls())
+    out = [(i, {1: i, 2: i, 3: i}) for i in zkharness.selected_impls()]
+    for java, ours in (("java", "zkrs"), ("java39", "zkrs39")):
+        if {java, ours} <= sel:
+            out.append(("%s-%s-%s" % (java, ours, ours), {1: java, 2: ours, 3: ours}))
+            out.append(("%s-%s-%s" % (ours, ours, java), {1: ours, 2: ours, 3: java}))
+    return out
 
 
-@pytest.mark.parametrize("impl", [_xfail_ours(i) for i in zkharness.selected_impls()])
-def test_remove_a_follower(tmp_path, impl):
+COMBOS = _combos()
+
+
+@pytest.mark.parametrize("impls", [c for _, c in COMBOS], ids=[n for n, _ in COMBOS])
+def test_remove_and_add_back_a_follower(tmp_path, impls):
+    """An incremental reconfig removing a follower: the answer holds the new config (version
+    = its zxid), the watch on /zookeeper/config fires, every member serves the new config
+    node and writes zoo.cfg.dynamic.<zxid> and points zoo.cfg at it, and the two remaining
+    voters go on committing writes. Then the removed server (still following, without a
+    vote) joins again with its client address in its spec."""
     with _ensemble(tmp_path) as ens:
-        _start(ens, impl)
+        ens.start_all(impls)
+        wait_for(lambda: all(d.endswith(b"version=%x" % FIRST_VERSION)
+                             for d, _ in _config_nodes(ens).values()),
+                 timeout=30, what="the versioned config on every node")
         leader = ens.leader()
         gone = next(sid for sid in sorted(ens.servers, reverse=True) if sid != leader)
+        print("leader %d (%s), removing %d (%s)" % (leader, impls[leader], gone, impls[gone]))
         stay = [sid for sid in ens.servers if sid != gone]
-        zk = KazooClient(ens.servers[leader].connect_string, auth_data=[("digest", SUPER)])
+        via = next(sid for sid in stay if sid != leader)  # through a follower
+        zk = KazooClient(ens.servers[via].connect_string, auth_data=[("digest", SUPER)])
         zk.start()
         try:
             events = []
             zk.get("/zookeeper/config", watch=events.append)
             data, stat = zk.reconfig(joining=None, leaving=str(gone), new_members=None,
                                      from_config=FIRST_VERSION)
-            assert b"server.%d=" % gone not in data
-            assert data.endswith(b"version=%x" % stat.mzxid)
+            want = b"\n".join(l for l in _expected_config(ens, stat.mzxid).splitlines()
+                              if not l.startswith(b"server.%d=" % gone))
+            assert data == want, (data, want)
+            assert (stat.version, stat.dataLength) == (-1, len(want)), stat
             wait_for(lambda: events, timeout=10, what="the config watch")
-            assert events[0].type == "CHANGED"
-            now, stat2 = zk.get("/zookeeper/config")
-            assert (now, stat2.mzxid) == (data, stat.mzxid)
+            assert (events[0].type, events[0].path) == ("CHANGED", "/zookeeper/config")
+            # The same reconfig again: the version it names is gone.
+            with pytest.raises(Exception) as err:
+                zk.reconfig(joining=None, leaving=str(gone), new_members=None,
+                            from_config=FIRST_VERSION)
+            assert type(err.value).__name__ == "BadVersionError"
         finally:
             close_clients(zk)
         name = "zoo.cfg.dynamic.%x" % stat.mzxid
-        for sid in stay:
-            wait_for(lambda: (ens.workdir(sid) / name).exists(), timeout=10,
-                     what="%s on node %d" % (name, sid))
+        dynamic = b"\n".join(want.splitlines()[:-1])
+        # The removed follower follows on without a vote (Java's "non-voting participant"),
+        # so it has the new config too.
+        for sid in ens.servers:
+            path = ens.workdir(sid) / name
+            wait_for(lambda: path.exists(), timeout=10, what="%s on node %d" % (name, sid))
+            assert path.read_bytes() == dynamic, (sid, impls[sid])
+            cfg = (ens.workdir(sid) / "zoo.cfg").read_text()
+            assert cfg.endswith("dynamicConfigFile=%s\n" % path.resolve()), (sid, cfg)
+            node = _config_nodes(ens)[sid]
+            assert node[0] == want and node[1].mzxid == stat.mzxid, (sid, impls[sid], node)
+        # The remaining two commit writes.
+        zk = KazooClient(",".join(ens.servers[s].connect_string for s in stay))
+        zk.start()
+        try:
+            zk.create("/after-reconfig", b"x")
+            for sid in stay:
+                c = ens.servers[sid].client()
+                try:
+                    c.sync("/")
+                    assert c.get("/after-reconfig")[0] == b"x"
+                finally:
+                    close_clients(c)
+        finally:
+            close_clients(zk)
+        # Add it back; its spec now carries the client address.
+        host, (client, q, e) = "127.0.0.1", ens.ports[gone]
+        spec = "server.%d=%s:%d:%d:participant;%s:%d" % (gone, host, q, e, host, client)
+        zk = KazooClient(ens.servers[leader].connect_string, auth_data=[("digest", SUPER)])
+        zk.start()
+        try:
+            data2, stat2 = zk.reconfig(joining=spec, leaving=None, new_members=None)
+        finally:
+            close_clients(zk)
+        assert stat2.mzxid > stat.mzxid
+        assert spec.encode() + b"\n" in data2 and data2.endswith(b"version=%x" % stat2.mzxid)
+        name2 = "zoo.cfg.dynamic.%x" % stat2.mzxid
+        for sid in ens.servers:
+            path = ens.workdir(sid) / name2
+            wait_for(lambda: path.exists(), timeout=10, what="%s on node %d" % (name2, sid))
+            assert spec.encode() in path.read_bytes()
+            assert _config_nodes(ens)[sid][0] == data2, (sid, impls[sid])

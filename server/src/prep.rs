@@ -780,12 +780,23 @@ fn prep_op(
                 return Err(ErrorCode::Unimplemented);
             };
             let req = reconfig::decode_request(&body).ok_or(ErrorCode::MarshallingError)?;
-            let _next = reconfig::next_config(leader, &req, zxid)?;
-            let node = v.get(tree::CONFIG)?;
+            let next = reconfig::next_config(leader, &req, zxid)?;
+            let mut node = v.get(tree::CONFIG)?;
             v.check_acl(&node.acl, perms::WRITE)?;
-            // Executing a reconfig (the proposal and COMMITANDACTIVATE) is not done yet:
-            // a valid one is still refused.
-            Err(ErrorCode::Unimplemented)
+            // A setData of /zookeeper/config with version -1 (the stat keeps -1).
+            let data = Some(Bytes::from(next.to_java_string()));
+            let s = node.stat.as_mut().expect("live record");
+            s.version = -1;
+            s.mtime = time_ms;
+            s.mzxid = zxid;
+            node.zxid = zxid;
+            node.data = data.clone();
+            v.put(tree::CONFIG, node);
+            Ok(TxnBody::SetData(SetDataTxn {
+                path: tree::CONFIG.to_string(),
+                data,
+                version: -1,
+            }))
         }
         OpCode::Multi => {
             if null_strings::multi_has_null_path(&body) {

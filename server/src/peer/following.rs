@@ -11,7 +11,7 @@
 //! the leader ends, every client connection is closed and the database goes back to the
 //! peer loop.
 
-use super::role::{adopts, learner_config};
+use super::role::{adopts, learner_config, reconfig_ends_learning};
 use super::{adopt_config, init_config_in_tree, resolve};
 use crate::config::Config;
 use crate::database::learner::{LearnerDatabase, LearnerEvent};
@@ -113,10 +113,17 @@ pub async fn follow(
                 Some(LearnerEvent::LeaderConfig(text)) => {
                     match QuorumMaj::parse_java_string(&String::from_utf8_lossy(&text)) {
                         Ok(next) if adopts(l.cfg, l.view, &next) => {
-                            adopt_config(l.cfg, l.my_id, l.view, next)
+                            let ends = reconfig_ends_learning(l.kind, &next, l.my_id, l.leader);
+                            adopt_config(l.cfg, l.my_id, l.view, next);
+                            if shell.pipeline.mode.is_serving() && ends {
+                                // processReconfig's "major change": our role or our
+                                // leader's changed; elect again under the new config.
+                                warn!("the reconfig changed this server's role or its leader's");
+                                break;
+                            }
                         }
                         Ok(_) => {}
-                        Err(e) => warn!("the leader's config in NEWLEADER is not valid: {e}"),
+                        Err(e) => warn!("the leader's quorum config is not valid: {e}"),
                     }
                 }
                 Some(LearnerEvent::Ended(why)) => {

@@ -112,6 +112,20 @@ pub async fn lead(
                 .pipeline
                 .start_leading(shell::now(), jute::Zxid::new(epoch, 0).into());
         }
+        Event::Activated { view: next, leader } => {
+            // Java's processReconfig on the leader (Leader.tryToCommit): files, then the
+            // view the next round starts from.
+            if adopts(cfg, view, &next) {
+                adopt_config(cfg, my_id, view, next);
+            }
+            shell.pipeline.quorum_configs = Some(Configs {
+                committed: view.clone(),
+                last_seen: view.clone(),
+            });
+            if leader != my_id {
+                info!("reconfig designated server {leader} as leader: this leadership ends");
+            }
+        }
         Event::Synced { sid, kind, zxid } => {
             info!("learner {sid} synchronised by {kind:?} at 0x{zxid:x}")
         }

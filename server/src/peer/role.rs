@@ -123,6 +123,25 @@ pub fn adopts(cfg: &Config, current: &QuorumMaj, offered: &QuorumMaj) -> bool {
     cfg.reconfig_enabled && offered.version() > current.version()
 }
 
+/// Whether adopting `next` ends a learner's session with `leader` (Java's `processReconfig`
+/// "major change", `updateLearnerType` / `updateVote`): it must now learn as another kind
+/// (listed as observer, or as participant; a member left out of the config keeps its kind
+/// if it was a participant, which then follows without a vote), or the leader no longer
+/// votes (so another is designated).
+pub fn reconfig_ends_learning(
+    kind: LearnerKind,
+    next: &QuorumMaj,
+    my_id: i64,
+    leader: i64,
+) -> bool {
+    let next_kind = if next.is_observer(my_id) {
+        LearnerKind::Observer
+    } else {
+        LearnerKind::Follower
+    };
+    next_kind != kind || !next.is_voter(leader)
+}
+
 /// Whether rewriting `zoo.cfg` drops its `clientPort*` keys: our own `server.N` line
 /// carries the client address (Java's `needEraseClientInfoFromStaticConfig`).
 pub fn erases_client_keys(view: &QuorumMaj, my_id: i64) -> bool {
@@ -198,6 +217,33 @@ mod tests {
                 .version(),
             0
         );
+    }
+
+    #[test]
+    fn which_reconfigs_end_a_learner_session() {
+        let c = cfg("");
+        let view = quorum_view(&c); // 1, 2 participants; 3 observer
+        let f = LearnerKind::Follower;
+        assert!(!reconfig_ends_learning(f, &view, 2, 1));
+        // Removed: a non-voting follower, still following.
+        let without_2 = QuorumMaj::new(
+            view.servers()
+                .iter()
+                .filter(|s| s.sid != 2)
+                .cloned()
+                .collect(),
+            5,
+        );
+        assert!(!reconfig_ends_learning(f, &without_2, 2, 1));
+        // The leader removed, or an observer becoming a participant.
+        assert!(reconfig_ends_learning(f, &without_2, 3, 2));
+        assert!(reconfig_ends_learning(
+            LearnerKind::Observer,
+            &without_2,
+            2,
+            1
+        ));
+        assert!(!reconfig_ends_learning(LearnerKind::Observer, &view, 3, 1));
     }
 
     #[test]

@@ -305,6 +305,18 @@ impl Pipeline {
                 reply_with(xid, z, &SetDataResponse { stat: stat() })
             }
             OpCode::SetAcl => reply_with(xid, z, &SetACLResponse { stat: stat() }),
+            // Java's FinalRequestProcessor: the new config and the config node's stat.
+            OpCode::Reconfig => reply_with(
+                xid,
+                z,
+                &GetDataResponse {
+                    data: self
+                        .tree
+                        .node(crate::tree::CONFIG)
+                        .and_then(|n| n.data.to_bytes()),
+                    stat: stat(),
+                },
+            ),
             OpCode::Multi => {
                 let results: Vec<MultiResult> = rc
                     .multi
@@ -366,7 +378,19 @@ impl Pipeline {
             compat: self.cfg.compat_version,
         };
         let (zxid, time_ms) = (self.last_zxid, self.now.wall_ms);
-        prep::prep_write(&ctx, &mut self.pending, op, cxid, body, zxid, time_ms)
+        let prepped = prep::prep_write(&ctx, &mut self.pending, op, cxid, body, zxid, time_ms);
+        if let (TxnBody::SetData(t), Some(configs)) = (&prepped.0.body, &mut self.quorum_configs) {
+            if op == OpCode::Reconfig {
+                // The proposed config is the last seen one until it commits: another
+                // reconfig meanwhile gets ReconfigInProgress.
+                let text = String::from_utf8_lossy(t.data.as_deref().unwrap_or_default());
+                match zk_quorum::verifier::QuorumMaj::parse_java_string(&text) {
+                    Ok(next) => configs.last_seen = next,
+                    Err(e) => tracing::warn!("a prepped reconfig has a bad config: {e}"),
+                }
+            }
+        }
+        prepped
     }
 
     /// What reconfig's checks need of a leader: its configs, and itself with the synced

@@ -395,6 +395,8 @@ impl Member {
                 leader::Action::Synced {
                     sid, kind, zxid, ..
                 } => ctx.trace(format!("{} synced {sid} by {kind:?} at {zxid}", self.sid)),
+                // The simulated members run without reconfig.
+                leader::Action::Activated { .. } => {}
                 leader::Action::Established { epoch, zxid } => {
                     ctx.trace(format!("{} ESTABLISHED epoch {epoch} ({zxid})", self.sid));
                     l.established = true;
