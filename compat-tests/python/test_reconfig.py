@@ -8,7 +8,8 @@
    zoo.cfg.dynamic.100000000 and rewrites zoo.cfg without its server lines (keys in the
    iteration order of java.util.Properties) plus `dynamicConfigFile=`; /zookeeper/config
    holds the members and `version=100000000`, with mzxid 0x100000000. zkCli's `config`
-   prints the same on both.
+   prints the same on both, and `reconfig -remove 3`
+   the same NoAuth error.
 2. Error answers in Java's order of checks (each implementation alone, through the leader
    and through a follower): BadVersion and NewConfigNoQuorum come before the ACL check on
    /zookeeper/config (NoAuth without super), a leaving id that is no number is
@@ -73,8 +74,8 @@ def _files(ens):
     return out
 
 
-def _zkcli(srv, *args):
-    proc = subprocess.run([ZKCLI, "-server", srv.connect_string, *args],
+def _zkcli(srv, *args, stdin=None):
+    proc = subprocess.run([ZKCLI, "-server", srv.connect_string, *args], input=stdin,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=60, env=_env())
     noise = re.compile(r"^(SLF4J: .*|Connecting to .*|Welcome to ZooKeeper!|JLine support .*|"
@@ -95,7 +96,11 @@ def _observe(ens, impl):
     seen = {"files": _files(ens), "nodes": _config_nodes(ens),
             "zkcli_config": _zkcli(ens.servers[1], "config"),
             "zkcli_config_s": [l for l in _zkcli(ens.servers[2], "config", "-s")
-                               if not l.startswith("mtime")]}
+                               if not l.startswith("mtime")],
+            # Refused by the ACL check (no auth here).
+            "zkcli_reconfig": [l for l in _zkcli(ens.servers[3],
+                                                 stdin="reconfig -remove 3\nquit\n")
+                               if "permission" in l]}
     ens.kill_all()
     return seen
 
@@ -137,6 +142,8 @@ def test_files_and_config_node_as_java(tmp_path, pair, monkeypatch):
     assert want["zkcli_config"] == [l for l in config.decode().splitlines()], want
     assert got["zkcli_config"] == want["zkcli_config"]
     assert got["zkcli_config_s"] == want["zkcli_config_s"]
+    assert want["zkcli_reconfig"] == ["Insufficient permission : "], want["zkcli_reconfig"]
+    assert got["zkcli_reconfig"] == want["zkcli_reconfig"]
 
 
 def _outcome(zk, **kw):
