@@ -368,6 +368,12 @@ impl QuorumMaj {
         self.servers.iter().find(|s| s.sid == sid)
     }
 
+    /// The same members under another version.
+    pub fn with_version(mut self, version: i64) -> QuorumMaj {
+        self.version = version;
+        self
+    }
+
     /// The configuration version.
     pub fn version(&self) -> i64 {
         self.version

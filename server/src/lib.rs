@@ -6,7 +6,7 @@
 //! - [`pipeline`]: the request pipeline, `handle(now, input)` -> outputs, one [`pipeline::Mode`]
 //!   per role; [`prep`] (write request -> txn), [`tree`] (znodes, applied txns) over
 //!   [`store`] and [`children`], [`watch`], [`sessions`], [`session_id`], [`auth`],
-//!   [`quota`], [`null_strings`], [`txn`], [`error`], [`stats`], [`dates`], [`sasl`] (the
+//!   [`quota`], [`reconfig`], [`null_strings`], [`txn`], [`error`], [`stats`], [`dates`], [`sasl`] (the
 //!   client port's SASL login and ids; the mechanisms are `zk_quorum::sasl`'s).
 //! - [`config`]: zoo.cfg and system properties, driven by one table of keys.
 //! - [`fourlw`]: rendering the four-letter words from a `FourLetterSource`.
@@ -50,6 +50,7 @@ pub mod pipeline;
 pub mod prep;
 pub mod probes;
 pub mod quota;
+pub mod reconfig;
 pub mod sasl;
 pub mod session_id;
 pub mod sessions;

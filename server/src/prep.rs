@@ -7,6 +7,7 @@ use crate::auth::{self, AuthConfig, AuthId};
 use crate::config::CompatVersion;
 use crate::error::ErrorCode;
 use crate::null_strings::{self, OpNulls};
+use crate::reconfig;
 use crate::tree::{self, AclList, DataTree, NodeKind};
 use crate::txn::{Txn, TxnBody};
 use bytes::Bytes;
@@ -119,6 +120,9 @@ pub struct PrepContext<'a> {
     /// On a leader, Java's `checkSession` for a learner's request failed with this code
     /// (SessionExpired, SessionMoved): every op that checks the session fails with it.
     pub session_error: Option<ErrorCode>,
+    /// Leading an ensemble: its configs and synced followers (for reconfig); `None`
+    /// standalone.
+    pub leader: Option<crate::reconfig::LeaderView<'a>>,
 }
 
 impl PrepContext<'_> {
@@ -766,13 +770,33 @@ fn prep_op(
         // back (its log and its followers stop); Java 3.8.6/3.9.3 refuse it (ZOOKEEPER-2623).
         OpCode::Check => Err(ErrorCode::Unimplemented),
         OpCode::Reconfig => {
-            let _r: ReconfigRequest = decode(&mut body)?;
+            let _r: ReconfigRequest = decode(&mut body.clone())?;
             if !ctx.reconfig_enabled {
                 return Err(ErrorCode::ReconfigDisabled);
             }
             ctx.check_session()?;
             // A standalone server is not a leader: Java answers Unimplemented.
-            Err(ErrorCode::Unimplemented)
+            let Some(leader) = &ctx.leader else {
+                return Err(ErrorCode::Unimplemented);
+            };
+            let req = reconfig::decode_request(&body).ok_or(ErrorCode::MarshallingError)?;
+            let next = reconfig::next_config(leader, &req, zxid)?;
+            let mut node = v.get(tree::CONFIG)?;
+            v.check_acl(&node.acl, perms::WRITE)?;
+            // A setData of /zookeeper/config with version -1 (the stat keeps -1).
+            let data = Some(Bytes::from(next.to_java_string()));
+            let s = node.stat.as_mut().expect("live record");
+            s.version = -1;
+            s.mtime = time_ms;
+            s.mzxid = zxid;
+            node.zxid = zxid;
+            node.data = data.clone();
+            v.put(tree::CONFIG, node);
+            Ok(TxnBody::SetData(SetDataTxn {
+                path: tree::CONFIG.to_string(),
+                data,
+                version: -1,
+            }))
         }
         OpCode::Multi => {
             if null_strings::multi_has_null_path(&body) {
@@ -1016,6 +1040,7 @@ mod tests {
             enforce_quota,
             compat,
             session_error: None,
+            leader: None,
         };
         let zxid = tree.last_zxid + 1;
         prep_write(&ctx, &mut Pending::default(), op, 1, body, zxid, 1000).0
@@ -1303,6 +1328,7 @@ mod digest_tests {
                 extended_types: true,
                 reconfig_enabled: false,
                 session_error: None,
+                leader: None,
                 enforce_quota: false,
                 compat: CompatVersion::V3_9,
             }
@@ -1501,6 +1527,7 @@ mod digest_tests {
                     extended_types: true,
                     reconfig_enabled: false,
                     session_error: None,
+                    leader: None,
                     enforce_quota: false,
                     compat: CompatVersion::V3_9,
                 };

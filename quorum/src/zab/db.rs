@@ -60,6 +60,9 @@ pub trait LearnerDb {
     /// Apply a committed txn (the same entry bytes) to the tree.
     fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError>;
 
+    /// The leader's quorum config from NEWLEADER, at UPTODATE.
+    fn leader_config(&mut self, _config: Bytes) {}
+
     /// Sync is over: the server may serve clients.
     fn start_serving(&mut self, _epoch: i64) -> Result<(), DbError> {
         Ok(())
@@ -114,6 +117,7 @@ pub fn execute<D: LearnerDb + ?Sized>(
                 unsynced = true;
             }
             Action::Apply { zxid, entry } => db.apply(zxid.into(), &entry)?,
+            Action::LeaderConfig(config) => db.leader_config(config),
             Action::StartServing { epoch } => db.start_serving(epoch)?,
             Action::Revalidated { session_id, valid } => db.revalidated(session_id, valid),
             Action::Synced => db.synced(),

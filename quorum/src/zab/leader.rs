@@ -50,7 +50,9 @@
 //! observers, the follower's commits handed in with [`Leader::relay_commit`] and sent as
 //! INFORM, no quorum, no proposals.
 //!
-//! Not supported yet: dynamic reconfig (no COMMITANDACTIVATE), the pre-3.4 protocol, the
+//! Dynamic reconfig: a reconfig txn's proposal needs a quorum of the old and of the new
+//! config, commits with COMMITANDACTIVATE / INFORMANDACTIVATE and switches the view.
+//! Not supported yet: the pre-3.4 protocol, the
 //! learner sync throttle, and the epoch roll-over Java forces when a zxid counter is about to
 //! overflow (we refuse to propose instead).
 
@@ -94,6 +96,10 @@ pub struct LeaderConfig {
     /// Serve observers as a follower's `ObserverMaster` instead of leading (see
     /// [`Leader::observer_master`]).
     pub observer_master: bool,
+    /// `reconfigEnabled`: an initial config (version 0) is given the version (epoch, 0) in
+    /// NEWLEADER, and every member adopts it at UPTODATE (Java's `Leader.lead`,
+    /// ZOOKEEPER-1783).
+    pub reconfig_enabled: bool,
 }
 
 impl LeaderConfig {
@@ -109,6 +115,17 @@ impl LeaderConfig {
             commit_log_count: COMMIT_LOG_COUNT,
             commit_log_bytes: None,
             observer_master: false,
+            reconfig_enabled: false,
+        }
+    }
+
+    /// The config a leader of `epoch` sends in NEWLEADER and adopts once established: its
+    /// own, with an initial one (version 0) versioned (epoch, 0) when reconfig is enabled.
+    pub fn established_view(&self, epoch: i64) -> QuorumMaj {
+        if self.reconfig_enabled && self.view.version() == 0 {
+            self.view.clone().with_version(Zxid::new(epoch, 0).into())
+        } else {
+            self.view.clone()
         }
     }
 }
@@ -146,6 +163,9 @@ pub enum Action {
     /// txn `zxid` = (epoch, 0) on (Java's `startZkServer`, which also sets the tree's last
     /// processed zxid to it).
     Established { epoch: i64, zxid: Zxid },
+    /// A reconfig committed: `view` is the ensemble from now on, `leader` the designated
+    /// leader (us unless we left the voters; then [`Action::LostQuorum`] follows).
+    Activated { view: QuorumMaj, leader: i64 },
     /// Append our own txn to the log; call [`Leader::logged`] once it is durable.
     Log { zxid: Zxid, entry: Bytes },
     /// Apply a committed txn to the tree (zxid order).
@@ -272,6 +292,9 @@ pub struct LearnerState {
 struct Proposal {
     entry: Bytes,
     acks: BTreeSet<i64>,
+    /// A reconfig txn's new config: the proposal needs a quorum of it too, and commits
+    /// with COMMITANDACTIVATE / INFORMANDACTIVATE (Java's `qvAcksetPairs`).
+    next_view: Option<QuorumMaj>,
 }
 
 /// The leader state machine: one per term of leadership.
@@ -998,7 +1021,9 @@ impl Leader {
             QuorumPacket {
                 r#type: NEWLEADER,
                 zxid: Zxid::new(self.epoch, 0).into(),
-                data: Some(Bytes::from(self.cfg.view.to_java_string())),
+                data: Some(Bytes::from(
+                    self.cfg.established_view(self.epoch).to_java_string(),
+                )),
                 authinfo: Vec::new(),
             },
         ));
@@ -1175,11 +1200,17 @@ impl Leader {
             return Err(Error::Protocol("zxid counter exhausted".into()));
         }
         self.last_proposed = zxid;
+        let next_view = packet::reconfig_config(&entry).and_then(|text| {
+            QuorumMaj::parse_java_string(&String::from_utf8_lossy(&text))
+                .map_err(|e| tracing::warn!("reconfig proposal {zxid} has a bad config: {e}"))
+                .ok()
+        });
         self.outstanding.insert(
             zxid,
             Proposal {
                 entry: entry.clone(),
                 acks: BTreeSet::new(),
+                next_view,
             },
         );
         let mut out = vec![Action::Log {
@@ -1234,20 +1265,97 @@ impl Leader {
             tracing::warn!("Trying to commit future proposal: zxid {zxid} from {sid}");
             return;
         };
-        if self.cfg.view.is_voter(sid) {
+        if self.cfg.view.is_voter(sid) || p.next_view.as_ref().is_some_and(|v| v.is_voter(sid)) {
             p.acks.insert(sid);
         }
-        // Commit the oldest ones as long as they have a quorum.
+        // Commit the oldest ones as long as they have a quorum (of the old and the new
+        // config for a reconfig).
         while let Some((&z, p)) = self.outstanding.first_key_value() {
-            if !self.cfg.view.contains_quorum(&p.acks) {
+            let quorum = self.cfg.view.contains_quorum(&p.acks)
+                && p.next_view
+                    .as_ref()
+                    .is_none_or(|v| v.contains_quorum(&p.acks));
+            if !quorum {
                 break;
             }
             let p = self.outstanding.remove(&z).expect("first");
-            self.commit(z, p.entry, out);
+            match p.next_view {
+                None => self.commit(z, p.entry, out),
+                Some(next) => self.commit_and_activate(z, p.entry, &p.acks, next, out),
+            }
+            if self.phase == Phase::Closed {
+                return;
+            }
+        }
+    }
+
+    /// `Leader.getDesignatedLeader`: we stay leader when we vote in the new config;
+    /// otherwise the lowest voter of the new config that acknowledged it (Java takes the
+    /// first of a HashSet of the acks, which for small ids is the lowest).
+    fn designated_leader(&self, acks: &BTreeSet<i64>, next: &QuorumMaj) -> i64 {
+        if next.is_voter(self.cfg.sid) {
+            return self.cfg.sid;
+        }
+        acks.iter()
+            .copied()
+            .find(|sid| *sid != self.cfg.sid && next.is_voter(*sid))
+            .unwrap_or(self.cfg.sid)
+    }
+
+    /// A reconfig txn commits: apply it, COMMITANDACTIVATE to the followers and
+    /// INFORMANDACTIVATE to the observers (both with the designated leader), then the new
+    /// config is ours; if another server is to lead, this leadership ends.
+    fn commit_and_activate(
+        &mut self,
+        zxid: Zxid,
+        entry: Bytes,
+        acks: &BTreeSet<i64>,
+        next: QuorumMaj,
+        out: &mut Vec<Action>,
+    ) {
+        let designated = self.designated_leader(acks, &next);
+        let activate = QuorumPacket {
+            r#type: COMMITANDACTIVATE,
+            zxid: zxid.into(),
+            data: Some(Bytes::copy_from_slice(&designated.to_be_bytes())),
+            authinfo: Vec::new(),
+        };
+        let mut inform = BytesMut::with_capacity(8 + entry.len());
+        inform.extend_from_slice(&designated.to_be_bytes());
+        inform.extend_from_slice(&entry);
+        self.commit_with(zxid, entry, &activate, inform.freeze(), out);
+        tracing::info!(
+            "committed reconfig {zxid}: config version 0x{:x}, designated leader {designated}",
+            next.version()
+        );
+        self.cfg.view = next.clone();
+        out.push(Action::Activated {
+            view: next,
+            leader: designated,
+        });
+        if designated != self.cfg.sid {
+            self.lost(
+                format!("reconfig {zxid} designated server {designated} as leader"),
+                out,
+            );
         }
     }
 
     fn commit(&mut self, zxid: Zxid, entry: Bytes, out: &mut Vec<Action>) {
+        let commit = packet(COMMIT, zxid);
+        self.commit_with(zxid, entry.clone(), &commit, entry, out);
+    }
+
+    /// Commit `zxid`: apply, `commit` to the followers, INFORMANDACTIVATE or INFORM with
+    /// `inform_data` to the observers.
+    fn commit_with(
+        &mut self,
+        zxid: Zxid,
+        entry: Bytes,
+        commit: &QuorumPacket,
+        inform_data: Bytes,
+        out: &mut Vec<Action>,
+    ) {
         self.last_committed = zxid;
         self.last_processed = zxid;
         // Our own Apply goes before the COMMITs (Java sends them first): by the time a
@@ -1257,14 +1365,17 @@ impl Leader {
             zxid,
             entry: entry.clone(),
         });
-        let commit = packet(COMMIT, zxid);
         for id in self.forwarding(false) {
             out.push(send(id, commit.clone()));
         }
         let inform = QuorumPacket {
-            r#type: INFORM,
+            r#type: if commit.r#type == COMMITANDACTIVATE {
+                INFORMANDACTIVATE
+            } else {
+                INFORM
+            },
             zxid: zxid.into(),
-            data: Some(entry.clone()),
+            data: Some(inform_data),
             authinfo: Vec::new(),
         };
         for id in self.forwarding(true) {

@@ -85,6 +85,11 @@ pub trait LeaderDb {
 pub enum Event {
     /// A quorum acknowledged NEWLEADER: serve clients.
     Established { epoch: i64 },
+    /// A reconfig committed: the ensemble is `view` from now on, led by `leader`.
+    Activated {
+        view: crate::verifier::QuorumMaj,
+        leader: i64,
+    },
     /// A learner was synchronised.
     Synced { sid: i64, kind: SyncKind, zxid: i64 },
     /// A txn was committed (and applied to the database).
@@ -728,6 +733,7 @@ impl Shell {
                 db.established(epoch, zxid.into()).map_err(NetError::Db)?;
                 ev(self, Event::Established { epoch });
             }
+            Action::Activated { view, leader } => ev(self, Event::Activated { view, leader }),
             Action::Log { zxid, entry } => {
                 db.append_log(zxid.into(), &entry).map_err(NetError::Db)?;
                 self.unsynced = Some(zxid);

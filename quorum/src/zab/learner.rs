@@ -36,8 +36,9 @@
 //! always follows the fsync of what it acknowledges). A shell may therefore batch: append
 //! every `Log` of a batch, sync once, then write the batch's packets.
 //!
-//! Not supported yet: dynamic reconfig (COMMITANDACTIVATE and INFORMANDACTIVATE are treated
-//! as COMMIT and INFORM; the leader's config in NEWLEADER is only kept), leaders that speak
+//! Dynamic reconfig: COMMITANDACTIVATE and INFORMANDACTIVATE commit as COMMIT and INFORM
+//! do; the config of every applied reconfig txn and the leader's config from NEWLEADER go
+//! to the shell ([`Action::LeaderConfig`]), which adopts them. Not supported yet: leaders that speak
 //! the pre-3.4 protocol (NEWLEADER instead of LEADERINFO), and the "forced initial snapshot"
 //! of a server started with `zookeeper.snapshot.trust.empty`.
 
@@ -158,6 +159,11 @@ pub enum Action {
     Log { zxid: Zxid, entry: Bytes },
     /// Apply a committed txn (same bytes as `Log`) to the data tree.
     Apply { zxid: Zxid, entry: Bytes },
+    /// A quorum config (`QuorumVerifier.toString()`) that a member with reconfig enabled
+    /// adopts when it is newer than its own (Java's `processReconfig`): the one the leader
+    /// sent in NEWLEADER, at UPTODATE right before [`Action::StartServing`], and the one of
+    /// each reconfig txn applied, right after its [`Action::Apply`].
+    LeaderConfig(Bytes),
     /// UPTODATE: sync is over; serve clients. `epoch` is the leader's.
     StartServing { epoch: i64 },
     /// The leader's answer to a REVALIDATE we sent.
@@ -506,10 +512,16 @@ impl Learner {
 
     fn apply(&mut self, p: Proposal, out: &mut Vec<Action>) {
         self.last_applied = p.zxid;
+        let config = packet::reconfig_config(&p.entry);
         out.push(Action::Apply {
             zxid: p.zxid,
             entry: p.entry,
         });
+        // A committed reconfig (COMMITANDACTIVATE / INFORMANDACTIVATE, or one in a sync):
+        // its config is the one to adopt (Java's processReconfig).
+        if let Some(config) = config {
+            out.push(Action::LeaderConfig(config));
+        }
     }
 
     /// INFORM / INFORMANDACTIVATE data: the txn entry (after the leader id for the latter).
@@ -632,6 +644,9 @@ impl Learner {
             self.state.current_epoch = self.new_epoch;
         }
         out.push(Action::Send(packet(ACK, Zxid::new(self.new_epoch, 0))));
+        if let Some(config) = self.leader_config.clone() {
+            out.push(Action::LeaderConfig(config));
+        }
         out.push(Action::StartServing {
             epoch: self.new_epoch,
         });

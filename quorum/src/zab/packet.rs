@@ -307,6 +307,25 @@ pub fn txn_zxid(entry: &[u8]) -> Result<Zxid, Error> {
     )))
 }
 
+/// The op code of `reconfig`, whose txn is a `SetDataTxn` of `/zookeeper/config`.
+pub const RECONFIG_TXN: i32 = 16;
+
+/// The new quorum config a reconfig txn entry carries (its `SetDataTxn` data, Java's
+/// `QuorumVerifier.toString()`); `None` for other txns or a malformed one.
+pub fn reconfig_config(entry: &[u8]) -> Option<Bytes> {
+    if txn_type(entry).ok()? != RECONFIG_TXN {
+        return None;
+    }
+    let rest = &entry[TXN_HEADER_LEN..];
+    let len = |b: &[u8]| -> Option<usize> {
+        usize::try_from(i32::from_be_bytes(b.get(..4)?.try_into().ok()?)).ok()
+    };
+    let path_len = len(rest)?;
+    let rest = rest.get(4 + path_len..)?;
+    let data_len = len(rest)?;
+    rest.get(4..4 + data_len).map(Bytes::copy_from_slice)
+}
+
 /// The op type in the `TxnHeader` of a txn entry.
 pub fn txn_type(entry: &[u8]) -> Result<i32, Error> {
     if entry.len() < TXN_HEADER_LEN {

@@ -1445,9 +1445,9 @@ mod tests {
             }
         }
         for f in fields {
-            // Set from the server.N, group.N and weight.N lines and the myid file, not from
-            // a key.
-            if f == "servers" || f == "my_id" || f == "hierarchy" {
+            // Set from the server.N, group.N and weight.N lines, the myid file and the
+            // path the file was read from, not from a key.
+            if f == "servers" || f == "my_id" || f == "hierarchy" || f == "config_file" {
                 continue;
             }
             assert!(

@@ -40,6 +40,7 @@
 //! `jute.maxbuffer`) the `-D` value wins and the file's line is ignored with a warning.
 //! [`reads_system_property`] says whether zk-rs reads a property at all.
 
+pub mod dynamic;
 pub mod keys;
 mod properties;
 mod servers;
@@ -317,6 +318,8 @@ pub struct Config {
     pub config_version: Option<u64>,
     /// `dynamicConfigFile`: where the `server.N` lines are when set.
     pub dynamic_config_file: Option<PathBuf>,
+    /// The `zoo.cfg` this was read from ([`load`]): reconfig rewrites it.
+    pub config_file: Option<PathBuf>,
     /// This server's id, from `dataDir/myid` (set by [`load`] / [`Config::set_my_id`]).
     pub my_id: Option<u64>,
     /// `DigestAuthenticationProvider.superDigest`: the super user's digest
@@ -677,6 +680,7 @@ impl Config {
             hierarchy: None,
             config_version: None,
             dynamic_config_file: None,
+            config_file: None,
             my_id: None,
             super_digest: None,
             read_only_mode_enabled: false,
@@ -853,6 +857,7 @@ pub fn load_with_system_properties(
 ) -> Result<(Config, Vec<String>), ConfigError> {
     let text = read_text(path)?;
     let (mut config, mut warnings) = parse_with_system_properties(&text, system_properties)?;
+    config.config_file = Some(path.to_path_buf());
     if let Some(dynamic) = config.dynamic_config_file.clone() {
         let text = read_text(&dynamic)?;
         let version = dynamic

@@ -26,6 +26,8 @@ pub enum LearnerEvent {
         digest: i64,
         epoch: i64,
     },
+    /// The leader's quorum config from NEWLEADER (at UPTODATE, before `Serve`).
+    LeaderConfig(bytes::Bytes),
     /// A committed txn, with the tree digest the leader logged with it, and its txn log
     /// entry (for the observers of an observer master).
     Commit {
@@ -148,6 +150,10 @@ impl LearnerDb for LearnerDatabase {
                 entry: entry.clone(),
             }),
         }
+    }
+
+    fn leader_config(&mut self, config: Bytes) {
+        let _ = self.send(LearnerEvent::LeaderConfig(config));
     }
 
     fn start_serving(&mut self, epoch: i64) -> Result<(), DbError> {

@@ -195,6 +195,11 @@ impl Database {
         };
     }
 
+    /// The `/zookeeper/config` set at every load from now on (a newer quorum config).
+    pub fn set_config_node(&mut self, node: ConfigNode) {
+        self.opts.config_node = Some(node);
+    }
+
     pub fn options(&self) -> &DbOptions {
         &self.opts
     }

@@ -12,8 +12,8 @@
 //! peer loop.
 
 use super::observer_master::{self, ObserverMaster, SyncOwner};
-use super::resolve;
-use super::role::learner_config;
+use super::role::{adopts, learner_config, reconfig_ends_learning};
+use super::{adopt_config, init_config_in_tree, resolve};
 use crate::config::Config;
 use crate::database::leader::SnapRequest;
 use crate::database::learner::{LearnerDatabase, LearnerEvent};
@@ -35,7 +35,7 @@ use zk_quorum::zab::packet;
 /// What a follower or an observer needs from the peer loop.
 pub struct Learning<'a> {
     pub cfg: &'a Config,
-    pub view: &'a QuorumMaj,
+    pub view: &'a mut QuorumMaj,
     pub my_id: i64,
     pub leader: i64,
     /// An observer's learner master other than the leader: `(sid, host:port)` of a
@@ -58,7 +58,7 @@ fn as_input(ev: LearnerEvent) -> Option<Input> {
         } => Some(Input::Committed { txn, leader_digest }),
         LearnerEvent::Revalidated { session, valid } => Some(Input::Revalidated { session, valid }),
         LearnerEvent::Synced => Some(Input::Synced),
-        LearnerEvent::Serve { .. } | LearnerEvent::Ended(_) => None,
+        LearnerEvent::Serve { .. } | LearnerEvent::Ended(_) | LearnerEvent::LeaderConfig(_) => None,
     }
 }
 
@@ -115,6 +115,10 @@ pub async fn follow(
                         "synced with leader {leader} (epoch {epoch}) at zxid 0x{last_zxid:x}: serving as {role}",
                     );
                     shell.pipeline.load(shell::now(), *tree, digest);
+                    if l.cfg.reconfig_enabled {
+                        // processReconfig at UPTODATE → initConfigInZKDatabase.
+                        init_config_in_tree(shell, l.view);
+                    }
                     shell.write_snapshots_to(snap_dir.clone(), snapshot_options.clone());
                     shell.upstream = Upstream::Learner(handle.clone());
                     // An observer's is its learner master (Java's setLeaderAddressAndId).
@@ -126,6 +130,22 @@ pub async fn follow(
                         )
                         .await;
                         shell.pipeline.observer_master = om.is_some();
+                    }
+                }
+                Some(LearnerEvent::LeaderConfig(text)) => {
+                    match QuorumMaj::parse_java_string(&String::from_utf8_lossy(&text)) {
+                        Ok(next) if adopts(l.cfg, l.view, &next) => {
+                            let ends = reconfig_ends_learning(l.kind, &next, l.my_id, l.leader);
+                            adopt_config(l.cfg, l.my_id, l.view, next);
+                            if shell.pipeline.mode.is_serving() && ends {
+                                // processReconfig's "major change": our role or our
+                                // leader's changed; elect again under the new config.
+                                warn!("the reconfig changed this server's role or its leader's");
+                                break;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => warn!("the leader's quorum config is not valid: {e}"),
                     }
                 }
                 Some(LearnerEvent::Ended(why)) => {
@@ -242,7 +262,8 @@ fn on_observer_master_event(
         Event::Synced { sid, kind, zxid } => {
             info!("observer {sid} synchronised by {kind:?} at 0x{zxid:x}")
         }
-        Event::Established { .. } | Event::Committed { .. } => {}
+        // An observer master proposes nothing, so no reconfig of its own activates.
+        Event::Established { .. } | Event::Committed { .. } | Event::Activated { .. } => {}
     }
 }
 

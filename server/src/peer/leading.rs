@@ -7,12 +7,13 @@
 //! reaps containers. A learner that needs a SNAP gets a copy of the pipeline's tree taken
 //! in order with the commits ([`SnapRequest`]).
 
-use super::role::leader_config;
-use super::{idle_shell, resolve};
+use super::role::{adopts, leader_config};
+use super::{adopt_config, idle_shell, init_config_in_tree, resolve};
 use crate::config::Config;
 use crate::database::leader::{LeaderDatabase, SnapRequest};
 use crate::database::{Database, Epochs};
 use crate::pipeline::Input;
+use crate::reconfig::Configs;
 use crate::shell::{self, Shell, ToPipeline, Upstream};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -29,7 +30,7 @@ use zk_quorum::zab::leader_net::{self, Event};
 #[allow(clippy::too_many_arguments)]
 pub async fn lead(
     cfg: &Config,
-    view: &QuorumMaj,
+    view: &mut QuorumMaj,
     my_id: i64,
     mut db: Database,
     epochs: Epochs,
@@ -74,6 +75,7 @@ pub async fn lead(
     let mut shell = idle_shell(cfg, "leader", tx);
     shell.pipeline.load(shell::now(), tree, digest);
     let lcfg = leader_config(cfg, view, my_id);
+    let lcfg_view = lcfg.clone();
     let (handle, control) = leader_net::control_channel();
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     let security = security.clone();
@@ -85,9 +87,21 @@ pub async fn lead(
         };
         (why, ldb.into_parts().0)
     });
-    let on_event = |shell: &mut Shell, ev: Event| match ev {
+    let mut on_event = |shell: &mut Shell, ev: Event| match ev {
         Event::Established { epoch } => {
             election.update_peer_epoch(epoch);
+            // Java's startZkServer → processReconfig: the config sent in NEWLEADER is ours.
+            let established = lcfg_view.established_view(epoch);
+            if adopts(cfg, view, &established) {
+                adopt_config(cfg, my_id, view, established);
+            }
+            if cfg.reconfig_enabled {
+                init_config_in_tree(shell, view);
+            }
+            shell.pipeline.quorum_configs = Some(Configs {
+                committed: view.clone(),
+                last_seen: view.clone(),
+            });
             info!(
                 "established as leader of epoch {epoch} at zxid 0x{:x}: serving as leader",
                 shell.pipeline.last_zxid()
@@ -97,6 +111,20 @@ pub async fn lead(
             shell
                 .pipeline
                 .start_leading(shell::now(), jute::Zxid::new(epoch, 0).into());
+        }
+        Event::Activated { view: next, leader } => {
+            // Java's processReconfig on the leader (Leader.tryToCommit): files, then the
+            // view the next round starts from.
+            if adopts(cfg, view, &next) {
+                adopt_config(cfg, my_id, view, next);
+            }
+            shell.pipeline.quorum_configs = Some(Configs {
+                committed: view.clone(),
+                last_seen: view.clone(),
+            });
+            if leader != my_id {
+                info!("reconfig designated server {leader} as leader: this leadership ends");
+            }
         }
         Event::Synced { sid, kind, zxid } => {
             info!("learner {sid} synchronised by {kind:?} at 0x{zxid:x}")

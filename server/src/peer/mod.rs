@@ -33,7 +33,8 @@ use crate::database::{Database, DbOptions, Epochs};
 use crate::pipeline::{Mode, Pipeline};
 use crate::shell::{self, Shell, ToPipeline};
 use role::{
-    after_election, config_node, learner_kind, learner_mode, quorum_view, read_only_delay, Next,
+    after_election, backs_up_static_config, config_node, erases_client_keys, learner_kind,
+    learner_mode, quorum_view, read_only_delay, Next,
 };
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -85,6 +86,34 @@ async fn find_learner_master(
     }
 }
 
+/// Adopt `next` as this member's quorum config (Java's `QuorumPeer.setQuorumVerifier(qv,
+/// true)`): write `<zoo.cfg>.dynamic.<version>` and point `zoo.cfg` at it.
+pub(crate) fn adopt_config(
+    cfg: &Config,
+    my_id: i64,
+    view: &mut zk_quorum::verifier::QuorumMaj,
+    next: zk_quorum::verifier::QuorumMaj,
+) {
+    info!(
+        "adopting quorum config version 0x{:x} (was 0x{:x})",
+        next.version(),
+        view.version()
+    );
+    if let Some(file) = &cfg.config_file {
+        match crate::config::dynamic::adopt(file, &next, erases_client_keys(&next, my_id)) {
+            Ok(path) => info!("wrote {}", path.display()),
+            Err(e) => error!("Error closing file: {e}"),
+        }
+    }
+    *view = next;
+}
+
+/// Set `/zookeeper/config` in the serving tree from `view` (Java's
+/// `initConfigInZKDatabase`).
+pub(crate) fn init_config_in_tree(shell: &mut Shell, view: &zk_quorum::verifier::QuorumMaj) {
+    crate::database::open::init_config_node(&mut shell.pipeline.tree, &config_node(view));
+}
+
 /// Run as a member of the ensemble described by `cfg` (`cfg.is_distributed()`).
 pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
     let Some(my_id) = cfg.my_id.map(|id| id as i64) else {
@@ -93,7 +122,14 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
             cfg.data_dir.display()
         ));
     };
-    let view = quorum_view(&cfg);
+    let mut view = quorum_view(&cfg);
+    if backs_up_static_config(&cfg) {
+        if let Some(file) = &cfg.config_file {
+            if let Err(e) = crate::config::dynamic::backup_static(file) {
+                fatal(format!("cannot back up {}: {e}", file.display()));
+            }
+        }
+    }
     let mode = learner_mode(learner_kind(&cfg, &view, my_id));
     let role = mode.name();
     let addr = cfg.client_socket_addr();
@@ -123,7 +159,7 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
         Ok(e) => e,
         Err(e) => fatal(format!("cannot start leader election: {e}")),
     };
-    let opts = DbOptions::from_config(&cfg, Some(config_node(&view)));
+    let mut opts = DbOptions::from_config(&cfg, Some(config_node(&view)));
     let open_failed = |e: &dyn std::fmt::Display| -> ! {
         fatal(format!(
             "cannot open the database in {}: {e}",
@@ -196,7 +232,7 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
                 info!("LEADING - LEADER ELECTION TOOK - {took_ms} MS");
                 shell.close_all();
                 let back = leading::lead(
-                    &cfg, &view, my_id, db, epochs, &election, &security, &mut rx, &tx,
+                    &cfg, &mut view, my_id, db, epochs, &election, &security, &mut rx, &tx,
                 )
                 .await;
                 shell = idle_shell(&cfg, role, &tx);
@@ -224,7 +260,7 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
                 };
                 let learning = following::Learning {
                     cfg: &cfg,
-                    view: &view,
+                    view: &mut view,
                     my_id,
                     leader,
                     master,
@@ -247,9 +283,11 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
             }
             Next::Look => Some(db),
         };
-        // Back to election with the database as on disk.
+        // Back to election with the database as on disk (and the config adopted meanwhile).
+        opts.config_node = Some(config_node(&view));
         db = match back {
             Some(mut db) => {
+                db.set_config_node(config_node(&view));
                 db.reload().unwrap_or_else(|e| open_failed(&e));
                 db
             }

@@ -112,7 +112,46 @@ pub fn leader_config(cfg: &Config, view: &QuorumMaj, my_id: i64) -> LeaderConfig
     lcfg.init_limit = cfg.init_limit;
     lcfg.sync_limit = cfg.sync_limit;
     lcfg.max_buffer = max_buffer(cfg);
+    lcfg.reconfig_enabled = cfg.reconfig_enabled;
     lcfg
+}
+
+/// Whether a member takes `offered` (from NEWLEADER, or its own established config) over
+/// `current`: only with reconfig enabled, and only a newer version (Java's
+/// `setLastSeenQuorumVerifier` / `setQuorumVerifier`).
+pub fn adopts(cfg: &Config, current: &QuorumMaj, offered: &QuorumMaj) -> bool {
+    cfg.reconfig_enabled && offered.version() > current.version()
+}
+
+/// Whether adopting `next` ends a learner's session with `leader` (Java's `processReconfig`
+/// "major change", `updateLearnerType` / `updateVote`): it must now learn as another kind
+/// (listed as observer, or as participant; a member left out of the config keeps its kind
+/// if it was a participant, which then follows without a vote), or the leader no longer
+/// votes (so another is designated).
+pub fn reconfig_ends_learning(
+    kind: LearnerKind,
+    next: &QuorumMaj,
+    my_id: i64,
+    leader: i64,
+) -> bool {
+    let next_kind = if next.is_observer(my_id) {
+        LearnerKind::Observer
+    } else {
+        LearnerKind::Follower
+    };
+    next_kind != kind || !next.is_voter(leader)
+}
+
+/// Whether rewriting `zoo.cfg` drops its `clientPort*` keys: our own `server.N` line
+/// carries the client address (Java's `needEraseClientInfoFromStaticConfig`).
+pub fn erases_client_keys(view: &QuorumMaj, my_id: i64) -> bool {
+    view.server(my_id).is_some_and(|s| s.client.is_some())
+}
+
+/// Whether Java's `backupOldConfig` runs at startup: an ensemble member with reconfig
+/// enabled whose `server.N` lines are still in `zoo.cfg`.
+pub fn backs_up_static_config(cfg: &Config) -> bool {
+    cfg.reconfig_enabled && cfg.is_distributed() && cfg.dynamic_config_file.is_none()
 }
 
 #[cfg(test)]
@@ -157,6 +196,54 @@ mod tests {
         assert_eq!(learner_kind(&c, &view, 1), LearnerKind::Observer);
         assert_eq!(learner_mode(LearnerKind::Observer).name(), "observer");
         assert_eq!(learner_mode(LearnerKind::Follower).name(), "follower");
+    }
+
+    #[test]
+    fn reconfig_enabled_adopts_newer_configs_only() {
+        let view = quorum_view(&cfg(""));
+        let newer = view.clone().with_version(0x1_0000_0000);
+        assert!(!adopts(&cfg(""), &view, &newer));
+        let on = cfg("reconfigEnabled=true\n");
+        assert!(adopts(&on, &view, &newer));
+        assert!(!adopts(&on, &newer, &view));
+        assert!(!adopts(&on, &newer, &newer));
+        assert!(backs_up_static_config(&on) && !backs_up_static_config(&cfg("")));
+        assert!(!erases_client_keys(&view, 1));
+        let lead = leader_config(&on, &view, 1);
+        assert_eq!(lead.established_view(1).version(), 0x1_0000_0000);
+        assert_eq!(
+            leader_config(&cfg(""), &view, 1)
+                .established_view(1)
+                .version(),
+            0
+        );
+    }
+
+    #[test]
+    fn which_reconfigs_end_a_learner_session() {
+        let c = cfg("");
+        let view = quorum_view(&c); // 1, 2 participants; 3 observer
+        let f = LearnerKind::Follower;
+        assert!(!reconfig_ends_learning(f, &view, 2, 1));
+        // Removed: a non-voting follower, still following.
+        let without_2 = QuorumMaj::new(
+            view.servers()
+                .iter()
+                .filter(|s| s.sid != 2)
+                .cloned()
+                .collect(),
+            5,
+        );
+        assert!(!reconfig_ends_learning(f, &without_2, 2, 1));
+        // The leader removed, or an observer becoming a participant.
+        assert!(reconfig_ends_learning(f, &without_2, 3, 2));
+        assert!(reconfig_ends_learning(
+            LearnerKind::Observer,
+            &without_2,
+            2,
+            1
+        ));
+        assert!(!reconfig_ends_learning(LearnerKind::Observer, &view, 3, 1));
     }
 
     #[test]

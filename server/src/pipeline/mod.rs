@@ -494,6 +494,8 @@ pub struct Pipeline {
     /// Follower: an observer master runs (observerMasterPort), so `mntr` has Java's
     /// `synced_observers` gauge.
     pub observer_master: bool,
+    /// Leader: the committed and the last seen quorum config (reconfig's checks).
+    pub quorum_configs: Option<crate::reconfig::Configs>,
     /// What to do, in order (taken by [`Pipeline::take_outputs`]).
     out: Vec<Output>,
 }
@@ -575,6 +577,7 @@ impl Pipeline {
             proposal_sizes: crate::stats::BufferStats::default(),
             learners: Default::default(),
             observer_master: false,
+            quorum_configs: None,
             out: Vec::new(),
             cfg,
         }

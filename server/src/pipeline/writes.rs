@@ -2,6 +2,7 @@
 //! PrepRequestProcessor for the local ones, then FinalRequestProcessor).
 
 use super::*;
+use crate::reconfig::LeaderView;
 
 /// Per-namespace write statistics of an applied txn (Java's DataTree.updateWriteStat: the
 /// data length for creates and setData, 0 for deletes; nothing for what failed).
@@ -304,6 +305,18 @@ impl Pipeline {
                 reply_with(xid, z, &SetDataResponse { stat: stat() })
             }
             OpCode::SetAcl => reply_with(xid, z, &SetACLResponse { stat: stat() }),
+            // Java's FinalRequestProcessor: the new config and the config node's stat.
+            OpCode::Reconfig => reply_with(
+                xid,
+                z,
+                &GetDataResponse {
+                    data: self
+                        .tree
+                        .node(crate::tree::CONFIG)
+                        .and_then(|n| n.data.to_bytes()),
+                    stat: stat(),
+                },
+            ),
             OpCode::Multi => {
                 let results: Vec<MultiResult> = rc
                     .multi
@@ -348,7 +361,12 @@ impl Pipeline {
             Author::Conn(conn) => self.conns.get(&conn).map_or(&[][..], |c| c.auth.ids()),
             Author::Ids(ids) => ids,
         };
+        let leader = match (&self.mode, &self.quorum_configs) {
+            (Mode::Leader, Some(configs)) => Some(self.leader_view(configs)),
+            _ => None,
+        };
         let ctx = PrepContext {
+            leader,
             tree: &self.tree,
             session,
             auth,
@@ -360,7 +378,38 @@ impl Pipeline {
             compat: self.cfg.compat_version,
         };
         let (zxid, time_ms) = (self.last_zxid, self.now.wall_ms);
-        prep::prep_write(&ctx, &mut self.pending, op, cxid, body, zxid, time_ms)
+        let prepped = prep::prep_write(&ctx, &mut self.pending, op, cxid, body, zxid, time_ms);
+        if let (TxnBody::SetData(t), Some(configs)) = (&prepped.0.body, &mut self.quorum_configs) {
+            if op == OpCode::Reconfig {
+                // The proposed config is the last seen one until it commits: another
+                // reconfig meanwhile gets ReconfigInProgress.
+                let text = String::from_utf8_lossy(t.data.as_deref().unwrap_or_default());
+                match zk_quorum::verifier::QuorumMaj::parse_java_string(&text) {
+                    Ok(next) => configs.last_seen = next,
+                    Err(e) => tracing::warn!("a prepped reconfig has a bad config: {e}"),
+                }
+            }
+        }
+        prepped
+    }
+
+    /// What reconfig's checks need of a leader: its configs, and itself with the synced
+    /// followers (Java's `forwardingFollowers` that are synced).
+    fn leader_view<'a>(&self, configs: &'a crate::reconfig::Configs) -> LeaderView<'a> {
+        let synced = self
+            .learners
+            .learners
+            .iter()
+            .filter(|l| l.synced && !l.observer)
+            .map(|l| l.sid)
+            .chain(self.cfg.my_id.map(|id| id as i64))
+            .collect();
+        LeaderView {
+            committed: &configs.committed,
+            last_seen: &configs.last_seen,
+            synced,
+            standalone_enabled: self.cfg.standalone_enabled,
+        }
     }
 
     /// The header of the next txn, for those not prepped from a request (createSession).

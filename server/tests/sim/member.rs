@@ -395,6 +395,8 @@ impl Member {
                 leader::Action::Synced {
                     sid, kind, zxid, ..
                 } => ctx.trace(format!("{} synced {sid} by {kind:?} at {zxid}", self.sid)),
+                // The simulated members run without reconfig.
+                leader::Action::Activated { .. } => {}
                 leader::Action::Established { epoch, zxid } => {
                     ctx.trace(format!("{} ESTABLISHED epoch {epoch} ({zxid})", self.sid));
                     l.established = true;
@@ -678,6 +680,7 @@ impl Member {
                     }
                     Ok(())
                 }
+                learner::Action::LeaderConfig(_) => Ok(()),
                 learner::Action::StartServing { epoch } => match f.tree.take() {
                     Some(tree) => {
                         ctx.trace(format!("{sid} serving at 0x{:x}", tree.last_zxid));
