@@ -15,10 +15,12 @@ every member serves as (one keytab on one machine).
    Krb5LoginModule logs in before the peer starts); a learner with a valid principal whose
    host is not an ensemble host, or with no host part at all, is refused at connect (Java
    3.9.3's authorization; 3.8.0 lets a host-less principal in, we do not, so that case runs
-   with 3.9.3 members only); a learner without SASL is refused. Node 3 with good credentials
-   then joins.
+   with 3.9.3 members only); a learner without SASL is refused. A QuorumServer keytab that
+   no longer matches stops the start too (Java's Krb5LoginModule is an initiator by default
+   and logs in). Node 3 with good credentials then joins.
 3. CVE-2023-44981: a stranger claiming a server id on the election port, or sending
    FOLLOWERINFO to the leader, without authenticating, gets nothing but ERROR packets.
+4. server.N lines naming `localhost`: _HOST is the configured host name, not the address.
 
 Java reads the KDC's krb5.conf from -Djava.security.krb5.conf (kdc.java_props()), zkserver
 from KRB5_CONFIG (kdc.env()); both read the JAAS file from -Djava.security.auth.login.config.
@@ -63,7 +65,7 @@ def _krb5_entry(section, keytab, principal):
 def kdc(tmp_path_factory):
     with kdcmod.Kdc(tmp_path_factory.mktemp("qkdc")) as k:
         k.keytabs = {name: k.add_principal(name) for name in (
-            SERVICE, "zkquorum/elsewhere.example", "hostless")}
+            SERVICE, "zkquorum/localhost", "zkquorum/elsewhere.example", "hostless")}
         # A keytab whose key the KDC has since replaced (kvno 1 in the file, 2 in the KDC).
         k.keytabs["stale"] = k.add_principal("stale/127.0.0.1")
         k._run([kdcmod.KADMIN_LOCAL, "-r", k.realm, "-q",
@@ -75,8 +77,7 @@ def kdc(tmp_path_factory):
         yield k
 
 
-LEARNERS = {  # variant -> (keytab name, principal)
-    "good": (SERVICE, SERVICE),
+LEARNERS = {  # variant -> (keytab name, principal); else the ensemble's zkquorum/<host>
     "stale": ("stale", "stale/127.0.0.1"),
     "ghost": ("ghost", "ghost/127.0.0.1"),
     "elsewhere": ("zkquorum/elsewhere.example", "zkquorum/elsewhere.example"),
@@ -106,18 +107,28 @@ class KrbNode(zkharness.Server):
 
 
 class KrbEnsemble(zkharness.Ensemble):
-    def __init__(self, tmp, kdc):
+    """Members on `host` (as the server.N lines write it), serving as zkquorum/<host>."""
+
+    def __init__(self, tmp, kdc, host=zkharness.HOST):
+        self.host = host
         super().__init__(tmp, extra=REQUIRED)
         self.kdc = kdc
+        self.service = "zkquorum/%s" % host
         self.learner = {}   # sid -> LEARNERS variant
+        self.server = {}    # sid -> LEARNERS variant of its QuorumServer section
         self.plain = set()  # sids without quorum SASL
+
+    def peer(self, sid):
+        return self.host, (zkharness.free_port(), zkharness.free_port(), zkharness.free_port())
 
     def new_server(self, sid, impl):
         kdc = self.kdc
-        kt_name, principal = LEARNERS[self.learner.get(sid, "good")]
+        good = (self.service, self.service)
+        kt_name, principal = LEARNERS.get(self.learner.get(sid), good)
+        skt_name, sprincipal = LEARNERS.get(self.server.get(sid), good)
         jaas = self.tmp / ("jaas-%d-%s.conf" % (sid, uuid.uuid4().hex[:6]))
         jaas.write_text(
-            _krb5_entry("QuorumServer", kdc.keytabs[SERVICE], kdc.principal(SERVICE)) +
+            _krb5_entry("QuorumServer", kdc.keytabs[skt_name], kdc.principal(sprincipal)) +
             _krb5_entry("QuorumLearner", kdc.keytabs[kt_name], kdc.principal(principal)))
         cfg = self.node_cfg(sid)
         if sid in self.plain:
@@ -171,26 +182,49 @@ def test_kerberos_ensemble(tmp_path, kdc, gen, layout):
         assert "zkquorum/localhost@" not in kdc_log
 
 
-def _refused(ens, sid, outcome, others=(1, 2)):
-    """Node `sid` never joins; `outcome` "exits" (login failed at startup) or "refused"."""
+@pytest.mark.parametrize("gen", GENERATIONS)
+def test_host_pattern_with_host_names(tmp_path, kdc, gen):
+    """server.N lines naming `localhost`: _HOST becomes localhost (not the address), and
+    the members accept zkquorum/localhost as an ensemble host's principal."""
+    java, ours = gen
+    with KrbEnsemble(tmp_path, kdc, host="localhost") as ens:
+        ens.start_all({1: java, 2: ours, 3: ours})
+        _three_serving(ens)
+        _writes_through_every_member(ens.servers)
+    assert "for %s" % kdc.principal("zkquorum/localhost") in \
+        (kdc.dir / "kdc.log").read_text(errors="replace")
+
+
+REFUSAL = "Failed to authenticate using SASL"
+
+
+def _refusals(ens, sids=(1, 2)):
+    return {s: _log_text(ens.servers[s]).count(REFUSAL) for s in sids}
+
+
+def _refused(ens, sid, outcome, before):
+    """Node `sid` never joins; `outcome` "exits" (login failed at startup) or "refused" (both
+    members logged a new refusal since `before`, and it is not serving)."""
     srv = ens.servers[sid]
     if outcome == "exits":
         wait_for(lambda: srv.proc.poll() is not None, timeout=60,
                  what="node %d (%s) exiting on its failed login" % (sid, srv.impl))
         assert srv.proc.returncode != 0
         return
-    time.sleep(5)
+    wait_for(lambda: all(n > before[s] for s, n in _refusals(ens).items()), timeout=60,
+             what="nodes 1 and 2 refusing node %d (%s)" % (sid, srv.impl))
+    time.sleep(1)
     srv.check_alive()
     assert mode(srv) not in ("follower", "leader"), "node %d (%s) joined" % (sid, srv.impl)
-    for o in others:
+    for o in (1, 2):
         assert mode(ens.servers[o]) in ("follower", "leader")
 
 
 @pytest.mark.parametrize("gen", GENERATIONS)
 def test_refused_learners_and_strangers(tmp_path, kdc, gen):
     java, ours = gen
-    cases = [("stale", "exits"), ("ghost", "exits"), ("elsewhere", "refused"),
-             ("plain", "refused")]
+    cases = [("stale", "exits"), ("ghost", "exits"), ("stale-server", "exits"),
+             ("elsewhere", "refused"), ("plain", "refused")]
     if java == "java39":
         cases.append(("hostless", "refused"))
     with KrbEnsemble(tmp_path, kdc) as ens:
@@ -203,20 +237,21 @@ def test_refused_learners_and_strangers(tmp_path, kdc, gen):
         for case, outcome in cases:
             for impl in (java, ours):
                 ens.learner.pop(3, None)
+                ens.server.pop(3, None)
                 ens.plain.discard(3)
                 if case == "plain":
                     ens.plain.add(3)
+                elif case == "stale-server":
+                    ens.server[3] = "stale"
                 else:
                     ens.learner[3] = case
+                before = _refusals(ens)
                 ens.start(3, impl)
                 try:
-                    _refused(ens, 3, outcome)
+                    _refused(ens, 3, outcome, before)
                 finally:
                     ens.servers[3].stop()
                 print("\n%s learner as %s: %s" % (case, impl, outcome))
-        # The members logged the refusals of connect-time cases.
-        for sid in (1, 2):
-            assert "Failed to authenticate using SASL" in _log_text(ens.servers[sid]), sid
         _writes_through_every_member({s: ens.servers[s] for s in (1, 2)})
         # Good credentials: node 3 joins.
         ens.learner.pop(3, None)

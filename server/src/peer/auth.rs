@@ -9,8 +9,8 @@
 //!   `zk-quorum-sasl-md5`); the server's users are its `user_<name>="<password>"` options,
 //!   the learner logs in with `username` / `password`.
 //! * `Krb5LoginModule` (`useKeyTab`, `keyTab`, `principal`): GSSAPI. The server accepts with
-//!   its principal's keys; the learner logs in from its keytab at startup (a failure stops
-//!   the server, as the JDK's login does) and asks for a ticket to
+//!   its principal's keys; both log in from their keytabs at startup (a failure stops the
+//!   server, as the JDK's login does) and asks for a ticket to
 //!   `quorum.auth.kerberos.servicePrincipal`, `_HOST` replaced by the peer's host as the
 //!   configuration writes it ([`service_principal`]).
 //!
@@ -46,6 +46,8 @@ const HOST_PATTERN: &str = "_HOST";
 
 /// The in-memory credential cache of the learner's Kerberos login (never a file).
 const LEARNER_CCACHE: &str = "MEMORY:zk-rs-quorum-learner";
+/// The in-memory cache of the server's startup login check.
+const SERVER_CCACHE: &str = "MEMORY:zk-rs-quorum-server";
 
 type NewServer = Box<dyn Fn() -> Box<dyn ServerMech> + Send + Sync>;
 type NewLearner = Box<dyn Fn(SocketAddr) -> Result<Box<dyn LearnerMech>, String> + Send + Sync>;
@@ -153,7 +155,14 @@ fn server_side(
 ) -> Result<NewServer, String> {
     let entries = section(config, name)?;
     if let Some(entry) = entries.iter().find(|e| e.module == KRB5_LOGIN_MODULE) {
-        let login = ServerLogin::new(&krb5_options(entry)?).map_err(|e| e.message)?;
+        let options = krb5_options(entry)?;
+        // The JDK's Krb5LoginModule (isInitiator defaults to true) gets a ticket for the
+        // server's own principal at startup, so a stale keytab stops Java there: do the same.
+        if entry.options.get("isInitiator").map(String::as_str) != Some("false") {
+            Credential::login(&options.principal, options.keytab.as_deref(), SERVER_CCACHE)
+                .map_err(|e| format!("Kerberos login of {} failed: {e}", options.principal))?;
+        }
+        let login = ServerLogin::new(&options).map_err(|e| e.message)?;
         info!("quorum server will accept GSSAPI as {}", login.principal);
         let hosts = Arc::new(hosts);
         return Ok(Box::new(move || -> Box<dyn ServerMech> {
