@@ -17,8 +17,8 @@
 //! A learner is authorized ([`authorized`]) when the identity it authenticated as is the one
 //! it asks to act as, and, for Kerberos, when its principal is `name/host@REALM` with `host`
 //! one of the ensemble's `server.N` hosts: the rule of Java 3.9.3 and 3.8.4+ (ZOOKEEPER-4753,
-//! CVE-2023-44981's fix). Java 3.8.0 let a principal without a host part through; we apply
-//! the later rule in both compatibility modes.
+//! CVE-2023-44981's fix, also in Debian's 3.8.0-11+deb12u1). Upstream 3.8.0 let a principal
+//! without a host part through; we apply the later rule in both compatibility modes.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
