@@ -20,7 +20,8 @@ every member serves as (one keytab on one machine).
    no longer matches stops the start too (Java's Krb5LoginModule is an initiator by default
    and logs in). Node 3 with good credentials then joins.
 3. CVE-2023-44981: a stranger claiming a server id on the election port, or sending
-   FOLLOWERINFO to the leader, without authenticating, gets nothing but ERROR packets.
+   FOLLOWERINFO to the leader, without authenticating, gets nothing but ERROR packets; so
+   does one whose first token is not a Kerberos AP-REQ.
 4. server.N lines naming `localhost`: _HOST is the configured host name, not the address.
 
 Java reads the KDC's krb5.conf from -Djava.security.krb5.conf (kdc.java_props()), zkserver
@@ -263,6 +264,25 @@ def test_refused_learners_and_strangers(tmp_path, kdc, gen):
             for claimed in (99, OBSERVER_ID, 1, 3, sid):
                 got = _election_stranger(eport, claimed)
                 assert _only_auth_error_packets(got), (sid, srv.impl, claimed, got[:32])
+        # A stranger that starts the exchange with a token that is no AP-REQ.
+        magic = struct.pack(">q", 0x5F2435013501EDCC)
+        junk = magic + struct.pack(">ii", 0, 12) + b"not-an-ap-req"[:12]
+        for sid, srv in ens.servers.items():
+            _, _, eport = ens.ports[sid]
+            hello = struct.pack(">qqi", -65536, 99, 11) + b"127.0.0.1:1"
+            got = b""
+            with socket.create_connection(("127.0.0.1", eport), timeout=8) as s:
+                s.sendall(hello + junk)
+                while True:
+                    try:
+                        data = s.recv(4096)
+                    except (ConnectionResetError, socket.timeout):
+                        break
+                    if not data:
+                        break
+                    got += data
+            assert got and _only_auth_error_packets(got), (sid, srv.impl, got[:32])
+            srv.check_alive()
         _, qport, _ = ens.ports[ens.leader()]
         learner_info = struct.pack(">qiq", 99, 0x10000, 0)
         info = struct.pack(">iqi", 11, 0, len(learner_info)) + learner_info + \
