@@ -23,6 +23,10 @@ every member serves as (one keytab on one machine).
    FOLLOWERINFO to the leader, without authenticating, gets nothing but ERROR packets; so
    does one whose first token is not a Kerberos AP-REQ.
 4. server.N lines naming `localhost`: _HOST is the configured host name, not the address.
+5. Ticket renewal (3.9 pair: Java 3.8.0 cannot log in again sooner than 60 s, 3.9.3 takes
+   -Dzookeeper.kerberos.minReLoginTimeMs): learner tickets of 20 s and a KDC clock skew of
+   2 s; after 30 s the zkserver leader stops and a zkserver learner, whose startup tickets
+   have expired, authenticates to the Java 3.9.3 member that now leads.
 
 Java reads the KDC's krb5.conf from -Djava.security.krb5.conf (kdc.java_props()), zkserver
 from KRB5_CONFIG (kdc.env()); both read the JAAS file from -Djava.security.auth.login.config.
@@ -84,6 +88,7 @@ LEARNERS = {  # variant -> (keytab name, principal); else the ensemble's zkquoru
     "ghost": ("ghost", "ghost/127.0.0.1"),
     "elsewhere": ("zkquorum/elsewhere.example", "zkquorum/elsewhere.example"),
     "hostless": ("hostless", "hostless"),
+    "short": ("short", "short/127.0.0.1"),  # in short_kdc: 20 s tickets
 }
 
 
@@ -111,8 +116,10 @@ class KrbNode(zkharness.Server):
 class KrbEnsemble(zkharness.Ensemble):
     """Members on `host` (as the server.N lines write it), serving as zkquorum/<host>."""
 
-    def __init__(self, tmp, kdc, host=zkharness.HOST):
+    def __init__(self, tmp, kdc, host=zkharness.HOST, learner="good", java_props=()):
         self.host = host
+        self.default_learner = learner
+        self.java_props = list(java_props)
         super().__init__(tmp, extra=REQUIRED)
         self.kdc = kdc
         self.service = "zkquorum/%s" % host
@@ -126,7 +133,7 @@ class KrbEnsemble(zkharness.Ensemble):
     def new_server(self, sid, impl):
         kdc = self.kdc
         good = (self.service, self.service)
-        kt_name, principal = LEARNERS.get(self.learner.get(sid), good)
+        kt_name, principal = LEARNERS.get(self.learner.get(sid, self.default_learner), good)
         skt_name, sprincipal = LEARNERS.get(self.server.get(sid), good)
         jaas = self.tmp / ("jaas-%d-%s.conf" % (sid, uuid.uuid4().hex[:6]))
         jaas.write_text(
@@ -137,6 +144,8 @@ class KrbEnsemble(zkharness.Ensemble):
             cfg.update({k: None for k in REQUIRED})
         srv = KrbNode(impl, self.workdir(sid), self.ports[sid][0], cfg, myid=sid)
         srv.props = ["-Djava.security.auth.login.config=%s" % jaas] + kdc.java_props()
+        if zkharness.is_java(impl):
+            srv.props += self.java_props
         srv.env_extra = {k: v for k, v in kdc.env().items() if k.startswith("KRB5")}
         return srv
 
@@ -198,6 +207,36 @@ def test_host_pattern_with_host_names(tmp_path, kdc, gen):
 
 
 REFUSAL = "Failed to authenticate using SASL"
+
+
+@pytest.fixture(scope="module")
+def short_kdc(tmp_path_factory):
+    """A KDC whose learner tickets last 20 s, with a 2 s clock skew."""
+    with kdcmod.Kdc(tmp_path_factory.mktemp("qkdc-short"), clockskew_s=2) as k:
+        k.keytabs = {SERVICE: k.add_principal(SERVICE),
+                     "short": k.add_principal("short/127.0.0.1", max_life="20s")}
+        yield k
+
+
+@pytest.mark.parametrize("gen", [g for g in GENERATIONS if g.values[0][0] == "java39"])
+def test_expired_learner_tickets_are_renewed(tmp_path, short_kdc, gen):
+    java, ours = gen
+    impls = {1: ours, 2: java, 3: ours}
+    with KrbEnsemble(tmp_path, short_kdc, learner="short",
+                     java_props=["-Dzookeeper.kerberos.minReLoginTimeMs=2000"]) as ens:
+        ens.start(3, impls[3])
+        ens.start(1, impls[1])
+        wait_for(lambda: mode(ens.servers[3]) == "leader", timeout=60, what="node 3 leading")
+        ens.start(2, impls[2])
+        _three_serving(ens)
+        time.sleep(30)  # every ticket obtained at startup has expired
+        ens.servers[3].stop()
+        wait_for(lambda: (mode(ens.servers[2]), mode(ens.servers[1])) ==
+                 ("leader", "follower"), timeout=60,
+                 what="zkserver node 1 following Java node 2 with renewed tickets")
+        ens.start(3, impls[3])
+        _three_serving(ens)
+        _writes_through_every_member(ens.servers)
 
 
 def _refusals(ens, sids=(1, 2)):

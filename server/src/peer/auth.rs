@@ -23,7 +23,8 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
 use zk_quorum::auth::{LearnerMech, QuorumAuth, ServerMech, SharedAuth, PROTOCOL, SERVER_NAME};
@@ -44,7 +45,8 @@ const DIGEST_LOGIN_MODULE: &str = "org.apache.zookeeper.server.auth.DigestLoginM
 /// `SecurityUtils.QUORUM_HOSTNAME_PATTERN`.
 const HOST_PATTERN: &str = "_HOST";
 
-/// The in-memory credential cache of the learner's Kerberos login (never a file).
+/// The in-memory credential caches of the learner's Kerberos logins (never a file; a
+/// counter is appended per login).
 const LEARNER_CCACHE: &str = "MEMORY:zk-rs-quorum-learner";
 /// The in-memory cache of the server's startup login check.
 const SERVER_CCACHE: &str = "MEMORY:zk-rs-quorum-server";
@@ -195,26 +197,18 @@ fn learner_side(
     let entries = section(config, name)?;
     if let Some(entry) = entries.iter().find(|e| e.module == KRB5_LOGIN_MODULE) {
         let options = krb5_options(entry)?;
-        let (cred, me) = Credential::login(
-            &options.principal,
-            options.keytab.as_deref(),
-            LEARNER_CCACHE,
-        )
-        .map_err(|e| format!("Kerberos login of {} failed: {e}", options.principal))?;
-        info!("quorum learner logged in to Kerberos as {me}");
-        let realm = me
-            .rsplit_once('@')
-            .map(|(_, r)| r.to_string())
-            .unwrap_or_default();
+        let login = LearnerLogin::new(options).map_err(|e| e.to_string())?;
         let configured = configured_principal.to_string();
         return Ok(Box::new(
             move |peer: SocketAddr| -> Result<Box<dyn LearnerMech>, String> {
+                let (cred, me) = login.current(Instant::now())?;
+                let realm = me.rsplit_once('@').map_or("", |(_, r)| r);
                 let host = hosts
                     .get(&peer)
                     .cloned()
                     .unwrap_or_else(|| peer.ip().to_string());
-                let target = with_realm(&service_principal(&configured, &host), &realm);
-                let ctx = Initiator::new(cred.clone(), &target)?;
+                let target = with_realm(&service_principal(&configured, &host), realm);
+                let ctx = Initiator::new(cred, &target)?;
                 Ok(Box::new(KerberosLearner(GssapiClient::new(ctx, &me))))
             },
         ));
@@ -230,6 +224,76 @@ fn learner_side(
             random_bytes(),
         ))))
     }))
+}
+
+/// When a login whose ticket lasts `lifetime_s` from `obtained` is due for renewal: at 80 %
+/// of the lifetime, as Java's `Login` thread (`TICKET_RENEW_WINDOW`), and at least a second
+/// after the last login.
+pub fn renew_at(obtained: Instant, lifetime_s: u32) -> Instant {
+    let window = Duration::from_secs(u64::from(lifetime_s)) * 4 / 5;
+    obtained + window.max(Duration::from_secs(1))
+}
+
+/// The learner's Kerberos login (Java's `Login` for the QuorumLearner section): its initiator
+/// credential, logged in again from the keytab once due ([`renew_at`]). Each login gets a
+/// fresh in-memory cache, so no expired ticket is read back.
+struct LearnerLogin {
+    options: LoginOptions,
+    state: Mutex<LoginState>,
+}
+
+struct LoginState {
+    cred: Arc<Credential>,
+    me: String,
+    renew_at: Instant,
+    logins: u64,
+}
+
+impl LearnerLogin {
+    fn new(options: LoginOptions) -> Result<Self, String> {
+        let state = Self::login(&options, 0)?;
+        info!("quorum learner logged in to Kerberos as {}", state.me);
+        Ok(LearnerLogin {
+            options,
+            state: Mutex::new(state),
+        })
+    }
+
+    fn login(options: &LoginOptions, n: u64) -> Result<LoginState, String> {
+        let ccache = format!("{LEARNER_CCACHE}-{n}");
+        let obtained = Instant::now();
+        let (cred, me, lifetime_s) =
+            Credential::login(&options.principal, options.keytab.as_deref(), &ccache)
+                .map_err(|e| format!("Kerberos login of {} failed: {e}", options.principal))?;
+        Ok(LoginState {
+            cred,
+            me,
+            renew_at: renew_at(obtained, lifetime_s),
+            logins: n + 1,
+        })
+    }
+
+    /// The credential to use at `now`, logging in again first when due. A failed renewal
+    /// keeps the old credential (it may still be valid) and says why.
+    fn current(&self, now: Instant) -> Result<(Arc<Credential>, String), String> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| "learner login lock poisoned")?;
+        if now >= state.renew_at {
+            match Self::login(&self.options, state.logins) {
+                Ok(fresh) => {
+                    info!("quorum learner logged in to Kerberos again as {}", fresh.me);
+                    *state = fresh;
+                }
+                Err(e) => {
+                    warn!("{e}");
+                    state.renew_at = now + Duration::from_secs(1);
+                }
+            }
+        }
+        Ok((state.cred.clone(), state.me.clone()))
+    }
 }
 
 /// `user_<name>` options of the section's DigestLoginModule entries.
@@ -464,6 +528,13 @@ BadLearner {
         assert_eq!(p("zkquorum", "h"), "zkquorum");
         assert_eq!(with_realm("zkquorum/h", "R"), "zkquorum/h@R");
         assert_eq!(with_realm("zkquorum/h@S", "R"), "zkquorum/h@S");
+    }
+
+    #[test]
+    fn renewal_at_four_fifths_of_the_lifetime() {
+        let t = Instant::now();
+        assert_eq!(renew_at(t, 100), t + Duration::from_secs(80));
+        assert_eq!(renew_at(t, 0), t + Duration::from_secs(1));
     }
 
     #[test]

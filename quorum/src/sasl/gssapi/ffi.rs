@@ -422,12 +422,13 @@ impl Credential {
     /// (`None`: the default client keytab), its tickets kept in the in-memory cache `ccache`
     /// (so no file cache of the machine is read or written). Then logs in at once (the
     /// AS exchange with the KDC, as the JDK's `Krb5LoginModule.login` does at startup) and
-    /// returns the credential with the principal's full name (`name/host@REALM`).
+    /// returns the credential, the principal's full name (`name/host@REALM`) and the
+    /// remaining lifetime of its ticket in seconds.
     pub fn login(
         principal: &str,
         keytab: Option<&str>,
         ccache: &str,
-    ) -> Result<(Arc<Credential>, String), String> {
+    ) -> Result<(Arc<Credential>, String, u32), String> {
         let mut store = vec![("ccache", ccache)];
         if let Some(k) = keytab {
             store.push(("client_keytab", k));
@@ -455,7 +456,7 @@ impl Credential {
         }
         let full = gss.display(name);
         gss.release_name_handle(&mut name);
-        Ok((cred, full?))
+        Ok((cred, full?, lifetime))
     }
 
     fn acquire_from(
