@@ -197,7 +197,7 @@ fn learner_side(
     let entries = section(config, name)?;
     if let Some(entry) = entries.iter().find(|e| e.module == KRB5_LOGIN_MODULE) {
         let options = krb5_options(entry)?;
-        let login = LearnerLogin::new(options).map_err(|e| e.to_string())?;
+        let login = LearnerLogin::new(options)?;
         let configured = configured_principal.to_string();
         return Ok(Box::new(
             move |peer: SocketAddr| -> Result<Box<dyn LearnerMech>, String> {
