@@ -218,6 +218,7 @@ def short_kdc(tmp_path_factory):
         yield k
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("gen", [g for g in GENERATIONS if g.values[0][0] == "java39"])
 def test_expired_learner_tickets_are_renewed(tmp_path, short_kdc, gen):
     java, ours = gen
@@ -248,11 +249,11 @@ def _refused(ens, sid, outcome, before):
     members logged a new refusal since `before`, and it is not serving)."""
     srv = ens.servers[sid]
     if outcome == "exits":
-        wait_for(lambda: srv.proc.poll() is not None, timeout=60,
+        wait_for(lambda: srv.proc.poll() is not None, timeout=120,
                  what="node %d (%s) exiting on its failed login" % (sid, srv.impl))
         assert srv.proc.returncode != 0
         return
-    wait_for(lambda: all(n > before[s] for s, n in _refusals(ens).items()), timeout=60,
+    wait_for(lambda: all(n > before[s] for s, n in _refusals(ens).items()), timeout=120,
              what="nodes 1 and 2 refusing node %d (%s)" % (sid, srv.impl))
     time.sleep(1)
     srv.check_alive()
@@ -261,6 +262,8 @@ def _refused(ens, sid, outcome, before):
         assert mode(ens.servers[o]) in ("follower", "leader")
 
 
+# Twelve starts of node 3: a JVM can take a minute to start on a loaded 2-core machine.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("gen", GENERATIONS)
 def test_refused_learners_and_strangers(tmp_path, kdc, gen):
     java, ours = gen
