@@ -24,7 +24,7 @@
 //!   observer's, one not in the view, one lower than ours): the id is never a reason to skip
 //!   it (the CVE-2023-44981 concern: authorization must not rest on what the peer claims).
 //!
-//! The mechanisms (DIGEST-MD5) are behind [`ServerMech`] / [`LearnerMech`], made fresh for
+//! The mechanisms (DIGEST-MD5, GSSAPI) are behind [`ServerMech`] / [`LearnerMech`], made fresh for
 //! each connection by the server's [`QuorumAuth`].
 
 use std::fmt;
@@ -174,8 +174,8 @@ pub trait ServerMech: Send {
 
 /// The learner side of a mechanism, one per connection (Java's `SaslClient`).
 pub trait LearnerMech: Send {
-    /// The first token (DIGEST-MD5 has none: empty).
-    fn initial_response(&mut self) -> Vec<u8>;
+    /// The first token (DIGEST-MD5 has none: empty; GSSAPI's is the AP-REQ).
+    fn initial_response(&mut self) -> Result<Vec<u8>, String>;
     /// The response to a challenge (empty once the exchange is over).
     fn evaluate_challenge(&mut self, challenge: &[u8]) -> Result<Vec<u8>, String>;
     fn is_complete(&self) -> bool;
@@ -190,8 +190,10 @@ pub struct QuorumAuth {
     pub learner_requires: bool,
     /// A fresh server mechanism (the `QuorumServer` JAAS section's users).
     pub new_server: Box<dyn Fn() -> Box<dyn ServerMech> + Send + Sync>,
-    /// A fresh learner mechanism (the `QuorumLearner` section's username and password).
-    pub new_learner: Box<dyn Fn() -> Box<dyn LearnerMech> + Send + Sync>,
+    /// A fresh learner mechanism towards the server at this address (the `QuorumLearner`
+    /// section's login; Kerberos names the server's principal after its host).
+    #[allow(clippy::type_complexity)]
+    pub new_learner: Box<dyn Fn(SocketAddr) -> Result<Box<dyn LearnerMech>, String> + Send + Sync>,
 }
 
 pub type SharedAuth = Arc<QuorumAuth>;
@@ -207,8 +209,8 @@ pub async fn authenticate_learner<S: AsyncRead + AsyncWrite + Unpin>(
         return Ok(());
     }
     let failed = || invalid(format!("Authentication failed against server addr: {peer}"));
-    let mut mech = (auth.new_learner)();
-    let first = mech.initial_response();
+    let mut mech = (auth.new_learner)(peer).map_err(invalid)?;
+    let first = mech.initial_response().map_err(invalid)?;
     send(s, Status::InProgress, Some(first)).await?;
     let mut packet = read_packet(s).await?;
     let mut status = Status::from_code(packet.status);
@@ -284,7 +286,9 @@ pub async fn authenticate_server<S: AsyncRead + AsyncWrite + Unpin>(
                 token = read_packet(s).await?.token;
             }
         }
-        send(s, Status::Success, Some(challenge)).await?;
+        // A mechanism with nothing left to say (GSSAPI) gives Java's null token.
+        let last = Some(challenge).filter(|c| !c.is_empty());
+        send(s, Status::Success, last).await?;
         info!("Successfully completed the authentication using SASL. learner addr: {peer}");
         io::Result::Ok(true)
     }
@@ -339,8 +343,8 @@ mod tests {
         done: bool,
     }
     impl LearnerMech for ToyLearner {
-        fn initial_response(&mut self) -> Vec<u8> {
-            Vec::new()
+        fn initial_response(&mut self) -> Result<Vec<u8>, String> {
+            Ok(Vec::new())
         }
         fn evaluate_challenge(&mut self, c: &[u8]) -> Result<Vec<u8>, String> {
             if c == b"ok" {
@@ -368,11 +372,11 @@ mod tests {
                     step: 0,
                 })
             }),
-            new_learner: Box::new(move || {
-                Box::new(ToyLearner {
+            new_learner: Box::new(move |_| {
+                Ok(Box::new(ToyLearner {
                     secret: learner_secret.to_vec(),
                     done: false,
-                })
+                }))
             }),
         }
     }

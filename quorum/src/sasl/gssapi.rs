@@ -21,7 +21,10 @@
 //! The exchange is pure over an [`AcceptorContext`]; [`ffi`] implements it with the system's
 //! MIT library, and the unit tests with a fake.
 
+pub mod client;
 pub mod ffi;
+
+pub use client::{GssapiClient, InitiatorContext};
 
 use std::sync::Arc;
 

@@ -397,7 +397,6 @@ const SESSION_TIMEOUT: &str = "-1 or a non-negative number of ms";
 const ELECTION_ALG: &str = "3 (the only election algorithm Java 3.8 supports)";
 
 const TLS: &str = "Netty's handshake throttling; the TLS listener of zk-rs has none";
-const QUORUM_KERBEROS: &str = "quorum SASL speaks DIGEST-MD5 only (Kerberos is not supported)";
 const QUORUM_CNXN_THREADS: &str =
     "quorum connections are set up on the async runtime, not on a thread pool";
 const SASL: &str =
@@ -685,10 +684,13 @@ pub static KEYS: &[Key] = &[
     .quorum()
     .default("QuorumServer")
     .field("quorum_sasl"),
-    key("quorum.auth.kerberos.servicePrincipal", text(|_, _| {}))
-        .quorum()
-        .default("zkquorum/localhost")
-        .ignored(QUORUM_KERBEROS),
+    key(
+        "quorum.auth.kerberos.servicePrincipal",
+        text(|d, v| d.config.quorum_sasl.service_principal = v.to_string()),
+    )
+    .quorum()
+    .default("zkquorum/localhost")
+    .field("quorum_sasl"),
     key(
         "quorum.cnxn.threads.size",
         int(INT_MIN, INT_MAX, ANY_INT, |_, _| {}),

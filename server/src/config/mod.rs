@@ -469,6 +469,9 @@ pub struct QuorumSasl {
     pub server_login_context: String,
     /// `quorum.auth.learner.saslLoginContext` (default `QuorumLearner`).
     pub learner_login_context: String,
+    /// `quorum.auth.kerberos.servicePrincipal` (default `zkquorum/localhost`): the quorum
+    /// server's principal a Kerberos learner asks a ticket for; `_HOST` is the peer's host.
+    pub service_principal: String,
 }
 
 /// `enforce.auth.enabled`, `enforce.auth.schemes`, `sessionRequireClientSASLAuth`, as given.

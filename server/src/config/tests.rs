@@ -691,7 +691,6 @@ fn known_keys_zk_rs_ignores_say_why() {
         "jvm.pause.monitor=true",
         "jvm.pause.sleep.time.ms=500",
         "quorum.cnxn.threads.size=20",
-        "quorum.auth.kerberos.servicePrincipal=zkquorum/localhost",
         "connectToLearnerMasterLimit=4",
         "snapshot.trust.empty=true",
     ];
@@ -750,6 +749,10 @@ fn unsupported_but_accepted() {
     assert!(!c.quorum_sasl.server_requires);
     assert_eq!(c.quorum_sasl.server_login_context, "QuorumServer");
     assert_eq!(c.quorum_sasl.learner_login_context, "QuorumLearner");
+    assert_eq!(c.quorum_sasl.service_principal, "zkquorum/localhost");
+    let (c, w) = with("quorum.auth.kerberos.servicePrincipal=zkquorum/_HOST");
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(c.quorum_sasl.service_principal, "zkquorum/_HOST");
 }
 
 #[test]

@@ -150,7 +150,7 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
     let security = Security {
         transport: transport::quorum_transport(&cfg).unwrap_or_else(|e| fatal(e)),
         // The JAAS file: -Djava.security.auth.login.config, as for the client port.
-        auth: auth::quorum_auth(&cfg.quorum_sasl, cfg.sasl.login_config.as_deref())
+        auth: auth::quorum_auth(&cfg.quorum_sasl, cfg.sasl.login_config.as_deref(), &view)
             .unwrap_or_else(|e| fatal(e)),
     };
     let mut net = NetConfig::new(FleConfig::new(my_id, view.clone()));

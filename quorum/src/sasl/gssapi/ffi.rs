@@ -7,6 +7,9 @@
 //! build time, and linking at build time would make every zkserver need a Kerberos library.
 //! This module is loaded only when a JAAS `Server` section names `Krb5LoginModule`.
 //!
+//! The quorum's learner also needs the initiator side: a credential obtained with a client
+//! keytab into a private in-memory cache, and initiator contexts.
+//!
 //! Every `unsafe` block is here, each with its `SAFETY:` reason; callers see `Result`s whose
 //! errors carry `gss_display_status` text.
 
@@ -71,7 +74,12 @@ const KRB5_MECH: &[u8] = b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02";
 /// 1.2.840.113554.1.2.2.1, GSS_KRB5_NT_PRINCIPAL_NAME (`primary/instance@REALM`).
 const KRB5_NT_PRINCIPAL_NAME: &[u8] = b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02\x01";
 
+const GSS_C_INITIATE: c_int = 1;
 const GSS_C_ACCEPT: c_int = 2;
+/// What the JDK's `GssKrb5Client` asks for: mutual authentication, integrity, confidentiality.
+const GSS_C_MUTUAL_FLAG: u32 = 2;
+const GSS_C_CONF_FLAG: u32 = 16;
+const GSS_C_INTEG_FLAG: u32 = 32;
 const GSS_C_INDEFINITE: u32 = 0xffff_ffff;
 const GSS_C_GSS_CODE: c_int = 1;
 const GSS_C_MECH_CODE: c_int = 2;
@@ -113,6 +121,23 @@ type AcceptSecContext = unsafe extern "C" fn(
     *mut u32,
     *mut Cred,
 ) -> Status;
+type InitSecContext = unsafe extern "C" fn(
+    *mut Status,
+    Cred,
+    *mut Ctx,
+    Name,
+    *const Oid,
+    u32,
+    u32,
+    *const c_void,
+    *const Buffer,
+    *mut *const Oid,
+    *mut Buffer,
+    *mut u32,
+    *mut u32,
+) -> Status;
+type InquireCred =
+    unsafe extern "C" fn(*mut Status, Cred, *mut Name, *mut u32, *mut c_int, *mut c_void) -> Status;
 type CanonicalizeName = unsafe extern "C" fn(*mut Status, Name, *const Oid, *mut Name) -> Status;
 type DisplayName = unsafe extern "C" fn(*mut Status, Name, *mut Buffer, *mut *const Oid) -> Status;
 type Wrap = unsafe extern "C" fn(
@@ -145,6 +170,8 @@ struct Gss {
     import_name: ImportName,
     canonicalize_name: CanonicalizeName,
     accept_sec_context: AcceptSecContext,
+    init_sec_context: InitSecContext,
+    inquire_cred: InquireCred,
     display_name: DisplayName,
     wrap: Wrap,
     unwrap: Unwrap,
@@ -194,6 +221,10 @@ fn load() -> Result<Gss, String> {
             accept_sec_context: std::mem::transmute::<*mut c_void, AcceptSecContext>(sym(
                 "gss_accept_sec_context",
             )?),
+            init_sec_context: std::mem::transmute::<*mut c_void, InitSecContext>(sym(
+                "gss_init_sec_context",
+            )?),
+            inquire_cred: std::mem::transmute::<*mut c_void, InquireCred>(sym("gss_inquire_cred")?),
             display_name: std::mem::transmute::<*mut c_void, DisplayName>(sym("gss_display_name")?),
             wrap: std::mem::transmute::<*mut c_void, Wrap>(sym("gss_wrap")?),
             unwrap: std::mem::transmute::<*mut c_void, Unwrap>(sym("gss_unwrap")?),
@@ -294,6 +325,46 @@ impl Gss {
         Ok(String::from_utf8_lossy(&self.take(&mut buf)).into_owned())
     }
 
+    /// Integrity-protects `message` on an established context (no confidentiality).
+    fn wrap(&self, ctx: Ctx, message: &[u8]) -> Result<Vec<u8>, String> {
+        let input = Buffer::input(message);
+        let mut output = Buffer::empty();
+        let mut minor = 0;
+        let mut conf_state = 0;
+        // SAFETY: ctx is an established context of the caller; input borrows `message`.
+        let major =
+            unsafe { (self.wrap)(&mut minor, ctx, 0, 0, &input, &mut conf_state, &mut output) };
+        let out = self.take(&mut output);
+        if is_error(major) {
+            return Err(self.error("gss_wrap", major, minor));
+        }
+        Ok(out)
+    }
+
+    fn unwrap(&self, ctx: Ctx, token: &[u8]) -> Result<Vec<u8>, String> {
+        let input = Buffer::input(token);
+        let mut output = Buffer::empty();
+        let mut minor = 0;
+        let mut conf_state = 0;
+        let mut qop = 0u32;
+        // SAFETY: ctx is an established context of the caller; input borrows `token`.
+        let major = unsafe {
+            (self.unwrap)(
+                &mut minor,
+                ctx,
+                &input,
+                &mut output,
+                &mut conf_state,
+                &mut qop,
+            )
+        };
+        let out = self.take(&mut output);
+        if is_error(major) {
+            return Err(self.error("gss_unwrap", major, minor));
+        }
+        Ok(out)
+    }
+
     fn release_name_handle(&self, name: &mut Name) {
         if !name.is_null() {
             let mut minor = 0;
@@ -343,20 +414,68 @@ impl Credential {
     /// principal; without a realm, the default realm) from `keytab` (`None`: the default
     /// keytab). Fails when the keytab is missing or holds no key for the principal.
     pub fn acquire(principal: &str, keytab: Option<&str>) -> Result<Arc<Credential>, String> {
-        let gss = gss()?;
-        let mut name = gss.import_principal(principal)?;
-        let keytab_c = match keytab.map(CString::new).transpose() {
-            Ok(k) => k,
-            Err(_) => {
-                gss.release_name_handle(&mut name);
-                return Err("keyTab path contains a NUL byte".into());
-            }
+        let store: Vec<(&str, &str)> = keytab.map(|k| ("keytab", k)).into_iter().collect();
+        Self::acquire_from(principal, GSS_C_ACCEPT, &store)
+    }
+
+    /// The initiator credential of `principal` with keys from the client keytab `keytab`
+    /// (`None`: the default client keytab), its tickets kept in the in-memory cache `ccache`
+    /// (so no file cache of the machine is read or written). Then logs in at once (the
+    /// AS exchange with the KDC, as the JDK's `Krb5LoginModule.login` does at startup) and
+    /// returns the credential, the principal's full name (`name/host@REALM`) and the
+    /// remaining lifetime of its ticket in seconds.
+    pub fn login(
+        principal: &str,
+        keytab: Option<&str>,
+        ccache: &str,
+    ) -> Result<(Arc<Credential>, String, u32), String> {
+        let mut store = vec![("ccache", ccache)];
+        if let Some(k) = keytab {
+            store.push(("client_keytab", k));
+        }
+        let cred = Self::acquire_from(principal, GSS_C_INITIATE, &store)?;
+        let gss = cred.gss;
+        let mut name: Name = ptr::null_mut();
+        let mut lifetime = 0u32;
+        let mut minor = 0;
+        // SAFETY: cred is live; name and lifetime are out-pointers to locals; the usage and
+        // mechanism outputs are not wanted (null). MIT resolves a client-keytab credential
+        // here, getting the ticket-granting ticket.
+        let major = unsafe {
+            (gss.inquire_cred)(
+                &mut minor,
+                cred.cred,
+                &mut name,
+                &mut lifetime,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
         };
-        let key = CString::new("keytab").expect("constant has no NUL");
-        let elements: Vec<KeyValue> = keytab_c
+        if is_error(major) {
+            return Err(gss.error("gss_inquire_cred", major, minor));
+        }
+        let full = gss.display(name);
+        gss.release_name_handle(&mut name);
+        Ok((cred, full?, lifetime))
+    }
+
+    fn acquire_from(
+        principal: &str,
+        usage: c_int,
+        store: &[(&str, &str)],
+    ) -> Result<Arc<Credential>, String> {
+        let gss = gss()?;
+        let mut owned = Vec::new();
+        for (k, v) in store {
+            match (CString::new(*k), CString::new(*v)) {
+                (Ok(k), Ok(v)) => owned.push((k, v)),
+                _ => return Err(format!("{k} contains a NUL byte")),
+            }
+        }
+        let elements: Vec<KeyValue> = owned
             .iter()
-            .map(|v| KeyValue {
-                key: key.as_ptr(),
+            .map(|(k, v)| KeyValue {
+                key: k.as_ptr(),
                 value: v.as_ptr(),
             })
             .collect();
@@ -364,6 +483,7 @@ impl Credential {
             count: elements.len() as u32,
             elements: elements.as_ptr(),
         };
+        let mut name = gss.import_principal(principal)?;
         let mech = oid(KRB5_MECH);
         let mechs = OidSet {
             count: 1,
@@ -378,7 +498,7 @@ impl Credential {
                 name,
                 GSS_C_INDEFINITE,
                 &mechs,
-                GSS_C_ACCEPT,
+                usage,
                 &store,
                 &mut cred,
                 ptr::null_mut(),
@@ -475,56 +595,14 @@ impl super::AcceptorContext for Acceptor {
         if !self.established {
             return Err("context not established".into());
         }
-        let gss = self.cred.gss;
-        let input = Buffer::input(message);
-        let mut output = Buffer::empty();
-        let mut minor = 0;
-        let mut conf_state = 0;
-        // SAFETY: ctx is an established context owned by self; input borrows `message`.
-        let major = unsafe {
-            (gss.wrap)(
-                &mut minor,
-                self.ctx,
-                0,
-                0,
-                &input,
-                &mut conf_state,
-                &mut output,
-            )
-        };
-        let out = gss.take(&mut output);
-        if is_error(major) {
-            return Err(gss.error("gss_wrap", major, minor));
-        }
-        Ok(out)
+        self.cred.gss.wrap(self.ctx, message)
     }
 
     fn unwrap(&mut self, token: &[u8]) -> Result<Vec<u8>, String> {
         if !self.established {
             return Err("context not established".into());
         }
-        let gss = self.cred.gss;
-        let input = Buffer::input(token);
-        let mut output = Buffer::empty();
-        let mut minor = 0;
-        let mut conf_state = 0;
-        let mut qop = 0u32;
-        // SAFETY: ctx is an established context owned by self; input borrows `token`.
-        let major = unsafe {
-            (gss.unwrap)(
-                &mut minor,
-                self.ctx,
-                &input,
-                &mut output,
-                &mut conf_state,
-                &mut qop,
-            )
-        };
-        let out = gss.take(&mut output);
-        if is_error(major) {
-            return Err(gss.error("gss_unwrap", major, minor));
-        }
-        Ok(out)
+        self.cred.gss.unwrap(self.ctx, token)
     }
 }
 
@@ -532,6 +610,98 @@ impl Drop for Acceptor {
     fn drop(&mut self) {
         let gss = self.cred.gss;
         gss.release_name_handle(&mut self.source);
+        if !self.ctx.is_null() {
+            let mut minor = 0;
+            // SAFETY: a live context owned by self, deleted once; no output token wanted.
+            unsafe { (gss.delete_sec_context)(&mut minor, &mut self.ctx, ptr::null_mut()) };
+        }
+    }
+}
+
+/// One initiator security context: the quorum learner authenticating to a quorum server.
+pub struct Initiator {
+    cred: Arc<Credential>,
+    target: Name,
+    ctx: Ctx,
+    established: bool,
+}
+
+// SAFETY: as for `Acceptor`: used through &mut self only; no thread affinity.
+unsafe impl Send for Initiator {}
+
+impl Initiator {
+    /// A context towards the service principal `target` (`service/host@REALM`, taken as
+    /// given: no host name canonicalization).
+    pub fn new(cred: Arc<Credential>, target: &str) -> Result<Initiator, String> {
+        let target = cred.gss.import_principal(target)?;
+        Ok(Initiator {
+            cred,
+            target,
+            ctx: ptr::null_mut(),
+            established: false,
+        })
+    }
+}
+
+impl super::InitiatorContext for Initiator {
+    fn init(&mut self, token: &[u8]) -> Result<super::Step, String> {
+        if self.established {
+            return Err("context already established".into());
+        }
+        let gss = self.cred.gss;
+        let input = Buffer::input(token);
+        let mut output = Buffer::empty();
+        let mut minor = 0;
+        let mech = oid(KRB5_MECH);
+        // SAFETY: cred and target are live handles owned through self; ctx is null or a
+        // live context owned by self; input borrows `token`; output is a local.
+        let major = unsafe {
+            (gss.init_sec_context)(
+                &mut minor,
+                self.cred.cred,
+                &mut self.ctx,
+                self.target,
+                &mech,
+                GSS_C_MUTUAL_FLAG | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG,
+                0,
+                ptr::null(),
+                &input,
+                ptr::null_mut(),
+                &mut output,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        };
+        let out = gss.take(&mut output);
+        if is_error(major) {
+            return Err(gss.error("gss_init_sec_context", major, minor));
+        }
+        self.established = major & GSS_S_CONTINUE_NEEDED == 0;
+        Ok(super::Step {
+            token: out,
+            established: self.established,
+        })
+    }
+
+    fn wrap(&mut self, message: &[u8]) -> Result<Vec<u8>, String> {
+        if !self.established {
+            return Err("context not established".into());
+        }
+        self.cred.gss.wrap(self.ctx, message)
+    }
+
+    fn unwrap(&mut self, token: &[u8]) -> Result<Vec<u8>, String> {
+        if !self.established {
+            return Err("context not established".into());
+        }
+        self.cred.gss.unwrap(self.ctx, token)
+    }
+}
+
+impl Drop for Initiator {
+    fn drop(&mut self) {
+        let gss = self.cred.gss;
+        gss.release_name_handle(&mut self.target);
         if !self.ctx.is_null() {
             let mut minor = 0;
             // SAFETY: a live context owned by self, deleted once; no output token wanted.
