@@ -12,7 +12,8 @@ Scenario (3 voters; node 1, the lowest id, is the victim and never leads while d
    started and leads epoch e1 with the victim, which gets those N txns by DIFF and fails to
    log them. It must not write `currentEpoch` = e1 (nor ACK NEWLEADER).
 3. A and the victim are killed, the blocker removed; the victim and B are started: B must win
-   (same epoch, more txns) and every acknowledged create must be on every node, A included.
+   (same epoch, more txns) and every acknowledged create must be on both (A stays down: the
+   leader of this quorum decides what A would be synced to).
 
 Java 3.8.0 has the bug: at NEWLEADER its `Learner.syncWithLeader` writes `currentEpoch`
 first and hands the txns to the asynchronous `SyncRequestProcessor`, whose append fails
@@ -39,7 +40,8 @@ CASES = [
     ("zkrs", "zkrs"),
     ("zkrs39", "zkrs39"),
     ("java39", "java39"),
-    ("zkrs", "java39"),
+    ("zkrs39", "java39"),
+    ("java39", "zkrs39"),
     ("zkrs", "java"),
 ]
 
@@ -122,10 +124,10 @@ def run_scenario(tmp_path, victim_impl: str, other_impl: str):
             b.rmdir()
         ens.start(VICTIM, victim_impl)
         ens.start(leader, impls[leader])
-        ens.servers[VICTIM].wait_ready(60)
-        ens.servers[leader].wait_ready(60)
-        ens.start(other, impls[other])
-        ens.servers[other].wait_ready(60)
+        ens.servers[VICTIM].wait_ready(90)
+        ens.servers[leader].wait_ready(90)
+        # A stays down: whoever leads now decides what A would be synced to.
+        del ens.servers[other]
         missing = {}
         for sid, srv in sorted(ens.servers.items()):
             c = srv.client()
@@ -137,6 +139,7 @@ def run_scenario(tmp_path, victim_impl: str, other_impl: str):
         return victim_epoch, e0, e1, missing
 
 
+@pytest.mark.timeout(200)  # four JVM starts in a row for java39
 @pytest.mark.parametrize("victim_impl,other_impl", _cases())
 def test_failed_diff_log_keeps_epoch_and_loses_no_acknowledged_write(
         tmp_path, victim_impl, other_impl):
@@ -144,4 +147,4 @@ def test_failed_diff_log_keeps_epoch_and_loses_no_acknowledged_write(
     assert e1 > e0
     assert victim_epoch == e0, (
         "the victim took epoch %d without its DIFF txns logged (was %d)" % (victim_epoch, e0))
-    assert missing == {1: [], 2: [], 3: []}, missing
+    assert missing and all(m == [] for m in missing.values()), missing
