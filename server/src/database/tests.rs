@@ -519,10 +519,8 @@ fn a_diff_whose_txns_cannot_be_logged_takes_no_epoch_and_sends_no_ack() {
         let (ev_tx, _) = mpsc::unbounded_channel();
         LearnerDatabase::new(db, epochs, ev_tx)
     };
-    let newleader_ack = |out: &[QuorumPacket]| {
-        out.iter()
-            .any(|p| p.r#type == ACK && p.zxid == 2 << 32)
-    };
+    let newleader_ack =
+        |out: &[QuorumPacket]| out.iter().any(|p| p.r#type == ACK && p.zxid == 2 << 32);
 
     // A restarted follower starts a new log file with (1,3): make that impossible once it
     // has loaded.

@@ -6,7 +6,8 @@
 //! in every role (a learner's applied commits, a leader's commits), so that a follower that
 //! becomes leader starts with it. Bounded by count ([`COMMIT_LOG_COUNT`], Java's
 //! `commitLogCount` default) and always ending at the database's last zxid, or empty: a
-//! window that does not reach the last zxid is useless for a DIFF.
+//! window that does not reach the last zxid is useless for a DIFF. Never with a hole: a txn
+//! that skips txns starts it afresh ([`CommittedWindow::push`]).
 
 use crate::persist::txnlog::TxnLogReader;
 use bytes::Bytes;
@@ -214,7 +215,10 @@ mod tests {
         assert_eq!((w.first_zxid(), w.len()), (Some(e1 | 1), 4));
         // (2,3) without (2,2): a DIFF from (2,1) must not be possible.
         w.push(e2 | 3, entry(e2 | 3));
-        assert_eq!((w.first_zxid(), w.last_zxid()), (Some(e2 | 3), Some(e2 | 3)));
+        assert_eq!(
+            (w.first_zxid(), w.last_zxid()),
+            (Some(e2 | 3), Some(e2 | 3))
+        );
         // A later epoch that does not start at counter 1 skips txns too.
         w.push((3i64 << 32) | 2, entry((3i64 << 32) | 2));
         assert_eq!(w.len(), 1);
