@@ -6,12 +6,13 @@ Scenario (3 voters; node 1, the lowest id, is the victim and never leads while d
 
 1. All three run in epoch e0; the victim is killed; N creates are acknowledged by the other
    two (leader B, follower A). The victim's log lacks them.
-2. A and B are killed; the victim is started alone (it loads its database and waits for a
-   quorum); then its next txn log file, `log.<first missing zxid>`, is made a directory, so
-   the first append of the DIFF sync fails (a disk error, deterministic, root-proof). A is
-   started and leads epoch e1 with the victim, which gets those N txns by DIFF and fails to
+2. A and B are killed. The victim's next txn log file, `log.<first missing zxid>`, is made
+   an empty txn log (a header) that nobody may write, not even root (`chattr +i`): both
+   implementations read it as an empty log when they load, and fail to open it for the
+   first append of the DIFF sync (a disk error, deterministic). The victim and A are
+   started; A leads epoch e1 with the victim, which gets those N txns by DIFF and fails to
    log them. It must not write `currentEpoch` = e1 (nor ACK NEWLEADER).
-3. A and the victim are killed, the blocker removed; the victim and B are started: B must win
+3. A and the victim are killed, the blocking file removed; the victim and B are started: B must win
    (same epoch, more txns) and every acknowledged create must be on both (A stays down: the
    leader of this quorum decides what A would be synced to).
 
@@ -24,6 +25,8 @@ claim the fix: zkserver (both compat levels), Java 3.9.3 (ZOOKEEPER-4785, 4394 i
 and mixed ensembles whose victim is zkserver.
 """
 
+import struct
+import subprocess
 import time
 import uuid
 
@@ -57,6 +60,27 @@ def _srvr_zxid(srv) -> int:
         if line.startswith("Zxid: "):
             return int(line.split()[1], 16)
     raise AssertionError("no Zxid in srvr of %r" % srv)
+
+
+def _block(path) -> None:
+    """An empty txn log at `path` (magic ZKLG, version 2, dbid 0) that cannot be opened for
+    writing, even by root."""
+    path.write_bytes(b"ZKLG" + struct.pack(">iq", 2, 0) + bytes(64))
+    subprocess.run(["chattr", "+i", str(path)], check=True)
+
+
+def _unblock(path) -> None:
+    if path.exists():
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.unlink()
+
+
+def _newleaders(srv) -> int:
+    """How many times the server logged that it received NEWLEADER."""
+    try:
+        return srv.log_path.read_text(errors="replace").count("Learner received NEWLEADER")
+    except FileNotFoundError:
+        return 0
 
 
 def _epoch(srv, name: str) -> int:
@@ -96,32 +120,33 @@ def run_scenario(tmp_path, victim_impl: str, other_impl: str):
         # Nothing but our creates ran since the victim died (no other client, no session
         # txn after it: our session was created on `other`... before `last` or after it).
         assert last < first_missing, (hex(last), hex(first_missing))
-        # Step 2: the victim's first append of the DIFF fails. Both implementations list
-        # the log folder when they load the database at startup (a directory there stops
-        # them), so the victim is started alone first: it loads, then waits in LOOKING.
+        # Step 2: the victim's first append of the DIFF fails.
         ens.servers[leader].kill()
         ens.servers[other].kill()
-        ens.start(VICTIM, victim_impl)
-        wait_for(lambda: "not currently serving" in ens.servers[VICTIM].four_letter("srvr"),
-                 what="victim up and looking")
-        time.sleep(1)
         log_dir = victim.data_dir / "version-2"
         blockers = [log_dir / ("log.%x" % z) for z in range(last + 1, first_missing + 1)]
-        for b in blockers:
-            b.mkdir()
-        ens.start(other, impls[other])
-        e1 = wait_for(lambda: _epoch(ens.servers[other], "acceptedEpoch") > e0
-                      and _epoch(ens.servers[other], "acceptedEpoch"), what="A proposes e1")
-        wait_for(lambda: _epoch(ens.servers[VICTIM], "acceptedEpoch") == e1,
-                 what="victim accepted e1")
-        # The sync (DIFF, NEWLEADER) follows LEADERINFO at once; give a retry or two.
-        time.sleep(3)
-        victim_epoch = _epoch(ens.servers[VICTIM], "currentEpoch")
-        # Step 3.
-        ens.servers[other].kill()
-        ens.servers[VICTIM].kill()
-        for b in blockers:
-            b.rmdir()
+        try:
+            for b in blockers:
+                _block(b)
+            newleaders = _newleaders(victim)
+            ens.start(VICTIM, victim_impl)
+            ens.start(other, impls[other])
+            e1 = wait_for(lambda: _epoch(ens.servers[other], "acceptedEpoch") > e0
+                          and _epoch(ens.servers[other], "acceptedEpoch"),
+                          timeout=90, what="A proposes e1")
+            wait_for(lambda: _epoch(ens.servers[VICTIM], "acceptedEpoch") == e1,
+                     timeout=60, what="victim accepted e1")
+            # The scenario happened: the victim got to NEWLEADER (same words in both logs).
+            wait_for(lambda: _newleaders(victim) > newleaders, timeout=60,
+                     what="victim got NEWLEADER")
+            time.sleep(2)
+            victim_epoch = _epoch(ens.servers[VICTIM], "currentEpoch")
+            # Step 3.
+            ens.servers[other].kill()
+            ens.servers[VICTIM].kill()
+        finally:
+            for b in blockers:
+                _unblock(b)
         ens.start(VICTIM, victim_impl)
         ens.start(leader, impls[leader])
         ens.servers[VICTIM].wait_ready(90)
