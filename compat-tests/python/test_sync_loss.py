@@ -66,12 +66,15 @@ def _block(path) -> None:
     """An empty txn log at `path` (magic ZKLG, version 2, dbid 0) that cannot be opened for
     writing, even by root."""
     path.write_bytes(b"ZKLG" + struct.pack(">iq", 2, 0) + bytes(64))
-    subprocess.run(["chattr", "+i", str(path)], check=True)
+    r = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    if r.returncode != 0:
+        path.unlink()
+        pytest.skip("chattr +i not possible here (needs root on ext4/xfs): %s" % r.stderr.strip())
 
 
 def _unblock(path) -> None:
     if path.exists():
-        subprocess.run(["chattr", "-i", str(path)], check=True)
+        subprocess.run(["chattr", "-i", str(path)], check=False)
         path.unlink()
 
 
