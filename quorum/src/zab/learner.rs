@@ -488,6 +488,11 @@ impl Learner {
                 self.phase = Phase::Snapshot;
             }
             SyncMode::Trunc => {
+                // The txns committed after a TRUNC are applied in memory only, and the
+                // NEWLEADER snapshot is their one copy on disk: it must be durable before
+                // currentEpoch is (Java 3.8 and 3.9 write it without fsync, so a power loss
+                // leaves the new epoch without them, ZOOKEEPER-4643's shape).
+                self.sync_snapshot = true;
                 out.push(Action::Truncate { zxid });
                 self.state.last_zxid = zxid;
                 self.last_applied = zxid;
@@ -1074,7 +1079,9 @@ mod tests {
                 zxid: Zxid::from(0x1_0000_0007)
             }
         );
-        assert_eq!(a[2], Action::TakeSnapshot { sync: false });
+        // Durable, and before the epoch.
+        assert_eq!(a[2], Action::TakeSnapshot { sync: true });
+        assert_eq!(a[3], Action::SetCurrentEpoch(1));
         assert_eq!(l.persisted().last_zxid, Zxid::from(0x1_0000_0007));
         l.touch(0x42, 6000);
         let a = feed(

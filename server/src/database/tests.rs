@@ -457,3 +457,105 @@ fn a_wanted_snap_outlives_sessions_and_reloads_until_a_snapshot_is_installed() {
     assert!(!Database::open(opts(&dir, true)).unwrap().snap_wanted());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The learner's half of ZOOKEEPER-4643 / 4646 / 4785, over a real database: a follower whose
+/// log cannot take a DIFF's txns neither writes the new `currentEpoch` nor ACKs NEWLEADER,
+/// and once it can, both follow the txns on disk. (Java 3.8.0 writes `currentEpoch` and ACKs
+/// before its asynchronous log append; `compat-tests/python/test_sync_loss.py` runs the
+/// same with real servers.)
+#[test]
+fn a_diff_whose_txns_cannot_be_logged_takes_no_epoch_and_sends_no_ack() {
+    use jute::quorum::QuorumPacket;
+    use zk_quorum::zab::db::{execute, DbError};
+    use zk_quorum::zab::learner::{Learner, LearnerConfig};
+    use zk_quorum::zab::packet::{self, ACK, COMMIT, DIFF, NEWLEADER, PROPOSAL};
+
+    let dir = tempdir();
+    let log_dir = dir.join("version-2");
+    {
+        let mut db = Database::open(opts(&dir, true)).unwrap();
+        log_and_commit(&mut db, 1, 2);
+        let mut epochs = Epochs::open(&log_dir, db.last_zxid()).unwrap();
+        epochs.set_accepted(1).unwrap();
+        epochs.set_current(1).unwrap();
+    }
+    // The leader of epoch 2 sends (1,3) and (1,4), committed, by DIFF.
+    let session = |ldb: &mut LearnerDatabase| -> (Result<(), DbError>, Vec<QuorumPacket>) {
+        let mut learner = Learner::new(LearnerConfig::follower(1), ldb.persisted_state());
+        let mut outbox = Vec::new();
+        execute(ldb, learner.start(), &mut outbox).unwrap();
+        outbox.clear();
+        let mut from_leader = vec![
+            packet::leader_info(2, 0x10000),
+            packet::packet(DIFF, Zxid::from(EPOCH | 4)),
+        ];
+        for c in 3..=4 {
+            from_leader.push(QuorumPacket {
+                r#type: PROPOSAL,
+                zxid: EPOCH | c,
+                data: Some(entry(EPOCH | c)),
+                authinfo: Vec::new(),
+            });
+            from_leader.push(packet::packet(COMMIT, Zxid::from(EPOCH | c)));
+        }
+        from_leader.push(QuorumPacket {
+            r#type: NEWLEADER,
+            zxid: 2 << 32,
+            data: None,
+            authinfo: Vec::new(),
+        });
+        for qp in from_leader {
+            let mut actions = Vec::new();
+            learner.handle(qp, &mut actions).unwrap();
+            if let Err(e) = execute(ldb, actions, &mut outbox) {
+                return (Err(e), outbox);
+            }
+        }
+        (Ok(()), outbox)
+    };
+    let reopen = || {
+        let db = Database::open(opts(&dir, true)).unwrap();
+        let epochs = Epochs::open(&log_dir, db.last_zxid()).unwrap();
+        let (ev_tx, _) = mpsc::unbounded_channel();
+        LearnerDatabase::new(db, epochs, ev_tx)
+    };
+    let newleader_ack =
+        |out: &[QuorumPacket]| out.iter().any(|p| p.r#type == ACK && p.zxid == 2 << 32);
+
+    // A restarted follower starts a new log file with (1,3): make that impossible once it
+    // has loaded.
+    let mut ldb = reopen();
+    let blocker = log_dir.join(crate::persist::log_name(EPOCH | 3));
+    std::fs::create_dir(&blocker).unwrap();
+    let (res, out) = session(&mut ldb);
+    assert!(res.is_err(), "the append into a directory fails");
+    assert!(!newleader_ack(&out), "no NEWLEADER ACK: {out:?}");
+    // The follower gives up (a crash); the disk is back when it starts again (a directory
+    // among the logs stops a start).
+    drop(ldb);
+    std::fs::remove_dir(&blocker).unwrap();
+    let ldb = reopen();
+    let st = ldb.persisted_state();
+    assert_eq!(
+        (st.accepted_epoch, st.current_epoch, st.last_zxid),
+        (2, 1, Zxid::from(EPOCH | 2)),
+        "epoch 2 accepted, not taken without (1,3) and (1,4)"
+    );
+    drop(ldb);
+
+    // The next session logs them before taking the epoch and ACKing.
+    let mut ldb = reopen();
+    let (res, out) = session(&mut ldb);
+    res.unwrap();
+    assert!(newleader_ack(&out), "NEWLEADER ACKed: {out:?}");
+    drop(ldb); // a crash right after the ACK went out
+    let ldb = reopen();
+    let st = ldb.persisted_state();
+    assert_eq!(
+        (st.current_epoch, st.last_zxid),
+        (2, Zxid::from(EPOCH | 4)),
+        "what was ACKed is on disk"
+    );
+    drop(ldb);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -6,7 +6,8 @@
 //! in every role (a learner's applied commits, a leader's commits), so that a follower that
 //! becomes leader starts with it. Bounded by count ([`COMMIT_LOG_COUNT`], Java's
 //! `commitLogCount` default) and always ending at the database's last zxid, or empty: a
-//! window that does not reach the last zxid is useless for a DIFF.
+//! window that does not reach the last zxid is useless for a DIFF. Never with a hole: a txn
+//! that skips txns starts it afresh ([`CommittedWindow::push`]).
 
 use crate::persist::txnlog::TxnLogReader;
 use bytes::Bytes;
@@ -79,10 +80,25 @@ impl CommittedWindow {
     }
 
     /// Record a committed txn. A zxid not above the last one is a replay (an entry applied
-    /// twice) and is ignored.
+    /// twice) and is ignored. A zxid that skips txns (not the next one of the epoch, nor the
+    /// first of a later epoch) starts the window afresh: a DIFF taken across the hole would
+    /// leave a learner without the skipped txns for good (Java 3.9.3's ZOOKEEPER-4925; its
+    /// fix, in 3.9.4, refuses such a txn), while a window from here only turns the learners
+    /// behind it to SNAP.
     pub fn push(&mut self, zxid: i64, entry: Bytes) {
-        if self.last_zxid().is_some_and(|last| zxid <= last) {
-            return;
+        if let Some(last) = self.last_zxid() {
+            if zxid <= last {
+                return;
+            }
+            let next_in_epoch = zxid == last + 1;
+            let first_of_later_epoch = zxid >> 32 > last >> 32 && zxid & 0xffff_ffff == 1;
+            if !next_in_epoch && !first_of_later_epoch {
+                warn!(
+                    "committed txn 0x{zxid:x} does not follow 0x{last:x}: the window for DIFF \
+                     syncs starts again from it"
+                );
+                self.entries.clear();
+            }
         }
         self.entries.push_back((zxid, entry));
         while self.entries.len() > self.capacity {
@@ -184,6 +200,29 @@ mod tests {
         w.push(2, Bytes::from_static(b"again"));
         w.push(1, Bytes::from_static(b"older"));
         assert_eq!(w.to_vec(), vec![(1, entry(1)), (2, entry(2))]);
+    }
+
+    #[test]
+    fn a_txn_that_skips_txns_starts_the_window_afresh() {
+        let e1 = 1i64 << 32;
+        let e2 = 2i64 << 32;
+        let mut w = CommittedWindow::with_capacity(10);
+        for z in 1..=3 {
+            w.push(e1 | z, entry(e1 | z));
+        }
+        // The first txn of the next epoch follows (1,3).
+        w.push(e2 | 1, entry(e2 | 1));
+        assert_eq!((w.first_zxid(), w.len()), (Some(e1 | 1), 4));
+        // (2,3) without (2,2): a DIFF from (2,1) must not be possible.
+        w.push(e2 | 3, entry(e2 | 3));
+        assert_eq!(
+            (w.first_zxid(), w.last_zxid()),
+            (Some(e2 | 3), Some(e2 | 3))
+        );
+        // A later epoch that does not start at counter 1 skips txns too.
+        w.push((3i64 << 32) | 2, entry((3i64 << 32) | 2));
+        assert_eq!(w.len(), 1);
+        assert_eq!(w.first_zxid(), Some((3i64 << 32) | 2));
     }
 
     #[test]
