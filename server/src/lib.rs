@@ -50,6 +50,7 @@ pub mod pipeline;
 pub mod prep;
 pub mod probes;
 pub mod quota;
+pub mod runtime;
 pub mod sasl;
 pub mod session_id;
 pub mod sessions;
