@@ -3,20 +3,22 @@
 //! The quorum shells run their database calls (log appends, fsyncs, snapshots) inside
 //! `block_in_place` ([`zk_quorum::zab::db`]): the worker hands its core to a thread of the
 //! blocking pool and blocks. A follower does that for every batch of packets from the
-//! leader, a few thousand times a second under load. When the CPUs are oversubscribed (a
-//! JVM starting on the same machine, say `PurgeTxnLog` from the operator's cron job) the
-//! thread that blocked is not back in the pool before the next hand-off, so the pool starts
-//! another thread; afterwards the idle threads are woken in turn, none stays idle for the
-//! 10 s keep-alive, and the pool never shrinks. With tokio's default cap (512) the thread
-//! count only ratchets up, and every thread that ran tasks keeps its own allocator heap
-//! (mimalloc's thread-local pages, a few hundred KiB each): a follower's RSS stepped from 13
-//! to 27 MiB in a 30-minute soak while the leader stayed at 14 (docs/rss-soak.md).
+//! leader, a few thousand times a second under load. When no pool thread is idle at that
+//! instant (the thread that blocked last is not back yet: startup, a burst, a thread
+//! descheduled on a busy machine) the pool starts another one; afterwards the idle threads
+//! are woken in turn, none stays idle for the 10 s keep-alive, and the pool never shrinks.
+//! With tokio's default cap (512) the thread count only ratchets up, and every thread that
+//! ran tasks keeps its own allocator heap (mimalloc's thread-local pages, 0.3-0.5 MiB each
+//! here): followers with 16-18 threads sat 3-5 MiB above a leader with 6-8, and a follower's
+//! RSS that stepped from 13 to 27 MiB in a 30-minute soak had no other cause found
+//! (docs/rss-soak.md).
 //!
 //! Capping the pool bounds that. The cap is the most threads blocked at once the server
 //! needs: the learner's or the leader's quorum shell (one each), and the occasional
 //! `spawn_blocking` (a 3.9 admin `snapshot`, metrics probes, a `lookup_host`). When all are
 //! busy a `block_in_place` still proceeds (its core waits for the next free thread) and a
-//! `spawn_blocking` queues; none of them waits for a task, so the queue always drains.
+//! `spawn_blocking` queues; none of them waits for a task on the pool (a leader's SNAP
+//! waits for the pipeline, which runs on the main thread), so the queue always drains.
 
 /// Most threads of the blocking pool, on top of the worker threads (tokio's default: 512).
 pub const MAX_BLOCKING_THREADS: usize = 8;
