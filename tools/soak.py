@@ -10,7 +10,8 @@ compat-tests harness (compat-tests/python/zkharness.py) and load them with zkben
       operator's cron job runs on every member: Java's PurgeTxnLog (what zkCleanup.sh runs)
       keeping --retain snapshots (autopurge.purgeInterval counts whole hours, too coarse for
       a 30-minute run). Every --sample seconds it records, per member, the data directory's
-      allocated bytes, its log and snapshot counts, and the server's RSS. It writes
+      allocated bytes, its log and snapshot counts, and the server's RSS (with --threads,
+      also its thread count). It writes
       samples.csv and report.md (the stated bound, the largest directory seen after the first
       purge, and RSS after the first tenth of the run against the last sample).
 
@@ -49,6 +50,14 @@ def rss_bytes(pid):
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
+    return 0
+
+
+def thread_count(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
     return 0
 
 
@@ -131,9 +140,12 @@ def cmd_disk(a):
                 for sid, srv in ens.servers.items():
                     srv.check_alive()
                     used, logs, snaps, max_log, max_snap = dir_usage(srv.data_dir)
-                    rows.append(dict(t=round(now - start), impl=impl, sid=sid, role=mode(srv),
-                                     disk=used, logs=logs, snaps=snaps, max_log=max_log,
-                                     max_snap=max_snap, rss=rss_bytes(srv.proc.pid)))
+                    row = dict(t=round(now - start), impl=impl, sid=sid, role=mode(srv),
+                               disk=used, logs=logs, snaps=snaps, max_log=max_log,
+                               max_snap=max_snap, rss=rss_bytes(srv.proc.pid))
+                    if a.threads:
+                        row["threads"] = thread_count(srv.proc.pid)
+                    rows.append(row)
             time.sleep(a.sample)
         for p in loads.values():
             p.wait(timeout=120)
@@ -255,6 +267,8 @@ def main():
     d.add_argument("--sample", type=int, default=30)
     d.add_argument("--impls", default="java,zkrs")
     d.add_argument("--out", default="soak-report")
+    d.add_argument("--threads", action="store_true",
+                   help="also record each server's thread count (column threads)")
     j = sub.add_parser("join")
     j.add_argument("--znodes", type=int, default=1000000)
     j.add_argument("--impls", default="java,zkrs")

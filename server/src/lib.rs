@@ -51,6 +51,7 @@ pub mod prep;
 pub mod probes;
 pub mod quota;
 pub mod reconfig;
+pub mod runtime;
 pub mod sasl;
 pub mod session_id;
 pub mod sessions;

@@ -396,8 +396,7 @@ fn main() {
             .and_then(|p| std::fs::read_to_string(p).ok()),
         &launched.properties,
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
+    let rt = zk_server::runtime::builder()
         .build()
         .expect("tokio runtime");
     if cfg.audit_enabled {
