@@ -39,6 +39,7 @@ workload options:
   --warmup T           unmeasured time before it                         [3s]
   --value-size B       bytes per znode value                             [100]
   --read-pct P         reads in the mix workload                         [90]
+  --name-len MIN[-MAX] report's load: names of MIN..MAX bytes (user-like)  [n<i>]
   --keys K             znodes that set/get/mix/exists pick from          [1000]
   --root PATH          parent znode of everything zkbench creates        [/zkbench]
   --server-pid LIST    report the servers' CPU time per op, summed (run mode, local servers)
@@ -140,6 +141,7 @@ fn main() {
         label: String::new(),
         server_pids: Vec::new(),
         rate: None,
+        name_len: (0, 0),
     };
     let mut workloads: Option<Vec<Workload>> = None;
     let mut json_out = false;
@@ -199,6 +201,11 @@ fn main() {
             "--duration" => base.duration = dur(val()),
             "--warmup" => base.warmup = dur(val()),
             "--value-size" => base.value_size = num(val()) as usize,
+            "--name-len" => {
+                let v = val();
+                let (a, b) = v.split_once('-').unwrap_or((&v, &v));
+                base.name_len = (num(a.to_string()) as usize, num(b.to_string()) as usize);
+            }
             "--read-pct" => base.read_pct = num(val()).min(100) as u32,
             "--keys" => base.keys = num(val()).max(1) as usize,
             "--root" => {

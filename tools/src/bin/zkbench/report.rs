@@ -426,7 +426,11 @@ async fn memory(cfg: &ReportCfg, imp: Impl) -> io::Result<MemResult> {
     let load = load::run(&c).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (rss_loaded_kb, hwm_loaded_kb) = srv.rss_kb().unwrap_or((0, 0));
-    let last = format!("{}/n{}", c.root, cfg.znodes.saturating_sub(1));
+    let last = format!(
+        "{}/{}",
+        c.root,
+        load::load_name(cfg.znodes.saturating_sub(1), c.name_len)
+    );
     // kill -9, restart on the same dataDir, time until a session gets a getData answer.
     srv.kill();
     copy_log(&srv, &cfg.out, &format!("memory-{}", imp.name()));
