@@ -1075,6 +1075,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn load_names() {
+        assert_eq!(load_name(7, (0, 0)), "n7");
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..2000 {
+            let n = load_name(i, (40, 60));
+            assert!((40..=60).contains(&n.len()), "{n}");
+            assert!(n.starts_with(&format!("u{i}-")));
+            assert!(seen.insert(n));
+        }
+        assert_eq!(load_name(5, (40, 60)), load_name(5, (40, 60)));
+    }
+
+    #[test]
     fn trailing_numbers() {
         assert_eq!(trailing_number(b"/zkbench/w17"), Some(17));
         assert_eq!(trailing_number(b"/zkbench/w"), None);
