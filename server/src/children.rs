@@ -4,9 +4,9 @@
 //! C client's `ls` and snapshots show them in hash-bucket order: buckets by
 //! `(h ^ h >>> 16) & (capacity - 1)` (h = `String.hashCode`), and within a bucket in order
 //! of insertion. The table doubles when its size passes 3/4 of the capacity and never
-//! shrinks. We keep, per child, an insertion sequence number, and per parent the capacity
-//! Java's table would have (`crate::store::Kids`, maintained by `Store::add_child`), and sort
-//! by (bucket, sequence) when asked for the order. (Java turns a bucket of 8+ colliding names
+//! shrinks. A parent keeps its children in insertion order and the capacity Java's table
+//! would have (`crate::store::Kids`, maintained by `Store::add_child`), and we sort by
+//! (bucket, place in that order) when asked for the order. (Java turns a bucket of 8+ colliding names
 //! into a tree; that order is not reproduced.)
 //!
 //! The names themselves are not stored twice: a child's name is the last component of the
@@ -42,16 +42,12 @@ impl<'a> Children<'a> {
         Children { store, kids }
     }
 
-    fn slots(&self) -> &'a [u32] {
-        self.kids.map_or(&[], |k| &k.slots)
-    }
-
     pub fn len(&self) -> usize {
-        self.slots().len()
+        self.kids.map_or(0, Kids::len)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots().is_empty()
+        self.len() == 0
     }
 
     /// Whether a child is called `name` (a scan: use the tree's path lookup where it matters).
@@ -59,12 +55,15 @@ impl<'a> Children<'a> {
         self.iter().any(|n| n == name)
     }
 
+    /// Child slots, oldest first.
+    pub(crate) fn slots(&self) -> impl Iterator<Item = u32> + 'a {
+        self.kids.into_iter().flat_map(Kids::iter)
+    }
+
     /// Names in no particular order (cheap).
     pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
         let store = self.store;
-        self.slots()
-            .iter()
-            .map(move |&c| store.slot(c).blob().name())
+        self.slots().map(move |c| store.slot(c).blob().name())
     }
 
     /// Slot numbers in the order Java's HashSet iterates the names.
@@ -72,11 +71,10 @@ impl<'a> Children<'a> {
         let mut v: Vec<(u32, u32, u32)> = match self.kids {
             None => Vec::new(),
             Some(kids) => kids
-                .slots
-                .iter()
-                .map(|&c| {
-                    let s = self.store.slot(c);
-                    (bucket(s.blob().name(), kids.java_capacity), s.seq, c)
+                .places()
+                .map(|(place, c)| {
+                    let name = self.store.slot(c).blob().name();
+                    (bucket(name, kids.java_capacity), place, c)
                 })
                 .collect(),
         };

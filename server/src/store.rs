@@ -5,14 +5,16 @@
 //! - A znode's path and data share one allocation, a [`Blob`]: a 12-byte header (reference
 //!   count, path length, data length) followed by the bytes. A thin pointer to it is all a
 //!   slot holds. Child names are not stored again: a child's name is the tail of its path.
-//! - Slots ([`Slot`], 72 bytes: blob, children, the stat, ACL id, place in the parent)
-//!   live in fixed-size chunks of a slab, addressed by a `u32`. Freed slots are reused.
+//! - Slots ([`Slot`], 64 bytes: blob, children, the stat, ACL id, place in the parent)
+//!   live in fixed-size chunks of a slab, addressed by a `u32`. Freed slots are reused. A
+//!   chunk of 255 slots with its `Arc` counters fits 16 KiB, one of the allocator's size
+//!   classes (256 slots of 72 bytes took a 20 KiB block: 80 bytes per znode).
 //! - The path index maps a path to its slot: `u32` entries in hash tables that hash the path
 //!   stored in the slot (no key copy), split into [`SHARDS`] independent shards so that a
 //!   table never grows by more than 1/256 of the tree at once (no stop-the-world rehash).
-//! - A parent's children are a vector of slot numbers ([`Kids`]); each child knows its place
-//!   in that vector (O(1) removal) and its insertion sequence number (Java's iteration order,
-//!   see [`crate::children`]).
+//! - A parent's children are a vector of slot numbers in insertion order ([`Kids`]); each
+//!   child knows its place in that vector (O(1) removal, leaving a hole), which is also its
+//!   insertion rank (Java's iteration order, see [`crate::children`]).
 //!
 //! Consistent copies for background snapshots: chunks, index shards, blobs and child vectors
 //! are reference counted and copied on the first change after a copy was taken (`Clone` of
@@ -27,8 +29,9 @@ use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Slots per chunk (a chunk is the unit of copy-on-write).
-pub const CHUNK: usize = 256;
+/// Slots per chunk (a chunk is the unit of copy-on-write): 255, so that a chunk and the two
+/// counters of its `Arc` (16 bytes) fit the allocator's 16 KiB size class.
+pub const CHUNK: usize = 255;
 /// Independent hash tables of the path index.
 pub const SHARDS: usize = 256;
 /// "No slot".
@@ -205,19 +208,49 @@ impl std::fmt::Debug for Blob {
 
 // ---- children ----
 
-/// The children of a node: slot numbers in no particular order, plus what Java's `HashSet`
-/// order needs (see [`crate::children`]), and the two stat fields that only change with
-/// children (a node without a `Kids` has pzxid = czxid and cversion 0). Kept (empty) once
-/// a node has had a child: Java's table capacity never shrinks.
+/// The children of a node: slot numbers in the order they were added, with holes ([`NIL`])
+/// where children were removed, squeezed out when they outnumber the children (so a child's
+/// place is also its insertion rank, which Java's `HashSet` order needs, see
+/// [`crate::children`]); plus the two stat fields that only change with children (a node
+/// without a `Kids` has pzxid = czxid and cversion 0). Kept (empty) once a node has had a
+/// child: Java's table capacity never shrinks.
 #[derive(Debug, Clone, Default)]
 pub struct Kids {
-    pub slots: Vec<u32>,
-    /// Insertion sequence number of the next child.
-    pub next_seq: u32,
+    /// Child slots in insertion order; `NIL` for a removed child.
+    slots: Vec<u32>,
+    /// Children (`slots` minus its holes).
+    live: u32,
     /// Capacity of Java's table: 8, 16, ...
     pub java_capacity: u32,
     pub pzxid: i64,
     pub cversion: i32,
+}
+
+impl Kids {
+    pub fn len(&self) -> usize {
+        self.live as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// The child slots, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots.iter().copied().filter(|&c| c != NIL)
+    }
+
+    /// The child slots with their places (a place orders children by insertion).
+    pub fn places(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        (0u32..)
+            .zip(self.slots.iter().copied())
+            .filter(|&(_, c)| c != NIL)
+    }
+
+    /// The child at `pos`, if any.
+    pub fn at(&self, pos: u32) -> Option<u32> {
+        self.slots.get(pos as usize).copied().filter(|&c| c != NIL)
+    }
 }
 
 // ---- slots ----
@@ -238,8 +271,6 @@ pub struct Slot {
     acl_and_flag: u32,
     /// Index in the parent's `Kids::slots` (free slot: the next free slot).
     pub pos: u32,
-    /// Insertion sequence number in the parent.
-    pub seq: u32,
 }
 
 impl Slot {
@@ -254,7 +285,6 @@ impl Slot {
         aversion: 0,
         acl_and_flag: 0,
         pos: NIL,
-        seq: 0,
     };
 
     /// A slot for a node; its ephemeralOwner (if not 0) is for the store to keep.
@@ -344,7 +374,7 @@ impl Slot {
     }
 
     pub fn num_children(&self) -> usize {
-        self.kids.as_ref().map_or(0, |k| k.slots.len())
+        self.kids.as_ref().map_or(0, |k| k.len())
     }
 }
 
@@ -659,24 +689,23 @@ impl Store {
 
     /// Link child slot `c` into parent slot `p`'s children (Java's `HashSet.add`).
     pub fn add_child(&mut self, p: u32, c: u32) {
-        if self.slot_mut(p).kids_mut().next_seq == u32::MAX {
-            renumber(&mut self.chunks, *self.epoch.get_mut(), p);
-        }
         let kids = self.slot_mut(p).kids_mut();
         if kids.java_capacity == 0 {
             kids.java_capacity = 8;
         }
+        if kids.slots.len() >= NIL as usize {
+            // Only holes can have used up the places: squeeze them out.
+            squeeze(&mut self.chunks, *self.epoch.get_mut(), p);
+        }
+        let kids = self.slot_mut(p).kids_mut();
         let pos = kids.slots.len() as u32;
-        let seq = kids.next_seq;
         kids.slots.push(c);
-        kids.next_seq += 1;
+        kids.live += 1;
         // HashMap.putVal: `if (++size > threshold) resize()`, threshold = 3/4 capacity.
-        if kids.slots.len() as u64 > kids.java_capacity as u64 * 3 / 4 {
+        if kids.live as u64 > kids.java_capacity as u64 * 3 / 4 {
             kids.java_capacity = kids.java_capacity.saturating_mul(2);
         }
-        let child = self.slot_mut(c);
-        child.pos = pos;
-        child.seq = seq;
+        self.slot_mut(c).pos = pos;
     }
 
     /// Unlink the child at `pos` of parent slot `p`.
@@ -685,13 +714,17 @@ impl Store {
             return;
         };
         let kids = Arc::make_mut(kids);
-        let pos = pos as usize;
-        if pos >= kids.slots.len() {
+        let Some(c) = kids.slots.get_mut(pos as usize).filter(|c| **c != NIL) else {
             return;
-        }
-        kids.slots.swap_remove(pos);
-        if let Some(&moved) = kids.slots.get(pos) {
-            self.slot_mut(moved).pos = pos as u32;
+        };
+        *c = NIL;
+        kids.live -= 1;
+        let holes = kids.slots.len() - kids.live as usize;
+        if kids.live == 0 {
+            kids.slots = Vec::new();
+        } else if holes > 16 && holes > kids.live as usize {
+            // Amortised O(1): at least as many removals came before as children are moved.
+            squeeze(&mut self.chunks, *self.epoch.get_mut(), p);
         }
     }
 
@@ -723,22 +756,21 @@ impl Store {
     }
 }
 
-/// The sequence numbers of parent `p`'s children ran out: number them 0.. in their order
-/// (only their order matters).
-fn renumber(chunks: &mut [Part<[Slot]>], epoch: u64, p: u32) {
-    let Some(kids) = slot_in(chunks, p).kids.clone() else {
+/// Remove the holes of parent `p`'s children, keeping their order, and tell each child its
+/// new place.
+fn squeeze(chunks: &mut [Part<[Slot]>], epoch: u64, p: u32) {
+    let Some(kids) = slot_mut_in(chunks, epoch, p).kids.as_mut() else {
         return;
     };
-    let mut order: Vec<(u32, u32)> = kids
-        .slots
-        .iter()
-        .map(|&c| (slot_in(chunks, c).seq, c))
-        .collect();
-    order.sort_unstable();
-    for (n, &(_, c)) in order.iter().enumerate() {
-        slot_mut_in(chunks, epoch, c).seq = n as u32;
+    let kids = Arc::make_mut(kids);
+    kids.slots.retain(|&c| c != NIL);
+    kids.slots.shrink_to(kids.slots.len() * 2);
+    let slots = std::mem::take(&mut kids.slots);
+    for (pos, &c) in slots.iter().enumerate() {
+        slot_mut_in(chunks, epoch, c).pos = pos as u32;
     }
-    slot_mut_in(chunks, epoch, p).kids_mut().next_seq = order.len() as u32;
+    let kids = Arc::make_mut(slot_mut_in(chunks, epoch, p).kids.as_mut().expect("kept"));
+    kids.slots = slots;
 }
 
 #[cfg(test)]
@@ -775,7 +807,10 @@ mod tests {
 
     #[test]
     fn slot_is_compact() {
-        assert_eq!(std::mem::size_of::<Slot>(), 72);
+        assert_eq!(std::mem::size_of::<Slot>(), 64);
+        // A chunk is exactly one allocator size class.
+        let arc_counters = 16;
+        assert!(arc_counters + CHUNK * std::mem::size_of::<Slot>() <= 16384);
     }
 
     #[test]
@@ -803,9 +838,10 @@ mod tests {
         assert_eq!(s.slot(s.find("/n1").unwrap()).czxid, 1);
         // Every remaining child's `pos` points back at it.
         let k = s.slot(root).kids.clone().unwrap();
-        for (pos, &c) in k.slots.iter().enumerate() {
-            assert_eq!(s.slot(c).pos as usize, pos);
+        for (pos, c) in k.places() {
+            assert_eq!(s.slot(c).pos, pos);
         }
+        assert_eq!(k.iter().count(), 1500);
         // The copy still sees everything as it was.
         assert_eq!(copy.len(), 3001);
         assert_eq!(copy.slot(copy.find("/n0").unwrap()).czxid, 0);
@@ -822,24 +858,47 @@ mod tests {
     }
 
     #[test]
-    fn sequence_numbers_are_renumbered_when_they_run_out() {
+    fn removed_children_leave_holes_that_are_squeezed_out_in_order() {
         let mut s = Store::new();
         let root = s.insert_hashed(s.hash("/"), Slot::new(Blob::new("/", None), &stat(0), 0), 0);
-        let a = s.insert_hashed(
-            s.hash("/a"),
-            Slot::new(Blob::new("/a", None), &stat(0), 0),
-            0,
-        );
-        s.add_child(root, a);
-        Arc::make_mut(s.slot_mut(root).kids.as_mut().unwrap()).next_seq = u32::MAX;
-        s.slot_mut(a).seq = u32::MAX - 1;
-        let b = s.insert_hashed(
-            s.hash("/b"),
-            Slot::new(Blob::new("/b", None), &stat(0), 0),
-            0,
-        );
-        s.add_child(root, b);
-        assert_eq!((s.slot(a).seq, s.slot(b).seq), (0, 1));
-        assert_eq!(s.slot(root).kids.as_ref().unwrap().next_seq, 2);
+        let mut kids = vec![];
+        for i in 0..100 {
+            let p = format!("/n{i}");
+            let c = s.insert_hashed(s.hash(&p), Slot::new(Blob::new(&p, None), &stat(i), 0), 0);
+            s.add_child(root, c);
+            kids.push(c);
+        }
+        let remove = |s: &mut Store, i: usize| {
+            let (_, slot, _) = s.remove(&format!("/n{i}")).unwrap();
+            s.remove_child(root, slot.pos);
+        };
+        // 40 holes: not squeezed yet (fewer holes than children).
+        for i in 0..40 {
+            remove(&mut s, i * 2);
+        }
+        let k = s.slot(root).kids.clone().unwrap();
+        assert_eq!((k.len(), k.slots.len()), (60, 100));
+        // More holes than children: squeezed, order kept, places updated.
+        for i in 40..50 {
+            remove(&mut s, i * 2);
+        }
+        remove(&mut s, 1);
+        let k = s.slot(root).kids.clone().unwrap();
+        assert_eq!(k.len(), 49);
+        assert_eq!(k.slots.len(), k.len());
+        let left: Vec<u32> = (3..100).step_by(2).map(|i| kids[i]).collect();
+        assert_eq!(k.iter().collect::<Vec<_>>(), left);
+        for (pos, c) in k.places() {
+            assert_eq!(s.slot(c).pos, pos);
+        }
+        // Removing a child twice, or a place that holds none, changes nothing.
+        s.remove_child(root, 1000);
+        assert_eq!(s.slot(root).num_children(), 49);
+        // The last child gone: no places kept.
+        for i in (3..100).step_by(2) {
+            remove(&mut s, i);
+        }
+        let k = s.slot(root).kids.clone().unwrap();
+        assert_eq!((k.len(), k.slots.len(), k.java_capacity), (0, 0, 256));
     }
 }

@@ -604,8 +604,8 @@ impl DataTree {
         let mut stack = vec![i];
         while let Some(i) = stack.pop() {
             if let Some(k) = &self.store.slot(i).kids {
-                count += k.slots.len() as i32;
-                stack.extend(k.slots.iter().copied());
+                count += k.len() as i32;
+                stack.extend(k.iter());
             }
         }
         count
@@ -1118,9 +1118,9 @@ impl DataTree {
             self.acls.add_ref(acl);
             self.acls.release(old_acl);
             let s = self.store.slot_mut(i);
-            let pos = (s.pos, s.seq);
+            let pos = s.pos;
             *s = Slot::new(Blob::new(path, data), stat, acl);
-            (s.pos, s.seq) = pos;
+            s.pos = pos;
             self.store.set_owner(i, stat.ephemeral_owner);
             self.load_parent = None;
         } else {
@@ -1288,15 +1288,11 @@ impl DataTree {
             if path != "/" {
                 let p = self.store.find(split_path(path).0).expect("parent");
                 let k = self.store.slot(p).kids.as_ref().expect("parent's children");
-                assert_eq!(k.slots.get(s.pos as usize), Some(&i), "{path} at its place");
-                assert!(s.seq < k.next_seq, "{path} sequence");
+                assert_eq!(k.at(s.pos), Some(i), "{path} at its place");
             }
             if let Some(k) = &s.kids {
-                let mut seqs: Vec<u32> = k.slots.iter().map(|&c| self.store.slot(c).seq).collect();
-                seqs.sort_unstable();
-                seqs.dedup();
-                assert_eq!(seqs.len(), k.slots.len(), "{path}: distinct sequences");
-                assert!(k.java_capacity >= 8 || k.slots.is_empty() && k.java_capacity == 0);
+                assert_eq!(k.iter().count(), k.len(), "{path}: children counted");
+                assert!(k.java_capacity >= 8 || k.is_empty() && k.java_capacity == 0);
             }
         }
         assert_eq!(owned, self.store.owners_len(), "owners map");

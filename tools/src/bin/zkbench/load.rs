@@ -100,6 +100,31 @@ pub struct BenchCfg {
     /// Open loop: offer this many ops/s in all (create, set, get, mix, exists, ephemeral
     /// creates), instead of keeping `depth` requests in flight per session.
     pub rate: Option<f64>,
+    /// Lengths (min, max) of the names the `load` workload creates; (0, 0): `n<i>`.
+    pub name_len: (usize, usize),
+}
+
+/// The name of the `i`-th znode of the `load` workload: `n<i>`, or with `len` = (min, max)
+/// not (0, 0) a user-like name of min..=max bytes (`u<i>-` then hex digits of a hash of i),
+/// the length picked from a hash of i.
+pub fn load_name(i: u64, len: (usize, usize)) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = write!(s, "{}{i}", if len == (0, 0) { "n" } else { "u" });
+    if len == (0, 0) {
+        return s;
+    }
+    let mut h = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let (min, max) = (len.0.min(len.1), len.0.max(len.1));
+    let target = min + (next_rand(&mut h) as usize) % (max - min + 1);
+    s.push('-');
+    // (Never shorter than `u<i>-`: names stay distinct.)
+    let target = target.max(s.len());
+    while s.len() < target {
+        let _ = write!(s, "{:016x}", next_rand(&mut h));
+    }
+    s.truncate(target);
+    s
 }
 
 /// What one run measured.
@@ -249,6 +274,7 @@ struct Shared {
     send_every: Option<Duration>,
     load_next: Cell<u64>,
     load_total: u64,
+    name_len: (usize, usize),
     hist: RefCell<Histogram<u64>>,
     sec_hist: RefCell<Histogram<u64>>,
     ops: Cell<u64>,
@@ -382,7 +408,7 @@ impl Sess {
                 let n = sh.load_next.get();
                 sh.load_next.set(n + 1);
                 self.path.clear();
-                let _ = write!(self.path, "{}/n{}", sh.root, n);
+                let _ = write!(self.path, "{}/{}", sh.root, load_name(n, sh.name_len));
                 proto::create(&mut self.wbuf, xid, self.path.as_bytes(), &sh.value, 0);
                 self.push(now, Kind::Op);
             }
@@ -845,6 +871,7 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
         send_every,
         load_next: Cell::new(0),
         load_total,
+        name_len: cfg.name_len,
         hist: RefCell::new(new_hist()),
         sec_hist: RefCell::new(new_hist()),
         ops: Cell::new(0),
@@ -1046,6 +1073,19 @@ pub async fn run(cfg: &BenchCfg) -> io::Result<RunResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_names() {
+        assert_eq!(load_name(7, (0, 0)), "n7");
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..2000 {
+            let n = load_name(i, (40, 60));
+            assert!((40..=60).contains(&n.len()), "{n}");
+            assert!(n.starts_with(&format!("u{i}-")));
+            assert!(seen.insert(n));
+        }
+        assert_eq!(load_name(5, (40, 60)), load_name(5, (40, 60)));
+    }
 
     #[test]
     fn trailing_numbers() {

@@ -14,6 +14,7 @@ mod json;
 mod load;
 mod proto;
 mod report;
+mod scale;
 mod server;
 mod svg;
 mod tls;
@@ -27,6 +28,7 @@ const USAGE: &str = "\
 usage:
   zkbench [run] [options]      load a server or an ensemble (default 127.0.0.1:2181)
   zkbench report [options]     start Java 3.8 and zkserver in turn, same workloads, side by side
+  zkbench scale [options]      the same two servers as the tree and a fan-out grow (scale.md)
 
 workload options:
   --server LIST        HOST:PORT[,...]; sessions round-robin over them (run) [127.0.0.1:2181]
@@ -39,6 +41,7 @@ workload options:
   --warmup T           unmeasured time before it                         [3s]
   --value-size B       bytes per znode value                             [100]
   --read-pct P         reads in the mix workload                         [90]
+  --name-len MIN[-MAX] report's load: names of MIN..MAX bytes (user-like)  [n<i>]
   --keys K             znodes that set/get/mix/exists pick from          [1000]
   --root PATH          parent znode of everything zkbench creates        [/zkbench]
   --server-pid LIST    report the servers' CPU time per op, summed (run mode, local servers)
@@ -67,6 +70,11 @@ report options:
   --rate-workloads LIST  workloads for that (implies --fixed-rate)         [create,set,mix]
   --rate-fraction F    that rate as a fraction of Java's ops/s in this run [0.5]
   --keep               keep the servers' temp data folders
+
+scale options (and --servers, --out, --name-len, --root, --zkrs-bin, --java-opts as above):
+  --sizes LIST         tree sizes: znodes of 100 bytes, RSS and restart    [100000,1000000]
+  --children LIST      children of one parent: getChildren latency/answer [10000,100000,1000000]
+                       (an empty LIST skips the dimension)
 ";
 
 fn die(msg: &str) -> ! {
@@ -115,6 +123,10 @@ fn main() {
             args.remove(0);
             "report"
         }
+        Some("scale") => {
+            args.remove(0);
+            "scale"
+        }
         Some("run") => {
             args.remove(0);
             "run"
@@ -140,6 +152,7 @@ fn main() {
         label: String::new(),
         server_pids: Vec::new(),
         rate: None,
+        name_len: (0, 0),
     };
     let mut workloads: Option<Vec<Workload>> = None;
     let mut json_out = false;
@@ -155,6 +168,8 @@ fn main() {
     };
     let mut impls = vec![server::Impl::Java, server::Impl::Zkrs];
     let mut znodes = 100_000u64;
+    let mut sizes: Vec<u64> = vec![100_000, 1_000_000];
+    let mut children: Vec<u64> = vec![10_000, 100_000, 1_000_000];
     let mut out = PathBuf::from("zkbench-report");
     let (mut keep, mut skip_latency, mut skip_memory) = (false, false, false);
     let mut ensemble_workloads: Vec<Workload> = Vec::new();
@@ -199,6 +214,11 @@ fn main() {
             "--duration" => base.duration = dur(val()),
             "--warmup" => base.warmup = dur(val()),
             "--value-size" => base.value_size = num(val()) as usize,
+            "--name-len" => {
+                let v = val();
+                let (a, b) = v.split_once('-').unwrap_or((&v, &v));
+                base.name_len = (num(a.to_string()) as usize, num(b.to_string()) as usize);
+            }
             "--read-pct" => base.read_pct = num(val()).min(100) as u32,
             "--keys" => base.keys = num(val()).max(1) as usize,
             "--root" => {
@@ -233,6 +253,8 @@ fn main() {
                     .collect()
             }
             "--znodes" => znodes = num(val()),
+            "--sizes" => sizes = list(&val()).into_iter().map(num).collect(),
+            "--children" => children = list(&val()).into_iter().map(num).collect(),
             "--out" => out = PathBuf::from(val()),
             "--keep" => keep = true,
             "--skip-latency" => skip_latency = true,
@@ -291,7 +313,7 @@ fn main() {
         .expect("tokio runtime");
     let local = tokio::task::LocalSet::new();
     let code = local.block_on(&rt, async move {
-        if mode == "report" {
+        if mode == "report" || mode == "scale" {
             if !spec.zkrs_bin.exists() && impls.contains(&server::Impl::Zkrs) {
                 eprintln!(
                     "zkbench: zkserver binary {} not found (build it with `cargo build --release --bin zkserver`, pass --zkrs-bin or ZKRS_BIN)",
@@ -321,6 +343,20 @@ fn main() {
                 rate: fixed_rate,
                 rate_fraction,
             };
+            if mode == "scale" {
+                let cfg = scale::ScaleCfg {
+                    report: cfg,
+                    sizes: sizes.clone(),
+                    children: children.clone(),
+                };
+                return match scale::run(cfg).await {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("zkbench: scale failed: {e}");
+                        1
+                    }
+                };
+            }
             match report::run(cfg).await {
                 Ok(()) => 0,
                 Err(e) => {

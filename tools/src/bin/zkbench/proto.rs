@@ -42,6 +42,16 @@ pub fn get_data(out: &mut BytesMut, xid: i32, path: &[u8], watch: bool) {
 }
 
 #[inline]
+pub fn get_children(out: &mut BytesMut, xid: i32, path: &[u8]) {
+    write_frame(out, |b| {
+        b.put_i32(xid);
+        b.put_i32(ops::GET_CHILDREN);
+        put_str(b, path);
+        b.put_u8(0);
+    });
+}
+
+#[inline]
 pub fn exists(out: &mut BytesMut, xid: i32, path: &[u8], watch: bool) {
     write_frame(out, |b| {
         b.put_i32(xid);

@@ -39,17 +39,17 @@ pub struct ReportCfg {
 
 const ENSEMBLE_NODES: usize = 3;
 
-struct MemResult {
-    imp: Impl,
-    start_empty: Duration,
-    rss_idle_kb: u64,
-    rss_loaded_kb: u64,
-    hwm_loaded_kb: u64,
-    load: RunResult,
-    restart: Option<Duration>,
-    recovered: Option<bool>,
-    rss_restarted_kb: u64,
-    note: String,
+pub(crate) struct MemResult {
+    pub imp: Impl,
+    pub start_empty: Duration,
+    pub rss_idle_kb: u64,
+    pub rss_loaded_kb: u64,
+    pub hwm_loaded_kb: u64,
+    pub load: RunResult,
+    pub restart: Option<Duration>,
+    pub recovered: Option<bool>,
+    pub rss_restarted_kb: u64,
+    pub note: String,
 }
 
 fn fmt_lat(us: f64) -> String {
@@ -99,7 +99,7 @@ fn trouble(r: &RunResult) -> String {
     }
 }
 
-fn copy_log(srv: &Server, out: &std::path::Path, name: &str) {
+pub(crate) fn copy_log(srv: &Server, out: &std::path::Path, name: &str) {
     let src = srv.dir.join("server.log");
     if let Ok(b) = fs::read(&src) {
         let keep = &b[b.len().saturating_sub(1 << 20)..];
@@ -113,11 +113,11 @@ fn copy_log(srv: &Server, out: &std::path::Path, name: &str) {
 /// and the kernel writes them back during whichever run comes next, in front of its txn log
 /// fsyncs. (Seen once: a same-rate set run right after a create run had p99.9 26.7 ms; with
 /// this step the same section gave 9.0 ms.)
-fn settle_disk() {
+pub(crate) fn settle_disk() {
     let _ = std::process::Command::new("sync").status();
 }
 
-async fn start(
+pub(crate) async fn start(
     cfg: &ReportCfg,
     imp: Impl,
     dir: &std::path::Path,
@@ -403,7 +403,7 @@ fn table(
     Ok(js_runs)
 }
 
-async fn memory(cfg: &ReportCfg, imp: Impl) -> io::Result<MemResult> {
+pub(crate) async fn memory(cfg: &ReportCfg, imp: Impl) -> io::Result<MemResult> {
     let dir = server::fresh_dir(&format!("{}-mem", imp.name()))?;
     let (mut srv, start_empty) = start(cfg, imp, &dir).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -426,7 +426,11 @@ async fn memory(cfg: &ReportCfg, imp: Impl) -> io::Result<MemResult> {
     let load = load::run(&c).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (rss_loaded_kb, hwm_loaded_kb) = srv.rss_kb().unwrap_or((0, 0));
-    let last = format!("{}/n{}", c.root, cfg.znodes.saturating_sub(1));
+    let last = format!(
+        "{}/{}",
+        c.root,
+        load::load_name(cfg.znodes.saturating_sub(1), c.name_len)
+    );
     // kill -9, restart on the same dataDir, time until a session gets a getData answer.
     srv.kill();
     copy_log(&srv, &cfg.out, &format!("memory-{}", imp.name()));
@@ -470,6 +474,11 @@ async fn memory(cfg: &ReportCfg, imp: Impl) -> io::Result<MemResult> {
     })
 }
 
+/// The date and time, "2026-12-04 13:25 UTC".
+pub(crate) fn utc_now() -> String {
+    cmd_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default()
+}
+
 fn cmd_output(prog: &str, args: &[&str]) -> Option<String> {
     let o = std::process::Command::new(prog).args(args).output().ok()?;
     let text = if o.stdout.is_empty() {
@@ -481,7 +490,7 @@ fn cmd_output(prog: &str, args: &[&str]) -> Option<String> {
     Some(s.lines().next()?.trim().to_string())
 }
 
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
