@@ -33,7 +33,6 @@ from KRB5_CONFIG (kdc.env()); both read the JAAS file from -Djava.security.auth.
 """
 
 import os
-import socket
 import struct
 import time
 import uuid
@@ -45,7 +44,8 @@ import kdc as kdcmod
 import zkharness
 from zkharness import mode, wait_for
 from test_ensemble_rolling import _log_text
-from test_quorum_sasl import (OBSERVER_ID, _election_stranger, _only_auth_error_packets,
+from test_quorum_sasl import (OBSERVER_ID, _bare_followerinfo, _election_stranger,
+                              _only_auth_error_packets, _send_and_drain,
                               _writes_through_every_member)
 
 GENERATIONS = [pytest.param(p, id="%s+%s" % p) for p in zkharness.pairs()]
@@ -312,34 +312,11 @@ def test_refused_learners_and_strangers(tmp_path, kdc, gen):
         for sid, srv in ens.servers.items():
             _, _, eport = ens.ports[sid]
             hello = struct.pack(">qqi", -65536, 99, 11) + b"127.0.0.1:1"
-            got = b""
-            with socket.create_connection(("127.0.0.1", eport), timeout=8) as s:
-                s.sendall(hello + junk)
-                while True:
-                    try:
-                        data = s.recv(4096)
-                    except (ConnectionResetError, socket.timeout):
-                        break
-                    if not data:
-                        break
-                    got += data
+            got = _send_and_drain(eport, hello + junk)
             assert got and _only_auth_error_packets(got), (sid, srv.impl, got[:32])
             srv.check_alive()
         _, qport, _ = ens.ports[ens.leader()]
-        learner_info = struct.pack(">qiq", 99, 0x10000, 0)
-        info = struct.pack(">iqi", 11, 0, len(learner_info)) + learner_info + \
-            struct.pack(">i", -1)
-        got = b""
-        with socket.create_connection(("127.0.0.1", qport), timeout=8) as s:
-            s.sendall(struct.pack(">i", len(info)) + info)
-            while True:
-                try:
-                    data = s.recv(4096)
-                except (ConnectionResetError, socket.timeout):
-                    break
-                if not data:
-                    break
-                got += data
+        got = _send_and_drain(qport, _bare_followerinfo())
         assert _only_auth_error_packets(got), got[:32]
         _three_serving(ens)
         _writes_through_every_member(ens.servers)

@@ -142,16 +142,12 @@ def test_wrong_password_is_refused(tmp_path, gen, outsider):
 OBSERVER_ID = (1 << 63) - 1
 
 
-def _election_stranger(port, sid, timeout=8.0):
-    """Connect to an election port as `sid` without authenticating: initial message, then a
-    LOOKING notification. Returns the bytes received before the close (or the timeout)."""
-    addr = b"127.0.0.1:1"
-    hello = struct.pack(">qqi", -65536, sid, len(addr)) + addr
-    note = struct.pack(">iqqqqi", 0, sid, 0, 1, 0, 1)
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def _send_and_drain(port, payload, timeout=8.0):
+    """Connect to 127.0.0.1:`port`, send `payload`, and return every byte received until the
+    server closes the connection or `timeout` passes."""
     got = b""
-    try:
-        s.sendall(hello + struct.pack(">i", len(note)) + note)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(payload)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -161,9 +157,23 @@ def _election_stranger(port, sid, timeout=8.0):
             if not data:
                 break
             got += data
-    finally:
-        s.close()
     return got
+
+
+def _bare_followerinfo(sid=99):
+    """A framed FOLLOWERINFO (type 11) from `sid` that no authentication preceded."""
+    learner_info = struct.pack(">qiq", sid, 0x10000, 0)
+    info = struct.pack(">iqi", 11, 0, len(learner_info)) + learner_info + struct.pack(">i", -1)
+    return struct.pack(">i", len(info)) + info
+
+
+def _election_stranger(port, sid, timeout=8.0):
+    """Connect to an election port as `sid` without authenticating: initial message, then a
+    LOOKING notification. Returns the bytes received before the close (or the timeout)."""
+    addr = b"127.0.0.1:1"
+    hello = struct.pack(">qqi", -65536, sid, len(addr)) + addr
+    note = struct.pack(">iqqqqi", 0, sid, 0, 1, 0, 1)
+    return _send_and_drain(port, hello + struct.pack(">i", len(note)) + note, timeout)
 
 
 def _only_auth_error_packets(data):
@@ -195,23 +205,7 @@ def test_unauthenticated_strangers_are_refused(tmp_path, gen):
         leader = ens.leader()
         _, qport, _ = ens.ports[leader]
         # FOLLOWERINFO (type 11) without authenticating: no LEADERINFO comes back.
-        learner_info = struct.pack(">qiq", 99, 0x10000, 0)
-        info = struct.pack(">iqi", 11, 0, len(learner_info)) + learner_info + \
-            struct.pack(">i", -1)
-        s = socket.create_connection(("127.0.0.1", qport), timeout=8)
-        got = b""
-        try:
-            s.sendall(struct.pack(">i", len(info)) + info)
-            while True:
-                try:
-                    data = s.recv(4096)
-                except (ConnectionResetError, socket.timeout):
-                    break
-                if not data:
-                    break
-                got += data
-        finally:
-            s.close()
+        got = _send_and_drain(qport, _bare_followerinfo())
         assert _only_auth_error_packets(got), got[:32]
         for srv in ens.servers.values():
             srv.check_alive()
