@@ -32,10 +32,10 @@ class KrbServer(zkharness.Server):
     """A harness server with extra JVM -D properties (zkserver takes the same as -D
     arguments) and the KDC's environment."""
 
-    def __init__(self, impl, workdir, port, extra_cfg, props, env):
+    def __init__(self, impl, workdir, port, extra_cfg, props, env, myid=None):
         self.props = list(props)
         self.env_extra = dict(env)
-        super().__init__(impl, workdir, port, extra_cfg)
+        super().__init__(impl, workdir, port, extra_cfg, myid=myid)
 
     def _command(self):
         cmd = super()._command()

@@ -32,7 +32,6 @@ Java reads the KDC's krb5.conf from -Djava.security.krb5.conf (kdc.java_props())
 from KRB5_CONFIG (kdc.env()); both read the JAAS file from -Djava.security.auth.login.config.
 """
 
-import os
 import struct
 import time
 import uuid
@@ -44,6 +43,7 @@ import kdc as kdcmod
 import zkharness
 from zkharness import mode, wait_for
 from test_ensemble_rolling import _log_text
+from test_kerberos import KrbServer
 from test_quorum_sasl import (OBSERVER_ID, _bare_followerinfo, _election_stranger,
                               _only_auth_error_packets, _send_and_drain,
                               _writes_through_every_member)
@@ -92,27 +92,6 @@ LEARNERS = {  # variant -> (keytab name, principal); else the ensemble's zkquoru
 }
 
 
-class KrbNode(zkharness.Server):
-    props = ()
-    env_extra = {}
-
-    def _command(self):
-        cmd = super()._command()
-        if zkharness.is_java(self.impl):
-            main = cmd.index(zkharness.JAVA_MAIN)
-            return cmd[:main] + list(self.props) + cmd[main:]
-        return cmd[:1] + list(self.props) + cmd[1:]
-
-    def start(self, wait=True, timeout=zkharness.READY_TIMEOUT):
-        saved = dict(os.environ)
-        os.environ.update(self.env_extra)
-        try:
-            return super().start(wait, timeout)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-
-
 class KrbEnsemble(zkharness.Ensemble):
     """Members on `host` (as the server.N lines write it), serving as zkquorum/<host>."""
 
@@ -142,12 +121,11 @@ class KrbEnsemble(zkharness.Ensemble):
         cfg = self.node_cfg(sid)
         if sid in self.plain:
             cfg.update({k: None for k in REQUIRED})
-        srv = KrbNode(impl, self.workdir(sid), self.ports[sid][0], cfg, myid=sid)
-        srv.props = ["-Djava.security.auth.login.config=%s" % jaas] + kdc.java_props()
+        props = ["-Djava.security.auth.login.config=%s" % jaas] + kdc.java_props()
         if zkharness.is_java(impl):
-            srv.props += self.java_props
-        srv.env_extra = {k: v for k, v in kdc.env().items() if k.startswith("KRB5")}
-        return srv
+            props += list(self.java_props)
+        env = {k: v for k, v in kdc.env().items() if k.startswith("KRB5")}
+        return KrbServer(impl, self.workdir(sid), self.ports[sid][0], cfg, props, env, myid=sid)
 
 
 def _three_serving(ens, timeout=90):
