@@ -63,19 +63,21 @@ _compiled = {}
 
 @pytest.fixture(scope="session")
 def curator_classes(tmp_path_factory):
-    """compile(impl) -> the folder of CuratorCompat compiled against impl's client jars."""
-    def compile_for(impl):
+    """compile(impl, source) -> the folder of `source` (default CuratorCompat.java) compiled
+    against impl's client jars."""
+    def compile_for(impl, source=SOURCE):
         generation = zkharness.version(impl)[:2]
-        if generation not in _compiled:
-            out = tmp_path_factory.mktemp("curator-classes-%d%d" % generation)
+        key = (generation, source)
+        if key not in _compiled:
+            out = tmp_path_factory.mktemp("%s-classes-%d%d" % ((source.stem,) + generation))
             proc = subprocess.run(
                 [JAVAC, "-nowarn", "-encoding", "UTF-8",
-                 "-cp", ":".join(map(str, client_classpath(impl))), "-d", str(out), str(SOURCE)],
+                 "-cp", ":".join(map(str, client_classpath(impl))), "-d", str(out), str(source)],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
             if proc.returncode != 0:
                 pytest.fail("javac failed:\n%s" % proc.stdout, pytrace=False)
-            _compiled[generation] = out
-        return _compiled[generation]
+            _compiled[key] = out
+        return _compiled[key]
     return compile_for
 
 

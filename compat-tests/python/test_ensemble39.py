@@ -74,12 +74,13 @@ DIGEST_MISMATCH_LOG = re.compile(r"digest mismatch|Digests are not matching", re
 
 
 def _digest_mismatches(srv):
-    """Java counts each txn whose logged digest differs from its tree's after applying it
-    (mntr zk_digest_mismatches_count); zkserver logs a mismatch found when it replays its log
-    at start-up. Returns what the node reports, 0 when all matched."""
+    """Both count each txn whose logged digest differs from the learner's tree after applying
+    it (mntr zk_digest_mismatches_count); zkserver also logs a mismatch found when it replays
+    its log at start-up. Returns what the node reports, 0 when all matched."""
+    n = int(_mntr(srv).get("zk_digest_mismatches_count", "-1"))
     if is_java(srv.impl):
-        return int(_mntr(srv).get("zk_digest_mismatches_count", "-1"))
-    return len(DIGEST_MISMATCH_LOG.findall(_log_text(srv)))
+        return n
+    return n + len(DIGEST_MISMATCH_LOG.findall(_log_text(srv)))
 
 
 def _multi_create2(raw, paths, data=b"m"):

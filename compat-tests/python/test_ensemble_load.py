@@ -14,8 +14,10 @@ retry) in threads for 60 s with our leader, 30 s on the all-Java reference
     create / delete, on both followers and on the leader at once.
 After the load it asserts: no operation timed out (15 s) or failed, every worker made
 progress, every sync let its session see at least the version acknowledged before it was
-sent, every acknowledged write (and delete, and session close) is visible on every node,
-and the trees under the mix's base path are identical on all nodes (data and Stat).
+sent (except through a Java leader, whose local sync is a plain read: such stale reads are
+counted and printed, see java_leader_sync_is_a_read), every acknowledged write (and
+delete, and session close) is visible on every node, and the trees under the mix's base
+path are identical on all nodes (data and Stat).
 """
 
 import os
@@ -134,8 +136,20 @@ def setter(load, srv, path):
     return work
 
 
-def syncer(load, srv, path):
-    """sync + getData: must see at least the version acknowledged before the sync."""
+def java_leader_sync_is_a_read(srv, servers):
+    """A Java leader answers a sync from its own clients as a plain read: its CommitProcessor
+    is built with matchSyncs=false (LeaderZooKeeperServer), so the sync and the getData
+    after it can be served before the leader has applied a commit that a follower already
+    applied and acknowledged to its client. Seen in CI: sync-3 on an all-Java leader read
+    version 3573 after 3574 was acknowledged by follower 1. zkserver's leader orders a
+    local sync behind every commit it has sent."""
+    return srv is servers.leader and srv.impl.startswith("java")
+
+
+def syncer(load, srv, path, strict=True):
+    """sync + getData: must see at least the version acknowledged before the sync.
+    With strict=False (a Java leader, see java_leader_sync_is_a_read) a stale read is
+    counted under "stale-<name>" and printed instead of failing the mix."""
     def work(name):
         with raw(srv) as c:
             while not load.stop.is_set():
@@ -144,8 +158,10 @@ def syncer(load, srv, path):
                 sync(c, path)
                 _, st = c.get(path)
                 if st.version < floor:
-                    raise AssertionError("sync then getData saw version %d < %d acknowledged "
-                                         "before the sync" % (st.version, floor))
+                    if strict:
+                        raise AssertionError("sync then getData saw version %d < %d "
+                                             "acknowledged before the sync" % (st.version, floor))
+                    load.counts["stale-" + name] += 1
                 load.counts[name] += 1
     return work
 
@@ -306,7 +322,8 @@ def test_every_request_mix_on_every_node(ensemble):
         for sid, srv in sorted(ensemble.items()):
             out += [
                 ("set-%d" % sid, setter(load, srv, paths[sid])),
-                ("sync-%d" % sid, syncer(load, srv, paths[(sid % 3) + 1])),
+                ("sync-%d" % sid, syncer(load, srv, paths[(sid % 3) + 1],
+                                         strict=not java_leader_sync_is_a_read(srv, ensemble))),
             ]
         out += [
             ("sessions-f1", session_churn(load, f1, base)),

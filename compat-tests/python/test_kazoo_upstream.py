@@ -20,7 +20,7 @@ with `ro` after about 5 s, but kazoo 2.8.0's client stays CONNECTING for 60 s an
 failure, the kazoo assertion that the client never became CONNECTED_RO.
 
 KAZOO_TESTS (a pytest node list relative to kazoo/tests) runs more of kazoo's suite; then
-every test must pass (for zkserver, kazoo's TestReconfig fails: no reconfig yet).
+every test must pass (kazoo's TestReconfig runs in test_reconfig_clients.py).
 """
 
 import os

@@ -59,13 +59,13 @@ class HostServer(zkharness.Server):
 
 
 class OMEnsemble(zkharness.Ensemble):
-    def __init__(self, tmp, observers, om_port):
+    def __init__(self, tmp, observers, om_port, extra=None):
         self.om_port = om_port
         super().__init__(tmp, n=3 + len(observers), tick=500, observers=observers,
-                         extra={"observerMasterPort": str(om_port),
-                                # Java's defaults, set so that both read them.
-                                "observer.reconnectDelayMs": "0",
-                                "observer.election.DelayMs": "200"})
+                         extra=dict({"observerMasterPort": str(om_port),
+                                     # Java's defaults, set so that both read them.
+                                     "observer.reconnectDelayMs": "0",
+                                     "observer.election.DelayMs": "200"}, **(extra or {})))
 
     def host(self, sid):
         return "%s.%d" % (SUBNET, 10 + sid)
@@ -133,22 +133,26 @@ def _synced_read(zk, path):
     return zk.get(path)
 
 
+def start_leader_3(ens, impls, observers):
+    """Starts 3 and 1 first, so that 3 leads; then 2 as a follower, then the observers."""
+    ens.start(3, impls[3])
+    ens.start(1, impls[1])
+    ens.servers[3].wait_ready(60)
+    ens.servers[1].wait_ready(60)
+    ens.start(2, impls[2], wait=True)
+    assert mode(ens.servers[3]) == "leader"
+    for o in observers:
+        ens.start(o, impls[o])
+    for o in observers:
+        ens.servers[o].wait_ready(60)
+        assert mode(ens.servers[o]) == "observer"
+
+
 @pytest.mark.parametrize("impls", _cases())
 def test_observers_follow_followers(tmp_path, impls):
     observers = [s for s in impls if s not in VOTERS]
     with OMEnsemble(tmp_path, observers, zkharness.free_port()) as ens:
-        # 3 and 1 first, so that 3 leads; 2 joins as a follower.
-        ens.start(3, impls[3])
-        ens.start(1, impls[1])
-        ens.servers[3].wait_ready(60)
-        ens.servers[1].wait_ready(60)
-        ens.start(2, impls[2], wait=True)
-        assert mode(ens.servers[3]) == "leader"
-        for o in observers:
-            ens.start(o, impls[o])
-        for o in observers:
-            ens.servers[o].wait_ready(60)
-            assert mode(ens.servers[o]) == "observer"
+        start_leader_3(ens, impls, observers)
         followers = {1, 2}
         served_by = {o: {_master(ens, o, followers)} for o in observers}
         # Java's follower gauge: the observers its observer master serves.
@@ -257,3 +261,56 @@ def test_observers_follow_followers(tmp_path, impls):
                 assert zk.get("/omp/lag%d" % i) == leader_zk.get("/omp/lag%d" % i)
         finally:
             close_clients(leader_zk, *obs_zk.values())
+
+
+def _stall_cases():
+    cases = [pytest.param({s: i for s in (1, 3, 4)}, id="all-" + i)
+             for i in zkharness.selected_impls()]
+    for ref, ours in zkharness.pairs():
+        cases.append(pytest.param({3: ref, 1: ours, 4: ref}, id="%s-master-%s" % (ours, ref)))
+        cases.append(pytest.param({3: ours, 1: ref, 4: ours}, id="%s-master-%s" % (ref, ours)))
+    return cases
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("impls", _stall_cases())
+def test_an_observer_that_stops_reading_is_dropped_and_resyncs(tmp_path, impls):
+    """Observer 4 follows follower 1 (voter 2 is never started, so every write needs 1's
+    ACK) and is paused (SIGSTOP) while the leader commits for 8 s, more than syncLimit
+    (5 ticks of 500 ms): follower 1 keeps acking the leader and serving its own client,
+    drops the silent observer (`zk_synced_observers` 0, no socket left to it: what it had
+    queued is freed), and the observer, continued, resyncs to the leader's tree."""
+    import stall
+
+    with OMEnsemble(tmp_path, [4], zkharness.free_port()) as ens:
+        ens.start(3, impls[3])
+        ens.start(1, impls[1])
+        ens.servers[3].wait_ready(90)
+        ens.servers[1].wait_ready(90)
+        assert mode(ens.servers[3]) == "leader"
+        ens.start(4, impls[4], wait=True, timeout=90)
+        assert _master(ens, 4, {1}) == 1
+        f = ens.servers[1]
+        wait_for(lambda: _mntr(f).get("zk_synced_observers") == "1", timeout=30,
+                 what="follower 1 serves the observer")
+        leader_zk = ens.servers[3].client()
+        f_zk = f.client()
+        try:
+            leader_zk.create("/stall", b"")
+            with stall.paused(ens.servers[4]):
+                created = stall.write_for(8, leader_zk, "/stall", f_zk)
+                assert len(created) > 50, len(created)
+                wait_for(lambda: _mntr(f).get("zk_synced_observers") == "0", timeout=30,
+                         what="follower 1 drops the paused observer")
+                wait_for(lambda: stall.established(f.proc.pid, ens.om_port) == 0,
+                         timeout=30, what="follower 1 holds no socket to the observer")
+                assert f_zk.get("/stall")[1].numChildren == len(created)
+            obs_zk = ens.servers[4].client(timeout=30)
+            try:
+                wait_for(lambda: mode(ens.servers[4]) == "observer", timeout=60,
+                         what="the observer back")
+                stall.assert_caught_up(obs_zk, leader_zk, "/stall", created)
+            finally:
+                close_clients(obs_zk)
+        finally:
+            close_clients(leader_zk, f_zk)

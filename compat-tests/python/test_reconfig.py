@@ -255,6 +255,29 @@ def _combos():
 COMBOS = _combos()
 
 
+def start_combo(ens, impls, node_3_leads=False):
+    """Starts `impls` ({sid: impl}) and waits for the versioned config on every node; a mixed
+    ensemble (or any with `node_3_leads`) is started until node 3 leads (see _combos).
+    Returns the leader's id."""
+    mixed = len(set(impls.values())) > 1 or node_3_leads
+    for _ in range(3):
+        if mixed:
+            _start_leader_first(ens, impls, 3)
+        else:
+            ens.start_all(impls)
+        wait_for(lambda: all(d.endswith(b"version=%x" % FIRST_VERSION)
+                             for d, _ in _config_nodes(ens).values()),
+                 timeout=30, what="the versioned config on every node")
+        leader = ens.leader()
+        if not mixed or leader == 3:
+            return leader
+        # Node 3 lost the first election race (a loaded machine): start afresh.
+        ens.kill_all()
+        for sid in ens.servers:
+            shutil.rmtree(ens.workdir(sid))
+    raise AssertionError("node 3 never led %s" % impls)
+
+
 @pytest.mark.parametrize("impls", [c for _, c in COMBOS], ids=[n for n, _ in COMBOS])
 def test_remove_and_add_back_a_follower(tmp_path, impls):
     """An incremental reconfig removing a follower: the answer holds the new config (version
@@ -263,23 +286,7 @@ def test_remove_and_add_back_a_follower(tmp_path, impls):
     voters go on committing writes. Then the removed server (still following, without a
     vote) joins again with its client address in its spec."""
     with _ensemble(tmp_path) as ens:
-        mixed = len(set(impls.values())) > 1
-        for _ in range(3):
-            if mixed:
-                _start_leader_first(ens, impls, 3)
-            else:
-                ens.start_all(impls)
-            wait_for(lambda: all(d.endswith(b"version=%x" % FIRST_VERSION)
-                                 for d, _ in _config_nodes(ens).values()),
-                     timeout=30, what="the versioned config on every node")
-            leader = ens.leader()
-            if not mixed or leader == 3:
-                break
-            # Node 3 lost the first election race (a loaded machine): start afresh.
-            ens.kill_all()
-            for sid in ens.servers:
-                shutil.rmtree(ens.workdir(sid))
-        assert not mixed or leader == 3, leader
+        leader = start_combo(ens, impls)
         gone = next(sid for sid in sorted(ens.servers, reverse=True) if sid != leader)
         print("leader %d (%s), removing %d (%s)" % (leader, impls[leader], gone, impls[gone]))
         stay = [sid for sid in ens.servers if sid != gone]

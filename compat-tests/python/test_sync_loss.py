@@ -49,12 +49,6 @@ CASES = [
 ]
 
 
-def _cases():
-    chosen = set(zkharness.selected_impls())
-    return [pytest.param(v, o, id="%s-victim-with-%s" % (v, o))
-            for v, o in CASES if {v, o} <= chosen]
-
-
 def _srvr_zxid(srv) -> int:
     for line in srv.four_letter("srvr").splitlines():
         if line.startswith("Zxid: "):
@@ -175,7 +169,7 @@ def run_scenario(tmp_path, victim_impl: str, other_impl: str):
 
 
 @pytest.mark.timeout(200)  # four JVM starts in a row for java39
-@pytest.mark.parametrize("victim_impl,other_impl", _cases())
+@pytest.mark.parametrize("victim_impl,other_impl", zkharness.victim_cases(CASES, "%s-victim-with-%s"))
 def test_failed_diff_log_keeps_epoch_and_loses_no_acknowledged_write(
         tmp_path, victim_impl, other_impl):
     victim_epoch, e0, e1, missing = run_scenario(tmp_path, victim_impl, other_impl)

@@ -1069,6 +1069,12 @@ def test_misc_commands(server):
     text, raw = run_script(server, cmds)
     # The connect string is the only per-run value in this transcript.
     text = text.replace(server.connect_string, "SERVER")
+    # `set /zx/a c` fires the watch while printwatches is off, but zkCli's event thread
+    # reads the flag when it gets round to the event: on a loaded machine that is after
+    # `printwatches on`, and the event is printed (seen with Java 3.8 and zkserver alike).
+    # Which of the two happens is the client's race, not the server's answer.
+    late = "event: NodeDataChanged /zx/a (SyncConnected)"
+    text = "\n".join(line for line in text.split("\n") if line != late)
     assert_transcript(server.impl, "zkcli_misc", text, golden, raw)
     assert_contains(text, "> sync /\nSync is OK",
                     "> whoami\nAuth scheme: User\nip: 127.0.0.1",

@@ -451,6 +451,29 @@ def pairs() -> List[tuple]:
     return [(ref, ours) for ours, ref in REFERENCE.items() if ref in chosen and ours in chosen]
 
 
+# (impl of one node, impl of the others): each server alone, then Java and zkserver mixed
+# both ways, for 3.8 and for 3.9 (the cases of victim_cases in test_digest, test_expiry).
+ALONE_AND_MIXED = [
+    ("zkrs", "zkrs"),
+    ("java", "java"),
+    ("zkrs39", "zkrs39"),
+    ("java39", "java39"),
+    ("zkrs", "java"),
+    ("java", "zkrs"),
+    ("zkrs39", "java39"),
+    ("java39", "zkrs39"),
+]
+
+
+def victim_cases(cases, id_format: str) -> list:
+    """pytest params of the (victim impl, impl of the others) pairs in `cases` whose impls
+    ZK_IMPLS selects, each named `id_format % (victim, others)`."""
+    import pytest
+
+    chosen = set(selected_impls())
+    return [pytest.param(v, o, id=id_format % (v, o)) for v, o in cases if {v, o} <= chosen]
+
+
 def needs_impls(*impls):
     """A pytest mark that skips a module or test unless ZK_IMPLS selects all of `impls`."""
     import pytest

@@ -167,6 +167,14 @@ impl Decode for bool {
 /// surrogate pair as its own 3-byte sequence (CESU-8). We write the same bytes.
 impl Encode for String {
     fn encode(&self, out: &mut BytesMut) {
+        self.as_str().encode(out)
+    }
+}
+
+/// Java's jute writes a string as its UTF-16 units each encoded on its own: a character
+/// outside the BMP becomes two 3-byte surrogates, not one 4-byte sequence.
+impl Encode for str {
+    fn encode(&self, out: &mut BytesMut) {
         if self.is_ascii() || !self.chars().any(|c| c as u32 > 0xFFFF) {
             out.put_i32(self.len() as i32);
             out.put_slice(self.as_bytes());

@@ -436,9 +436,20 @@ impl QuorumMaj {
     /// `QuorumMaj.toString()` / `QuorumHierarchical.toString()`: the text sent in every
     /// election notification and kept in `/zookeeper/config`.
     pub fn to_java_string(&self) -> String {
+        self.java_text(JAVA_HASHMAP_TABLE)
+    }
+
+    /// [`QuorumMaj::to_java_string`] of the config as Java holds it after an incremental
+    /// reconfig: its members copied into `new HashMap<>(m)` of a map of `copied_len`
+    /// members, whose table starts at [`java_copied_table`] instead of 16.
+    pub fn to_java_string_copied(&self, copied_len: usize) -> String {
+        self.java_text(java_copied_table(copied_len))
+    }
+
+    fn java_text(&self, table: usize) -> String {
         let mut out = String::new();
         let sids: Vec<i64> = self.servers.iter().map(|s| s.sid).collect();
-        for i in java_hashmap_order(&sids) {
+        for i in java_hashmap_order_from(&sids, table) {
             let s = &self.servers[i];
             out.push_str(&format!("server.{}={}\n", s.sid, s));
         }
@@ -506,11 +517,29 @@ impl Hierarchy {
     }
 }
 
-/// The iteration order (indexes into `ids`) of a `java.util.HashMap<Long, _>` filled with
-/// these keys in this order: by bucket (`Long.hashCode` spread, masked by the table size,
-/// which doubles from 16 while more than 3/4 full), then by insertion within a bucket.
+/// A new `java.util.HashMap`'s table size.
+const JAVA_HASHMAP_TABLE: usize = 16;
+
+/// The table size of `new HashMap<>(m)` for a map `m` of `len` entries (Java's
+/// `putMapEntries`: `tableSizeFor((int) (len / 0.75f + 1.0f))`); 16 for an empty one.
+pub fn java_copied_table(len: usize) -> usize {
+    if len == 0 {
+        return JAVA_HASHMAP_TABLE;
+    }
+    ((len as f32 / 0.75 + 1.0) as usize).next_power_of_two()
+}
+
+/// The iteration order (indexes into `ids`) of a new `java.util.HashMap<Long, _>` filled
+/// with these keys in this order.
 fn java_hashmap_order(ids: &[i64]) -> Vec<usize> {
-    let mut capacity: usize = 16;
+    java_hashmap_order_from(ids, JAVA_HASHMAP_TABLE)
+}
+
+/// [`java_hashmap_order`] for a map whose table starts at `table` entries: by bucket
+/// (`Long.hashCode` spread, masked by the table size, which doubles while more than 3/4
+/// full), then by insertion within a bucket.
+fn java_hashmap_order_from(ids: &[i64], table: usize) -> Vec<usize> {
+    let mut capacity = table.max(1);
     while ids.len() * 4 > capacity * 3 {
         capacity *= 2;
     }

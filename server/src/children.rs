@@ -67,27 +67,33 @@ impl<'a> Children<'a> {
     }
 
     /// Slot numbers in the order Java's HashSet iterates the names.
-    pub(crate) fn java_order_slots(&self) -> impl Iterator<Item = u32> {
-        let mut v: Vec<(u32, u32, u32)> = match self.kids {
-            None => Vec::new(),
-            Some(kids) => kids
-                .places()
-                .map(|(place, c)| {
-                    let name = self.store.slot(c).blob().name();
-                    (bucket(name, kids.java_capacity), place, c)
-                })
-                .collect(),
-        };
-        v.sort_unstable();
-        v.into_iter().map(|(_, _, c)| c)
+    pub(crate) fn java_order_slots(&self) -> impl Iterator<Item = u32> + 'a {
+        self.java_sorted().into_iter().map(|(_, c, _)| c)
     }
 
     /// Names in the order Java's HashSet iterates them.
     pub fn java_order(&self) -> Vec<&'a str> {
-        let store = self.store;
-        self.java_order_slots()
-            .map(|c| store.slot(c).blob().name())
+        self.java_sorted()
+            .into_iter()
+            .map(|(_, _, name)| name)
             .collect()
+    }
+
+    /// (sort key, slot, name) of every child, sorted by the key: bucket in the high half,
+    /// place in the low half, so one `u64` compare orders them as Java iterates. Each
+    /// child's slot is read once (a 100k-child getChildren is dominated by these reads).
+    fn java_sorted(&self) -> Vec<(u64, u32, &'a str)> {
+        let Some(kids) = self.kids else {
+            return Vec::new();
+        };
+        let mut v: Vec<(u64, u32, &'a str)> = Vec::with_capacity(kids.len());
+        v.extend(kids.places().map(|(place, c)| {
+            let name = self.store.slot(c).blob().name();
+            let key = (u64::from(bucket(name, kids.java_capacity)) << 32) | u64::from(place);
+            (key, c, name)
+        }));
+        v.sort_unstable_by_key(|e| e.0);
+        v
     }
 }
 

@@ -35,6 +35,7 @@ pub mod children;
 pub mod config;
 pub mod database;
 pub mod dates;
+pub mod drop_later;
 pub mod error;
 pub mod flow;
 pub mod fourlw;

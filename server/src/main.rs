@@ -469,6 +469,7 @@ async fn run(cfg: config::Config, process: zk_server::admin::ProcessInfo) {
             start_failed(1);
         }
     }
+    // Standalone: no reconfig, the listener never moves.
     if let Err(e) = zk_server::net::start(&cfg, listener, tx).await {
         error!("{e}");
         eprintln!("zkserver: {e}");

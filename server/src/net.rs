@@ -13,6 +13,11 @@
 //! `x509` id (and `super` for `X509AuthenticationProvider.superUser`) before the
 //! ConnectRequest, as Java's CertificateVerifier adds it. The plaintext path is generic code
 //! instantiated for the TCP halves: no boxing, no extra copy.
+//!
+//! A reconfig that gives this member another client address moves the plaintext listener
+//! ([`ClientPort::move_to`], Java's `NIOServerCnxnFactory.reconfigure`): the old listening
+//! socket is closed first, then the new address bound; connections already accepted keep
+//! their sessions. A failed bind is logged and leaves no listener until the next move.
 
 use crate::auth::{AuthId, SCHEME_SUPER, SCHEME_X509};
 use crate::config::CompatVersion;
@@ -27,7 +32,7 @@ use jute::frame::FrameCodec;
 use std::collections::HashMap;
 use std::io::IoSlice;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -269,13 +274,45 @@ async fn accepted(
     }
 }
 
+/// The port the plaintext client listener is bound to, as `conf` and the AdminServer's
+/// `configuration` show `clientPort` (Java's `getLocalPort()`): the new port after a
+/// reconfig moved it, -1 after a failed move (Java's unbound socket), 0 before [`start`]
+/// (then the configured port is shown). One zkserver per process.
+static BOUND_CLIENT_PORT: AtomicI32 = AtomicI32::new(0);
+
+/// [`BOUND_CLIENT_PORT`], `None` before the listener is up.
+pub fn bound_client_port() -> Option<i32> {
+    Some(BOUND_CLIENT_PORT.load(Ordering::Relaxed)).filter(|&p| p != 0)
+}
+
+fn set_bound_client_port(listener: Option<&TcpListener>) {
+    let port = listener
+        .and_then(|l| l.local_addr().ok())
+        .map_or(-1, |a| i32::from(a.port()));
+    BOUND_CLIENT_PORT.store(port, Ordering::Relaxed);
+}
+
+/// Where a running server's `clientPort` listener should listen next: `(host, port)` of a
+/// `server.N=...;host:port` line (host `0.0.0.0` for every interface).
+#[derive(Clone, Debug)]
+pub struct ClientPort(mpsc::UnboundedSender<(String, u16)>);
+
+impl ClientPort {
+    /// Close the plaintext client listener and listen on `host:port` instead; a no-op when
+    /// it already listens there. Ignored once the server stopped accepting.
+    pub fn move_to(&self, host: &str, port: u16) {
+        let _ = self.0.send((host.to_string(), port));
+    }
+}
+
 /// Serve the client ports: `clientPort` on `plain` (also TLS with `client.portUnification`)
 /// and, when set, `secureClientPort` (TLS only). `Err`: the start is refused with this text.
+/// The answer moves the plaintext listener (reconfig).
 pub async fn start(
     cfg: &Config,
     plain: TcpListener,
     core: mpsc::Sender<ToPipeline>,
-) -> Result<(), String> {
+) -> Result<ClientPort, String> {
     let netty =
         cfg.server_cnxn_factory.as_deref().map(str::trim) == Some(crate::config::NETTY_FACTORY);
     let unified = match (cfg.client_port_unification, netty) {
@@ -306,22 +343,96 @@ pub async fn start(
     };
     let flow = ServerFlow::new(crate::flow::Limits::from_config(cfg));
     let cfg = Arc::new(cfg.clone());
+    let (moves_tx, moves) = mpsc::unbounded_channel();
+    set_bound_client_port(Some(&plain));
     tokio::spawn(serve(
-        plain,
+        Listening::new(plain, Some(moves)),
         core.clone(),
         flow.clone(),
         cfg.clone(),
         unified,
     ));
     if let Some((l, tls)) = secure {
-        tokio::spawn(serve(l, core, flow, cfg, Some(tls)));
+        tokio::spawn(serve(Listening::new(l, None), core, flow, cfg, Some(tls)));
     }
-    Ok(())
+    Ok(ClientPort(moves_tx))
 }
 
-/// Accept client connections on `listener`; with `tls`, they speak TLS (only, or also).
+/// A listener that a reconfig may move: `None` after a failed bind.
+pub struct Listening {
+    listener: Option<TcpListener>,
+    moves: Option<mpsc::UnboundedReceiver<(String, u16)>>,
+}
+
+impl Listening {
+    pub fn new(
+        listener: TcpListener,
+        moves: Option<mpsc::UnboundedReceiver<(String, u16)>>,
+    ) -> Self {
+        Listening {
+            listener: Some(listener),
+            moves,
+        }
+    }
+
+    /// The next connection, moving the listener on the way when asked to.
+    async fn accept(&mut self) -> std::io::Result<(TcpStream, SocketAddr)> {
+        loop {
+            let (listener, moves) = (self.listener.as_ref(), self.moves.as_mut());
+            let next_move = async {
+                match moves {
+                    Some(rx) => match rx.recv().await {
+                        Some(to) => to,
+                        None => std::future::pending().await,
+                    },
+                    None => std::future::pending().await,
+                }
+            };
+            let accepted = async {
+                match listener {
+                    Some(l) => l.accept().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let (host, port) = tokio::select! {
+                r = accepted => return r,
+                to = next_move => to,
+            };
+            self.move_to(&host, port).await;
+        }
+    }
+
+    /// Java's `NIOServerCnxnFactory.reconfigure`: close the old socket, then bind the new
+    /// address; a failure is logged and leaves no listener.
+    async fn move_to(&mut self, host: &str, port: u16) {
+        let to = tokio::net::lookup_host((host, port))
+            .await
+            .ok()
+            .and_then(|mut a| a.next());
+        let bound = self.listener.as_ref().and_then(|l| l.local_addr().ok());
+        if to.is_some() && to == bound {
+            return;
+        }
+        self.listener = None;
+        match to {
+            None => {
+                error!("Error reconfiguring client port to {host}:{port}: cannot resolve {host}")
+            }
+            Some(to) => {
+                info!("binding to port {to}");
+                match TcpListener::bind(to).await {
+                    Ok(l) => self.listener = Some(l),
+                    Err(e) => error!("Error reconfiguring client port to {to}: {e}"),
+                }
+            }
+        }
+        set_bound_client_port(self.listener.as_ref());
+    }
+}
+
+/// Accept client connections on `listening`; with `tls`, they speak TLS (only, or also).
 pub async fn serve(
-    listener: TcpListener,
+    mut listening: Listening,
     core: mpsc::Sender<ToPipeline>,
     flow: Arc<ServerFlow>,
     cfg: Arc<Config>,
@@ -334,7 +445,7 @@ pub async fn serve(
         counts: Arc::default(),
     };
     loop {
-        let (stream, addr) = match listener.accept().await {
+        let (stream, addr) = match listening.accept().await {
             Ok(x) => x,
             Err(e) => {
                 warn!("accept failed: {e}");

@@ -11,7 +11,7 @@ use crate::reconfig;
 use crate::tree::{self, AclList, DataTree, NodeKind};
 use crate::txn::{Txn, TxnBody};
 use bytes::Bytes;
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 use jute::data::{Acl, StatPersisted};
 use jute::multi::MultiOp;
 use jute::ops::perms;
@@ -38,6 +38,10 @@ pub struct ChangeRecord {
 pub struct Pending {
     by_path: HashMap<String, ChangeRecord>,
     order: VecDeque<(i64, String)>,
+    /// Sessions whose closeSession is prepped but not applied, with that txn's zxid. Every
+    /// node of the tree such a session owns as an ephemeral is gone once it applies: one
+    /// entry stands for them all instead of a record per ephemeral (a session may own 100k).
+    closing: HashMap<i64, i64>,
     /// The tree digest once every prepped txn is applied (Java's "current tree digest":
     /// the last outstanding change's precalculated digest). Each txn is logged with it.
     pub digest: i64,
@@ -75,10 +79,19 @@ impl Pending {
                 self.by_path.remove(&path);
             }
         }
+        if !self.closing.is_empty() {
+            self.closing.retain(|_, z| *z > zxid);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.order.is_empty() && self.closing.is_empty()
+    }
+
+    /// Whether a node of the tree with this ephemeralOwner is deleted by a pending
+    /// closeSession (only sessions that own ephemerals are ever entered).
+    fn closed_owner(&self, owner: i64) -> bool {
+        owner != 0 && !self.closing.is_empty() && self.closing.contains_key(&owner)
     }
 
     /// A txn with this zxid is logged, and the tree digest will be `digest` once it is
@@ -143,9 +156,14 @@ struct View<'a, 'b> {
     local_order: Vec<String>,
     /// What the changes so far do to the tree digest.
     delta: i64,
+    /// This request closes the session: its tree ephemerals go without a record each
+    /// (`Pending::closing`).
+    closes: bool,
 }
 
+/// A record's node digest; "" is the root, as in [`View::get`].
 fn record_digest(path: &str, r: &ChangeRecord) -> i64 {
+    let path = if path.is_empty() { "/" } else { path };
     r.stat.as_ref().map_or(0, |s| {
         crate::persist::digest::node_digest(path, r.data.as_deref(), s)
     })
@@ -159,13 +177,15 @@ impl View<'_, '_> {
         } else if let Some(r) = self.pending.by_path.get(path) {
             Some(r.clone())
         } else {
-            self.ctx.tree.node(path).map(|n| ChangeRecord {
-                zxid: n.stat.mzxid,
-                stat: Some(n.stat.clone()),
-                child_count: n.children.len() as i32,
-                acl: n.acl.clone(),
-                data: n.data.to_bytes(),
-            })
+            let n = self.ctx.tree.node(path);
+            n.filter(|n| !self.pending.closed_owner(n.stat.ephemeral_owner))
+                .map(|n| ChangeRecord {
+                    zxid: n.stat.mzxid,
+                    stat: Some(n.stat.clone()),
+                    child_count: n.children.len() as i32,
+                    acl: n.acl.clone(),
+                    data: n.data.to_bytes(),
+                })
         };
         match rec {
             Some(r) if r.stat.is_some() => Ok(r),
@@ -177,11 +197,53 @@ impl View<'_, '_> {
     /// remove the node's old digest, add its new one).
     fn put(&mut self, path: &str, rec: ChangeRecord) {
         let path = if path.is_empty() { "/" } else { path };
-        let old = self.get(path).ok().map_or(0, |r| record_digest(path, &r));
+        let old = self.digest_of(path);
+        self.replace(path, old, rec);
+    }
+
+    /// [`View::put`] for a caller that read the node's record itself since this view last
+    /// changed `path`: `old_digest` is that record's [`record_digest`] (0 for no node), so
+    /// the node is not looked up and copied a second time.
+    fn replace(&mut self, path: &str, old_digest: i64, rec: ChangeRecord) {
+        let path = if path.is_empty() { "/" } else { path };
+        debug_assert_eq!(
+            old_digest,
+            self.digest_of(path),
+            "stale old digest of {path}"
+        );
         let new = record_digest(path, &rec);
-        self.delta = self.delta.wrapping_add(new.wrapping_sub(old));
-        self.local.insert(path.to_string(), rec);
-        self.local_order.push(path.to_string());
+        self.delta = self.delta.wrapping_add(new.wrapping_sub(old_digest));
+        if self.local.insert(path.to_string(), rec).is_none() {
+            self.local_order.push(path.to_string());
+        }
+    }
+
+    /// The digest of the node at `path` as this view sees it (0 for none), what
+    /// `record_digest(path, &self.get(path)?)` is, without copying the record.
+    fn digest_of(&self, path: &str) -> i64 {
+        let path = if path.is_empty() { "/" } else { path };
+        match self
+            .local
+            .get(path)
+            .or_else(|| self.pending.by_path.get(path))
+        {
+            Some(r) => record_digest(path, r),
+            // A node of a session with a pending close counts as gone, as in `get`.
+            None => self
+                .ctx
+                .tree
+                .node(path)
+                .filter(|n| !self.pending.closed_owner(n.stat.ephemeral_owner))
+                .map_or(0, |n| {
+                    crate::persist::digest::node_digest(path, *n.data, &n.stat)
+                }),
+        }
+    }
+
+    /// Room for `n` more changes (a closeSession of many ephemerals).
+    fn reserve(&mut self, n: usize) {
+        self.local.reserve(n);
+        self.local_order.reserve(n);
     }
 
     /// Drop this request's changes (a failed op or multi).
@@ -189,6 +251,7 @@ impl View<'_, '_> {
         self.local.clear();
         self.local_order.clear();
         self.delta = 0;
+        self.closes = false;
     }
 
     /// Java's `ZooKeeperServer.checkQuota` when `enforceQuota` is on: would `bytes_diff` more
@@ -474,6 +537,7 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time_ms: i64) -> Result<T
         _ if mode.ephemeral => v.ctx.session,
         _ => 0,
     };
+    let parent_digest = record_digest(&parent_path, &parent);
     let mut p = parent;
     p.zxid = zxid;
     p.child_count += 1;
@@ -481,10 +545,12 @@ fn prep_create(v: &mut View, a: CreateArgs, zxid: i64, time_ms: i64) -> Result<T
         s.cversion = new_cversion;
         s.pzxid = zxid;
     }
-    v.put(&parent_path, p);
+    v.replace(&parent_path, parent_digest, p);
     let acl_list = std::sync::Arc::new(acl);
-    v.put(
+    // No live node at `path` (checked above): its old digest is 0.
+    v.replace(
         &path,
+        0,
         ChangeRecord {
             zxid,
             stat: Some(tree::created_stat(zxid, time_ms, owner)),
@@ -548,6 +614,7 @@ fn prep_set_data(
     v.ctx.check_session()?;
     validate_path(&r.path)?;
     let mut node = v.get(&r.path)?;
+    let old_digest = record_digest(&r.path, &node);
     v.check_acl(&node.acl, perms::WRITE)?;
     let len = |d: &Option<Bytes>| d.as_ref().map_or(0, |d| d.len() as i64);
     v.check_quota(&r.path, len(&r.data) - len(&node.data), 0)?;
@@ -558,7 +625,7 @@ fn prep_set_data(
     s.mzxid = zxid;
     node.zxid = zxid;
     node.data = r.data.clone();
-    v.put(&r.path, node);
+    v.replace(&r.path, old_digest, node);
     Ok(TxnBody::SetData(SetDataTxn {
         path: r.path,
         data: r.data,
@@ -638,6 +705,7 @@ pub fn prep_write(
         local: HashMap::new(),
         local_order: Vec::new(),
         delta: 0,
+        closes: false,
     };
     let result = prep_op(&mut v, ctx, op, body, zxid, time_ms);
     let txn = match result {
@@ -652,11 +720,17 @@ pub fn prep_write(
         local_order,
         delta,
         quota_exceeded,
+        closes,
         ..
     } = v;
+    if closes {
+        pending.closing.insert(ctx.session, zxid);
+    }
     pending.quota_exceeded.extend(quota_exceeded);
     pending.digest = pending.digest.wrapping_add(delta);
     let mut local = local;
+    pending.by_path.reserve(local_order.len());
+    pending.order.reserve(local_order.len());
     for path in local_order {
         if let Some(rec) = local.remove(&path) {
             pending.order.push_back((zxid, path.clone()));
@@ -784,7 +858,7 @@ fn prep_op(
             let mut node = v.get(tree::CONFIG)?;
             v.check_acl(&node.acl, perms::WRITE)?;
             // A setData of /zookeeper/config with version -1 (the stat keeps -1).
-            let data = Some(Bytes::from(next.to_java_string()));
+            let data = Some(Bytes::from(reconfig::config_text(leader, &req, &next)));
             let s = node.stat.as_mut().expect("live record");
             s.version = -1;
             s.mtime = time_ms;
@@ -955,27 +1029,78 @@ fn create_mode_refused_by_3_9(op: &MultiOp) -> bool {
 /// closeSession: the session's ephemerals, those of the tree and those created by pending
 /// txns, go. Only nodes this session owns as ephemerals: never a persistent node (owner 0),
 /// a container or a TTL node, whatever session id the request carries.
+///
+/// The tree's ephemerals get no change record each: `Pending::closing` marks them all
+/// deleted (their digests leave the tree digest here). Only paths with a pending record
+/// get one of this txn, so that record says "deleted".
 fn prep_close_session(v: &mut View, zxid: i64) -> TxnBody {
     let session = v.ctx.session;
+    let ext = v.ctx.extended_types;
     let owns = |owner: i64| {
-        owner == session
-            && tree::node_kind(owner, v.ctx.extended_types) == NodeKind::Ephemeral(session)
+        owner == session && tree::node_kind(owner, ext) == NodeKind::Ephemeral(session)
     };
-    let mut paths: Vec<String> = if owns(session) {
-        v.ctx.tree.ephemerals_of(session).cloned().collect()
-    } else {
+    if !owns(session) {
+        return TxnBody::CloseSession(Some(CloseSessionTxn {
+            paths2_delete: Vec::new(),
+        }));
+    }
+    // An earlier close still pending has taken the tree's ephemerals already.
+    let mut paths: Vec<String> = if v.pending.closing.contains_key(&session) {
         Vec::new()
+    } else {
+        v.ctx.tree.ephemerals_of(session).cloned().collect()
     };
-    for (path, rec) in v.pending.records() {
-        match &rec.stat {
-            None => paths.retain(|p| p != path),
-            Some(s) if owns(s.ephemeral_owner) && !paths.contains(path) => paths.push(path.clone()),
-            _ => {}
+    // Pending records (a set, not a scan per record: a session may own 100k nodes): a
+    // listed node that a pending txn deleted (or deleted and another session re-created)
+    // is not listed; one the session owns in its pending state (created, or changed) is
+    // listed and gets this txn's record.
+    let mut recorded: Vec<String> = Vec::new();
+    if !v.pending.by_path.is_empty() {
+        let mut gone: HashSet<String> = HashSet::new();
+        let mut created: Vec<String> = Vec::new();
+        {
+            let listed: HashSet<&str> = paths.iter().map(String::as_str).collect();
+            for (path, rec) in v.pending.records() {
+                let owned = rec.stat.as_ref().is_some_and(|s| owns(s.ephemeral_owner));
+                match (listed.contains(path.as_str()), owned) {
+                    (true, true) => recorded.push(path.clone()),
+                    (true, false) => {
+                        gone.insert(path.clone());
+                    }
+                    (false, true) => created.push(path.clone()),
+                    (false, false) => {}
+                }
+            }
+        }
+        if !gone.is_empty() {
+            paths.retain(|p| !gone.contains(p));
+        }
+        recorded.extend(created.iter().cloned());
+        paths.extend(created);
+    }
+    v.reserve(recorded.len() + 1);
+    // The tree's nodes without a pending record: their digests leave the tree digest.
+    let recorded_set: HashSet<&str> = recorded.iter().map(String::as_str).collect();
+    let mut delta = 0i64;
+    for p in &paths {
+        if recorded_set.contains(p.as_str()) {
+            continue;
+        }
+        if let Some(n) = v.ctx.tree.node(p) {
+            delta = delta.wrapping_sub(crate::persist::digest::node_digest(p, *n.data, &n.stat));
         }
     }
+    drop(recorded_set);
+    v.delta = v.delta.wrapping_add(delta);
+    v.closes = true;
+    // As Java with digests on: each parent's pzxid moves, then the nodes go. Every change
+    // of this txn has the same zxid, so a parent shared by many nodes is changed once.
+    let mut parents: HashSet<&str> = HashSet::new();
     for p in &paths {
-        // As Java with digests on: the parent's pzxid moves, then the node goes.
-        if let Ok(parent_path) = parent_for_delete(p) {
+        let Ok(parent_path) = parent_for_delete(p) else {
+            continue;
+        };
+        if parents.insert(parent_path) {
             if let Ok(mut parent) = v.get(parent_path) {
                 parent.zxid = zxid;
                 if let Some(s) = parent.stat.as_mut() {
@@ -984,6 +1109,9 @@ fn prep_close_session(v: &mut View, zxid: i64) -> TxnBody {
                 v.put(parent_path, parent);
             }
         }
+    }
+    drop(parents);
+    for p in &recorded {
         v.put(
             p,
             ChangeRecord {
@@ -1290,6 +1418,27 @@ mod digest_tests {
     use bytes::BytesMut;
     use jute::Encode;
 
+    /// A 3.9 prep context for `session` with quotas and reconfig off, as most tests want.
+    fn ctx<'a>(
+        tree: &'a DataTree,
+        session: i64,
+        auth: &'a [AuthId],
+        cfg: &'a AuthConfig,
+    ) -> PrepContext<'a> {
+        PrepContext {
+            tree,
+            session,
+            auth,
+            auth_cfg: cfg,
+            extended_types: true,
+            reconfig_enabled: false,
+            session_error: None,
+            leader: None,
+            enforce_quota: false,
+            compat: CompatVersion::V3_9,
+        }
+    }
+
     fn body<R: Encode>(r: &R) -> Bytes {
         let mut b = BytesMut::new();
         r.encode(&mut b);
@@ -1314,25 +1463,6 @@ mod digest_tests {
         let mut pending = Pending::default();
         let auth = vec![AuthId::new("ip", "127.0.0.1")];
         let cfg = AuthConfig::default();
-        fn ctx<'a>(
-            tree: &'a DataTree,
-            session: i64,
-            auth: &'a [AuthId],
-            cfg: &'a AuthConfig,
-        ) -> PrepContext<'a> {
-            PrepContext {
-                tree,
-                session,
-                auth,
-                auth_cfg: cfg,
-                extended_types: true,
-                reconfig_enabled: false,
-                session_error: None,
-                leader: None,
-                enforce_quota: false,
-                compat: CompatVersion::V3_9,
-            }
-        }
         let create = |path: &str, flags: i32| {
             body(&CreateRequest {
                 path: path.into(),
@@ -1343,7 +1473,7 @@ mod digest_tests {
         };
         let s1 = 0x0100_0000_0000_0001;
         let mut ev = Vec::new();
-        for (z, path, flags) in [(1, "/p", 0), (2, "/e", 1)] {
+        for (z, path, flags) in [(1, "/p", 0), (2, "/e", 1), (3, "/g", 1)] {
             let (txn, _) = prep_write(
                 &ctx(&tree, s1, &auth, &cfg),
                 &mut pending,
@@ -1369,7 +1499,7 @@ mod digest_tests {
             OpCode::SetData,
             2,
             set_p,
-            3,
+            4,
             0,
         );
         prep_write(
@@ -1378,7 +1508,7 @@ mod digest_tests {
             OpCode::CreateContainer,
             3,
             create("/k", 4),
-            4,
+            5,
             0,
         );
         prep_write(
@@ -1387,7 +1517,20 @@ mod digest_tests {
             OpCode::Create,
             4,
             create("/f", 1),
+            6,
+            0,
+        );
+        // A pending delete of s1's ephemeral /g: the close must not list it again.
+        prep_write(
+            &ctx(&tree, s1, &auth, &cfg),
+            &mut pending,
+            OpCode::Delete,
             5,
+            body(&DeleteRequest {
+                path: "/g".into(),
+                version: -1,
+            }),
+            7,
             0,
         );
         let paths = |txn: Txn| match txn.body {
@@ -1404,7 +1547,7 @@ mod digest_tests {
             OpCode::CloseSession,
             0,
             Bytes::new(),
-            6,
+            8,
             0,
         );
         assert_eq!(paths(none), Vec::<String>::new());
@@ -1414,7 +1557,7 @@ mod digest_tests {
             OpCode::CloseSession,
             0,
             Bytes::new(),
-            7,
+            9,
             0,
         );
         assert_eq!(paths(own), vec!["/e".to_string(), "/f".to_string()]);
@@ -1519,18 +1662,7 @@ mod digest_tests {
             };
             for (op, b) in writes {
                 zxid += 1;
-                let ctx = PrepContext {
-                    tree: &tree,
-                    session,
-                    auth: &auth,
-                    auth_cfg: &cfg,
-                    extended_types: true,
-                    reconfig_enabled: false,
-                    session_error: None,
-                    leader: None,
-                    enforce_quota: false,
-                    compat: CompatVersion::V3_9,
-                };
+                let ctx = ctx(&tree, session, &auth, &cfg);
                 queue.push_back(prep_write(&ctx, &mut pending, op, 1, b, zxid, 1000 + zxid));
                 while queue.len() > lag {
                     let t = queue.pop_front().unwrap();
@@ -1545,5 +1677,135 @@ mod digest_tests {
                 "closeSession removed the ephemerals"
             );
         }
+    }
+
+    /// A closeSession prepped while other txns of its ephemerals are pending, and writes
+    /// prepped after it that depend on it, all applied only afterwards: the close lists
+    /// exactly the nodes the session owns then, later writes see its nodes gone, and the
+    /// predicted digest equals one computed from scratch after every txn.
+    #[test]
+    fn close_session_races_pending_writes_of_its_ephemerals() {
+        let mut tree = DataTree::new(true);
+        let mut pending = Pending {
+            digest: tree_digest(&tree),
+            ..Pending::default()
+        };
+        let auth = vec![AuthId::new("ip", "127.0.0.1")];
+        let cfg = AuthConfig::default();
+        let (a, b) = (0x0100_0000_0000_0001, 0x0100_0000_0000_0002);
+        let mut zxid = 0;
+        let mut prep =
+            |tree: &DataTree, pending: &mut Pending, s: i64, (op, body): (OpCode, Bytes)| {
+                zxid += 1;
+                prep_write(
+                    &ctx(tree, s, &auth, &cfg),
+                    pending,
+                    op,
+                    1,
+                    body,
+                    zxid,
+                    1000 + zxid,
+                )
+            };
+        let apply = |tree: &mut DataTree, pending: &mut Pending, (txn, d): (Txn, TxnDigest)| {
+            tree.apply(&txn, &mut Vec::new());
+            pending.applied(txn.hdr.zxid);
+            assert_eq!(d.tree_digest, tree_digest(tree), "after {:?}", txn.hdr);
+        };
+        let set = |p: &str| {
+            (
+                OpCode::SetData,
+                body(&SetDataRequest {
+                    path: p.into(),
+                    data: Some(Bytes::from_static(b"changed")),
+                    version: -1,
+                }),
+            )
+        };
+        let del = |p: &str| {
+            (
+                OpCode::Delete,
+                body(&DeleteRequest {
+                    path: p.into(),
+                    version: -1,
+                }),
+            )
+        };
+        let close = || (OpCode::CloseSession, Bytes::new());
+        let t = prep(&tree, &mut pending, a, create("/p", 0));
+        apply(&mut tree, &mut pending, t);
+        for i in 0..10 {
+            let t = prep(&tree, &mut pending, a, create(&format!("/p/a{i}"), 1));
+            apply(&mut tree, &mut pending, t);
+        }
+        let mut queue = vec![
+            prep(&tree, &mut pending, a, set("/p/a1")),
+            prep(&tree, &mut pending, a, del("/p/a2")),
+            prep(&tree, &mut pending, b, del("/p/a3")),
+            prep(&tree, &mut pending, b, create("/p/a3", 1)),
+            prep(&tree, &mut pending, a, create("/p/a10", 1)),
+        ];
+        let closing = prep(&tree, &mut pending, a, close());
+        let mut listed = match &closing.0.body {
+            TxnBody::CloseSession(Some(t)) => t.paths2_delete.clone(),
+            b => panic!("{b:?}"),
+        };
+        listed.sort();
+        let want: Vec<String> = [0, 1, 10, 4, 5, 6, 7, 8, 9]
+            .iter()
+            .map(|i| format!("/p/a{i}"))
+            .collect();
+        assert_eq!(listed, want);
+        queue.push(closing);
+        // Prepped after the close, before it is applied: its nodes are gone to them.
+        let after = [
+            (b, create("/p/a0", 0)),
+            (b, create("/p/a1", 0)),
+            (b, create("/p/a10", 0)),
+            (b, set("/p/a5")),
+            (a, close()),
+        ];
+        for (s, w) in after {
+            queue.push(prep(&tree, &mut pending, s, w));
+        }
+        let errors: Vec<Option<ErrorCode>> = queue[6..]
+            .iter()
+            .map(|(t, _)| match &t.body {
+                TxnBody::Error(e) => ErrorCode::try_from(e.err).ok(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            errors,
+            vec![None, None, None, Some(ErrorCode::NoNode), None]
+        );
+        match &queue[10].0.body {
+            TxnBody::CloseSession(Some(t)) => assert!(t.paths2_delete.is_empty()),
+            b => panic!("{b:?}"),
+        }
+        for t in queue {
+            apply(&mut tree, &mut pending, t);
+        }
+        assert!(pending.is_empty());
+        let mut kids: Vec<(String, i64)> = tree
+            .node("/p")
+            .unwrap()
+            .children
+            .iter()
+            .map(|n| {
+                let p = format!("/p/{n}");
+                let owner = tree.node(&p).unwrap().stat.ephemeral_owner;
+                (p, owner)
+            })
+            .collect();
+        kids.sort();
+        let want = vec![
+            ("/p/a0".to_string(), 0),
+            ("/p/a1".to_string(), 0),
+            ("/p/a10".to_string(), 0),
+            ("/p/a3".to_string(), b),
+        ];
+        assert_eq!(kids, want);
+        assert_eq!(tree.ephemerals_of(a).count(), 0);
     }
 }

@@ -20,6 +20,7 @@ pub fn measure(cmd: &str, cfg: &Config) -> Probes {
             let conf = ServerConf::from_config(cfg);
             p.snap_dir_size = dir_size(&conf.data_dir());
             p.txn_log_dir_size = dir_size(&conf.data_log_dir());
+            p.client_port = crate::net::bound_client_port();
         }
         "envi" => p.environment = environment(&full_version(cfg.compat_version)),
         _ => {}

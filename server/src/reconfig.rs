@@ -114,6 +114,17 @@ pub fn next_config(leader: &LeaderView, req: &Request, zxid: i64) -> Result<Quor
     Ok(next)
 }
 
+/// The new `/zookeeper/config` data (Java's `request.qv.toString()`): an incremental change
+/// holds its members in `new HashMap<>(lastSeen.getAllMembers())`, a table sized for the
+/// last seen member count (8 for 3 to 5), so `server.9` joining members 1-4 comes right
+/// after `server.1`; `newMembers` are parsed into a new HashMap (16).
+pub fn config_text(leader: &LeaderView, req: &Request, next: &QuorumMaj) -> String {
+    match req.new_members {
+        Some(_) => next.to_java_string(),
+        None => next.to_java_string_copied(leader.last_seen.servers().len()),
+    }
+}
+
 /// Java's `StringUtils.split`: split on `sep`, trim each piece, drop the empty ones.
 fn split_trimmed(s: &str, sep: char) -> Vec<&str> {
     s.split(sep)
@@ -282,6 +293,43 @@ mod tests {
         assert!(next
             .to_java_string()
             .contains("server.4=127.0.0.1:2004:3004:participant;0.0.0.0:2184"));
+    }
+
+    #[test]
+    fn config_text_in_javas_hashmap_order() {
+        let v = view(4, 0x1_0000_0000);
+        let leader = LeaderView {
+            committed: &v,
+            last_seen: &v,
+            synced: [1, 2, 3, 4].into(),
+            standalone_enabled: true,
+        };
+        let sids = |text: String| -> Vec<String> {
+            text.lines()
+                .filter_map(|l| Some(l.strip_prefix("server.")?.split('=').next()?.to_string()))
+                .collect()
+        };
+        // Seen from Java 3.8.0 and 3.9.3: 1, 9, 2, 3, 4 (a table of 8).
+        let r = req(
+            Some("server.9=127.0.0.1:2009:3009:observer;2189"),
+            None,
+            None,
+        );
+        let next = next_config(&leader, &r, 0x1_0000_0005).unwrap();
+        assert_eq!(
+            sids(config_text(&leader, &r, &next)),
+            ["1", "9", "2", "3", "4"]
+        );
+        // newMembers: a new HashMap of 16.
+        let text = next.to_java_string();
+        let members: Vec<&str> = text.lines().filter(|l| l.starts_with("server.")).collect();
+        let members = members.join("\n");
+        let r = req(None, None, Some(&members));
+        let next = next_config(&leader, &r, 0x1_0000_0006).unwrap();
+        assert_eq!(
+            sids(config_text(&leader, &r, &next)),
+            ["1", "2", "3", "4", "9"]
+        );
     }
 
     #[test]

@@ -558,8 +558,19 @@ pub fn top_namespace(path: &str) -> Option<&str> {
     parts.next().filter(|s| !s.is_empty())
 }
 
+/// Add `v` to the summary of namespace `ns` (a new name is copied once, not on every call).
+fn add_to_namespace(map: &mut BTreeMap<String, AvgMinMax>, ns: &str, v: i64) {
+    match map.get_mut(ns) {
+        Some(s) => s.add(v),
+        None => map.entry(ns.to_string()).or_default().add(v),
+    }
+}
+
 /// Java's `String.length()` (UTF-16 code units).
 fn java_len(s: &str) -> i64 {
+    if s.is_ascii() {
+        return s.len() as i64;
+    }
     s.encode_utf16().count() as i64
 }
 
@@ -690,10 +701,7 @@ impl ServerStats {
     pub fn record_namespace_read(&mut self, path: &str, bytes: i64) {
         if let Some(ns) = top_namespace(path) {
             let v = java_len(path) + bytes + STAT_OVERHEAD_BYTES;
-            self.read_per_namespace
-                .entry(ns.to_string())
-                .or_default()
-                .add(v);
+            add_to_namespace(&mut self.read_per_namespace, ns, v);
         }
     }
 
@@ -702,10 +710,7 @@ impl ServerStats {
     pub fn record_namespace_write(&mut self, path: &str, bytes: i64) {
         if let Some(ns) = top_namespace(path) {
             let v = java_len(path) + bytes;
-            self.write_per_namespace
-                .entry(ns.to_string())
-                .or_default()
-                .add(v);
+            add_to_namespace(&mut self.write_per_namespace, ns, v);
         }
     }
 

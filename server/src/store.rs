@@ -663,6 +663,13 @@ impl Store {
     pub fn remove(&mut self, path: &str) -> Option<(u32, Slot, i64)> {
         let h = self.hash(path);
         let i = self.find_hashed(h, path)?;
+        let (slot, owner) = self.remove_found(h, i);
+        Some((i, slot, owner))
+    }
+
+    /// Remove slot `i`, found under path hash `h` (`find_hashed`), from the index and free
+    /// it; returns what the slot held and its ephemeralOwner.
+    pub fn remove_found(&mut self, h: u64, i: u32) -> (Slot, i64) {
         let e = *self.epoch.get_mut();
         match self.shards[Self::shard(h)]
             .get_mut(e)
@@ -684,7 +691,7 @@ impl Store {
         let slot = std::mem::replace(self.slot_mut(i), free);
         self.free = i;
         self.live -= 1;
-        Some((i, slot, owner))
+        (slot, owner)
     }
 
     /// Link child slot `c` into parent slot `p`'s children (Java's `HashSet.add`).

@@ -862,27 +862,48 @@ impl DataTree {
         // Java updates the parent's pzxid even when the child is gone already (a fuzzy
         // snapshot may hold the parent as it was after the delete).
         let pi = self.store.find(parent_path).ok_or(ErrorCode::NoNode)?;
+        self.move_pzxid(pi, zxid);
+        let h = self.store.hash(path);
+        let i = self.store.find_hashed(h, path).ok_or(ErrorCode::NoNode)?;
+        self.unlink(path, h, i, pi, events);
+        Ok(())
+    }
+
+    /// A child of slot `pi` is deleted at `zxid`.
+    fn move_pzxid(&mut self, pi: u32, zxid: i64) {
         let parent = self.store.slot_mut(pi);
         if zxid > parent.pzxid() {
             parent.kids_mut().pzxid = zxid;
         }
-        let (_, node, owner) = self.store.remove(path).ok_or(ErrorCode::NoNode)?;
+    }
+
+    /// Delete node `i` at `path` (path hash `h`), a child of slot `pi` (whose pzxid the
+    /// caller moved): the store, the indexes, data size, ACL references, quotas, watches.
+    /// Returns what the slot held, for the caller to free.
+    fn unlink(
+        &mut self,
+        path: &str,
+        h: u64,
+        i: u32,
+        pi: u32,
+        events: &mut Vec<Notification>,
+    ) -> Slot {
+        let (node, owner) = self.store.remove_found(h, i);
         self.store.remove_child(pi, node.pos);
         let len = node.blob().data_len() as i64;
         self.data_size -= java_path_len(path) + len;
         self.untrack_kind(path, owner);
-        let own_acl = self.acls.get(node.acl()).clone();
-        self.acls.release(node.acl());
         // Quotas: Java's deleteNode tail (a limits node drops its root; the root's stats).
         self.with_quotas(|q, t| q.after_delete(t, path, len));
-        let parent_acl = self
-            .store
-            .find(parent_path)
-            .map(|p| self.acls.get(self.store.slot(p).acl()).clone())
-            .unwrap_or_default();
+        let parent_path = split_path(path).0;
         let fired = self.watches.on_delete(path, parent_path);
-        with_acls(path, fired, &own_acl, &parent_acl, events);
-        Ok(())
+        if !fired.is_empty() {
+            let own_acl = self.acls.get(node.acl()).clone();
+            let parent_acl = self.acls.get(self.store.slot(pi).acl()).clone();
+            with_acls(path, fired, &own_acl, &parent_acl, events);
+        }
+        self.acls.release(node.acl());
+        node
     }
 
     fn set_data(
@@ -925,6 +946,10 @@ impl DataTree {
         Ok(self.client_stat(i))
     }
 
+    /// closeSession: delete `paths` (the txn's list; `None`: the session's ephemerals as
+    /// the tree knows them), each only if the session owns it as an ephemeral and it has no
+    /// children. Each path is hashed once, a parent shared by consecutive paths looked up
+    /// once, and what the deletes free is handed to another thread to drop.
     fn kill_session(
         &mut self,
         session: i64,
@@ -934,32 +959,55 @@ impl DataTree {
     ) {
         self.sessions.remove(&session);
         let owned = self.ephemerals.remove(&session).unwrap_or_default();
-        let list: Vec<String> = match paths {
-            Some(p) => p.to_vec(),
+        let listed: Vec<String> = match paths {
+            Some(_) => {
+                let n = owned.len();
+                crate::drop_later::drop_later(owned, n);
+                Vec::new()
+            }
             None => owned.into_iter().collect(),
         };
-        for p in list {
+        let paths = paths.unwrap_or(&listed);
+        let ephemeral = node_kind(session, self.extended_types) == NodeKind::Ephemeral(session);
+        let mut parent: Option<(&str, u32)> = None;
+        let mut freed = Vec::with_capacity(paths.len());
+        for p in paths {
+            let h = self.store.hash(p);
+            let Some(i) = self.store.find_hashed(h, p) else {
+                continue; // gone already (a fuzzy snapshot may be past this txn)
+            };
             // A session's close removes only its own ephemerals, which never have children:
             // a txn that names anything else (a persistent node, a container, another
             // session's node) must not cut a subtree loose.
-            let Some(stat) = self.stat_of(&p) else {
-                continue; // gone already (a fuzzy snapshot may be past this txn)
-            };
-            let own = stat.ephemeral_owner == session
-                && node_kind(session, self.extended_types) == NodeKind::Ephemeral(session);
-            if !own || stat.num_children > 0 {
+            let owner = self.store.owner(i);
+            let kids = self.store.slot(i).num_children();
+            if !ephemeral || owner != session || kids > 0 {
                 warn!(
                     "closeSession of session {} at zxid {} names {p}, owned by {} with {} \
                      children: not deleted",
                     SessionId::from(session),
                     Zxid::from(zxid),
-                    SessionId::from(stat.ephemeral_owner),
-                    stat.num_children
+                    SessionId::from(owner),
+                    kids
                 );
                 continue;
             }
-            let _ = self.delete_node(&p, zxid, events);
+            let parent_path = split_path(p).0;
+            let pi = match parent {
+                Some((pp, pi)) if pp == parent_path => pi,
+                _ => {
+                    let Some(pi) = self.store.find(parent_path) else {
+                        continue;
+                    };
+                    self.move_pzxid(pi, zxid);
+                    parent = Some((parent_path, pi));
+                    pi
+                }
+            };
+            freed.push(self.unlink(p, h, i, pi, events));
         }
+        let n = freed.len();
+        crate::drop_later::drop_later((freed, listed), n);
     }
 
     /// Drop ACL lists no node uses any more (Java's `purgeUnused`). Lists are dropped as soon
@@ -1467,6 +1515,56 @@ mod tests {
         let errs: Vec<_> = rc.multi.iter().map(|r| r.err).collect();
         assert_eq!(errs, vec![0, error::NO_NODE, error::RUNTIME_INCONSISTENCY]);
         assert!(t.node("/x").is_none());
+    }
+
+    /// closeSession of many ephemerals under two parents, listed interleaved (the parent
+    /// changes with every path) or taken from the tree's index (no list): the same tree,
+    /// each parent's pzxid the close's zxid, one event per watch, indexes consistent.
+    #[test]
+    fn close_session_of_many_ephemerals_under_alternating_parents() {
+        let mut t = DataTree::new(true);
+        let mut ev = vec![];
+        t.apply(&create(1, "/p", 1, false), &mut ev);
+        t.apply(&create(2, "/q", 2, false), &mut ev);
+        let n = 5000;
+        let mut listed = Vec::new();
+        for i in 0..n {
+            let path = format!("/{}/e{i}", if i % 2 == 0 { "p" } else { "q" });
+            t.apply(&create(3 + i, &path, -1, true), &mut ev);
+            listed.push(path);
+        }
+        t.apply(&create(3 + n, "/q/kept", -1, false), &mut ev);
+        t.watches.add("/p", 1, crate::watch::WatchKind::Child);
+        t.watches.add("/q", 1, crate::watch::WatchKind::Child);
+        t.watches.add("/p/e0", 2, crate::watch::WatchKind::Exist);
+        let zxid = 4 + n;
+        let close = |paths: Option<Vec<String>>| Txn {
+            hdr: hdr(zxid, ops::CLOSE_SESSION),
+            body: TxnBody::CloseSession(paths.map(|p| CloseSessionTxn { paths2_delete: p })),
+        };
+        let mut unlisted = t.snapshot_copy();
+        let mut events = vec![];
+        t.apply(&close(Some(listed)), &mut events);
+        unlisted.apply(&close(None), &mut vec![]);
+        t.check_invariants();
+        unlisted.check_invariants();
+        assert_eq!(
+            crate::persist::digest::tree_digest(&t),
+            crate::persist::digest::tree_digest(&unlisted)
+        );
+        assert_eq!(t.node("/p").unwrap().children.len(), 0);
+        assert_eq!(t.node("/q").unwrap().children.len(), 1);
+        for parent in ["/p", "/q"] {
+            assert_eq!(t.node(parent).unwrap().stat.pzxid, zxid, "{parent}");
+        }
+        assert_eq!(t.ephemerals_of(0x42).count(), 0);
+        let mut fired: Vec<(u64, String)> = events
+            .iter()
+            .map(|(w, e, _)| (*w, e.path.clone()))
+            .collect();
+        fired.sort();
+        let want = [(1, "/p"), (1, "/q"), (2, "/p/e0")];
+        assert_eq!(fired, want.map(|(w, p)| (w, p.to_string())));
     }
 
     #[test]

@@ -29,9 +29,31 @@
 //! * With nothing to read for `notTimeout` we send our proposal again; `notTimeout` starts at
 //!   200 ms and doubles up to 60 s.
 //!
-//! Not covered yet: reconfiguration (a notification carrying a newer configuration makes Java
-//! adopt it and restart the election; we only log it), hierarchical quorums and the oracle
-//! (`QuorumOracleMaj`), and the leader's `reportLookingSid` bookkeeping.
+//! Two departures from Java, both about time only (no message Java does not also send in
+//! some run, no vote that Java would not take):
+//! * The finalize wait is skipped when no better vote can still come: every voter of the
+//!   view has voted for our proposal in this round or refused our last election connection
+//!   after having had one ([`Election::peer_unreachable`], fed by `net.rs`; a notification
+//!   or connection from it clears that; a server never reached may be starting, and is
+//!   waited for as in Java). This lets the survivors of a killed leader decide at once.
+//! * A LOOKING peer of our round that votes worse than our proposal is told our proposal
+//!   at once (Java waits for its resend): a server that was not yet looking when our
+//!   notifications came has dropped them.
+//!
+//! * Reconfiguration: the view (voters, observers, and the config text every notification
+//!   carries) follows the member's committed config ([`Election::set_view`], Java reads
+//!   `QuorumPeer.getQuorumVerifier()` each time). A LOOKING member with `reconfigEnabled`
+//!   that hears a newer config adopts it and starts over with it, as a new
+//!   `FastLeaderElection` (round 0, nothing heard yet): [`Action::NewConfig`]. Java's
+//!   `WorkerReceiver` calls `processReconfig` and shuts the election down; `QuorumPeer.run`
+//!   then starts a fresh one. A member not LOOKING ignores newer configs (it gets them from
+//!   its leader).
+//! * Hand-over: when a committed reconfig ends a member's role and designates a leader, the
+//!   member takes its next role without a round ([`Election::hand_over`], Java's
+//!   `reconfigFlag`) and answers peers with that vote.
+//!
+//! Not covered yet: hierarchical quorums and the oracle (`QuorumOracleMaj`), and the leader's
+//! `reportLookingSid` bookkeeping.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -63,6 +85,8 @@ pub struct FleConfig {
     pub max_notification_interval: Duration,
     /// Quiet time after reaching a quorum before deciding (200 ms).
     pub finalize_wait: Duration,
+    /// `reconfigEnabled`: adopt a newer config gossiped while LOOKING.
+    pub reconfig_enabled: bool,
 }
 
 impl FleConfig {
@@ -74,6 +98,7 @@ impl FleConfig {
             min_notification_interval: MIN_NOTIFICATION_INTERVAL,
             max_notification_interval: MAX_NOTIFICATION_INTERVAL,
             finalize_wait: FINALIZE_WAIT,
+            reconfig_enabled: false,
         }
     }
 }
@@ -113,6 +138,10 @@ pub enum Action {
     },
     /// The round is over.
     Decided(Outcome),
+    /// A peer gossiped this newer config while we were LOOKING: the election now runs with
+    /// it and has started over (no round until the next [`Election::start`]); the member
+    /// adopts it (files, `/zookeeper/config`) and looks again.
+    NewConfig(QuorumMaj),
 }
 
 /// A vote as kept in `recvset` / `outofelection`, with what Java's `Vote.equals` looks at.
@@ -123,7 +152,28 @@ struct Ballot {
     version: i32,
 }
 
+impl Vote {
+    /// The vote a notification carries.
+    fn of(n: &Notification) -> Vote {
+        Vote {
+            leader: n.leader,
+            zxid: n.zxid.into(),
+            election_epoch: n.election_epoch,
+            peer_epoch: n.peer_epoch,
+        }
+    }
+}
+
 impl Ballot {
+    /// A LOOKING vote of the current round, as `recvset` keeps it.
+    fn looking(vote: Vote) -> Ballot {
+        Ballot {
+            vote,
+            state: ServerState::Looking,
+            version: 0,
+        }
+    }
+
     /// Java's `Vote.equals`: LOOKING votes compare everything; votes of servers out of the
     /// election compare leader and peer epoch, or only the leader when one side has format
     /// version 0 and the other not (ZOOKEEPER-1732, ZOOKEEPER-1805).
@@ -178,6 +228,10 @@ pub struct Election {
     /// Notifications not yet through the receiver: our own loopback, and what arrived
     /// before the first round.
     inbox: VecDeque<(i64, Notification)>,
+    /// A newer config heard while LOOKING, to start over with once the receiver stops.
+    gossiped: Option<QuorumMaj>,
+    /// Voters that refused our last election connection and sent nothing since.
+    unreachable: BTreeSet<i64>,
 }
 
 impl Election {
@@ -202,7 +256,92 @@ impl Election {
             round: None,
             backlog: VecDeque::new(),
             inbox: VecDeque::new(),
+            gossiped: None,
+            unreachable: BTreeSet::new(),
         }
+    }
+
+    /// The member adopted `view` (a committed reconfig, or the config its leader sent):
+    /// from now on the voters are its voters and every notification carries its text.
+    /// An older or equal version changes nothing.
+    pub fn set_view(&mut self, view: QuorumMaj) {
+        if view.version() <= self.cfg.view.version() {
+            return;
+        }
+        self.config_text = Bytes::from(view.to_java_string());
+        self.cfg.view = view;
+    }
+
+    /// A committed reconfig designated `leader` and the member goes to it without an
+    /// election (Java's `updateVote` + `updateServerState` with `reconfigFlag`): from now on
+    /// we answer as LEADING (if it is us) or learning, with the vote `(leader, zxid)` of
+    /// round and epoch -1 (Java's `new Vote(id, zxid)`), until the next round.
+    pub fn hand_over(&mut self, leader: i64, zxid: Zxid) -> Outcome {
+        self.state = if leader == self.my_sid() {
+            ServerState::Leading
+        } else {
+            self.learning_state()
+        };
+        self.current_vote = Vote {
+            leader,
+            zxid,
+            election_epoch: -1,
+            peer_epoch: -1,
+        };
+        self.round = None;
+        self.backlog.clear();
+        info!(my_sid = self.my_sid(), state = ?self.state, leader, "designated leader: no election");
+        Outcome {
+            state: self.state,
+            vote: self.current_vote,
+        }
+    }
+
+    /// The config a notification carries, if it is newer than ours and we take it now
+    /// (LOOKING, reconfig enabled, parseable).
+    fn newer_config(&self, from: i64, n: &Notification) -> Option<QuorumMaj> {
+        let text = n.config.as_ref().filter(|t| !t.is_empty())?;
+        let qv = match QuorumMaj::parse_java_string(&String::from_utf8_lossy(text)) {
+            Ok(qv) => qv,
+            Err(e) => {
+                // Java's wording.
+                warn!(from, error = %e, "Something went wrong while processing config received from {from}");
+                return None;
+            }
+        };
+        if qv.version() <= self.cfg.view.version() {
+            return None;
+        }
+        // Java's wording: "<myid> Received version: <hex> my version: <hex>".
+        info!(
+            "{} Received version: {:x} my version: {:x}",
+            self.my_sid(),
+            qv.version(),
+            self.cfg.view.version()
+        );
+        if self.state != ServerState::Looking || !self.cfg.reconfig_enabled {
+            debug!(from, state = ?self.state, "Skip processReconfig()");
+            return None;
+        }
+        Some(qv)
+    }
+
+    /// Ends the receiver's work after a newer config was heard: start over with it, like the
+    /// new `FastLeaderElection` Java makes (`shuttingDownLE`, `startLeaderElection`).
+    /// Returns whether it did.
+    fn restart_if_gossiped(&mut self, out: &mut Vec<Action>) -> bool {
+        let Some(view) = self.gossiped.take() else {
+            return false;
+        };
+        info!(my_sid = self.my_sid(), "restarting leader election");
+        let cfg = FleConfig {
+            view: view.clone(),
+            ..self.cfg.clone()
+        };
+        *self = Election::new(cfg);
+        out.retain(|a| !matches!(a, Action::Decided(_)));
+        out.push(Action::NewConfig(view));
+        true
     }
 
     /// Our state: LOOKING during a round (and before the first), else the last outcome's.
@@ -290,6 +429,9 @@ impl Election {
                 peer_epoch: current_epoch,
             };
             self.drain(now, &mut out);
+            if self.restart_if_gossiped(&mut out) {
+                return out;
+            }
         }
         self.state = ServerState::Looking;
         self.logical_clock += 1;
@@ -331,15 +473,70 @@ impl Election {
             self.look_for_leader_step(now, from, &n, state, &mut out);
         }
         self.drain(now, &mut out);
+        self.restart_if_gossiped(&mut out);
         out
+    }
+
+    /// Our election connection to `sid` was refused (or failed): it cannot be sending a
+    /// better vote now, so a finalize wait need not wait for it.
+    pub fn peer_unreachable(&mut self, now: Instant, sid: i64) -> Vec<Action> {
+        self.unreachable.insert(sid);
+        if let Some(round) = self.round.as_ref() {
+            if round.finalize_until.is_some() && self.nothing_better_can_come() {
+                self.round.as_mut().expect("checked").finalize_until = Some(now);
+                return self.tick(now);
+            }
+        }
+        Vec::new()
+    }
+
+    /// An election connection with `sid` is up.
+    pub fn peer_reachable(&mut self, sid: i64) {
+        self.unreachable.remove(&sid);
+    }
+
+    /// Our proposal as a LOOKING ballot of the current round.
+    fn proposal_ballot(&self) -> Ballot {
+        let (leader, zxid, peer_epoch) = self.proposal;
+        Ballot::looking(Vote {
+            leader,
+            zxid,
+            election_epoch: self.logical_clock,
+            peer_epoch,
+        })
+    }
+
+    /// Every voter has voted for our proposal in this round or is unreachable.
+    fn nothing_better_can_come(&self) -> bool {
+        let Some(round) = self.round.as_ref() else {
+            return false;
+        };
+        let target = self.proposal_ballot();
+        self.cfg.view.voters().iter().all(|sid| {
+            self.unreachable.contains(sid)
+                || matches!(round.recvset.get(sid), Some(b) if target.java_equals(b))
+        })
+    }
+
+    /// The end of a finalize wait starting `now`: at once when nothing better can come.
+    fn finalize_deadline(&self, now: Instant) -> Instant {
+        if self.nothing_better_can_come() {
+            now
+        } else {
+            now + self.cfg.finalize_wait
+        }
     }
 
     /// A notification from server `from` arrived.
     pub fn receive(&mut self, now: Instant, from: i64, n: Notification) -> Vec<Action> {
         let mut out = Vec::new();
+        if from != self.my_sid() {
+            self.unreachable.remove(&from);
+        }
         self.inbox.push_back((from, n));
         if self.started {
             self.drain(now, &mut out);
+            self.restart_if_gossiped(&mut out);
         }
         out
     }
@@ -376,6 +573,7 @@ impl Election {
             self.send_notifications(&mut out);
         }
         self.drain(now, &mut out);
+        self.restart_if_gossiped(&mut out);
         out
     }
 
@@ -396,7 +594,10 @@ impl Election {
     }
 
     fn drain(&mut self, now: Instant, out: &mut Vec<Action>) {
-        while let Some((from, n)) = self.inbox.pop_front() {
+        while self.gossiped.is_none() {
+            let Some((from, n)) = self.inbox.pop_front() else {
+                break;
+            };
             self.worker_receiver(now, from, n, out);
         }
     }
@@ -404,16 +605,10 @@ impl Election {
     /// Java's `WorkerReceiver`: answers what needs answering and passes the rest on to the
     /// round (or keeps it for the next round while LOOKING).
     fn worker_receiver(&mut self, now: Instant, from: i64, n: Notification, out: &mut Vec<Action>) {
-        if let Some(config) = &n.config {
-            if let Ok(qv) = QuorumMaj::parse_java_string(&String::from_utf8_lossy(config)) {
-                if qv.version() > self.cfg.view.version() {
-                    warn!(
-                        from,
-                        version = format_args!("{:#x}", qv.version()),
-                        "peer has a newer configuration; reconfiguration is not supported yet"
-                    );
-                }
-            }
+        if let Some(qv) = self.newer_config(from, &n) {
+            // Java's receiver stops here: this notification is dropped with the election.
+            self.gossiped = Some(qv);
+            return;
         }
         if !self.is_voter(from) {
             // An observer or a server we don't know: tell it what we think.
@@ -509,22 +704,36 @@ impl Election {
         out: &mut Vec<Action>,
     ) {
         let vote_of_n = (n.leader, Zxid::from(n.zxid), n.peer_epoch);
-        let finalize_wait = self.cfg.finalize_wait;
-        let not_timeout;
+        let proposal = self.proposal;
+        if self
+            .round
+            .as_ref()
+            .expect("a round is running")
+            .finalize_until
+            .is_some()
         {
-            let proposal = self.proposal;
-            let round = self.round.as_mut().expect("a round is running");
-            if round.finalize_until.is_some() {
-                if !Self::better(&self.cfg.view, vote_of_n, proposal) {
-                    round.finalize_until = Some(now + finalize_wait);
-                    return;
+            if !Self::better(&self.cfg.view, vote_of_n, proposal) {
+                // Kept only to know when every voter agrees (Java drops it).
+                if state == ServerState::Looking
+                    && n.election_epoch == self.logical_clock
+                    && vote_of_n == proposal
+                    && self.is_voter(from)
+                {
+                    self.round
+                        .as_mut()
+                        .expect("checked")
+                        .recvset
+                        .insert(from, Ballot::looking(Vote::of(n)));
                 }
-                debug!(from, "better vote during the finalize wait");
-                round.finalize_until = None;
+                let deadline = self.finalize_deadline(now);
+                self.round.as_mut().expect("checked").finalize_until = Some(deadline);
+                return;
             }
-            not_timeout = round.not_timeout;
-            round.resend_at = now + not_timeout;
+            debug!(from, "better vote during the finalize wait");
+            self.round.as_mut().expect("checked").finalize_until = None;
         }
+        let round = self.round.as_mut().expect("a round is running");
+        round.resend_at = now + round.not_timeout;
         if !(self.is_voter(from) && self.is_voter(n.leader)) {
             if !self.is_voter(n.leader) {
                 warn!(from, leader = n.leader, "ignoring a vote for a non-voter");
@@ -551,37 +760,31 @@ impl Election {
                 } else if Self::better(&self.cfg.view, vote_of_n, self.proposal) {
                     self.proposal = vote_of_n;
                     self.send_notifications(out);
+                } else if Self::better(&self.cfg.view, self.proposal, vote_of_n) {
+                    // Not in Java: a peer of our round votes worse than we do, so our
+                    // notification may have reached it before it was looking (and was
+                    // dropped). Tell it now rather than at its next resend (200-400 ms);
+                    // it adopts the better vote, so this cannot bounce back and forth.
+                    let reply =
+                        self.notification(ServerState::Looking, self.proposal, self.logical_clock);
+                    self.send_to(from, reply, out);
                 }
-                let ballot = Ballot {
-                    vote: Vote {
-                        leader: n.leader,
-                        zxid: n.zxid.into(),
-                        election_epoch: n.election_epoch,
-                        peer_epoch: n.peer_epoch,
-                    },
-                    state: ServerState::Looking,
-                    version: 0,
-                };
-                let (leader, zxid, peer_epoch) = self.proposal;
-                let target = Ballot {
-                    vote: Vote {
-                        leader,
-                        zxid,
-                        election_epoch: self.logical_clock,
-                        peer_epoch,
-                    },
-                    state: ServerState::Looking,
-                    version: 0,
-                };
+                let ballot = Ballot::looking(Vote::of(n));
+                let target = self.proposal_ballot();
+                let leader = target.vote.leader;
                 let round = self.round.as_mut().unwrap();
                 round.recvset.insert(from, ballot);
                 let set = std::mem::take(&mut round.recvset);
                 let quorum = self.has_quorum(&set, &target);
-                let round = self.round.as_mut().unwrap();
-                round.recvset = set;
+                self.round.as_mut().unwrap().recvset = set;
                 if quorum {
-                    debug!(leader, "a quorum agrees; finalize wait");
-                    round.finalize_until = Some(now + finalize_wait);
+                    let deadline = self.finalize_deadline(now);
+                    debug!(
+                        leader,
+                        wait_ms = (deadline - now).as_millis() as u64,
+                        "a quorum agrees; finalize wait"
+                    );
+                    self.round.as_mut().unwrap().finalize_until = Some(deadline);
                 }
             }
             ServerState::Observing => debug!(from, "notification from an observer"),
@@ -599,12 +802,7 @@ impl Election {
         state: ServerState,
         out: &mut Vec<Action>,
     ) {
-        let vote = Vote {
-            leader: n.leader,
-            zxid: n.zxid.into(),
-            election_epoch: n.election_epoch,
-            peer_epoch: n.peer_epoch,
-        };
+        let vote = Vote::of(n);
         let target = Ballot {
             vote,
             state,

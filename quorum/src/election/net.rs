@@ -37,6 +37,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::auth::{authenticate_learner, authenticate_server};
 use crate::transport::{PeerStream, PeerWrite, Security};
+use crate::verifier::QuorumMaj;
 
 use super::fle::{Action, Election, FleConfig, Outcome, Vote};
 use super::wire::{
@@ -93,6 +94,12 @@ enum Command {
         reply: oneshot::Sender<Outcome>,
     },
     UpdatePeerEpoch(i64),
+    SetView(QuorumMaj),
+    HandOver {
+        leader: i64,
+        zxid: Zxid,
+        reply: oneshot::Sender<Outcome>,
+    },
     Status(oneshot::Sender<Status>),
     Shutdown,
 }
@@ -103,6 +110,8 @@ enum Event {
     Accepted(PeerStream, InitialMessage, Vec<u8>),
     Connected(i64, PeerStream),
     ConnectDone(i64),
+    /// Our connection to the server failed.
+    Unreachable(i64),
     Frame(i64, Bytes),
     Closed(i64, u64),
 }
@@ -110,6 +119,8 @@ enum Event {
 /// A running election node.
 pub struct ElectionHandle {
     commands: mpsc::UnboundedSender<Command>,
+    /// A newer config a peer gossiped while we were LOOKING (see [`Action::NewConfig`]).
+    gossiped: Arc<Mutex<Option<QuorumMaj>>>,
     local_addr: SocketAddr,
     task: JoinHandle<()>,
 }
@@ -139,6 +150,7 @@ impl ElectionHandle {
         info!(my_sid = my, %local_addr, "election port listening");
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, event_rx) = mpsc::unbounded_channel();
+        let gossiped = Arc::new(Mutex::new(None));
         let accept = tokio::spawn(accept_loop(
             listener,
             events.clone(),
@@ -153,15 +165,18 @@ impl ElectionHandle {
             conns: HashMap::new(),
             slots: HashMap::new(),
             connecting: HashSet::new(),
+            once_connected: HashSet::new(),
             announced: HashMap::new(),
             next_conn_id: 0,
             next_observer_id: -1,
             waiting: None,
+            gossiped: gossiped.clone(),
             accept,
         };
         let task = tokio::spawn(actor.run(command_rx, event_rx));
         Ok(ElectionHandle {
             commands,
+            gossiped,
             local_addr,
             task,
         })
@@ -173,7 +188,8 @@ impl ElectionHandle {
     }
 
     /// Runs one round (Java's `lookForLeader`) with our last logged zxid and current epoch;
-    /// returns when it is decided.
+    /// returns when it is decided. An outcome LOOKING means a peer gossiped a newer config:
+    /// [`ElectionHandle::take_new_config`] has it, and the next round runs with it.
     pub async fn look_for_leader(
         &self,
         last_zxid: Zxid,
@@ -193,6 +209,31 @@ impl ElectionHandle {
     /// The learner learned the leader's new epoch (`QuorumPeer.updateElectionVote`).
     pub fn update_peer_epoch(&self, peer_epoch: i64) {
         let _ = self.commands.send(Command::UpdatePeerEpoch(peer_epoch));
+    }
+
+    /// The member adopted `view` (`QuorumPeer.setQuorumVerifier`): voters and the config
+    /// our notifications carry follow it. Older versions are ignored.
+    pub fn set_view(&self, view: QuorumMaj) {
+        let _ = self.commands.send(Command::SetView(view));
+    }
+
+    /// Instead of a round: a committed reconfig designated `leader` (see
+    /// [`Election::hand_over`]); returns the outcome to act on.
+    pub async fn hand_over(&self, leader: i64, zxid: Zxid) -> io::Result<Outcome> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::HandOver {
+                leader,
+                zxid,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())
+    }
+
+    /// The newer config that ended the last round, if one did.
+    pub fn take_new_config(&self) -> Option<QuorumMaj> {
+        self.gossiped.lock().unwrap().take()
     }
 
     /// The current state.
@@ -256,11 +297,15 @@ struct Actor {
     conns: HashMap<i64, Conn>,
     slots: HashMap<i64, Arc<SendSlot>>,
     connecting: HashSet<i64>,
+    /// Servers we had an election connection with: one that refuses us now has gone down
+    /// (a server never reached may just be starting, so the finalize wait stays for it).
+    once_connected: HashSet<i64>,
     /// Election addresses peers announced in their handshakes (Java connects back to those).
     announced: HashMap<i64, String>,
     next_conn_id: u64,
     next_observer_id: i64,
     waiting: Option<oneshot::Sender<Outcome>>,
+    gossiped: Arc<Mutex<Option<QuorumMaj>>>,
     accept: JoinHandle<()>,
 }
 
@@ -313,6 +358,14 @@ impl Actor {
                 self.act(actions);
             }
             Command::UpdatePeerEpoch(e) => self.election.update_peer_epoch(e),
+            Command::SetView(view) => self.election.set_view(view),
+            Command::HandOver {
+                leader,
+                zxid,
+                reply,
+            } => {
+                let _ = reply.send(self.election.hand_over(leader, zxid));
+            }
             Command::Status(reply) => {
                 let _ = reply.send(Status {
                     state: self.election.state(),
@@ -333,6 +386,15 @@ impl Actor {
                         let _ = reply.send(outcome);
                     }
                 }
+                Action::NewConfig(view) => {
+                    *self.gossiped.lock().unwrap() = Some(view);
+                    if let Some(reply) = self.waiting.take() {
+                        let _ = reply.send(Outcome {
+                            state: ServerState::Looking,
+                            vote: self.election.current_vote(),
+                        });
+                    }
+                }
             }
         }
     }
@@ -351,7 +413,7 @@ impl Actor {
         }
         let addr = match self.announced.get(&sid) {
             Some(a) => a.clone(),
-            None => match self.cfg.fle.view.server(sid) {
+            None => match self.election.config().view.server(sid) {
                 Some(s) => s.election_addr(),
                 None => {
                     debug!(sid, "no address for this sid; not connecting");
@@ -366,7 +428,7 @@ impl Actor {
         let events = self.events.clone();
         let security = self.cfg.security.clone();
         // Java authenticates only to members of the voting view (`getVotingView().get(sid)`).
-        let authenticate = self.cfg.fle.view.is_voter(sid);
+        let authenticate = self.election.config().view.is_voter(sid);
         tokio::spawn(async move {
             let result = async {
                 // Java's initiateConnection: connect and (sslQuorum) finish the TLS
@@ -409,7 +471,7 @@ impl Actor {
                 Err(e) => {
                     // Java's initiateConnection wording.
                     warn!("Cannot open channel to {sid} at election address {addr}: {e}");
-                    Event::ConnectDone(sid)
+                    Event::Unreachable(sid)
                 }
             };
             let _ = events.send(event);
@@ -419,7 +481,7 @@ impl Actor {
     /// Our handshake: V1, our sid, our election address.
     fn hello(&self) -> Bytes {
         let my = self.my_sid();
-        let (host, port) = match self.cfg.fle.view.server(my) {
+        let (host, port) = match self.election.config().view.server(my) {
             Some(s) => (s.host.clone(), s.election_port),
             None => (self.local_addr.ip().to_string(), self.local_addr.port()),
         };
@@ -445,6 +507,7 @@ impl Actor {
                     };
                     self.announced.insert(sid, addr);
                 }
+                self.election.peer_reachable(sid);
                 if sid < self.my_sid() {
                     debug!(sid, "lower sid connected: closing, connecting back");
                     drop(stream);
@@ -458,10 +521,21 @@ impl Actor {
             }
             Event::Connected(sid, stream) => {
                 self.connecting.remove(&sid);
+                self.election.peer_reachable(sid);
                 self.install(sid, stream, Vec::new());
             }
             Event::ConnectDone(sid) => {
                 self.connecting.remove(&sid);
+                self.election.peer_reachable(sid);
+            }
+            Event::Unreachable(sid) => {
+                self.connecting.remove(&sid);
+                if self.once_connected.contains(&sid) {
+                    let actions = self
+                        .election
+                        .peer_unreachable(std::time::Instant::now(), sid);
+                    self.act(actions);
+                }
             }
             Event::Frame(sid, payload) => match Notification::decode(&payload) {
                 Ok(n) => {
@@ -490,6 +564,7 @@ impl Actor {
         let reader = tokio::spawn(read_frames(sid, id, read, self.events.clone()));
         let writer = tokio::spawn(write_frames(sid, id, write, slot, self.events.clone()));
         debug!(sid, id, "election connection up");
+        self.once_connected.insert(sid);
         self.conns.insert(sid, Conn { id, reader, writer });
     }
 }

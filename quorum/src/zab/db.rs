@@ -63,6 +63,9 @@ pub trait LearnerDb {
     /// The leader's quorum config from NEWLEADER, at UPTODATE.
     fn leader_config(&mut self, _config: Bytes) {}
 
+    /// A committed reconfig designates `leader` (see [`Action::Activate`]).
+    fn activate(&mut self, _leader: i64) {}
+
     /// Sync is over: the server may serve clients.
     fn start_serving(&mut self, _epoch: i64) -> Result<(), DbError> {
         Ok(())
@@ -118,6 +121,7 @@ pub fn execute<D: LearnerDb + ?Sized>(
             }
             Action::Apply { zxid, entry } => db.apply(zxid.into(), &entry)?,
             Action::LeaderConfig(config) => db.leader_config(config),
+            Action::Activate { leader } => db.activate(leader),
             Action::StartServing { epoch } => db.start_serving(epoch)?,
             Action::Revalidated { session_id, valid } => db.revalidated(session_id, valid),
             Action::Synced => db.synced(),

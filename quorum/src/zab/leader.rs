@@ -48,7 +48,8 @@
 //! In observer-master mode ([`Leader::observer_master`], Java's `ObserverMaster`) the same
 //! machine serves a follower's observers: established at once in the follower's epoch, only
 //! observers, the follower's commits handed in with [`Leader::relay_commit`] and sent as
-//! INFORM, no quorum, no proposals.
+//! INFORM (a reconfig the leader committed with COMMITANDACTIVATE as INFORMANDACTIVATE),
+//! no quorum, no proposals.
 //!
 //! Dynamic reconfig: a reconfig txn's proposal needs a quorum of the old and of the new
 //! config, commits with COMMITANDACTIVATE / INFORMANDACTIVATE and switches the view.
@@ -409,15 +410,42 @@ impl Leader {
 
     /// An observer master's follower committed the txn `entry` (in zxid order): keep it
     /// for DIFF syncs and send it as INFORM to the synced observers (Java's
-    /// `ObserverMaster.proposalCommitted`). A txn at or before the last one is ignored.
-    pub fn relay_commit(&mut self, entry: Bytes) -> Result<Vec<Action>, Error> {
+    /// `ObserverMaster.proposalCommitted`). A reconfig the leader committed with
+    /// COMMITANDACTIVATE naming `activate` goes as INFORMANDACTIVATE with that id, and its
+    /// config is the one later observers get in NEWLEADER (`informAndActivate`). A txn at
+    /// or before the last one is ignored.
+    pub fn relay_commit(
+        &mut self,
+        entry: Bytes,
+        activate: Option<i64>,
+    ) -> Result<Vec<Action>, Error> {
         let zxid = txn_zxid(&entry)?;
         let mut out = Vec::new();
         if !self.cfg.observer_master || zxid <= self.last_committed {
             return Ok(out);
         }
         self.last_proposed = zxid;
-        self.commit(zxid, entry, &mut out);
+        match activate {
+            None => self.commit(zxid, entry, &mut out),
+            Some(designated) => {
+                let mut inform = BytesMut::with_capacity(8 + entry.len());
+                inform.extend_from_slice(&designated.to_be_bytes());
+                inform.extend_from_slice(&entry);
+                let activate = QuorumPacket {
+                    r#type: COMMITANDACTIVATE,
+                    zxid: zxid.into(),
+                    data: Some(Bytes::copy_from_slice(&designated.to_be_bytes())),
+                    authinfo: Vec::new(),
+                };
+                let next = packet::reconfig_config(&entry).and_then(|text| {
+                    QuorumMaj::parse_java_string(&String::from_utf8_lossy(&text)).ok()
+                });
+                self.commit_with(zxid, entry, &activate, inform.freeze(), &mut out);
+                if let Some(next) = next {
+                    self.cfg.view = next;
+                }
+            }
+        }
         out.retain(|a| !matches!(a, Action::Apply { .. }));
         Ok(out)
     }
@@ -1673,7 +1701,7 @@ mod tests {
         for c in 6..=9 {
             let out = s
                 .leader
-                .relay_commit(entry(Zxid::new(2, c).into()))
+                .relay_commit(entry(Zxid::new(2, c).into()), None)
                 .unwrap();
             assert!(!out.iter().any(|a| matches!(a, Action::Apply { .. })));
             s.run(out);
@@ -1682,7 +1710,7 @@ mod tests {
         let z = |c| Zxid::new(2, c).as_i64();
         assert_eq!(s.learner_applied[&4], vec![z(6), z(7), z(8), z(9)]);
         // Relayed again (a follower that re-delivers): ignored.
-        let out = s.leader.relay_commit(entry(z(9))).unwrap();
+        let out = s.leader.relay_commit(entry(z(9)), None).unwrap();
         assert!(out.is_empty(), "{out:?}");
         // The byte limit keeps the last three: an observer at (2,7) gets a DIFF of 8, 9.
         s.connect(5, 5, true, st(2, 2, z(7)));
@@ -1693,7 +1721,7 @@ mod tests {
         assert_eq!(s.syncs[&6].0, SyncMode::Snap);
         // Its snapshot really held up to (2,10): the INFORM of 10 is not sent to it again.
         s.leader.snapshot_sent(6, Zxid::new(2, 10));
-        let out = s.leader.relay_commit(entry(z(10))).unwrap();
+        let out = s.leader.relay_commit(entry(z(10)), None).unwrap();
         s.run(out);
         s.pump();
         assert_eq!(s.learner_applied[&5], vec![z(8), z(9), z(10)]);
@@ -1702,6 +1730,34 @@ mod tests {
             "{:?}",
             s.log
         );
+        // A reconfig the leader committed with COMMITANDACTIVATE (designated leader 3):
+        // INFORMANDACTIVATE to every observer, and its config is the one NEWLEADER sends.
+        let text = format!(
+            "server.1=127.0.0.1:2001:3001:participant\nserver.2=127.0.0.1:2002:3002:participant\n\
+             server.4=127.0.0.1:2004:3004:observer\nversion={:x}",
+            z(11)
+        );
+        let mut b = BytesMut::new();
+        b.put_i64(0x77);
+        b.put_i32(2);
+        b.put_i64(z(11));
+        b.put_i64(1000);
+        b.put_i32(RECONFIG_TXN);
+        jute::txn::SetDataTxn {
+            path: "/zookeeper/config".into(),
+            data: Some(text.clone().into_bytes().into()),
+            version: -1,
+        }
+        .encode(&mut b);
+        let out = s.leader.relay_commit(b.freeze(), Some(3)).unwrap();
+        s.run(out);
+        s.pump();
+        for o in [4, 5, 6] {
+            let line = format!("{o} INFORMANDACTIVATE {:#x}", z(11));
+            assert!(s.log.contains(&line), "{line}: {:?}", s.log);
+        }
+        assert_eq!(s.learner_applied[&5].last(), Some(&z(11)));
+        assert_eq!(s.leader.cfg.view.to_java_string(), text);
         // No quorum to lose.
         s.now += Duration::from_millis(50);
         let out = s.leader.tick(s.now);

@@ -36,6 +36,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -148,8 +149,9 @@ enum Control {
     },
     Status(oneshot::Sender<Status>),
     ResetObserverStats,
-    /// An observer master's follower committed this txn log entry.
-    Relay(Bytes),
+    /// An observer master's follower committed this txn log entry (a reconfig with
+    /// COMMITANDACTIVATE naming this designated leader).
+    Relay(Bytes, Option<i64>),
     /// Start a new txn log file with the next proposal (the server took a snapshot).
     RollLog,
     Shutdown,
@@ -223,10 +225,11 @@ impl LeaderHandle {
         let _ = self.tx.send(Control::Sync { to });
     }
 
-    /// An observer master's follower committed the txn `entry` (zxid order): INFORM the
-    /// observers ([`Leader::relay_commit`]).
-    pub fn relay_commit(&self, entry: Bytes) {
-        let _ = self.tx.send(Control::Relay(entry));
+    /// An observer master's follower committed the txn `entry` (zxid order; `activate`:
+    /// the designated leader of a reconfig's COMMITANDACTIVATE): INFORM (or
+    /// INFORMANDACTIVATE) the observers ([`Leader::relay_commit`]).
+    pub fn relay_commit(&self, entry: Bytes, activate: Option<i64>) {
+        let _ = self.tx.send(Control::Relay(entry, activate));
     }
 
     /// The AdminServer's `orst`: the observers' connection counts start again.
@@ -295,6 +298,7 @@ struct Conn {
     buf: BytesMut,
     out: mpsc::UnboundedSender<Bytes>,
     reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
     remote: SocketAddr,
     established_ms: i64,
     /// Packets handed to the writer, and the last zxid among them (Java's `LearnerHandler`
@@ -303,9 +307,38 @@ struct Conn {
     last_zxid: i64,
 }
 
+/// How long a closed connection's writer may go on draining what was queued: a learner
+/// that stopped reading (a paused process, a full receive window) would keep it, the
+/// socket and every queued packet forever.
+const DRAIN_GRACE: Duration = Duration::from_secs(5);
+
 impl Drop for Conn {
+    /// The writer drains what was queued and half-closes; the reader goes on reading (what
+    /// it reads goes nowhere: the id is gone) until the learner closes its side too. A
+    /// socket closed with unread bytes (the learner's last ACKs) is reset, and a reset
+    /// can make the learner lose the packets we sent last, such as the COMMITANDACTIVATE of
+    /// a reconfig that removed us. Both get [`DRAIN_GRACE`].
     fn drop(&mut self) {
-        self.reader.abort();
+        let reader = self.reader.abort_handle();
+        let writer = self.writer.abort_handle();
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            reader.abort();
+            writer.abort();
+            return;
+        };
+        rt.spawn(async move {
+            let deadline = tokio::time::Instant::now() + DRAIN_GRACE;
+            while !(writer.is_finished() && reader.is_finished())
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if !writer.is_finished() {
+                tracing::warn!("learner connection not drained in {DRAIN_GRACE:?}: dropped");
+            }
+            writer.abort();
+            reader.abort();
+        });
     }
 }
 
@@ -521,10 +554,12 @@ impl Shell {
                 let actions = leader.sync(to);
                 self.execute(leader, db, actions)?;
             }
-            Input::Control(Some(Control::Relay(entry))) => match leader.relay_commit(entry) {
-                Ok(actions) => self.execute(leader, db, actions)?,
-                Err(e) => tracing::warn!("cannot relay a committed txn to the observers: {e}"),
-            },
+            Input::Control(Some(Control::Relay(entry, activate))) => {
+                match leader.relay_commit(entry, activate) {
+                    Ok(actions) => self.execute(leader, db, actions)?,
+                    Err(e) => tracing::warn!("cannot relay a committed txn to the observers: {e}"),
+                }
+            }
             Input::Control(Some(Control::ResetObserverStats)) => {
                 leader.reset_observer_stats();
                 let observers: Vec<ConnId> = leader
@@ -567,7 +602,7 @@ impl Shell {
         tracing::info!("learner connection {id} from {addr}");
         let (mut rd, wr) = stream.into_split();
         let (out_tx, out_rx) = mpsc::unbounded_channel::<Bytes>();
-        tokio::spawn(write_packets(wr, out_rx));
+        let writer = tokio::spawn(write_packets(wr, out_rx));
         let tx = self.from_conn.clone();
         let reader = tokio::spawn(async move {
             if !leftover.is_empty() {
@@ -595,6 +630,7 @@ impl Shell {
                 buf: BytesMut::new(),
                 out: out_tx,
                 reader,
+                writer,
                 remote: addr,
                 established_ms: std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -714,7 +750,8 @@ impl Shell {
             }
             Action::Close { to, reason } => {
                 tracing::info!("closing learner connection {to}: {reason}");
-                self.conns.remove(&to); // the writer drains and shuts the socket down
+                // The writer drains and shuts the socket down (within DRAIN_GRACE).
+                self.conns.remove(&to);
             }
             Action::SetAcceptedEpoch(e) => db.set_accepted_epoch(e).map_err(NetError::Db)?,
             Action::SetCurrentEpoch(e) => db.set_current_epoch(e).map_err(NetError::Db)?,

@@ -164,6 +164,11 @@ pub enum Action {
     /// sent in NEWLEADER, at UPTODATE right before [`Action::StartServing`], and the one of
     /// each reconfig txn applied, right after its [`Action::Apply`].
     LeaderConfig(Bytes),
+    /// COMMITANDACTIVATE / INFORMANDACTIVATE while serving: `leader` is the leader the
+    /// reconfig designates, given right before the reconfig's `Apply` and `LeaderConfig`
+    /// (Java's `processReconfig(qv, designatedLeader, zxid, true)`: if the config change
+    /// ends the session, the member goes to that leader without an election).
+    Activate { leader: i64 },
     /// UPTODATE: sync is over; serve clients. `epoch` is the leader's.
     StartServing { epoch: i64 },
     /// The leader's answer to a REVALIDATE we sent.
@@ -742,8 +747,18 @@ impl Learner {
                 let p = self.proposal(qp.data.unwrap_or_default(), true)?;
                 self.log_and_ack(p, out);
             }
-            COMMIT | COMMITANDACTIVATE if !observer => self.commit(Zxid::from(qp.zxid), out)?,
+            COMMIT | COMMITANDACTIVATE if !observer => {
+                if qp.r#type == COMMITANDACTIVATE {
+                    let leader = activate_leader_id(&qp)?;
+                    out.push(Action::Activate { leader });
+                }
+                self.commit(Zxid::from(qp.zxid), out)?
+            }
             INFORM | INFORMANDACTIVATE if observer => {
+                if qp.r#type == INFORMANDACTIVATE {
+                    let leader = activate_leader_id(&qp)?;
+                    out.push(Action::Activate { leader });
+                }
                 let entry = Self::inform_entry(&qp)?;
                 let p = self.proposal(entry, false)?;
                 out.push(Action::Log {

@@ -32,6 +32,22 @@ use tokio::time::Instant;
 pub const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// Java tries to connect to the leader 5 times.
 pub const CONNECT_TRIES: u32 = 5;
+/// Our first retry comes this soon (a leader just elected opens its port within
+/// milliseconds); each next one waits twice as long, up to [`CONNECT_RETRY_DELAY`].
+pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(10);
+
+/// How long the retries may wait in all: Java's 5 tries 100 ms apart, plus the finalize
+/// wait our election may have skipped (a Java leader decides up to 200 ms after we do).
+pub const CONNECT_RETRY_BUDGET: Duration = Duration::from_millis(
+    CONNECT_RETRY_DELAY.as_millis() as u64 * (CONNECT_TRIES as u64 - 1)
+        + crate::election::fle::FINALIZE_WAIT.as_millis() as u64,
+);
+
+/// The pause before retry `attempt` (1, 2, ...): 10, 20, 40, 80, then 100 ms.
+pub fn retry_delay(attempt: u32) -> Duration {
+    let doubled = FIRST_RETRY_DELAY.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+    doubled.min(CONNECT_RETRY_DELAY)
+}
 
 /// What the server tells a running learner.
 #[derive(Debug)]
@@ -114,8 +130,9 @@ impl fmt::Display for NetError {
 
 impl std::error::Error for NetError {}
 
-/// Connect to the leader's quorum port as Java's `LeaderConnector` does: up to
-/// [`CONNECT_TRIES`] attempts [`CONNECT_RETRY_DELAY`] apart, all within `limit`
+/// Connect to the leader's quorum port as Java's `LeaderConnector` does, but retrying
+/// sooner: tries [`retry_delay`] apart until they have waited [`CONNECT_RETRY_BUDGET`] in
+/// all, within `limit`
 /// (`tickTime * initLimit`); TCP_NODELAY on.
 pub async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, NetError> {
     connect_over(addr, &transport::plain(), limit)
@@ -141,12 +158,16 @@ pub async fn connect_over(
         io::ErrorKind::TimedOut,
         "connectToLeader exceeded on retries",
     );
-    for attempt in 0..CONNECT_TRIES {
+    let budget = CONNECT_RETRY_BUDGET;
+    let mut waited = Duration::ZERO;
+    for attempt in 0.. {
         if attempt > 0 {
-            if Instant::now() + CONNECT_RETRY_DELAY >= deadline {
+            let pause = retry_delay(attempt);
+            if waited >= budget || Instant::now() + pause >= deadline {
                 break;
             }
-            tokio::time::sleep(CONNECT_RETRY_DELAY).await;
+            tokio::time::sleep(pause).await;
+            waited += pause;
         }
         let attempt_io = async {
             let tcp = TcpStream::connect(addr).await?;
@@ -323,4 +344,46 @@ async fn write(
     wr.write_all(wire).await.map_err(NetError::Io)?;
     // A no-op on plaintext; pushes the TLS records out.
     wr.flush().await.map_err(NetError::Io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_start_soon_and_wait_as_long_as_java_in_all() {
+        let delays: Vec<u64> = (1..=7).map(|a| retry_delay(a).as_millis() as u64).collect();
+        assert_eq!(delays, [10, 20, 40, 80, 100, 100, 100]);
+        assert_eq!(retry_delay(u32::MAX), CONNECT_RETRY_DELAY);
+        // Java waits 4 x 100 ms between its 5 tries, and decides 200 ms later than we may.
+        assert_eq!(CONNECT_RETRY_BUDGET, Duration::from_millis(600));
+        let mut waited = Duration::ZERO;
+        let mut tries = 1;
+        while waited < CONNECT_RETRY_BUDGET {
+            waited += retry_delay(tries);
+            tries += 1;
+        }
+        assert_eq!((tries, waited.as_millis()), (10, 650));
+    }
+
+    #[tokio::test]
+    async fn a_port_that_opens_late_is_still_reached() {
+        // Reserve a port, close it, and open it again 250 ms later (within Java's 400 ms).
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = probe.local_addr().unwrap();
+        drop(probe);
+        let opener = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let l = tokio::net::TcpListener::bind(addr).await.unwrap();
+            let _ = l.accept().await;
+        });
+        let t0 = std::time::Instant::now();
+        connect(addr, Duration::from_secs(5)).await.unwrap();
+        assert!(
+            t0.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            t0.elapsed()
+        );
+        opener.await.unwrap();
+    }
 }

@@ -141,14 +141,22 @@ fn sibling(config_file: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Writes `path` as Java's `AtomicFileWritingIdiom`: `<path>.tmp`, synced, renamed.
+/// Writes `path` as Java's `AtomicFileWritingIdiom`: `<path>.tmp`, synced, renamed; on a
+/// failure (a full disk) `path` is untouched and the tmp file removed, as Java's `abort`.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = sibling(path, ".tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 /// `backupOldConfig`: copy `config_file` to `<config_file>.bak`.
@@ -212,6 +220,23 @@ mod tests {
              server.2=127.0.0.1:2:3:participant"
         );
         assert!(dynamic_file_text(&view, true).ends_with("\nversion=100000000"));
+    }
+
+    /// A write that cannot finish leaves the old file and no tmp file (the rename fails
+    /// here: the target is a non-empty directory; a full disk fails the write instead).
+    #[test]
+    fn a_failed_write_keeps_the_old_file_and_no_tmp() {
+        let dir = std::env::temp_dir().join(format!("zkrs-atomic-{}", std::process::id()));
+        let target = dir.join("zoo.cfg.dynamic.1");
+        std::fs::create_dir_all(target.join("x")).unwrap();
+        assert!(write_atomically(&target, b"server.1=a:1:2").is_err());
+        assert!(target.is_dir());
+        assert!(!sibling(&target, ".tmp").exists());
+        let ok = dir.join("zoo.cfg");
+        write_atomically(&ok, b"a=b\n").unwrap();
+        assert_eq!(std::fs::read(&ok).unwrap(), b"a=b\n");
+        assert!(!sibling(&ok, ".tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! every committed txn is kept in the window and handed to the pipeline
 //! ([`LearnerEvent::Commit`]), which applies it and answers the client waiting for it.
 
+use super::digest_check::DigestCheck;
 use super::snap_loader::SnapLoader;
 use super::{Committed, Database, Epochs};
 use crate::tree::DataTree;
@@ -25,15 +26,21 @@ pub enum LearnerEvent {
         tree: Box<DataTree>,
         digest: i64,
         epoch: i64,
+        /// The comparison with the leader's digests, which the pipeline goes on with.
+        digest_check: Box<DigestCheck>,
     },
     /// The leader's quorum config from NEWLEADER (at UPTODATE, before `Serve`).
     LeaderConfig(bytes::Bytes),
+    /// A committed reconfig designates this leader (before its `Commit` and `LeaderConfig`).
+    Activate(i64),
     /// A committed txn, with the tree digest the leader logged with it, and its txn log
-    /// entry (for the observers of an observer master).
+    /// entry (for the observers of an observer master; `activate`: the designated leader
+    /// when it is a reconfig committed with COMMITANDACTIVATE).
     Commit {
         txn: Txn,
         leader_digest: Option<i64>,
         entry: Bytes,
+        activate: Option<i64>,
     },
     /// The leader's answer to a REVALIDATE.
     Revalidated { session: i64, valid: bool },
@@ -50,6 +57,8 @@ pub struct LearnerDatabase {
     epochs: Epochs,
     /// A leader's SNAP being received.
     loading: Option<SnapLoader>,
+    /// The designated leader of the COMMITANDACTIVATE whose txn is applied next.
+    activating: Option<i64>,
     events: UnboundedSender<LearnerEvent>,
 }
 
@@ -59,6 +68,7 @@ impl LearnerDatabase {
             db,
             epochs,
             loading: None,
+            activating: None,
             events,
         }
     }
@@ -142,12 +152,14 @@ impl LearnerDb for LearnerDatabase {
     }
 
     fn apply(&mut self, zxid: i64, entry: &Bytes) -> Result<(), DbError> {
+        let activate = self.activating.take();
         match self.db.commit(zxid, entry)? {
             Committed::Applied => Ok(()),
             Committed::ForPipeline { txn, leader_digest } => self.send(LearnerEvent::Commit {
                 txn,
                 leader_digest,
                 entry: entry.clone(),
+                activate,
             }),
         }
     }
@@ -156,12 +168,22 @@ impl LearnerDb for LearnerDatabase {
         let _ = self.send(LearnerEvent::LeaderConfig(config));
     }
 
+    /// A COMMITANDACTIVATE / INFORMANDACTIVATE designates `leader`: the peer hears of it
+    /// (a hand-over if the reconfig ends our session), and the reconfig txn applied next is
+    /// relayed to our observers as INFORMANDACTIVATE with it.
+    fn activate(&mut self, leader: i64) {
+        self.activating = Some(leader);
+        let _ = self.send(LearnerEvent::Activate(leader));
+    }
+
     fn start_serving(&mut self, epoch: i64) -> Result<(), DbError> {
         let (tree, digest) = self.db.hand_to_pipeline()?;
+        let digest_check = Box::new(self.db.take_digest_check());
         self.send(LearnerEvent::Serve {
             tree: Box::new(tree),
             digest,
             epoch,
+            digest_check,
         })
     }
 

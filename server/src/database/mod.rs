@@ -18,6 +18,7 @@
 //! - [`open`]: recovering the tree from dataDir / dataLogDir, with its warnings.
 //! - [`window`]: the committed-proposal window (`committedLog`).
 //! - [`epochs`]: `acceptedEpoch` / `currentEpoch` (quorum mode only).
+//! - [`fast_forward`]: back to election with the served tree plus the log's tail.
 //! - [`snap_loader`]: a leader's SNAP stream loaded into a fresh tree.
 //! - [`learner`]: the database as a follower or an observer uses it (zk-quorum's `LearnerDb`).
 //! - [`leader`]: the database as the leader uses it (zk-quorum's `LeaderDb`).
@@ -28,7 +29,9 @@
 //! [`DbOptions::snapshot`].
 
 pub mod autopurge;
+pub mod digest_check;
 pub mod epochs;
+pub mod fast_forward;
 pub mod leader;
 pub mod learner;
 pub mod log_thread;
@@ -45,6 +48,7 @@ use crate::persist::{self, recovery};
 use crate::tree::DataTree;
 use crate::txn::Txn;
 use bytes::Bytes;
+use digest_check::DigestCheck;
 use std::path::{Path, PathBuf};
 use tracing::{info, warn};
 use zk_quorum::zab::db::DbError;
@@ -145,6 +149,9 @@ pub struct Database {
     /// A leader's DIFF skipped txns: the next learner session asks for a SNAP (kept in
     /// memory across sessions and reloads, cleared by the next snapshot installed).
     snap_wanted: bool,
+    /// A learner's comparison of its tree with the leader's digests, while the database
+    /// holds the tree (then handed to the pipeline with it).
+    digest_check: DigestCheck,
 }
 
 impl Database {
@@ -153,9 +160,9 @@ impl Database {
     pub fn open(opts: DbOptions) -> persist::Result<Database> {
         let rec = open::recover(&opts)?;
         let log = TxnLogWriter::new(rec.log_dir.clone(), opts.log.clone())?;
-        let window = CommittedWindow::from_log(&rec.log_dir, rec.tree.last_zxid);
+        let window = CommittedWindow::from_recent(&rec.recent, rec.tree.last_zxid)
+            .unwrap_or_else(|| CommittedWindow::from_log(&rec.log_dir, rec.tree.last_zxid));
         Ok(Database {
-            opts,
             snap_dir: rec.snap_dir,
             log_dir: rec.log_dir,
             last_zxid: rec.tree.last_zxid,
@@ -167,6 +174,8 @@ impl Database {
             window,
             replayed: rec.replayed,
             snap_wanted: false,
+            digest_check: DigestCheck::new(opts.load.digest_enabled),
+            opts,
         })
     }
 
@@ -182,6 +191,51 @@ impl Database {
         Ok(())
     }
 
+    /// Back to election after a role that served `served` (the pipeline's tree): keep it,
+    /// fast-forwarded by the txns logged after it ([`fast_forward`]), when the disk vouches
+    /// for it; otherwise (or without a served tree) load from disk as [`Database::reload`].
+    pub fn back_to_election(&mut self, served: Option<DataTree>) -> persist::Result<()> {
+        let Some(mut tree) = served.filter(|_| matches!(self.tree, TreeOwner::Pipeline)) else {
+            return self.reload();
+        };
+        let t0 = std::time::Instant::now();
+        if let Err(e) = self.log.flush_and_sync() {
+            warn!("loading the database from disk: the txn log did not sync ({e})");
+            return self.reload();
+        }
+        match fast_forward::fast_forward(
+            &mut tree,
+            self.log.last_zxid(),
+            &self.snap_dir,
+            &self.log_dir,
+        )? {
+            Ok(applied) => {
+                // Watches belonged to the connections just closed.
+                tree.watches = crate::watch::WatchManager::new(crate::config::CompatVersion::V3_9);
+                if let Some(node) = &self.opts.config_node {
+                    open::init_config_node(&mut tree, node);
+                }
+                for s in recovery::kill_orphan_sessions(&mut tree) {
+                    info!("removed the ephemerals of dead session 0x{s:x}");
+                }
+                let digest = crate::persist::digest::tree_digest(&tree);
+                self.log = TxnLogWriter::new(self.log_dir.clone(), self.opts.log.clone())?;
+                info!(
+                    "kept the served tree: {} znodes at zxid 0x{:x} ({applied} logged txns applied) in {:?}",
+                    tree.node_count(),
+                    tree.last_zxid,
+                    t0.elapsed()
+                );
+                self.replace_tree(tree, digest);
+                Ok(())
+            }
+            Err(why) => {
+                warn!("loading the database from disk: the served tree is not kept ({why})");
+                self.reload()
+            }
+        }
+    }
+
     /// Make `tree` (whose digest is `digest`) the database's, and the window fit it.
     fn replace_tree(&mut self, tree: DataTree, digest: i64) {
         self.last_zxid = tree.last_zxid;
@@ -193,6 +247,8 @@ impl Database {
             tree,
             digest: DigestTracker::with_value(digest),
         };
+        // Loaded from our own disk: consistent, every txn from here on is compared.
+        self.digest_check = DigestCheck::new(self.opts.load.digest_enabled);
     }
 
     /// The `/zookeeper/config` set at every load from now on (a newer quorum config).
@@ -258,23 +314,33 @@ impl Database {
         }
     }
 
+    /// The digest check of the tree just handed to the pipeline (which goes on with it); the
+    /// database starts a fresh one.
+    pub fn take_digest_check(&mut self) -> DigestCheck {
+        let fresh = DigestCheck::new(self.opts.load.digest_enabled);
+        std::mem::replace(&mut self.digest_check, fresh)
+    }
+
     /// A learner's committed txn, as its txn log entry: kept in the window, and applied to
     /// the tree if the database holds it (otherwise handed back for the pipeline).
     pub fn commit(&mut self, zxid: i64, entry: &Bytes) -> Result<Committed, DbError> {
-        let (txn, digest) = txnlog::decode_entry(entry)?;
+        let (txn, logged) = txnlog::decode_entry(entry)?;
         if txn.hdr.zxid != zxid {
             return Err(format!("entry of 0x{:x} applied as 0x{zxid:x}", txn.hdr.zxid).into());
         }
         self.record_committed(zxid, entry.clone());
+        let leader_digest = digest_check::leader_digest(logged);
         match &mut self.tree {
             TreeOwner::Database { tree, digest } => {
                 digest.apply(tree, &txn, &mut Vec::new());
+                let now_ms = crate::stats::monotonic_ms();
+                let lines = self
+                    .digest_check
+                    .check(zxid, leader_digest, digest.value(), now_ms);
+                digest_check::log(lines);
                 Ok(Committed::Applied)
             }
-            TreeOwner::Pipeline => Ok(Committed::ForPipeline {
-                txn,
-                leader_digest: digest.map(|d| d.tree_digest),
-            }),
+            TreeOwner::Pipeline => Ok(Committed::ForPipeline { txn, leader_digest }),
         }
     }
 
@@ -352,6 +418,7 @@ impl Database {
             open::init_config_node(&mut tree, node);
         }
         let digest = DigestTracker::new(&tree);
+        self.digest_check.after_snapshot(&tree);
         self.window.clear();
         self.last_zxid = tree.last_zxid;
         self.tree = TreeOwner::Database { tree, digest };

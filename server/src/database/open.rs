@@ -28,6 +28,8 @@ pub struct Recovered {
     pub digest: i64,
     /// Txns replayed from the logs after the snapshot.
     pub replayed: u64,
+    /// The last of them (`recovery::Loaded::recent`).
+    pub recent: std::collections::VecDeque<(i64, bytes::Bytes)>,
     /// `<dataDir>/version-2` (snapshots, epoch files) and `<dataLogDir>/version-2` (logs).
     pub snap_dir: PathBuf,
     pub log_dir: PathBuf,
@@ -81,6 +83,7 @@ pub fn recover(opts: &DbOptions) -> persist::Result<Recovered> {
         tree: loaded.tree,
         digest,
         replayed: loaded.txns_replayed,
+        recent: loaded.recent,
         snap_dir: loaded.snap_dir,
         log_dir: loaded.log_dir,
     })

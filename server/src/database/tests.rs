@@ -306,11 +306,13 @@ fn snapshot_handoff_from_leader_to_learner() {
         tree,
         digest,
         epoch,
+        digest_check,
     } = ev_rx.try_recv().unwrap()
     else {
         panic!("serve first");
     };
     assert_eq!(epoch, 1);
+    assert_eq!(digest_check.clone().take_mismatches(), 0);
     assert_eq!(digest, tree_digest(&pipeline_tree));
     assert_eq!(tree.node_count(), pipeline_tree.node_count());
     assert_eq!(
@@ -558,4 +560,139 @@ fn a_diff_whose_txns_cannot_be_logged_takes_no_epoch_and_sends_no_ack() {
     );
     drop(ldb);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A txn applied while the database holds the tree (a learner's sync) is compared with the
+/// digest the leader logged with it; the count goes to the pipeline with the tree.
+#[test]
+fn a_learners_sync_txns_are_checked_against_the_leaders_digest() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, true)).unwrap();
+    let mut shadow = db.tree().unwrap().snapshot_copy();
+    let mut tracker = crate::persist::digest::DigestTracker::new(&shadow);
+    let with_digest = |zxid: i64, shadow: &mut DataTree, tracker: &mut DigestTracker| {
+        let txn = create(zxid, 0x77, false);
+        tracker.apply(shadow, &txn, &mut Vec::new());
+        let d = jute::txn::TxnDigest {
+            version: crate::persist::digest::DIGEST_VERSION,
+            tree_digest: tracker.value(),
+        };
+        encode_entry(&txn, Some(&d))
+    };
+    // The leader's tree and ours agree: no mismatch.
+    for c in 1..=2 {
+        let e = with_digest(EPOCH | c, &mut shadow, &mut tracker);
+        db.append_log(EPOCH | c, &e).unwrap();
+        db.commit(EPOCH | c, &e).unwrap();
+    }
+    assert_eq!(db.take_digest_check().take_mismatches(), 0);
+    // The leader had a node we lack: every later txn mismatches.
+    shadow.apply(&create(EPOCH | 3, 0x77, false), &mut Vec::new());
+    tracker = crate::persist::digest::DigestTracker::new(&shadow);
+    for c in 4..=5 {
+        let e = with_digest(EPOCH | c, &mut shadow, &mut tracker);
+        db.append_log(EPOCH | c, &e).unwrap();
+        db.commit(EPOCH | c, &e).unwrap();
+    }
+    assert_eq!(db.take_digest_check().take_mismatches(), 2);
+    // A txn without a digest is not compared.
+    db.commit(EPOCH | 6, &entry(EPOCH | 6)).unwrap();
+    assert_eq!(db.take_digest_check().take_mismatches(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The database after serving (the tree handed to the pipeline and back): the same tree
+/// and digest as a reload from disk, with the logged-only tail applied.
+#[test]
+fn back_to_election_keeps_the_served_tree_plus_the_logged_tail() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, true)).unwrap();
+    log_and_commit(&mut db, 1, 5);
+    let (mut served, _) = db.hand_to_pipeline().unwrap();
+    // The pipeline applies 6..=8 as they commit; 9 and 10 are logged, never committed.
+    for c in 6..=10 {
+        db.append_log(EPOCH | c, &entry(EPOCH | c)).unwrap();
+    }
+    for c in 6..=8 {
+        served.apply(&create_txn(EPOCH | c), &mut Vec::new());
+    }
+    db.back_to_election(Some(served)).unwrap();
+    let kept = db.tree().unwrap();
+    assert_eq!(kept.last_zxid, EPOCH | 10);
+    assert!(kept.node("/n10").is_some());
+    assert_eq!(db.last_zxid(), EPOCH | 10);
+    assert_eq!(db.digest(), Some(tree_digest(kept)));
+    assert_eq!(db.replayed(), 0, "kept, not replayed from disk");
+    let reloaded = Database::open(opts(&dir, true)).unwrap();
+    assert_eq!(reloaded.digest(), db.digest());
+    assert_eq!(reloaded.tree().unwrap().node_count(), kept.node_count());
+}
+
+/// A served tree the disk does not vouch for (ahead of the log) is dropped for a reload.
+#[test]
+fn back_to_election_reloads_a_tree_ahead_of_the_disk() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, true)).unwrap();
+    log_and_commit(&mut db, 1, 3);
+    let (mut served, _) = db.hand_to_pipeline().unwrap();
+    // Applied but never logged: must not survive.
+    served.apply(&create_txn(EPOCH | 4), &mut Vec::new());
+    db.back_to_election(Some(served)).unwrap();
+    assert_eq!(db.last_zxid(), EPOCH | 3);
+    assert!(db.tree().unwrap().node("/n4").is_none());
+    assert_eq!(db.replayed(), 3, "loaded from disk");
+
+    // A gap in the log after the served tree: reload too (and no tree at all: reload).
+    let (served, _) = db.hand_to_pipeline().unwrap();
+    db.append_log(EPOCH | 5, &entry(EPOCH | 5)).unwrap();
+    db.sync_log().unwrap();
+    db.back_to_election(Some(served)).unwrap();
+    assert_eq!(
+        db.last_zxid(),
+        Database::open(opts(&dir, true)).unwrap().last_zxid()
+    );
+    db.hand_to_pipeline().unwrap();
+    db.back_to_election(None).unwrap();
+    assert!(db.tree().is_some());
+}
+
+/// A failing disk under the kept tree: the last logged txn after it is torn (its bytes
+/// stop and zeros follow, as after a crash mid-write). The tree is not kept on top of that
+/// file; the database is what a fresh open gives (the torn txn gone), and a txn logged
+/// afterwards survives a reopen.
+#[test]
+fn back_to_election_reloads_over_a_torn_tail() {
+    let dir = tempdir();
+    let mut db = Database::open(opts(&dir, true)).unwrap();
+    log_and_commit(&mut db, 1, 5);
+    let (served, _) = db.hand_to_pipeline().unwrap();
+    for c in 6..=8 {
+        db.append_log(EPOCH | c, &entry(EPOCH | c)).unwrap();
+    }
+    db.sync_log().unwrap();
+    // Zero the last 8 bytes of the newest log's last record (its end byte included).
+    let logs = crate::persist::list_files(&dir.join("version-2"), "log").unwrap();
+    let (_, newest) = logs.last().unwrap();
+    let mut bytes = std::fs::read(newest).unwrap();
+    let end = bytes.iter().rposition(|&b| b != 0).unwrap();
+    bytes[end - 7..=end].fill(0);
+    std::fs::write(newest, &bytes).unwrap();
+
+    db.back_to_election(Some(served)).unwrap();
+    assert!(
+        db.replayed() > 0,
+        "loaded from disk, not kept over the torn file"
+    );
+    let fresh = Database::open(opts(&dir, true)).unwrap();
+    assert_eq!(db.last_zxid(), EPOCH | 7, "the torn txn is gone");
+    assert_eq!(fresh.last_zxid(), db.last_zxid());
+    assert_eq!(fresh.digest(), db.digest());
+    drop(fresh);
+
+    db.append_log(EPOCH | 8, &entry(EPOCH | 8)).unwrap();
+    db.sync_log().unwrap();
+    assert_eq!(
+        Database::open(opts(&dir, true)).unwrap().last_zxid(),
+        EPOCH | 8
+    );
 }

@@ -44,12 +44,7 @@ impl CommittedWindow {
     /// `last_zxid`: learners then get a SNAP.
     pub fn from_log(log_dir: &Path, last_zxid: i64) -> CommittedWindow {
         let mut window = CommittedWindow::default();
-        let counter = last_zxid & 0xffff_ffff;
-        let from = if counter > window.capacity as i64 {
-            last_zxid - window.capacity as i64 + 1
-        } else {
-            last_zxid - counter
-        };
+        let from = window.first_wanted(last_zxid);
         let mut reader = match TxnLogReader::open(log_dir, from) {
             Ok(r) => r,
             Err(e) => {
@@ -77,6 +72,34 @@ impl CommittedWindow {
             window.clear();
         }
         window
+    }
+
+    /// The window [`from_log`](Self::from_log) would read, from the last txns the recovery
+    /// replayed (`recent`, oldest first, [`crate::persist::recovery::Loaded::recent`]) when
+    /// they reach back far enough, without reading the log again; `None` otherwise.
+    pub fn from_recent(recent: &VecDeque<(i64, Bytes)>, last_zxid: i64) -> Option<Self> {
+        let mut window = CommittedWindow::default();
+        let from = window.first_wanted(last_zxid);
+        if recent.front().is_none_or(|(z, _)| *z > from) {
+            return None;
+        }
+        for (z, raw) in recent {
+            if (from..=last_zxid).contains(z) {
+                window.push(*z, raw.clone());
+            }
+        }
+        (window.last_zxid() == Some(last_zxid)).then_some(window)
+    }
+
+    /// The oldest zxid a window ending at `last_zxid` holds: `capacity` txns back, but not
+    /// before the first txn of `last_zxid`'s epoch.
+    fn first_wanted(&self, last_zxid: i64) -> i64 {
+        let counter = last_zxid & 0xffff_ffff;
+        if counter > self.capacity as i64 {
+            last_zxid - self.capacity as i64 + 1
+        } else {
+            last_zxid - counter
+        }
     }
 
     /// Record a committed txn. A zxid not above the last one is a replay (an entry applied
@@ -259,6 +282,40 @@ mod tests {
             (w.first_zxid(), w.last_zxid()),
             (Some(epoch | 1), Some(epoch | 30))
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The window built from the txns a replay kept equals the one read from the log, and
+    /// too few kept txns give none (the caller then reads the log).
+    #[test]
+    fn from_the_replayed_txns_as_from_the_log() {
+        let epoch = 1i64 << 32;
+        let n = COMMIT_LOG_COUNT as i64 + 20;
+        let dir = log_dir("recent", (1..=n).map(|c| epoch | c));
+        let mut recent = VecDeque::new();
+        let mut reader = TxnLogReader::open(&dir, 0).unwrap();
+        while let Some(e) = reader.next_entry().unwrap() {
+            recent.push_back((e.txn.hdr.zxid, e.raw));
+            if recent.len() > COMMIT_LOG_COUNT {
+                recent.pop_front();
+            }
+        }
+        let w = CommittedWindow::from_recent(&recent, epoch | n).unwrap();
+        assert_eq!(
+            w.to_vec(),
+            CommittedWindow::from_log(&dir, epoch | n).to_vec()
+        );
+        assert_eq!(w.len(), COMMIT_LOG_COUNT);
+        // One txn short of the window: no answer.
+        recent.pop_front();
+        assert!(CommittedWindow::from_recent(&recent, epoch | n).is_none());
+        // A short epoch: the window starts at its first txn, and older txns are left out.
+        let mut recent: VecDeque<_> = (1..=30).map(|c| (c, entry(c))).collect();
+        recent.extend((1..=10).map(|c| ((2i64 << 32) | c, entry(c))));
+        let w = CommittedWindow::from_recent(&recent, (2i64 << 32) | 10).unwrap();
+        assert_eq!((w.first_zxid(), w.len()), (Some((2i64 << 32) | 1), 10));
+        // Not ending at the last zxid: none.
+        assert!(CommittedWindow::from_recent(&recent, (2i64 << 32) | 11).is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -20,17 +20,21 @@ use crate::database::learner::{LearnerDatabase, LearnerEvent};
 use crate::database::{Database, Epochs};
 use crate::pipeline::{Input, Mode};
 use crate::shell::{self, Shell, ToPipeline, Upstream};
+use crate::tree::DataTree;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 use zk_quorum::election::net::ElectionHandle;
 use zk_quorum::transport::Security;
 use zk_quorum::verifier::QuorumMaj;
 use zk_quorum::zab::leader::LearnerMessage;
 use zk_quorum::zab::leader_net::Event;
 use zk_quorum::zab::learner::LearnerKind;
-use zk_quorum::zab::learner_net::{control_channel, follow_leader_over, LearnerHandle};
+use zk_quorum::zab::learner_net::{control_channel, follow_leader_over, LearnerHandle, NetError};
 use zk_quorum::zab::packet;
+
+/// The pause after a session with the leader ended on a database (disk) error.
+const DISK_RETRY: Duration = Duration::from_secs(1);
 
 /// What a follower or an observer needs from the peer loop.
 pub struct Learning<'a> {
@@ -46,6 +50,8 @@ pub struct Learning<'a> {
     /// How the pipeline serves once synced (`Follower` or `Observer`, as configured).
     pub mode: Mode,
     pub election: &'a ElectionHandle,
+    /// Moves the client listener when a reconfig changes our client address.
+    pub client_port: &'a crate::net::ClientPort,
     /// Plaintext or TLS to the leader's quorum port (`sslQuorum`), and quorum SASL.
     pub security: &'a Security,
 }
@@ -58,20 +64,26 @@ fn as_input(ev: LearnerEvent) -> Option<Input> {
         } => Some(Input::Committed { txn, leader_digest }),
         LearnerEvent::Revalidated { session, valid } => Some(Input::Revalidated { session, valid }),
         LearnerEvent::Synced => Some(Input::Synced),
-        LearnerEvent::Serve { .. } | LearnerEvent::Ended(_) | LearnerEvent::LeaderConfig(_) => None,
+        LearnerEvent::Serve { .. }
+        | LearnerEvent::Ended(_)
+        | LearnerEvent::LeaderConfig(_)
+        | LearnerEvent::Activate(_) => None,
     }
 }
 
 /// Follow (or observe) `leader` until the session with it ends, serving clients through
 /// `shell` once synced (its connections are closed at the end); returns the database,
-/// `None` if the learner task died with it (the caller opens it again from disk).
+/// `None` if the learner task died with it (the caller opens it again from disk), the
+/// leader to go to without an election when a committed reconfig ended the session
+/// (Java's `reconfigFlag`: our role changed, or the leader left and designated another),
+/// and the tree the pipeline served.
 pub async fn follow(
     l: Learning<'_>,
     db: Database,
     epochs: Epochs,
     shell: &mut Shell,
     rx: &mut mpsc::Receiver<ToPipeline>,
-) -> Option<Database> {
+) -> (Option<Database>, Option<i64>, Option<DataTree>) {
     let (master_id, master_addr) = match &l.master {
         Some((sid, addr)) => (*sid, Some(addr.clone())),
         None => (l.leader, l.view.server(l.leader).map(|s| s.quorum_addr())),
@@ -83,7 +95,7 @@ pub async fn follow(
     let Some(leader_addr) = resolved else {
         warn!("no quorum address for the learner master {master_id}");
         tokio::time::sleep(Duration::from_millis(500)).await;
-        return Some(db);
+        return (Some(db), None, None);
     };
     let lcfg = learner_config(l.cfg, l.view, l.my_id, l.kind);
     let snap_dir = db.snap_dir().to_path_buf();
@@ -94,27 +106,41 @@ pub async fn follow(
     let learner = tokio::spawn(async move {
         let mut ldb = LearnerDatabase::new(db, epochs, ev_tx);
         let followed = follow_leader_over(leader_addr, &security, lcfg, &mut ldb, &mut control);
-        let why = match followed.await {
-            Ok(exit) => format!("{exit:?}"),
-            Err(e) => e.to_string(),
+        let (why, disk) = match followed.await {
+            Ok(exit) => (format!("{exit:?}"), false),
+            Err(e @ NetError::Db(_)) => (e.to_string(), true),
+            Err(e) => (e.to_string(), false),
         };
+        if disk {
+            // A full or failing disk: nothing was acknowledged that was not written. Say
+            // so loudly, and do not spin through election and sync while it lasts.
+            error!("cannot follow: {why}; trying again in {DISK_RETRY:?}");
+        }
         let _ = ldb.events().send(LearnerEvent::Ended(why));
+        if disk {
+            tokio::time::sleep(DISK_RETRY).await;
+        }
         ldb.into_parts().0
     });
     let leader = master_id;
     let role = l.mode.name();
     // A follower's observer master, once synced (observerMasterPort).
     let mut om: Option<ObserverMaster> = None;
+    // The leader the last COMMITANDACTIVATE / INFORMANDACTIVATE designated, and whether
+    // its config ended this session.
+    let mut designated: Option<i64> = None;
+    let mut handover: Option<i64> = None;
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
-                Some(LearnerEvent::Serve { tree, digest, epoch }) => {
+                Some(LearnerEvent::Serve { tree, digest, epoch, digest_check }) => {
                     l.election.update_peer_epoch(epoch);
                     let last_zxid = tree.last_zxid;
                     info!(
                         "synced with leader {leader} (epoch {epoch}) at zxid 0x{last_zxid:x}: serving as {role}",
                     );
                     shell.pipeline.load(shell::now(), *tree, digest);
+                    shell.pipeline.check_digests(*digest_check);
                     if l.cfg.reconfig_enabled {
                         // processReconfig at UPTODATE → initConfigInZKDatabase.
                         init_config_in_tree(shell, l.view);
@@ -136,11 +162,13 @@ pub async fn follow(
                     match QuorumMaj::parse_java_string(&String::from_utf8_lossy(&text)) {
                         Ok(next) if adopts(l.cfg, l.view, &next) => {
                             let ends = reconfig_ends_learning(l.kind, &next, l.my_id, l.leader);
-                            adopt_config(l.cfg, l.my_id, l.view, next);
+                            adopt_config(l.cfg, l.my_id, l.view, next, l.election, l.client_port);
                             if shell.pipeline.mode.is_serving() && ends {
                                 // processReconfig's "major change": our role or our
-                                // leader's changed; elect again under the new config.
+                                // leader changed; the next role, under the new config,
+                                // starts with the designated leader.
                                 warn!("the reconfig changed this server's role or its leader's");
+                                handover = designated;
                                 break;
                             }
                         }
@@ -148,14 +176,21 @@ pub async fn follow(
                         Err(e) => warn!("the leader's quorum config is not valid: {e}"),
                     }
                 }
+                Some(LearnerEvent::Activate(leader)) => {
+                    if leader != l.leader {
+                        // Java's QuorumPeer.updateVote wording.
+                        warn!("Suggested leader: {leader}");
+                    }
+                    designated = Some(leader);
+                }
                 Some(LearnerEvent::Ended(why)) => {
                     warn!("the session with leader {leader} ended: {why}");
                     break;
                 }
-                Some(LearnerEvent::Commit { txn, leader_digest, entry }) => {
+                Some(LearnerEvent::Commit { txn, leader_digest, entry, activate }) => {
                     shell.step(ToPipeline::Input(Input::Committed { txn, leader_digest }));
                     // Applied first: a SNAP copy for an observer holds every relayed txn.
-                    observer_master::relay_commit(&om, &entry);
+                    observer_master::relay_commit(&om, &entry, activate);
                 }
                 Some(LearnerEvent::Synced) if om.is_some() => {
                     let o = om.as_mut().expect("checked");
@@ -194,9 +229,19 @@ pub async fn follow(
         shell.flush();
     }
     drop(om);
+    // We may leave while the session with the leader is still up (a reconfig changed our
+    // role): end it.
+    handle.shutdown();
     let db = learner.await.ok();
     shell.close_all();
-    db
+    (db, handover, Some(served_tree(shell)))
+}
+
+/// The tree the pipeline served (the database keeps it for the next election when the
+/// disk vouches for it), leaving an empty one.
+pub(crate) fn served_tree(shell: &mut Shell) -> DataTree {
+    let empty = DataTree::new(shell.pipeline.tree.extended_types());
+    std::mem::replace(&mut shell.pipeline.tree, empty)
 }
 
 enum OmInput {
@@ -284,7 +329,7 @@ mod tests {
             body: crate::txn::TxnBody::CloseSession(None),
         };
         assert!(matches!(
-            as_input(LearnerEvent::Commit { txn: txn.clone(), leader_digest: Some(5), entry: bytes::Bytes::new() }),
+            as_input(LearnerEvent::Commit { txn: txn.clone(), leader_digest: Some(5), entry: bytes::Bytes::new(), activate: None }),
             Some(Input::Committed { txn: t, leader_digest: Some(5) }) if t == txn
         ));
         assert!(matches!(

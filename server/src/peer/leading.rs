@@ -15,6 +15,7 @@ use crate::database::{Database, Epochs};
 use crate::pipeline::Input;
 use crate::reconfig::Configs;
 use crate::shell::{self, Shell, ToPipeline, Upstream};
+use crate::tree::DataTree;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -26,7 +27,9 @@ use zk_quorum::zab::leader::LearnerMessage;
 use zk_quorum::zab::leader_net::{self, Event};
 
 /// Lead the ensemble until the leadership ends, serving clients once established; returns
-/// the database (`None` if the leader task died with it: the caller opens it again).
+/// the database (`None` if the leader task died with it: the caller opens it again) and,
+/// when a committed reconfig designated another leader, that leader (followed next
+/// without an election, Java's `reconfigFlag`).
 #[allow(clippy::too_many_arguments)]
 pub async fn lead(
     cfg: &Config,
@@ -35,31 +38,32 @@ pub async fn lead(
     mut db: Database,
     epochs: Epochs,
     election: &ElectionHandle,
+    client_port: &crate::net::ClientPort,
     security: &Security,
     rx: &mut mpsc::Receiver<ToPipeline>,
     tx: &mpsc::Sender<ToPipeline>,
-) -> Option<Database> {
+) -> (Option<Database>, Option<i64>, Option<DataTree>) {
     let Some(me) = view.server(my_id) else {
         warn!("we were elected but are not in the ensemble's server list");
-        return Some(db);
+        return (Some(db), None, None);
     };
     let Some(addr) = resolve(&me.quorum_addr()).await else {
         warn!("cannot resolve our quorum address {}", me.quorum_addr());
-        return Some(db);
+        return (Some(db), None, None);
     };
     let listener = match TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
             warn!("cannot bind the quorum port {addr}: {e}");
             tokio::time::sleep(Duration::from_millis(500)).await;
-            return Some(db);
+            return (Some(db), None, None);
         }
     };
     let (tree, digest) = match db.hand_to_pipeline() {
         Ok(t) => t,
         Err(e) => {
             warn!("no tree to lead with: {e}");
-            return Some(db);
+            return (Some(db), None, None);
         }
     };
     info!(
@@ -87,13 +91,14 @@ pub async fn lead(
         };
         (why, ldb.into_parts().0)
     });
+    let mut handover = None;
     let mut on_event = |shell: &mut Shell, ev: Event| match ev {
         Event::Established { epoch } => {
             election.update_peer_epoch(epoch);
             // Java's startZkServer → processReconfig: the config sent in NEWLEADER is ours.
             let established = lcfg_view.established_view(epoch);
             if adopts(cfg, view, &established) {
-                adopt_config(cfg, my_id, view, established);
+                adopt_config(cfg, my_id, view, established, election, client_port);
             }
             if cfg.reconfig_enabled {
                 init_config_in_tree(shell, view);
@@ -116,7 +121,7 @@ pub async fn lead(
             // Java's processReconfig on the leader (Leader.tryToCommit): files, then the
             // view the next round starts from.
             if adopts(cfg, view, &next) {
-                adopt_config(cfg, my_id, view, next);
+                adopt_config(cfg, my_id, view, next, election, client_port);
             }
             shell.pipeline.quorum_configs = Some(Configs {
                 committed: view.clone(),
@@ -124,6 +129,9 @@ pub async fn lead(
             });
             if leader != my_id {
                 info!("reconfig designated server {leader} as leader: this leadership ends");
+                // Java's QuorumPeer.updateVote wording.
+                warn!("Suggested leader: {leader}");
+                handover = Some(leader);
             }
         }
         Event::Synced { sid, kind, zxid } => {
@@ -168,5 +176,9 @@ pub async fn lead(
     };
     warn!("the leadership ended: {why}");
     shell.close_all();
-    db
+    (
+        db,
+        handover,
+        Some(super::following::served_tree(&mut shell)),
+    )
 }

@@ -3,12 +3,13 @@
 //! ```text
 //! open the database ─▶ LOOKING (election port) ─▶ LEADING / FOLLOWING / OBSERVING
 //!        ▲                                                    │
-//!        └──── reload the database from disk ◀── the leadership or the learner session ended
+//!        └──── keep the served tree (or reload) ◀── the leadership or the learner session ended
 //! ```
 //!
 //! One [`Database`] serves every role: opened once, handed to the leader or the learner
-//! for a round and given back, then reloaded from disk (everything applied was logged
-//! first) before the next election. With `readonlymode.enabled`, a member still LOOKING
+//! for a round and given back with the tree it served, which is kept and fast-forwarded
+//! by the log's tail when the disk vouches for it, else reloaded from disk (everything
+//! applied was logged first) before the next election. With `readonlymode.enabled`, a member still LOOKING
 //! after [`role::read_only_delay`] serves a copy of its tree read-only until the election
 //! ends.
 //!
@@ -30,11 +31,12 @@ pub mod transport;
 
 use crate::config::Config;
 use crate::database::{Database, DbOptions, Epochs};
+use crate::net::ClientPort;
 use crate::pipeline::{Mode, Pipeline};
 use crate::shell::{self, Shell, ToPipeline};
 use role::{
-    after_election, backs_up_static_config, config_node, erases_client_keys, learner_kind,
-    learner_mode, quorum_view, read_only_delay, Next,
+    adopts, after_election, backs_up_static_config, config_node, erases_client_keys, learner_kind,
+    learner_mode, moved_client_address, quorum_view, read_only_delay, Next,
 };
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -87,12 +89,16 @@ async fn find_learner_master(
 }
 
 /// Adopt `next` as this member's quorum config (Java's `QuorumPeer.setQuorumVerifier(qv,
-/// true)`): write `<zoo.cfg>.dynamic.<version>` and point `zoo.cfg` at it.
+/// true)`): write `<zoo.cfg>.dynamic.<version>`, point `zoo.cfg` at it, let the
+/// election vote and gossip with it, and listen for clients on our new client address if
+/// it names another one (`cnxnFactory.reconfigure`).
 pub(crate) fn adopt_config(
     cfg: &Config,
     my_id: i64,
     view: &mut zk_quorum::verifier::QuorumMaj,
     next: zk_quorum::verifier::QuorumMaj,
+    election: &ElectionHandle,
+    client_port: &ClientPort,
 ) {
     info!(
         "adopting quorum config version 0x{:x} (was 0x{:x})",
@@ -104,6 +110,11 @@ pub(crate) fn adopt_config(
             Ok(path) => info!("wrote {}", path.display()),
             Err(e) => error!("Error closing file: {e}"),
         }
+    }
+    election.set_view(next.clone());
+    if let Some((host, port)) = moved_client_address(view, &next, my_id) {
+        info!("our client address is now {host}:{port}");
+        client_port.move_to(&host, port);
     }
     *view = next;
 }
@@ -130,8 +141,8 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
             }
         }
     }
-    let mode = learner_mode(learner_kind(&cfg, &view, my_id));
-    let role = mode.name();
+    let mut mode = learner_mode(learner_kind(&cfg, &view, my_id));
+    let mut role = mode.name();
     let addr = cfg.client_socket_addr();
     let listener = match TcpListener::bind(addr).await {
         Ok(l) => l,
@@ -144,16 +155,19 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
     }
     shell::spawn_ticker(tx.clone(), cfg.tick_time_ms);
     crate::admin::start(&cfg, process, tx.clone()).await;
-    if let Err(e) = crate::net::start(&cfg, listener, tx.clone()).await {
-        fatal(e);
-    }
+    let client_port = match crate::net::start(&cfg, listener, tx.clone()).await {
+        Ok(p) => p,
+        Err(e) => fatal(e),
+    };
     let security = Security {
         transport: transport::quorum_transport(&cfg).unwrap_or_else(|e| fatal(e)),
         // The JAAS file: -Djava.security.auth.login.config, as for the client port.
         auth: auth::quorum_auth(&cfg.quorum_sasl, cfg.sasl.login_config.as_deref(), &view)
             .unwrap_or_else(|e| fatal(e)),
     };
-    let mut net = NetConfig::new(FleConfig::new(my_id, view.clone()));
+    let mut fle = FleConfig::new(my_id, view.clone());
+    fle.reconfig_enabled = cfg.reconfig_enabled;
+    let mut net = NetConfig::new(fle);
     net.security = security.clone();
     let election = match ElectionHandle::bind(net).await {
         Ok(e) => e,
@@ -175,16 +189,22 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
         }
         _ => None,
     };
+    // The leader a committed reconfig designated when it ended our last role (Java's
+    // reconfigFlag): the next role starts without an election.
+    let mut handover: Option<i64> = None;
     loop {
         let epochs =
             Epochs::open(db.snap_dir(), db.last_zxid()).unwrap_or_else(|e| open_failed(&e));
         let looking_since = std::time::Instant::now();
-        info!(
-            "LOOKING (last zxid 0x{:x}, current epoch {})",
-            db.last_zxid(),
-            epochs.current()
-        );
-        let outcome = {
+        // Only to a voter of the config we now have (else: an election).
+        let outcome = if let Some(leader) = handover.take().filter(|l| view.is_voter(*l)) {
+            election.hand_over(leader, db.last_zxid().into()).await
+        } else {
+            info!(
+                "LOOKING (last zxid 0x{:x}, current epoch {})",
+                db.last_zxid(),
+                epochs.current()
+            );
             let look = election.look_for_leader(db.last_zxid().into(), epochs.current());
             tokio::pin!(look);
             // Java's QuorumPeer: with readonlymode.enabled, a peer still LOOKING after
@@ -231,14 +251,39 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
                 let took_ms = looking_since.elapsed().as_millis();
                 info!("LEADING - LEADER ELECTION TOOK - {took_ms} MS");
                 shell.close_all();
-                let back = leading::lead(
-                    &cfg, &mut view, my_id, db, epochs, &election, &security, &mut rx, &tx,
+                let (back, next, served) = leading::lead(
+                    &cfg,
+                    &mut view,
+                    my_id,
+                    db,
+                    epochs,
+                    &election,
+                    &client_port,
+                    &security,
+                    &mut rx,
+                    &tx,
                 )
                 .await;
+                handover = next;
                 shell = idle_shell(&cfg, role, &tx);
-                back
+                (back, served)
             }
             Next::Learn { leader, kind } => {
+                // The election learns our kind from the current config: a reconfig may have
+                // made us an observer or a participant (Java's updateLearnerType).
+                if learner_mode(kind) != mode {
+                    mode = learner_mode(kind);
+                    role = mode.name();
+                    shell = idle_shell(&cfg, role, &tx);
+                    masters = match mode {
+                        Mode::Observer => observer_master::MasterList::new(
+                            &view,
+                            cfg.observer_master_port,
+                            shell::seed(),
+                        ),
+                        _ => None,
+                    };
+                }
                 info!(
                     "{} server {leader} (election round {})",
                     if kind == LearnerKind::Observer {
@@ -267,9 +312,12 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
                     kind,
                     mode,
                     election: &election,
+                    client_port: &client_port,
                     security: &security,
                 };
-                let back = following::follow(learning, db, epochs, &mut shell, &mut rx).await;
+                let (back, next, served) =
+                    following::follow(learning, db, epochs, &mut shell, &mut rx).await;
+                handover = next;
                 shell = idle_shell(&cfg, role, &tx);
                 if kind == LearnerKind::Observer {
                     // Java's observer.election.DelayMs: spread the observers' elections.
@@ -279,16 +327,27 @@ pub async fn run(cfg: Config, process: crate::admin::ProcessInfo) {
                     );
                     tokio::time::sleep(delay).await;
                 }
-                back
+                (back, served)
             }
-            Next::Look => Some(db),
+            Next::Look => {
+                // A peer gossiped a newer config (FastLeaderElection's processReconfig).
+                if let Some(next) = election.take_new_config() {
+                    if adopts(&cfg, &view, &next) {
+                        adopt_config(&cfg, my_id, &mut view, next, &election, &client_port);
+                    }
+                }
+                (Some(db), None)
+            }
         };
-        // Back to election with the database as on disk (and the config adopted meanwhile).
+        let (back, served) = back;
+        // Back to election with the database as on disk (and the config adopted meanwhile):
+        // the served tree fast-forwarded by the log, or loaded again.
         opts.config_node = Some(config_node(&view));
         db = match back {
             Some(mut db) => {
                 db.set_config_node(config_node(&view));
-                db.reload().unwrap_or_else(|e| open_failed(&e));
+                db.back_to_election(served)
+                    .unwrap_or_else(|e| open_failed(&e));
                 db
             }
             None => Database::open(opts.clone()).unwrap_or_else(|e| open_failed(&e)),

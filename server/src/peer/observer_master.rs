@@ -178,10 +178,11 @@ fn spawn(
     }
 }
 
-/// Relay one committed txn to the observers.
-pub fn relay_commit(om: &Option<ObserverMaster>, entry: &Bytes) {
+/// Relay one committed txn to the observers (`activate`: the designated leader of a
+/// reconfig committed with COMMITANDACTIVATE, relayed as INFORMANDACTIVATE).
+pub fn relay_commit(om: &Option<ObserverMaster>, entry: &Bytes, activate: Option<i64>) {
     if let Some(om) = om {
-        om.handle.relay_commit(entry.clone());
+        om.handle.relay_commit(entry.clone(), activate);
     }
 }
 

@@ -148,6 +148,19 @@ pub fn erases_client_keys(view: &QuorumMaj, my_id: i64) -> bool {
     view.server(my_id).is_some_and(|s| s.client.is_some())
 }
 
+/// The client address to listen on after adopting `next` over `prev` (Java's
+/// `processReconfig`: our server line in the new config names a client address other than
+/// the old one). `None`: keep the listener.
+pub fn moved_client_address(
+    prev: &QuorumMaj,
+    next: &QuorumMaj,
+    my_id: i64,
+) -> Option<(String, u16)> {
+    let new = next.server(my_id)?.client.clone()?;
+    let old = prev.server(my_id).and_then(|s| s.client.clone());
+    (old.as_ref() != Some(&new)).then_some(new)
+}
+
 /// Whether Java's `backupOldConfig` runs at startup: an ensemble member with reconfig
 /// enabled whose `server.N` lines are still in `zoo.cfg`.
 pub fn backs_up_static_config(cfg: &Config) -> bool {
@@ -283,6 +296,35 @@ mod tests {
         assert_eq!(max_buffer(&small), packet::DEFAULT_MAX_BUFFER);
         assert_eq!(read_only_delay(&c), Duration::from_millis(3000));
         assert_eq!(read_only_delay(&cfg("")), Duration::from_millis(3000));
+    }
+
+    #[test]
+    fn the_client_listener_moves_only_when_our_client_address_changes() {
+        let parse = |text: &str| QuorumMaj::parse_java_string(text).expect("a valid config");
+        let bare = parse("server.1=h:1:2:participant\nserver.2=h:3:4:participant\nversion=1");
+        let at = |port: u16, version: u64| {
+            parse(&format!(
+                "server.1=h:1:2:participant;127.0.0.1:{port}\n\
+                 server.2=h:3:4:participant;5000\nversion={version:x}"
+            ))
+        };
+        // First client address for us, a new port, the same one again.
+        let moved = Some(("127.0.0.1".to_string(), 2181));
+        assert_eq!(moved_client_address(&bare, &at(2181, 2), 1), moved);
+        assert_eq!(
+            moved_client_address(&at(2181, 2), &at(2182, 3), 1),
+            Some(("127.0.0.1".to_string(), 2182))
+        );
+        assert_eq!(moved_client_address(&at(2181, 2), &at(2181, 3), 1), None);
+        // Another member's change, a config without our client address, or without us.
+        assert_eq!(moved_client_address(&at(2181, 2), &at(2182, 3), 2), None);
+        assert_eq!(moved_client_address(&at(2181, 2), &bare, 1), None);
+        assert_eq!(moved_client_address(&at(2181, 2), &at(2182, 3), 7), None);
+        // Only a port: every interface.
+        assert_eq!(
+            moved_client_address(&bare, &at(2181, 2), 2),
+            Some(("0.0.0.0".to_string(), 5000))
+        );
     }
 
     #[test]

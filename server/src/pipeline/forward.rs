@@ -201,4 +201,17 @@ impl Pipeline {
             .unwrap_or(Waiter::Server);
         self.apply(txn, waiter);
     }
+
+    /// A learner applied the committed txn `zxid`: compare its tree with the digest the
+    /// leader logged with it (Java's `DataTree.compareDigest`).
+    pub(super) fn compare_digest(&mut self, zxid: i64, leader_digest: Option<i64>) {
+        let Some(check) = self.digest_check.as_mut() else {
+            return;
+        };
+        let lines = check.check(zxid, leader_digest, self.pending.digest, self.now.mono_ms);
+        let n = check.take_mismatches();
+        self.stats
+            .add(crate::stats::Counter::DigestMismatchesCount, n);
+        digest_check::log(lines);
+    }
 }

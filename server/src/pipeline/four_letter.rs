@@ -28,6 +28,9 @@ pub struct Probes {
     pub environment: Vec<(String, String)>,
     /// The txn log's fsyncs since the last word (timed on the log thread).
     pub fsyncs: Option<FsyncTimes>,
+    /// The port the client listener is bound to (`conf`'s `clientPort`; see
+    /// `net::bound_client_port`).
+    pub client_port: Option<i32>,
     /// The newest snapshot in the snapshot directory: (zxid, modified, seconds)
     /// (the AdminServer's `last_snapshot`).
     pub last_snapshot: Option<(i64, i64)>,
@@ -258,7 +261,11 @@ impl FourLetterSource for View<'_> {
     }
 
     fn conf(&self) -> ServerConf {
-        ServerConf::from_config(&self.p.cfg)
+        let mut conf = ServerConf::from_config(&self.p.cfg);
+        if let Some(port) = self.probes.client_port {
+            conf.set("clientPort", port.to_string());
+        }
+        conf
     }
 
     fn monitor_values(&self) -> MonitorValues {

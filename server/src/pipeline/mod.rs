@@ -48,6 +48,7 @@ pub use four_letter::Probes;
 
 pub(crate) use crate::auth::{self, AuthConfig, AuthId, AuthInfo};
 pub(crate) use crate::config::Config;
+use crate::database::digest_check::{self, DigestCheck};
 pub(crate) use crate::error::{self, Code, ErrorCode};
 pub(crate) use crate::flow::{answers_request, counts_as_request, ConnFlow, ServerFlow};
 pub(crate) use crate::prep::{self, Pending, PrepContext};
@@ -456,8 +457,14 @@ pub struct Pipeline {
     pub stats: ServerStats,
     /// Txns handed out for durability, in zxid order, with who waits for them.
     inflight: VecDeque<(Txn, Waiter)>,
+    /// Where [`Output::Log`] entries are encoded (kept between txns: see
+    /// `persist::txnlog::encode_entry_with`).
+    log_scratch: BytesMut,
     /// Whether logged txns carry a TxnDigest (`digest.enabled`, default true).
     digest_enabled: bool,
+    /// Learner: the comparison of the tree with the leader's digests (then `pending.digest`
+    /// follows the tree as txns are applied).
+    digest_check: Option<DigestCheck>,
     snapshots: SnapshotSchedule,
     /// When containers and TTL nodes were last checked (pipeline uptime ms).
     containers_checked_ms: u64,
@@ -507,7 +514,8 @@ pub(crate) fn reply_frame(
     err: Code,
     body: Option<&dyn Fn(&mut BytesMut)>,
 ) -> Bytes {
-    let mut b = BytesMut::with_capacity(64);
+    // Room for a Stat and a small value (a setData or getData reply) without regrowing.
+    let mut b = BytesMut::with_capacity(256);
     write_frame(&mut b, |b| {
         ReplyHeader { xid, zxid, err }.encode(b);
         if let Some(f) = body {
@@ -557,7 +565,9 @@ impl Pipeline {
             rng: Rng(seed),
             stats: ServerStats::new(now.wall_ms),
             inflight: VecDeque::new(),
+            log_scratch: BytesMut::new(),
             digest_enabled: cfg.digest_enabled,
+            digest_check: None,
             snapshots: SnapshotSchedule {
                 after: u64::MAX,
                 ..Default::default()
@@ -591,12 +601,22 @@ impl Pipeline {
         tree.watches.set_compat(self.cfg.compat_version);
         self.now = now;
         self.pending.digest = digest;
+        self.digest_check = None;
         self.last_zxid = tree.last_zxid;
         let now = self.uptime_ms();
         for (id, timeout) in &tree.sessions {
             self.sessions.add(*id, *timeout, now);
         }
         self.tree = tree;
+    }
+
+    /// A learner: compare the loaded tree with the leader's digest after each committed txn,
+    /// going on with `check` (the sync's comparisons; its mismatches are counted now).
+    pub fn check_digests(&mut self, mut check: DigestCheck) {
+        let n = check.take_mismatches();
+        self.stats
+            .add(crate::stats::Counter::DigestMismatchesCount, n);
+        self.digest_check = Some(check);
     }
 
     /// Serve standalone from the loaded tree; snapshots every snapCount txns or so.
@@ -717,7 +737,9 @@ impl Pipeline {
             Input::SnapshotDone { took_ms } => self.snapshot_done(took_ms),
             Input::Committed { txn, leader_digest } => {
                 self.leader_digest(txn.hdr.zxid, leader_digest);
+                let zxid = txn.hdr.zxid;
                 self.apply_committed(txn);
+                self.compare_digest(zxid, leader_digest);
             }
             Input::Revalidated { session, valid } => self.revalidated(session, valid),
             Input::Synced => self.synced(),

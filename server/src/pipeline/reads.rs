@@ -55,31 +55,24 @@ impl Pipeline {
         Ok(out)
     }
 
+    /// The child list of `path` in its wire form (jute `vector<ustring>`, Java's HashSet
+    /// order) and the node's stat. The names go from the tree straight into one buffer: a
+    /// 100k-child reply is one allocation, not 100k strings.
     pub(super) fn get_children(
         &mut self,
         conn: ConnId,
         path: &str,
         watch: bool,
-    ) -> Result<(Vec<String>, Stat), ErrorCode> {
+    ) -> Result<(Bytes, Stat), ErrorCode> {
         let n = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
         self.check_read(conn, &n.acl, jute::ops::perms::READ)?;
-        let children: Vec<String> = n
-            .children
-            .java_order()
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        let out = (children, n.stat(self.tree.extended_types()));
+        let (children, utf16_units) = encode_names(&n.children.java_order());
+        let stat = n.stat(self.tree.extended_types());
         if watch {
             self.tree.watches.add(path, conn, WatchKind::Child);
         }
-        let bytes: usize = out
-            .0
-            .iter()
-            .map(|c: &String| c.encode_utf16().count())
-            .sum();
-        self.stats.record_namespace_read(path, bytes as i64);
-        Ok(out)
+        self.stats.record_namespace_read(path, utf16_units as i64);
+        Ok((children, stat))
     }
 
     #[allow(clippy::type_complexity)]
@@ -125,12 +118,17 @@ impl Pipeline {
             OpCode::GetChildren => {
                 let r: GetChildrenRequest = dec(body)?;
                 let (children, _) = self.get_children(conn, &r.path, r.watch)?;
-                Ok(boxed(GetChildrenResponse { children }))
+                Ok(Some(Box::new(move |b: &mut BytesMut| {
+                    b.extend_from_slice(&children)
+                })))
             }
             OpCode::GetChildren2 => {
                 let r: GetChildren2Request = dec(body)?;
                 let (children, stat) = self.get_children(conn, &r.path, r.watch)?;
-                Ok(boxed(GetChildren2Response { children, stat }))
+                Ok(Some(Box::new(move |b: &mut BytesMut| {
+                    b.extend_from_slice(&children);
+                    stat.encode(b)
+                })))
             }
             OpCode::GetAllChildrenNumber => {
                 let r: GetAllChildrenNumberRequest = dec(body)?;
@@ -240,7 +238,10 @@ impl Pipeline {
                 for o in ops_ {
                     results.push(match o {
                         MultiOp::GetChildren(r) => match self.get_children(conn, &r.path, false) {
-                            Ok((c, _)) => MultiResult::GetChildren(c),
+                            Ok((c, _)) => match Vec::<String>::decode(&mut c.clone()) {
+                                Ok(names) => MultiResult::GetChildren(names),
+                                Err(_) => MultiResult::Error(ErrorCode::MarshallingError.code()),
+                            },
                             Err(e) => MultiResult::Error(e.code()),
                         },
                         MultiOp::GetData(r) => match self.get_data(
@@ -329,5 +330,42 @@ impl Pipeline {
             );
             self.send(conn, frame);
         }
+    }
+}
+
+/// Names as a jute `vector<ustring>` (count, then length-prefixed UTF-8), and their length in
+/// UTF-16 code units (what Java's per-namespace read statistics count).
+fn encode_names(names: &[&str]) -> (Bytes, usize) {
+    let bytes: usize = names.iter().map(|n| n.len()).sum();
+    let mut b = BytesMut::with_capacity(4 + 4 * names.len() + bytes);
+    b.put_i32(names.len() as i32);
+    let mut units = 0;
+    for n in names {
+        n.encode(&mut b);
+        units += if n.is_ascii() {
+            n.len()
+        } else {
+            n.encode_utf16().count()
+        };
+    }
+    (b.freeze(), units)
+}
+
+#[cfg(test)]
+mod encode_names_tests {
+    use super::*;
+
+    #[test]
+    fn names_encode_as_a_jute_string_vector() {
+        let names = ["a", "bc", "\u{e9}t\u{e9}", "\u{1f600}"];
+        let (b, units) = encode_names(&names);
+        let owned: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let mut want = BytesMut::new();
+        owned.encode(&mut want);
+        assert_eq!(&b[..], &want[..]);
+        // UTF-16 code units: 1 + 2 + 3 + 2 (a surrogate pair).
+        assert_eq!(units, 8);
+        let (empty, n) = encode_names(&[]);
+        assert_eq!((&empty[..], n), (&[0u8, 0, 0, 0][..], 0));
     }
 }

@@ -2,6 +2,7 @@
 //! PrepRequestProcessor for the local ones, then FinalRequestProcessor).
 
 use super::*;
+use crate::persist::digest::DigestTracker;
 use crate::reconfig::LeaderView;
 
 /// Per-namespace write statistics of an applied txn (Java's DataTree.updateWriteStat: the
@@ -136,7 +137,8 @@ impl Pipeline {
                 .is_none_or(|(t, _)| t.hdr.zxid < txn.hdr.zxid),
             "txns are handed out in zxid order"
         );
-        let entry = crate::persist::txnlog::encode_entry(&txn, digest.as_ref());
+        let entry =
+            crate::persist::txnlog::encode_entry_with(&mut self.log_scratch, &txn, digest.as_ref());
         if self.mode == Mode::Leader {
             // Java's Leader.propose: the proposal's data is this entry.
             self.proposal_sizes.set_last(entry.len() as i64);
@@ -161,7 +163,7 @@ impl Pipeline {
     }
 
     /// Apply a durable txn, deliver its watch events, then answer whoever waits for it.
-    pub(super) fn apply(&mut self, txn: Txn, waiter: Waiter) {
+    pub(super) fn apply(&mut self, mut txn: Txn, waiter: Waiter) {
         self.snapshots.txns_since += 1;
         if self.snapshots.txns_since > self.snapshots.after {
             self.snapshot_now();
@@ -181,7 +183,15 @@ impl Pipeline {
         );
         let mut events = Vec::new();
         let ephemerals = self.audit_before_apply(&txn);
-        let rc = self.tree.apply(&txn, &mut events);
+        let rc = if self.digest_check.is_some() && self.mode.is_learner() {
+            // A learner keeps its tree's digest, to compare with the leader's.
+            let mut tracker = DigestTracker::with_value(self.pending.digest);
+            let rc = tracker.apply(&mut self.tree, &txn, &mut events);
+            self.pending.digest = tracker.value();
+            rc
+        } else {
+            self.tree.apply(&txn, &mut events)
+        };
         record_namespace_writes(&mut self.stats, &txn.body, &rc);
         let client_write = matches!(waiter, Waiter::Request { .. });
         self.audit_applied(&txn, &rc, client_write, ephemerals);
@@ -201,6 +211,12 @@ impl Pipeline {
             }
             TxnBody::CloseSession(_) => self.sessions.remove(txn.hdr.client_id),
             _ => {}
+        }
+        if let TxnBody::CloseSession(Some(t)) = &mut txn.body {
+            // A session's 100k paths are freed on another thread, not before the next read.
+            let paths = std::mem::take(&mut t.paths2_delete);
+            let n = paths.len();
+            crate::drop_later::drop_later(paths, n);
         }
         self.deliver(events, txn.hdr.zxid);
         match waiter {

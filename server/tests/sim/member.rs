@@ -278,6 +278,8 @@ impl Member {
                     ctx.send_notification(self.sid, to, notification)
                 }
                 election::Action::Decided(o) => self.decided(ctx, o),
+                // The simulation runs without reconfigEnabled.
+                election::Action::NewConfig(_) => {}
             }
         }
     }
@@ -680,7 +682,7 @@ impl Member {
                     }
                     Ok(())
                 }
-                learner::Action::LeaderConfig(_) => Ok(()),
+                learner::Action::LeaderConfig(_) | learner::Action::Activate { .. } => Ok(()),
                 learner::Action::StartServing { epoch } => match f.tree.take() {
                     Some(tree) => {
                         ctx.trace(format!("{sid} serving at 0x{:x}", tree.last_zxid));

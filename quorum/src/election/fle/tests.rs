@@ -549,6 +549,7 @@ impl Sim {
                 Action::Decided(o) => {
                     self.outcomes.insert(from, o);
                 }
+                Action::NewConfig(_) => panic!("the simulated ensembles never reconfigure"),
             }
         }
     }
@@ -848,4 +849,197 @@ fn partitioned_server_rejoins() {
     sim.cut.clear();
     sim.run(Duration::from_secs(600));
     sim.assert_agreed(2);
+}
+
+// ---------------------------------------------------------------- reconfiguration
+
+fn reconfig_election(my: i64, voters: &[i64]) -> Election {
+    let mut cfg = FleConfig::new(my, view(voters, &[]));
+    cfg.reconfig_enabled = true;
+    Election::new(cfg)
+}
+
+fn config_of(n: &Notification) -> QuorumMaj {
+    let text = n.config.as_ref().expect("a config");
+    QuorumMaj::parse_java_string(std::str::from_utf8(text).unwrap()).unwrap()
+}
+
+#[test]
+fn set_view_changes_the_voters_and_the_config_sent() {
+    let t0 = Instant::now();
+    let mut e = reconfig_election(1, &[1, 2, 3]);
+    e.start(t0, z(5), 1);
+    let newer = view(&[1, 2, 3, 4], &[]).with_version(0x1_0000_0003);
+    e.set_view(newer.clone());
+    // An older version does not take it back.
+    e.set_view(view(&[1, 2], &[]));
+    let out = e.tick(t0 + ms(1000));
+    let sent = sends(&out);
+    let to: Vec<i64> = sent.iter().map(|(to, _)| *to).collect();
+    assert_eq!(to, vec![2, 3, 4]);
+    for (_, n) in &sent {
+        assert_eq!(config_of(n), newer);
+    }
+    // An observer or unknown sid is answered with the new config too.
+    let out = e.receive(t0 + ms(1001), 9, looking(9, 0, 1, 1));
+    assert_eq!(config_of(&sends(&out)[0].1).version(), 0x1_0000_0003);
+}
+
+#[test]
+fn a_looking_member_adopts_a_newer_gossiped_config_and_starts_over() {
+    let t0 = Instant::now();
+    // Server 4 joins: it starts with the members plus itself, version 0.
+    let mut e = reconfig_election(4, &[1, 2, 3, 4]);
+    e.start(t0, z(0), 0);
+    let committed = view(&[1, 2, 3], &[]).with_version(0x1_0000_0000);
+    let mut n = with_state(ServerState::Following, 3, 0x1_0000_0005, 1, 1);
+    n.config = Some(Bytes::from(committed.to_java_string()));
+    let out = e.receive(t0 + ms(1), 1, n.clone());
+    assert_eq!(
+        out.iter()
+            .filter_map(|a| match a {
+                Action::NewConfig(v) => Some(v.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>(),
+        vec![committed.clone()]
+    );
+    assert!(decided(&out).is_none());
+    assert_eq!(e.config().view, committed);
+    assert_eq!(e.logical_clock(), 0, "a new election starts at round 0");
+    assert!(e.next_deadline().is_none(), "no round until the next start");
+    // The next round runs with the new view: not a voter any more, it proposes nobody and
+    // tells the voters 1, 2, 3 with the new config.
+    let out = e.start(t0 + ms(2), z(0), 0);
+    let sent = sends(&out);
+    assert_eq!(
+        sent.iter().map(|(to, _)| *to).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(config_of(&sent[0].1), committed);
+    assert_eq!(sent[0].1.leader, i64::MIN);
+    // The same config again changes nothing; the out-of-election votes elect 3.
+    let mut out = e.receive(t0 + ms(3), 1, n.clone());
+    let mut lead = with_state(ServerState::Leading, 3, 0x1_0000_0005, 1, 1);
+    lead.config = n.config.clone();
+    out.extend(e.receive(t0 + ms(4), 3, lead));
+    assert!(!out.iter().any(|a| matches!(a, Action::NewConfig(_))));
+    let o = decided(&out).expect("follows the running leader");
+    assert_eq!((o.state, o.vote.leader), (ServerState::Following, 3));
+}
+
+#[test]
+fn newer_configs_are_ignored_without_reconfig_or_when_not_looking() {
+    let t0 = Instant::now();
+    let newer = view(&[1, 2, 3], &[]).with_version(7);
+    let mut n = with_state(ServerState::Leading, 3, 5, 1, 1);
+    n.config = Some(Bytes::from(newer.to_java_string()));
+    // reconfigEnabled=false: only logged.
+    let mut e = election(1, &[1, 2, 3], &[]);
+    e.start(t0, z(5), 1);
+    let out = e.receive(t0 + ms(1), 3, n.clone());
+    assert!(!out.iter().any(|a| matches!(a, Action::NewConfig(_))));
+    assert_eq!(e.config().view.version(), 0);
+    // Decided (FOLLOWING): the leader will send the config; the election keeps its view.
+    let mut e = reconfig_election(1, &[1, 2, 3]);
+    e.start(t0, z(5), 1);
+    e.receive(t0, 2, looking(3, 5, 1, 1));
+    e.receive(t0, 3, looking(3, 5, 1, 1));
+    let out = e.tick(t0 + ms(500));
+    assert_eq!(decided(&out).map(|o| o.state), Some(ServerState::Following));
+    let out = e.receive(t0 + ms(501), 2, n);
+    assert!(!out.iter().any(|a| matches!(a, Action::NewConfig(_))));
+    assert_eq!(e.config().view.version(), 0);
+}
+
+#[test]
+fn a_hand_over_answers_with_the_designated_leader_without_a_round() {
+    let t0 = Instant::now();
+    let mut e = reconfig_election(2, &[1, 2, 3]);
+    e.start(t0, z(5), 1);
+    e.receive(t0, 1, looking(3, 5, 1, 1));
+    e.receive(t0, 3, looking(3, 5, 1, 1));
+    assert_eq!(
+        decided(&e.tick(t0 + ms(500))).map(|o| o.vote.leader),
+        Some(3)
+    );
+    // Server 3 left by reconfig and designated us; then server 1.
+    let o = e.hand_over(2, z(9));
+    assert_eq!(
+        (o.state, o.vote.leader, o.vote.zxid),
+        (ServerState::Leading, 2, z(9))
+    );
+    assert!(e.next_deadline().is_none());
+    let out = e.receive(t0 + ms(600), 1, looking(1, 9, 2, 1));
+    let sent = sends(&out);
+    assert_eq!(sent.len(), 1);
+    let (to, n) = &sent[0];
+    assert_eq!(
+        (*to, n.server_state(), n.leader),
+        (1, Some(ServerState::Leading), 2)
+    );
+    let o = e.hand_over(1, z(9));
+    assert_eq!((o.state, o.vote.leader), (ServerState::Following, 1));
+}
+
+#[test]
+fn a_worse_vote_of_our_round_is_answered_at_once() {
+    let t0 = Instant::now();
+    let mut e = election(2, &[1, 2, 3], &[]);
+    e.start(t0, z(10), 1);
+    // 1 was not looking when our notification came: it proposes itself.
+    let out = e.receive(t0, 1, looking(1, 10, 1, 1));
+    assert_eq!(e.proposal(), (2, z(10), 1));
+    let s = sends(&out);
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!((s[0].0, s[0].1.leader, s[0].1.election_epoch), (1, 2, 1));
+    // An equal vote is not answered (no ping-pong), and 1 now agrees: quorum.
+    let out = e.receive(t0, 1, looking(2, 10, 1, 1));
+    assert!(sends(&out).is_empty());
+    assert!(e.next_deadline().is_some());
+}
+
+#[test]
+fn no_finalize_wait_when_every_voter_agrees() {
+    let t0 = Instant::now();
+    let mut e = election(1, &[1, 2, 3], &[]);
+    e.start(t0, z(10), 1);
+    e.receive(t0, 3, looking(3, 10, 1, 1));
+    // {1, 3} agree, 2 unheard: Java's 200 ms.
+    assert_eq!(e.next_deadline(), Some(t0 + ms(200)));
+    let out = e.receive(t0 + ms(5), 2, looking(3, 10, 1, 1));
+    assert!(decided(&out).is_none());
+    assert_eq!(e.next_deadline(), Some(t0 + ms(5)), "every voter agrees");
+    assert_eq!(decided(&e.tick(t0 + ms(5))).unwrap().vote.leader, 3);
+}
+
+#[test]
+fn an_unreachable_voter_does_not_hold_up_the_decision() {
+    let t0 = Instant::now();
+    let mut e = election(1, &[1, 2, 3], &[]);
+    e.start(t0, z(10), 1);
+    e.receive(t0, 2, looking(2, 10, 1, 1));
+    assert_eq!(e.next_deadline(), Some(t0 + ms(200)));
+    // 3 (the leader just killed) refuses our connection: decided at once.
+    let out = e.peer_unreachable(t0 + ms(1), 3);
+    let o = decided(&out).unwrap();
+    assert_eq!((o.state, o.vote.leader), (ServerState::Following, 2));
+
+    // Known unreachable before the quorum: no wait either.
+    let mut e = election(2, &[1, 2, 3], &[]);
+    assert!(e.peer_unreachable(t0, 3).is_empty());
+    e.start(t0, z(10), 1);
+    e.receive(t0, 1, looking(2, 10, 1, 1));
+    assert_eq!(e.next_deadline(), Some(t0));
+    assert_eq!(decided(&e.tick(t0)).unwrap().state, ServerState::Leading);
+
+    // Heard from again: back to the full wait.
+    let mut e = election(1, &[1, 2, 3], &[]);
+    e.peer_unreachable(t0, 3);
+    e.start(t0, z(10), 1);
+    e.receive(t0, 3, looking(1, 10, 1, 1));
+    e.receive(t0, 2, looking(2, 10, 1, 1));
+    assert_eq!(e.proposal(), (2, z(10), 1));
+    // {1, 2} agree; 3's vote (for 1) is old news, it is reachable: wait.
+    assert_eq!(e.next_deadline(), Some(t0 + ms(200)));
 }

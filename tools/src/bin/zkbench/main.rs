@@ -74,7 +74,22 @@ report options:
 scale options (and --servers, --out, --name-len, --root, --zkrs-bin, --java-opts as above):
   --sizes LIST         tree sizes: znodes of 100 bytes, RSS and restart    [100000,1000000]
   --children LIST      children of one parent: getChildren latency/answer [10000,100000,1000000]
-                       (an empty LIST skips the dimension)
+  --snapshot LIST      tree sizes: snapshot write time, probe p99 during/without [1000000]
+  --snap-count N       zoo.cfg snapCount of the snapshot dimension          [10000]
+  --probe-secs S       how long the probe load runs                         [30]
+  --probe-sessions N   probe sessions (one request in flight each)          [8]
+  --fanout LIST        sessions watching one znode: setData to last event [1000,10000]
+  --session-storm LIST sessions: connect storm, RSS/session, expiry storm [1000,10000]
+  --ephemerals LIST    ephemerals of one session expiring at once          [100000]
+  --slow-disk LIST     fsync delays in ms (0: quiet disk): open-loop create/set/mix
+                       at --rate (default 2000) with --rate-workloads        [0,10]
+  --threads LIST       workloads: CPU per op of each server thread  [create,set,get,mix]
+  --ensembles LIST     node counts: set throughput/p99, leader kill -9     [3,5]
+  --failover-znodes N  znodes loaded before the leader of the first step's
+                       ensemble is killed (0: no failover)               [1000000]
+  --only LIST          run only these dimensions (sizes,children,snapshot,fanout,
+                       sessions,ephemerals,slow-disk,threads,ensembles)
+                       (an empty LIST skips a dimension)
 ";
 
 fn die(msg: &str) -> ! {
@@ -165,11 +180,26 @@ fn main() {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("target/release/zkserver")),
         extra_cfg: Vec::new(),
+        env: Vec::new(),
     };
     let mut impls = vec![server::Impl::Java, server::Impl::Zkrs];
     let mut znodes = 100_000u64;
     let mut sizes: Vec<u64> = vec![100_000, 1_000_000];
     let mut children: Vec<u64> = vec![10_000, 100_000, 1_000_000];
+    let mut snapshot: Vec<u64> = vec![1_000_000];
+    let mut snap_cfg = scale::SnapshotCfg {
+        snap_count: 10_000,
+        probe_secs: 30,
+        probe_sessions: 8,
+    };
+    let mut only: Option<Vec<String>> = None;
+    let mut fanout: Vec<u64> = vec![1_000, 10_000];
+    let mut session_storm: Vec<u64> = vec![1_000, 10_000];
+    let mut ephemerals: Vec<u64> = vec![100_000];
+    let mut slow_disk: Vec<u64> = vec![0, 10];
+    let mut ensembles: Vec<u64> = vec![3, 5];
+    let mut failover_znodes = 1_000_000u64;
+    let mut thread_workloads = parse_workloads("create,set,get,mix");
     let mut out = PathBuf::from("zkbench-report");
     let (mut keep, mut skip_latency, mut skip_memory) = (false, false, false);
     let mut ensemble_workloads: Vec<Workload> = Vec::new();
@@ -255,6 +285,18 @@ fn main() {
             "--znodes" => znodes = num(val()),
             "--sizes" => sizes = list(&val()).into_iter().map(num).collect(),
             "--children" => children = list(&val()).into_iter().map(num).collect(),
+            "--snapshot" => snapshot = list(&val()).into_iter().map(num).collect(),
+            "--snap-count" => snap_cfg.snap_count = num(val()).max(2),
+            "--probe-secs" => snap_cfg.probe_secs = num(val()).max(1),
+            "--probe-sessions" => snap_cfg.probe_sessions = num(val()).max(1) as usize,
+            "--fanout" => fanout = list(&val()).into_iter().map(num).collect(),
+            "--session-storm" => session_storm = list(&val()).into_iter().map(num).collect(),
+            "--ephemerals" => ephemerals = list(&val()).into_iter().map(num).collect(),
+            "--slow-disk" => slow_disk = list(&val()).into_iter().map(num).collect(),
+            "--threads" => thread_workloads = parse_workloads(&val()),
+            "--ensembles" => ensembles = list(&val()).into_iter().map(num).collect(),
+            "--failover-znodes" => failover_znodes = num(val()),
+            "--only" => only = Some(list(&val())),
             "--out" => out = PathBuf::from(val()),
             "--keep" => keep = true,
             "--skip-latency" => skip_latency = true,
@@ -344,10 +386,26 @@ fn main() {
                 rate_fraction,
             };
             if mode == "scale" {
+                let pick = |name: &str, v: Vec<u64>| match &only {
+                    Some(o) if !o.iter().any(|x| x == name) => Vec::new(),
+                    _ => v,
+                };
                 let cfg = scale::ScaleCfg {
                     report: cfg,
-                    sizes: sizes.clone(),
-                    children: children.clone(),
+                    sizes: pick("sizes", sizes.clone()),
+                    children: pick("children", children.clone()),
+                    snapshot: pick("snapshot", snapshot.clone()),
+                    snapshot_cfg: snap_cfg,
+                    fanout: pick("fanout", fanout.clone()),
+                    sessions: pick("sessions", session_storm.clone()),
+                    ephemerals: pick("ephemerals", ephemerals.clone()),
+                    slow_disk: pick("slow-disk", slow_disk.clone()),
+                    ensembles: pick("ensembles", ensembles.clone()),
+                    failover_znodes,
+                    threads: match &only {
+                        Some(o) if !o.iter().any(|x| x == "threads") => Vec::new(),
+                        _ => thread_workloads.clone(),
+                    },
                 };
                 return match scale::run(cfg).await {
                     Ok(()) => 0,

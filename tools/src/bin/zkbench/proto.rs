@@ -8,8 +8,9 @@ use jute::ops;
 use jute::proto::{ConnectRequest, ConnectResponse};
 use jute::Encode;
 use std::io;
+use std::ops::RangeInclusive;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub use crate::tls::Stream;
@@ -158,12 +159,21 @@ pub fn for_each_frame(buf: &[u8], mut f: impl FnMut(&[u8])) -> io::Result<usize>
 
 /// Connect and open a session (30 s timeout); returns the stream and the session id.
 pub async fn connect(addr: &str, timeout: Duration) -> io::Result<(Stream, i64)> {
+    connect_with(addr, timeout, 30_000).await
+}
+
+/// [`connect`] asking for a session timeout of `session_timeout_ms`.
+pub async fn connect_with(
+    addr: &str,
+    timeout: Duration,
+    session_timeout_ms: i32,
+) -> io::Result<(Stream, i64)> {
     let fut = async {
         let mut s = crate::tls::connect(addr).await?;
         let req = ConnectRequest {
             protocol_version: 0,
             last_zxid_seen: 0,
-            time_out: 30_000,
+            time_out: session_timeout_ms,
             session_id: 0,
             passwd: Some(bytes::Bytes::from_static(&[0; 16])),
         };
@@ -203,6 +213,27 @@ pub async fn connect(addr: &str, timeout: Duration) -> io::Result<(Stream, i64)>
     }
 }
 
+/// Read frames from `s` until the reply to `xid` (watch events and other replies are
+/// skipped) and return its body, reply header first. A frame whose length is outside
+/// `lengths` is an error.
+pub async fn read_reply<R: AsyncRead + Unpin>(
+    s: &mut R,
+    xid: i32,
+    lengths: RangeInclusive<i32>,
+) -> io::Result<Vec<u8>> {
+    loop {
+        let len = s.read_i32().await?;
+        if !lengths.contains(&len) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "bad frame"));
+        }
+        let mut body = vec![0u8; len as usize];
+        s.read_exact(&mut body).await?;
+        if reply_header(&body).map(|h| h.0) == Some(xid) {
+            return Ok(body);
+        }
+    }
+}
+
 /// One blocking-style request/reply on a fresh connection: getData(path). Returns the error
 /// code (0 = found). Used to probe readiness and recovery.
 pub async fn probe_get(addr: &str, path: &str, timeout: Duration) -> io::Result<i32> {
@@ -213,17 +244,8 @@ pub async fn probe_get(addr: &str, path: &str, timeout: Duration) -> io::Result<
         close_session(&mut out, 2);
         s.write_all(&out).await?;
         s.flush().await?;
-        loop {
-            let len = s.read_i32().await?;
-            if !(0..=64 << 20).contains(&len) {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "bad frame"));
-            }
-            let mut body = vec![0u8; len as usize];
-            s.read_exact(&mut body).await?;
-            if let Some((1, _, err)) = reply_header(&body) {
-                return Ok(err);
-            }
-        }
+        let body = read_reply(&mut s, 1, 0..=64 << 20).await?;
+        Ok(reply_header(&body).map_or(-1, |h| h.2))
     };
     match tokio::time::timeout(timeout, fut).await {
         Ok(r) => r,

@@ -34,6 +34,8 @@ pub struct Spec {
     pub zkrs_bin: PathBuf,
     /// Extra zoo.cfg lines for both servers.
     pub extra_cfg: Vec<String>,
+    /// Extra environment variables of the server processes (e.g. `LD_PRELOAD`).
+    pub env: Vec<(String, String)>,
 }
 
 pub struct Server {
@@ -123,6 +125,7 @@ impl Server {
                 c
             }
         };
+        cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
