@@ -25,6 +25,8 @@ import uuid
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import zkharness
+
 KRB5KDC = shutil.which("krb5kdc") or "/usr/sbin/krb5kdc"
 KDB5_UTIL = shutil.which("kdb5_util") or "/usr/sbin/kdb5_util"
 KADMIN_LOCAL = shutil.which("kadmin.local") or "/usr/sbin/kadmin.local"
@@ -37,12 +39,6 @@ def available() -> Optional[str]:
         if not Path(tool).exists():
             return "%s missing (run tools/install-deps.sh: krb5-kdc krb5-admin-server krb5-user)" % tool
     return None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 KRB5_CONF = """\
@@ -93,7 +89,7 @@ class Kdc:
         self.clockskew_s = clockskew_s
         self.dir = Path(workdir) / "kdc"
         self.realm = realm or ("ZK%s.TEST" % uuid.uuid4().hex[:8].upper())
-        self.port = _free_port()
+        self.port = zkharness.free_port()
         self.krb5_conf = self.dir / "krb5.conf"
         self.kdc_conf = self.dir / "kdc.conf"
         self.proc: Optional[subprocess.Popen] = None

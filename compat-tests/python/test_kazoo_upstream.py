@@ -23,10 +23,7 @@ KAZOO_TESTS (a pytest node list relative to kazoo/tests) runs more of kazoo's su
 every test must pass (kazoo's TestReconfig runs in test_reconfig_clients.py).
 """
 
-import fcntl
 import os
-import random
-import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -49,7 +46,7 @@ def kazoo_env(impl, tmp_path):
         "PYTHONPATH": os.pathsep.join(filter(None, [str(SHIM), env.get("PYTHONPATH")])),
         "ZOOKEEPER_VERSION": "%d.%d.%d" % zkharness.version(impl),
         # Ports base, base+1..3, +10, +20: free ones, not kazoo's fixed 20000.
-        "ZOOKEEPER_PORT_OFFSET": str(free_port_block(30)),
+        "ZOOKEEPER_PORT_OFFSET": str(zkharness.free_port_block(30)),
     })
     if impl == "java":
         env["ZOOKEEPER_CLASSPATH"] = os.pathsep.join(zkharness.JAVA_CLASSPATH)
@@ -61,52 +58,6 @@ def kazoo_env(impl, tmp_path):
         env["ZKRS_COMPAT"] = zkharness.ZKRS_COMPAT[impl]
         env["ZOOKEEPER_CLASSPATH"] = "unused-by-zkserver"
     return env
-
-
-def free_port_block(size):
-    """A base port with `size` free ports after it, below the kernel's ephemeral range.
-
-    kazoo's harness binds the ports of a block some seconds after it is chosen. Inside the
-    ephemeral range any outgoing connection of a parallel test may take one of them as its
-    local port meanwhile (the server then cannot bind and exits). Below it only an explicit
-    bind can, so blocks are also locked against the other pytest workers for as long as this
-    process lives."""
-    low = _ephemeral_low()
-    rng = random.Random()
-    LOCK_DIR.mkdir(parents=True, exist_ok=True)
-    for _ in range(200):
-        base = rng.randrange(10000, low - size, size)
-        lock = open(LOCK_DIR / str(base), "w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            continue
-        if all(_bindable(p) for p in range(base, base + size)):
-            _held_blocks.append(lock)
-            return base
-        lock.close()
-    raise RuntimeError("no block of %d free ports" % size)
-
-
-LOCK_DIR = Path("/tmp/zkrs-kazoo-port-blocks")
-_held_blocks = []
-
-
-def _ephemeral_low():
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def _bindable(port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 @pytest.mark.parametrize("impl", zkharness.selected_impls())

@@ -35,8 +35,11 @@ Readiness means a real session can be established, not just an open port.
 from __future__ import annotations
 
 import atexit
+import collections
+import fcntl
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -139,16 +142,95 @@ def zkrs_bin() -> Path:
     return Path(os.environ.get("ZKRS_BIN", REPO_ROOT / "target" / "release" / "zkserver"))
 
 
+# Test ports come from below the kernel's ephemeral range: a port found by binding port 0
+# and closing it is in that range, where any outgoing connection of a parallel test (a
+# client, a Java server's peer connections) may take it as its local port before the
+# server under test binds it, and that server then exits with "Address already in use".
+# Below the range only explicit binds take ports. Each port handed out is reserved against
+# the other processes of the suite (pytest workers, cargo test binaries: the same scheme in
+# compat-tests/src/ports.rs) by an flock on PORT_LOCK_DIR/<port>, held by this process.
+PORT_LOCK_DIR = Path("/tmp/zkrs-test-ports")
+PORT_LOW = 10000
+# Reservations of single ports kept per process; the oldest is let go (its server has long
+# bound it, or it was never used).
+_PORT_LOCKS_KEPT = 256
+_port_locks = collections.OrderedDict()
+_port_rng = random.Random()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+            return True
+        except OSError:
+            return False
+
+
+def reserve_port(port: int):
+    """An flock held on `port` for this process, if no other process holds one and the port
+    can be bound now; else None."""
+    if port in _handed_out_ports:
+        return None
+    PORT_LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    f = open(PORT_LOCK_DIR / str(port), "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    if not _bindable(port):
+        f.close()
+        return None
+    _handed_out_ports.add(port)
+    return f
+
+
 def free_port() -> int:
-    """A currently free TCP port on 127.0.0.1 (never the same one twice per process)."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out_ports:
-            _handed_out_ports.add(port)
+    """A free TCP port on 127.0.0.1 below the ephemeral range, reserved for this process
+    (never the same one twice per process)."""
+    high = _ephemeral_low()
+    for _ in range(1000):
+        port = _port_rng.randrange(PORT_LOW, high)
+        lock = reserve_port(port)
+        if lock is not None:
+            _port_locks[port] = lock
+            while len(_port_locks) > _PORT_LOCKS_KEPT:
+                _port_locks.popitem(last=False)[1].close()
             return port
     raise RuntimeError("could not find a free port")
+
+
+def free_port_block(size: int) -> int:
+    """A base port with `size` free ports after it, each reserved for as long as this process
+    lives (for harnesses that bind base+k themselves, such as kazoo.testing)."""
+    high = _ephemeral_low()
+    for _ in range(200):
+        base = _port_rng.randrange(PORT_LOW, high - size)
+        locks = []
+        for p in range(base, base + size):
+            lock = reserve_port(p)
+            if lock is None:
+                break
+            locks.append(lock)
+        if len(locks) == size:
+            _block_locks.extend(locks)
+            return base
+        for p, lock in zip(range(base, base + size), locks):
+            lock.close()
+            _handed_out_ports.discard(p)
+    raise RuntimeError("no block of %d free ports" % size)
+
+
+_block_locks = []
 
 
 def _port_open(host: str, port: int) -> bool:

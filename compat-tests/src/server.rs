@@ -12,7 +12,7 @@ use crate::client::Client;
 use std::fmt;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -151,8 +151,7 @@ pub fn java_bin() -> PathBuf {
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> io::Result<u16> {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(l.local_addr()?.port())
+    crate::ports::free_port()
 }
 
 /// A fresh directory under `$ZK_COMPAT_TMP` or the system temp directory.

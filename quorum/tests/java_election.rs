@@ -16,7 +16,6 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use zk_quorum::election::fle::{FleConfig, Outcome};
@@ -49,19 +48,7 @@ fn require_java() {
 }
 
 fn free_port() -> u16 {
-    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut used = HANDED_OUT.lock().unwrap();
-        if !used.contains(&port) {
-            used.push(port);
-            return port;
-        }
-    }
+    compat_tests::ports::free_port().expect("a free test port")
 }
 
 fn scratch_dir(name: &str) -> PathBuf {

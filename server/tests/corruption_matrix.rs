@@ -26,7 +26,7 @@ use jute::proto::{
 use jute::{ops, Decode, Encode};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -43,11 +43,7 @@ enum Impl {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    compat_tests::ports::free_port().expect("a free test port")
 }
 
 fn work_dir(name: &str) -> PathBuf {

@@ -19,7 +19,7 @@ use jute::ops;
 use jute::txn::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -212,11 +212,7 @@ fn driver(jr: JavaRef, args: &[&str]) -> Command {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    compat_tests::ports::free_port().expect("a free test port")
 }
 
 /// A running server, Java's or ours (`zkrs`).

@@ -9,7 +9,7 @@ use jute::ops;
 use jute::txn::{CreateTxn, TxnHeader};
 use jute::Encode;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 use zk_server::persist::snapshot::{write_snapshot, SnapshotOptions};
 use zk_server::tree::DataTree;
@@ -18,11 +18,7 @@ use zk_server::txn::{Txn, TxnBody};
 const NODES: i64 = 300_000;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    compat_tests::ports::free_port().expect("a free test port")
 }
 
 fn big_data_dir(dir: &std::path::Path) {

@@ -368,10 +368,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_port_that_opens_late_is_still_reached() {
-        // Reserve a port, close it, and open it again 250 ms later (within Java's 400 ms).
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = probe.local_addr().unwrap();
-        drop(probe);
+        // A reserved port, opened 250 ms later (within Java's 400 ms).
+        let port = compat_tests::ports::free_port().unwrap();
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
         let opener = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(250)).await;
             let l = tokio::net::TcpListener::bind(addr).await.unwrap();

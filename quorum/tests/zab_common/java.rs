@@ -3,10 +3,9 @@
 //! quorum and election ports are reserved in the config and left to the test).
 
 use super::client::{four_letter, srvr_zxid};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const CLASSPATH: &[&str] = &[
@@ -46,18 +45,7 @@ pub fn require_java() {
 
 /// A port that was free a moment ago and that no other test of this process got.
 fn free_port() -> u16 {
-    static TAKEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-    loop {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
-        if !taken.contains(&port) {
-            taken.push(port);
-            return port;
-        }
-    }
+    compat_tests::ports::free_port().expect("a free test port")
 }
 
 pub struct Member {
