@@ -20,7 +20,7 @@ impl Pipeline {
 
     pub(super) fn tick(&mut self) {
         if self.snapshots.deferred && self.snapshot_may_start(false) {
-            self.snapshot_now();
+            self.start_snapshot(false);
         }
         if self.mode.is_learner() {
             // The leader expires sessions and reaps containers.
@@ -102,24 +102,33 @@ impl Pipeline {
         half + self.rng.next_u64() % half
     }
 
-    /// Snapshot a consistent copy of the tree in the background and roll the log. After a
-    /// long snapshot the next one may rest (see `REST_FACTOR`), but not once 2 * snapCount
-    /// txns have passed since the last one started (that bounds what a restart replays).
+    /// snapCount's threshold was reached: roll the log and snapshot a consistent copy of the
+    /// tree in the background. The log rolls every time, as Java's SyncRequestProcessor rolls
+    /// it even when it skips a snapshot ("Too busy to snap"), so no log file holds more than
+    /// one threshold of txns. The snapshot may be deferred: while the previous one is being
+    /// written, or after a long one (see `REST_FACTOR`, but not once 2 * snapCount txns have
+    /// passed since the last one started, which bounds what a restart replays); a tick starts
+    /// it when it may.
     pub fn snapshot_now(&mut self) {
         if !self.snapshots.enabled {
             return;
         }
-        let started = self.snapshot_may_start(true);
+        self.start_snapshot(true);
+        self.out.push(Output::RollLog);
+        self.snapshots.txns_since = 0;
+        self.snapshots.after = self.next_snapshot_threshold();
+    }
+
+    /// Start a snapshot if one may start now, else leave it deferred.
+    fn start_snapshot(&mut self, log: bool) {
+        let started = self.snapshot_may_start(log);
         if started {
             self.snapshots.busy = true;
             self.snapshots.last_zxid = self.tree.last_zxid;
             let tree = Box::new(self.tree.snapshot_copy());
             self.out.push(Output::Snapshot { tree });
-            self.out.push(Output::RollLog);
         }
         self.snapshots.deferred = !started;
-        self.snapshots.txns_since = 0;
-        self.snapshots.after = self.next_snapshot_threshold();
     }
 
     /// Whether a snapshot may start now (`log`: say why not, as Java does when busy).
