@@ -42,13 +42,6 @@ def mismatches(srv) -> int:
     return int(mntr(srv)["zk_digest_mismatches_count"])
 
 
-def _srvr_zxid(srv) -> int:
-    for line in srv.four_letter("srvr").splitlines():
-        if line.startswith("Zxid: "):
-            return int(line.split()[1], 16)
-    raise AssertionError("no Zxid in srvr of %r" % srv)
-
-
 def read_log(path):
     """(file header, [record bytes]) of a txn log: entries are Adler32 (long), length (int),
     record, 0x42; a zero length or the end of the file ends them."""
@@ -102,12 +95,7 @@ def test_a_learner_counts_digest_mismatches(tmp_path, victim_impl, other_impl):
     impls = {3: other_impl, 2: other_impl, VICTIM: victim_impl}
     with zkharness.Ensemble(tmp_path, tick=500) as ens:
         ens.start_all(impls, timeout=90)
-        leader = wait_for(ens.leader, timeout=60, what="a leader")
-        if leader == VICTIM:
-            ens.servers[VICTIM].kill()
-            leader = wait_for(lambda: ens.leader() not in (None, VICTIM) and ens.leader(),
-                              timeout=60, what="a leader other than the victim")
-            ens.start(VICTIM, victim_impl, wait=True, timeout=90)
+        leader = ens.leader_other_than(VICTIM, victim_impl)
         victim = ens.servers[VICTIM]
         base = "/digest-" + uuid.uuid4().hex[:8]
         t = base + "/t"
@@ -122,7 +110,7 @@ def test_a_learner_counts_digest_mismatches(tmp_path, victim_impl, other_impl):
             zk.set(t, b"v1")
         finally:
             close_clients(zk)
-        wait_for(lambda: _srvr_zxid(victim) == _srvr_zxid(ens.servers[leader]),
+        wait_for(lambda: zkharness.srvr_zxid(victim) == zkharness.srvr_zxid(ens.servers[leader]),
                  what="victim caught up")
         # Untampered: a workload with sessions, ephemerals, deletes: no mismatch anywhere.
         for sid, srv in ens.servers.items():
@@ -140,7 +128,7 @@ def test_a_learner_counts_digest_mismatches(tmp_path, victim_impl, other_impl):
             assert zk.get(t)[0] == b"v1"
         finally:
             close_clients(zk)
-        wait_for(lambda: _srvr_zxid(victim) >= _srvr_zxid(ens.servers[leader]),
+        wait_for(lambda: zkharness.srvr_zxid(victim) >= zkharness.srvr_zxid(ens.servers[leader]),
                  timeout=60, what="victim caught up again")
         wait_for(lambda: mismatches(victim) > 0, timeout=30, what="a mismatch counted")
         for sid, srv in ens.servers.items():

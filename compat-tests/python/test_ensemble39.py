@@ -62,14 +62,6 @@ def _start_leader_first(ens, impls, leader_sid):
     ens.wait_ready()
 
 
-def _mntr(srv):
-    out = {}
-    for line in srv.four_letter("mntr").splitlines():
-        k, _, v = line.partition("\t")
-        out[k] = v
-    return out
-
-
 DIGEST_MISMATCH_LOG = re.compile(r"digest mismatch|Digests are not matching", re.I)
 
 
@@ -77,7 +69,7 @@ def _digest_mismatches(srv):
     """Both count each txn whose logged digest differs from the learner's tree after applying
     it (mntr zk_digest_mismatches_count); zkserver also logs a mismatch found when it replays
     its log at start-up. Returns what the node reports, 0 when all matched."""
-    n = int(_mntr(srv).get("zk_digest_mismatches_count", "-1"))
+    n = int(zkharness.mntr(srv).get("zk_digest_mismatches_count", "-1"))
     if is_java(srv.impl):
         return n
     return n + len(DIGEST_MISMATCH_LOG.findall(_log_text(srv)))

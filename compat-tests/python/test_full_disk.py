@@ -51,13 +51,6 @@ def _fill(path) -> None:
                 pass
 
 
-def _srvr_zxid(srv) -> int:
-    for line in srv.four_letter("srvr").splitlines():
-        if line.startswith("Zxid: "):
-            return int(line.split()[1], 16)
-    raise AssertionError("no Zxid in srvr")
-
-
 def _epochs_readable(srv):
     for name in ("currentEpoch", "acceptedEpoch"):
         text = (srv.data_dir / "version-2" / name).read_text()
@@ -82,12 +75,7 @@ def test_a_follower_whose_disk_fills_loses_no_acknowledged_write(
     try:
         with ens:
             ens.start_all(impls, timeout=90)
-            leader = wait_for(ens.leader, timeout=60, what="a leader")
-            if leader == VICTIM:
-                ens.servers[VICTIM].kill()
-                leader = wait_for(lambda: ens.leader() not in (None, VICTIM) and ens.leader(),
-                                  timeout=60, what="a leader other than the victim")
-                ens.start(VICTIM, victim_impl, wait=True, timeout=90)
+            leader = ens.leader_other_than(VICTIM, victim_impl)
             victim = ens.servers[VICTIM]
             other = 5 - leader
             base = "/full-" + uuid.uuid4().hex[:8]
@@ -98,7 +86,7 @@ def test_a_follower_whose_disk_fills_loses_no_acknowledged_write(
                 for i in range(30):
                     zk.create("%s/before-%03d" % (base, i), b"b" * 1000)
                     acked.append("%s/before-%03d" % (base, i))
-                wait_for(lambda: _srvr_zxid(victim) == _srvr_zxid(ens.servers[leader]),
+                wait_for(lambda: zkharness.srvr_zxid(victim) == zkharness.srvr_zxid(ens.servers[leader]),
                          what="victim caught up")
                 _fill(data)
                 # The leader goes on with the other follower: 300 creates, three snapCounts.
@@ -115,7 +103,7 @@ def test_a_follower_whose_disk_fills_loses_no_acknowledged_write(
                 recovered_alone = victim.running
                 if victim.running:
                     try:
-                        wait_for(lambda: _srvr_zxid(victim) >= _srvr_zxid(ens.servers[leader]),
+                        wait_for(lambda: zkharness.srvr_zxid(victim) >= zkharness.srvr_zxid(ens.servers[leader]),
                                  timeout=30, what="victim catches up by itself")
                     except AssertionError:
                         recovered_alone = False

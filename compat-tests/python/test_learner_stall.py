@@ -26,14 +26,6 @@ def _cases():
     return cases
 
 
-def _mntr(server):
-    out = {}
-    for line in server.four_letter("mntr").splitlines():
-        k, _, v = line.partition("\t")
-        out[k] = v
-    return out
-
-
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("impls", _cases())
 def test_a_paused_follower_is_dropped_and_resyncs(tmp_path, impls):
@@ -46,7 +38,7 @@ def test_a_paused_follower_is_dropped_and_resyncs(tmp_path, impls):
         assert mode(ens.servers[3]) == "leader"
         leader = ens.servers[3]
         qport = ens.ports[3][1]
-        wait_for(lambda: _mntr(leader).get("zk_synced_followers") == "2", timeout=30,
+        wait_for(lambda: zkharness.mntr(leader).get("zk_synced_followers") == "2", timeout=30,
                  what="two synced followers")
         assert stall.established(leader.proc.pid, qport) == 2
         leader_zk = leader.client()
@@ -56,13 +48,13 @@ def test_a_paused_follower_is_dropped_and_resyncs(tmp_path, impls):
             with stall.paused(ens.servers[PAUSED]):
                 created = stall.write_for(8, leader_zk, "/stall", f_zk)
                 assert len(created) > 50, len(created)
-                wait_for(lambda: _mntr(leader).get("zk_synced_followers") == "1", timeout=30,
+                wait_for(lambda: zkharness.mntr(leader).get("zk_synced_followers") == "1", timeout=30,
                          what="the leader drops the paused follower")
                 wait_for(lambda: stall.established(leader.proc.pid, qport) == 1, timeout=30,
                          what="the leader holds no socket to the paused follower")
             paused = ens.servers[PAUSED]
             wait_for(lambda: mode(paused) == "follower"
-                     and _mntr(leader).get("zk_synced_followers") == "2",
+                     and zkharness.mntr(leader).get("zk_synced_followers") == "2",
                      timeout=60, what="the paused follower back in sync")
             p_zk = paused.client(timeout=30)
             try:

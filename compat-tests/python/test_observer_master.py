@@ -79,14 +79,6 @@ class OMEnsemble(zkharness.Ensemble):
                           self.node_cfg(sid), myid=sid)
 
 
-def _mntr(server):
-    out = {}
-    for line in server.four_letter("mntr").splitlines():
-        k, _, v = line.partition("\t")
-        out[k] = v
-    return out
-
-
 def _om_peers(ens, sid):
     """The voters whose observerMasterPort observer `sid`'s process has an established
     connection to (ss, from the observer's side: loopback connections all come from
@@ -112,7 +104,7 @@ def _master(ens, sid, followers):
     seen = {}
 
     def check():
-        m = seen["mntr"] = _mntr(ens.servers[sid]).get("zk_observer_master_id")
+        m = seen["mntr"] = zkharness.mntr(ens.servers[sid]).get("zk_observer_master_id")
         peers = seen["ss"] = _om_peers(ens, sid)
         if m is not None and int(m) in followers and peers == {int(m)}:
             return int(m)
@@ -158,9 +150,9 @@ def test_observers_follow_followers(tmp_path, impls):
         # Java's follower gauge: the observers its observer master serves.
         for f in followers:
             n = sum(1 for o in observers if served_by[o] == {f})
-            wait_for(lambda: _mntr(ens.servers[f]).get("zk_synced_observers") == str(n),
+            wait_for(lambda: zkharness.mntr(ens.servers[f]).get("zk_synced_observers") == str(n),
                      timeout=15, what="follower %d: zk_synced_observers %d" % (f, n))
-            keys = list(_mntr(ens.servers[f]))
+            keys = list(zkharness.mntr(ens.servers[f]))
             assert keys[keys.index("zk_synced_observers") - 1] == "zk_watch_count", keys[:20]
 
         leader_zk = ens.servers[3].client()
@@ -291,7 +283,7 @@ def test_an_observer_that_stops_reading_is_dropped_and_resyncs(tmp_path, impls):
         ens.start(4, impls[4], wait=True, timeout=90)
         assert _master(ens, 4, {1}) == 1
         f = ens.servers[1]
-        wait_for(lambda: _mntr(f).get("zk_synced_observers") == "1", timeout=30,
+        wait_for(lambda: zkharness.mntr(f).get("zk_synced_observers") == "1", timeout=30,
                  what="follower 1 serves the observer")
         leader_zk = ens.servers[3].client()
         f_zk = f.client()
@@ -300,7 +292,7 @@ def test_an_observer_that_stops_reading_is_dropped_and_resyncs(tmp_path, impls):
             with stall.paused(ens.servers[4]):
                 created = stall.write_for(8, leader_zk, "/stall", f_zk)
                 assert len(created) > 50, len(created)
-                wait_for(lambda: _mntr(f).get("zk_synced_observers") == "0", timeout=30,
+                wait_for(lambda: zkharness.mntr(f).get("zk_synced_observers") == "0", timeout=30,
                          what="follower 1 drops the paused observer")
                 wait_for(lambda: stall.established(f.proc.pid, ens.om_port) == 0,
                          timeout=30, what="follower 1 holds no socket to the observer")

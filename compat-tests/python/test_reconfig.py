@@ -154,6 +154,7 @@ def _outcome(zk, **kw):
         return (type(e).__name__, getattr(e, "code", None))
 
 
+THREE = "server.1=127.0.0.1:1:2;3,server.2=127.0.0.1:4:5;6,server.3=127.0.0.1:7:8;9"
 FOUR_MORE = ("server.4=127.0.0.1:1:2;3,server.5=127.0.0.1:4:5;6,"
              "server.6=127.0.0.1:7:8;9,server.7=127.0.0.1:10:11;12")
 
@@ -176,6 +177,15 @@ CASES = [
     ("one voter left", True, dict(leaving="1,2"), "BadArgumentsError"),
     ("members bad spec", True, dict(new_members="server.1=bad"), "BadArgumentsError"),
     ("members unknown key", True, dict(new_members="foo=1"), "BadArgumentsError"),
+    # QuorumHierarchical (group./weight. lines), checked before the quorum.
+    ("members in no group", True, dict(new_members=THREE + ",group.1=1:2"),
+     "BadArgumentsError"),
+    ("members in two groups", True, dict(new_members=THREE + ",group.1=1:2:3,group.2=3"),
+     "BadArgumentsError"),
+    ("members group not a number", True, dict(new_members=THREE + ",group.1=1:2:x"),
+     "MarshallingError"),
+    ("members weight not a number", True,
+     dict(new_members=THREE + ",group.1=1:2:3,weight.1=heavy"), "MarshallingError"),
 ]
 
 

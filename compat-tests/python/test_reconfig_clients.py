@@ -22,6 +22,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.exceptions import ConnectionLoss, NodeExistsError, SessionExpiredError
 
 import zkfuzz
 import zkharness
@@ -118,6 +119,55 @@ def test_new_members_remove_and_add_back(tmp_path, impls):
         try:
             w.create("/with-the-member-back", b"y")
             assert w.get("/after-new-members")[0] == b"x"
+        finally:
+            close_clients(w)
+
+
+@pytest.mark.parametrize("impls", [c for _, c in COMBOS], ids=[n for n, _ in COMBOS])
+def test_new_members_hierarchical(tmp_path, impls):
+    """Non-incremental reconfig into Java's QuorumHierarchical: the same three members in
+    group 1 = {1, 2} and group 2 = {3}, server 1 weighing 3. The answer lists the servers,
+    the groups, every participant's weight (1 where no line gave one) and the version; every
+    member adopts it (config node, dynamic file); and the weights decide: without server 2,
+    servers 1 (3 of group 1's 4) and 3 (all of group 2) elect and commit."""
+    with _ensemble(tmp_path) as ens:
+        leader = start_combo(ens, impls)
+        via = min(sid for sid in ens.servers if sid != leader)
+        zk = KazooClient(ens.servers[via].connect_string, auth_data=[("digest", SUPER)])
+        zk.start()
+        specs = [_spec(ens, sid) for sid in sorted(ens.servers)]
+        try:
+            members = ",".join(specs + ["group.1=1:2", "group.2=3", "weight.1=3"])
+            data, stat = zk.reconfig(joining=None, leaving=None, new_members=members,
+                                     from_config=FIRST_VERSION)
+        finally:
+            close_clients(zk)
+        want = "\n".join(specs + ["group.1=1:2", "group.2=3", "weight.1=3", "weight.2=1",
+                                  "weight.3=1", "version=%x" % stat.mzxid]).encode()
+        assert data == want, (data, want)
+        name = "zoo.cfg.dynamic.%x" % stat.mzxid
+        for sid in ens.servers:
+            wait_for(lambda: _config_nodes(ens)[sid][0] == want, timeout=10,
+                     what="the hierarchical config on node %d" % sid)
+            path = ens.workdir(sid) / name
+            wait_for(lambda: path.exists(), timeout=10, what="%s on node %d" % (name, sid))
+            assert path.read_bytes() == b"\n".join(sorted(want.splitlines()[:-1])), \
+                (sid, impls[sid], path.read_bytes())
+        ens.servers[2].kill()
+        w = KazooClient(",".join(ens.servers[s].connect_string for s in (1, 3)))
+        w.start(timeout=30)
+        try:
+            def created():
+                try:
+                    w.create("/after-hierarchy", b"x")
+                except NodeExistsError:
+                    pass
+                except (ConnectionLoss, SessionExpiredError):
+                    return False
+                return True
+            wait_for(created, timeout=60, what="a write committed by servers 1 and 3")
+            w.sync("/")
+            assert w.get("/after-hierarchy")[0] == b"x"
         finally:
             close_clients(w)
 

@@ -49,13 +49,6 @@ CASES = [
 ]
 
 
-def _srvr_zxid(srv) -> int:
-    for line in srv.four_letter("srvr").splitlines():
-        if line.startswith("Zxid: "):
-            return int(line.split()[1], 16)
-    raise AssertionError("no Zxid in srvr of %r" % srv)
-
-
 def _block(path) -> None:
     """An empty txn log at `path` (magic ZKLG, version 2, dbid 0) that cannot be opened for
     writing, even by root."""
@@ -89,16 +82,9 @@ def run_scenario(tmp_path, victim_impl: str, other_impl: str):
     impls = {3: other_impl, 2: other_impl, VICTIM: victim_impl}
     with zkharness.Ensemble(tmp_path, tick=500, sync_limit=5) as ens:
         ens.start_all(impls)
+        # The victim must be a follower.
+        leader = ens.leader_other_than(VICTIM, victim_impl)
         victim = ens.servers[VICTIM]
-        leader = wait_for(ens.leader, what="a leader")
-        if leader == VICTIM:
-            # A start too slow for the first election (a loaded machine): move the
-            # leadership away, the victim must be a follower.
-            ens.servers[VICTIM].kill()
-            leader = wait_for(lambda: ens.leader() not in (None, VICTIM) and ens.leader(),
-                              timeout=60, what="a leader other than the victim")
-            ens.start(VICTIM, victim_impl, wait=True, timeout=90)
-            victim = ens.servers[VICTIM]
         other = 5 - leader  # {2, 3} minus the leader
         zk = ens.servers[leader].client()
         base = "/sync-loss-" + uuid.uuid4().hex[:8]
@@ -106,9 +92,9 @@ def run_scenario(tmp_path, victim_impl: str, other_impl: str):
         zk.stop()
         zk.close()
         # Step 1: the victim is where the leader is, then dies.
-        wait_for(lambda: _srvr_zxid(victim) == _srvr_zxid(ens.servers[leader]),
+        wait_for(lambda: zkharness.srvr_zxid(victim) == zkharness.srvr_zxid(ens.servers[leader]),
                  what="victim caught up")
-        last = _srvr_zxid(victim)
+        last = zkharness.srvr_zxid(victim)
         e0 = _epoch(victim, "currentEpoch")
         victim.kill()
         zk = ens.servers[other].client()

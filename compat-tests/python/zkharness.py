@@ -580,6 +580,23 @@ def wait_for(cond, timeout: float = 30.0, what: str = "condition"):
     raise AssertionError("timed out waiting for %s (last error: %r)" % (what, last))
 
 
+def mntr(server: Server) -> Dict[str, str]:
+    """The server's `mntr` answer, key -> value."""
+    out = {}
+    for line in server.four_letter("mntr").splitlines():
+        k, _, v = line.partition("\t")
+        out[k] = v
+    return out
+
+
+def srvr_zxid(server: Server) -> int:
+    """The `Zxid:` of the server's `srvr` answer."""
+    for line in server.four_letter("srvr").splitlines():
+        if line.startswith("Zxid: "):
+            return int(line.split()[1], 16)
+    raise AssertionError("no Zxid in srvr of %r" % server)
+
+
 def mode(server: Server) -> Optional[str]:
     """The `Mode:` of the server's `srvr` answer (leader, follower, observer, standalone), or
     None when it has none (not serving) or cannot be reached."""
@@ -670,6 +687,18 @@ class Ensemble:
     def leader(self) -> Optional[int]:
         """The sid of the node whose `srvr` says leader, or None."""
         return next((sid for sid, s in self.servers.items() if mode(s) == "leader"), None)
+
+    def leader_other_than(self, sid: int, impl: str, timeout: float = 90.0) -> int:
+        """The leader's sid once it is not `sid`. A start too slow for the first election (a
+        loaded machine) can make `sid` win it; then `sid` is killed, the others elect, and
+        `sid` starts again (as `impl`) to join them as a learner."""
+        leader = wait_for(self.leader, timeout=60, what="a leader")
+        if leader == sid:
+            self.servers[sid].kill()
+            leader = wait_for(lambda: self.leader() not in (None, sid) and self.leader(),
+                              timeout=60, what="a leader other than %d" % sid)
+            self.start(sid, impl, wait=True, timeout=timeout)
+        return leader
 
     def kill_all(self) -> None:
         for srv in self.servers.values():

@@ -9,8 +9,9 @@
 //! 2. The last seen config is not the committed one (a reconfig is being committed) →
 //!    ReconfigInProgress.
 //! 3. `curConfigId` neither -1 nor the last seen version → BadVersion.
-//! 4. The next membership: `newMembers` (non-incremental: `server.N=...` lines separated by
-//!    `,` or newlines) or `leavingServers` / `joiningServers` (comma-separated ids and
+//! 4. The next membership: `newMembers` (non-incremental: `server.N=...` lines, and
+//!    `group.N=a:b` / `weight.N=w` lines for Java's `QuorumHierarchical`, separated by `,`
+//!    or newlines) or `leavingServers` / `joiningServers` (comma-separated ids and
 //!    `server.N=host:q:e[:role];[host:]client` specs) applied to the last seen config. A spec
 //!    Java rejects with a ConfigException is BadArguments; a number Java reads with
 //!    `Long.parseLong` that is no number throws NumberFormatException, which Java answers as
@@ -26,7 +27,7 @@
 
 use crate::error::ErrorCode;
 use std::collections::BTreeSet;
-use zk_quorum::verifier::{QuorumMaj, QuorumServer};
+use zk_quorum::verifier::{Hierarchy, QuorumMaj, QuorumServer};
 
 /// A `ReconfigRequest` with Java's nulls kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,11 +94,21 @@ pub fn next_config(leader: &LeaderView, req: &Request, zxid: i64) -> Result<Quor
     if req.cur_config_id != -1 && req.cur_config_id != leader.last_seen.version() {
         return Err(ErrorCode::BadVersion);
     }
-    let servers = match &req.new_members {
-        Some(members) => members_config(members)?,
-        None => incremental(leader.last_seen, req)?,
+    let next = match &req.new_members {
+        Some(members) => {
+            let (servers, hierarchy) = members_config(members)?;
+            let next = QuorumMaj::new(servers, zxid);
+            match hierarchy {
+                // QuorumHierarchical's ConfigExceptions ("is in multiple groups", "is not
+                // in a group").
+                Some(h) => next
+                    .with_hierarchy(h)
+                    .map_err(|_| ErrorCode::BadArguments)?,
+                None => next,
+            }
+        }
+        None => QuorumMaj::new(incremental(leader.last_seen, req)?, zxid),
     };
-    let next = QuorumMaj::new(servers, zxid);
     let voters = next.voters().len();
     if voters < if leader.standalone_enabled { 2 } else { 1 } {
         return Err(ErrorCode::BadArguments);
@@ -191,11 +202,13 @@ fn shares_address(a: &QuorumServer, b: &QuorumServer) -> bool {
         .any(|x| mine.contains(x))
 }
 
-/// The non-incremental membership: `,` or newline separated `server.N=...` lines (and
-/// `version`, ignored) read as a dynamic configuration file.
-fn members_config(members: &str) -> Result<Vec<QuorumServer>, ErrorCode> {
+/// The non-incremental membership: `,` or newline separated `server.N=...` lines, `group.N`
+/// and `weight.N` lines (any of them makes it hierarchical, as in Java's
+/// `parseDynamicConfig`), and `version` (ignored), read as a dynamic configuration file.
+fn members_config(members: &str) -> Result<(Vec<QuorumServer>, Option<Hierarchy>), ErrorCode> {
     let text = members.replace(',', "\n");
     let mut servers: Vec<QuorumServer> = Vec::new();
+    let mut hierarchy: Option<Hierarchy> = None;
     for line in text.lines() {
         let line = java_trim(line);
         if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
@@ -216,8 +229,14 @@ fn members_config(members: &str) -> Result<Vec<QuorumServer>, ErrorCode> {
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(ErrorCode::MarshallingError);
             }
+        } else if key.starts_with("group") || key.starts_with("weight") {
+            // QuorumHierarchical reads ids, group members and weights with Long.parseLong.
+            hierarchy
+                .get_or_insert_with(Hierarchy::default)
+                .add_line(key, value)
+                .map_err(|_| ErrorCode::MarshallingError)?;
         } else {
-            // "Unrecognised parameter" (groups and weights: not supported here either).
+            // "Unrecognised parameter".
             return Err(ErrorCode::BadArguments);
         }
     }
@@ -226,7 +245,7 @@ fn members_config(members: &str) -> Result<Vec<QuorumServer>, ErrorCode> {
         // IllegalArgumentException("Observers w/o participants ...") → MarshallingError.
         return Err(ErrorCode::MarshallingError);
     }
-    Ok(servers)
+    Ok((servers, hierarchy))
 }
 
 #[cfg(test)]
@@ -382,6 +401,65 @@ mod tests {
         assert_eq!(run(&r).err(), Some(BadVersion));
         r.cur_config_id = 0x1_0000_0000;
         assert!(run(&r).is_ok());
+    }
+
+    #[test]
+    fn hierarchical_new_members_as_java() {
+        use ErrorCode::*;
+        let members = |extra: &str| {
+            let mut m: Vec<String> = (1..=3)
+                .map(|sid| format!("server.{sid}=127.0.0.1:{}:{}", 2000 + sid, 3000 + sid))
+                .collect();
+            m.push(extra.to_string());
+            m.join(",")
+        };
+        // Server 1 weighs 3 in group 1 = {1, 2}; group 2 = {3}.
+        let next = run(&req(
+            None,
+            None,
+            Some(&members("group.1=1:2\ngroup.2=3\nweight.1=3")),
+        ))
+        .unwrap();
+        assert_eq!(next.weight(1), 3);
+        assert_eq!(
+            next.weight(2),
+            1,
+            "a participant without a weight line weighs 1"
+        );
+        assert!(next.contains_quorum(&[1, 3]));
+        assert!(!next.contains_quorum(&[2, 3]));
+        assert!(!next.contains_quorum(&[1, 2]), "group 2 is missing");
+        let text = next.to_java_string();
+        assert!(
+            text.ends_with(
+                "group.1=1:2\ngroup.2=3\nweight.1=3\nweight.2=1\nweight.3=1\nversion=100000005"
+            ),
+            "{text}"
+        );
+        // QuorumHierarchical's ConfigExceptions, and Long.parseLong's NumberFormatException.
+        assert_eq!(
+            run(&req(None, None, Some(&members("group.1=1:2")))).err(),
+            Some(BadArguments),
+            "server 3 is in no group"
+        );
+        assert_eq!(
+            run(&req(None, None, Some(&members("group.1=1:2:3\ngroup.2=3")))).err(),
+            Some(BadArguments),
+            "server 3 in two groups"
+        );
+        assert_eq!(
+            run(&req(None, None, Some(&members("group.1=1:2:x")))).err(),
+            Some(MarshallingError)
+        );
+        assert_eq!(
+            run(&req(
+                None,
+                None,
+                Some(&members("group.1=1:2:3\nweight.2=heavy"))
+            ))
+            .err(),
+            Some(MarshallingError)
+        );
     }
 
     #[test]
