@@ -19,7 +19,7 @@ impl Pipeline {
     }
 
     pub(super) fn tick(&mut self) {
-        if self.snapshots.deferred && self.snapshot_may_start(false) {
+        if self.snapshots.deferred {
             self.start_snapshot(false);
         }
         if self.mode.is_learner() {
