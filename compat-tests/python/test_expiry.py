@@ -107,13 +107,20 @@ def close_and_check(owner: zkraw.RawClient, how: str, reader_at, watcher_at, par
         w.close()
 
 
+def _owner_of_ephemerals(srv):
+    """A session on `srv` (4 s timeout) that owns N ephemerals under a fresh parent:
+    (its raw client, the parent)."""
+    parent = "/expiry-%s" % uuid.uuid4().hex[:8]
+    with zkraw.RawClient(srv.host, srv.port) as admin:
+        admin.create(parent)
+    owner = zkraw.RawClient(srv.host, srv.port, timeout_ms=4000)
+    create_ephemerals(owner, parent, N)
+    return owner, parent
+
+
 @pytest.mark.parametrize("how", ["close", "expire"])
 def test_a_reader_sees_all_or_none_of_a_closing_sessions_ephemerals(server, how):
-    parent = "/expiry-%s" % uuid.uuid4().hex[:8]
-    with zkraw.RawClient(server.host, server.port) as admin:
-        admin.create(parent)
-    owner = zkraw.RawClient(server.host, server.port, timeout_ms=4000)
-    create_ephemerals(owner, parent, N)
+    owner, parent = _owner_of_ephemerals(server)
     at = (server.host, server.port)
     close_and_check(owner, how, at, at, parent)
 
@@ -129,11 +136,7 @@ def test_a_follower_applies_the_close_in_one_piece(tmp_path, follower_impl, lead
         zkharness.wait_for(lambda: ens.leader() is not None, what="a leader")
         assert zkharness.mode(ens.servers[1]) == "follower"
         s1, s2 = ens.servers[1], ens.servers[2]
-        parent = "/expiry-%s" % uuid.uuid4().hex[:8]
-        with zkraw.RawClient(s2.host, s2.port) as admin:
-            admin.create(parent)
-        owner = zkraw.RawClient(s2.host, s2.port, timeout_ms=4000)
-        create_ephemerals(owner, parent, N)
+        owner, parent = _owner_of_ephemerals(s2)
         at1 = (s1.host, s1.port)
         zkharness.wait_for(lambda: children(at1, parent) == N,
                            what="the follower has every ephemeral")

@@ -85,6 +85,11 @@ pub fn free_port() -> io::Result<u16> {
     ))
 }
 
+/// [`free_port`] for tests, which panic when there is none.
+pub fn test_port() -> u16 {
+    free_port().expect("a free test port")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -149,11 +149,6 @@ pub fn java_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("java"))
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> io::Result<u16> {
-    crate::ports::free_port()
-}
-
 /// A fresh directory under `$ZK_COMPAT_TMP` or the system temp directory.
 fn fresh_dir(tag: &str) -> io::Result<PathBuf> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -201,7 +196,7 @@ impl ServerProcess {
     pub fn start(imp: Impl) -> Result<ServerProcess, String> {
         let mut last = String::new();
         for _ in 0..3 {
-            let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+            let port = crate::ports::free_port().map_err(|e| format!("no free port: {e}"))?;
             match Self::start_on(imp, port) {
                 Ok(s) => return Ok(s),
                 Err(e) if e.contains("in use") => last = e,

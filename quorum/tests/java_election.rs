@@ -18,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use compat_tests::ports::test_port;
 use zk_quorum::election::fle::{FleConfig, Outcome};
 use zk_quorum::election::net::{probe, ElectionHandle, NetConfig};
 use zk_quorum::election::wire::{Notification, ServerState};
@@ -47,10 +48,6 @@ fn require_java() {
     );
 }
 
-fn free_port() -> u16 {
-    compat_tests::ports::free_port().expect("a free test port")
-}
-
 fn scratch_dir(name: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -74,14 +71,14 @@ impl Ensemble {
     fn new(name: &str, n: i64) -> Ensemble {
         let servers = (1..=n)
             .map(|sid| {
-                let spec = format!("127.0.0.1:{}:{}", free_port(), free_port());
+                let spec = format!("127.0.0.1:{}:{}", test_port(), test_port());
                 QuorumServer::parse(sid, &spec).unwrap()
             })
             .collect();
         Ensemble {
             dir: scratch_dir(name),
             view: QuorumMaj::new(servers, 0),
-            client_ports: (0..n).map(|_| free_port()).collect(),
+            client_ports: (0..n).map(|_| test_port()).collect(),
         }
     }
 

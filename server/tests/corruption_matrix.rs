@@ -18,6 +18,7 @@
 //! `$ZKRS_BIN` or the test build's binary.
 
 use bytes::{Bytes, BytesMut};
+use compat_tests::ports::test_port;
 use jute::data::{Acl, Id};
 use jute::proto::{
     ConnectRequest, CreateRequest, GetChildrenRequest, GetChildrenResponse, ReplyHeader,
@@ -42,10 +43,6 @@ enum Impl {
     Zkrs,
 }
 
-fn free_port() -> u16 {
-    compat_tests::ports::free_port().expect("a free test port")
-}
-
 fn work_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("zkrs-corrupt-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -67,7 +64,7 @@ fn start(imp: Impl, data: &Path) -> (Child, u16, PathBuf) {
 /// Start a server on `data`; with `member`, as server 1 of a three-node ensemble whose other
 /// two members never come (it loads its database, then looks for a leader for ever).
 fn start_as(imp: Impl, data: &Path, member: bool) -> (Child, u16, PathBuf) {
-    let port = free_port();
+    let port = test_port();
     let cfg = data.with_extension("cfg");
     let out = data.with_extension("out");
     let mut text = format!(
@@ -80,8 +77,8 @@ fn start_as(imp: Impl, data: &Path, member: bool) -> (Child, u16, PathBuf) {
         for sid in 1..=3 {
             text.push_str(&format!(
                 "server.{sid}=127.0.0.1:{}:{}\n",
-                free_port(),
-                free_port()
+                test_port(),
+                test_port()
             ));
         }
         std::fs::write(data.join("myid"), "1\n").unwrap();

@@ -14,6 +14,7 @@
 //!     mismatch; Java then writes more, and we load its additions back.
 
 use bytes::Bytes;
+use compat_tests::ports::test_port;
 use jute::data::{Acl, Id, Stat, StatPersisted};
 use jute::ops;
 use jute::txn::*;
@@ -211,10 +212,6 @@ fn driver(jr: JavaRef, args: &[&str]) -> Command {
     c
 }
 
-fn free_port() -> u16 {
-    compat_tests::ports::free_port().expect("a free test port")
-}
-
 /// A running server, Java's or ours (`zkrs`).
 struct Server {
     child: Child,
@@ -227,7 +224,7 @@ struct Server {
 impl Server {
     fn start(jr: JavaRef, data_dir: &Path, work: &Path) -> Server {
         jr.require();
-        let port = free_port();
+        let port = test_port();
         let cfg = work.join(format!("zoo-{port}.cfg"));
         std::fs::write(
             &cfg,
@@ -264,7 +261,7 @@ impl Server {
     /// zkserver (this crate's binary) on `data_dir`, as `compat.version=compat`; it answers
     /// the driver like a Java server of `jr`'s generation.
     fn start_zkserver(jr: JavaRef, compat: &str, data_dir: &Path, work: &Path) -> Server {
-        let port = free_port();
+        let port = test_port();
         let cfg = work.join(format!("zkrs-{port}.cfg"));
         std::fs::write(
             &cfg,

@@ -4,6 +4,7 @@
 //! purpose, so the test runs against zkserver only.)
 
 use bytes::{Bytes, BytesMut};
+use compat_tests::ports::test_port;
 use jute::data::{Acl, Id};
 use jute::ops;
 use jute::txn::{CreateTxn, TxnHeader};
@@ -16,10 +17,6 @@ use zk_server::tree::DataTree;
 use zk_server::txn::{Txn, TxnBody};
 
 const NODES: i64 = 300_000;
-
-fn free_port() -> u16 {
-    compat_tests::ports::free_port().expect("a free test port")
-}
 
 fn big_data_dir(dir: &std::path::Path) {
     let mut tree = DataTree::new(false);
@@ -117,7 +114,7 @@ fn imok_only_once_sessions_are_served() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     big_data_dir(&dir);
-    let port = free_port();
+    let port = test_port();
     let cfg = dir.join("zoo.cfg");
     std::fs::write(
         &cfg,

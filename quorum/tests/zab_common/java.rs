@@ -3,6 +3,7 @@
 //! quorum and election ports are reserved in the config and left to the test).
 
 use super::client::{four_letter, srvr_zxid};
+use compat_tests::ports::test_port;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -41,11 +42,6 @@ pub fn require_java() {
             "these tests need Java ZooKeeper 3.8: {jar} is missing (apt-get install zookeeper)"
         );
     }
-}
-
-/// A port that was free a moment ago and that no other test of this process got.
-fn free_port() -> u16 {
-    compat_tests::ports::free_port().expect("a free test port")
 }
 
 pub struct Member {
@@ -117,9 +113,9 @@ impl Ensemble {
         let mut members: Vec<Member> = (1..=n)
             .map(|sid| Member {
                 sid,
-                quorum_port: free_port(),
-                election_port: free_port(),
-                client_port: free_port(),
+                quorum_port: test_port(),
+                election_port: test_port(),
+                client_port: test_port(),
                 dir: root.join(format!("node{sid}")),
                 child: None,
             })

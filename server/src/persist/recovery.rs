@@ -528,7 +528,7 @@ mod tests {
     use super::*;
     use crate::persist::digest::tree_digest;
     use crate::persist::snapshot::tests::sample_tree;
-    use crate::persist::txnlog::{LogOptions, TxnLogWriter};
+    use crate::persist::txnlog::tests::small_writer;
     use bytes::Bytes;
     use jute::txn::{SetDataTxn, TxnDigest};
 
@@ -561,14 +561,7 @@ mod tests {
         let mut t = sample_tree();
         let snap_z = t.last_zxid;
         let v2 = dir.join("version-2");
-        let mut w = TxnLogWriter::new(
-            &v2,
-            LogOptions {
-                prealloc_size: 64 * 1024,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let mut w = small_writer(&v2);
         let mut tracker = DigestTracker::new(&t);
         // Replay of the last txns before the snapshot (as a fuzzy snapshot would have).
         let mut ev = vec![];
@@ -621,14 +614,7 @@ mod tests {
         let v2 = dir.join("version-2");
         load(&dir, &dir, true).unwrap(); // snapshot.0
         let mut t = DataTree::new(true);
-        let mut w = TxnLogWriter::new(
-            &v2,
-            LogOptions {
-                prealloc_size: 64 * 1024,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let mut w = small_writer(&v2);
         let mut ev = vec![];
         let epoch2 = 2i64 << 32;
         let zxids: Vec<i64> = (1..=20).chain((1..=10).map(|c| epoch2 | c)).collect();
@@ -701,14 +687,7 @@ mod tests {
         let dir = crate::persist::txnlog::tests::tempdir();
         let v2 = dir.join("version-2");
         load(&dir, &dir, false).unwrap(); // snapshot.0
-        let mut w = TxnLogWriter::new(
-            &v2,
-            LogOptions {
-                prealloc_size: 64 * 1024,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let mut w = small_writer(&v2);
         let mut t = DataTree::new(false);
         let mut tracker = DigestTracker::new(&t);
         let mut ev = vec![];

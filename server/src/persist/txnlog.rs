@@ -1160,17 +1160,22 @@ pub(crate) mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// A folder with one log of `n` txns (zxid 1..=n) and the entries as written.
-    fn one_log(n: i64) -> (PathBuf, PathBuf, Vec<LogEntry>) {
-        let dir = tempdir();
-        let mut w = TxnLogWriter::new(
-            &dir,
+    /// A log writer in `dir` that preallocates only 64 KiB per file.
+    pub fn small_writer(dir: &Path) -> TxnLogWriter {
+        TxnLogWriter::new(
+            dir,
             LogOptions {
                 prealloc_size: 64 * 1024,
                 ..Default::default()
             },
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// A folder with one log of `n` txns (zxid 1..=n) and the entries as written.
+    fn one_log(n: i64) -> (PathBuf, PathBuf, Vec<LogEntry>) {
+        let dir = tempdir();
+        let mut w = small_writer(&dir);
         for z in 1..=n {
             w.append(&txn(z), None).unwrap();
         }
